@@ -1,0 +1,439 @@
+"""Entries -> an ordered DAG of leaf layers, expanding blocks, groups and repeats.
+
+Every node gets a hierarchical name (`layer1.0.conv1`). A node's inputs are the previous node's
+output unless it says `from:`; names resolve in the innermost scope (block, group) that has them,
+then outward, and may only point backwards, so file order is execution order.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import FieldError, Loc, SpecError, describe, did_you_mean
+from .layers import REGISTRY, Layer, normalize_kind
+from .spec import BlockDef, Entry, Spec, YList, YMap
+
+
+@dataclass
+class Node:
+    index: int
+    name: str
+    kind: str
+    layer: Layer
+    inputs: list[str]
+    loc: Loc
+    context: tuple[str, ...] = ()
+    frozen: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"layer {self.index} '{self.name}' ({self.kind})"
+
+
+@dataclass
+class Block:
+    """A block instance, group or repeat: a contiguous run of nodes [start, end)."""
+
+    name: str
+    kind: str
+    loc: Loc
+    start: int
+    end: int = 0
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def depth(self) -> int:
+        return self.name.count(".") + 1
+
+
+@dataclass
+class Graph:
+    nodes: list[Node]
+    blocks: list[Block]
+    inputs: dict[str, tuple[int, ...]]
+    outputs: list[str]          # node names; the last is the main output
+    aliases: dict[str, str]     # skipped (when: false) names -> what they pass through
+
+
+# ---------------------------------------------------------------- ${...} expressions
+
+_WHOLE = re.compile(r"^\$(?:\{(.+)\}|([A-Za-z_]\w*))$", re.S)
+_PART = re.compile(r"\$\{(.+?)\}|\$([A-Za-z_]\w*)")
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
+           ast.Mod: operator.mod, ast.Pow: operator.pow, ast.Div: lambda a, b: a // b if a % b == 0 else a / b}
+_CMPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+         ast.Gt: operator.gt, ast.GtE: operator.ge}
+_FUNCS = {"min": min, "max": max, "int": int, "round": round}
+
+
+def evaluate(text: str, env: dict[str, Any], loc: Loc, context) -> Any:
+    """Evaluates a small, safe expression: arithmetic, comparisons, and/or/not, `a if c else b`."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise SpecError(f"cannot read the expression ${{{text}}}", loc, context=context) from None
+
+    def ev(node):
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            if node.id in ("true", "false", "null"):
+                return {"true": True, "false": False, "null": None}[node.id]
+            if node.id not in env:
+                raise SpecError(f"${{{text}}} uses '{node.id}', which is not an argument here "
+                                f"(arguments: {', '.join(env) or 'none'})", loc, context=context,
+                                hint=did_you_mean(node.id, env))
+            return env[node.id]
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return _BINOPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.UnaryOp):
+            value = ev(node.operand)
+            return {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}[type(node.op)](value)
+        if isinstance(node, ast.BoolOp):
+            values = [ev(v) for v in node.values]
+            return all(values) if isinstance(node.op, ast.And) else any(values)
+        if isinstance(node, ast.Compare) and all(type(op) in _CMPS for op in node.ops):
+            left = ev(node.left)
+            for op, right_node in zip(node.ops, node.comparators):
+                right = ev(right_node)
+                if not _CMPS[type(op)](left, right):
+                    return False
+                left = right
+            return True
+        if isinstance(node, ast.IfExp):
+            return ev(node.body) if ev(node.test) else ev(node.orelse)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [ev(e) for e in node.elts]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
+            return _FUNCS[node.func.id](*[ev(a) for a in node.args])
+        raise SpecError(f"${{{text}}}: only arithmetic, comparisons, and/or/not, 'a if c else b' and "
+                        f"min/max/int/round are allowed", loc, context=context)
+
+    try:
+        return ev(tree)
+    except SpecError:
+        raise
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError) as e:
+        raise SpecError(f"cannot evaluate ${{{text}}}: {e}", loc, context=context) from None
+
+
+def substitute(value, env, loc, context):
+    """Replaces ${...} in a raw value; a string that is only `${expr}` keeps the expression's type."""
+    if isinstance(value, str) and "$" in value:
+        whole = _WHOLE.match(value)
+        if whole:
+            return evaluate(whole.group(1) or whole.group(2), env, loc, context)
+        return _PART.sub(lambda m: str(evaluate(m.group(1) or m.group(2), env, loc, context)), value)
+    if isinstance(value, YList):
+        out = YList(value.loc)
+        out.locs = value.locs
+        out.extend(substitute(v, env, l, context) for v, l in zip(value, value.locs))
+        return out
+    if isinstance(value, list):
+        return [substitute(v, env, loc, context) for v in value]
+    if isinstance(value, YMap):
+        out = YMap(value.loc)
+        out.key_locs, out.value_locs = value.key_locs, value.value_locs
+        for k, v in value.items():
+            out[k] = substitute(v, env, value.value_locs.get(k, loc), context)
+        return out
+    return value
+
+
+# ---------------------------------------------------------------- expansion
+
+@dataclass
+class _Scope:
+    prefix: str                 # "" at top level, "layer1.0." inside a block instance
+    input: str | None           # what `input` means here (None at top level: the network inputs)
+    env: dict[str, Any]
+    context: tuple[str, ...]
+    parent: "_Scope | None" = None
+    names: dict[str, str] = field(default_factory=dict)   # local name -> node name
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def auto_name(self, kind: str) -> str:
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return f"{kind}_{self.counters[kind]}"
+
+
+class _Expander:
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.nodes: list[Node] = []
+        self.blocks: list[Block] = []
+        self.aliases: dict[str, str] = {}
+        self.known: set[str] = set(spec.inputs)    # every name defined so far, for duplicates
+        self.block_stack: list[str] = []
+
+    # -- names
+
+    def resolve(self, ref, scope: _Scope, loc: Loc) -> str:
+        if not isinstance(ref, str):
+            raise SpecError(f"'from' expects a layer name or a list of names, found {describe(ref)}", loc,
+                            context=scope.context)
+        s = scope
+        while s is not None:
+            if ref == "input" and s.input is not None:
+                return s.input
+            if ref in s.names:
+                return s.names[ref]
+            s = s.parent
+        if ref in self.known:
+            return self.aliases.get(ref, ref)
+        later = self._defined_later(ref)
+        message = (f"'from: {ref}' points forward to a layer defined later; a layer can only take input "
+                   f"from layers above it" if later else f"'from: {ref}' names no layer or input defined above")
+        candidates = list(self.known) + [n for sc in _chain(scope) for n in sc.names]
+        raise SpecError(message, loc, context=scope.context, hint=None if later else did_you_mean(ref, candidates))
+
+    def _defined_later(self, ref: str) -> bool:
+        def walk(entries):
+            for e in entries:
+                if str(e.meta.get("name")) == ref:
+                    return True
+                if e.children and walk(e.children):
+                    return True
+            return False
+        return walk(self.spec.layers)
+
+    def define(self, scope: _Scope, local: str, full: str, loc: Loc):
+        if local in scope.names or full in self.known:
+            raise SpecError(f"duplicate layer name '{full}'", loc, context=scope.context,
+                            hint="every layer name must be unique; rename one of them")
+        scope.names[local] = full
+        self.known.add(full)
+
+    # -- entries
+
+    def expand(self, entries: list[Entry], scope: _Scope, current: list[str]) -> list[str]:
+        """Expands entries in order; `current` is what the next layer takes by default. Returns the
+        output of the last one."""
+        for entry in entries:
+            current = self.entry(entry, scope, current)
+        return current
+
+    def meta(self, entry: Entry, key: str, scope: _Scope, default=None):
+        if key not in entry.meta:
+            return default
+        return substitute(entry.meta[key], scope.env, entry.meta_locs[key], scope.context)
+
+    def entry(self, entry: Entry, scope: _Scope, current: list[str]) -> list[str]:
+        when = self.meta(entry, "when", scope, True)
+        if not isinstance(when, bool):
+            raise SpecError(f"'when' expects true or false (e.g. when: ${{downsample}}), found {describe(when)}",
+                            entry.meta_locs["when"], context=scope.context)
+        sources = self.sources(entry, scope, current)
+        raw_name = self.meta(entry, "name", scope)
+        if raw_name is not None and not isinstance(raw_name, (str, int)) or isinstance(raw_name, bool):
+            raise SpecError(f"'name' expects a string, found {describe(raw_name)}", entry.meta_locs["name"],
+                            context=scope.context)
+        local = str(raw_name) if raw_name is not None else None
+        if not when:
+            # A skipped layer passes its input through, as an nn.Identity would: its name stays usable.
+            if local is not None:
+                if len(sources) != 1:
+                    raise SpecError("a skipped layer (when: false) with a name must have exactly one input",
+                                    entry.loc, context=scope.context)
+                self.define(scope, local, scope.prefix + local, entry.loc)
+                self.aliases[scope.prefix + local] = sources[0]
+                scope.names[local] = sources[0]
+            return sources
+        repeat = self.meta(entry, "repeat", scope)
+        if repeat is not None:
+            return self.repeat(entry, scope, sources, local, repeat)
+        if "first" in entry.meta:
+            raise SpecError("'first' only goes with 'repeat'", entry.meta_locs["first"], context=scope.context)
+        return self.one(entry, scope, sources, local, overrides=None)
+
+    def sources(self, entry: Entry, scope: _Scope, current: list[str]) -> list[str]:
+        raw = self.meta(entry, "from", scope)
+        if raw is None:
+            if not current:
+                raise SpecError("this layer has no input: with several network inputs, the first layer "
+                                "must say 'from: NAME'", entry.loc, context=scope.context)
+            return current
+        loc = entry.meta_locs["from"]
+        refs = raw if isinstance(raw, list) else [raw]
+        locs = raw.locs if isinstance(raw, YList) else [loc] * len(refs)
+        return [self.resolve(ref, scope, l) for ref, l in zip(refs, locs)]
+
+    def repeat(self, entry, scope, sources, local, count):
+        loc = entry.meta_locs["repeat"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise SpecError(f"'repeat' expects a positive integer, found {describe(count)}", loc,
+                            context=scope.context)
+        first = self.meta(entry, "first", scope)
+        if first is not None and not isinstance(first, YMap):
+            raise SpecError("'first' expects a mapping of fields that differ in the first repetition",
+                            entry.meta_locs["first"], context=scope.context)
+        name = local if local is not None else scope.auto_name(entry.kind or "layers")
+        full = scope.prefix + name
+        self.define(scope, name, full, entry.loc)
+        block = Block(full, "repeat", entry.loc, len(self.nodes), inputs=list(sources))
+        self.blocks.append(block)
+        inner = _Scope(full + ".", scope.input, scope.env, scope.context, parent=scope)
+        current = sources
+        for i in range(count):
+            current = self.one(entry, inner, current, str(i), overrides=first if i == 0 else None)
+        block.end = len(self.nodes)
+        self.aliases[full] = scope.names[name] = current[0]
+        return current
+
+    def one(self, entry: Entry, scope: _Scope, sources, local, overrides) -> list[str]:
+        if entry.children is not None:
+            return self.group(entry, scope, sources, local)
+        kind = normalize_kind(entry.kind) if isinstance(entry.kind, str) else ""
+        if kind in REGISTRY:
+            return self.leaf(entry, REGISTRY[kind], scope, sources, local, overrides)
+        if entry.kind in self.spec.blocks:
+            return self.block(entry, self.spec.blocks[entry.kind], scope, sources, local, overrides)
+        choices = list(REGISTRY) + list(self.spec.blocks)
+        raise SpecError(f"unknown layer kind '{entry.kind}'", entry.kind_loc, context=scope.context,
+                        hint=did_you_mean(kind, choices) or "`paramcalc kinds` lists every kind")
+
+    def group(self, entry, scope, sources, local):
+        name = local if local is not None else scope.auto_name("layers")
+        full = scope.prefix + name
+        self.define(scope, name, full, entry.loc)
+        block = Block(full, "layers", entry.loc, len(self.nodes), inputs=list(sources))
+        self.blocks.append(block)
+        inner = _Scope(full + ".", sources[0] if len(sources) == 1 else scope.input, scope.env, scope.context,
+                       parent=scope)
+        out = self.expand(entry.children, inner, sources)
+        block.end = len(self.nodes)
+        self.aliases[full] = scope.names[name] = out[0]
+        return out
+
+    def block(self, entry, definition: BlockDef, scope, sources, local, overrides):
+        if definition.name in self.block_stack:
+            cycle = " → ".join(self.block_stack + [definition.name])
+            raise SpecError(f"block '{definition.name}' uses itself ({cycle})", entry.kind_loc, context=scope.context)
+        name = local if local is not None else scope.auto_name(definition.name)
+        full = scope.prefix + name
+        self.define(scope, name, full, entry.loc)
+        values = dict(entry.fields)
+        locs = dict(entry.field_locs)
+        if entry.has_positional:
+            raise SpecError(f"block '{definition.name}' takes named arguments "
+                            f"({', '.join(definition.args) or 'none'}), not a single value",
+                            entry.field_locs["@"], context=scope.context)
+        if overrides:
+            values.update(overrides)
+            locs.update(overrides.value_locs)
+        env = {}
+        for key, value in values.items():
+            if key not in definition.args:
+                raise SpecError(f"block '{definition.name}' has no argument '{key}' "
+                                f"(arguments: {', '.join(definition.args) or 'none'})",
+                                locs.get("@" + key, locs.get(key, entry.loc)), context=scope.context,
+                                hint=did_you_mean(key, definition.args))
+            env[key] = substitute(value, scope.env, locs.get(key, entry.loc), scope.context)
+        for key, default in definition.args.items():
+            if env.get(key) is None:
+                if default is None:
+                    raise SpecError(f"block '{definition.name}' needs argument '{key}'", entry.kind_loc,
+                                    context=scope.context)
+                env[key] = default
+        if len(sources) != 1:
+            raise SpecError(f"block '{definition.name}' takes one input, found {len(sources)}",
+                            entry.meta_locs.get("from", entry.loc), context=scope.context)
+        block = Block(full, definition.name, entry.loc, len(self.nodes), inputs=list(sources))
+        self.blocks.append(block)
+        context = (f"in block '{definition.name}' used as '{full}' at {entry.loc}",) + scope.context
+        inner = _Scope(full + ".", sources[0], env, context, parent=scope)
+        self.block_stack.append(definition.name)
+        out = self.expand(definition.layers, inner, sources)
+        self.block_stack.pop()
+        block.end = len(self.nodes)
+        self.aliases[full] = scope.names[name] = out[0]
+        return out
+
+    def leaf(self, entry: Entry, cls: type[Layer], scope: _Scope, sources, local, overrides) -> list[str]:
+        index = len(self.nodes)
+        name = local if local is not None else scope.auto_name(cls.kind)
+        full = scope.prefix + name
+        label = f"layer {index} '{full}' ({cls.kind})"
+        self.define(scope, name, full, entry.loc)
+        values, locs = self.field_values(entry, cls, scope, label, overrides)
+        try:
+            layer = cls.build(values)
+        except FieldError as e:
+            loc = locs.get(e.field, entry.loc) if e.field else entry.loc
+            raise SpecError(e.message, loc, layer=label, context=scope.context, hint=e.hint) from None
+        if cls.arity == 1 and len(sources) != 1:
+            raise SpecError(f"takes one input, found {len(sources)} ({', '.join(sources)})",
+                            entry.meta_locs.get("from", entry.loc), layer=label, context=scope.context)
+        if cls.arity is None and len(sources) < 2:
+            raise SpecError(f"merges two or more inputs; say which with from: [a, b], found only "
+                            f"{', '.join(sources)}", entry.meta_locs.get("from", entry.loc), layer=label,
+                            context=scope.context)
+        frozen = self.meta(entry, "freeze", scope, False)
+        if not isinstance(frozen, bool):
+            raise SpecError(f"'freeze' expects true or false, found {describe(frozen)}", entry.meta_locs["freeze"],
+                            layer=label, context=scope.context)
+        self.nodes.append(Node(index, full, cls.kind, layer, list(sources), entry.loc, scope.context, frozen))
+        return [full]
+
+    def field_values(self, entry: Entry, cls, scope, label, overrides):
+        """Raw fields (PyTorch synonyms allowed, ${} substituted) -> canonical name: value."""
+        synonyms = cls.synonyms()
+        raw = dict(entry.fields)
+        locs = dict(entry.field_locs)
+        if overrides:
+            raw.update(overrides)
+            locs.update(overrides.value_locs)
+            locs.update({"@" + k: v for k, v in overrides.key_locs.items()})
+        values, value_locs = {}, {}
+        if entry.has_positional:
+            if cls.primary is None:
+                fields = ", ".join(cls.fields()) or "none"
+                raise SpecError(f"takes no single value; name its fields (fields: {fields})", locs["@"],
+                                layer=label, context=scope.context)
+            values[cls.primary] = substitute(entry.positional, scope.env, locs["@"], scope.context)
+            value_locs[cls.primary] = locs["@"]
+        for key, value in raw.items():
+            key_loc = locs.get("@" + key, locs.get(key, entry.loc))
+            canonical = synonyms.get(key)
+            if canonical is None:
+                if not synonyms:
+                    hint = f"{cls.kind} has no fields"
+                else:
+                    hint = did_you_mean(key, synonyms) or f"fields: {', '.join(cls.fields())}"
+                raise SpecError(f"unknown field '{key}'", key_loc, layer=label, context=scope.context, hint=hint)
+            if canonical in values:
+                raise SpecError(f"field '{canonical}' is given twice (as '{key}' too)", key_loc,
+                                layer=label, context=scope.context)
+            values[canonical] = substitute(value, scope.env, locs.get(key, entry.loc), scope.context)
+            value_locs[canonical] = locs.get(key, entry.loc)
+        return values, value_locs
+
+
+def _chain(scope):
+    while scope is not None:
+        yield scope
+        scope = scope.parent
+
+
+def build_graph(spec: Spec) -> Graph:
+    for name, definition in spec.blocks.items():
+        if normalize_kind(name) in REGISTRY:
+            raise SpecError(f"block '{name}' has the name of a layer kind; rename it", definition.loc)
+        if name in ("repeat", "layers"):
+            raise SpecError(f"'{name}' is reserved; rename the block", definition.loc)
+    expander = _Expander(spec)
+    top = _Scope("", None, {}, ())
+    top.names.update({name: name for name in spec.inputs})
+    start = [next(iter(spec.inputs))] if len(spec.inputs) == 1 else []
+    last = expander.expand(spec.layers, top, start)
+    if not expander.nodes:
+        raise SpecError("no layer is left after 'when' conditions", spec.loc)
+    outputs = [expander.resolve(name, top, loc) for name, loc in spec.outputs]
+    main = last[0]
+    if main not in outputs:
+        outputs.append(main)
+    return Graph(expander.nodes, expander.blocks, spec.inputs, outputs, expander.aliases)

@@ -1,0 +1,144 @@
+"""Activations: elementwise (shape unchanged, no MACs); prelu has parameters; glu halves a dim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ShapeError
+from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, normalize_dim
+
+SAME = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0 (activations are not counted)"}
+
+
+@dataclass(frozen=True)
+class _Elementwise(Layer):
+    formulas = SAME
+
+    def output_shape(self, shapes):
+        return shapes[0]
+
+
+@dataclass(frozen=True)
+class _Inplace(_Elementwise):
+    inplace: bool = arg(False, "bool", "ignored", counts=False)
+
+
+def _kind(name, torch_name, doc, base=_Inplace, **fields):
+    """One activation class; `fields` are extra dataclass fields declared with arg()."""
+    namespace = {"kind": name, "torch_name": torch_name, "__doc__": doc,
+                 "__annotations__": {f: object for f in fields}, **fields}
+    return dataclass(frozen=True)(type(torch_name, (base,), namespace))
+
+
+ReLU = _kind("relu", "ReLU", "max(0, x)")
+ReLU6 = _kind("relu6", "ReLU6", "min(max(0, x), 6)")
+LeakyReLU = _kind("leakyrelu", "LeakyReLU", "x if x > 0 else negative_slope·x",
+                  negative_slope=arg(0.01, "float", "slope for x < 0", counts=False))
+ELU = _kind("elu", "ELU", "x if x > 0 else alpha·(exp(x) − 1)", alpha=arg(1.0, "float", "scale", counts=False))
+CELU = _kind("celu", "CELU", "max(0, x) + min(0, alpha·(exp(x/alpha) − 1))",
+             alpha=arg(1.0, "float", "scale", counts=False))
+SELU = _kind("selu", "SELU", "scale·elu(x) with fixed constants")
+GELU = _kind("gelu", "GELU", "x·Φ(x)", base=_Elementwise,
+             approximate=arg("none", "choice", "'tanh' for the tanh approximation", counts=False,
+                             choices=("none", "tanh")))
+SiLU = _kind("silu", "SiLU", "x·sigmoid(x) (swish)")
+Mish = _kind("mish", "Mish", "x·tanh(softplus(x))")
+Hardswish = _kind("hardswish", "Hardswish", "x·relu6(x + 3)/6")
+Hardsigmoid = _kind("hardsigmoid", "Hardsigmoid", "relu6(x + 3)/6")
+Hardtanh = _kind("hardtanh", "Hardtanh", "clamp(x, min_val, max_val)",
+                 min_val=arg(-1.0, "float", "lower bound", counts=False),
+                 max_val=arg(1.0, "float", "upper bound", counts=False))
+Sigmoid = _kind("sigmoid", "Sigmoid", "1 / (1 + exp(−x))", base=_Elementwise)
+Tanh = _kind("tanh", "Tanh", "tanh(x)", base=_Elementwise)
+LogSigmoid = _kind("logsigmoid", "LogSigmoid", "log(sigmoid(x))", base=_Elementwise)
+Softsign = _kind("softsign", "Softsign", "x / (1 + |x|)", base=_Elementwise)
+Tanhshrink = _kind("tanhshrink", "Tanhshrink", "x − tanh(x)", base=_Elementwise)
+Softplus = _kind("softplus", "Softplus", "log(1 + exp(beta·x)) / beta", base=_Elementwise,
+                 beta=arg(1.0, "float", "sharpness", counts=False),
+                 threshold=arg(20.0, "float", "linear above this", counts=False))
+Hardshrink = _kind("hardshrink", "Hardshrink", "x if |x| > lambd else 0", base=_Elementwise,
+                   lambd=arg(0.5, "float", "threshold", counts=False))
+Softshrink = _kind("softshrink", "Softshrink", "x − sign(x)·lambd if |x| > lambd else 0", base=_Elementwise,
+                   lambd=arg(0.5, "float", "threshold", counts=False))
+Threshold = _kind("threshold", "Threshold", "x if x > threshold else value",
+                  threshold=arg(REQUIRED, "float", "threshold", counts=False),
+                  value=arg(REQUIRED, "float", "replacement", counts=False))
+RReLU = _kind("rrelu", "RReLU", "leaky relu with a random slope in [lower, upper] while training",
+              lower=arg(1 / 8, "float", "lowest slope", counts=False),
+              upper=arg(1 / 3, "float", "highest slope", counts=False))
+
+
+@dataclass(frozen=True)
+class _Softmax(_Elementwise):
+    dim: int = arg(None, "int", "dim to normalise over (batch = 0); null: PyTorch's legacy implicit choice",
+                   min=None)
+
+    primary = "dim"
+
+    def output_shape(self, shapes):
+        if self.dim is not None:
+            normalize_dim(self.dim, shapes[0])
+        return shapes[0]
+
+
+class Softmax(_Softmax):
+    """exp(x) / Σ exp(x) along dim."""
+    kind, torch_name = "softmax", "Softmax"
+
+
+class LogSoftmax(_Softmax):
+    """log(softmax(x)) along dim."""
+    kind, torch_name = "logsoftmax", "LogSoftmax"
+
+
+class Softmin(_Softmax):
+    """softmax(−x) along dim."""
+    kind, torch_name = "softmin", "Softmin"
+
+
+Softmax2d = _kind("softmax2d", "Softmax2d", "softmax over the channels of a (C, H, W) input", base=_Elementwise)
+
+
+@dataclass(frozen=True)
+class PReLU(_Elementwise):
+    """x if x > 0 else a·x, with a learned slope a (one, or one per channel)."""
+
+    num_parameters: int = arg(1, "int", "learned slopes: 1 or the number of channels")
+    init: float = arg(0.25, "float", "initial slope", counts=False)
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    kind, torch_name, primary = "prelu", "PReLU", "num_parameters"
+    formulas = {**SAME, "weights": "num_parameters"}
+
+    def output_shape(self, shapes):
+        channels = shapes[0][0]
+        if self.num_parameters not in (1, channels):
+            raise ShapeError(f"num_parameters must be 1 or the input channels ({channels}), "
+                             f"found {self.num_parameters}")
+        return shapes[0]
+
+    def params(self, shapes):
+        return Params(weights=self.num_parameters)
+
+
+@dataclass(frozen=True)
+class GLU(Layer):
+    """Gated linear unit: splits dim in half, a·sigmoid(b); that dim halves."""
+
+    dim: int = arg(-1, "int", "dim to split (batch = 0)", min=None)
+
+    kind, torch_name, primary = "glu", "GLU", "dim"
+    formulas = {"output": "input with dim halved", "weights": "0", "bias": "0", "macs": "0"}
+
+    def output_shape(self, shapes):
+        shape = shapes[0]
+        d = normalize_dim(self.dim, shape)
+        if shape[d] % 2:
+            raise ShapeError(f"glu halves dim {self.dim}, which must be even, found {shape[d]}")
+        return (*shape[:d], shape[d] // 2, *shape[d + 1:])
+
+
+KINDS = [ReLU, ReLU6, LeakyReLU, ELU, CELU, SELU, GELU, SiLU, Mish, Hardswish, Hardsigmoid, Hardtanh,
+         Sigmoid, Tanh, LogSigmoid, Softsign, Tanhshrink, Softplus, Hardshrink, Softshrink, Threshold,
+         RReLU, Softmax, LogSoftmax, Softmin, Softmax2d, PReLU, GLU]

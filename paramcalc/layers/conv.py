@@ -1,0 +1,92 @@
+"""Convolutions: conv1d, conv2d, conv3d."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FieldError, ShapeError
+from .base import DTYPE_BYTES, REQUIRED, Layer, Params, Shape, arg, expect_rank, fmt_shape, prod
+
+
+def conv_length(length: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """PyTorch's output length: floor((L + 2p - d(k-1) - 1) / s) + 1."""
+    return (length + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True)
+class _ConvNd(Layer):
+    """Applies a learned convolution over the spatial dims of a (C, *spatial) input."""
+
+    out: int = arg(REQUIRED, "int", "output channels", aka=("out_channels",))
+    kernel: tuple = arg(REQUIRED, "size", "kernel size: an int or one per spatial dim", aka=("kernel_size",))
+    stride: tuple = arg(1, "size", "step between windows")
+    padding: object = arg(0, "padding", "zeros added on both sides: int, per-dim list, 'same' or 'valid'", min=0)
+    dilation: tuple = arg(1, "size", "spacing between kernel elements")
+    groups: int = arg(1, "int", "blocked connections; must divide in and out channels (= in: depthwise)")
+    bias: bool = arg(True, "bool", "learn an additive bias per output channel")
+    padding_mode: str = arg("zeros", "choice", "how padding is filled", counts=False,
+                            choices=("zeros", "reflect", "replicate", "circular"))
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    primary = "out"
+    formulas = {
+        "output": "L_out = floor((L + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1 per spatial dim",
+        "weights": "out · (C_in / groups) · Π kernel",
+        "bias": "out (when bias)",
+        "macs": "Π output_shape · (C_in / groups) · Π kernel",
+    }
+
+    def validate(self):
+        if self.padding == "same" and any(s != 1 for s in self.stride):
+            raise FieldError("padding", f"padding 'same' needs stride 1 (PyTorch forbids it for "
+                             f"strided convolutions), found stride {list(self.stride)}")
+
+    def _in_channels(self, shape: Shape) -> int:
+        expect_rank(shape, (self.ndim + 1,), self.layout)
+        channels = shape[0]
+        for what, n in (("input", channels), ("output", self.out)):
+            if n % self.groups:
+                raise ShapeError(f"groups={self.groups} must divide the {what} channels, found {n}")
+        return channels
+
+    def output_shape(self, shapes):
+        (shape,) = shapes
+        self._in_channels(shape)
+        spatial = []
+        for i, length in enumerate(shape[1:]):
+            k, s, d = self.kernel[i], self.stride[i], self.dilation[i]
+            if self.padding == "same":
+                spatial.append(length)
+                continue
+            pad = 0 if self.padding == "valid" else self.padding[i]
+            size = conv_length(length, k, s, pad, d)
+            if size < 1:
+                raise ShapeError(f"kernel {k} (dilation {d}, so it spans {d * (k - 1) + 1}) is larger than "
+                                 f"the padded input {length + 2 * pad} in spatial dim {i + 1} of "
+                                 f"{fmt_shape(shape)}")
+            spatial.append(size)
+        return (self.out, *spatial)
+
+    def params(self, shapes):
+        c_in = self._in_channels(shapes[0])
+        return Params(weights=self.out * (c_in // self.groups) * prod(self.kernel),
+                      bias=self.out if self.bias else 0)
+
+    def macs(self, shapes, out):
+        return prod(out) * (shapes[0][0] // self.groups) * prod(self.kernel)
+
+
+class Conv1d(_ConvNd):
+    kind, torch_name, ndim, layout = "conv1d", "Conv1d", 1, "(C, L)"
+
+
+class Conv2d(_ConvNd):
+    kind, torch_name, ndim, layout = "conv2d", "Conv2d", 2, "(C, H, W)"
+
+
+class Conv3d(_ConvNd):
+    kind, torch_name, ndim, layout = "conv3d", "Conv3d", 3, "(C, D, H, W)"
+
+
+KINDS = [Conv1d, Conv2d, Conv3d]

@@ -1,0 +1,171 @@
+"""Graph operations: merging branches (add, mul, concat), taking parts (split, chunk), and
+reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FieldError, ShapeError
+from .base import REQUIRED, Layer, arg, fmt_shape, normalize_dim
+
+NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
+
+
+def _shapes(shapes) -> str:
+    return " and ".join(fmt_shape(s) for s in shapes)
+
+
+@dataclass(frozen=True)
+class Add(Layer):
+    """Elementwise sum of two or more inputs of the same shape (a residual shortcut)."""
+
+    kind, torch_name, arity = "add", "torch.add", None
+    formulas = {"output": "the common input shape", **NONE}
+
+    def output_shape(self, shapes):
+        if len(set(shapes)) > 1:
+            raise ShapeError(f"inputs must have the same shape, found {_shapes(shapes)}")
+        return shapes[0]
+
+
+@dataclass(frozen=True)
+class Mul(Layer):
+    """Elementwise product with broadcasting (size-1 dims stretch), e.g. squeeze-excitation's
+    (C, 1, 1) scale times a (C, H, W) feature map."""
+
+    kind, torch_name, arity = "mul", "torch.mul", None
+    formulas = {"output": "the broadcast shape of the inputs (same rank; each dim equal or 1)", **NONE}
+
+    def output_shape(self, shapes):
+        if len({len(s) for s in shapes}) > 1:
+            raise ShapeError(f"inputs must have the same number of dims to broadcast, found {_shapes(shapes)}")
+        out = []
+        for sizes in zip(*shapes):
+            big = set(sizes) - {1}
+            if len(big) > 1:
+                raise ShapeError(f"inputs do not broadcast (each dim must match or be 1), found {_shapes(shapes)}")
+            out.append(big.pop() if big else 1)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Concat(Layer):
+    """Joins two or more inputs along dim (channels by default); all other dims must match."""
+
+    dim: int = arg(1, "int", "dim to join along (batch = 0, so 1 is channels)", min=None, aka=("axis",))
+
+    kind, torch_name, primary, arity = "concat", "torch.cat", "dim", None
+    formulas = {"output": "inputs' shape with dim summed", **NONE}
+
+    def output_shape(self, shapes):
+        if len({len(s) for s in shapes}) > 1:
+            raise ShapeError(f"inputs must have the same number of dims, found {_shapes(shapes)}")
+        d = normalize_dim(self.dim, shapes[0])
+        rest = {s[:d] + s[d + 1:] for s in shapes}
+        if len(rest) > 1:
+            raise ShapeError(f"inputs must match in every dim but dim {self.dim}, found {_shapes(shapes)}")
+        first = shapes[0]
+        return (*first[:d], sum(s[d] for s in shapes), *first[d + 1:])
+
+
+@dataclass(frozen=True)
+class Split(Layer):
+    """Takes one piece of torch.split(x, size, dim): pieces of `size` (the last may be smaller),
+    or of the listed sizes, which must add up to the dim."""
+
+    size: object = arg(REQUIRED, "dims", "piece size, or a list of piece sizes", aka=("split_size_or_sections",))
+    index: int = arg(0, "int", "which piece to take (0-based)", min=0)
+    dim: int = arg(1, "int", "dim to split (batch = 0, so 1 is channels)", min=None)
+
+    kind, torch_name, primary = "split", "torch.split", "size"
+    formulas = {"output": "input with dim replaced by the piece's size", **NONE}
+
+    def validate(self):
+        sizes = self.size if isinstance(self.size, tuple) else (self.size,)
+        if any(s < 1 for s in sizes):
+            raise FieldError("size", f"expects positive piece sizes, found {self.size}")
+
+    def pieces(self, length):
+        if isinstance(self.size, tuple):
+            if sum(self.size) != length:
+                raise ShapeError(f"piece sizes {list(self.size)} add up to {sum(self.size)}, "
+                                 f"not the dim's size {length}")
+            return list(self.size)
+        full, rest = divmod(length, self.size)
+        return [self.size] * full + ([rest] if rest else [])
+
+    def output_shape(self, shapes):
+        shape = shapes[0]
+        d = normalize_dim(self.dim, shape)
+        pieces = self.pieces(shape[d])
+        if self.index >= len(pieces):
+            raise ShapeError(f"index {self.index} is past the last of {len(pieces)} pieces of dim {self.dim}")
+        return (*shape[:d], pieces[self.index], *shape[d + 1:])
+
+
+@dataclass(frozen=True)
+class Chunk(Split):
+    """Takes one piece of torch.chunk(x, chunks, dim): pieces of ceil(size / chunks)."""
+
+    size: object = None
+    chunks: int = arg(REQUIRED, "int", "number of chunks")
+
+    kind, torch_name, primary = "chunk", "torch.chunk", "chunks"
+
+    def validate(self):
+        pass
+
+    def pieces(self, length):
+        step = -(-length // self.chunks)
+        return [min(step, length - start) for start in range(0, length, step)]
+
+
+@dataclass(frozen=True)
+class ChannelShuffle(Layer):
+    """Interleaves channels across groups (ShuffleNet); shape unchanged."""
+
+    groups: int = arg(REQUIRED, "int", "number of groups; must divide the channels")
+
+    kind, torch_name, primary = "channelshuffle", "ChannelShuffle", "groups"
+    formulas = {"output": "same as input", **NONE}
+
+    def output_shape(self, shapes):
+        if shapes[0][0] % self.groups:
+            raise ShapeError(f"groups={self.groups} must divide the channels, found {shapes[0][0]}")
+        return shapes[0]
+
+
+@dataclass(frozen=True)
+class Mean(Layer):
+    """Mean over one or more dims (batch = 0); keepdim keeps them as size 1."""
+
+    dim: object = arg(REQUIRED, "dims", "a dim or a list of dims")
+    keepdim: bool = arg(False, "bool", "keep reduced dims with size 1")
+
+    kind, torch_name, primary = "mean", "torch.mean", "dim"
+    formulas = {"output": "input without (or with size 1 at) the reduced dims", **NONE}
+
+    def output_shape(self, shapes):
+        shape = shapes[0]
+        dims = self.dim if isinstance(self.dim, tuple) else (self.dim,)
+        reduced = {normalize_dim(d, shape) for d in dims}
+        if self.keepdim:
+            return tuple(1 if i in reduced else s for i, s in enumerate(shape))
+        return tuple(s for i, s in enumerate(shape) if i not in reduced)
+
+
+@dataclass(frozen=True)
+class StochasticDepth(Layer):
+    """torchvision's StochasticDepth: drops a residual branch while training; a no-op for counts."""
+
+    p: float = arg(0.0, "float", "drop probability", counts=False)
+    mode: str = arg("row", "choice", "'row' or 'batch'", choices=("row", "batch"), counts=False)
+
+    kind, torch_name, primary = "stochasticdepth", "torchvision.ops.StochasticDepth", "p"
+    formulas = {"output": "same as input", **NONE}
+
+    def output_shape(self, shapes):
+        return shapes[0]
+
+
+KINDS = [Add, Mul, Concat, Split, Chunk, ChannelShuffle, Mean, StochasticDepth]

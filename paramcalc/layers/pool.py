@@ -1,0 +1,148 @@
+"""Pooling: max and average (1d/2d/3d), and their adaptive forms. No parameters, no MACs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FieldError, ShapeError
+from .base import REQUIRED, Layer, arg, expect_rank, fmt_shape
+
+LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
+
+
+def pool_length(length, kernel, stride, pad, dilation, ceil_mode) -> int:
+    """PyTorch's pooling_output_shape, including its ceil_mode rule that a window starting
+    inside the right padding is dropped."""
+    numerator = length + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    size = numerator // stride + 1
+    if ceil_mode and (size - 1) * stride >= length + pad:
+        size -= 1
+    return size
+
+
+@dataclass(frozen=True)
+class _PoolNd(Layer):
+    kernel: tuple = arg(REQUIRED, "size", "window size: an int or one per spatial dim", aka=("kernel_size",))
+    stride: tuple = arg(None, "size", "step between windows (default: kernel)")
+    padding: tuple = arg(0, "size", "implicit padding on both sides, at most kernel // 2", min=0)
+    ceil_mode: bool = arg(False, "bool", "round the output size up instead of down")
+
+    primary = "kernel"
+    dilation = None
+    formulas = {
+        "output": "L_out = floor_or_ceil((L + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1; "
+                  "with ceil_mode a window that would start in the right padding is dropped",
+        "weights": "0", "bias": "0", "macs": "0 (pooling is not counted)",
+    }
+
+    def validate(self):
+        for k, p in zip(self.kernel, self.padding):
+            if p > k // 2:
+                raise FieldError("padding", f"padding must be at most half the kernel (kernel // 2 = "
+                                 f"{k // 2}), found padding {p} for kernel {k}")
+
+    def output_shape(self, shapes):
+        (shape,) = shapes
+        expect_rank(shape, (self.ndim + 1,), LAYOUTS[self.ndim])
+        stride = self.stride or self.kernel
+        dilation = self.dilation or (1,) * self.ndim
+        spatial = []
+        for i, length in enumerate(shape[1:]):
+            size = pool_length(length, self.kernel[i], stride[i], self.padding[i], dilation[i], self.ceil_mode)
+            if size < 1:
+                raise ShapeError(f"window {self.kernel[i]} is larger than the padded input "
+                                 f"{length + 2 * self.padding[i]} in spatial dim {i + 1} of {fmt_shape(shape)}")
+            spatial.append(size)
+        return (shape[0], *spatial)
+
+
+@dataclass(frozen=True)
+class _MaxPoolNd(_PoolNd):
+    """Maximum over sliding windows of each channel."""
+
+    dilation: tuple = arg(1, "size", "spacing between window elements")
+    return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
+
+
+@dataclass(frozen=True)
+class _AvgPoolNd(_PoolNd):
+    """Mean over sliding windows of each channel."""
+
+    count_include_pad: bool = arg(True, "bool", "include padding zeros in the mean", counts=False)
+
+
+@dataclass(frozen=True)
+class _AvgPoolDivisorNd(_AvgPoolNd):
+    divisor_override: int = arg(None, "int", "divide by this instead of the window size", counts=False)
+
+
+class MaxPool1d(_MaxPoolNd):
+    kind, torch_name, ndim = "maxpool1d", "MaxPool1d", 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    kind, torch_name, ndim = "maxpool2d", "MaxPool2d", 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    kind, torch_name, ndim = "maxpool3d", "MaxPool3d", 3
+
+
+class AvgPool1d(_AvgPoolNd):
+    kind, torch_name, ndim = "avgpool1d", "AvgPool1d", 1
+
+
+class AvgPool2d(_AvgPoolDivisorNd):
+    kind, torch_name, ndim = "avgpool2d", "AvgPool2d", 2
+
+
+class AvgPool3d(_AvgPoolDivisorNd):
+    kind, torch_name, ndim = "avgpool3d", "AvgPool3d", 3
+
+
+@dataclass(frozen=True)
+class _AdaptivePoolNd(Layer):
+    out: tuple = arg(REQUIRED, "optional_size", "output size: an int, or one per spatial dim where "
+                     "null keeps the input's size", aka=("output_size",))
+
+    primary = "out"
+    formulas = {"output": "(C, *out), a null entry keeping the input size", "weights": "0", "bias": "0",
+                "macs": "0 (pooling is not counted)"}
+
+    def output_shape(self, shapes):
+        (shape,) = shapes
+        expect_rank(shape, (self.ndim + 1,), LAYOUTS[self.ndim])
+        return (shape[0], *(length if o is None else o for o, length in zip(self.out, shape[1:])))
+
+
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
+    """Averages each channel into a fixed output size, whatever the input size."""
+    kind, torch_name, ndim = "adaptiveavgpool1d", "AdaptiveAvgPool1d", 1
+
+
+class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
+    kind, torch_name, ndim = "adaptiveavgpool2d", "AdaptiveAvgPool2d", 2
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
+    kind, torch_name, ndim = "adaptiveavgpool3d", "AdaptiveAvgPool3d", 3
+
+
+@dataclass(frozen=True)
+class AdaptiveMaxPool1d(_AdaptivePoolNd):
+    """Takes the maximum of each channel into a fixed output size, whatever the input size."""
+    kind, torch_name, ndim = "adaptivemaxpool1d", "AdaptiveMaxPool1d", 1
+    return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    kind, torch_name, ndim = "adaptivemaxpool2d", "AdaptiveMaxPool2d", 2
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
+    kind, torch_name, ndim = "adaptivemaxpool3d", "AdaptiveMaxPool3d", 3
+
+
+KINDS = [MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
+         AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
+         AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d]

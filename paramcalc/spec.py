@@ -1,0 +1,425 @@
+"""Reading a spec: YAML text or inline `-l` layers -> a Spec whose every value knows where it was written.
+
+Nothing here knows the layer kinds; graph.py turns entries into layers.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Loc, SpecError, describe, did_you_mean
+
+MAX_NODES = 100_000      # a YAML alias bomb expands past this long before it hurts
+MAX_DEPTH = 100
+MAX_BYTES = 10 * 2**20
+META_KEYS = ("name", "from", "when", "repeat", "first", "freeze")
+TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "blocks", "outputs", "budget")
+
+
+class YMap(dict):
+    """A mapping from YAML that remembers where it, its keys and its values were written."""
+
+    def __init__(self, loc: Loc):
+        super().__init__()
+        self.loc = loc
+        self.key_locs: dict[str, Loc] = {}
+        self.value_locs: dict[str, Loc] = {}
+
+
+class YList(list):
+    def __init__(self, loc: Loc):
+        super().__init__()
+        self.loc = loc
+        self.locs: list[Loc] = []
+
+
+def loc_of(container, key, fallback: Loc) -> Loc:
+    if isinstance(container, YMap):
+        return container.value_locs.get(key, container.loc)
+    if isinstance(container, YList) and isinstance(key, int) and key < len(container.locs):
+        return container.locs[key]
+    return fallback
+
+
+# ---------------------------------------------------------------- YAML with locations
+
+def _mark(source: str, mark) -> Loc:
+    return Loc(source, mark.line + 1, mark.column + 1)
+
+
+class _Converter:
+    def __init__(self, loader: yaml.SafeLoader, source: str):
+        self.loader, self.source, self.nodes = loader, source, 0
+
+    def convert(self, node, depth=0):
+        self.nodes += 1
+        loc = _mark(self.source, node.start_mark)
+        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise SpecError(f"the YAML expands to more than {MAX_NODES:,} values or {MAX_DEPTH} levels "
+                            "(an alias bomb or a recursive alias?); refusing to read it", loc)
+        if isinstance(node, yaml.ScalarNode):
+            return self.loader.construct_object(node)
+        if isinstance(node, yaml.SequenceNode):
+            out = YList(loc)
+            for item in node.value:
+                out.locs.append(_mark(self.source, item.start_mark))
+                out.append(self.convert(item, depth + 1))
+            return out
+        out = YMap(loc)
+        merged = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged.append(value_node)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise SpecError("a mapping key must be a plain name", _mark(self.source, key_node.start_mark))
+            key = key_node.value
+            key_loc = _mark(self.source, key_node.start_mark)
+            if key in out:
+                first = out.key_locs[key]
+                raise SpecError(f"duplicate key '{key}' (first written at line {first.line})", key_loc)
+            out.key_locs[key] = key_loc
+            out.value_locs[key] = _mark(self.source, value_node.start_mark)
+            out[key] = self.convert(value_node, depth + 1)
+        for value_node in merged:  # YAML merge keys (<<: *base): explicit keys win
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                base = self.convert(source, depth + 1)
+                if not isinstance(base, YMap):
+                    raise SpecError("a merge key (<<) needs a mapping", base_loc(base, loc))
+                for key, value in base.items():
+                    if key not in out:
+                        out[key] = value
+                        out.key_locs[key] = base.key_locs[key]
+                        out.value_locs[key] = base.value_locs[key]
+        return out
+
+
+def base_loc(value, fallback):
+    return getattr(value, "loc", fallback)
+
+
+def parse_yaml(text: str, source: str):
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError("the spec is empty; it needs at least 'input' and 'layers'", Loc(source, 1, 1))
+        return _Converter(loader, source).convert(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = " ".join(filter(None, [e.context, e.problem]))
+        raise SpecError(f"invalid YAML: {problem}", _mark(source, mark) if mark else Loc(source, 1, 1)) from None
+    except yaml.YAMLError as e:
+        raise SpecError(f"invalid YAML: {e}", Loc(source, 1, 1)) from None
+    finally:
+        loader.dispose()
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """(text, source name) of a spec file, or `-` for stdin."""
+    import sys
+    if path == "-":
+        data, source = sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise SpecError(f"{path}: no such file")
+        if p.is_dir():
+            raise SpecError(f"{path}: is a directory, not a spec file")
+        try:
+            with p.open("rb") as f:
+                data = f.read(MAX_BYTES + 1)
+        except OSError as e:
+            raise SpecError(f"{path}: cannot read ({e.strerror})") from None
+        source = path
+    if len(data) > MAX_BYTES:
+        raise SpecError(f"{source}: larger than {MAX_BYTES // 2**20} MiB; not a spec")
+    if b"\0" in data:
+        raise SpecError(f"{source}: is a binary file (it contains NUL bytes), not a YAML spec")
+    try:
+        return data.decode("utf-8"), source
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{source}: is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+
+
+# ---------------------------------------------------------------- spec structure
+
+@dataclass
+class Entry:
+    """One item of a `layers:` list, as written: a kind (or a group of layers) and its values."""
+
+    kind: str | None              # None for a group (`layers:`)
+    loc: Loc
+    kind_loc: Loc
+    fields: dict[str, Any] = field(default_factory=dict)
+    field_locs: dict[str, Loc] = field(default_factory=dict)
+    positional: Any = None
+    has_positional: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+    meta_locs: dict[str, Loc] = field(default_factory=dict)
+    children: list["Entry"] | None = None
+
+
+@dataclass
+class Spec:
+    name: str
+    inputs: dict[str, tuple[int, ...]]
+    layers: list[Entry]
+    blocks: dict[str, "BlockDef"]
+    batch: int = 1
+    dtype: str = "float32"
+    outputs: list[tuple[str, Loc]] = field(default_factory=list)
+    budget: dict[str, tuple[Any, Loc]] = field(default_factory=dict)
+    source: str = "<spec>"
+    loc: Loc | None = None
+
+
+@dataclass
+class BlockDef:
+    name: str
+    args: dict[str, Any]          # None = required
+    arg_locs: dict[str, Loc]
+    layers: list[Entry]
+    loc: Loc
+
+
+def parse_entry(raw, loc: Loc) -> Entry:
+    if isinstance(raw, str):
+        if "(" in raw:
+            return parse_inline(raw, loc)
+        return Entry(kind=raw, loc=loc, kind_loc=loc)
+    if not isinstance(raw, YMap):
+        raise SpecError(f"a layer is a kind name or a mapping like {{conv2d: {{out: 64, kernel: 3}}}}, "
+                        f"found {describe(raw)}", loc)
+    meta = {k: v for k, v in raw.items() if k in META_KEYS}
+    kinds = [k for k in raw if k not in META_KEYS]
+    if not kinds:
+        raise SpecError("this layer names no kind (keys found: " + ", ".join(raw) + ")", raw.loc)
+    if len(kinds) > 1:
+        raise SpecError(f"one kind per layer, found {' and '.join(kinds)}", raw.key_locs[kinds[1]],
+                        hint="a missing '-' before the second kind?")
+    kind = kinds[0]
+    entry = Entry(kind=kind, loc=raw.loc, kind_loc=raw.key_locs[kind], meta=meta,
+                  meta_locs={k: raw.value_locs[k] for k in meta})
+    value = raw[kind]
+    value_loc = raw.value_locs[kind]
+    if kind == "layers":
+        entry.kind = None
+        entry.children = parse_entries(value, value_loc, "layers")
+    elif isinstance(value, YMap):
+        for key, v in value.items():
+            target, locs = (entry.meta, entry.meta_locs) if key in META_KEYS else (entry.fields, entry.field_locs)
+            if key in META_KEYS and key in raw:
+                raise SpecError(f"'{key}' is given twice, beside and inside '{kind}'", value.key_locs[key])
+            target[key] = v
+            locs[key] = value.value_locs[key]
+            if key not in META_KEYS:
+                entry.field_locs["@" + key] = value.key_locs[key]  # where the key itself is
+    elif value is not None:
+        entry.positional, entry.has_positional = value, True
+        entry.field_locs["@"] = value_loc
+    return entry
+
+
+def parse_entries(raw, loc: Loc, what: str) -> list[Entry]:
+    if not isinstance(raw, YList):
+        raise SpecError(f"'{what}' must be a list of layers, found {describe(raw)}", loc)
+    if not raw:
+        raise SpecError(f"'{what}' is empty; a network needs at least one layer", loc)
+    return [parse_entry(item, item_loc) for item, item_loc in zip(raw, raw.locs)]
+
+
+def parse_shape(raw, loc: Loc, what: str = "input") -> tuple[int, ...]:
+    """[3, 224, 224], "3x224x224" or "3,224,224" -> (3, 224, 224)."""
+    values = raw
+    if isinstance(raw, str):
+        parts = re.split(r"[x×,]", raw.replace(" ", ""))
+        try:
+            values = [int(p) for p in parts]
+        except ValueError:
+            raise SpecError(f"'{what}' expects a shape like [3, 224, 224] or 3x224x224, found {describe(raw)}",
+                            loc) from None
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        values = [raw]
+    if not isinstance(values, list) or not values or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        raise SpecError(f"'{what}' expects a shape of positive integers like [3, 224, 224] "
+                        f"(one sample, no batch dimension), found {describe(raw)}", loc)
+    return tuple(values)
+
+
+def _int_field(doc: YMap, key: str, default: int) -> int:
+    value = doc.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"'{key}' expects a positive integer, found {describe(value)}", doc.value_locs[key])
+    return value
+
+
+def spec_from_document(doc, source: str) -> Spec:
+    from .layers.base import DTYPE_BYTES
+    if not isinstance(doc, YMap):
+        raise SpecError(f"the top level of a spec must be a mapping with 'input' and 'layers', "
+                        f"found {describe(doc)}", base_loc(doc, Loc(source, 1, 1)))
+    for key in doc:
+        if key not in TOP_KEYS:
+            raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key],
+                            hint=did_you_mean(key, TOP_KEYS) or "top-level keys are " + ", ".join(TOP_KEYS))
+    version = doc.get("version", 1)
+    if version != 1:
+        raise SpecError(f"unsupported spec version {describe(version)}; this paramcalc reads version 1",
+                        doc.value_locs["version"])
+    if "input" in doc and "inputs" in doc:
+        raise SpecError("give either 'input' or 'inputs', not both", doc.key_locs["inputs"])
+    if "inputs" in doc:
+        raw = doc["inputs"]
+        if not isinstance(raw, YMap) or not raw:
+            raise SpecError("'inputs' maps input names to shapes, e.g. {image: [3, 224, 224]}",
+                            doc.value_locs["inputs"])
+        inputs = {name: parse_shape(v, raw.value_locs[name], f"inputs.{name}") for name, v in raw.items()}
+    elif "input" in doc:
+        inputs = {"input": parse_shape(doc["input"], doc.value_locs["input"])}
+    else:
+        raise SpecError("the spec has no 'input' (the shape of one sample, e.g. input: [3, 224, 224])", doc.loc)
+    if "layers" not in doc:
+        raise SpecError("the spec has no 'layers' list", doc.loc)
+    dtype = doc.get("dtype") or "float32"
+    if dtype not in DTYPE_BYTES:
+        raise SpecError(f"unknown dtype {describe(dtype)}", doc.value_locs["dtype"],
+                        hint=did_you_mean(str(dtype), DTYPE_BYTES) or "one of " + ", ".join(DTYPE_BYTES))
+    name = doc.get("name")
+    if name is not None and not isinstance(name, str):
+        name = str(name)
+    spec = Spec(
+        name=name or (Path(source).stem if source not in ("<stdin>", "<inline>") else "model"),
+        inputs=inputs,
+        layers=parse_entries(doc["layers"], doc.value_locs["layers"], "layers"),
+        blocks=_parse_blocks(doc.get("blocks"), doc.value_locs.get("blocks")),
+        batch=_int_field(doc, "batch", 1),
+        dtype=dtype,
+        source=source,
+        loc=doc.loc,
+    )
+    if "outputs" in doc:
+        raw = doc["outputs"]
+        if not isinstance(raw, YList) or not all(isinstance(o, str) for o in raw):
+            raise SpecError("'outputs' expects a list of layer names", doc.value_locs["outputs"])
+        spec.outputs = list(zip(raw, raw.locs))
+    if "budget" in doc:
+        raw = doc["budget"]
+        if not isinstance(raw, YMap):
+            raise SpecError("'budget' expects a mapping like {max_params: 25M}", doc.value_locs["budget"])
+        spec.budget = {k: (v, raw.value_locs[k]) for k, v in raw.items()}
+        spec.budget.update({"@" + k: (None, raw.key_locs[k]) for k in raw})
+    return spec
+
+
+def _parse_blocks(raw, loc) -> dict[str, BlockDef]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, YMap):
+        raise SpecError("'blocks' maps block names to {args: ..., layers: [...]}", loc)
+    blocks = {}
+    for name, body in raw.items():
+        body_loc = raw.value_locs[name]
+        if not isinstance(body, YMap) or "layers" not in body:
+            raise SpecError(f"block '{name}' needs a 'layers' list (and optionally 'args')", body_loc)
+        for key in body:
+            if key not in ("args", "layers", "doc"):
+                raise SpecError(f"unknown key '{key}' in block '{name}'", body.key_locs[key],
+                                hint=did_you_mean(key, ("args", "layers", "doc")))
+        args = body.get("args") or YMap(body_loc)
+        if not isinstance(args, YMap):
+            raise SpecError(f"block '{name}': 'args' maps argument names to defaults (null = required)",
+                            body.value_locs["args"])
+        blocks[name] = BlockDef(name, dict(args), dict(args.value_locs),
+                                parse_entries(body["layers"], body.value_locs["layers"], f"{name}.layers"),
+                                raw.key_locs[name])
+    return blocks
+
+
+def load_spec(path: str) -> Spec:
+    """Read a spec file (`-` for stdin)."""
+    text, source = read_text(path)
+    return parse_spec(text, source)
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Spec:
+    return spec_from_document(parse_yaml(text, source), source)
+
+
+# ---------------------------------------------------------------- inline layers (-l)
+
+_TIMES = re.compile(r"\b\d+(?:x\d+)+\b")
+
+
+def parse_inline(text: str, loc: Loc) -> Entry:
+    """`conv2d(6, kernel=5, stride=2x2)` -> an Entry, parsed as a Python call whose bare names
+    are strings (same, valid) or booleans (true/false)."""
+    prepared = _TIMES.sub(lambda m: "(" + m.group(0).replace("x", ",") + ")", text.strip())
+    shift = loc.col - 1
+    try:
+        tree = ast.parse(prepared, mode="eval").body
+    except SyntaxError as e:
+        raise SpecError(f"cannot read layer {text!r}: {e.msg}; write kind(value, key=value, ...)",
+                        Loc(loc.source, loc.line, shift + (e.offset or 1))) from None
+    if isinstance(tree, ast.Name):
+        return Entry(kind=tree.id, loc=loc, kind_loc=loc)
+    if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name):
+        raise SpecError(f"cannot read layer {text!r}; write kind(value, key=value, ...)", loc)
+
+    def at(node):
+        return Loc(loc.source, loc.line, shift + node.col_offset + 1)
+
+    entry = Entry(kind=tree.func.id, loc=loc, kind_loc=at(tree.func))
+    if len(tree.args) > 1:
+        raise SpecError("only one positional value (the kind's main field) is allowed; name the others "
+                        "(key=value)", at(tree.args[1]))
+    if tree.args:
+        entry.positional, entry.has_positional = _literal(tree.args[0], at), True
+        entry.field_locs["@"] = at(tree.args[0])
+    for kw in tree.keywords:
+        if kw.arg is None:
+            raise SpecError("'**' is not supported here", at(kw.value))
+        value = _literal(kw.value, at)
+        target, locs = (entry.meta, entry.meta_locs) if kw.arg in META_KEYS else (entry.fields, entry.field_locs)
+        if kw.arg in target:
+            raise SpecError(f"'{kw.arg}' is given twice", at(kw.value))
+        target[kw.arg] = value
+        locs[kw.arg] = at(kw.value)
+        if kw.arg not in META_KEYS:
+            entry.field_locs["@" + kw.arg] = at(kw.value)
+    return entry
+
+
+_NAMES = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
+
+
+def _literal(node, at):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return _NAMES.get(node.id, node.id)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return [_literal(e, at) for e in node.elts]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return -node.operand.value
+    raise SpecError("expected a number, a name, true/false or a tuple like (3, 3)", at(node))
+
+
+def inline_spec(input_shape: str, layers: list[str], name: str = "inline", batch: int = 1,
+                dtype: str = "float32") -> Spec:
+    """The spec that `-i 1x32x32 -l 'conv2d(6, kernel=5)' ...` describes."""
+    if not layers:
+        raise SpecError("no layers given; add -l KIND(...) once per layer")
+    entries = [parse_inline(text, Loc(f"-l {i}", 1, 1)) for i, text in enumerate(layers, 1)]
+    return Spec(name=name, inputs={"input": parse_shape(input_shape, Loc("-i", 1, 1), "-i/--input")},
+                layers=entries, blocks={}, batch=batch, dtype=dtype, source="<inline>")
