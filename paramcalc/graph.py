@@ -364,7 +364,8 @@ class _Expander:
             layer = cls.build(values)
         except FieldError as e:
             loc = locs.get(e.field, entry.loc) if e.field else entry.loc
-            raise SpecError(e.message, loc, layer=label, context=scope.context, hint=e.hint) from None
+            message = f"field '{e.field}' {e.message}" if e.message.startswith("expects") else e.message
+            raise SpecError(message, loc, layer=label, context=scope.context, hint=e.hint) from None
         if cls.arity == 1 and len(sources) != 1:
             raise SpecError(f"takes one input, found {len(sources)} ({', '.join(sources)})",
                             entry.meta_locs.get("from", entry.loc), layer=label, context=scope.context)

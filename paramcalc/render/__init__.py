@@ -1,0 +1,53 @@
+"""Presentation only: a Report in, text out. Nothing here computes a count."""
+
+from __future__ import annotations
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def shape_text(shape, sep="×") -> str:
+    return sep.join(str(s) for s in shape) if shape else "scalar"
+
+
+def human(n: float, unit: str = "", binary: bool = False) -> str:
+    """138357544 -> '138.36 M'; bytes use binary units (527.8 MiB)."""
+    base, prefixes = (1024, ["", "Ki", "Mi", "Gi", "Ti"]) if binary else (1000, ["", "K", "M", "G", "T"])
+    value, i = float(n), 0
+    while abs(value) >= base and i < len(prefixes) - 1:
+        value /= base
+        i += 1
+    if i == 0:
+        return f"{int(value)} {unit}".rstrip()
+    digits = 1 if binary else 2
+    return f"{value:.{digits}f} {prefixes[i]}{unit}".rstrip()
+
+
+def visible_rows(report, depth: int | None):
+    """Leaf rows, with every block at `depth` collapsed into its BlockRow (torchinfo's depth)."""
+    if not depth:
+        return list(report.layers)
+    by_name = {b.name: b for b in report.blocks}
+    rows, shown = [], set()
+    for row in report.layers:
+        if len(row.path) >= depth:
+            block = row.path[depth - 1]
+            if block not in shown:
+                shown.add(block)
+                rows.append(by_name[block])
+        else:
+            rows.append(row)
+    return rows
+
+
+def render(report, fmt: str, depth: int | None = None, **options) -> str:
+    if fmt == "json":
+        from .json import render_json
+        return render_json(report)
+    if fmt == "csv":
+        from .csv import render_csv
+        return render_csv(report)
+    if fmt == "markdown":
+        from .markdown import render_markdown
+        return render_markdown(report, depth)
+    from .table import render_table
+    return render_table(report, depth, **options)

@@ -1,0 +1,23 @@
+from . import human, shape_text, visible_rows
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def render_markdown(report, depth=None) -> str:
+    """A GitHub-flavoured table, numbers right-aligned, a totals row and a one-line summary."""
+    t = report.totals
+    lines = [f"### {_cell(report.name)}", "",
+             "| # | name | kind | input | output | params | MACs |",
+             "|--:|:-----|:-----|:------|:-------|-------:|-----:|"]
+    for row in visible_rows(report, depth):
+        index = f"{row.first}–{row.last}" if hasattr(row, "first") else row.index
+        ins = ", ".join(shape_text(s) for s in row.input_shapes)
+        lines.append(f"| {index} | `{_cell(row.name)}` | {_cell(row.kind)} | {ins} | "
+                     f"{shape_text(row.output_shape)} | {row.params:,} | {row.macs:,} |")
+    lines.append(f"| | **total** | | {shape_text(report.input_shape)} | {shape_text(report.output_shape)} | "
+                 f"**{t.params:,}** | **{t.macs:,}** |")
+    lines += ["", f"{human(t.params)} params ({t.trainable:,} trainable), {human(t.macs, 'MACs')}, "
+                  f"{human(t.param_bytes, 'B', binary=True)} of {report.dtype} parameters, batch {report.batch}."]
+    return "\n".join(lines) + "\n"

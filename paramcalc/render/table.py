@@ -1,0 +1,69 @@
+"""The rich table. rich is imported here only, so JSON/CSV runs never load it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import human, shape_text, visible_rows
+
+
+def make_console(file=None, record=False):
+    from rich.console import Console
+    file = file or sys.stdout
+    plain = not file.isatty() or "NO_COLOR" in os.environ
+    # A pipe gets no colour and a width that never wraps a row.
+    return Console(file=file, record=record, no_color=plain, highlight=False,
+                   width=250 if plain and not record else None, color_system=None if plain else "auto"), plain
+
+
+def build_table(report, depth, plain):
+    from rich import box
+    from rich.table import Table
+    t = report.totals
+    table = Table(box=box.SIMPLE_HEAD if plain else box.ROUNDED, show_footer=True,
+                  title=None if plain else f"[bold]{report.name}[/]", header_style="" if plain else "bold",
+                  footer_style="" if plain else "bold", pad_edge=False)
+    show_buffers = t.buffers > 0
+    table.add_column("#", justify="right", style="" if plain else "dim")
+    table.add_column("name", footer="total")
+    table.add_column("kind", style="" if plain else "cyan")
+    table.add_column("input", footer=shape_text(report.input_shape))
+    table.add_column("output", footer=shape_text(report.output_shape))
+    table.add_column("weights", justify="right", footer=f"{t.weights:,}")
+    table.add_column("bias", justify="right", footer=f"{t.bias:,}")
+    table.add_column("params", justify="right", footer=f"{t.params:,}")
+    if show_buffers:
+        table.add_column("buffers", justify="right", footer=f"{t.buffers:,}")
+    table.add_column("MACs", justify="right", footer=f"{t.macs:,}")
+    for row in visible_rows(report, depth):
+        is_block = not hasattr(row, "index")
+        cells = [f"{row.first}–{row.last}" if is_block else str(row.index),
+                 row.name + (" …" if is_block else ""), row.kind,
+                 ", ".join(shape_text(s) for s in row.input_shapes), shape_text(row.output_shape),
+                 f"{row.weights:,}", f"{row.bias:,}", f"{row.params:,}" + ("" if row.trainable == row.params
+                                                                       else " (frozen)")]
+        if show_buffers:
+            cells.append(f"{row.buffers:,}")
+        cells.append(f"{row.macs:,}")
+        table.add_row(*cells)
+    return table
+
+
+def summary(report) -> str:
+    t = report.totals
+    lines = [f"{report.name}: {human(t.params)} params ({t.params:,})"
+             + (f", {t.non_trainable:,} frozen" if t.non_trainable else ""),
+             f"{human(t.macs, 'MACs')} ({t.macs:,}) at batch {report.batch}",
+             f"{human(t.param_bytes, 'B', binary=True)} of {report.dtype} parameters"]
+    if t.buffers:
+        lines.append(f"{t.buffers:,} buffer elements")
+    return "\n".join(lines)
+
+
+def render_table(report, depth=None, file=None) -> str:
+    console, plain = make_console(file)
+    with console.capture() as capture:
+        console.print(build_table(report, depth, plain))
+        console.print(summary(report))
+    return capture.get()
