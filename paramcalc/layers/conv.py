@@ -60,6 +60,10 @@ class _ConvNd(Layer):
                 spatial.append(length)
                 continue
             pad = 0 if self.padding == "valid" else self.padding[i]
+            if (self.padding_mode == "reflect" and pad >= length) or (self.padding_mode == "circular" and pad > length):
+                bound = "less than" if self.padding_mode == "reflect" else "at most"
+                raise ShapeError(f"padding_mode '{self.padding_mode}' needs padding {bound} the input size, found "
+                                 f"padding {pad} for size {length} in spatial dim {i + 1}")
             size = conv_length(length, k, s, pad, d)
             if size < 1:
                 raise ShapeError(f"kernel {k} (dilation {d}, so it spans {d * (k - 1) + 1}) is larger than "

@@ -99,6 +99,15 @@ class AvgPool2d(_AvgPoolDivisorNd):
 class AvgPool3d(_AvgPoolDivisorNd):
     kind, torch_name, ndim = "avgpool3d", "AvgPool3d", 3
 
+    def output_shape(self, shapes):
+        # PyTorch's avg_pool3d alone also requires the unpadded input to hold a whole window.
+        (shape,) = shapes
+        expect_rank(shape, (4,), LAYOUTS[3])
+        if any(length < k for length, k in zip(shape[1:], self.kernel)):
+            raise ShapeError(f"avgpool3d needs every spatial dim of the input (before padding) to be at least "
+                             f"the kernel {list(self.kernel)}, found {fmt_shape(shape)}")
+        return super().output_shape(shapes)
+
 
 @dataclass(frozen=True)
 class _AdaptivePoolNd(Layer):
@@ -106,8 +115,13 @@ class _AdaptivePoolNd(Layer):
                      "null keeps the input's size", aka=("output_size",))
 
     primary = "out"
-    formulas = {"output": "(C, *out), a null entry keeping the input size", "weights": "0", "bias": "0",
+    formulas = {"output": "(C, *out), a null entry keeping the input size (2d and 3d only)", "weights": "0", "bias": "0",
                 "macs": "0 (pooling is not counted)"}
+
+    def validate(self):
+        if self.ndim == 1 and None in self.out:
+            raise FieldError("out", "a 1d adaptive pool needs an integer output size (PyTorch accepts "
+                             "null entries only in 2d and 3d)")
 
     def output_shape(self, shapes):
         (shape,) = shapes

@@ -1,0 +1,42 @@
+"""Regenerates tests/fixtures/layers.json: random layer cases measured by PyTorch.
+
+    pip install torch==2.13.0 && python tests/generate_fixtures.py
+
+Deterministic (fixed seed), so a rerun with the same torch gives the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from torch_oracle import ORACLE_KINDS, measure, random_case  # noqa: E402
+
+CASES_PER_KIND = {"conv1d": 30, "conv2d": 50, "conv3d": 25, "linear": 20, "flatten": 12}
+DEFAULT_CASES = 6
+MERGE_CASES = 10
+OUT = Path(__file__).parent / "fixtures" / "layers.json"
+
+
+def main() -> None:
+    rng = random.Random(20261126)
+    torch.manual_seed(0)
+    cases = []
+    for kind in ORACLE_KINDS:
+        count = CASES_PER_KIND.get(kind, MERGE_CASES if kind in ("add", "mul", "concat", "split", "chunk", "mean")
+                                   else 15 if "pool" in kind or "batchnorm" in kind else DEFAULT_CASES)
+        for _ in range(count):
+            case = random_case(kind, rng)
+            cases.append({**case, "expected": measure(case)})
+    OUT.write_text(json.dumps({"torch": torch.__version__, "cases": cases}, indent=1) + "\n")
+    errors = sum("error" in c["expected"] for c in cases)
+    print(f"{len(cases)} cases ({errors} that torch rejects) -> {OUT}")
+
+
+if __name__ == "__main__":
+    main()
