@@ -396,7 +396,7 @@ def parse_inline(text: str, loc: Loc) -> Entry:
         target[kw.arg] = value
         locs[kw.arg] = at(kw.value)
         if kw.arg not in META_KEYS:
-            entry.field_locs["@" + kw.arg] = at(kw.value)
+            entry.field_locs["@" + kw.arg] = at(kw)
     return entry
 
 

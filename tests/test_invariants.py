@@ -1,0 +1,60 @@
+"""Properties that hold for every network: totals are the sum of rows, shapes chain, params split
+into weights and bias. Checked on hypothesis-built networks and on every zoo spec."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paramcalc import analyze, parse_spec
+
+SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
+
+conv_layer = st.builds(lambda out, k, groups_one, bias: {"conv2d": {"out": out, "kernel": k, "padding": "same",
+                                                                   "bias": bias}},
+                       st.integers(1, 64), st.sampled_from([1, 3, 5]), st.just(True), st.booleans())
+plain_layer = st.sampled_from(["relu", "batchnorm2d", "gelu", {"dropout2d": 0.1}, "identity",
+                               {"maxpool2d": {"kernel": 2, "ceil_mode": True}}])
+head = st.lists(st.integers(1, 100), min_size=1, max_size=3).map(lambda outs: ["flatten"] + [{"linear": o}
+                                                                                               for o in outs])
+
+
+@st.composite
+def networks(draw):
+    layers = draw(st.lists(st.one_of(conv_layer, plain_layer), min_size=1, max_size=12)) + draw(head)
+    shape = [draw(st.integers(1, 8)), draw(st.integers(1, 40)), draw(st.integers(1, 40))]
+    return {"input": shape, "batch": draw(st.integers(1, 4)), "layers": layers}
+
+
+def check_invariants(report):
+    rows = report.layers
+    for key in ("params", "weights", "bias", "buffers", "macs", "trainable", "param_bytes"):
+        assert getattr(report.totals, key) == sum(getattr(r, key) for r in rows), key
+    assert report.totals.params == report.totals.trainable + report.totals.non_trainable
+    for row in rows:
+        assert row.params == row.weights + row.bias
+        assert all(n >= 0 for n in (row.weights, row.bias, row.buffers, row.macs))
+    outputs = {name: shape for name, shape in report.inputs.items()}
+    for row in rows:
+        assert row.input_shapes == [outputs[name] for name in row.inputs]
+        outputs[row.name] = row.output_shape
+    for block in report.blocks:
+        inside = rows[block.first:block.last + 1]
+        assert block.params == sum(r.params for r in inside) and block.macs == sum(r.macs for r in inside)
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks())
+def test_random_chains(doc):
+    report = analyze(parse_spec(yaml.safe_dump(doc), "<hypothesis>"))
+    check_invariants(report)
+    assert report.layers[0].input_shapes == [doc["input"]]
+    for before, after in zip(report.layers, report.layers[1:]):
+        assert after.input_shapes == [before.output_shape]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_zoo_invariants(path):
+    check_invariants(analyze(str(path)))
