@@ -17,7 +17,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from torch_oracle import ORACLE_KINDS, measure, random_case  # noqa: E402
 
-CASES_PER_KIND = {"conv1d": 30, "conv2d": 50, "conv3d": 25, "linear": 20, "flatten": 12}
+CASES_PER_KIND = {"conv1d": 30, "conv2d": 50, "conv3d": 25, "convtranspose1d": 20, "convtranspose2d": 30,
+                  "convtranspose3d": 15, "linear": 20, "flatten": 12}
 DEFAULT_CASES = 6
 MERGE_CASES = 10
 OUT = Path(__file__).parent / "fixtures" / "layers.json"

@@ -35,6 +35,8 @@ def torch_call(kind: str, fields: dict, in_shapes: list[list[int]]):
         else:
             kwargs[RENAME.get(key, key)] = value
     shape = in_shapes[0]
+    if kind.startswith("convtranspose"):
+        return getattr(nn, f"ConvTranspose{kind[-2:]}")(in_channels=shape[0], **kwargs)
     if kind.startswith("conv"):
         return getattr(nn, f"Conv{kind[-2:]}")(in_channels=shape[0], **kwargs)
     if kind == "linear":
@@ -123,6 +125,19 @@ def _per_dim(rng, n, lo, hi):
 def random_case(kind: str, rng: random.Random) -> dict:
     n = _ndim(kind)
     fields: dict = {}
+    if kind.startswith("convtranspose"):
+        groups = rng.choice([1, 1, 2, 3])
+        fields = {"out": groups * rng.randint(1, 4), "kernel": _per_dim(rng, n, 1, 5)}
+        for key, lo, hi, p in (("stride", 1, 3, 0.6), ("padding", 0, 2, 0.4), ("dilation", 1, 2, 0.3),
+                               ("output_padding", 0, 2, 0.3)):
+            if rng.random() < p:
+                fields[key] = _per_dim(rng, n, lo, hi)
+        if groups > 1:
+            fields["groups"] = groups
+        if rng.random() < 0.3:
+            fields["bias"] = False
+        size_hi = 6 if n == 3 else 10
+        return {"kind": kind, "fields": fields, "inputs": [[groups * rng.randint(1, 3), *_spatial(rng, n, 1, size_hi)]]}
     if kind.startswith("conv"):
         groups = rng.choice([1, 1, 1, 2, 3, 4])
         channels = groups * rng.randint(1, 4)
@@ -255,5 +270,5 @@ def random_case(kind: str, rng: random.Random) -> dict:
     return {"kind": kind, "fields": fields, "inputs": [[rng.randint(1, 8), *_spatial(rng, rank - 1, 1, 6)]]}
 
 
-ORACLE_KINDS = ["conv1d", "conv2d", "conv3d", *TORCH_CLASS, "linear", "batchnorm1d", "batchnorm2d", "batchnorm3d",
+ORACLE_KINDS = ["conv1d", "conv2d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d", *TORCH_CLASS, "linear", "batchnorm1d", "batchnorm2d", "batchnorm3d",
                 "add", "mul", "concat", "split", "chunk", "mean"]

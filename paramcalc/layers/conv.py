@@ -1,4 +1,4 @@
-"""Convolutions: conv1d, conv2d, conv3d."""
+"""Convolutions: conv1d/2d/3d and convtranspose1d/2d/3d."""
 
 from __future__ import annotations
 
@@ -93,4 +93,70 @@ class Conv3d(_ConvNd):
     kind, torch_name, ndim, layout = "conv3d", "Conv3d", 3, "(C, D, H, W)"
 
 
-KINDS = [Conv1d, Conv2d, Conv3d]
+
+
+@dataclass(frozen=True)
+class _ConvTransposeNd(Layer):
+    """The gradient of a convolution: upsamples (C, *spatial) by stride with a learned kernel."""
+
+    out: int = arg(REQUIRED, "int", "output channels", aka=("out_channels",))
+    kernel: tuple = arg(REQUIRED, "size", "kernel size: an int or one per spatial dim", aka=("kernel_size",))
+    stride: tuple = arg(1, "size", "upsampling step")
+    padding: tuple = arg(0, "size", "removes dilation·(kernel−1)−padding from each side", min=0)
+    output_padding: tuple = arg(0, "size", "extra size on one side; smaller than stride or dilation", min=0)
+    groups: int = arg(1, "int", "blocked connections; must divide in and out channels")
+    bias: bool = arg(True, "bool", "learn an additive bias per output channel")
+    dilation: tuple = arg(1, "size", "spacing between kernel elements")
+    padding_mode: str = arg("zeros", "choice", "PyTorch supports only 'zeros' here", counts=False, choices=("zeros",))
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    primary = "out"
+    formulas = {
+        "output": "L_out = (L − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1",
+        "weights": "C_in · (out / groups) · Π kernel",
+        "bias": "out (when bias)",
+        "macs": "Π input spatial · C_in · (out / groups) · Π kernel (counted on input positions, as "
+                "torch.utils.flop_counter does)",
+    }
+
+    def validate(self):
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= s and op >= d:
+                raise FieldError("output_padding", f"output_padding must be smaller than stride or dilation, "
+                                 f"found output_padding {op} with stride {s} and dilation {d}")
+
+    def output_shape(self, shapes):
+        (shape,) = shapes
+        _ConvNd._in_channels(self, shape)
+        spatial = []
+        for i, length in enumerate(shape[1:]):
+            size = ((length - 1) * self.stride[i] - 2 * self.padding[i] + self.dilation[i] * (self.kernel[i] - 1)
+                    + self.output_padding[i] + 1)
+            if size < 1:
+                raise ShapeError(f"padding {self.padding[i]} leaves no output in spatial dim {i + 1} of "
+                                 f"{fmt_shape(shape)} (size {size})")
+            spatial.append(size)
+        return (self.out, *spatial)
+
+    def params(self, shapes):
+        c_in = shapes[0][0]
+        return Params(weights=c_in * (self.out // self.groups) * prod(self.kernel), bias=self.out if self.bias else 0)
+
+    def macs(self, shapes, out):
+        return prod(shapes[0]) * (self.out // self.groups) * prod(self.kernel)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    kind, torch_name, ndim, layout = "convtranspose1d", "ConvTranspose1d", 1, "(C, L)"
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    kind, torch_name, ndim, layout = "convtranspose2d", "ConvTranspose2d", 2, "(C, H, W)"
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    kind, torch_name, ndim, layout = "convtranspose3d", "ConvTranspose3d", 3, "(C, D, H, W)"
+
+
+KINDS = [Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d]
