@@ -234,15 +234,11 @@ class _Expander:
                             context=scope.context)
         local = str(raw_name) if raw_name is not None else None
         if not when:
-            # A skipped layer passes its input through, as an nn.Identity would: its name stays usable.
+            # A skipped layer passes its (first) input through, as an nn.Identity would; its name stays usable.
             if local is not None:
-                if len(sources) != 1:
-                    raise SpecError("a skipped layer (when: false) with a name must have exactly one input",
-                                    entry.loc, context=scope.context)
                 self.define(scope, local, scope.prefix + local, entry.loc)
-                self.aliases[scope.prefix + local] = sources[0]
-                scope.names[local] = sources[0]
-            return sources
+                self.aliases[scope.prefix + local] = scope.names[local] = sources[0]
+            return sources[:1]
         repeat = self.meta(entry, "repeat", scope)
         if repeat is not None:
             return self.repeat(entry, scope, sources, local, repeat)
@@ -260,7 +256,15 @@ class _Expander:
         loc = entry.meta_locs["from"]
         refs = raw if isinstance(raw, list) else [raw]
         locs = raw.locs if isinstance(raw, YList) else [loc] * len(refs)
-        return [self.resolve(ref, scope, l) for ref, l in zip(refs, locs)]
+        resolved = [self.resolve(ref, scope, l) for ref, l in zip(refs, locs)]
+        if len(resolved) == 1 and self.merges(entry) and current:
+            # `add: {from: shortcut}` reads as "add the shortcut": the flow so far, plus that input.
+            return current[:1] + resolved
+        return resolved
+
+    def merges(self, entry: Entry) -> bool:
+        kind = normalize_kind(entry.kind) if isinstance(entry.kind, str) else ""
+        return kind in REGISTRY and REGISTRY[kind].arity is None
 
     def repeat(self, entry, scope, sources, local, count):
         loc = entry.meta_locs["repeat"]
@@ -274,7 +278,7 @@ class _Expander:
         name = local if local is not None else scope.auto_name(entry.kind or "layers")
         full = scope.prefix + name
         self.define(scope, name, full, entry.loc)
-        block = Block(full, "repeat", entry.loc, len(self.nodes), inputs=list(sources))
+        block = Block(full, f"{entry.kind or 'layers'} ×{count}", entry.loc, len(self.nodes), inputs=list(sources))
         self.blocks.append(block)
         inner = _Scope(full + ".", scope.input, scope.env, scope.context, parent=scope)
         current = sources
@@ -287,13 +291,14 @@ class _Expander:
     def one(self, entry: Entry, scope: _Scope, sources, local, overrides) -> list[str]:
         if entry.children is not None:
             return self.group(entry, scope, sources, local)
-        kind = normalize_kind(entry.kind) if isinstance(entry.kind, str) else ""
+        written = substitute(entry.kind, scope.env, entry.kind_loc, scope.context)  # `- $act` picks a kind
+        kind = normalize_kind(written) if isinstance(written, str) else ""
         if kind in REGISTRY:
             return self.leaf(entry, REGISTRY[kind], scope, sources, local, overrides)
-        if entry.kind in self.spec.blocks:
-            return self.block(entry, self.spec.blocks[entry.kind], scope, sources, local, overrides)
+        if written in self.spec.blocks:
+            return self.block(entry, self.spec.blocks[written], scope, sources, local, overrides)
         choices = list(REGISTRY) + list(self.spec.blocks)
-        raise SpecError(f"unknown layer kind '{entry.kind}'", entry.kind_loc, context=scope.context,
+        raise SpecError(f"unknown layer kind '{written}'", entry.kind_loc, context=scope.context,
                         hint=did_you_mean(kind, choices) or "`paramcalc kinds` lists every kind")
 
     def group(self, entry, scope, sources, local):

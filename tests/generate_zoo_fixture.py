@@ -39,18 +39,20 @@ class UNet(nn.Module):
         super().__init__()
         widths = [64, 128, 256, 512, 1024]
         self.inc = DoubleConv(n_channels, 64)
-        self.down = nn.ModuleList(nn.Sequential(nn.MaxPool2d(2), DoubleConv(a, b)) for a, b in zip(widths, widths[1:]))
-        self.up = nn.ModuleList(nn.ConvTranspose2d(b, a, 2, stride=2) for a, b in zip(widths[::-1][1:], widths[::-1]))
-        self.up_conv = nn.ModuleList(DoubleConv(b, a) for a, b in zip(widths[::-1][1:], widths[::-1]))
+        for i, (a, b) in enumerate(zip(widths, widths[1:]), 1):   # down1..down4, named as in specs/unet.yaml
+            setattr(self, f"down{i}", nn.Sequential(nn.MaxPool2d(2), DoubleConv(a, b)))
+        for i, (a, b) in enumerate(zip(widths[::-1][1:], widths[::-1]), 1):
+            setattr(self, f"up{i}", nn.ConvTranspose2d(b, a, 2, stride=2))
+            setattr(self, f"up{i}_conv", DoubleConv(b, a))
         self.outc = nn.Conv2d(64, n_classes, 1)
 
     def forward(self, x):
         skips = [self.inc(x)]
-        for down in self.down:
-            skips.append(down(skips[-1]))
+        for i in range(1, 5):
+            skips.append(getattr(self, f"down{i}")(skips[-1]))
         x = skips.pop()
-        for up, conv in zip(self.up, self.up_conv):
-            x = conv(torch.cat([skips.pop(), up(x)], dim=1))
+        for i in range(1, 5):
+            x = getattr(self, f"up{i}_conv")(torch.cat([skips.pop(), getattr(self, f"up{i}")(x)], dim=1))
         return self.outc(x)
 
 

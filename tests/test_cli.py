@@ -69,8 +69,10 @@ def test_table_is_plain_when_piped():
 def test_table_depth_collapses_blocks():
     full = run_cli("analyze", str(SPECS / "vgg16.yaml")).stdout
     collapsed = run_cli("analyze", str(SPECS / "vgg16.yaml"), "--depth", "1").stdout
-    assert "stage_1 …" in collapsed and "stage_1.conv.0.conv2d_1" not in collapsed
-    assert "stage_1.conv.0.conv2d_1" in full
+    assert "features …" in collapsed and "features.stage_1.conv.0.conv2d_1" not in collapsed
+    assert "features.stage_1.conv.0.conv2d_1" in full
+    stages = run_cli("analyze", str(SPECS / "vgg16.yaml"), "--depth", "2").stdout
+    assert "features.stage_5 …" in stages and "classifier.linear_3" in stages
     assert len(collapsed.splitlines()) < len(full.splitlines())
 
 

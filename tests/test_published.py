@@ -13,6 +13,14 @@ SPECS = Path(__file__).parent.parent / "specs"
 PUBLISHED = {
     "alexnet": (61_100_840, 0.714),
     "vgg16": (138_357_544, 15.47),
+    "resnet18": (11_689_512, 1.814),
+    "resnet50": (25_557_032, 4.089),
+    "resnext50_32x4d": (25_028_904, 4.23),
+    "wide_resnet50_2": (68_883_240, 11.398),
+    "mobilenet_v2": (3_504_872, 0.301),
+    "mobilenet_v3_large": (5_483_032, 0.217),
+    "efficientnet_b0": (5_288_548, 0.386),
+    "densenet121": (7_978_856, 2.834),
 }
 
 
