@@ -115,7 +115,11 @@ def parse_yaml(text: str, source: str):
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = " ".join(filter(None, [e.context, e.problem]))
-        raise SpecError(f"invalid YAML: {problem}", _mark(source, mark) if mark else Loc(source, 1, 1)) from None
+        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        hint = ("inside {...} or [...], YAML needs ${...} quoted: \"${width * 4}\" (or write $width)"
+                if "${" in line else None)
+        raise SpecError(f"invalid YAML: {problem}", _mark(source, mark) if mark else Loc(source, 1, 1),
+                        hint=hint) from None
     except yaml.YAMLError as e:
         raise SpecError(f"invalid YAML: {e}", Loc(source, 1, 1)) from None
     finally:

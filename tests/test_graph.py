@@ -1,0 +1,187 @@
+"""Graphs, blocks and repeats: names, references, merges, conditions, and their errors.
+Expected counts here are small enough to derive by the formula in the comment next to them."""
+
+import textwrap
+
+import pytest
+
+from paramcalc import SpecError, analyze, parse_spec
+
+
+def run(text):
+    return analyze(parse_spec(textwrap.dedent(text), "net.yaml"))
+
+
+def error(text) -> str:
+    with pytest.raises(SpecError) as info:
+        run(text)
+    return str(info.value)
+
+
+RESIDUAL = """
+    input: [8, 16, 16]
+    blocks:
+      res:
+        args: {width: null, project: false}
+        layers:
+          - conv2d: {out: $width, kernel: 3, padding: 1, name: conv}
+          - name: shortcut
+            when: $project
+            from: input
+            conv2d: {out: $width, kernel: 1}
+          - add: {from: [conv, shortcut]}
+    layers:
+      - res: {width: 8, name: a}
+      - res: {width: 16, project: true, name: b}
+      - repeat: 3
+        name: stage
+        res: {width: 4}
+        first: {project: true}
+"""
+
+
+def test_blocks_repeats_and_hierarchical_names():
+    report = run(RESIDUAL)
+    names = [row.name for row in report.layers]
+    assert names[:2] == ["a.conv", "a.add_1"]             # shortcut skipped: add takes the block input
+    assert report.layers[1].inputs == ["a.conv", "input"]
+    assert "b.shortcut" in names and "stage.0.shortcut" in names and "stage.1.shortcut" not in names
+    assert report.layers[names.index("stage.1.add_1")].inputs == ["stage.1.conv", "stage.0.add_1"]
+    assert report.output_shape == [4, 16, 16]
+    blocks = {b.name: b for b in report.blocks}
+    assert blocks["stage"].kind == "res ×3" and blocks["stage.0"].depth == 2
+    assert blocks["b"].params == (8 * 9 * 16 + 16) + (8 * 16 + 16)   # 3x3 conv + 1x1 projection
+    assert report.layers[names.index("stage.2.conv")].path == ["stage", "stage.2"]
+
+
+def test_merge_with_one_from_adds_it_to_the_flow():
+    report = run("""
+        input: [4, 8, 8]
+        layers:
+          - conv2d: {out: 4, kernel: 3, padding: 1}
+          - add: {from: input}
+    """)
+    assert report.layers[1].inputs == ["conv2d_1", "input"]
+
+
+def test_concat_and_several_inputs_and_outputs():
+    report = run("""
+        inputs: {image: [3, 8, 8], mask: [1, 8, 8]}
+        outputs: [features]
+        layers:
+          - conv2d: {out: 5, kernel: 3, padding: 1, from: image, name: features}
+          - concat: {from: [features, mask]}
+          - conv2d: {out: 2, kernel: 1}
+    """)
+    assert report.layers[1].output_shape == [6, 8, 8]
+    assert report.outputs == {"features": [5, 8, 8], "conv2d_1": [2, 8, 8]}
+    assert report.to_dict()["inputs"] == {"image": [3, 8, 8], "mask": [1, 8, 8]}
+
+
+def test_expressions():
+    report = run("""
+        input: [3, 8, 8]
+        blocks:
+          b:
+            args: {w: 2}
+            layers:
+              - conv2d: {out: "${w * 4}", kernel: "${3 if w > 1 else 1}", padding: "${w // 2}"}
+        layers:
+          - b: {w: 2}
+    """)
+    assert report.layers[0].output_shape == [8, 8, 8]
+
+
+def test_unquoted_expression_in_flow_mapping_gets_a_hint():
+    message = error("""
+        input: [3, 8, 8]
+        layers:
+          - conv2d: {out: ${w}, kernel: 3}
+    """)
+    assert "invalid YAML" in message and "quote" in message
+
+
+def test_add_shape_mismatch_names_both_inputs():
+    message = error("""
+        input: [4, 8, 8]
+        layers:
+          - conv2d: {out: 4, kernel: 3, name: small}
+          - add: {from: [input, small]}
+    """)
+    assert message.startswith("net.yaml:5:5: layer 1 'add_1' (add): inputs must have the same shape")
+    assert "[4, 8, 8] and [4, 6, 6]" in message and "input [4, 8, 8], small [4, 6, 6]" in message
+
+
+def test_concat_mismatch():
+    message = error("""
+        input: [4, 8, 8]
+        layers:
+          - conv2d: {out: 4, kernel: 3, name: small}
+          - concat: {from: [input, small]}
+    """)
+    assert "net.yaml:5:5" in message and "must match in every dim but dim 1" in message
+
+
+def test_error_inside_block_names_both_places():
+    message = error("""
+        input: [4, 8, 8]
+        blocks:
+          b:
+            layers:
+              - conv2d: {out: 4, kernl: 3}
+        layers:
+          - relu
+          - b: {name: first}
+    """)
+    assert message.startswith("net.yaml:6:26: layer 1 'first.conv2d_1' (conv2d): unknown field 'kernl'")
+    assert "in block 'b' used as 'first' at net.yaml:9:5" in message
+
+
+@pytest.mark.parametrize("text, words", [
+    ("""
+        input: [4]
+        blocks:
+          a: {layers: [b]}
+          b: {layers: [a]}
+        layers: [a]
+     """, ["block 'a' uses itself (a → b → a)"]),
+    ("""
+        input: [4]
+        blocks:
+          a: {args: {width: 1}, layers: [relu]}
+        layers:
+          - a: {widht: 2}
+     """, ["no argument 'widht'", "did you mean 'width'"]),
+    ("""
+        input: [4]
+        blocks:
+          a: {args: {w: null}, layers: [relu]}
+        layers: [a]
+     """, ["needs argument 'w'"]),
+    ("""
+        input: [4]
+        layers:
+          - relu: {from: later}
+          - relu: {name: later}
+     """, ["net.yaml:4:18", "points forward"]),
+    ("""
+        input: [4]
+        layers:
+          - relu: {from: nowhere}
+     """, ["names no layer or input"]),
+    ("""
+        input: [4]
+        blocks:
+          a: {args: {w: 1}, layers: [{linear: "${x}"}]}
+        layers: [a]
+     """, ["uses 'x', which is not an argument"]),
+    ("""
+        input: [4]
+        layers:
+          - add
+     """, ["merges two or more inputs"]),
+])
+def test_graph_errors(text, words):
+    message = error(text)
+    for word in words:
+        assert word in message
