@@ -29,6 +29,18 @@ class KindsFormat(str, Enum):
     json = "json"
 
 
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+    github = "github"
+
+
+class DiffFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
 def fail(error: SpecError) -> None:
     """Bad input: one message on stderr, exit 2, nothing on stdout."""
     sys.stderr.write(f"error: {error}\n")
@@ -67,6 +79,8 @@ def analyze(
     depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1,
                                         help="Collapse blocks nested deeper than this into one row (table, markdown)."),
     batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size (scales MACs); overrides the spec."),
+    save_svg: Optional[str] = typer.Option(None, "--save-svg", help="Also save the table as an SVG image."),
+    save_html: Optional[str] = typer.Option(None, "--save-html", help="Also save the table as an HTML page."),
 ):
     """Per-layer weights, bias, output shape and MACs of a network, with totals."""
     from .analyze import analyze as run
@@ -83,10 +97,118 @@ def analyze(
             parsed = load_spec(spec)
         if batch is not None:
             parsed.batch = batch
-        text = render(run(parsed), format.value, depth)
+        report = run(parsed)
+        text = render(report, format.value, depth)
+        if save_svg or save_html:
+            from .render.table import print_report
+            save_exports(lambda console, plain: print_report(console, report, depth, plain), report.name,
+                         save_svg, save_html)
     except SpecError as e:
         fail(e)
     emit(text)
+
+
+def save_exports(print_fn, title: str, svg: str | None, html: str | None) -> None:
+    from .render.table import export
+    for path, fmt in ((svg, "svg"), (html, "html")):
+        if path:
+            write_atomic(path, export(print_fn, fmt, title))
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: a failure never leaves half a file."""
+    import os
+    import tempfile
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".paramcalc-", suffix=".tmp")
+    except OSError as e:
+        raise SpecError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        os.unlink(tmp)
+        raise SpecError(f"cannot write {path}: {e.strerror}") from None
+
+
+@app.command()
+def check(
+    paths: list[str] = typer.Argument(..., help="Spec files, directories (searched for *.yaml, *.yml) or globs."),
+    max_params: Optional[str] = typer.Option(None, "--max-params", help="Most parameters allowed, e.g. 25M."),
+    max_trainable: Optional[str] = typer.Option(None, "--max-trainable", help="Most trainable parameters allowed."),
+    max_macs: Optional[str] = typer.Option(None, "--max-macs", help="Most MACs allowed, e.g. 4.5G."),
+    max_param_bytes: Optional[str] = typer.Option(None, "--max-param-bytes", help="Most parameter bytes, e.g. 100MiB."),
+    expect_output: Optional[str] = typer.Option(None, "--expect-output", help="Required output shape, e.g. 1000."),
+    expect_params: Optional[str] = typer.Option(None, "--expect-params", help="Exact parameter count required."),
+    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size (scales MACs); overrides specs."),
+    format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format",
+                                       help="table, json (one object per file) or github (Actions annotations)."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures."),
+):
+    """Check that specs parse, their shapes chain and their budgets hold (flags win over a spec's
+    `budget:`). Exit 0 all ok, 1 a budget or expectation failed, 2 a spec is invalid."""
+    from .budget import parse_budget
+    from .check import check_file, exit_code, expand_paths
+    from .errors import Loc
+    flags = {"max_params": max_params, "max_trainable": max_trainable, "max_macs": max_macs,
+             "max_param_bytes": max_param_bytes, "expect_output": expect_output, "expect_params": expect_params}
+    try:
+        budgets = {key: parse_budget(key, value, "flag", Loc("--" + key.replace("_", "-"), 0, 0))
+                   for key, value in flags.items() if value is not None}
+    except SpecError as e:
+        fail(e)
+    results = [check_file(path, budgets, batch) for path in expand_paths(paths)]
+    from .render import check as out
+    if format == CheckFormat.json:
+        text = out.render_check_json(results)
+    elif format == CheckFormat.github:
+        text = out.render_check_github(results)
+    else:
+        text = out.render_check_text(results, quiet)
+    emit(text)
+    raise typer.Exit(exit_code(results))
+
+
+@app.command()
+def diff(
+    old: str = typer.Argument(..., help="The old spec (or - for stdin)."),
+    new: str = typer.Argument(..., help="The new spec (or - for stdin)."),
+    format: DiffFormat = typer.Option(DiffFormat.table, "-f", "--format", help="Output format."),
+    all_layers: bool = typer.Option(False, "--all", help="Also list unchanged layers."),
+    save_svg: Optional[str] = typer.Option(None, "--save-svg", help="Also save the table as an SVG image."),
+    save_html: Optional[str] = typer.Option(None, "--save-html", help="Also save the table as an HTML page."),
+):
+    """What changed between two specs: layers added, removed or changed (matched by name), and
+    the totals. Compare with git: git show HEAD:spec.yaml | paramcalc diff - spec.yaml"""
+    from .analyze import analyze as run
+    from .diff import diff_reports
+    from .render import diff as out
+    from .spec import load_spec
+    try:
+        if old == "-" and new == "-":
+            raise SpecError("only one side of a diff can be read from stdin")
+        result = diff_reports(run(load_spec(old)), run(load_spec(new)))
+        if format == DiffFormat.json:
+            text = out.render_diff_json(result, all_layers)
+        elif format == DiffFormat.markdown:
+            text = out.render_diff_markdown(result, all_layers)
+        else:
+            text = out.render_diff_table(result, all_layers)
+        if save_svg or save_html:
+            save_exports(lambda console, plain: out.print_diff(console, result, all_layers, plain),
+                         f"{result.old.name} → {result.new.name}", save_svg, save_html)
+    except SpecError as e:
+        fail(e)
+    emit(text)
+
+
+@app.command()
+def schema():
+    """Print the JSON Schema (draft 2020-12) of the spec format, for editors and validators."""
+    from .schema import build_schema
+    emit(_json(build_schema()))
 
 
 @app.command()
@@ -107,8 +229,8 @@ def kinds(
 
 
 def _json(value) -> str:
-    import json
-    return json.dumps(value, indent=2) + "\n"
+    from .render.json import to_json
+    return to_json(value)
 
 
 def run() -> None:

@@ -15,6 +15,8 @@ class Loc:
     col: int
 
     def __str__(self) -> str:
+        if self.line == 0:  # a command-line option as a whole
+            return self.source
         if self.source.startswith("-l "):
             return f"{self.source}, column {self.col}"
         return f"{self.source}:{self.line}:{self.col}"

@@ -243,15 +243,15 @@ def parse_entries(raw, loc: Loc, what: str) -> list[Entry]:
 def parse_shape(raw, loc: Loc, what: str = "input") -> tuple[int, ...]:
     """[3, 224, 224], "3x224x224" or "3,224,224" -> (3, 224, 224)."""
     values = raw
-    if isinstance(raw, str):
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        values = [raw]
+    elif isinstance(raw, str):
         parts = re.split(r"[x×,]", raw.replace(" ", ""))
         try:
             values = [int(p) for p in parts]
         except ValueError:
             raise SpecError(f"'{what}' expects a shape like [3, 224, 224] or 3x224x224, found {describe(raw)}",
                             loc) from None
-    elif isinstance(raw, int) and not isinstance(raw, bool):
-        values = [raw]
     if not isinstance(values, list) or not values or not all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
         raise SpecError(f"'{what}' expects a shape of positive integers like [3, 224, 224] "
@@ -425,5 +425,5 @@ def inline_spec(input_shape: str, layers: list[str], name: str = "inline", batch
     if not layers:
         raise SpecError("no layers given; add -l KIND(...) once per layer")
     entries = [parse_inline(text, Loc(f"-l {i}", 1, 1)) for i, text in enumerate(layers, 1)]
-    return Spec(name=name, inputs={"input": parse_shape(input_shape, Loc("-i", 1, 1), "-i/--input")},
+    return Spec(name=name, inputs={"input": parse_shape(input_shape, Loc("-i/--input", 0, 0), "-i/--input")},
                 layers=entries, blocks={}, batch=batch, dtype=dtype, source="<inline>")

@@ -14,5 +14,9 @@ def _dump(value, indent: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def to_json(value) -> str:
+    return _dump(value, "") + "\n"
+
+
 def render_json(report) -> str:
-    return _dump(report.to_dict(), "") + "\n"
+    return to_json(report.to_dict())

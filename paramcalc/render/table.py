@@ -8,13 +8,12 @@ import sys
 from . import human, shape_text, visible_rows
 
 
-def make_console(file=None, record=False):
+def make_console():
     from rich.console import Console
-    file = file or sys.stdout
-    plain = not file.isatty() or "NO_COLOR" in os.environ
+    plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
     # A pipe gets no colour and a width that never wraps a row.
-    return Console(file=file, record=record, no_color=plain, highlight=False,
-                   width=250 if plain and not record else None, color_system=None if plain else "auto"), plain
+    return Console(no_color=plain, highlight=False, width=250 if plain else None,
+                   color_system=None if plain else "auto"), plain
 
 
 def build_table(report, depth, plain):
@@ -61,9 +60,24 @@ def summary(report) -> str:
     return "\n".join(lines)
 
 
-def render_table(report, depth=None, file=None) -> str:
-    console, plain = make_console(file)
+def print_report(console, report, depth, plain):
+    console.print(build_table(report, depth, plain))
+    console.print(summary(report))
+
+
+def render_table(report, depth=None) -> str:
+    console, plain = make_console()
     with console.capture() as capture:
-        console.print(build_table(report, depth, plain))
-        console.print(summary(report))
+        print_report(console, report, depth, plain)
     return capture.get()
+
+
+def export(print_fn, fmt: str, title: str) -> str:
+    """The same output, recorded in colour and exported as an SVG or HTML document."""
+    import io
+
+    from rich.console import Console
+    console = Console(file=io.StringIO(), record=True, width=160, force_terminal=True, color_system="truecolor",
+                      highlight=False)
+    print_fn(console, False)
+    return console.export_svg(title=title) if fmt == "svg" else console.export_html()

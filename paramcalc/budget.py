@@ -1,0 +1,122 @@
+"""Budgets and expectations for `paramcalc check`: parsing limits like 25M or 100MiB, and
+checking a Report against them. Pure: no I/O."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from .errors import Loc, SpecError, describe, did_you_mean
+from .report import Report
+
+DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+BINARY = {"KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
+
+# key -> (what it limits, is it a byte count)
+LIMITS = {
+    "max_params": ("params", False),
+    "max_trainable": ("trainable", False),
+    "max_macs": ("macs", False),
+    "max_param_bytes": ("param_bytes", True),
+}
+EXPECTATIONS = ("expect_params", "expect_output")
+KEYS = (*LIMITS, *EXPECTATIONS)
+
+_NUMBER = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([KMGT]i?)?(B)?\s*$", re.I)
+
+
+def parse_amount(value, key: str, loc: Loc | None = None) -> int:
+    """25557032, "25M", "4.5G", "100MiB", "1.5 GB" -> an exact integer. K/M/G/T are decimal,
+    KiB/MiB/GiB/TiB binary (bytes only)."""
+    is_bytes = LIMITS.get(key, ("", False))[1]
+    if isinstance(value, bool) or value is None:
+        raise SpecError(f"{key} expects a number like 25M, found {describe(value)}", loc)
+    if isinstance(value, int):
+        amount = value
+    else:
+        match = _NUMBER.match(str(value))
+        if not match:
+            units = "K, M, G, T (decimal) or KiB, MiB, GiB, TiB (binary)" if is_bytes else "K, M, G or T"
+            raise SpecError(f"{key} expects a number with an optional unit ({units}), found {describe(value)}",
+                            loc)
+        digits, unit, byte_suffix = match.groups()
+        unit = (unit or "").upper()
+        if (unit.endswith("I") or byte_suffix) and not is_bytes:
+            raise SpecError(f"{key} counts elements, not bytes: use K, M, G or T, found {describe(value)}", loc)
+        if unit.endswith("I") and not byte_suffix:
+            raise SpecError(f"{key}: binary units are written KiB, MiB, GiB, TiB, found {describe(value)}", loc)
+        try:
+            number = Decimal(digits.replace("_", "").replace(",", ""))
+        except InvalidOperation:
+            raise SpecError(f"{key} expects a number, found {describe(value)}", loc) from None
+        exact = number * (BINARY.get(unit) or DECIMAL[unit])
+        if exact != exact.to_integral_value():
+            raise SpecError(f"{key} must come to a whole number, found {describe(value)} = {exact}", loc)
+        amount = int(exact)
+    if amount < 0:
+        raise SpecError(f"{key} cannot be negative, found {amount}", loc)
+    return amount
+
+
+def parse_shape_expectation(value, loc: Loc | None = None) -> list[int]:
+    from .spec import parse_shape
+    return list(parse_shape(value, loc or Loc("--expect-output", 1, 1), "expect_output"))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One limit or expectation, and where it was set (a flag, or a line of the spec)."""
+
+    key: str
+    value: object          # int, or a shape for expect_output
+    source: str            # "flag" or "spec"
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True)
+class Violation:
+    key: str
+    limit: object
+    actual: object
+    source: str
+    loc: Loc | None
+
+    @property
+    def message(self) -> str:
+        if self.key == "expect_output":
+            return f"output shape is {self.actual}, expected {self.limit}"
+        if self.key == "expect_params":
+            return f"params are {self.actual:,}, expected exactly {self.limit:,}"
+        what = LIMITS[self.key][0]
+        over = self.actual - self.limit
+        return f"{what} {self.actual:,} exceed {self.key} {self.limit:,} by {over:,} ({over / max(self.limit, 1):.1%})"
+
+
+def parse_budget(key: str, value, source: str, loc: Loc | None = None) -> Budget:
+    if key not in KEYS:
+        raise SpecError(f"unknown budget key '{key}'", loc, hint=did_you_mean(key, KEYS) or "keys: " + ", ".join(KEYS))
+    parsed = parse_shape_expectation(value, loc) if key == "expect_output" else parse_amount(value, key, loc)
+    return Budget(key, parsed, source, loc)
+
+
+def spec_budgets(spec) -> dict[str, Budget]:
+    return {key: parse_budget(key, value, "spec", loc) for key, (value, loc) in spec.budget.items()
+            if not key.startswith("@")}
+
+
+def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]:
+    violations = []
+    for key, budget in budgets.items():
+        if key in LIMITS:
+            actual = getattr(report.totals, LIMITS[key][0])
+            failed = actual > budget.value
+        elif key == "expect_params":
+            actual = report.totals.params
+            failed = actual != budget.value
+        else:
+            actual = report.output_shape
+            failed = actual != budget.value
+        if failed:
+            violations.append(Violation(key, budget.value, actual, budget.source, budget.loc))
+    return violations
