@@ -99,6 +99,10 @@ def measure(case: dict) -> dict:
         return {"error": str(e).split("\n")[0][:200]}
     if isinstance(out, tuple):  # return_indices=True
         out = out[0]
+    if out.numel() == 0:
+        # torch returns an empty tensor for e.g. a transposed conv whose padding eats the output;
+        # paramcalc refuses any layer whose output has a zero-size dim, so this counts as rejected.
+        return {"error": f"empty output {list(out.shape)}"}
     params = dict(module.named_parameters()) if isinstance(module, torch.nn.Module) else {}
     buffers = list(module.buffers()) if isinstance(module, torch.nn.Module) else []
     bias = sum(p.numel() for name, p in params.items() if name.split(".")[-1].startswith("bias"))
