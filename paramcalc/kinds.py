@@ -48,10 +48,16 @@ def _console():
     return make_console()
 
 
+def tidy(text, plain):
+    from .render.table import tidy
+    return tidy(text, plain)
+
+
 def render_catalogue() -> str:
     from rich.table import Table
     console, plain = _console()
-    table = Table(title=None if plain else "layer kinds", pad_edge=False, box=None if plain else None)
+    from rich import box
+    table = Table(title=None if plain else "layer kinds", pad_edge=False, box=box.SIMPLE_HEAD if plain else box.ROUNDED)
     for column in ("kind", "family", "fields (default)", "meaning"):
         table.add_column(column, overflow="fold")
     for key in REGISTRY:
@@ -64,14 +70,15 @@ def render_catalogue() -> str:
         console.print(table)
         console.print("`paramcalc kinds KIND` shows one kind in detail: every field, synonyms and formulas.")
         console.print(f"MACs: {CONVENTIONS['macs']}.")
-    return capture.get()
+    return tidy(capture.get(), plain)
 
 
 def render_kind(name: str) -> str:
     from rich.table import Table
     info = describe_kind(name)
     console, plain = _console()
-    table = Table(pad_edge=False)
+    from rich import box
+    table = Table(pad_edge=False, box=box.SIMPLE_HEAD if plain else box.ROUNDED)
     for column in ("field", "type", "default", "also accepted", "meaning"):
         table.add_column(column, overflow="fold")
     for f in info["fields"]:
@@ -92,4 +99,4 @@ def render_kind(name: str) -> str:
         console.print("formulas (per sample; MACs are then multiplied by batch):")
         for what, formula in info["formulas"].items():
             console.print(f"  {what}: {formula}")
-    return capture.get()
+    return tidy(capture.get(), plain)

@@ -130,3 +130,12 @@ def test_json_run_does_not_import_rich():
             "sys.stderr.write(str('rich' in sys.modules))") % str(SPECS / "lenet5.yaml")
     result = subprocess.run(["python", "-c", code], capture_output=True, text=True)
     assert result.stderr.strip().endswith("False")
+
+
+def test_pytorch_argument_names_are_accepted():
+    # The same layer written with paramcalc's short names and with nn.Conv2d's own argument names.
+    short = analyze_json("-i", "3x32x32", "-l", "conv2d(16, kernel=3, stride=2)")
+    torch_style = analyze_json("-", stdin="input: [3, 32, 32]\nlayers:\n  - Conv2d: {in_channels: 3, "
+                                          "out_channels: 16, kernel_size: [3, 3], stride: 2, padding_mode: zeros}\n")
+    assert short["layers"][0]["params"] == torch_style["layers"][0]["params"]
+    assert short["layers"][0]["output_shape"] == torch_style["layers"][0]["output_shape"]

@@ -48,6 +48,8 @@ CASES = {
     "duplicate names": (CONV + "  - relu: {name: a}\n  - relu: {name: a}\n", ":4:5", ["duplicate layer name 'a'"]),
     "duplicate yaml key": (CONV + "  - conv2d: {out: 8, out: 9, kernel: 3}\n", ":3:22", ["duplicate key 'out'"]),
     "two kinds in one layer": (CONV + "  - relu:\n    flatten:\n", ":4:5", ["one kind per layer"]),
+    "declared in_channels disagree": (CONV + "  - conv2d: {in_channels: 4, out: 8, kernel: 3}\n", ":3:5",
+                                      ["in_channels=4 was given, but the input has 3"]),
     "flatten over batch": (CONV + "  - flatten: {start_dim: 0}\n", ":3:5", ["batch dimension"]),
     "alias bomb": ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
                    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"

@@ -212,6 +212,12 @@ class Layer:
         return self.kind
 
 
+def check_declared(declared: int | None, actual: int, field: str) -> None:
+    """A size pasted from PyTorch code (in_channels=3) must agree with the inferred one."""
+    if declared is not None and declared != actual:
+        raise ShapeError(f"{field}={declared} was given, but the input has {actual}")
+
+
 def expect_rank(shape: Shape, ranks: tuple[int, ...], layout: str) -> None:
     if len(shape) not in ranks:
         want = " or ".join(str(r) for r in ranks)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
-from .base import DTYPE_BYTES, REQUIRED, Layer, Params, Shape, arg, expect_rank, fmt_shape, prod
+from .base import DTYPE_BYTES, REQUIRED, Layer, Params, Shape, arg, check_declared, expect_rank, fmt_shape, prod
+
+IN_CHANNELS = "input channels: inferred from the input; if given, checked against it"
 
 
 def conv_length(length: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
@@ -28,6 +30,7 @@ class _ConvNd(Layer):
                             choices=("zeros", "reflect", "replicate", "circular"))
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    in_channels: int = arg(None, "int", IN_CHANNELS, counts=False)
 
     primary = "out"
     formulas = {
@@ -45,6 +48,7 @@ class _ConvNd(Layer):
     def _in_channels(self, shape: Shape) -> int:
         expect_rank(shape, (self.ndim + 1,), self.layout)
         channels = shape[0]
+        check_declared(self.in_channels, channels, "in_channels")
         for what, n in (("input", channels), ("output", self.out)):
             if n % self.groups:
                 raise ShapeError(f"groups={self.groups} must divide the {what} channels, found {n}")
@@ -110,6 +114,7 @@ class _ConvTransposeNd(Layer):
     padding_mode: str = arg("zeros", "choice", "PyTorch supports only 'zeros' here", counts=False, choices=("zeros",))
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    in_channels: int = arg(None, "int", IN_CHANNELS, counts=False)
 
     primary = "out"
     formulas = {

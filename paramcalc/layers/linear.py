@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, expect_rank, prod
+from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, check_declared, expect_rank, prod
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,8 @@ class Linear(Layer):
     bias: bool = arg(True, "bool", "learn an additive bias")
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    in_features: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
+                           counts=False)
 
     kind, torch_name, primary = "linear", "Linear", "out"
     formulas = {
@@ -26,6 +28,7 @@ class Linear(Layer):
     def output_shape(self, shapes):
         (shape,) = shapes
         expect_rank(shape, tuple(range(1, 9)), "(..., features)")
+        check_declared(self.in_features, shape[-1], "in_features")
         return (*shape[:-1], self.out)
 
     def params(self, shapes):

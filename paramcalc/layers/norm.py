@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import DTYPE_BYTES, Layer, Params, arg, expect_rank
+from .base import DTYPE_BYTES, Layer, Params, arg, check_declared, expect_rank
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class _BatchNormNd(Layer):
     track_running_stats: bool = arg(True, "bool", "keep running mean/var buffers and a batch counter")
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    num_features: int = arg(None, "int", "channels: inferred from the input; if given, checked against it",
+                            counts=False)
 
     formulas = {
         "output": "same as input",
@@ -28,6 +30,7 @@ class _BatchNormNd(Layer):
     def output_shape(self, shapes):
         (shape,) = shapes
         expect_rank(shape, self.ranks, self.layout)
+        check_declared(self.num_features, shape[0], "num_features")
         return shape
 
     def params(self, shapes):

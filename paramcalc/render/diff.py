@@ -81,11 +81,11 @@ def diff_summary(d) -> str:
 
 
 def render_diff_table(d, include_same: bool = False) -> str:
-    from .table import make_console
+    from .table import make_console, tidy
     console, plain = make_console()
     with console.capture() as capture:
         print_diff(console, d, include_same, plain)
-    return capture.get()
+    return tidy(capture.get(), plain)
 
 
 def print_diff(console, d, include_same, plain):

@@ -69,7 +69,14 @@ def render_table(report, depth=None) -> str:
     console, plain = make_console()
     with console.capture() as capture:
         print_report(console, report, depth, plain)
-    return capture.get()
+    return tidy(capture.get(), plain)
+
+
+def tidy(text: str, plain: bool) -> str:
+    """Plain output loses rich's padding: no trailing blanks, no blank first line."""
+    if not plain:
+        return text
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n") + "\n"
 
 
 def export(print_fn, fmt: str, title: str) -> str:
