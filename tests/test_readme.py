@@ -1,0 +1,34 @@
+"""README.md stays true: its tour output is what the program prints, its set-up commands are the
+ones .ci/run runs."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers import run_cli
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
+SHOWN = re.findall(r"```\n\$ (paramcalc [^\n]*)\n(.*?)```", README, re.S)
+
+
+@pytest.mark.parametrize("command, shown", SHOWN, ids=[c for c, _ in SHOWN])
+def test_tour_output_is_real(command, shown):
+    args = command.split()[1:]
+    if "|" in args:
+        pytest.skip("piped through another program")
+    result = run_cli(*args, env=None)
+    if "..." in shown:   # an excerpt: every shown line must be printed
+        for line in shown.splitlines():
+            if line != "...":
+                assert line in result.stdout.splitlines()
+    else:
+        assert result.stdout == shown
+
+
+def test_two_setup_commands_and_ci():
+    blocks = re.findall(r"```\n(pip install [^\n]*)\n```", README)
+    assert blocks == ["pip install . && paramcalc analyze specs/resnet50.yaml",
+                      "pip install -e '.[test]' && python -m pytest"]
+    assert blocks[1] in (ROOT / ".ci" / "run").read_text()
