@@ -105,8 +105,12 @@ def base_loc(value, fallback):
     return getattr(value, "loc", fallback)
 
 
+# libyaml's parser when PyYAML has it (several times faster); both give line/column marks.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(text: str, source: str):
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -8,6 +8,7 @@ and the JSON Schema.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -146,6 +147,18 @@ def fmt_shape(shape) -> str:
     return "[" + ", ".join("?" if s is None else str(s) for s in shape) + "]"
 
 
+@functools.cache
+def _declared(cls):
+    """A kind's declared fields, their defaults and their accepted spellings, read once."""
+    fields = {f.name: f.metadata["arg"] for f in dataclasses.fields(cls) if "arg" in f.metadata}
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if "arg" in f.metadata}
+    synonyms = {}
+    for name, a in fields.items():
+        synonyms[name] = name
+        synonyms.update(dict.fromkeys(a.aka, name))
+    return fields, defaults, synonyms
+
+
 class Layer:
     """Base of every kind. Subclasses are frozen dataclasses built by `Layer.build`."""
 
@@ -158,21 +171,16 @@ class Layer:
 
     @classmethod
     def fields(cls) -> dict[str, Arg]:
-        return {f.name: f.metadata["arg"] for f in dataclasses.fields(cls) if "arg" in f.metadata}
+        return _declared(cls)[0]
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return {f.name: f.default for f in dataclasses.fields(cls) if "arg" in f.metadata}
+        return _declared(cls)[1]
 
     @classmethod
     def synonyms(cls) -> dict[str, str]:
         """Every accepted spelling (canonical and PyTorch's) -> canonical field name."""
-        names = {}
-        for name, a in cls.fields().items():
-            names[name] = name
-            for alias in a.aka:
-                names[alias] = name
-        return names
+        return _declared(cls)[2]
 
     @classmethod
     def build(cls, values: dict[str, Any]) -> "Layer":
