@@ -28,6 +28,7 @@ class Node:
     loc: Loc
     context: tuple[str, ...] = ()
     frozen: bool = False
+    tie: str | None = None          # the node whose weights this one shares
 
     @property
     def label(self) -> str:
@@ -264,7 +265,7 @@ class _Expander:
 
     def merges(self, entry: Entry) -> bool:
         kind = normalize_kind(entry.kind) if isinstance(entry.kind, str) else ""
-        return kind in REGISTRY and REGISTRY[kind].arity is None
+        return kind in REGISTRY and REGISTRY[kind].arity[0] >= 2
 
     def repeat(self, entry, scope, sources, local, count):
         loc = entry.meta_locs["repeat"]
@@ -371,19 +372,30 @@ class _Expander:
             loc = locs.get(e.field, entry.loc) if e.field else entry.loc
             message = f"field '{e.field}' {e.message}" if e.message.startswith("expects") else e.message
             raise SpecError(message, loc, layer=label, context=scope.context, hint=e.hint) from None
-        if cls.arity == 1 and len(sources) != 1:
-            raise SpecError(f"takes one input, found {len(sources)} ({', '.join(sources)})",
+        fewest, most = cls.arity
+        if fewest == 0:
+            # A source (a parameter) reads nothing and leaves the flow to the layer before it.
+            if "from" in entry.meta:
+                raise SpecError("takes no input", entry.meta_locs["from"], layer=label, context=scope.context)
+            flow, sources = sources, []
+        if not fewest <= len(sources) <= (most or len(sources)):
+            wanted = (f"{fewest} or more inputs; say which with from: [a, b]" if most is None else
+                      f"{fewest} input" + ("s" if fewest > 1 else "") if fewest == most else f"{fewest} to {most} inputs")
+            raise SpecError(f"takes {wanted}, found {len(sources)} ({', '.join(sources) or 'none'})",
                             entry.meta_locs.get("from", entry.loc), layer=label, context=scope.context)
-        if cls.arity is None and len(sources) < 2:
-            raise SpecError(f"merges two or more inputs; say which with from: [a, b], found only "
-                            f"{', '.join(sources)}", entry.meta_locs.get("from", entry.loc), layer=label,
-                            context=scope.context)
         frozen = self.meta(entry, "freeze", scope, False)
         if not isinstance(frozen, bool):
             raise SpecError(f"'freeze' expects true or false, found {describe(frozen)}", entry.meta_locs["freeze"],
                             layer=label, context=scope.context)
-        self.nodes.append(Node(index, full, cls.kind, layer, list(sources), entry.loc, scope.context, frozen))
-        return [full]
+        tie = self.meta(entry, "tie", scope)
+        if tie is not None:
+            tie = self.resolve(tie, scope, entry.meta_locs["tie"])
+            if not hasattr(layer, "weight_shape") or tie in self.spec.inputs:
+                raise SpecError(f"cannot share weights: tie works between layers with a weight (linear, embedding, "
+                                f"conv, parameter), here {cls.kind} and '{tie}'", entry.meta_locs["tie"],
+                                layer=label, context=scope.context)
+        self.nodes.append(Node(index, full, cls.kind, layer, list(sources), entry.loc, scope.context, frozen, tie))
+        return flow if fewest == 0 else [full]
 
     def field_values(self, entry: Entry, cls, scope, label, overrides):
         """Raw fields (PyTorch synonyms allowed, ${} substituted) -> canonical name: value."""

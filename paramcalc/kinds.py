@@ -29,7 +29,7 @@ def describe_kind(name: str) -> dict:
         "family": family_of(cls),
         "doc": inspect.getdoc(cls) or "",
         "primary": cls.primary,
-        "inputs": "two or more" if cls.arity is None else cls.arity,
+        "inputs": {"fewest": cls.arity[0], "most": cls.arity[1]},
         "fields": [
             {"name": fname, "type": a.type, "default": _default(defaults[fname]), "aka": list(a.aka),
              "doc": a.doc, "counts": a.counts, **({"choices": list(a.choices)} if a.choices else {})}

@@ -12,7 +12,8 @@ SCHEMA_VERSION = 1
 CONVENTIONS = {
     "shapes": "per sample, channels first; the batch dimension is not shown",
     "dims": "dim arguments count as in PyTorch, the batch being dim 0",
-    "params": "weights + bias, as PyTorch's sum(p.numel() for p in model.parameters())",
+    "params": "weights + bias, as PyTorch's sum(p.numel() for p in model.parameters()); a tied (shared) "
+              "weight is counted once in totals, by the layer that defines it",
     "buffers": "as sum(b.numel() for b in model.buffers()), e.g. BatchNorm running stats and num_batches_tracked",
     "macs": "multiply-accumulates of convolutions and linear layers, bias adds, normalisation, pooling "
             "and activations excluded, multiplied by batch; torchvision's GFLOPS column uses this convention",
@@ -37,6 +38,8 @@ class LayerRow:
     buffers: int
     macs: int
     param_bytes: int
+    shared: int = 0                 # weights also counted in the layer named by tied_to
+    tied_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class BlockRow:
     buffers: int
     macs: int
     param_bytes: int
+    shared: int = 0
 
 
 @dataclass(frozen=True)

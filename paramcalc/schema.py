@@ -29,6 +29,7 @@ def _field_type(arg) -> dict:
         "float": {"type": "number"},
         "optional_size": {"anyOf": [integer, {"type": "array", "items": {"anyOf": [integer, {"type": "null"}]}}]},
         "dims": {"anyOf": [{"type": "integer"}, INT_LIST]},
+        "floats": {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]},
         "str": {"type": "string"},
         "choice": {"enum": list(arg.choices)},
     }[arg.type]
@@ -49,6 +50,7 @@ META = {
     "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, EXPRESSION]},
     "first": {"type": "object", "description": "fields that differ in the first repetition"},
     "freeze": {"type": "boolean", "description": "count the parameters as non-trainable"},
+    "tie": {"type": "string", "description": "share the weight of this earlier layer (counted once)"},
 }
 assert set(META) == set(META_KEYS)
 
@@ -84,7 +86,7 @@ def build_schema() -> dict:
         return {"type": "object", "required": ["layers"], "properties": {"layers": {"$ref": layers_ref}, **META},
                 "additionalProperties": False}
     inline = {"type": "string", "pattern": r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$", "description": "kind(value, key=value)"}
-    block_use = {"type": "object", "minProperties": 1, "maxProperties": 7, "properties": META,
+    block_use = {"type": "object", "minProperties": 1, "maxProperties": 8, "properties": META,
                  "propertyNames": {"not": {"enum": kind_names + ["layers"]}} , "description": "a block of this spec"}
     shape = {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
                        {"type": "string", "pattern": r"^\d+([x×,]\d+)*$"}]}

@@ -18,7 +18,7 @@ from .errors import Loc, SpecError, describe, did_you_mean
 MAX_NODES = 100_000      # a YAML alias bomb expands past this long before it hurts
 MAX_DEPTH = 100
 MAX_BYTES = 10 * 2**20
-META_KEYS = ("name", "from", "when", "repeat", "first", "freeze")
+META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie")
 TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "blocks", "outputs", "budget")
 
 

@@ -179,7 +179,7 @@ def test_error_inside_block_names_both_places():
         input: [4]
         layers:
           - add
-     """, ["merges two or more inputs"]),
+     """, ["takes 2 or more inputs"]),
 ])
 def test_graph_errors(text, words):
     message = error(text)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from . import activation, conv, linear, merge, norm, pool, shape
+from . import activation, attention, conv, linear, merge, norm, pool, recurrent, shape
 from .base import Layer, Params, Shape
 
 FAMILIES = {
     "conv": conv, "pool": pool, "norm": norm, "linear": linear,
-    "shape": shape, "activation": activation, "merge": merge,
+    "recurrent": recurrent, "attention": attention, "shape": shape, "activation": activation, "merge": merge,
 }
 
 REGISTRY: dict[str, type[Layer]] = {cls.kind: cls for module in FAMILIES.values() for cls in module.KINDS}

@@ -111,6 +111,12 @@ def _dims(value, field, minimum, n):
     return _int(value, field, None)
 
 
+def _floats(value, field, minimum, n):
+    if isinstance(value, (list, tuple)):
+        return tuple(_float(v, field, minimum, n) for v in value)
+    return _float(value, field, minimum, n)
+
+
 def _str(value, field, minimum, n):
     if not isinstance(value, str):
         raise FieldError(field, f"expects a string, found {describe(value)}")
@@ -125,6 +131,7 @@ TYPES = {
     "float": _float,
     "optional_size": _optional_size,
     "dims": _dims,
+    "floats": _floats,
     "str": _str,
     "choice": _str,
 }
@@ -165,7 +172,7 @@ class Layer:
     kind: ClassVar[str]
     torch_name: ClassVar[str]
     primary: ClassVar[str | None] = None
-    arity: ClassVar[int | None] = 1   # None: two or more inputs
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)   # fewest and most inputs (None: no limit)
     ndim: ClassVar[int] = 1          # spatial dims, for per-dimension fields
     formulas: ClassVar[dict[str, str]] = {}
 

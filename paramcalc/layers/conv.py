@@ -84,6 +84,9 @@ class _ConvNd(Layer):
     def macs(self, shapes, out):
         return prod(out) * (shapes[0][0] // self.groups) * prod(self.kernel)
 
+    def weight_shape(self, shapes):
+        return (self.out, shapes[0][0] // self.groups, *self.kernel)
+
 
 class Conv1d(_ConvNd):
     kind, torch_name, ndim, layout = "conv1d", "Conv1d", 1, "(C, L)"
@@ -150,6 +153,9 @@ class _ConvTransposeNd(Layer):
 
     def macs(self, shapes, out):
         return prod(shapes[0]) * (self.out // self.groups) * prod(self.kernel)
+
+    def weight_shape(self, shapes):
+        return (shapes[0][0], self.out // self.groups, *self.kernel)
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -1,9 +1,10 @@
-"""Fully connected layers."""
+"""Fully connected layers, embeddings, and free learnable tensors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import FieldError
 from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, check_declared, expect_rank, prod
 
 
@@ -37,5 +38,83 @@ class Linear(Layer):
     def macs(self, shapes, out):
         return prod(shapes[0]) * self.out
 
+    def weight_shape(self, shapes):
+        return (self.out, shapes[0][-1])
 
-KINDS = [Linear]
+
+@dataclass(frozen=True)
+class Embedding(Layer):
+    """A lookup table: each index of the input (any shape of token ids) becomes a learned vector."""
+
+    num: int = arg(REQUIRED, "int", "table size (vocabulary)", aka=("num_embeddings",))
+    dim: int = arg(REQUIRED, "int", "vector size", aka=("embedding_dim",))
+    padding_idx: int = arg(None, "int", "an index whose vector gets no gradient", min=None, counts=False)
+    max_norm: float = arg(None, "float", "renormalise vectors above this norm", counts=False)
+    norm_type: float = arg(2.0, "float", "p of the max_norm norm", counts=False)
+    scale_grad_by_freq: bool = arg(False, "bool", "ignored", counts=False)
+    sparse: bool = arg(False, "bool", "sparse gradients", counts=False)
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    kind, torch_name = "embedding", "Embedding"
+    formulas = {"output": "(*input, dim)", "weights": "num · dim", "bias": "0", "macs": "0 (a lookup)"}
+
+    def validate(self):
+        if self.padding_idx is not None and not -self.num <= self.padding_idx < self.num:
+            raise FieldError("padding_idx", f"padding_idx must be within the table (-{self.num} to "
+                             f"{self.num - 1}), found {self.padding_idx}")
+
+    def output_shape(self, shapes):
+        return (*shapes[0], self.dim)
+
+    def params(self, shapes):
+        return Params(weights=self.num * self.dim)
+
+    def weight_shape(self, shapes):
+        return (self.num, self.dim)
+
+
+@dataclass(frozen=True)
+class EmbeddingBag(Embedding):
+    """Sums, averages or maxes the vectors of a bag of indices: a (N) sample becomes (dim)."""
+
+    mode: str = arg("mean", "choice", "how a bag is reduced", choices=("sum", "mean", "max"), counts=False)
+    include_last_offset: bool = arg(False, "bool", "ignored", counts=False)
+
+    kind, torch_name = "embeddingbag", "EmbeddingBag"
+    formulas = {"output": "(dim)", "weights": "num · dim", "bias": "0", "macs": "0 (a lookup)"}
+
+    def output_shape(self, shapes):
+        expect_rank(shapes[0], (1,), "(N) indices per sample")
+        return (self.dim,)
+
+
+@dataclass(frozen=True)
+class Parameter(Layer):
+    """A learned tensor with no input, such as a class token or a position embedding, used by name
+    in a merge (`concat`, `add`). Give the per-sample shape: a PyTorch parameter (1, 197, 768) that
+    broadcasts over the batch is `parameter: [197, 768]`. It does not interrupt the layer flow."""
+
+    shape: object = arg(REQUIRED, "dims", "the per-sample shape")
+    requires_grad: bool = arg(True, "bool", "false: counted as non-trainable")
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    kind, torch_name, primary, arity = "parameter", "nn.Parameter", "shape", (0, 0)
+    formulas = {"output": "shape", "weights": "Π shape", "bias": "0", "macs": "0"}
+
+    def validate(self):
+        dims = self.shape if isinstance(self.shape, tuple) else (self.shape,)
+        if any(d < 1 for d in dims):
+            raise FieldError("shape", f"expects positive sizes, found {list(dims)}")
+
+    def output_shape(self, shapes):
+        return self.shape if isinstance(self.shape, tuple) else (self.shape,)
+
+    def params(self, shapes):
+        return Params(weights=prod(self.output_shape(shapes)))
+
+    def weight_shape(self, shapes):
+        return self.output_shape(shapes)
+
+
+KINDS = [Linear, Embedding, EmbeddingBag, Parameter]

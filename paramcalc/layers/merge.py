@@ -19,7 +19,7 @@ def _shapes(shapes) -> str:
 class Add(Layer):
     """Elementwise sum of two or more inputs of the same shape (a residual shortcut)."""
 
-    kind, torch_name, arity = "add", "torch.add", None
+    kind, torch_name, arity = "add", "torch.add", (2, None)
     formulas = {"output": "the common input shape", **NONE}
 
     def output_shape(self, shapes):
@@ -33,7 +33,7 @@ class Mul(Layer):
     """Elementwise product with broadcasting (size-1 dims stretch), e.g. squeeze-excitation's
     (C, 1, 1) scale times a (C, H, W) feature map."""
 
-    kind, torch_name, arity = "mul", "torch.mul", None
+    kind, torch_name, arity = "mul", "torch.mul", (2, None)
     formulas = {"output": "the broadcast shape of the inputs (same rank; each dim equal or 1)", **NONE}
 
     def output_shape(self, shapes):
@@ -54,7 +54,7 @@ class Concat(Layer):
 
     dim: int = arg(1, "int", "dim to join along (batch = 0, so 1 is channels)", min=None, aka=("axis",))
 
-    kind, torch_name, primary, arity = "concat", "torch.cat", "dim", None
+    kind, torch_name, primary, arity = "concat", "torch.cat", "dim", (2, None)
     formulas = {"output": "inputs' shape with dim summed", **NONE}
 
     def output_shape(self, shapes):

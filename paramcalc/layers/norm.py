@@ -1,10 +1,11 @@
-"""Normalisation: batchnorm1d/2d/3d."""
+"""Normalisation: batch, layer, RMS, group, instance and local response norms."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import DTYPE_BYTES, Layer, Params, arg, check_declared, expect_rank
+from ..errors import ShapeError
+from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, check_declared, expect_rank, fmt_shape, prod
 
 
 @dataclass(frozen=True)
@@ -51,4 +52,128 @@ class BatchNorm3d(_BatchNormNd):
     kind, torch_name, ranks, layout = "batchnorm3d", "BatchNorm3d", (4,), "(C, D, H, W)"
 
 
-KINDS = [BatchNorm1d, BatchNorm2d, BatchNorm3d]
+
+
+def _normalized(shape_field, shape, field="shape"):
+    """LayerNorm/RMSNorm's normalized_shape: the last dims of the input (default: the last one)."""
+    if shape_field is None:
+        return (shape[-1],)
+    wanted = shape_field if isinstance(shape_field, tuple) else (shape_field,)
+    if tuple(shape[len(shape) - len(wanted):]) != wanted or len(wanted) > len(shape):
+        raise ShapeError(f"{field} {list(wanted)} must match the last dims of the input {fmt_shape(shape)}")
+    return wanted
+
+
+@dataclass(frozen=True)
+class LayerNorm(Layer):
+    """Normalises over the last dims (by default the last one), with a learned scale and shift."""
+
+    shape: object = arg(None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",))
+    eps: float = arg(1e-5, "float", "added to the variance", counts=False)
+    elementwise_affine: bool = arg(True, "bool", "learn a scale (and a shift, with bias)")
+    bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    kind, torch_name, primary = "layernorm", "LayerNorm", "shape"
+    formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)",
+                "bias": "Π shape (when elementwise_affine and bias)", "macs": "0 (normalisation is not counted)"}
+
+    def output_shape(self, shapes):
+        _normalized(self.shape, shapes[0])
+        return shapes[0]
+
+    def params(self, shapes):
+        n = prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0
+        return Params(weights=n, bias=n if self.bias else 0)
+
+
+@dataclass(frozen=True)
+class RMSNorm(Layer):
+    """Root-mean-square normalisation over the last dims, with a learned scale."""
+
+    shape: object = arg(None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",))
+    eps: float = arg(None, "float", "added to the mean square", counts=False)
+    elementwise_affine: bool = arg(True, "bool", "learn a scale")
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    kind, torch_name, primary = "rmsnorm", "RMSNorm", "shape"
+    formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)", "bias": "0",
+                "macs": "0 (normalisation is not counted)"}
+
+    def output_shape(self, shapes):
+        _normalized(self.shape, shapes[0])
+        return shapes[0]
+
+    def params(self, shapes):
+        return Params(weights=prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0)
+
+
+@dataclass(frozen=True)
+class GroupNorm(Layer):
+    """Normalises groups of channels of a (C, *) input; C is inferred."""
+
+    groups: int = arg(REQUIRED, "int", "number of groups; must divide the channels", aka=("num_groups",))
+    eps: float = arg(1e-5, "float", "added to the variance", counts=False)
+    affine: bool = arg(True, "bool", "learn a scale and shift per channel")
+    num_channels: int = arg(None, "int", "channels: inferred from the input; if given, checked against it",
+                            counts=False)
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    kind, torch_name, primary = "groupnorm", "GroupNorm", "groups"
+    formulas = {"output": "same as input", "weights": "C (when affine)", "bias": "C (when affine)",
+                "macs": "0 (normalisation is not counted)"}
+
+    def output_shape(self, shapes):
+        shape = shapes[0]
+        check_declared(self.num_channels, shape[0], "num_channels")
+        if shape[0] % self.groups:
+            raise ShapeError(f"groups={self.groups} must divide the channels, found {shape[0]}")
+        return shape
+
+    def params(self, shapes):
+        c = shapes[0][0] if self.affine else 0
+        return Params(weights=c, bias=c)
+
+
+@dataclass(frozen=True)
+class _InstanceNormNd(_BatchNormNd):
+    """Normalises each channel of each sample over its spatial dims."""
+
+    affine: bool = arg(False, "bool", "learn a scale (weight) and shift (bias) per channel")
+    track_running_stats: bool = arg(False, "bool", "keep running mean/var buffers and a batch counter")
+
+
+class InstanceNorm1d(_InstanceNormNd):
+    kind, torch_name, ranks, layout = "instancenorm1d", "InstanceNorm1d", (2,), "(C, L)"
+
+
+class InstanceNorm2d(_InstanceNormNd):
+    kind, torch_name, ranks, layout = "instancenorm2d", "InstanceNorm2d", (3,), "(C, H, W)"
+
+
+class InstanceNorm3d(_InstanceNormNd):
+    kind, torch_name, ranks, layout = "instancenorm3d", "InstanceNorm3d", (4,), "(C, D, H, W)"
+
+
+@dataclass(frozen=True)
+class LocalResponseNorm(Layer):
+    """Normalises each element by its neighbours across `size` channels (AlexNet's LRN)."""
+
+    size: int = arg(REQUIRED, "int", "channels to normalise over")
+    alpha: float = arg(1e-4, "float", "scale", counts=False)
+    beta: float = arg(0.75, "float", "exponent", counts=False)
+    k: float = arg(1.0, "float", "additive factor", counts=False)
+
+    kind, torch_name, primary = "localresponsenorm", "LocalResponseNorm", "size"
+    formulas = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0"}
+
+    def output_shape(self, shapes):
+        expect_rank(shapes[0], tuple(range(2, 9)), "(C, *)")
+        return shapes[0]
+
+
+KINDS = [BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, RMSNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+         InstanceNorm3d, LocalResponseNorm]

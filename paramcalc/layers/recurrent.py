@@ -1,0 +1,98 @@
+"""Recurrent layers: rnn, lstm, gru on a (seq, features) sample (batch-first semantics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import FieldError
+from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, check_declared, expect_rank
+
+
+@dataclass(frozen=True)
+class _Recurrent(Layer):
+    hidden: int = arg(REQUIRED, "int", "hidden state size H", aka=("hidden_size",))
+    layers: int = arg(1, "int", "stacked layers", aka=("num_layers",))
+    bias: bool = arg(True, "bool", "learn the two bias vectors (input and hidden) of every gate")
+    bidirectional: bool = arg(False, "bool", "a second, backward direction per layer (D = 2)")
+    dropout: float = arg(0.0, "float", "dropout between layers", counts=False)
+    batch_first: bool = arg(False, "bool", "ignored: shapes here are per sample, (seq, features)", counts=False)
+    input_size: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
+                          counts=False)
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    primary = "hidden"
+    gates = 1
+    proj = 0
+    formulas = {
+        "output": "(seq, D · H_out), H_out = proj or hidden, D = 2 if bidirectional",
+        "weights": "Σ layers, directions: G·H·I_l + G·H·H_out (+ proj·H), I_0 = features, I_l = D·H_out",
+        "bias": "Σ layers, directions: 2·G·H (PyTorch keeps an input and a hidden bias)",
+        "macs": "seq · Σ layers, directions: (G·H·I_l + G·H·H_out + proj·H)",
+    }
+
+    def validate(self):
+        if not 0 <= self.dropout <= 1:
+            raise FieldError("dropout", f"expects a probability between 0 and 1, found {self.dropout}")
+
+    @property
+    def out_size(self) -> int:
+        return self.proj or self.hidden
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _per_step(self, features: int):
+        """(weights, bias) summed over layers and directions, for one time step."""
+        g, h, out = self.gates, self.hidden, self.out_size
+        weights = bias = 0
+        for layer in range(self.layers):
+            inputs = features if layer == 0 else self.directions * out
+            weights += self.directions * (g * h * inputs + g * h * out + self.proj * h)
+            bias += self.directions * (2 * g * h if self.bias else 0)
+        return weights, bias
+
+    def output_shape(self, shapes):
+        shape = shapes[0]
+        expect_rank(shape, (2,), "(seq, features)")
+        check_declared(self.input_size, shape[1], "input_size")
+        return (shape[0], self.directions * self.out_size)
+
+    def params(self, shapes):
+        weights, bias = self._per_step(shapes[0][1])
+        return Params(weights=weights, bias=bias)
+
+    def macs(self, shapes, out):
+        return shapes[0][0] * self._per_step(shapes[0][1])[0]
+
+
+@dataclass(frozen=True)
+class RNN(_Recurrent):
+    """Elman RNN: h' = nonlinearity(W_ih·x + b_ih + W_hh·h + b_hh)."""
+
+    nonlinearity: str = arg("tanh", "choice", "the activation", choices=("tanh", "relu"), counts=False)
+    kind, torch_name = "rnn", "RNN"
+
+
+@dataclass(frozen=True)
+class LSTM(_Recurrent):
+    """Long short-term memory: 4 gates (G = 4); proj > 0 projects the hidden state to proj features."""
+
+    proj: int = arg(0, "int", "projection size (0: none); must be smaller than hidden", aka=("proj_size",), min=0)
+    kind, torch_name, gates = "lstm", "LSTM", 4
+
+    def validate(self):
+        super().validate()
+        if self.proj >= self.hidden:
+            raise FieldError("proj", f"proj must be smaller than hidden ({self.hidden}), found {self.proj}")
+
+
+@dataclass(frozen=True)
+class GRU(_Recurrent):
+    """Gated recurrent unit: 3 gates (G = 3)."""
+
+    kind, torch_name, gates = "gru", "GRU", 3
+
+
+KINDS = [RNN, LSTM, GRU]
