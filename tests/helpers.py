@@ -13,7 +13,9 @@ from paramcalc import analyze, parse_spec
 def case_spec_text(case: dict) -> str:
     """The YAML spec of one oracle case: its inputs and one layer of its kind."""
     layer = {case["kind"]: dict(case["fields"]) or None}
-    if len(case["inputs"]) == 1:
+    if not case["inputs"]:   # a source (parameter): the spec still needs an input, which it ignores
+        doc = {"input": [1], "layers": [layer]}
+    elif len(case["inputs"]) == 1:
         doc = {"input": case["inputs"][0], "layers": [layer]}
     else:
         names = [f"x{i}" for i in range(len(case["inputs"]))]
@@ -23,9 +25,10 @@ def case_spec_text(case: dict) -> str:
 
 def analyze_case(case: dict):
     """paramcalc's counts for a case, keyed like the oracle's."""
-    row = analyze(parse_spec(case_spec_text(case), "<case>")).layers[0]
-    return {"output_shape": row.output_shape, "weights": row.weights, "bias": row.bias,
-            "buffers": row.buffers, "macs": row.macs}
+    report = analyze(parse_spec(case_spec_text(case), "<case>"))
+    rows = report.layers   # several for a composite kind (a transformer layer)
+    return {"output_shape": rows[-1].output_shape, "weights": sum(r.weights for r in rows),
+            "bias": sum(r.bias for r in rows), "buffers": sum(r.buffers for r in rows), "macs": sum(r.macs for r in rows)}
 
 
 def run_cli(*args, stdin: str | None = None, env=None):

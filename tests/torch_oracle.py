@@ -34,7 +34,7 @@ def torch_call(kind: str, fields: dict, in_shapes: list[list[int]]):
             kwargs[OUT_NAME[family]] = value
         else:
             kwargs[RENAME.get(key, key)] = value
-    shape = in_shapes[0]
+    shape = in_shapes[0] if in_shapes else None
     if kind.startswith("convtranspose"):
         return getattr(nn, f"ConvTranspose{kind[-2:]}")(in_channels=shape[0], **kwargs)
     if kind.startswith("conv"):
@@ -60,7 +60,106 @@ def torch_call(kind: str, fields: dict, in_shapes: list[list[int]]):
         return lambda x: torch.chunk(x, fields["chunks"], dim=fields.get("dim", 1))[fields.get("index", 0)]
     if kind == "mean":
         return lambda x: torch.mean(x, dim=fields["dim"], keepdim=fields.get("keepdim", False))
-    return getattr(nn, TORCH_CLASS[kind])(**kwargs)
+    return _newer_kinds(kind, fields, shape) or getattr(nn, TORCH_CLASS[kind])(**kwargs)
+
+
+def _newer_kinds(kind, f, shape):
+    """Sequence, attention, normalisation and rearranging kinds, argument by argument."""
+    import torch
+    from torch import nn
+
+    def last(n):  # normalized_shape: given, or the last dim
+        return f.get("shape") or shape[-1]
+
+    if kind in ("upsample", "upsamplingnearest2d", "upsamplingbilinear2d"):
+        def tup(v):  # nn.Upsample wants tuples, where YAML gives lists
+            return tuple(v) if isinstance(v, list) else v
+        args = {"size": tup(f.get("size")), "scale_factor": tup(f.get("scale"))}
+        if kind == "upsample":
+            args |= {"mode": f.get("mode", "nearest"), "align_corners": f.get("align_corners")}
+        return getattr(nn, {"upsample": "Upsample", "upsamplingnearest2d": "UpsamplingNearest2d",
+                            "upsamplingbilinear2d": "UpsamplingBilinear2d"}[kind])(**args)
+    if kind in ("pixelshuffle", "pixelunshuffle"):
+        return getattr(nn, "PixelShuffle" if kind == "pixelshuffle" else "PixelUnshuffle")(f["factor"])
+    if kind in ("reshape", "view"):
+        return lambda x: x.reshape(x.shape[0], *f["shape"])
+    if kind == "unflatten":
+        return nn.Unflatten(f["dim"], f["sizes"])
+    if kind == "permute":
+        return lambda x: x.permute(*f["dims"])
+    if kind == "transpose":
+        return lambda x: x.transpose(f["dim0"], f["dim1"])
+    if kind == "squeeze":
+        return lambda x: x.squeeze(f["dim"]) if f.get("dim") is not None else x.squeeze()
+    if kind == "unsqueeze":
+        return lambda x: x.unsqueeze(f["dim"])
+    if kind == "select":
+        return lambda x: x.select(f["dim"], f["index"])
+    if kind.endswith(("pad1d", "pad2d", "pad3d")):
+        name = next(n for n in dir(nn) if n.lower() == kind)
+        return getattr(nn, name)(f["padding"], *([f["value"]] if "value" in f else []))
+    if kind == "layernorm":
+        return nn.LayerNorm(last(1), elementwise_affine=f.get("elementwise_affine", True), bias=f.get("bias", True))
+    if kind == "rmsnorm":
+        return nn.RMSNorm(last(1), elementwise_affine=f.get("elementwise_affine", True))
+    if kind == "groupnorm":
+        return nn.GroupNorm(f["groups"], shape[0], affine=f.get("affine", True))
+    if kind.startswith("instancenorm"):
+        return getattr(nn, f"InstanceNorm{kind[-2:]}")(shape[0], affine=f.get("affine", False),
+                                                       track_running_stats=f.get("track_running_stats", False))
+    if kind == "localresponsenorm":
+        return nn.LocalResponseNorm(f["size"])
+    if kind == "embedding":
+        return nn.Embedding(f["num"], f["dim"], padding_idx=f.get("padding_idx"))
+    if kind == "embeddingbag":
+        return nn.EmbeddingBag(f["num"], f["dim"], mode=f.get("mode", "mean"))
+    if kind == "parameter":
+        class Holder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = nn.Parameter(torch.zeros(1, *f["shape"]))
+
+            def forward(self):
+                return self.weight.detach().expand(BATCH, *f["shape"])
+        return Holder()
+    if kind in ("rnn", "lstm", "gru"):
+        args = {"input_size": shape[-1], "hidden_size": f["hidden"], "num_layers": f.get("layers", 1),
+                "bias": f.get("bias", True), "bidirectional": f.get("bidirectional", False), "batch_first": True}
+        if "proj" in f:
+            args["proj_size"] = f["proj"]
+        if "nonlinearity" in f:
+            args["nonlinearity"] = f["nonlinearity"]
+        module = getattr(nn, kind.upper())(**args)
+        return _first(module)
+    if kind == "multiheadattention":
+        module = nn.MultiheadAttention(shape[-1], f["heads"], bias=f.get("bias", True),
+                                       add_bias_kv=f.get("add_bias_kv", False), add_zero_attn=f.get("add_zero_attn", False),
+                                       kdim=f.get("kdim"), vdim=f.get("vdim"), batch_first=True)
+
+        def attend(*xs):
+            q, k, v = (xs * 3)[:3] if len(xs) == 1 else (xs[0], xs[1], xs[-1])
+            return module(q, k, v)[0]
+        return _Wrapped(module, attend)
+    if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
+        cls = nn.TransformerEncoderLayer if kind == "transformerencoderlayer" else nn.TransformerDecoderLayer
+        return cls(shape[-1], f["heads"], dim_feedforward=f.get("ff", 2048), dropout=0.0,
+                   activation=f.get("activation", "relu"), norm_first=f.get("norm_first", False),
+                   bias=f.get("bias", True), batch_first=True)
+    return None
+
+
+class _Wrapped:
+    """A callable with the parameters of a module, for modules whose output needs unpacking."""
+
+    def __init__(self, module, fn):
+        self.module, self.fn = module, fn
+
+    def __call__(self, *xs):
+        return self.fn(*xs)
+
+
+def _first(module):
+    return _Wrapped(module, lambda x: module(x)[0])
 
 
 TORCH_CLASS = {
@@ -83,19 +182,27 @@ def measure(case: dict) -> dict:
     """What torch reports for a case: output shape (per sample), weights, bias, buffers, MACs;
     or {"error": message} when torch refuses it."""
     import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     kind, fields, inputs = case["kind"], case["fields"], case["inputs"]
     try:
         module = torch_call(kind, fields, inputs)
-        if isinstance(module, torch.nn.Module):
-            module.eval()
+        owner = module.module if isinstance(module, _Wrapped) else module
+        if isinstance(owner, torch.nn.Module):
+            owner.eval()
         # Batch 2: a batch of 1 trips training-only checks (BatchNorm without running stats).
-        xs = [torch.randn(BATCH, *shape) for shape in inputs]
+        if kind.startswith("embedding"):
+            xs = [torch.randint(0, fields["num"], (BATCH, *shape)) for shape in inputs]
+        else:
+            xs = [torch.randn(BATCH, *shape) for shape in inputs]
         counter = FlopCounterMode(display=False)
-        with torch.no_grad(), counter:
+        # Fused kernels (oneDNN's LSTM, the attention fast path, flash attention) hide their work from
+        # the flop counter: switch them off so it sees every matrix product.
+        torch.backends.mha.set_fastpath_enabled(False)
+        with torch.no_grad(), counter, torch.backends.mkldnn.flags(enabled=False), sdpa_kernel(SDPBackend.MATH):
             out = module(*xs)
-    except (RuntimeError, ValueError, TypeError, IndexError) as e:
+    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as e:
         return {"error": str(e).split("\n")[0][:200]}
     if isinstance(out, tuple):  # return_indices=True
         out = out[0]
@@ -103,9 +210,10 @@ def measure(case: dict) -> dict:
         # torch returns an empty tensor for e.g. a transposed conv whose padding eats the output;
         # paramcalc refuses any layer whose output has a zero-size dim, so this counts as rejected.
         return {"error": f"empty output {list(out.shape)}"}
-    params = dict(module.named_parameters()) if isinstance(module, torch.nn.Module) else {}
-    buffers = list(module.buffers()) if isinstance(module, torch.nn.Module) else []
-    bias = sum(p.numel() for name, p in params.items() if name.split(".")[-1].startswith("bias"))
+    params = dict(owner.named_parameters()) if isinstance(owner, torch.nn.Module) else {}
+    buffers = list(owner.buffers()) if isinstance(owner, torch.nn.Module) else []
+    # bias, in_proj_bias, bias_ih_l0, bias_k, ...: every parameter named as a bias
+    bias = sum(p.numel() for name, p in params.items() if "bias" in name.split(".")[-1])
     total = sum(p.numel() for p in params.values())
     flops = counter.get_total_flops()
     assert flops % (2 * BATCH) == 0
@@ -263,6 +371,9 @@ def random_case(kind: str, rng: random.Random) -> dict:
         dims = rng.sample(range(1, len(shape) + 1), rng.randint(1, len(shape)))
         return {"kind": kind, "fields": {"dim": dims if len(dims) > 1 else dims[0], "keepdim": rng.random() < 0.5},
                 "inputs": [shape]}
+    newer = _random_newer(kind, rng)
+    if newer:
+        return {"kind": kind, **newer}
     # the elementwise rest: activations, dropout, identity
     if kind.startswith("dropout") or kind in ("alphadropout", "featurealphadropout"):
         fields = {"p": rng.choice([0.0, 0.1, 0.5])}
@@ -276,3 +387,160 @@ def random_case(kind: str, rng: random.Random) -> dict:
 
 ORACLE_KINDS = ["conv1d", "conv2d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d", *TORCH_CLASS, "linear", "batchnorm1d", "batchnorm2d", "batchnorm3d",
                 "add", "mul", "concat", "split", "chunk", "mean"]
+
+
+def _random_newer(kind, rng):
+    """{"fields", "inputs"} for the kinds of the sequence/attention/rearranging families."""
+    r = rng.randint
+    if kind == "upsample":
+        n = r(1, 3)
+        mode = rng.choice(["nearest", "nearest-exact", "area", {1: "linear", 2: "bilinear", 3: "trilinear"}[n]]
+                          + (["bicubic"] if n == 2 else []))
+        fields = {"mode": mode}
+        if rng.random() < 0.5:
+            fields["scale"] = rng.choice([2, 3, 0.5, 1.5, [2] * n if n > 1 else 2.5])
+        else:
+            fields["size"] = r(1, 9) if rng.random() < 0.5 else [r(1, 9) for _ in range(n)]
+        if mode in ("linear", "bilinear", "bicubic", "trilinear") and rng.random() < 0.5:
+            fields["align_corners"] = rng.random() < 0.5
+        return {"fields": fields, "inputs": [[r(1, 3), *_spatial(rng, n, 1, 6)]]}
+    if kind in ("upsamplingnearest2d", "upsamplingbilinear2d"):
+        fields = {"scale": r(1, 3)} if rng.random() < 0.5 else {"size": [r(1, 8), r(1, 8)]}
+        return {"fields": fields, "inputs": [[r(1, 3), *_spatial(rng, 2, 1, 6)]]}
+    if kind == "pixelshuffle":
+        f = r(1, 3)
+        return {"fields": {"factor": f}, "inputs": [[f * f * r(1, 3) if rng.random() < 0.9 else r(1, 9), r(1, 5), r(1, 5)]]}
+    if kind == "pixelunshuffle":
+        f = r(1, 3)
+        return {"fields": {"factor": f}, "inputs": [[r(1, 3), f * r(1, 3), f * r(1, 3) if rng.random() < 0.9 else r(1, 7)]]}
+    if kind in ("reshape", "view"):
+        shape = _spatial(rng, r(1, 3), 1, 6)
+        total = 1
+        for s in shape:
+            total *= s
+        target = [total] if rng.random() < 0.3 else [d for d in _factor(total, rng)]
+        if rng.random() < 0.4:
+            target[rng.randrange(len(target))] = -1
+        return {"fields": {"shape": target}, "inputs": [shape]}
+    if kind == "unflatten":
+        shape = _spatial(rng, r(1, 3), 1, 12)
+        dim = r(1, len(shape))
+        sizes = _factor(shape[dim - 1], rng)
+        return {"fields": {"dim": dim, "sizes": sizes}, "inputs": [shape]}
+    if kind == "permute":
+        shape = _spatial(rng, r(1, 4), 1, 5)
+        rest = list(range(1, len(shape) + 1))
+        rng.shuffle(rest)
+        dims = [0, *rest] if rng.random() < 0.5 else [0, *(d - len(shape) - 1 for d in rest)]
+        return {"fields": {"dims": dims}, "inputs": [shape]}
+    if kind == "transpose":
+        shape = _spatial(rng, r(2, 4), 1, 5)
+        return {"fields": {"dim0": r(1, len(shape)), "dim1": -r(1, len(shape))}, "inputs": [shape]}
+    if kind in ("squeeze", "unsqueeze", "select"):
+        shape = [rng.choice([1, r(1, 4)]) for _ in range(r(1, 4))]
+        if kind == "squeeze":
+            fields = {} if rng.random() < 0.3 else {"dim": r(1, len(shape))}
+        elif kind == "unsqueeze":
+            fields = {"dim": rng.choice([r(1, len(shape) + 1), -r(1, len(shape) + 1)])}
+        else:
+            dim = r(1, len(shape))
+            fields = {"dim": dim, "index": r(-shape[dim - 1], shape[dim - 1] - 1)}
+        return {"fields": fields, "inputs": [shape]}
+    if kind.endswith(("pad1d", "pad2d", "pad3d")):
+        n = int(kind[-2])
+        low = -1 if kind.startswith(("zero", "constant")) else 0
+        padding = r(low, 3) if rng.random() < 0.4 else [r(low, 3) for _ in range(2 * n)]
+        fields = {"padding": padding, **({"value": 0.5} if kind.startswith("constant") else {})}
+        return {"fields": fields, "inputs": [[r(1, 3), *_spatial(rng, n, 1, 5)]]}
+    if kind in ("layernorm", "rmsnorm"):
+        shape = _spatial(rng, r(1, 3), 1, 8)
+        fields = {}
+        if rng.random() < 0.5:
+            fields["shape"] = shape[-r(1, len(shape)):]
+        if rng.random() < 0.3:
+            fields["elementwise_affine"] = False
+        if kind == "layernorm" and rng.random() < 0.3:
+            fields["bias"] = False
+        return {"fields": fields, "inputs": [shape]}
+    if kind == "groupnorm":
+        groups = r(1, 4)
+        channels = groups * r(1, 4) if rng.random() < 0.9 else r(1, 9)
+        fields = {"groups": groups, **({"affine": False} if rng.random() < 0.3 else {})}
+        return {"fields": fields, "inputs": [[channels, *_spatial(rng, r(0, 2), 1, 5)]]}
+    if kind.startswith("instancenorm"):
+        n = int(kind[-2])
+        fields = {"affine": rng.random() < 0.5, "track_running_stats": rng.random() < 0.5}
+        return {"fields": fields, "inputs": [[r(1, 8), *_spatial(rng, n, 2, 5)]]}
+    if kind == "localresponsenorm":
+        return {"fields": {"size": r(1, 5)}, "inputs": [[r(1, 8), *_spatial(rng, r(1, 2), 1, 5)]]}
+    if kind in ("embedding", "embeddingbag"):
+        fields = {"num": r(1, 500), "dim": r(1, 64)}
+        if kind == "embedding" and rng.random() < 0.3:
+            fields["padding_idx"] = r(0, fields["num"] - 1)
+        if kind == "embeddingbag":
+            fields["mode"] = rng.choice(["sum", "mean", "max"])
+            return {"fields": fields, "inputs": [[r(1, 9)]]}
+        return {"fields": fields, "inputs": [_spatial(rng, r(1, 2), 1, 9)]}
+    if kind == "parameter":
+        return {"fields": {"shape": _spatial(rng, r(1, 3), 1, 9)}, "inputs": []}
+    if kind in ("rnn", "lstm", "gru"):
+        hidden = r(1, 12)
+        fields = {"hidden": hidden, "layers": r(1, 3)}
+        if rng.random() < 0.5:
+            fields["bidirectional"] = True
+        if rng.random() < 0.3:
+            fields["bias"] = False
+        if kind == "lstm" and rng.random() < 0.4:
+            fields["proj"] = r(0, hidden - 1) if hidden > 1 else 0
+        if kind == "rnn" and rng.random() < 0.3:
+            fields["nonlinearity"] = "relu"
+        return {"fields": fields, "inputs": [[r(1, 9), r(1, 12)]]}
+    if kind == "multiheadattention":
+        heads = r(1, 4)
+        e = heads * r(1, 4)
+        fields = {"heads": heads}
+        for key in ("bias", "add_bias_kv", "add_zero_attn"):
+            if rng.random() < 0.3:
+                fields[key] = key != "bias"
+        style = rng.choice(["self", "cross", "kdim"])
+        if style == "self":
+            inputs = [[r(1, 9), e]]
+        elif style == "cross":
+            inputs = [[r(1, 9), e], [r(1, 9), e]]
+        else:
+            fields["kdim"], fields["vdim"] = r(1, 7), r(1, 7)
+            s = r(1, 9)
+            inputs = [[r(1, 9), e], [s, fields["kdim"]], [s, fields["vdim"]]]
+        return {"fields": fields, "inputs": inputs}
+    if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
+        heads = r(1, 4)
+        d = heads * r(1, 4)
+        fields = {"heads": heads, "ff": r(1, 40), "norm_first": rng.random() < 0.5}
+        if rng.random() < 0.3:
+            fields["activation"] = "gelu"
+        if rng.random() < 0.3:
+            fields["bias"] = False
+        inputs = [[r(1, 7), d]] + ([[r(1, 7), d]] if kind == "transformerdecoderlayer" else [])
+        return {"fields": fields, "inputs": inputs}
+    return None
+
+
+def _factor(n, rng):
+    """n as a product of a few positive integers."""
+    parts = []
+    for d in (2, 3, 5, 7):
+        while n % d == 0 and rng.random() < 0.5:
+            parts.append(d)
+            n //= d
+    parts.append(n)
+    rng.shuffle(parts)
+    return parts
+
+
+NEWER_KINDS = ["upsample", "upsamplingnearest2d", "upsamplingbilinear2d", "pixelshuffle", "pixelunshuffle",
+               "reshape", "view", "unflatten", "permute", "transpose", "squeeze", "unsqueeze", "select",
+               *[f"{p}pad{n}d" for n in (1, 2, 3) for p in ("zero", "constant", "reflection", "replication", "circular")],
+               "layernorm", "rmsnorm", "groupnorm", "instancenorm1d", "instancenorm2d", "instancenorm3d",
+               "localresponsenorm", "embedding", "embeddingbag", "parameter", "rnn", "lstm", "gru",
+               "multiheadattention", "transformerencoderlayer", "transformerdecoderlayer"]
+ORACLE_KINDS += NEWER_KINDS
