@@ -1,5 +1,5 @@
-"""Graphs, blocks and repeats: names, references, merges, conditions, and their errors.
-Expected counts here are small enough to derive by the formula in the comment next to them."""
+"""Graphs, blocks and repeats: names, references, merges, conditions, ties, and their errors.
+Counts themselves are checked against torch elsewhere (golden, zoo); here, structure and relations."""
 
 import textwrap
 
@@ -50,7 +50,7 @@ def test_blocks_repeats_and_hierarchical_names():
     assert report.output_shape == [4, 16, 16]
     blocks = {b.name: b for b in report.blocks}
     assert blocks["stage"].kind == "res ×3" and blocks["stage.0"].depth == 2
-    assert blocks["b"].params == (8 * 9 * 16 + 16) + (8 * 16 + 16)   # 3x3 conv + 1x1 projection
+    assert blocks["b"].params == sum(r.params for r in report.layers if r.name.startswith("b."))
     assert report.layers[names.index("stage.2.conv")].path == ["stage", "stage.2"]
 
 
@@ -185,3 +185,57 @@ def test_graph_errors(text, words):
     message = error(text)
     for word in words:
         assert word in message
+
+
+TIED = """
+    input: [6]
+    layers:
+      - embedding: {num: 10, dim: 4, name: table}
+      - linear: {out: 10, bias: false, tie: table}
+"""
+
+
+def test_tie_counts_shared_weights_once():
+    tied, untied = run(TIED), run(TIED.replace(", tie: table", ""))
+    head = tied.layers[1]
+    assert head.tied_to == "table" and head.shared == head.weights == tied.layers[0].weights
+    assert tied.totals.params == untied.totals.params - head.weights
+    assert tied.totals.trainable == tied.totals.params and tied.totals.macs == untied.totals.macs
+
+
+@pytest.mark.parametrize("change, words", [
+    (("bias: false, tie: table", "bias: false, tie: nowhere"), ["names no layer"]),
+    (("linear: {out: 10,", "linear: {out: 9,"), ["tie: this weight is [9, 4], but 'table' has [10, 4]"]),
+    (("linear: {out: 10, bias: false, tie: table}", "relu: {tie: table}"), ["cannot share weights"]),
+])
+def test_tie_errors(change, words):
+    message = error(TIED.replace(*change))
+    for word in words:
+        assert word in message
+
+
+def test_parameter_is_a_source_that_keeps_the_flow():
+    report = run("""
+        input: [4, 8]
+        layers:
+          - linear: {out: 8, name: x}
+          - parameter: {shape: [1, 8], name: token}
+          - relu
+          - concat: {from: [token, relu_1], dim: 1}
+    """)
+    assert report.layers[2].inputs == ["x"]                      # relu still follows the linear
+    assert report.layers[1].inputs == [] and report.layers[1].params == 8
+    assert report.output_shape == [5, 8]
+
+
+def test_transformer_layer_reports_inner_rows():
+    report = run("""
+        input: [10, 16]
+        layers:
+          - transformerencoderlayer: {heads: 4, ff: 32, name: enc}
+    """)
+    names = [row.name for row in report.layers]
+    assert names[:4] == ["enc.self_attn", "enc.dropout1", "enc.residual1", "enc.norm1"]
+    (block,) = report.blocks
+    assert block.name == "enc" and block.kind == "transformerencoderlayer" and block.last == len(names) - 1
+    assert block.params == report.totals.params   # the counts themselves are checked against torch (golden)

@@ -30,8 +30,11 @@ def networks(draw):
 
 def check_invariants(report):
     rows = report.layers
-    for key in ("params", "weights", "bias", "buffers", "macs", "trainable", "param_bytes"):
+    for key in ("bias", "buffers", "macs", "trainable", "param_bytes"):
         assert getattr(report.totals, key) == sum(getattr(r, key) for r in rows), key
+    # a tied weight is counted once: by the layer that defines it, not the one that shares it
+    assert report.totals.params == sum(r.params - r.shared for r in rows)
+    assert report.totals.weights == sum(r.weights - r.shared for r in rows)
     assert report.totals.params == report.totals.trainable + report.totals.non_trainable
     for row in rows:
         assert row.params == row.weights + row.bias

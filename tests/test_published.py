@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from paramcalc import analyze
+from paramcalc import analyze, parse_spec
 
 SPECS = Path(__file__).parent.parent / "specs"
 
@@ -21,7 +21,11 @@ PUBLISHED = {
     "mobilenet_v3_large": (5_483_032, 0.217),
     "efficientnet_b0": (5_288_548, 0.386),
     "densenet121": (7_978_856, 2.834),
+    "vit_b_16": (86_567_656, 17.564),
 }
+
+# HF transformers: GPT2LMHeadModel.from_pretrained("gpt2").num_parameters() (head tied to wte)
+GPT2_TIED, GPT2_UNTIED = 124_439_808, 163_037_184
 
 
 @pytest.mark.parametrize("name", PUBLISHED)
@@ -31,3 +35,14 @@ def test_zoo_matches_published(name):
     assert report.totals.params == params
     digits = len(str(gmacs).split(".")[1])
     assert round(report.totals.macs / 1e9, digits) == gmacs
+
+
+def test_gpt2_tied_and_untied():
+    text = (SPECS / "gpt2.yaml").read_text()
+    tied = analyze(parse_spec(text, "gpt2.yaml"))
+    assert tied.totals.params == GPT2_TIED
+    head = next(r for r in tied.layers if r.name == "lm_head")
+    assert (head.tied_to, head.shared, head.params) == ("wte", 50257 * 768, 50257 * 768)
+    untied = analyze(parse_spec(text.replace(", tie: wte", ""), "gpt2.yaml"))
+    assert untied.totals.params == GPT2_UNTIED
+    assert untied.totals.macs == tied.totals.macs     # the head still multiplies
