@@ -40,8 +40,7 @@ def build_table(report, depth, plain):
         cells = [f"{row.first}–{row.last}" if is_block else str(row.index),
                  row.name + (" …" if is_block else ""), row.kind,
                  ", ".join(shape_text(s) for s in row.input_shapes), shape_text(row.output_shape),
-                 f"{row.weights:,}", f"{row.bias:,}", f"{row.params:,}" + ("" if row.trainable == row.params
-                                                                       else " (frozen)")]
+                 f"{row.weights:,}", f"{row.bias:,}", f"{row.params:,}" + _note(row)]
         if show_buffers:
             cells.append(f"{row.buffers:,}")
         cells.append(f"{row.macs:,}")
@@ -49,10 +48,20 @@ def build_table(report, depth, plain):
     return table
 
 
+def _note(row) -> str:
+    if getattr(row, "tied_to", None):
+        return f" (tied to {row.tied_to})"
+    if row.trainable < row.params - row.shared:
+        return " (frozen)"
+    return ""
+
+
 def summary(report) -> str:
     t = report.totals
+    shared = sum(r.shared for r in report.layers)
     lines = [f"{report.name}: {human(t.params)} params ({t.params:,})"
-             + (f", {t.non_trainable:,} frozen" if t.non_trainable else ""),
+             + (f", {t.non_trainable:,} frozen" if t.non_trainable else "")
+             + (f"; {shared:,} tied weights counted once" if shared else ""),
              f"{human(t.macs, 'MACs')} ({t.macs:,}) at batch {report.batch}",
              f"{human(t.param_bytes, 'B', binary=True)} of {report.dtype} parameters"]
     if t.buffers:
