@@ -18,6 +18,9 @@ from .layers import REGISTRY, Layer, normalize_kind
 from .spec import BlockDef, Entry, Spec, YList, YMap
 
 
+MAX_LAYERS = 100_000   # far above any real network; stops a `repeat: 1000000000` from hanging
+
+
 @dataclass
 class Node:
     index: int
@@ -361,6 +364,9 @@ class _Expander:
 
     def leaf(self, entry: Entry, cls: type[Layer], scope: _Scope, sources, local, overrides) -> list[str]:
         index = len(self.nodes)
+        if index >= MAX_LAYERS:
+            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers (a runaway repeat?); "
+                            f"refusing to analyse it", entry.loc, context=scope.context)
         name = local if local is not None else scope.auto_name(cls.kind)
         full = scope.prefix + name
         label = f"layer {index} '{full}' ({cls.kind})"

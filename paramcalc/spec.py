@@ -39,14 +39,6 @@ class YList(list):
         self.locs: list[Loc] = []
 
 
-def loc_of(container, key, fallback: Loc) -> Loc:
-    if isinstance(container, YMap):
-        return container.value_locs.get(key, container.loc)
-    if isinstance(container, YList) and isinstance(key, int) and key < len(container.locs):
-        return container.locs[key]
-    return fallback
-
-
 # ---------------------------------------------------------------- YAML with locations
 
 def _mark(source: str, mark) -> Loc:

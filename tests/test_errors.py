@@ -56,6 +56,8 @@ CASES = {
                    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
                    ":", ["alias bomb"]),
     "recursive alias": ("a: &a [*a]\n", ":", ["alias"]),
+    "runaway repeat": ("input: [4]\nlayers:\n  - repeat: 1000000000\n    relu:\n", ":3:5",
+                       ["more than 100,000 layers"]),
 }
 
 

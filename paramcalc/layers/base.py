@@ -223,9 +223,6 @@ class Layer:
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         return 0
 
-    def describe_kind(self) -> str:
-        return self.kind
-
 
 def check_declared(declared: int | None, actual: int, field: str) -> None:
     """A size pasted from PyTorch code (in_channels=3) must agree with the inferred one."""

@@ -152,6 +152,12 @@ class UpsamplingBilinear2d(UpsamplingNearest2d):
     kind, torch_name = "upsamplingbilinear2d", "UpsamplingBilinear2d"
 
 
+def _images(shape):
+    if len(shape) < 3:
+        raise ShapeError(f"expects a per-sample input of at least 3 dimensions (C, H, W), found {fmt_shape(shape)}")
+    return shape
+
+
 @dataclass(frozen=True)
 class PixelShuffle(Layer):
     """(C·r², H, W) -> (C, H·r, W·r): sub-pixel convolution's rearrangement."""
@@ -162,10 +168,7 @@ class PixelShuffle(Layer):
     formulas = {"output": "(*, C / r², H·r, W·r)", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
-        shape = shapes[0]
-        if len(shape) < 3:
-            raise ShapeError(f"expects a per-sample input of at least 3 dimensions (C, H, W), found {fmt_shape(shape)}")
-        *lead, c, h, w = shape
+        *lead, c, h, w = _images(shapes[0])
         r = self.factor
         if c % (r * r):
             raise ShapeError(f"channels ({c}) must be divisible by factor² ({r * r})")
@@ -182,10 +185,7 @@ class PixelUnshuffle(Layer):
     formulas = {"output": "(*, C·r², H / r, W / r)", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
-        shape = shapes[0]
-        if len(shape) < 3:
-            raise ShapeError(f"expects a per-sample input of at least 3 dimensions (C, H, W), found {fmt_shape(shape)}")
-        *lead, c, h, w = shape
+        *lead, c, h, w = _images(shapes[0])
         r = self.factor
         if h % r or w % r:
             raise ShapeError(f"height and width ({h}, {w}) must be divisible by factor {r}")
