@@ -20,9 +20,9 @@ def build_table(report, depth, plain):
     from rich import box
     from rich.table import Table
     t = report.totals
-    table = Table(box=box.SIMPLE_HEAD if plain else box.ROUNDED, show_footer=True,
+    table = Table(box=box.SIMPLE_HEAD if plain else box.ROUNDED, show_footer=True, pad_edge=not plain,
                   title=None if plain else f"[bold]{report.name}[/]", header_style="" if plain else "bold",
-                  footer_style="" if plain else "bold", pad_edge=False)
+                  footer_style="" if plain else "bold")
     show_buffers = t.buffers > 0
     table.add_column("#", justify="right", style="" if plain else "dim")
     table.add_column("name", footer="total")
