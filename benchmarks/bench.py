@@ -15,6 +15,7 @@ Times are medians of repeated runs; only ratios are meant to be compared across 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -41,8 +42,14 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+# Child processes may write bytecode, as an installed package has it; else every run recompiles.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def process(*args) -> callable:
-    return lambda: subprocess.run(args, check=True, capture_output=True)
+    run = lambda: subprocess.run(args, check=True, capture_output=True, env=CHILD_ENV)  # noqa: E731
+    run()  # warm-up: writes the bytecode, fills the OS file cache
+    return run
 
 
 def answer_time(torch_python: str | None, repeat: int) -> None:

@@ -233,7 +233,7 @@ class _Expander:
                             entry.meta_locs["when"], context=scope.context)
         sources = self.sources(entry, scope, current)
         raw_name = self.meta(entry, "name", scope)
-        if raw_name is not None and not isinstance(raw_name, (str, int)) or isinstance(raw_name, bool):
+        if isinstance(raw_name, bool) or (raw_name is not None and not isinstance(raw_name, (str, int))):
             raise SpecError(f"'name' expects a string, found {describe(raw_name)}", entry.meta_locs["name"],
                             context=scope.context)
         local = str(raw_name) if raw_name is not None else None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ..errors import ShapeError
-from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, normalize_dim
+from .base import DTYPE_BYTES, Layer, Params, REQUIRED, arg, kind_class, normalize_dim
 
 SAME = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0 (activations are not counted)"}
 
 
-@dataclass(frozen=True)
+@kind_class
 class _Elementwise(Layer):
     formulas = SAME
 
@@ -18,7 +17,7 @@ class _Elementwise(Layer):
         return shapes[0]
 
 
-@dataclass(frozen=True)
+@kind_class
 class _Inplace(_Elementwise):
     inplace: bool = arg(False, "bool", "ignored", counts=False)
 
@@ -27,7 +26,7 @@ def _kind(name, torch_name, doc, base=_Inplace, **fields):
     """One activation class; `fields` are extra dataclass fields declared with arg()."""
     namespace = {"kind": name, "torch_name": torch_name, "__doc__": doc,
                  "__annotations__": {f: object for f in fields}, **fields}
-    return dataclass(frozen=True)(type(torch_name, (base,), namespace))
+    return kind_class(type(torch_name, (base,), namespace))
 
 
 ReLU = _kind("relu", "ReLU", "max(0, x)")
@@ -68,7 +67,7 @@ RReLU = _kind("rrelu", "RReLU", "leaky relu with a random slope in [lower, upper
               upper=arg(1 / 3, "float", "highest slope", counts=False))
 
 
-@dataclass(frozen=True)
+@kind_class
 class _Softmax(_Elementwise):
     dim: int = arg(None, "int", "dim to normalise over (batch = 0); null: PyTorch's legacy implicit choice",
                    min=None)
@@ -99,7 +98,7 @@ class Softmin(_Softmax):
 Softmax2d = _kind("softmax2d", "Softmax2d", "softmax over the channels of a (C, H, W) input", base=_Elementwise)
 
 
-@dataclass(frozen=True)
+@kind_class
 class PReLU(_Elementwise):
     """x if x > 0 else a·x, with a learned slope a (one, or one per channel)."""
 
@@ -122,7 +121,7 @@ class PReLU(_Elementwise):
         return Params(weights=self.num_parameters)
 
 
-@dataclass(frozen=True)
+@kind_class
 class GLU(Layer):
     """Gated linear unit: splits dim in half, a·sigmoid(b); that dim halves."""
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
-from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, check_declared, expect_rank, fmt_shape
+from .base import (
+    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class,
+)
 
 
-@dataclass(frozen=True)
+@kind_class
 class MultiheadAttention(Layer):
     """Multi-head attention on (seq, E) samples: self-attention from one input, cross-attention
     with `from: [query, key_value]`, or `from: [query, key, value]`. E comes from the query."""
@@ -76,7 +78,7 @@ class Inner:
     inputs: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@kind_class
 class _TransformerLayer(Layer):
     heads: int = arg(REQUIRED, "int", "attention heads; must divide d_model", aka=("nhead",))
     ff: int = arg(2048, "int", "feed-forward width", aka=("dim_feedforward",))
@@ -128,7 +130,7 @@ class _TransformerLayer(Layer):
         return [Inner(name, attention, sources), drop, add, self._norm(n, f"residual{n}")]
 
 
-@dataclass(frozen=True)
+@kind_class
 class TransformerEncoderLayer(_TransformerLayer):
     """PyTorch's encoder layer on (seq, d_model): self-attention and a feed-forward block, each with
     a residual connection and a LayerNorm (after, or before with norm_first)."""
@@ -148,7 +150,7 @@ class TransformerEncoderLayer(_TransformerLayer):
                        self._norm(2, "residual2")]
 
 
-@dataclass(frozen=True)
+@kind_class
 class TransformerDecoderLayer(_TransformerLayer):
     """PyTorch's decoder layer: `from: [target, memory]`; self-attention on the target, attention to
     the memory, and a feed-forward block, each with a residual connection and a LayerNorm."""

@@ -49,6 +49,11 @@ class Arg:
     counts: bool = True  # False: accepted for PyTorch compatibility, changes no count
 
 
+# Every kind is declared with this: a frozen dataclass without generated __eq__/__repr__, which a
+# kind never needs and which would cost a third of the import time (Layer has a __repr__).
+kind_class = dataclasses.dataclass(frozen=True, eq=False, repr=False)
+
+
 def arg(default: Any = REQUIRED, type: str = "int", doc: str = "", *, aka=(), min=1,
         choices=(), counts=True):
     return dataclasses.field(default=default, metadata={"arg": Arg(type, doc, tuple(aka), min,
@@ -175,6 +180,10 @@ class Layer:
     arity: ClassVar[tuple[int, int | None]] = (1, 1)   # fewest and most inputs (None: no limit)
     ndim: ClassVar[int] = 1          # spatial dims, for per-dimension fields
     formulas: ClassVar[dict[str, str]] = {}
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.fields())
+        return f"{type(self).__name__}({values})"
 
     @classmethod
     def fields(cls) -> dict[str, Arg]:

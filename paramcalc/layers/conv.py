@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import FieldError, ShapeError
-from .base import DTYPE_BYTES, REQUIRED, Layer, Params, Shape, arg, check_declared, expect_rank, fmt_shape, prod
+from .base import (
+    DTYPE_BYTES, Layer, Params, REQUIRED, Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    prod,
+)
 
 IN_CHANNELS = "input channels: inferred from the input; if given, checked against it"
 
@@ -15,7 +16,7 @@ def conv_length(length: int, kernel: int, stride: int, pad: int, dilation: int) 
     return (length + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
 
 
-@dataclass(frozen=True)
+@kind_class
 class _ConvNd(Layer):
     """Applies a learned convolution over the spatial dims of a (C, *spatial) input."""
 
@@ -102,7 +103,7 @@ class Conv3d(_ConvNd):
 
 
 
-@dataclass(frozen=True)
+@kind_class
 class _ConvTransposeNd(Layer):
     """The gradient of a convolution: upsamples (C, *spatial) by stride with a learned kernel."""
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import FieldError
-from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, check_declared, expect_rank, prod
+from .base import DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, kind_class, prod
 
 
-@dataclass(frozen=True)
+@kind_class
 class Linear(Layer):
     """y = x·Wᵀ + b on the last dimension; any leading dimensions are kept."""
 
@@ -42,7 +40,7 @@ class Linear(Layer):
         return (self.out, shapes[0][-1])
 
 
-@dataclass(frozen=True)
+@kind_class
 class Embedding(Layer):
     """A lookup table: each index of the input (any shape of token ids) becomes a learned vector."""
 
@@ -74,7 +72,7 @@ class Embedding(Layer):
         return (self.num, self.dim)
 
 
-@dataclass(frozen=True)
+@kind_class
 class EmbeddingBag(Embedding):
     """Sums, averages or maxes the vectors of a bag of indices: a (N) sample becomes (dim)."""
 
@@ -89,7 +87,7 @@ class EmbeddingBag(Embedding):
         return (self.dim,)
 
 
-@dataclass(frozen=True)
+@kind_class
 class Parameter(Layer):
     """A learned tensor with no input, such as a class token or a position embedding, used by name
     in a merge (`concat`, `add`). Give the per-sample shape: a PyTorch parameter (1, 197, 768) that

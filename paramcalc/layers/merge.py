@@ -3,10 +3,8 @@ reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import FieldError, ShapeError
-from .base import REQUIRED, Layer, arg, fmt_shape, normalize_dim
+from .base import Layer, REQUIRED, arg, fmt_shape, kind_class, normalize_dim
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
 
@@ -15,7 +13,7 @@ def _shapes(shapes) -> str:
     return " and ".join(fmt_shape(s) for s in shapes)
 
 
-@dataclass(frozen=True)
+@kind_class
 class Add(Layer):
     """Elementwise sum of two or more inputs of the same shape (a residual shortcut)."""
 
@@ -28,7 +26,7 @@ class Add(Layer):
         return shapes[0]
 
 
-@dataclass(frozen=True)
+@kind_class
 class Mul(Layer):
     """Elementwise product with broadcasting (size-1 dims stretch), e.g. squeeze-excitation's
     (C, 1, 1) scale times a (C, H, W) feature map."""
@@ -48,7 +46,7 @@ class Mul(Layer):
         return tuple(out)
 
 
-@dataclass(frozen=True)
+@kind_class
 class Concat(Layer):
     """Joins two or more inputs along dim (channels by default); all other dims must match."""
 
@@ -68,7 +66,7 @@ class Concat(Layer):
         return (*first[:d], sum(s[d] for s in shapes), *first[d + 1:])
 
 
-@dataclass(frozen=True)
+@kind_class
 class Split(Layer):
     """Takes one piece of torch.split(x, size, dim): pieces of `size` (the last may be smaller),
     or of the listed sizes, which must add up to the dim."""
@@ -103,7 +101,7 @@ class Split(Layer):
         return (*shape[:d], pieces[self.index], *shape[d + 1:])
 
 
-@dataclass(frozen=True)
+@kind_class
 class Chunk(Split):
     """Takes one piece of torch.chunk(x, chunks, dim): pieces of ceil(size / chunks)."""
 
@@ -120,7 +118,7 @@ class Chunk(Split):
         return [min(step, length - start) for start in range(0, length, step)]
 
 
-@dataclass(frozen=True)
+@kind_class
 class ChannelShuffle(Layer):
     """Interleaves channels across groups (ShuffleNet); shape unchanged."""
 
@@ -135,7 +133,7 @@ class ChannelShuffle(Layer):
         return shapes[0]
 
 
-@dataclass(frozen=True)
+@kind_class
 class Mean(Layer):
     """Mean over one or more dims (batch = 0); keepdim keeps them as size 1."""
 
@@ -154,7 +152,7 @@ class Mean(Layer):
         return tuple(s for i, s in enumerate(shape) if i not in reduced)
 
 
-@dataclass(frozen=True)
+@kind_class
 class StochasticDepth(Layer):
     """torchvision's StochasticDepth: drops a residual branch while training; a no-op for counts."""
 

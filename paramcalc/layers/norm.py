@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import ShapeError
-from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, check_declared, expect_rank, fmt_shape, prod
+from .base import (
+    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+)
 
 
-@dataclass(frozen=True)
+@kind_class
 class _BatchNormNd(Layer):
     """Normalises each channel over the batch; C is inferred from the input."""
 
@@ -64,7 +64,7 @@ def _normalized(shape_field, shape, field="shape"):
     return wanted
 
 
-@dataclass(frozen=True)
+@kind_class
 class LayerNorm(Layer):
     """Normalises over the last dims (by default the last one), with a learned scale and shift."""
 
@@ -88,7 +88,7 @@ class LayerNorm(Layer):
         return Params(weights=n, bias=n if self.bias else 0)
 
 
-@dataclass(frozen=True)
+@kind_class
 class RMSNorm(Layer):
     """Root-mean-square normalisation over the last dims, with a learned scale."""
 
@@ -110,7 +110,7 @@ class RMSNorm(Layer):
         return Params(weights=prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0)
 
 
-@dataclass(frozen=True)
+@kind_class
 class GroupNorm(Layer):
     """Normalises groups of channels of a (C, *) input; C is inferred."""
 
@@ -138,7 +138,7 @@ class GroupNorm(Layer):
         return Params(weights=c, bias=c)
 
 
-@dataclass(frozen=True)
+@kind_class
 class _InstanceNormNd(_BatchNormNd):
     """Normalises each channel of each sample over its spatial dims."""
 
@@ -158,7 +158,7 @@ class InstanceNorm3d(_InstanceNormNd):
     kind, torch_name, ranks, layout = "instancenorm3d", "InstanceNorm3d", (4,), "(C, D, H, W)"
 
 
-@dataclass(frozen=True)
+@kind_class
 class LocalResponseNorm(Layer):
     """Normalises each element by its neighbours across `size` channels (AlexNet's LRN)."""
 

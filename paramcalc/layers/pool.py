@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import FieldError, ShapeError
-from .base import REQUIRED, Layer, arg, expect_rank, fmt_shape
+from .base import Layer, REQUIRED, arg, expect_rank, fmt_shape, kind_class
 
 LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
 
@@ -20,7 +18,7 @@ def pool_length(length, kernel, stride, pad, dilation, ceil_mode) -> int:
     return size
 
 
-@dataclass(frozen=True)
+@kind_class
 class _PoolNd(Layer):
     kernel: tuple = arg(REQUIRED, "size", "window size: an int or one per spatial dim", aka=("kernel_size",))
     stride: tuple = arg(None, "size", "step between windows (default: kernel)")
@@ -56,7 +54,7 @@ class _PoolNd(Layer):
         return (shape[0], *spatial)
 
 
-@dataclass(frozen=True)
+@kind_class
 class _MaxPoolNd(_PoolNd):
     """Maximum over sliding windows of each channel."""
 
@@ -64,14 +62,14 @@ class _MaxPoolNd(_PoolNd):
     return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
 
 
-@dataclass(frozen=True)
+@kind_class
 class _AvgPoolNd(_PoolNd):
     """Mean over sliding windows of each channel."""
 
     count_include_pad: bool = arg(True, "bool", "include padding zeros in the mean", counts=False)
 
 
-@dataclass(frozen=True)
+@kind_class
 class _AvgPoolDivisorNd(_AvgPoolNd):
     divisor_override: int = arg(None, "int", "divide by this instead of the window size", counts=False)
 
@@ -109,7 +107,7 @@ class AvgPool3d(_AvgPoolDivisorNd):
         return super().output_shape(shapes)
 
 
-@dataclass(frozen=True)
+@kind_class
 class _AdaptivePoolNd(Layer):
     out: tuple = arg(REQUIRED, "optional_size", "output size: an int, or one per spatial dim where "
                      "null keeps the input's size", aka=("output_size",))
@@ -142,7 +140,7 @@ class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
     kind, torch_name, ndim = "adaptiveavgpool3d", "AdaptiveAvgPool3d", 3
 
 
-@dataclass(frozen=True)
+@kind_class
 class AdaptiveMaxPool1d(_AdaptivePoolNd):
     """Takes the maximum of each channel into a fixed output size, whatever the input size."""
     kind, torch_name, ndim = "adaptivemaxpool1d", "AdaptiveMaxPool1d", 1

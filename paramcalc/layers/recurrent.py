@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..errors import FieldError
-from .base import DTYPE_BYTES, REQUIRED, Layer, Params, arg, check_declared, expect_rank
+from .base import DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, kind_class
 
 
-@dataclass(frozen=True)
+@kind_class
 class _Recurrent(Layer):
     hidden: int = arg(REQUIRED, "int", "hidden state size H", aka=("hidden_size",))
     layers: int = arg(1, "int", "stacked layers", aka=("num_layers",))
@@ -67,7 +65,7 @@ class _Recurrent(Layer):
         return shapes[0][0] * self._per_step(shapes[0][1])[0]
 
 
-@dataclass(frozen=True)
+@kind_class
 class RNN(_Recurrent):
     """Elman RNN: h' = nonlinearity(W_ih·x + b_ih + W_hh·h + b_hh)."""
 
@@ -75,7 +73,7 @@ class RNN(_Recurrent):
     kind, torch_name = "rnn", "RNN"
 
 
-@dataclass(frozen=True)
+@kind_class
 class LSTM(_Recurrent):
     """Long short-term memory: 4 gates (G = 4); proj > 0 projects the hidden state to proj features."""
 
@@ -88,7 +86,7 @@ class LSTM(_Recurrent):
             raise FieldError("proj", f"proj must be smaller than hidden ({self.hidden}), found {self.proj}")
 
 
-@dataclass(frozen=True)
+@kind_class
 class GRU(_Recurrent):
     """Gated recurrent unit: 3 gates (G = 3)."""
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 from ..errors import FieldError, ShapeError
-from .base import REQUIRED, Layer, arg, fmt_shape, normalize_dim, prod
+from .base import Layer, REQUIRED, arg, fmt_shape, kind_class, normalize_dim, prod
 
 
-@dataclass(frozen=True)
+@kind_class
 class Flatten(Layer):
     """Merges dims start_dim..end_dim into one. Dims count as in PyTorch, the batch being dim 0:
     the default start_dim=1, end_dim=-1 turns a (C, H, W) sample into (C·H·W)."""
@@ -30,7 +28,7 @@ class Flatten(Layer):
         return (*shape[:start], prod(shape[start:end + 1]), *shape[end + 1:])
 
 
-@dataclass(frozen=True)
+@kind_class
 class Identity(Layer):
     """Passes its input through unchanged."""
 
@@ -41,7 +39,7 @@ class Identity(Layer):
         return shapes[0]
 
 
-@dataclass(frozen=True)
+@kind_class
 class _Dropout(Layer):
     """Zeroes random elements (or channels) while training; shape unchanged, no parameters."""
 
@@ -90,7 +88,7 @@ class FeatureAlphaDropout(_Dropout):
 INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
 
-@dataclass(frozen=True)
+@kind_class
 class Upsample(Layer):
     """Resizes the spatial dims of (C, *spatial) by `scale` or to `size` (1 to 3 spatial dims)."""
 
@@ -134,7 +132,7 @@ class Upsample(Layer):
         return (shape[0], *out)
 
 
-@dataclass(frozen=True)
+@kind_class
 class UpsamplingNearest2d(Upsample):
     """Nearest-neighbour upsampling of (C, H, W)."""
 
@@ -144,7 +142,7 @@ class UpsamplingNearest2d(Upsample):
     kind, torch_name = "upsamplingnearest2d", "UpsamplingNearest2d"
 
 
-@dataclass(frozen=True)
+@kind_class
 class UpsamplingBilinear2d(UpsamplingNearest2d):
     """Bilinear upsampling of (C, H, W) with align_corners=True."""
 
@@ -158,7 +156,7 @@ def _images(shape):
     return shape
 
 
-@dataclass(frozen=True)
+@kind_class
 class PixelShuffle(Layer):
     """(C·r², H, W) -> (C, H·r, W·r): sub-pixel convolution's rearrangement."""
 
@@ -175,7 +173,7 @@ class PixelShuffle(Layer):
         return (*lead, c // (r * r), h * r, w * r)
 
 
-@dataclass(frozen=True)
+@kind_class
 class PixelUnshuffle(Layer):
     """(C, H·r, W·r) -> (C·r², H, W): the inverse of pixelshuffle."""
 
@@ -206,7 +204,7 @@ def _resolve_sizes(sizes: tuple, total: int, what: str) -> tuple:
     return sizes
 
 
-@dataclass(frozen=True)
+@kind_class
 class Reshape(Layer):
     """Reshapes each sample (the batch dim is kept): `reshape: [196, 768]`; one entry may be -1."""
 
@@ -225,7 +223,7 @@ class View(Reshape):
     kind, torch_name = "view", "Tensor.view"
 
 
-@dataclass(frozen=True)
+@kind_class
 class Unflatten(Layer):
     """Splits dim into sizes (one may be -1): the inverse of flatten."""
 
@@ -242,7 +240,7 @@ class Unflatten(Layer):
         return (*shape[:d], *_resolve_sizes(sizes, shape[d], "sizes"), *shape[d + 1:])
 
 
-@dataclass(frozen=True)
+@kind_class
 class Permute(Layer):
     """Reorders dims; as in PyTorch the list includes the batch dim, which must stay first
     (`permute: [0, 2, 3, 1]` turns (C, H, W) into (H, W, C))."""
@@ -264,7 +262,7 @@ class Permute(Layer):
         return tuple(shape[d - 1] for d in full[1:])
 
 
-@dataclass(frozen=True)
+@kind_class
 class Transpose(Layer):
     """Swaps two dims (batch = 0, which cannot move)."""
 
@@ -281,7 +279,7 @@ class Transpose(Layer):
         return tuple(shape)
 
 
-@dataclass(frozen=True)
+@kind_class
 class Squeeze(Layer):
     """Removes size-1 dims: all of them, or the given ones (a dim that is not 1 stays)."""
 
@@ -300,7 +298,7 @@ class Squeeze(Layer):
         return tuple(s for i, s in enumerate(shape) if i not in drop)
 
 
-@dataclass(frozen=True)
+@kind_class
 class Unsqueeze(Layer):
     """Inserts a size-1 dim at dim (batch = 0; negative counts from the end of the result)."""
 
@@ -315,7 +313,7 @@ class Unsqueeze(Layer):
         return (*shape[:d], 1, *shape[d:])
 
 
-@dataclass(frozen=True)
+@kind_class
 class Select(Layer):
     """Takes one index along dim, removing it (ViT's class token: `select: {dim: 1, index: 0}`)."""
 
@@ -333,7 +331,7 @@ class Select(Layer):
         return (*shape[:d], *shape[d + 1:])
 
 
-@dataclass(frozen=True)
+@kind_class
 class _PadNd(Layer):
     """Pads the last n dims: an int for every side, or (left, right[, top, bottom[, front, back]]),
     last dim first as in PyTorch."""
@@ -374,10 +372,10 @@ class _PadNd(Layer):
 def _pad_kind(torch_name, base, n, doc, **extra):
     namespace = {"kind": torch_name.lower(), "torch_name": torch_name, "ndim": n, "__doc__": doc,
                  "__annotations__": {k: object for k in extra}, **extra}
-    return dataclass(frozen=True)(type(torch_name, (base,), namespace))
+    return kind_class(type(torch_name, (base,), namespace))
 
 
-@dataclass(frozen=True)
+@kind_class
 class _ReflectPad(_PadNd):
     negative_ok = False
 
@@ -387,7 +385,7 @@ class _ReflectPad(_PadNd):
                              f"for size {size} in dim {d + 1}")
 
 
-@dataclass(frozen=True)
+@kind_class
 class _CircularPad(_PadNd):
     negative_ok = False
 
@@ -397,7 +395,7 @@ class _CircularPad(_PadNd):
                              f"in dim {d + 1}")
 
 
-@dataclass(frozen=True)
+@kind_class
 class _ReplicatePad(_PadNd):
     negative_ok = False
 
