@@ -279,10 +279,10 @@ class _Expander:
         if first is not None and not isinstance(first, YMap):
             raise SpecError("'first' expects a mapping of fields that differ in the first repetition",
                             entry.meta_locs["first"], context=scope.context)
-        name = local if local is not None else scope.auto_name(entry.kind or "layers")
+        name = local if local is not None else scope.auto_name(entry.kind or "group")
         full = scope.prefix + name
         self.define(scope, name, full, entry.loc)
-        block = Block(full, f"{entry.kind or 'layers'} ×{count}", entry.loc, len(self.nodes), inputs=list(sources))
+        block = Block(full, f"{entry.kind or 'group'} ×{count}", entry.loc, len(self.nodes), inputs=list(sources))
         self.blocks.append(block)
         inner = _Scope(full + ".", scope.input, scope.env, scope.context, parent=scope)
         current = sources
@@ -306,10 +306,10 @@ class _Expander:
                         hint=did_you_mean(kind, choices) or "`paramcalc kinds` lists every kind")
 
     def group(self, entry, scope, sources, local):
-        name = local if local is not None else scope.auto_name("layers")
+        name = local if local is not None else scope.auto_name("group")
         full = scope.prefix + name
         self.define(scope, name, full, entry.loc)
-        block = Block(full, "layers", entry.loc, len(self.nodes), inputs=list(sources))
+        block = Block(full, "group", entry.loc, len(self.nodes), inputs=list(sources))
         self.blocks.append(block)
         inner = _Scope(full + ".", sources[0] if len(sources) == 1 else scope.input, scope.env, scope.context,
                        parent=scope)

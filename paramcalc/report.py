@@ -45,7 +45,7 @@ class LayerRow:
 @dataclass(frozen=True)
 class BlockRow:
     name: str
-    kind: str                       # the block's name, or "repeat" / "layers"
+    kind: str                       # the block's name, "NAME ×N" for a repeat, "group" for layers: [...]
     depth: int
     first: int                      # index of its first and last leaf layer
     last: int

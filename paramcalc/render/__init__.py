@@ -23,20 +23,31 @@ def human(n: float, unit: str = "", binary: bool = False) -> str:
 
 
 def visible_rows(report, depth: int | None):
-    """Leaf rows, with every block at `depth` collapsed into its BlockRow (torchinfo's depth)."""
+    """The rows a table shows. Without a depth, every leaf layer. With one, a tree as torchinfo
+    draws it: the blocks down to `depth`, each with its summed counts, the deepest ones collapsed,
+    and the layers outside them."""
     if not depth:
         return list(report.layers)
     by_name = {b.name: b for b in report.blocks}
     rows, shown = [], set()
     for row in report.layers:
-        if len(row.path) >= depth:
-            block = row.path[depth - 1]
+        for block in row.path[:depth]:
             if block not in shown:
                 shown.add(block)
                 rows.append(by_name[block])
-        else:
+        if len(row.path) < depth:
             rows.append(row)
     return rows
+
+
+def is_collapsed(row, depth: int | None) -> bool:
+    return hasattr(row, "first") and row.depth == depth
+
+
+def row_label(row, depth: int | None) -> str:
+    """The name, indented by nesting when a tree is shown; a collapsed block ends in …."""
+    indent = "  " * len(row.path) if depth else ""
+    return indent + row.name + (" …" if is_collapsed(row, depth) else "")
 
 
 def render(report, fmt: str, depth: int | None = None, **options) -> str:

@@ -1,4 +1,4 @@
-from . import human, shape_text, visible_rows
+from . import human, is_collapsed, shape_text, visible_rows
 
 
 def _cell(text) -> str:
@@ -14,7 +14,9 @@ def render_markdown(report, depth=None) -> str:
     for row in visible_rows(report, depth):
         index = f"{row.first}–{row.last}" if hasattr(row, "first") else row.index
         ins = ", ".join(shape_text(s) for s in row.input_shapes)
-        lines.append(f"| {index} | `{_cell(row.name)}` | {_cell(row.kind)} | {ins} | "
+        indent = "&nbsp;&nbsp;" * len(row.path) if depth else ""
+        more = " …" if is_collapsed(row, depth) else ""
+        lines.append(f"| {index} | {indent}`{_cell(row.name)}`{more} | {_cell(row.kind)} | {ins} | "
                      f"{shape_text(row.output_shape)} | {row.params:,} | {row.macs:,} |")
     lines.append(f"| | **total** | | {shape_text(report.input_shape)} | {shape_text(report.output_shape)} | "
                  f"**{t.params:,}** | **{t.macs:,}** |")

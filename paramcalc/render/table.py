@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import human, shape_text, visible_rows
+from . import human, is_collapsed, row_label, shape_text, visible_rows
 
 
 def make_console():
@@ -36,15 +36,14 @@ def build_table(report, depth, plain):
         table.add_column("buffers", justify="right", footer=f"{t.buffers:,}")
     table.add_column("MACs", justify="right", footer=f"{t.macs:,}")
     for row in visible_rows(report, depth):
-        is_block = not hasattr(row, "index")
-        cells = [f"{row.first}–{row.last}" if is_block else str(row.index),
-                 row.name + (" …" if is_block else ""), row.kind,
+        is_block = hasattr(row, "first")
+        cells = [f"{row.first}–{row.last}" if is_block else str(row.index), row_label(row, depth), row.kind,
                  ", ".join(shape_text(s) for s in row.input_shapes), shape_text(row.output_shape),
                  f"{row.weights:,}", f"{row.bias:,}", f"{row.params:,}" + _note(row)]
         if show_buffers:
             cells.append(f"{row.buffers:,}")
         cells.append(f"{row.macs:,}")
-        table.add_row(*cells)
+        table.add_row(*cells, style="bold" if is_block and not plain and not is_collapsed(row, depth) else None)
     return table
 
 
