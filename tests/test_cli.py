@@ -139,3 +139,13 @@ def test_pytorch_argument_names_are_accepted():
                                           "out_channels: 16, kernel_size: [3, 3], stride: 2, padding_mode: zeros}\n")
     assert short["layers"][0]["params"] == torch_style["layers"][0]["params"]
     assert short["layers"][0]["output_shape"] == torch_style["layers"][0]["output_shape"]
+
+
+def test_depth_two_shows_stages_and_their_blocks():
+    lines = run_cli("analyze", str(SPECS / "resnet50.yaml"), "--depth", "2").stdout.splitlines()
+    names = [line.split()[1] for line in lines if line.strip()[:1].isdigit()]
+    assert names[:8] == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer1.0", "layer1.1", "layer1.2"]
+    stage = next(line for line in lines if " layer1 " in line)
+    block = next(line for line in lines if "layer1.0 …" in line)
+    assert block.index("layer1.0") > stage.index("layer1")      # indented under its stage
+    assert not any("layer1.0.conv1" in line for line in lines)
