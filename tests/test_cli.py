@@ -149,3 +149,11 @@ def test_depth_two_shows_stages_and_their_blocks():
     block = next(line for line in lines if "layer1.0 …" in line)
     assert block.index("layer1.0") > stage.index("layer1")      # indented under its stage
     assert not any("layer1.0.conv1" in line for line in lines)
+
+
+def test_every_kind_is_documented():
+    catalogue = json.loads(run_cli("kinds", "--format", "json").stdout)
+    for kind in catalogue["kinds"]:
+        assert kind["doc"], kind["kind"]
+        assert {"output", "weights", "bias", "macs"} <= set(kind["formulas"]), kind["kind"]
+        assert all(field["doc"] for field in kind["fields"]), kind["kind"]
