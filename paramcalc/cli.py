@@ -235,4 +235,7 @@ def _json(value) -> str:
 
 
 def run() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
