@@ -92,7 +92,7 @@ def build_schema() -> dict:
                        {"type": "string", "pattern": r"^\d+([x×,]\d+)*$"}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://paramcalc.dev/schema/spec-v1.json",
+        "$id": "urn:paramcalc:spec:v1",
         "title": "paramcalc spec (version 1)",
         "type": "object",
         "properties": {

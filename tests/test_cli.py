@@ -54,7 +54,10 @@ def test_stdin_yaml_and_json():
     text = (SPECS / "lenet5.yaml").read_text()
     assert analyze_json("-", stdin=text)["totals"]["params"] == analyze_json(str(SPECS / "lenet5.yaml"))["totals"]["params"]
     as_json = json.dumps({"input": [1, 32, 32], "layers": [{"conv2d": {"out": 6, "kernel": 5}}]})
-    assert analyze_json("-", stdin=as_json)["layers"][0]["params"] == 6 * 25 + 6
+    inline_in_yaml = "input: [1, 32, 32]\nlayers:\n  - conv2d(6, kernel=5)\n"
+    assert analyze_json("-", stdin=as_json)["layers"] == analyze_json("-", stdin=inline_in_yaml)["layers"]
+    assert analyze_json("-", stdin=as_json)["layers"][0]["params"] == analyze_json(
+        str(SPECS / "lenet5.yaml"))["layers"][0]["params"]
 
 
 def test_table_is_plain_when_piped():

@@ -101,26 +101,14 @@ class Conv3d(_ConvNd):
     kind, torch_name, ndim, layout = "conv3d", "Conv3d", 3, "(C, D, H, W)"
 
 
-
-
 @kind_class
-class _ConvTransposeNd(Layer):
+class _ConvTransposeNd(_ConvNd):
     """The gradient of a convolution: upsamples (C, *spatial) by stride with a learned kernel."""
 
-    out: int = arg(REQUIRED, "int", "output channels", aka=("out_channels",))
-    kernel: tuple = arg(REQUIRED, "size", "kernel size: an int or one per spatial dim", aka=("kernel_size",))
-    stride: tuple = arg(1, "size", "upsampling step")
-    padding: tuple = arg(0, "size", "removes dilation·(kernel−1)−padding from each side", min=0)
-    output_padding: tuple = arg(0, "size", "extra size on one side; smaller than stride or dilation", min=0)
-    groups: int = arg(1, "int", "blocked connections; must divide in and out channels")
-    bias: bool = arg(True, "bool", "learn an additive bias per output channel")
-    dilation: tuple = arg(1, "size", "spacing between kernel elements")
+    padding: tuple = arg(0, "size", "removes dilation·(kernel − 1) − padding from each side", min=0)
     padding_mode: str = arg("zeros", "choice", "PyTorch supports only 'zeros' here", counts=False, choices=("zeros",))
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
-    in_channels: int = arg(None, "int", IN_CHANNELS, counts=False)
+    output_padding: tuple = arg(0, "size", "extra size on one side; smaller than stride or dilation", min=0)
 
-    primary = "out"
     formulas = {
         "output": "L_out = (L − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1",
         "weights": "C_in · (out / groups) · Π kernel",
@@ -137,7 +125,7 @@ class _ConvTransposeNd(Layer):
 
     def output_shape(self, shapes):
         (shape,) = shapes
-        _ConvNd._in_channels(self, shape)
+        self._in_channels(shape)
         spatial = []
         for i, length in enumerate(shape[1:]):
             size = ((length - 1) * self.stride[i] - 2 * self.padding[i] + self.dilation[i] * (self.kernel[i] - 1)

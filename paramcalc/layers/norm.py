@@ -65,49 +65,50 @@ def _normalized(shape_field, shape, field="shape"):
 
 
 @kind_class
-class LayerNorm(Layer):
-    """Normalises over the last dims (by default the last one), with a learned scale and shift."""
-
+class _TrailingNorm(Layer):
     shape: object = arg(None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",))
-    eps: float = arg(1e-5, "float", "added to the variance", counts=False)
-    elementwise_affine: bool = arg(True, "bool", "learn a scale (and a shift, with bias)")
-    bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
+    elementwise_affine: bool = arg(True, "bool", "learn a per-element scale (and, for layernorm, a shift)")
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
 
-    kind, torch_name, primary = "layernorm", "LayerNorm", "shape"
-    formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)",
-                "bias": "Π shape (when elementwise_affine and bias)", "macs": "0 (normalisation is not counted)"}
+    primary = "shape"
 
     def output_shape(self, shapes):
         _normalized(self.shape, shapes[0])
         return shapes[0]
 
+    def affine_size(self, shapes) -> int:
+        return prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0
+
+
+@kind_class
+class LayerNorm(_TrailingNorm):
+    """Normalises over the last dims (by default the last one), with a learned scale and shift."""
+
+    eps: float = arg(1e-5, "float", "added to the variance", counts=False)
+    bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
+
+    kind, torch_name = "layernorm", "LayerNorm"
+    formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)",
+                "bias": "Π shape (when elementwise_affine and bias)", "macs": "0 (normalisation is not counted)"}
+
     def params(self, shapes):
-        n = prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0
+        n = self.affine_size(shapes)
         return Params(weights=n, bias=n if self.bias else 0)
 
 
 @kind_class
-class RMSNorm(Layer):
+class RMSNorm(_TrailingNorm):
     """Root-mean-square normalisation over the last dims, with a learned scale."""
 
-    shape: object = arg(None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",))
     eps: float = arg(None, "float", "added to the mean square", counts=False)
-    elementwise_affine: bool = arg(True, "bool", "learn a scale")
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
 
-    kind, torch_name, primary = "rmsnorm", "RMSNorm", "shape"
+    kind, torch_name = "rmsnorm", "RMSNorm"
     formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)", "bias": "0",
                 "macs": "0 (normalisation is not counted)"}
 
-    def output_shape(self, shapes):
-        _normalized(self.shape, shapes[0])
-        return shapes[0]
-
     def params(self, shapes):
-        return Params(weights=prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0)
+        return Params(weights=self.affine_size(shapes))
 
 
 @kind_class
