@@ -421,5 +421,5 @@ def inline_spec(input_shape: str, layers: list[str], name: str = "inline", batch
     if not layers:
         raise SpecError("no layers given; add -l KIND(...) once per layer")
     entries = [parse_inline(text, Loc(f"-l {i}", 1, 1)) for i, text in enumerate(layers, 1)]
-    return Spec(name=name, inputs={"input": parse_shape(input_shape, Loc("-i/--input", 0, 0), "-i/--input")},
+    return Spec(name=name, inputs={"input": parse_shape(input_shape, Loc("-i/--input", 0, 0))},
                 layers=entries, blocks={}, batch=batch, dtype=dtype, source="<inline>")
