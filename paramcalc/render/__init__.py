@@ -22,6 +22,15 @@ def human(n: float, unit: str = "", binary: bool = False) -> str:
     return f"{value:.{digits}f} {prefixes[i]}{unit}".rstrip()
 
 
+def params_note(row) -> str:
+    """What a params cell adds: a tie, or a freeze."""
+    if getattr(row, "tied_to", None):
+        return f" (tied to {row.tied_to})"
+    if row.trainable < row.params - row.shared:
+        return " (frozen)"
+    return ""
+
+
 def visible_rows(report, depth: int | None):
     """The rows a table shows. Without a depth, every leaf layer. With one, a tree as torchinfo
     draws it: the blocks down to `depth`, each with its summed counts, the deepest ones collapsed,

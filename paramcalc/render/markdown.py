@@ -1,4 +1,4 @@
-from . import human, is_collapsed, shape_text, visible_rows
+from . import human, is_collapsed, params_note, shape_text, visible_rows
 
 
 def _cell(text) -> str:
@@ -17,7 +17,7 @@ def render_markdown(report, depth=None) -> str:
         indent = "&nbsp;&nbsp;" * len(row.path) if depth else ""
         more = " …" if is_collapsed(row, depth) else ""
         lines.append(f"| {index} | {indent}`{_cell(row.name)}`{more} | {_cell(row.kind)} | {ins} | "
-                     f"{shape_text(row.output_shape)} | {row.params:,} | {row.macs:,} |")
+                     f"{shape_text(row.output_shape)} | {row.params:,}{params_note(row)} | {row.macs:,} |")
     lines.append(f"| | **total** | | {shape_text(report.input_shape)} | {shape_text(report.output_shape)} | "
                  f"**{t.params:,}** | **{t.macs:,}** |")
     lines += ["", f"{human(t.params)} params ({t.trainable:,} trainable), {human(t.macs, 'MACs')}, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import human, is_collapsed, row_label, shape_text, visible_rows
+from . import human, is_collapsed, params_note, row_label, shape_text, visible_rows
 
 
 def make_console():
@@ -39,20 +39,12 @@ def build_table(report, depth, plain):
         is_block = hasattr(row, "first")
         cells = [f"{row.first}–{row.last}" if is_block else str(row.index), row_label(row, depth), row.kind,
                  ", ".join(shape_text(s) for s in row.input_shapes), shape_text(row.output_shape),
-                 f"{row.weights:,}", f"{row.bias:,}", f"{row.params:,}" + _note(row)]
+                 f"{row.weights:,}", f"{row.bias:,}", f"{row.params:,}" + params_note(row)]
         if show_buffers:
             cells.append(f"{row.buffers:,}")
         cells.append(f"{row.macs:,}")
         table.add_row(*cells, style="bold" if is_block and not plain and not is_collapsed(row, depth) else None)
     return table
-
-
-def _note(row) -> str:
-    if getattr(row, "tied_to", None):
-        return f" (tied to {row.tied_to})"
-    if row.trainable < row.params - row.shared:
-        return " (frozen)"
-    return ""
 
 
 def summary(report) -> str:
