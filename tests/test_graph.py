@@ -239,3 +239,20 @@ def test_transformer_layer_reports_inner_rows():
     (block,) = report.blocks
     assert block.name == "enc" and block.kind == "transformerencoderlayer" and block.last == len(names) - 1
     assert block.params == report.totals.params   # the counts themselves are checked against torch (golden)
+
+
+def test_freeze_and_requires_grad_make_parameters_non_trainable():
+    text = """
+        input: [4, 8]
+        layers:
+          - linear: {out: 8, name: backbone, freeze: true}
+          - parameter: {shape: [1, 8], requires_grad: false, name: fixed}
+          - linear: {out: 2, name: head}
+    """
+    report = run(text)
+    rows = {r.name: r for r in report.layers}
+    assert rows["backbone"].trainable == 0 and rows["fixed"].trainable == 0
+    assert rows["head"].trainable == rows["head"].params
+    assert report.totals.non_trainable == rows["backbone"].params + rows["fixed"].params
+    assert report.totals.trainable == rows["head"].params
+    assert report.totals.params == run(text.replace(", freeze: true", "")).totals.params
