@@ -101,8 +101,7 @@ def parse_budget(key: str, value, source: str, loc: Loc | None = None) -> Budget
 
 
 def spec_budgets(spec) -> dict[str, Budget]:
-    return {key: parse_budget(key, value, "spec", loc) for key, (value, loc) in spec.budget.items()
-            if not key.startswith("@")}
+    return {key: parse_budget(key, value, "spec", loc) for key, (value, loc) in spec.budget.items()}
 
 
 def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]:

@@ -43,19 +43,12 @@ def kind_catalogue() -> dict:
     return {"conventions": CONVENTIONS, "kinds": [describe_kind(k) for k in REGISTRY]}
 
 
-def _console():
-    from .render.table import make_console
-    return make_console()
-
-
-def tidy(text, plain):
-    from .render.table import tidy
-    return tidy(text, plain)
 
 
 def render_catalogue() -> str:
     from rich.table import Table
-    console, plain = _console()
+    from .render.table import make_console, tidy
+    console, plain = make_console()
     from rich import box
     table = Table(title=None if plain else "layer kinds", pad_edge=False, box=box.SIMPLE_HEAD if plain else box.ROUNDED)
     for column in ("kind", "family", "fields (default)", "meaning"):
@@ -76,7 +69,8 @@ def render_catalogue() -> str:
 def render_kind(name: str) -> str:
     from rich.table import Table
     info = describe_kind(name)
-    console, plain = _console()
+    from .render.table import make_console, tidy
+    console, plain = make_console()
     from rich import box
     table = Table(pad_edge=False, box=box.SIMPLE_HEAD if plain else box.ROUNDED)
     for column in ("field", "type", "default", "also accepted", "meaning"):

@@ -318,7 +318,6 @@ def spec_from_document(doc, source: str) -> Spec:
         if not isinstance(raw, YMap):
             raise SpecError("'budget' expects a mapping like {max_params: 25M}", doc.value_locs["budget"])
         spec.budget = {k: (v, raw.value_locs[k]) for k, v in raw.items()}
-        spec.budget.update({"@" + k: (None, raw.key_locs[k]) for k in raw})
     return spec
 
 
