@@ -1,152 +1,20 @@
 """Reading a spec: YAML text or inline `-l` layers -> a Spec whose every value knows where it was written.
 
-Nothing here knows the layer kinds; graph.py turns entries into layers.
+The location-keeping YAML reader is yaml_reader.py, the inline language inline.py, the `${...}`
+evaluator expressions.py. Nothing here knows the layer kinds; graph.py turns entries into layers.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import Loc, SpecError, describe, did_you_mean
-
-MAX_NODES = 100_000      # a YAML alias bomb expands past this long before it hurts
-MAX_DEPTH = 100
-MAX_BYTES = 10 * 2**20
+from .yaml_reader import YList, YMap, base_loc, parse_yaml, read_text
 META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie")
 TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "blocks", "outputs", "budget")
-
-
-class YMap(dict):
-    """A mapping from YAML that remembers where it, its keys and its values were written."""
-
-    def __init__(self, loc: Loc):
-        super().__init__()
-        self.loc = loc
-        self.key_locs: dict[str, Loc] = {}
-        self.value_locs: dict[str, Loc] = {}
-
-
-class YList(list):
-    def __init__(self, loc: Loc):
-        super().__init__()
-        self.loc = loc
-        self.locs: list[Loc] = []
-
-
-# ---------------------------------------------------------------- YAML with locations
-
-def _mark(source: str, mark) -> Loc:
-    return Loc(source, mark.line + 1, mark.column + 1)
-
-
-class _Converter:
-    def __init__(self, loader: yaml.SafeLoader, source: str):
-        self.loader, self.source, self.nodes = loader, source, 0
-
-    def convert(self, node, depth=0):
-        self.nodes += 1
-        loc = _mark(self.source, node.start_mark)
-        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
-            raise SpecError(f"the YAML expands to more than {MAX_NODES:,} values or {MAX_DEPTH} levels "
-                            "(an alias bomb or a recursive alias?); refusing to read it", loc)
-        if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node)
-        if isinstance(node, yaml.SequenceNode):
-            out = YList(loc)
-            for item in node.value:
-                out.locs.append(_mark(self.source, item.start_mark))
-                out.append(self.convert(item, depth + 1))
-            return out
-        out = YMap(loc)
-        merged = []
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                merged.append(value_node)
-                continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise SpecError("a mapping key must be a plain name", _mark(self.source, key_node.start_mark))
-            key = key_node.value
-            key_loc = _mark(self.source, key_node.start_mark)
-            if key in out:
-                first = out.key_locs[key]
-                raise SpecError(f"duplicate key '{key}' (first written at line {first.line})", key_loc)
-            out.key_locs[key] = key_loc
-            out.value_locs[key] = _mark(self.source, value_node.start_mark)
-            out[key] = self.convert(value_node, depth + 1)
-        for value_node in merged:  # YAML merge keys (<<: *base): explicit keys win
-            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-            for source in sources:
-                base = self.convert(source, depth + 1)
-                if not isinstance(base, YMap):
-                    raise SpecError("a merge key (<<) needs a mapping", base_loc(base, loc))
-                for key, value in base.items():
-                    if key not in out:
-                        out[key] = value
-                        out.key_locs[key] = base.key_locs[key]
-                        out.value_locs[key] = base.value_locs[key]
-        return out
-
-
-def base_loc(value, fallback):
-    return getattr(value, "loc", fallback)
-
-
-# libyaml's parser when PyYAML has it (several times faster); both give line/column marks.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def parse_yaml(text: str, source: str):
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise SpecError("the spec is empty; it needs at least 'input' and 'layers'", Loc(source, 1, 1))
-        return _Converter(loader, source).convert(node)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = " ".join(filter(None, [e.context, e.problem]))
-        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
-        hint = ("inside {...} or [...], YAML needs ${...} quoted: \"${width * 4}\" (or write $width)"
-                if "${" in line else None)
-        raise SpecError(f"invalid YAML: {problem}", _mark(source, mark) if mark else Loc(source, 1, 1),
-                        hint=hint) from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"invalid YAML: {e}", Loc(source, 1, 1)) from None
-    finally:
-        loader.dispose()
-
-
-def read_text(path: str) -> tuple[str, str]:
-    """(text, source name) of a spec file, or `-` for stdin."""
-    import sys
-    if path == "-":
-        data, source = sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"
-    else:
-        p = Path(path)
-        if not p.exists():
-            raise SpecError(f"{path}: no such file")
-        if p.is_dir():
-            raise SpecError(f"{path}: is a directory, not a spec file")
-        try:
-            with p.open("rb") as f:
-                data = f.read(MAX_BYTES + 1)
-        except OSError as e:
-            raise SpecError(f"{path}: cannot read ({e.strerror})") from None
-        source = path
-    if len(data) > MAX_BYTES:
-        raise SpecError(f"{source}: larger than {MAX_BYTES // 2**20} MiB; not a spec")
-    if b"\0" in data:
-        raise SpecError(f"{source}: is a binary file (it contains NUL bytes), not a YAML spec")
-    try:
-        return data.decode("utf-8"), source
-    except UnicodeDecodeError as e:
-        raise SpecError(f"{source}: is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
 
 
 # ---------------------------------------------------------------- spec structure
@@ -193,6 +61,7 @@ class BlockDef:
 def parse_entry(raw, loc: Loc) -> Entry:
     if isinstance(raw, str):
         if "(" in raw:
+            from .inline import parse_inline
             return parse_inline(raw, loc)
         return Entry(kind=raw, loc=loc, kind_loc=loc)
     if not isinstance(raw, YMap):
@@ -355,68 +224,10 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     return spec_from_document(parse_yaml(text, source), source)
 
 
-# ---------------------------------------------------------------- inline layers (-l)
-
-_TIMES = re.compile(r"\b\d+(?:x\d+)+\b")
-
-
-def parse_inline(text: str, loc: Loc) -> Entry:
-    """`conv2d(6, kernel=5, stride=2x2)` -> an Entry, parsed as a Python call whose bare names
-    are strings (same, valid) or booleans (true/false)."""
-    prepared = _TIMES.sub(lambda m: "(" + m.group(0).replace("x", ",") + ")", text.strip())
-    shift = loc.col - 1
-    try:
-        tree = ast.parse(prepared, mode="eval").body
-    except SyntaxError as e:
-        raise SpecError(f"cannot read layer {text!r}: {e.msg}; write kind(value, key=value, ...)",
-                        Loc(loc.source, loc.line, shift + (e.offset or 1))) from None
-    if isinstance(tree, ast.Name):
-        return Entry(kind=tree.id, loc=loc, kind_loc=loc)
-    if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name):
-        raise SpecError(f"cannot read layer {text!r}; write kind(value, key=value, ...)", loc)
-
-    def at(node):
-        return Loc(loc.source, loc.line, shift + node.col_offset + 1)
-
-    entry = Entry(kind=tree.func.id, loc=loc, kind_loc=at(tree.func))
-    if len(tree.args) > 1:
-        raise SpecError("only one positional value (the kind's main field) is allowed; name the others "
-                        "(key=value)", at(tree.args[1]))
-    if tree.args:
-        entry.positional, entry.has_positional = _literal(tree.args[0], at), True
-        entry.field_locs["@"] = at(tree.args[0])
-    for kw in tree.keywords:
-        if kw.arg is None:
-            raise SpecError("'**' is not supported here", at(kw.value))
-        value = _literal(kw.value, at)
-        target, locs = (entry.meta, entry.meta_locs) if kw.arg in META_KEYS else (entry.fields, entry.field_locs)
-        if kw.arg in target:
-            raise SpecError(f"'{kw.arg}' is given twice", at(kw.value))
-        target[kw.arg] = value
-        locs[kw.arg] = at(kw.value)
-        if kw.arg not in META_KEYS:
-            entry.field_locs["@" + kw.arg] = at(kw)
-    return entry
-
-
-_NAMES = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
-
-
-def _literal(node, at):
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name):
-        return _NAMES.get(node.id, node.id)
-    if isinstance(node, (ast.Tuple, ast.List)):
-        return [_literal(e, at) for e in node.elts]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
-        return -node.operand.value
-    raise SpecError("expected a number, a name, true/false or a tuple like (3, 3)", at(node))
-
-
 def inline_spec(input_shape: str, layers: list[str], name: str = "inline", batch: int = 1,
                 dtype: str = "float32") -> Spec:
     """The spec that `-i 1x32x32 -l 'conv2d(6, kernel=5)' ...` describes."""
+    from .inline import parse_inline
     if not layers:
         raise SpecError("no layers given; add -l KIND(...) once per layer")
     entries = [parse_inline(text, Loc(f"-l {i}", 1, 1)) for i, text in enumerate(layers, 1)]

@@ -1,0 +1,65 @@
+"""The inline layer language of `-l`: `conv2d(6, kernel=5, stride=2x2)`, read as a Python call."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from .errors import Loc, SpecError
+from .spec import META_KEYS, Entry
+
+_TIMES = re.compile(r"\b\d+(?:x\d+)+\b")
+
+
+def parse_inline(text: str, loc: Loc) -> Entry:
+    """`conv2d(6, kernel=5, stride=2x2)` -> an Entry, parsed as a Python call whose bare names
+    are strings (same, valid) or booleans (true/false)."""
+    prepared = _TIMES.sub(lambda m: "(" + m.group(0).replace("x", ",") + ")", text.strip())
+    shift = loc.col - 1
+    try:
+        tree = ast.parse(prepared, mode="eval").body
+    except SyntaxError as e:
+        raise SpecError(f"cannot read layer {text!r}: {e.msg}; write kind(value, key=value, ...)",
+                        Loc(loc.source, loc.line, shift + (e.offset or 1))) from None
+    if isinstance(tree, ast.Name):
+        return Entry(kind=tree.id, loc=loc, kind_loc=loc)
+    if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name):
+        raise SpecError(f"cannot read layer {text!r}; write kind(value, key=value, ...)", loc)
+
+    def at(node):
+        return Loc(loc.source, loc.line, shift + node.col_offset + 1)
+
+    entry = Entry(kind=tree.func.id, loc=loc, kind_loc=at(tree.func))
+    if len(tree.args) > 1:
+        raise SpecError("only one positional value (the kind's main field) is allowed; name the others "
+                        "(key=value)", at(tree.args[1]))
+    if tree.args:
+        entry.positional, entry.has_positional = _literal(tree.args[0], at), True
+        entry.field_locs["@"] = at(tree.args[0])
+    for kw in tree.keywords:
+        if kw.arg is None:
+            raise SpecError("'**' is not supported here", at(kw.value))
+        value = _literal(kw.value, at)
+        target, locs = (entry.meta, entry.meta_locs) if kw.arg in META_KEYS else (entry.fields, entry.field_locs)
+        if kw.arg in target:
+            raise SpecError(f"'{kw.arg}' is given twice", at(kw.value))
+        target[kw.arg] = value
+        locs[kw.arg] = at(kw.value)
+        if kw.arg not in META_KEYS:
+            entry.field_locs["@" + kw.arg] = at(kw)
+    return entry
+
+
+_NAMES = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
+
+
+def _literal(node, at):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return _NAMES.get(node.id, node.id)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return [_literal(e, at) for e in node.elts]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+        return -node.operand.value
+    raise SpecError("expected a number, a name, true/false or a tuple like (3, 3)", at(node))
