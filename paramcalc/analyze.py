@@ -37,7 +37,7 @@ class _Analysis:
         composites = []
         for node in graph.nodes:
             first_row.append(len(self.rows))
-            if hasattr(node.layer, "inner"):
+            if node.layer.composite:
                 composites.append(self.composite(node, paths[node.index]))
             else:
                 self.leaf(node, node.layer, node.name, node.inputs, paths[node.index])
@@ -75,8 +75,8 @@ class _Analysis:
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
         own = counts.params - shared
-        trainable = 0 if node.frozen or not getattr(layer, "requires_grad", True) else own
-        itemsize = DTYPE_BYTES[getattr(layer, "dtype", None) or self.spec.dtype]
+        trainable = 0 if node.frozen or not layer.requires_grad else own
+        itemsize = DTYPE_BYTES[layer.dtype or self.spec.dtype]
         row = LayerRow(
             index=len(self.rows), name=name, kind=layer.kind, path=list(path), inputs=list(inputs),
             input_shapes=[list(s) for s in in_shapes], output_shape=list(out), weights=counts.weights,
@@ -92,7 +92,7 @@ class _Analysis:
         if node.tie not in self.by_name:
             raise ShapeError(f"tie: '{node.tie}' is not a layer with a weight above this one")
         owner_row, owner = self.by_name[node.tie]
-        if not hasattr(owner, "weight_shape"):
+        if not owner.has_weight():
             raise ShapeError(f"tie: '{node.tie}' ({owner.kind}) has no weight to share")
         mine = layer.weight_shape(in_shapes)
         theirs = owner.weight_shape([tuple(s) for s in owner_row.input_shapes])

@@ -310,9 +310,9 @@ class _Expander:
         tie = self.meta(entry, "tie", scope)
         if tie is not None:
             tie = self.resolve(tie, scope, entry.meta_locs["tie"])
-            if not hasattr(layer, "weight_shape") or tie in self.spec.inputs:
-                raise SpecError(f"cannot share weights: tie works between layers with a weight (linear, embedding, "
-                                f"conv, parameter), here {cls.kind} and '{tie}'", entry.meta_locs["tie"],
+            if not cls.has_weight() or tie in self.spec.inputs:
+                raise SpecError(f"cannot share weights: tie works between layers with a weight ({_weight_kinds()}), "
+                                f"here {cls.kind} and '{tie}'", entry.meta_locs["tie"],
                                 layer=label, context=scope.context)
         self.nodes.append(Node(index, full, cls.kind, layer, list(sources), entry.loc, scope.context, frozen, tie))
         return flow if fewest == 0 else [full]
@@ -349,6 +349,10 @@ class _Expander:
             values[canonical] = substitute(value, scope.env, locs.get(key, entry.loc), scope.context)
             value_locs[canonical] = locs.get(key, entry.loc)
         return values, value_locs
+
+
+def _weight_kinds() -> str:
+    return ", ".join(kind for kind, cls in REGISTRY.items() if cls.has_weight())
 
 
 def _chain(scope):

@@ -135,7 +135,7 @@ class TransformerEncoderLayer(_TransformerLayer):
     """PyTorch's encoder layer on (seq, d_model): self-attention and a feed-forward block, each with
     a residual connection and a LayerNorm (after, or before with norm_first)."""
 
-    kind, torch_name = "transformerencoderlayer", "TransformerEncoderLayer"
+    kind, torch_name, composite = "transformerencoderlayer", "TransformerEncoderLayer", True
     formulas = {"output": "same as input", "weights": "the sum of its inner rows", "bias": "the sum of its inner rows",
                 "macs": "the sum of its inner rows (attention, linear1, linear2)"}
 
@@ -155,7 +155,7 @@ class TransformerDecoderLayer(_TransformerLayer):
     """PyTorch's decoder layer: `from: [target, memory]`; self-attention on the target, attention to
     the memory, and a feed-forward block, each with a residual connection and a LayerNorm."""
 
-    kind, torch_name, arity = "transformerdecoderlayer", "TransformerDecoderLayer", (2, 2)
+    kind, torch_name, arity, composite = "transformerdecoderlayer", "TransformerDecoderLayer", (2, 2), True
     formulas = TransformerEncoderLayer.formulas
 
     def output_shape(self, shapes):

@@ -179,7 +179,12 @@ class Layer:
     primary: ClassVar[str | None] = None
     arity: ClassVar[tuple[int, int | None]] = (1, 1)   # fewest and most inputs (None: no limit)
     ndim: ClassVar[int] = 1          # spatial dims, for per-dimension fields
+    layout: ClassVar[str] = ""       # the per-sample input it expects, e.g. "(C, H, W)", for messages
     formulas: ClassVar[dict[str, str]] = {}
+    composite: ClassVar[bool] = False  # made of inner layers (a transformer layer): see inner()
+    # Defaults of fields only some kinds declare (a kind's own arg() field overrides them).
+    dtype: str | None = None         # parameter dtype; None: the spec's
+    requires_grad: bool = True
 
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.fields())
@@ -231,6 +236,18 @@ class Layer:
 
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         return 0
+
+    def weight_shape(self, shapes: list[Shape]) -> Shape | None:
+        """The shape of the weight a `tie:` can share; None for kinds without one."""
+        return None
+
+    def inner(self, shapes: list[Shape]) -> list:
+        """A composite's inner layers, in order (each an attention.Inner: name, layer, inputs)."""
+        raise NotImplementedError
+
+    @classmethod
+    def has_weight(cls) -> bool:
+        return cls.weight_shape is not Layer.weight_shape
 
 
 def check_declared(declared: int | None, actual: int, field: str) -> None:
