@@ -5,10 +5,8 @@ from __future__ import annotations
 from .errors import ShapeError, SpecError
 from .graph import build_graph
 from .layers.base import DTYPE_BYTES, fmt_shape, prod
-from .report import BlockRow, LayerRow, Report, Totals
+from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec, load_spec
-
-SUMMED = ("weights", "bias", "params", "trainable", "buffers", "macs", "param_bytes", "shared")
 
 
 def analyze(spec: Spec | str) -> Report:
@@ -124,5 +122,5 @@ class _Analysis:
             name=name, kind=kind, depth=len(own_path) + 1, first=first, last=last, path=own_path,
             inputs=list(inputs), input_shapes=[list(self.shapes[n]) for n in inputs],
             output_shape=inside[-1].output_shape,
-            **{key: sum(getattr(r, key) for r in inside) for key in SUMMED},
+            **{key: sum(getattr(r, key) for r in inside) for key in COUNT_FIELDS},
         )

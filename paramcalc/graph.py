@@ -48,18 +48,12 @@ class Block:
     end: int = 0
     inputs: list[str] = field(default_factory=list)
 
-    @property
-    def depth(self) -> int:
-        return self.name.count(".") + 1
-
 
 @dataclass
 class Graph:
     nodes: list[Node]
     blocks: list[Block]
-    inputs: dict[str, tuple[int, ...]]
     outputs: list[str]          # node names; the last is the main output
-    aliases: dict[str, str]     # skipped (when: false) names -> what they pass through
 
 
 # ---------------------------------------------------------------- expansion
@@ -378,4 +372,4 @@ def build_graph(spec: Spec) -> Graph:
     main = last[0]
     if main not in outputs:
         outputs.append(main)
-    return Graph(expander.nodes, expander.blocks, spec.inputs, outputs, expander.aliases)
+    return Graph(expander.nodes, expander.blocks, outputs)

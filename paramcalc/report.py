@@ -19,7 +19,8 @@ CONVENTIONS = {
             "and activations excluded, multiplied by batch; torchvision's GFLOPS column uses this convention",
 }
 
-COUNTS = ("weights", "bias", "params", "trainable", "buffers", "macs")
+# The counts every row carries, in their JSON order; a block row sums them over its layers.
+COUNT_FIELDS = ("weights", "bias", "params", "trainable", "buffers", "macs", "param_bytes", "shared")
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,6 @@ class Spec:
 class BlockDef:
     name: str
     args: dict[str, Any]          # None = required
-    arg_locs: dict[str, Loc]
     layers: list[Entry]
     loc: Loc
 
@@ -208,7 +207,7 @@ def _parse_blocks(raw, loc) -> dict[str, BlockDef]:
         if not isinstance(args, YMap):
             raise SpecError(f"block '{name}': 'args' maps argument names to defaults (null = required)",
                             body.value_locs["args"])
-        blocks[name] = BlockDef(name, dict(args), dict(args.value_locs),
+        blocks[name] = BlockDef(name, dict(args),
                                 parse_entries(body["layers"], body.value_locs["layers"], f"{name}.layers"),
                                 raw.key_locs[name])
     return blocks

@@ -61,3 +61,12 @@ def test_random_chains(doc):
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
 def test_zoo_invariants(path):
     check_invariants(analyze(str(path)))
+
+
+def test_rows_carry_the_count_fields_in_order():
+    import dataclasses
+
+    from paramcalc.report import COUNT_FIELDS, BlockRow, LayerRow
+    for row in (LayerRow, BlockRow):
+        names = [f.name for f in dataclasses.fields(row)]
+        assert [n for n in names if n in COUNT_FIELDS] == list(COUNT_FIELDS), row.__name__
