@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FieldError, Loc, ShapeError, SpecError, describe, did_you_mean
+from .errors import FieldError, Loc, ShapeError, SpecError, SpecWarning, describe, did_you_mean
 from .expressions import substitute
 from .layers import REGISTRY, Layer, normalize_kind
 from .layers.base import fmt_shape
@@ -381,6 +381,24 @@ class _Expander:
             values[canonical] = self.sub(value, scope, locs.get(key, entry.loc))
             value_locs[canonical] = locs.get(key, entry.loc)
         return values, value_locs
+
+
+def unused_outputs(graph: Graph) -> list[SpecWarning]:
+    """Layers and parameters whose output no layer reads and that are not declared outputs: usually a
+    forgotten `from:`. Buffers are state, not flow, and are exempt. One warning per spec line, however
+    often a block or repeat expands it."""
+    read = {name for node in graph.nodes for name in node.inputs} | set(graph.outputs)
+    read |= {node.tie for node in graph.nodes if node.tie}
+    found: dict[Loc, list[Node]] = {}
+    for node in graph.nodes:
+        if node.name not in read and node.kind != "buffer":
+            found.setdefault(node.loc, []).append(node)
+    warnings = []
+    for loc, nodes in found.items():
+        more = f" (and {len(nodes) - 1} more from this line)" if len(nodes) > 1 else ""
+        warnings.append(SpecWarning(f"its output is never used{more}: no layer reads it and it is not in "
+                                    f"'outputs' (a forgotten 'from:'?)", loc, nodes[0].label))
+    return warnings
 
 
 def _chain(scope):
