@@ -685,5 +685,10 @@ NEWER_KINDS = ["upsample", "upsamplingnearest2d", "upsamplingbilinear2d", "pixel
                "localresponsenorm", "embedding", "embeddingbag", "parameter", "rnn", "lstm", "gru",
                "multiheadattention", "transformerencoderlayer", "transformerdecoderlayer"]
 ORACLE_KINDS += NEWER_KINDS
+# One scalar per sample (a 1-D batch, as nn.Embedding takes token ids): where torch accepts it, and where not
+SCALAR_CASES = [{"kind": kind, "fields": fields, "inputs": [[]]} for kind, fields in (
+    ("embedding", {"num": 10, "dim": 4}), ("embedding", {"num": 7, "dim": 3, "padding_idx": 0}), ("relu", {}),
+    ("prelu", {}), ("linear", {"out": 3}), ("layernorm", {}), ("groupnorm", {"groups": 1}),
+    ("channelshuffle", {"groups": 1}), ("batchnorm1d", {}), ("softmax", {"dim": 1}), ("unsqueeze", {"dim": 1}))]
 ISSUE10_KINDS = ["matmul", "bmm", "buffer", "layernorm2d", GQA]   # appended last, so earlier cases keep their seeds
 ORACLE_KINDS += ISSUE10_KINDS

@@ -4,7 +4,7 @@ reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, arg, fmt_shape, kind_class, normalize_dim
+from .base import Layer, REQUIRED, arg, expect_rank, fmt_shape, kind_class, normalize_dim
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
 
@@ -141,6 +141,7 @@ class ChannelShuffle(Layer):
     formulas = {"output": "same as input", **NONE}
 
     def output_shape(self, shapes):
+        expect_rank(shapes[0], tuple(range(2, 9)), "(C, *)")
         if shapes[0][0] % self.groups:
             raise ShapeError(f"groups={self.groups} must divide the channels, found {shapes[0][0]}")
         return shapes[0]

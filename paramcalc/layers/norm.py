@@ -56,6 +56,7 @@ class BatchNorm3d(_BatchNormNd):
 
 def _normalized(shape_field, shape, field="shape"):
     """LayerNorm/RMSNorm's normalized_shape: the last dims of the input (default: the last one)."""
+    expect_rank(shape, tuple(range(1, 9)), "(..., features)")
     if shape_field is None:
         return (shape[-1],)
     wanted = shape_field if isinstance(shape_field, tuple) else (shape_field,)
@@ -156,6 +157,7 @@ class GroupNorm(Layer):
 
     def output_shape(self, shapes):
         shape = shapes[0]
+        expect_rank(shape, tuple(range(1, 9)), "(C, *)")
         check_declared(self.num_channels, shape[0], "num_channels")
         if shape[0] % self.groups:
             raise ShapeError(f"groups={self.groups} must divide the channels, found {shape[0]}")
