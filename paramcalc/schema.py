@@ -87,7 +87,7 @@ def build_schema() -> dict:
     inline = {"type": "string", "pattern": r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$", "description": "kind(value, key=value)"}
     block_use = {"type": "object", "minProperties": 1, "maxProperties": 8, "properties": META,
                  "propertyNames": {"not": {"enum": kind_names + ["layers"]}} , "description": "a block of this spec"}
-    shape = {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+    shape = {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1}},
                        {"type": "string", "pattern": r"^\d+([x×,]\d+)*$"}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -97,7 +97,7 @@ def build_schema() -> dict:
         "properties": {
             "version": {"const": 1},
             "name": {"type": "string"},
-            "input": {"$ref": "#/$defs/shape", "description": "one sample's shape, channels first, no batch"},
+            "input": {"$ref": "#/$defs/shape", "description": "one sample's shape, channels first, no batch ([]: one scalar, e.g. a token id)"},
             "inputs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/shape"}},
             "batch": {"type": "integer", "minimum": 1},
             "dtype": {"enum": list(DTYPE_BYTES)},
