@@ -6,8 +6,8 @@ import json
 import textwrap
 
 import pytest
-
 from helpers import run_cli
+
 from paramcalc import SpecError, analyze, parse_spec
 
 
