@@ -15,14 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from torch_oracle import (
-    GQA,
-    NEWER_KINDS,
-    ORACLE_KINDS,
-    SCALAR_CASES,
-    measure,
-    random_case,
-)
+from torch_oracle import GQA, NEWER_KINDS, ORACLE_KINDS, SCALAR_CASES, measure, random_case  # noqa: E402
 
 CASES_PER_KIND = {"conv1d": 30, "conv2d": 50, "conv3d": 25, "convtranspose1d": 20, "convtranspose2d": 30,
                   "convtranspose3d": 15, "linear": 20, "flatten": 12, "upsample": 25, "reshape": 10,
