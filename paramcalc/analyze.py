@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .errors import ShapeError, SpecError
-from .graph import build_graph
+from .graph import build_graph, unused_outputs
 from .layers.base import DTYPE_BYTES, fmt_shape, prod
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec, load_spec
@@ -57,6 +57,7 @@ class _Analysis:
             name=spec.name, inputs={k: list(v) for k, v in spec.inputs.items()}, batch=spec.batch, dtype=spec.dtype,
             layers=rows, blocks=self.blocks, totals=totals,
             outputs={name: list(self.shapes[name]) for name in graph.outputs}, source=spec.source,
+            warnings=unused_outputs(graph),
         )
 
     def fail(self, node, error, inputs, in_shapes):

@@ -55,7 +55,8 @@ def check_file(path: str, flags: dict[str, Budget], batch: int | None = None) ->
     return FileResult(path, OVER_BUDGET if violations else OK, report, violations)
 
 
-def exit_code(results: list[FileResult]) -> int:
-    """2 if any spec is invalid, else 1 if any budget failed, else 0."""
+def exit_code(results: list[FileResult], strict: bool = False) -> int:
+    """2 if any spec is invalid, else 1 if any budget failed (or, with strict, any spec has a warning), else 0."""
     statuses = {r.status for r in results}
-    return 2 if INVALID in statuses else 1 if OVER_BUDGET in statuses else 0
+    warned = strict and any(r.report and r.report.warnings for r in results)
+    return 2 if INVALID in statuses else 1 if OVER_BUDGET in statuses or warned else 0

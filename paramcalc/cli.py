@@ -47,6 +47,12 @@ def fail(error: SpecError) -> None:
     raise typer.Exit(error.exit_code)
 
 
+def warn(warnings) -> None:
+    """Legal but probably unintended: on stderr, so stdout stays the result."""
+    for w in warnings:
+        sys.stderr.write(f"warning: {w}\n")
+
+
 def emit(text: str) -> None:
     """Writes a fully rendered result at once, so a failure never leaves half an output."""
     try:
@@ -106,6 +112,7 @@ def analyze(
                          save_svg, save_html)
     except SpecError as e:
         fail(e)
+    warn(report.warnings)
     emit(text)
 
 
@@ -147,6 +154,7 @@ def check(
     format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format",
                                        help="table, json (one object per file) or github (Actions annotations)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings (an output nobody reads) fail too: exit 1."),
 ):
     """Check that specs parse, their shapes chain and their budgets hold (flags win over a spec's
     `budget:`). Exit 0 all ok, 1 a budget or expectation failed, 2 a spec is invalid."""
@@ -168,8 +176,10 @@ def check(
         text = out.render_check_github(results)
     else:
         text = out.render_check_text(results, quiet)
+    if format == CheckFormat.table:   # JSON and GitHub annotations carry them in the output
+        warn(w for r in results if r.report for w in r.report.warnings)
     emit(text)
-    raise typer.Exit(exit_code(results))
+    raise typer.Exit(exit_code(results, strict))
 
 
 @app.command()

@@ -46,6 +46,24 @@ class SpecError(Exception):
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class SpecWarning:
+    """Something legal but probably unintended (an output nobody reads); the CLI shows it on stderr."""
+
+    message: str
+    loc: Loc | None = None
+    layer: str | None = None
+
+    def __str__(self) -> str:
+        head = f"{self.loc}: " if self.loc else ""
+        where = f"{self.layer}: " if self.layer else ""
+        return f"{head}{where}{self.message}"
+
+    def to_dict(self) -> dict:
+        return {"message": self.message, "line": self.loc.line if self.loc else None,
+                "col": self.loc.col if self.loc else None, "layer": self.layer}
+
+
 class FieldError(Exception):
     """Raised by a layer while validating its fields; the caller adds where the field was written."""
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import FieldError, Loc, SpecError, describe, did_you_mean
+from .errors import FieldError, Loc, ShapeError, SpecError, SpecWarning, describe, did_you_mean
 from .expressions import substitute
 from .layers import REGISTRY, Layer, normalize_kind
+from .layers.base import fmt_shape
 from .spec import BlockDef, Entry, Spec
 from .yaml_reader import YList, YMap
 
@@ -81,10 +82,35 @@ class _Expander:
         self.aliases: dict[str, str] = {}
         self.known: set[str] = set(spec.inputs)    # every name defined so far, for duplicates
         self.block_stack: list[str] = []
+        self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)   # of nodes[:shaped], for shape()
+        self.shaped = 0
+
+    # -- shapes, for `${shape(NAME)}`: computed for the nodes built so far, only when asked
+
+    def sub(self, value, scope: _Scope, loc: Loc):
+        """${...} substitution in a scope, where shape(NAME) reads the shape of a layer above."""
+        def shape_of(ref, at):
+            return self.shape(self.resolve(ref, scope, at, what=f"shape({ref})"), ref, at, scope)
+        return substitute(value, scope.env, loc, scope.context, shape_of)
+
+    def shape(self, name: str, ref: str, loc: Loc, scope: _Scope) -> tuple[int, ...]:
+        for node in self.nodes[self.shaped:]:
+            in_shapes = [self.shapes[n] for n in node.inputs]
+            try:
+                self.shapes[node.name] = tuple(node.layer.output_shape(in_shapes))
+            except ShapeError as e:
+                given = ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(node.inputs, in_shapes))
+                raise SpecError(str(e), node.loc, layer=node.label,
+                                context=(f"input: {given}",) + node.context) from None
+            self.shaped += 1
+        if name not in self.shapes:
+            raise SpecError(f"shape({ref}): '{ref}' is still being built here; shape() reads layers above, "
+                            f"not the block it is in", loc, context=scope.context)
+        return self.shapes[name]
 
     # -- names
 
-    def resolve(self, ref, scope: _Scope, loc: Loc) -> str:
+    def resolve(self, ref, scope: _Scope, loc: Loc, what: str | None = None) -> str:
         if not isinstance(ref, str):
             raise SpecError(f"'from' expects a layer name or a list of names, found {describe(ref)}", loc,
                             context=scope.context)
@@ -98,8 +124,9 @@ class _Expander:
         if ref in self.known:
             return self.aliases.get(ref, ref)
         later = self._defined_later(ref)
-        message = (f"'from: {ref}' points forward to a layer defined later; a layer can only take input "
-                   f"from layers above it" if later else f"'from: {ref}' names no layer or input defined above")
+        what = what or f"'from: {ref}'"
+        message = (f"{what} points forward to a layer defined later; a layer can only take input "
+                   f"from layers above it" if later else f"{what} names no layer or input defined above")
         candidates = list(self.known) + [n for sc in _chain(scope) for n in sc.names]
         raise SpecError(message, loc, context=scope.context, hint=None if later else did_you_mean(ref, candidates))
 
@@ -132,7 +159,7 @@ class _Expander:
     def meta(self, entry: Entry, key: str, scope: _Scope, default=None):
         if key not in entry.meta:
             return default
-        return substitute(entry.meta[key], scope.env, entry.meta_locs[key], scope.context)
+        return self.sub(entry.meta[key], scope, entry.meta_locs[key])
 
     def entry(self, entry: Entry, scope: _Scope, current: list[str]) -> list[str]:
         when = self.meta(entry, "when", scope, True)
@@ -180,13 +207,18 @@ class _Expander:
 
     def repeat(self, entry, scope, sources, local, count):
         loc = entry.meta_locs["repeat"]
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise SpecError(f"'repeat' expects a positive integer, found {describe(count)}", loc,
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise SpecError(f"'repeat' expects a non-negative integer, found {describe(count)}", loc,
                             context=scope.context)
         first = self.meta(entry, "first", scope)
         if first is not None and not isinstance(first, YMap):
             raise SpecError("'first' expects a mapping of fields that differ in the first repetition",
                             entry.meta_locs["first"], context=scope.context)
+        if count == 0:   # nothing added: the flow passes through, and the name stays usable
+            if local is not None:
+                self.define(scope, local, scope.prefix + local, entry.loc)
+                self.aliases[scope.prefix + local] = scope.names[local] = sources[0]
+            return sources[:1]
         name = local if local is not None else scope.auto_name(entry.kind or "group")
         full = scope.prefix + name
         self.define(scope, name, full, entry.loc)
@@ -203,7 +235,7 @@ class _Expander:
     def one(self, entry: Entry, scope: _Scope, sources, local, overrides) -> list[str]:
         if entry.children is not None:
             return self.group(entry, scope, sources, local)
-        written = substitute(entry.kind, scope.env, entry.kind_loc, scope.context)  # `- $act` picks a kind
+        written = self.sub(entry.kind, scope, entry.kind_loc)  # `- $act` picks a kind
         kind = normalize_kind(written) if isinstance(written, str) else ""
         if kind in REGISTRY:
             return self.leaf(entry, REGISTRY[kind], scope, sources, local, overrides)
@@ -249,7 +281,7 @@ class _Expander:
                                 f"(arguments: {', '.join(definition.args) or 'none'})",
                                 locs.get("@" + key, locs.get(key, entry.loc)), context=scope.context,
                                 hint=did_you_mean(key, definition.args))
-            env[key] = substitute(value, scope.env, locs.get(key, entry.loc), scope.context)
+            env[key] = self.sub(value, scope, locs.get(key, entry.loc))
         for key, default in definition.args.items():
             if env.get(key) is None:
                 if default is None:
@@ -326,7 +358,7 @@ class _Expander:
                 fields = ", ".join(cls.fields()) or "none"
                 raise SpecError(f"takes no single value; name its fields (fields: {fields})", locs["@"],
                                 layer=label, context=scope.context)
-            values[cls.primary] = substitute(entry.positional, scope.env, locs["@"], scope.context)
+            values[cls.primary] = self.sub(entry.positional, scope, locs["@"])
             value_locs[cls.primary] = locs["@"]
         for key, value in raw.items():
             key_loc = locs.get("@" + key, locs.get(key, entry.loc))
@@ -340,13 +372,31 @@ class _Expander:
             if canonical in values:
                 raise SpecError(f"field '{canonical}' is given twice (as '{key}' too)", key_loc,
                                 layer=label, context=scope.context)
-            values[canonical] = substitute(value, scope.env, locs.get(key, entry.loc), scope.context)
+            values[canonical] = self.sub(value, scope, locs.get(key, entry.loc))
             value_locs[canonical] = locs.get(key, entry.loc)
         return values, value_locs
 
 
 def _weight_kinds() -> str:
     return ", ".join(kind for kind, cls in REGISTRY.items() if cls.has_weight())
+
+
+def unused_outputs(graph: Graph) -> list[SpecWarning]:
+    """Layers and parameters whose output no layer reads and that are not declared outputs: usually a
+    forgotten `from:`. Buffers are state, not flow, and are exempt. One warning per spec line, however
+    often a block or repeat expands it."""
+    read = {name for node in graph.nodes for name in node.inputs} | set(graph.outputs)
+    read |= {node.tie for node in graph.nodes if node.tie}
+    found: dict[Loc, list[Node]] = {}
+    for node in graph.nodes:
+        if node.name not in read and node.kind != "buffer":
+            found.setdefault(node.loc, []).append(node)
+    warnings = []
+    for loc, nodes in found.items():
+        more = f" (and {len(nodes) - 1} more from this line)" if len(nodes) > 1 else ""
+        warnings.append(SpecWarning(f"its output is never used{more}: no layer reads it and it is not in "
+                                    f"'outputs' (a forgotten 'from:'?)", loc, nodes[0].label))
+    return warnings
 
 
 def _chain(scope):

@@ -47,6 +47,7 @@ def kind_catalogue() -> dict:
 
 def render_catalogue() -> str:
     from rich.table import Table
+    from rich.text import Text  # docs are shown as written: `from: [a, b]` is not rich markup
     from .render.table import make_console, tidy
     console, plain = make_console()
     from rich import box
@@ -58,7 +59,7 @@ def render_catalogue() -> str:
         fields = ", ".join(
             f"{f['name']}" + ("" if f["default"] == "required" else f"={f['default']}")
             for f in info["fields"] if f["counts"])
-        table.add_row(info["kind"], info["family"], fields, info["doc"].split("\n")[0])
+        table.add_row(info["kind"], info["family"], fields, Text(info["doc"].split("\n")[0]))
     with console.capture() as capture:
         console.print(table)
         console.print("`paramcalc kinds KIND` shows one kind in detail: every field, synonyms and formulas.")
@@ -68,6 +69,7 @@ def render_catalogue() -> str:
 
 def render_kind(name: str) -> str:
     from rich.table import Table
+    from rich.text import Text
     info = describe_kind(name)
     from .render.table import make_console, tidy
     console, plain = make_console()
@@ -79,10 +81,10 @@ def render_kind(name: str) -> str:
         meaning = f["doc"] + ("" if f["counts"] else " (changes no count)")
         if f.get("choices"):
             meaning += " — one of " + ", ".join(map(str, f["choices"]))
-        table.add_row(f["name"], f["type"], str(f["default"]), ", ".join(f["aka"]), meaning)
+        table.add_row(f["name"], f["type"], str(f["default"]), ", ".join(f["aka"]), Text(meaning))
     with console.capture() as capture:
         console.print(f"{info['kind']}  (torch: {info['torch']}, family: {info['family']})")
-        console.print(info["doc"])
+        console.print(info["doc"], markup=False)
         if info["primary"]:
             console.print(f"A single value sets '{info['primary']}': - {info['kind']}: VALUE  /  "
                           f"-l '{info['kind']}(VALUE)'")
@@ -92,5 +94,5 @@ def render_kind(name: str) -> str:
             console.print("no fields")
         console.print("formulas (per sample; MACs are then multiplied by batch):")
         for what, formula in info["formulas"].items():
-            console.print(f"  {what}: {formula}")
+            console.print(f"  {what}: {formula}", markup=False)
     return tidy(capture.get(), plain)

@@ -88,6 +88,7 @@ class Report:
     outputs: dict[str, list[int]]   # name -> shape; the last is the main output
     source: str = ""
     conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
+    warnings: list = field(default_factory=list)     # SpecWarning: legal but probably unintended
 
     @property
     def output_shape(self) -> list[int]:
@@ -117,4 +118,6 @@ class Report:
         }
         if len(self.outputs) > 1:
             out["outputs"] = self.outputs
+        if self.warnings:
+            out["warnings"] = [w.to_dict() for w in self.warnings]
         return out

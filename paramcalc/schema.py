@@ -15,7 +15,6 @@ from .layers.base import DTYPE_BYTES, REQUIRED
 from .spec import META_KEYS
 
 EXPRESSION = {"type": "string", "pattern": r"^.*\$", "description": "a ${...} expression of block arguments"}
-INT_LIST = {"type": "array", "items": {"type": "integer"}}
 
 
 def _field_type(arg) -> dict:
@@ -28,7 +27,7 @@ def _field_type(arg) -> dict:
         "bool": {"type": "boolean"},
         "float": {"type": "number"},
         "optional_size": {"anyOf": [integer, {"type": "array", "items": {"anyOf": [integer, {"type": "null"}]}}]},
-        "dims": {"anyOf": [{"type": "integer"}, INT_LIST]},
+        "dims": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"anyOf": [{"type": "integer"}, EXPRESSION]}}]},
         "floats": {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]},
         "str": {"type": "string"},
         "choice": {"enum": list(arg.choices)},
@@ -47,7 +46,7 @@ META = {
     "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
              "description": "input layer(s); default: the previous layer"},
     "when": {"anyOf": [{"type": "boolean"}, EXPRESSION], "description": "skip the layer when false"},
-    "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, EXPRESSION]},
+    "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, EXPRESSION]},
     "first": {"type": "object", "description": "fields that differ in the first repetition"},
     "freeze": {"type": "boolean", "description": "count the parameters as non-trainable"},
     "tie": {"type": "string", "description": "share the weight of this earlier layer (counted once)"},
@@ -88,7 +87,7 @@ def build_schema() -> dict:
     inline = {"type": "string", "pattern": r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$", "description": "kind(value, key=value)"}
     block_use = {"type": "object", "minProperties": 1, "maxProperties": 8, "properties": META,
                  "propertyNames": {"not": {"enum": kind_names + ["layers"]}} , "description": "a block of this spec"}
-    shape = {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1},
+    shape = {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1}},
                        {"type": "string", "pattern": r"^\d+([x×,]\d+)*$"}]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -98,7 +97,7 @@ def build_schema() -> dict:
         "properties": {
             "version": {"const": 1},
             "name": {"type": "string"},
-            "input": {"$ref": "#/$defs/shape", "description": "one sample's shape, channels first, no batch"},
+            "input": {"$ref": "#/$defs/shape", "description": "one sample's shape, channels first, no batch ([]: one scalar, e.g. a token id)"},
             "inputs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/shape"}},
             "batch": {"type": "integer", "minimum": 1},
             "dtype": {"enum": list(DTYPE_BYTES)},

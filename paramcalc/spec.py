@@ -107,6 +107,8 @@ def parse_entries(raw, loc: Loc, what: str) -> list[Entry]:
 def parse_shape(raw, loc: Loc, what: str = "input") -> tuple[int, ...]:
     """[3, 224, 224], "3x224x224" or "3,224,224" -> (3, 224, 224)."""
     values = raw
+    if isinstance(raw, list) and not raw:
+        return ()   # one scalar per sample, e.g. a token id: nn.Embedding takes a 1-D batch of ids
     if isinstance(raw, int) and not isinstance(raw, bool):
         values = [raw]
     elif isinstance(raw, str):

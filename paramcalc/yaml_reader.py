@@ -5,6 +5,7 @@ Values are counted while they are built, so an alias bomb is refused before it c
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -90,7 +91,13 @@ def base_loc(value, fallback):
 
 
 # libyaml's parser when PyYAML has it (several times faster); both give line/column marks.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML 1.1 reads 1e-12 (no dot) as a string; spec writers mean the number, as in YAML 1.2 and JSON."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"), list("-+0123456789."))
 
 
 def parse_yaml(text: str, source: str):

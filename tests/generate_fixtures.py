@@ -15,12 +15,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from torch_oracle import NEWER_KINDS, ORACLE_KINDS, measure, random_case  # noqa: E402
+from torch_oracle import GQA, NEWER_KINDS, ORACLE_KINDS, SCALAR_CASES, measure, random_case  # noqa: E402
 
 CASES_PER_KIND = {"conv1d": 30, "conv2d": 50, "conv3d": 25, "convtranspose1d": 20, "convtranspose2d": 30,
                   "convtranspose3d": 15, "linear": 20, "flatten": 12, "upsample": 25, "reshape": 10,
                   "layernorm": 12, "rnn": 15, "lstm": 25, "gru": 15, "multiheadattention": 30,
-                  "transformerencoderlayer": 15, "transformerdecoderlayer": 15, "embedding": 10}
+                  "transformerencoderlayer": 15, "transformerdecoderlayer": 15, "embedding": 10,
+                  GQA: 60, "matmul": 25, "bmm": 8, "buffer": 6, "layernorm2d": 10}
 DEFAULT_CASES = 6
 MERGE_CASES = 10
 OUT = Path(__file__).parent / "fixtures" / "layers.json"
@@ -37,6 +38,7 @@ def main() -> None:
         for _ in range(count):
             case = random_case(kind, rng)
             cases.append({**case, "expected": measure(case)})
+    cases += [{**case, "expected": measure(case)} for case in SCALAR_CASES]
     OUT.write_text(json.dumps({"torch": torch.__version__, "cases": cases}, indent=1) + "\n")
     errors = sum("error" in c["expected"] for c in cases)
     print(f"{len(cases)} cases ({errors} that torch rejects) -> {OUT}")

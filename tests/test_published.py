@@ -22,12 +22,29 @@ PUBLISHED = {
     "efficientnet_b0": (5_288_548, 0.386),
     "densenet121": (7_978_856, 2.834),
     "vit_b_16": (86_567_656, 17.564),
+    "swin_t": (28_288_354, 4.491),          # Swin_T_Weights.IMAGENET1K_V1
+    "convnext_tiny": (28_589_128, 4.456),   # ConvNeXt_Tiny_Weights.IMAGENET1K_V1
 }
 
 # HF transformers' pretrained "gpt2", head tied to wte: sum(p.numel() for p in model.parameters()) is
 # 124,439,808 and the head 38,597,376 (huggingface/transformers issue #14960); untied, their sum.
 GPT2_TIED, GPT2_HEAD = 124_439_808, 38_597_376
 GPT2_UNTIED = GPT2_TIED + GPT2_HEAD
+
+
+# Published with the checkpoints themselves (parameter counts only):
+CHECKPOINTS = {
+    # the BERT authors' bert-base-uncased checkpoint (google-research/bert, as HF transformers' BertModel with
+    # its pooler): 109,482,240 parameters
+    "bert_base": 109_482_240,
+    # TinyLlama/TinyLlama-1.1B (Zhang et al. 2024; the checkpoint on the Hugging Face Hub): 1,100,048,384
+    "tinyllama_1_1b": 1_100_048_384,
+}
+
+
+@pytest.mark.parametrize("name", CHECKPOINTS)
+def test_zoo_matches_checkpoint_counts(name):
+    assert analyze(str(SPECS / f"{name}.yaml")).totals.params == CHECKPOINTS[name]
 
 
 @pytest.mark.parametrize("name", PUBLISHED)

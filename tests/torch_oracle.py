@@ -60,7 +60,8 @@ def torch_call(kind: str, fields: dict, in_shapes: list[list[int]]):
         return lambda x: torch.chunk(x, fields["chunks"], dim=fields.get("dim", 1))[fields.get("index", 0)]
     if kind == "mean":
         return lambda x: torch.mean(x, dim=fields["dim"], keepdim=fields.get("keepdim", False))
-    return _newer_kinds(kind, fields, shape) or getattr(nn, TORCH_CLASS[kind])(**kwargs)
+    return (_newer_kinds(kind, fields, shape) or _issue10_kinds(kind, fields, shape)
+            or getattr(nn, TORCH_CLASS[kind])(**kwargs))
 
 
 def _newer_kinds(kind, f, shape):
@@ -131,6 +132,9 @@ def _newer_kinds(kind, f, shape):
             args["nonlinearity"] = f["nonlinearity"]
         module = getattr(nn, kind.upper())(**args)
         return _first(module)
+    if kind == "multiheadattention" and (set(f) & set(EXTENDED_ATTENTION) or len(shape) > 2):
+        module = ReferenceAttention(shape[-1], **f)
+        return _Wrapped(module, lambda *xs: module(*(xs * 3)[:3] if len(xs) == 1 else (xs[0], xs[1], xs[-1])))
     if kind == "multiheadattention":
         module = nn.MultiheadAttention(shape[-1], f["heads"], bias=f.get("bias", True),
                                        add_bias_kv=f.get("add_bias_kv", False), add_zero_attn=f.get("add_zero_attn", False),
@@ -146,6 +150,89 @@ def _newer_kinds(kind, f, shape):
                    activation=f.get("activation", "relu"), norm_first=f.get("norm_first", False),
                    bias=f.get("bias", True), batch_first=True)
     return None
+
+
+def _issue10_kinds(kind, f, shape):
+    """matmul, bmm, buffer and layernorm2d."""
+    import torch
+    from torch import nn
+
+    if kind in ("matmul", "bmm"):
+        return getattr(torch, kind)
+    if kind == "buffer":
+        class Holder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.register_buffer("state", torch.zeros(*f["shape"]))
+
+            def forward(self):
+                return self.state.unsqueeze(0).expand(BATCH, *f["shape"])
+        return Holder()
+    if kind == "layernorm2d":
+        class LayerNorm2d(nn.LayerNorm):  # torchvision.models.convnext.LayerNorm2d, verbatim
+            def forward(self, x):
+                x = x.permute(0, 2, 3, 1)
+                x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+                return x.permute(0, 3, 1, 2)
+        return LayerNorm2d(shape[0], eps=f.get("eps", 1e-6), elementwise_affine=f.get("elementwise_affine", True),
+                           bias=f.get("bias", True))
+    return None
+
+
+EXTENDED_ATTENTION = ("kv_heads", "head_dim", "q_bias", "k_bias", "v_bias", "out_bias")
+
+
+def _reference_attention_class():
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class ReferenceAttention(nn.Module):
+        """Attention as Llama/Mistral/Whisper write it: q/k/v/o linears (each with or without a bias),
+        kv_heads key/value heads shared by groups of query heads, F.scaled_dot_product_attention(
+        enable_gqa=True); leading dims of the (..., seq, E) inputs are batch dims."""
+
+        def __init__(self, e, heads, kv_heads=None, head_dim=None, bias=True, q_bias=None, k_bias=None,
+                     v_bias=None, out_bias=None, kdim=None, vdim=None, add_bias_kv=False, add_zero_attn=False):
+            super().__init__()
+            if head_dim is None and e % heads:   # as nn.MultiheadAttention: "embed_dim must be divisible by num_heads"
+                raise ValueError("heads must divide E")
+            kv_heads, head_dim = kv_heads or heads, head_dim or e // heads
+            self.heads, self.kv_heads, self.head_dim, self.add_zero_attn = heads, kv_heads, head_dim, add_zero_attn
+            pick = lambda b: bias if b is None else b
+            self.q_proj = nn.Linear(e, heads * head_dim, bias=pick(q_bias))
+            self.k_proj = nn.Linear(kdim or e, kv_heads * head_dim, bias=pick(k_bias))
+            self.v_proj = nn.Linear(vdim or e, kv_heads * head_dim, bias=pick(v_bias))
+            self.out_proj = nn.Linear(heads * head_dim, e, bias=pick(out_bias))
+            if add_bias_kv:
+                self.bias_k = nn.Parameter(torch.zeros(1, kv_heads * head_dim))
+                self.bias_v = nn.Parameter(torch.zeros(1, kv_heads * head_dim))
+            else:
+                self.bias_k = self.bias_v = None
+
+        def forward(self, q, k, v):
+            if not q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:
+                raise ValueError("leading dims differ")
+            q, k, v = self.q_proj(q), self.k_proj(k), self.v_proj(v)
+            if self.bias_k is not None:
+                k = torch.cat([k, self.bias_k.expand(*k.shape[:-2], 1, -1)], dim=-2)
+                v = torch.cat([v, self.bias_v.expand(*v.shape[:-2], 1, -1)], dim=-2)
+            if self.add_zero_attn:
+                k = torch.cat([k, k.new_zeros(*k.shape[:-2], 1, k.shape[-1])], dim=-2)
+                v = torch.cat([v, v.new_zeros(*v.shape[:-2], 1, v.shape[-1])], dim=-2)
+
+            def heads(x, n):
+                return x.unflatten(-1, (n, self.head_dim)).transpose(-2, -3)
+            out = F.scaled_dot_product_attention(heads(q, self.heads), heads(k, self.kv_heads),
+                                                 heads(v, self.kv_heads), enable_gqa=True)
+            return self.out_proj(out.transpose(-2, -3).flatten(-2))
+
+    return ReferenceAttention
+
+
+def ReferenceAttention(e, **f):
+    f = {k: v for k, v in f.items() if k not in ("dropout", "batch_first", "embed_dim")}
+    return _reference_attention_class()(e, **f)
 
 
 class _Wrapped:
@@ -371,7 +458,9 @@ def random_case(kind: str, rng: random.Random) -> dict:
         dims = rng.sample(range(1, len(shape) + 1), rng.randint(1, len(shape)))
         return {"kind": kind, "fields": {"dim": dims if len(dims) > 1 else dims[0], "keepdim": rng.random() < 0.5},
                 "inputs": [shape]}
-    newer = _random_newer(kind, rng)
+    newer = _random_newer(kind, rng) or _random_issue10(kind, rng)
+    if kind == GQA:
+        return {"kind": "multiheadattention", **newer}
     if newer:
         return {"kind": kind, **newer}
     # the elementwise rest: activations, dropout, identity
@@ -525,6 +614,58 @@ def _random_newer(kind, rng):
     return None
 
 
+GQA = "multiheadattention (grouped-query, head_dim, per-projection bias, leading dims)"
+
+
+def _random_issue10(kind, rng):
+    r = rng.randint
+    if kind in ("matmul", "bmm"):
+        n, k, m = r(1, 6), r(1, 6), r(1, 6)
+        lead = [] if kind == "bmm" else _spatial(rng, r(0, 2), 1, 4)
+        a_lead = [d if rng.random() < 0.7 else 1 for d in lead]
+        b_lead = [d if rng.random() < 0.7 else 1 for d in lead]
+        k2 = k if rng.random() < 0.9 else k + 1
+        return {"fields": {}, "inputs": [[*a_lead, n, k], [*b_lead, k2, m]]}
+    if kind == "buffer":
+        return {"fields": {"shape": _spatial(rng, r(1, 3), 1, 9)}, "inputs": []}
+    if kind == "layernorm2d":
+        fields = {}
+        if rng.random() < 0.3:
+            fields["elementwise_affine"] = False
+        if rng.random() < 0.3:
+            fields["bias"] = False
+        return {"fields": fields, "inputs": [[r(1, 16), r(1, 5), r(1, 5)]]}
+    if kind == GQA:
+        kv = r(1, 4)
+        heads = kv * r(1, 3) if rng.random() < 0.9 else kv * r(1, 3) + 1
+        fields = {"heads": heads}
+        if kv != heads or rng.random() < 0.5:
+            fields["kv_heads"] = kv
+        head_dim = r(1, 5)
+        e = heads * head_dim
+        if rng.random() < 0.5:
+            fields["head_dim"] = head_dim
+            e = r(1, 12)
+        for key in ("bias", "q_bias", "k_bias", "v_bias", "out_bias"):
+            if rng.random() < 0.3:
+                fields[key] = rng.random() < 0.5
+        for key in ("add_bias_kv", "add_zero_attn"):
+            if rng.random() < 0.15:
+                fields[key] = True
+        lead = _spatial(rng, rng.choice([0, 1, 1, 2]), 1, 4)
+        style = rng.choice(["self", "cross", "kdim"])
+        if style == "self":
+            inputs = [[*lead, r(1, 7), e]]
+        elif style == "cross":
+            inputs = [[*lead, r(1, 7), e], [*lead, r(1, 7), e]]
+        else:
+            fields["kdim"], fields["vdim"] = r(1, 7), r(1, 7)
+            s = r(1, 7)
+            inputs = [[*lead, r(1, 7), e], [*lead, s, fields["kdim"]], [*lead, s, fields["vdim"]]]
+        return {"fields": fields, "inputs": inputs}
+    return None
+
+
 def _factor(n, rng):
     """n as a product of a few positive integers."""
     parts = []
@@ -544,3 +685,10 @@ NEWER_KINDS = ["upsample", "upsamplingnearest2d", "upsamplingbilinear2d", "pixel
                "localresponsenorm", "embedding", "embeddingbag", "parameter", "rnn", "lstm", "gru",
                "multiheadattention", "transformerencoderlayer", "transformerdecoderlayer"]
 ORACLE_KINDS += NEWER_KINDS
+# One scalar per sample (a 1-D batch, as nn.Embedding takes token ids): where torch accepts it, and where not
+SCALAR_CASES = [{"kind": kind, "fields": fields, "inputs": [[]]} for kind, fields in (
+    ("embedding", {"num": 10, "dim": 4}), ("embedding", {"num": 7, "dim": 3, "padding_idx": 0}), ("relu", {}),
+    ("prelu", {}), ("linear", {"out": 3}), ("layernorm", {}), ("groupnorm", {"groups": 1}),
+    ("channelshuffle", {"groups": 1}), ("batchnorm1d", {}), ("softmax", {"dim": 1}), ("unsqueeze", {"dim": 1}))]
+ISSUE10_KINDS = ["matmul", "bmm", "buffer", "layernorm2d", GQA]   # appended last, so earlier cases keep their seeds
+ORACLE_KINDS += ISSUE10_KINDS

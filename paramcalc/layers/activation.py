@@ -111,7 +111,7 @@ class PReLU(_Elementwise):
     formulas = {**SAME, "weights": "num_parameters"}
 
     def output_shape(self, shapes):
-        channels = shapes[0][0]
+        channels = shapes[0][0] if shapes[0] else 1   # torch reads a 1-D batch as one channel
         if self.num_parameters not in (1, channels):
             raise ShapeError(f"num_parameters must be 1 or the input channels ({channels}), "
                              f"found {self.num_parameters}")

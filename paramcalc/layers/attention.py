@@ -7,17 +7,26 @@ from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
 )
 
 
 @kind_class
 class MultiheadAttention(Layer):
     """Multi-head attention on (seq, E) samples: self-attention from one input, cross-attention
-    with `from: [query, key_value]`, or `from: [query, key, value]`. E comes from the query."""
+    with `from: [query, key_value]`, or `from: [query, key, value]`. E comes from the query; leading
+    dims, as in Swin's (windows, seq, E), are extra batch dims. With kv_heads < heads it is grouped-query
+    (multi-query at 1) attention, as Llama's q/k/v/o projections and scaled_dot_product_attention(enable_gqa)."""
 
-    heads: int = arg(REQUIRED, "int", "attention heads; must divide E", aka=("num_heads",))
+    heads: int = arg(REQUIRED, "int", "attention heads; must divide E unless head_dim is given", aka=("num_heads",))
+    kv_heads: int = arg(None, "int", "key/value heads (default heads); fewer: grouped-query, 1: multi-query; "
+                                     "must divide heads", aka=("num_key_value_heads",))
+    head_dim: int = arg(None, "int", "features per head (default E / heads)")
     bias: bool = arg(True, "bool", "biases on the input and output projections")
+    q_bias: bool = arg(None, "bool", "bias on the query projection (default: bias)")
+    k_bias: bool = arg(None, "bool", "bias on the key projection (default: bias)")
+    v_bias: bool = arg(None, "bool", "bias on the value projection (default: bias)")
+    out_bias: bool = arg(None, "bool", "bias on the output projection (default: bias)")
     add_bias_kv: bool = arg(False, "bool", "learn an extra key and value (one more position)")
     add_zero_attn: bool = arg(False, "bool", "attend to an extra zero position")
     kdim: int = arg(None, "int", "key features (default E); checked against the key input")
@@ -30,43 +39,58 @@ class MultiheadAttention(Layer):
 
     kind, torch_name, primary, arity = "multiheadattention", "MultiheadAttention", "heads", (1, 3)
     formulas = {
-        "output": "(L, E), the query's shape",
-        "weights": "3·E·E if kdim = vdim = E, else E·E + E·kdim + E·vdim; plus E·E for out_proj",
-        "bias": "3·E + E (when bias) + 2·E (when add_bias_kv)",
-        "macs": "L·E·E (q) + S·kdim·E (k) + S·vdim·E (v) + L·E·E (out) + 2·L·S'·E (QKᵀ and attention·V), "
-                "S' = S + add_bias_kv + add_zero_attn",
+        "output": "(*leading, L, E), the query's shape",
+        "weights": "E·Q (q) + kdim·KV (k) + vdim·KV (v) + Q·E (out), Q = heads·head_dim, KV = kv_heads·head_dim "
+                   "(3·E·E + E·E for plain attention)",
+        "bias": "Q (q_bias) + KV (k_bias) + KV (v_bias) + E (out_bias) + 2·KV (add_bias_kv)",
+        "macs": "Π leading · (L·E·Q (q) + S·(kdim + vdim)·KV (k, v) + L·Q·E (out) + 2·L·S'·Q (QKᵀ and "
+                "attention·V)), S' = S + add_bias_kv + add_zero_attn",
     }
+
+    def validate(self):
+        if self.kv_heads is not None and self.heads % self.kv_heads:
+            raise FieldError("kv_heads", f"kv_heads={self.kv_heads} must divide heads={self.heads} "
+                             f"(each key/value head serves heads / kv_heads query heads)")
 
     def _dims(self, shapes):
         for shape in shapes:
-            expect_rank(shape, (2,), "(seq, features)")
+            expect_rank(shape, tuple(range(2, 9)), "(..., seq, features)")
         query, key, value = (shapes * 3)[:3] if len(shapes) == 1 else (shapes[0], shapes[1], shapes[-1])
-        e = query[1]
+        e = query[-1]
         check_declared(self.embed_dim, e, "embed_dim")
         kdim, vdim = self.kdim or e, self.vdim or e
-        if e % self.heads:
-            raise ShapeError(f"heads={self.heads} must divide the embedding size {e}")
-        if key[1] != kdim or value[1] != vdim:
+        if self.head_dim is None and e % self.heads:
+            raise ShapeError(f"heads={self.heads} must divide the embedding size {e} (or give head_dim)")
+        head_dim = self.head_dim or e // self.heads
+        if key[-1] != kdim or value[-1] != vdim:
             raise ShapeError(f"key and value features must be kdim={kdim} and vdim={vdim}, found "
                              f"{fmt_shape(key)} and {fmt_shape(value)}")
-        if key[0] != value[0]:
+        if key[-2] != value[-2]:
             raise ShapeError(f"key and value must have the same length, found {fmt_shape(key)} and {fmt_shape(value)}")
-        return query[0], key[0], e, kdim, vdim
+        if not query[:-2] == key[:-2] == value[:-2]:
+            raise ShapeError(f"query, key and value must have the same leading dims, found "
+                             f"{fmt_shape(query)}, {fmt_shape(key)} and {fmt_shape(value)}")
+        return query[-2], key[-2], e, kdim, vdim, self.heads * head_dim, (self.kv_heads or self.heads) * head_dim
 
     def output_shape(self, shapes):
-        length, _, e, _, _ = self._dims(shapes)
-        return (length, e)
+        self._dims(shapes)
+        return shapes[0]
+
+    def _has(self, bias):
+        return self.bias if bias is None else bias
 
     def params(self, shapes):
-        _, _, e, kdim, vdim = self._dims(shapes)
-        weights = e * (e + kdim + vdim) + e * e
-        bias = (4 * e if self.bias else 0) + (2 * e if self.add_bias_kv else 0)
+        _, _, e, kdim, vdim, q, kv = self._dims(shapes)
+        weights = e * q + (kdim + vdim) * kv + q * e
+        bias = (q * self._has(self.q_bias) + kv * self._has(self.k_bias) + kv * self._has(self.v_bias)
+                + e * self._has(self.out_bias) + (2 * kv if self.add_bias_kv else 0))
         return Params(weights=weights, bias=bias)
 
     def macs(self, shapes, out):
-        length, source, e, kdim, vdim = self._dims(shapes)
+        length, source, e, kdim, vdim, q, kv = self._dims(shapes)
         attended = source + self.add_bias_kv + self.add_zero_attn
-        return length * e * e + source * e * (kdim + vdim) + length * e * e + 2 * length * attended * e
+        per_sample = length * e * q + source * (kdim + vdim) * kv + length * q * e + 2 * length * attended * q
+        return prod(shapes[0][:-2]) * per_sample
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ class _ConvNd(Layer):
     stride: tuple = arg(1, "size", "step between windows")
     padding: object = arg(0, "padding", "zeros added on both sides: int, per-dim list, 'same' or 'valid'", min=0)
     dilation: tuple = arg(1, "size", "spacing between kernel elements")
-    groups: int = arg(1, "int", "blocked connections; must divide in and out channels (= in: depthwise)")
+    groups: int = arg(1, "int", "blocked connections; must divide in and out channels (depthwise: \"${shape(input)[0]}\")")
     bias: bool = arg(True, "bool", "learn an additive bias per output channel")
     padding_mode: str = arg("zeros", "choice", "how padding is filled", counts=False,
                             choices=("zeros", "reflect", "replicate", "circular"))

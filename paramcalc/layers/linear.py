@@ -1,9 +1,9 @@
-"""Fully connected layers, embeddings, and free learnable tensors."""
+"""Fully connected layers, matrix products, embeddings, and free tensors (parameters, buffers)."""
 
 from __future__ import annotations
 
-from ..errors import FieldError
-from .base import DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, kind_class, prod
+from ..errors import FieldError, ShapeError
+from .base import DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class, prod
 
 
 @kind_class
@@ -115,4 +115,63 @@ class Parameter(Layer):
         return self.output_shape(shapes)
 
 
-KINDS = [Linear, Embedding, EmbeddingBag, Parameter]
+@kind_class
+class MatMul(Layer):
+    """torch.matmul of two inputs, `from: [a, b]`: (..., n, k) @ (..., k, m) -> (..., n, m). The per-sample
+    shapes have the same rank; their leading dims broadcast (each equal, or 1). With transpose, softmax
+    and mul this writes any attention by hand (QKᵀ, attention·V)."""
+
+    kind, torch_name, arity = "matmul", "torch.matmul", (2, 2)
+    formulas = {"output": "(*broadcast leading, n, m)", "weights": "0", "bias": "0",
+                "macs": "Π broadcast leading · n · k · m (as FlopCounterMode counts aten.bmm, halved)"}
+    ranks = tuple(range(2, 9))
+    layout = "(..., rows, columns)"
+
+    def output_shape(self, shapes):
+        a, b = shapes
+        for shape in shapes:
+            expect_rank(shape, self.ranks, self.layout)
+        if len(a) != len(b):
+            raise ShapeError(f"inputs must have the same number of dims, found {fmt_shape(a)} and {fmt_shape(b)}")
+        if a[-1] != b[-2]:
+            raise ShapeError(f"inner dims must match: {fmt_shape(a)} @ {fmt_shape(b)} multiplies a last dim of "
+                             f"{a[-1]} with a second-to-last dim of {b[-2]}")
+        leading = []
+        for x, y in zip(a[:-2], b[:-2]):
+            if x != y and 1 not in (x, y):
+                raise ShapeError(f"leading dims do not broadcast (each must match or be 1), found "
+                                 f"{fmt_shape(a)} and {fmt_shape(b)}")
+            leading.append(max(x, y))
+        return (*leading, a[-2], b[-1])
+
+    def macs(self, shapes, out):
+        return prod(out) * shapes[0][-1]
+
+
+class BMM(MatMul):
+    """torch.bmm: a (n, k) @ (k, m) product per sample, as matmul without leading dims."""
+
+    kind, torch_name = "bmm", "torch.bmm"
+    ranks, layout = (2,), "(rows, columns)"
+
+
+@kind_class
+class Buffer(Layer):
+    """A declared tensor that is state, not a parameter (register_buffer), such as Swin's
+    relative_position_index: counted in buffers. Like `parameter`, it has no input, can be used by
+    name (`from:`), and does not interrupt the layer flow. Give its whole shape."""
+
+    shape: object = arg(REQUIRED, "dims", "the buffer's shape")
+    persistent: bool = arg(True, "bool", "in the state_dict or not; counted either way", counts=False)
+
+    kind, torch_name, primary, arity = "buffer", "register_buffer", "shape", (0, 0)
+    formulas = {"output": "shape", "weights": "0", "bias": "0", "buffers": "Π shape", "macs": "0"}
+
+    validate = Parameter.validate
+    output_shape = Parameter.output_shape
+
+    def params(self, shapes):
+        return Params(buffers=prod(self.output_shape(shapes)))
+
+
+KINDS = [Linear, Embedding, EmbeddingBag, Parameter, MatMul, BMM, Buffer]

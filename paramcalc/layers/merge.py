@@ -4,7 +4,7 @@ reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, arg, fmt_shape, kind_class, normalize_dim
+from .base import Layer, REQUIRED, arg, expect_rank, fmt_shape, kind_class, normalize_dim
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
 
@@ -13,17 +13,33 @@ def _shapes(shapes) -> str:
     return " and ".join(fmt_shape(s) for s in shapes)
 
 
+def _broadcast(shapes):
+    """torch's broadcasting of same-rank per-sample shapes (each dim equal, or 1), or None."""
+    if len({len(s) for s in shapes}) > 1:
+        return None
+    out = []
+    for sizes in zip(*shapes):
+        big = set(sizes) - {1}
+        if len(big) > 1:
+            return None
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
 @kind_class
 class Add(Layer):
-    """Elementwise sum of two or more inputs of the same shape (a residual shortcut)."""
+    """Elementwise sum of two or more inputs: a residual shortcut (same shapes), or with
+    broadcasting, e.g. Swin's (1, heads, N, N) position bias added to (windows, heads, N, N) scores."""
 
     kind, torch_name, arity = "add", "torch.add", (2, None)
-    formulas = {"output": "the common input shape", **NONE}
+    formulas = {"output": "the common (broadcast) input shape", **NONE}
 
     def output_shape(self, shapes):
-        if len(set(shapes)) > 1:
-            raise ShapeError(f"inputs must have the same shape, found {_shapes(shapes)}")
-        return shapes[0]
+        out = _broadcast(shapes)
+        if out is None:
+            raise ShapeError(f"inputs must have the same shape, or broadcast (same number of dims, each dim "
+                             f"equal or 1), found {_shapes(shapes)}")
+        return out
 
 
 @kind_class
@@ -37,13 +53,10 @@ class Mul(Layer):
     def output_shape(self, shapes):
         if len({len(s) for s in shapes}) > 1:
             raise ShapeError(f"inputs must have the same number of dims to broadcast, found {_shapes(shapes)}")
-        out = []
-        for sizes in zip(*shapes):
-            big = set(sizes) - {1}
-            if len(big) > 1:
-                raise ShapeError(f"inputs do not broadcast (each dim must match or be 1), found {_shapes(shapes)}")
-            out.append(big.pop() if big else 1)
-        return tuple(out)
+        out = _broadcast(shapes)
+        if out is None:
+            raise ShapeError(f"inputs do not broadcast (each dim must match or be 1), found {_shapes(shapes)}")
+        return out
 
 
 @kind_class
@@ -128,6 +141,7 @@ class ChannelShuffle(Layer):
     formulas = {"output": "same as input", **NONE}
 
     def output_shape(self, shapes):
+        expect_rank(shapes[0], tuple(range(2, 9)), "(C, *)")
         if shapes[0][0] % self.groups:
             raise ShapeError(f"groups={self.groups} must divide the channels, found {shapes[0][0]}")
         return shapes[0]

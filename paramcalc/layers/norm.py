@@ -56,6 +56,7 @@ class BatchNorm3d(_BatchNormNd):
 
 def _normalized(shape_field, shape, field="shape"):
     """LayerNorm/RMSNorm's normalized_shape: the last dims of the input (default: the last one)."""
+    expect_rank(shape, tuple(range(1, 9)), "(..., features)")
     if shape_field is None:
         return (shape[-1],)
     wanted = shape_field if isinstance(shape_field, tuple) else (shape_field,)
@@ -112,6 +113,33 @@ class RMSNorm(_TrailingNorm):
 
 
 @kind_class
+class LayerNorm2d(Layer):
+    """torchvision's LayerNorm2d (ConvNeXt): LayerNorm over the channels of a (C, H, W) input at each
+    position, as permute → layernorm → permute."""
+
+    eps: float = arg(1e-6, "float", "added to the variance", counts=False)
+    elementwise_affine: bool = arg(True, "bool", "learn a per-channel scale and shift")
+    bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
+    channels: int = arg(None, "int", "C: inferred from the input; if given, checked against it", counts=False,
+                        aka=("normalized_shape", "num_channels"))
+    device: str = arg(None, "str", "ignored", counts=False)
+    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+    kind, torch_name = "layernorm2d", "torchvision.models.convnext.LayerNorm2d"
+    formulas = {"output": "same as input", "weights": "C (when elementwise_affine)",
+                "bias": "C (when elementwise_affine and bias)", "macs": "0 (normalisation is not counted)"}
+
+    def output_shape(self, shapes):
+        expect_rank(shapes[0], (3,), "(C, H, W)")
+        check_declared(self.channels, shapes[0][0], "channels")
+        return shapes[0]
+
+    def params(self, shapes):
+        c = shapes[0][0] if self.elementwise_affine else 0
+        return Params(weights=c, bias=c if self.bias else 0)
+
+
+@kind_class
 class GroupNorm(Layer):
     """Normalises groups of channels of a (C, *) input; C is inferred."""
 
@@ -129,6 +157,7 @@ class GroupNorm(Layer):
 
     def output_shape(self, shapes):
         shape = shapes[0]
+        expect_rank(shape, tuple(range(1, 9)), "(C, *)")
         check_declared(self.num_channels, shape[0], "num_channels")
         if shape[0] % self.groups:
             raise ShapeError(f"groups={self.groups} must divide the channels, found {shape[0]}")
@@ -176,5 +205,5 @@ class LocalResponseNorm(Layer):
         return shapes[0]
 
 
-KINDS = [BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, RMSNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+KINDS = [BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, RMSNorm, LayerNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
          InstanceNorm3d, LocalResponseNorm]

@@ -48,6 +48,7 @@ def result_dict(r) -> dict:
            "output_shape": r.report.output_shape if r.report else None,
            "violations": [{"key": v.key, "limit": v.limit, "actual": v.actual, "source": v.source,
                            "line": v.loc.line if v.loc else None, "message": v.message} for v in r.violations],
+           "warnings": [w.to_dict() for w in r.report.warnings] if r.report else [],
            "error": None}
     if r.error:
         loc = r.error.loc
@@ -71,6 +72,10 @@ def render_check_github(results) -> str:
     """GitHub Actions workflow commands: each failure annotates its spec line in the PR."""
     lines = []
     for r in results:
+        for w in r.report.warnings if r.report else ():
+            line = f",line={w.loc.line},col={w.loc.col}" if w.loc and w.loc.source == r.path else ""
+            lines.append(f"::warning file={_escape_property(r.path)}{line},"
+                         f"title={_escape_property('paramcalc: warning')}::{_escape_data(f'{w.layer}: {w.message}')}")
         if r.status == "over_budget":
             for v in r.violations:
                 line = v.loc.line if v.loc and v.loc.source == r.path else 1
