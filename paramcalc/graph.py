@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import FieldError, Loc, SpecError, describe, did_you_mean
 from .layers import REGISTRY, Layer, normalize_kind
-from .spec import BlockDef, Entry, Spec, YList, YMap
+from .spec import META_KEYS, BlockDef, Entry, Spec, YList, YMap
 
 
 MAX_LAYERS = 100_000   # far above any real network; stops a `repeat: 1000000000` from hanging
@@ -424,7 +424,10 @@ class _Expander:
             key_loc = locs.get("@" + key, locs.get(key, entry.loc))
             canonical = synonyms.get(key)
             if canonical is None:
-                if not synonyms:
+                keyword = did_you_mean(key, META_KEYS)      # `frm:` inside the layer's mapping
+                if keyword and not did_you_mean(key, synonyms):
+                    hint = keyword.replace("?", "? (a layer keyword)")
+                elif not synonyms:
                     hint = f"{cls.kind} has no fields"
                 else:
                     hint = did_you_mean(key, synonyms) or f"fields: {', '.join(cls.fields())}"
