@@ -317,6 +317,6 @@ def _json(value) -> str:
 
 def run() -> None:
     try:
-        app()
+        app(prog_name="paramcalc")
     except KeyboardInterrupt:
         sys.exit(130)

@@ -281,10 +281,10 @@ def styled_lines(grid: Grid, title: str | None = None, row_styles=None, header_s
 def hidden_note(grid: Grid) -> str | None:
     parts = []
     if grid.hidden:
-        parts.append("hidden to fit the terminal: " + ", ".join(grid.hidden))
+        parts.append("hidden to fit: " + ", ".join(grid.hidden))
     if grid.shortened:
-        parts.append("names shortened from the left")
-    return "; ".join(parts) + " (--wide shows everything, --columns picks)" if parts else None
+        parts.append("names cut from the left")
+    return "; ".join(parts) + " (--wide shows all)" if parts else None
 
 
 def make_console(screen: Screen, width: int | None = None):
