@@ -10,7 +10,7 @@ The columns are data. A column is a `Column`: a key (for `--columns`), a header,
 row (a LayerRow, or a BlockRow when `--depth` shows blocks) to its cell text, a function from the
 report to its footer, an alignment, a terminal style, and when it goes in a narrow terminal:
 
-    drop=N       dropped at stage N (input 1, weights/bias 2, buffers 3, kind 5, # 6; 0 = never)
+    drop=N       dropped at stage N (input 1, weights/bias 2, buffers 3, # 5, kind 6; 0 = never)
     shrink_at=N  cut from the left at stage N, down to min_width (the name: stage 4, 16 cells)
 
 Adding a column set is a few lines and touches no layout code, e.g. a memory column:
@@ -113,10 +113,10 @@ def _index(row) -> str:
 def default_columns(report, depth: int | None = None) -> list[Column]:
     """The standard table: buffers only when the network has any."""
     columns = [
-        Column("index", "#", _index, align="right", style="dim", drop=6),
+        Column("index", "#", _index, align="right", style="dim", drop=5),
         Column("name", "name", lambda row: row_label(row, depth), lambda report: "total", shrink_at=4,
                min_width=16),
-        Column("kind", "kind", lambda row: row.kind, style="cyan", drop=5),
+        Column("kind", "kind", lambda row: row.kind, style="cyan", drop=6),
         Column("input", "input", lambda row: ", ".join(shape_text(s) for s in row.input_shapes),
                lambda report: shape_text(report.input_shape), drop=1),
         Column("output", "output", lambda row: shape_text(row.output_shape),
@@ -187,7 +187,7 @@ def lay_out(columns: list[Column], rows, report=None, screen: Screen = PIPE, wid
     header = [c.header for c in columns]
     widths = [max([cell_len(header[i])] + [cell_len(r[i]) for r in body] +
                   ([cell_len(footer[i])] if footer else [])) for i in range(len(columns))]
-    grid = Grid(list(columns), widths, header, body, footer, [])
+    grid = Grid(list(columns), list(widths), header, body, footer, [])
     if screen.width is None or wide:
         return grid
     keep = list(range(len(columns)))
@@ -209,6 +209,13 @@ def lay_out(columns: list[Column], rows, report=None, screen: Screen = PIPE, wid
     for i in keep:                       # still too wide: shrinkable columns give up to their last cells
         if columns[i].shrink_at and excess() > 0:
             shrink(i, min(6, widths[i]))
+    for i in keep:                       # a later drop may have freed room for a shortened column
+        if excess() < 0:
+            widths[i] = min(grid.widths[i], widths[i] - excess())
+    for stage in reversed(stages):       # and room for a column dropped at an earlier stage
+        back = [i for i in range(len(columns)) if i not in keep and columns[i].drop == stage]
+        if back and sum(widths[i] for i in back) + 3 * len(back) <= -excess():
+            keep = sorted(keep + back)
     shortened = False
     for i in keep:
         if any(cell_len(r[i]) > widths[i] for r in body):
