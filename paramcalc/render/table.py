@@ -32,6 +32,7 @@ import os
 import sys
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from . import human, is_collapsed, params_note, row_label, shape_text, visible_rows
@@ -74,8 +75,11 @@ def detect_screen() -> Screen:
 
 def cell_len(text: str) -> int:
     """Terminal cells a text takes: wide East Asian characters take two, combining marks none."""
-    if text.isascii():
-        return len(text)
+    return len(text) if text.isascii() else _unicode_len(text)
+
+
+@lru_cache(maxsize=4096)        # shapes like 64×56×56 repeat on many rows
+def _unicode_len(text: str) -> int:
     return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
                for c in text)
 
@@ -228,8 +232,8 @@ def lay_out(columns: list[Column], rows, report=None, screen: Screen = PIPE, wid
 
 
 def _pad(text: str, width: int, align: str) -> str:
-    space = " " * (width - cell_len(text))
-    return space + text if align == "right" else text + space
+    width += len(text) - cell_len(text)           # str.rjust counts characters, not cells
+    return text.rjust(width) if align == "right" else text.ljust(width)
 
 
 def plain_lines(grid: Grid) -> list[str]:
@@ -244,33 +248,26 @@ def plain_lines(grid: Grid) -> list[str]:
 
 
 def styled_lines(grid: Grid, title: str | None = None, row_styles=None, header_style="bold",
-                 footer_style="bold"):
-    """The table as rich's ROUNDED box draws it, as rich Text lines: the same bytes rich's Table
-    writes, without its layout cost. Cell text is never read as markup."""
-    from rich.text import Text
+                 footer_style="bold") -> list[list[tuple[str, str]]]:
+    """The table as rich's ROUNDED box draws it: each line a list of (text, style) pieces, the same
+    pieces rich's Table would write, without its layout cost. Cell text is never read as markup."""
     widths = grid.widths
     out = []
     if title is not None:
         total = grid.width(True)
         left = (total - cell_len(title)) // 2
-        t = Text()
-        t.append(" " * left, "italic")           # rich's table.title style
-        t.append(title, "bold italic")
-        t.append(" " * (total - left - cell_len(title)), "italic")
-        out.append(t)
+        out.append([(" " * left, "italic"), (title, "bold italic"),       # rich's table.title style
+                    (" " * (total - left - cell_len(title)), "italic")])
 
     def rule(left, mid, right):
-        return Text(left + mid.join("─" * (w + 2) for w in widths) + right)
+        return [(left + mid.join("─" * (w + 2) for w in widths) + right, "")]
 
     def line(cells, row_style, cell_styles):
-        t = Text("│")
+        pieces = [("│", "")]
         for text, w, column, style in zip(cells, widths, grid.columns, cell_styles):
             style = f"{row_style} {style}".strip() if row_style else style
-            t.append(" ", style)
-            t.append(_pad(text, w, column.align), style)
-            t.append(" ", style)
-            t.append("│")
-        return t
+            pieces += [(" ", style), (_pad(text, w, column.align), style), (" ", style), ("│", "")]
+        return pieces
 
     out.append(rule("╭", "┬", "╮"))
     out.append(line(grid.header, header_style, [""] * len(widths)))
@@ -304,13 +301,42 @@ def make_console(screen: Screen, width: int | None = None):
                    highlight=False, legacy_windows=False)
 
 
-def print_lines(console, lines) -> None:
-    """Each line as given: no wrapping, no cropping (a table wider than the terminal, as with
-    --wide, is left to the terminal)."""
+def _text(line):
     from rich.text import Text
+    if isinstance(line, str):
+        return Text(line)
+    text = Text()
+    for piece, style in line:
+        text.append(piece, style)
+    return text
+
+
+def print_lines(console, lines) -> None:
+    """Each line as given, through console.print (for a recording console: SVG and HTML exports).
+    No wrapping, no cropping."""
     for line in lines:
-        console.print(line if isinstance(line, Text) else Text(line), no_wrap=True, overflow="ignore",
-                      crop=False, soft_wrap=True)
+        console.print(_text(line), no_wrap=True, overflow="ignore", crop=False, soft_wrap=True)
+
+
+def styled_text(lines, screen: Screen) -> str:
+    """The lines as a terminal gets them: rich's Style writes each piece's codes, as console.print
+    would write them, without building a renderable per line (which costs ~0.3 ms a line)."""
+    from rich.color import ColorSystem
+    console = make_console(screen)
+    system = {"standard": ColorSystem.STANDARD, "256": ColorSystem.EIGHT_BIT, "truecolor": ColorSystem.TRUECOLOR,
+              "windows": ColorSystem.WINDOWS}.get(console.color_system or "")
+    styles = {}
+    out = []
+    for line in lines:
+        for piece, style in ((line, ""),) if isinstance(line, str) else line:
+            if style and system:
+                if style not in styles:
+                    styles[style] = console.get_style(style)
+                out.append(styles[style].render(piece, color_system=system))
+            else:
+                out.append(piece)
+        out.append("\n")
+    return "".join(out)
 
 
 # ---------------------------------------------------------------- the analysis table
@@ -336,7 +362,7 @@ def report_grid(report, depth=None, screen: Screen = PIPE, columns=None, wide=Fa
 
 
 def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=False) -> list:
-    """The table and the summary under it, as plain strings, or rich Text lines in colour."""
+    """The table and the summary under it: plain strings, or (text, style) pieces for a terminal."""
     grid, rows = report_grid(report, depth, screen, columns, wide)
     note = hidden_note(grid)
     tail = ([note] if note else []) + summary(report).split("\n")
@@ -354,14 +380,8 @@ def render_table(report, depth=None, screen: Screen | None = None, columns=None,
     return styled_text(lines, screen)
 
 
-def styled_text(lines, screen: Screen) -> str:
-    console = make_console(screen)
-    print_lines(console, lines)
-    return console.file.getvalue()
-
-
 def natural_width(lines) -> int:
-    return max(cell_len(line.plain if hasattr(line, "plain") else line) for line in lines)
+    return max(cell_len(line if isinstance(line, str) else "".join(p for p, _ in line)) for line in lines)
 
 
 def export(lines, fmt: str, title: str) -> str:
