@@ -131,3 +131,49 @@ def test_coloured_lines_are_styled_not_laid_out_by_rich():
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
     lines = report_lines(report, None, Screen())
     assert all(isinstance(line, str) for line in lines)
+
+
+def _in_terminal(args, columns, extra_env=None):
+    """The real CLI with its stdout on a pseudo-terminal `columns` wide."""
+    import pty
+    import subprocess
+    import sys
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm", **(extra_env or {})}
+    env.pop("NO_COLOR", None) if not extra_env or "NO_COLOR" not in extra_env else None
+    proc = subprocess.Popen([sys.executable, "-m", "paramcalc", *args], stdout=follower, stderr=subprocess.PIPE,
+                            env=env, cwd=ROOT)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_a_real_terminal_gets_a_fitted_coloured_table():
+    out = _in_terminal(["analyze", "specs/resnet50.yaml", "--depth", "1"], 72)
+    assert "\x1b[" in out
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert all(len(line) <= 72 for line in plain.splitlines())
+    assert "25,557,032" in plain and "hidden to fit: kind, input, weights, bias, buffers" in plain
+    no_color = _in_terminal(["analyze", "specs/resnet50.yaml", "--depth", "1"], 72, {"NO_COLOR": "1"})
+    assert "\x1b[" not in no_color and "╭" not in no_color and "layer1 …" in no_color
+    assert all(len(line) <= 72 for line in no_color.splitlines())
+
+
+def test_piped_table_does_not_import_rich():
+    import subprocess
+    import sys
+    code = ("import sys; from paramcalc.cli import app\n"
+            "try: app(['analyze', 'specs/lenet5.yaml'])\nexcept SystemExit: pass\n"
+            "sys.stderr.write(str('rich' in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "conv2d_1" in result.stdout and result.stderr.strip().endswith("False")
