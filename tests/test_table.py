@@ -139,8 +139,8 @@ def _in_terminal(args, columns, extra_env=None):
     import subprocess
     import sys
     leader, follower = pty.openpty()
-    env = {**os.environ, "COLUMNS": str(columns), "LINES": "50", "TERM": "xterm", **(extra_env or {})}
-    env.pop("NO_COLOR", None) if not extra_env or "NO_COLOR" not in extra_env else None
+    env = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
+    env.update({"COLUMNS": str(columns), "LINES": "50", "TERM": "xterm", **(extra_env or {})})
     proc = subprocess.Popen([sys.executable, "-m", "paramcalc", *args], stdout=follower, stderr=subprocess.PIPE,
                             env=env, cwd=ROOT)
     os.close(follower)
