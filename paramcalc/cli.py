@@ -86,7 +86,7 @@ def main(version: bool = typer.Option(False, "--version", callback=version_callb
 
 @app.command(epilog=examples(
     "paramcalc analyze specs/resnet50.yaml --depth 1",
-    "paramcalc analyze specs/gpt2.yaml --columns name,output,params -f md",
+    "paramcalc analyze specs/gpt2.yaml --columns name,output,params,macs",
     "paramcalc analyze -i 3x32x32 -l 'conv2d(16, kernel=3)' -l relu -l flatten -l 'linear(10)'"))
 def analyze(
     spec: Optional[str] = typer.Argument(None, metavar="[SPEC]",

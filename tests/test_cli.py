@@ -5,6 +5,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,8 +175,16 @@ def test_short_help_everywhere(command):
 @pytest.mark.parametrize("command", ["analyze", "check", "diff", "kinds", "schema"])
 def test_help_ends_with_real_examples(command):
     text = run_cli(command, "--help").stdout
-    examples = text.split("Examples:\n")[1].splitlines()
-    assert examples and all(line.strip().startswith(("paramcalc ", "git show")) for line in examples if line.strip())
+    examples = [line.strip() for line in text.split("Examples:\n")[1].splitlines() if line.strip()]
+    assert 1 <= len(examples) <= 4 and all(line.startswith(("paramcalc ", "git show")) for line in examples)
+    import shlex
+    for line in examples:       # the runnable ones run: they use the zoo, no pipe, no placeholder file
+        args = shlex.split(line.split("#")[0])
+        if "|" not in line and ">" not in line and not any(a.endswith(".yaml") and not a.startswith("specs/")
+                                                             for a in args):
+            result = subprocess.run([sys.executable, "-m", "paramcalc", *args[1:]], capture_output=True,
+                                    text=True, cwd=SPECS.parent, timeout=60)
+            assert result.returncode in (0, 1), (line, result.stderr)
 
 
 def test_metavars_say_what_they_are():
