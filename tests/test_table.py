@@ -108,7 +108,8 @@ def test_a_column_plugs_in_without_layout_code():
     assert "2×params" not in narrow.splitlines()[2] and "hidden to fit: input, weights, bias, 2×params" in narrow
 
 
-def test_spec_text_is_never_markup():
+def test_spec_text_is_never_markup(monkeypatch):
+    monkeypatch.setenv("TERM", "xterm")
     spec = parse_spec("name: '[bold red]x[/]'\ninput: [4]\nlayers:\n  - linear: {out: 2, name: '[link=http://e]y'}\n",
                       "m.yaml")
     report = analyze(spec)
@@ -123,7 +124,9 @@ def test_cut_left_keeps_the_leaf():
     assert cut_left("short", 10) == "short"
 
 
-def test_coloured_lines_are_styled_not_laid_out_by_rich():
+def test_coloured_lines_are_styled_not_laid_out_by_rich(monkeypatch):
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR", raising=False)
     report = analyze(load_spec(str(ROOT / "specs" / "lenet5.yaml")))
     coloured = render_table(report, None, Screen(width=120, color=True, boxed=True))
     plain = render_table(report, None, terminal(120))
