@@ -29,7 +29,7 @@ def describe_kind(name: str) -> dict:
         "kind": cls.kind,
         "torch": cls.torch_name,
         "family": family_of(cls),
-        "doc": _doc(cls),
+        "doc": kind_doc(cls),
         "primary": cls.primary,
         "inputs": {"fewest": cls.arity[0], "most": cls.arity[1]},
         "fields": [
@@ -45,7 +45,7 @@ def kind_catalogue() -> dict:
     return {"conventions": CONVENTIONS, "kinds": [describe_kind(k) for k in REGISTRY]}
 
 
-def _doc(cls) -> str:
+def kind_doc(cls) -> str:
     """The kind's own docstring, or its nearest ancestor's; never the signature dataclasses write
     for a class without one."""
     for klass in cls.__mro__:

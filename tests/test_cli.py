@@ -291,6 +291,7 @@ def test_every_kind_shows_its_bracketed_examples():
         for bracketed in (b for t in texts for b in re.findall(r"\[[^\]]*\]", t)):
             assert " ".join(bracketed.split()) in flat, (key, bracketed)
         assert "object at 0x" not in text
+    assert "object at 0x" not in run_cli("schema").stdout and "object at 0x" not in run_cli("kinds", "-f", "json").stdout
 
 
 def test_kinds_partial_name_lists_matches():
