@@ -7,7 +7,6 @@ without `blocks`, an unknown kind is rejected. Fields of known kinds are always 
 
 from __future__ import annotations
 
-
 from .budget import KEYS as BUDGET_KEYS
 from .kinds import kind_doc
 from .layers import REGISTRY
