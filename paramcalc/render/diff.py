@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import human, shape_text
+from . import shape_text
 from .json import to_json
 
 SYMBOL = {"added": "+", "removed": "−", "changed": "~", "renamed": "→", "same": " "}
