@@ -23,6 +23,7 @@ LIMITS = {
 EXPECTATIONS = ("expect_params", "expect_output")
 KEYS = (*LIMITS, *EXPECTATIONS)
 
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")     # 2,400 or 1,234,567.5; not 2,4
 _NUMBER = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([KMGT]i?)?(B)?\s*$", re.I)
 
 
@@ -41,6 +42,9 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
             raise SpecError(f"{key} expects a number with an optional unit ({units}), found {describe(value)}",
                             loc)
         digits, unit, byte_suffix = match.groups()
+        if "," in digits and not _GROUPED.match(digits):
+            raise SpecError(f"{key}: ambiguous separator in {describe(value)}: a comma groups thousands "
+                            f"(2,400), a decimal point is '.' (2.4)", loc)
         unit = (unit or "").upper()
         if (unit.endswith("I") or byte_suffix) and not is_bytes:
             raise SpecError(f"{key} counts elements, not bytes: use K, M, G or T, found {describe(value)}", loc)
@@ -81,6 +85,11 @@ class Violation:
     actual: object
     source: str
     loc: Loc | None
+
+    @property
+    def kind(self) -> str:
+        """'limit' (a max_ key exceeded) or 'expectation' (an expect_ key not met)."""
+        return "limit" if self.key in LIMITS else "expectation"
 
     @property
     def message(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from typing import Optional
@@ -13,8 +14,19 @@ from .errors import SpecError
 app = typer.Typer(
     help="Exact parameter counts, output shapes and MACs of a neural network, from a YAML spec, "
          "without importing a framework.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def examples(*lines: str) -> str:
+    """A help epilog of real commands; \b keeps click from re-wrapping them."""
+    return "\b\nExamples:\n" + "\n".join("  " + line for line in lines)
+
+
+def complete_kind(incomplete: str) -> list[str]:
+    from .layers import REGISTRY
+    return [k for k in REGISTRY if k.startswith(incomplete.lower())]
 
 
 class Format(str, Enum):
@@ -22,6 +34,7 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    md = "md"           # markdown's usual short name
 
 
 class KindsFormat(str, Enum):
@@ -39,6 +52,7 @@ class DiffFormat(str, Enum):
     table = "table"
     json = "json"
     markdown = "markdown"
+    md = "md"
 
 
 def fail(error: SpecError) -> None:
@@ -76,24 +90,40 @@ def main(version: bool = typer.Option(False, "--version", callback=version_callb
     pass
 
 
-@app.command()
+@app.command(epilog=examples(
+    "paramcalc analyze specs/resnet50.yaml --depth 1",
+    "paramcalc analyze specs/gpt2.yaml --columns name,output,params,macs",
+    "paramcalc analyze -i 3x32x32 -l 'conv2d(16, kernel=3)' -l relu -l flatten -l 'linear(10)'"))
 def analyze(
-    spec: Optional[str] = typer.Argument(None, help="Spec file (YAML; JSON is valid YAML), or - for stdin."),
-    input: Optional[str] = typer.Option(None, "-i", "--input", help="Inline input shape, e.g. 3x224x224 or 3,224,224."),
-    layer: Optional[list[str]] = typer.Option(None, "-l", "--layer",
+    spec: Optional[str] = typer.Argument(None, metavar="[SPEC]",
+                                         help="Spec file (YAML; JSON is valid YAML), or - for stdin."),
+    input: Optional[str] = typer.Option(None, "-i", "--input", metavar="SHAPE",
+                                        help="Inline input shape: 3x224x224, 3,224,224 or [3,224,224]."),
+    layer: Optional[list[str]] = typer.Option(None, "-l", "--layer", metavar="LAYER",
                                               help="Inline layer, repeatable: 'conv2d(64, kernel=3, padding=1)'."),
-    format: Format = typer.Option(Format.table, "-f", "--format", help="Output format."),
-    depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1,
+    format: Format = typer.Option(Format.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
+                                  help="table, json, csv or markdown (md)."),
+    depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1, metavar="N",
                                         help="Collapse blocks nested deeper than this into one row (table, markdown)."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size (scales MACs); overrides the spec."),
-    save_svg: Optional[str] = typer.Option(None, "--save-svg", help="Also save the table as an SVG image."),
-    save_html: Optional[str] = typer.Option(None, "--save-html", help="Also save the table as an HTML page."),
+    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, metavar="N",
+                                        help="Batch size (scales MACs); overrides the spec."),
+    columns: Optional[str] = typer.Option(None, "--columns", metavar="COLUMNS",
+                                          help="Table columns, comma-separated: index, name, kind, input, output, "
+                                               "weights, bias, params, buffers, macs."),
+    wide: bool = typer.Option(False, "--wide", help="Show every column in full, however narrow the terminal."),
+    save_svg: Optional[str] = typer.Option(None, "--save-svg", metavar="FILE.svg",
+                                           help="Also save the table as an SVG image."),
+    save_html: Optional[str] = typer.Option(None, "--save-html", metavar="FILE.html",
+                                            help="Also save the table as an HTML page."),
 ):
     """Per-layer weights, bias, output shape and MACs of a network, with totals."""
-    from .analyze import analyze as run
+    from . import analyze as run, inline_spec, load_spec
     from .render import render
-    from .spec import inline_spec, load_spec
+    fmt = "markdown" if format == Format.md else format.value
     try:
+        check_extensions(save_svg, save_html)
+        if columns is not None and fmt != "table":
+            raise SpecError("--columns chooses the table's columns; it has no effect with --format " + fmt)
         if spec is not None and (input or layer):
             raise SpecError("give either a spec file or inline -i/-l layers, not both")
         if spec is None:
@@ -105,27 +135,39 @@ def analyze(
         if batch is not None:
             parsed.batch = batch
         report = run(parsed)
-        text = render(report, format.value, depth)
+        picked = None
+        if columns is not None:
+            from .render.table import default_columns, pick_columns
+            picked = pick_columns(default_columns(report, depth), columns.split(","))
+        text = render(report, fmt, depth, columns=picked, wide=wide) if fmt == "table" else render(report, fmt, depth)
         if save_svg or save_html:
-            from .render.table import print_report
-            save_exports(lambda console, plain: print_report(console, report, depth, plain), report.name,
-                         save_svg, save_html)
+            from .render.table import EXPORT, report_lines
+            save_exports(report_lines(report, depth, EXPORT, picked, wide=True), report.name, save_svg, save_html)
     except SpecError as e:
         fail(e)
     warn(report.warnings)
     emit(text)
 
 
-def save_exports(print_fn, title: str, svg: str | None, html: str | None) -> None:
+def check_extensions(svg: str | None, html: str | None) -> None:
+    """--save-svg x.png is a mistake worth stopping for, before any work."""
+    for path, flag, endings in ((svg, "--save-svg", (".svg",)), (html, "--save-html", (".html", ".htm"))):
+        if path and not path.lower().endswith(endings):
+            raise SpecError(f"{flag} writes {endings[0][1:].upper()}, but '{path}' ends in "
+                            f"'{os.path.splitext(path)[1] or '(no extension)'}'",
+                            hint=f"name the file ...{endings[0]}")
+
+
+def save_exports(lines, title: str, svg: str | None, html: str | None) -> None:
     from .render.table import export
     for path, fmt in ((svg, "svg"), (html, "html")):
         if path:
-            write_atomic(path, export(print_fn, fmt, title))
+            write_atomic(path, export(lines, fmt, title))
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: a failure never leaves half a file."""
-    import os
+    """Write to a temporary file beside `path`, then rename: a failure never leaves half a file.
+    The file gets the permissions a plain open() would give (0666 less the umask), not mkstemp's 0600."""
     import tempfile
     directory = os.path.dirname(os.path.abspath(path))
     try:
@@ -133,6 +175,9 @@ def write_atomic(path: str, text: str) -> None:
     except OSError as e:
         raise SpecError(f"cannot write {path}: {e.strerror}") from None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -141,23 +186,34 @@ def write_atomic(path: str, text: str) -> None:
         raise SpecError(f"cannot write {path}: {e.strerror}") from None
 
 
-@app.command()
+@app.command(epilog=examples(
+    "paramcalc check specs/ --max-params 30M",
+    "paramcalc check 'specs/**/*.yaml' --max-macs 5G --format github",
+    "paramcalc check model.yaml --expect-output 1000 --expect-params 25557032"))
 def check(
-    paths: list[str] = typer.Argument(..., help="Spec files, directories (searched for *.yaml, *.yml) or globs."),
-    max_params: Optional[str] = typer.Option(None, "--max-params", help="Most parameters allowed, e.g. 25M."),
-    max_trainable: Optional[str] = typer.Option(None, "--max-trainable", help="Most trainable parameters allowed."),
-    max_macs: Optional[str] = typer.Option(None, "--max-macs", help="Most MACs allowed, e.g. 4.5G."),
-    max_param_bytes: Optional[str] = typer.Option(None, "--max-param-bytes", help="Most parameter bytes, e.g. 100MiB."),
-    expect_output: Optional[str] = typer.Option(None, "--expect-output", help="Required output shape, e.g. 1000."),
-    expect_params: Optional[str] = typer.Option(None, "--expect-params", help="Exact parameter count required."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size (scales MACs); overrides specs."),
-    format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format",
+    paths: list[str] = typer.Argument(..., metavar="PATH...",
+                                      help="Spec files, directories (searched for *.yaml, *.yml) or globs."),
+    max_params: Optional[str] = typer.Option(None, "--max-params", metavar="N",
+                                             help="Most parameters allowed, e.g. 25M."),
+    max_trainable: Optional[str] = typer.Option(None, "--max-trainable", metavar="N",
+                                                help="Most trainable parameters allowed."),
+    max_macs: Optional[str] = typer.Option(None, "--max-macs", metavar="N", help="Most MACs allowed, e.g. 4.5G."),
+    max_param_bytes: Optional[str] = typer.Option(None, "--max-param-bytes", metavar="BYTES",
+                                                  help="Most parameter bytes, e.g. 100MiB."),
+    expect_output: Optional[str] = typer.Option(None, "--expect-output", metavar="SHAPE",
+                                                help="Required output shape, e.g. 1000."),
+    expect_params: Optional[str] = typer.Option(None, "--expect-params", metavar="N",
+                                                help="Exact parameter count required."),
+    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, metavar="N",
+                                        help="Batch size (scales MACs); overrides specs."),
+    format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
                                        help="table, json (one object per file) or github (Actions annotations)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures."),
     strict: bool = typer.Option(False, "--strict", help="Warnings (an output nobody reads) fail too: exit 1."),
 ):
     """Check that specs parse, their shapes chain and their budgets hold (flags win over a spec's
-    `budget:`). Exit 0 all ok, 1 a budget or expectation failed, 2 a spec is invalid."""
+    `budget:`). Exit 0 all ok, 1 a budget or expectation failed, 2 a spec is invalid or no spec
+    was found."""
     from .budget import parse_budget
     from .check import check_file, exit_code, expand_paths
     from .errors import Loc
@@ -166,9 +222,10 @@ def check(
     try:
         budgets = {key: parse_budget(key, value, "flag", Loc("--" + key.replace("_", "-"), 0, 0))
                    for key, value in flags.items() if value is not None}
+        files = expand_paths(paths)
     except SpecError as e:
         fail(e)
-    results = [check_file(path, budgets, batch) for path in expand_paths(paths)]
+    results = [check_file(path, budgets, batch) for path in files]
     from .render import check as out
     if format == CheckFormat.json:
         text = out.render_check_json(results)
@@ -182,58 +239,82 @@ def check(
     raise typer.Exit(exit_code(results, strict))
 
 
-@app.command()
+@app.command(epilog=examples(
+    "paramcalc diff specs/resnet18.yaml specs/resnet50.yaml",
+    "git show main:specs/model.yaml | paramcalc diff - specs/model.yaml --format md",
+    "paramcalc diff old.yaml new.yaml --depth 1 --exit-code"))
 def diff(
-    old: str = typer.Argument(..., help="The old spec (or - for stdin)."),
-    new: str = typer.Argument(..., help="The new spec (or - for stdin)."),
-    format: DiffFormat = typer.Option(DiffFormat.table, "-f", "--format", help="Output format."),
+    old: str = typer.Argument(..., metavar="OLD", help="The old spec (or - for stdin)."),
+    new: str = typer.Argument(..., metavar="NEW", help="The new spec (or - for stdin)."),
+    format: DiffFormat = typer.Option(DiffFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
+                                      help="table, json or markdown (md)."),
+    depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1, metavar="N",
+                                        help="Compare blocks down to this depth, not every layer."),
     all_layers: bool = typer.Option(False, "--all", help="Also list unchanged layers."),
-    save_svg: Optional[str] = typer.Option(None, "--save-svg", help="Also save the table as an SVG image."),
-    save_html: Optional[str] = typer.Option(None, "--save-html", help="Also save the table as an HTML page."),
+    exit_code: bool = typer.Option(False, "--exit-code",
+                                   help="Exit 1 when anything changed, 0 when nothing did (as git diff --exit-code)."),
+    wide: bool = typer.Option(False, "--wide", help="Show every column in full, however narrow the terminal."),
+    save_svg: Optional[str] = typer.Option(None, "--save-svg", metavar="FILE.svg",
+                                           help="Also save the table as an SVG image."),
+    save_html: Optional[str] = typer.Option(None, "--save-html", metavar="FILE.html",
+                                            help="Also save the table as an HTML page."),
 ):
-    """What changed between two specs: layers added, removed or changed (matched by name), and
-    the totals. Compare with git: git show HEAD:spec.yaml | paramcalc diff - spec.yaml"""
-    from .analyze import analyze as run
+    """What changed between two specs: layers added, removed, renamed or changed (matched by
+    name), and the totals."""
+    from . import analyze as run, load_spec
     from .diff import diff_reports
     from .render import diff as out
-    from .spec import load_spec
     try:
+        check_extensions(save_svg, save_html)
         if old == "-" and new == "-":
             raise SpecError("only one side of a diff can be read from stdin")
-        result = diff_reports(run(load_spec(old)), run(load_spec(new)))
+        result = diff_reports(run(load_spec(old)), run(load_spec(new)), depth)
         if format == DiffFormat.json:
             text = out.render_diff_json(result, all_layers)
-        elif format == DiffFormat.markdown:
+        elif format in (DiffFormat.markdown, DiffFormat.md):
             text = out.render_diff_markdown(result, all_layers)
         else:
-            text = out.render_diff_table(result, all_layers)
+            text = out.render_diff_table(result, all_layers, wide=wide)
         if save_svg or save_html:
-            save_exports(lambda console, plain: out.print_diff(console, result, all_layers, plain),
-                         f"{result.old.name} → {result.new.name}", save_svg, save_html)
+            from .render.table import EXPORT
+            save_exports(out.diff_lines(result, all_layers, EXPORT, wide=True), out.title(result),
+                         save_svg, save_html)
     except SpecError as e:
         fail(e)
     emit(text)
+    if exit_code and result.changed:
+        raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=examples("paramcalc schema > paramcalc.schema.json"))
 def schema():
     """Print the JSON Schema (draft 2020-12) of the spec format, for editors and validators."""
     from .schema import build_schema
     emit(_json(build_schema()))
 
 
-@app.command()
+@app.command(epilog=examples("paramcalc kinds", "paramcalc kinds conv2d", "paramcalc kinds conv   # every conv kind",
+                             "paramcalc kinds --format json | jq '.kinds[].kind'"))
 def kinds(
-    kind: Optional[str] = typer.Argument(None, help="One kind to describe in detail, e.g. conv2d."),
-    format: KindsFormat = typer.Option(KindsFormat.table, "-f", "--format", help="Output format."),
+    kind: Optional[str] = typer.Argument(None, metavar="[KIND]", autocompletion=complete_kind,
+                                         help="One kind to describe in detail, e.g. conv2d; or part of a name."),
+    format: KindsFormat = typer.Option(KindsFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
+                                       help="table or json."),
 ):
     """Every layer kind with its fields, defaults and meaning; or one kind with its formulas."""
-    from .kinds import describe_kind, kind_catalogue, render_catalogue, render_kind
+    from .kinds import describe_kind, kind_catalogue, matching_kinds
+    from .layers import REGISTRY, normalize_kind
+    from .render import kinds as out
     try:
         if kind is None:
-            text = render_catalogue() if format == KindsFormat.table else _json(kind_catalogue())
+            catalogue = kind_catalogue()
+            text = out.render_catalogue(catalogue) if format == KindsFormat.table else _json(catalogue)
+        elif normalize_kind(kind) not in REGISTRY and matching_kinds(kind):
+            matches = [describe_kind(k) for k in matching_kinds(kind)]
+            text = out.render_matches(kind, matches) if format == KindsFormat.table else _json({"kinds": matches})
         else:
-            text = render_kind(kind) if format == KindsFormat.table else _json(describe_kind(kind))
+            info = describe_kind(kind)
+            text = out.render_kind(info) if format == KindsFormat.table else _json(info)
     except SpecError as e:
         fail(e)
     emit(text)
@@ -246,6 +327,6 @@ def _json(value) -> str:
 
 def run() -> None:
     try:
-        app()
+        app(prog_name="paramcalc")
     except KeyboardInterrupt:
         sys.exit(130)

@@ -1,4 +1,6 @@
-"""`paramcalc diff`: two reports compared layer by layer (matched by hierarchical name). Pure."""
+"""`paramcalc diff`: two reports compared layer by layer (matched by hierarchical name), or block by
+block down to a depth. A layer whose name changed but whose kind, place, shapes and counts did not
+is a rename. Pure."""
 
 from __future__ import annotations
 
@@ -6,14 +8,15 @@ from dataclasses import dataclass
 
 from .report import LayerRow, Report, Totals
 
-ADDED, REMOVED, CHANGED, SAME = "added", "removed", "changed", "same"
+ADDED, REMOVED, CHANGED, RENAMED, SAME = "added", "removed", "changed", "renamed", "same"
+STATUSES = (ADDED, REMOVED, CHANGED, RENAMED)
 
 
 @dataclass(frozen=True)
 class LayerChange:
     name: str
     status: str
-    old: LayerRow | None
+    old: LayerRow | None            # or BlockRow, when compared to a depth
     new: LayerRow | None
 
     def value(self, side: str, key: str):
@@ -29,6 +32,16 @@ class DiffReport:
     old: Report
     new: Report
     changes: list[LayerChange]
+    depth: int | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(c.status == s for c in self.changes) for s in STATUSES}
+
+    @property
+    def changed(self) -> bool:
+        """Anything differs: a layer, a total or an output shape (what --exit-code reports)."""
+        return (any(c.status != SAME for c in self.changes) or self.old.totals != self.new.totals
+                or self.old.outputs != self.new.outputs)
 
     def totals_delta(self) -> dict[str, tuple[int, int, int, float | None]]:
         """key -> (old, new, new - old, relative change or None when old is 0)."""
@@ -44,36 +57,75 @@ class DiffReport:
                                              "output_shape": row.output_shape}
         return {
             "schema_version": 1,
+            "depth": self.depth,
+            "summary": self.counts(),
             "old": {"name": self.old.name, "source": self.old.source, "output_shape": self.old.output_shape},
             "new": {"name": self.new.name, "source": self.new.source, "output_shape": self.new.output_shape},
             "totals": {key: {"old": a, "new": b, "change": d, "relative": r}
                        for key, (a, b, d, r) in self.totals_delta().items()},
             "layers": [{"name": c.name, "status": c.status, "old": side(c.old), "new": side(c.new),
-                        "params_change": c.delta("params"), "macs_change": c.delta("macs")}
+                        "params_change": c.delta("params"), "macs_change": c.delta("macs"),
+                        **({"old_name": c.old.name} if c.status == RENAMED else {})}
                        for c in self.changes if include_same or c.status != SAME],
         }
 
 
-def _differs(a: LayerRow, b: LayerRow) -> bool:
-    return (a.kind, a.params, a.buffers, a.macs, a.output_shape, a.input_shapes) != \
-           (b.kind, b.params, b.buffers, b.macs, b.output_shape, b.input_shapes)
+def _differs(a, b) -> bool:
+    return _signature(a) != _signature(b)
 
 
-def diff_reports(old: Report, new: Report) -> DiffReport:
-    old_rows = {r.name: r for r in old.layers}
-    new_names = {r.name for r in new.layers}
+def _signature(row):
+    return (row.kind, row.params, row.buffers, row.macs, row.output_shape, row.input_shapes)
+
+
+def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffReport:
+    from .render import visible_rows     # the rows a table at this depth shows (a pure selection)
+    old_layers, new_layers = visible_rows(old, depth), visible_rows(new, depth)
+    old_rows = {r.name: r for r in old_layers}
+    new_names = {r.name for r in new_layers}
     # Removed layers go right after the nearest earlier old layer that survives (or first).
-    removed_after: dict[str | None, list[LayerRow]] = {}
+    removed_after: dict[str | None, list] = {}
     anchor = None
-    for row in old.layers:
+    for row in old_layers:
         if row.name in new_names:
             anchor = row.name
         else:
             removed_after.setdefault(anchor, []).append(row)
     changes = [LayerChange(r.name, REMOVED, r, None) for r in removed_after.get(None, [])]
-    for row in new.layers:
+    for row in new_layers:
         before = old_rows.get(row.name)
         status = ADDED if before is None else CHANGED if _differs(before, row) else SAME
         changes.append(LayerChange(row.name, status, before, row))
         changes += [LayerChange(r.name, REMOVED, r, None) for r in removed_after.get(row.name, [])]
-    return DiffReport(old, new, changes)
+    return DiffReport(old, new, _pair_renames(changes), depth)
+
+
+def _pair_renames(changes: list[LayerChange]) -> list[LayerChange]:
+    """Between the same two surviving layers, a removed and an added layer that agree in everything
+    but the name are one layer renamed (matched in order)."""
+    out, gap = [], []
+
+    def close_gap():
+        removed = [c for c in gap if c.status == REMOVED]
+        renamed_from, start = {}, 0
+        for added in (c for c in gap if c.status == ADDED):
+            for k in range(start, len(removed)):
+                if _signature(removed[k].old) == _signature(added.new):
+                    renamed_from[id(added)], start = removed[k], k + 1
+                    break
+        paired = {id(c) for c in renamed_from.values()}
+        for c in gap:
+            if id(c) in renamed_from:
+                out.append(LayerChange(c.name, RENAMED, renamed_from[id(c)].old, c.new))
+            elif id(c) not in paired:
+                out.append(c)
+        gap.clear()
+
+    for c in changes:
+        if c.status in (ADDED, REMOVED):
+            gap.append(c)
+        else:
+            close_gap()
+            out.append(c)
+    close_gap()
+    return out

@@ -14,7 +14,7 @@ from .errors import FieldError, Loc, ShapeError, SpecError, SpecWarning, describ
 from .expressions import substitute
 from .layers import REGISTRY, Layer, normalize_kind
 from .layers.base import fmt_shape
-from .spec import BlockDef, Entry, Spec
+from .spec import META_KEYS, BlockDef, Entry, Spec
 from .yaml_reader import YList, YMap
 
 
@@ -364,7 +364,10 @@ class _Expander:
             key_loc = locs.get("@" + key, locs.get(key, entry.loc))
             canonical = synonyms.get(key)
             if canonical is None:
-                if not synonyms:
+                keyword = did_you_mean(key, META_KEYS)      # `frm:` inside the layer's mapping
+                if keyword and not did_you_mean(key, synonyms):
+                    hint = keyword.replace("?", "? (a layer keyword)")
+                elif not synonyms:
                     hint = f"{cls.kind} has no fields"
                 else:
                     hint = did_you_mean(key, synonyms) or f"fields: {', '.join(cls.fields())}"

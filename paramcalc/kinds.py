@@ -19,7 +19,9 @@ def _default(value):
 def describe_kind(name: str) -> dict:
     key = normalize_kind(name)
     if key not in REGISTRY:
+        matches = matching_kinds(name)
         raise SpecError(f"unknown layer kind '{name}'", hint=did_you_mean(key, REGISTRY) or
+                        ("kinds with that name in them: " + ", ".join(matches) if matches else None) or
                         "`paramcalc kinds` lists every kind")
     cls = REGISTRY[key]
     defaults = cls.defaults()
@@ -27,7 +29,7 @@ def describe_kind(name: str) -> dict:
         "kind": cls.kind,
         "torch": cls.torch_name,
         "family": family_of(cls),
-        "doc": inspect.getdoc(cls) or "",
+        "doc": kind_doc(cls),
         "primary": cls.primary,
         "inputs": {"fewest": cls.arity[0], "most": cls.arity[1]},
         "fields": [
@@ -43,56 +45,17 @@ def kind_catalogue() -> dict:
     return {"conventions": CONVENTIONS, "kinds": [describe_kind(k) for k in REGISTRY]}
 
 
+def kind_doc(cls) -> str:
+    """The kind's own docstring, or its nearest ancestor's; never the signature dataclasses write
+    for a class without one."""
+    for klass in cls.__mro__:
+        doc = klass.__dict__.get("__doc__")
+        if doc and not doc.startswith(klass.__name__ + "("):
+            return inspect.cleandoc(doc)
+    return ""
 
 
-def render_catalogue() -> str:
-    from rich.table import Table
-    from rich.text import Text  # docs are shown as written: `from: [a, b]` is not rich markup
-    from .render.table import make_console, tidy
-    console, plain = make_console()
-    from rich import box
-    table = Table(title=None if plain else "layer kinds", pad_edge=False, box=box.SIMPLE_HEAD if plain else box.ROUNDED)
-    for column in ("kind", "family", "fields (default)", "meaning"):
-        table.add_column(column, overflow="fold")
-    for key in REGISTRY:
-        info = describe_kind(key)
-        fields = ", ".join(
-            f"{f['name']}" + ("" if f["default"] == "required" else f"={f['default']}")
-            for f in info["fields"] if f["counts"])
-        table.add_row(info["kind"], info["family"], fields, Text(info["doc"].split("\n")[0]))
-    with console.capture() as capture:
-        console.print(table)
-        console.print("`paramcalc kinds KIND` shows one kind in detail: every field, synonyms and formulas.")
-        console.print(f"MACs: {CONVENTIONS['macs']}.")
-    return tidy(capture.get(), plain)
-
-
-def render_kind(name: str) -> str:
-    from rich.table import Table
-    from rich.text import Text
-    info = describe_kind(name)
-    from .render.table import make_console, tidy
-    console, plain = make_console()
-    from rich import box
-    table = Table(pad_edge=False, box=box.SIMPLE_HEAD if plain else box.ROUNDED)
-    for column in ("field", "type", "default", "also accepted", "meaning"):
-        table.add_column(column, overflow="fold")
-    for f in info["fields"]:
-        meaning = f["doc"] + ("" if f["counts"] else " (changes no count)")
-        if f.get("choices"):
-            meaning += " — one of " + ", ".join(map(str, f["choices"]))
-        table.add_row(f["name"], f["type"], str(f["default"]), ", ".join(f["aka"]), Text(meaning))
-    with console.capture() as capture:
-        console.print(f"{info['kind']}  (torch: {info['torch']}, family: {info['family']})")
-        console.print(info["doc"], markup=False)
-        if info["primary"]:
-            console.print(f"A single value sets '{info['primary']}': - {info['kind']}: VALUE  /  "
-                          f"-l '{info['kind']}(VALUE)'")
-        if info["fields"]:
-            console.print(table)
-        else:
-            console.print("no fields")
-        console.print("formulas (per sample; MACs are then multiplied by batch):")
-        for what, formula in info["formulas"].items():
-            console.print(f"  {what}: {formula}", markup=False)
-    return tidy(capture.get(), plain)
+def matching_kinds(word: str) -> list[str]:
+    """Kinds whose name contains the word (`conv`: conv1d/2d/3d, convtranspose1d/2d/3d)."""
+    key = normalize_kind(word)
+    return [k for k in REGISTRY if key and key in k] if len(key) >= 2 else []

@@ -7,9 +7,8 @@ without `blocks`, an unknown kind is rejected. Fields of known kinds are always 
 
 from __future__ import annotations
 
-import inspect
-
 from .budget import KEYS as BUDGET_KEYS
+from .kinds import kind_doc
 from .layers import REGISTRY
 from .layers.base import DTYPE_BYTES, REQUIRED
 from .spec import META_KEYS
@@ -64,7 +63,7 @@ def _kind_entry(cls) -> dict:
     body = {"type": "object", "properties": {**props, **META}, "additionalProperties": False}
     if not props:
         body["description"] = f"{cls.kind} has no fields"
-    value = {"anyOf": [body, {"type": "null"}], "description": (inspect.getdoc(cls) or "").split("\n")[0]}
+    value = {"anyOf": [body, {"type": "null"}], "description": kind_doc(cls).split("\n")[0]}
     if cls.primary:
         value["anyOf"].append(_value(fields[cls.primary], REQUIRED))
     return value

@@ -68,6 +68,11 @@ def parse_entry(raw, loc: Loc) -> Entry:
                         f"found {describe(raw)}", loc)
     meta = {k: v for k, v in raw.items() if k in META_KEYS}
     kinds = [k for k in raw if k not in META_KEYS]
+    for key in kinds if len(kinds) > 1 else ():
+        # `repaet: 3` beside a kind is a misspelt keyword, not a second kind missing its '-'
+        close = did_you_mean(key, META_KEYS)
+        if close and key.lower() not in META_KEYS:
+            raise SpecError(f"unknown layer keyword '{key}'", raw.key_locs[key], hint=close)
     if not kinds:
         raise SpecError("this layer names no kind (keys found: " + ", ".join(raw) + ")", raw.loc)
     if len(kinds) > 1:
@@ -105,14 +110,17 @@ def parse_entries(raw, loc: Loc, what: str) -> list[Entry]:
 
 
 def parse_shape(raw, loc: Loc, what: str = "input") -> tuple[int, ...]:
-    """[3, 224, 224], "3x224x224" or "3,224,224" -> (3, 224, 224)."""
+    """[3, 224, 224], "3x224x224", "3,224,224" or "[3,224,224]" -> (3, 224, 224)."""
     values = raw
     if isinstance(raw, list) and not raw:
         return ()   # one scalar per sample, e.g. a token id: nn.Embedding takes a 1-D batch of ids
     if isinstance(raw, int) and not isinstance(raw, bool):
         values = [raw]
     elif isinstance(raw, str):
-        parts = re.split(r"[x×,]", raw.replace(" ", ""))
+        text = raw.replace(" ", "")
+        if text[:1] + text[-1:] in ("[]", "()"):       # -i '[3,32,32]', as YAML writes it
+            text = text[1:-1]
+        parts = re.split(r"[x×,]", text)
         try:
             values = [int(p) for p in parts]
         except ValueError:

@@ -193,3 +193,139 @@ def test_failed_run_writes_no_file(tmp_path, broken):
 def test_pre_commit_hook_definition():
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "paramcalc-check" and hook["entry"] == "paramcalc check" and hook["language"] == "python"
+
+
+# ---------------------------------------------------------------- issue 12: check and diff safe in CI
+
+
+def test_check_without_specs_exits_2(tmp_path):
+    empty = run_cli("check", str(tmp_path))
+    assert empty.returncode == 2 and empty.stdout == "" and f"no spec files found in {tmp_path}" in empty.stderr
+    nothing = run_cli("check", str(tmp_path / "*.yaml"))
+    assert nothing.returncode == 2 and "no spec files match" in nothing.stderr
+
+
+def test_missing_path_is_named_once(tmp_path):
+    missing = str(tmp_path / "nope.yaml")
+    result = run_cli("check", missing)
+    assert result.returncode == 2 and result.stdout.splitlines()[0] == f"INVALID  {missing}: no such file"
+    github = run_cli("check", missing, "--format", "github")
+    assert github.stdout.splitlines()[0].count("nope.yaml") == 1
+
+
+@pytest.mark.parametrize("value", ["2,4", "2,4000", "1,23,456", "2,4MiB"])
+def test_ambiguous_separators_are_rejected(value):
+    with pytest.raises(SpecError, match="ambiguous separator"):
+        parse_amount(value, "max_param_bytes")
+
+
+def test_grouped_thousands_are_fine():
+    assert parse_amount("2,400", "max_params") == 2400
+    assert parse_amount("25,557,032", "max_params") == 25_557_032
+    assert parse_amount("1,500.5K", "max_params") == 1_500_500
+
+
+def test_output_mismatch_is_a_failed_expectation_not_over_budget():
+    result = run_cli("check", RESNET50, "--expect-output", "10")
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "1 spec, 1 failed expectation"
+    (doc,) = json.loads(run_cli("check", RESNET50, "--expect-output", "10", "-f", "json").stdout)
+    assert doc["status"] == "failed_expectation" and doc["violations"][0]["type"] == "expectation"
+    github = run_cli("check", RESNET50, "--expect-output", "10", "-f", "github").stdout
+    assert "title=paramcalc%3A expectation failed::" in github
+    both = json.loads(run_cli("check", RESNET50, "--expect-output", "10", "--max-params", "1M", "-f", "json").stdout)
+    assert both[0]["status"] == "over_budget"
+    assert {v["type"] for v in both[0]["violations"]} == {"limit", "expectation"}
+
+
+def test_check_json_carries_schema_version():
+    (doc,) = json.loads(run_cli("check", RESNET50, "-f", "json").stdout)
+    assert doc["schema_version"] == 1 and doc["status"] == "ok"
+
+
+def _spec(tmp_path, name, layers):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\ninput: [3, 16, 16]\nlayers:\n" + "".join(f"  - {line}\n" for line in layers))
+    return str(path)
+
+
+def test_diff_renames_exit_code_and_summary(tmp_path):
+    old = _spec(tmp_path, "old", ["conv2d: {out: 8, kernel: 3, name: stem}", "relu", "flatten",
+                                  "linear: {out: 10, name: fc}"])
+    renamed = _spec(tmp_path, "new", ["conv2d: {out: 8, kernel: 3, name: conv0}", "relu", "flatten",
+                                      "linear: {out: 10, name: head}"])
+    doc = json.loads(run_cli("diff", old, renamed, "-f", "json").stdout)
+    assert [(c["status"], c.get("old_name"), c["name"]) for c in doc["layers"]] == [
+        ("renamed", "stem", "conv0"), ("renamed", "fc", "head")]
+    assert doc["summary"] == {"added": 0, "removed": 0, "changed": 0, "renamed": 2}
+    table = run_cli("diff", old, renamed)
+    assert "stem → conv0" in table.stdout and table.returncode == 0
+    assert table.stdout.splitlines()[0] == f"old ({old}) → new ({renamed})"
+    assert table.stdout.splitlines()[-1] == "0 added, 0 removed, 0 changed, 2 renamed layers; params unchanged"
+    assert run_cli("diff", old, renamed, "--exit-code").returncode == 1
+    assert run_cli("diff", old, old, "--exit-code").returncode == 0
+    wider = _spec(tmp_path, "wider", ["conv2d: {out: 16, kernel: 3, name: conv0}", "relu", "flatten",
+                                      "linear: {out: 10, name: head}"])
+    changed = json.loads(run_cli("diff", old, wider, "-f", "json").stdout)
+    assert [(c["status"], c["name"]) for c in changed["layers"]][:2] == [("removed", "stem"), ("added", "conv0")]
+
+
+def test_diff_summary_line_in_every_format_and_unchanged_totals():
+    resnet18 = str(SPECS / "resnet18.yaml")
+    line = "106 added, 0 removed, 34 changed layers; params +13,867,520 (+118.6%)"
+    assert run_cli("diff", resnet18, RESNET50).stdout.splitlines()[-1] == line
+    assert line + "." in run_cli("diff", resnet18, RESNET50, "-f", "md").stdout.splitlines()
+    assert json.loads(run_cli("diff", resnet18, RESNET50, "-f", "json").stdout)["summary"] == {
+        "added": 106, "removed": 0, "changed": 34, "renamed": 0}
+    table = run_cli("diff", resnet18, RESNET50).stdout
+    assert "      output: 1000    unchanged" in table.splitlines()
+    md = run_cli("diff", resnet18, RESNET50, "-f", "md").stdout
+    assert "| output | 1000 | 1000 | unchanged | |" in md.splitlines()
+    assert f"`resnet18 ({resnet18})`" in md.splitlines()[0]
+
+
+def test_diff_depth_compares_blocks():
+    result = run_cli("diff", str(SPECS / "resnet18.yaml"), RESNET50, "--depth", "1", "-f", "json")
+    doc = json.loads(result.stdout)
+    names = [c["name"] for c in doc["layers"]]
+    assert names == ["layer1", "layer2", "layer3", "layer4", "avgpool", "flatten_1", "fc"]
+    layer4 = doc["layers"][3]
+    assert layer4["old"]["kind"] == "basic ×2" and layer4["new"]["kind"] == "bottleneck ×3"
+    assert doc["depth"] == 1 and doc["summary"]["changed"] == 7
+
+
+@pytest.mark.parametrize("flag, name", [("--save-svg", "t.png"), ("--save-html", "t.svg"), ("--save-svg", "t")])
+def test_export_extension_is_checked(tmp_path, flag, name):
+    result = run_cli("analyze", str(SPECS / "lenet5.yaml"), flag, str(tmp_path / name))
+    assert result.returncode == 2 and result.stdout == "" and flag in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_export_permissions_follow_umask(tmp_path):
+    import os
+    from paramcalc.cli import write_atomic
+    old = os.umask(0o027)
+    try:
+        write_atomic(str(tmp_path / "a.svg"), "<svg/>")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.svg").stat().st_mode & 0o777 == 0o640
+
+
+def _svg_columns(svg: str) -> float:
+    import re
+    return float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))
+
+
+def test_export_is_as_wide_as_the_table(tmp_path):
+    sizes = {}
+    for spec in ("lenet5", "unet"):
+        svg = tmp_path / f"{spec}.svg"
+        assert run_cli("analyze", str(SPECS / f"{spec}.yaml"), "--save-svg", str(svg)).returncode == 0
+        sizes[spec] = svg.read_text()
+    assert _svg_columns(sizes["lenet5"]) < _svg_columns(sizes["unet"])
+    unet_text = sizes["unet"].replace("&#160;", " ")
+    assert "…" not in unet_text
+    longest = max(json.loads(run_cli("analyze", str(SPECS / "unet.yaml"), "-f", "json").stdout)["layers"],
+                  key=lambda row: len(row["name"]))["name"]
+    assert longest in unet_text

@@ -5,6 +5,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,145 @@ def test_every_kind_is_documented():
         assert kind["doc"], kind["kind"]
         assert {"output", "weights", "bias", "macs"} <= set(kind["formulas"]), kind["kind"]
         assert all(field["doc"] for field in kind["fields"]), kind["kind"]
+
+
+# ---------------------------------------------------------------- issue 12: CLI conventions
+
+
+@pytest.mark.parametrize("command", [[], ["analyze"], ["check"], ["diff"], ["kinds"], ["schema"]])
+def test_short_help_everywhere(command):
+    result = run_cli(*command, "-h")
+    assert result.returncode == 0 and result.stdout.startswith("Usage: paramcalc")
+
+
+@pytest.mark.parametrize("command", ["analyze", "check", "diff", "kinds", "schema"])
+def test_help_ends_with_real_examples(command):
+    text = run_cli(command, "--help").stdout
+    examples = [line.strip() for line in text.split("Examples:\n")[1].splitlines() if line.strip()]
+    assert 1 <= len(examples) <= 4 and all(line.startswith(("paramcalc ", "git show")) for line in examples)
+    import shlex
+    for line in examples:       # the runnable ones run: they use the zoo, no pipe, no placeholder file
+        args = shlex.split(line.split("#")[0])
+        if "|" not in line and ">" not in line and not any(a.endswith(".yaml") and not a.startswith("specs/")
+                                                             for a in args):
+            result = subprocess.run([sys.executable, "-m", "paramcalc", *args[1:]], capture_output=True,
+                                    text=True, cwd=SPECS.parent, timeout=60)
+            assert result.returncode in (0, 1), (line, result.stderr)
+
+
+def test_metavars_say_what_they_are():
+    text = run_cli("analyze", "--help").stdout
+    for metavar in ("[SPEC]", "-i, --input SHAPE", "-l, --layer LAYER", "-d, --depth N", "-b, --batch N",
+                    "--save-svg FILE.svg"):
+        assert metavar in text, metavar
+    assert "PATH..." in run_cli("check", "--help").stdout
+
+
+@pytest.mark.parametrize("fmt", ["JSON", "Json", "md", "MD", "Markdown"])
+def test_format_any_case_and_md_alias(fmt):
+    result = run_cli("analyze", str(SPECS / "lenet5.yaml"), "-f", fmt)
+    assert result.returncode == 0
+    expected = "json" if fmt.lower() == "json" else "markdown"
+    assert result.stdout == run_cli("analyze", str(SPECS / "lenet5.yaml"), "-f", expected).stdout
+    assert run_cli("diff", str(SPECS / "lenet5.yaml"), str(SPECS / "lenet5.yaml"), "-f", "MD").returncode == 0
+
+
+def test_misspelt_command_and_option_get_a_suggestion():
+    command = run_cli("analyse", str(SPECS / "lenet5.yaml"))
+    assert command.returncode == 2 and "Did you mean 'analyze'?" in command.stderr
+    option = run_cli("analyze", str(SPECS / "lenet5.yaml"), "--fromat", "json")
+    assert option.returncode == 2 and "--format" in option.stderr
+
+
+def _complete(words):
+    import os
+    env = {**os.environ, "_PARAMCALC_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": words}
+    return run_cli(env=env).stdout
+
+
+def test_shell_completion():
+    assert "--install-completion" in run_cli("--help").stdout
+    assert "_paramcalc_completion" in run_cli("--show-completion", "bash").stdout
+    assert '"analyze"' in _complete("paramcalc ana")
+    assert '"--format"' in _complete("paramcalc analyze --for")
+    assert all(f'"{f}"' in _complete("paramcalc analyze x.yaml --format ") for f in ("json", "csv", "markdown"))
+    kinds = _complete("paramcalc kinds batchn")
+    assert '"batchnorm1d"' in kinds and '"batchnorm2d"' in kinds and '"conv2d"' not in kinds
+
+
+@pytest.mark.parametrize("keyword, expected", [("repaet: 3", "repeat"), ("frm: input", "from")])
+def test_misspelt_layer_keyword(keyword, expected):
+    spec = f"input: [3, 8, 8]\nlayers:\n  - conv2d: 4\n    {keyword}\n"
+    result = run_cli("analyze", "-", stdin=spec)
+    assert result.returncode == 2 and f"did you mean '{expected}'?" in result.stderr
+    assert "missing '-'" not in result.stderr
+    inside = run_cli("analyze", "-", stdin="input: [3, 8, 8]\nlayers:\n  - add: {frm: input}\n")
+    assert "did you mean 'from'?" in inside.stderr
+
+
+@pytest.mark.parametrize("shape", ["[3,32,32]", "[3, 32, 32]", "(3,32,32)", "3x32x32"])
+def test_input_shape_as_yaml_writes_it(shape):
+    report = analyze_json("-i", shape, "-l", "conv2d(4, kernel=3)")
+    assert report["input_shape"] == [3, 32, 32]
+
+
+def test_python_api_is_what_the_cli_uses():
+    import paramcalc
+    report = paramcalc.analyze(paramcalc.load_spec(str(SPECS / "lenet5.yaml")))
+    assert report.to_dict()["totals"] == analyze_json(str(SPECS / "lenet5.yaml"))["totals"]
+    source = (Path(__file__).parent.parent / "paramcalc" / "cli.py").read_text()
+    assert "from . import analyze as run, inline_spec, load_spec" in source
+
+
+def test_columns_and_wide_options():
+    result = run_cli("analyze", str(SPECS / "lenet5.yaml"), "--columns", "name,params")
+    assert result.stdout.splitlines()[0].split() == ["name", "params"]
+    bad = run_cli("analyze", str(SPECS / "lenet5.yaml"), "--columns", "name,parms")
+    assert bad.returncode == 2 and "did you mean 'params'?" in bad.stderr
+    json_cols = run_cli("analyze", str(SPECS / "lenet5.yaml"), "--columns", "name", "-f", "json")
+    assert json_cols.returncode == 2
+    assert run_cli("analyze", str(SPECS / "lenet5.yaml"), "--wide").stdout == \
+        run_cli("analyze", str(SPECS / "lenet5.yaml")).stdout
+
+
+# ---------------------------------------------------------------- issue 12: `paramcalc kinds`
+
+
+def test_kinds_text_is_verbatim():
+    avgpool = run_cli("kinds", "avgpool2d").stdout
+    assert "object at 0x" not in avgpool and "_AvgPool" not in avgpool
+    assert "Mean over sliding windows" in avgpool
+    formulas = avgpool.split("formulas")[1]
+    assert "dilation" not in formulas
+    assert "dilation" in run_cli("kinds", "maxpool2d").stdout.split("formulas")[1]
+    assert "from: [query, key_value]" in run_cli("kinds", "multiheadattention").stdout
+    assert "from: [target, memory]" in run_cli("kinds", "transformerdecoderlayer").stdout
+    assert "[lower, upper]" in run_cli("kinds", "rrelu").stdout
+
+
+def test_every_kind_shows_its_bracketed_examples():
+    import re
+    from paramcalc.kinds import describe_kind
+    from paramcalc.layers import REGISTRY
+    from paramcalc.render.kinds import render_kind
+    from paramcalc.render.table import Screen
+    for key in REGISTRY:
+        info = describe_kind(key)
+        text = render_kind(info, Screen())
+        texts = [info["doc"], *info["formulas"].values(), *(f["doc"] for f in info["fields"])]
+        flat = " ".join(text.split())
+        for bracketed in (b for t in texts for b in re.findall(r"\[[^\]]*\]", t)):
+            assert " ".join(bracketed.split()) in flat, (key, bracketed)
+        assert "object at 0x" not in text
+    assert "object at 0x" not in run_cli("schema").stdout and "object at 0x" not in run_cli("kinds", "-f", "json").stdout
+
+
+def test_kinds_partial_name_lists_matches():
+    result = run_cli("kinds", "conv")
+    assert result.returncode == 0
+    for kind in ("conv1d", "conv2d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d"):
+        assert kind in result.stdout
+    doc = json.loads(run_cli("kinds", "conv", "-f", "json").stdout)
+    assert [k["kind"] for k in doc["kinds"]][:3] == ["conv1d", "conv2d", "conv3d"]
+    unknown = run_cli("kinds", "zzzz")
+    assert unknown.returncode == 2

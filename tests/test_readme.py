@@ -31,3 +31,12 @@ def test_two_setup_commands_and_ci():
     assert blocks == ["pip install . && paramcalc analyze specs/resnet50.yaml",
                       "pip install -e '.[test]' && python -m pytest"]
     assert blocks[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_narrow_terminal_example_is_real():
+    from paramcalc import analyze, load_spec
+    from paramcalc.render.table import Screen, render_table
+    shown = re.search(r"In a 72-column terminal\n\(colours aside\):\n\n```text\n(.*?)```", README, re.S).group(1)
+    report = analyze(load_spec(str(ROOT / "specs" / "resnet50.yaml")))
+    text = render_table(report, 1, Screen(width=72, color=False, boxed=True))
+    assert shown == "".join(line.rstrip() + "\n" for line in text.splitlines())

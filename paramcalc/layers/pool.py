@@ -28,7 +28,7 @@ class _PoolNd(Layer):
     primary = "kernel"
     dilation = None
     formulas = {
-        "output": "L_out = floor_or_ceil((L + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1; "
+        "output": "L_out = floor_or_ceil((L + 2·padding − kernel) / stride) + 1; "
                   "with ceil_mode a window that would start in the right padding is dropped",
         "weights": "0", "bias": "0", "macs": "0 (pooling is not counted)",
     }
@@ -59,6 +59,10 @@ class _MaxPoolNd(_PoolNd):
     """Maximum over sliding windows of each channel."""
 
     dilation: tuple = arg(1, "size", "spacing between window elements")
+
+    formulas = {**_PoolNd.formulas,
+                "output": "L_out = floor_or_ceil((L + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1; "
+                          "with ceil_mode a window that would start in the right padding is dropped"}
     return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
 
 

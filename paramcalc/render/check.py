@@ -7,20 +7,27 @@ from dataclasses import asdict
 from . import human
 from .json import to_json
 
-LABEL = {"ok": "ok", "over_budget": "over budget", "invalid": "invalid"}
+LABEL = {"ok": "ok", "over_budget": "over budget", "failed_expectation": "failed expectation", "invalid": "invalid"}
+TITLE = {"over_budget": "paramcalc: over budget", "failed_expectation": "paramcalc: expectation failed"}
+SCHEMA_VERSION = 1
 
 
 def summary_line(results) -> str:
     counts = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    parts = [f"{counts[s]} {LABEL[s]}" for s in ("ok", "over_budget", "invalid") if counts.get(s)]
+    parts = [f"{counts[s]} {LABEL[s]}" for s in LABEL if counts.get(s)]
     noun = "spec" if len(results) == 1 else "specs"
     return f"{len(results)} {noun}, " + ", ".join(parts)
 
 
 def _error_text(error) -> str:
     return str(error).replace("\n", "\n    ")
+
+
+def _names_file(r) -> bool:
+    """The message already starts with the file (its location, or 'x.yaml: no such file')."""
+    return r.error.loc is not None or str(r.error).startswith(r.path + ":")
 
 
 def render_check_text(results, quiet: bool = False) -> str:
@@ -31,22 +38,22 @@ def render_check_text(results, quiet: bool = False) -> str:
                 t = r.report.totals
                 lines.append(f"ok       {r.path}: {human(t.params)} params, {human(t.macs, 'MACs')}, "
                              f"output {r.report.output_shape}")
-        elif r.status == "over_budget":
+        elif r.status in TITLE:
             for v in r.violations:
                 where = f"{v.loc.source}:{v.loc.line}" if v.source == "spec" and v.loc else r.path
                 lines.append(f"FAIL     {where}: {v.message}" + (" (budget in the spec)" if v.source == "spec" else ""))
         else:
-            lines.append(f"INVALID  {_error_text(r.error)}" if r.error.loc else f"INVALID  {r.path}: {_error_text(r.error)}")
+            lines.append(f"INVALID  {_error_text(r.error)}" if _names_file(r) else f"INVALID  {r.path}: {_error_text(r.error)}")
     if not quiet:
         lines.append(summary_line(results))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
 def result_dict(r) -> dict:
-    out = {"path": r.path, "status": r.status,
+    out = {"schema_version": SCHEMA_VERSION, "path": r.path, "status": r.status,
            "totals": asdict(r.report.totals) if r.report else None,
            "output_shape": r.report.output_shape if r.report else None,
-           "violations": [{"key": v.key, "limit": v.limit, "actual": v.actual, "source": v.source,
+           "violations": [{"key": v.key, "type": v.kind, "limit": v.limit, "actual": v.actual, "source": v.source,
                            "line": v.loc.line if v.loc else None, "message": v.message} for v in r.violations],
            "warnings": [w.to_dict() for w in r.report.warnings] if r.report else [],
            "error": None}
@@ -76,16 +83,17 @@ def render_check_github(results) -> str:
             line = f",line={w.loc.line},col={w.loc.col}" if w.loc and w.loc.source == r.path else ""
             lines.append(f"::warning file={_escape_property(r.path)}{line},"
                          f"title={_escape_property('paramcalc: warning')}::{_escape_data(f'{w.layer}: {w.message}')}")
-        if r.status == "over_budget":
+        if r.status in TITLE:
             for v in r.violations:
                 line = v.loc.line if v.loc and v.loc.source == r.path else 1
+                title = TITLE["over_budget" if v.kind == "limit" else "failed_expectation"]
                 lines.append(f"::error file={_escape_property(r.path)},line={line},"
-                             f"title={_escape_property('paramcalc: over budget')}::{_escape_data(v.message)}")
+                             f"title={_escape_property(title)}::{_escape_data(v.message)}")
         elif r.status == "invalid":
             loc = r.error.loc
             on_file = loc is not None and loc.source == r.path
             position = f",line={loc.line},col={loc.col}" if on_file else ""
-            message = str(r.error).split(": ", 1)[1] if on_file else str(r.error)
+            message = str(r.error).split(": ", 1)[1] if on_file or _names_file(r) else str(r.error)
             lines.append(f"::error file={_escape_property(r.path)}{position},"
                          f"title={_escape_property('paramcalc: invalid spec')}::{_escape_data(message)}")
     lines.append(summary_line(results))

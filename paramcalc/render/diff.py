@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from . import human, shape_text
+from . import shape_text
 from .json import to_json
 
-SYMBOL = {"added": "+", "removed": "−", "changed": "~", "same": " "}
+SYMBOL = {"added": "+", "removed": "−", "changed": "~", "renamed": "→", "same": " "}
+STYLE = {"added": "green", "removed": "red", "changed": "yellow", "renamed": "blue", "same": ""}
 TOTAL_KEYS = ("params", "trainable", "macs", "buffers", "param_bytes")
 
 
@@ -24,29 +25,60 @@ def _shape_change(c) -> str:
     return f"{shape_text(a)} → {shape_text(b)}"
 
 
+def _label(c) -> str:
+    return f"{c.old.name} → {c.name}" if c.status == "renamed" else c.name
+
+
 def _rows(d, include_same):
     return [c for c in d.changes if include_same or c.status != "same"]
 
 
+def _side(report) -> str:
+    return f"{report.name} ({report.source})" if report.source else report.name
+
+
+def title(d) -> str:
+    """Both names and where they came from: 'resnet18 (specs/resnet18.yaml) → resnet50 (...)'."""
+    return f"{_side(d.old)} → {_side(d.new)}"
+
+
+def summary_line(d) -> str:
+    """'8 added, 0 removed, 19 changed layers; params +13,867,520 (+118.6%)'."""
+    counts = d.counts()
+    parts = [f"{counts[s]} {s}" for s in ("added", "removed", "changed")]
+    if counts["renamed"]:
+        parts.append(f"{counts['renamed']} renamed")
+    noun = "layers" if not d.depth else f"rows (blocks to depth {d.depth})"
+    a, b, delta, rel = d.totals_delta()["params"]
+    params = f"params {signed(delta)} ({percent(rel)})" if delta else "params unchanged"
+    return ", ".join(parts) + f" {noun}; {params}"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("`", "'")
+
+
 def render_diff_markdown(d, include_same: bool = False) -> str:
     old, new = d.old, d.new
-    lines = [f"### paramcalc diff: `{old.name}` → `{new.name}`", "",
+    lines = [f"### paramcalc diff: `{_md(_side(old))}` → `{_md(_side(new))}`", "",
              "| | old | new | change | % |", "|:--|--:|--:|--:|--:|"]
     for key, (a, b, delta, rel) in d.totals_delta().items():
         if key in TOTAL_KEYS:
-            lines.append(f"| {key} | {a:,} | {b:,} | {signed(delta)} | {percent(rel) if delta else '0'} |")
-    lines.append(f"| output | {shape_text(old.output_shape)} | {shape_text(new.output_shape)} | | |")
+            change = f"| {signed(delta)} | {percent(rel)} |" if delta else "| unchanged | |"
+            lines.append(f"| {key} | {a:,} | {b:,} {change}")
+    same_output = old.output_shape == new.output_shape
+    lines.append(f"| output | {shape_text(old.output_shape)} | {shape_text(new.output_shape)} | "
+                 f"{'unchanged' if same_output else 'changed'} | |")
     rows = _rows(d, include_same)
-    counts = {s: sum(c.status == s for c in d.changes) for s in ("added", "removed", "changed")}
-    lines += ["", f"{counts['added']} added, {counts['removed']} removed, {counts['changed']} changed layers "
-                  f"({human(d.totals_delta()['params'][2])} params)."]
+    lines += ["", summary_line(d) + "."]
     if rows:
         lines += ["", "| | layer | kind | params | Δ params | Δ MACs | output |",
                   "|:-:|:--|:--|--:|--:|--:|:--|"]
         for c in rows:
             kind = c.value("new", "kind") or c.value("old", "kind")
             params = c.value("new", "params") if c.new else c.value("old", "params")
-            lines.append(f"| {SYMBOL[c.status]} | `{c.name}` | {kind} | {params:,} | {signed(c.delta('params'))} | "
+            name = f"`{_md(c.old.name)}` → `{_md(c.name)}`" if c.status == "renamed" else f"`{_md(c.name)}`"
+            lines.append(f"| {SYMBOL[c.status]} | {name} | {_md(kind)} | {params:,} | {signed(c.delta('params'))} | "
                          f"{signed(c.delta('macs'))} | {_shape_change(c)} |")
     return "\n".join(lines) + "\n"
 
@@ -55,42 +87,55 @@ def render_diff_json(d, include_same: bool = False) -> str:
     return to_json(d.to_dict(include_same))
 
 
-def build_diff_table(d, include_same, plain):
-    from rich import box
-    from rich.table import Table
-    table = Table(box=box.SIMPLE_HEAD if plain else box.ROUNDED, pad_edge=False,
-                  title=None if plain else f"{d.old.name} → {d.new.name}")
-    for name, justify in (("", "center"), ("layer", "left"), ("kind", "left"), ("params", "right"),
-                          ("Δ params", "right"), ("Δ MACs", "right"), ("output", "left")):
-        table.add_column(name, justify=justify)
-    style = {"added": "green", "removed": "red", "changed": "yellow", "same": ""}
-    for c in _rows(d, include_same):
-        params = c.value("new", "params") if c.new else c.value("old", "params")
-        table.add_row(SYMBOL[c.status], c.name, c.value("new", "kind") or c.value("old", "kind"), f"{params:,}",
-                      signed(c.delta("params")), signed(c.delta("macs")), _shape_change(c),
-                      style=None if plain else style[c.status])
-    return table
+def diff_columns():
+    from .table import Column
+    return [
+        Column("status", "", lambda c: SYMBOL[c.status]),
+        Column("layer", "layer", _label, shrink_at=2, min_width=16),
+        Column("kind", "kind", lambda c: c.value("new", "kind") or c.value("old", "kind"), drop=3),
+        Column("params", "params",
+               lambda c: f"{c.value('new', 'params') if c.new else c.value('old', 'params'):,}", align="right",
+               drop=1),
+        Column("params_change", "Δ params", lambda c: signed(c.delta("params")), align="right"),
+        Column("macs_change", "Δ MACs", lambda c: signed(c.delta("macs")), align="right"),
+        Column("output", "output", _shape_change, drop=4),
+    ]
 
 
-def diff_summary(d) -> str:
+def totals_lines(d) -> list[str]:
     lines = []
     for key, (a, b, delta, rel) in d.totals_delta().items():
         if key in TOTAL_KEYS:
-            lines.append(f"{key:>12}: {a:>16,} → {b:>16,}  {signed(delta):>16} ({percent(rel) if delta else '0'})")
-    return "\n".join(lines)
+            lines.append(f"{key:>12}: {a:>16,} → {b:>16,}  {signed(delta):>16} ({percent(rel)})" if delta
+                         else f"{key:>12}: {a:>16,}    unchanged")
+    a, b = d.old.output_shape, d.new.output_shape
+    lines.append(f"{'output':>12}: {shape_text(a)} → {shape_text(b)}" if a != b
+                 else f"{'output':>12}: {shape_text(a)}    unchanged")
+    return lines
 
 
-def render_diff_table(d, include_same: bool = False) -> str:
-    from .table import make_console, tidy
-    console, plain = make_console()
-    with console.capture() as capture:
-        print_diff(console, d, include_same, plain)
-    return tidy(capture.get(), plain)
-
-
-def print_diff(console, d, include_same, plain):
-    if _rows(d, include_same):
-        console.print(build_diff_table(d, include_same, plain))
+def diff_lines(d, include_same: bool, screen, wide: bool = False) -> list:
+    """The title, the changed rows as a table (or 'no layer changed'), the totals, the summary line."""
+    from .table import hidden_note, lay_out, plain_lines, styled_lines
+    rows = _rows(d, include_same)
+    lines: list = []
+    if rows:
+        grid = lay_out(diff_columns(), rows, None, screen, wide)
+        if screen.boxed:
+            lines += styled_lines(grid, title(d), [STYLE[c.status] for c in rows])
+        else:
+            lines += [title(d)] + plain_lines(grid)
+        note = hidden_note(grid)
+        lines += [note] if note else []
     else:
-        console.print("no layer changed")
-    console.print(diff_summary(d))
+        lines += [title(d), "no layer changed"]
+    return lines + totals_lines(d) + [summary_line(d)]
+
+
+def render_diff_table(d, include_same: bool = False, screen=None, wide: bool = False) -> str:
+    from .table import detect_screen, styled_text
+    screen = screen or detect_screen()
+    lines = diff_lines(d, include_same, screen, wide)
+    if not screen.color and not screen.boxed:
+        return "\n".join(lines) + "\n"
+    return styled_text(lines, screen)

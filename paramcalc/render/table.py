@@ -1,50 +1,346 @@
-"""The rich table. rich is imported here only, so JSON/CSV runs never load it."""
+"""The analysis table, laid out by paramcalc itself.
+
+paramcalc knows every cell, so it computes the column widths and writes the lines: piped output is
+plain text built with str methods (rich is not even imported), and in a terminal each line is a
+list of (text, style) pieces whose codes rich's Style writes: the same bytes rich's Table wrote
+(checked for every zoo spec and depth), without its layout cost (~1 ms a row). A number is never cut: in a
+narrow terminal the least useful columns are dropped first, names are shortened from the left
+(the leaf stays), and a note under the table says what was hidden.
+
+The columns are data. A column is a `Column`: a key (for `--columns`), a header, a function from a
+row (a LayerRow, or a BlockRow when `--depth` shows blocks) to its cell text, a function from the
+report to its footer, an alignment, a terminal style, and when it goes in a narrow terminal:
+
+    drop=N       dropped at stage N (input 1, weights/bias 2, buffers 3, # 5, kind 6; 0 = never)
+    shrink_at=N  cut from the left at stage N, down to min_width (the name: stage 4, 16 cells)
+
+Adding a column set is a few lines and touches no layout code, e.g. a memory column:
+
+    from paramcalc.render.table import Column, default_columns, render_table
+    columns = default_columns(report)
+    columns.insert(-1, Column("activations", "activations", lambda row: f"{row.activation_bytes:,}",
+                              lambda report: f"{report.totals.activation_bytes:,}", align="right", drop=3))
+    text = render_table(report, depth, columns=columns)
+
+(a receptive-field column reads its value from a dict keyed by row name in its `cell` closure; a
+share bar is a `cell` returning the bar's text, with `style="magenta"`). `--columns` picks columns
+by key from the same list.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
 
 from . import human, is_collapsed, params_note, row_label, shape_text, visible_rows
 
 
-def make_console():
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    cell: Callable[[Any], str]
+    footer: Callable[[Any], str] | None = None
+    align: str = "left"             # or "right"
+    style: str = ""                 # terminal style of its cells
+    drop: int = 0                   # stage at which a narrow terminal drops it; 0 = never
+    shrink_at: int = 0              # stage at which it is cut from the left, down to min_width
+    min_width: int = 0
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Where the table goes: a width to fit (None: its natural width), colour, borders and title."""
+
+    width: int | None = None
+    color: bool = False
+    boxed: bool = False
+
+
+PIPE = Screen()
+EXPORT = Screen(color=True, boxed=True)      # an SVG/HTML image: the terminal look, at natural width
+
+
+def detect_screen() -> Screen:
+    """A pipe gets the full plain table; a terminal its width, with colour unless NO_COLOR is set."""
+    if not sys.stdout.isatty():
+        return PIPE
+    import shutil
+    color = "NO_COLOR" not in os.environ
+    return Screen(width=shutil.get_terminal_size().columns, color=color, boxed=color)
+
+
+def cell_len(text: str) -> int:
+    """Terminal cells a text takes: wide East Asian characters take two, combining marks none."""
+    return len(text) if text.isascii() else _unicode_len(text)
+
+
+@lru_cache(maxsize=4096)        # shapes like 64×56×56 repeat on many rows
+def _unicode_len(text: str) -> int:
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+def cut_left(text: str, width: int) -> str:
+    """'layer1.0.conv1' -> '…1.0.conv1': the leaf stays. Leading indentation and a trailing collapse
+    marker (' …') are kept."""
+    if cell_len(text) <= width:
+        return text
+    body = text.lstrip(" ")
+    indent = text[:len(text) - len(body)]
+    marker = " …" if body.endswith(" …") else ""
+    body = body[:len(body) - len(marker)]
+    room = max(width - len(indent) - len(marker) - 1, 1)
+    tail = ""
+    for ch in reversed(body):
+        if cell_len(ch + tail) > room:
+            break
+        tail = ch + tail
+    return indent + "…" + tail + marker
+
+
+def _count(key):
+    return lambda row: f"{getattr(row, key):,}"
+
+
+def _total(key):
+    return lambda report: f"{getattr(report.totals, key):,}"
+
+
+def _index(row) -> str:
+    return f"{row.first}–{row.last}" if hasattr(row, "first") else str(row.index)
+
+
+def default_columns(report, depth: int | None = None) -> list[Column]:
+    """The standard table: buffers only when the network has any."""
+    columns = [
+        Column("index", "#", _index, align="right", style="dim", drop=5),
+        Column("name", "name", lambda row: row_label(row, depth), lambda report: "total", shrink_at=4,
+               min_width=16),
+        Column("kind", "kind", lambda row: row.kind, style="cyan", drop=6),
+        Column("input", "input", lambda row: ", ".join(shape_text(s) for s in row.input_shapes),
+               lambda report: shape_text(report.input_shape), drop=1),
+        Column("output", "output", lambda row: shape_text(row.output_shape),
+               lambda report: shape_text(report.output_shape)),
+        Column("weights", "weights", _count("weights"), _total("weights"), align="right", drop=2),
+        Column("bias", "bias", _count("bias"), _total("bias"), align="right", drop=2),
+        Column("params", "params", lambda row: f"{row.params:,}" + params_note(row), _total("params"),
+               align="right"),
+        Column("buffers", "buffers", _count("buffers"), _total("buffers"), align="right", drop=3),
+        Column("macs", "MACs", _count("macs"), _total("macs"), align="right"),
+    ]
+    return [c for c in columns if c.key != "buffers" or report.totals.buffers > 0]
+
+
+COLUMN_KEYS = ("index", "name", "kind", "input", "output", "weights", "bias", "params", "buffers", "macs")
+COLUMN_ALIASES = {"#": "index", "mac": "macs", "shape": "output", "outputs": "output", "inputs": "input",
+                  "param": "params", "weight": "weights", "buffer": "buffers"}
+
+
+def pick_columns(columns: list[Column], keys: list[str]) -> list[Column]:
+    """`--columns name,output,params,macs`: those columns, in that order (keys any case)."""
+    from ..errors import SpecError, did_you_mean
+    by_key = {c.key: c for c in columns}
+    known = list(dict.fromkeys([*COLUMN_KEYS, *by_key]))
+    picked = []
+    for key in keys:
+        key = key.strip().lower()
+        key = COLUMN_ALIASES.get(key, key)
+        if key not in known:
+            raise SpecError(f"--columns: unknown column '{key}'",
+                            hint=did_you_mean(key, known) or "columns: " + ", ".join(known))
+        if key in by_key and by_key[key] not in picked:     # buffers of a network without any: nothing
+            picked.append(by_key[key])
+    if not picked:
+        raise SpecError("--columns: no column to show", hint="columns: " + ", ".join(known))
+    return picked
+
+
+# ---------------------------------------------------------------- layout
+
+
+@dataclass
+class Grid:
+    """A table laid out: the columns kept, their widths, and the text of every cell."""
+
+    columns: list[Column]
+    widths: list[int]
+    header: list[str]
+    rows: list[list[str]]
+    footer: list[str] | None
+    hidden: list[str]
+    shortened: bool = False
+
+    def width(self, boxed: bool) -> int:
+        return sum(self.widths) + chrome(len(self.columns), boxed)
+
+
+def chrome(n: int, boxed: bool) -> int:
+    """Cells a line of n columns takes beyond them: borders and padding."""
+    return 3 * n + 1 if boxed else 3 * (n - 1) + 2
+
+
+def lay_out(columns: list[Column], rows, report=None, screen: Screen = PIPE, wide: bool = False) -> Grid:
+    """Every cell's text, the natural widths, then, when a terminal is too narrow for them, columns
+    dropped and names shortened stage by stage until the table fits."""
+    body = [[c.cell(row) for c in columns] for row in rows]
+    footer = [c.footer(report) if c.footer else "" for c in columns] if report is not None else None
+    header = [c.header for c in columns]
+    widths = [max([cell_len(header[i])] + [cell_len(r[i]) for r in body] +
+                  ([cell_len(footer[i])] if footer else [])) for i in range(len(columns))]
+    grid = Grid(list(columns), list(widths), header, body, footer, [])
+    if screen.width is None or wide:
+        return grid
+    keep = list(range(len(columns)))
+    stages = sorted({c.drop for c in columns if c.drop} | {c.shrink_at for c in columns if c.shrink_at})
+
+    def excess():
+        return sum(widths[i] for i in keep) + chrome(len(keep), screen.boxed) - screen.width
+
+    def shrink(i, floor):
+        widths[i] = max(widths[i] - excess(), floor, cell_len(header[i]))
+
+    for stage in stages:
+        if excess() <= 0:
+            break
+        keep = [i for i in keep if columns[i].drop != stage] or keep
+        for i in keep:
+            if columns[i].shrink_at == stage and excess() > 0:
+                shrink(i, min(columns[i].min_width, widths[i]))
+    for i in keep:                       # still too wide: shrinkable columns give up to their last cells
+        if columns[i].shrink_at and excess() > 0:
+            shrink(i, min(6, widths[i]))
+    for i in keep:                       # a later drop may have freed room for a shortened column
+        if excess() < 0:
+            widths[i] = min(grid.widths[i], widths[i] - excess())
+    for stage in reversed(stages):       # and room for a column dropped at an earlier stage
+        back = [i for i in range(len(columns)) if i not in keep and columns[i].drop == stage]
+        if back and sum(widths[i] for i in back) + 3 * len(back) <= -excess():
+            keep = sorted(keep + back)
+    shortened = False
+    for i in keep:
+        if any(cell_len(r[i]) > widths[i] for r in body):
+            shortened = True
+            for r in body:
+                r[i] = cut_left(r[i], widths[i])
+    return Grid([columns[i] for i in keep], [widths[i] for i in keep], [header[i] for i in keep],
+                [[r[i] for i in keep] for r in body], [footer[i] for i in keep] if footer else None,
+                [columns[i].header for i in range(len(columns)) if i not in keep], shortened)
+
+
+def _pad(text: str, width: int, align: str) -> str:
+    width += len(text) - cell_len(text)           # str.rjust counts characters, not cells
+    return text.rjust(width) if align == "right" else text.ljust(width)
+
+
+def plain_lines(grid: Grid) -> list[str]:
+    """The table as rich's SIMPLE_HEAD box draws it without edge padding, trailing blanks removed."""
+    def line(cells):
+        return (" " + "   ".join(_pad(t, w, c.align) for t, w, c in zip(cells, grid.widths, grid.columns))).rstrip()
+    lines = [line(grid.header), " " + "─" * (grid.width(False) - 2)]
+    lines += [line(r) for r in grid.rows]
+    if grid.footer is not None:
+        lines += ["", line(grid.footer)]
+    return lines + [""]
+
+
+def styled_lines(grid: Grid, title: str | None = None, row_styles=None, header_style="bold",
+                 footer_style="bold") -> list[list[tuple[str, str]]]:
+    """The table as rich's ROUNDED box draws it: each line a list of (text, style) pieces, the same
+    pieces rich's Table would write, without its layout cost. Cell text is never read as markup."""
+    widths = grid.widths
+    out = []
+    if title is not None:
+        total = grid.width(True)
+        left = (total - cell_len(title)) // 2
+        out.append([(" " * left, "italic"), (title, "bold italic"),       # rich's table.title style
+                    (" " * (total - left - cell_len(title)), "italic")])
+
+    def rule(left, mid, right):
+        return [(left + mid.join("─" * (w + 2) for w in widths) + right, "")]
+
+    def line(cells, row_style, cell_styles):
+        pieces = [("│", "")]
+        for text, w, column, style in zip(cells, widths, grid.columns, cell_styles):
+            style = f"{row_style} {style}".strip() if row_style else style
+            pieces += [(" ", style), (_pad(text, w, column.align), style), (" ", style), ("│", "")]
+        return pieces
+
+    out.append(rule("╭", "┬", "╮"))
+    out.append(line(grid.header, header_style, [""] * len(widths)))
+    out.append(rule("├", "┼", "┤"))
+    column_styles = [c.style for c in grid.columns]
+    for k, cells in enumerate(grid.rows):
+        out.append(line(cells, row_styles[k] if row_styles else "", column_styles))
+    if grid.footer is not None:
+        out.append(rule("├", "┼", "┤"))
+        out.append(line(grid.footer, footer_style, [""] * len(widths)))
+    out.append(rule("╰", "┴", "╯"))
+    return out
+
+
+def hidden_note(grid: Grid) -> str | None:
+    parts = []
+    if grid.hidden:
+        parts.append("hidden to fit: " + ", ".join(grid.hidden))
+    if grid.shortened:
+        parts.append("names cut from the left")
+    return "; ".join(parts) + " (--wide shows all)" if parts else None
+
+
+def make_console(screen: Screen, width: int | None = None):
+    """A rich Console for `screen`; used to style lines, never to lay them out."""
+    import io
+
     from rich.console import Console
-    plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
-    # A pipe gets no colour and a width that never wraps a row.
-    return Console(no_color=plain, highlight=False, width=250 if plain else None,
-                   color_system=None if plain else "auto"), plain
+    return Console(file=io.StringIO(), width=width or screen.width or 250, force_terminal=screen.color,
+                   no_color=not screen.color, color_system="auto" if screen.color else None,
+                   highlight=False, legacy_windows=False)
 
 
-def build_table(report, depth, plain):
-    from rich import box
-    from rich.table import Table
-    t = report.totals
-    table = Table(box=box.SIMPLE_HEAD if plain else box.ROUNDED, show_footer=True, pad_edge=not plain,
-                  title=None if plain else f"[bold]{report.name}[/]", header_style="" if plain else "bold",
-                  footer_style="" if plain else "bold")
-    show_buffers = t.buffers > 0
-    table.add_column("#", justify="right", style="" if plain else "dim")
-    table.add_column("name", footer="total")
-    table.add_column("kind", style="" if plain else "cyan")
-    table.add_column("input", footer=shape_text(report.input_shape))
-    table.add_column("output", footer=shape_text(report.output_shape))
-    table.add_column("weights", justify="right", footer=f"{t.weights:,}")
-    table.add_column("bias", justify="right", footer=f"{t.bias:,}")
-    table.add_column("params", justify="right", footer=f"{t.params:,}")
-    if show_buffers:
-        table.add_column("buffers", justify="right", footer=f"{t.buffers:,}")
-    table.add_column("MACs", justify="right", footer=f"{t.macs:,}")
-    for row in visible_rows(report, depth):
-        is_block = hasattr(row, "first")
-        cells = [f"{row.first}–{row.last}" if is_block else str(row.index), row_label(row, depth), row.kind,
-                 ", ".join(shape_text(s) for s in row.input_shapes), shape_text(row.output_shape),
-                 f"{row.weights:,}", f"{row.bias:,}", f"{row.params:,}" + params_note(row)]
-        if show_buffers:
-            cells.append(f"{row.buffers:,}")
-        cells.append(f"{row.macs:,}")
-        table.add_row(*cells, style="bold" if is_block and not plain and not is_collapsed(row, depth) else None)
-    return table
+def _text(line):
+    from rich.text import Text
+    if isinstance(line, str):
+        return Text(line)
+    text = Text()
+    for piece, style in line:
+        text.append(piece, style)
+    return text
+
+
+def print_lines(console, lines) -> None:
+    """Each line as given, through console.print (for a recording console: SVG and HTML exports).
+    No wrapping, no cropping."""
+    for line in lines:
+        console.print(_text(line), no_wrap=True, overflow="ignore", crop=False, soft_wrap=True)
+
+
+def styled_text(lines, screen: Screen) -> str:
+    """The lines as a terminal gets them: rich's Style writes each piece's codes, as console.print
+    would write them, without building a renderable per line (which costs ~0.3 ms a line)."""
+    from rich.color import ColorSystem
+    console = make_console(screen)
+    system = {"standard": ColorSystem.STANDARD, "256": ColorSystem.EIGHT_BIT, "truecolor": ColorSystem.TRUECOLOR,
+              "windows": ColorSystem.WINDOWS}.get(console.color_system or "")
+    styles = {}
+    out = []
+    for line in lines:
+        for piece, style in ((line, ""),) if isinstance(line, str) else line:
+            if style and system:
+                if style not in styles:
+                    styles[style] = console.get_style(style)
+                out.append(styles[style].render(piece, color_system=system))
+            else:
+                out.append(piece)
+        out.append("\n")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- the analysis table
 
 
 def summary(report) -> str:
@@ -60,31 +356,41 @@ def summary(report) -> str:
     return "\n".join(lines)
 
 
-def print_report(console, report, depth, plain):
-    console.print(build_table(report, depth, plain))
-    console.print(summary(report))
+def report_grid(report, depth=None, screen: Screen = PIPE, columns=None, wide=False):
+    rows = visible_rows(report, depth)
+    grid = lay_out(columns or default_columns(report, depth), rows, report, screen, wide)
+    return grid, rows
 
 
-def render_table(report, depth=None) -> str:
-    console, plain = make_console()
-    with console.capture() as capture:
-        print_report(console, report, depth, plain)
-    return tidy(capture.get(), plain)
+def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=False) -> list:
+    """The table and the summary under it: plain strings, or (text, style) pieces for a terminal."""
+    grid, rows = report_grid(report, depth, screen, columns, wide)
+    note = hidden_note(grid)
+    tail = ([note] if note else []) + summary(report).split("\n")
+    if not screen.boxed:
+        return plain_lines(grid) + tail
+    styles = ["bold" if hasattr(row, "first") and not is_collapsed(row, depth) else "" for row in rows]
+    return styled_lines(grid, report.name, styles) + tail
 
 
-def tidy(text: str, plain: bool) -> str:
-    """Plain output loses rich's padding: no trailing blanks, no blank first line."""
-    if not plain:
-        return text
-    return "\n".join(line.rstrip() for line in text.splitlines()).strip("\n") + "\n"
+def render_table(report, depth=None, screen: Screen | None = None, columns=None, wide=False) -> str:
+    screen = screen or detect_screen()
+    lines = report_lines(report, depth, screen, columns, wide)
+    if not screen.boxed and not screen.color:
+        return "\n".join(lines) + "\n"
+    return styled_text(lines, screen)
 
 
-def export(print_fn, fmt: str, title: str) -> str:
-    """The same output, recorded in colour and exported as an SVG or HTML document."""
+def natural_width(lines) -> int:
+    return max(cell_len(line if isinstance(line, str) else "".join(p for p, _ in line)) for line in lines)
+
+
+def export(lines, fmt: str, title: str) -> str:
+    """The coloured table recorded as an SVG or HTML document exactly as wide as the table."""
     import io
 
     from rich.console import Console
-    console = Console(file=io.StringIO(), record=True, width=160, force_terminal=True, color_system="truecolor",
-                      highlight=False)
-    print_fn(console, False)
+    console = Console(file=io.StringIO(), record=True, width=natural_width(lines), force_terminal=True,
+                      color_system="truecolor", highlight=False, legacy_windows=False)
+    print_lines(console, lines)
     return console.export_svg(title=title) if fmt == "svg" else console.export_html()
