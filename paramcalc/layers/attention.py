@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class,
 )
 
 
@@ -23,7 +23,8 @@ class MultiheadAttention(Layer):
     kdim: int = arg(None, "int", "key features (default E); checked against the key input")
     vdim: int = arg(None, "int", "value features (default E); checked against the value input")
     dropout: float = arg(0.0, "float", "attention dropout", counts=False)
-    batch_first: bool = arg(False, "bool", "ignored: shapes here are per sample, (seq, E)", counts=False)
+    batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, E) layout (shapes here are per sample); in "
+                            "training a batch above 1 is then copied to (seq, batch, E) for the projections")
     embed_dim: int = arg(None, "int", "E: inferred from the query; if given, checked against it", counts=False)
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
@@ -67,6 +68,45 @@ class MultiheadAttention(Layer):
         length, source, e, kdim, vdim = self._dims(shapes)
         attended = source + self.add_bias_kv + self.add_zero_attn
         return length * e * e + source * e * (kdim + vdim) + length * e * e + 2 * length * attended * e
+
+    def saves(self, shapes, out, ctx):
+        """As F.multi_head_attention_forward keeps them in training (measured in tests/fixtures/memory.json):
+        the projections' inputs (copies when batch_first and batch > 1), the projected q, k, v (self-attention:
+        one packed 3·E tensor), then per kernel: flash the output and the log-sum-exp per head and position;
+        math the scaled q, the softmax output, a copy of v, and the reassembled output for out_proj."""
+        length, source, e, kdim, vdim = self._dims(shapes)
+        b = ctx.batch
+        copied = self.batch_first and b > 1
+        sizes = [length * e, source * kdim, source * vdim][:len(shapes)]
+        kept = tuple(range(len(shapes))) if not copied else ()
+        copies = tuple((b * n, "act") for n in sizes) if copied else ()
+        if len(shapes) == 1:
+            projected = ((3 * b * length * e, "act"),)          # q, k, v: views of one packed tensor
+        elif len(shapes) == 2 and kdim == e:
+            projected = ((b * length * e, "act"), (2 * b * source * e, "act"))   # q; k and v packed
+        else:
+            projected = tuple((b * n * e, "act") for n in (length, source, source))
+        if ctx.attention == "math":
+            # Only k's storage stays of the projections (q is scaled into a new tensor, v copied for bmm).
+            k_storage = projected[0] if len(projected) == 1 else projected[1]
+            return Saved(inputs=kept, tensors=(*copies, k_storage, (b * length * e, "act"),
+                                               (b * self.heads * length * source, "act"), (b * source * e, "act"),
+                                               (b * length * e, "act")))
+        return Saved(inputs=kept, tensors=(*copies, *projected, (b * length * e, "act"),
+                                           (b * self.heads * length, "float32")))
+
+    def param_tensors(self, shapes):
+        _, _, e, kdim, vdim = self._dims(shapes)
+        in_proj = 1 if kdim == vdim == e else 3   # in_proj_weight, or q/k/v_proj_weight
+        return in_proj + 1 + (2 if self.bias else 0) + (2 if self.add_bias_kv else 0)
+
+    def kv_cache(self, shapes):
+        """Keys and values per position: 2 · kv_heads · head_dim (kv_heads and head_dim where the kind has
+        them, else heads and E / heads)."""
+        e = shapes[0][1]
+        heads = getattr(self, "kv_heads", None) or self.heads
+        head_dim = getattr(self, "head_dim", None) or e // self.heads
+        return 2 * heads * head_dim
 
 
 @dataclass(frozen=True)

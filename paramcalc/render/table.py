@@ -16,7 +16,7 @@ def make_console():
                    color_system=None if plain else "auto"), plain
 
 
-def build_table(report, depth, plain):
+def build_table(report, depth, plain, memory=False):
     from rich import box
     from rich.table import Table
     t = report.totals
@@ -35,6 +35,9 @@ def build_table(report, depth, plain):
     if show_buffers:
         table.add_column("buffers", justify="right", footer=f"{t.buffers:,}")
     table.add_column("MACs", justify="right", footer=f"{t.macs:,}")
+    if memory:   # --memory: the output's bytes, and what backward keeps (its total: the saved bytes)
+        table.add_column("activation", justify="right", footer=human(t.peak_activation_bytes, "B", binary=True) + " peak")
+        table.add_column("saved", justify="right", footer=human(t.saved_bytes, "B", binary=True))
     for row in visible_rows(report, depth):
         is_block = hasattr(row, "first")
         cells = [f"{row.first}–{row.last}" if is_block else str(row.index), row_label(row, depth), row.kind,
@@ -43,6 +46,9 @@ def build_table(report, depth, plain):
         if show_buffers:
             cells.append(f"{row.buffers:,}")
         cells.append(f"{row.macs:,}")
+        if memory:
+            cells += [human(getattr(row, "activation_bytes", 0), "B", binary=True) if not is_block else "",
+                      human(row.saved_bytes, "B", binary=True)]
         table.add_row(*cells, style="bold" if is_block and not plain and not is_collapsed(row, depth) else None)
     return table
 
@@ -60,15 +66,20 @@ def summary(report) -> str:
     return "\n".join(lines)
 
 
-def print_report(console, report, depth, plain):
-    console.print(build_table(report, depth, plain))
+def print_report(console, report, depth, plain, memory=False):
+    console.print(build_table(report, depth, plain, memory))
     console.print(summary(report))
+    if memory:
+        t = report.totals
+        console.print(f"training keeps {human(t.saved_bytes, 'B', binary=True)} ({t.saved_bytes:,}) of activations "
+                      f"for backward; inference peaks at {human(t.peak_activation_bytes, 'B', binary=True)} "
+                      f"({t.peak_activation_bytes:,}), at batch {report.batch} in {report.dtype}")
 
 
-def render_table(report, depth=None) -> str:
+def render_table(report, depth=None, memory=False) -> str:
     console, plain = make_console()
     with console.capture() as capture:
-        print_report(console, report, depth, plain)
+        print_report(console, report, depth, plain, memory)
     return tidy(capture.get(), plain)
 
 
