@@ -12,7 +12,7 @@ from paramcalc import analyze
 from paramcalc.layers.base import Context
 from paramcalc.memory import Settings, activations, memory
 from paramcalc.spec import inline_spec, load_spec, parse_spec
-from tests.helpers import run_cli
+from helpers import run_cli
 
 ROOT = Path(__file__).parent.parent
 FIXTURE = json.loads((ROOT / "tests" / "fixtures" / "memory.json").read_text())
@@ -52,7 +52,9 @@ def test_zoo_saved_bytes_exact(name):
 
 
 def test_fixture_covers_the_zoo():
-    assert set(ZOO) == {p.stem for p in (ROOT / "specs").glob("*.yaml")} - {"llama2_7b"}
+    zoo = json.loads((ROOT / "tests" / "fixtures" / "zoo.json").read_text())["models"]
+    assert set(ZOO) == set(zoo)
+    assert all(len(FIXTURE["zoo"][name]) >= 2 for name in ZOO)   # batch 1 and 2
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURE["optimizers"]))
