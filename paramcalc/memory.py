@@ -71,7 +71,8 @@ class Settings:
         if self.devices < 1:
             raise SpecError(f"devices must be at least 1, found {self.devices}")
         if self.zero and self.devices == 1:
-            raise SpecError(f"ZeRO stage {self.zero} partitions across devices: give --devices N (N > 1)")
+            raise SpecError(f"ZeRO stage {self.zero} partitions across devices: give --devices N (N > 1; "
+                            f"in a budget, devices: N)")
         if self.weights is not None and self.train:
             raise SpecError("a weight format (int8, int4, fp8, ...) is for inference: add --inference")
         if self.zero and not self.train:

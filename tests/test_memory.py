@@ -205,3 +205,26 @@ def test_check_memory_budgets(tmp_path):
     spec.write_text("input: [10]\nbudget: {max_inference_memory: 1GiB, precision: bf17}\nlayers:\n  - linear: 2\n")
     out = run_cli("check", str(spec))
     assert out.returncode == 2 and "did you mean 'bf16'" in out.stdout
+
+
+def test_analyze_rows_add_up():
+    report = analyze(str(ROOT / "specs" / "resnet50.yaml"))
+    # analyze uses CUDA kernels (no dropout here, so the CPU fixture's figure holds) and flash attention
+    assert sum(r.saved_bytes for r in report.layers) == report.totals.saved_bytes == FIXTURE["zoo"]["resnet50"]["batch1_flash"]
+    for block in report.blocks:
+        assert block.saved_bytes == sum(r.saved_bytes for r in report.layers[block.first:block.last + 1])
+    assert report.layers[0].activation_bytes == 64 * 112 * 112 * 4
+    # the input (602,112 B) and conv1's output (3,211,264 B) are alive at once, then conv1's and bn1's
+    assert report.totals.peak_activation_bytes >= 2 * 3_211_264
+
+
+def test_analyze_memory_columns():
+    out = run_cli("analyze", str(ROOT / "specs" / "lenet5.yaml"), "--memory")
+    assert out.returncode == 0, out.stderr
+    header = out.stdout.splitlines()[0].split()
+    assert header[-2:] == ["activation", "saved"]
+    # By hand, fp32: conv1 keeps the input 4,096; relu1 its output 18,816; maxpool1 its int64 indices 9,408;
+    # conv2 its input 4,704; relu2 6,400; maxpool2 indices 3,200; linear1 the flattened 1,600; relu3 480;
+    # relu4 336 (linear2 and linear3 keep relu outputs already counted): 49,040.
+    assert "training keeps 47.9 KiB (49,040) of activations" in out.stdout
+    assert "activation" not in run_cli("analyze", str(ROOT / "specs" / "lenet5.yaml")).stdout.splitlines()[0]
