@@ -99,6 +99,19 @@ class Violation:
         return f"{what} {self.actual:,} exceed {self.key} {self.limit:,} by {over:,} ({over / max(self.limit, 1):.1%})"
 
 
+def setting_schema(key: str) -> dict:
+    """The JSON Schema of a memory budget's setting."""
+    from . import memory
+    choices = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS, "weights": memory.WEIGHT_BITS,
+               "attention": memory.ATTENTION, "device": memory.DEVICES}
+    if key in choices:
+        return {"enum": list(choices[key])}
+    if key == "checkpoint":
+        return {"type": "boolean"}
+    bounds = {"zero": {"minimum": 0, "maximum": 3}, "kv_cache": {"minimum": 0}}.get(key, {"minimum": 1})
+    return {"type": "integer", **bounds}
+
+
 def parse_setting(key: str, value, loc: Loc | None):
     """A memory budget's setting (precision: bf16-mixed, batch: 8, ...), checked as `paramcalc memory` checks it."""
     from . import memory
