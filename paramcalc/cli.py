@@ -232,8 +232,8 @@ def memory(
                                                "3 parameters too, across --devices."),
     devices: int = typer.Option(1, "--devices", help="Data-parallel devices."),
     checkpoint: bool = typer.Option(False, "--checkpoint",
-                                    help="Activation checkpointing at top-level blocks: keep each block's input, "
-                                         "recompute one block at a time."),
+                                    help="Activation checkpointing at each repetition of the outermost repeats (else "
+                                         "the top-level blocks): keep each block's input, recompute one at a time."),
     kv_cache: int = typer.Option(0, "--kv-cache", min=0, metavar="SEQ",
                                  help="Cache keys and values of every attention layer for SEQ positions (inference)."),
     weights: Optional[str] = typer.Option(None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, "

@@ -197,9 +197,9 @@ def _inference_peak(report, st: _Storages) -> int:
 
 
 def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
-    """Saved bytes with activation checkpointing at the top-level blocks (each repetition of a repeat
-    its own): a block keeps only its input, and its own saved tensors exist for one block at a time,
-    while backward recomputes it. Layers outside blocks keep theirs."""
+    """Saved bytes with activation checkpointing (at the _segments): a checkpointed block keeps only its
+    input, and its own saved tensors exist for one block at a time, while backward recomputes it.
+    Layers outside those blocks keep theirs."""
     st = _storages(report, layers, ctx, dtype)
     segments = _segments(report)
     inside = {i for block in segments for i in range(block.first, block.last + 1)}
@@ -217,16 +217,14 @@ def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
 
 
 def _segments(report) -> list:
-    """The top-level blocks, a repeat standing for its repetitions."""
-    segments = []
-    for block in report.blocks:
-        if block.depth != 1 or block.last < block.first:
-            continue
-        if "×" in block.kind:
-            segments += [b for b in report.blocks if b.depth == 2 and b.path == [block.name]]
-        else:
-            segments.append(block)
-    return segments
+    """Where checkpoints go: each repetition of the outermost repeats (a transformer's layers, a ResNet's
+    stages' blocks); with no repeat, the top-level blocks."""
+    repeats = {b.name for b in report.blocks if "×" in b.kind}
+    outermost = [b for b in report.blocks if b.name in repeats and not repeats & set(b.path)]
+    if not outermost:
+        return [b for b in report.blocks if b.depth == 1 and b.last >= b.first]
+    return [b for repeat in outermost for b in report.blocks
+            if b.path == [*repeat.path, repeat.name] and b.depth == repeat.depth + 1 and b.last >= b.first]
 
 
 # ---------------------------------------------------------------- the whole bill

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from paramcalc import analyze
-from paramcalc.layers.base import Context
+from paramcalc.layers.base import Context, prod
 from paramcalc.memory import Settings, activations, memory
 from paramcalc.spec import inline_spec, load_spec, parse_spec
 from helpers import run_cli
@@ -228,3 +228,22 @@ def test_analyze_memory_columns():
     # relu4 336 (linear2 and linear3 keep relu outputs already counted): 49,040.
     assert "training keeps 47.9 KiB (49,040) of activations" in out.stdout
     assert "activation" not in run_cli("analyze", str(ROOT / "specs" / "lenet5.yaml")).stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_invariants_on_every_spec(path):
+    report = analyze(str(path))
+    full = memory(report, report.layer_objects, Settings(precision="bf16-mixed"))
+    assert full.total == sum(full.components.values())
+    ckpt = memory(report, report.layer_objects, Settings(precision="bf16-mixed", checkpoint=True))
+    assert 0 < ckpt.components["saved_activations"] <= full.components["saved_activations"]
+    previous = full.per_device
+    for stage in (1, 2, 3):   # each stage partitions more
+        sharded = memory(report, report.layer_objects, Settings(precision="bf16-mixed", zero=stage, devices=8))
+        assert sharded.total == full.total and sharded.per_device <= previous
+        previous = sharded.per_device
+    inference = memory(report, report.layer_objects, Settings(train=False))
+    largest_output = max(r.activation_bytes for r in report.layers)
+    inputs = sum(8 * report.batch * prod(shape) for shape in report.inputs.values())   # at most int64 each
+    # at least the largest output, at most every output and input at once
+    assert largest_output <= inference.components["activations"] <= sum(r.activation_bytes for r in report.layers) + inputs
