@@ -7,10 +7,11 @@ venv of generate_zoo_fixture.py:
 
 Saved activations: the model in train() mode, float32, on the CPU, run inside
 torch.autograd.graph.saved_tensors_hooks; the bytes of every distinct storage packed during the forward
-pass, parameters and buffers left out. Per module, a storage belongs to the module running when it is
-first packed. oneDNN is switched off, so recurrent layers run PyTorch's own (unfused) kernels rather
-than oneDNN's, whose workspace is an implementation detail. Attention runs on the flash kernel (the
-default of `paramcalc memory`) and, for the models that have attention, on the math kernel too.
+pass, parameters and buffers left out. Per case, a storage belongs to the top-level module (the front
+layer or the layer under test) running when it is first packed. oneDNN is switched off, so recurrent
+layers run PyTorch's own (unfused) kernels rather than oneDNN's, whose workspace is an implementation
+detail. Attention runs on the flash kernel (the default of `paramcalc memory`) and, for the models that
+have attention, on the math kernel too (the CPU's flash kernel has no dropout).
 GPT-2 is run as it is trained: causal attention by is_causal (no mask tensor) and a batch of position ids.
 
 Optimizer state: each optimizer built on the model's parameters, one step on zero gradients, then the
@@ -43,7 +44,7 @@ def _ptr(t):
 
 
 def saved_storages(model: nn.Module, inputs, attention: str = "flash"):
-    """(total bytes, {module name: bytes it first packed}) of one training forward pass."""
+    """(total bytes, {top-level module name: bytes first packed while it ran}) of one training forward pass."""
     model.train()
     excluded = {_ptr(p) for p in model.parameters()} | {_ptr(b) for b in model.buffers()}
     stack, seen, per_module = [], {}, {}
@@ -64,7 +65,7 @@ def saved_storages(model: nn.Module, inputs, attention: str = "flash"):
         storage = t.untyped_storage()
         if storage.data_ptr() not in excluded and storage.data_ptr() not in seen:
             seen[storage.data_ptr()] = storage.nbytes()
-            owner = stack[-1] if stack else ""
+            owner = stack[0] if stack else ""   # the outermost module running (a case's `front` or `layer`)
             per_module[owner] = per_module.get(owner, 0) + storage.nbytes()
         return t
 
@@ -222,6 +223,16 @@ def cases():
                nn.MultiheadAttention(8, 2, batch_first=True), _cross_attention)
         vector(f"multiheadattention cross separate {attention}", CROSS % "kv, kv",
                nn.MultiheadAttention(8, 2, batch_first=True), _separate_attention)
+    vector("multiheadattention dropout math", "multiheadattention(2, dropout=0.1, batch_first=true)",
+           nn.MultiheadAttention(8, 2, dropout=0.1, batch_first=True), _self_attention)
+    for attention in ("flash", "math"):
+        for norm_first in (False, True):
+            for p in (0.0, 0.1) if attention == "math" else (0.0,):   # the CPU's flash kernel has no dropout
+                vector(f"transformerencoderlayer norm_first={norm_first} dropout={p} {attention}",
+                       f"transformerencoderlayer(2, ff=16, dropout={p}, norm_first={str(norm_first).lower()}, "
+                       f"batch_first=true)",
+                       nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=p, norm_first=norm_first,
+                                                  batch_first=True))
     for kind, cls in (("rnn", nn.RNN), ("lstm", nn.LSTM), ("gru", nn.GRU)):
         vector(kind, f"{kind}(6, batch_first=true)", cls(8, 6, batch_first=True), _first)
         vector(f"{kind} 2 layers", f"{kind}(6, layers=2, batch_first=true)", cls(8, 6, 2, batch_first=True), _first)

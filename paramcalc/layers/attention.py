@@ -73,7 +73,9 @@ class MultiheadAttention(Layer):
         """As F.multi_head_attention_forward keeps them in training (measured in tests/fixtures/memory.json):
         the projections' inputs (copies when batch_first and batch > 1), the projected q, k, v (self-attention:
         one packed 3·E tensor), then per kernel: flash the output and the log-sum-exp per head and position;
-        math the scaled q, the softmax output, a copy of v, and the reassembled output for out_proj."""
+        math the scaled q, the softmax output (and with dropout its mask and the dropped weights), a copy of v,
+        and the reassembled output for out_proj. (The CPU's flash kernel has no dropout; CUDA's keeps only
+        its random seed.)"""
         length, source, e, kdim, vdim = self._dims(shapes)
         b = ctx.batch
         copied = self.batch_first and b > 1
@@ -89,9 +91,11 @@ class MultiheadAttention(Layer):
         if ctx.attention == "math":
             # Only k's storage stays of the projections (q is scaled into a new tensor, v copied for bmm).
             k_storage = projected[0] if len(projected) == 1 else projected[1]
-            return Saved(inputs=kept, tensors=(*copies, k_storage, (b * length * e, "act"),
-                                               (b * self.heads * length * source, "act"), (b * source * e, "act"),
-                                               (b * length * e, "act")))
+            weights = b * self.heads * length * source
+            # Attention dropout keeps its mask and the dropped weights (for the product with v) besides the softmax's.
+            dropped = ((weights, "bool" if ctx.device == "cuda" else "act"), (weights, "act")) if self.dropout else ()
+            return Saved(inputs=kept, tensors=(*copies, k_storage, (b * length * e, "act"), (weights, "act"), *dropped,
+                                               (b * source * e, "act"), (b * length * e, "act")))
         return Saved(inputs=kept, tensors=(*copies, *projected, (b * length * e, "act"),
                                            (b * self.heads * length, "float32")))
 
@@ -127,7 +131,7 @@ class _TransformerLayer(Layer):
     layer_norm_eps: float = arg(1e-5, "float", "LayerNorm eps", counts=False)
     norm_first: bool = arg(False, "bool", "pre-norm (normalise before attention and feed-forward)")
     bias: bool = arg(True, "bool", "biases in linear and norm layers")
-    batch_first: bool = arg(False, "bool", "ignored: shapes here are per sample, (seq, d_model)", counts=False)
+    batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, d_model) layout, passed to the attention")
     d_model: int = arg(None, "int", "inferred from the input; if given, checked against it", counts=False)
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
@@ -162,7 +166,8 @@ class _TransformerLayer(Layer):
 
     def _attention(self, name, n, sources, residual, norm_source):
         """attention (and its norm, before or after) with a residual connection."""
-        attention = self._make("multiheadattention", heads=self.heads, bias=self.bias, dropout=self.dropout)
+        attention = self._make("multiheadattention", heads=self.heads, bias=self.bias, dropout=self.dropout,
+                               batch_first=self.batch_first)
         drop = Inner(f"dropout{n}", self._make("dropout", p=self.dropout), (name,))
         add = Inner(f"residual{n}", self._make("add"), (residual, f"dropout{n}"))
         if self.norm_first:
