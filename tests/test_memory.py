@@ -247,3 +247,11 @@ def test_invariants_on_every_spec(path):
     inputs = sum(8 * report.batch * prod(shape) for shape in report.inputs.values())   # at most int64 each
     # at least the largest output, at most every output and input at once
     assert largest_output <= inference.components["activations"] <= sum(r.activation_bytes for r in report.layers) + inputs
+
+
+def test_spec_text_reaches_the_terminal_escaped(tmp_path):
+    spec = tmp_path / "evil.yaml"
+    spec.write_text('name: "evil\\x1b[31mred [bold]x[/bold]"\ninput: [3]\nlayers:\n  - linear: 2\n')
+    out = run_cli("memory", str(spec))
+    assert out.returncode == 0 and "\x1b" not in out.stdout
+    assert "evil\\x1b[31mred [bold]x[/bold]" in out.stdout

@@ -20,9 +20,14 @@ def render_memory_json(result) -> str:
     return to_json(result.to_dict())
 
 
+def printable(text: str) -> str:
+    """A spec's text for a terminal: control characters (an escape sequence) shown, not sent."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def headline(result) -> str:
     s = result.settings
-    parts = [result.name, s["mode"], f"batch {result.batch}", s["precision"]]
+    parts = [printable(result.name), s["mode"], f"batch {result.batch}", s["precision"]]
     if s["mode"] == "train":
         parts.append(s["optimizer"])
         if s["checkpoint"]:
