@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .errors import ShapeError, SpecError
 from .graph import build_graph, unused_outputs
-from .layers.base import DTYPE_BYTES, fmt_shape, prod
+from .layers.base import DTYPE_BYTES, Context, fmt_shape, prod
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec, load_spec
 
@@ -24,6 +26,7 @@ class _Analysis:
         self.rows: list[LayerRow] = []
         self.by_name: dict[str, tuple[LayerRow, object]] = {}   # row and its layer, for ties
         self.blocks: list[BlockRow] = []
+        self.layer_objects: list = []
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -45,20 +48,34 @@ class _Analysis:
                 self.blocks.append(self.block_row(block.name, block.kind, block.inputs, first_row[block.start],
                                                   first_row[block.end] - 1, paths[block.start]))
         self.blocks += composites
-        rows = self.rows
+        rows = self.rows = self.with_memory(self.rows)
+        self.blocks = [replace(b, saved_bytes=sum(r.saved_bytes for r in rows[b.first:b.last + 1])) for b in self.blocks]
         totals = Totals(
             params=sum(r.params - r.shared for r in rows), trainable=sum(r.trainable for r in rows),
             non_trainable=sum(r.params - r.shared - r.trainable for r in rows),
             weights=sum(r.weights - r.shared for r in rows), bias=sum(r.bias for r in rows),
             buffers=sum(r.buffers for r in rows), macs=sum(r.macs for r in rows),
-            param_bytes=sum(r.param_bytes for r in rows),
+            param_bytes=sum(r.param_bytes for r in rows), saved_bytes=self.saved_total,
+            peak_activation_bytes=self.peak,
         )
         return Report(
             name=spec.name, inputs={k: list(v) for k, v in spec.inputs.items()}, batch=spec.batch, dtype=spec.dtype,
             layers=rows, blocks=self.blocks, totals=totals,
             outputs={name: list(self.shapes[name]) for name in graph.outputs}, source=spec.source,
             warnings=unused_outputs(graph),
+            layer_objects=self.layer_objects,
         )
+
+    def with_memory(self, rows):
+        """Each row's activation and saved bytes, at the spec's batch and dtype (CUDA, flash attention)."""
+        from .memory import activations
+        probe = Report(name="", inputs={k: list(v) for k, v in self.spec.inputs.items()}, batch=self.spec.batch,
+                       dtype=self.spec.dtype, layers=rows, blocks=[], totals=None,
+                       outputs={name: [] for name in self.graph.outputs})
+        result = activations(probe, self.layer_objects, Context(self.spec.batch), self.spec.dtype)
+        self.saved_total, self.peak = result.saved_total, result.peak
+        return [replace(row, activation_bytes=a, saved_bytes=s)
+                for row, a, s in zip(rows, result.activation_bytes, result.saved_bytes)]
 
     def fail(self, node, error, inputs, in_shapes):
         given = ", ".join(f"{name} {fmt_shape(s)}" for name, s in zip(inputs, in_shapes))
@@ -83,6 +100,7 @@ class _Analysis:
             param_bytes=own * itemsize, shared=shared, tied_to=node.tie if shared else None,
         )
         self.rows.append(row)
+        self.layer_objects.append(layer)
         self.by_name[name] = (row, layer)
         self.shapes[name] = out
 

@@ -20,8 +20,14 @@ LIMITS = {
     "max_macs": ("macs", False),
     "max_param_bytes": ("param_bytes", True),
 }
+# memory limits: per device, as `paramcalc memory` computes it, with the settings below from the spec's budget
+MEMORY_LIMITS = {"max_train_memory": ("train memory per device", True),
+                 "max_inference_memory": ("inference memory per device", True)}
+LIMITS.update(MEMORY_LIMITS)
 EXPECTATIONS = ("expect_params", "expect_output")
-KEYS = (*LIMITS, *EXPECTATIONS)
+SETTINGS = ("precision", "optimizer", "batch", "zero", "devices", "checkpoint", "kv_cache", "weights", "attention",
+            "device")
+KEYS = (*LIMITS, *EXPECTATIONS, *SETTINGS)
 
 _GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")     # 2,400 or 1,234,567.5; not 2,4
 _NUMBER = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([KMGT]i?)?(B)?\s*$", re.I)
@@ -102,9 +108,44 @@ class Violation:
         return f"{what} {self.actual:,} exceed {self.key} {self.limit:,} by {over:,} ({over / max(self.limit, 1):.1%})"
 
 
+def setting_schema(key: str) -> dict:
+    """The JSON Schema of a memory budget's setting."""
+    from . import memory
+    choices = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS, "weights": memory.WEIGHT_BITS,
+               "attention": memory.ATTENTION, "device": memory.DEVICES}
+    if key in choices:
+        return {"enum": list(choices[key])}
+    if key == "checkpoint":
+        return {"type": "boolean"}
+    bounds = {"zero": {"minimum": 0, "maximum": 3}, "kv_cache": {"minimum": 0}}.get(key, {"minimum": 1})
+    return {"type": "integer", **bounds}
+
+
+def parse_setting(key: str, value, loc: Loc | None):
+    """A memory budget's setting (precision: bf16-mixed, batch: 8, ...), checked as `paramcalc memory` checks it."""
+    from . import memory
+    choices = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS, "weights": memory.WEIGHT_BITS,
+               "attention": memory.ATTENTION, "device": memory.DEVICES}
+    if key in choices:
+        if not isinstance(value, str) or value not in choices[key]:
+            raise SpecError(f"budget {key} expects one of {', '.join(choices[key])}, found {describe(value)}", loc,
+                            hint=did_you_mean(str(value), choices[key]))
+    elif key == "checkpoint":
+        if not isinstance(value, bool):
+            raise SpecError(f"budget checkpoint expects true or false, found {describe(value)}", loc)
+    else:
+        lowest = {"zero": 0, "kv_cache": 0}.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest or (key == "zero" and value > 3):
+            wanted = "0, 1, 2 or 3" if key == "zero" else f"an integer of at least {lowest}"
+            raise SpecError(f"budget {key} expects {wanted}, found {describe(value)}", loc)
+    return value
+
+
 def parse_budget(key: str, value, source: str, loc: Loc | None = None) -> Budget:
     if key not in KEYS:
         raise SpecError(f"unknown budget key '{key}'", loc, hint=did_you_mean(key, KEYS) or "keys: " + ", ".join(KEYS))
+    if key in SETTINGS:
+        return Budget(key, parse_setting(key, value, loc), source, loc)
     parsed = parse_shape_expectation(value, loc) if key == "expect_output" else parse_amount(value, key, loc)
     return Budget(key, parsed, source, loc)
 
@@ -116,7 +157,12 @@ def spec_budgets(spec) -> dict[str, Budget]:
 def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]:
     violations = []
     for key, budget in budgets.items():
-        if key in LIMITS:
+        if key in SETTINGS:
+            continue
+        if key in MEMORY_LIMITS:
+            actual = memory_needed(report, budgets, train=key == "max_train_memory")
+            failed = actual > budget.value
+        elif key in LIMITS:
             actual = getattr(report.totals, LIMITS[key][0])
             failed = actual > budget.value
         elif key == "expect_params":
@@ -128,3 +174,17 @@ def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]
         if failed:
             violations.append(Violation(key, budget.value, actual, budget.source, budget.loc))
     return violations
+
+
+def memory_needed(report: Report, budgets: dict[str, Budget], train: bool) -> int:
+    """Bytes per device under the budget's settings; a setting that does not apply (an optimizer for
+    inference, a weight format for training) is left out."""
+    from .memory import Settings, memory
+    skip = ("weights", "kv_cache") if train else ("optimizer", "zero", "checkpoint")
+    given = {key: budgets[key] for key in SETTINGS if key in budgets and key not in skip}
+    settings = Settings(train=train, **{key: b.value for key, b in given.items()})
+    try:
+        return memory(report, report.layer_objects, settings).per_device
+    except SpecError as e:   # a combination that cannot be (zero without devices): point at the budget
+        where = next((b.loc for b in given.values() if b.loc), None)
+        raise SpecError(e.message, where, hint=e.hint) from None

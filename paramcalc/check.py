@@ -58,9 +58,9 @@ def check_file(path: str, flags: dict[str, Budget], batch: int | None = None) ->
         for key, budget in flags.items():   # a flag wins over the spec, and points at the spec's top
             budgets[key] = Budget(budget.key, budget.value, "flag", spec.loc)
         report = analyze(spec)
+        violations = check_budgets(report, budgets)
     except SpecError as e:
         return FileResult(path, INVALID, error=e)
-    violations = check_budgets(report, budgets)
     status = OK if not violations else OVER_BUDGET if any(v.key in LIMITS for v in violations) else FAILED
     return FileResult(path, status, report, violations)
 

@@ -115,6 +115,8 @@ def analyze(
                                            help="Also save the table as an SVG image."),
     save_html: Optional[str] = typer.Option(None, "--save-html", metavar="FILE.html",
                                             help="Also save the table as an HTML page."),
+    memory: bool = typer.Option(False, "--memory", help="Table: add each layer's activation bytes and the bytes "
+                                                        "it adds to what training keeps for backward."),
 ):
     """Per-layer weights, bias, output shape and MACs of a network, with totals."""
     from . import analyze as run, inline_spec, load_spec
@@ -137,12 +139,15 @@ def analyze(
         report = run(parsed)
         picked = None
         if columns is not None:
-            from .render.table import default_columns, pick_columns
-            picked = pick_columns(default_columns(report, depth), columns.split(","))
-        text = render(report, fmt, depth, columns=picked, wide=wide) if fmt == "table" else render(report, fmt, depth)
+            from .render.table import default_columns, memory_columns, pick_columns
+            offered = default_columns(report, depth) + (memory_columns() if memory else [])
+            picked = pick_columns(offered, columns.split(","))
+        text = (render(report, fmt, depth, columns=picked, wide=wide, memory=memory) if fmt == "table"
+                else render(report, fmt, depth))
         if save_svg or save_html:
             from .render.table import EXPORT, report_lines
-            save_exports(report_lines(report, depth, EXPORT, picked, wide=True), report.name, save_svg, save_html)
+            save_exports(report_lines(report, depth, EXPORT, picked, wide=True, memory=memory), report.name,
+                         save_svg, save_html)
     except SpecError as e:
         fail(e)
     warn(report.warnings)
@@ -200,6 +205,11 @@ def check(
     max_macs: Optional[str] = typer.Option(None, "--max-macs", metavar="N", help="Most MACs allowed, e.g. 4.5G."),
     max_param_bytes: Optional[str] = typer.Option(None, "--max-param-bytes", metavar="BYTES",
                                                   help="Most parameter bytes, e.g. 100MiB."),
+    max_train_memory: Optional[str] = typer.Option(None, "--max-train-memory", metavar="BYTES",
+                                                    help="Most training memory per device, e.g. 80GiB (settings "
+                                                         "from the spec's budget: precision, optimizer, batch, ...)."),
+    max_inference_memory: Optional[str] = typer.Option(None, "--max-inference-memory", metavar="BYTES",
+                                                        help="Most inference memory per device, e.g. 24GiB."),
     expect_output: Optional[str] = typer.Option(None, "--expect-output", metavar="SHAPE",
                                                 help="Required output shape, e.g. 1000."),
     expect_params: Optional[str] = typer.Option(None, "--expect-params", metavar="N",
@@ -218,7 +228,8 @@ def check(
     from .check import check_file, exit_code, expand_paths
     from .errors import Loc
     flags = {"max_params": max_params, "max_trainable": max_trainable, "max_macs": max_macs,
-             "max_param_bytes": max_param_bytes, "expect_output": expect_output, "expect_params": expect_params}
+             "max_param_bytes": max_param_bytes, "expect_output": expect_output, "expect_params": expect_params,
+             "max_train_memory": max_train_memory, "max_inference_memory": max_inference_memory}
     try:
         budgets = {key: parse_budget(key, value, "flag", Loc("--" + key.replace("_", "-"), 0, 0))
                    for key, value in flags.items() if value is not None}
@@ -284,6 +295,61 @@ def diff(
     emit(text)
     if exit_code and result.changed:
         raise typer.Exit(1)
+
+
+class MemoryFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command(epilog=examples(
+    "paramcalc memory specs/llama2_7b.yaml --precision bf16-mixed --optimizer adamw --zero 3 --devices 8",
+    "paramcalc memory specs/gpt2.yaml --inference --weights bf16 --kv-cache 1024",
+    "paramcalc memory specs/resnet50.yaml --batch 64 --format json"))
+def memory(
+    spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
+    inference: bool = typer.Option(False, "--inference/--train",
+                                   help="Inference (peak activations) instead of training (the default)."),
+    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size per device; overrides the spec."),
+    precision: str = typer.Option("fp32", "--precision",
+                                  help="fp32, bf16, fp16, bf16-mixed or fp16-mixed (16-bit weights and "
+                                       "activations, fp32 master weights and optimizer state)."),
+    optimizer: str = typer.Option("adamw", "--optimizer", help="sgd, momentum, adam, adamw, adagrad or rmsprop."),
+    zero: int = typer.Option(0, "--zero", help="ZeRO stage: 1 partitions optimizer state, 2 gradients too, "
+                                               "3 parameters too, across --devices."),
+    devices: int = typer.Option(1, "--devices", help="Data-parallel devices."),
+    checkpoint: bool = typer.Option(False, "--checkpoint",
+                                    help="Activation checkpointing at each repetition of the outermost repeats (else "
+                                         "the top-level blocks): keep each block's input, recompute one at a time."),
+    kv_cache: int = typer.Option(0, "--kv-cache", min=0, metavar="SEQ",
+                                 help="Cache keys and values of every attention layer for SEQ positions (inference)."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, "
+                                                                  "int8 or int4."),
+    attention: str = typer.Option("flash", "--attention", help="flash (fused: no attention matrix kept) or math "
+                                                               "(the softmax output kept too)."),
+    device: str = typer.Option("cuda", "--device", help="cuda or cpu: the kernels whose saved tensors differ "
+                                                        "(dropout's mask)."),
+    format: MemoryFormat = typer.Option(MemoryFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
+                                        help="table or json."),
+):
+    """Will it fit? Memory to train (parameters, gradients, optimizer state, saved activations) or to
+    run (parameters, peak activations, KV cache) a network, per device with ZeRO."""
+    from .analyze import analyze as run
+    from .memory import Settings
+    from .memory import memory as compute
+    from .render.memory import render_memory_json, render_memory_table
+    from .spec import load_spec
+    try:
+        settings = Settings(train=not inference, batch=batch, precision=precision, optimizer=optimizer, zero=zero,
+                            devices=devices, checkpoint=checkpoint, kv_cache=kv_cache, weights=weights,
+                            attention=attention, device=device)
+        settings.validate()
+        report = run(load_spec(spec))
+        result = compute(report, report.layer_objects, settings)
+        text = render_memory_json(result) if format == MemoryFormat.json else render_memory_table(result)
+    except SpecError as e:
+        fail(e)
+    emit(text)
 
 
 @app.command(epilog=examples("paramcalc schema > paramcalc.schema.json"))

@@ -15,6 +15,9 @@ CONVENTIONS = {
     "params": "weights + bias, as PyTorch's sum(p.numel() for p in model.parameters()); a tied (shared) "
               "weight is counted once in totals, by the layer that defines it",
     "buffers": "as sum(b.numel() for b in model.buffers()), e.g. BatchNorm running stats and num_batches_tracked",
+    "memory": "activation_bytes: each layer's output at the batch and dtype; saved_bytes: what autograd keeps "
+              "for backward in training (CUDA kernels, flash attention), each tensor counted once, by the first "
+              "layer keeping it; peak_activation_bytes: inference, each tensor freed after its last reader",
     "macs": "multiply-accumulates of convolutions and linear layers, bias adds, normalisation, pooling "
             "and activations excluded, multiplied by batch; torchvision's GFLOPS column uses this convention",
 }
@@ -41,6 +44,8 @@ class LayerRow:
     param_bytes: int
     shared: int = 0                 # weights also counted in the layer named by tied_to
     tied_to: str | None = None
+    activation_bytes: int = 0       # the output tensor, at the batch and dtype
+    saved_bytes: int = 0            # what it adds to the tensors autograd keeps for backward (training)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class BlockRow:
     macs: int
     param_bytes: int
     shared: int = 0
+    saved_bytes: int = 0            # the sum of its layers'
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class Totals:
     buffers: int
     macs: int
     param_bytes: int
+    saved_bytes: int = 0            # all tensors autograd keeps for backward, each once
+    peak_activation_bytes: int = 0  # inference: the most activation bytes alive at once
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ class Report:
     source: str = ""
     conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
     warnings: list = field(default_factory=list)     # SpecWarning: legal but probably unintended
+    layer_objects: list = field(default_factory=list, repr=False, compare=False)   # the Layer of every row
 
     @property
     def output_shape(self) -> list[int]:

@@ -8,6 +8,8 @@ without `blocks`, an unknown kind is rejected. Fields of known kinds are always 
 from __future__ import annotations
 
 from .budget import KEYS as BUDGET_KEYS
+from .budget import SETTINGS as BUDGET_SETTINGS
+from .budget import setting_schema
 from .kinds import kind_doc
 from .layers import REGISTRY
 from .layers.base import DTYPE_BYTES, REQUIRED
@@ -107,7 +109,8 @@ def build_schema() -> dict:
                                "doc": {"type": "string"}}}},
             "outputs": {"type": "array", "items": {"type": "string"}},
             "budget": {"type": "object", "additionalProperties": False,
-                       "properties": {k: {"type": ["integer", "string", "array"]} for k in BUDGET_KEYS}},
+                       "properties": {k: setting_schema(k) if k in BUDGET_SETTINGS else {"type": ["integer", "string", "array"]}
+                                      for k in BUDGET_KEYS}},
         },
         "required": ["layers"],
         "oneOf": [{"required": ["input"]}, {"required": ["inputs"]}],

@@ -36,10 +36,10 @@ def test_json_contract_keys():
     assert report["schema_version"] == 1
     assert list(report)[:6] == ["schema_version", "name", "input_shape", "batch", "dtype", "conventions"]
     assert set(report["totals"]) == {"params", "trainable", "non_trainable", "weights", "bias", "buffers", "macs",
-                                     "param_bytes"}
+                                     "param_bytes", "saved_bytes", "peak_activation_bytes"}
     first = report["layers"][0]
     assert {"index", "name", "kind", "inputs", "input_shapes", "output_shape", "weights", "bias", "params",
-            "trainable", "buffers", "macs"} <= set(first)
+            "trainable", "buffers", "macs", "activation_bytes", "saved_bytes"} <= set(first)
     assert first["inputs"] == ["input"] and first["input_shapes"] == [[1, 32, 32]]
     assert "macs" in report["conventions"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
 )
 
 
@@ -32,7 +32,8 @@ class MultiheadAttention(Layer):
     kdim: int = arg(None, "int", "key features (default E); checked against the key input")
     vdim: int = arg(None, "int", "value features (default E); checked against the value input")
     dropout: float = arg(0.0, "float", "attention dropout", counts=False)
-    batch_first: bool = arg(False, "bool", "ignored: shapes here are per sample, (seq, E)", counts=False)
+    batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, E) layout (shapes here are per sample); in "
+                            "training a batch above 1 is then copied to (seq, batch, E) for the projections")
     embed_dim: int = arg(None, "int", "E: inferred from the query; if given, checked against it", counts=False)
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
@@ -92,6 +93,51 @@ class MultiheadAttention(Layer):
         per_sample = length * e * q + source * (kdim + vdim) * kv + length * q * e + 2 * length * attended * q
         return prod(shapes[0][:-2]) * per_sample
 
+    def saves(self, shapes, out, ctx):
+        """As F.multi_head_attention_forward keeps them in training (measured in tests/fixtures/memory.json):
+        the projections' inputs (copies when batch_first and batch > 1), the projected q, k, v (self-attention:
+        one packed 3·E tensor), then per kernel: flash the output and the log-sum-exp per head and position;
+        math the scaled q, the softmax output (and with dropout its mask and the dropped weights), a copy of v,
+        and the reassembled output for out_proj. (The CPU's flash kernel has no dropout; CUDA's keeps only
+        its random seed.) Leading dims count as batch. Grouped-query attention and head_dim follow the same
+        pattern with Q- and KV-wide projections (math: k and v expanded to every query head); those cases
+        have no nn.MultiheadAttention to measure them by."""
+        length, source, e, kdim, vdim, q, kv = self._dims(shapes)
+        b = ctx.batch * prod(shapes[0][:-2])
+        copied = self.batch_first and ctx.batch > 1
+        sizes = [length * e, source * kdim, source * vdim][:len(shapes)]
+        kept = tuple(range(len(shapes))) if not copied else ()
+        copies = tuple((b * n, "act") for n in sizes) if copied else ()
+        plain = q == kv == e
+        if len(shapes) == 1 and plain:
+            projected = ((3 * b * length * e, "act"),)          # q, k, v: views of one packed tensor
+        elif len(shapes) == 2 and kdim == e and plain:
+            projected = ((b * length * e, "act"), (2 * b * source * e, "act"))   # q; k and v packed
+        else:
+            projected = ((b * length * q, "act"), (b * source * kv, "act"), (b * source * kv, "act"))
+        if ctx.attention == "math":
+            # Only k's storage stays of the projections (q is scaled into a new tensor, v copied for bmm).
+            k_storage = projected[0] if len(projected) == 1 else projected[1]
+            weights = b * self.heads * length * source
+            # Attention dropout keeps its mask and the dropped weights (for the product with v) besides the softmax's.
+            dropped = ((weights, "bool" if ctx.device == "cuda" else "act"), (weights, "act")) if self.dropout else ()
+            return Saved(inputs=kept, tensors=(*copies, k_storage, (b * length * q, "act"), (weights, "act"), *dropped,
+                                               (b * source * q, "act"), (b * length * q, "act")))
+        return Saved(inputs=kept, tensors=(*copies, *projected, (b * length * q, "act"),
+                                           (b * self.heads * length, "float32")))
+
+    def param_tensors(self, shapes):
+        _, _, e, kdim, vdim, q, kv = self._dims(shapes)
+        if kdim == vdim == e and q == kv == e:   # one in_proj_weight and one in_proj_bias
+            in_proj = 1 + any(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
+        else:
+            in_proj = 3 + sum(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
+        return in_proj + 1 + self._has(self.out_bias) + (2 if self.add_bias_kv else 0)
+
+    def kv_cache(self, shapes):
+        """Keys and values per position: 2 · kv_heads · head_dim."""
+        return 2 * self._dims(shapes)[6]
+
 
 @dataclass(frozen=True)
 class Inner:
@@ -111,7 +157,7 @@ class _TransformerLayer(Layer):
     layer_norm_eps: float = arg(1e-5, "float", "LayerNorm eps", counts=False)
     norm_first: bool = arg(False, "bool", "pre-norm (normalise before attention and feed-forward)")
     bias: bool = arg(True, "bool", "biases in linear and norm layers")
-    batch_first: bool = arg(False, "bool", "ignored: shapes here are per sample, (seq, d_model)", counts=False)
+    batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, d_model) layout, passed to the attention")
     d_model: int = arg(None, "int", "inferred from the input; if given, checked against it", counts=False)
     device: str = arg(None, "str", "ignored", counts=False)
     dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
@@ -146,7 +192,8 @@ class _TransformerLayer(Layer):
 
     def _attention(self, name, n, sources, residual, norm_source):
         """attention (and its norm, before or after) with a residual connection."""
-        attention = self._make("multiheadattention", heads=self.heads, bias=self.bias, dropout=self.dropout)
+        attention = self._make("multiheadattention", heads=self.heads, bias=self.bias, dropout=self.dropout,
+                               batch_first=self.batch_first)
         drop = Inner(f"dropout{n}", self._make("dropout", p=self.dropout), (name,))
         add = Inner(f"residual{n}", self._make("add"), (residual, f"dropout{n}"))
         if self.norm_first:

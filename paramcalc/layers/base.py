@@ -38,6 +38,34 @@ class Params:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """What a layer keeps for the backward pass in training mode, as PyTorch's autograd does.
+
+    `inputs` and `output` name tensors that exist anyway (counted once however many layers keep them);
+    `tensors` are new ones, each (elements across the whole batch, dtype), the dtype being "act" for
+    the activation dtype or a torch dtype name. `alias`: the output shares input 0's storage (a view,
+    or an in-place operation), so it allocates nothing.
+    """
+
+    inputs: tuple[int, ...] = ()
+    output: bool = False
+    tensors: tuple[tuple[int, str], ...] = ()
+    alias: bool = False
+    parameter: bool = False   # the output is a parameter, not an activation (never counted as one)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What `saves` needs beyond shapes: the batch, the device (kernels differ: dropout keeps a
+    one-byte mask on CUDA, a mask in the activation dtype on CPU) and the attention kernel
+    ("flash": fused, no attention matrix; "math": the softmax output too)."""
+
+    batch: int = 1
+    device: str = "cuda"
+    attention: str = "flash"
+
+
+@dataclass(frozen=True)
 class Arg:
     """How one field is read. `type` is one of the TYPES below."""
 
@@ -248,6 +276,20 @@ class Layer:
     @classmethod
     def has_weight(cls) -> bool:
         return cls.weight_shape is not Layer.weight_shape
+
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
+        """What autograd keeps for backward (see Saved). The default keeps nothing and writes a new
+        output, as add, concat, mean, zero padding and upsampling do."""
+        return Saved()
+
+    def param_tensors(self, shapes: list[Shape]) -> int:
+        """Parameter tensors (a weight, a bias): optimizers keep a `step` per tensor."""
+        counts = self.params(shapes)
+        return (counts.weights > 0) + (counts.bias > 0)
+
+    def kv_cache(self, shapes: list[Shape]) -> int:
+        """Elements of keys and values cached per sample and per position when decoding (attention)."""
+        return 0
 
 
 def check_declared(declared: int | None, actual: int, field: str) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
-    prod,
+    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, Shape, arg, check_declared, expect_rank, fmt_shape,
+    kind_class, prod,
 )
 
 IN_CHANNELS = "input channels: inferred from the input; if given, checked against it"
@@ -87,6 +87,9 @@ class _ConvNd(Layer):
 
     def weight_shape(self, shapes):
         return (self.out, shapes[0][0] // self.groups, *self.kernel)
+
+    def saves(self, shapes, out, ctx):
+        return Saved(inputs=(0,))   # the input, for the weight's gradient
 
 
 class Conv1d(_ConvNd):

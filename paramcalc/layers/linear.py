@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class, prod
+from .base import (
+    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+)
 
 
 @kind_class
@@ -39,6 +41,9 @@ class Linear(Layer):
     def weight_shape(self, shapes):
         return (self.out, shapes[0][-1])
 
+    def saves(self, shapes, out, ctx):
+        return Saved(inputs=(0,))   # the input, for the weight's gradient
+
 
 @kind_class
 class Embedding(Layer):
@@ -70,6 +75,9 @@ class Embedding(Layer):
 
     def weight_shape(self, shapes):
         return (self.num, self.dim)
+
+    def saves(self, shapes, out, ctx):
+        return Saved(inputs=(0,))   # the indices
 
 
 @kind_class
@@ -113,6 +121,9 @@ class Parameter(Layer):
 
     def weight_shape(self, shapes):
         return self.output_shape(shapes)
+
+    def saves(self, shapes, out, ctx):
+        return Saved(parameter=True)
 
 
 @kind_class

@@ -4,7 +4,7 @@ reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, arg, expect_rank, fmt_shape, kind_class, normalize_dim
+from .base import Layer, REQUIRED, Saved, arg, expect_rank, fmt_shape, kind_class, normalize_dim
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
 
@@ -57,6 +57,9 @@ class Mul(Layer):
         if out is None:
             raise ShapeError(f"inputs do not broadcast (each dim must match or be 1), found {_shapes(shapes)}")
         return out
+
+    def saves(self, shapes, out, ctx):
+        return Saved(inputs=tuple(range(len(shapes))))   # each factor, for the other's gradient
 
 
 @kind_class
@@ -112,6 +115,9 @@ class Split(Layer):
         if self.index >= len(pieces):
             raise ShapeError(f"index {self.index} is past the last of {len(pieces)} pieces of dim {self.dim}")
         return (*shape[:d], pieces[self.index], *shape[d + 1:])
+
+    def saves(self, shapes, out, ctx):
+        return Saved(alias=True)   # a view
 
 
 @kind_class
@@ -178,6 +184,11 @@ class StochasticDepth(Layer):
 
     def output_shape(self, shapes):
         return shapes[0]
+
+    def saves(self, shapes, out, ctx):
+        if self.p == 0:
+            return Saved(alias=True)   # returns its input
+        return Saved(tensors=((ctx.batch if self.mode == "row" else 1, "act"),))   # the kept-or-dropped noise
 
 
 KINDS = [Add, Mul, Concat, Split, Chunk, ChannelShuffle, Mean, StochasticDepth]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from ..errors import ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
 )
 
 
 @kind_class
 class _BatchNormNd(Layer):
     """Normalises each channel over the batch; C is inferred from the input."""
+
+    per_sample = False   # statistics per channel of each sample (instance norm), not of the batch
 
     eps: float = arg(1e-5, "float", "added to the variance", counts=False)
     momentum: float = arg(0.1, "float", "running-stats update rate", counts=False)
@@ -38,6 +40,11 @@ class _BatchNormNd(Layer):
         c = shapes[0][0]
         return Params(weights=c if self.affine else 0, bias=c if self.affine else 0,
                       buffers=2 * c + 1 if self.track_running_stats else 0)
+
+    def saves(self, shapes, out, ctx):
+        # The input, and the batch's mean and inverse std per channel (kept in float32).
+        stats = shapes[0][0] * (ctx.batch if self.per_sample else 1)
+        return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))
 
 
 class BatchNorm1d(_BatchNormNd):
@@ -81,6 +88,10 @@ class _TrailingNorm(Layer):
     def affine_size(self, shapes) -> int:
         return prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0
 
+    def rows(self, shapes, ctx) -> int:
+        """Normalised vectors in the batch: one mean / inverse RMS each."""
+        return ctx.batch * prod(shapes[0]) // prod(_normalized(self.shape, shapes[0]))
+
 
 @kind_class
 class LayerNorm(_TrailingNorm):
@@ -97,6 +108,10 @@ class LayerNorm(_TrailingNorm):
         n = self.affine_size(shapes)
         return Params(weights=n, bias=n if self.bias else 0)
 
+    def saves(self, shapes, out, ctx):
+        rows = self.rows(shapes, ctx)
+        return Saved(inputs=(0,), tensors=((rows, "float32"), (rows, "float32")))   # mean, inverse std
+
 
 @kind_class
 class RMSNorm(_TrailingNorm):
@@ -110,6 +125,11 @@ class RMSNorm(_TrailingNorm):
 
     def params(self, shapes):
         return Params(weights=self.affine_size(shapes))
+
+    def saves(self, shapes, out, ctx):
+        # PyTorch composes it: the input and its inverse RMS, and the normalised input for the scale.
+        normalised = ((ctx.batch * prod(shapes[0]), "act"),) if self.elementwise_affine else ()
+        return Saved(inputs=(0,), tensors=((self.rows(shapes, ctx), "act"), *normalised))
 
 
 @kind_class
@@ -167,6 +187,10 @@ class GroupNorm(Layer):
         c = shapes[0][0] if self.affine else 0
         return Params(weights=c, bias=c)
 
+    def saves(self, shapes, out, ctx):
+        stats = ctx.batch * self.groups
+        return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))   # mean, inverse std
+
 
 @kind_class
 class _InstanceNormNd(_BatchNormNd):
@@ -174,6 +198,8 @@ class _InstanceNormNd(_BatchNormNd):
 
     affine: bool = arg(False, "bool", "learn a scale (weight) and shift (bias) per channel")
     track_running_stats: bool = arg(False, "bool", "keep running mean/var buffers and a batch counter")
+
+    per_sample = True
 
 
 class InstanceNorm1d(_InstanceNormNd):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, arg, expect_rank, fmt_shape, kind_class
+from .base import Layer, REQUIRED, Saved, arg, expect_rank, fmt_shape, kind_class, prod
 
 LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
 
@@ -54,6 +54,11 @@ class _PoolNd(Layer):
         return (shape[0], *spatial)
 
 
+def _input_and_indices(shapes, out, ctx):
+    """Max pooling keeps its input and the argmax of every output element (int64)."""
+    return Saved(inputs=(0,), tensors=((ctx.batch * prod(out), "int64"),))
+
+
 @kind_class
 class _MaxPoolNd(_PoolNd):
     """Maximum over sliding windows of each channel."""
@@ -65,12 +70,18 @@ class _MaxPoolNd(_PoolNd):
                           "with ceil_mode a window that would start in the right padding is dropped"}
     return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
 
+    def saves(self, shapes, out, ctx):
+        return _input_and_indices(shapes, out, ctx)
+
 
 @kind_class
 class _AvgPoolNd(_PoolNd):
     """Mean over sliding windows of each channel."""
 
     count_include_pad: bool = arg(True, "bool", "include padding zeros in the mean", counts=False)
+
+    def saves(self, shapes, out, ctx):
+        return Saved(inputs=(0,))
 
 
 @kind_class
@@ -130,6 +141,10 @@ class _AdaptivePoolNd(Layer):
         expect_rank(shape, (self.ndim + 1,), LAYOUTS[self.ndim])
         return (shape[0], *(length if o is None else o for o, length in zip(self.out, shape[1:])))
 
+    def saves(self, shapes, out, ctx):
+        # An output of size 1 is computed as a mean, which keeps only sizes.
+        return Saved() if all(o == 1 for o in out[1:]) else Saved(inputs=(0,))
+
 
 class AdaptiveAvgPool1d(_AdaptivePoolNd):
     """Averages each channel into a fixed output size, whatever the input size."""
@@ -149,6 +164,9 @@ class AdaptiveMaxPool1d(_AdaptivePoolNd):
     """Takes the maximum of each channel into a fixed output size, whatever the input size."""
     kind, torch_name, ndim = "adaptivemaxpool1d", "AdaptiveMaxPool1d", 1
     return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
+
+    def saves(self, shapes, out, ctx):
+        return _input_and_indices(shapes, out, ctx)
 
 
 class AdaptiveMaxPool2d(AdaptiveMaxPool1d):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError
-from .base import DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, kind_class
+from .base import DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, kind_class
 
 
 @kind_class
@@ -13,7 +13,8 @@ class _Recurrent(Layer):
     bias: bool = arg(True, "bool", "learn the two bias vectors (input and hidden) of every gate")
     bidirectional: bool = arg(False, "bool", "a second, backward direction per layer (D = 2)")
     dropout: float = arg(0.0, "float", "dropout between layers", counts=False)
-    batch_first: bool = arg(False, "bool", "ignored: shapes here are per sample, (seq, features)", counts=False)
+    batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, features) layout (shapes here are per sample); "
+                            "in training a batch above 1 is then copied to (seq, batch, features)")
     input_size: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
                           counts=False)
     device: str = arg(None, "str", "ignored", counts=False)
@@ -22,6 +23,7 @@ class _Recurrent(Layer):
     primary = "hidden"
     gates = 1
     proj = 0
+    kept = (1, 1)   # hidden-sized tensors backward keeps per direction: (per time step, once) (measured)
     formulas = {
         "output": "(seq, D · H_out), H_out = proj or hidden, D = 2 if bidirectional",
         "weights": "Σ layers, directions: G·H·I_l + G·H·H_out (+ proj·H), I_0 = features, I_l = D·H_out",
@@ -64,6 +66,28 @@ class _Recurrent(Layer):
     def macs(self, shapes, out):
         return shapes[0][0] * self._per_step(shapes[0][1])[0]
 
+    def param_tensors(self, shapes):
+        per_direction = 2 + (1 if self.proj else 0) + (2 if self.bias else 0)   # w_ih, w_hh, w_hr, b_ih, b_hh
+        return self.layers * self.directions * per_direction
+
+    def saves(self, shapes, out, ctx):
+        """As PyTorch's unfused kernels (the CPU reference) keep them, step by step: each layer's input (the
+        first layer's is the layer's input, copied by each direction when batch_first and batch > 1; later ones a new tensor,
+        and the dropout mask between layers), and per direction the hidden-sized tensors of `kept`.
+        Fused kernels (cuDNN, oneDNN) keep a workspace of their own instead."""
+        b, (steps, features) = ctx.batch, shapes[0]
+        copied = self.batch_first and b > 1
+        tensors = [(b * steps * features, "act")] * self.directions if copied else []   # one per direction
+        between = b * steps * self.directions * self.out_size
+        for layer in range(self.layers):
+            if layer:
+                tensors.append((between, "act"))
+                if self.dropout:
+                    tensors.append((between, "bool" if ctx.device == "cuda" else "act"))
+            per_step, once = self.kept
+            tensors.append((self.directions * b * self.hidden * (per_step * steps + once), "act"))
+        return Saved(inputs=() if copied else (0,), tensors=tuple(tensors))
+
 
 @kind_class
 class RNN(_Recurrent):
@@ -78,7 +102,7 @@ class LSTM(_Recurrent):
     """Long short-term memory: 4 gates (G = 4); proj > 0 projects the hidden state to proj features."""
 
     proj: int = arg(0, "int", "projection size (0: none); must be smaller than hidden", aka=("proj_size",), min=0)
-    kind, torch_name, gates = "lstm", "LSTM", 4
+    kind, torch_name, gates, kept = "lstm", "LSTM", 4, (7, 0)
 
     def validate(self):
         super().validate()
@@ -90,7 +114,7 @@ class LSTM(_Recurrent):
 class GRU(_Recurrent):
     """Gated recurrent unit: 3 gates (G = 3)."""
 
-    kind, torch_name, gates = "gru", "GRU", 3
+    kind, torch_name, gates, kept = "gru", "GRU", 3, (7, 0)
 
 
 KINDS = [RNN, LSTM, GRU]

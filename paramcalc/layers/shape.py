@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, arg, fmt_shape, kind_class, normalize_dim, prod
+from .base import Layer, REQUIRED, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
+
+
+def view(self, shapes, out, ctx) -> Saved:
+    """A view (or PyTorch's identity): shares its input's storage and keeps nothing."""
+    return Saved(alias=True)
 
 
 @kind_class
@@ -16,6 +21,7 @@ class Flatten(Layer):
     end_dim: int = arg(-1, "int", "last dim to merge (negative counts from the end)", min=None)
 
     kind, torch_name = "flatten", "Flatten"
+    saves = view
     formulas = {"output": "per-sample dims start_dim-1 .. end_dim-1 multiplied into one",
                 "weights": "0", "bias": "0", "macs": "0"}
 
@@ -33,6 +39,7 @@ class Identity(Layer):
     """Passes its input through unchanged."""
 
     kind, torch_name = "identity", "Identity"
+    saves = view
     formulas = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
@@ -44,10 +51,11 @@ class _Dropout(Layer):
     """Zeroes random elements (or channels) while training; shape unchanged, no parameters."""
 
     p: float = arg(0.5, "float", "probability of an element being zeroed", counts=False)
-    inplace: bool = arg(False, "bool", "ignored", counts=False)
+    inplace: bool = arg(False, "bool", "overwrite the input: allocates no output")
 
     primary = "p"
     formulas = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0"}
+    feature = False   # one mask value per channel, not per element
 
     def validate(self):
         if not 0 <= self.p <= 1:
@@ -56,21 +64,29 @@ class _Dropout(Layer):
     def output_shape(self, shapes):
         return shapes[0]
 
+    def saves(self, shapes, out, ctx):
+        if self.p == 0:
+            return Saved(alias=True)   # PyTorch returns the input itself
+        elements = ctx.batch * (shapes[0][0] if self.feature else prod(shapes[0]))
+        # CUDA's fused kernel keeps a bool mask; elsewhere the mask is a tensor in the activation dtype.
+        fused = ctx.device == "cuda" and type(self).kind == "dropout"
+        return Saved(tensors=((elements, "bool" if fused else "act"),), alias=self.inplace)
+
 
 class Dropout(_Dropout):
     kind, torch_name = "dropout", "Dropout"
 
 
 class Dropout1d(_Dropout):
-    kind, torch_name = "dropout1d", "Dropout1d"
+    kind, torch_name, feature = "dropout1d", "Dropout1d", True
 
 
 class Dropout2d(_Dropout):
-    kind, torch_name = "dropout2d", "Dropout2d"
+    kind, torch_name, feature = "dropout2d", "Dropout2d", True
 
 
 class Dropout3d(_Dropout):
-    kind, torch_name = "dropout3d", "Dropout3d"
+    kind, torch_name, feature = "dropout3d", "Dropout3d", True
 
 
 class AlphaDropout(_Dropout):
@@ -78,7 +94,7 @@ class AlphaDropout(_Dropout):
 
 
 class FeatureAlphaDropout(_Dropout):
-    kind, torch_name = "featurealphadropout", "FeatureAlphaDropout"
+    kind, torch_name, feature = "featurealphadropout", "FeatureAlphaDropout", True
 
 
 
@@ -211,6 +227,7 @@ class Reshape(Layer):
     shape: object = arg(REQUIRED, "dims", "the per-sample target shape (no batch dim); one entry may be -1")
 
     kind, torch_name, primary = "reshape", "torch.reshape", "shape"
+    saves = view
     formulas = {"output": "shape, with -1 inferred", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
@@ -231,6 +248,7 @@ class Unflatten(Layer):
     sizes: object = arg(REQUIRED, "dims", "the sizes it becomes", aka=("unflattened_size",))
 
     kind, torch_name = "unflatten", "Unflatten"
+    saves = view
     formulas = {"output": "dim replaced by sizes", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
@@ -248,6 +266,7 @@ class Permute(Layer):
     dims: object = arg(REQUIRED, "dims", "the new order of all dims, batch (0) first")
 
     kind, torch_name, primary = "permute", "torch.permute", "dims"
+    saves = view
     formulas = {"output": "input dims in the new order", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
@@ -270,6 +289,7 @@ class Transpose(Layer):
     dim1: int = arg(REQUIRED, "int", "the other dim", min=None)
 
     kind, torch_name = "transpose", "torch.transpose"
+    saves = view
     formulas = {"output": "input with dim0 and dim1 swapped", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
@@ -286,6 +306,7 @@ class Squeeze(Layer):
     dim: object = arg(None, "dims", "a dim or a list (batch = 0); null: every size-1 dim", min=None)
 
     kind, torch_name, primary = "squeeze", "torch.squeeze", "dim"
+    saves = view
     formulas = {"output": "input without its size-1 dims", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
@@ -305,6 +326,7 @@ class Unsqueeze(Layer):
     dim: int = arg(REQUIRED, "int", "where the new dim goes", min=None)
 
     kind, torch_name, primary = "unsqueeze", "torch.unsqueeze", "dim"
+    saves = view
     formulas = {"output": "input with a 1 inserted", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
@@ -321,6 +343,7 @@ class Select(Layer):
     index: int = arg(REQUIRED, "int", "which entry (negative counts from the end)", min=None)
 
     kind, torch_name = "select", "torch.select"
+    saves = view
     formulas = {"output": "input without dim", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
@@ -375,9 +398,14 @@ def _pad_kind(torch_name, base, n, doc, **extra):
     return kind_class(type(torch_name, (base,), namespace))
 
 
+def keeps_input(self, shapes, out, ctx) -> Saved:
+    return Saved(inputs=(0,))
+
+
 @kind_class
 class _ReflectPad(_PadNd):
     negative_ok = False
+    saves = keeps_input
 
     def check_side(self, size, left, right, d):
         if max(left, right) >= size:
@@ -398,6 +426,7 @@ class _CircularPad(_PadNd):
 @kind_class
 class _ReplicatePad(_PadNd):
     negative_ok = False
+    saves = keeps_input
 
 
 PADS = []

@@ -4,7 +4,7 @@ import io
 from . import shape_text
 
 COLUMNS = ("index", "name", "kind", "inputs", "input_shapes", "output_shape", "weights", "bias", "params",
-           "trainable", "buffers", "macs", "param_bytes", "shared", "tied_to")
+           "trainable", "buffers", "macs", "param_bytes", "shared", "tied_to", "activation_bytes", "saved_bytes")
 
 
 def render_csv(report) -> str:
@@ -15,5 +15,6 @@ def render_csv(report) -> str:
     for row in report.layers:
         writer.writerow([row.index, row.name, row.kind, ";".join(row.inputs),
                          ";".join(shape_text(s, "x") for s in row.input_shapes), shape_text(row.output_shape, "x"),
-                         row.weights, row.bias, row.params, row.trainable, row.buffers, row.macs, row.param_bytes, row.shared, row.tied_to or ""])
+                         row.weights, row.bias, row.params, row.trainable, row.buffers, row.macs, row.param_bytes, row.shared, row.tied_to or "",
+                         row.activation_bytes, row.saved_bytes])
     return out.getvalue()

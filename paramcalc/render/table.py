@@ -14,14 +14,8 @@ report to its footer, an alignment, a terminal style, and when it goes in a narr
     drop=N       dropped at stage N (input 1, weights/bias 2, buffers 3, # 5, kind 6; 0 = never)
     shrink_at=N  cut from the left at stage N, down to min_width (the name: stage 4, 16 cells)
 
-Adding a column set is a few lines and touches no layout code, e.g. a memory column:
-
-    from paramcalc.render.table import Column, default_columns, render_table
-    columns = default_columns(report)
-    columns.insert(-1, Column("activations", "activations", lambda row: f"{row.activation_bytes:,}",
-                              lambda report: f"{report.totals.activation_bytes:,}", align="right", drop=3))
-    text = render_table(report, depth, columns=columns)
-
+Adding a column set is a few lines and touches no layout code: `memory_columns()` below is one
+(`analyze --memory`), two `Column(...)` entries appended to `default_columns(report, depth)`
 (a receptive-field column reads its value from a dict keyed by row name in its `cell` closure; a
 share bar is a `cell` returning the bar's text, with `style="magenta"`). `--columns` picks columns
 by key from the same list.
@@ -134,6 +128,26 @@ def default_columns(report, depth: int | None = None) -> list[Column]:
         Column("macs", "MACs", _count("macs"), _total("macs"), align="right"),
     ]
     return [c for c in columns if c.key != "buffers" or report.totals.buffers > 0]
+
+
+def memory_columns() -> list[Column]:
+    """--memory: each layer's output bytes, and what it adds to the tensors training keeps for backward;
+    their footers are the inference peak and the saved total."""
+    def kib(n):
+        return human(n, "B", binary=True)
+    return [
+        Column("activation", "activation", lambda row: "" if hasattr(row, "first") else kib(row.activation_bytes),
+               lambda report: kib(report.totals.peak_activation_bytes) + " peak", align="right", drop=3),
+        Column("saved", "saved", lambda row: kib(row.saved_bytes), lambda report: kib(report.totals.saved_bytes),
+               align="right", drop=3),
+    ]
+
+
+def memory_note(report) -> str:
+    t = report.totals
+    return (f"training keeps {human(t.saved_bytes, 'B', binary=True)} ({t.saved_bytes:,}) of activations for "
+            f"backward; inference peaks at {human(t.peak_activation_bytes, 'B', binary=True)} "
+            f"({t.peak_activation_bytes:,}), at batch {report.batch} in {report.dtype}")
 
 
 COLUMN_KEYS = ("index", "name", "kind", "input", "output", "weights", "bias", "params", "buffers", "macs")
@@ -356,26 +370,27 @@ def summary(report) -> str:
     return "\n".join(lines)
 
 
-def report_grid(report, depth=None, screen: Screen = PIPE, columns=None, wide=False):
+def report_grid(report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False):
     rows = visible_rows(report, depth)
-    grid = lay_out(columns or default_columns(report, depth), rows, report, screen, wide)
+    columns = columns or default_columns(report, depth) + (memory_columns() if memory else [])
+    grid = lay_out(columns, rows, report, screen, wide)
     return grid, rows
 
 
-def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=False) -> list:
+def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False) -> list:
     """The table and the summary under it: plain strings, or (text, style) pieces for a terminal."""
-    grid, rows = report_grid(report, depth, screen, columns, wide)
+    grid, rows = report_grid(report, depth, screen, columns, wide, memory)
     note = hidden_note(grid)
-    tail = ([note] if note else []) + summary(report).split("\n")
+    tail = ([note] if note else []) + summary(report).split("\n") + ([memory_note(report)] if memory else [])
     if not screen.boxed:
         return plain_lines(grid) + tail
     styles = ["bold" if hasattr(row, "first") and not is_collapsed(row, depth) else "" for row in rows]
     return styled_lines(grid, report.name, styles) + tail
 
 
-def render_table(report, depth=None, screen: Screen | None = None, columns=None, wide=False) -> str:
+def render_table(report, depth=None, screen: Screen | None = None, columns=None, wide=False, memory=False) -> str:
     screen = screen or detect_screen()
-    lines = report_lines(report, depth, screen, columns, wide)
+    lines = report_lines(report, depth, screen, columns, wide, memory)
     if not screen.boxed and not screen.color:
         return "\n".join(lines) + "\n"
     return styled_text(lines, screen)

@@ -1,0 +1,301 @@
+"""Regenerates tests/fixtures/memory.json: what PyTorch keeps for backward, and what optimizers keep.
+
+The zoo needs torchvision, which does not import beside the torch==2.13.0 oracle, so this runs in the
+venv of generate_zoo_fixture.py:
+
+    /work/tv/bin/python tests/generate_memory_fixture.py
+
+Saved activations: the model in train() mode, float32, on the CPU, run inside
+torch.autograd.graph.saved_tensors_hooks; the bytes of every distinct storage packed during the forward
+pass, parameters and buffers left out. Per case, a storage belongs to the top-level module (the front
+layer or the layer under test) running when it is first packed. oneDNN is switched off, so recurrent
+layers run PyTorch's own (unfused) kernels rather than oneDNN's, whose workspace is an implementation
+detail. Attention runs on the flash kernel (the default of `paramcalc memory`) and, for the models that
+have attention, on the math kernel too (the CPU's flash kernel has no dropout).
+GPT-2 is run as it is trained: causal attention by is_causal (no mask tensor) and a batch of position ids.
+
+Optimizer state: each optimizer built on the model's parameters, one step on zero gradients, then the
+bytes of every tensor in optimizer.state.
+
+Nothing here imports paramcalc: the numbers come from torch alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, str(Path(__file__).parent))
+from generate_zoo_fixture import TOKENS, models  # noqa: E402
+
+OUT = Path(__file__).parent / "fixtures" / "memory.json"
+BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "math": SDPBackend.MATH}
+ATTENTION_MODELS = ("vit_b_16", "gpt2")
+
+
+def _ptr(t):
+    return t.untyped_storage().data_ptr()
+
+
+def saved_storages(model: nn.Module, inputs, attention: str = "flash"):
+    """(total bytes, {top-level module name: bytes first packed while it ran}) of one training forward pass."""
+    model.train()
+    excluded = {_ptr(p) for p in model.parameters()} | {_ptr(b) for b in model.buffers()}
+    stack, seen, per_module = [], {}, {}
+    handles = []
+
+    def enter(name):
+        return lambda module, args: stack.append(name) and None
+
+    def leave(module, args, output):   # returns None: a forward hook's result would replace the output
+        stack.pop()
+
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_pre_hook(enter(name)))
+            handles.append(module.register_forward_hook(leave))
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in excluded and storage.data_ptr() not in seen:
+            seen[storage.data_ptr()] = storage.nbytes()
+            owner = stack[0] if stack else ""   # the outermost module running (a case's `front` or `layer`)
+            per_module[owner] = per_module.get(owner, 0) + storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), sdpa_kernel(BACKENDS[attention]), \
+            torch.backends.mkldnn.flags(enabled=False):
+        model(*inputs)
+    for h in handles:
+        h.remove()
+    return sum(seen.values()), per_module
+
+
+def causal_gpt2(model):
+    """The zoo's GPT-2, attending causally by is_causal (as training code does) and given a batch of
+    position ids, like the spec's `positions` input."""
+    def block_forward(self, x):
+        h = self.ln_1(x)
+        causal = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
+        x = x + self.attn(h, h, h, attn_mask=causal, is_causal=True, need_weights=False)[0]
+        return x + self.mlp(self.ln_2(x))
+
+    def forward(self, tokens):
+        positions = torch.arange(tokens.shape[1]).repeat(tokens.shape[0], 1)
+        x = self.drop(self.wte(tokens) + self.wpe(positions))
+        for block in self.h:
+            x = block(x)
+        return self.lm_head(self.ln_f(x))
+
+    for block in model.h:
+        block.forward = types.MethodType(block_forward, block)
+    model.forward = types.MethodType(forward, model)
+    return model
+
+
+def zoo(built):
+    result = {}
+    for name, (model, shape) in built.items():
+        if name == "gpt2":
+            model = causal_gpt2(model)
+        entry = {}
+        for batch in (1, 2):
+            x = torch.randint(0, TOKENS[name], (batch, *shape)) if name in TOKENS else torch.randn(batch, *shape)
+            for attention in ("flash", "math") if name in ATTENTION_MODELS else ("flash",):
+                total, _ = saved_storages(model, [x], attention)
+                entry[f"batch{batch}_{attention}"] = total
+        result[name] = entry
+        print(name, entry)
+    return result
+
+
+class Case(nn.Module):
+    """A layer fed by a linear (or conv) layer, so its input requires grad as inside a network."""
+
+    def __init__(self, front, layer, call=None):
+        super().__init__()
+        self.front, self.layer, self.call = front, layer, call
+
+    def forward(self, x):
+        h = self.front(x)
+        return self.call(self.layer, h) if self.call else self.layer(h)
+
+
+def _first(m, h):
+    return m(h)[0]
+
+
+def _self_attention(m, h):
+    return m(h, h, h, need_weights=False)[0]
+
+
+def _self_attention_seq_first(m, h):
+    h = h.transpose(0, 1).contiguous()   # (seq, batch, E), the layout of batch_first=False
+    return m(h, h, h, need_weights=False)[0]
+
+
+def _cross_attention(m, h):
+    kv = h[:, :3]   # one tensor as key and value: PyTorch projects them packed
+    return m(h, kv, kv, need_weights=False)[0]
+
+
+def _separate_attention(m, h):
+    return m(h, h[:, :3], h[:, :3], need_weights=False)[0]   # two tensors: projected separately
+
+
+CROSS = """
+name: cross
+input: [5, 8]
+layers:
+  - linear: {out: 8, name: front}
+  - split: {size: 3, dim: 1, index: 0, name: kv}
+  - multiheadattention: {heads: 2, batch_first: true, from: [front, %s]}
+"""
+
+
+def cases():
+    """(id, paramcalc input, paramcalc layers (or a YAML spec), torch model): the front layer, then the
+    layer under test. The fixture records the bytes each first keeps."""
+    conv = "conv2d(4, kernel=3, padding=1)"
+    lin = "linear(8)"
+    out = []
+
+    def image(name, layer_spec, layer):
+        out.append((name, [3, 6, 6], [conv, layer_spec], Case(nn.Conv2d(3, 4, 3, padding=1), layer)))
+
+    def vector(name, layer_spec, layer, call=None, shape=(5, 8), front_spec=lin, front=None):
+        # layer_spec: an inline layer after the front one, or a whole YAML spec whose first layer is the front
+        layers = layer_spec if "\n" in layer_spec else [front_spec, layer_spec]
+        out.append((name, list(shape), layers, Case(front or nn.Linear(shape[-1], 8), layer, call)))
+
+    for kind, cls, inplace in (("relu", nn.ReLU, True), ("relu6", nn.ReLU6, True), ("leakyrelu", nn.LeakyReLU, True),
+                               ("elu", nn.ELU, True), ("selu", nn.SELU, True), ("celu", nn.CELU, True),
+                               ("silu", nn.SiLU, True), ("mish", nn.Mish, True), ("hardswish", nn.Hardswish, True),
+                               ("hardsigmoid", nn.Hardsigmoid, True), ("hardtanh", nn.Hardtanh, True),
+                               ("rrelu", nn.RReLU, True), ("gelu", nn.GELU, False), ("sigmoid", nn.Sigmoid, False),
+                               ("tanh", nn.Tanh, False), ("logsigmoid", nn.LogSigmoid, False),
+                               ("softsign", nn.Softsign, False), ("tanhshrink", nn.Tanhshrink, False),
+                               ("softplus", nn.Softplus, False), ("hardshrink", nn.Hardshrink, False),
+                               ("softshrink", nn.Softshrink, False), ("prelu", nn.PReLU, False)):
+        vector(kind, kind, cls())
+        if inplace:
+            vector(f"{kind} in place", f"{kind}(inplace=true)", cls(inplace=True))
+    vector("threshold", "threshold(threshold=0.1, value=0)", nn.Threshold(0.1, 0.0))
+    vector("threshold in place", "threshold(threshold=0.1, value=0, inplace=true)", nn.Threshold(0.1, 0.0, True))
+    vector("softmax", "softmax(-1)", nn.Softmax(-1))
+    vector("logsoftmax", "logsoftmax(-1)", nn.LogSoftmax(-1))
+    vector("glu", "glu(-1)", nn.GLU(-1))
+    vector("dropout", "dropout(0.5)", nn.Dropout(0.5))
+    vector("dropout in place", "dropout(0.5, inplace=true)", nn.Dropout(0.5, inplace=True))
+    vector("dropout p=0", "dropout(0)", nn.Dropout(0.0))
+    vector("alphadropout", "alphadropout(0.5)", nn.AlphaDropout(0.5))
+    image("dropout2d", "dropout2d(0.5)", nn.Dropout2d(0.5))
+    vector("linear", "linear(6)", nn.Linear(8, 6))
+    vector("layernorm", "layernorm", nn.LayerNorm(8))
+    vector("rmsnorm", "rmsnorm", nn.RMSNorm(8))
+    image("conv2d", "conv2d(5, kernel=3)", nn.Conv2d(4, 5, 3))
+    image("convtranspose2d", "convtranspose2d(5, kernel=2, stride=2)", nn.ConvTranspose2d(4, 5, 2, stride=2))
+    image("batchnorm2d", "batchnorm2d", nn.BatchNorm2d(4))
+    image("groupnorm", "groupnorm(2)", nn.GroupNorm(2, 4))
+    image("instancenorm2d", "instancenorm2d", nn.InstanceNorm2d(4))
+    image("maxpool2d", "maxpool2d(2)", nn.MaxPool2d(2))
+    image("maxpool2d padded", "maxpool2d(3, stride=2, padding=1)", nn.MaxPool2d(3, 2, 1))
+    image("avgpool2d", "avgpool2d(2)", nn.AvgPool2d(2))
+    image("adaptiveavgpool2d to 1", "adaptiveavgpool2d(1)", nn.AdaptiveAvgPool2d(1))
+    image("adaptiveavgpool2d to 3", "adaptiveavgpool2d(3)", nn.AdaptiveAvgPool2d(3))
+    image("adaptivemaxpool2d", "adaptivemaxpool2d(2)", nn.AdaptiveMaxPool2d(2))
+    image("upsample", "upsample(2)", nn.Upsample(scale_factor=2))
+    image("reflectionpad2d", "reflectionpad2d(1)", nn.ReflectionPad2d(1))
+    image("zeropad2d", "zeropad2d(1)", nn.ZeroPad2d(1))
+    image("flatten", "flatten", nn.Flatten())
+    for attention in ("flash", "math"):
+        for bf in (True, False):
+            vector(f"multiheadattention batch_first={bf} {attention}",
+                   f"multiheadattention(2, batch_first={str(bf).lower()})", nn.MultiheadAttention(8, 2, batch_first=bf),
+                   _self_attention if bf else _self_attention_seq_first)
+        vector(f"multiheadattention cross {attention}", CROSS % "kv",
+               nn.MultiheadAttention(8, 2, batch_first=True), _cross_attention)
+        vector(f"multiheadattention cross separate {attention}", CROSS % "kv, kv",
+               nn.MultiheadAttention(8, 2, batch_first=True), _separate_attention)
+    vector("multiheadattention dropout math", "multiheadattention(2, dropout=0.1, batch_first=true)",
+           nn.MultiheadAttention(8, 2, dropout=0.1, batch_first=True), _self_attention)
+    for attention in ("flash", "math"):
+        for norm_first in (False, True):
+            for p in (0.0, 0.1) if attention == "math" else (0.0,):   # the CPU's flash kernel has no dropout
+                vector(f"transformerencoderlayer norm_first={norm_first} dropout={p} {attention}",
+                       f"transformerencoderlayer(2, ff=16, dropout={p}, norm_first={str(norm_first).lower()}, "
+                       f"batch_first=true)",
+                       nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=p, norm_first=norm_first,
+                                                  batch_first=True))
+    for kind, cls in (("rnn", nn.RNN), ("lstm", nn.LSTM), ("gru", nn.GRU)):
+        vector(kind, f"{kind}(6, batch_first=true)", cls(8, 6, batch_first=True), _first)
+        vector(f"{kind} 2 layers", f"{kind}(6, layers=2, batch_first=true)", cls(8, 6, 2, batch_first=True), _first)
+        vector(f"{kind} 2 layers dropout", f"{kind}(6, layers=2, dropout=0.5, batch_first=true)",
+               cls(8, 6, 2, dropout=0.5, batch_first=True), _first)
+        vector(f"{kind} bidirectional", f"{kind}(6, bidirectional=true, batch_first=true)",
+               cls(8, 6, bidirectional=True, batch_first=True), _first)
+    return out
+
+
+def layer_cases():
+    result = []
+    for name, shape, layers, model in cases():
+        attention = "math" if name.endswith(" math") else "flash"
+        for batch in (1, 2):
+            torch.manual_seed(0)
+            try:
+                total, per = saved_storages(model, [torch.randn(batch, *shape)], attention)
+            except RuntimeError as e:
+                print(f"skip {name}: {e}")
+                continue
+            result.append({"name": name, "input": shape, "layers": layers, "batch": batch, "attention": attention,
+                           "saved": [per.get("front", 0), per.get("layer", 0)], "total": total})
+    print(f"{len(result)} layer cases")
+    return result
+
+
+def optimizer_states(built):
+    """Bytes of optimizer.state after one step, per model and optimizer (default arguments)."""
+    factories = {
+        "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
+        "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+        "adam": lambda p: torch.optim.Adam(p),
+        "adamw": lambda p: torch.optim.AdamW(p),
+        "adagrad": lambda p: torch.optim.Adagrad(p),
+        "rmsprop": lambda p: torch.optim.RMSprop(p),
+    }
+    result = {}
+    for name in ("resnet18", "mobilenet_v2", "vit_b_16", "gpt2", "lstm_lm", "dcgan_generator"):
+        model = built[name][0]
+        params = [p for p in model.parameters() if p.requires_grad]
+        entry = {}
+        for opt_name, make in factories.items():
+            optimizer = make(params)
+            for p in params:
+                p.grad = torch.zeros_like(p)
+            optimizer.step()
+            entry[opt_name] = sum(t.untyped_storage().nbytes() for state in optimizer.state.values()
+                                  for t in state.values() if isinstance(t, torch.Tensor))
+            del optimizer
+        for p in params:
+            p.grad = None
+        result[name] = entry
+        print(name, entry)
+    return result
+
+
+def main():
+    torch.manual_seed(0)
+    built = models()
+    result = {"torch": torch.__version__, "layers": layer_cases(), "zoo": zoo(built), "optimizers": optimizer_states(built)}
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
