@@ -229,6 +229,30 @@ def kinds(
     emit(text)
 
 
+class ExportTarget(str, Enum):
+    pytorch = "pytorch"
+
+
+@app.command()
+def export(
+    spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
+    to: ExportTarget = typer.Option(ExportTarget.pytorch, "--to", help="Target framework."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+):
+    """The spec as PyTorch source: a module importing only torch that defines build_model(), with the
+    spec's names as module names (so its state_dict keys are the spec's names)."""
+    from .export import export_pytorch
+    from .spec import load_spec
+    try:
+        text = export_pytorch(load_spec(spec))
+        if output:
+            write_atomic(output, text)
+    except SpecError as e:
+        fail(e)
+    if not output:
+        emit(text)
+
+
 def _json(value) -> str:
     from .render.json import to_json
     return to_json(value)
