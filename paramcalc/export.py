@@ -320,6 +320,8 @@ class _Writer:
                 expression = self.module_call(node, module, args)
             else:
                 uses_depth |= node.kind == "stochasticdepth"
+                if node.kind == "concat":
+                    args = self.batched(node, args)
                 expression = functional(layer, args, in_shapes, self.shapes[node.name])
             if node.tie:
                 self.tie(node, parts)
@@ -331,6 +333,16 @@ class _Writer:
         ordered = [outputs[-1], *outputs[:-1]] if len(outputs) > 1 else outputs
         result = ordered[0] if len(ordered) == 1 else f"({', '.join(ordered)})"
         return self.render(inputs, forward, result, uses_depth)
+
+    def batched(self, node, args: list[str]) -> list[str]:
+        """torch.cat needs equal batch sizes: a parameter (batch 1) is expanded to its neighbours' batch."""
+        kinds = {n.name: n.kind for n in self.graph.nodes}
+        params = [kinds.get(name) == "parameter" for name in node.inputs]
+        if not any(params) or all(params):
+            return args
+        batch = f"{args[params.index(False)]}.shape[0]"
+        return [f"{a}.expand({', '.join([batch] + ['-1'] * len(self.shapes[name]))})" if is_param else a
+                for a, name, is_param in zip(args, node.inputs, params)]
 
     def module_call(self, node, module: str, args: list[str]) -> str:
         kind = node.kind
