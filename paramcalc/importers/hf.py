@@ -377,9 +377,9 @@ def spec_from_config(raw: dict, source: str, seq: int | None = None) -> dict:
     """The spec document (a dict, ready for YAML) of a Hugging Face config."""
     family = raw.get("model_type")
     if family not in FAMILIES:
-        hint = did_you_mean(str(family), FAMILIES) if isinstance(family, str) else None
-        raise SpecError(f"{source}: model_type {describe(family)} is not supported; paramcalc imports "
-                        + ", ".join(FAMILIES) + (f" (did you mean {hint}?)" if hint else ""))
+        found = repr(family) if isinstance(family, str) else describe(family)
+        raise SpecError(f"{source}: model_type {found} is not supported; paramcalc imports " + ", ".join(FAMILIES),
+                        hint=did_you_mean(family, FAMILIES) if isinstance(family, str) else None)
     c = _Config(raw, source)
     builders = {"gpt2": _gpt2, "bert": _bert, "vit": _vit, "t5": _t5}
     body = builders[family](c, seq) if family in builders else _llama_like(c, family, seq)

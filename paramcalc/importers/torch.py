@@ -87,9 +87,10 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
 def module_layer(module) -> dict | None:
     """{kind: fields} for a leaf module paramcalc knows, else None."""
     # the class or its nearest torch.nn base (NonDynamicallyQuantizableLinear is a Linear)
-    kind = next((c.__name__.lower() for c in type(module).__mro__ if c.__name__.lower() in REGISTRY), None)
-    if kind is None or kind in ("parameter",):
-        return None
+    base = next((c for c in type(module).__mro__ if c.__name__.lower() in REGISTRY), None)
+    if base is None or base.__name__.lower() == "parameter" or type(module).forward is not base.forward:
+        return None             # unknown, or a subclass computing something else (LayerNorm2d)
+    kind = base.__name__.lower()
     cls = REGISTRY[kind]
     fields = {}
     defaults = cls.defaults()
@@ -208,10 +209,11 @@ def trace_fx(model, inputs) -> tuple[dict, list]:
             kind = next(iter(layer))
             if REGISTRY[kind].arity == (1, 1):
                 sources = sources[:1]
-            if node.target in first_call and hasattr(REGISTRY[kind], "weight_shape"):
-                layer[kind]["tie"] = first_call[node.target]
+            owner = _weight_owner(module, kind, first_call)
+            if owner:
+                layer[kind]["tie"] = owner
             name = add(node, node.target, layer, sources)
-            first_call.setdefault(node.target, name)
+            _own_weight(module, kind, first_call, name)
         elif node.op == "get_attr":
             value = _fetch(graph_module, node.target)
             if not isinstance(value, torch.Tensor):
@@ -331,6 +333,21 @@ def _broadcast(node, layer, add, source, tensors, kind):
     raise _Unsupported(f"'{node.name}' adds tensors of different shapes (broadcasting)")
 
 
+def _weight_owner(module, kind, owners) -> str | None:
+    """The layer that already holds this module's weight (the same module called again, or a module
+    sharing the tensor, as a tied output head does): the spec says `tie:`."""
+    weight = getattr(module, "weight", None)
+    if weight is None or not hasattr(REGISTRY[kind], "weight_shape"):
+        return None
+    return owners.get(id(weight))
+
+
+def _own_weight(module, kind, owners, name):
+    weight = getattr(module, "weight", None)
+    if weight is not None and hasattr(REGISTRY[kind], "weight_shape"):
+        owners.setdefault(id(weight), name)
+
+
 # ---------------------------------------------------------------- the hook fallback
 
 def trace_hooks(model, inputs) -> tuple[dict, list, list]:
@@ -388,9 +405,10 @@ def trace_hooks(model, inputs) -> tuple[dict, list, list]:
                                 f"(a functional operation fx could not trace)")
             if source != previous:
                 fields["from"] = source
-        if name in first_call and hasattr(REGISTRY[kind], "weight_shape"):
-            fields["tie"] = first_call[name]
-        first_call.setdefault(name, unique)
+        owner = _weight_owner(module, kind, first_call)
+        if owner:
+            fields["tie"] = owner
+        _own_weight(module, kind, first_call, unique)
         fields["name"] = unique
         entries.append({kind: fields})
         produced.append((unique, out_shape))
