@@ -283,7 +283,7 @@ def import_hf(
 @import_app.command("torch")
 def import_torch(
     target: str = typer.Argument(..., help="MODULE:FACTORY, e.g. torchvision.models:resnet18 or mymodels.py:build."),
-    input: str = typer.Option(..., "-i", "--input", help="Per-sample input shape, e.g. 3x224x224 (several: repeat)."),
+    input: str = typer.Option(..., "-i", "--input", help="Per-sample input shape, e.g. 3x224x224; several inputs: 3x224x224;16."),
     tokens: Optional[int] = typer.Option(None, "--tokens", min=1,
                                          help="The input is token ids below this vocabulary size."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
