@@ -83,8 +83,7 @@ def test_hostile_names_stay_strings():
     tree = ast.parse(source)
     # the only imports are torch's, whatever the names say
     assert [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names] == ["torch"]
-    assert "os.system" not in "".join(n.value for n in ast.walk(tree)
-                                       if isinstance(n, ast.Name) and False) and "\nimport os" not in source
+    assert "\nimport os" not in source
     assert "pwned" in source   # present, but only inside a string literal:
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert any("pwned" in s for s in strings)
@@ -151,8 +150,9 @@ def test_every_oracle_case_builds_what_torch_measured(case):
     by tests/generate_fixtures.py) come back from the exported module."""
     pytest.importorskip("torch")
     expected = case["expected"]
-    batch = 1 if case["kind"] == "parameter" else 2   # a lone parameter is its own (batch 1) output
-    model, shape = _measure(export_pytorch(parse_spec(case_spec_text(case), "<case>")), batch)
+    model, shape = _measure(export_pytorch(parse_spec(case_spec_text(case), "<case>")))
+    if case["kind"] == "parameter":    # a source: the network's output is its (ignored) input
+        shape = list(next(model.parameters()).shape[1:])
     assert sum(p.numel() for p in model.parameters()) == expected["weights"] + expected["bias"]
     assert sum(b.numel() for b in model.buffers()) == expected["buffers"]
     assert shape == expected["output_shape"]
