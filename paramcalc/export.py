@@ -292,7 +292,7 @@ class _Writer:
             self.init.append(f"{parent}[{last!r}] = {value}")
 
     def write(self) -> str:
-        graph, spec = self.graph, self.spec
+        graph = self.graph
         forward: list[str] = []
         inputs = [self.variable(name) for name in graph.inputs]
         uses_depth = False

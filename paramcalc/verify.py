@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from .errors import SpecError
-
 
 @dataclass(frozen=True)
 class Difference:

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import case_spec_text, run_cli
+
 from paramcalc import SpecError, analyze, parse_spec
 from paramcalc.export import export_pytorch
 from paramcalc.spec import load_spec

@@ -16,8 +16,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from helpers import run_cli
+
 from paramcalc import SpecError, analyze, parse_spec
 from paramcalc.importers.hf import import_hf
 

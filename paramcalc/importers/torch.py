@@ -16,10 +16,9 @@ import operator
 import sys
 from pathlib import Path
 
-from ..errors import SpecError
+from ..errors import Loc, SpecError
 from ..layers import REGISTRY
 from ..spec import parse_shape
-from ..errors import Loc
 
 INSTALL_HINT = "this command needs PyTorch: pip install 'paramcalc[torch]'"
 
@@ -114,7 +113,6 @@ def module_layer(module) -> dict | None:
 
 
 _MISSING = object()
-_TORCH_ATTRIBUTE = {"bias": None}
 
 
 def _attribute(module, name, arg):
@@ -273,8 +271,9 @@ def _operation(node, meta, names, source, add, previous):
         raise _Unsupported(f"'{node.name}' indexes a tensor with {index!r}")
     if fn in (operator.add, operator.iadd, torch.add, "add", "add_"):
         if len(tensors) == 2 and len(args) == 2:
-            return layer("add") if _per_sample(tensors[0].meta.get("tensor_meta")) == _per_sample(
-                tensors[1].meta.get("tensor_meta")) else _broadcast(node, layer, add, source, tensors, "add")
+            if _per_sample(tensors[0].meta.get("tensor_meta")) != _per_sample(tensors[1].meta.get("tensor_meta")):
+                raise _Unsupported(f"'{node.name}' adds tensors of different shapes (broadcasting)")
+            return layer("add")
         raise _Unsupported(f"'{node.name}' adds a constant")
     if fn in (operator.mul, operator.imul, torch.mul, "mul", "mul_"):
         if len(tensors) == 2 and len(args) == 2:
@@ -327,10 +326,6 @@ def _operation(node, meta, names, source, add, previous):
         return None             # shape queries and checks compute no tensor
     what = fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
     raise _Unsupported(f"operation '{what}' ({node.name}) has no paramcalc kind")
-
-
-def _broadcast(node, layer, add, source, tensors, kind):
-    raise _Unsupported(f"'{node.name}' adds tensors of different shapes (broadcasting)")
 
 
 def _weight_owner(module, kind, owners) -> str | None:
