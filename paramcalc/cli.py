@@ -386,6 +386,92 @@ def kinds(
     emit(text)
 
 
+class ExportTarget(str, Enum):
+    pytorch = "pytorch"
+
+
+@app.command()
+def export(
+    spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
+    to: ExportTarget = typer.Option(ExportTarget.pytorch, "--to", help="Target framework."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+):
+    """The spec as PyTorch source: a module importing only torch that defines build_model(), with the
+    spec's names as module names (so its state_dict keys are the spec's names)."""
+    from .export import export_pytorch
+    from .spec import load_spec
+    try:
+        text = export_pytorch(load_spec(spec))
+        if output:
+            write_atomic(output, text)
+    except SpecError as e:
+        fail(e)
+    if not output:
+        emit(text)
+
+
+import_app = typer.Typer(help="Write a spec from what you already have: a Hugging Face config.json or a PyTorch model.",
+                         no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(import_app, name="import")
+
+
+def _write_spec(text: str, output: Optional[str]) -> None:
+    if output:
+        write_atomic(output, text)
+    else:
+        emit(text)
+
+
+@import_app.command("hf")
+def import_hf(
+    config: str = typer.Argument(..., help="A Hugging Face config.json (llama, mistral, qwen2, gemma, gpt2, bert, t5, vit)."),
+    seq: Optional[int] = typer.Option(None, "--seq", min=1,
+                                      help="Sequence length of the inputs (default: the config's maximum positions)."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
+):
+    """A spec from a Hugging Face config.json: no network, no transformers. Names are the checkpoint's."""
+    from .importers.hf import import_hf as build
+    try:
+        _write_spec(build(config, seq), output)
+    except SpecError as e:
+        fail(e)
+
+
+@import_app.command("torch")
+def import_torch(
+    target: str = typer.Argument(..., help="MODULE:FACTORY, e.g. torchvision.models:resnet18 or mymodels.py:build."),
+    input: str = typer.Option(..., "-i", "--input", help="Per-sample input shape, e.g. 3x224x224; several inputs: 3x224x224;16."),
+    tokens: Optional[int] = typer.Option(None, "--tokens", min=1,
+                                         help="The input is token ids below this vocabulary size."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
+):
+    """A spec from a PyTorch model (needs torch): traced with torch.fx, or with module hooks where
+    fx cannot trace; module paths become layer names."""
+    from .importers.torch import import_torch as build
+    try:
+        _write_spec(build(target, input, tokens), output)
+    except SpecError as e:
+        fail(e)
+
+
+@app.command()
+def verify(
+    spec: str = typer.Argument(..., help="The spec file (or - for stdin)."),
+    target: str = typer.Argument(..., help="MODULE:FACTORY that builds the model, e.g. torchvision.models:resnet50."),
+    format: KindsFormat = typer.Option(KindsFormat.table, "-f", "--format", help="table or json."),
+):
+    """Check that a spec matches the model the code builds (needs torch): parameters and buffers per
+    named module and in total, and the output shape. Exit 0 they agree, 1 they differ (every
+    difference listed), 2 bad input."""
+    from .verify import render_verify, verify_spec
+    try:
+        result = verify_spec(spec, target)
+    except SpecError as e:
+        fail(e)
+    emit(_json(result.as_dict()) if format == KindsFormat.json else render_verify(result))
+    raise typer.Exit(0 if result.ok else 1)
+
+
 def _json(value) -> str:
     from .render.json import to_json
     return to_json(value)

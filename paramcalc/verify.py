@@ -1,0 +1,154 @@
+"""Spec vs model: does the code build what the spec says? Needs torch, imported only when called.
+
+Compared: total params and buffers, the output shape on the spec's inputs, and every spec layer or
+block whose name is a module of the model (its params and buffers, the module's subtree). Modules
+that own tensors and that no spec name covers, and spec layers with tensors that name no module, are
+differences too: nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Difference:
+    name: str           # a module path, or "(total)" / "(output)"
+    what: str           # params, buffers, output_shape, missing, extra, forward
+    spec: object
+    model: object
+
+
+@dataclass
+class Verification:
+    spec: str
+    target: str
+    compared: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def as_dict(self) -> dict:
+        return {"spec": self.spec, "model": self.target, "ok": self.ok, "compared": self.compared,
+                "differences": [asdict(d) for d in self.differences]}
+
+
+def _count(tensors) -> int:
+    return sum(t.numel() for t in tensors)
+
+
+def compare(report, model, target: str = "model") -> Verification:
+    """Report (of a spec) vs an nn.Module."""
+    import torch
+    result = Verification(report.source, target)
+    diff = result.differences.append
+    modules = dict(model.named_modules())
+    parameters = dict(model.named_parameters(remove_duplicate=False))
+    total_params = _count(model.parameters())
+    total_buffers = _count(model.buffers())
+    if report.totals.params != total_params:
+        diff(Difference("(total)", "params", report.totals.params, total_params))
+    if report.totals.buffers != total_buffers:
+        diff(Difference("(total)", "buffers", report.totals.buffers, total_buffers))
+    covered: set[str] = set()
+    rows = {row.name: row for row in [*report.blocks, *report.layers]}
+    for name, row in rows.items():
+        if name in modules:
+            module = modules[name]
+            covered.add(name)
+            result.compared += 1
+            params = _count(module.parameters())
+            buffers = _count(module.buffers())
+            if row.params != params:
+                diff(Difference(name, "params", row.params, params))
+            if row.buffers != buffers:
+                diff(Difference(name, "buffers", row.buffers, buffers))
+        elif name in parameters:          # a spec `parameter` is a tensor of the model
+            covered.add(name)
+            result.compared += 1
+            if row.params != parameters[name].numel():
+                diff(Difference(name, "params", row.params, parameters[name].numel()))
+    for row in report.layers:
+        if (row.params or row.buffers) and not _covered(row.name, covered):
+            diff(Difference(row.name, "missing", f"{row.params:,} params, {row.buffers:,} buffers",
+                            "no such module"))
+    for name, module in modules.items():
+        own = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+        uncovered = [(n, t) for n, t in own if not _covered(f"{name}.{n}" if name else n, covered)]
+        if uncovered:
+            diff(Difference(name or "(root)", "extra", "no such layer",
+                            f"{_count(t for _, t in uncovered):,} in {', '.join(n for n, _ in uncovered)}"))
+    _check_output(report, model, diff, torch)
+    return result
+
+
+def _covered(name: str, covered: set[str]) -> bool:
+    """A name is covered by itself or by any enclosing spec name."""
+    parts = name.split(".") if name else []
+    return any(".".join(parts[:i]) in covered for i in range(1, len(parts) + 1))
+
+
+def _check_output(report, model, diff, torch):
+    """Runs the model on inputs of the spec's shapes; token ids where the spec embeds an input."""
+    tokens = {}
+    for row in report.layers:
+        if row.kind in ("embedding", "embeddingbag"):
+            for name in row.inputs:
+                if name in report.inputs:
+                    tokens[name] = tokens.get(name, 0) or row.weights // max(1, row.output_shape[-1])
+    inputs = []
+    for name, shape in report.inputs.items():
+        if name in tokens:
+            inputs.append(torch.randint(0, max(1, tokens[name]), (1, *shape)))
+        else:
+            inputs.append(torch.randn(1, *shape))
+    try:
+        with torch.no_grad():
+            out = model(*inputs)
+    except Exception as e:
+        diff(Difference("(output)", "forward", "inputs " + ", ".join(f"{k} {v}" for k, v in report.inputs.items()),
+                        f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"))
+        return
+    while isinstance(out, (tuple, list)) and out:
+        out = out[0]
+    if hasattr(out, "logits"):                      # Hugging Face style outputs
+        out = out.logits
+    shape = list(out.shape[1:]) if hasattr(out, "shape") else None
+    if shape != report.output_shape:
+        diff(Difference("(output)", "output_shape", report.output_shape, shape))
+
+
+def verify_spec(spec_path: str, target: str) -> Verification:
+    from .analyze import analyze
+    from .importers.torch import load_factory, need_torch
+    from .spec import load_spec
+    need_torch()
+    report = analyze(load_spec(spec_path))
+    model = load_factory(target)
+    return compare(report, model, target)
+
+
+def render_verify(result: Verification) -> str:
+    if result.ok:
+        return (f"ok: {_show(result.spec)} agrees with {_show(result.target)} ({result.compared} named modules compared, "
+                f"totals and output shape)\n")
+    rows = [("name", "what", "spec", "model")] + [(_show(d.name), d.what, _show(d.spec), _show(d.model))
+                                                  for d in result.differences]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    head = (f"{_show(result.spec)} differs from {_show(result.target)}: {len(result.differences)} difference"
+            f"{'s' if len(result.differences) != 1 else ''} ({result.compared} named modules compared)")
+    return head + "\n" + "\n".join(lines) + "\n"
+
+
+def _show(value) -> str:
+    """One line of text, printable: values from a spec or a model's names are never raw control text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = f"{value:,}"
+    elif isinstance(value, list):
+        text = "[" + ", ".join(str(v) for v in value) + "]"
+    else:
+        text = str(value)
+    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
