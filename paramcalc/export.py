@@ -294,7 +294,7 @@ class _Writer:
     def write(self) -> str:
         graph = self.graph
         forward: list[str] = []
-        inputs = [self.variable(name) for name in graph.inputs]
+        inputs = [self.variable(name) for name in self.spec.inputs]
         uses_depth = False
         for node in graph.nodes:
             parts = self.path(node.name, node)
@@ -410,7 +410,7 @@ class _Writer:
         for node in self.graph.nodes:
             if node.kind in ("embedding", "embeddingbag"):
                 for name in node.inputs:
-                    if name in self.graph.inputs:
+                    if name in self.spec.inputs:
                         tokens[name] = min(tokens.get(name, node.layer.num), node.layer.num)
         return tokens
 
