@@ -5,7 +5,8 @@ Shapes are per sample, channels first; MACs are multiplied by the spec's batch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 SCHEMA_VERSION = 1
 
@@ -20,6 +21,28 @@ CONVENTIONS = {
 }
 
 COUNTS = ("weights", "bias", "params", "trainable", "buffers", "macs")
+
+
+_READERS: dict[type, tuple[tuple[str, ...], attrgetter]] = {}
+
+
+def _reader(cls) -> tuple[tuple[str, ...], attrgetter]:
+    """A row class's field names and one getter of all their values, made once per class, so a
+    field added to a row needs no change here."""
+    if cls not in _READERS:
+        names = tuple(f.name for f in fields(cls))
+        getter = attrgetter(*names) if len(names) > 1 else lambda row: (getattr(row, names[0]),)
+        _READERS[cls] = names, getter
+    return _READERS[cls]
+
+
+def plain(row) -> dict:
+    """A row's fields as a dict, by shallow reads: the values (ints, names, shape lists) are the
+    row's own, not copies, as JSON needs nothing more (copy before changing them)."""
+    names, values = _reader(type(row))
+    return dict(zip(names, values(row)))
+
+
 
 
 @dataclass(frozen=True)
@@ -109,9 +132,9 @@ class Report:
             "batch": self.batch,
             "dtype": self.dtype,
             "conventions": self.conventions,
-            "layers": [asdict(row) for row in self.layers],
-            "blocks": [asdict(row) for row in self.blocks],
-            "totals": asdict(self.totals),
+            "layers": [plain(row) for row in self.layers],
+            "blocks": [plain(row) for row in self.blocks],
+            "totals": plain(self.totals),
             "output_shape": self.output_shape,
         }
         if len(self.outputs) > 1:
