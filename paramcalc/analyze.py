@@ -26,6 +26,8 @@ class _Analysis:
         self.rows: list[LayerRow] = []
         self.by_name: dict[str, tuple[LayerRow, object]] = {}   # row and its layer, for ties
         self.blocks: list[BlockRow] = []
+        self.measured: dict[tuple, tuple] = {}   # (layer, *input shapes) -> output shape, counts, MACs
+        self.lists: dict[tuple, list] = {}        # one list per distinct shape, path or list of shapes
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -33,6 +35,7 @@ class _Analysis:
         for block in graph.blocks:  # listed outermost first
             for i in range(block.start, block.end):
                 paths[i].append(block.name)
+        paths = [self.shared(path) for path in paths]
         first_row = []
         composites = []
         for node in graph.nodes:
@@ -68,9 +71,8 @@ class _Analysis:
     def leaf(self, node, layer, name, inputs, path):
         in_shapes = [self.shapes[n] for n in inputs]
         try:
-            out = layer.output_shape(in_shapes)
-            counts = layer.params(in_shapes)
-            macs = layer.macs(in_shapes, out) * self.spec.batch
+            out, counts, macs = self.measure(layer, in_shapes)
+            macs *= self.spec.batch
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
@@ -78,14 +80,43 @@ class _Analysis:
         trainable = 0 if node.frozen or not getattr(layer, "requires_grad", True) else own
         itemsize = DTYPE_BYTES[getattr(layer, "dtype", None) or self.spec.dtype]
         row = LayerRow(
-            index=len(self.rows), name=name, kind=layer.kind, path=list(path), inputs=list(inputs),
-            input_shapes=[list(s) for s in in_shapes], output_shape=list(out), weights=counts.weights,
+            index=len(self.rows), name=name, kind=layer.kind, path=path, inputs=list(inputs),
+            input_shapes=self.shared_shapes(in_shapes), output_shape=self.shared(out),
+            weights=counts.weights,
             bias=counts.bias, params=counts.params, trainable=trainable, buffers=counts.buffers, macs=macs,
             param_bytes=own * itemsize, shared=shared, tied_to=node.tie if shared else None,
         )
         self.rows.append(row)
         self.by_name[name] = (row, layer)
         self.shapes[name] = out
+
+    def shared(self, values) -> list:
+        """One list for equal shapes (or paths, or lists of shapes), however many rows show it:
+        the rows of a repeated block hold a few lists, not three each. Rows are values: their
+        lists are never changed."""
+        key = tuple(values)
+        found = self.lists.get(key)
+        if found is None:
+            found = self.lists[key] = list(values)
+        return found
+
+    def shared_shapes(self, shapes) -> list[list]:
+        key = tuple(map(tuple, shapes))
+        found = self.lists.get(key)
+        if found is None:
+            found = self.lists[key] = [self.shared(s) for s in shapes]
+        return found
+
+    def measure(self, layer, in_shapes):
+        """A layer's output shape, counts and MACs per sample. They follow from its fields and input
+        shapes alone, and identical layers are one object (Layer.build), so a repeated block's
+        layers are measured once per input shape."""
+        key = (layer, *map(tuple, in_shapes))
+        result = self.measured.get(key)
+        if result is None:
+            out = layer.output_shape(in_shapes)
+            result = self.measured[key] = out, layer.params(in_shapes), layer.macs(in_shapes, out)
+        return result
 
     def shared_weights(self, node, layer, in_shapes) -> int:
         """A tied layer's weight must have exactly the shape of the weight it shares."""
@@ -112,7 +143,7 @@ class _Analysis:
         start = len(self.rows)
         for part in inner:
             full = f"{node.name}.{part.name}"
-            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], [*path, node.name])
+            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], self.shared((*path, node.name)))
             local[part.name] = full
         self.shapes[node.name] = self.shapes[self.rows[-1].name]
         return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from enum import Enum
 from typing import Optional
@@ -47,10 +48,13 @@ def fail(error: SpecError) -> None:
     raise typer.Exit(error.exit_code)
 
 
-def emit(text: str) -> None:
-    """Writes a fully rendered result at once, so a failure never leaves half an output."""
+def emit(text: str | list[str]) -> None:
+    """Writes a fully rendered result (a string, or the pieces of one) at once, so a failure never
+    leaves half an output. A MiB at a time: stdout encodes what it is given in one copy."""
     try:
-        sys.stdout.write(text)
+        for piece in [text] if isinstance(text, str) else text:
+            for start in range(0, len(piece), 2**20):
+                sys.stdout.write(piece[start:start + 2**20])
         sys.stdout.flush()
     except BrokenPipeError:  # `| head` closed the pipe: not an error, and nothing more to say
         import os
@@ -99,7 +103,11 @@ def analyze(
         if batch is not None:
             parsed.batch = batch
         report = run(parsed)
-        text = render(report, format.value, depth)
+        if format == Format.json:   # in pieces: the text of a 100,000-layer report is never copied whole
+            from .render.json import render_json_parts
+            text = render_json_parts(report)
+        else:
+            text = render(report, format.value, depth)
         if save_svg or save_html:
             from .render.table import print_report
             save_exports(lambda console, plain: print_report(console, report, depth, plain), report.name,
@@ -235,6 +243,11 @@ def _json(value) -> str:
 
 
 def run() -> None:
+    # A run builds its objects once and keeps them to the end (YAML values, layers, rows), with no
+    # cycles to collect; the collector would only re-scan them as they grow, which makes 100,000
+    # layers take 15-20x as long as 10,000. Objects of the imports are set aside as well.
+    gc.freeze()
+    gc.disable()
     try:
         app()
     except KeyboardInterrupt:

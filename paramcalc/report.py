@@ -43,9 +43,13 @@ def plain(row) -> dict:
     return dict(zip(names, values(row)))
 
 
+def _dicts(rows) -> list[dict]:
+    return [plain(row) for row in rows]
 
 
-@dataclass(frozen=True)
+
+
+@dataclass(frozen=True, slots=True)   # slots: 100,000 rows without a dict each
 class LayerRow:
     index: int
     name: str
@@ -65,7 +69,7 @@ class LayerRow:
     tied_to: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlockRow:
     name: str
     kind: str                       # the block's name, "NAME ×N" for a repeat, "group" for layers: [...]
@@ -119,8 +123,11 @@ class Report:
     def input_shape(self) -> list[int]:
         return next(iter(self.inputs.values()))
 
-    def to_dict(self) -> dict:
-        """The JSON contract. Keys are only ever added within a schema_version."""
+    def to_dict(self, rows=None) -> dict:
+        """The JSON contract. Keys are only ever added within a schema_version. A list of rows
+        becomes a list of dicts by shallow reads, or what `rows` makes of it (the JSON writer reads
+        the fields itself)."""
+        rows = rows or _dicts
         out = {
             "schema_version": SCHEMA_VERSION,
             "name": self.name,
@@ -132,8 +139,8 @@ class Report:
             "batch": self.batch,
             "dtype": self.dtype,
             "conventions": self.conventions,
-            "layers": [plain(row) for row in self.layers],
-            "blocks": [plain(row) for row in self.blocks],
+            "layers": rows(self.layers),
+            "blocks": rows(self.blocks),
             "totals": plain(self.totals),
             "output_shape": self.output_shape,
         }

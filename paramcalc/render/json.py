@@ -8,7 +8,9 @@ is written by `json.dumps`, which defines the layout.
 """
 
 import json
+from dataclasses import asdict, fields, is_dataclass
 from itertools import chain
+from operator import attrgetter, itemgetter
 from json.encoder import encode_basestring as _string          # ensure_ascii=False, as values are written
 
 _NONE = type(None)
@@ -54,16 +56,47 @@ def _column(values: tuple, indent: str, keys: dict):
     return [_text(v, indent, keys) for v in values]
 
 
-def _rows(rows: list, indent: str, keys: dict) -> str | None:
-    """A list of at least two non-empty dicts sharing their keys, written column by column
-    (None for any other list)."""
-    if len(rows) < 2 or set(map(type, rows)) != {dict} or len(set(map(tuple, rows))) != 1 or not rows[0]:
-        return None
+CHUNK = 2048   # rows encoded at a time: the memory of a table's encoding stays that of a few rows
+
+
+class Rows:
+    """A list of rows of one dataclass, written as the list of dicts of their fields (in order) that
+    `dataclasses.asdict` would give, read column by column without building those dicts."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list):
+        self.rows = rows
+
+
+def _table(rows: list, names: list, get, indent: str, out: list, keys: dict) -> None:
+    """Rows (non-empty, all with the fields `names`, read by `get(name)`) as a list of dicts."""
     inner, field = indent + "  ", indent + "    "
-    names = [_key(k, keys).replace("%", "%%") for k in rows[0]]
-    template = "{\n" + ",\n".join(f"{field}{name}: %s" for name in names) + f"\n{inner}}}"
-    columns = [_column(column, field, keys) for column in zip(*map(dict.values, rows))]
-    return f"[\n{inner}" + f",\n{inner}".join(map(template.__mod__, zip(*columns))) + f"\n{indent}]"
+    template = "{\n" + ",\n".join(f"{field}{_key(k, keys).replace('%', '%%')}: %s" for k in names) + f"\n{inner}}}"
+    getters = [get(name) for name in names]
+    separator = f"[\n{inner}"
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        columns = [_column(list(map(getter, chunk)), field, keys) for getter in getters]
+        out.append(separator + f",\n{inner}".join(map(template.__mod__, zip(*columns))))
+        separator = f",\n{inner}"
+    out.append(f"\n{indent}]")
+
+
+def _rows(rows: list, indent: str, out: list, keys: dict) -> bool:
+    """A list of at least two non-empty dicts sharing their keys, written as a table; False for any
+    other list."""
+    if len(rows) < 2 or set(map(type, rows)) != {dict} or len(set(map(tuple, rows))) != 1 or not rows[0]:
+        return False
+    _table(rows, list(rows[0]), itemgetter, indent, out, keys)
+    return True
+
+
+def _dataclass_rows(rows: list, indent: str, out: list, keys: dict) -> None:
+    if len(set(map(type, rows))) == 1 and fields(rows[0]):
+        _table(rows, [f.name for f in fields(rows[0])], attrgetter, indent, out, keys)
+    else:
+        _write([asdict(row) for row in rows], indent, out, keys)
 
 
 def _key(key, keys: dict) -> str:
@@ -86,6 +119,11 @@ def _write(value, indent: str, out: list, keys: dict) -> None:
         out.append("null")
     elif kind is list and (line := _plain_list(value)) is not None:
         out.append(line)
+    elif kind is Rows:
+        if value.rows:
+            _dataclass_rows(value.rows, indent, out, keys)
+        else:
+            out.append("[]")
     elif isinstance(value, dict) and value:
         inner = indent + "  "
         separator = "{\n"
@@ -97,9 +135,7 @@ def _write(value, indent: str, out: list, keys: dict) -> None:
     elif isinstance(value, list) and value and any(isinstance(v, (dict, list)) and v for v in value):
         if all(isinstance(v, list) and not any(isinstance(x, (dict, list)) for x in v) for v in value):
             out.append(json.dumps(value))
-        elif (table := _rows(value, indent, keys)) is not None:
-            out.append(table)
-        else:
+        elif not _rows(value, indent, out, keys):
             inner = indent + "  "
             separator = "[\n"
             for item in value:
@@ -107,6 +143,8 @@ def _write(value, indent: str, out: list, keys: dict) -> None:
                 separator = ",\n"
                 _write(item, inner, out, keys)
             out.append("\n" + indent + "]")
+    elif is_dataclass(value) and not isinstance(value, type):   # a row inside a row, as asdict has it
+        _write(asdict(value), indent, out, keys)
     else:
         out.append(json.dumps(value, ensure_ascii=False))
 
@@ -117,10 +155,22 @@ def _text(value, indent: str, keys: dict) -> str:
     return "".join(out)
 
 
+def json_parts(value) -> list[str]:
+    """`to_json`'s text in pieces, to be written one after the other without joining them."""
+    out: list[str] = []
+    _write(value, "", out, {})
+    out.append("\n")
+    return out
+
+
 def to_json(value) -> str:
     """Indented JSON in which lists of plain values (shapes, names) stay on one line."""
-    return _text(value, "", {}) + "\n"
+    return "".join(json_parts(value))
+
+
+def render_json_parts(report) -> list[str]:
+    return json_parts(report.to_dict(rows=Rows))
 
 
 def render_json(report) -> str:
-    return to_json(report.to_dict())
+    return "".join(render_json_parts(report))
