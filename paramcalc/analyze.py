@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
+from operator import attrgetter
+
 from .errors import ShapeError, SpecError
 from .graph import build_graph
 from .layers.base import DTYPE_BYTES, fmt_shape, prod
@@ -28,6 +31,7 @@ class _Analysis:
         self.blocks: list[BlockRow] = []
         self.measured: dict[tuple, tuple] = {}   # (layer, *input shapes) -> output shape, counts, MACs
         self.lists: dict[tuple, list] = {}        # one list per distinct shape, path or list of shapes
+        self.running: dict[str, list[int]] = {}   # key -> running sums over the rows, once all are made
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -45,6 +49,7 @@ class _Analysis:
             else:
                 self.leaf(node, node.layer, node.name, node.inputs, paths[node.index])
         first_row.append(len(self.rows))
+        self.running = {key: [0, *accumulate(map(attrgetter(key), self.rows))] for key in SUMMED}
         for block in graph.blocks:
             if block.end > block.start:
                 self.blocks.append(self.block_row(block.name, block.kind, block.inputs, first_row[block.start],
@@ -155,5 +160,8 @@ class _Analysis:
             name=name, kind=kind, depth=len(own_path) + 1, first=first, last=last, path=own_path,
             inputs=list(inputs), input_shapes=[list(self.shapes[n]) for n in inputs],
             output_shape=inside[-1].output_shape,
-            **{key: sum(getattr(r, key) for r in inside) for key in SUMMED},
+            # A block's sums are differences of running sums: nested and repeated blocks cost
+            # nothing per layer inside them.
+            **({key: running[last + 1] - running[first] for key, running in self.running.items()} if self.running
+               else {key: sum(getattr(r, key) for r in inside) for key in SUMMED}),
         )

@@ -51,6 +51,8 @@ def _dicts(rows) -> list[dict]:
 
 @dataclass(frozen=True, slots=True)   # slots: 100,000 rows without a dict each
 class LayerRow:
+    """One leaf layer: what it reads, its output shape and its counts."""
+
     index: int
     name: str
     kind: str
@@ -71,6 +73,8 @@ class LayerRow:
 
 @dataclass(frozen=True, slots=True)
 class BlockRow:
+    """A block, group, repeat or composite kind: the sums of its leaf layers."""
+
     name: str
     kind: str                       # the block's name, "NAME ×N" for a repeat, "group" for layers: [...]
     depth: int
@@ -92,6 +96,8 @@ class BlockRow:
 
 @dataclass(frozen=True)
 class Totals:
+    """The network's counts; a tied weight is counted once."""
+
     params: int
     trainable: int
     non_trainable: int
@@ -104,6 +110,8 @@ class Totals:
 
 @dataclass(frozen=True)
 class Report:
+    """A network's analysis: its leaf layers, its blocks and its totals."""
+
     name: str
     inputs: dict[str, list[int]]
     batch: int

@@ -26,6 +26,8 @@ DTYPE_BYTES = {
 
 @dataclass(frozen=True)
 class Params:
+    """A layer's parameter and buffer counts."""
+
     weights: int = 0
     bias: int = 0
     buffers: int = 0
