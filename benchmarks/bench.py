@@ -8,7 +8,8 @@ run in interleaved rounds (each command once per round) so that a busy machine s
 alike; figures are medians. Peak memory is the child's own maximum resident set (os.wait4).
 
 --against REV also measures the paramcalc of a git revision (extracted with `git archive` into
-a temporary directory) in the same rounds, so before and after are compared in one run.
+a temporary directory; or a directory holding a paramcalc package) in the same rounds, so before
+and after are compared in one run.
 
 A spec refused by a limit (exit 2) is reported as refused, with the time the refusal took, and
 measured again with the YAML value cap lifted inside the process, marked "cap lifted".
@@ -136,7 +137,8 @@ def extract(rev: str, into: Path) -> Path:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--against", metavar="REV", help="also measure this git revision's paramcalc, in the same rounds")
+    parser.add_argument("--against", metavar="REV", help="also measure this git revision's paramcalc (or the "
+                        "one in this directory), in the same rounds")
     parser.add_argument("--rounds", type=int, default=9, help="rounds of the small commands (default 9)")
     parser.add_argument("--markdown", action="store_true", help="print the README's speed table")
     parser.add_argument("--torch-python", help="a Python with torch and torchvision, for the framework route")
@@ -146,7 +148,9 @@ def main():
         tmp = Path(tmp)
         trees = {"now": ROOT}
         if args.against:
-            trees = {args.against: extract(args.against, tmp / "before"), "now": ROOT}
+            before = Path(args.against) if (Path(args.against) / "paramcalc").is_dir() else \
+                extract(args.against, tmp / "before")
+            trees = {"before" if before.name == "before" else args.against: before, "now": ROOT}
         specs = {}
         for n in (10_000, 100_000):
             for make, name in ((chain_spec, "flat"), (block_spec, "repeat")):
