@@ -55,8 +55,10 @@ def test_a_field_added_to_a_row_is_written_without_changing_the_writer():
         memory: dict
         ratio: float
         flag: bool
+        field: dict | None
 
-    rows = [Row(i, f"l{i}", [i, i] if i % 2 else [], {"act": i, "peak": [i]} if i else {}, i / 3, i == 1)
+    rows = [Row(i, f"l{i}", [i, i] if i % 2 else [], {"act": i, "peak": [i]} if i else {}, i / 3, i == 1,
+                None if i == 2 else {"size": [i, 3], "stride": [1, i / 2], "global": i > 2, "at": {"x": [i]}})
             for i in range(4)]
     plain = [dataclasses.asdict(r) for r in rows]
     assert to_json({"layers": plain}) == reference_dump({"layers": plain}) + "\n"
@@ -67,8 +69,11 @@ SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.flo
 VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                        st.dictionaries(NAMES, inner, max_size=4)), max_leaves=20)
 KEYS = st.lists(NAMES, min_size=1, max_size=5, unique=True)
-# Lists of rows with shared keys: the writer's column-by-column path.
-ROWS = KEYS.flatmap(lambda keys: st.lists(st.fixed_dictionaries({k: VALUES for k in keys}), min_size=2, max_size=5))
+# Lists of rows with shared keys (the writer's column-by-column path), whose values may be dicts
+# sharing their keys down a column (a table inside the table).
+ROWS = st.dictionaries(NAMES, KEYS, min_size=1, max_size=4).flatmap(lambda columns: st.lists(st.fixed_dictionaries({
+    key: st.one_of(VALUES, st.none(), st.fixed_dictionaries({k: VALUES for k in inner}))
+    for key, inner in columns.items()}), min_size=2, max_size=5))
 
 
 @settings(max_examples=400, deadline=None)

@@ -45,15 +45,31 @@ def _column(values: tuple, indent: str, keys: dict):
         return ["null"] * len(values)
     if types == {str, _NONE}:
         return ["null" if v is None else _string(v) for v in values]
+    if types == {bool}:
+        return ["true" if v else "false" for v in values]
     if types == {list}:
         items = set(map(type, chain.from_iterable(values)))
-        if items <= {int}:
-            return map(repr, values)      # [1, 32, 32]: Python writes a list of ints as JSON does
+        if items <= {int} or items <= {int, float} and _finite(values):
+            return map(repr, values)      # [1, 32, 0.5]: Python writes a list of numbers as JSON does
         if items == {str}:
             return map(_strings, values)
         if items == {list} and set(map(type, chain.from_iterable(chain.from_iterable(values)))) <= {int}:
             return map(repr, values)      # shapes: [[1, 32, 32], [8, 16, 16]]
+    if dict in types and types <= {dict, _NONE}:
+        dicts = [v for v in values if v is not None]
+        if all(dicts) and len(set(map(tuple, dicts))) == 1:   # dicts of the same keys: a table inside
+            inner = indent + "  "
+            names = [_key(k, keys).replace("%", "%%") for k in dicts[0]]
+            template = "{\n" + ",\n".join(f"{inner}{name}: %s" for name in names) + f"\n{indent}}}"
+            written = map(template.__mod__, zip(*[_column(column, inner, keys)
+                                                  for column in zip(*map(dict.values, dicts))]))
+            return ["null" if v is None else next(written) for v in values]
     return [_text(v, indent, keys) for v in values]
+
+
+def _finite(lists) -> bool:
+    """No inf or nan in these lists (Python and JSON write those differently)."""
+    return all(v - v == 0 for v in chain.from_iterable(lists) if type(v) is float)
 
 
 CHUNK = 2048   # rows encoded at a time: the memory of a table's encoding stays that of a few rows
