@@ -23,6 +23,8 @@ MAX_LAYERS = 100_000   # far above any real network; stops a `repeat: 1000000000
 
 @dataclass
 class Node:
+    """One leaf layer of the expanded network: its name, its layer and what it reads."""
+
     index: int
     name: str
     kind: str
@@ -56,6 +58,8 @@ class Block:
 
 @dataclass
 class Graph:
+    """The expanded network: leaf layers in execution order, and the blocks around them."""
+
     nodes: list[Node]
     blocks: list[Block]
     inputs: dict[str, tuple[int, ...]]
@@ -152,6 +156,8 @@ def substitute(value, env, loc, context):
 
 @dataclass
 class _Scope:
+    """Where names resolve while a block, group or repeat is expanded."""
+
     prefix: str                 # "" at top level, "layer1.0." inside a block instance
     input: str | None           # what `input` means here (None at top level: the network inputs)
     env: dict[str, Any]
