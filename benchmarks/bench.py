@@ -1,15 +1,18 @@
-"""Speed and scale of paramcalc, each reported as a ratio against a baseline measured in the same run.
+"""Speed and scale of paramcalc: every figure of the speed targets, as a ratio to a baseline timed
+in the same run, on whole processes as a user runs them.
 
-    python benchmarks/bench.py [--torch-python PATH]
+    python benchmarks/bench.py [--against REV] [--rounds N] [--markdown] [--torch-python PATH]
 
-1. Answer time: `paramcalc analyze specs/resnet50.yaml --format json` as a fresh process, against
-   a fresh Python that only starts (`python -c pass`), and against a Python that imports torch and
-   builds ResNet-50 to count its parameters (the framework route), when such a Python is at hand
-   (--torch-python, default: this one, if torch and torchvision import there).
-2. Scale: analysing generated specs of 1,000 to 20,000 layers in this process, against
-   loading the same text with PyYAML's libyaml loader (the floor: reading the file at all).
+Baseline: `python -c "import typer, yaml"`, the least any paramcalc command must load. Commands
+run in interleaved rounds (each command once per round) so that a busy machine slows them all
+alike; figures are medians. Peak memory is the child's own maximum resident set (os.wait4).
 
-Times are medians of repeated runs; only ratios are meant to be compared across machines.
+--against REV also measures the paramcalc of a git revision (extracted with `git archive` into
+a temporary directory; or a directory holding a paramcalc package) in the same rounds, so before
+and after are compared in one run.
+
+A spec refused by a limit (exit 2) is reported as refused, with the time the refusal took, and
+measured again with the YAML value cap lifted inside the process, marked "cap lifted".
 """
 
 from __future__ import annotations
@@ -19,97 +22,213 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from paramcalc import analyze, parse_spec  # noqa: E402
-
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SPECS = ROOT / "specs"
+# Child processes may write bytecode, as an installed package has it; else every run recompiles.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 TORCH_RESNET = ("import torch, torchvision; m = torchvision.models.resnet50(); "
                 "print(sum(p.numel() for p in m.parameters()))")
-
-
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-# Child processes may write bytecode, as an installed package has it; else every run recompiles.
-CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-def process(*args) -> callable:
-    run = lambda: subprocess.run(args, check=True, capture_output=True, env=CHILD_ENV)  # noqa: E731
-    run()  # warm-up: writes the bytecode, fills the OS file cache
-    return run
-
-
-def answer_time(torch_python: str | None, repeat: int) -> None:
-    spec = str(ROOT / "specs" / "resnet50.yaml")
-    startup = median_time(process(sys.executable, "-c", "pass"), repeat)
-    ours = median_time(process(sys.executable, "-m", "paramcalc", "analyze", spec, "--format", "json"), repeat)
-    table = median_time(process(sys.executable, "-m", "paramcalc", "analyze", spec), repeat)
-    print("1. answer time for ResNet-50 (fresh process, median of", repeat, "runs)")
-    print(f"   python -c pass                        {startup * 1000:8.1f} ms   (baseline)")
-    print(f"   paramcalc analyze --format json       {ours * 1000:8.1f} ms   {ours / startup:5.1f}x interpreter start")
-    print(f"   paramcalc analyze (rich table)        {table * 1000:8.1f} ms   {table / startup:5.1f}x interpreter start")
-    if torch_python:
-        framework = median_time(process(torch_python, "-c", TORCH_RESNET), max(3, repeat // 2))
-        print(f"   torch + torchvision resnet50()        {framework * 1000:8.1f} ms   "
-              f"paramcalc is {framework / ours:5.1f}x faster")
-    else:
-        print("   (no Python with torch and torchvision given: --torch-python PATH adds the framework route)")
+# The CLI with the YAML value cap lifted (for a tree that refuses a written-out 100,000-layer spec).
+LIFTED = ("import sys; import paramcalc.spec as s; s.MAX_NODES = 10**9; sys.argv[0] = 'paramcalc'; "
+          "from paramcalc.cli import run; run()")
 
 
 def chain_spec(n: int) -> str:
-    """n layers: conv/bn/relu triples on a small feature map, then a classifier."""
+    """n layers written out: conv/batchnorm/relu triples on a small feature map, then a classifier."""
+    triples = (n - 2) // 3
     layers = []
-    for i in range(n // 3):
+    for i in range(triples):
         layers += [f"  - conv2d: {{out: {16 + i % 3 * 16}, kernel: 3, padding: 1}}", "  - batchnorm2d", "  - relu"]
-    layers += ["  - flatten", "  - linear: 10"]
+    layers += ["  - relu"] * (n - 2 - 3 * triples) + ["  - flatten", "  - linear: 10"]
     return "name: chain\ninput: [16, 8, 8]\nlayers:\n" + "\n".join(layers) + "\n"
 
 
 def block_spec(n: int) -> str:
-    """The same size written with a block and a repeat: expansion dominates."""
+    """The same n layers from a block and a `repeat`: expansion does the work."""
+    triples = (n - 2) // 3
+    extra = "".join("  - relu\n" for _ in range(n - 2 - 3 * triples))
     return ("name: blocks\ninput: [16, 8, 8]\nblocks:\n  unit:\n    args: {w: 16}\n    layers:\n"
             "      - conv2d: {out: $w, kernel: 3, padding: 1}\n      - batchnorm2d\n      - relu\n"
-            f"layers:\n  - repeat: {n // 3}\n    unit: {{w: 32}}\n  - flatten\n  - linear: 10\n")
+            f"layers:\n  - repeat: {triples}\n    unit: {{w: 32}}\n{extra}  - flatten\n  - linear: 10\n")
 
 
-def scale(repeat: int) -> None:
-    print("2. scale (in process, median of", repeat, "runs)")
-    print(f"   {'spec':<22}{'layers':>8}{'yaml only':>12}{'analyze':>12}{'ratio':>8}{'per layer':>12}")
-    for make, label in ((chain_spec, "chain"), (block_spec, "block + repeat")):
-        for n in (1_000, 5_000, 20_000):
-            text = make(n)
-            floor = median_time(lambda: yaml.load(text, Loader=LOADER), repeat)
-            report = analyze(parse_spec(text, "<bench>"))
-            ours = median_time(lambda: analyze(parse_spec(text, "<bench>")), repeat)
-            rows = len(report.layers)
-            print(f"   {label:<22}{rows:>8,}{floor * 1000:>10.1f}ms{ours * 1000:>10.1f}ms{ours / floor:>7.1f}x"
-                  f"{ours / rows * 1e6:>10.1f}µs")
+def yaml_values(text: str) -> int:
+    """Values (mappings, lists, scalars; keys not counted) in a YAML document, as a value cap counts them."""
+    import yaml
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    def count(node):
+        if isinstance(node, yaml.MappingNode):
+            return 1 + sum(count(v) for _, v in node.value)
+        if isinstance(node, yaml.SequenceNode):
+            return 1 + sum(count(v) for v in node.value)
+        return 1
+    return count(yaml.compose(text, Loader=loader))
+
+
+class Run:
+    """One command, run in a tree; its wall times, CPU times and peak memory."""
+
+    def __init__(self, tree: Path, argv: list[str]):
+        self.tree, self.argv = tree, argv
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self.peak = 0
+        self.status = None
+
+    def once(self) -> None:
+        start = time.perf_counter()
+        child = subprocess.Popen(self.argv, cwd=self.tree, env=ENV, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        self.wall.append(time.perf_counter() - start)
+        self.cpu.append(usage.ru_utime + usage.ru_stime)
+        self.peak = max(self.peak, usage.ru_maxrss * 1024)
+        self.status = os.waitstatus_to_exitcode(status)
+        child.returncode = self.status
+
+    @property
+    def time(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def cpu_time(self) -> float:
+        return statistics.median(self.cpu)
+
+
+def rounds(runs: list[Run], n: int) -> None:
+    for run in runs:   # warm-up: writes the bytecode, fills the OS file cache
+        run.once()
+        run.wall.clear(), run.cpu.clear()
+    for _ in range(n):
+        for run in runs:
+            run.once()
+
+
+def cli(tree: Path, *args: str) -> Run:
+    return Run(tree, [sys.executable, "-m", "paramcalc", *args])
+
+
+def measured(tree: Path, *args: str) -> Run:
+    """The CLI; if it refuses the spec (exit 2), the same with the value cap lifted."""
+    run = cli(tree, *args)
+    run.once()
+    if run.status == 2:
+        lifted = Run(tree, [sys.executable, "-c", LIFTED, *args])
+        lifted.refused = run
+        return lifted
+    return run
+
+
+def label(run: Run) -> str:
+    """Wall time (CPU time of the process: on a busy machine, wall time is mostly waiting)."""
+    refused = getattr(run, "refused", None)
+    if refused is None:
+        return f"{run.time:.2f} s (CPU {run.cpu_time:.2f} s)"
+    return f"refused in {refused.time:.2f} s; cap lifted {run.time:.2f} s (CPU {run.cpu_time:.2f} s)"
+
+
+def extract(rev: str, into: Path) -> Path:
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "paramcalc"], check=True,
+                             capture_output=True).stdout
+    into.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--torch-python", help="a Python with torch and torchvision, for the framework baseline")
-    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--against", metavar="REV", help="also measure this git revision's paramcalc (or the "
+                        "one in this directory), in the same rounds")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds of the small commands (default 9)")
+    parser.add_argument("--markdown", action="store_true", help="print the README's speed table")
+    parser.add_argument("--torch-python", help="a Python with torch and torchvision, for the framework route")
     args = parser.parse_args()
-    torch_python = args.torch_python
-    if torch_python is None and subprocess.run([sys.executable, "-c", "import torchvision"],
-                                               capture_output=True).returncode == 0:
-        torch_python = sys.executable
-    answer_time(torch_python, args.repeat)
-    scale(max(3, args.repeat // 3))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        trees = {"now": ROOT}
+        if args.against:
+            before = Path(args.against) if (Path(args.against) / "paramcalc").is_dir() else \
+                extract(args.against, tmp / "before")
+            trees = {"before" if before.name == "before" else args.against: before, "now": ROOT}
+        specs = {}
+        for n in (10_000, 100_000):
+            for make, name in ((chain_spec, "flat"), (block_spec, "repeat")):
+                path = tmp / f"{name}{n}.yaml"
+                path.write_text(make(n))
+                specs[name, n] = str(path)
+        resnet = str(SPECS / "resnet50.yaml")
+
+        floor = Run(ROOT, [sys.executable, "-c", "import typer, yaml"])
+        small = {tree: {"json": cli(path, "analyze", resnet, "--format", "json"),
+                        "table": cli(path, "analyze", resnet),
+                        "check": cli(path, "check", str(SPECS))} for tree, path in trees.items()}
+        torch_python = args.torch_python or (sys.executable if subprocess.run(
+            [sys.executable, "-c", "import torchvision"], capture_output=True).returncode == 0 else None)
+        extra = [Run(ROOT, [torch_python, "-c", TORCH_RESNET])] if torch_python else []
+        print(f"small commands: {args.rounds} rounds ...", file=sys.stderr)
+        rounds([floor, *extra, *(r for runs in small.values() for r in runs.values())], args.rounds)
+
+        large = {}
+        for tree, path in trees.items():
+            large[tree] = {
+                "table10k": measured(path, "analyze", specs["flat", 10_000]),
+                **{f"json{n // 1000}k-{name}": measured(path, "analyze", specs[name, n], "--format", "json")
+                   for n in (10_000, 100_000) for name in ("flat", "repeat")},
+            }
+        print("large specs: 3 rounds ...", file=sys.stderr)
+        runs = [r for runs in large.values() for r in runs.values()]
+        rounds(runs + [r.refused for r in runs if hasattr(r, "refused")], 3)
+
+    base = floor.time
+    rows = [("`python -c \"import typer, yaml\"` (baseline)", {t: f"{base * 1000:.0f} ms" for t in trees}, "")]
+    for key, what, target in (("json", "`analyze resnet50 --format json` / baseline", 1.35),
+                              ("table", "`analyze resnet50` (table, piped) / baseline", 1.6),
+                              ("check", "`check specs/` (all zoo specs) / baseline", 1.8)):
+        rows.append((what, {t: f"{small[t][key].time / base:.2f}× ({small[t][key].time * 1000:.0f} ms)"
+                            for t in trees}, f"≤ {target}×", [small[t][key].time / base <= target for t in trees]))
+    for key, what, target in (("table10k", "10,000 layers (written out): table", 0.8),
+                              ("json10k-flat", "10,000 layers (written out): JSON", 0.5),
+                              ("json100k-flat", "100,000 layers written out: JSON", 3.0),
+                              ("json100k-repeat", "100,000 layers via `repeat`: JSON", 3.0)):
+        rows.append((what, {t: label(large[t][key]) for t in trees}, f"≤ {target} s",
+                     [large[t][key].time <= target and not hasattr(large[t][key], "refused") for t in trees]))
+    for name in ("flat", "repeat"):
+        ratio = {t: large[t][f"json100k-{name}"].time / large[t][f"json10k-{name}"].time for t in trees}
+        rows.append((f"t(100,000) / t(10,000), JSON, {'written out' if name == 'flat' else 'repeat'}",
+                     {t: f"{r:.1f}×" for t, r in ratio.items()}, "≤ 10×", [r <= 10 for r in ratio.values()]))
+    for name in ("flat", "repeat"):
+        peak = {t: large[t][f"json100k-{name}"].peak / 2**20 for t in trees}
+        rows.append((f"peak memory, 100,000 layers {'written out' if name == 'flat' else 'via repeat'}, JSON",
+                     {t: f"{p:.0f} MiB" for t, p in peak.items()}, "≤ 250 MiB", [p <= 250 for p in peak.values()]))
+    if extra:
+        rows.append(("`import torch, torchvision; resnet50()`, count its parameters",
+                     {t: f"{extra[0].time * 1000:,.0f} ms (paramcalc JSON {extra[0].time / small[t]['json'].time:.0f}× "
+                         f"faster)" for t in trees}, ""))
+
+    names = list(trees)
+    values = yaml_values(chain_spec(100_000))
+    if args.markdown:
+        print("| figure | " + " | ".join(names) + " | target |")
+        print("|:--|" + "--:|" * len(names) + "--:|")
+        for what, cells, target, *met in rows:
+            marks = [(" ✓" if ok else " ✗") if met else "" for ok in (met[0] if met else [None] * len(names))]
+            print(f"| {what} | " + " | ".join(cells[t] + m for t, m in zip(names, marks)) + f" | {target} |")
+    else:
+        width = max(len(r[0]) for r in rows)
+        print(f"{'figure':<{width}}  " + "  ".join(f"{n:>34}" for n in names) + "  target")
+        for what, cells, target, *met in rows:
+            marks = [("  ok" if ok else "  MISSED") if met else "" for ok in (met[0] if met else [None] * len(names))]
+            print(f"{what:<{width}}  " + "  ".join(f"{cells[t] + m:>34}" for t, m in zip(names, marks)) + f"  {target}")
+    load = os.getloadavg()[0]
+    print(f"\n(a written-out 100,000-layer spec holds {values:,} YAML values; medians of {args.rounds} rounds "
+          f"for the small commands, 3 for the large specs; {os.cpu_count()} cores, load average {load:.1f} "
+          f"at the end)")
 
 
 if __name__ == "__main__":

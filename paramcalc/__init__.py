@@ -1,9 +1,40 @@
 """paramcalc: exact parameter counts, output shapes and MACs of a neural network, from a spec."""
 
-from .analyze import analyze
-from .errors import SpecError
-from .report import Report
-from .spec import inline_spec, load_spec, parse_spec
+import sys
+from types import ModuleType
 
 __version__ = "0.1.0"
 __all__ = ["analyze", "load_spec", "parse_spec", "inline_spec", "Report", "SpecError", "__version__"]
+
+# Where each public name lives. They are imported on first use, so `import paramcalc` (and every
+# `python -m paramcalc` command, `--help` included) loads only the modules it needs.
+_HOMES = {"analyze": "analyze", "load_spec": "spec", "parse_spec": "spec", "inline_spec": "spec",
+          "Report": "report", "SpecError": "errors"}
+
+
+def __getattr__(name: str):
+    from importlib import import_module
+    if name not in _HOMES:   # a submodule, as `paramcalc.graph` after `import paramcalc`
+        try:
+            return import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'paramcalc' has no attribute '{name}'") from None
+    value = getattr(import_module(f".{_HOMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(ModuleType):
+    def __setattr__(self, name, value):
+        # Importing the submodule paramcalc.analyze would bind it over the function `analyze`.
+        if not (name in _HOMES and isinstance(value, ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

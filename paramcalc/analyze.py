@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import accumulate
+from operator import attrgetter
 
 from .errors import ShapeError, SpecError
 from .graph import build_graph, unused_outputs
@@ -27,6 +29,9 @@ class _Analysis:
         self.by_name: dict[str, tuple[LayerRow, object]] = {}   # row and its layer, for ties
         self.blocks: list[BlockRow] = []
         self.layer_objects: list = []
+        self.measured: dict[tuple, tuple] = {}   # (layer, *input shapes) -> output shape, counts, MACs
+        self.lists: dict[tuple, list] = {}        # one list per distinct shape, path or list of shapes
+        self.running: dict[str, list[int]] = {}   # key -> running sums over the rows, once all are made
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -34,6 +39,7 @@ class _Analysis:
         for block in graph.blocks:  # listed outermost first
             for i in range(block.start, block.end):
                 paths[i].append(block.name)
+        paths = [self.shared(path) for path in paths]
         first_row = []
         composites = []
         for node in graph.nodes:
@@ -43,13 +49,15 @@ class _Analysis:
             else:
                 self.leaf(node, node.layer, node.name, node.inputs, paths[node.index])
         first_row.append(len(self.rows))
+        self.running = {key: [0, *accumulate(map(attrgetter(key), self.rows))] for key in COUNT_FIELDS}
         for block in graph.blocks:
             if block.end > block.start:
                 self.blocks.append(self.block_row(block.name, block.kind, block.inputs, first_row[block.start],
                                                   first_row[block.end] - 1, paths[block.start]))
         self.blocks += composites
         rows = self.rows = self.with_memory(self.rows)
-        self.blocks = [replace(b, saved_bytes=sum(r.saved_bytes for r in rows[b.first:b.last + 1])) for b in self.blocks]
+        saved = [0, *accumulate(r.saved_bytes for r in rows)]
+        self.blocks = [replace(b, saved_bytes=saved[b.last + 1] - saved[b.first]) for b in self.blocks]
         totals = Totals(
             params=sum(r.params - r.shared for r in rows), trainable=sum(r.trainable for r in rows),
             non_trainable=sum(r.params - r.shared - r.trainable for r in rows),
@@ -84,9 +92,8 @@ class _Analysis:
     def leaf(self, node, layer, name, inputs, path):
         in_shapes = [self.shapes[n] for n in inputs]
         try:
-            out = layer.output_shape(in_shapes)
-            counts = layer.params(in_shapes)
-            macs = layer.macs(in_shapes, out) * self.spec.batch
+            out, counts, macs = self.measure(layer, in_shapes)
+            macs *= self.spec.batch
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
@@ -94,8 +101,9 @@ class _Analysis:
         trainable = 0 if node.frozen or not layer.requires_grad else own
         itemsize = DTYPE_BYTES[layer.dtype or self.spec.dtype]
         row = LayerRow(
-            index=len(self.rows), name=name, kind=layer.kind, path=list(path), inputs=list(inputs),
-            input_shapes=[list(s) for s in in_shapes], output_shape=list(out), weights=counts.weights,
+            index=len(self.rows), name=name, kind=layer.kind, path=path, inputs=list(inputs),
+            input_shapes=self.shared_shapes(in_shapes), output_shape=self.shared(out),
+            weights=counts.weights,
             bias=counts.bias, params=counts.params, trainable=trainable, buffers=counts.buffers, macs=macs,
             param_bytes=own * itemsize, shared=shared, tied_to=node.tie if shared else None,
         )
@@ -103,6 +111,34 @@ class _Analysis:
         self.layer_objects.append(layer)
         self.by_name[name] = (row, layer)
         self.shapes[name] = out
+
+    def shared(self, values) -> list:
+        """One list for equal shapes (or paths, or lists of shapes), however many rows show it:
+        the rows of a repeated block hold a few lists, not three each. Rows are values: their
+        lists are never changed."""
+        key = tuple(values)
+        found = self.lists.get(key)
+        if found is None:
+            found = self.lists[key] = list(values)
+        return found
+
+    def shared_shapes(self, shapes) -> list[list]:
+        key = tuple(map(tuple, shapes))
+        found = self.lists.get(key)
+        if found is None:
+            found = self.lists[key] = [self.shared(s) for s in shapes]
+        return found
+
+    def measure(self, layer, in_shapes):
+        """A layer's output shape, counts and MACs per sample. They follow from its fields and input
+        shapes alone, and identical layers are one object (Layer.build), so a repeated block's
+        layers are measured once per input shape."""
+        key = (layer, *map(tuple, in_shapes))
+        result = self.measured.get(key)
+        if result is None:
+            out = layer.output_shape(in_shapes)
+            result = self.measured[key] = out, layer.params(in_shapes), layer.macs(in_shapes, out)
+        return result
 
     def shared_weights(self, node, layer, in_shapes) -> int:
         """A tied layer's weight must have exactly the shape of the weight it shares."""
@@ -129,7 +165,7 @@ class _Analysis:
         start = len(self.rows)
         for part in inner:
             full = f"{node.name}.{part.name}"
-            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], [*path, node.name])
+            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], self.shared((*path, node.name)))
             local[part.name] = full
         self.shapes[node.name] = self.shapes[self.rows[-1].name]
         return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
@@ -141,5 +177,8 @@ class _Analysis:
             name=name, kind=kind, depth=len(own_path) + 1, first=first, last=last, path=own_path,
             inputs=list(inputs), input_shapes=[list(self.shapes[n]) for n in inputs],
             output_shape=inside[-1].output_shape,
-            **{key: sum(getattr(r, key) for r in inside) for key in COUNT_FIELDS},
+            # A block's sums are differences of running sums: nested and repeated blocks cost
+            # nothing per layer inside them.
+            **({key: running[last + 1] - running[first] for key, running in self.running.items()} if self.running
+               else {key: sum(getattr(r, key) for r in inside) for key in COUNT_FIELDS}),
         )

@@ -23,6 +23,8 @@ MAX_LAYERS = 100_000   # far above any real network; stops a `repeat: 1000000000
 
 @dataclass
 class Node:
+    """One leaf layer of the expanded network: its name, its layer and what it reads."""
+
     index: int
     name: str
     kind: str
@@ -52,6 +54,8 @@ class Block:
 
 @dataclass
 class Graph:
+    """The expanded network: leaf layers in execution order, and the blocks around them."""
+
     nodes: list[Node]
     blocks: list[Block]
     outputs: list[str]          # node names; the last is the main output
@@ -61,6 +65,8 @@ class Graph:
 
 @dataclass
 class _Scope:
+    """Where names resolve while a block, group or repeat is expanded."""
+
     prefix: str                 # "" at top level, "layer1.0." inside a block instance
     input: str | None           # what `input` means here (None at top level: the network inputs)
     env: dict[str, Any]

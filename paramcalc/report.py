@@ -5,7 +5,8 @@ Shapes are per sample, channels first; MACs are multiplied by the spec's batch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 
 SCHEMA_VERSION = 1
 
@@ -26,8 +27,36 @@ CONVENTIONS = {
 COUNT_FIELDS = ("weights", "bias", "params", "trainable", "buffers", "macs", "param_bytes", "shared")
 
 
-@dataclass(frozen=True)
+_READERS: dict[type, tuple[tuple[str, ...], attrgetter]] = {}
+
+
+def _reader(cls) -> tuple[tuple[str, ...], attrgetter]:
+    """A row class's field names and one getter of all their values, made once per class, so a
+    field added to a row needs no change here."""
+    if cls not in _READERS:
+        names = tuple(f.name for f in fields(cls))
+        getter = attrgetter(*names) if len(names) > 1 else lambda row: (getattr(row, names[0]),)
+        _READERS[cls] = names, getter
+    return _READERS[cls]
+
+
+def plain(row) -> dict:
+    """A row's fields as a dict, by shallow reads: the values (ints, names, shape lists) are the
+    row's own, not copies, as JSON needs nothing more (copy before changing them)."""
+    names, values = _reader(type(row))
+    return dict(zip(names, values(row)))
+
+
+def _dicts(rows) -> list[dict]:
+    return [plain(row) for row in rows]
+
+
+
+
+@dataclass(frozen=True, slots=True)   # slots: 100,000 rows without a dict each
 class LayerRow:
+    """One leaf layer: what it reads, its output shape and its counts."""
+
     index: int
     name: str
     kind: str
@@ -48,8 +77,10 @@ class LayerRow:
     saved_bytes: int = 0            # what it adds to the tensors autograd keeps for backward (training)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlockRow:
+    """A block, group, repeat or composite kind: the sums of its leaf layers."""
+
     name: str
     kind: str                       # the block's name, "NAME ×N" for a repeat, "group" for layers: [...]
     depth: int
@@ -72,6 +103,8 @@ class BlockRow:
 
 @dataclass(frozen=True)
 class Totals:
+    """The network's counts; a tied weight is counted once."""
+
     params: int
     trainable: int
     non_trainable: int
@@ -86,6 +119,8 @@ class Totals:
 
 @dataclass(frozen=True)
 class Report:
+    """A network's analysis: its leaf layers, its blocks and its totals."""
+
     name: str
     inputs: dict[str, list[int]]
     batch: int
@@ -107,8 +142,11 @@ class Report:
     def input_shape(self) -> list[int]:
         return next(iter(self.inputs.values()))
 
-    def to_dict(self) -> dict:
-        """The JSON contract. Keys are only ever added within a schema_version."""
+    def to_dict(self, rows=None) -> dict:
+        """The JSON contract. Keys are only ever added within a schema_version. A list of rows
+        becomes a list of dicts by shallow reads, or what `rows` makes of it (the JSON writer reads
+        the fields itself)."""
+        rows = rows or _dicts
         out = {
             "schema_version": SCHEMA_VERSION,
             "name": self.name,
@@ -120,9 +158,9 @@ class Report:
             "batch": self.batch,
             "dtype": self.dtype,
             "conventions": self.conventions,
-            "layers": [asdict(row) for row in self.layers],
-            "blocks": [asdict(row) for row in self.blocks],
-            "totals": asdict(self.totals),
+            "layers": rows(self.layers),
+            "blocks": rows(self.blocks),
+            "totals": plain(self.totals),
             "output_shape": self.output_shape,
         }
         if len(self.outputs) > 1:

@@ -1,14 +1,12 @@
 """What every layer kind shares: declared fields, their validation, and the counting interface.
 
-A kind is a frozen dataclass. Each field is declared with `arg()`, which records its type,
-its PyTorch synonyms and its meaning, so one declaration drives validation, `paramcalc kinds`
-and the JSON Schema.
+A kind is a frozen class declared like a dataclass, by `@kind_class`. Each field is declared with
+`arg()`, which records its type, its PyTorch synonyms and its meaning, so one declaration drives
+validation, `paramcalc kinds` and the JSON Schema.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -28,6 +26,8 @@ DTYPE_BYTES = {
 
 @dataclass(frozen=True)
 class Params:
+    """A layer's parameter and buffer counts."""
+
     weights: int = 0
     bias: int = 0
     buffers: int = 0
@@ -77,15 +77,44 @@ class Arg:
     counts: bool = True  # False: accepted for PyTorch compatibility, changes no count
 
 
-# Every kind is declared with this: a frozen dataclass without generated __eq__/__repr__, which a
-# kind never needs and which would cost a third of the import time (Layer has a __repr__).
-kind_class = dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class _Field:
+    """What `arg()` leaves in a class body until `@kind_class` collects it."""
+
+    __slots__ = ("default", "arg")
+
+    def __init__(self, default, arg: Arg):
+        self.default, self.arg = default, arg
 
 
 def arg(default: Any = REQUIRED, type: str = "int", doc: str = "", *, aka=(), min=1,
         choices=(), counts=True):
-    return dataclasses.field(default=default, metadata={"arg": Arg(type, doc, tuple(aka), min,
-                                                                   tuple(choices), counts)})
+    return _Field(default, Arg(type, doc, tuple(aka), min, tuple(choices), counts))
+
+
+def kind_class(cls):
+    """Declares a kind's fields, as a frozen dataclass would: the annotated class attributes set
+    with arg(), after those of its bases (a field declared again keeps its place; given a plain
+    value, it is fixed and no longer a field). No code is generated per class (dataclasses
+    compiles several methods per class, which made the ~100 kinds most of the import time);
+    Layer's __init__ serves them all."""
+    fields = dict(cls._args)
+    defaults = dict(cls._defaults)
+    annotations = cls.__dict__.get("__annotations__", {})
+    for name, value in list(vars(cls).items()):
+        if isinstance(value, _Field):
+            if name not in annotations:
+                raise TypeError(f"{cls.__name__}.{name} is declared with arg() but has no type annotation")
+            fields[name], defaults[name] = value.arg, value.default
+            setattr(cls, name, value.default)
+        elif name in annotations and name in fields:
+            del fields[name], defaults[name]
+    cls._args, cls._defaults = fields, defaults
+    synonyms = {}
+    for name, a in fields.items():
+        synonyms[name] = name
+        synonyms.update(dict.fromkeys(a.aka, name))
+    cls._synonyms = synonyms
+    return cls
 
 
 def _int(value, field, minimum, what="an integer"):
@@ -187,20 +216,39 @@ def fmt_shape(shape) -> str:
     return "[" + ", ".join("?" if s is None else str(s) for s in shape) + "]"
 
 
-@functools.cache
-def _declared(cls):
-    """A kind's declared fields, their defaults and their accepted spellings, read once."""
-    fields = {f.name: f.metadata["arg"] for f in dataclasses.fields(cls) if "arg" in f.metadata}
-    defaults = {f.name: f.default for f in dataclasses.fields(cls) if "arg" in f.metadata}
-    synonyms = {}
-    for name, a in fields.items():
-        synonyms[name] = name
-        synonyms.update(dict.fromkeys(a.aka, name))
-    return fields, defaults, synonyms
+_BUILT: dict[tuple, "Layer"] = {}   # (kind, field values) -> the layer built from them
+MAX_BUILT = 100_000                  # distinct layers remembered; beyond, the memo starts again
+_SCALARS = (int, bool, str, type(None))
+
+
+def _values_key(cls, values: dict[str, Any]) -> tuple | None:
+    """A key that tells field values apart exactly as build reads them (true, 1 and 1.0 differ),
+    or None when a value is not a scalar or a list of scalars (nothing is remembered then)."""
+    key = [cls]
+    for name, value in values.items():
+        kind = type(value)
+        if kind in _SCALARS:
+            key += (name, kind, value)
+        elif kind is float:
+            key += (name, kind, repr(value))      # repr tells -0.0 from 0.0
+        elif isinstance(value, (list, tuple)):
+            items = []
+            for item in value:
+                item_kind = type(item)
+                if item_kind in _SCALARS:
+                    items += (item_kind, item)
+                elif item_kind is float:
+                    items += (item_kind, repr(item))
+                else:
+                    return None
+            key += (name, list, tuple(items))
+        else:
+            return None
+    return tuple(key)
 
 
 class Layer:
-    """Base of every kind. Subclasses are frozen dataclasses built by `Layer.build`."""
+    """Base of every kind. Subclasses are declared with `@kind_class` and built by `Layer.build`."""
 
     kind: ClassVar[str]
     torch_name: ClassVar[str]
@@ -213,6 +261,25 @@ class Layer:
     # Defaults of fields only some kinds declare (a kind's own arg() field overrides them).
     dtype: str | None = None         # parameter dtype; None: the spec's
     requires_grad: bool = True
+    _args: ClassVar[dict[str, Arg]] = {}
+    _defaults: ClassVar[dict[str, Any]] = {}
+    _synonyms: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **values):
+        unknown = values.keys() - self._defaults.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(sorted(unknown))}")
+        missing = [name for name, default in self._defaults.items() if default is REQUIRED and name not in values]
+        if missing:
+            raise TypeError(f"{type(self).__name__} needs {', '.join(missing)}")
+        self.__dict__.update(self._defaults)
+        self.__dict__.update(values)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"cannot assign to field '{name}': a layer is frozen")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"cannot delete field '{name}': a layer is frozen")
 
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.fields())
@@ -220,20 +287,34 @@ class Layer:
 
     @classmethod
     def fields(cls) -> dict[str, Arg]:
-        return _declared(cls)[0]
+        return cls._args
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
-        return _declared(cls)[1]
+        return cls._defaults
 
     @classmethod
     def synonyms(cls) -> dict[str, str]:
         """Every accepted spelling (canonical and PyTorch's) -> canonical field name."""
-        return _declared(cls)[2]
+        return cls._synonyms
 
     @classmethod
     def build(cls, values: dict[str, Any]) -> "Layer":
-        """Validate canonical field values (None = default) and construct the layer."""
+        """Validate canonical field values (None = default) and construct the layer. A layer is
+        frozen, so the same kind and values give the one layer already built from them: a repeated
+        block validates each of its layers once."""
+        key = _values_key(cls, values)
+        layer = _BUILT.get(key) if key is not None else None
+        if layer is None:
+            layer = cls._validated(values)
+            if key is not None:
+                if len(_BUILT) >= MAX_BUILT:
+                    _BUILT.clear()
+                _BUILT[key] = layer
+        return layer
+
+    @classmethod
+    def _validated(cls, values: dict[str, Any]) -> "Layer":
         coerced = {}
         defaults = cls.defaults()
         for name, a in cls.fields().items():

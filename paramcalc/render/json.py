@@ -1,22 +1,192 @@
+"""paramcalc's JSON layout: indented, with lists of plain values (shapes, names) kept on one line.
+
+The whole document is written in one pass into a list of chunks, joined once. A list of rows
+(dicts with the same keys: the layers, the blocks) is written column by column: each column is
+encoded at C speed by the function that fits all its values (`repr` writes a list of ints as JSON
+writes it), then every row is one `%` of a template made from the keys. A value of any other type
+is written by `json.dumps`, which defines the layout.
+"""
+
 import json
+from dataclasses import asdict, fields, is_dataclass
+from itertools import chain
+from operator import attrgetter, itemgetter
+from json.encoder import encode_basestring as _string          # ensure_ascii=False, as values are written
+
+_NONE = type(None)
 
 
-def _dump(value, indent: str) -> str:
-    """Indented JSON in which lists of plain values (shapes, names) stay on one line."""
-    inner = indent + "  "
-    if isinstance(value, dict) and value:
-        items = [f"{inner}{json.dumps(k)}: {_dump(v, inner)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
-    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) and v for v in value):
+def _strings(value: list) -> str:
+    return "[" + ", ".join(map(_string, value)) + "]"
+
+
+def _plain_list(value: list) -> str | None:
+    """A list of only ints or only strings, on one line; None for anything else."""
+    if not value:
+        return "[]"
+    first = type(value[0])
+    if first is int:
+        if all(type(v) is int for v in value):
+            return repr(value)
+    elif first is str:
+        if all(type(v) is str for v in value):
+            return _strings(value)
+    return None
+
+
+def _column(values: tuple, indent: str, keys: dict):
+    """Every value of one column, written as `_write` would write it at `indent`."""
+    types = set(map(type, values))
+    if types == {int}:
+        return map(str, values)
+    if types == {str}:
+        return map(_string, values)
+    if types == {_NONE}:
+        return ["null"] * len(values)
+    if types == {str, _NONE}:
+        return ["null" if v is None else _string(v) for v in values]
+    if types == {bool}:
+        return ["true" if v else "false" for v in values]
+    if types == {list}:
+        items = set(map(type, chain.from_iterable(values)))
+        if items <= {int} or items <= {int, float} and _finite(values):
+            return map(repr, values)      # [1, 32, 0.5]: Python writes a list of numbers as JSON does
+        if items == {str}:
+            return map(_strings, values)
+        if items == {list} and set(map(type, chain.from_iterable(chain.from_iterable(values)))) <= {int}:
+            return map(repr, values)      # shapes: [[1, 32, 32], [8, 16, 16]]
+    if dict in types and types <= {dict, _NONE}:
+        dicts = [v for v in values if v is not None]
+        if all(dicts) and len(set(map(tuple, dicts))) == 1:   # dicts of the same keys: a table inside
+            inner = indent + "  "
+            names = [_key(k, keys).replace("%", "%%") for k in dicts[0]]
+            template = "{\n" + ",\n".join(f"{inner}{name}: %s" for name in names) + f"\n{indent}}}"
+            written = map(template.__mod__, zip(*[_column(column, inner, keys)
+                                                  for column in zip(*map(dict.values, dicts))]))
+            return ["null" if v is None else next(written) for v in values]
+    return [_text(v, indent, keys) for v in values]
+
+
+def _finite(lists) -> bool:
+    """No inf or nan in these lists (Python and JSON write those differently)."""
+    return all(v - v == 0 for v in chain.from_iterable(lists) if type(v) is float)
+
+
+CHUNK = 2048   # rows encoded at a time: the memory of a table's encoding stays that of a few rows
+
+
+class Rows:
+    """A list of rows of one dataclass, written as the list of dicts of their fields (in order) that
+    `dataclasses.asdict` would give, read column by column without building those dicts."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list):
+        self.rows = rows
+
+
+def _table(rows: list, names: list, get, indent: str, out: list, keys: dict) -> None:
+    """Rows (non-empty, all with the fields `names`, read by `get(name)`) as a list of dicts."""
+    inner, field = indent + "  ", indent + "    "
+    template = "{\n" + ",\n".join(f"{field}{_key(k, keys).replace('%', '%%')}: %s" for k in names) + f"\n{inner}}}"
+    getters = [get(name) for name in names]
+    separator = f"[\n{inner}"
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        columns = [_column(list(map(getter, chunk)), field, keys) for getter in getters]
+        out.append(separator + f",\n{inner}".join(map(template.__mod__, zip(*columns))))
+        separator = f",\n{inner}"
+    out.append(f"\n{indent}]")
+
+
+def _rows(rows: list, indent: str, out: list, keys: dict) -> bool:
+    """A list of at least two non-empty dicts sharing their keys, written as a table; False for any
+    other list."""
+    if len(rows) < 2 or set(map(type, rows)) != {dict} or len(set(map(tuple, rows))) != 1 or not rows[0]:
+        return False
+    _table(rows, list(rows[0]), itemgetter, indent, out, keys)
+    return True
+
+
+def _dataclass_rows(rows: list, indent: str, out: list, keys: dict) -> None:
+    if len(set(map(type, rows))) == 1 and fields(rows[0]):
+        _table(rows, [f.name for f in fields(rows[0])], attrgetter, indent, out, keys)
+    else:
+        _write([asdict(row) for row in rows], indent, out, keys)
+
+
+def _key(key, keys: dict) -> str:
+    """A key as json.dumps writes it (ASCII-escaped), encoded once per document."""
+    name = keys.get(key) if type(key) is str else None
+    if name is None:
+        name = json.dumps(key)
+        if type(key) is str:
+            keys[key] = name
+    return name
+
+
+def _write(value, indent: str, out: list, keys: dict) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(_string(value))
+    elif kind is int:
+        out.append(str(value))
+    elif value is None:
+        out.append("null")
+    elif kind is list and (line := _plain_list(value)) is not None:
+        out.append(line)
+    elif kind is Rows:
+        if value.rows:
+            _dataclass_rows(value.rows, indent, out, keys)
+        else:
+            out.append("[]")
+    elif isinstance(value, dict) and value:
+        inner = indent + "  "
+        separator = "{\n"
+        for key, item in value.items():
+            out.append(separator + inner + _key(key, keys) + ": ")
+            separator = ",\n"
+            _write(item, inner, out, keys)
+        out.append("\n" + indent + "}")
+    elif isinstance(value, list) and value and any(isinstance(v, (dict, list)) and v for v in value):
         if all(isinstance(v, list) and not any(isinstance(x, (dict, list)) for x in v) for v in value):
-            return json.dumps(value)
-        return "[\n" + ",\n".join(inner + _dump(v, inner) for v in value) + f"\n{indent}]"
-    return json.dumps(value, ensure_ascii=False)
+            out.append(json.dumps(value))
+        elif not _rows(value, indent, out, keys):
+            inner = indent + "  "
+            separator = "[\n"
+            for item in value:
+                out.append(separator + inner)
+                separator = ",\n"
+                _write(item, inner, out, keys)
+            out.append("\n" + indent + "]")
+    elif is_dataclass(value) and not isinstance(value, type):   # a row inside a row, as asdict has it
+        _write(asdict(value), indent, out, keys)
+    else:
+        out.append(json.dumps(value, ensure_ascii=False))
+
+
+def _text(value, indent: str, keys: dict) -> str:
+    out: list[str] = []
+    _write(value, indent, out, keys)
+    return "".join(out)
+
+
+def json_parts(value) -> list[str]:
+    """`to_json`'s text in pieces, to be written one after the other without joining them."""
+    out: list[str] = []
+    _write(value, "", out, {})
+    out.append("\n")
+    return out
 
 
 def to_json(value) -> str:
-    return _dump(value, "") + "\n"
+    """Indented JSON in which lists of plain values (shapes, names) stay on one line."""
+    return "".join(json_parts(value))
+
+
+def render_json_parts(report) -> list[str]:
+    return json_parts(report.to_dict(rows=Rows))
 
 
 def render_json(report) -> str:
-    return to_json(report.to_dict())
+    return "".join(render_json_parts(report))
