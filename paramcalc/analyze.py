@@ -5,6 +5,7 @@ from __future__ import annotations
 from .errors import ShapeError, SpecError
 from .graph import build_graph
 from .layers.base import DTYPE_BYTES, fmt_shape, prod
+from .receptive import describe, input_field, through
 from .report import BlockRow, LayerRow, Report, Totals
 from .spec import Spec, load_spec
 
@@ -26,6 +27,7 @@ class _Analysis:
         self.rows: list[LayerRow] = []
         self.by_name: dict[str, tuple[LayerRow, object]] = {}   # row and its layer, for ties
         self.blocks: list[BlockRow] = []
+        self.fields = {name: input_field(shape) for name, shape in spec.inputs.items()}
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -72,6 +74,7 @@ class _Analysis:
             counts = layer.params(in_shapes)
             macs = layer.macs(in_shapes, out) * self.spec.batch
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
+            field = through(layer, [self.fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
         own = counts.params - shared
@@ -82,10 +85,12 @@ class _Analysis:
             input_shapes=[list(s) for s in in_shapes], output_shape=list(out), weights=counts.weights,
             bias=counts.bias, params=counts.params, trainable=trainable, buffers=counts.buffers, macs=macs,
             param_bytes=own * itemsize, shared=shared, tied_to=node.tie if shared else None,
+            receptive_field=describe(field, out),
         )
         self.rows.append(row)
         self.by_name[name] = (row, layer)
         self.shapes[name] = out
+        self.fields[name] = field
 
     def shared_weights(self, node, layer, in_shapes) -> int:
         """A tied layer's weight must have exactly the shape of the weight it shares."""
@@ -115,6 +120,7 @@ class _Analysis:
             self.leaf(node, part.layer, full, [local[i] for i in part.inputs], [*path, node.name])
             local[part.name] = full
         self.shapes[node.name] = self.shapes[self.rows[-1].name]
+        self.fields[node.name] = self.fields[self.rows[-1].name]
         return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
 
     def block_row(self, name, kind, inputs, first, last, path) -> BlockRow:

@@ -40,6 +40,7 @@ class LayerRow:
     param_bytes: int
     shared: int = 0                 # weights also counted in the layer named by tied_to
     tied_to: str | None = None
+    receptive_field: dict | None = None   # see paramcalc/receptive.py; null without spatial dims
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    DTYPE_BYTES, GLOBAL, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class,
 )
 
 
@@ -67,6 +67,9 @@ class MultiheadAttention(Layer):
         length, source, e, kdim, vdim = self._dims(shapes)
         attended = source + self.add_bias_kv + self.add_zero_attn
         return length * e * e + source * e * (kdim + vdim) + length * e * e + 2 * length * attended * e
+
+    def reach(self, shapes, out):
+        return GLOBAL
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,52 @@ class Layer:
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         return 0
 
+    def reach(self, shapes: list[Shape], out: Shape):
+        """Where each output position reads its inputs, for receptive fields (paramcalc/receptive.py):
+        None (the default) when positions are not kept, as by flatten or an LSTM; SAME when each
+        output position reads the same position of every input (elementwise work, normalisation,
+        merges); GLOBAL when it reads every position (attention); or one entry per trailing dim,
+        each a Reach, SAME or GLOBAL."""
+        return None
+
+
+SAME, GLOBAL = "same", "global"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Which input positions an output position reads along one dim: output o reads
+    lo[o % period] .. hi[o % period], both moved by (o // period)·shift; None where it reads
+    nothing (between a transposed convolution's taps)."""
+
+    period: int
+    shift: int
+    lo: tuple
+    hi: tuple
+
+    @classmethod
+    def window(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Reach":
+        return cls(1, stride, (-padding,), (dilation * (kernel - 1) - padding,))
+
+    @classmethod
+    def transposed(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Reach":
+        """Output o = i·stride − padding + dilation·m gathers input i through tap m."""
+        lo, hi = [], []
+        for r in range(stride):
+            reads = [(r + padding - dilation * m) // stride for m in range(kernel)
+                     if (r + padding - dilation * m) % stride == 0]
+            lo.append(min(reads) if reads else None)
+            hi.append(max(reads) if reads else None)
+        return cls(stride, 1, tuple(lo), tuple(hi))
+
+    @classmethod
+    def table(cls, ratio, first, last) -> "Reach":
+        """A resampling whose output o reads first(o) .. last(o), with input positions per output a
+        Fraction `ratio` (so the pattern repeats every ratio.denominator outputs)."""
+        period = ratio.denominator
+        return cls(period, ratio.numerator, tuple(first(o) for o in range(period)),
+                   tuple(last(o) for o in range(period)))
+
 
 def check_declared(declared: int | None, actual: int, field: str) -> None:
     """A size pasted from PyTorch code (in_channels=3) must agree with the inferred one."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    DTYPE_BYTES, Layer, Params, REQUIRED, Reach, Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
     prod,
 )
 
@@ -88,6 +88,13 @@ class _ConvNd(Layer):
     def weight_shape(self, shapes):
         return (self.out, shapes[0][0] // self.groups, *self.kernel)
 
+    def reach(self, shapes, out):
+        if isinstance(self.padding, str):   # 'same' pads d·(k − 1) // 2 on the left, as PyTorch does
+            pads = [0 if self.padding == "valid" else d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation)]
+        else:
+            pads = self.padding
+        return tuple(Reach.window(*geometry) for geometry in zip(self.kernel, self.stride, pads, self.dilation))
+
 
 class Conv1d(_ConvNd):
     kind, torch_name, ndim, layout = "conv1d", "Conv1d", 1, "(C, L)"
@@ -145,6 +152,10 @@ class _ConvTransposeNd(_ConvNd):
 
     def weight_shape(self, shapes):
         return (shapes[0][0], self.out // self.groups, *self.kernel)
+
+    def reach(self, shapes, out):
+        return tuple(Reach.transposed(*geometry) for geometry in zip(self.kernel, self.stride, self.padding,
+                                                                     self.dilation))
 
 
 class ConvTranspose1d(_ConvTransposeNd):

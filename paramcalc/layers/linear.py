@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError
-from .base import DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, kind_class, prod
+from .base import DTYPE_BYTES, GLOBAL, Layer, Params, REQUIRED, arg, check_declared, expect_rank, kind_class, prod
 
 
 @kind_class
@@ -35,6 +35,9 @@ class Linear(Layer):
 
     def macs(self, shapes, out):
         return prod(shapes[0]) * self.out
+
+    def reach(self, shapes, out):
+        return (GLOBAL,)   # every output feature reads the whole last dim
 
     def weight_shape(self, shapes):
         return (self.out, shapes[0][-1])

@@ -4,7 +4,7 @@ reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, arg, fmt_shape, kind_class, normalize_dim
+from .base import GLOBAL, Layer, REQUIRED, SAME, arg, fmt_shape, kind_class, normalize_dim
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
 
@@ -20,6 +20,9 @@ class Add(Layer):
     kind, torch_name, arity = "add", "torch.add", (2, None)
     formulas = {"output": "the common input shape", **NONE}
 
+    def reach(self, shapes, out):
+        return SAME
+
     def output_shape(self, shapes):
         if len(set(shapes)) > 1:
             raise ShapeError(f"inputs must have the same shape, found {_shapes(shapes)}")
@@ -33,6 +36,9 @@ class Mul(Layer):
 
     kind, torch_name, arity = "mul", "torch.mul", (2, None)
     formulas = {"output": "the broadcast shape of the inputs (same rank; each dim equal or 1)", **NONE}
+
+    def reach(self, shapes, out):
+        return SAME
 
     def output_shape(self, shapes):
         if len({len(s) for s in shapes}) > 1:
@@ -54,6 +60,9 @@ class Concat(Layer):
 
     kind, torch_name, primary, arity = "concat", "torch.cat", "dim", (2, None)
     formulas = {"output": "inputs' shape with dim summed", **NONE}
+
+    def reach(self, shapes, out):
+        return SAME
 
     def output_shape(self, shapes):
         if len({len(s) for s in shapes}) > 1:
@@ -92,6 +101,9 @@ class Split(Layer):
         full, rest = divmod(length, self.size)
         return [self.size] * full + ([rest] if rest else [])
 
+    def reach(self, shapes, out):
+        return SAME
+
     def output_shape(self, shapes):
         shape = shapes[0]
         d = normalize_dim(self.dim, shape)
@@ -127,6 +139,9 @@ class ChannelShuffle(Layer):
     kind, torch_name, primary = "channelshuffle", "ChannelShuffle", "groups"
     formulas = {"output": "same as input", **NONE}
 
+    def reach(self, shapes, out):
+        return SAME
+
     def output_shape(self, shapes):
         if shapes[0][0] % self.groups:
             raise ShapeError(f"groups={self.groups} must divide the channels, found {shapes[0][0]}")
@@ -142,6 +157,13 @@ class Mean(Layer):
 
     kind, torch_name, primary = "mean", "torch.mean", "dim"
     formulas = {"output": "input without (or with size 1 at) the reduced dims", **NONE}
+
+    def reach(self, shapes, out):
+        dims = self.dim if isinstance(self.dim, tuple) else (self.dim,)
+        reduced = {normalize_dim(d, shapes[0]) for d in dims}
+        if self.keepdim:
+            return tuple(GLOBAL if d in reduced else SAME for d in range(1, len(out)))
+        return GLOBAL if reduced >= set(range(1, len(shapes[0]))) else None
 
     def output_shape(self, shapes):
         shape = shapes[0]
@@ -161,6 +183,9 @@ class StochasticDepth(Layer):
 
     kind, torch_name, primary = "stochasticdepth", "torchvision.ops.StochasticDepth", "p"
     formulas = {"output": "same as input", **NONE}
+
+    def reach(self, shapes, out):
+        return SAME
 
     def output_shape(self, shapes):
         return shapes[0]

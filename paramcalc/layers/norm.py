@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    DTYPE_BYTES, GLOBAL, Layer, Params, REQUIRED, SAME, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
 )
 
 
@@ -38,6 +38,9 @@ class _BatchNormNd(Layer):
         c = shapes[0][0]
         return Params(weights=c if self.affine else 0, bias=c if self.affine else 0,
                       buffers=2 * c + 1 if self.track_running_stats else 0)
+
+    def reach(self, shapes, out):
+        return SAME   # at inference the running statistics are constants
 
 
 class BatchNorm1d(_BatchNormNd):
@@ -76,6 +79,10 @@ class _TrailingNorm(Layer):
     def output_shape(self, shapes):
         _normalized(self.shape, shapes[0])
         return shapes[0]
+
+    def reach(self, shapes, out):
+        # each position's statistics are taken over all of the normalised trailing dims
+        return (GLOBAL,) * len(_normalized(self.shape, shapes[0]))
 
     def affine_size(self, shapes) -> int:
         return prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0
@@ -138,6 +145,9 @@ class GroupNorm(Layer):
         c = shapes[0][0] if self.affine else 0
         return Params(weights=c, bias=c)
 
+    def reach(self, shapes, out):
+        return (GLOBAL,) * (len(out) - 1)   # statistics over all positions of each group
+
 
 @kind_class
 class _InstanceNormNd(_BatchNormNd):
@@ -145,6 +155,9 @@ class _InstanceNormNd(_BatchNormNd):
 
     affine: bool = arg(False, "bool", "learn a scale (weight) and shift (bias) per channel")
     track_running_stats: bool = arg(False, "bool", "keep running mean/var buffers and a batch counter")
+
+    def reach(self, shapes, out):
+        return (GLOBAL,) * (len(out) - 1)   # each sample's statistics, over all positions
 
 
 class InstanceNorm1d(_InstanceNormNd):
@@ -174,6 +187,9 @@ class LocalResponseNorm(Layer):
     def output_shape(self, shapes):
         expect_rank(shapes[0], tuple(range(2, 9)), "(C, *)")
         return shapes[0]
+
+    def reach(self, shapes, out):
+        return SAME   # neighbours across channels only
 
 
 KINDS = [BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, RMSNorm, GroupNorm, InstanceNorm1d, InstanceNorm2d,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, arg, expect_rank, fmt_shape, kind_class
+from fractions import Fraction
+
+from .base import GLOBAL, Layer, REQUIRED, Reach, arg, expect_rank, fmt_shape, kind_class
 
 LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
 
@@ -52,6 +54,11 @@ class _PoolNd(Layer):
                                  f"{length + 2 * self.padding[i]} in spatial dim {i + 1} of {fmt_shape(shape)}")
             spatial.append(size)
         return (shape[0], *spatial)
+
+    def reach(self, shapes, out):
+        stride = self.stride or self.kernel
+        dilation = self.dilation or (1,) * self.ndim
+        return tuple(Reach.window(*geometry) for geometry in zip(self.kernel, stride, self.padding, dilation))
 
 
 @kind_class
@@ -125,6 +132,16 @@ class _AdaptivePoolNd(Layer):
         (shape,) = shapes
         expect_rank(shape, (self.ndim + 1,), LAYOUTS[self.ndim])
         return (shape[0], *(length if o is None else o for o, length in zip(self.out, shape[1:])))
+
+    def reach(self, shapes, out):
+        return tuple(adaptive_reach(length, o) for length, o in zip(shapes[0][1:], out[1:]))
+
+
+def adaptive_reach(length: int, size: int):
+    """Adaptive pooling's output o reads floor(o·L/n) .. ceil((o+1)·L/n) − 1; to one position, all."""
+    if size == 1:
+        return GLOBAL
+    return Reach.table(Fraction(length, size), lambda o: o * length // size, lambda o: -(-(o + 1) * length // size) - 1)
 
 
 class AdaptiveAvgPool1d(_AdaptivePoolNd):

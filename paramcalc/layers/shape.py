@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
+
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, arg, fmt_shape, kind_class, normalize_dim, prod
+from .base import Layer, REQUIRED, Reach, SAME, arg, fmt_shape, kind_class, normalize_dim, prod
 
 
 @kind_class
@@ -38,6 +40,9 @@ class Identity(Layer):
     def output_shape(self, shapes):
         return shapes[0]
 
+    def reach(self, shapes, out):
+        return SAME
+
 
 @kind_class
 class _Dropout(Layer):
@@ -55,6 +60,9 @@ class _Dropout(Layer):
 
     def output_shape(self, shapes):
         return shapes[0]
+
+    def reach(self, shapes, out):
+        return SAME
 
 
 class Dropout(_Dropout):
@@ -131,6 +139,34 @@ class Upsample(Layer):
             raise ShapeError(f"the output size {list(out)} has an empty dim")
         return (shape[0], *out)
 
+    def reach(self, shapes, out):
+        if self.mode == "area":
+            from .pool import adaptive_reach
+            return tuple(adaptive_reach(length, size) for length, size in zip(shapes[0][1:], out[1:]))
+        scales = self.scale if isinstance(self.scale, tuple) else (self.scale,) * (len(out) - 1)
+        return tuple(self._reach(length, size, scale) for length, size, scale in zip(shapes[0][1:], out[1:], scales))
+
+    def _reach(self, length, size, scale):
+        """PyTorch's source index of output o: o·r (nearest), (o + ½)·r − ½ (linear, bicubic), or
+        o·(L − 1)/(size − 1) with align_corners, r being 1/scale when a scale is given, else L/size.
+        Interpolation reads the neighbours it weights; bicubic two more on each side."""
+        if self.align_corners:
+            ratio = Fraction(length - 1, size - 1) if size > 1 else Fraction(0)
+            offset = Fraction(0)
+        else:
+            ratio = 1 / Fraction(scale).limit_denominator(1000) if scale is not None else Fraction(length, size)
+            offset = ratio / 2 if self.mode == "nearest-exact" else Fraction(0)
+            if self.mode in INTERPOLATING:
+                offset = ratio / 2 - Fraction(1, 2)
+        source = [ratio * o + offset for o in range(ratio.denominator)]
+        if self.mode in ("nearest", "nearest-exact"):
+            first = last = [math.floor(s) for s in source]
+        else:
+            wide = 1 if self.mode == "bicubic" else 0
+            first = [math.floor(s) - (wide if s % 1 else 0) for s in source]
+            last = [math.floor(s) + (1 + wide if s % 1 else 0) for s in source]
+        return Reach(ratio.denominator, ratio.numerator, tuple(first), tuple(last))
+
 
 @kind_class
 class UpsamplingNearest2d(Upsample):
@@ -172,6 +208,10 @@ class PixelShuffle(Layer):
             raise ShapeError(f"channels ({c}) must be divisible by factor² ({r * r})")
         return (*lead, c // (r * r), h * r, w * r)
 
+    def reach(self, shapes, out):
+        r = self.factor
+        return (Reach(r, 1, (0,) * r, (0,) * r),) * 2
+
 
 @kind_class
 class PixelUnshuffle(Layer):
@@ -188,6 +228,9 @@ class PixelUnshuffle(Layer):
         if h % r or w % r:
             raise ShapeError(f"height and width ({h}, {w}) must be divisible by factor {r}")
         return (*lead, c * r * r, h // r, w // r)
+
+    def reach(self, shapes, out):
+        return (Reach.window(self.factor, self.factor, 0),) * 2
 
 
 def _resolve_sizes(sizes: tuple, total: int, what: str) -> tuple:
@@ -367,6 +410,10 @@ class _PadNd(Layer):
 
     def check_side(self, size, left, right, d):
         pass
+
+    def reach(self, shapes, out):
+        pads = self.padding if isinstance(self.padding, tuple) else (self.padding,) * (2 * self.ndim)
+        return tuple(Reach.window(1, 1, pads[2 * i]) for i in reversed(range(self.ndim)))   # last dim first
 
 
 def _pad_kind(torch_name, base, n, doc, **extra):
