@@ -22,6 +22,8 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+    mermaid = "mermaid"
+    dot = "dot"
 
 
 class KindsFormat(str, Enum):
@@ -78,7 +80,7 @@ def analyze(
                                               help="Inline layer, repeatable: 'conv2d(64, kernel=3, padding=1)'."),
     format: Format = typer.Option(Format.table, "-f", "--format", help="Output format."),
     depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1,
-                                        help="Collapse blocks nested deeper than this into one row (table, markdown)."),
+                                        help="Collapse blocks nested deeper than this into one row (table, markdown) or node (mermaid, dot)."),
     batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size (scales MACs); overrides the spec."),
     save_svg: Optional[str] = typer.Option(None, "--save-svg", help="Also save the table as an SVG image."),
     save_html: Optional[str] = typer.Option(None, "--save-html", help="Also save the table as an HTML page."),
