@@ -84,6 +84,9 @@ def analyze(
     batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size (scales MACs); overrides the spec."),
     save_svg: Optional[str] = typer.Option(None, "--save-svg", help="Also save the table as an SVG image."),
     save_html: Optional[str] = typer.Option(None, "--save-html", help="Also save the table as an HTML page."),
+    rf: bool = typer.Option(False, "--rf", help="Add receptive-field columns to the table (size, stride, start)."),
+    share: bool = typer.Option(False, "--share", help="Add each row's share of params and MACs as bars to the table, "
+                                                      "and name the five costliest."),
 ):
     """Per-layer weights, bias, output shape and MACs of a network, with totals."""
     from .analyze import analyze as run
@@ -101,10 +104,13 @@ def analyze(
         if batch is not None:
             parsed.batch = batch
         report = run(parsed)
-        text = render(report, format.value, depth)
+        if (rf or share) and format != Format.table:
+            raise SpecError(f"--rf and --share add table columns; --format {format.value} "
+                            + ("has every layer's receptive_field already" if format == Format.json else "does not take them"))
+        text = render(report, format.value, depth, **({"rf": rf, "share": share} if rf or share else {}))
         if save_svg or save_html:
             from .render.table import print_report
-            save_exports(lambda console, plain: print_report(console, report, depth, plain), report.name,
+            save_exports(lambda console, plain: print_report(console, report, depth, plain, rf, share), report.name,
                          save_svg, save_html)
     except SpecError as e:
         fail(e)

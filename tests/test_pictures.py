@@ -128,3 +128,9 @@ def test_mermaid_renders_every_spec(tmp_path):
     shown = html.unescape(re.sub(r"<[^>]+>", "\n", resnet18))
     assert {row.name for row in analyze("specs/resnet18.yaml").layers} <= set(shown.splitlines())
     assert EVIL_NAME.replace("\n", "␊") in html.unescape(re.sub(r"<br ?/?>", "\n", svgs[-1]))
+
+
+def test_readme_mermaid_block_is_real_output():
+    readme = (ROOT / "README.md").read_text()
+    command, chart = re.search(r"`(paramcalc analyze [^`]*-f mermaid[^`]*)`:\n\n```mermaid\n(.*?)```", readme, re.S).groups()
+    assert run_cli(*command.split()[1:]).stdout == chart

@@ -16,7 +16,7 @@ def make_console():
                    color_system=None if plain else "auto"), plain
 
 
-def build_table(report, depth, plain):
+def build_table(report, depth, plain, rf=False, share=False):
     from rich import box
     from rich.table import Table
     t = report.totals
@@ -35,6 +35,12 @@ def build_table(report, depth, plain):
     if show_buffers:
         table.add_column("buffers", justify="right", footer=f"{t.buffers:,}")
     table.add_column("MACs", justify="right", footer=f"{t.macs:,}")
+    if rf:
+        for title in ("RF", "stride", "start"):
+            table.add_column(title, justify="right")
+    if share:
+        table.add_column("params share", footer="100%")
+        table.add_column("MACs share", footer="100%")
     for row in visible_rows(report, depth):
         is_block = hasattr(row, "first")
         cells = [f"{row.first}–{row.last}" if is_block else str(row.index), row_label(row, depth), row.kind,
@@ -43,8 +49,44 @@ def build_table(report, depth, plain):
         if show_buffers:
             cells.append(f"{row.buffers:,}")
         cells.append(f"{row.macs:,}")
+        if rf:
+            cells += rf_cells(report.layers[row.last] if is_block else row)
+        if share:
+            from ..share import shares
+            cells += [bar(fraction, plain) for fraction in shares(row, t)]
         table.add_row(*cells, style="bold" if is_block and not plain and not is_collapsed(row, depth) else None)
     return table
+
+
+def rf_cells(row) -> list[str]:
+    """Receptive field size, stride and start per spatial dim; a global field says so."""
+    field = row.receptive_field
+    if field is None:
+        return ["–"] * 3
+    if field["global"]:
+        return ["global", "–", "–"]
+    from fractions import Fraction
+
+    def dims(values):
+        return "×".join(str(Fraction(v).limit_denominator(4096)) for v in values)
+    return [dims(field["size"]), dims(field["stride"]), dims(field["start"])]
+
+
+BAR_WIDTH = 10
+
+
+def bar(fraction: float, plain: bool) -> str:
+    """A bar of eighth blocks and the percentage: '████▌      45.3%'."""
+    eighths = round(fraction * BAR_WIDTH * 8)
+    blocks = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+    return f"{blocks:<{BAR_WIDTH}} {100 * fraction:5.1f}%"
+
+
+def costliest_lines(report, depth) -> list[str]:
+    from ..share import costliest
+    what = "blocks and layers" if depth else "layers"
+    return [f"costliest {what} by {title}: " + ", ".join(f"{name} {100 * share:.1f}%" for name, share in top)
+            for title, top in zip(("params", "MACs"), costliest(report, depth).values()) if top]
 
 
 def summary(report) -> str:
@@ -60,15 +102,17 @@ def summary(report) -> str:
     return "\n".join(lines)
 
 
-def print_report(console, report, depth, plain):
-    console.print(build_table(report, depth, plain))
+def print_report(console, report, depth, plain, rf=False, share=False):
+    console.print(build_table(report, depth, plain, rf, share))
     console.print(summary(report))
+    if share:
+        console.print("\n".join(costliest_lines(report, depth)))
 
 
-def render_table(report, depth=None) -> str:
+def render_table(report, depth=None, rf=False, share=False) -> str:
     console, plain = make_console()
     with console.capture() as capture:
-        print_report(console, report, depth, plain)
+        print_report(console, report, depth, plain, rf, share)
     return tidy(capture.get(), plain)
 
 
