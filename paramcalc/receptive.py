@@ -15,15 +15,15 @@ how they read their input with `Layer.reach`; this module only composes those ma
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 
 from .layers.base import GLOBAL, SAME, Reach
 
 IDENTITY = Reach(1, 1, (0,), (0,))
 BROADCAST = Reach(1, 0, (0,), (0,))     # a size-1 dim stretched over the output: every position reads 0
-MAX_PERIOD = 4096                       # beyond this (resampling by odd ratios, stacked) positions go untracked
+MAX_PERIOD = Reach.MAX_PERIOD
 MAX_STRANDS = 8                         # paths with different strides, kept apart
 
 
@@ -41,6 +41,11 @@ class Field:
     def is_global(self) -> bool:
         return self.axes is not None and all(axis == GLOBAL for axis in self.axes)
 
+    @functools.cached_property
+    def described(self) -> dict:
+        """describe()'s answers by output size: layers that move nothing share their input's field."""
+        return {}
+
 
 def input_field(shape) -> Field | None:
     """A (C, L), (C, H, W) or (C, D, H, W) input is spatial; token ids or feature vectors are not."""
@@ -54,17 +59,19 @@ def through(layer, fields: list, shapes: list, out) -> Field | None:
     sources = [(f, tuple(s)) for f, s in zip(fields, shapes) if f is not None]
     if not sources:
         return None
+    if len(fields) == 1 and tuple(shapes[0]) == tuple(out) and layer.reach(shapes, out) == SAME:
+        return fields[0]   # the common case (activations, norms): nothing moves
     extent = sources[0][0].extent
     lost = Field(extent)
     if len(out) < 2 or any(f.extent != extent for f, _ in sources):
         return lost
-    everywhere = Field(extent, (GLOBAL,) * len(extent))
     reach = layer.reach([tuple(s) for s in shapes], tuple(out))
     # a global input stays global through what follows, and reaches every position of a merge
     merged = any if reach == SAME else all
     if reach == GLOBAL or merged(f.is_global for f, _ in sources):
-        return everywhere
-    if reach is None or any(f.axes is None or len(s) != len(out) for f, s in sources):
+        return Field(extent, (GLOBAL,) * len(extent))
+    if reach is None or (isinstance(reach, tuple) and any(entry is None for entry in reach)) \
+            or any(f.axes is None or len(s) != len(out) for f, s in sources):
         return lost
     n = len(extent)
     if reach == SAME:
@@ -94,18 +101,29 @@ def describe(field: Field | None, out) -> dict | None:
     """The JSON form: null without spatial dims, else size, stride and start per spatial dim."""
     if field is None or field.axes is None:
         return None
+    key = tuple(out[len(out) - len(field.axes):])
+    if key not in field.described:
+        field.described[key] = _describe(field, key)
+    return dict(field.described[key])
+
+
+def _describe(field: Field, out) -> dict:
     size, stride, start = [], [], []
-    for axis, extent, length in zip(field.axes, field.extent, out[len(out) - len(field.axes):]):
+    for axis, extent, length in zip(field.axes, field.extent, out):
         if axis == GLOBAL:   # every position sees all of the input, so the field does not move
             size.append(extent), stride.append(0), start.append(0)
+            continue
+        if len(axis) == 1 and axis[0].period == 1:   # the common case: a field that moves evenly
+            strand = axis[0]
+            size.append(strand.hi[0] - strand.lo[0] + 1), stride.append(strand.shift), start.append(strand.lo[0])
             continue
         # one stride: the pattern repeats every period; several: the paths drift apart, so every position counts
         positions = range(axis[0].period) if len(axis) == 1 else range(length)
         spans = [span for span in (_union_at(axis, o) for o in positions) if span is not None]
         size.append(max(hi - lo + 1 for lo, hi in spans))
         start.append(spans[0][0])
-        jump = max(Fraction(strand.shift, strand.period) for strand in axis)
-        stride.append(int(jump) if jump.denominator == 1 else float(jump))
+        shift, period = max(((s.shift, s.period) for s in axis), key=lambda sp: sp[0] / sp[1])
+        stride.append(shift // period if shift % period == 0 else shift / period)
     return {"size": size, "stride": stride, "start": start, "global": field.is_global}
 
 
@@ -132,6 +150,9 @@ def _apply(layer_reach: Reach, axis):
 
 
 def _compose(outer: Reach, inner: Reach) -> Reach | None:
+    if outer.period == inner.period == 1:   # windows on an evenly moving field: the paper's recurrence
+        return Reach(1, outer.shift * inner.shift, (inner.lo[0] + outer.lo[0] * inner.shift,),
+                     (inner.hi[0] + outer.hi[0] * inner.shift,))
     # repeat after enough output periods to move the layer input by a whole number of inner periods
     repeats = inner.period // math.gcd(outer.shift, inner.period)
     period = outer.period * repeats
@@ -163,11 +184,14 @@ def _union(axes: list):
     one (over a common period); different strides stay apart."""
     if any(axis == GLOBAL for axis in axes):
         return GLOBAL
-    if len(axes) == 1:
+    if len(axes) == 1 or all(axis == axes[0] for axis in axes):
         return axes[0]
-    by_stride: dict[Fraction, list[Reach]] = {}
+    if all(len(axis) == 1 and axis[0].period == 1 and axis[0].shift == axes[0][0].shift for axis in axes):
+        return (Reach(1, axes[0][0].shift, (min(a[0].lo[0] for a in axes),), (max(a[0].hi[0] for a in axes),)),)
+    by_stride: dict[tuple[int, int], list[Reach]] = {}
     for strand in (s for axis in axes for s in axis):
-        by_stride.setdefault(Fraction(strand.shift, strand.period), []).append(strand)
+        common = math.gcd(strand.shift, strand.period)
+        by_stride.setdefault((strand.shift // common, strand.period // common), []).append(strand)
     if len(by_stride) > MAX_STRANDS:
         return None
     merged = []

@@ -244,7 +244,7 @@ class Layer:
 SAME, GLOBAL = "same", "global"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reach:
     """Which input positions an output position reads along one dim: output o reads
     lo[o % period] .. hi[o % period], both moved by (o // period)·shift; None where it reads
@@ -270,12 +270,17 @@ class Reach:
             hi.append(max(reads) if reads else None)
         return cls(stride, 1, tuple(lo), tuple(hi))
 
+    MAX_PERIOD: ClassVar[int] = 4096   # a longer pattern (resampling by an odd ratio) goes untracked
+
     @classmethod
-    def table(cls, ratio, first, last) -> "Reach":
-        """A resampling whose output o reads first(o) .. last(o), with input positions per output a
-        Fraction `ratio` (so the pattern repeats every ratio.denominator outputs)."""
-        period = ratio.denominator
-        return cls(period, ratio.numerator, tuple(first(o) for o in range(period)),
+    def table(cls, inputs: int, outputs: int, first, last) -> "Reach | None":
+        """A resampling whose output o reads first(o) .. last(o), `inputs` input positions passing
+        for every `outputs` output positions (so the pattern repeats every outputs / gcd outputs)."""
+        common = math.gcd(inputs, outputs)
+        period = outputs // common
+        if period > cls.MAX_PERIOD:
+            return None
+        return cls(period, inputs // common, tuple(first(o) for o in range(period)),
                    tuple(last(o) for o in range(period)))
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from fractions import Fraction
-
 from .base import GLOBAL, Layer, REQUIRED, Reach, arg, expect_rank, fmt_shape, kind_class
 
 LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
@@ -141,7 +139,7 @@ def adaptive_reach(length: int, size: int):
     """Adaptive pooling's output o reads floor(o·L/n) .. ceil((o+1)·L/n) − 1; to one position, all."""
     if size == 1:
         return GLOBAL
-    return Reach.table(Fraction(length, size), lambda o: o * length // size, lambda o: -(-(o + 1) * length // size) - 1)
+    return Reach.table(length, size, lambda o: o * length // size, lambda o: -(-(o + 1) * length // size) - 1)
 
 
 class AdaptiveAvgPool1d(_AdaptivePoolNd):

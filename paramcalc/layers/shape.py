@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 from ..errors import FieldError, ShapeError
 from .base import Layer, REQUIRED, Reach, SAME, arg, fmt_shape, kind_class, normalize_dim, prod
@@ -150,6 +149,7 @@ class Upsample(Layer):
         """PyTorch's source index of output o: o·r (nearest), (o + ½)·r − ½ (linear, bicubic), or
         o·(L − 1)/(size − 1) with align_corners, r being 1/scale when a scale is given, else L/size.
         Interpolation reads the neighbours it weights; bicubic two more on each side."""
+        from fractions import Fraction   # exact positions; imported here, as fractions loads decimal
         if self.align_corners:
             ratio = Fraction(length - 1, size - 1) if size > 1 else Fraction(0)
             offset = Fraction(0)
@@ -158,14 +158,19 @@ class Upsample(Layer):
             offset = ratio / 2 if self.mode == "nearest-exact" else Fraction(0)
             if self.mode in INTERPOLATING:
                 offset = ratio / 2 - Fraction(1, 2)
-        source = [ratio * o + offset for o in range(ratio.denominator)]
         if self.mode in ("nearest", "nearest-exact"):
-            first = last = [math.floor(s) for s in source]
-        else:
-            wide = 1 if self.mode == "bicubic" else 0
-            first = [math.floor(s) - (wide if s % 1 else 0) for s in source]
-            last = [math.floor(s) + (1 + wide if s % 1 else 0) for s in source]
-        return Reach(ratio.denominator, ratio.numerator, tuple(first), tuple(last))
+            return Reach.table(ratio.numerator, ratio.denominator, lambda o: math.floor(ratio * o + offset),
+                               lambda o: math.floor(ratio * o + offset))
+        wide = 1 if self.mode == "bicubic" else 0   # a neighbour weighted zero is not read
+
+        def first(o):
+            s = ratio * o + offset
+            return math.floor(s) - (wide if s % 1 else 0)
+
+        def last(o):
+            s = ratio * o + offset
+            return math.floor(s) + (1 + wide if s % 1 else 0)
+        return Reach.table(ratio.numerator, ratio.denominator, first, last)
 
 
 @kind_class
