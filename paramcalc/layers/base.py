@@ -237,7 +237,7 @@ class Layer:
         None (the default) when positions are not kept, as by flatten or an LSTM; SAME when each
         output position reads the same position of every input (elementwise work, normalisation,
         merges); GLOBAL when it reads every position (attention); or one entry per trailing dim,
-        each a Reach, SAME or GLOBAL."""
+        each a Reach, SAME or GLOBAL (or None where the pattern is too long to follow)."""
         return None
 
 
@@ -260,8 +260,10 @@ class Reach:
         return cls(1, stride, (-padding,), (dilation * (kernel - 1) - padding,))
 
     @classmethod
-    def transposed(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Reach":
+    def transposed(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Reach | None":
         """Output o = i·stride − padding + dilation·m gathers input i through tap m."""
+        if stride > cls.MAX_PERIOD:
+            return None
         lo, hi = [], []
         for r in range(stride):
             reads = [(r + padding - dilation * m) // stride for m in range(kernel)
