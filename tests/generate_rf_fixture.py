@@ -2,7 +2,9 @@
 
 Runs in the torchvision venv, like generate_zoo_fixture.py:
 
-    /work/tv/bin/python tests/generate_rf_fixture.py
+    /work/tv/bin/python tests/generate_rf_fixture.py [MODEL ... | cases]   # all, or update some
+
+(about half an hour on two cores, most of it DenseNet and the ResNet-50s at their largest inputs)
 
 Method: every weight is a positive constant and every bias zero, BatchNorm is the identity, the
 input is all ones, so every value is positive and no two contributions cancel; the input gradient
@@ -14,17 +16,18 @@ values ReLU already is the identity). Adaptive pooling to more than one position
 pooling it performs at the spec's input size (its windows depend on the input size); to one
 position it stays global.
 
-The input is made large enough that the border plays no part: starting at the spec's size, a
-module whose field touches the border without covering the whole input is measured again on a
-twice larger input (up to 4x); one that covers the whole input at the largest size is global.
-For each module, gradients are taken from several output positions near the centre at once (one
-per sample of a batch; R positions cover the period of any upsampling in the model), and for each
-spatial dim the fixture records (output position, first and last input position with a nonzero
-gradient).
+Each module's gradient is taken from several output positions, one at a time: consecutive ones
+from the centre (as many as the period of the model's upsampling, whose fields differ from
+position to position) and the first and last, whose far edges lie inside the input long before
+the field of a centre position fits. For each spatial dim the fixture records [output position,
+first and last input position with a nonzero gradient]. The input is made large enough that the
+border plays no part: starting at the spec's size, a module is measured again on 2x and 5x larger
+inputs until some probe shows each edge of its field clear of the border (or the centre probes
+show it whole); one that still covers the whole input at the largest size is global.
 
 Weights are 1 / (input channels per group · sqrt(kernel elements)), so values grow by about
-sqrt(kernel) per layer forwards and the corner of the field shrinks by as much backwards: both
-stay far from float32's limits even through DenseNet's deepest path.
+sqrt(kernel) per layer forwards and the corner of the field shrinks by as much backwards; in
+float64 (float32 for U-Net) both stay far from the limits even through DenseNet's deepest path.
 """
 
 from __future__ import annotations
