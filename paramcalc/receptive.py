@@ -76,7 +76,11 @@ def through(layer, fields: list, shapes: list, out) -> Field | None:
     n = len(extent)
     if reach == SAME:
         per_input = []
+        spatial = tuple(out[-n:])
         for f, shape in sources:
+            if shape[-n:] == spatial:   # the common case: merged paths of the same spatial size
+                per_input.append(f.axes)
+                continue
             axes = []
             for axis, size_in, size_out in zip(f.axes, shape[-n:], out[-n:]):
                 if axis == GLOBAL or size_in == size_out:
@@ -184,7 +188,7 @@ def _union(axes: list):
     one (over a common period); different strides stay apart."""
     if any(axis == GLOBAL for axis in axes):
         return GLOBAL
-    if len(axes) == 1 or all(axis == axes[0] for axis in axes):
+    if len(axes) == 1 or all(axis is axes[0] or axis == axes[0] for axis in axes):
         return axes[0]
     if all(len(axis) == 1 and axis[0].period == 1 and axis[0].shift == axes[0][0].shift for axis in axes):
         return (Reach(1, axes[0][0].shift, (min(a[0].lo[0] for a in axes),), (max(a[0].hi[0] for a in axes),)),)
