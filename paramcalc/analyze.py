@@ -9,6 +9,7 @@ from operator import attrgetter
 from .errors import ShapeError, SpecError
 from .graph import build_graph, unused_outputs
 from .layers.base import DTYPE_BYTES, Context, fmt_shape, prod
+from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec, load_spec
 
@@ -32,6 +33,7 @@ class _Analysis:
         self.measured: dict[tuple, tuple] = {}   # (layer, *input shapes) -> output shape, counts, MACs
         self.lists: dict[tuple, list] = {}        # one list per distinct shape, path or list of shapes
         self.running: dict[str, list[int]] = {}   # key -> running sums over the rows, once all are made
+        self.fields = {name: input_field(shape) for name, shape in spec.inputs.items()}
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -95,6 +97,7 @@ class _Analysis:
             out, counts, macs = self.measure(layer, in_shapes)
             macs *= self.spec.batch
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
+            field = through(layer, [self.fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
         own = counts.params - shared
@@ -106,11 +109,13 @@ class _Analysis:
             weights=counts.weights,
             bias=counts.bias, params=counts.params, trainable=trainable, buffers=counts.buffers, macs=macs,
             param_bytes=own * itemsize, shared=shared, tied_to=node.tie if shared else None,
+            receptive_field=describe(field, out),
         )
         self.rows.append(row)
         self.layer_objects.append(layer)
         self.by_name[name] = (row, layer)
         self.shapes[name] = out
+        self.fields[name] = field
 
     def shared(self, values) -> list:
         """One list for equal shapes (or paths, or lists of shapes), however many rows show it:
@@ -168,6 +173,7 @@ class _Analysis:
             self.leaf(node, part.layer, full, [local[i] for i in part.inputs], self.shared((*path, node.name)))
             local[part.name] = full
         self.shapes[node.name] = self.shapes[self.rows[-1].name]
+        self.fields[node.name] = self.fields[self.rows[-1].name]
         return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
 
     def block_row(self, name, kind, inputs, first, last, path) -> BlockRow:

@@ -36,6 +36,8 @@ class Format(str, Enum):
     csv = "csv"
     markdown = "markdown"
     md = "md"           # markdown's usual short name
+    mermaid = "mermaid"
+    dot = "dot"
 
 
 class KindsFormat(str, Enum):
@@ -106,9 +108,10 @@ def analyze(
     layer: Optional[list[str]] = typer.Option(None, "-l", "--layer", metavar="LAYER",
                                               help="Inline layer, repeatable: 'conv2d(64, kernel=3, padding=1)'."),
     format: Format = typer.Option(Format.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
-                                  help="table, json, csv or markdown (md)."),
+                                  help="table, json, csv, markdown (md), mermaid or dot."),
     depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1, metavar="N",
-                                        help="Collapse blocks nested deeper than this into one row (table, markdown)."),
+                                        help="Collapse blocks nested deeper than this into one row (table, markdown) or node "
+                                             "(mermaid, dot)."),
     batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, metavar="N",
                                         help="Batch size (scales MACs); overrides the spec."),
     columns: Optional[str] = typer.Option(None, "--columns", metavar="COLUMNS",
@@ -121,6 +124,9 @@ def analyze(
                                             help="Also save the table as an HTML page."),
     memory: bool = typer.Option(False, "--memory", help="Table: add each layer's activation bytes and the bytes "
                                                         "it adds to what training keeps for backward."),
+    rf: bool = typer.Option(False, "--rf", help="Add receptive-field columns to the table (size, stride, start)."),
+    share: bool = typer.Option(False, "--share", help="Add each row's share of params and MACs as bars to the table, "
+                                                      "and name the five costliest."),
 ):
     """Per-layer weights, bias, output shape and MACs of a network, with totals."""
     from . import analyze as run, inline_spec, load_spec
@@ -141,21 +147,25 @@ def analyze(
         if batch is not None:
             parsed.batch = batch
         report = run(parsed)
+        if (rf or share or memory) and fmt != "table":
+            raise SpecError(f"--rf and --share add table columns (and --memory too); --format {fmt} "
+                            + ("has them per layer already" if fmt == "json" else "does not take them"))
         picked = None
         if columns is not None:
-            from .render.table import default_columns, memory_columns, pick_columns
-            offered = default_columns(report, depth) + (memory_columns() if memory else [])
+            from .render.table import default_columns, extra_columns, pick_columns
+            offered = default_columns(report, depth) + extra_columns(report, memory, rf, share)
             picked = pick_columns(offered, columns.split(","))
         if fmt == "json":   # in pieces: the text of a 100,000-layer report is never copied whole
             from .render.json import render_json_parts
             text = render_json_parts(report)
         elif fmt == "table":
-            text = render(report, fmt, depth, columns=picked, wide=wide, memory=memory)
+            text = render(report, fmt, depth, columns=picked, wide=wide, memory=memory, rf=rf, share=share)
         else:
             text = render(report, fmt, depth)
         if save_svg or save_html:
             from .render.table import EXPORT, report_lines
-            save_exports(report_lines(report, depth, EXPORT, picked, wide=True, memory=memory), report.name,
+            save_exports(report_lines(report, depth, EXPORT, picked, wide=True, memory=memory, rf=rf, share=share),
+                         report.name,
                          save_svg, save_html)
     except SpecError as e:
         fail(e)

@@ -76,6 +76,8 @@ class LayerRow:
     activation_bytes: int = 0       # the output tensor, at the batch and dtype
     saved_bytes: int = 0            # what it adds to the tensors autograd keeps for backward (training)
 
+    receptive_field: dict | None = None   # see paramcalc/receptive.py; null without spatial dims
+
 
 @dataclass(frozen=True, slots=True)
 class BlockRow:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..errors import ShapeError
-from .base import DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, kind_class, normalize_dim, prod
+from .base import DTYPE_BYTES, GLOBAL, Layer, Params, REQUIRED, Saved, arg, kind_class, normalize_dim, prod
+from .base import SAME as PER_POSITION   # SAME below is the formulas of shape-keeping kinds
 
 SAME = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0 (activations are not counted)"}
 
@@ -31,6 +32,9 @@ class _Elementwise(Layer):
                 return Saved(output=True, tensors=extra, alias=True)
             return Saved(tensors=((numel, "act"), *extra), alias=True)
         return Saved(inputs=(0,) if self.keeps == "input" else (), output=self.keeps == "output", tensors=extra)
+
+    def reach(self, shapes, out):
+        return PER_POSITION
 
 
 @kind_class
@@ -104,6 +108,11 @@ class _Softmax(_Elementwise):
         if self.dim is not None:
             normalize_dim(self.dim, shapes[0])
         return shapes[0]
+
+    def reach(self, shapes, out):
+        # PyTorch's implicit dim is the channels for a (C, ...) sample; along any other dim every position counts
+        d = 0 if self.dim is None else normalize_dim(self.dim, shapes[0])
+        return PER_POSITION if d == 0 else (GLOBAL,) + (PER_POSITION,) * (len(out) - 1 - d)
 
 
 class Softmax(_Softmax):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import FieldError, ShapeError
 from .base import (
     DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    GLOBAL,
 )
 
 
@@ -137,6 +138,9 @@ class MultiheadAttention(Layer):
     def kv_cache(self, shapes):
         """Keys and values per position: 2 · kv_heads · head_dim."""
         return 2 * self._dims(shapes)[6]
+
+    def reach(self, shapes, out):
+        return GLOBAL
 
 
 @dataclass(frozen=True)

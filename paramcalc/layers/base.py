@@ -372,6 +372,59 @@ class Layer:
         """Elements of keys and values cached per sample and per position when decoding (attention)."""
         return 0
 
+    def reach(self, shapes: list[Shape], out: Shape):
+        """Where each output position reads its inputs, for receptive fields (paramcalc/receptive.py):
+        None (the default) when positions are not kept, as by flatten or an LSTM; SAME when each
+        output position reads the same position of every input (elementwise work, normalisation,
+        merges); GLOBAL when it reads every position (attention); or one entry per trailing dim,
+        each a Reach, SAME or GLOBAL (or None where the pattern is too long to follow)."""
+        return None
+
+
+SAME, GLOBAL = "same", "global"
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Which input positions an output position reads along one dim: output o reads
+    lo[o % period] .. hi[o % period], both moved by (o // period)·shift; None where it reads
+    nothing (between a transposed convolution's taps)."""
+
+    period: int
+    shift: int
+    lo: tuple
+    hi: tuple
+
+    @classmethod
+    def window(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Reach":
+        return cls(1, stride, (-padding,), (dilation * (kernel - 1) - padding,))
+
+    @classmethod
+    def transposed(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Reach | None":
+        """Output o = i·stride − padding + dilation·m gathers input i through tap m."""
+        if stride > cls.MAX_PERIOD:
+            return None
+        lo, hi = [], []
+        for r in range(stride):
+            reads = [(r + padding - dilation * m) // stride for m in range(kernel)
+                     if (r + padding - dilation * m) % stride == 0]
+            lo.append(min(reads) if reads else None)
+            hi.append(max(reads) if reads else None)
+        return cls(stride, 1, tuple(lo), tuple(hi))
+
+    MAX_PERIOD: ClassVar[int] = 4096   # a longer pattern (resampling by an odd ratio) goes untracked
+
+    @classmethod
+    def table(cls, inputs: int, outputs: int, first, last) -> "Reach | None":
+        """A resampling whose output o reads first(o) .. last(o), `inputs` input positions passing
+        for every `outputs` output positions (so the pattern repeats every outputs / gcd outputs)."""
+        common = math.gcd(inputs, outputs)
+        period = outputs // common
+        if period > cls.MAX_PERIOD:
+            return None
+        return cls(period, inputs // common, tuple(first(o) for o in range(period)),
+                   tuple(last(o) for o in range(period)))
+
 
 def check_declared(declared: int | None, actual: int, field: str) -> None:
     """A size pasted from PyTorch code (in_channels=3) must agree with the inferred one."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, Shape, arg, check_declared, expect_rank, fmt_shape,
-    kind_class, prod,
+    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    prod, Reach,
 )
 
 IN_CHANNELS = "input channels: inferred from the input; if given, checked against it"
@@ -91,6 +91,13 @@ class _ConvNd(Layer):
     def saves(self, shapes, out, ctx):
         return Saved(inputs=(0,))   # the input, for the weight's gradient
 
+    def reach(self, shapes, out):
+        if isinstance(self.padding, str):   # 'same' pads d·(k − 1) // 2 on the left, as PyTorch does
+            pads = [0 if self.padding == "valid" else d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation)]
+        else:
+            pads = self.padding
+        return tuple(Reach.window(*geometry) for geometry in zip(self.kernel, self.stride, pads, self.dilation))
+
 
 class Conv1d(_ConvNd):
     kind, torch_name, ndim, layout = "conv1d", "Conv1d", 1, "(C, L)"
@@ -148,6 +155,10 @@ class _ConvTransposeNd(_ConvNd):
 
     def weight_shape(self, shapes):
         return (shapes[0][0], self.out // self.groups, *self.kernel)
+
+    def reach(self, shapes, out):
+        return tuple(Reach.transposed(*geometry) for geometry in zip(self.kernel, self.stride, self.padding,
+                                                                     self.dilation))
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    DTYPE_BYTES, GLOBAL, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    prod,
 )
 
 
@@ -37,6 +38,9 @@ class Linear(Layer):
 
     def macs(self, shapes, out):
         return prod(shapes[0]) * self.out
+
+    def reach(self, shapes, out):
+        return (GLOBAL,)   # every output feature reads the whole last dim
 
     def weight_shape(self, shapes):
         return (self.out, shapes[0][-1])

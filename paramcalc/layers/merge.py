@@ -4,7 +4,7 @@ reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, Saved, arg, expect_rank, fmt_shape, kind_class, normalize_dim
+from .base import GLOBAL, Layer, REQUIRED, SAME, Saved, arg, expect_rank, fmt_shape, kind_class, normalize_dim
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
 
@@ -34,6 +34,9 @@ class Add(Layer):
     kind, torch_name, arity = "add", "torch.add", (2, None)
     formulas = {"output": "the common (broadcast) input shape", **NONE}
 
+    def reach(self, shapes, out):
+        return SAME
+
     def output_shape(self, shapes):
         out = _broadcast(shapes)
         if out is None:
@@ -49,6 +52,9 @@ class Mul(Layer):
 
     kind, torch_name, arity = "mul", "torch.mul", (2, None)
     formulas = {"output": "the broadcast shape of the inputs (same rank; each dim equal or 1)", **NONE}
+
+    def reach(self, shapes, out):
+        return SAME
 
     def output_shape(self, shapes):
         if len({len(s) for s in shapes}) > 1:
@@ -70,6 +76,9 @@ class Concat(Layer):
 
     kind, torch_name, primary, arity = "concat", "torch.cat", "dim", (2, None)
     formulas = {"output": "inputs' shape with dim summed", **NONE}
+
+    def reach(self, shapes, out):
+        return SAME
 
     def output_shape(self, shapes):
         if len({len(s) for s in shapes}) > 1:
@@ -107,6 +116,9 @@ class Split(Layer):
             return list(self.size)
         full, rest = divmod(length, self.size)
         return [self.size] * full + ([rest] if rest else [])
+
+    def reach(self, shapes, out):
+        return SAME
 
     def output_shape(self, shapes):
         shape = shapes[0]
@@ -146,6 +158,9 @@ class ChannelShuffle(Layer):
     kind, torch_name, primary = "channelshuffle", "ChannelShuffle", "groups"
     formulas = {"output": "same as input", **NONE}
 
+    def reach(self, shapes, out):
+        return SAME
+
     def output_shape(self, shapes):
         expect_rank(shapes[0], tuple(range(2, 9)), "(C, *)")
         if shapes[0][0] % self.groups:
@@ -162,6 +177,13 @@ class Mean(Layer):
 
     kind, torch_name, primary = "mean", "torch.mean", "dim"
     formulas = {"output": "input without (or with size 1 at) the reduced dims", **NONE}
+
+    def reach(self, shapes, out):
+        dims = self.dim if isinstance(self.dim, tuple) else (self.dim,)
+        reduced = {normalize_dim(d, shapes[0]) for d in dims}
+        if self.keepdim:
+            return tuple(GLOBAL if d in reduced else SAME for d in range(1, len(out)))
+        return GLOBAL if reduced >= set(range(1, len(shapes[0]))) else None
 
     def output_shape(self, shapes):
         shape = shapes[0]
@@ -181,6 +203,9 @@ class StochasticDepth(Layer):
 
     kind, torch_name, primary = "stochasticdepth", "torchvision.ops.StochasticDepth", "p"
     formulas = {"output": "same as input", **NONE}
+
+    def reach(self, shapes, out):
+        return SAME
 
     def output_shape(self, shapes):
         return shapes[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import ShapeError
 from .base import (
     DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    GLOBAL, SAME,
 )
 
 
@@ -46,6 +47,9 @@ class _BatchNormNd(Layer):
         stats = shapes[0][0] * (ctx.batch if self.per_sample else 1)
         return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))
 
+    def reach(self, shapes, out):
+        return SAME   # at inference the running statistics are constants
+
 
 class BatchNorm1d(_BatchNormNd):
     kind, torch_name, ranks, layout = "batchnorm1d", "BatchNorm1d", (1, 2), "(C) or (C, L)"
@@ -84,6 +88,10 @@ class _TrailingNorm(Layer):
     def output_shape(self, shapes):
         _normalized(self.shape, shapes[0])
         return shapes[0]
+
+    def reach(self, shapes, out):
+        # each position's statistics are taken over all of the normalised trailing dims
+        return (GLOBAL,) * len(_normalized(self.shape, shapes[0]))
 
     def affine_size(self, shapes) -> int:
         return prod(_normalized(self.shape, shapes[0])) if self.elementwise_affine else 0
@@ -191,6 +199,9 @@ class GroupNorm(Layer):
         stats = ctx.batch * self.groups
         return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))   # mean, inverse std
 
+    def reach(self, shapes, out):
+        return (GLOBAL,) * (len(out) - 1)   # statistics over all positions of each group
+
 
 @kind_class
 class _InstanceNormNd(_BatchNormNd):
@@ -200,6 +211,9 @@ class _InstanceNormNd(_BatchNormNd):
     track_running_stats: bool = arg(False, "bool", "keep running mean/var buffers and a batch counter")
 
     per_sample = True
+
+    def reach(self, shapes, out):
+        return (GLOBAL,) * (len(out) - 1)   # each sample's statistics, over all positions
 
 
 class InstanceNorm1d(_InstanceNormNd):
@@ -229,6 +243,9 @@ class LocalResponseNorm(Layer):
     def output_shape(self, shapes):
         expect_rank(shapes[0], tuple(range(2, 9)), "(C, *)")
         return shapes[0]
+
+    def reach(self, shapes, out):
+        return SAME   # neighbours across channels only
 
 
 KINDS = [BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, RMSNorm, LayerNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,

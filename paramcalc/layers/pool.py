@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, Saved, arg, expect_rank, fmt_shape, kind_class, prod
+from .base import GLOBAL, Layer, REQUIRED, Reach, Saved, arg, expect_rank, fmt_shape, kind_class, prod
 
 LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
 
@@ -52,6 +52,11 @@ class _PoolNd(Layer):
                                  f"{length + 2 * self.padding[i]} in spatial dim {i + 1} of {fmt_shape(shape)}")
             spatial.append(size)
         return (shape[0], *spatial)
+
+    def reach(self, shapes, out):
+        stride = self.stride or self.kernel
+        dilation = self.dilation or (1,) * self.ndim
+        return tuple(Reach.window(*geometry) for geometry in zip(self.kernel, stride, self.padding, dilation))
 
 
 def _input_and_indices(shapes, out, ctx):
@@ -144,6 +149,16 @@ class _AdaptivePoolNd(Layer):
     def saves(self, shapes, out, ctx):
         # An output of size 1 is computed as a mean, which keeps only sizes.
         return Saved() if all(o == 1 for o in out[1:]) else Saved(inputs=(0,))
+
+    def reach(self, shapes, out):
+        return tuple(adaptive_reach(length, o) for length, o in zip(shapes[0][1:], out[1:]))
+
+
+def adaptive_reach(length: int, size: int):
+    """Adaptive pooling's output o reads floor(o·L/n) .. ceil((o+1)·L/n) − 1; to one position, all."""
+    if size == 1:
+        return GLOBAL
+    return Reach.table(length, size, lambda o: o * length // size, lambda o: -(-(o + 1) * length // size) - 1)
 
 
 class AdaptiveAvgPool1d(_AdaptivePoolNd):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
+from .base import Layer, REQUIRED, Reach, SAME, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
 
 
 def view(self, shapes, out, ctx) -> Saved:
@@ -45,6 +46,9 @@ class Identity(Layer):
     def output_shape(self, shapes):
         return shapes[0]
 
+    def reach(self, shapes, out):
+        return SAME
+
 
 @kind_class
 class _Dropout(Layer):
@@ -71,6 +75,9 @@ class _Dropout(Layer):
         # CUDA's fused kernel keeps a bool mask; elsewhere the mask is a tensor in the activation dtype.
         fused = ctx.device == "cuda" and type(self).kind == "dropout"
         return Saved(tensors=((elements, "bool" if fused else "act"),), alias=self.inplace)
+
+    def reach(self, shapes, out):
+        return SAME
 
 
 class Dropout(_Dropout):
@@ -147,6 +154,40 @@ class Upsample(Layer):
             raise ShapeError(f"the output size {list(out)} has an empty dim")
         return (shape[0], *out)
 
+    def reach(self, shapes, out):
+        if self.mode == "area":
+            from .pool import adaptive_reach
+            return tuple(adaptive_reach(length, size) for length, size in zip(shapes[0][1:], out[1:]))
+        scales = self.scale if isinstance(self.scale, tuple) else (self.scale,) * (len(out) - 1)
+        return tuple(self._reach(length, size, scale) for length, size, scale in zip(shapes[0][1:], out[1:], scales))
+
+    def _reach(self, length, size, scale):
+        """PyTorch's source index of output o: o·r (nearest), (o + ½)·r − ½ (linear, bicubic), or
+        o·(L − 1)/(size − 1) with align_corners, r being 1/scale when a scale is given, else L/size.
+        Interpolation reads the neighbours it weights; bicubic two more on each side."""
+        from fractions import Fraction   # exact positions; imported here, as fractions loads decimal
+        if self.align_corners:
+            ratio = Fraction(length - 1, size - 1) if size > 1 else Fraction(0)
+            offset = Fraction(0)
+        else:
+            ratio = 1 / Fraction(scale).limit_denominator(1000) if scale is not None else Fraction(length, size)
+            offset = ratio / 2 if self.mode == "nearest-exact" else Fraction(0)
+            if self.mode in INTERPOLATING:
+                offset = ratio / 2 - Fraction(1, 2)
+        if self.mode in ("nearest", "nearest-exact"):
+            return Reach.table(ratio.numerator, ratio.denominator, lambda o: math.floor(ratio * o + offset),
+                               lambda o: math.floor(ratio * o + offset))
+        wide = 1 if self.mode == "bicubic" else 0   # a neighbour weighted zero is not read
+
+        def first(o):
+            s = ratio * o + offset
+            return math.floor(s) - (wide if s % 1 else 0)
+
+        def last(o):
+            s = ratio * o + offset
+            return math.floor(s) + (1 + wide if s % 1 else 0)
+        return Reach.table(ratio.numerator, ratio.denominator, first, last)
+
 
 @kind_class
 class UpsamplingNearest2d(Upsample):
@@ -188,6 +229,9 @@ class PixelShuffle(Layer):
             raise ShapeError(f"channels ({c}) must be divisible by factor² ({r * r})")
         return (*lead, c // (r * r), h * r, w * r)
 
+    def reach(self, shapes, out):
+        return (Reach.table(1, self.factor, lambda o: 0, lambda o: 0),) * 2   # r outputs per input
+
 
 @kind_class
 class PixelUnshuffle(Layer):
@@ -204,6 +248,9 @@ class PixelUnshuffle(Layer):
         if h % r or w % r:
             raise ShapeError(f"height and width ({h}, {w}) must be divisible by factor {r}")
         return (*lead, c * r * r, h // r, w // r)
+
+    def reach(self, shapes, out):
+        return (Reach.window(self.factor, self.factor, 0),) * 2
 
 
 def _resolve_sizes(sizes: tuple, total: int, what: str) -> tuple:
@@ -390,6 +437,10 @@ class _PadNd(Layer):
 
     def check_side(self, size, left, right, d):
         pass
+
+    def reach(self, shapes, out):
+        pads = self.padding if isinstance(self.padding, tuple) else (self.padding,) * (2 * self.ndim)
+        return tuple(Reach.window(1, 1, pads[2 * i]) for i in reversed(range(self.ndim)))   # last dim first
 
 
 def _pad_kind(torch_name, base, n, doc, **extra):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "mermaid", "dot")
 
 
 def shape_text(shape, sep="×") -> str:
@@ -69,5 +69,11 @@ def render(report, fmt: str, depth: int | None = None, **options) -> str:
     if fmt == "markdown":
         from .markdown import render_markdown
         return render_markdown(report, depth)
+    if fmt == "mermaid":
+        from .mermaid import render_mermaid
+        return render_mermaid(report, depth)
+    if fmt == "dot":
+        from .dot import render_dot
+        return render_dot(report, depth)
     from .table import render_table
     return render_table(report, depth, **options)

@@ -14,11 +14,9 @@ report to its footer, an alignment, a terminal style, and when it goes in a narr
     drop=N       dropped at stage N (input 1, weights/bias 2, buffers 3, # 5, kind 6; 0 = never)
     shrink_at=N  cut from the left at stage N, down to min_width (the name: stage 4, 16 cells)
 
-Adding a column set is a few lines and touches no layout code: `memory_columns()` below is one
-(`analyze --memory`), two `Column(...)` entries appended to `default_columns(report, depth)`
-(a receptive-field column reads its value from a dict keyed by row name in its `cell` closure; a
-share bar is a `cell` returning the bar's text, with `style="magenta"`). `--columns` picks columns
-by key from the same list.
+Adding a column set is a few lines and touches no layout code: `memory_columns()`, `rf_columns()`
+and `share_columns()` below are the sets of `analyze --memory`, `--rf` and `--share`, appended to
+`default_columns(report, depth)`. `--columns` picks columns by key from the same list.
 """
 
 from __future__ import annotations
@@ -141,6 +139,54 @@ def memory_columns() -> list[Column]:
         Column("saved", "saved", lambda row: kib(row.saved_bytes), lambda report: kib(report.totals.saved_bytes),
                align="right", drop=3),
     ]
+
+
+def rf_columns(report) -> list[Column]:
+    """--rf: receptive field size, stride and start per spatial dim (a block shows its last layer's)."""
+    def cells(row) -> list[str]:
+        field = (report.layers[row.last] if hasattr(row, "first") else row).receptive_field
+        if field is None:
+            return ["–"] * 3
+        if field["global"]:
+            return ["global", "–", "–"]
+        from fractions import Fraction
+
+        def dims(values):
+            return "×".join(str(Fraction(v).limit_denominator(4096)) for v in values)
+        return [dims(field["size"]), dims(field["stride"]), dims(field["start"])]
+    return [Column(key, title, lambda row, i=i: cells(row)[i], align="right", drop=3)
+            for i, (key, title) in enumerate((("rf", "RF"), ("rf_stride", "stride"), ("rf_start", "start")))]
+
+
+BAR_WIDTH = 10
+
+
+def bar(fraction: float) -> str:
+    """A bar of eighth blocks and the percentage: '████▌      45.3%'."""
+    eighths = round(fraction * BAR_WIDTH * 8)
+    blocks = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+    return f"{blocks:<{BAR_WIDTH}} {100 * fraction:5.1f}%"
+
+
+def share_columns(report) -> list[Column]:
+    """--share: each row's share of the params and of the MACs, as bars."""
+    from ..share import shares
+    return [Column(key, title, lambda row, i=i: bar(shares(row, report.totals)[i]), lambda r: "100%",
+                   style="magenta", drop=3)
+            for i, (key, title) in enumerate((("params_share", "params share"), ("macs_share", "MACs share")))]
+
+
+def costliest_lines(report, depth) -> list[str]:
+    from ..share import costliest
+    what = "blocks and layers" if depth else "layers"
+    return [f"costliest {what} by {title}: " + ", ".join(f"{name} {100 * share:.1f}%" for name, share in top)
+            for title, top in zip(("params", "MACs"), costliest(report, depth).values()) if top]
+
+
+def extra_columns(report, memory=False, rf=False, share=False) -> list[Column]:
+    """The column sets options add after the standard ones."""
+    return ((memory_columns() if memory else []) + (rf_columns(report) if rf else [])
+            + (share_columns(report) if share else []))
 
 
 def memory_note(report) -> str:
@@ -370,27 +416,31 @@ def summary(report) -> str:
     return "\n".join(lines)
 
 
-def report_grid(report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False):
+def report_grid(report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False, rf=False,
+                share=False):
     rows = visible_rows(report, depth)
-    columns = columns or default_columns(report, depth) + (memory_columns() if memory else [])
+    columns = columns or default_columns(report, depth) + extra_columns(report, memory, rf, share)
     grid = lay_out(columns, rows, report, screen, wide)
     return grid, rows
 
 
-def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False) -> list:
+def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False, rf=False,
+                 share=False) -> list:
     """The table and the summary under it: plain strings, or (text, style) pieces for a terminal."""
-    grid, rows = report_grid(report, depth, screen, columns, wide, memory)
+    grid, rows = report_grid(report, depth, screen, columns, wide, memory, rf, share)
     note = hidden_note(grid)
     tail = ([note] if note else []) + summary(report).split("\n") + ([memory_note(report)] if memory else [])
+    tail += costliest_lines(report, depth) if share else []
     if not screen.boxed:
         return plain_lines(grid) + tail
     styles = ["bold" if hasattr(row, "first") and not is_collapsed(row, depth) else "" for row in rows]
     return styled_lines(grid, report.name, styles) + tail
 
 
-def render_table(report, depth=None, screen: Screen | None = None, columns=None, wide=False, memory=False) -> str:
+def render_table(report, depth=None, screen: Screen | None = None, columns=None, wide=False, memory=False, rf=False,
+                 share=False) -> str:
     screen = screen or detect_screen()
-    lines = report_lines(report, depth, screen, columns, wide, memory)
+    lines = report_lines(report, depth, screen, columns, wide, memory, rf, share)
     if not screen.boxed and not screen.color:
         return "\n".join(lines) + "\n"
     return styled_text(lines, screen)

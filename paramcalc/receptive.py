@@ -1,0 +1,213 @@
+"""Receptive fields: which network-input positions each layer's output positions depend on.
+
+As in "Computing Receptive Fields of Convolutional Neural Networks" (Araujo, Norris, Sim; Distill
+2019), per spatial dim: the size (in input pixels), the stride (how far the field moves from one
+output position to the next) and the start (the input coordinate where the first output
+position's field begins; negative when it begins in the padding). Sizes are unclipped: what the
+field spans when the input goes on past its border, as in the paper.
+
+Each dim is tracked exactly as a periodic map from output positions to the interval of input
+positions they read (a Reach, in network-input coordinates), so transposed convolutions,
+upsampling and adaptive pooling, whose fields differ from one position to the next, are exact; the
+size is then the largest over positions. Merged paths take the union of their fields. Layers say
+how they read their input with `Layer.reach`; this module only composes those maps.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+from .layers.base import GLOBAL, SAME, Reach
+
+IDENTITY = Reach(1, 1, (0,), (0,))
+BROADCAST = Reach(1, 0, (0,), (0,))     # a size-1 dim stretched over the output: every position reads 0
+MAX_PERIOD = Reach.MAX_PERIOD
+MAX_STRANDS = 8                         # paths with different strides, kept apart
+
+
+@dataclass(frozen=True)
+class Field:
+    """A tensor's dependence on a spatial network input of size `extent`. `axes` has one entry per
+    trailing (spatial) dim: GLOBAL, or the strands (one per distinct stride among merged paths)
+    whose union it reads; None when the tensor depends on the input but no longer keeps its
+    positions in its trailing dims (after flatten, or with no spatial dims left)."""
+
+    extent: tuple[int, ...]
+    axes: tuple | None = None
+
+    @property
+    def is_global(self) -> bool:
+        return self.axes is not None and all(axis == GLOBAL for axis in self.axes)
+
+    @functools.cached_property
+    def described(self) -> dict:
+        """describe()'s answers by output size: layers that move nothing share their input's field."""
+        return {}
+
+
+def input_field(shape) -> Field | None:
+    """A (C, L), (C, H, W) or (C, D, H, W) input is spatial; token ids or feature vectors are not."""
+    if not 2 <= len(shape) <= 4:
+        return None
+    return Field(tuple(shape[1:]), ((IDENTITY,),) * (len(shape) - 1))
+
+
+def through(layer, fields: list, shapes: list, out) -> Field | None:
+    """The field of a layer's output, from its inputs' fields and its Layer.reach."""
+    sources = [(f, tuple(s)) for f, s in zip(fields, shapes) if f is not None]
+    if not sources:
+        return None
+    if len(fields) == 1 and tuple(shapes[0]) == tuple(out) and layer.reach(shapes, out) == SAME:
+        return fields[0]   # the common case (activations, norms): nothing moves
+    extent = sources[0][0].extent
+    lost = Field(extent)
+    if len(out) < 2 or any(f.extent != extent for f, _ in sources):
+        return lost
+    reach = layer.reach([tuple(s) for s in shapes], tuple(out))
+    # a global input stays global through what follows, and reaches every position of a merge
+    merged = any if reach == SAME else all
+    if reach == GLOBAL or merged(f.is_global for f, _ in sources):
+        return Field(extent, (GLOBAL,) * len(extent))
+    if reach is None or (isinstance(reach, tuple) and any(entry is None for entry in reach)) \
+            or any(f.axes is None or len(s) != len(out) for f, s in sources):
+        return lost
+    n = len(extent)
+    if reach == SAME:
+        per_input = []
+        spatial = tuple(out[-n:])
+        for f, shape in sources:
+            if shape[-n:] == spatial:   # the common case: merged paths of the same spatial size
+                per_input.append(f.axes)
+                continue
+            axes = []
+            for axis, size_in, size_out in zip(f.axes, shape[-n:], out[-n:]):
+                if axis == GLOBAL or size_in == size_out:
+                    axes.append(axis)
+                elif size_in == 1:
+                    axes.append(_apply(BROADCAST, axis))
+                else:            # joined or split along a spatial dim: positions no longer line up
+                    return lost
+            per_input.append(axes)
+        axes = tuple(_union(list(column)) for column in zip(*per_input))
+    else:
+        f = sources[0][0]
+        entries = (SAME,) * max(0, n - len(reach)) + tuple(reach)[-n:]
+        axes = tuple(axis if entry == SAME else GLOBAL if GLOBAL in (entry, axis) else _apply(entry, axis)
+                     for axis, entry in zip(f.axes, entries))
+    if any(axis is None for axis in axes):
+        return lost
+    return Field(extent, axes)
+
+
+def describe(field: Field | None, out) -> dict | None:
+    """The JSON form: null without spatial dims, else size, stride and start per spatial dim."""
+    if field is None or field.axes is None:
+        return None
+    key = tuple(out[len(out) - len(field.axes):])
+    if key not in field.described:
+        field.described[key] = _describe(field, key)
+    return dict(field.described[key])
+
+
+def _describe(field: Field, out) -> dict:
+    size, stride, start = [], [], []
+    for axis, extent, length in zip(field.axes, field.extent, out):
+        if axis == GLOBAL:   # every position sees all of the input, so the field does not move
+            size.append(extent), stride.append(0), start.append(0)
+            continue
+        if len(axis) == 1 and axis[0].period == 1:   # the common case: a field that moves evenly
+            strand = axis[0]
+            size.append(strand.hi[0] - strand.lo[0] + 1), stride.append(strand.shift), start.append(strand.lo[0])
+            continue
+        # one stride: the pattern repeats every period; several: the paths drift apart, so every position counts
+        positions = range(axis[0].period) if len(axis) == 1 else range(length)
+        spans = [span for span in (_union_at(axis, o) for o in positions) if span is not None]
+        size.append(max(hi - lo + 1 for lo, hi in spans))
+        start.append(spans[0][0])
+        shift, period = max(((s.shift, s.period) for s in axis), key=lambda sp: sp[0] / sp[1])
+        stride.append(shift // period if shift % period == 0 else shift / period)
+    return {"size": size, "stride": stride, "start": start, "global": field.is_global}
+
+
+def _at(reach: Reach, o: int):
+    i = o % reach.period
+    if reach.lo[i] is None:
+        return None
+    moved = (o // reach.period) * reach.shift
+    return reach.lo[i] + moved, reach.hi[i] + moved
+
+
+def _union_at(strands, o: int):
+    spans = [span for span in (_at(s, o) for s in strands) if span is not None]
+    if not spans:
+        return None
+    return min(lo for lo, _ in spans), max(hi for _, hi in spans)
+
+
+def _apply(layer_reach: Reach, axis):
+    """Composes a layer's reach (output -> layer-input positions) with each strand of its input
+    (layer-input -> network-input positions)."""
+    strands = tuple(_compose(layer_reach, strand) for strand in axis)
+    return None if None in strands else strands
+
+
+def _compose(outer: Reach, inner: Reach) -> Reach | None:
+    if outer.period == inner.period == 1:   # windows on an evenly moving field: the paper's recurrence
+        return Reach(1, outer.shift * inner.shift, (inner.lo[0] + outer.lo[0] * inner.shift,),
+                     (inner.hi[0] + outer.hi[0] * inner.shift,))
+    # repeat after enough output periods to move the layer input by a whole number of inner periods
+    repeats = inner.period // math.gcd(outer.shift, inner.period)
+    period = outer.period * repeats
+    if period > MAX_PERIOD:
+        return None
+    shift = inner.shift * (outer.shift * repeats // inner.period)
+    lo, hi = [], []
+    for o in range(period):
+        span = _at(outer, o)
+        first = last = None
+        if span is not None:
+            a, b = span
+            # an input position may read nothing (between transposed taps); such gaps repeat every inner period
+            for x in range(a, min(b, a + inner.period - 1) + 1):
+                if (first := _at(inner, x)) is not None:
+                    break
+            for x in range(b, max(a, b - inner.period + 1) - 1, -1):
+                if (last := _at(inner, x)) is not None:
+                    break
+        if first is None or last is None:
+            lo.append(None), hi.append(None)
+        else:
+            lo.append(first[0]), hi.append(last[1])
+    return Reach(period, shift, tuple(lo), tuple(hi))
+
+
+def _union(axes: list):
+    """The union of merged paths' fields along one dim: strands with the same stride combine into
+    one (over a common period); different strides stay apart."""
+    if any(axis == GLOBAL for axis in axes):
+        return GLOBAL
+    if len(axes) == 1 or all(axis is axes[0] or axis == axes[0] for axis in axes):
+        return axes[0]
+    if all(len(axis) == 1 and axis[0].period == 1 and axis[0].shift == axes[0][0].shift for axis in axes):
+        return (Reach(1, axes[0][0].shift, (min(a[0].lo[0] for a in axes),), (max(a[0].hi[0] for a in axes),)),)
+    by_stride: dict[tuple[int, int], list[Reach]] = {}
+    for strand in (s for axis in axes for s in axis):
+        common = math.gcd(strand.shift, strand.period)
+        by_stride.setdefault((strand.shift // common, strand.period // common), []).append(strand)
+    if len(by_stride) > MAX_STRANDS:
+        return None
+    merged = []
+    for group in by_stride.values():
+        if all(s == group[0] for s in group):
+            merged.append(group[0])
+            continue
+        period = math.lcm(*(s.period for s in group))
+        if period > MAX_PERIOD:
+            return None
+        spans = [_union_at(group, o) for o in range(period)]
+        merged.append(Reach(period, group[0].shift * period // group[0].period,
+                            tuple(None if s is None else s[0] for s in spans),
+                            tuple(None if s is None else s[1] for s in spans)))
+    return tuple(merged)
