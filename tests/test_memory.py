@@ -51,6 +51,25 @@ def test_zoo_saved_bytes_exact(name):
         assert got == expected, key
 
 
+def test_small_tinyllama_saved_bytes_exact():
+    # TinyLlama's flash figures come from a smaller configuration of the same architecture, measured on the CPU
+    # (its full size is measured on the meta device, where attention always takes the math path): the zoo
+    # spec with SMALL_LLAMA's layer count and sequence length, every layer as in the full model.
+    small = FIXTURE["zoo_small"]["tinyllama_1_1b"]
+    text = (ROOT / "specs" / "tinyllama_1_1b.yaml").read_text()
+    assert "{repeat: 22," in text and "input: [2048]" in text
+    text = text.replace("{repeat: 22,", f"{{repeat: {small['layers']},").replace(
+        "input: [2048]", f"input: [{small['tokens']}]")
+    for key, expected in small.items():
+        if key.startswith("batch"):
+            batch, attention = int(key[5]), key.split("_")[1]
+            spec = parse_spec(text, "<tinyllama small>")
+            spec.batch = batch
+            report = analyze(spec)
+            got = activations(report, report.layer_objects, Context(batch, "cpu", attention), "float32").saved_total
+            assert got == expected, key
+
+
 def test_fixture_covers_the_zoo():
     zoo = json.loads((ROOT / "tests" / "fixtures" / "zoo.json").read_text())["models"]
     assert set(ZOO) == set(zoo)

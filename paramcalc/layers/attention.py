@@ -77,6 +77,12 @@ class MultiheadAttention(Layer):
         self._dims(shapes)
         return shapes[0]
 
+    def _reference(self, shapes):
+        """Whether PyTorch writes this attention as separate q/k/v/o linears (nn.MultiheadAttention has no
+        kv_heads, head_dim, per-projection biases or leading dims)."""
+        extended = (self.kv_heads, self.head_dim, self.q_bias, self.k_bias, self.v_bias, self.out_bias)
+        return any(x is not None for x in extended) or len(shapes[0]) > 2
+
     def _has(self, bias):
         return self.bias if bias is None else bias
 
@@ -99,16 +105,21 @@ class MultiheadAttention(Layer):
         one packed 3·E tensor), then per kernel: flash the output and the log-sum-exp per head and position;
         math the scaled q, the softmax output (and with dropout its mask and the dropped weights), a copy of v,
         and the reassembled output for out_proj. (The CPU's flash kernel has no dropout; CUDA's keeps only
-        its random seed.) Leading dims count as batch. Grouped-query attention and head_dim follow the same
-        pattern with Q- and KV-wide projections (math: k and v expanded to every query head); those cases
-        have no nn.MultiheadAttention to measure them by."""
+        its random seed.) Leading dims count as batch. Grouped-query attention, head_dim, per-projection biases
+        and leading dims are measured on tests/torch_oracle.py's reference (separate q/k/v/o linears,
+        scaled_dot_product_attention(enable_gqa=True)): Q- and KV-wide projections, and on math k and v
+        repeated to every query head."""
         length, source, e, kdim, vdim, q, kv = self._dims(shapes)
         b = ctx.batch * prod(shapes[0][:-2])
-        copied = self.batch_first and ctx.batch > 1
+        # Grouped-query, head_dim, per-projection biases or leading dims: written as q/k/v/o linears and
+        # scaled_dot_product_attention(enable_gqa=True) (tests/torch_oracle.py's reference), with no packing
+        # and no batch_first copies; else nn.MultiheadAttention's path.
+        reference = self._reference(shapes)
+        copied = self.batch_first and ctx.batch > 1 and not reference
         sizes = [length * e, source * kdim, source * vdim][:len(shapes)]
         kept = tuple(range(len(shapes))) if not copied else ()
         copies = tuple((b * n, "act") for n in sizes) if copied else ()
-        plain = q == kv == e
+        plain = q == kv == e and not reference
         if len(shapes) == 1 and plain:
             projected = ((3 * b * length * e, "act"),)          # q, k, v: views of one packed tensor
         elif len(shapes) == 2 and kdim == e and plain:
@@ -118,6 +129,8 @@ class MultiheadAttention(Layer):
         if ctx.attention == "math":
             # Only k's storage stays of the projections (q is scaled into a new tensor, v copied for bmm).
             k_storage = projected[0] if len(projected) == 1 else projected[1]
+            if kv < q:   # grouped-query: k is repeated to every query head (repeat_interleave) before the product
+                k_storage = (b * source * q, "act")
             weights = b * self.heads * length * source
             # Attention dropout keeps its mask and the dropped weights (for the product with v) besides the softmax's.
             dropped = ((weights, "bool" if ctx.device == "cuda" else "act"), (weights, "act")) if self.dropout else ()
@@ -128,7 +141,7 @@ class MultiheadAttention(Layer):
 
     def param_tensors(self, shapes):
         _, _, e, kdim, vdim, q, kv = self._dims(shapes)
-        if kdim == vdim == e and q == kv == e:   # one in_proj_weight and one in_proj_bias
+        if kdim == vdim == e and q == kv == e and not self._reference(shapes):   # one in_proj_weight and bias
             in_proj = 1 + any(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
         else:
             in_proj = 3 + sum(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
