@@ -32,6 +32,8 @@ class MultiheadAttention(Layer):
     kdim: int = arg(None, "int", "key features (default E); checked against the key input")
     vdim: int = arg(None, "int", "value features (default E); checked against the value input")
     dropout: float = arg(0.0, "float", "attention dropout", counts=False)
+    rotary: bool = arg(False, "bool", "rotary position embeddings on q and k (RoPE, as Llama): training keeps "
+                                      "the cos and sin tables, shared by every layer", counts=False)
     batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, E) layout (shapes here are per sample); in "
                             "training a batch above 1 is then copied to (seq, batch, E) for the projections")
     embed_dim: int = arg(None, "int", "E: inferred from the query; if given, checked against it", counts=False)
@@ -126,6 +128,11 @@ class MultiheadAttention(Layer):
             projected = ((b * length * e, "act"), (2 * b * source * e, "act"))   # q; k and v packed
         else:
             projected = ((b * length * q, "act"), (b * source * kv, "act"), (b * source * kv, "act"))
+        # RoPE rotates q and k into new tensors of the same size (kept in place of the projections); the
+        # products with the cos and sin tables keep those, computed once per step for every layer.
+        head_dim = q // self.heads
+        tables = tuple((("rotary", n, head_dim, part), n * head_dim, "act") for n in sorted({length, source})
+                       for part in ("cos", "sin")) if self.rotary else ()
         if ctx.attention == "math":
             # Only k's storage stays of the projections (q is scaled into a new tensor, v copied for bmm).
             k_storage = projected[0] if len(projected) == 1 else projected[1]
@@ -135,9 +142,9 @@ class MultiheadAttention(Layer):
             # Attention dropout keeps its mask and the dropped weights (for the product with v) besides the softmax's.
             dropped = ((weights, "bool" if ctx.device == "cuda" else "act"), (weights, "act")) if self.dropout else ()
             return Saved(inputs=kept, tensors=(*copies, k_storage, (b * length * q, "act"), (weights, "act"), *dropped,
-                                               (b * source * q, "act"), (b * length * q, "act")))
+                                               (b * source * q, "act"), (b * length * q, "act")), shared=tables)
         return Saved(inputs=kept, tensors=(*copies, *projected, (b * length * q, "act"),
-                                           (b * self.heads * length, "float32")))
+                                           (b * self.heads * length, "float32")), shared=tables)
 
     def param_tensors(self, shapes):
         _, _, e, kdim, vdim, q, kv = self._dims(shapes)
