@@ -47,11 +47,14 @@ from generate_zoo_fixture import TOKENS, BertModel, LlamaForCausalLM, models  # 
 from torch_oracle import ReferenceAttention  # noqa: E402
 
 OUT = Path(__file__).parent / "fixtures" / "memory.json"
-BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "math": SDPBackend.MATH}
+# flash where the fused kernel takes the inputs, else math, as scaled_dot_product_attention falls back (the fused
+# kernels take only 4-D (batch, heads, seq, head_dim) inputs: attention with leading dims runs on math)
+BACKENDS = {"flash": [SDPBackend.FLASH_ATTENTION, SDPBackend.MATH], "math": [SDPBackend.MATH]}
 ATTENTION_MODELS = ("vit_b_16", "gpt2", "tinyllama_1_1b")
 KERNELS = {"bert_base": ("math",)}      # attention written out: no kernel to choose (see above)
 META = ("bert_base", "tinyllama_1_1b")  # built on the meta device: SDPA takes its math path there
 SMALL_LLAMA = {"layers": 2, "tokens": 256}
+OPTIMIZER_MODELS = ("resnet18", "mobilenet_v2", "vit_b_16", "gpt2", "lstm_lm", "dcgan_generator")
 
 
 def _ptr(t):
@@ -140,11 +143,13 @@ def _measure(model, name, shape, kernels):
 
 def zoo(built):
     result = {}
-    for name, (model, shape) in built.items():
+    for name, (model, shape) in list(built.items()):
         if name == "gpt2":
             model = causal_gpt2(model)
         result[name] = _measure(model, name, shape, _kernels(name))
         print(name, result[name])
+        if name not in OPTIMIZER_MODELS:   # free it: the machine is shared
+            del built[name], model
     return result
 
 
@@ -406,7 +411,7 @@ def optimizer_states(built):
         "rmsprop": lambda p: torch.optim.RMSprop(p),
     }
     result = {}
-    for name in ("resnet18", "mobilenet_v2", "vit_b_16", "gpt2", "lstm_lm", "dcgan_generator"):
+    for name in OPTIMIZER_MODELS:
         model = built[name][0]
         params = [p for p in model.parameters() if p.requires_grad]
         entry = {}

@@ -286,3 +286,15 @@ def test_spec_text_reaches_the_terminal_escaped(tmp_path):
     out = run_cli("memory", str(spec))
     assert out.returncode == 0 and "\x1b" not in out.stdout
     assert "evil\\x1b[31mred [bold]x[/bold]" in out.stdout
+
+
+def test_rotary_tables_are_kept_once_for_every_layer():
+    # Two attention layers (heads 2 of 4 on (5, 8)), fp32: RoPE's cos and sin tables are 5 · 4 values each,
+    # computed once per step and read by both layers: 2 · 5 · 4 · 4 = 160 bytes, whatever the batch.
+    spec = "input: [5, 8]\nlayers:\n  - linear: 8\n" + "  - multiheadattention: {heads: 2, kv_heads: 1, rotary: %s}\n" * 2
+    for batch in (1, 3):
+        saved = {}
+        for rotary in ("true", "false"):
+            report = analyze(parse_spec(spec % (rotary, rotary), "<rope>"))
+            saved[rotary] = activations(report, report.layer_objects, Context(batch), "float32").saved_total
+        assert saved["true"] - saved["false"] == 160

@@ -133,7 +133,8 @@ class MultiheadAttention(Layer):
         head_dim = q // self.heads
         tables = tuple((("rotary", n, head_dim, part), n * head_dim, "act") for n in sorted({length, source})
                        for part in ("cos", "sin")) if self.rotary else ()
-        if ctx.attention == "math":
+        # The fused kernels take only 4-D (batch, heads, seq, head_dim) inputs: with leading dims PyTorch runs math.
+        if ctx.attention == "math" or len(shapes[0]) > 2:
             # Only k's storage stays of the projections (q is scaled into a new tensor, v copied for bmm).
             k_storage = projected[0] if len(projected) == 1 else projected[1]
             if kv < q:   # grouped-query: k is repeated to every query head (repeat_interleave) before the product
