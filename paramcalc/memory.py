@@ -128,6 +128,7 @@ class _Storages:
     reads: list[list[int]] = field(default_factory=list)        # per layer
     kept: list[set[int]] = field(default_factory=list)          # per layer: what its backward keeps
     output_bytes: list[int] = field(default_factory=list)       # per layer
+    shared: dict = field(default_factory=dict)                  # Saved.shared key -> storage
 
     def new(self, n: int) -> int:
         self.nbytes.append(n)
@@ -153,6 +154,10 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
         st.reads.append([s for s in ins if s is not None])
         kept = [ins[i] for i in keeps.inputs] + ([mine] if keeps.output else [])
         kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
+        for key, n, t in keeps.shared:
+            if key not in st.shared:
+                st.shared[key] = st.new(n * sizes[t])
+            kept.append(st.shared[key])
         st.kept.append({s for s in kept if s is not None})
     return st
 

@@ -13,6 +13,17 @@ layers run PyTorch's own (unfused) kernels rather than oneDNN's, whose workspace
 detail. Attention runs on the flash kernel (the default of `paramcalc memory`) and, for the models that
 have attention, on the math kernel too (the CPU's flash kernel has no dropout).
 GPT-2 is run as it is trained: causal attention by is_causal (no mask tensor) and a batch of position ids.
+Swin-T's and BERT's attention is written out (matmul, softmax), as torchvision and the zoo's BERT (HF's eager
+attention) build it, so the attention kernel changes nothing there: they are measured once, under `math`
+for BERT (the written-out softmax path) and `flash` for Swin-T (no attention kernel is involved).
+
+BERT-base (512 tokens) and TinyLlama-1.1B (2048 tokens) are built on the meta device, as in
+generate_zoo_fixture.py: no memory, no arithmetic, but autograd packs the same tensors (storages are then
+told apart by identity, as meta tensors have no address). That is checked here on small configurations of
+the same classes: meta equals CPU on the math path. On meta, scaled_dot_product_attention always takes the
+math path, so TinyLlama's flash figures (and its math ones, again) are measured on the CPU at a smaller
+configuration of the same architecture: SMALL_LLAMA (2 layers, 256 tokens); test_memory.py builds the
+matching spec from specs/tinyllama_1_1b.yaml.
 
 Optimizer state: each optimizer built on the model's parameters, one step on zero gradients, then the
 bytes of every tensor in optimizer.state.
@@ -32,15 +43,24 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate_zoo_fixture import TOKENS, models  # noqa: E402
+from generate_zoo_fixture import TOKENS, BertModel, LlamaForCausalLM, models  # noqa: E402
+from torch_oracle import ReferenceAttention  # noqa: E402
 
 OUT = Path(__file__).parent / "fixtures" / "memory.json"
-BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "math": SDPBackend.MATH}
-ATTENTION_MODELS = ("vit_b_16", "gpt2")
+# flash where the fused kernel takes the inputs, else math, as scaled_dot_product_attention falls back (the fused
+# kernels take only 4-D (batch, heads, seq, head_dim) inputs: attention with leading dims runs on math)
+BACKENDS = {"flash": [SDPBackend.FLASH_ATTENTION, SDPBackend.MATH], "math": [SDPBackend.MATH]}
+ATTENTION_MODELS = ("vit_b_16", "gpt2", "tinyllama_1_1b")
+KERNELS = {"bert_base": ("math",)}      # attention written out: no kernel to choose (see above)
+META = ("bert_base", "tinyllama_1_1b")  # built on the meta device: SDPA takes its math path there
+SMALL_LLAMA = {"layers": 2, "tokens": 256}
+OPTIMIZER_MODELS = ("resnet18", "mobilenet_v2", "vit_b_16", "gpt2", "lstm_lm", "dcgan_generator")
 
 
 def _ptr(t):
-    return t.untyped_storage().data_ptr()
+    """A storage's identity: its address, or on the meta device (no addresses) the storage object's."""
+    storage = t.untyped_storage()
+    return storage._cdata if t.is_meta else storage.data_ptr()
 
 
 def saved_storages(model: nn.Module, inputs, attention: str = "flash"):
@@ -61,10 +81,13 @@ def saved_storages(model: nn.Module, inputs, attention: str = "flash"):
             handles.append(module.register_forward_pre_hook(enter(name)))
             handles.append(module.register_forward_hook(leave))
 
+    alive = []   # meta storages are told apart by identity: keep them alive so none is reused
+
     def pack(t):
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in excluded and storage.data_ptr() not in seen:
-            seen[storage.data_ptr()] = storage.nbytes()
+        storage, key = t.untyped_storage(), _ptr(t)
+        if key not in excluded and key not in seen:
+            seen[key] = storage.nbytes()
+            alive.append(storage)
             owner = stack[0] if stack else ""   # the outermost module running (a case's `front` or `layer`)
             per_module[owner] = per_module.get(owner, 0) + storage.nbytes()
         return t
@@ -99,19 +122,57 @@ def causal_gpt2(model):
     return model
 
 
+def _kernels(name):
+    if name in META:
+        return ("math",)
+    return KERNELS.get(name, ("flash", "math") if name in ATTENTION_MODELS else ("flash",))
+
+
+def _measure(model, name, shape, kernels):
+    entry = {}
+    device = "meta" if name in META and next(model.parameters()).is_meta else "cpu"
+    for batch in (1, 2):
+        torch.manual_seed(0)
+        x = (torch.randint(0, TOKENS[name], (batch, *shape), device=device) if name in TOKENS
+             else torch.randn(batch, *shape, device=device))
+        for attention in kernels:
+            total, _ = saved_storages(model, [x], attention)
+            entry[f"batch{batch}_{attention}"] = total
+    return entry
+
+
 def zoo(built):
     result = {}
-    for name, (model, shape) in built.items():
+    for name, (model, shape) in list(built.items()):
         if name == "gpt2":
             model = causal_gpt2(model)
-        entry = {}
-        for batch in (1, 2):
-            x = torch.randint(0, TOKENS[name], (batch, *shape)) if name in TOKENS else torch.randn(batch, *shape)
-            for attention in ("flash", "math") if name in ATTENTION_MODELS else ("flash",):
-                total, _ = saved_storages(model, [x], attention)
-                entry[f"batch{batch}_{attention}"] = total
-        result[name] = entry
-        print(name, entry)
+        result[name] = _measure(model, name, shape, _kernels(name))
+        print(name, result[name])
+        if name not in OPTIMIZER_MODELS:   # free it: the machine is shared
+            del built[name], model
+    return result
+
+
+def small_llama(device):
+    with torch.device(device):
+        torch.manual_seed(0)
+        return LlamaForCausalLM(layers=SMALL_LLAMA["layers"])
+
+
+def zoo_small():
+    """TinyLlama at SMALL_LLAMA on the CPU (both kernels); and the proof that meta measures what the CPU
+    does, on small configurations of the meta-built models."""
+    tokens = [SMALL_LLAMA["tokens"]]
+    cpu = _measure(small_llama("cpu"), "tinyllama_1_1b", tokens, ("flash", "math"))
+    meta = _measure(small_llama("meta"), "tinyllama_1_1b", tokens, ("math",))
+    assert all(cpu[k] == v for k, v in meta.items()), (cpu, meta)
+
+    def bert(device):
+        with torch.device(device):
+            return BertModel(layers=2, positions=64)
+    assert _measure(bert("cpu"), "bert_base", [64], ("math",)) == _measure(bert("meta"), "bert_base", [64], ("math",))
+    result = {"tinyllama_1_1b": {**SMALL_LLAMA, **cpu}}
+    print("small", result)
     return result
 
 
@@ -144,6 +205,68 @@ def _cross_attention(m, h):
     kv = h[:, :3]   # one tensor as key and value: PyTorch projects them packed
     return m(h, kv, kv, need_weights=False)[0]
 
+
+def _reference_attention(m, h):
+    return m(h, h, h)
+
+
+class MatMulCase(nn.Module):
+    """a @ b where b is a slice of a, transposed: per sample (2, 3, 8) @ (1, 8, 3), broadcast over the 2."""
+
+    def forward(self, h):
+        return torch.matmul(h, h[:, :1].transpose(-1, -2))
+
+
+class BMMCase(nn.Module):
+    def forward(self, h):
+        return torch.bmm(h, h.transpose(1, 2))
+
+
+class BufferCase(nn.Module):
+    """A buffer added to the front layer's output (a buffer has no input: it joins a merge by name)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.register_buffer("state", torch.zeros(*shape))
+
+    def forward(self, h):
+        return h + self.state
+
+
+class LayerNorm2d(nn.LayerNorm):   # torchvision.models.convnext.LayerNorm2d, verbatim
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+MATMUL = """
+name: matmul
+input: [2, 3, 8]
+layers:
+  - linear: {out: 8, name: front}
+  - split: {size: 1, dim: 1, index: 0}
+  - transpose: {dim0: -2, dim1: -1, name: b}
+  - matmul: {from: [front, b]}
+"""
+
+BMM = """
+name: bmm
+input: [3, 8]
+layers:
+  - linear: {out: 8, name: front}
+  - transpose: {dim0: -2, dim1: -1, name: b}
+  - bmm: {from: [front, b]}
+"""
+
+BUFFER = """
+name: buffer
+input: [5, 8]
+layers:
+  - linear: {out: 8, name: front}
+  - buffer: {shape: [5, 8], name: state}
+  - add: {from: [front, state]}
+"""
 
 def _separate_attention(m, h):
     return m(h, h[:, :3], h[:, :3], need_weights=False)[0]   # two tensors: projected separately
@@ -225,6 +348,23 @@ def cases():
                nn.MultiheadAttention(8, 2, batch_first=True), _separate_attention)
     vector("multiheadattention dropout math", "multiheadattention(2, dropout=0.1, batch_first=true)",
            nn.MultiheadAttention(8, 2, dropout=0.1, batch_first=True), _self_attention)
+    # Attention as Llama/Mistral/Whisper write it (tests/torch_oracle.py's ReferenceAttention): q/k/v/o linears,
+    # scaled_dot_product_attention(enable_gqa=True), leading dims as batch dims.
+    for attention in ("flash", "math"):
+        for label, fields in (("grouped-query", {"heads": 4, "kv_heads": 2}), ("multi-query", {"heads": 4, "kv_heads": 1}),
+                              ("head_dim", {"heads": 2, "head_dim": 6}),
+                              ("grouped-query head_dim", {"heads": 4, "kv_heads": 2, "head_dim": 3}),
+                              ("per-projection biases", {"heads": 2, "bias": False, "q_bias": True, "v_bias": True})):
+            inline = ", ".join(f"{k}={str(v).lower()}" for k, v in fields.items())
+            vector(f"multiheadattention {label} {attention}", f"multiheadattention({inline})",
+                   ReferenceAttention(8, **fields), _reference_attention)
+        vector(f"multiheadattention grouped-query leading dims {attention}", "multiheadattention(4, kv_heads=2)",
+               ReferenceAttention(8, heads=4, kv_heads=2), _reference_attention, shape=(3, 5, 8))
+    vector("matmul broadcast", MATMUL, MatMulCase(), shape=(2, 3, 8))
+    vector("bmm", BMM, BMMCase(), shape=(3, 8))
+    vector("buffer", BUFFER, BufferCase((5, 8)))
+    image("layernorm2d", "layernorm2d", LayerNorm2d(4, eps=1e-6))
+    image("layernorm2d no affine", "layernorm2d(elementwise_affine=false)", LayerNorm2d(4, elementwise_affine=False))
     for attention in ("flash", "math"):
         for norm_first in (False, True):
             for p in (0.0, 0.1) if attention == "math" else (0.0,):   # the CPU's flash kernel has no dropout
@@ -271,7 +411,7 @@ def optimizer_states(built):
         "rmsprop": lambda p: torch.optim.RMSprop(p),
     }
     result = {}
-    for name in ("resnet18", "mobilenet_v2", "vit_b_16", "gpt2", "lstm_lm", "dcgan_generator"):
+    for name in OPTIMIZER_MODELS:
         model = built[name][0]
         params = [p for p in model.parameters() if p.requires_grad]
         entry = {}
@@ -293,7 +433,8 @@ def optimizer_states(built):
 def main():
     torch.manual_seed(0)
     built = models()
-    result = {"torch": torch.__version__, "layers": layer_cases(), "zoo": zoo(built), "optimizers": optimizer_states(built)}
+    result = {"torch": torch.__version__, "layers": layer_cases(), "zoo": zoo(built), "zoo_small": zoo_small(),
+              "optimizers": optimizer_states(built)}
     OUT.write_text(json.dumps(result, indent=1) + "\n")
 
 

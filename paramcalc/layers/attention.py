@@ -33,6 +33,8 @@ class MultiheadAttention(Layer):
     kdim: int = arg(None, "int", "key features (default E); checked against the key input")
     vdim: int = arg(None, "int", "value features (default E); checked against the value input")
     dropout: float = arg(0.0, "float", "attention dropout", counts=False)
+    rotary: bool = arg(False, "bool", "rotary position embeddings on q and k (RoPE, as Llama): training keeps "
+                                      "the cos and sin tables, shared by every layer", counts=False)
     batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, E) layout (shapes here are per sample); in "
                             "training a batch above 1 is then copied to (seq, batch, E) for the projections")
     embed_dim: int = arg(None, "int", "E: inferred from the query; if given, checked against it", counts=False)
@@ -78,6 +80,12 @@ class MultiheadAttention(Layer):
         self._dims(shapes)
         return shapes[0]
 
+    def _reference(self, shapes):
+        """Whether PyTorch writes this attention as separate q/k/v/o linears (nn.MultiheadAttention has no
+        kv_heads, head_dim, per-projection biases or leading dims)."""
+        extended = (self.kv_heads, self.head_dim, self.q_bias, self.k_bias, self.v_bias, self.out_bias)
+        return any(x is not None for x in extended) or len(shapes[0]) > 2
+
     def _has(self, bias):
         return self.bias if bias is None else bias
 
@@ -100,36 +108,49 @@ class MultiheadAttention(Layer):
         one packed 3·E tensor), then per kernel: flash the output and the log-sum-exp per head and position;
         math the scaled q, the softmax output (and with dropout its mask and the dropped weights), a copy of v,
         and the reassembled output for out_proj. (The CPU's flash kernel has no dropout; CUDA's keeps only
-        its random seed.) Leading dims count as batch. Grouped-query attention and head_dim follow the same
-        pattern with Q- and KV-wide projections (math: k and v expanded to every query head); those cases
-        have no nn.MultiheadAttention to measure them by."""
+        its random seed.) Leading dims count as batch. Grouped-query attention, head_dim, per-projection biases
+        and leading dims are measured on tests/torch_oracle.py's reference (separate q/k/v/o linears,
+        scaled_dot_product_attention(enable_gqa=True)): Q- and KV-wide projections, and on math k and v
+        repeated to every query head."""
         length, source, e, kdim, vdim, q, kv = self._dims(shapes)
         b = ctx.batch * prod(shapes[0][:-2])
-        copied = self.batch_first and ctx.batch > 1
+        # Grouped-query, head_dim, per-projection biases or leading dims: written as q/k/v/o linears and
+        # scaled_dot_product_attention(enable_gqa=True) (tests/torch_oracle.py's reference), with no packing
+        # and no batch_first copies; else nn.MultiheadAttention's path.
+        reference = self._reference(shapes)
+        copied = self.batch_first and ctx.batch > 1 and not reference
         sizes = [length * e, source * kdim, source * vdim][:len(shapes)]
         kept = tuple(range(len(shapes))) if not copied else ()
         copies = tuple((b * n, "act") for n in sizes) if copied else ()
-        plain = q == kv == e
+        plain = q == kv == e and not reference
         if len(shapes) == 1 and plain:
             projected = ((3 * b * length * e, "act"),)          # q, k, v: views of one packed tensor
         elif len(shapes) == 2 and kdim == e and plain:
             projected = ((b * length * e, "act"), (2 * b * source * e, "act"))   # q; k and v packed
         else:
             projected = ((b * length * q, "act"), (b * source * kv, "act"), (b * source * kv, "act"))
-        if ctx.attention == "math":
+        # RoPE rotates q and k into new tensors of the same size (kept in place of the projections); the
+        # products with the cos and sin tables keep those, computed once per step for every layer.
+        head_dim = q // self.heads
+        tables = tuple((("rotary", n, head_dim, part), n * head_dim, "act") for n in sorted({length, source})
+                       for part in ("cos", "sin")) if self.rotary else ()
+        # The fused kernels take only 4-D (batch, heads, seq, head_dim) inputs: with leading dims PyTorch runs math.
+        if ctx.attention == "math" or len(shapes[0]) > 2:
             # Only k's storage stays of the projections (q is scaled into a new tensor, v copied for bmm).
             k_storage = projected[0] if len(projected) == 1 else projected[1]
+            if kv < q:   # grouped-query: k is repeated to every query head (repeat_interleave) before the product
+                k_storage = (b * source * q, "act")
             weights = b * self.heads * length * source
             # Attention dropout keeps its mask and the dropped weights (for the product with v) besides the softmax's.
             dropped = ((weights, "bool" if ctx.device == "cuda" else "act"), (weights, "act")) if self.dropout else ()
             return Saved(inputs=kept, tensors=(*copies, k_storage, (b * length * q, "act"), (weights, "act"), *dropped,
-                                               (b * source * q, "act"), (b * length * q, "act")))
+                                               (b * source * q, "act"), (b * length * q, "act")), shared=tables)
         return Saved(inputs=kept, tensors=(*copies, *projected, (b * length * q, "act"),
-                                           (b * self.heads * length, "float32")))
+                                           (b * self.heads * length, "float32")), shared=tables)
 
     def param_tensors(self, shapes):
         _, _, e, kdim, vdim, q, kv = self._dims(shapes)
-        if kdim == vdim == e and q == kv == e:   # one in_proj_weight and one in_proj_bias
+        if kdim == vdim == e and q == kv == e and not self._reference(shapes):   # one in_proj_weight and bias
             in_proj = 1 + any(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
         else:
             in_proj = 3 + sum(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))

@@ -52,6 +52,9 @@ class Saved:
     tensors: tuple[tuple[int, str], ...] = ()
     alias: bool = False
     parameter: bool = False   # the output is a parameter, not an activation (never counted as one)
+    # new tensors that every layer asking for the same key shares (one storage per step, e.g. RoPE's cos
+    # and sin tables): each (key, elements, dtype)
+    shared: tuple[tuple[object, int, str], ...] = ()
 
 
 @dataclass(frozen=True)

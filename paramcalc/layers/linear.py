@@ -162,6 +162,21 @@ class MatMul(Layer):
     def macs(self, shapes, out):
         return prod(out) * shapes[0][-1]
 
+    def saves(self, shapes, out, ctx):
+        """Each operand, for the other's gradient. torch.matmul folds the leading dims (batch included) into
+        one for a bmm: an operand broadcast along some of them and not others cannot be a view of itself
+        there, so it is expanded and copied (measured in tests/fixtures/memory.json)."""
+        leading = (ctx.batch, *out[:-2])
+        kept, copies = [], []
+        for i, shape in enumerate(shapes):
+            own = (ctx.batch, *shape[:-2])
+            broadcast = any(a == 1 < o for a, o in zip(own, leading))
+            if broadcast and any(a == o > 1 for a, o in zip(own, leading)):
+                copies.append((prod(leading) * prod(shape[-2:]), "act"))
+            else:
+                kept.append(i)
+        return Saved(inputs=tuple(kept), tensors=tuple(copies))
+
 
 class BMM(MatMul):
     """torch.bmm: a (n, k) @ (k, m) product per sample, as matmul without leading dims."""
@@ -187,6 +202,9 @@ class Buffer(Layer):
 
     def params(self, shapes):
         return Params(buffers=prod(self.output_shape(shapes)))
+
+    def saves(self, shapes, out, ctx):
+        return Saved(parameter=True)   # state, not an activation: autograd never keeps it as one
 
 
 KINDS = [Linear, Embedding, EmbeddingBag, Parameter, MatMul, BMM, Buffer]

@@ -166,6 +166,11 @@ class LayerNorm2d(Layer):
         c = shapes[0][0] if self.elementwise_affine else 0
         return Params(weights=c, bias=c if self.bias else 0)
 
+    def saves(self, shapes, out, ctx):
+        # layer_norm keeps its (permuted) input, and a mean and inverse std per position; the permutes are views.
+        positions = ctx.batch * prod(shapes[0][1:])
+        return Saved(inputs=(0,), tensors=((positions, "float32"), (positions, "float32")))
+
 
 @kind_class
 class GroupNorm(Layer):
