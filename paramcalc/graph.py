@@ -13,7 +13,7 @@ from typing import Any
 from .errors import FieldError, Loc, SpecError, describe, did_you_mean
 from .expressions import substitute
 from .layers import REGISTRY, Layer, normalize_kind
-from .spec import BlockDef, Entry, Spec
+from .spec import BlockDef, Entry, Spec, check_name
 from .yaml_reader import YList, YMap
 
 
@@ -150,7 +150,8 @@ class _Expander:
         if isinstance(raw_name, bool) or (raw_name is not None and not isinstance(raw_name, (str, int))):
             raise SpecError(f"'name' expects a string, found {describe(raw_name)}", entry.meta_locs["name"],
                             context=scope.context)
-        local = str(raw_name) if raw_name is not None else None
+        local = check_name(str(raw_name), entry.meta_locs["name"], "layer name", context=scope.context) \
+            if raw_name is not None else None
         if not when:
             # A skipped layer passes its (first) input through, as an nn.Identity would; its name stays usable.
             if local is not None:
