@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import ShapeError, SpecError
 from .graph import build_graph
-from .layers.base import DTYPE_BYTES, fmt_shape, prod
+from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, fmt_shape, prod
 from .report import BlockRow, LayerRow, Report, Totals
 from .spec import Spec, load_spec
 
@@ -72,6 +72,9 @@ class _Analysis:
             counts = layer.params(in_shapes)
             macs = layer.macs(in_shapes, out) * self.spec.batch
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
+            if max(prod(out), counts.params, counts.buffers) >= MAX_ELEMENTS:
+                raise ShapeError(f"makes a tensor of more than 2^63 elements (output {fmt_shape(out)}), "
+                                 "more than PyTorch can hold")
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
         own = counts.params - shared

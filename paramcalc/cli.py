@@ -79,7 +79,7 @@ def analyze(
     format: Format = typer.Option(Format.table, "-f", "--format", help="Output format."),
     depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1,
                                         help="Collapse blocks nested deeper than this into one row (table, markdown)."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size (scales MACs); overrides the spec."),
+    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, help="Batch size (scales MACs); overrides the spec."),
     save_svg: Optional[str] = typer.Option(None, "--save-svg", help="Also save the table as an SVG image."),
     save_html: Optional[str] = typer.Option(None, "--save-html", help="Also save the table as an HTML page."),
 ):
@@ -143,7 +143,7 @@ def check(
     max_param_bytes: Optional[str] = typer.Option(None, "--max-param-bytes", help="Most parameter bytes, e.g. 100MiB."),
     expect_output: Optional[str] = typer.Option(None, "--expect-output", help="Required output shape, e.g. 1000."),
     expect_params: Optional[str] = typer.Option(None, "--expect-params", help="Exact parameter count required."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size (scales MACs); overrides specs."),
+    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, help="Batch size (scales MACs); overrides specs."),
     format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format",
                                        help="table, json (one object per file) or github (Actions annotations)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures."),

@@ -18,6 +18,14 @@ from .yaml_reader import YList, YMap
 
 
 MAX_LAYERS = 100_000   # far above any real network; stops a `repeat: 1000000000` from hanging
+# Expansion work, not only layers made: every entry visited (a skipped `when: false` one too), every
+# block, group and repetition counts one. 100,000 layers in a repeated block cost about 300,000.
+MAX_WORK = 500_000
+MAX_NESTING = 32           # blocks, groups and repeats inside each other (real networks: under 6)
+MAX_FULL_NAME = 512        # characters of a hierarchical name (layer1.0.conv1)
+# Characters of all layer names and their enclosing blocks' names: what the JSON and tables will
+# print. 100,000 layers with 30-character names nested 3 deep come to 12,000,000.
+MAX_NAME_CHARS = 20_000_000
 
 
 @dataclass
@@ -87,6 +95,23 @@ class _Expander:
         self.aliases: dict[str, str] = {}
         self.known: set[str] = set(spec.inputs)    # every name defined so far, for duplicates
         self.block_stack: list[str] = []
+        self.work = 0
+        self.nesting = 0
+        self.name_chars = 0
+
+    # -- budgets
+
+    def spend(self, loc: Loc, scope: _Scope):
+        self.work += 1
+        if self.work > MAX_WORK:
+            raise SpecError(f"the spec takes more than {MAX_WORK:,} steps to expand (blocks, repeats and skipped "
+                            f"layers count; a runaway repeat?); refusing to analyse it", loc, context=scope.context)
+
+    def enter(self, loc: Loc, scope: _Scope):
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise SpecError(f"blocks, groups and repeats nest more than {MAX_NESTING} deep here; refusing to "
+                            "analyse it", loc, context=scope.context)
 
     # -- names
 
@@ -120,6 +145,10 @@ class _Expander:
         return walk(self.spec.layers)
 
     def define(self, scope: _Scope, local: str, full: str, loc: Loc):
+        if len(full) > MAX_FULL_NAME:
+            from .escape import cut
+            raise SpecError(f"the hierarchical name {cut(full, 60)} is {len(full):,} characters long; at most "
+                            f"{MAX_FULL_NAME} are allowed", loc, context=scope.context)
         if local in scope.names or full in self.known:
             raise SpecError(f"duplicate layer name '{full}'", loc, context=scope.context,
                             hint="every layer name must be unique; rename one of them")
@@ -141,6 +170,7 @@ class _Expander:
         return substitute(entry.meta[key], scope.env, entry.meta_locs[key], scope.context)
 
     def entry(self, entry: Entry, scope: _Scope, current: list[str]) -> list[str]:
+        self.spend(entry.loc, scope)
         when = self.meta(entry, "when", scope, True)
         if not isinstance(when, bool):
             raise SpecError(f"'when' expects true or false (e.g. when: ${{downsample}}), found {describe(when)}",
@@ -201,8 +231,11 @@ class _Expander:
         self.blocks.append(block)
         inner = _Scope(full + ".", scope.input, scope.env, scope.context, parent=scope)
         current = sources
+        self.enter(entry.loc, scope)
         for i in range(count):
+            self.spend(entry.loc, scope)
             current = self.one(entry, inner, current, str(i), overrides=first if i == 0 else None)
+        self.nesting -= 1
         block.end = len(self.nodes)
         self.aliases[full] = scope.names[name] = current[0]
         return current
@@ -228,7 +261,9 @@ class _Expander:
         self.blocks.append(block)
         inner = _Scope(full + ".", sources[0] if len(sources) == 1 else scope.input, scope.env, scope.context,
                        parent=scope)
+        self.enter(entry.loc, scope)
         out = self.expand(entry.children, inner, sources)
+        self.nesting -= 1
         block.end = len(self.nodes)
         self.aliases[full] = scope.names[name] = out[0]
         return out
@@ -271,7 +306,10 @@ class _Expander:
         context = (f"in block '{definition.name}' used as '{full}' at {entry.loc}",) + scope.context
         inner = _Scope(full + ".", sources[0], env, context, parent=scope)
         self.block_stack.append(definition.name)
+        self.enter(entry.loc, scope)
+        self.spend(entry.loc, scope)
         out = self.expand(definition.layers, inner, sources)
+        self.nesting -= 1
         self.block_stack.pop()
         block.end = len(self.nodes)
         self.aliases[full] = scope.names[name] = out[0]
@@ -286,6 +324,10 @@ class _Expander:
         full = scope.prefix + name
         label = f"layer {index} '{full}' ({cls.kind})"
         self.define(scope, name, full, entry.loc)
+        self.name_chars += len(full) + sum(len(s.prefix) for s in _chain(scope))
+        if self.name_chars > MAX_NAME_CHARS:
+            raise SpecError(f"the layer names come to more than {MAX_NAME_CHARS:,} characters (long names "
+                            "repeated many times?); refusing to analyse it", entry.loc, context=scope.context)
         values, locs = self.field_values(entry, cls, scope, label, overrides)
         try:
             layer = cls.build(values)

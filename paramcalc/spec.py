@@ -145,15 +145,30 @@ def parse_shape(raw, loc: Loc, what: str = "input") -> tuple[int, ...]:
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
         raise SpecError(f"'{what}' expects a shape of positive integers like [3, 224, 224] "
                         f"(one sample, no batch dimension), found {describe(raw)}", loc)
+    if len(values) > MAX_DIMS or _numel(values) >= 2**63:
+        raise SpecError(f"'{what}' is larger than a PyTorch tensor can be (at most {MAX_DIMS} dimensions and "
+                        f"2^63 elements), found {describe(raw)}", loc)
     return tuple(values)
+
+
+MAX_DIMS = 64   # as many as PyTorch allows
+
+
+def _numel(values) -> int:
+    total = 1
+    for v in values:
+        total *= v
+        if total >= 2**63:
+            break
+    return total
 
 
 def _int_field(doc: YMap, key: str, default: int) -> int:
     value = doc.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(f"'{key}' expects a positive integer, found {describe(value)}", doc.value_locs[key])
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
+        raise SpecError(f"'{key}' expects a positive integer below 2^63, found {describe(value)}", doc.value_locs[key])
     return value
 
 
