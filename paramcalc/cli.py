@@ -43,18 +43,42 @@ class DiffFormat(str, Enum):
 
 def fail(error: SpecError) -> None:
     """Bad input: one message on stderr, exit 2, nothing on stdout."""
-    sys.stderr.write(f"error: {error}\n")
+    _write_stderr(f"error: {error}\n")
     raise typer.Exit(error.exit_code)
 
 
-def emit(text: str) -> None:
-    """Writes a fully rendered result at once, so a failure never leaves half an output."""
+def _write_stderr(text: str) -> None:
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        _write(sys.stderr, text)
+    except (OSError, ValueError, AttributeError):   # stderr closed: the exit code still tells
+        pass
+
+
+def _write(stream, text: str) -> None:
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:   # a terminal that is not UTF-8: what it cannot show, as escapes
+        encoding = stream.encoding or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
+def emit(text: str) -> None:
+    """Writes a fully rendered result at once, so a failure never leaves half an output. A closed
+    or full output is a one-line error (exit 2)."""
+    import os
+    if sys.stdout is None:
+        fail(SpecError("cannot write the output: standard output is closed"))
+    try:
+        _write(sys.stdout, text)
     except BrokenPipeError:  # `| head` closed the pipe: not an error, and nothing more to say
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError) as e:
+        try:   # what is still buffered goes nowhere, rather than failing again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        fail(SpecError(f"cannot write the output: {getattr(e, 'strerror', None) or e}"))
 
 
 def version_callback(value: bool):
@@ -117,21 +141,38 @@ def save_exports(print_fn, title: str, svg: str | None, html: str | None) -> Non
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: a failure never leaves half a file."""
+    """Write to a temporary file beside `path`, then rename: a failure never leaves half a file.
+    Only a regular file is ever replaced (never a device, pipe, directory or symlink)."""
     import os
+    import stat
     import tempfile
+
+    from .escape import cut
+    shown = cut(path, 160)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except (OSError, ValueError) as e:
+        raise SpecError(f"cannot write {shown}: {getattr(e, 'strerror', None) or 'not a valid file name'}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise SpecError(f"cannot write {shown}: it exists and is not a regular file (a directory, device, pipe "
+                        "or symlink); paramcalc only replaces regular files")
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".paramcalc-", suffix=".tmp")
     except OSError as e:
-        raise SpecError(f"cannot write {path}: {e.strerror}") from None
+        raise SpecError(f"cannot write {shown}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
     except OSError as e:
-        os.unlink(tmp)
-        raise SpecError(f"cannot write {path}: {e.strerror}") from None
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise SpecError(f"cannot write {shown}: {e.strerror}") from None
 
 
 @app.command()
@@ -147,11 +188,13 @@ def check(
     format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format",
                                        help="table, json (one object per file) or github (Actions annotations)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures."),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks",
+                                         help="In directories, also read symlinks that lead outside them."),
 ):
     """Check that specs parse, their shapes chain and their budgets hold (flags win over a spec's
     `budget:`). Exit 0 all ok, 1 a budget or expectation failed, 2 a spec is invalid."""
     from .budget import parse_budget
-    from .check import check_file, exit_code, expand_paths
+    from .check import check_paths, exit_code
     from .errors import Loc
     flags = {"max_params": max_params, "max_trainable": max_trainable, "max_macs": max_macs,
              "max_param_bytes": max_param_bytes, "expect_output": expect_output, "expect_params": expect_params}
@@ -160,7 +203,7 @@ def check(
                    for key, value in flags.items() if value is not None}
     except SpecError as e:
         fail(e)
-    results = [check_file(path, budgets, batch) for path in expand_paths(paths)]
+    results = check_paths(paths, budgets, batch, follow_symlinks)
     from .render import check as out
     if format == CheckFormat.json:
         text = out.render_check_json(results)

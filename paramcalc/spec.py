@@ -175,8 +175,11 @@ def _int_field(doc: YMap, key: str, default: int) -> int:
 def spec_from_document(doc, source: str) -> Spec:
     from .layers.base import DTYPE_BYTES
     if not isinstance(doc, YMap):
+        # A file that is one scalar may be anything (a token in a .env): only a word is quoted back.
+        found = describe(doc) if not isinstance(doc, str) or re.fullmatch(r"[A-Za-z_][\w-]{0,31}", doc) \
+            else "text that is not YAML structure"
         raise SpecError(f"the top level of a spec must be a mapping with 'input' and 'layers', "
-                        f"found {describe(doc)}", base_loc(doc, Loc(source, 1, 1)))
+                        f"found {found}", base_loc(doc, Loc(source, 1, 1)))
     for key in doc:
         if key not in TOP_KEYS:
             raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import human, shape_text
 from .json import to_json
+from ..escape import markdown, markdown_code, rich_text
 
 SYMBOL = {"added": "+", "removed": "−", "changed": "~", "same": " "}
 TOTAL_KEYS = ("params", "trainable", "macs", "buffers", "param_bytes")
@@ -30,7 +31,7 @@ def _rows(d, include_same):
 
 def render_diff_markdown(d, include_same: bool = False) -> str:
     old, new = d.old, d.new
-    lines = [f"### paramcalc diff: `{old.name}` → `{new.name}`", "",
+    lines = [f"### paramcalc diff: {markdown_code(old.name)} → {markdown_code(new.name)}", "",
              "| | old | new | change | % |", "|:--|--:|--:|--:|--:|"]
     for key, (a, b, delta, rel) in d.totals_delta().items():
         if key in TOTAL_KEYS:
@@ -46,7 +47,7 @@ def render_diff_markdown(d, include_same: bool = False) -> str:
         for c in rows:
             kind = c.value("new", "kind") or c.value("old", "kind")
             params = c.value("new", "params") if c.new else c.value("old", "params")
-            lines.append(f"| {SYMBOL[c.status]} | `{c.name}` | {kind} | {params:,} | {signed(c.delta('params'))} | "
+            lines.append(f"| {SYMBOL[c.status]} | {markdown_code(c.name)} | {markdown(kind)} | {params:,} | {signed(c.delta('params'))} | "
                          f"{signed(c.delta('macs'))} | {_shape_change(c)} |")
     return "\n".join(lines) + "\n"
 
@@ -59,14 +60,15 @@ def build_diff_table(d, include_same, plain):
     from rich import box
     from rich.table import Table
     table = Table(box=box.SIMPLE_HEAD if plain else box.ROUNDED, pad_edge=False,
-                  title=None if plain else f"{d.old.name} → {d.new.name}")
+                  title=None if plain else rich_text(f"{d.old.name} → {d.new.name}"))
     for name, justify in (("", "center"), ("layer", "left"), ("kind", "left"), ("params", "right"),
                           ("Δ params", "right"), ("Δ MACs", "right"), ("output", "left")):
         table.add_column(name, justify=justify)
     style = {"added": "green", "removed": "red", "changed": "yellow", "same": ""}
     for c in _rows(d, include_same):
         params = c.value("new", "params") if c.new else c.value("old", "params")
-        table.add_row(SYMBOL[c.status], c.name, c.value("new", "kind") or c.value("old", "kind"), f"{params:,}",
+        table.add_row(SYMBOL[c.status], rich_text(c.name), rich_text(c.value("new", "kind") or c.value("old", "kind")),
+                      f"{params:,}",
                       signed(c.delta("params")), signed(c.delta("macs")), _shape_change(c),
                       style=None if plain else style[c.status])
     return table

@@ -11,7 +11,11 @@ def _dump(value, indent: str) -> str:
         if all(isinstance(v, list) and not any(isinstance(x, (dict, list)) for x in v) for v in value):
             return json.dumps(value)
         return "[\n" + ",\n".join(inner + _dump(v, inner) for v in value) + f"\n{indent}]"
-    return json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False)
+    # Valid JSON either way, but a raw DEL, C1 control, U+2028 or bidi override would reach a terminal.
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return "".join(ch if ch == " " or ch.isprintable() else json.dumps(ch)[1:-1] for ch in text)
 
 
 def to_json(value) -> str:

@@ -6,6 +6,7 @@ import os
 import sys
 
 from . import human, is_collapsed, params_note, row_label, shape_text, visible_rows
+from ..escape import rich_text, terminal
 
 
 def make_console():
@@ -21,7 +22,7 @@ def build_table(report, depth, plain):
     from rich.table import Table
     t = report.totals
     table = Table(box=box.SIMPLE_HEAD if plain else box.ROUNDED, show_footer=True, pad_edge=not plain,
-                  title=None if plain else f"[bold]{report.name}[/]", header_style="" if plain else "bold",
+                  title=None if plain else rich_text(report.name, "bold"), header_style="" if plain else "bold",
                   footer_style="" if plain else "bold")
     show_buffers = t.buffers > 0
     table.add_column("#", justify="right", style="" if plain else "dim")
@@ -37,9 +38,9 @@ def build_table(report, depth, plain):
     table.add_column("MACs", justify="right", footer=f"{t.macs:,}")
     for row in visible_rows(report, depth):
         is_block = hasattr(row, "first")
-        cells = [f"{row.first}–{row.last}" if is_block else str(row.index), row_label(row, depth), row.kind,
-                 ", ".join(shape_text(s) for s in row.input_shapes), shape_text(row.output_shape),
-                 f"{row.weights:,}", f"{row.bias:,}", f"{row.params:,}" + params_note(row)]
+        cells = [f"{row.first}–{row.last}" if is_block else str(row.index), rich_text(row_label(row, depth)),
+                 rich_text(row.kind), ", ".join(shape_text(s) for s in row.input_shapes), shape_text(row.output_shape),
+                 f"{row.weights:,}", f"{row.bias:,}", rich_text(f"{row.params:,}" + params_note(row))]
         if show_buffers:
             cells.append(f"{row.buffers:,}")
         cells.append(f"{row.macs:,}")
@@ -50,7 +51,7 @@ def build_table(report, depth, plain):
 def summary(report) -> str:
     t = report.totals
     shared = sum(r.shared for r in report.layers)
-    lines = [f"{report.name}: {human(t.params)} params ({t.params:,})"
+    lines = [f"{terminal(report.name)}: {human(t.params)} params ({t.params:,})"
              + (f", {t.non_trainable:,} frozen" if t.non_trainable else "")
              + (f"; {shared:,} tied weights counted once" if shared else ""),
              f"{human(t.macs, 'MACs')} ({t.macs:,}) at batch {report.batch}",
@@ -62,7 +63,7 @@ def summary(report) -> str:
 
 def print_report(console, report, depth, plain):
     console.print(build_table(report, depth, plain))
-    console.print(summary(report))
+    console.print(summary(report), markup=False, emoji=False)
 
 
 def render_table(report, depth=None) -> str:
@@ -87,4 +88,4 @@ def export(print_fn, fmt: str, title: str) -> str:
     console = Console(file=io.StringIO(), record=True, width=160, force_terminal=True, color_system="truecolor",
                       highlight=False)
     print_fn(console, False)
-    return console.export_svg(title=title) if fmt == "svg" else console.export_html()
+    return console.export_svg(title=terminal(title)) if fmt == "svg" else console.export_html()
