@@ -24,6 +24,10 @@ class Loc:
         return f"{self.source}:{self.line}:{self.col}"
 
 
+MAX_PART = 1000     # characters of one part of a message (a location, the message, a context line)
+MAX_CONTEXT = 40    # context lines ("in block ... used as ...") shown
+
+
 class SpecError(Exception):
     """An invalid spec or usage: one message, one location, exit code 2."""
 
@@ -41,13 +45,14 @@ class SpecError(Exception):
     def __str__(self) -> str:
         # Every part may quote the spec (names, keys, values, a path): each is escaped, so the
         # message is always these lines and nothing a spec says can add one or reach a terminal raw.
-        from .escape import terminal
-        head = f"{terminal(self.loc)}: " if self.loc else ""
-        where = f"{terminal(self.layer)}: " if self.layer else ""
-        lines = [f"{head}{where}{terminal(self.message)}"]
-        lines += [f"  {terminal(c)}" for c in self.context]
+        def safe(text):   # and no part longer than a message can usefully be
+            return cut(text, MAX_PART)
+        head = f"{safe(self.loc)}: " if self.loc else ""
+        where = f"{safe(self.layer)}: " if self.layer else ""
+        lines = [f"{head}{where}{safe(self.message)}"]
+        lines += [f"  {safe(c)}" for c in self.context[:MAX_CONTEXT]]
         if self.hint:
-            lines.append(f"  hint: {terminal(self.hint)}")
+            lines.append(f"  hint: {safe(self.hint)}")
         return "\n".join(lines)
 
 

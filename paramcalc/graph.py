@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError, Loc, SpecError, describe, did_you_mean
+from .escape import cut, quote
 from .expressions import substitute
 from .layers import REGISTRY, Layer, normalize_kind
 from .spec import BlockDef, Entry, Spec, check_name
@@ -129,8 +130,9 @@ class _Expander:
         if ref in self.known:
             return self.aliases.get(ref, ref)
         later = self._defined_later(ref)
-        message = (f"'from: {ref}' points forward to a layer defined later; a layer can only take input "
-                   f"from layers above it" if later else f"'from: {ref}' names no layer or input defined above")
+        shown = cut(ref, 60)
+        message = (f"'from: {shown}' points forward to a layer defined later; a layer can only take input "
+                   f"from layers above it" if later else f"'from: {shown}' names no layer or input defined above")
         candidates = list(self.known) + [n for sc in _chain(scope) for n in sc.names]
         raise SpecError(message, loc, context=scope.context, hint=None if later else did_you_mean(ref, candidates))
 
@@ -220,6 +222,11 @@ class _Expander:
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise SpecError(f"'repeat' expects a positive integer, found {describe(count)}", loc,
                             context=scope.context)
+        if count > MAX_WORK - self.work or (entry.kind in REGISTRY and count > MAX_LAYERS - len(self.nodes)):
+            # Refused before expanding: this many repetitions can never fit the budgets.
+            limit = f"{MAX_LAYERS:,} layers" if count > MAX_LAYERS - len(self.nodes) else f"{MAX_WORK:,} steps"
+            raise SpecError(f"'repeat: {count:,}' expands the spec to more than {limit} (a runaway repeat?); "
+                            f"refusing to analyse it", loc, context=scope.context)
         first = self.meta(entry, "first", scope)
         if first is not None and not isinstance(first, YMap):
             raise SpecError("'first' expects a mapping of fields that differ in the first repetition",
@@ -250,7 +257,7 @@ class _Expander:
         if written in self.spec.blocks:
             return self.block(entry, self.spec.blocks[written], scope, sources, local, overrides)
         choices = list(REGISTRY) + list(self.spec.blocks)
-        raise SpecError(f"unknown layer kind '{written}'", entry.kind_loc, context=scope.context,
+        raise SpecError(f"unknown layer kind {quote(written)}", entry.kind_loc, context=scope.context,
                         hint=did_you_mean(kind, choices) or "`paramcalc kinds` lists every kind")
 
     def group(self, entry, scope, sources, local):
@@ -355,7 +362,7 @@ class _Expander:
             tie = self.resolve(tie, scope, entry.meta_locs["tie"])
             if not hasattr(layer, "weight_shape") or tie in self.spec.inputs:
                 raise SpecError(f"cannot share weights: tie works between layers with a weight (linear, embedding, "
-                                f"conv, parameter), here {cls.kind} and '{tie}'", entry.meta_locs["tie"],
+                                f"conv, parameter), here {cls.kind} and '{cut(tie, 60)}'", entry.meta_locs["tie"],
                                 layer=label, context=scope.context)
         self.nodes.append(Node(index, full, cls.kind, layer, list(sources), entry.loc, scope.context, frozen, tie))
         return flow if fewest == 0 else [full]

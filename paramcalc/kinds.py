@@ -19,7 +19,8 @@ def _default(value):
 def describe_kind(name: str) -> dict:
     key = normalize_kind(name)
     if key not in REGISTRY:
-        raise SpecError(f"unknown layer kind '{name}'", hint=did_you_mean(key, REGISTRY) or
+        from .escape import quote
+        raise SpecError(f"unknown layer kind {quote(name)}", hint=did_you_mean(key, REGISTRY) or
                         "`paramcalc kinds` lists every kind")
     cls = REGISTRY[key]
     defaults = cls.defaults()

@@ -19,6 +19,7 @@ from .errors import Loc, SpecError
 # values; ten times fewer than a real network would ever need separates it from an alias bomb.
 MAX_VALUES = 1_000_000
 MAX_DEPTH = 100
+MAX_KEY = 128       # characters of a mapping key: keys are field, block and input names
 MAX_BYTES = 10 * 2**20
 
 
@@ -85,7 +86,7 @@ class _Composer:
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             return self.loader.yaml_constructors[tag](self.loader, node)
-        except (yaml.YAMLError, ValueError, TypeError, IndexError, KeyError, OverflowError) as e:
+        except Exception as e:   # PyYAML's constructors fail in many ways on bad text (IndexError, AttributeError...)
             from .escape import cut, quote
             reason = getattr(e, "problem", None) or str(e)
             raise SpecError(f"cannot read {quote(event.value)} as {_SCALAR_TAGS[tag]} ({cut(reason)})",
@@ -157,6 +158,10 @@ class _Composer:
 
     def key(self, top: _Open, event, loc: Loc):
         key = event.value
+        if len(key) > MAX_KEY:
+            from .escape import cut
+            raise SpecError(f"a key of {len(key):,} characters ({cut(key, 40)}); keys are names of at most "
+                            f"{MAX_KEY} characters", loc)
         if key == "<<" and event.implicit[0] and event.tag is None:
             top.key = _MERGE
             return
