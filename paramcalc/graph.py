@@ -226,7 +226,7 @@ class _Expander:
             # Refused before expanding: this many repetitions can never fit the budgets.
             limit = f"{MAX_LAYERS:,} layers" if count > MAX_LAYERS - len(self.nodes) else f"{MAX_WORK:,} steps"
             raise SpecError(f"'repeat: {count:,}' expands the spec to more than {limit} (a runaway repeat?); "
-                            f"refusing to analyse it", loc, context=scope.context)
+                            f"refusing to analyse it", entry.loc, context=scope.context)
         first = self.meta(entry, "first", scope)
         if first is not None and not isinstance(first, YMap):
             raise SpecError("'first' expects a mapping of fields that differ in the first repetition",
