@@ -91,7 +91,8 @@ def version_callback(value: bool):
 @app.callback()
 def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
                                       help="Show the version and exit.")):
-    pass
+    if sys.stdout is None:   # started with stdout closed (`>&-`): nothing could be shown
+        fail(SpecError("cannot write the output: standard output is closed"))
 
 
 @app.command()

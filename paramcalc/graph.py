@@ -222,9 +222,10 @@ class _Expander:
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise SpecError(f"'repeat' expects a positive integer, found {describe(count)}", loc,
                             context=scope.context)
-        if count > MAX_WORK - self.work or (entry.kind in REGISTRY and count > MAX_LAYERS - len(self.nodes)):
+        too_many_layers = entry.kind in REGISTRY and count > MAX_LAYERS - len(self.nodes)
+        if too_many_layers or count > MAX_WORK - self.work:
             # Refused before expanding: this many repetitions can never fit the budgets.
-            limit = f"{MAX_LAYERS:,} layers" if count > MAX_LAYERS - len(self.nodes) else f"{MAX_WORK:,} steps"
+            limit = f"{MAX_LAYERS:,} layers" if too_many_layers else f"{MAX_WORK:,} steps"
             raise SpecError(f"'repeat: {count:,}' expands the spec to more than {limit} (a runaway repeat?); "
                             f"refusing to analyse it", entry.loc, context=scope.context)
         first = self.meta(entry, "first", scope)

@@ -273,7 +273,11 @@ def family_paths(rng):
         spec = "{dir}"
     elif kind == "export_dev":
         files["spec.yaml"] = good
-        extra = [rng.choice(["--save-svg", "--save-html"]), rng.choice(["/dev/null", "/dev/full", "{dir}"])]
+        # Non-regular targets inside the work directory only: a regression must not replace /dev/null.
+        target = rng.choice(["fifo", "dir", "link"])
+        files["@fifo:out.fifo" if target == "fifo" else "@link:out.link"] = b"spec.yaml"
+        extra = [rng.choice(["--save-svg", "--save-html"]),
+                 {"fifo": "{dir}/out.fifo", "dir": "{dir}", "link": "{dir}/out.link"}[target]]
     elif kind == "export_dir":
         files["spec.yaml"] = good
         extra = ["--save-html", "{dir}/no/such/dir/x.html"]

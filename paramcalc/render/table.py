@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -12,9 +13,10 @@ from ..escape import rich_text, terminal
 def make_console():
     from rich.console import Console
     plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
-    # A pipe gets no colour and a width that never wraps a row.
-    return Console(no_color=plain, highlight=False, width=250 if plain else None,
-                   color_system=None if plain else "auto"), plain
+    # A pipe gets no colour and a width that never wraps a row. The console writes to a string
+    # (rich would flush the real stdout when a capture ends): cli.emit writes, and reports failures.
+    return Console(file=io.StringIO() if plain else None, no_color=plain, highlight=False,
+                   width=250 if plain else None, color_system=None if plain else "auto"), plain
 
 
 def build_table(report, depth, plain):
