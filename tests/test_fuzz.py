@@ -8,7 +8,7 @@ import os
 
 import fuzz
 
-CASES = int(os.environ.get("PARAMCALC_FUZZ_CASES", "2400"))
+CASES = int(os.environ.get("PARAMCALC_FUZZ_CASES", "2000"))
 
 
 def test_fuzzed_cli_never_crashes_hangs_or_forges_output():
