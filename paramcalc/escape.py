@@ -3,12 +3,12 @@ renderers call them where user text (a name, a path, a message) enters a line or
 
 Specs are untrusted (they arrive in pull requests), so nothing they say may move a terminal's
 cursor, forge a GitHub annotation, break a Markdown or CSV row, start a spreadsheet formula or
-inject HTML.
+inject HTML. (The HTML and SVG exports are rich's, which escapes text; names reach it as
+rich Text, never markup, so they cannot make a link or a tag.)
 """
 
 from __future__ import annotations
 
-import html as _html
 import re
 
 QUOTE_LIMIT = 80    # quoted values in messages are cut here, so a message never echoes a file
@@ -59,12 +59,6 @@ def rich_text(text, style: str | None = None):
     return Text(terminal(text), style=style or "")
 
 
-def rich_markup(text) -> str:
-    """For a rich markup string: brackets that would open a tag are escaped."""
-    from rich.markup import escape
-    return escape(terminal(text))
-
-
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:$])")
 
 
@@ -105,8 +99,3 @@ def csv_cell(text) -> str:
     if text.startswith(_FORMULA_START):
         return "'" + terminal(text)
     return terminal(text)
-
-
-def html(text) -> str:
-    """For HTML text or an attribute value."""
-    return _html.escape(terminal(text), quote=True)

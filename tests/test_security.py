@@ -67,10 +67,6 @@ def test_csv_plain_cells_unchanged():
     assert escape.csv_cell("conv1") == "conv1"
 
 
-def test_html_escapes():
-    assert escape.html('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
-
-
 # ------------------------------------------------------------------ names
 
 @pytest.mark.parametrize("name", ["a\nb", "a\x1b[2Jb", "a\u2028b", "a\x85b", "a\u202eb", "a\tb", ""])
