@@ -15,7 +15,9 @@ def make_console():
     plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
     # A pipe gets no colour and a width that never wraps a row. The console writes to a string
     # (rich would flush the real stdout when a capture ends): cli.emit writes, and reports failures.
-    return Console(file=io.StringIO() if plain else None, no_color=plain, highlight=False,
+    # The string keeps stdout's encoding, so a terminal that is not UTF-8 gets an ASCII table.
+    sink = io.TextIOWrapper(io.BytesIO(), encoding=getattr(sys.stdout, "encoding", None) or "utf-8")
+    return Console(file=sink if plain else None, no_color=plain, highlight=False,
                    width=250 if plain else None, color_system=None if plain else "auto"), plain
 
 
