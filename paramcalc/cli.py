@@ -43,7 +43,8 @@ class DiffFormat(str, Enum):
 
 def fail(error: SpecError) -> None:
     """Bad input: one message on stderr, exit 2, nothing on stdout."""
-    _write_stderr(f"error: {error}\n")
+    from .escape import workflow_lines
+    _write_stderr(workflow_lines(f"error: {error}\n"))
     raise typer.Exit(error.exit_code)
 
 
@@ -63,10 +64,15 @@ def _write(stream, text: str) -> None:
     stream.flush()
 
 
-def emit(text: str) -> None:
+def emit(text: str, workflow_commands: bool = False) -> None:
     """Writes a fully rendered result at once, so a failure never leaves half an output. A closed
-    or full output is a one-line error (exit 2)."""
+    or full output is a one-line error (exit 2). Only output made of workflow commands
+    (`check --format github`) may have lines that start one."""
     import os
+
+    from .escape import workflow_lines
+    if not workflow_commands:
+        text = workflow_lines(text)
     if sys.stdout is None:
         fail(SpecError("cannot write the output: standard output is closed"))
     try:
@@ -212,7 +218,7 @@ def check(
         text = out.render_check_github(results)
     else:
         text = out.render_check_text(results, quiet)
-    emit(text)
+    emit(text, workflow_commands=format == CheckFormat.github)
     raise typer.Exit(exit_code(results))
 
 

@@ -52,6 +52,16 @@ def cut(text, limit: int = QUOTE_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+_COMMAND_LINE = re.compile(r"^(\s*)::", re.M)
+
+
+def workflow_lines(text: str) -> str:
+    """For any output GitHub Actions may read (stdout and stderr of a step): a line that would
+    start a workflow command (`::error::...`, leading spaces ignored, as the runner does) because
+    it begins with a spec's text (a name, a file's name) gets a backslash before it."""
+    return _COMMAND_LINE.sub(r"\1\\::", text)
+
+
 def rich_text(text, style: str | None = None):
     """For a rich table cell or title: a Text, which rich never reads as markup (`[bold]`,
     `[link=...]`) or emoji codes (`:smile:`)."""

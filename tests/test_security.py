@@ -449,6 +449,22 @@ def test_workflow_commands_cannot_be_forged(tmp_path):
             assert not line.lstrip().startswith("::") or line.startswith(f"::error file={path},line=3")
 
 
+def test_no_line_starts_a_workflow_command(tmp_path):
+    """A name that starts a line (the table's summary, a diff row) cannot be read as a command:
+    GitHub reads them on stdout and stderr, after leading spaces."""
+    path = tmp_path / "::error::file.yaml"
+    path.write_text('input: [4]\nlayers:\n  - relu: {name: "::warning::x"}\n')
+    named = tmp_path / "named.yaml"
+    named.write_text('name: "::error::FORGED"\ninput: [4]\nlayers:\n  - relu: {name: "::warning::x"}\n')
+    for args in (["analyze", str(path)], ["analyze", str(named)], ["diff", str(named), str(path), "--all"],
+                 ["analyze", str(named), "-f", "markdown"], ["check", str(tmp_path)]):
+        result = run_cli(*args)
+        assert result.returncode in (0, 1), result.stderr
+        lines = (result.stdout + result.stderr).splitlines()
+        assert not [line for line in lines if line.lstrip().startswith("::")]
+    assert "\\::error::FORGED: 0 params" in run_cli("analyze", str(named)).stdout
+
+
 def test_a_file_name_with_control_characters_is_escaped_everywhere(tmp_path):
     path = tmp_path / "s\x1b]0;x\x07.yaml"
     path.write_text("input: [4]\nlayers: [relu]\n")
