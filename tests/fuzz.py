@@ -10,7 +10,7 @@ Every case must end in exit 0/1 with output, or exit 2 with one message; never a
 hang or a blown memory limit; and no output holds a raw control character or a workflow command
 (`::name ...::`) that paramcalc did not write itself.
 
-    python tests/fuzz.py                   # 3,000 cases (the suite runs 2,000: tests/test_fuzz.py)
+    python tests/fuzz.py                   # 3,000 cases, as the suite does (tests/test_fuzz.py)
     python tests/fuzz.py --cases 50000     # the long run
     python tests/fuzz.py --seed 7 --cases 1000 --workers 2 --show 5
 """

@@ -2,13 +2,13 @@
 0/1 with output or exit 2 with one message, never a traceback, a hang or a blown memory limit,
 and no output holds a raw control character or a forged workflow command.
 
-The long run is `python tests/fuzz.py --cases 50000` (about 15 minutes on two cores)."""
+The long run is `python tests/fuzz.py --cases 50000` (about 10 to 20 minutes on two cores)."""
 
 import os
 
 import fuzz
 
-CASES = int(os.environ.get("PARAMCALC_FUZZ_CASES", "2000"))
+CASES = int(os.environ.get("PARAMCALC_FUZZ_CASES", "3000"))
 
 
 def test_fuzzed_cli_never_crashes_hangs_or_forges_output():
