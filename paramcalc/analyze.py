@@ -8,7 +8,7 @@ from operator import attrgetter
 
 from .errors import ShapeError, SpecError
 from .graph import build_graph, unused_outputs
-from .layers.base import DTYPE_BYTES, Context, fmt_shape, prod
+from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, fmt_shape, prod
 from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec, load_spec
@@ -97,6 +97,9 @@ class _Analysis:
             out, counts, macs = self.measure(layer, in_shapes)
             macs *= self.spec.batch
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
+            if max(prod(out), counts.params, counts.buffers) >= MAX_ELEMENTS:
+                raise ShapeError(f"makes a tensor of more than 2^63 elements (output {fmt_shape(out)}), "
+                                 "more than PyTorch can hold")
             field = through(layer, [self.fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)

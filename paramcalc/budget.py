@@ -3,9 +3,10 @@ checking a Report against them. Pure: no I/O."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 from .errors import Loc, SpecError, describe, did_you_mean
 from .report import Report
@@ -39,10 +40,14 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
     is_bytes = LIMITS.get(key, ("", False))[1]
     if isinstance(value, bool) or value is None:
         raise SpecError(f"{key} expects a number like 25M, found {describe(value)}", loc)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{key} expects a finite number, found {describe(value)}", loc)
+    if isinstance(value, float):
+        value = format(Decimal(repr(value)), "f")   # 2.5e7 -> '25000000.0': read exactly, not as a float
     if isinstance(value, int):
         amount = value
     else:
-        match = _NUMBER.match(str(value))
+        match = _NUMBER.match(str(value)) if len(str(value)) <= 64 else None
         if not match:
             units = "K, M, G, T (decimal) or KiB, MiB, GiB, TiB (binary)" if is_bytes else "K, M, G or T"
             raise SpecError(f"{key} expects a number with an optional unit ({units}), found {describe(value)}",
@@ -60,13 +65,20 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
             number = Decimal(digits.replace("_", "").replace(",", ""))
         except InvalidOperation:
             raise SpecError(f"{key} expects a number, found {describe(value)}", loc) from None
-        exact = number * (BINARY.get(unit) or DECIMAL[unit])
+        with localcontext() as context:
+            context.prec = 100   # the text is at most 64 characters: exact
+            exact = number * (BINARY.get(unit) or DECIMAL[unit])
         if exact != exact.to_integral_value():
             raise SpecError(f"{key} must come to a whole number, found {describe(value)} = {exact}", loc)
         amount = int(exact)
     if amount < 0:
         raise SpecError(f"{key} cannot be negative, found {amount}", loc)
+    if amount > MAX_AMOUNT:
+        raise SpecError(f"{key} is beyond any network (at most 10^30), found {describe(value)}", loc)
     return amount
+
+
+MAX_AMOUNT = 10**30
 
 
 def parse_shape_expectation(value, loc: Loc | None = None) -> list[int]:
@@ -105,7 +117,14 @@ class Violation:
             return f"params are {self.actual:,}, expected exactly {self.limit:,}"
         what = LIMITS[self.key][0]
         over = self.actual - self.limit
-        return f"{what} {self.actual:,} exceed {self.key} {self.limit:,} by {over:,} ({over / max(self.limit, 1):.1%})"
+        return f"{what} {self.actual:,} exceed {self.key} {self.limit:,} by {over:,} ({percent_text(over, self.limit)})"
+
+
+def percent_text(part: int, whole: int) -> str:
+    """part/whole as a percentage with one decimal, exactly (no float overflow however large)."""
+    with localcontext() as context:
+        context.prec = len(str(abs(part))) + 8
+        return f"{(Decimal(part) * 100 / max(whole, 1)).quantize(Decimal('0.1')):f}%"
 
 
 def setting_schema(key: str) -> dict:

@@ -3,6 +3,7 @@ Every file is checked even when an earlier one fails."""
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from dataclasses import dataclass, field
@@ -25,28 +26,102 @@ class FileResult:
     error: SpecError | None = None
 
 
-def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given; directories recursed for *.yaml / *.yml; globs expanded (for quoted globs and
-    shells that don't). A missing file is kept, so it is reported as missing; a directory or glob
-    without a spec is a mistake (a mis-pointed CI step must not pass)."""
-    found: list[str] = []
+MAX_FILES = 10_000   # spec files one `check` reads; a repository of specs has far fewer
+
+
+def expand_paths(paths: list[str], follow_symlinks: bool = False) -> list[tuple[str, str | None]]:
+    """(path, why it is not read, or None) for each spec to check: files as given; directories
+    walked for *.yaml / *.yml (hidden entries skipped, as a shell glob does); globs expanded (for
+    quoted globs and shells that don't). A missing file is kept, so it is reported as missing; a
+    directory or glob without a spec is a mistake (a mis-pointed CI step must not pass). A walk
+    reads each directory and file once (symlink loops end), and does not follow a symlink that
+    leads out of the directory it was given unless `follow_symlinks`."""
+    from .escape import terminal
+    found: list[tuple[str, str | None]] = []
     for path in paths:
         if os.path.isdir(path):
-            specs = sorted(p for pattern in ("*.yaml", "*.yml")
-                           for p in glob.glob(os.path.join(path, "**", pattern), recursive=True))
+            specs = _walk(path, follow_symlinks)
             if not specs:
-                raise SpecError(f"no spec files found in {path}", hint="a directory is searched for *.yaml and *.yml")
+                raise SpecError(f"no spec files found in {terminal(path)}",
+                                hint="a directory is searched for *.yaml and *.yml")
             found += specs
-        elif not os.path.exists(path) and glob.has_magic(path):
-            specs = sorted(glob.glob(path, recursive=True))
+        elif not os.path.lexists(path) and glob.has_magic(path):
+            specs = _glob(path, follow_symlinks)
             if not specs:
-                raise SpecError(f"no spec files match {path}")
-            found += specs
+                raise SpecError(f"no spec files match {terminal(path)}")
+            found += [(p, None) for p in specs]
         else:
-            found.append(path)
+            found.append((path, None))
+        if len(found) > MAX_FILES:
+            return found[:MAX_FILES] + [(path, f"more than {MAX_FILES:,} spec files; the rest were not checked")]
     if not found:
         raise SpecError("no spec files given")
     return list(dict.fromkeys(found))
+
+
+def _glob(pattern: str, follow_symlinks: bool) -> list[str]:
+    """A glob; `**` (any depth) walks its base directory as a directory argument is walked, so
+    symlink loops end, and matches with fnmatch, whose `*` crosses directories."""
+    if "**" not in pattern:
+        return sorted(glob.glob(pattern))
+    base = pattern.split("**", 1)[0]
+    base = base if os.path.isdir(base or ".") and not glob.has_magic(base) else "."
+    flat = pattern.replace("**/", "*")
+    return [path for path, why in _walk(base or ".", follow_symlinks)
+            if why is None and fnmatch.fnmatch(os.path.normpath(path), os.path.normpath(flat))]
+
+
+def _walk(root: str, follow_symlinks: bool) -> list[tuple[str, str | None]]:
+    real_root = os.path.realpath(root)
+
+    def inside(path: str) -> bool:
+        real = os.path.realpath(path)
+        return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+    def identity(path: str):
+        info = os.stat(path)
+        return info.st_dev, info.st_ino
+
+    seen = {identity(root)}
+    found, stack = [], [root]
+    while stack and len(found) <= MAX_FILES:
+        directory = stack.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+                is_spec = not is_dir and entry.name.endswith((".yaml", ".yml"))
+                if not (is_dir or is_spec):
+                    continue
+                if entry.is_symlink() and not follow_symlinks and not inside(entry.path):
+                    if is_spec:
+                        found.append((entry.path, f"a symlink to a file outside {root}; not "
+                                                  "followed (--follow-symlinks reads it)"))
+                    continue
+                key = identity(entry.path)
+            except OSError:     # a dangling symlink, a name too long: reported by the read
+                if entry.name.endswith((".yaml", ".yml")):
+                    found.append((entry.path, None))
+                continue
+            if key in seen:
+                continue
+            seen.add(key)
+            if is_dir:
+                stack.append(entry.path)
+            else:
+                found.append((entry.path, None))
+    return sorted(found)
+
+
+def check_paths(paths: list[str], flags: dict[str, Budget], batch: int | None = None,
+                follow_symlinks: bool = False) -> list[FileResult]:
+    return [check_file(path, flags, batch) if why is None else FileResult(path, INVALID, error=SpecError(why))
+            for path, why in expand_paths(paths, follow_symlinks)]
 
 
 def check_file(path: str, flags: dict[str, Budget], batch: int | None = None) -> FileResult:

@@ -60,27 +60,56 @@ class DiffFormat(str, Enum):
 
 def fail(error: SpecError) -> None:
     """Bad input: one message on stderr, exit 2, nothing on stdout."""
-    sys.stderr.write(f"error: {error}\n")
+    from .escape import workflow_lines
+    _write_stderr(workflow_lines(f"error: {error}\n"))
     raise typer.Exit(error.exit_code)
 
 
 def warn(warnings) -> None:
     """Legal but probably unintended: on stderr, so stdout stays the result."""
+    from .escape import workflow_lines
     for w in warnings:
-        sys.stderr.write(f"warning: {w}\n")
+        _write_stderr(workflow_lines(f"warning: {w}\n"))
 
 
-def emit(text: str | list[str]) -> None:
-    """Writes a fully rendered result (a string, or the pieces of one) at once, so a failure never
-    leaves half an output. A MiB at a time: stdout encodes what it is given in one copy."""
+def _write_stderr(text: str) -> None:
     try:
-        for piece in [text] if isinstance(text, str) else text:
-            for start in range(0, len(piece), 2**20):
-                sys.stdout.write(piece[start:start + 2**20])
-        sys.stdout.flush()
+        _write(sys.stderr, text)
+    except (OSError, ValueError, AttributeError):   # stderr closed: the exit code still tells
+        pass
+
+
+def _write(stream, text: str) -> None:
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:   # a terminal that is not UTF-8: what it cannot show, as escapes
+        encoding = stream.encoding or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    stream.flush()
+
+
+def emit(text: str | list[str], workflow_commands: bool = False) -> None:
+    """Writes a fully rendered result (a string, or the pieces of one: JSON, never copied whole) at
+    once, so a failure never leaves half an output. A closed or full output is a one-line error
+    (exit 2). Only output made of workflow commands (`check --format github`) may have lines that
+    start one (no JSON line can: each starts with a quote, a bracket or a number)."""
+    from .escape import workflow_lines
+    if isinstance(text, str):
+        text = [text if workflow_commands else workflow_lines(text)]
+    if sys.stdout is None:
+        fail(SpecError("cannot write the output: standard output is closed"))
+    try:
+        for piece in text:
+            for start in range(0, len(piece), 2**20):   # a MiB at a time: stdout encodes each in one copy
+                _write(sys.stdout, piece[start:start + 2**20])
     except BrokenPipeError:  # `| head` closed the pipe: not an error, and nothing more to say
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError) as e:
+        try:   # what is still buffered goes nowhere, rather than failing again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        fail(SpecError(f"cannot write the output: {getattr(e, 'strerror', None) or e}"))
 
 
 def version_callback(value: bool):
@@ -93,7 +122,8 @@ def version_callback(value: bool):
 @app.callback()
 def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
                                       help="Show the version and exit.")):
-    pass
+    if sys.stdout is None:   # started with stdout closed (`>&-`): nothing could be shown
+        fail(SpecError("cannot write the output: standard output is closed"))
 
 
 @app.command(epilog=examples(
@@ -112,7 +142,7 @@ def analyze(
     depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1, metavar="N",
                                         help="Collapse blocks nested deeper than this into one row (table, markdown) or node "
                                              "(mermaid, dot)."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, metavar="N",
+    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N",
                                         help="Batch size (scales MACs); overrides the spec."),
     columns: Optional[str] = typer.Option(None, "--columns", metavar="COLUMNS",
                                           help="Table columns, comma-separated: index, name, kind, input, output, "
@@ -191,13 +221,27 @@ def save_exports(lines, title: str, svg: str | None, html: str | None) -> None:
 
 def write_atomic(path: str, text: str) -> None:
     """Write to a temporary file beside `path`, then rename: a failure never leaves half a file.
-    The file gets the permissions a plain open() would give (0666 less the umask), not mkstemp's 0600."""
+    Only a regular file is ever replaced (never a device, pipe, directory or symlink). The file gets
+    the permissions a plain open() would give (0666 less the umask), not mkstemp's 0600."""
+    import stat
     import tempfile
+
+    from .escape import cut
+    shown = cut(path, 160)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except (OSError, ValueError) as e:
+        raise SpecError(f"cannot write {shown}: {getattr(e, 'strerror', None) or 'not a valid file name'}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise SpecError(f"cannot write {shown}: it exists and is not a regular file (a directory, device, pipe "
+                        "or symlink); paramcalc only replaces regular files")
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".paramcalc-", suffix=".tmp")
     except OSError as e:
-        raise SpecError(f"cannot write {path}: {e.strerror}") from None
+        raise SpecError(f"cannot write {shown}: {e.strerror}") from None
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -206,8 +250,11 @@ def write_atomic(path: str, text: str) -> None:
             f.write(text)
         os.replace(tmp, path)
     except OSError as e:
-        os.unlink(tmp)
-        raise SpecError(f"cannot write {path}: {e.strerror}") from None
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise SpecError(f"cannot write {shown}: {e.strerror}") from None
 
 
 @app.command(epilog=examples(
@@ -233,18 +280,20 @@ def check(
                                                 help="Required output shape, e.g. 1000."),
     expect_params: Optional[str] = typer.Option(None, "--expect-params", metavar="N",
                                                 help="Exact parameter count required."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, metavar="N",
+    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N",
                                         help="Batch size (scales MACs); overrides specs."),
     format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
                                        help="table, json (one object per file) or github (Actions annotations)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures."),
     strict: bool = typer.Option(False, "--strict", help="Warnings (an output nobody reads) fail too: exit 1."),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks",
+                                         help="In directories, also read symlinks that lead outside them."),
 ):
     """Check that specs parse, their shapes chain and their budgets hold (flags win over a spec's
     `budget:`). Exit 0 all ok, 1 a budget or expectation failed, 2 a spec is invalid or no spec
     was found."""
     from .budget import parse_budget
-    from .check import check_file, exit_code, expand_paths
+    from .check import check_paths, exit_code
     from .errors import Loc
     flags = {"max_params": max_params, "max_trainable": max_trainable, "max_macs": max_macs,
              "max_param_bytes": max_param_bytes, "expect_output": expect_output, "expect_params": expect_params,
@@ -252,10 +301,9 @@ def check(
     try:
         budgets = {key: parse_budget(key, value, "flag", Loc("--" + key.replace("_", "-"), 0, 0))
                    for key, value in flags.items() if value is not None}
-        files = expand_paths(paths)
+        results = check_paths(paths, budgets, batch, follow_symlinks)
     except SpecError as e:
         fail(e)
-    results = [check_file(path, budgets, batch) for path in files]
     from .render import check as out
     if format == CheckFormat.json:
         text = out.render_check_json(results)
@@ -265,7 +313,7 @@ def check(
         text = out.render_check_text(results, quiet)
     if format == CheckFormat.table:   # JSON and GitHub annotations carry them in the output
         warn(w for r in results if r.report for w in r.report.warnings)
-    emit(text)
+    emit(text, workflow_commands=format == CheckFormat.github)
     raise typer.Exit(exit_code(results, strict))
 
 

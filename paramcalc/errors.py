@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from .escape import cut, quote
+
 
 @dataclass(frozen=True)
 class Loc:
@@ -22,6 +24,10 @@ class Loc:
         return f"{self.source}:{self.line}:{self.col}"
 
 
+MAX_PART = 1000     # characters of one part of a message (a location, the message, a context line)
+MAX_CONTEXT = 40    # context lines ("in block ... used as ...") shown
+
+
 class SpecError(Exception):
     """An invalid spec or usage: one message, one location, exit code 2."""
 
@@ -37,12 +43,16 @@ class SpecError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        head = f"{self.loc}: " if self.loc else ""
-        where = f"{self.layer}: " if self.layer else ""
-        lines = [f"{head}{where}{self.message}"]
-        lines += [f"  {c}" for c in self.context]
+        # Every part may quote the spec (names, keys, values, a path): each is escaped, so the
+        # message is always these lines and nothing a spec says can add one or reach a terminal raw.
+        def safe(text):   # and no part longer than a message can usefully be
+            return cut(text, MAX_PART)
+        head = f"{safe(self.loc)}: " if self.loc else ""
+        where = f"{safe(self.layer)}: " if self.layer else ""
+        lines = [f"{head}{where}{safe(self.message)}"]
+        lines += [f"  {safe(c)}" for c in self.context[:MAX_CONTEXT]]
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {safe(self.hint)}")
         return "\n".join(lines)
 
 
@@ -93,13 +103,21 @@ def describe(value) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
     if isinstance(value, str):
-        return f"{value!r} (a string)"
+        return f"{quote(value)} (a string)"
     if isinstance(value, int):
-        return f"{value} (an integer)"
+        digits = len(str(value)) if value.bit_length() < 10_000 else None
+        return f"{cut(value)} (an integer)" if digits else "a huge integer"
     if isinstance(value, float):
         return f"{value} (a number)"
     if isinstance(value, (list, tuple)):
-        return f"{list(value)} (a list)"
+        return f"{cut(_short_list(value))} (a list)"
     if isinstance(value, dict):
         return "a mapping"
-    return repr(value)
+    return cut(repr(value))
+
+
+def _short_list(value) -> str:
+    """A list as written, without building the text of a huge one."""
+    shown = [v if isinstance(v, (int, float, bool)) and not (isinstance(v, int) and v.bit_length() > 64)
+             else "..." if isinstance(v, (list, tuple, dict)) else cut(v, 20) for v in value[:12]]
+    return str(shown)[:-1] + (", ...]" if len(value) > 12 else "]")

@@ -14,55 +14,148 @@ _WHOLE = re.compile(r"^\$(?:\{(.+)\}|([A-Za-z_]\w*))$", re.S)
 _PART = re.compile(r"\$\{(.+?)\}|\$([A-Za-z_]\w*)")
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
            ast.Mod: operator.mod, ast.Pow: operator.pow, ast.Div: lambda a, b: a // b if a % b == 0 else a / b}
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**", ast.Div: "/"}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 _CMPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
          ast.Gt: operator.gt, ast.GtE: operator.ge}
 _FUNCS = {"min": min, "max": max, "int": int, "round": round}
-_OP_SIGNS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**", ast.Div: "/",
-             ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-             ast.USub: "-", ast.UAdd: "+"}
+
+# Budgets: an expression is a line of arithmetic on layer sizes, never a computation.
+MAX_CHARS = 1000         # of the expression's text
+MAX_NODES = 200          # of its syntax tree
+MAX_DEPTH = 32           # nesting of its syntax tree
+MAX_VALUE = 10**18       # every integer or number it reads or makes stays below this (in magnitude)
+MAX_ITEMS = 1000         # characters of a string, or items of a list, it makes
 
 
-def spec_type(value) -> str:
-    """What a value is called in a spec (never a Python class name)."""
+def type_name(value) -> str:
+    """What a value is called in a spec, for messages (never a Python type name)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
         return "a number"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, (list, tuple)):
         return "a list"
-    return "a mapping" if isinstance(value, dict) else "a value"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a value"
+
+
+def check_size(tree, fail, what: str = "expressions are short arithmetic"):
+    """Counts the nodes and depth of a syntax tree with an explicit stack (no recursion), before
+    anything walks it recursively."""
+    count, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            fail(f"has more than {MAX_NODES} parts; {what}")
+        if depth > MAX_DEPTH:
+            fail(f"nests deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -> Any:
     """Evaluates a small, safe expression: arithmetic, comparisons, and/or/not, `a if c else b`,
-    list indexing, and `shape(NAME)` (the per-sample shape of a layer or input, via `shape_of`)."""
+    list indexing and `shape(NAME)` (the per-sample shape of a layer or input, via `shape_of`),
+    within budgets (size of the expression, magnitude of numbers, length of strings and lists)."""
+    from .escape import cut
+    shown = "${" + cut(text, 60) + "}"
+
+    def fail(problem, hint=None):
+        raise SpecError(f"{shown} {problem}", loc, context=context, hint=hint)
+
+    if len(text) > MAX_CHARS:
+        fail(f"is {len(text):,} characters long; at most {MAX_CHARS:,} are allowed")
     try:
         tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
-        raise SpecError(f"cannot read the expression ${{{text}}}", loc, context=context) from None
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        raise SpecError(f"cannot read the expression {shown}", loc, context=context) from None
+    check_size(tree, fail)
+
+    def bounded(value):
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, (int, float)):
+            if not (-MAX_VALUE < value < MAX_VALUE):   # also refuses inf and nan
+                fail(f"gives {'a number' if isinstance(value, float) else 'an integer'} beyond ±10^18; "
+                     "expressions compute layer sizes")
+            return value
+        if isinstance(value, (str, list)):
+            if len(value) > MAX_ITEMS:
+                fail(f"makes {type_name(value)} longer than {MAX_ITEMS:,}")
+            return value
+        return value
+
+    def binop(node):
+        a, b = ev(node.left), ev(node.right)
+        op = type(node.op)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+        if op is ast.Pow and numbers and isinstance(b, int) and abs(a) > 1:
+            # Checked before computing: 9**9**9 would never return.
+            if b > 0 and b * (int(abs(a)).bit_length() - 1) > 60:
+                fail(f"raises {a} to the power {b}; the result would be beyond ±10^18")
+        if op is ast.Mult and any(isinstance(v, (str, list)) for v in (a, b)):
+            seq, times = (a, b) if isinstance(a, (str, list)) else (b, a)
+            if not isinstance(times, int) or isinstance(times, bool) or not isinstance(seq, (str, list)):
+                fail(f"cannot multiply {type_name(a)} by {type_name(b)}")
+            if len(seq) * max(times, 0) > MAX_ITEMS:
+                fail(f"repeats {type_name(seq)} to more than {MAX_ITEMS:,} items")
+        try:
+            return bounded(_BINOPS[op](a, b))
+        except ZeroDivisionError:
+            fail("divides by zero")
+        except (TypeError, ValueError, OverflowError, ArithmeticError):
+            fail(f"cannot compute {type_name(a)} {_SYMBOLS[op]} {type_name(b)}")
+
+    def call(node):
+        if node.keywords:
+            fail(f"{node.func.id}() takes no named arguments")
+        args = [ev(a) for a in node.args]
+        try:
+            return bounded(_FUNCS[node.func.id](*args))
+        except (TypeError, ValueError, OverflowError, ArithmeticError):
+            given = ", ".join(type_name(a) for a in args) or "nothing"
+            fail(f"cannot compute {node.func.id}() of {given}")
+
+    def index(value, i):
+        if not isinstance(value, (list, tuple)) or isinstance(i, bool) or not isinstance(i, int):
+            fail(f"cannot index {type_name(value)} with {type_name(i)}: indexing takes a list and an integer")
+        if not -len(value) <= i < len(value):
+            fail(f"reads index {i}, outside a list of {len(value)} ({list(value)})")
+        return value[i]
+
+    def shape(node):
+        if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Name) or shape_of is None:
+            fail("calls shape() wrongly: shape() takes one layer name, as in shape(input) or shape(conv1), "
+                 "and works where layers are built")
+        return list(shape_of(node.args[0].id, loc))
 
     def ev(node):
         if isinstance(node, ast.Constant):
-            return node.value
+            if isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
+                fail("uses a value a spec cannot hold")
+            return bounded(node.value)
         if isinstance(node, ast.Name):
             if node.id in ("true", "false", "null"):
                 return {"true": True, "false": False, "null": None}[node.id]
             if node.id not in env:
-                raise SpecError(f"${{{text}}} uses '{node.id}', which is not an argument here "
-                                f"(arguments: {', '.join(env) or 'none'})", loc, context=context,
-                                hint=did_you_mean(node.id, env))
-            return env[node.id]
+                fail(f"uses '{node.id}', which is not an argument here (arguments: {', '.join(env) or 'none'})",
+                     hint=did_you_mean(node.id, env))
+            return bounded(env[node.id])
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return typed(_BINOPS[type(node.op)], node.op, ev(node.left), ev(node.right))
-        if isinstance(node, ast.UnaryOp):
+            return binop(node)
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             value = ev(node.operand)
-            if isinstance(node.op, ast.Not):
-                return not value
-            return typed({ast.USub: operator.neg, ast.UAdd: operator.pos}[type(node.op)], node.op, value)
+            if not isinstance(node.op, ast.Not) and not isinstance(value, (int, float)):
+                fail(f"cannot negate {type_name(value)}")
+            return bounded(_UNARY[type(node.op)](value))
         if isinstance(node, ast.BoolOp):
             values = [ev(v) for v in node.values]
             return all(values) if isinstance(node.op, ast.And) else any(values)
@@ -70,56 +163,27 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -
             left = ev(node.left)
             for op, right_node in zip(node.ops, node.comparators):
                 right = ev(right_node)
-                if not typed(_CMPS[type(op)], op, left, right):
-                    return False
+                try:
+                    if not _CMPS[type(op)](left, right):
+                        return False
+                except TypeError:
+                    fail(f"cannot compare {type_name(left)} with {type_name(right)}")
                 left = right
             return True
         if isinstance(node, ast.IfExp):
             return ev(node.body) if ev(node.test) else ev(node.orelse)
         if isinstance(node, (ast.List, ast.Tuple)):
-            return [ev(e) for e in node.elts]
+            return bounded([ev(e) for e in node.elts])
         if isinstance(node, ast.Subscript):
             return index(ev(node.value), ev(node.slice))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "shape":
-            if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Name) or shape_of is None:
-                raise SpecError(f"${{{text}}}: shape() takes one layer name, as in shape(input) or shape(conv1), "
-                                f"and works where layers are built", loc, context=context)
-            return list(shape_of(node.args[0].id, loc))
+            return shape(node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
-            args = [ev(a) for a in node.args]
-            if not args or any(isinstance(a, bool) or not isinstance(a, (int, float)) for a in args):
-                found = ", ".join(spec_type(a) for a in args) or "nothing"
-                raise SpecError(f"${{{text}}}: {node.func.id}() expects numbers, found {found}", loc, context=context)
-            return _FUNCS[node.func.id](*args)
-        raise SpecError(f"${{{text}}}: only arithmetic, comparisons, and/or/not, 'a if c else b', list[i], "
-                        f"shape(NAME) and min/max/int/round are allowed", loc, context=context)
+            return call(node)
+        fail("uses something expressions cannot: only arithmetic, comparisons, and/or/not, "
+             "'a if c else b', list[i], shape(NAME) and min/max/int/round are allowed")
 
-    def typed(fn, op, *values):
-        """An operator on spec values; a type mismatch is told in spec words (a list, a number)."""
-        try:
-            if isinstance(op, ast.operator) and any(isinstance(v, (list, tuple, dict)) for v in values):
-                raise TypeError   # no list arithmetic: `[0] * 10**9` must not build a list
-            return fn(*values)
-        except TypeError:
-            found = " and ".join(spec_type(v) for v in values)
-            raise SpecError(f"cannot evaluate ${{{text}}}: '{_OP_SIGNS[type(op)]}' does not apply to {found}",
-                            loc, context=context) from None
-
-    def index(value, i):
-        if not isinstance(value, (list, tuple)) or isinstance(i, bool) or not isinstance(i, int):
-            raise SpecError(f"cannot evaluate ${{{text}}}: indexing takes a list and an integer, found "
-                            f"{spec_type(value)} and {spec_type(i)}", loc, context=context)
-        if not -len(value) <= i < len(value):
-            raise SpecError(f"cannot evaluate ${{{text}}}: index {i} is outside a list of {len(value)} "
-                            f"({list(value)})", loc, context=context)
-        return value[i]
-
-    try:
-        return ev(tree)
-    except SpecError:
-        raise
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError) as e:
-        raise SpecError(f"cannot evaluate ${{{text}}}: {e}", loc, context=context) from None
+    return ev(tree)
 
 
 def substitute(value, env, loc, context, shape_of=None):

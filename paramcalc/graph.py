@@ -11,14 +11,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError, Loc, ShapeError, SpecError, SpecWarning, describe, did_you_mean
+from .escape import cut, quote
 from .expressions import substitute
 from .layers import REGISTRY, Layer, normalize_kind
 from .layers.base import fmt_shape
-from .spec import META_KEYS, BlockDef, Entry, Spec
+from .spec import META_KEYS, BlockDef, Entry, Spec, check_name
 from .yaml_reader import YList, YMap
 
 
 MAX_LAYERS = 100_000   # far above any real network; stops a `repeat: 1000000000` from hanging
+# Expansion work, not only layers made: every entry visited (a skipped `when: false` one too), every
+# block, group and repetition counts one. 100,000 layers in a repeated block cost about 300,000.
+MAX_WORK = 500_000
+MAX_NESTING = 32           # blocks, groups and repeats inside each other (real networks: under 6)
+MAX_FULL_NAME = 512        # characters of a hierarchical name (layer1.0.conv1)
+# Characters of all layer names and their enclosing blocks' names: what the JSON and tables will
+# print. 100,000 layers with 30-character names nested 3 deep come to 12,000,000.
+MAX_NAME_CHARS = 20_000_000
 
 
 @dataclass
@@ -90,13 +99,30 @@ class _Expander:
         self.block_stack: list[str] = []
         self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)   # of nodes[:shaped], for shape()
         self.shaped = 0
+        self.work = 0
+        self.nesting = 0
+        self.name_chars = 0
+
+    # -- budgets
+
+    def spend(self, loc: Loc, scope: _Scope):
+        self.work += 1
+        if self.work > MAX_WORK:
+            raise SpecError(f"the spec takes more than {MAX_WORK:,} steps to expand (blocks, repeats and skipped "
+                            f"layers count; a runaway repeat?); refusing to analyse it", loc, context=scope.context)
+
+    def enter(self, loc: Loc, scope: _Scope):
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise SpecError(f"blocks, groups and repeats nest more than {MAX_NESTING} deep here; refusing to "
+                            "analyse it", loc, context=scope.context)
 
     # -- shapes, for `${shape(NAME)}`: computed for the nodes built so far, only when asked
 
     def sub(self, value, scope: _Scope, loc: Loc):
         """${...} substitution in a scope, where shape(NAME) reads the shape of a layer above."""
         def shape_of(ref, at):
-            return self.shape(self.resolve(ref, scope, at, what=f"shape({ref})"), ref, at, scope)
+            return self.shape(self.resolve(ref, scope, at, what=f"shape({cut(ref, 60)})"), cut(ref, 60), at, scope)
         return substitute(value, scope.env, loc, scope.context, shape_of)
 
     def shape(self, name: str, ref: str, loc: Loc, scope: _Scope) -> tuple[int, ...]:
@@ -130,9 +156,9 @@ class _Expander:
         if ref in self.known:
             return self.aliases.get(ref, ref)
         later = self._defined_later(ref)
-        what = what or f"'from: {ref}'"
-        message = (f"{what} points forward to a layer defined later; a layer can only take input "
-                   f"from layers above it" if later else f"{what} names no layer or input defined above")
+        shown = what or f"'from: {cut(ref, 60)}'"
+        message = (f"{shown} points forward to a layer defined later; a layer can only take input "
+                   f"from layers above it" if later else f"{shown} names no layer or input defined above")
         candidates = list(self.known) + [n for sc in _chain(scope) for n in sc.names]
         raise SpecError(message, loc, context=scope.context, hint=None if later else did_you_mean(ref, candidates))
 
@@ -147,6 +173,10 @@ class _Expander:
         return walk(self.spec.layers)
 
     def define(self, scope: _Scope, local: str, full: str, loc: Loc):
+        if len(full) > MAX_FULL_NAME:
+            from .escape import cut
+            raise SpecError(f"the hierarchical name {cut(full, 60)} is {len(full):,} characters long; at most "
+                            f"{MAX_FULL_NAME} are allowed", loc, context=scope.context)
         if local in scope.names or full in self.known:
             raise SpecError(f"duplicate layer name '{full}'", loc, context=scope.context,
                             hint="every layer name must be unique; rename one of them")
@@ -168,6 +198,7 @@ class _Expander:
         return self.sub(entry.meta[key], scope, entry.meta_locs[key])
 
     def entry(self, entry: Entry, scope: _Scope, current: list[str]) -> list[str]:
+        self.spend(entry.loc, scope)
         when = self.meta(entry, "when", scope, True)
         if not isinstance(when, bool):
             raise SpecError(f"'when' expects true or false (e.g. when: ${{downsample}}), found {describe(when)}",
@@ -177,7 +208,8 @@ class _Expander:
         if isinstance(raw_name, bool) or (raw_name is not None and not isinstance(raw_name, (str, int))):
             raise SpecError(f"'name' expects a string, found {describe(raw_name)}", entry.meta_locs["name"],
                             context=scope.context)
-        local = str(raw_name) if raw_name is not None else None
+        local = check_name(str(raw_name), entry.meta_locs["name"], "layer name", context=scope.context) \
+            if raw_name is not None else None
         if not when:
             # A skipped layer passes its (first) input through, as an nn.Identity would; its name stays usable.
             if local is not None:
@@ -216,6 +248,12 @@ class _Expander:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise SpecError(f"'repeat' expects a non-negative integer, found {describe(count)}", loc,
                             context=scope.context)
+        too_many_layers = entry.kind in REGISTRY and count > MAX_LAYERS - len(self.nodes)
+        if too_many_layers or count > MAX_WORK - self.work:
+            # Refused before expanding: this many repetitions can never fit the budgets.
+            limit = f"{MAX_LAYERS:,} layers" if too_many_layers else f"{MAX_WORK:,} steps"
+            raise SpecError(f"'repeat: {count:,}' expands the spec to more than {limit} (a runaway repeat?); "
+                            f"refusing to analyse it", entry.loc, context=scope.context)
         first = self.meta(entry, "first", scope)
         if first is not None and not isinstance(first, YMap):
             raise SpecError("'first' expects a mapping of fields that differ in the first repetition",
@@ -232,8 +270,11 @@ class _Expander:
         self.blocks.append(block)
         inner = _Scope(full + ".", scope.input, scope.env, scope.context, parent=scope)
         current = sources
+        self.enter(entry.loc, scope)
         for i in range(count):
+            self.spend(entry.loc, scope)
             current = self.one(entry, inner, current, str(i), overrides=first if i == 0 else None)
+        self.nesting -= 1
         block.end = len(self.nodes)
         self.aliases[full] = scope.names[name] = current[0]
         return current
@@ -248,7 +289,7 @@ class _Expander:
         if written in self.spec.blocks:
             return self.block(entry, self.spec.blocks[written], scope, sources, local, overrides)
         choices = list(REGISTRY) + list(self.spec.blocks)
-        raise SpecError(f"unknown layer kind '{written}'", entry.kind_loc, context=scope.context,
+        raise SpecError(f"unknown layer kind {quote(written)}", entry.kind_loc, context=scope.context,
                         hint=did_you_mean(kind, choices) or "`paramcalc kinds` lists every kind")
 
     def group(self, entry, scope, sources, local):
@@ -259,7 +300,9 @@ class _Expander:
         self.blocks.append(block)
         inner = _Scope(full + ".", sources[0] if len(sources) == 1 else scope.input, scope.env, scope.context,
                        parent=scope)
+        self.enter(entry.loc, scope)
         out = self.expand(entry.children, inner, sources)
+        self.nesting -= 1
         block.end = len(self.nodes)
         self.aliases[full] = scope.names[name] = out[0]
         return out
@@ -302,7 +345,10 @@ class _Expander:
         context = (f"in block '{definition.name}' used as '{full}' at {entry.loc}",) + scope.context
         inner = _Scope(full + ".", sources[0], env, context, parent=scope)
         self.block_stack.append(definition.name)
+        self.enter(entry.loc, scope)
+        self.spend(entry.loc, scope)
         out = self.expand(definition.layers, inner, sources)
+        self.nesting -= 1
         self.block_stack.pop()
         block.end = len(self.nodes)
         self.aliases[full] = scope.names[name] = out[0]
@@ -317,6 +363,10 @@ class _Expander:
         full = scope.prefix + name
         label = f"layer {index} '{full}' ({cls.kind})"
         self.define(scope, name, full, entry.loc)
+        self.name_chars += len(full) + sum(len(s.prefix) for s in _chain(scope))
+        if self.name_chars > MAX_NAME_CHARS:
+            raise SpecError(f"the layer names come to more than {MAX_NAME_CHARS:,} characters (long names "
+                            "repeated many times?); refusing to analyse it", entry.loc, context=scope.context)
         values, locs = self.field_values(entry, cls, scope, label, overrides)
         try:
             layer = cls.build(values)
@@ -344,7 +394,7 @@ class _Expander:
             tie = self.resolve(tie, scope, entry.meta_locs["tie"])
             if not cls.has_weight() or tie in self.spec.inputs:
                 raise SpecError(f"cannot share weights: tie works between layers with a weight ({_weight_kinds()}), "
-                                f"here {cls.kind} and '{tie}'", entry.meta_locs["tie"],
+                                f"here {cls.kind} and '{cut(tie, 60)}'", entry.meta_locs["tie"],
                                 layer=label, context=scope.context)
         self.nodes.append(Node(index, full, cls.kind, layer, list(sources), entry.loc, scope.context, frozen, tie))
         return flow if fewest == 0 else [full]

@@ -14,17 +14,29 @@ _TIMES = re.compile(r"\b\d+(?:x\d+)+\b")
 def parse_inline(text: str, loc: Loc) -> Entry:
     """`conv2d(6, kernel=5, stride=2x2)` -> an Entry, parsed as a Python call whose bare names
     are strings (same, valid) or booleans (true/false)."""
+    from .escape import quote
+    from .expressions import MAX_CHARS, check_size
+    shown = quote(text, 60)
+    if len(text) > MAX_CHARS:
+        raise SpecError(f"layer {shown} is {len(text):,} characters long; at most {MAX_CHARS:,} are allowed", loc)
     prepared = _TIMES.sub(lambda m: "(" + m.group(0).replace("x", ",") + ")", text.strip())
     shift = loc.col - 1
     try:
         tree = ast.parse(prepared, mode="eval").body
     except SyntaxError as e:
-        raise SpecError(f"cannot read layer {text!r}: {e.msg}; write kind(value, key=value, ...)",
+        raise SpecError(f"cannot read layer {shown}: {e.msg}; write kind(value, key=value, ...)",
                         Loc(loc.source, loc.line, shift + (e.offset or 1))) from None
+    except (ValueError, MemoryError, RecursionError):   # NUL bytes, a number of 5,000 digits
+        raise SpecError(f"cannot read layer {shown}; write kind(value, key=value, ...)", loc) from None
+
+    def too_big(problem):
+        raise SpecError(f"layer {shown} {problem}", loc)
+
+    check_size(tree, too_big, "an inline layer is a kind and a few values")
     if isinstance(tree, ast.Name):
         return Entry(kind=tree.id, loc=loc, kind_loc=loc)
     if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name):
-        raise SpecError(f"cannot read layer {text!r}; write kind(value, key=value, ...)", loc)
+        raise SpecError(f"cannot read layer {shown}; write kind(value, key=value, ...)", loc)
 
     def at(node):
         return Loc(loc.source, loc.line, shift + node.col_offset + 1)
@@ -55,11 +67,14 @@ _NAMES = {"true": True, "True": True, "false": False, "False": False, "null": No
 
 def _literal(node, at):
     if isinstance(node, ast.Constant):
+        if isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
+            raise SpecError("expected a number, a name, true/false or a tuple like (3, 3)", at(node))
         return node.value
     if isinstance(node, ast.Name):
         return _NAMES.get(node.id, node.id)
     if isinstance(node, (ast.Tuple, ast.List)):
         return [_literal(e, at) for e in node.elts]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
+            and type(node.operand.value) in (int, float):
         return -node.operand.value
     raise SpecError("expected a number, a name, true/false or a tuple like (3, 3)", at(node))

@@ -20,7 +20,8 @@ def describe_kind(name: str) -> dict:
     key = normalize_kind(name)
     if key not in REGISTRY:
         matches = matching_kinds(name)
-        raise SpecError(f"unknown layer kind '{name}'", hint=did_you_mean(key, REGISTRY) or
+        from .escape import quote
+        raise SpecError(f"unknown layer kind {quote(name)}", hint=did_you_mean(key, REGISTRY) or
                         ("kinds with that name in them: " + ", ".join(matches) if matches else None) or
                         "`paramcalc kinds` lists every kind")
     cls = REGISTRY[key]

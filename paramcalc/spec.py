@@ -17,6 +17,30 @@ META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie")
 TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "blocks", "outputs", "budget")
 
 
+MAX_NAME = 128   # characters in one name (a layer's, a block's, the spec's)
+
+
+def check_name(name: str, loc: Loc | None, what: str, *, title: bool = False, context: tuple[str, ...] = ()) -> str:
+    """Names are shown in terminals, tables, Markdown and annotations, and layer names are joined
+    with dots into hierarchical names (`layer1.0.conv1`): printable text only. A layer, block or
+    input name has no spaces and no dots; the spec's name (a title) may have both."""
+    from .escape import quote
+    problem = None
+    if not name:
+        problem = "is empty"
+    elif len(name) > MAX_NAME:
+        problem = f"is {len(name):,} characters long; at most {MAX_NAME} are allowed"
+    elif not all(ch == " " or ch.isprintable() for ch in name):
+        problem = "contains a control or invisible character (a newline, tab, escape...)"
+    elif not title and any(ch.isspace() for ch in name):
+        problem = "contains a space; layer, block and input names are single words (use _ or -)"
+    elif not title and "." in name:
+        problem = "contains '.', which separates the levels of a hierarchical name (block.layer)"
+    if problem:
+        raise SpecError(f"{what} {quote(name)} {problem}", loc, context=context)
+    return name
+
+
 # ---------------------------------------------------------------- spec structure
 
 @dataclass
@@ -130,23 +154,41 @@ def parse_shape(raw, loc: Loc, what: str = "input") -> tuple[int, ...]:
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
         raise SpecError(f"'{what}' expects a shape of positive integers like [3, 224, 224] "
                         f"(one sample, no batch dimension), found {describe(raw)}", loc)
+    if len(values) > MAX_DIMS or _numel(values) >= 2**63:
+        raise SpecError(f"'{what}' is larger than a PyTorch tensor can be (at most {MAX_DIMS} dimensions and "
+                        f"2^63 elements), found {describe(raw)}", loc)
     return tuple(values)
+
+
+MAX_DIMS = 64   # as many as PyTorch allows
+
+
+def _numel(values) -> int:
+    total = 1
+    for v in values:
+        total *= v
+        if total >= 2**63:
+            break
+    return total
 
 
 def _int_field(doc: YMap, key: str, default: int) -> int:
     value = doc.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SpecError(f"'{key}' expects a positive integer, found {describe(value)}", doc.value_locs[key])
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
+        raise SpecError(f"'{key}' expects a positive integer below 2^63, found {describe(value)}", doc.value_locs[key])
     return value
 
 
 def spec_from_document(doc, source: str) -> Spec:
     from .layers.base import DTYPE_BYTES
     if not isinstance(doc, YMap):
+        # A file that is one scalar may be anything (a token in a .env): only a word is quoted back.
+        found = describe(doc) if not isinstance(doc, str) or re.fullmatch(r"[A-Za-z_][\w-]{0,31}", doc) \
+            else "text that is not YAML structure"
         raise SpecError(f"the top level of a spec must be a mapping with 'input' and 'layers', "
-                        f"found {describe(doc)}", base_loc(doc, Loc(source, 1, 1)))
+                        f"found {found}", base_loc(doc, Loc(source, 1, 1)))
     for key in doc:
         if key not in TOP_KEYS:
             raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key],
@@ -162,7 +204,9 @@ def spec_from_document(doc, source: str) -> Spec:
         if not isinstance(raw, YMap) or not raw:
             raise SpecError("'inputs' maps input names to shapes, e.g. {image: [3, 224, 224]}",
                             doc.value_locs["inputs"])
-        inputs = {name: parse_shape(v, raw.value_locs[name], f"inputs.{name}") for name, v in raw.items()}
+        inputs = {check_name(name, raw.key_locs[name], "input name"): parse_shape(v, raw.value_locs[name],
+                                                                                   f"inputs.{name}")
+                  for name, v in raw.items()}
     elif "input" in doc:
         inputs = {"input": parse_shape(doc["input"], doc.value_locs["input"])}
     else:
@@ -176,6 +220,8 @@ def spec_from_document(doc, source: str) -> Spec:
     name = doc.get("name")
     if name is not None and not isinstance(name, str):
         name = str(name)
+    if name is not None:
+        check_name(name, doc.value_locs["name"], "the spec's name", title=True)
     spec = Spec(
         name=name or (Path(source).stem if source not in ("<stdin>", "<inline>") else "model"),
         inputs=inputs,
@@ -190,7 +236,7 @@ def spec_from_document(doc, source: str) -> Spec:
         raw = doc["outputs"]
         if not isinstance(raw, YList) or not all(isinstance(o, str) for o in raw):
             raise SpecError("'outputs' expects a list of layer names", doc.value_locs["outputs"])
-        spec.outputs = list(zip(raw, raw.locs))
+        spec.outputs = list(zip(raw, raw.locs))   # references, resolved (or refused) by graph.py
     if "budget" in doc:
         raw = doc["budget"]
         if not isinstance(raw, YMap):
@@ -206,6 +252,7 @@ def _parse_blocks(raw, loc) -> dict[str, BlockDef]:
         raise SpecError("'blocks' maps block names to {args: ..., layers: [...]}", loc)
     blocks = {}
     for name, body in raw.items():
+        check_name(name, raw.key_locs[name], "block name")
         body_loc = raw.value_locs[name]
         if not isinstance(body, YMap) or "layers" not in body:
             raise SpecError(f"block '{name}' needs a 'layers' list (and optionally 'args')", body_loc)

@@ -1,19 +1,26 @@
 """YAML that remembers where every value was written: mappings and lists carry file:line:col.
 
-Values are counted while they are built, so an alias bomb is refused before it costs memory.
+The document is built straight from the parser's events (no intermediate node tree), and its
+values are counted as they are built: an alias adds the size of what it repeats without copying
+it, so an alias bomb is refused at the alias that crosses the limit, before it costs anything.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
+import stat
+from dataclasses import dataclass, field
 
 import yaml
 
 from .errors import Loc, SpecError
 
-MAX_NODES = 100_000      # a YAML alias bomb expands past this long before it hurts
+# A spec of 100,000 layers written out (`- conv2d: {out: 8, kernel: 1}` each) holds about 400,000
+# values; ten times fewer than a real network would ever need separates it from an alias bomb.
+MAX_VALUES = 1_000_000
 MAX_DEPTH = 100
+MAX_KEY = 128       # characters of a mapping key: keys are field, block and input names
 MAX_BYTES = 10 * 2**20
 
 
@@ -38,52 +45,150 @@ def _mark(source: str, mark) -> Loc:
     return Loc(source, mark.line + 1, mark.column + 1)
 
 
-class _Converter:
-    def __init__(self, loader: yaml.SafeLoader, source: str):
-        self.loader, self.source, self.nodes = loader, source, 0
+_STANDARD = "tag:yaml.org,2002:"
+_COLLECTION_TAGS = {None, "!", _STANDARD + "map", _STANDARD + "seq"}
+_SCALAR_TAGS = {_STANDARD + t: what for t, what in (
+    ("null", "null"), ("bool", "a boolean"), ("int", "an integer"), ("float", "a number"), ("str", "a string"),
+    ("timestamp", "a date"), ("binary", "base64 binary data"))}
+_MERGE = object()   # the pending key of a mapping after `<<:`
 
-    def convert(self, node, depth=0):
-        self.nodes += 1
-        loc = _mark(self.source, node.start_mark)
-        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
-            raise SpecError(f"the YAML expands to more than {MAX_NODES:,} values or {MAX_DEPTH} levels "
-                            "(an alias bomb or a recursive alias?); refusing to read it", loc)
-        if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node)
-        if isinstance(node, yaml.SequenceNode):
-            out = YList(loc)
-            for item in node.value:
-                out.locs.append(_mark(self.source, item.start_mark))
-                out.append(self.convert(item, depth + 1))
-            return out
-        out = YMap(loc)
-        merged = []
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                merged.append(value_node)
+
+@dataclass
+class _Open:
+    """A mapping or list being built, and where its next value goes."""
+
+    value: YMap | YList
+    loc: Loc
+    anchor: str | None
+    count_at_start: int
+    key: object = None              # str, _MERGE, or None while a key is awaited
+    key_loc: Loc | None = None
+    merges: list = field(default_factory=list)
+
+
+class _Composer:
+    def __init__(self, loader, source: str):
+        self.loader, self.source = loader, source
+        self.count = 0
+        self.anchors: dict[str, tuple[object, int] | None] = {}   # None while the anchored value is open
+
+    def counted(self, n: int, loc: Loc):
+        self.count += n
+        if self.count > MAX_VALUES:
+            raise SpecError(f"the YAML expands to more than {MAX_VALUES:,} values (an alias bomb?); "
+                            "refusing to read it", loc)
+
+    def scalar(self, event, loc: Loc):
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if tag not in _SCALAR_TAGS:
+            raise SpecError(f"unsupported YAML tag {_tag_text(tag)} on a value", loc)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            return self.loader.yaml_constructors[tag](self.loader, node)
+        except Exception as e:   # PyYAML's constructors fail in many ways on bad text (IndexError, AttributeError...)
+            from .escape import cut, quote
+            reason = getattr(e, "problem", None) or str(e)
+            raise SpecError(f"cannot read {quote(event.value)} as {_SCALAR_TAGS[tag]} ({cut(reason)})",
+                            loc) from None
+
+    def compose(self):
+        """The document's root value, built from events with an explicit stack (no recursion)."""
+        get_event, source = self.loader.get_event, self.source
+        stack: list[_Open] = []
+        while True:
+            event = get_event()
+            loc = _mark(source, event.start_mark)
+            top = stack[-1] if stack else None
+            awaiting_key = top is not None and isinstance(top.value, YMap) and top.key is None
+            if isinstance(event, yaml.ScalarEvent):
+                if awaiting_key:
+                    self.key(top, event, loc)
+                    continue
+                value = self.scalar(event, loc)
+                self.counted(1, loc)
+                if event.anchor:
+                    self.anchors[event.anchor] = (value, 1)
+            elif isinstance(event, yaml.AliasEvent):
+                if awaiting_key:
+                    raise SpecError("a mapping key must be a plain name, not an alias", loc)
+                if event.anchor not in self.anchors:
+                    raise SpecError(f"invalid YAML: the alias *{_tag_text(event.anchor)} names no anchor above it",
+                                    loc)
+                if self.anchors[event.anchor] is None:
+                    raise SpecError(f"the alias *{_tag_text(event.anchor)} is inside the value it names "
+                                    "(a recursive alias); refusing to read it", loc)
+                value, size = self.anchors[event.anchor]
+                self.counted(size, loc)
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if awaiting_key:
+                    raise SpecError("a mapping key must be a plain name", loc)
+                if len(stack) >= MAX_DEPTH:
+                    raise SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels; refusing to read it", loc)
+                if event.tag not in _COLLECTION_TAGS:
+                    raise SpecError(f"unsupported YAML tag {_tag_text(event.tag)}", loc)
+                self.counted(1, loc)
+                if event.anchor:
+                    self.anchors[event.anchor] = None
+                opened = YMap(loc) if isinstance(event, yaml.MappingStartEvent) else YList(loc)
+                stack.append(_Open(opened, loc, event.anchor, self.count - 1))
                 continue
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise SpecError("a mapping key must be a plain name", _mark(self.source, key_node.start_mark))
-            key = key_node.value
-            key_loc = _mark(self.source, key_node.start_mark)
-            if key in out:
-                first = out.key_locs[key]
-                raise SpecError(f"duplicate key '{key}' (first written at line {first.line})", key_loc)
-            out.key_locs[key] = key_loc
-            out.value_locs[key] = _mark(self.source, value_node.start_mark)
-            out[key] = self.convert(value_node, depth + 1)
-        for value_node in merged:  # YAML merge keys (<<: *base): explicit keys win
-            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-            for source in sources:
-                base = self.convert(source, depth + 1)
-                if not isinstance(base, YMap):
-                    raise SpecError("a merge key (<<) needs a mapping", base_loc(base, loc))
-                for key, value in base.items():
-                    if key not in out:
-                        out[key] = value
-                        out.key_locs[key] = base.key_locs[key]
-                        out.value_locs[key] = base.value_locs[key]
-        return out
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                done = stack.pop()
+                if done.merges:
+                    _merge(done)
+                value, loc = done.value, done.loc
+                if done.anchor:
+                    self.anchors[done.anchor] = (value, self.count - done.count_at_start)
+                top = stack[-1] if stack else None
+            else:
+                raise SpecError(f"invalid YAML: unexpected {type(event).__name__}", loc)
+            if top is None:
+                return value
+            if isinstance(top.value, YList):
+                top.value.append(value)
+                top.value.locs.append(loc)
+            elif top.key is _MERGE:
+                top.merges.append((value, loc))
+            else:
+                top.value[top.key] = value
+                top.value.key_locs[top.key] = top.key_loc
+                top.value.value_locs[top.key] = loc
+            top.key = None
+
+    def key(self, top: _Open, event, loc: Loc):
+        key = event.value
+        if len(key) > MAX_KEY:
+            from .escape import cut
+            raise SpecError(f"a key of {len(key):,} characters ({cut(key, 40)}); keys are names of at most "
+                            f"{MAX_KEY} characters", loc)
+        if key == "<<" and event.implicit[0] and event.tag is None:
+            top.key = _MERGE
+            return
+        if key in top.value.key_locs:
+            first = top.value.key_locs[key]
+            raise SpecError(f"duplicate key '{key}' (first written at line {first.line})", loc)
+        top.key, top.key_loc = key, loc
+
+
+def _merge(done: _Open):
+    """YAML merge keys (`<<: *base`, `<<: [*a, *b]`): explicit keys win, then earlier sources."""
+    out = done.value
+    for value, loc in done.merges:
+        for source in (value if isinstance(value, YList) else [value]):
+            if not isinstance(source, YMap):
+                raise SpecError("a merge key (<<) needs a mapping", base_loc(source, loc))
+            for key, v in source.items():
+                if key not in out:
+                    out[key] = v
+                    out.key_locs[key] = source.key_locs[key]
+                    out.value_locs[key] = source.value_locs[key]
+
+
+def _tag_text(tag) -> str:
+    from .escape import cut
+    return cut(tag, 40)
 
 
 def base_loc(value, fallback):
@@ -103,10 +208,17 @@ _Loader.add_implicit_resolver(
 def parse_yaml(text: str, source: str):
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
+        loader.get_event()                                # stream start
+        if loader.check_event(yaml.StreamEndEvent):
             raise SpecError("the spec is empty; it needs at least 'input' and 'layers'", Loc(source, 1, 1))
-        return _Converter(loader, source).convert(node)
+        loader.get_event()                                # document start
+        root = _Composer(loader, source).compose()
+        loader.get_event()                                # document end
+        if not loader.check_event(yaml.StreamEndEvent):
+            extra = loader.peek_event()
+            raise SpecError("a spec is one YAML document; this file holds a second one (after ---)",
+                            _mark(source, extra.start_mark))
+        return root
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = " ".join(filter(None, [e.context, e.problem]))
@@ -121,28 +233,48 @@ def parse_yaml(text: str, source: str):
         loader.dispose()
 
 
+_NOT_REGULAR = ((stat.S_ISDIR, "is a directory, not a spec file"), (stat.S_ISFIFO, "is a named pipe (FIFO), not a file"),
+                (stat.S_ISCHR, "is a device, not a file"), (stat.S_ISBLK, "is a device, not a file"),
+                (stat.S_ISSOCK, "is a socket, not a file"))
+
+
+def _not_regular(mode: int) -> str | None:
+    return next((why for test, why in _NOT_REGULAR if test(mode)), None if stat.S_ISREG(mode) else "is not a file")
+
+
 def read_text(path: str) -> tuple[str, str]:
-    """(text, source name) of a spec file, or `-` for stdin."""
+    """(text, source name) of a spec file, or `-` for stdin. Only a regular file is read (a FIFO
+    or device is refused without blocking on it), and at most MAX_BYTES of it."""
     import sys
+    from .escape import cut
     if path == "-":
         data, source = sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"
     else:
-        p = Path(path)
-        if not p.exists():
-            raise SpecError(f"{path}: no such file")
-        if p.is_dir():
-            raise SpecError(f"{path}: is a directory, not a spec file")
+        shown = cut(path, 160)
         try:
-            with p.open("rb") as f:
+            info = os.stat(path)
+            if _not_regular(info.st_mode):
+                raise SpecError(f"{shown}: {_not_regular(info.st_mode)}")
+            if info.st_size > MAX_BYTES:
+                raise SpecError(f"{shown}: larger than {MAX_BYTES // 2**20} MiB ({info.st_size:,} bytes); not a spec")
+            # O_NONBLOCK: should the path have become a FIFO since the stat, opening it still returns.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+            with os.fdopen(fd, "rb") as f:
+                if _not_regular(os.fstat(fd).st_mode):
+                    raise SpecError(f"{shown}: {_not_regular(os.fstat(fd).st_mode)}")
                 data = f.read(MAX_BYTES + 1)
+        except FileNotFoundError:
+            raise SpecError(f"{shown}: no such file") from None
         except OSError as e:
-            raise SpecError(f"{path}: cannot read ({e.strerror})") from None
+            raise SpecError(f"{shown}: cannot read ({e.strerror or e})") from None
+        except ValueError:   # a NUL byte in the path
+            raise SpecError(f"{shown}: not a valid file name") from None
         source = path
     if len(data) > MAX_BYTES:
-        raise SpecError(f"{source}: larger than {MAX_BYTES // 2**20} MiB; not a spec")
+        raise SpecError(f"{cut(source, 160)}: larger than {MAX_BYTES // 2**20} MiB; not a spec")
     if b"\0" in data:
-        raise SpecError(f"{source}: is a binary file (it contains NUL bytes), not a YAML spec")
+        raise SpecError(f"{cut(source, 160)}: is a binary file (it contains NUL bytes), not a YAML spec")
     try:
-        return data.decode("utf-8"), source
+        return data.decode("utf-8-sig"), source   # a BOM is fine, and dropped
     except UnicodeDecodeError as e:
-        raise SpecError(f"{source}: is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+        raise SpecError(f"{cut(source, 160)}: is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None

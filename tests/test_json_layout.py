@@ -64,7 +64,10 @@ def test_a_field_added_to_a_row_is_written_without_changing_the_writer():
     assert to_json({"layers": plain}) == reference_dump({"layers": plain}) + "\n"
 
 
-NAMES = st.text(max_size=6) | st.sampled_from(["name", "%s", "%", '"', "é", "\n", "}, {", '", "a": '])
+# Printable text (and the controls json.dumps escapes itself): other characters are escaped on purpose,
+# a difference from the reference tested in test_security.
+TEXT = st.characters(codec="utf-8").filter(lambda c: c.isprintable() or c < " ")
+NAMES = st.text(TEXT, max_size=6) | st.sampled_from(["name", "%s", "%", '"', "é", "\n", "}, {", '", "a": '])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True), NAMES)
 VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                        st.dictionaries(NAMES, inner, max_size=4)), max_leaves=20)

@@ -282,10 +282,13 @@ def test_invariants_on_every_spec(path):
 
 def test_spec_text_reaches_the_terminal_escaped(tmp_path):
     spec = tmp_path / "evil.yaml"
-    spec.write_text('name: "evil\\x1b[31mred [bold]x[/bold]"\ninput: [3]\nlayers:\n  - linear: 2\n')
+    spec.write_text('name: "evil [bold]x[/bold] [link=https://x]y[/link]"\ninput: [3]\nlayers:\n  - linear: 2\n')
     out = run_cli("memory", str(spec))
     assert out.returncode == 0 and "\x1b" not in out.stdout
-    assert "evil\\x1b[31mred [bold]x[/bold]" in out.stdout
+    assert "evil [bold]x[/bold] [link=https://x]y[/link]" in out.stdout   # shown, never read as markup
+    spec.write_text('name: "evil\\x1b[31mred"\ninput: [3]\nlayers:\n  - linear: 2\n')
+    out = run_cli("memory", str(spec))
+    assert out.returncode == 2 and "\x1b" not in out.stdout + out.stderr   # control characters: refused, quoted escaped
 
 
 def test_rotary_tables_are_kept_once_for_every_layer():

@@ -120,11 +120,17 @@ def kind_class(cls):
     return cls
 
 
+MAX_ELEMENTS = 2**63   # PyTorch sizes and element counts are int64
+
+
 def _int(value, field, minimum, what="an integer"):
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError(field, f"expects {_int_word(minimum, what)}, found {describe(value)}")
     if minimum is not None and value < minimum:
         raise FieldError(field, f"expects {_int_word(minimum, what)}, found {value}")
+    if abs(value) >= MAX_ELEMENTS:
+        raise FieldError(field, f"expects {_int_word(minimum, what)} below 2^63 (PyTorch's int64), "
+                                f"found {describe(value)}")
     return value
 
 

@@ -91,6 +91,20 @@ class Concat(Layer):
         return (*first[:d], sum(s[d] for s in shapes), *first[d + 1:])
 
 
+class _EqualPieces:
+    """The pieces of a dim cut every `step` (the last may be smaller), without listing them: a
+    dim may have 2^62 of them."""
+
+    def __init__(self, length: int, step: int):
+        self.length, self.step = length, step
+
+    def __len__(self) -> int:
+        return -(-self.length // self.step)
+
+    def __getitem__(self, i: int) -> int:
+        return min(self.step, self.length - i * self.step)
+
+
 @kind_class
 class Split(Layer):
     """Takes one piece of torch.split(x, size, dim): pieces of `size` (the last may be smaller),
@@ -114,8 +128,7 @@ class Split(Layer):
                 raise ShapeError(f"piece sizes {list(self.size)} add up to {sum(self.size)}, "
                                  f"not the dim's size {length}")
             return list(self.size)
-        full, rest = divmod(length, self.size)
-        return [self.size] * full + ([rest] if rest else [])
+        return _EqualPieces(length, self.size)
 
     def reach(self, shapes, out):
         return SAME
@@ -145,8 +158,7 @@ class Chunk(Split):
         pass
 
     def pieces(self, length):
-        step = -(-length // self.chunks)
-        return [min(step, length - start) for start in range(0, length, step)]
+        return _EqualPieces(length, -(-length // self.chunks))
 
 
 @kind_class

@@ -46,11 +46,12 @@ class _Recurrent(Layer):
     def _per_step(self, features: int):
         """(weights, bias) summed over layers and directions, for one time step."""
         g, h, out = self.gates, self.hidden, self.out_size
-        weights = bias = 0
-        for layer in range(self.layers):
-            inputs = features if layer == 0 else self.directions * out
-            weights += self.directions * (g * h * inputs + g * h * out + self.proj * h)
-            bias += self.directions * (2 * g * h if self.bias else 0)
+        def layer_weights(inputs):
+            return self.directions * (g * h * inputs + g * h * out + self.proj * h)
+        # The first layer reads the features, the others the previous layer's output (in closed
+        # form: `layers` may be huge in a hostile spec).
+        weights = layer_weights(features) + (self.layers - 1) * layer_weights(self.directions * out)
+        bias = self.layers * self.directions * (2 * g * h if self.bias else 0)
         return weights, bias
 
     def output_shape(self, shapes):

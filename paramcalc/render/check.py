@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from . import human
 from .json import to_json
+from ..escape import github_data, github_property, terminal
 
 LABEL = {"ok": "ok", "over_budget": "over budget", "failed_expectation": "failed expectation", "invalid": "invalid"}
 TITLE = {"over_budget": "paramcalc: over budget", "failed_expectation": "paramcalc: expectation failed"}
@@ -36,14 +37,15 @@ def render_check_text(results, quiet: bool = False) -> str:
         if r.status == "ok":
             if not quiet:
                 t = r.report.totals
-                lines.append(f"ok       {r.path}: {human(t.params)} params, {human(t.macs, 'MACs')}, "
+                lines.append(f"ok       {terminal(r.path)}: {human(t.params)} params, {human(t.macs, 'MACs')}, "
                              f"output {r.report.output_shape}")
         elif r.status in TITLE:
             for v in r.violations:
-                where = f"{v.loc.source}:{v.loc.line}" if v.source == "spec" and v.loc else r.path
+                where = terminal(f"{v.loc.source}:{v.loc.line}" if v.source == "spec" and v.loc else r.path)
                 lines.append(f"FAIL     {where}: {v.message}" + (" (budget in the spec)" if v.source == "spec" else ""))
         else:
-            lines.append(f"INVALID  {_error_text(r.error)}" if _names_file(r) else f"INVALID  {r.path}: {_error_text(r.error)}")
+            lines.append(f"INVALID  {_error_text(r.error)}" if _names_file(r) else
+                         f"INVALID  {terminal(r.path)}: {_error_text(r.error)}")
     if not quiet:
         lines.append(summary_line(results))
     return "\n".join(lines) + ("\n" if lines else "")
@@ -67,34 +69,28 @@ def render_check_json(results) -> str:
     return to_json([result_dict(r) for r in results])
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def render_check_github(results) -> str:
     """GitHub Actions workflow commands: each failure annotates its spec line in the PR."""
     lines = []
     for r in results:
         for w in r.report.warnings if r.report else ():
             line = f",line={w.loc.line},col={w.loc.col}" if w.loc and w.loc.source == r.path else ""
-            lines.append(f"::warning file={_escape_property(r.path)}{line},"
-                         f"title={_escape_property('paramcalc: warning')}::{_escape_data(f'{w.layer}: {w.message}')}")
+            lines.append(f"::warning file={github_property(terminal(r.path))}{line},"
+                         f"title={github_property('paramcalc: warning')}::{github_data(terminal(f'{w.layer}: {w.message}'))}")
         if r.status in TITLE:
             for v in r.violations:
                 line = v.loc.line if v.loc and v.loc.source == r.path else 1
                 title = TITLE["over_budget" if v.kind == "limit" else "failed_expectation"]
-                lines.append(f"::error file={_escape_property(r.path)},line={line},"
-                             f"title={_escape_property(title)}::{_escape_data(v.message)}")
+                lines.append(f"::error file={github_property(terminal(r.path))},line={line},"
+                             f"title={github_property(title)}::{github_data(v.message)}")
         elif r.status == "invalid":
             loc = r.error.loc
             on_file = loc is not None and loc.source == r.path
             position = f",line={loc.line},col={loc.col}" if on_file else ""
             message = str(r.error).split(": ", 1)[1] if on_file or _names_file(r) else str(r.error)
-            lines.append(f"::error file={_escape_property(r.path)}{position},"
-                         f"title={_escape_property('paramcalc: invalid spec')}::{_escape_data(message)}")
+            # The message is str(SpecError): every part already escaped for a terminal, its only
+            # newlines those between its lines, which become %0A (a multi-line annotation).
+            lines.append(f"::error file={github_property(terminal(r.path))}{position},"
+                         f"title={github_property('paramcalc: invalid spec')}::{github_data(message)}")
     lines.append(summary_line(results))
     return "\n".join(lines) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import shape_text
 from .json import to_json
+from ..escape import markdown, markdown_code, terminal
 
 SYMBOL = {"added": "+", "removed": "−", "changed": "~", "renamed": "→", "same": " "}
 STYLE = {"added": "green", "removed": "red", "changed": "yellow", "renamed": "blue", "same": ""}
@@ -34,7 +35,7 @@ def _rows(d, include_same):
 
 
 def _side(report) -> str:
-    return f"{report.name} ({report.source})" if report.source else report.name
+    return terminal(f"{report.name} ({report.source})" if report.source else report.name)
 
 
 def title(d) -> str:
@@ -54,13 +55,9 @@ def summary_line(d) -> str:
     return ", ".join(parts) + f" {noun}; {params}"
 
 
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("`", "'")
-
-
 def render_diff_markdown(d, include_same: bool = False) -> str:
     old, new = d.old, d.new
-    lines = [f"### paramcalc diff: `{_md(_side(old))}` → `{_md(_side(new))}`", "",
+    lines = [f"### paramcalc diff: {markdown_code(_side(old))} → {markdown_code(_side(new))}", "",
              "| | old | new | change | % |", "|:--|--:|--:|--:|--:|"]
     for key, (a, b, delta, rel) in d.totals_delta().items():
         if key in TOTAL_KEYS:
@@ -77,8 +74,9 @@ def render_diff_markdown(d, include_same: bool = False) -> str:
         for c in rows:
             kind = c.value("new", "kind") or c.value("old", "kind")
             params = c.value("new", "params") if c.new else c.value("old", "params")
-            name = f"`{_md(c.old.name)}` → `{_md(c.name)}`" if c.status == "renamed" else f"`{_md(c.name)}`"
-            lines.append(f"| {SYMBOL[c.status]} | {name} | {_md(kind)} | {params:,} | {signed(c.delta('params'))} | "
+            name = (f"{markdown_code(c.old.name)} → {markdown_code(c.name)}" if c.status == "renamed"
+                    else markdown_code(c.name))
+            lines.append(f"| {SYMBOL[c.status]} | {name} | {markdown(kind)} | {params:,} | {signed(c.delta('params'))} | "
                          f"{signed(c.delta('macs'))} | {_shape_change(c)} |")
     return "\n".join(lines) + "\n"
 

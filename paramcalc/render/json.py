@@ -11,9 +11,21 @@ import json
 from dataclasses import asdict, fields, is_dataclass
 from itertools import chain
 from operator import attrgetter, itemgetter
-from json.encoder import encode_basestring as _string          # ensure_ascii=False, as values are written
+from json.encoder import encode_basestring        # ensure_ascii=False, as values are written
 
 _NONE = type(None)
+
+
+def _printable(text: str) -> str:
+    """Valid JSON either way, but a raw DEL, C1 control, U+2028 or bidi override in a spec's name would
+    reach a terminal: such characters are written as \\u escapes."""
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return "".join(ch if ch == " " or ch.isprintable() else json.dumps(ch)[1:-1] for ch in text)
+
+
+def _string(value: str) -> str:
+    return _printable(encode_basestring(value))
 
 
 def _strings(value: list) -> str:
@@ -162,7 +174,7 @@ def _write(value, indent: str, out: list, keys: dict) -> None:
     elif is_dataclass(value) and not isinstance(value, type):   # a row inside a row, as asdict has it
         _write(asdict(value), indent, out, keys)
     else:
-        out.append(json.dumps(value, ensure_ascii=False))
+        out.append(_printable(json.dumps(value, ensure_ascii=False)))
 
 
 def _text(value, indent: str, keys: dict) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable
 
+from ..escape import terminal
 from . import human, is_collapsed, params_note, row_label, shape_text, visible_rows
 
 
@@ -111,7 +112,7 @@ def default_columns(report, depth: int | None = None) -> list[Column]:
     """The standard table: buffers only when the network has any."""
     columns = [
         Column("index", "#", _index, align="right", style="dim", drop=5),
-        Column("name", "name", lambda row: row_label(row, depth), lambda report: "total", shrink_at=4,
+        Column("name", "name", lambda row: terminal(row_label(row, depth)), lambda report: "total", shrink_at=4,
                min_width=16),
         Column("kind", "kind", lambda row: row.kind, style="cyan", drop=6),
         Column("input", "input", lambda row: ", ".join(shape_text(s) for s in row.input_shapes),
@@ -406,7 +407,7 @@ def styled_text(lines, screen: Screen) -> str:
 def summary(report) -> str:
     t = report.totals
     shared = sum(r.shared for r in report.layers)
-    lines = [f"{report.name}: {human(t.params)} params ({t.params:,})"
+    lines = [f"{terminal(report.name)}: {human(t.params)} params ({t.params:,})"
              + (f", {t.non_trainable:,} frozen" if t.non_trainable else "")
              + (f"; {shared:,} tied weights counted once" if shared else ""),
              f"{human(t.macs, 'MACs')} ({t.macs:,}) at batch {report.batch}",
@@ -434,7 +435,7 @@ def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=F
     if not screen.boxed:
         return plain_lines(grid) + tail
     styles = ["bold" if hasattr(row, "first") and not is_collapsed(row, depth) else "" for row in rows]
-    return styled_lines(grid, report.name, styles) + tail
+    return styled_lines(grid, terminal(report.name), styles) + tail
 
 
 def render_table(report, depth=None, screen: Screen | None = None, columns=None, wide=False, memory=False, rf=False,

@@ -1,0 +1,111 @@
+"""Text a spec author controls, made safe for each place it is shown. One function per destination;
+renderers call them where user text (a name, a path, a message) enters a line or a cell.
+
+Specs are untrusted (they arrive in pull requests), so nothing they say may move a terminal's
+cursor, forge a GitHub annotation, break a Markdown or CSV row, start a spreadsheet formula or
+inject HTML. (The HTML and SVG exports are rich's, which escapes text; names reach it as
+rich Text, never markup, so they cannot make a link or a tag.)
+"""
+
+from __future__ import annotations
+
+import re
+
+QUOTE_LIMIT = 80    # quoted values in messages are cut here, so a message never echoes a file
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _SHORT:
+        return _SHORT[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+# Not printable: C0/C1 controls (ESC, BEL, NEL U+0085), format characters (bidi overrides,
+# zero-width), line and paragraph separators (U+2028/2029), surrogates, unassigned code points.
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def terminal(text) -> str:
+    """For terminals, logs and messages: every character that is not printable is shown as a
+    Python-style escape (`\\n`, `\\x1b`, `\\u2028`), so one value stays on one line and sends
+    no control sequence."""
+    text = str(text)
+    if text.isascii():
+        return _ASCII_CONTROL.sub(lambda m: _escape_char(m.group()), text)
+    return "".join(ch if ch == " " or ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def quote(value, limit: int = QUOTE_LIMIT) -> str:
+    """A value quoted in a message: repr-like, escaped, and cut to about `limit` characters."""
+    text = terminal(value)
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(str(value)):,} characters)"
+    return "'" + text.replace("'", "\\'") + "'"
+
+
+def cut(text, limit: int = QUOTE_LIMIT) -> str:
+    """Escaped, and cut to about `limit` characters (for names and paths echoed in a message)."""
+    text = terminal(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_COMMAND_LINE = re.compile(r"^(\s*)::", re.M)
+
+
+def workflow_lines(text: str) -> str:
+    """For any output GitHub Actions may read (stdout and stderr of a step): a line that would
+    start a workflow command (`::error::...`, leading spaces ignored, as the runner does) because
+    it begins with a spec's text (a name, a file's name) gets a backslash before it."""
+    return _COMMAND_LINE.sub(r"\1\\::", text)
+
+
+def rich_text(text, style: str | None = None):
+    """For a rich table cell or title: a Text, which rich never reads as markup (`[bold]`,
+    `[link=...]`) or emoji codes (`:smile:`)."""
+    from rich.text import Text
+    return Text(terminal(text), style=style or "")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:$])")
+
+
+def markdown(text) -> str:
+    """For Markdown text (GitHub-flavoured, table cells included): every ASCII punctuation that
+    Markdown or HTML could read is backslash-escaped, so `<img ...>`, `|` and `[x](y)` stay text."""
+    return _MD_SPECIAL.sub(r"\\\1", terminal(text))
+
+
+def markdown_code(text) -> str:
+    """For a Markdown code span inside a table: fenced with more backticks than it contains, and
+    `|` escaped (GitHub splits table cells on `|` even inside code spans)."""
+    text = terminal(text).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def github_data(text) -> str:
+    """For the message of a GitHub Actions workflow command (`::error ...::DATA`), as the Actions
+    toolkit's escapeData does: % CR LF -> %25 %0D %0A."""
+    return str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_property(text) -> str:
+    """For a property of a workflow command (`file=...`, `title=...`), as the toolkit's
+    escapeProperty does: escapeData, and : , -> %3A %2C."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text) -> str:
+    """For a CSV text cell (OWASP's CSV-injection rule): a cell that a spreadsheet would read as a
+    formula (starting with = + - @ tab or CR) gets a leading `'`. Control characters are escaped."""
+    text = str(text)
+    if text.startswith(_FORMULA_START):
+        return "'" + terminal(text)
+    return terminal(text)

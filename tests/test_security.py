@@ -1,0 +1,475 @@
+"""Safe on untrusted specs (issue 8): every limit at its edge (just under passes, just over is a
+clear error), every destination's escaping, and the file and stream cases, through the real CLI
+where it matters."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from helpers import run_cli
+from paramcalc import SpecError, analyze, parse_spec
+from paramcalc import escape, expressions, graph, yaml_reader
+from paramcalc.errors import Loc
+
+LOC = Loc("t.yaml", 1, 1)
+
+
+def spec(body: str, head: str = "input: [4]\n") -> str:
+    return head + "layers:\n" + body
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(SpecError) as e:
+        analyze(parse_spec(text, "t.yaml"))
+    return str(e.value)
+
+
+# ------------------------------------------------------------------ escaping, per destination
+
+def test_terminal_shows_every_unprintable_character_as_an_escape():
+    assert escape.terminal("a\nb\r\t\x1b]0;x\x07") == "a\\nb\\r\\t\\x1b]0;x\\x07"
+    assert escape.terminal("\u2028\u2029\x85\u202e\x7f") == "\\u2028\\u2029\\x85\\u202e\\x7f"
+    assert escape.terminal("café × 32 [bold]") == "café × 32 [bold]"   # printable text is kept
+
+
+def test_quote_cuts_long_values():
+    assert escape.quote("relu") == "'relu'"
+    long = escape.quote("s" * 500)
+    assert long.startswith("'" + "s" * 80 + "…") and "500 characters" in long and len(long) < 110
+
+
+def test_markdown_escapes_html_pipes_and_links():
+    assert escape.markdown("<img src=x>") == "\\<img src\\=x\\>"
+    assert escape.markdown("a|b") == "a\\|b"
+    assert escape.markdown("[x](javascript:y)") == "\\[x\\]\\(javascript\\:y\\)"
+    assert escape.markdown_code("a`b|c") == "``a`b\\|c``"
+    assert escape.markdown_code("`x") == "`` `x ``"
+
+
+def test_github_escapes_as_the_actions_toolkit_does():
+    # actions/toolkit packages/core/src/command.ts: escapeData and escapeProperty
+    assert escape.github_data("50%\r\nnext: a, b") == "50%25%0D%0Anext: a, b"
+    assert escape.github_property("50%\r\nnext: a, b") == "50%25%0D%0Anext%3A a%2C b"
+
+
+@pytest.mark.parametrize("cell", ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_csv_cells_that_would_be_formulas_get_a_quote(cell):
+    assert escape.csv_cell(cell).startswith("'")
+
+
+def test_csv_plain_cells_unchanged():
+    assert escape.csv_cell("conv1") == "conv1"
+
+
+# ------------------------------------------------------------------ names
+
+@pytest.mark.parametrize("name", ["a\nb", "a\x1b[2Jb", "a\u2028b", "a\x85b", "a\u202eb", "a\tb", ""])
+def test_layer_names_with_control_characters_are_refused(name):
+    import json
+    message = error_of(spec(f"  - relu: {{name: {json.dumps(name)}}}\n"))
+    assert message.startswith("t.yaml:3:18: layer name")
+    assert "\x1b" not in message and "\n" not in message.split("\n")[0][1:]
+
+
+def test_name_length_edge():
+    analyze(parse_spec(spec(f"  - relu: {{name: {'a' * 128}}}\n"), "t.yaml"))
+    assert "at most 128" in error_of(spec(f"  - relu: {{name: {'a' * 129}}}\n"))
+
+
+def test_layer_names_have_no_spaces_or_dots_but_the_spec_name_may():
+    assert "contains a space" in error_of(spec("  - relu: {name: a b}\n"))
+    assert "separates the levels" in error_of(spec("  - relu: {name: a.b}\n"))
+    report = analyze(parse_spec("name: ResNet 50 v1.5\n" + spec("  - relu\n"), "t.yaml"))
+    assert report.name == "ResNet 50 v1.5"
+
+
+@pytest.mark.parametrize("text, where", [
+    ("name: \"a\\x1bb\"\ninput: [4]\nlayers: [relu]\n", "t.yaml:1:7: the spec's name"),
+    ("inputs: {\"a\\nb\": [4]}\nlayers: [relu]\n", "t.yaml:1:10: input name"),
+    ("input: [4]\nblocks: {\"b\\u2028\": {layers: [relu]}}\nlayers: [relu]\n", "t.yaml:2:10: block name"),
+])
+def test_other_names_are_restricted_too(text, where):
+    assert error_of(text).startswith(where)
+
+
+def test_hierarchical_name_length_edge(monkeypatch):
+    monkeypatch.setattr(graph, "MAX_FULL_NAME", 9)
+    text = "input: [4]\nlayers:\n  - layers: [{relu: {name: {n}}}]\n    name: grp\n"
+    analyze(parse_spec(text.replace("{n}", "abcde"), "t.yaml"))          # grp.abcde: 9 characters
+    assert "at most 9" in error_of(text.replace("{n}", "abcdef"))       # grp.abcdef: 10
+
+
+# ------------------------------------------------------------------ the ${...} evaluator
+
+def ev(text, env=None):
+    return expressions.evaluate(text, env or {}, LOC, ())
+
+
+def refused(text, env=None) -> str:
+    with pytest.raises(SpecError) as e:
+        ev(text, env)
+    assert e.value.loc == LOC
+    return str(e.value)
+
+
+def test_integers_stay_below_10_to_the_18():
+    assert ev("999999999999999999") == 10**18 - 1
+    assert "beyond ±10^18" in refused("999999999999999999 + 1")
+    assert "beyond ±10^18" in refused("-999999999999999999 - 1")
+    assert "beyond ±10^18" in refused("w * w", {"w": 10**10})
+
+
+def test_exponents_are_checked_before_computing():
+    assert ev("2**59") == 2**59
+    assert "power" in refused("9**9**9") and "power" in refused("2**61")
+    assert ev("2**-1") == 0.5
+
+
+def test_no_big_repetition():
+    assert len(ev("'a' * 1000")) == 1000
+    assert "more than 1,000" in refused("'a' * 1001")
+    assert "more than 1,000" in refused("[1] * 10**9")
+
+
+def test_expression_size_and_depth_edges():
+    assert ev("-" * 30 + "1") == 1                       # 32 levels with the constant and the body
+    assert "deeper than 32" in refused("-" * 32 + "1")
+    assert len(ev("[" + ", ".join(["1"] * 198) + "]")) == 198   # 200 nodes: the list, its context, the items
+    assert "more than 200" in refused("[" + ", ".join(["1"] * 199) + "]")
+    assert "1,001 characters" in refused("1" + " " * 999 + "1")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("~1", "only arithmetic"), ("1 + 'a'", "an integer + a string"), ("min()", "min() of nothing"),
+    ("int('x')", "int() of a string"), ("1 / 0", "divides by zero"), ("(1 < 2) < 'a'", "compare a boolean"),
+    ("x", "not an argument"), ("-'a'", "negate a string"), ("1e400", "beyond"), ("max(key=1)", "named arguments"),
+])
+def test_every_failure_is_a_message_in_spec_terms(text, words):
+    message = refused(text)
+    assert words in message and "Error" not in message and "'str'" not in message
+
+
+def test_inline_layers_have_the_same_limits():
+    result = run_cli("analyze", "-i", "3x8x8", "-l", "conv2d(4, kernel=" + "[" * 40 + "1" + "]" * 40 + ")")
+    assert result.returncode == 2 and "nests deeper than 32" in result.stderr
+    result = run_cli("analyze", "-i", "3x8x8", "-l", "conv2d(" + "9" * 5000 + ")")
+    assert result.returncode == 2 and "at most 1,000" in result.stderr and len(result.stderr) < 400
+    assert run_cli("analyze", "-i", "3x8x8", "-l", "conv2d(-'a')").returncode == 2
+
+
+# ------------------------------------------------------------------ expansion
+
+def test_skipped_layers_count_toward_the_work_budget(monkeypatch):
+    monkeypatch.setattr(graph, "MAX_WORK", 14)
+    text = "input: [4]\nlayers:\n  - relu\n  - repeat: {n}\n    layers:\n      - relu: {when: false}\n"
+    analyze(parse_spec(text.replace("{n}", "6"), "t.yaml"))    # 2 entries + 6 × (a repetition + its entry) = 14
+    assert "more than 14 steps" in error_of(text.replace("{n}", "7"))
+
+
+def test_a_billion_skipped_repeats_are_refused_at_once():
+    message = error_of("input: [4]\nlayers:\n  - relu\n  - repeat: 1000000000\n    layers:\n"
+                       "      - relu: {when: false}\n")
+    assert "500,000 steps" in message
+
+
+def chained_blocks(n: int) -> str:
+    blocks = "".join(f"  b{i}: {{layers: [b{i + 1}]}}\n" for i in range(n - 1)) + f"  b{n - 1}: {{layers: [relu]}}\n"
+    return "input: [4]\nblocks:\n" + blocks + "layers: [b0]\n"
+
+
+def test_nesting_edge():
+    assert len(analyze(parse_spec(chained_blocks(32), "t.yaml")).layers) == 1
+    assert "more than 32 deep" in error_of(chained_blocks(33))
+    assert "more than 32 deep" in error_of(chained_blocks(400))     # was a RecursionError
+
+
+def test_a_spec_of_100000_layers_is_still_analysed():
+    report = analyze(parse_spec("input: [4]\nlayers:\n  - repeat: 100000\n    relu:\n", "t.yaml"))
+    assert len(report.layers) == 100_000
+
+
+def test_long_names_repeated_cannot_blow_up_the_output(monkeypatch):
+    monkeypatch.setattr(graph, "MAX_NAME_CHARS", 1000)
+    text = f"input: [4]\nlayers:\n  - repeat: {{n}}\n    relu: {{name: {'n' * 100}}}\n"
+    analyze(parse_spec(text.replace("{n}", "4"), "t.yaml"))
+    assert "more than 1,000 characters" in error_of(text.replace("{n}", "9"))
+
+
+# ------------------------------------------------------------------ YAML
+
+BOMB = ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")))
+
+
+def test_alias_bomb_refused_at_the_alias():
+    with pytest.raises(SpecError, match="more than 1,000,000 values") as e:
+        yaml_reader.parse_yaml(BOMB, "b.yaml")
+    assert e.value.loc.line == 6     # 10^6 values reached at the sixth line, nothing expanded
+
+
+def test_value_count_edge(monkeypatch):
+    monkeypatch.setattr(yaml_reader, "MAX_VALUES", 5)
+    yaml_reader.parse_yaml("a: [1, 2, 3]", "t.yaml")              # mapping + list + 3 = 5
+    with pytest.raises(SpecError, match="more than 5 values"):
+        yaml_reader.parse_yaml("a: [1, 2, 3, 4]", "t.yaml")
+    with pytest.raises(SpecError, match="more than 5 values"):
+        yaml_reader.parse_yaml("a: &x [1]\nb: [*x, *x]", "t.yaml")   # 1 + 2 + 1 + 2 × 2 = 8
+
+
+def test_a_written_out_100000_layer_spec_is_within_the_value_limit():
+    text = "input: [3, 8, 8]\nlayers:\n" + "  - conv2d: {out: 8, kernel: 1}\n" * 100_000
+    doc = yaml_reader.parse_yaml(text, "big.yaml")
+    assert len(doc["layers"]) == 100_000
+
+
+def test_recursive_alias_and_nesting_edge():
+    with pytest.raises(SpecError, match="recursive alias"):
+        yaml_reader.parse_yaml("a: &a [*a]", "t.yaml")
+    yaml_reader.parse_yaml("[" * 100 + "]" * 100, "t.yaml")
+    with pytest.raises(SpecError, match="deeper than 100"):
+        yaml_reader.parse_yaml("[" * 101 + "]" * 101, "t.yaml")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("a: 2001-02-30", "as a date"), ("a: !!int ''", "as an integer"), ("a: " + "9" * 4301, "as an integer"),
+    ("a: !!timestamp x", "as a date"), ("a: !!binary a", "base64"), ("a: !!python/object:os.system x", "tag"),
+    ("a: !!set {x}", "tag"), ("a: *nothing", "names no anchor"), ("a: 1\n---\nb: 2", "second one"),
+    ("{[a]: 1}", "plain name"), ("k" * 129 + ": 1", "keys are names of at most 128"),
+])
+def test_yaml_constructor_failures_are_located_messages(text, words):
+    with pytest.raises(SpecError) as e:
+        yaml_reader.parse_yaml(text, "t.yaml")
+    assert words in str(e.value) and str(e.value).startswith("t.yaml:") and len(str(e.value)) < 300
+
+
+def test_merge_keys_still_work():
+    doc = yaml_reader.parse_yaml("base: &b {out: 8, kernel: 3}\nx: {<<: *b, kernel: 5}\n", "t.yaml")
+    assert dict(doc["x"]) == {"out": 8, "kernel": 5}
+
+
+# ------------------------------------------------------------------ files
+
+def test_file_size_edge(tmp_path, monkeypatch):
+    path = tmp_path / "big.yaml"
+    with open(path, "wb") as f:
+        f.truncate(yaml_reader.MAX_BYTES + 1)
+    result = run_cli("analyze", str(path))
+    assert result.returncode == 2 and "larger than 10 MiB" in result.stderr
+    monkeypatch.setattr(yaml_reader, "MAX_BYTES", 30)
+    path.write_text("input: [4]\nlayers: [relu]\n")    # 27 bytes
+    assert yaml_reader.read_text(str(path))[0].startswith("input")
+    path.write_text("input: [4]\nlayers: [relu, relu]\n")
+    with pytest.raises(SpecError, match="larger than"):
+        yaml_reader.read_text(str(path))
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    result = run_cli("analyze", str(fifo))      # run_cli has a timeout: a block would fail the test
+    assert result.returncode == 2 and "named pipe" in result.stderr
+
+
+@pytest.mark.parametrize("path, words", [("/dev/null", "is a device"), ("/", "is a directory"),
+                                         ("/tmp/" + "a" * 5000, "cannot read"), ("nope.yaml", "no such file")])
+def test_paths_that_are_not_specs(path, words):
+    result = run_cli("analyze", path)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert words in result.stderr and result.stderr.count("\n") == 1 and len(result.stderr) < 300
+
+
+def test_bom_and_crlf_are_fine(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"\xef\xbb\xbfinput: [4]\r\nlayers: [relu]\r\n")
+    assert run_cli("analyze", str(path), "-f", "json").returncode == 0
+
+
+def test_check_survives_symlink_loops_and_keeps_to_its_tree(tmp_path):
+    tree = tmp_path / "specs"
+    tree.mkdir()
+    (tree / "a.yaml").write_text("input: [4]\nlayers: [relu]\n")
+    (tree / "loop1").symlink_to(".")
+    (tree / "loop2").symlink_to(".")
+    secret = tmp_path / ".env"
+    secret.write_text("TOKEN=ghp_secret\n")
+    (tree / "evil.yaml").symlink_to(secret)
+    result = run_cli("check", str(tree))
+    assert result.returncode == 2
+    assert "2 specs, 1 ok, 1 invalid" in result.stdout and "ghp_secret" not in result.stdout
+    assert "outside" in result.stdout and "--follow-symlinks" in result.stdout
+    followed = run_cli("check", str(tree), "--follow-symlinks", "-f", "github")
+    assert "ghp_secret" not in followed.stdout and "TOKEN" not in followed.stdout
+
+
+def test_check_caps_the_file_count(tmp_path, monkeypatch):
+    from paramcalc import check
+    for i in range(4):
+        (tmp_path / f"s{i}.yaml").write_text("input: [4]\nlayers: [relu]\n")
+    monkeypatch.setattr(check, "MAX_FILES", 4)
+    assert [why for _, why in check.expand_paths([str(tmp_path)])] == [None] * 4
+    monkeypatch.setattr(check, "MAX_FILES", 3)
+    found = check.expand_paths([str(tmp_path)])
+    assert len(found) == 4 and "more than 3 spec files" in found[-1][1]
+
+
+def test_exports_never_replace_a_non_regular_file(tmp_path):
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text("input: [4]\nlayers: [relu]\n")
+    os.mkfifo(tmp_path / "fifo.svg")
+    (tmp_path / "dir.svg").mkdir()
+    for target in (str(tmp_path / "dir.svg"), str(tmp_path / "fifo.svg")):   # never /dev/null: a regression run as root would replace it
+        result = run_cli("analyze", str(spec_path), "--save-svg", target)
+        assert result.returncode == 2 and "not a regular file" in result.stderr
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+    link = tmp_path / "link.html"
+    link.symlink_to(tmp_path / "real.html")
+    assert run_cli("analyze", str(spec_path), "--save-html", str(link)).returncode == 2
+    out = tmp_path / "out.html"
+    assert run_cli("analyze", str(spec_path), "--save-html", str(out)).returncode == 0 and out.is_file()
+
+
+def test_a_full_device_is_a_one_line_error():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "paramcalc", "analyze", "specs/lenet5.yaml"], stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == "error: cannot write the output: No space left on device\n"
+
+
+def test_a_closed_stdout_is_a_one_line_error():
+    result = subprocess.run([sys.executable, "-m", "paramcalc", "analyze", "specs/lenet5.yaml"], stdout=None,
+                            stderr=subprocess.PIPE, text=True, timeout=60, preexec_fn=lambda: os.close(1))
+    assert result.returncode == 2
+    assert result.stderr == "error: cannot write the output: standard output is closed\n"
+
+
+def test_a_terminal_that_is_not_utf8():
+    result = run_cli("analyze", "specs/lenet5.yaml", env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0 and "1\\xd732\\xd732" in result.stdout
+
+
+# ------------------------------------------------------------------ numbers
+
+def test_human_units_never_overflow():
+    from paramcalc.render import human
+    assert human(10**40) == "10000000000000000000000000000.00 T"
+    assert human(138_357_544) == "138.36 M" and human(253_952, "B", binary=True) == "248.0 KiB"
+
+
+@pytest.mark.parametrize("value, words", [
+    (".nan", "finite"), (".inf", "finite"), ("1.0e+400", "finite"), ("\"1e400\"", "optional unit"),
+    ("1" + "0" * 30 + "1", "beyond any network"), ("\"" + "9" * 5000 + "\"", "optional unit"), ("2.5", "whole number"),
+])
+def test_budget_amounts_that_are_not_finite_or_integral_are_refused(value, words):
+    result_text = spec("  - relu\n") + f"budget:\n  max_params: {value}\n"
+    from paramcalc.budget import spec_budgets
+    with pytest.raises(SpecError, match=words):
+        spec_budgets(parse_spec(result_text, "t.yaml"))
+
+
+def test_budget_amount_edges():
+    from paramcalc.budget import parse_amount
+    assert parse_amount(10**30, "max_params") == 10**30
+    with pytest.raises(SpecError):
+        parse_amount(10**30 + 1, "max_params")
+    assert parse_amount(2.5e7, "max_params") == 25_000_000
+
+
+def test_a_huge_overrun_is_reported_exactly():
+    from paramcalc.budget import Violation
+    v = Violation("max_params", 1, 10**25, "flag", None)
+    assert v.message.endswith("(999999999999999999999999900.0%)")
+
+
+def test_sizes_are_bounded_as_pytorch_bounds_them():
+    assert "2^63" in error_of(spec("  - relu\n", head=f"input: [{2**62}, 2]\n"))
+    analyze(parse_spec(spec("  - relu\n", head=f"input: [{2**62}, 1]\n"), "t.yaml"))
+    assert "below 2^63" in error_of(spec(f"  - linear: {2**63}\n"))
+    assert "2^63 elements" in error_of(spec(f"  - linear: {2**62}\n", head="input: [4]\n"))
+
+
+# ------------------------------------------------------------------ output injection, end to end
+
+ATTACK = """name: "[bold]x[/] [link=javascript:alert(1)]y[/link] <img src=x onerror=alert(1)>"
+input: [4]
+layers:
+  - relu: {name: "[/]"}
+  - relu: {name: "=cmd|'/c_calc'!A0"}
+  - relu: {name: "<img_src=x>`|"}
+  - relu: {name: "::error::forged"}
+"""
+
+
+@pytest.fixture
+def attack(tmp_path):
+    path = tmp_path / "attack.yaml"
+    path.write_text(ATTACK)
+    return str(path)
+
+
+def test_markup_is_shown_not_interpreted(attack):
+    result = run_cli("analyze", attack)
+    assert result.returncode == 0
+    assert "[/]" in result.stdout and "[link=javascript:alert(1)]y[/link]" in result.stdout
+
+
+def test_markdown_output_holds_no_html_and_keeps_its_rows(attack):
+    out = run_cli("analyze", attack, "-f", "markdown").stdout
+    import re
+    assert not re.search(r"(?<!\\)<img", re.sub(r"(`+).*?\1", "", out))
+    assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert all(len(r.replace("\\|", "").split("|")) == 9 for r in rows)
+
+
+def test_csv_has_no_formula_cells(attack):
+    rows = list(csv.reader(io.StringIO(run_cli("analyze", attack, "-f", "csv").stdout)))
+    assert rows[2][1] == "'=cmd|'/c_calc'!A0"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row[1:4])
+
+
+def test_html_export_has_no_links_or_tags_from_the_spec(attack, tmp_path):
+    out = tmp_path / "a.html"
+    assert run_cli("analyze", attack, "--save-html", str(out), "-f", "json").returncode == 0
+    html = out.read_text()
+    assert "href" not in html and "<img" not in html and "&lt;img" in html
+
+
+def test_workflow_commands_cannot_be_forged(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text('input: [4]\nlayers:\n  - relu: {"x\\n::error::forged": 1}\n')
+    for args in (["check", str(path), "-f", "github"], ["check", str(path)], ["analyze", str(path)]):
+        result = run_cli(*args)
+        for line in (result.stdout + result.stderr).splitlines():
+            assert not line.lstrip().startswith("::") or line.startswith(f"::error file={path},line=3")
+
+
+def test_no_line_starts_a_workflow_command(tmp_path):
+    """A name that starts a line (the table's summary, a diff row) cannot be read as a command:
+    GitHub reads them on stdout and stderr, after leading spaces."""
+    path = tmp_path / "::error::file.yaml"
+    path.write_text('input: [4]\nlayers:\n  - relu: {name: "::warning::x"}\n')
+    named = tmp_path / "named.yaml"
+    named.write_text('name: "::error::FORGED"\ninput: [4]\nlayers:\n  - relu: {name: "::warning::x"}\n')
+    for args in (["analyze", str(path)], ["analyze", str(named)], ["diff", str(named), str(path), "--all"],
+                 ["analyze", str(named), "-f", "markdown"], ["check", str(tmp_path)]):
+        result = run_cli(*args)
+        assert result.returncode in (0, 1), result.stderr
+        lines = (result.stdout + result.stderr).splitlines()
+        assert not [line for line in lines if line.lstrip().startswith("::")]
+    assert "\\::error::FORGED: 0 params" in run_cli("analyze", str(named)).stdout
+
+
+def test_a_file_name_with_control_characters_is_escaped_everywhere(tmp_path):
+    path = tmp_path / "s\x1b]0;x\x07.yaml"
+    path.write_text("input: [4]\nlayers: [relu]\n")
+    for fmt in ("table", "markdown", "csv", "json"):
+        out = run_cli("analyze", str(path), "-f", fmt).stdout
+        assert "\x1b" not in out and "\x07" not in out
+    assert "\x1b" not in run_cli("check", str(tmp_path)).stdout
