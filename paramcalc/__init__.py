@@ -8,7 +8,7 @@ __all__ = ["analyze", "load_spec", "parse_spec", "inline_spec", "Report", "SpecE
 
 # Where each public name lives. They are imported on first use, so `import paramcalc` (and every
 # `python -m paramcalc` command, `--help` included) loads only the modules it needs.
-_HOMES = {"analyze": "analyze", "load_spec": "spec", "parse_spec": "spec", "inline_spec": "spec",
+_HOMES = {"analyze": "api", "load_spec": "spec", "parse_spec": "spec", "inline_spec": "spec",
           "Report": "report", "SpecError": "errors"}
 
 

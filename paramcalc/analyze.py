@@ -11,14 +11,13 @@ from .graph import build_graph, unused_outputs
 from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, fmt_shape, prod
 from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
-from .spec import Spec, load_spec
+from .spec import Spec
 
 
-def analyze(spec: Spec | str) -> Report:
-    """Analyse a Spec (or the path of a spec file) into a Report. Raises SpecError on bad input."""
-    if isinstance(spec, str):
-        spec = load_spec(spec)
-    return _Analysis(spec).run()
+def analyze(spec: Spec, *, batch: int | None = None) -> Report:
+    """Analyse a Spec into a Report, at `batch` if given (else the spec's). Raises SpecError on bad
+    input. (`paramcalc.analyze` also takes a file's path: see api.py.)"""
+    return _Analysis(spec if batch is None else replace(spec, batch=batch)).run()
 
 
 class _Analysis:

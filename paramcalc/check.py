@@ -7,6 +7,7 @@ import fnmatch
 import glob
 import os
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from .analyze import analyze
 from .budget import LIMITS, Budget, Violation, check_budgets, spec_budgets
@@ -14,13 +15,19 @@ from .errors import SpecError
 from .report import Report
 from .spec import load_spec
 
-OK, OVER_BUDGET, FAILED, INVALID = "ok", "over_budget", "failed_expectation", "invalid"
+class Status(StrEnum):
+    """A spec's outcome; its value is what JSON says."""
+
+    OK = "ok"
+    OVER_BUDGET = "over_budget"
+    FAILED_EXPECTATION = "failed_expectation"
+    INVALID = "invalid"
 
 
 @dataclass
 class FileResult:
     path: str
-    status: str
+    status: Status
     report: Report | None = None
     violations: list[Violation] = field(default_factory=list)
     error: SpecError | None = None
@@ -120,23 +127,22 @@ def _walk(root: str, follow_symlinks: bool) -> list[tuple[str, str | None]]:
 
 def check_paths(paths: list[str], flags: dict[str, Budget], batch: int | None = None,
                 follow_symlinks: bool = False) -> list[FileResult]:
-    return [check_file(path, flags, batch) if why is None else FileResult(path, INVALID, error=SpecError(why))
+    return [check_file(path, flags, batch) if why is None else FileResult(path, Status.INVALID, error=SpecError(why))
             for path, why in expand_paths(paths, follow_symlinks)]
 
 
 def check_file(path: str, flags: dict[str, Budget], batch: int | None = None) -> FileResult:
     try:
         spec = load_spec(path)
-        if batch is not None:
-            spec.batch = batch
         budgets = spec_budgets(spec)
         for key, budget in flags.items():   # a flag wins over the spec, and points at the spec's top
             budgets[key] = Budget(budget.key, budget.value, "flag", spec.loc)
-        report = analyze(spec)
+        report = analyze(spec, batch=batch)
         violations = check_budgets(report, budgets)
     except SpecError as e:
-        return FileResult(path, INVALID, error=e)
-    status = OK if not violations else OVER_BUDGET if any(v.key in LIMITS for v in violations) else FAILED
+        return FileResult(path, Status.INVALID, error=e)
+    status = (Status.OK if not violations else Status.OVER_BUDGET if any(v.key in LIMITS for v in violations)
+              else Status.FAILED_EXPECTATION)
     return FileResult(path, status, report, violations)
 
 
@@ -145,4 +151,4 @@ def exit_code(results: list[FileResult], strict: bool = False) -> int:
     has a warning), else 0."""
     statuses = {r.status for r in results}
     warned = strict and any(r.report and r.report.warnings for r in results)
-    return 2 if INVALID in statuses else 1 if statuses - {OK} or warned else 0
+    return 2 if Status.INVALID in statuses else 1 if statuses - {Status.OK} or warned else 0

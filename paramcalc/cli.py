@@ -174,9 +174,7 @@ def analyze(
             parsed = inline_spec(input, layer)
         else:
             parsed = load_spec(spec)
-        if batch is not None:
-            parsed.batch = batch
-        report = run(parsed)
+        report = run(parsed, batch=batch)
         if (rf or share or memory) and fmt != "table":
             raise SpecError(f"--rf and --share add table columns (and --memory too); --format {fmt} "
                             + ("has them per layer already" if fmt == "json" else "does not take them"))

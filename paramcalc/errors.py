@@ -82,6 +82,8 @@ class FieldError(Exception):
         self.field = field
         self.message = message
         self.hint = hint
+        # "expects ..., found ...": about the field's value, so the caller names the field first.
+        self.about_value = message.startswith("expects")
 
 
 class ShapeError(Exception):

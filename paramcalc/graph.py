@@ -315,20 +315,21 @@ class _Expander:
         full = scope.prefix + name
         self.define(scope, name, full, entry.loc)
         values = dict(entry.fields)
-        locs = dict(entry.field_locs)
+        locs, key_locs = dict(entry.field_locs), dict(entry.key_locs)
         if entry.has_positional:
             raise SpecError(f"block '{definition.name}' takes named arguments "
                             f"({', '.join(definition.args) or 'none'}), not a single value",
-                            entry.field_locs["@"], context=scope.context)
+                            entry.positional_loc, context=scope.context)
         if overrides:
             values.update(overrides)
             locs.update(overrides.value_locs)
+            key_locs.update(overrides.key_locs)
         env = {}
         for key, value in values.items():
             if key not in definition.args:
                 raise SpecError(f"block '{definition.name}' has no argument '{key}' "
                                 f"(arguments: {', '.join(definition.args) or 'none'})",
-                                locs.get("@" + key, locs.get(key, entry.loc)), context=scope.context,
+                                key_locs.get(key, locs.get(key, entry.loc)), context=scope.context,
                                 hint=did_you_mean(key, definition.args))
             env[key] = self.sub(value, scope, locs.get(key, entry.loc))
         for key, default in definition.args.items():
@@ -355,69 +356,90 @@ class _Expander:
         return out
 
     def leaf(self, entry: Entry, cls: type[Layer], scope: _Scope, sources, local, overrides) -> list[str]:
+        """One layer: named, built from its fields, wired to its inputs, with its freeze and tie."""
         index = len(self.nodes)
         if index >= MAX_LAYERS:
             raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers (a runaway repeat?); "
                             f"refusing to analyse it", entry.loc, context=scope.context)
+        full = self.leaf_name(entry, cls, scope, local)
+        label = f"layer {index} '{full}' ({cls.kind})"
+        layer = self.build(entry, cls, scope, label, overrides)
+        inputs = self.wire(entry, cls, scope, label, sources)
+        frozen, tie = self.freeze(entry, scope, label), self.tie(entry, cls, scope, label)
+        self.nodes.append(Node(index, full, cls.kind, layer, inputs, entry.loc, scope.context, frozen, tie))
+        # A source (a parameter) reads nothing and leaves the flow to the layer before it.
+        return sources if cls.arity[0] == 0 else [full]
+
+    def leaf_name(self, entry: Entry, cls: type[Layer], scope: _Scope, local) -> str:
         name = local if local is not None else scope.auto_name(cls.kind)
         full = scope.prefix + name
-        label = f"layer {index} '{full}' ({cls.kind})"
         self.define(scope, name, full, entry.loc)
         self.name_chars += len(full) + sum(len(s.prefix) for s in _chain(scope))
         if self.name_chars > MAX_NAME_CHARS:
             raise SpecError(f"the layer names come to more than {MAX_NAME_CHARS:,} characters (long names "
                             "repeated many times?); refusing to analyse it", entry.loc, context=scope.context)
+        return full
+
+    def build(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, overrides) -> Layer:
         values, locs = self.field_values(entry, cls, scope, label, overrides)
         try:
-            layer = cls.build(values)
+            return cls.build(values)
         except FieldError as e:
             loc = locs.get(e.field, entry.loc) if e.field else entry.loc
-            message = f"field '{e.field}' {e.message}" if e.message.startswith("expects") else e.message
+            message = f"field '{e.field}' {e.message}" if e.about_value else e.message
             raise SpecError(message, loc, layer=label, context=scope.context, hint=e.hint) from None
+
+    def wire(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, sources) -> list[str]:
+        """The inputs this layer reads: `sources`, checked against its arity; none for a source."""
         fewest, most = cls.arity
         if fewest == 0:
-            # A source (a parameter) reads nothing and leaves the flow to the layer before it.
             if "from" in entry.meta:
                 raise SpecError("takes no input", entry.meta_locs["from"], layer=label, context=scope.context)
-            flow, sources = sources, []
+            return []
         if not fewest <= len(sources) <= (most or len(sources)):
             wanted = (f"{fewest} or more inputs; say which with from: [a, b]" if most is None else
                       f"{fewest} input" + ("s" if fewest > 1 else "") if fewest == most else f"{fewest} to {most} inputs")
             raise SpecError(f"takes {wanted}, found {len(sources)} ({', '.join(sources) or 'none'})",
                             entry.meta_locs.get("from", entry.loc), layer=label, context=scope.context)
+        return list(sources)
+
+    def freeze(self, entry: Entry, scope: _Scope, label: str) -> bool:
         frozen = self.meta(entry, "freeze", scope, False)
         if not isinstance(frozen, bool):
             raise SpecError(f"'freeze' expects true or false, found {describe(frozen)}", entry.meta_locs["freeze"],
                             layer=label, context=scope.context)
+        return frozen
+
+    def tie(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str) -> str | None:
         tie = self.meta(entry, "tie", scope)
-        if tie is not None:
-            tie = self.resolve(tie, scope, entry.meta_locs["tie"])
-            if not cls.has_weight() or tie in self.spec.inputs:
-                raise SpecError(f"cannot share weights: tie works between layers with a weight ({_weight_kinds()}), "
-                                f"here {cls.kind} and '{cut(tie, 60)}'", entry.meta_locs["tie"],
-                                layer=label, context=scope.context)
-        self.nodes.append(Node(index, full, cls.kind, layer, list(sources), entry.loc, scope.context, frozen, tie))
-        return flow if fewest == 0 else [full]
+        if tie is None:
+            return None
+        tie = self.resolve(tie, scope, entry.meta_locs["tie"])
+        if not cls.has_weight() or tie in self.spec.inputs:
+            raise SpecError(f"cannot share weights: tie works between layers with a weight ({_weight_kinds()}), "
+                            f"here {cls.kind} and '{cut(tie, 60)}'", entry.meta_locs["tie"],
+                            layer=label, context=scope.context)
+        return tie
 
     def field_values(self, entry: Entry, cls, scope, label, overrides):
         """Raw fields (PyTorch synonyms allowed, ${} substituted) -> canonical name: value."""
         synonyms = cls.synonyms()
         raw = dict(entry.fields)
-        locs = dict(entry.field_locs)
+        locs, key_locs = dict(entry.field_locs), dict(entry.key_locs)
         if overrides:
             raw.update(overrides)
             locs.update(overrides.value_locs)
-            locs.update({"@" + k: v for k, v in overrides.key_locs.items()})
+            key_locs.update(overrides.key_locs)
         values, value_locs = {}, {}
         if entry.has_positional:
             if cls.primary is None:
                 fields = ", ".join(cls.fields()) or "none"
-                raise SpecError(f"takes no single value; name its fields (fields: {fields})", locs["@"],
+                raise SpecError(f"takes no single value; name its fields (fields: {fields})", entry.positional_loc,
                                 layer=label, context=scope.context)
-            values[cls.primary] = self.sub(entry.positional, scope, locs["@"])
-            value_locs[cls.primary] = locs["@"]
+            values[cls.primary] = self.sub(entry.positional, scope, entry.positional_loc)
+            value_locs[cls.primary] = entry.positional_loc
         for key, value in raw.items():
-            key_loc = locs.get("@" + key, locs.get(key, entry.loc))
+            key_loc = key_locs.get(key, locs.get(key, entry.loc))
             canonical = synonyms.get(key)
             if canonical is None:
                 keyword = did_you_mean(key, META_KEYS)      # `frm:` inside the layer's mapping

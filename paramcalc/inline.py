@@ -47,7 +47,7 @@ def parse_inline(text: str, loc: Loc) -> Entry:
                         "(key=value)", at(tree.args[1]))
     if tree.args:
         entry.positional, entry.has_positional = _literal(tree.args[0], at), True
-        entry.field_locs["@"] = at(tree.args[0])
+        entry.positional_loc = at(tree.args[0])
     for kw in tree.keywords:
         if kw.arg is None:
             raise SpecError("'**' is not supported here", at(kw.value))
@@ -58,7 +58,7 @@ def parse_inline(text: str, loc: Loc) -> Entry:
         target[kw.arg] = value
         locs[kw.arg] = at(kw.value)
         if kw.arg not in META_KEYS:
-            entry.field_locs["@" + kw.arg] = at(kw)
+            entry.key_locs[kw.arg] = at(kw)
     return entry
 
 

@@ -51,9 +51,11 @@ class Entry:
     loc: Loc
     kind_loc: Loc
     fields: dict[str, Any] = field(default_factory=dict)
-    field_locs: dict[str, Loc] = field(default_factory=dict)
-    positional: Any = None
+    field_locs: dict[str, Loc] = field(default_factory=dict)   # where each field's value is written
+    key_locs: dict[str, Loc] = field(default_factory=dict)     # where each field's key is written
+    positional: Any = None                                     # `- maxpool2d: 2`: the kind's main field
     has_positional: bool = False
+    positional_loc: Loc | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     meta_locs: dict[str, Loc] = field(default_factory=dict)
     children: list["Entry"] | None = None
@@ -118,10 +120,10 @@ def parse_entry(raw, loc: Loc) -> Entry:
             target[key] = v
             locs[key] = value.value_locs[key]
             if key not in META_KEYS:
-                entry.field_locs["@" + key] = value.key_locs[key]  # where the key itself is
+                entry.key_locs[key] = value.key_locs[key]
     elif value is not None:
         entry.positional, entry.has_positional = value, True
-        entry.field_locs["@"] = value_loc
+        entry.positional_loc = value_loc
     return entry
 
 

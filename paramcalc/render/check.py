@@ -6,10 +6,12 @@ from dataclasses import asdict
 
 from . import human
 from .json import to_json
+from ..check import Status
 from ..escape import github_data, github_property, terminal
 
-LABEL = {"ok": "ok", "over_budget": "over budget", "failed_expectation": "failed expectation", "invalid": "invalid"}
-TITLE = {"over_budget": "paramcalc: over budget", "failed_expectation": "paramcalc: expectation failed"}
+LABEL = {Status.OK: "ok", Status.OVER_BUDGET: "over budget", Status.FAILED_EXPECTATION: "failed expectation",
+         Status.INVALID: "invalid"}
+TITLE = {Status.OVER_BUDGET: "paramcalc: over budget", Status.FAILED_EXPECTATION: "paramcalc: expectation failed"}
 SCHEMA_VERSION = 1
 
 
@@ -34,7 +36,7 @@ def _names_file(r) -> bool:
 def render_check_text(results, quiet: bool = False) -> str:
     lines = []
     for r in results:
-        if r.status == "ok":
+        if r.status == Status.OK:
             if not quiet:
                 t = r.report.totals
                 lines.append(f"ok       {terminal(r.path)}: {human(t.params)} params, {human(t.macs, 'MACs')}, "
@@ -80,10 +82,10 @@ def render_check_github(results) -> str:
         if r.status in TITLE:
             for v in r.violations:
                 line = v.loc.line if v.loc and v.loc.source == r.path else 1
-                title = TITLE["over_budget" if v.kind == "limit" else "failed_expectation"]
+                title = TITLE[Status.OVER_BUDGET if v.kind == "limit" else Status.FAILED_EXPECTATION]
                 lines.append(f"::error file={github_property(terminal(r.path))},line={line},"
                              f"title={github_property(title)}::{github_data(v.message)}")
-        elif r.status == "invalid":
+        elif r.status == Status.INVALID:
             loc = r.error.loc
             on_file = loc is not None and loc.source == r.path
             position = f",line={loc.line},col={loc.col}" if on_file else ""
