@@ -34,4 +34,4 @@ def analyze_case(case: dict):
 def run_cli(*args, stdin: str | None = None, env=None):
     """The real entry point, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "paramcalc", *args], input=stdin, capture_output=True,
-                          text=True, env=env, timeout=60)
+                          text=True, env=env, timeout=180)
