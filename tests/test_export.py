@@ -27,6 +27,9 @@ SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
 CASES = [c for c in json.loads((ROOT / "tests" / "fixtures" / "layers.json").read_text())["cases"]
          if "error" not in c["expected"]]
 TV = json.loads((ROOT / "tests" / "fixtures" / "export.json").read_text())
+# Above these a spec's model is built on the meta device (shapes, no storage): llama2_7b alone would
+# take 27 GB of real weights. Params, buffers and the output shape are the same there.
+REAL_PARAMS, REAL_MACS = 40_000_000, 10_000_000_000
 
 # Specs whose layer names are not torchvision's module names yet (their numbers match; their names
 # were chosen before export existed). Strict: renaming the spec's layers makes the test pass and fail
@@ -105,6 +108,31 @@ def test_a_name_inside_a_layer_is_refused():
         export_pytorch(parse_spec(text))
 
 
+# Kinds with no exportable oracle case, each with a spec that uses it; and kinds export refuses (none).
+KIND_SPECS = {"stochasticdepth": "input: [4, 8, 8]\nlayers:\n  - stochasticdepth: {p: 0.1}\n"}
+REFUSED: set[str] = set()
+
+
+def test_every_kind_exports_or_is_refused_cleanly():
+    """Every kind in the registry: an oracle case (or KIND_SPECS) exports to code that compiles, and
+    uses no generated helper it does not define; or the kind is refused with exit 2, never a traceback."""
+    from paramcalc.layers import REGISTRY
+    texts = {kind: [] for kind in REGISTRY}
+    for case in CASES:
+        texts[case["kind"]].append(case_spec_text(case))
+    for kind, text in KIND_SPECS.items():
+        texts[kind].append(text)
+    assert not [kind for kind, t in texts.items() if not t and kind not in REFUSED], "kinds with no spec"
+    for kind, cases in texts.items():
+        for text in cases:
+            if kind in REFUSED:
+                with pytest.raises(SpecError, match="cannot export to PyTorch"):
+                    export_pytorch(parse_spec(text, "<case>"))
+                continue
+            source = export_pytorch(parse_spec(text, "<case>"))
+            compile(source, "<exported>", "exec")
+
+
 def test_cli_export(tmp_path):
     out = run_cli("export", str(ROOT / "specs" / "lenet5.yaml"))
     assert out.returncode == 0 and out.stdout.startswith('"""Lenet5') and not out.stderr
@@ -120,11 +148,18 @@ def test_cli_export(tmp_path):
 
 # ---------------------------------------------------------------- with torch
 
-def _measure(source: str, batch: int = 2):
+def _measure(source: str, batch: int = 2, meta: bool = False):
     import torch
     namespace = load(source)
-    model = namespace["build_model"]().eval()
-    inputs = namespace["example_inputs"](batch, torch.Generator().manual_seed(0))
+    if meta:
+        with torch.device("meta"):
+            model = namespace["build_model"]().eval()
+        inputs = [torch.empty(batch, *shape, device="meta",
+                              dtype=torch.long if name in namespace["TOKEN_INPUTS"] else torch.float32)
+                  for name, shape in namespace["INPUT_SHAPES"].items()]
+    else:
+        model = namespace["build_model"]().eval()
+        inputs = namespace["example_inputs"](batch, torch.Generator().manual_seed(0))
     with torch.no_grad():
         out = model(*inputs)
     out = out[0] if isinstance(out, tuple) else out
@@ -137,7 +172,8 @@ def test_every_spec_runs_with_the_counts_analyze_reports(name):
     pytest.importorskip("torch")
     spec = str(ROOT / "specs" / f"{name}.yaml")
     report = analyze(spec)
-    model, shape = _measure(export_pytorch(load_spec(spec)), batch=1)
+    meta = report.totals.params > REAL_PARAMS or report.totals.macs > REAL_MACS
+    model, shape = _measure(export_pytorch(load_spec(spec)), batch=1, meta=meta)
     assert sum(p.numel() for p in model.parameters()) == report.totals.params
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == report.totals.trainable
     assert sum(b.numel() for b in model.buffers()) == report.totals.buffers
@@ -153,6 +189,8 @@ def test_every_oracle_case_builds_what_torch_measured(case):
     model, shape = _measure(export_pytorch(parse_spec(case_spec_text(case), "<case>")))
     if case["kind"] == "parameter":    # a source: the network's output is its (ignored) input
         shape = list(next(model.parameters()).shape[1:])
+    if case["kind"] == "buffer":       # likewise, registered with its whole shape
+        shape = list(next(model.buffers()).shape)
     assert sum(p.numel() for p in model.parameters()) == expected["weights"] + expected["bias"]
     assert sum(b.numel() for b in model.buffers()) == expected["buffers"]
     assert shape == expected["output_shape"]
@@ -165,8 +203,9 @@ def _tv_params(name):
 
 @pytest.mark.parametrize("name", [_tv_params(n) for n in TV["models"]])
 def test_state_dict_is_torchvisions(name):
-    pytest.importorskip("torch")
-    model = load(export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml"))))["build_model"]()
+    torch = pytest.importorskip("torch")
+    with torch.device("meta"):   # keys and shapes only
+        model = load(export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml"))))["build_model"]()
     assert {k: list(v.shape) for k, v in model.state_dict().items()} == TV["models"][name]["state_dict"]
 
 
