@@ -19,7 +19,8 @@ import pytest
 from helpers import case_spec_text, run_cli
 
 from paramcalc import SpecError, analyze, parse_spec
-from paramcalc.export import export_pytorch
+from paramcalc.analyze import _Analysis
+from paramcalc.export import export_pytorch, projected_attention
 from paramcalc.spec import load_spec
 
 ROOT = Path(__file__).parent.parent
@@ -228,3 +229,42 @@ def test_output_is_torchvisions(name):
     assert torch.allclose(out[:, :head.shape[1]], head, rtol=1e-4, atol=1e-4 * scale)
     assert float(out.norm()) == pytest.approx(want["output_norm"], rel=1e-4)
     assert float(out.mean()) == pytest.approx(want["output_mean"], rel=1e-3, abs=1e-5 * scale)
+
+
+def _projected(case):
+    if case["kind"] != "multiheadattention":
+        return False
+    analysis = _Analysis(parse_spec(case_spec_text(case), "<case>"))
+    analysis.run()
+    node = analysis.graph.nodes[0]
+    return projected_attention(node.layer, [analysis.shapes[n] for n in node.inputs])
+
+
+PROJECTED = [c for c in CASES if _projected(c)]
+
+
+@pytest.mark.parametrize("case", PROJECTED, ids=[str(c["fields"]) for c in PROJECTED])
+def test_generated_attention_computes_the_reference(case):
+    """Attention that nn.MultiheadAttention cannot hold (kv_heads, head_dim, per-projection biases,
+    leading dims) is the generated module; with the same tensors it computes tests/torch_oracle.py's
+    ReferenceAttention (q/k/v/o linears and scaled_dot_product_attention(enable_gqa=True))."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from export_oracle import fill
+    from torch_oracle import ReferenceAttention
+    namespace = load(export_pytorch(parse_spec(case_spec_text(case), "<case>")))
+    model = namespace["build_model"]().eval()
+    (attention,) = model.children()
+    assert type(attention).__name__ == "Attention"
+    fields = {k: v for k, v in case["fields"].items() if k != "dtype"}
+    reference = ReferenceAttention(case["inputs"][0][-1], **fields).eval()
+    fill(attention)
+    reference.load_state_dict(attention.state_dict(), strict=True)
+    dtype = next(attention.parameters()).dtype
+    reference.to(dtype)
+    inputs = [x.to(dtype) for x in namespace["example_inputs"](2, torch.Generator().manual_seed(0))]
+    with torch.no_grad():
+        mine = model(*inputs)
+        theirs = reference(*(inputs * 3)[:3] if len(inputs) == 1 else (inputs[0], inputs[1], inputs[-1]))
+    assert mine.shape == theirs.shape
+    assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6)
