@@ -429,7 +429,8 @@ class _Writer:
             if node.tie:
                 self.tie(node, parts)
             if node.frozen:
-                self.after.append(f"{self.access(parts, parameter=node.kind == 'parameter')}.requires_grad_(False)")
+                tensor = node.kind in ("parameter", "buffer")
+                self.after.append(f"{self.access(parts, parameter=tensor)}.requires_grad_(False)")
             forward.append(f"{self.variable(node.name)} = {expression}")
         outputs = [self.variables[name] for name in graph.outputs]
         # the main output (the last) first, then the named extra outputs, as `outputs:` lists them

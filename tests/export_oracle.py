@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import zlib
 
-
 CHUNK = 1 << 22   # elements per slice: a big tensor never has a float64 twin (vgg16's fc6 alone is 103 M)
 
 
