@@ -117,8 +117,12 @@ def construct(layer, in_shapes) -> str | None:
         return _call(tn, [repr(list(shape))], _kwargs(layer, ("shape",)))
     if kind == "groupnorm":
         return _call(tn, [repr(layer.groups), repr(first[0])], _kwargs(layer, ("groups",)))
+    if kind == "layernorm2d":
+        return f"LayerNorm2d({', '.join([repr(first[0]), *_kwargs(layer, ('channels',))])})"
     if kind == "multiheadattention":
-        return _call(tn, [repr(first[-1]), repr(layer.heads)], [*_kwargs(layer, ("heads",)), "batch_first=True"])
+        if not projected_attention(layer, in_shapes):
+            return _call(tn, [repr(first[-1]), repr(layer.heads)], [*_kwargs(layer, ("heads",)), "batch_first=True"])
+        return attention_module(layer, in_shapes)
     if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
         return _call(tn, [repr(first[-1]), repr(layer.heads)], [*_kwargs(layer, ("heads",)), "batch_first=True"])
     if kind in ("rnn", "lstm", "gru"):
@@ -129,7 +133,7 @@ def construct(layer, in_shapes) -> str | None:
         out = layer.out
         value = repr(out[0]) if len(set(out)) == 1 and None not in out else repr(out)
         return _call(tn, [value], _kwargs(layer, ("out",)))
-    if kind == "parameter":
+    if kind in ("parameter", "buffer"):
         return None
     if kind in ("upsample", "upsamplingnearest2d", "upsamplingbilinear2d"):
         args = [f"size={layer.size!r}" if layer.size is not None else f"scale_factor={layer.scale!r}"]
@@ -146,6 +150,39 @@ def construct(layer, in_shapes) -> str | None:
     if not tn or "." in tn:
         raise _Unexportable(kind)
     return _call(tn, [], _kwargs(layer))   # activations, dropouts, flatten, identity, pads, pixel shuffles
+
+
+def _has(layer, bias) -> bool:
+    return layer.bias if bias is None else bias
+
+
+def projected_attention(layer, in_shapes) -> bool:
+    """True where nn.MultiheadAttention cannot hold the layer: grouped-query heads, a head_dim other
+    than E / heads, biases on some projections only, or leading dims before (seq, E)."""
+    e = in_shapes[0][-1]
+    heads_dim = layer.head_dim if layer.head_dim is not None else e // layer.heads
+    biases = {_has(layer, b) for b in (layer.q_bias, layer.k_bias, layer.v_bias, layer.out_bias)}
+    return (layer.kv_heads not in (None, layer.heads) or layer.heads * heads_dim != e or len(biases) > 1
+            or any(len(shape) != 2 for shape in in_shapes))
+
+
+def attention_module(layer, in_shapes) -> str:
+    """The generated Attention (q/k/v/out linears, scaled_dot_product_attention) for a layer."""
+    query, key, value = (in_shapes * 3)[:3] if len(in_shapes) == 1 else (in_shapes[0], in_shapes[1], in_shapes[-1])
+    e = query[-1]
+    head_dim = layer.head_dim if layer.head_dim is not None else e // layer.heads
+    kwargs = [f"kv_heads={layer.kv_heads or layer.heads!r}", f"head_dim={head_dim!r}", f"kdim={key[-1]!r}",
+              f"vdim={value[-1]!r}"]
+    kwargs += [f"{name}={_has(layer, getattr(layer, name))!r}" for name in ("q_bias", "k_bias", "v_bias", "out_bias")]
+    if layer.add_bias_kv:
+        kwargs.append("add_bias_kv=True")
+    if layer.add_zero_attn:
+        kwargs.append("add_zero_attn=True")
+    if layer.dropout:
+        kwargs.append(f"dropout={layer.dropout!r}")
+    if layer.dtype:
+        kwargs.append(f"dtype=torch.{TORCH_DTYPES[layer.dtype]}")
+    return f"Attention({', '.join([repr(e), repr(layer.heads), *kwargs])})"
 
 
 def _dims(values) -> str:
@@ -198,11 +235,13 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
         return f"{x}.select({layer.dim!r}, {layer.index!r})"
     if kind == "stochasticdepth":
         return f"stochastic_depth({x}, {layer.p!r}, {layer.mode!r}, self.training)"
+    if kind in ("matmul", "bmm"):   # matmul for bmm too: a parameter's batch of 1 broadcasts
+        return f"torch.matmul({args[0]}, {args[1]})"
     raise _Unexportable(kind)
 
 
 FUNCTIONAL = {"add", "mul", "concat", "split", "chunk", "mean", "reshape", "view", "permute", "transpose",
-              "squeeze", "unsqueeze", "select", "stochasticdepth"}
+              "squeeze", "unsqueeze", "select", "stochasticdepth", "matmul", "bmm"}
 
 STOCHASTIC_DEPTH = '''
 
@@ -215,6 +254,58 @@ def stochastic_depth(x, p, mode, training):
     noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
     return x * noise.div_(survival) if survival > 0.0 else x * noise
 '''
+
+LAYER_NORM_2D = '''
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision.models.convnext.LayerNorm2d: LayerNorm over the channels at each position."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+ATTENTION = '''
+
+class Attention(nn.Module):
+    """Multi-head attention from q/k/v/out linears and scaled_dot_product_attention: kv_heads key/value
+    heads shared by groups of query heads (grouped-query), head_dim features per head, a bias per
+    projection; leading dims of the batch-first (..., seq, E) inputs are batch dims."""
+
+    def __init__(self, embed_dim, heads, kv_heads, head_dim, kdim, vdim, q_bias, k_bias, v_bias, out_bias,
+                 add_bias_kv=False, add_zero_attn=False, dropout=0.0, dtype=None):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.add_zero_attn, self.dropout = add_zero_attn, dropout
+        self.q_proj = nn.Linear(embed_dim, heads * head_dim, bias=q_bias, dtype=dtype)
+        self.k_proj = nn.Linear(kdim, kv_heads * head_dim, bias=k_bias, dtype=dtype)
+        self.v_proj = nn.Linear(vdim, kv_heads * head_dim, bias=v_bias, dtype=dtype)
+        self.out_proj = nn.Linear(heads * head_dim, embed_dim, bias=out_bias, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k = nn.Parameter(torch.zeros(1, kv_heads * head_dim, dtype=dtype))
+            self.bias_v = nn.Parameter(torch.zeros(1, kv_heads * head_dim, dtype=dtype))
+        else:
+            self.bias_k = self.bias_v = None
+
+    def forward(self, query, key, value):
+        q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
+        if self.bias_k is not None:
+            k = torch.cat([k, self.bias_k.expand(*k.shape[:-2], 1, -1)], dim=-2)
+            v = torch.cat([v, self.bias_v.expand(*v.shape[:-2], 1, -1)], dim=-2)
+        if self.add_zero_attn:
+            k = torch.cat([k, k.new_zeros(*k.shape[:-2], 1, k.shape[-1])], dim=-2)
+            v = torch.cat([v, v.new_zeros(*v.shape[:-2], 1, v.shape[-1])], dim=-2)
+
+        def split(x, n):
+            return x.unflatten(-1, (n, self.head_dim)).transpose(-2, -3)
+        out = nn.functional.scaled_dot_product_attention(
+            split(q, self.heads), split(k, self.kv_heads), split(v, self.kv_heads),
+            dropout_p=self.dropout if self.training else 0.0, enable_gqa=True)
+        return self.out_proj(out.transpose(-2, -3).flatten(-2))
+'''
+
+HELPERS = {"LayerNorm2d": LAYER_NORM_2D, "Attention": ATTENTION}
 
 
 # ---------------------------------------------------------------- the module tree and forward
@@ -236,6 +327,7 @@ class _Writer:
         self.leaves = {node.name for node in self.graph.nodes}
         self.variables: dict[str, str] = {}
         self.used_variables: set[str] = {"self", "torch", "nn"}
+        self.helpers: set[str] = set()       # generated module classes the code uses
 
     def variable(self, name: str) -> str:
         base = re.sub(r"\W|^(?=\d)", "_", name.replace(".", "_"), flags=re.ASCII) or "x"
@@ -306,6 +398,8 @@ class _Writer:
                 raise _refuse(f"kind '{node.kind}' has no PyTorch equivalent here", node) from None
             args = [self.variables[n] for n in node.inputs]
             self.ensure_containers(parts)
+            if source is not None:
+                self.helpers.update(h for h in HELPERS if source.startswith(h + "("))
             if node.kind == "parameter":
                 shape = (1, *self.shapes[node.name])
                 grad = "" if layer.requires_grad else ", requires_grad=False"
@@ -314,6 +408,15 @@ class _Writer:
                 parent = self.access(parts[:-1])
                 self.init.append(f"{parent}.register_parameter({parts[-1]!r}, {tensor})")
                 expression = self.access(parts, parameter=True)
+            elif node.kind == "buffer":
+                shape = layer.shape if isinstance(layer.shape, tuple) else (layer.shape,)
+                # zeros: valid indices for the embeddings that read a buffer (position and token-type ids)
+                ids = any(n.kind in ("embedding", "embeddingbag") and node.name in n.inputs for n in graph.nodes)
+                dtype = ", dtype=torch.long" if ids else ""
+                parent = self.access(parts[:-1])
+                self.init.append(f"{parent}.register_buffer({parts[-1]!r}, torch.zeros({shape!r}{dtype}), "
+                                 f"persistent={layer.persistent!r})")
+                expression = self.access(parts, parameter=True) + "[None]"   # a batch of one, as a parameter's
             elif source is not None:
                 self.assign(parts, source)
                 module = self.access(parts)
@@ -326,7 +429,8 @@ class _Writer:
             if node.tie:
                 self.tie(node, parts)
             if node.frozen:
-                self.after.append(f"{self.access(parts, parameter=node.kind == 'parameter')}.requires_grad_(False)")
+                tensor = node.kind in ("parameter", "buffer")
+                self.after.append(f"{self.access(parts, parameter=tensor)}.requires_grad_(False)")
             forward.append(f"{self.variable(node.name)} = {expression}")
         outputs = [self.variables[name] for name in graph.outputs]
         # the main output (the last) first, then the named extra outputs, as `outputs:` lists them
@@ -337,7 +441,7 @@ class _Writer:
     def batched(self, node, args: list[str]) -> list[str]:
         """torch.cat needs equal batch sizes: a parameter (batch 1) is expanded to its neighbours' batch."""
         kinds = {n.name: n.kind for n in self.graph.nodes}
-        params = [kinds.get(name) == "parameter" for name in node.inputs]
+        params = [kinds.get(name) in ("parameter", "buffer") for name in node.inputs]
         if not any(params) or all(params):
             return args
         batch = f"{args[params.index(False)]}.shape[0]"
@@ -348,6 +452,8 @@ class _Writer:
         kind = node.kind
         if kind == "multiheadattention":
             q, k, v = (args * 3)[:3] if len(args) == 1 else (args[0], args[1], args[-1])
+            if projected_attention(node.layer, [self.shapes[n] for n in node.inputs]):
+                return f"{module}({q}, {k}, {v})"
             return f"{module}({q}, {k}, {v}, need_weights=False)[0]"
         if kind in ("rnn", "lstm", "gru") or getattr(node.layer, "return_indices", False):
             return f"{module}({args[0]})[0]"
@@ -368,7 +474,7 @@ class _Writer:
         spec = self.spec
         words = re.findall(r"[A-Za-z0-9]+", spec.name, flags=re.ASCII)
         cls = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
-        cls = cls if plain(cls) and cls not in ("torch", "nn", "build_model", "example_inputs") else "Network"
+        cls = cls if plain(cls) and cls not in ("torch", "nn", "build_model", "example_inputs", *HELPERS) else "Network"
         if cls[0].isdigit():
             cls = "Network" + cls
         shapes = ", ".join(f"{name!r}: {list(shape)!r}" for name, shape in spec.inputs.items())
@@ -384,6 +490,8 @@ class _Writer:
         ]
         if uses_depth:
             lines += STOCHASTIC_DEPTH.rstrip("\n").split("\n")
+        for helper in sorted(self.helpers):
+            lines += HELPERS[helper].rstrip("\n").split("\n")
         lines += ["", "", f"class {cls}(nn.Module):", "    def __init__(self):", "        super().__init__()"]
         lines += [f"        {line}" for line in self.init + self.after]
         lines += ["", f"    def forward(self, {', '.join(inputs)}):"]

@@ -12,10 +12,13 @@ from __future__ import annotations
 import math
 import zlib
 
+CHUNK = 1 << 22   # elements per slice: a big tensor never has a float64 twin (vgg16's fc6 alone is 103 M)
 
-def wave(n: int, seed: int):
+
+def wave(n: int, seed: int, start: int = 0):
+    """Elements start..n-1 of the sequence for `seed` (elementwise, so slices equal the whole)."""
     import torch
-    k = torch.arange(n, dtype=torch.float64)
+    k = torch.arange(start, n, dtype=torch.float64)
     return torch.sin(k * k * 1e-3 + k * 1.3 + seed / 2**32 * 2 * math.pi)
 
 
@@ -28,19 +31,21 @@ def fill(model, names=None) -> None:
             if not tensor.is_floating_point():
                 continue
             key = names[key] if names else key
-            w = wave(tensor.numel(), zlib.crc32(key.encode())).reshape(tensor.shape)
-            leaf = key.rsplit(".", 1)[-1]
-            if leaf == "running_var":
-                w = 1 + 0.5 * w.abs()
-            elif leaf == "running_mean":
-                w = 0.1 * w
-            elif tensor.ndim >= 2:
-                w = w * math.sqrt(4 / (tensor.numel() // tensor.shape[0]))
-            elif "bias" in leaf:
-                w = 0.05 * w
-            else:
-                w = 1 + 0.1 * w
-            tensor.copy_(w.to(tensor.dtype))
+            seed, leaf = zlib.crc32(key.encode()), key.rsplit(".", 1)[-1]
+            flat, n = tensor.view(-1), tensor.numel()
+            for start in range(0, n, CHUNK):
+                w = wave(min(n, start + CHUNK), seed, start)
+                if leaf == "running_var":
+                    w = 1 + 0.5 * w.abs()
+                elif leaf == "running_mean":
+                    w = 0.1 * w
+                elif tensor.ndim >= 2:
+                    w = w * math.sqrt(4 / (n // tensor.shape[0]))
+                elif "bias" in leaf:
+                    w = 0.05 * w
+                else:
+                    w = 1 + 0.1 * w
+                flat[start:start + len(w)].copy_(w.to(tensor.dtype))
 
 
 def example_input(shape: list[int], batch: int = 2):

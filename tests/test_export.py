@@ -19,7 +19,8 @@ import pytest
 from helpers import case_spec_text, run_cli
 
 from paramcalc import SpecError, analyze, parse_spec
-from paramcalc.export import export_pytorch
+from paramcalc.analyze import _Analysis
+from paramcalc.export import export_pytorch, projected_attention
 from paramcalc.spec import load_spec
 
 ROOT = Path(__file__).parent.parent
@@ -27,6 +28,9 @@ SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
 CASES = [c for c in json.loads((ROOT / "tests" / "fixtures" / "layers.json").read_text())["cases"]
          if "error" not in c["expected"]]
 TV = json.loads((ROOT / "tests" / "fixtures" / "export.json").read_text())
+# Above these a spec's model is built on the meta device (shapes, no storage): llama2_7b alone would
+# take 27 GB of real weights. Params, buffers and the output shape are the same there.
+REAL_PARAMS, REAL_MACS = 40_000_000, 10_000_000_000
 
 # Specs whose layer names are not torchvision's module names yet (their numbers match; their names
 # were chosen before export existed). Strict: renaming the spec's layers makes the test pass and fail
@@ -41,10 +45,7 @@ NAMED_OTHERWISE = {
     "vit_b_16": "encoder blocks are encoder.layers.0, torchvision's are encoder.layers.encoder_layer_0",
 }
 # Specs that compute something else than torchvision (counts are unaffected, so only export shows it).
-COMPUTES_OTHERWISE = {
-    "efficientnet_b0": "the spec's residual group adds the branch to itself (inside a group, `from: input` is "
-                       "the group's input), and its batchnorm eps is 1e-3 where torchvision's B0 uses 1e-5",
-}
+COMPUTES_OTHERWISE: dict[str, str] = {}
 
 
 def load(source: str) -> dict:
@@ -105,6 +106,31 @@ def test_a_name_inside_a_layer_is_refused():
         export_pytorch(parse_spec(text))
 
 
+# Kinds with no exportable oracle case, each with a spec that uses it; and kinds export refuses (none).
+KIND_SPECS = {"stochasticdepth": "input: [4, 8, 8]\nlayers:\n  - stochasticdepth: {p: 0.1}\n"}
+REFUSED: set[str] = set()
+
+
+def test_every_kind_exports_or_is_refused_cleanly():
+    """Every kind in the registry: an oracle case (or KIND_SPECS) exports to code that compiles, and
+    uses no generated helper it does not define; or the kind is refused with exit 2, never a traceback."""
+    from paramcalc.layers import REGISTRY
+    texts = {kind: [] for kind in REGISTRY}
+    for case in CASES:
+        texts[case["kind"]].append(case_spec_text(case))
+    for kind, text in KIND_SPECS.items():
+        texts[kind].append(text)
+    assert not [kind for kind, t in texts.items() if not t and kind not in REFUSED], "kinds with no spec"
+    for kind, cases in texts.items():
+        for text in cases:
+            if kind in REFUSED:
+                with pytest.raises(SpecError, match="cannot export to PyTorch"):
+                    export_pytorch(parse_spec(text, "<case>"))
+                continue
+            source = export_pytorch(parse_spec(text, "<case>"))
+            compile(source, "<exported>", "exec")
+
+
 def test_cli_export(tmp_path):
     out = run_cli("export", str(ROOT / "specs" / "lenet5.yaml"))
     assert out.returncode == 0 and out.stdout.startswith('"""Lenet5') and not out.stderr
@@ -120,11 +146,18 @@ def test_cli_export(tmp_path):
 
 # ---------------------------------------------------------------- with torch
 
-def _measure(source: str, batch: int = 2):
+def _measure(source: str, batch: int = 2, meta: bool = False):
     import torch
     namespace = load(source)
-    model = namespace["build_model"]().eval()
-    inputs = namespace["example_inputs"](batch, torch.Generator().manual_seed(0))
+    if meta:
+        with torch.device("meta"):
+            model = namespace["build_model"]().eval()
+        inputs = [torch.empty(batch, *shape, device="meta",
+                              dtype=torch.long if name in namespace["TOKEN_INPUTS"] else torch.float32)
+                  for name, shape in namespace["INPUT_SHAPES"].items()]
+    else:
+        model = namespace["build_model"]().eval()
+        inputs = namespace["example_inputs"](batch, torch.Generator().manual_seed(0))
     with torch.no_grad():
         out = model(*inputs)
     out = out[0] if isinstance(out, tuple) else out
@@ -137,7 +170,8 @@ def test_every_spec_runs_with_the_counts_analyze_reports(name):
     pytest.importorskip("torch")
     spec = str(ROOT / "specs" / f"{name}.yaml")
     report = analyze(spec)
-    model, shape = _measure(export_pytorch(load_spec(spec)), batch=1)
+    meta = report.totals.params > REAL_PARAMS or report.totals.macs > REAL_MACS
+    model, shape = _measure(export_pytorch(load_spec(spec)), batch=1, meta=meta)
     assert sum(p.numel() for p in model.parameters()) == report.totals.params
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == report.totals.trainable
     assert sum(b.numel() for b in model.buffers()) == report.totals.buffers
@@ -153,6 +187,8 @@ def test_every_oracle_case_builds_what_torch_measured(case):
     model, shape = _measure(export_pytorch(parse_spec(case_spec_text(case), "<case>")))
     if case["kind"] == "parameter":    # a source: the network's output is its (ignored) input
         shape = list(next(model.parameters()).shape[1:])
+    if case["kind"] == "buffer":       # likewise, registered with its whole shape
+        shape = list(next(model.buffers()).shape)
     assert sum(p.numel() for p in model.parameters()) == expected["weights"] + expected["bias"]
     assert sum(b.numel() for b in model.buffers()) == expected["buffers"]
     assert shape == expected["output_shape"]
@@ -165,8 +201,9 @@ def _tv_params(name):
 
 @pytest.mark.parametrize("name", [_tv_params(n) for n in TV["models"]])
 def test_state_dict_is_torchvisions(name):
-    pytest.importorskip("torch")
-    model = load(export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml"))))["build_model"]()
+    torch = pytest.importorskip("torch")
+    with torch.device("meta"):   # keys and shapes only
+        model = load(export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml"))))["build_model"]()
     assert {k: list(v.shape) for k, v in model.state_dict().items()} == TV["models"][name]["state_dict"]
 
 
@@ -192,3 +229,42 @@ def test_output_is_torchvisions(name):
     assert torch.allclose(out[:, :head.shape[1]], head, rtol=1e-4, atol=1e-4 * scale)
     assert float(out.norm()) == pytest.approx(want["output_norm"], rel=1e-4)
     assert float(out.mean()) == pytest.approx(want["output_mean"], rel=1e-3, abs=1e-5 * scale)
+
+
+def _projected(case):
+    if case["kind"] != "multiheadattention":
+        return False
+    analysis = _Analysis(parse_spec(case_spec_text(case), "<case>"))
+    analysis.run()
+    node = analysis.graph.nodes[0]
+    return projected_attention(node.layer, [analysis.shapes[n] for n in node.inputs])
+
+
+PROJECTED = [c for c in CASES if _projected(c)]
+
+
+@pytest.mark.parametrize("case", PROJECTED, ids=[str(c["fields"]) for c in PROJECTED])
+def test_generated_attention_computes_the_reference(case):
+    """Attention that nn.MultiheadAttention cannot hold (kv_heads, head_dim, per-projection biases,
+    leading dims) is the generated module; with the same tensors it computes tests/torch_oracle.py's
+    ReferenceAttention (q/k/v/o linears and scaled_dot_product_attention(enable_gqa=True))."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from export_oracle import fill
+    from torch_oracle import ReferenceAttention
+    namespace = load(export_pytorch(parse_spec(case_spec_text(case), "<case>")))
+    model = namespace["build_model"]().eval()
+    (attention,) = model.children()
+    assert type(attention).__name__ == "Attention"
+    fields = {k: v for k, v in case["fields"].items() if k != "dtype"}
+    reference = ReferenceAttention(case["inputs"][0][-1], **fields).eval()
+    fill(attention)
+    reference.load_state_dict(attention.state_dict(), strict=True)
+    dtype = next(attention.parameters()).dtype
+    reference.to(dtype)
+    inputs = [x.to(dtype) for x in namespace["example_inputs"](2, torch.Generator().manual_seed(0))]
+    with torch.no_grad():
+        mine = model(*inputs)
+        theirs = reference(*(inputs * 3)[:3] if len(inputs) == 1 else (inputs[0], inputs[1], inputs[-1]))
+    assert mine.shape == theirs.shape
+    assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6)
