@@ -157,13 +157,9 @@ def _has(layer, bias) -> bool:
 
 
 def projected_attention(layer, in_shapes) -> bool:
-    """True where nn.MultiheadAttention cannot hold the layer: grouped-query heads, a head_dim other
-    than E / heads, biases on some projections only, or leading dims before (seq, E)."""
-    e = in_shapes[0][-1]
-    heads_dim = layer.head_dim if layer.head_dim is not None else e // layer.heads
-    biases = {_has(layer, b) for b in (layer.q_bias, layer.k_bias, layer.v_bias, layer.out_bias)}
-    return (layer.kv_heads not in (None, layer.heads) or layer.heads * heads_dim != e or len(biases) > 1
-            or any(len(shape) != 2 for shape in in_shapes))
+    """True where nn.MultiheadAttention cannot hold the layer (the layer says: grouped-query heads, a
+    head_dim, per-projection biases or leading dims before (seq, E))."""
+    return layer.projected(in_shapes)
 
 
 def attention_module(layer, in_shapes) -> str:

@@ -208,8 +208,8 @@ class _Expander:
         if isinstance(raw_name, bool) or (raw_name is not None and not isinstance(raw_name, (str, int))):
             raise SpecError(f"'name' expects a string, found {describe(raw_name)}", entry.meta_locs["name"],
                             context=scope.context)
-        local = check_name(str(raw_name), entry.meta_locs["name"], "layer name", context=scope.context) \
-            if raw_name is not None else None
+        local = None if raw_name is None else check_name(str(raw_name), entry.meta_locs["name"], "layer name",
+                                                          dotted=True, context=scope.context)
         if not when:
             # A skipped layer passes its (first) input through, as an nn.Identity would; its name stays usable.
             if local is not None:

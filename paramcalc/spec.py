@@ -20,10 +20,13 @@ TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "b
 MAX_NAME = 128   # characters in one name (a layer's, a block's, the spec's)
 
 
-def check_name(name: str, loc: Loc | None, what: str, *, title: bool = False, context: tuple[str, ...] = ()) -> str:
+def check_name(name: str, loc: Loc | None, what: str, *, title: bool = False, dotted: bool = False,
+               context: tuple[str, ...] = ()) -> str:
     """Names are shown in terminals, tables, Markdown and annotations, and layer names are joined
     with dots into hierarchical names (`layer1.0.conv1`): printable text only. A layer, block or
-    input name has no spaces and no dots; the spec's name (a title) may have both."""
+    input name has no spaces; the spec's name (a title) may have them. A layer name may be a
+    dotted path written flat (`features.0`, as `import torch` writes module paths), each part a
+    word; block and input names have no dots."""
     from .escape import quote
     problem = None
     if not name:
@@ -34,8 +37,10 @@ def check_name(name: str, loc: Loc | None, what: str, *, title: bool = False, co
         problem = "contains a control or invisible character (a newline, tab, escape...)"
     elif not title and any(ch.isspace() for ch in name):
         problem = "contains a space; layer, block and input names are single words (use _ or -)"
-    elif not title and "." in name:
+    elif not title and "." in name and not dotted:
         problem = "contains '.', which separates the levels of a hierarchical name (block.layer)"
+    elif dotted and "" in name.split("."):
+        problem = "has an empty part: '.' separates the levels of a hierarchical name (block.layer)"
     if problem:
         raise SpecError(f"{what} {quote(name)} {problem}", loc, context=context)
     return name

@@ -69,11 +69,11 @@ def test_every_spec_exports_to_python(name):
 HOSTILE = '''
 input: [3, 8, 8]
 layers:
-  - conv2d: {out: 4, kernel: 3, name: "x'); import os; os.system('echo pwned'); ('"}
-  - name: "a\\nimport os"
+  - conv2d: {out: 4, kernel: 3, name: "x');import(os);os.system('echo_pwned');('"}
+  - name: "a'+__import__('os').sep+'"
     layers:
       - batchnorm2d: {name: "0"}
-      - relu: {name: "not an identifier"}
+      - relu: {name: "not-an-identifier"}
   - flatten: {name: "class"}
   - linear: {out: 2, name: "ﬁ"}
 '''
@@ -85,6 +85,8 @@ def test_hostile_names_stay_strings():
     # the only imports are torch's, whatever the names say
     assert [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names] == ["torch"]
     assert "\nimport os" not in source
+    assert not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "__import__"
+                   for n in ast.walk(tree))
     assert "pwned" in source   # present, but only inside a string literal:
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert any("pwned" in s for s in strings)

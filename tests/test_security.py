@@ -82,9 +82,12 @@ def test_name_length_edge():
     assert "at most 128" in error_of(spec(f"  - relu: {{name: {'a' * 129}}}\n"))
 
 
-def test_layer_names_have_no_spaces_or_dots_but_the_spec_name_may():
+def test_layer_names_have_no_spaces_or_empty_parts_but_the_spec_name_may():
     assert "contains a space" in error_of(spec("  - relu: {name: a b}\n"))
-    assert "separates the levels" in error_of(spec("  - relu: {name: a.b}\n"))
+    for dotted in ("a..b", ".a", "a."):   # a flat dotted path (features.0, as import torch writes) has words
+        assert "has an empty part" in error_of(spec(f"  - relu: {{name: '{dotted}'}}\n"))
+    assert analyze(parse_spec(spec("  - relu: {name: features.0}\n"), "t.yaml")).layers[0].name == "features.0"
+    assert "separates the levels" in error_of("input: [4]\nblocks: {a.b: {layers: [relu]}}\nlayers: [relu]\n")
     report = analyze(parse_spec("name: ResNet 50 v1.5\n" + spec("  - relu\n"), "t.yaml"))
     assert report.name == "ResNet 50 v1.5"
 

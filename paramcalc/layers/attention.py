@@ -80,7 +80,7 @@ class MultiheadAttention(Layer):
         self._dims(shapes)
         return shapes[0]
 
-    def _reference(self, shapes):
+    def projected(self, shapes) -> bool:
         """Whether PyTorch writes this attention as separate q/k/v/o linears (nn.MultiheadAttention has no
         kv_heads, head_dim, per-projection biases or leading dims)."""
         extended = (self.kv_heads, self.head_dim, self.q_bias, self.k_bias, self.v_bias, self.out_bias)
@@ -117,7 +117,7 @@ class MultiheadAttention(Layer):
         # Grouped-query, head_dim, per-projection biases or leading dims: written as q/k/v/o linears and
         # scaled_dot_product_attention(enable_gqa=True) (tests/torch_oracle.py's reference), with no packing
         # and no batch_first copies; else nn.MultiheadAttention's path.
-        reference = self._reference(shapes)
+        reference = self.projected(shapes)
         copied = self.batch_first and ctx.batch > 1 and not reference
         sizes = [length * e, source * kdim, source * vdim][:len(shapes)]
         kept = tuple(range(len(shapes))) if not copied else ()
@@ -150,7 +150,7 @@ class MultiheadAttention(Layer):
 
     def param_tensors(self, shapes):
         _, _, e, kdim, vdim, q, kv = self._dims(shapes)
-        if kdim == vdim == e and q == kv == e and not self._reference(shapes):   # one in_proj_weight and bias
+        if kdim == vdim == e and q == kv == e and not self.projected(shapes):   # one in_proj_weight and bias
             in_proj = 1 + any(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
         else:
             in_proj = 3 + sum(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
