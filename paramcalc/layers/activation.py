@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..errors import ShapeError
-from .base import DTYPE_BYTES, GLOBAL, Layer, Params, REQUIRED, Saved, arg, kind_class, normalize_dim, prod
+from .base import device_arg, dtype_arg, GLOBAL, Layer, Params, REQUIRED, Saved, arg, kind_class, normalize_dim, prod
 from .base import SAME as PER_POSITION   # SAME below is the formulas of shape-keeping kinds
 
 SAME = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0 (activations are not counted)"}
@@ -140,8 +140,8 @@ class PReLU(_Elementwise):
 
     num_parameters: int = arg(1, "int", "learned slopes: 1 or the number of channels")
     init: float = arg(0.25, "float", "initial slope", counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name, primary = "prelu", "PReLU", "num_parameters"
     formulas = {**SAME, "weights": "num_parameters"}

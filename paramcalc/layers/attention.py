@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
     GLOBAL,
 )
 
@@ -38,8 +38,8 @@ class MultiheadAttention(Layer):
     batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, E) layout (shapes here are per sample); in "
                             "training a batch above 1 is then copied to (seq, batch, E) for the projections")
     embed_dim: int = arg(None, "int", "E: inferred from the query; if given, checked against it", counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name, primary, arity = "multiheadattention", "MultiheadAttention", "heads", (1, 3)
     formulas = {
@@ -184,8 +184,8 @@ class _TransformerLayer(Layer):
     bias: bool = arg(True, "bool", "biases in linear and norm layers")
     batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, d_model) layout, passed to the attention")
     d_model: int = arg(None, "int", "inferred from the input; if given, checked against it", counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     primary = "heads"
 

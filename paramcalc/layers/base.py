@@ -94,6 +94,16 @@ def arg(default: Any = REQUIRED, type: str = "int", doc: str = "", *, aka=(), mi
     return _Field(default, Arg(type, doc, tuple(aka), min, tuple(choices), counts))
 
 
+def device_arg() -> Any:
+    """The `device` field PyTorch's layers with parameters accept: read for compatibility, ignored."""
+    return arg(None, "str", "ignored", counts=False)
+
+
+def dtype_arg() -> Any:
+    """The `dtype` field of layers with parameters: their dtype, for param_bytes (None: the spec's)."""
+    return arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+
 def kind_class(cls):
     """Declares a kind's fields, as a frozen dataclass would: the annotated class attributes set
     with arg(), after those of its bases (a field declared again keeps its place; given a plain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved, Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
     prod, Reach,
 )
 
@@ -29,8 +29,8 @@ class _ConvNd(Layer):
     bias: bool = arg(True, "bool", "learn an additive bias per output channel")
     padding_mode: str = arg("zeros", "choice", "how padding is filled", counts=False,
                             choices=("zeros", "reflect", "replicate", "circular"))
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
     in_channels: int = arg(None, "int", IN_CHANNELS, counts=False)
 
     primary = "out"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
 from .base import (
-    DTYPE_BYTES, GLOBAL, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    device_arg, dtype_arg, GLOBAL, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class,
     prod,
 )
 
@@ -15,8 +15,8 @@ class Linear(Layer):
 
     out: int = arg(REQUIRED, "int", "output features", aka=("out_features",))
     bias: bool = arg(True, "bool", "learn an additive bias")
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
     in_features: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
                            counts=False)
 
@@ -60,8 +60,8 @@ class Embedding(Layer):
     norm_type: float = arg(2.0, "float", "p of the max_norm norm", counts=False)
     scale_grad_by_freq: bool = arg(False, "bool", "ignored", counts=False)
     sparse: bool = arg(False, "bool", "sparse gradients", counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name = "embedding", "Embedding"
     formulas = {"output": "(*input, dim)", "weights": "num · dim", "bias": "0", "macs": "0 (a lookup)"}
@@ -107,7 +107,7 @@ class Parameter(Layer):
 
     shape: object = arg(REQUIRED, "dims", "the per-sample shape")
     requires_grad: bool = arg(True, "bool", "false: counted as non-trainable")
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    dtype: str = dtype_arg()
 
     kind, torch_name, primary, arity = "parameter", "nn.Parameter", "shape", (0, 0)
     formulas = {"output": "shape", "weights": "Π shape", "bias": "0", "macs": "0"}

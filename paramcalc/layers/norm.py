@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import ShapeError
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
     GLOBAL, SAME,
 )
 
@@ -19,8 +19,8 @@ class _BatchNormNd(Layer):
     momentum: float = arg(0.1, "float", "running-stats update rate", counts=False)
     affine: bool = arg(True, "bool", "learn a scale (weight) and shift (bias) per channel")
     track_running_stats: bool = arg(True, "bool", "keep running mean/var buffers and a batch counter")
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
     num_features: int = arg(None, "int", "channels: inferred from the input; if given, checked against it",
                             counts=False)
 
@@ -80,8 +80,8 @@ def _normalized(shape_field, shape, field="shape"):
 class _TrailingNorm(Layer):
     shape: object = arg(None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",))
     elementwise_affine: bool = arg(True, "bool", "learn a per-element scale (and, for layernorm, a shift)")
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     primary = "shape"
 
@@ -150,8 +150,8 @@ class LayerNorm2d(Layer):
     bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
     channels: int = arg(None, "int", "C: inferred from the input; if given, checked against it", counts=False,
                         aka=("normalized_shape", "num_channels"))
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name = "layernorm2d", "torchvision.models.convnext.LayerNorm2d"
     formulas = {"output": "same as input", "weights": "C (when elementwise_affine)",
@@ -181,8 +181,8 @@ class GroupNorm(Layer):
     affine: bool = arg(True, "bool", "learn a scale and shift per channel")
     num_channels: int = arg(None, "int", "channels: inferred from the input; if given, checked against it",
                             counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name, primary = "groupnorm", "GroupNorm", "groups"
     formulas = {"output": "same as input", "weights": "C (when affine)", "bias": "C (when affine)",

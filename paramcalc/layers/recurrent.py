@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError
-from .base import DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, kind_class
+from .base import device_arg, dtype_arg, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, kind_class
 
 
 @kind_class
@@ -17,8 +17,8 @@ class _Recurrent(Layer):
                             "in training a batch above 1 is then copied to (seq, batch, features)")
     input_size: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
                           counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     primary = "hidden"
     gates = 1
