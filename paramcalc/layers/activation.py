@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..errors import ShapeError
-from .base import device_arg, dtype_arg, GLOBAL, Layer, Params, REQUIRED, Saved, arg, kind_class, normalize_dim, prod
+from .base import (
+    device_arg, dtype_arg, GLOBAL, Layer, Params, REQUIRED, Saved, arg, declare, kind_class, normalize_dim, prod,
+)
 from .base import SAME as PER_POSITION   # SAME below is the formulas of shape-keeping kinds
 
 SAME = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0 (activations are not counted)"}
@@ -44,56 +46,53 @@ class _Inplace(_Elementwise):
     inplace_keeps: ClassVar[str] = "copy"   # in place: "output" (the shared storage) or "copy" of the input
 
 
-def _kind(name, torch_name, doc, base=_Inplace, saves=("input", 0, "copy"), **fields):
-    """One activation class; `fields` are extra dataclass fields declared with arg(); `saves` is
-    (keeps, extra, inplace_keeps)."""
-    keeps, extra, inplace_keeps = saves
-    namespace = {"kind": name, "torch_name": torch_name, "__doc__": doc, "keeps": keeps, "extra": extra,
-                 "inplace_keeps": inplace_keeps, "__annotations__": {f: object for f in fields}, **fields}
-    return kind_class(type(torch_name, (base,), namespace))
+# What backward keeps, as _Elementwise's class attributes (keeps, extra, inplace_keeps):
+INPUT = {"keeps": "input", "extra": 0, "inplace_keeps": "copy"}
+OUTPUT = {"keeps": "output", "extra": 0, "inplace_keeps": "output"}  # its gradient needs only its output
+IN_OR_OUT = {"keeps": "input", "extra": 0, "inplace_keeps": "output"}  # input, or in place output: either serves
+INPUT_AND_ONE = {**INPUT, "extra": 1}         # the input and one more tensor of its size
+IN_OR_OUT_AND_ONE = {**IN_OR_OUT, "extra": 1}
+ONE_MORE = {**INPUT, "keeps": None, "extra": 1}   # only a tensor of the input's size
 
 
-OUTPUT = ("output", 0, "output")   # its gradient needs only its output, in place or not
-IN_OR_OUT = ("input", 0, "output")  # the input, or in place the output (the gradient can use either)
-
-ReLU = _kind("relu", "ReLU", "max(0, x)", saves=OUTPUT)
-ReLU6 = _kind("relu6", "ReLU6", "min(max(0, x), 6)")
-LeakyReLU = _kind("leakyrelu", "LeakyReLU", "x if x > 0 else negative_slope·x", saves=IN_OR_OUT,
-                  negative_slope=arg(0.01, "float", "slope for x < 0", counts=False))
-ELU = _kind("elu", "ELU", "x if x > 0 else alpha·(exp(x) − 1)", saves=IN_OR_OUT,
-            alpha=arg(1.0, "float", "scale", counts=False))
-CELU = _kind("celu", "CELU", "max(0, x) + min(0, alpha·(exp(x/alpha) − 1))", saves=IN_OR_OUT,
-             alpha=arg(1.0, "float", "scale", counts=False))
-SELU = _kind("selu", "SELU", "scale·elu(x) with fixed constants", saves=IN_OR_OUT)
-GELU = _kind("gelu", "GELU", "x·Φ(x)", base=_Elementwise,
-             approximate=arg("none", "choice", "'tanh' for the tanh approximation", counts=False,
-                             choices=("none", "tanh")))
-SiLU = _kind("silu", "SiLU", "x·sigmoid(x) (swish)")
-Mish = _kind("mish", "Mish", "x·tanh(softplus(x))")
-Hardswish = _kind("hardswish", "Hardswish", "x·relu6(x + 3)/6")
-Hardsigmoid = _kind("hardsigmoid", "Hardsigmoid", "relu6(x + 3)/6")
-Hardtanh = _kind("hardtanh", "Hardtanh", "clamp(x, min_val, max_val)",
-                 min_val=arg(-1.0, "float", "lower bound", counts=False),
-                 max_val=arg(1.0, "float", "upper bound", counts=False))
-Sigmoid = _kind("sigmoid", "Sigmoid", "1 / (1 + exp(−x))", base=_Elementwise, saves=OUTPUT)
-Tanh = _kind("tanh", "Tanh", "tanh(x)", base=_Elementwise, saves=OUTPUT)
-LogSigmoid = _kind("logsigmoid", "LogSigmoid", "log(sigmoid(x))", base=_Elementwise, saves=("input", 1, "copy"))
-Softsign = _kind("softsign", "Softsign", "x / (1 + |x|)", base=_Elementwise, saves=("input", 1, "copy"))
-Tanhshrink = _kind("tanhshrink", "Tanhshrink", "x − tanh(x)", base=_Elementwise, saves=(None, 1, "copy"))
-Softplus = _kind("softplus", "Softplus", "log(1 + exp(beta·x)) / beta", base=_Elementwise,
-                 beta=arg(1.0, "float", "sharpness", counts=False),
-                 threshold=arg(20.0, "float", "linear above this", counts=False))
-Hardshrink = _kind("hardshrink", "Hardshrink", "x if |x| > lambd else 0", base=_Elementwise,
-                   lambd=arg(0.5, "float", "threshold", counts=False))
-Softshrink = _kind("softshrink", "Softshrink", "x − sign(x)·lambd if |x| > lambd else 0", base=_Elementwise,
-                   lambd=arg(0.5, "float", "threshold", counts=False))
-Threshold = _kind("threshold", "Threshold", "x if x > threshold else value",
-                  threshold=arg(REQUIRED, "float", "threshold", counts=False),
-                  value=arg(REQUIRED, "float", "replacement", counts=False))
-RReLU = _kind("rrelu", "RReLU", "leaky relu with a random slope in [lower, upper] while training",
-              saves=("input", 1, "output"),
-              lower=arg(1 / 8, "float", "lowest slope", counts=False),
-              upper=arg(1 / 3, "float", "highest slope", counts=False))
+ReLU = declare("ReLU", _Inplace, "max(0, x)", **OUTPUT)
+ReLU6 = declare("ReLU6", _Inplace, "min(max(0, x), 6)", **INPUT)
+LeakyReLU = declare("LeakyReLU", _Inplace, "x if x > 0 else negative_slope·x", **IN_OR_OUT,
+                    negative_slope=arg(0.01, "float", "slope for x < 0", counts=False))
+ELU = declare("ELU", _Inplace, "x if x > 0 else alpha·(exp(x) − 1)", **IN_OR_OUT,
+              alpha=arg(1.0, "float", "scale", counts=False))
+CELU = declare("CELU", _Inplace, "max(0, x) + min(0, alpha·(exp(x/alpha) − 1))", **IN_OR_OUT,
+               alpha=arg(1.0, "float", "scale", counts=False))
+SELU = declare("SELU", _Inplace, "scale·elu(x) with fixed constants", **IN_OR_OUT)
+GELU = declare("GELU", _Elementwise, "x·Φ(x)", **INPUT,
+               approximate=arg("none", "choice", "'tanh' for the tanh approximation", counts=False,
+                               choices=("none", "tanh")))
+SiLU = declare("SiLU", _Inplace, "x·sigmoid(x) (swish)", **INPUT)
+Mish = declare("Mish", _Inplace, "x·tanh(softplus(x))", **INPUT)
+Hardswish = declare("Hardswish", _Inplace, "x·relu6(x + 3)/6", **INPUT)
+Hardsigmoid = declare("Hardsigmoid", _Inplace, "relu6(x + 3)/6", **INPUT)
+Hardtanh = declare("Hardtanh", _Inplace, "clamp(x, min_val, max_val)", **INPUT,
+                   min_val=arg(-1.0, "float", "lower bound", counts=False),
+                   max_val=arg(1.0, "float", "upper bound", counts=False))
+Sigmoid = declare("Sigmoid", _Elementwise, "1 / (1 + exp(−x))", **OUTPUT)
+Tanh = declare("Tanh", _Elementwise, "tanh(x)", **OUTPUT)
+LogSigmoid = declare("LogSigmoid", _Elementwise, "log(sigmoid(x))", **INPUT_AND_ONE)
+Softsign = declare("Softsign", _Elementwise, "x / (1 + |x|)", **INPUT_AND_ONE)
+Tanhshrink = declare("Tanhshrink", _Elementwise, "x − tanh(x)", **ONE_MORE)
+Softplus = declare("Softplus", _Elementwise, "log(1 + exp(beta·x)) / beta", **INPUT,
+                   beta=arg(1.0, "float", "sharpness", counts=False),
+                   threshold=arg(20.0, "float", "linear above this", counts=False))
+Hardshrink = declare("Hardshrink", _Elementwise, "x if |x| > lambd else 0", **INPUT,
+                     lambd=arg(0.5, "float", "threshold", counts=False))
+Softshrink = declare("Softshrink", _Elementwise, "x − sign(x)·lambd if |x| > lambd else 0", **INPUT,
+                     lambd=arg(0.5, "float", "threshold", counts=False))
+Threshold = declare("Threshold", _Inplace, "x if x > threshold else value", **INPUT,
+                    threshold=arg(REQUIRED, "float", "threshold", counts=False),
+                    value=arg(REQUIRED, "float", "replacement", counts=False))
+RReLU = declare("RReLU", _Inplace, "leaky relu with a random slope in [lower, upper] while training",
+                **IN_OR_OUT_AND_ONE,
+                lower=arg(1 / 8, "float", "lowest slope", counts=False),
+                upper=arg(1 / 3, "float", "highest slope", counts=False))
 
 
 @kind_class
@@ -130,8 +129,7 @@ class Softmin(_Softmax):
     kind, torch_name = "softmin", "Softmin"
 
 
-Softmax2d = _kind("softmax2d", "Softmax2d", "softmax over the channels of a (C, H, W) input", base=_Elementwise,
-                  saves=OUTPUT)
+Softmax2d = declare("Softmax2d", _Elementwise, "softmax over the channels of a (C, H, W) input", **OUTPUT)
 
 
 @kind_class

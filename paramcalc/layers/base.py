@@ -130,6 +130,16 @@ def kind_class(cls):
     return cls
 
 
+def declare(torch_name: str, base: type, doc: str, kind: str | None = None, **members: Any) -> Any:
+    """A kind in one line, for families of kinds that differ only in values: a subclass of `base`
+    named after PyTorch's class (its kind that name lowercased, unless given), with `members` as
+    its arg() fields and class attributes (such as ndim)."""
+    fields = [name for name, value in members.items() if isinstance(value, _Field)]
+    namespace = {"kind": kind or torch_name.lower(), "torch_name": torch_name, "__doc__": doc,
+                 "__module__": base.__module__, "__annotations__": dict.fromkeys(fields, "object"), **members}
+    return kind_class(type(torch_name, (base,), namespace))
+
+
 def _int(value, field, minimum, what="an integer"):
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError(field, f"expects {_int_word(minimum, what)}, found {describe(value)}")

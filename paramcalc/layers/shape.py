@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, Reach, SAME, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
+from .base import Layer, REQUIRED, Reach, SAME, Saved, arg, declare, fmt_shape, kind_class, normalize_dim, prod
 
 
 def view(self, shapes, out, ctx) -> Saved:
@@ -443,12 +443,6 @@ class _PadNd(Layer):
         return tuple(Reach.window(1, 1, pads[2 * i]) for i in reversed(range(self.ndim)))   # last dim first
 
 
-def _pad_kind(torch_name, base, n, doc, **extra):
-    namespace = {"kind": torch_name.lower(), "torch_name": torch_name, "ndim": n, "__doc__": doc,
-                 "__annotations__": {k: object for k in extra}, **extra}
-    return kind_class(type(torch_name, (base,), namespace))
-
-
 def keeps_input(self, shapes, out, ctx) -> Saved:
     return Saved(inputs=(0,))
 
@@ -483,12 +477,12 @@ class _ReplicatePad(_PadNd):
 PADS = []
 for _n in (1, 2, 3):
     PADS += [
-        _pad_kind(f"ZeroPad{_n}d", _PadNd, _n, "Pads with zeros (negative padding crops)."),
-        _pad_kind(f"ConstantPad{_n}d", _PadNd, _n, "Pads with a constant value (negative padding crops).",
-                  value=arg(REQUIRED, "float", "the fill value", counts=False)),
-        _pad_kind(f"ReflectionPad{_n}d", _ReflectPad, _n, "Pads with the reflection of the input."),
-        _pad_kind(f"ReplicationPad{_n}d", _ReplicatePad, _n, "Pads by repeating the edge values."),
-        _pad_kind(f"CircularPad{_n}d", _CircularPad, _n, "Pads by wrapping the input around."),
+        declare(f"ZeroPad{_n}d", _PadNd, "Pads with zeros (negative padding crops).", ndim=_n),
+        declare(f"ConstantPad{_n}d", _PadNd, "Pads with a constant value (negative padding crops).", ndim=_n,
+                value=arg(REQUIRED, "float", "the fill value", counts=False)),
+        declare(f"ReflectionPad{_n}d", _ReflectPad, "Pads with the reflection of the input.", ndim=_n),
+        declare(f"ReplicationPad{_n}d", _ReplicatePad, "Pads by repeating the edge values.", ndim=_n),
+        declare(f"CircularPad{_n}d", _CircularPad, "Pads by wrapping the input around.", ndim=_n),
     ]
 
 KINDS = [Flatten, Identity, Dropout, Dropout1d, Dropout2d, Dropout3d, AlphaDropout, FeatureAlphaDropout,
