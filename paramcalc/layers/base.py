@@ -191,9 +191,23 @@ def _optional_size(value, field, minimum, n):
 
 
 def _dims(value, field, minimum, n):
+    """Dims or sizes: a list of ints, or one int, always as a tuple (an int is a list of one)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_int(v, field, None) for v in value)
+    return (_int(value, field, None),)
+
+
+def _int_or_ints(value, field, minimum, n):
+    """An int or a list of ints kept apart, where they mean different things: an int is split's piece
+    size and a list its pieces; padding's or upsample's int is one for every side or dim (per_dim)."""
     if isinstance(value, (list, tuple)):
         return tuple(_int(v, field, None) for v in value)
     return _int(value, field, None)
+
+
+def per_dim(value, n: int) -> tuple:
+    """An int_or_ints (or floats) value per dim: a list as given, an int (or a number) repeated n times."""
+    return value if isinstance(value, tuple) else (value,) * n
 
 
 def _floats(value, field, minimum, n):
@@ -216,6 +230,7 @@ TYPES = {
     "float": _float,
     "optional_size": _optional_size,
     "dims": _dims,
+    "int_or_ints": _int_or_ints,
     "floats": _floats,
     "str": _str,
     "choice": _str,

@@ -113,12 +113,11 @@ class Parameter(Layer):
     formulas = {"output": "shape", "weights": "Π shape", "bias": "0", "macs": "0"}
 
     def validate(self):
-        dims = self.shape if isinstance(self.shape, tuple) else (self.shape,)
-        if any(d < 1 for d in dims):
-            raise FieldError("shape", f"expects positive sizes, found {list(dims)}")
+        if any(d < 1 for d in self.shape):
+            raise FieldError("shape", f"expects positive sizes, found {list(self.shape)}")
 
     def output_shape(self, shapes):
-        return self.shape if isinstance(self.shape, tuple) else (self.shape,)
+        return self.shape
 
     def params(self, shapes):
         return Params(weights=prod(self.output_shape(shapes)))

@@ -96,7 +96,7 @@ class Split(Layer):
     """Takes one piece of torch.split(x, size, dim): pieces of `size` (the last may be smaller),
     or of the listed sizes, which must add up to the dim."""
 
-    size: object = arg(REQUIRED, "dims", "piece size, or a list of piece sizes", aka=("split_size_or_sections",))
+    size: object = arg(REQUIRED, "int_or_ints", "piece size, or a list of piece sizes", aka=("split_size_or_sections",))
     index: int = arg(0, "int", "which piece to take (0-based)", min=0)
     dim: int = arg(1, "int", "dim to split (batch = 0, so 1 is channels)", min=None)
 
@@ -104,8 +104,8 @@ class Split(Layer):
     formulas = {"output": "input with dim replaced by the piece's size", **NONE}
 
     def validate(self):
-        sizes = self.size if isinstance(self.size, tuple) else (self.size,)
-        if any(s < 1 for s in sizes):
+        smallest = min(self.size) if isinstance(self.size, tuple) else self.size
+        if smallest < 1:
             raise FieldError("size", f"expects positive piece sizes, found {self.size}")
 
     def pieces(self, length):
@@ -179,16 +179,14 @@ class Mean(Layer):
     formulas = {"output": "input without (or with size 1 at) the reduced dims", **NONE}
 
     def reach(self, shapes, out):
-        dims = self.dim if isinstance(self.dim, tuple) else (self.dim,)
-        reduced = {normalize_dim(d, shapes[0]) for d in dims}
+        reduced = {normalize_dim(d, shapes[0]) for d in self.dim}
         if self.keepdim:
             return tuple(GLOBAL if d in reduced else SAME for d in range(1, len(out)))
         return GLOBAL if reduced >= set(range(1, len(shapes[0]))) else None
 
     def output_shape(self, shapes):
         shape = shapes[0]
-        dims = self.dim if isinstance(self.dim, tuple) else (self.dim,)
-        reduced = {normalize_dim(d, shape) for d in dims}
+        reduced = {normalize_dim(d, shape) for d in self.dim}
         if self.keepdim:
             return tuple(1 if i in reduced else s for i, s in enumerate(shape))
         return tuple(s for i, s in enumerate(shape) if i not in reduced)

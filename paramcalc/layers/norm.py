@@ -70,10 +70,9 @@ def _normalized(shape_field, shape, field="shape"):
     expect_rank(shape, tuple(range(1, 9)), "(..., features)")
     if shape_field is None:
         return (shape[-1],)
-    wanted = shape_field if isinstance(shape_field, tuple) else (shape_field,)
-    if tuple(shape[len(shape) - len(wanted):]) != wanted or len(wanted) > len(shape):
-        raise ShapeError(f"{field} {list(wanted)} must match the last dims of the input {fmt_shape(shape)}")
-    return wanted
+    if tuple(shape[len(shape) - len(shape_field):]) != shape_field or len(shape_field) > len(shape):
+        raise ShapeError(f"{field} {list(shape_field)} must match the last dims of the input {fmt_shape(shape)}")
+    return shape_field
 
 
 @kind_class

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, Reach, Saved, arg, declare, fmt_shape, kind_class
+from .base import Layer, REQUIRED, Reach, Saved, arg, declare, fmt_shape, kind_class, per_dim
 
 
 @kind_class
@@ -11,7 +11,7 @@ class _PadNd(Layer):
     """Pads the last n dims: an int for every side, or (left, right[, top, bottom[, front, back]]),
     last dim first as in PyTorch."""
 
-    padding: object = arg(REQUIRED, "dims", "an int, or 2·n ints: (left, right, top, bottom, front, back)")
+    padding: object = arg(REQUIRED, "int_or_ints", "an int, or 2·n ints: (left, right, top, bottom, front, back)")
 
     primary = "padding"
     formulas = {"output": "each of the last n dims grows by its two paddings", "weights": "0", "bias": "0",
@@ -19,9 +19,9 @@ class _PadNd(Layer):
     negative_ok = True
 
     def validate(self):
-        pads = self.padding if isinstance(self.padding, tuple) else (self.padding,)
-        if isinstance(self.padding, tuple) and len(pads) != 2 * self.ndim:
-            raise FieldError("padding", f"expects an integer or {2 * self.ndim} integers, found {list(pads)}")
+        if isinstance(self.padding, tuple) and len(self.padding) != 2 * self.ndim:
+            raise FieldError("padding", f"expects an integer or {2 * self.ndim} integers, found {list(self.padding)}")
+        pads = per_dim(self.padding, 2 * self.ndim)
         if not self.negative_ok and min(pads) < 0:
             raise FieldError("padding", f"expects non-negative padding, found {list(pads)}")
 
@@ -30,7 +30,7 @@ class _PadNd(Layer):
         n = self.ndim
         if len(shape) not in (n, n + 1):
             raise ShapeError(f"expects a per-sample input of {n} or {n + 1} dimensions, found {fmt_shape(shape)}")
-        pads = self.padding if isinstance(self.padding, tuple) else (self.padding,) * (2 * n)
+        pads = per_dim(self.padding, 2 * n)
         for i in range(n):
             left, right = pads[2 * i], pads[2 * i + 1]
             d = len(shape) - 1 - i
@@ -44,7 +44,7 @@ class _PadNd(Layer):
         pass
 
     def reach(self, shapes, out):
-        pads = self.padding if isinstance(self.padding, tuple) else (self.padding,) * (2 * self.ndim)
+        pads = per_dim(self.padding, 2 * self.ndim)
         return tuple(Reach.window(1, 1, pads[2 * i]) for i in reversed(range(self.ndim)))   # last dim first
 
 

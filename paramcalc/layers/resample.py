@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, Reach, arg, fmt_shape, kind_class
+from .base import Layer, REQUIRED, Reach, arg, fmt_shape, kind_class, per_dim
 
 INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
@@ -15,7 +15,7 @@ class Upsample(Layer):
     """Resizes the spatial dims of (C, *spatial) by `scale` or to `size` (1 to 3 spatial dims)."""
 
     scale: object = arg(None, "floats", "multiplier per spatial dim (or one for all)", aka=("scale_factor",))
-    size: object = arg(None, "dims", "output size per spatial dim (or one for all)")
+    size: object = arg(None, "int_or_ints", "output size per spatial dim (or one for all)")
     mode: str = arg("nearest", "choice", "interpolation", counts=False,
                     choices=("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"))
     align_corners: bool = arg(None, "bool", "only for linear, bilinear, bicubic, trilinear", counts=False)
@@ -41,14 +41,14 @@ class Upsample(Layer):
             raise ShapeError(f"mode '{self.mode}' expects a per-sample input of {layout} (C, *spatial), "
                              f"found {fmt_shape(shape)}")
         given = self.size if self.size is not None else self.scale
-        per_dim = given if isinstance(given, tuple) else (given,) * n
-        if len(per_dim) != n:
-            raise ShapeError(f"{'size' if self.size is not None else 'scale'} has {len(per_dim)} entries for "
+        each = per_dim(given, n)
+        if len(each) != n:
+            raise ShapeError(f"{'size' if self.size is not None else 'scale'} has {len(each)} entries for "
                              f"{n} spatial dims of {fmt_shape(shape)}")
         if self.size is not None:
-            out = per_dim
+            out = each
         else:
-            out = tuple(math.floor(length * s) for length, s in zip(shape[1:], per_dim))
+            out = tuple(math.floor(length * s) for length, s in zip(shape[1:], each))
         if any(o < 1 for o in out):
             raise ShapeError(f"the output size {list(out)} has an empty dim")
         return (shape[0], *out)
@@ -57,7 +57,7 @@ class Upsample(Layer):
         if self.mode == "area":
             from .pool import adaptive_reach
             return tuple(adaptive_reach(length, size) for length, size in zip(shapes[0][1:], out[1:]))
-        scales = self.scale if isinstance(self.scale, tuple) else (self.scale,) * (len(out) - 1)
+        scales = per_dim(self.scale, len(out) - 1)
         return tuple(self._reach(length, size, scale) for length, size, scale in zip(shapes[0][1:], out[1:], scales))
 
     def _reach(self, length, size, scale):

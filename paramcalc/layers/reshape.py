@@ -74,8 +74,7 @@ class Reshape(Layer):
     formulas = {"output": "shape, with -1 inferred", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes):
-        target = self.shape if isinstance(self.shape, tuple) else (self.shape,)
-        return _resolve_sizes(target, prod(shapes[0]), "shape")
+        return _resolve_sizes(self.shape, prod(shapes[0]), "shape")
 
 
 class View(Reshape):
@@ -97,8 +96,7 @@ class Unflatten(Layer):
     def output_shape(self, shapes):
         shape = shapes[0]
         d = normalize_dim(self.dim, shape)
-        sizes = self.sizes if isinstance(self.sizes, tuple) else (self.sizes,)
-        return (*shape[:d], *_resolve_sizes(sizes, shape[d], "sizes"), *shape[d + 1:])
+        return (*shape[:d], *_resolve_sizes(self.sizes, shape[d], "sizes"), *shape[d + 1:])
 
 
 @kind_class
@@ -114,13 +112,12 @@ class Permute(Layer):
 
     def output_shape(self, shapes):
         shape = shapes[0]
-        dims = self.dims if isinstance(self.dims, tuple) else (self.dims,)
         rank = len(shape) + 1
-        full = [d + rank if d < 0 else d for d in dims]
+        full = [d + rank if d < 0 else d for d in self.dims]
         if sorted(full) != list(range(rank)):
-            raise ShapeError(f"dims {list(dims)} must name each of the {rank} dims (batch + {fmt_shape(shape)}) once")
+            raise ShapeError(f"dims {list(self.dims)} must name each of the {rank} dims (batch + {fmt_shape(shape)}) once")
         if full[0] != 0:
-            raise ShapeError(f"dims {list(dims)} move the batch dimension; it must stay first (0)")
+            raise ShapeError(f"dims {list(self.dims)} move the batch dimension; it must stay first (0)")
         return tuple(shape[d - 1] for d in full[1:])
 
 
@@ -157,8 +154,7 @@ class Squeeze(Layer):
         if self.dim is None:
             drop = {i for i, s in enumerate(shape) if s == 1}
         else:
-            dims = self.dim if isinstance(self.dim, tuple) else (self.dim,)
-            drop = {d for d in (normalize_dim(x, shape) for x in dims) if shape[d] == 1}
+            drop = {d for d in (normalize_dim(x, shape) for x in self.dim) if shape[d] == 1}
         return tuple(s for i, s in enumerate(shape) if i not in drop)
 
 
