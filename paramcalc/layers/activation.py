@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..errors import ShapeError
 from .base import (
@@ -47,12 +47,12 @@ class _Inplace(_Elementwise):
 
 
 # What backward keeps, as _Elementwise's class attributes (keeps, extra, inplace_keeps):
-INPUT = {"keeps": "input", "extra": 0, "inplace_keeps": "copy"}
-OUTPUT = {"keeps": "output", "extra": 0, "inplace_keeps": "output"}  # its gradient needs only its output
-IN_OR_OUT = {"keeps": "input", "extra": 0, "inplace_keeps": "output"}  # input, or in place output: either serves
-INPUT_AND_ONE = {**INPUT, "extra": 1}         # the input and one more tensor of its size
-IN_OR_OUT_AND_ONE = {**IN_OR_OUT, "extra": 1}
-ONE_MORE = {**INPUT, "keeps": None, "extra": 1}   # only a tensor of the input's size
+INPUT: dict[str, Any] = {"keeps": "input", "extra": 0, "inplace_keeps": "copy"}
+OUTPUT: dict[str, Any] = {"keeps": "output", "extra": 0, "inplace_keeps": "output"}  # its gradient needs only its output
+IN_OR_OUT: dict[str, Any] = {"keeps": "input", "extra": 0, "inplace_keeps": "output"}  # input, or in place output: either serves
+INPUT_AND_ONE: dict[str, Any] = {**INPUT, "extra": 1}         # the input and one more tensor of its size
+IN_OR_OUT_AND_ONE: dict[str, Any] = {**IN_OR_OUT, "extra": 1}
+ONE_MORE: dict[str, Any] = {**INPUT, "keeps": None, "extra": 1}   # only a tensor of the input's size
 
 
 ReLU = declare("ReLU", _Inplace, "max(0, x)", **OUTPUT)

@@ -130,7 +130,7 @@ def kind_class(cls):
     return cls
 
 
-def declare(torch_name: str, base: type, doc: str, kind: str | None = None, **members: Any) -> Any:
+def declare(torch_name: str, base: type, doc: str, *, kind: str | None = None, **members: Any) -> Any:
     """A kind in one line, for families of kinds that differ only in values: a subclass of `base`
     named after PyTorch's class (its kind that name lowercased, unless given), with `members` as
     its arg() fields and class attributes (such as ndim)."""
@@ -270,7 +270,7 @@ def _values_key(cls, values: dict[str, Any]) -> tuple | None:
         elif kind is float:
             key += (name, kind, repr(value))      # repr tells -0.0 from 0.0
         elif isinstance(value, (list, tuple)):
-            items = []
+            items: list = []
             for item in value:
                 item_kind = type(item)
                 if item_kind in _SCALARS:
@@ -353,7 +353,7 @@ class Layer:
 
     @classmethod
     def _validated(cls, values: dict[str, Any]) -> "Layer":
-        coerced = {}
+        coerced: dict[str, Any] = {}
         defaults = cls.defaults()
         for name, a in cls.fields().items():
             value = values.get(name)

@@ -26,7 +26,7 @@ class _PoolNd(Layer):
     ceil_mode: bool = arg(False, "bool", "round the output size up instead of down")
 
     primary = "kernel"
-    dilation = None
+    dilation: tuple | None = None   # max pooling declares it as a field
     formulas = {
         "output": "L_out = floor_or_ceil((L + 2·padding − kernel) / stride) + 1; "
                   "with ceil_mode a window that would start in the right padding is dropped",

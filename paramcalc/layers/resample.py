@@ -18,8 +18,8 @@ class Upsample(Layer):
     size: object = arg(None, "int_or_ints", "output size per spatial dim (or one for all)")
     mode: str = arg("nearest", "choice", "interpolation", counts=False,
                     choices=("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"))
-    align_corners: bool = arg(None, "bool", "only for linear, bilinear, bicubic, trilinear", counts=False)
-    recompute_scale_factor: bool = arg(None, "bool", "ignored", counts=False)
+    align_corners: bool | None = arg(None, "bool", "only for linear, bilinear, bicubic, trilinear", counts=False)
+    recompute_scale_factor: bool | None = arg(None, "bool", "ignored", counts=False)
 
     kind, torch_name, primary = "upsample", "Upsample", "scale"
     formulas = {"output": "(C, *size) or (C, *floor(L · scale))", "weights": "0", "bias": "0",
@@ -93,8 +93,8 @@ class UpsamplingNearest2d(Upsample):
     """Nearest-neighbour upsampling of (C, H, W)."""
 
     mode: str = "nearest"
-    align_corners: bool = None
-    recompute_scale_factor: bool = None
+    align_corners: bool | None = None
+    recompute_scale_factor: bool | None = None
     kind, torch_name = "upsamplingnearest2d", "UpsamplingNearest2d"
 
 
