@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import (
     device_arg, dtype_arg, GLOBAL, Layer, Params, REQUIRED, Saved, arg, declare, kind_class, normalize_dim, prod,
 )
@@ -19,12 +20,13 @@ class _Elementwise(Layer):
     # What PyTorch's backward keeps (measured, tests/fixtures/memory.json): its "input" or its
     # "output" (or nothing), and `extra` more tensors of the input's size (a buffer, a noise).
     keeps: ClassVar[str | None] = "input"
+    inplace_keeps: ClassVar[str]   # declared by the kinds with an inplace field
     extra: ClassVar[int] = 0
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         numel = ctx.batch * prod(shapes[0])
         extra = ((numel, "act"),) * self.extra
         if getattr(self, "inplace", False):
@@ -35,7 +37,7 @@ class _Elementwise(Layer):
             return Saved(tensors=((numel, "act"), *extra), alias=True)
         return Saved(inputs=(0,) if self.keeps == "input" else (), output=self.keeps == "output", tensors=extra)
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return PER_POSITION
 
 
@@ -103,12 +105,12 @@ class _Softmax(_Elementwise):
 
     primary = "dim"
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         if self.dim is not None:
             normalize_dim(self.dim, shapes[0])
         return shapes[0]
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         # PyTorch's implicit dim is the channels for a (C, ...) sample; along any other dim every position counts
         d = 0 if self.dim is None else normalize_dim(self.dim, shapes[0])
         return PER_POSITION if d == 0 else (GLOBAL,) + (PER_POSITION,) * (len(out) - 1 - d)
@@ -144,14 +146,14 @@ class PReLU(_Elementwise):
     kind, torch_name, primary = "prelu", "PReLU", "num_parameters"
     formulas = {**SAME, "weights": "num_parameters"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         channels = shapes[0][0] if shapes[0] else 1   # torch reads a 1-D batch as one channel
         if self.num_parameters not in (1, channels):
             raise ShapeError(f"num_parameters must be 1 or the input channels ({channels}), "
                              f"found {self.num_parameters}")
         return shapes[0]
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         return Params(weights=self.num_parameters)
 
 
@@ -164,14 +166,14 @@ class GLU(Layer):
     kind, torch_name, primary = "glu", "GLU", "dim"
     formulas = {"output": "input with dim halved", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         d = normalize_dim(self.dim, shape)
         if shape[d] % 2:
             raise ShapeError(f"glu halves dim {self.dim}, which must be even, found {shape[d]}")
         return (*shape[:d], shape[d] // 2, *shape[d + 1:])
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=(0,))
 
 

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from ..errors import FieldError, ShapeError, describe
 
 Shape = tuple[int, ...]
+# What reach() returns: None, SAME, GLOBAL, or per trailing dim a Reach, SAME, GLOBAL or None
+ReachOf = Any
 
 REQUIRED = object()
 
@@ -410,7 +412,7 @@ class Layer:
         """Elements of keys and values cached per sample and per position when decoding (attention)."""
         return 0
 
-    def reach(self, shapes: list[Shape], out: Shape):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         """Where each output position reads its inputs, for receptive fields (paramcalc/receptive.py):
         None (the default) when positions are not kept, as by flatten or an LSTM; SAME when each
         output position reads the same position of every input (elementwise work, normalisation,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import Layer, SAME, Saved, arg, kind_class, prod
 
 
@@ -17,14 +18,14 @@ class _Dropout(Layer):
     formulas = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0"}
     feature = False   # one mask value per channel, not per element
 
-    def validate(self):
+    def validate(self) -> None:
         if not 0 <= self.p <= 1:
             raise FieldError("p", f"expects a probability between 0 and 1, found {self.p}")
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         if self.p == 0:
             return Saved(alias=True)   # PyTorch returns the input itself
         elements = ctx.batch * (shapes[0][0] if self.feature else prod(shapes[0]))
@@ -32,7 +33,7 @@ class _Dropout(Layer):
         fused = ctx.device == "cuda" and type(self).kind == "dropout"
         return Saved(tensors=((elements, "bool" if fused else "act"),), alias=self.inplace)
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
 

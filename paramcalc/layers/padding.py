@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import Layer, REQUIRED, Reach, Saved, arg, declare, fmt_shape, kind_class, per_dim
 
 
@@ -11,21 +12,22 @@ class _PadNd(Layer):
     """Pads the last n dims: an int for every side, or (left, right[, top, bottom[, front, back]]),
     last dim first as in PyTorch."""
 
-    padding: object = arg(REQUIRED, "int_or_ints", "an int, or 2·n ints: (left, right, top, bottom, front, back)")
+    padding: int | tuple[int, ...] = arg(REQUIRED, "int_or_ints",
+                                         "an int, or 2·n ints: (left, right, top, bottom, front, back)")
 
     primary = "padding"
     formulas = {"output": "each of the last n dims grows by its two paddings", "weights": "0", "bias": "0",
                 "macs": "0"}
     negative_ok = True
 
-    def validate(self):
+    def validate(self) -> None:
         if isinstance(self.padding, tuple) and len(self.padding) != 2 * self.ndim:
             raise FieldError("padding", f"expects an integer or {2 * self.ndim} integers, found {list(self.padding)}")
         pads = per_dim(self.padding, 2 * self.ndim)
         if not self.negative_ok and min(pads) < 0:
             raise FieldError("padding", f"expects non-negative padding, found {list(pads)}")
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = list(shapes[0])
         n = self.ndim
         if len(shape) not in (n, n + 1):
@@ -40,15 +42,15 @@ class _PadNd(Layer):
                 raise ShapeError(f"padding ({left}, {right}) leaves nothing of dim {d + 1} ({shape[d] - left - right})")
         return tuple(shape)
 
-    def check_side(self, size, left, right, d):
+    def check_side(self, size: int, left: int, right: int, d: int) -> None:
         pass
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         pads = per_dim(self.padding, 2 * self.ndim)
         return tuple(Reach.window(1, 1, pads[2 * i]) for i in reversed(range(self.ndim)))   # last dim first
 
 
-def keeps_input(self, shapes, out, ctx) -> Saved:
+def keeps_input(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
     return Saved(inputs=(0,))
 
 
@@ -57,7 +59,7 @@ class _ReflectPad(_PadNd):
     negative_ok = False
     saves = keeps_input
 
-    def check_side(self, size, left, right, d):
+    def check_side(self, size: int, left: int, right: int, d: int) -> None:
         if max(left, right) >= size:
             raise ShapeError(f"reflection padding must be smaller than the dim it pads: ({left}, {right}) "
                              f"for size {size} in dim {d + 1}")
@@ -67,7 +69,7 @@ class _ReflectPad(_PadNd):
 class _CircularPad(_PadNd):
     negative_ok = False
 
-    def check_side(self, size, left, right, d):
+    def check_side(self, size: int, left: int, right: int, d: int) -> None:
         if max(left, right) > size:
             raise ShapeError(f"circular padding can wrap around once at most: ({left}, {right}) for size {size} "
                              f"in dim {d + 1}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import FieldError, ShapeError
+from .base import ReachOf, Shape  # for annotations
 from .base import Layer, REQUIRED, Reach, arg, fmt_shape, kind_class, per_dim
 
 INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
@@ -15,7 +16,7 @@ class Upsample(Layer):
     """Resizes the spatial dims of (C, *spatial) by `scale` or to `size` (1 to 3 spatial dims)."""
 
     scale: object = arg(None, "floats", "multiplier per spatial dim (or one for all)", aka=("scale_factor",))
-    size: object = arg(None, "int_or_ints", "output size per spatial dim (or one for all)")
+    size: int | tuple[int, ...] | None = arg(None, "int_or_ints", "output size per spatial dim (or one for all)")
     mode: str = arg("nearest", "choice", "interpolation", counts=False,
                     choices=("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"))
     align_corners: bool | None = arg(None, "bool", "only for linear, bilinear, bicubic, trilinear", counts=False)
@@ -25,14 +26,14 @@ class Upsample(Layer):
     formulas = {"output": "(C, *size) or (C, *floor(L · scale))", "weights": "0", "bias": "0",
                 "macs": "0 (interpolation is not counted)"}
 
-    def validate(self):
+    def validate(self) -> None:
         if (self.scale is None) == (self.size is None):
             raise FieldError("scale", "give exactly one of 'scale' and 'size'")
         if self.align_corners is not None and self.mode not in INTERPOLATING:
             raise FieldError("align_corners", f"align_corners only goes with the interpolating modes "
                              f"({', '.join(INTERPOLATING)}), found mode '{self.mode}'")
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         n = len(shape) - 1
         wanted = INTERPOLATING.get(self.mode)
@@ -53,7 +54,7 @@ class Upsample(Layer):
             raise ShapeError(f"the output size {list(out)} has an empty dim")
         return (shape[0], *out)
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         if self.mode == "area":
             from .pool import adaptive_reach
             return tuple(adaptive_reach(length, size) for length, size in zip(shapes[0][1:], out[1:]))
@@ -121,14 +122,14 @@ class PixelShuffle(Layer):
     kind, torch_name, primary = "pixelshuffle", "PixelShuffle", "factor"
     formulas = {"output": "(*, C / r², H·r, W·r)", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         *lead, c, h, w = _images(shapes[0])
         r = self.factor
         if c % (r * r):
             raise ShapeError(f"channels ({c}) must be divisible by factor² ({r * r})")
         return (*lead, c // (r * r), h * r, w * r)
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return (Reach.table(1, self.factor, lambda o: 0, lambda o: 0),) * 2   # r outputs per input
 
 
@@ -141,14 +142,14 @@ class PixelUnshuffle(Layer):
     kind, torch_name, primary = "pixelunshuffle", "PixelUnshuffle", "factor"
     formulas = {"output": "(*, C·r², H / r, W / r)", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         *lead, c, h, w = _images(shapes[0])
         r = self.factor
         if h % r or w % r:
             raise ShapeError(f"height and width ({h}, {w}) must be divisible by factor {r}")
         return (*lead, c * r * r, h // r, w // r)
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return (Reach.window(self.factor, self.factor, 0),) * 2
 
 

@@ -4,10 +4,11 @@ transpose, squeeze, unsqueeze, select."""
 from __future__ import annotations
 
 from ..errors import ShapeError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import Layer, REQUIRED, SAME, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
 
 
-def view(self, shapes, out, ctx) -> Saved:
+def view(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
     """A view (or PyTorch's identity): shares its input's storage and keeps nothing."""
     return Saved(alias=True)
 
@@ -25,7 +26,7 @@ class Flatten(Layer):
     formulas = {"output": "per-sample dims start_dim-1 .. end_dim-1 multiplied into one",
                 "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
         start = normalize_dim(self.start_dim, shape, "start_dim")
         end = normalize_dim(self.end_dim, shape, "end_dim")
@@ -42,10 +43,10 @@ class Identity(Layer):
     saves = view
     formulas = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
 
@@ -67,13 +68,13 @@ def _resolve_sizes(sizes: tuple, total: int, what: str) -> tuple:
 class Reshape(Layer):
     """Reshapes each sample (the batch dim is kept): `reshape: [196, 768]`; one entry may be -1."""
 
-    shape: object = arg(REQUIRED, "dims", "the per-sample target shape (no batch dim); one entry may be -1")
+    shape: tuple[int, ...] = arg(REQUIRED, "dims", "the per-sample target shape (no batch dim); one entry may be -1")
 
     kind, torch_name, primary = "reshape", "torch.reshape", "shape"
     saves = view
     formulas = {"output": "shape, with -1 inferred", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         return _resolve_sizes(self.shape, prod(shapes[0]), "shape")
 
 
@@ -87,13 +88,13 @@ class Unflatten(Layer):
     """Splits dim into sizes (one may be -1): the inverse of flatten."""
 
     dim: int = arg(REQUIRED, "int", "dim to split (batch = 0)", min=None)
-    sizes: object = arg(REQUIRED, "dims", "the sizes it becomes", aka=("unflattened_size",))
+    sizes: tuple[int, ...] = arg(REQUIRED, "dims", "the sizes it becomes", aka=("unflattened_size",))
 
     kind, torch_name = "unflatten", "Unflatten"
     saves = view
     formulas = {"output": "dim replaced by sizes", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         d = normalize_dim(self.dim, shape)
         return (*shape[:d], *_resolve_sizes(self.sizes, shape[d], "sizes"), *shape[d + 1:])
@@ -104,13 +105,13 @@ class Permute(Layer):
     """Reorders dims; as in PyTorch the list includes the batch dim, which must stay first
     (`permute: [0, 2, 3, 1]` turns (C, H, W) into (H, W, C))."""
 
-    dims: object = arg(REQUIRED, "dims", "the new order of all dims, batch (0) first")
+    dims: tuple[int, ...] = arg(REQUIRED, "dims", "the new order of all dims, batch (0) first")
 
     kind, torch_name, primary = "permute", "torch.permute", "dims"
     saves = view
     formulas = {"output": "input dims in the new order", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         rank = len(shape) + 1
         full = [d + rank if d < 0 else d for d in self.dims]
@@ -132,7 +133,7 @@ class Transpose(Layer):
     saves = view
     formulas = {"output": "input with dim0 and dim1 swapped", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = list(shapes[0])
         a, b = normalize_dim(self.dim0, shapes[0], "dim0"), normalize_dim(self.dim1, shapes[0], "dim1")
         shape[a], shape[b] = shape[b], shape[a]
@@ -143,13 +144,13 @@ class Transpose(Layer):
 class Squeeze(Layer):
     """Removes size-1 dims: all of them, or the given ones (a dim that is not 1 stays)."""
 
-    dim: object = arg(None, "dims", "a dim or a list (batch = 0); null: every size-1 dim", min=None)
+    dim: tuple[int, ...] | None = arg(None, "dims", "a dim or a list (batch = 0); null: every size-1 dim", min=None)
 
     kind, torch_name, primary = "squeeze", "torch.squeeze", "dim"
     saves = view
     formulas = {"output": "input without its size-1 dims", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         if self.dim is None:
             drop = {i for i, s in enumerate(shape) if s == 1}
@@ -168,7 +169,7 @@ class Unsqueeze(Layer):
     saves = view
     formulas = {"output": "input with a 1 inserted", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         d = normalize_dim(self.dim, (*shape, 1))
         return (*shape[:d], 1, *shape[d:])
@@ -185,7 +186,7 @@ class Select(Layer):
     saves = view
     formulas = {"output": "input without dim", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         d = normalize_dim(self.dim, shape)
         if not -shape[d] <= self.index < shape[d]:
