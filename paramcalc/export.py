@@ -113,7 +113,6 @@ def construct(layer, in_shapes) -> str | None:
         return _call(tn, [repr(first[0])], _kwargs(layer))
     if kind in ("layernorm", "rmsnorm"):
         shape = layer.shape if layer.shape is not None else (first[-1],)
-        shape = shape if isinstance(shape, tuple) else (shape,)
         return _call(tn, [repr(list(shape))], _kwargs(layer, ("shape",)))
     if kind == "groupnorm":
         return _call(tn, [repr(layer.groups), repr(first[0])], _kwargs(layer, ("groups",)))
@@ -143,8 +142,7 @@ def construct(layer, in_shapes) -> str | None:
     if kind == "channelshuffle":
         return _call("ChannelShuffle", [repr(layer.groups)], [])
     if kind in ("unflatten",):
-        return _call(tn, [repr(layer.dim), repr(tuple(layer.sizes) if isinstance(layer.sizes, tuple) else
-                                                  (layer.sizes,))], [])
+        return _call(tn, [repr(layer.dim), repr(layer.sizes)], [])
     if kind in FUNCTIONAL:
         return None
     if not tn or "." in tn:
@@ -205,13 +203,12 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
     if kind == "chunk":
         return f"torch.chunk({x}, {layer.chunks!r}, dim={layer.dim!r})[{layer.index!r}]"
     if kind == "mean":
-        return f"{x}.mean(dim={layer.dim!r}, keepdim={layer.keepdim!r})"
+        return f"{x}.mean(dim={_dims(layer.dim)}, keepdim={layer.keepdim!r})"
     if kind in ("reshape", "view"):
         method = "reshape" if kind == "reshape" else "view"
         return f"{x}.{method}({x}.shape[0], {', '.join(repr(s) for s in out_shape)})"
     if kind == "permute":
-        dims = layer.dims if isinstance(layer.dims, tuple) else (layer.dims,)
-        return f"{x}.permute({', '.join(repr(d) for d in dims)})"
+        return f"{x}.permute({', '.join(repr(d) for d in layer.dims)})"
     if kind == "transpose":
         return f"{x}.transpose({layer.dim0!r}, {layer.dim1!r})"
     if kind == "squeeze":
@@ -220,8 +217,7 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
             drop = [i for i, s in enumerate(shape) if s == 1]
         else:
             from .layers.base import normalize_dim
-            dims = layer.dim if isinstance(layer.dim, tuple) else (layer.dim,)
-            drop = sorted({d for d in (normalize_dim(v, shape) for v in dims) if shape[d] == 1})
+            drop = sorted({d for d in (normalize_dim(v, shape) for v in layer.dim) if shape[d] == 1})
         if not drop:
             return x
         return f"{x}.squeeze({_dims([_torch_dim(d) for d in drop])})"

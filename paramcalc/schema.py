@@ -29,6 +29,7 @@ def _field_type(arg) -> dict:
         "float": {"type": "number"},
         "optional_size": {"anyOf": [integer, {"type": "array", "items": {"anyOf": [integer, {"type": "null"}]}}]},
         "dims": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"anyOf": [{"type": "integer"}, EXPRESSION]}}]},
+        "int_or_ints": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"anyOf": [{"type": "integer"}, EXPRESSION]}}]},
         "floats": {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]},
         "str": {"type": "string"},
         "choice": {"enum": list(arg.choices)},

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from . import activation, attention, conv, linear, merge, norm, pool, recurrent, shape
+from . import activation, attention, conv, dropout, linear, merge, norm, padding, pool, recurrent, resample, reshape
 from .base import Layer, Params, Shape
 
 FAMILIES = {
     "conv": conv, "pool": pool, "norm": norm, "linear": linear,
-    "recurrent": recurrent, "attention": attention, "shape": shape, "activation": activation, "merge": merge,
+    "recurrent": recurrent, "attention": attention, "reshape": reshape, "dropout": dropout, "resample": resample,
+    "padding": padding, "activation": activation, "merge": merge,
 }
 
 REGISTRY: dict[str, type[Layer]] = {cls.kind: cls for module in FAMILIES.values() for cls in module.KINDS}

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
     GLOBAL,
 )
 
@@ -38,8 +39,8 @@ class MultiheadAttention(Layer):
     batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, E) layout (shapes here are per sample); in "
                             "training a batch above 1 is then copied to (seq, batch, E) for the projections")
     embed_dim: int = arg(None, "int", "E: inferred from the query; if given, checked against it", counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name, primary, arity = "multiheadattention", "MultiheadAttention", "heads", (1, 3)
     formulas = {
@@ -51,7 +52,7 @@ class MultiheadAttention(Layer):
                 "attention·V)), S' = S + add_bias_kv + add_zero_attn",
     }
 
-    def validate(self):
+    def validate(self) -> None:
         if self.kv_heads is not None and self.heads % self.kv_heads:
             raise FieldError("kv_heads", f"kv_heads={self.kv_heads} must divide heads={self.heads} "
                              f"(each key/value head serves heads / kv_heads query heads)")
@@ -76,7 +77,7 @@ class MultiheadAttention(Layer):
                              f"{fmt_shape(query)}, {fmt_shape(key)} and {fmt_shape(value)}")
         return query[-2], key[-2], e, kdim, vdim, self.heads * head_dim, (self.kv_heads or self.heads) * head_dim
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         self._dims(shapes)
         return shapes[0]
 
@@ -89,20 +90,20 @@ class MultiheadAttention(Layer):
     def _has(self, bias):
         return self.bias if bias is None else bias
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         _, _, e, kdim, vdim, q, kv = self._dims(shapes)
         weights = e * q + (kdim + vdim) * kv + q * e
         bias = (q * self._has(self.q_bias) + kv * self._has(self.k_bias) + kv * self._has(self.v_bias)
                 + e * self._has(self.out_bias) + (2 * kv if self.add_bias_kv else 0))
         return Params(weights=weights, bias=bias)
 
-    def macs(self, shapes, out):
+    def macs(self, shapes: list[Shape], out: Shape) -> int:
         length, source, e, kdim, vdim, q, kv = self._dims(shapes)
         attended = source + self.add_bias_kv + self.add_zero_attn
         per_sample = length * e * q + source * (kdim + vdim) * kv + length * q * e + 2 * length * attended * q
         return prod(shapes[0][:-2]) * per_sample
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         """As F.multi_head_attention_forward keeps them in training (measured in tests/fixtures/memory.json):
         the projections' inputs (copies when batch_first and batch > 1), the projected q, k, v (self-attention:
         one packed 3·E tensor), then per kernel: flash the output and the log-sum-exp per head and position;
@@ -123,6 +124,7 @@ class MultiheadAttention(Layer):
         kept = tuple(range(len(shapes))) if not copied else ()
         copies = tuple((b * n, "act") for n in sizes) if copied else ()
         plain = q == kv == e and not reference
+        projected: tuple[tuple[int, str], ...]
         if len(shapes) == 1 and plain:
             projected = ((3 * b * length * e, "act"),)          # q, k, v: views of one packed tensor
         elif len(shapes) == 2 and kdim == e and plain:
@@ -148,7 +150,7 @@ class MultiheadAttention(Layer):
         return Saved(inputs=kept, tensors=(*copies, *projected, (b * length * q, "act"),
                                            (b * self.heads * length, "float32")), shared=tables)
 
-    def param_tensors(self, shapes):
+    def param_tensors(self, shapes: list[Shape]) -> int:
         _, _, e, kdim, vdim, q, kv = self._dims(shapes)
         if kdim == vdim == e and q == kv == e and not self.projected(shapes):   # one in_proj_weight and bias
             in_proj = 1 + any(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
@@ -156,11 +158,11 @@ class MultiheadAttention(Layer):
             in_proj = 3 + sum(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
         return in_proj + 1 + self._has(self.out_bias) + (2 if self.add_bias_kv else 0)
 
-    def kv_cache(self, shapes):
+    def kv_cache(self, shapes: list[Shape]) -> int:
         """Keys and values per position: 2 · kv_heads · head_dim."""
         return 2 * self._dims(shapes)[6]
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return GLOBAL
 
 
@@ -184,16 +186,16 @@ class _TransformerLayer(Layer):
     bias: bool = arg(True, "bool", "biases in linear and norm layers")
     batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, d_model) layout, passed to the attention")
     d_model: int = arg(None, "int", "inferred from the input; if given, checked against it", counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     primary = "heads"
 
-    def validate(self):
+    def validate(self) -> None:
         if not 0 <= self.dropout <= 1:
             raise FieldError("dropout", f"expects a probability between 0 and 1, found {self.dropout}")
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         expect_rank(shapes[0], (2,), "(seq, d_model)")
         check_declared(self.d_model, shapes[0][1], "d_model")
         return shapes[0]
@@ -254,7 +256,7 @@ class TransformerDecoderLayer(_TransformerLayer):
     kind, torch_name, arity, composite = "transformerdecoderlayer", "TransformerDecoderLayer", (2, 2), True
     formulas = TransformerEncoderLayer.formulas
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         expect_rank(shapes[1], (2,), "(seq, d_model) memory")
         if shapes[1][1] != shapes[0][1]:
             raise ShapeError(f"the memory's features must equal d_model {shapes[0][1]}, found {fmt_shape(shapes[1])}")

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 from ..errors import FieldError, ShapeError, describe
 
 Shape = tuple[int, ...]
+# What reach() returns: None, SAME, GLOBAL, or per trailing dim a Reach, SAME, GLOBAL or None
+ReachOf = Any
 
 REQUIRED = object()
 
@@ -94,6 +96,16 @@ def arg(default: Any = REQUIRED, type: str = "int", doc: str = "", *, aka=(), mi
     return _Field(default, Arg(type, doc, tuple(aka), min, tuple(choices), counts))
 
 
+def device_arg() -> Any:
+    """The `device` field PyTorch's layers with parameters accept: read for compatibility, ignored."""
+    return arg(None, "str", "ignored", counts=False)
+
+
+def dtype_arg() -> Any:
+    """The `dtype` field of layers with parameters: their dtype, for param_bytes (None: the spec's)."""
+    return arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+
+
 def kind_class(cls):
     """Declares a kind's fields, as a frozen dataclass would: the annotated class attributes set
     with arg(), after those of its bases (a field declared again keeps its place; given a plain
@@ -121,6 +133,16 @@ def kind_class(cls):
 
 
 MAX_ELEMENTS = 2**63   # PyTorch sizes and element counts are int64
+
+
+def declare(torch_name: str, base: type, doc: str, *, kind: str | None = None, **members: Any) -> Any:
+    """A kind in one line, for families of kinds that differ only in values: a subclass of `base`
+    named after PyTorch's class (its kind that name lowercased, unless given), with `members` as
+    its arg() fields and class attributes (such as ndim)."""
+    fields = [name for name, value in members.items() if isinstance(value, _Field)]
+    namespace = {"kind": kind or torch_name.lower(), "torch_name": torch_name, "__doc__": doc,
+                 "__module__": base.__module__, "__annotations__": dict.fromkeys(fields, "object"), **members}
+    return kind_class(type(torch_name, (base,), namespace))
 
 
 def _int(value, field, minimum, what="an integer"):
@@ -177,9 +199,23 @@ def _optional_size(value, field, minimum, n):
 
 
 def _dims(value, field, minimum, n):
+    """Dims or sizes: a list of ints, or one int, always as a tuple (an int is a list of one)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_int(v, field, None) for v in value)
+    return (_int(value, field, None),)
+
+
+def _int_or_ints(value, field, minimum, n):
+    """An int or a list of ints kept apart, where they mean different things: an int is split's piece
+    size and a list its pieces; padding's or upsample's int is one for every side or dim (per_dim)."""
     if isinstance(value, (list, tuple)):
         return tuple(_int(v, field, None) for v in value)
     return _int(value, field, None)
+
+
+def per_dim(value, n: int) -> tuple:
+    """An int_or_ints (or floats) value per dim: a list as given, an int (or a number) repeated n times."""
+    return value if isinstance(value, tuple) else (value,) * n
 
 
 def _floats(value, field, minimum, n):
@@ -202,6 +238,7 @@ TYPES = {
     "float": _float,
     "optional_size": _optional_size,
     "dims": _dims,
+    "int_or_ints": _int_or_ints,
     "floats": _floats,
     "str": _str,
     "choice": _str,
@@ -241,7 +278,7 @@ def _values_key(cls, values: dict[str, Any]) -> tuple | None:
         elif kind is float:
             key += (name, kind, repr(value))      # repr tells -0.0 from 0.0
         elif isinstance(value, (list, tuple)):
-            items = []
+            items: list = []
             for item in value:
                 item_kind = type(item)
                 if item_kind in _SCALARS:
@@ -324,7 +361,7 @@ class Layer:
 
     @classmethod
     def _validated(cls, values: dict[str, Any]) -> "Layer":
-        coerced = {}
+        coerced: dict[str, Any] = {}
         defaults = cls.defaults()
         for name, a in cls.fields().items():
             value = values.get(name)
@@ -381,7 +418,7 @@ class Layer:
         """Elements of keys and values cached per sample and per position when decoding (attention)."""
         return 0
 
-    def reach(self, shapes: list[Shape], out: Shape):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         """Where each output position reads its inputs, for receptive fields (paramcalc/receptive.py):
         None (the default) when positions are not kept, as by flatten or an LSTM; SAME when each
         output position reads the same position of every input (elementwise work, normalisation,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
+from .base import Context, ReachOf  # for annotations
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved,
+    Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
     prod, Reach,
 )
 
@@ -23,14 +25,15 @@ class _ConvNd(Layer):
     out: int = arg(REQUIRED, "int", "output channels", aka=("out_channels",))
     kernel: tuple = arg(REQUIRED, "size", "kernel size: an int or one per spatial dim", aka=("kernel_size",))
     stride: tuple = arg(1, "size", "step between windows")
-    padding: object = arg(0, "padding", "zeros added on both sides: int, per-dim list, 'same' or 'valid'", min=0)
+    padding: tuple[int, ...] | str = arg(0, "padding",
+                                         "zeros added on both sides: int, per-dim list, 'same' or 'valid'", min=0)
     dilation: tuple = arg(1, "size", "spacing between kernel elements")
     groups: int = arg(1, "int", "blocked connections; must divide in and out channels (depthwise: \"${shape(input)[0]}\")")
     bias: bool = arg(True, "bool", "learn an additive bias per output channel")
     padding_mode: str = arg("zeros", "choice", "how padding is filled", counts=False,
                             choices=("zeros", "reflect", "replicate", "circular"))
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
     in_channels: int = arg(None, "int", IN_CHANNELS, counts=False)
 
     primary = "out"
@@ -41,7 +44,7 @@ class _ConvNd(Layer):
         "macs": "Π output_shape · (C_in / groups) · Π kernel",
     }
 
-    def validate(self):
+    def validate(self) -> None:
         if self.padding == "same" and any(s != 1 for s in self.stride):
             raise FieldError("padding", f"padding 'same' needs stride 1 (PyTorch forbids it for "
                              f"strided convolutions), found stride {list(self.stride)}")
@@ -55,7 +58,7 @@ class _ConvNd(Layer):
                 raise ShapeError(f"groups={self.groups} must divide the {what} channels, found {n}")
         return channels
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
         self._in_channels(shape)
         spatial = []
@@ -64,7 +67,7 @@ class _ConvNd(Layer):
             if self.padding == "same":
                 spatial.append(length)
                 continue
-            pad = 0 if self.padding == "valid" else self.padding[i]
+            pad = self.padding[i] if isinstance(self.padding, tuple) else 0   # "valid"
             if (self.padding_mode == "reflect" and pad >= length) or (self.padding_mode == "circular" and pad > length):
                 bound = "less than" if self.padding_mode == "reflect" else "at most"
                 raise ShapeError(f"padding_mode '{self.padding_mode}' needs padding {bound} the input size, found "
@@ -77,23 +80,23 @@ class _ConvNd(Layer):
             spatial.append(size)
         return (self.out, *spatial)
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         c_in = self._in_channels(shapes[0])
         return Params(weights=self.out * (c_in // self.groups) * prod(self.kernel),
                       bias=self.out if self.bias else 0)
 
-    def macs(self, shapes, out):
+    def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(out) * (shapes[0][0] // self.groups) * prod(self.kernel)
 
-    def weight_shape(self, shapes):
+    def weight_shape(self, shapes: list[Shape]) -> Shape | None:
         return (self.out, shapes[0][0] // self.groups, *self.kernel)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=(0,))   # the input, for the weight's gradient
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         if isinstance(self.padding, str):   # 'same' pads d·(k − 1) // 2 on the left, as PyTorch does
-            pads = [0 if self.padding == "valid" else d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation)]
+            pads = tuple(0 if self.padding == "valid" else d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation))
         else:
             pads = self.padding
         return tuple(Reach.window(*geometry) for geometry in zip(self.kernel, self.stride, pads, self.dilation))
@@ -127,13 +130,13 @@ class _ConvTransposeNd(_ConvNd):
                 "torch.utils.flop_counter does)",
     }
 
-    def validate(self):
+    def validate(self) -> None:
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= s and op >= d:
                 raise FieldError("output_padding", f"output_padding must be smaller than stride or dilation, "
                                  f"found output_padding {op} with stride {s} and dilation {d}")
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
         self._in_channels(shape)
         spatial = []
@@ -146,17 +149,17 @@ class _ConvTransposeNd(_ConvNd):
             spatial.append(size)
         return (self.out, *spatial)
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         c_in = shapes[0][0]
         return Params(weights=c_in * (self.out // self.groups) * prod(self.kernel), bias=self.out if self.bias else 0)
 
-    def macs(self, shapes, out):
+    def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(shapes[0]) * (self.out // self.groups) * prod(self.kernel)
 
-    def weight_shape(self, shapes):
+    def weight_shape(self, shapes: list[Shape]) -> Shape | None:
         return (shapes[0][0], self.out // self.groups, *self.kernel)
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return tuple(Reach.transposed(*geometry) for geometry in zip(self.kernel, self.stride, self.padding,
                                                                      self.dilation))
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import (
-    DTYPE_BYTES, GLOBAL, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class,
+    device_arg, dtype_arg, GLOBAL, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class,
     prod,
 )
 
@@ -15,8 +16,8 @@ class Linear(Layer):
 
     out: int = arg(REQUIRED, "int", "output features", aka=("out_features",))
     bias: bool = arg(True, "bool", "learn an additive bias")
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
     in_features: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
                            counts=False)
 
@@ -27,25 +28,25 @@ class Linear(Layer):
         "macs": "Π leading · in · out",
     }
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
         expect_rank(shape, tuple(range(1, 9)), "(..., features)")
         check_declared(self.in_features, shape[-1], "in_features")
         return (*shape[:-1], self.out)
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         return Params(weights=shapes[0][-1] * self.out, bias=self.out if self.bias else 0)
 
-    def macs(self, shapes, out):
+    def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(shapes[0]) * self.out
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return (GLOBAL,)   # every output feature reads the whole last dim
 
-    def weight_shape(self, shapes):
+    def weight_shape(self, shapes: list[Shape]) -> Shape | None:
         return (self.out, shapes[0][-1])
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=(0,))   # the input, for the weight's gradient
 
 
@@ -60,27 +61,27 @@ class Embedding(Layer):
     norm_type: float = arg(2.0, "float", "p of the max_norm norm", counts=False)
     scale_grad_by_freq: bool = arg(False, "bool", "ignored", counts=False)
     sparse: bool = arg(False, "bool", "sparse gradients", counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name = "embedding", "Embedding"
     formulas = {"output": "(*input, dim)", "weights": "num · dim", "bias": "0", "macs": "0 (a lookup)"}
 
-    def validate(self):
+    def validate(self) -> None:
         if self.padding_idx is not None and not -self.num <= self.padding_idx < self.num:
             raise FieldError("padding_idx", f"padding_idx must be within the table (-{self.num} to "
                              f"{self.num - 1}), found {self.padding_idx}")
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         return (*shapes[0], self.dim)
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         return Params(weights=self.num * self.dim)
 
-    def weight_shape(self, shapes):
+    def weight_shape(self, shapes: list[Shape]) -> Shape | None:
         return (self.num, self.dim)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=(0,))   # the indices
 
 
@@ -94,39 +95,44 @@ class EmbeddingBag(Embedding):
     kind, torch_name = "embeddingbag", "EmbeddingBag"
     formulas = {"output": "(dim)", "weights": "num · dim", "bias": "0", "macs": "0 (a lookup)"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         expect_rank(shapes[0], (1,), "(N) indices per sample")
         return (self.dim,)
 
 
+class _Declared(Layer):
+    """A tensor with no input, of the shape its `shape` field declares."""
+
+    shape: tuple[int, ...]
+
+    def validate(self) -> None:
+        if any(d < 1 for d in self.shape):
+            raise FieldError("shape", f"expects positive sizes, found {list(self.shape)}")
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        return self.shape
+
+
 @kind_class
-class Parameter(Layer):
+class Parameter(_Declared):
     """A learned tensor with no input, such as a class token or a position embedding, used by name
     in a merge (`concat`, `add`). Give the per-sample shape: a PyTorch parameter (1, 197, 768) that
     broadcasts over the batch is `parameter: [197, 768]`. It does not interrupt the layer flow."""
 
-    shape: object = arg(REQUIRED, "dims", "the per-sample shape")
+    shape: tuple[int, ...] = arg(REQUIRED, "dims", "the per-sample shape")
     requires_grad: bool = arg(True, "bool", "false: counted as non-trainable")
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    dtype: str = dtype_arg()
 
     kind, torch_name, primary, arity = "parameter", "nn.Parameter", "shape", (0, 0)
     formulas = {"output": "shape", "weights": "Π shape", "bias": "0", "macs": "0"}
 
-    def validate(self):
-        dims = self.shape if isinstance(self.shape, tuple) else (self.shape,)
-        if any(d < 1 for d in dims):
-            raise FieldError("shape", f"expects positive sizes, found {list(dims)}")
-
-    def output_shape(self, shapes):
-        return self.shape if isinstance(self.shape, tuple) else (self.shape,)
-
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         return Params(weights=prod(self.output_shape(shapes)))
 
-    def weight_shape(self, shapes):
+    def weight_shape(self, shapes: list[Shape]) -> Shape | None:
         return self.output_shape(shapes)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(parameter=True)
 
 
@@ -142,7 +148,7 @@ class MatMul(Layer):
     ranks = tuple(range(2, 9))
     layout = "(..., rows, columns)"
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         a, b = shapes
         for shape in shapes:
             expect_rank(shape, self.ranks, self.layout)
@@ -159,10 +165,10 @@ class MatMul(Layer):
             leading.append(max(x, y))
         return (*leading, a[-2], b[-1])
 
-    def macs(self, shapes, out):
+    def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(out) * shapes[0][-1]
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         """Each operand, for the other's gradient. torch.matmul folds the leading dims (batch included) into
         one for a bmm: an operand broadcast along some of them and not others cannot be a view of itself
         there, so it is expanded and copied (measured in tests/fixtures/memory.json)."""
@@ -186,24 +192,21 @@ class BMM(MatMul):
 
 
 @kind_class
-class Buffer(Layer):
+class Buffer(_Declared):
     """A declared tensor that is state, not a parameter (register_buffer), such as Swin's
     relative_position_index: counted in buffers. Like `parameter`, it has no input, can be used by
     name (`from:`), and does not interrupt the layer flow. Give its whole shape."""
 
-    shape: object = arg(REQUIRED, "dims", "the buffer's shape")
+    shape: tuple[int, ...] = arg(REQUIRED, "dims", "the buffer's shape")
     persistent: bool = arg(True, "bool", "in the state_dict or not; counted either way", counts=False)
 
     kind, torch_name, primary, arity = "buffer", "register_buffer", "shape", (0, 0)
     formulas = {"output": "shape", "weights": "0", "bias": "0", "buffers": "Π shape", "macs": "0"}
 
-    validate = Parameter.validate
-    output_shape = Parameter.output_shape
-
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         return Params(buffers=prod(self.output_shape(shapes)))
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(parameter=True)   # state, not an activation: autograd never keeps it as one
 
 

@@ -4,6 +4,7 @@ reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import GLOBAL, Layer, REQUIRED, SAME, Saved, arg, expect_rank, fmt_shape, kind_class, normalize_dim
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
@@ -34,10 +35,10 @@ class Add(Layer):
     kind, torch_name, arity = "add", "torch.add", (2, None)
     formulas = {"output": "the common (broadcast) input shape", **NONE}
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         out = _broadcast(shapes)
         if out is None:
             raise ShapeError(f"inputs must have the same shape, or broadcast (same number of dims, each dim "
@@ -53,10 +54,10 @@ class Mul(Layer):
     kind, torch_name, arity = "mul", "torch.mul", (2, None)
     formulas = {"output": "the broadcast shape of the inputs (same rank; each dim equal or 1)", **NONE}
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         if len({len(s) for s in shapes}) > 1:
             raise ShapeError(f"inputs must have the same number of dims to broadcast, found {_shapes(shapes)}")
         out = _broadcast(shapes)
@@ -64,7 +65,7 @@ class Mul(Layer):
             raise ShapeError(f"inputs do not broadcast (each dim must match or be 1), found {_shapes(shapes)}")
         return out
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=tuple(range(len(shapes))))   # each factor, for the other's gradient
 
 
@@ -77,10 +78,10 @@ class Concat(Layer):
     kind, torch_name, primary, arity = "concat", "torch.cat", "dim", (2, None)
     formulas = {"output": "inputs' shape with dim summed", **NONE}
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         if len({len(s) for s in shapes}) > 1:
             raise ShapeError(f"inputs must have the same number of dims, found {_shapes(shapes)}")
         d = normalize_dim(self.dim, shapes[0])
@@ -110,19 +111,20 @@ class Split(Layer):
     """Takes one piece of torch.split(x, size, dim): pieces of `size` (the last may be smaller),
     or of the listed sizes, which must add up to the dim."""
 
-    size: object = arg(REQUIRED, "dims", "piece size, or a list of piece sizes", aka=("split_size_or_sections",))
+    size: int | tuple[int, ...] = arg(REQUIRED, "int_or_ints",
+                                      "piece size, or a list of piece sizes", aka=("split_size_or_sections",))
     index: int = arg(0, "int", "which piece to take (0-based)", min=0)
     dim: int = arg(1, "int", "dim to split (batch = 0, so 1 is channels)", min=None)
 
     kind, torch_name, primary = "split", "torch.split", "size"
     formulas = {"output": "input with dim replaced by the piece's size", **NONE}
 
-    def validate(self):
-        sizes = self.size if isinstance(self.size, tuple) else (self.size,)
-        if any(s < 1 for s in sizes):
+    def validate(self) -> None:
+        smallest = min(self.size) if isinstance(self.size, tuple) else self.size
+        if smallest < 1:
             raise FieldError("size", f"expects positive piece sizes, found {self.size}")
 
-    def pieces(self, length):
+    def pieces(self, length: int) -> list[int]:
         if isinstance(self.size, tuple):
             if sum(self.size) != length:
                 raise ShapeError(f"piece sizes {list(self.size)} add up to {sum(self.size)}, "
@@ -130,10 +132,10 @@ class Split(Layer):
             return list(self.size)
         return _EqualPieces(length, self.size)
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         d = normalize_dim(self.dim, shape)
         pieces = self.pieces(shape[d])
@@ -141,7 +143,7 @@ class Split(Layer):
             raise ShapeError(f"index {self.index} is past the last of {len(pieces)} pieces of dim {self.dim}")
         return (*shape[:d], pieces[self.index], *shape[d + 1:])
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(alias=True)   # a view
 
 
@@ -149,12 +151,12 @@ class Split(Layer):
 class Chunk(Split):
     """Takes one piece of torch.chunk(x, chunks, dim): pieces of ceil(size / chunks)."""
 
-    size: object = None
+    size: int | tuple[int, ...] = None   # type: ignore[assignment]  # not a field of chunk
     chunks: int = arg(REQUIRED, "int", "number of chunks")
 
     kind, torch_name, primary = "chunk", "torch.chunk", "chunks"
 
-    def validate(self):
+    def validate(self) -> None:
         pass
 
     def pieces(self, length):
@@ -170,10 +172,10 @@ class ChannelShuffle(Layer):
     kind, torch_name, primary = "channelshuffle", "ChannelShuffle", "groups"
     formulas = {"output": "same as input", **NONE}
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         expect_rank(shapes[0], tuple(range(2, 9)), "(C, *)")
         if shapes[0][0] % self.groups:
             raise ShapeError(f"groups={self.groups} must divide the channels, found {shapes[0][0]}")
@@ -184,23 +186,21 @@ class ChannelShuffle(Layer):
 class Mean(Layer):
     """Mean over one or more dims (batch = 0); keepdim keeps them as size 1."""
 
-    dim: object = arg(REQUIRED, "dims", "a dim or a list of dims")
+    dim: tuple[int, ...] = arg(REQUIRED, "dims", "a dim or a list of dims")
     keepdim: bool = arg(False, "bool", "keep reduced dims with size 1")
 
     kind, torch_name, primary = "mean", "torch.mean", "dim"
     formulas = {"output": "input without (or with size 1 at) the reduced dims", **NONE}
 
-    def reach(self, shapes, out):
-        dims = self.dim if isinstance(self.dim, tuple) else (self.dim,)
-        reduced = {normalize_dim(d, shapes[0]) for d in dims}
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
+        reduced = {normalize_dim(d, shapes[0]) for d in self.dim}
         if self.keepdim:
             return tuple(GLOBAL if d in reduced else SAME for d in range(1, len(out)))
         return GLOBAL if reduced >= set(range(1, len(shapes[0]))) else None
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
-        dims = self.dim if isinstance(self.dim, tuple) else (self.dim,)
-        reduced = {normalize_dim(d, shape) for d in dims}
+        reduced = {normalize_dim(d, shape) for d in self.dim}
         if self.keepdim:
             return tuple(1 if i in reduced else s for i, s in enumerate(shape))
         return tuple(s for i, s in enumerate(shape) if i not in reduced)
@@ -216,13 +216,13 @@ class StochasticDepth(Layer):
     kind, torch_name, primary = "stochasticdepth", "torchvision.ops.StochasticDepth", "p"
     formulas = {"output": "same as input", **NONE}
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         if self.p == 0:
             return Saved(alias=True)   # returns its input
         return Saved(tensors=((ctx.batch if self.mode == "row" else 1, "act"),))   # the kept-or-dropped noise

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..errors import ShapeError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import (
-    DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved,
+    arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
     GLOBAL, SAME,
 )
 
@@ -13,14 +17,15 @@ from .base import (
 class _BatchNormNd(Layer):
     """Normalises each channel over the batch; C is inferred from the input."""
 
+    ranks: ClassVar[tuple[int, ...]]   # the input ranks it takes (per subclass)
     per_sample = False   # statistics per channel of each sample (instance norm), not of the batch
 
     eps: float = arg(1e-5, "float", "added to the variance", counts=False)
     momentum: float = arg(0.1, "float", "running-stats update rate", counts=False)
     affine: bool = arg(True, "bool", "learn a scale (weight) and shift (bias) per channel")
     track_running_stats: bool = arg(True, "bool", "keep running mean/var buffers and a batch counter")
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
     num_features: int = arg(None, "int", "channels: inferred from the input; if given, checked against it",
                             counts=False)
 
@@ -31,23 +36,23 @@ class _BatchNormNd(Layer):
         "macs": "0 (normalisation is not counted)",
     }
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
         expect_rank(shape, self.ranks, self.layout)
         check_declared(self.num_features, shape[0], "num_features")
         return shape
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         c = shapes[0][0]
         return Params(weights=c if self.affine else 0, bias=c if self.affine else 0,
                       buffers=2 * c + 1 if self.track_running_stats else 0)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         # The input, and the batch's mean and inverse std per channel (kept in float32).
         stats = shapes[0][0] * (ctx.batch if self.per_sample else 1)
         return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME   # at inference the running statistics are constants
 
 
@@ -70,26 +75,26 @@ def _normalized(shape_field, shape, field="shape"):
     expect_rank(shape, tuple(range(1, 9)), "(..., features)")
     if shape_field is None:
         return (shape[-1],)
-    wanted = shape_field if isinstance(shape_field, tuple) else (shape_field,)
-    if tuple(shape[len(shape) - len(wanted):]) != wanted or len(wanted) > len(shape):
-        raise ShapeError(f"{field} {list(wanted)} must match the last dims of the input {fmt_shape(shape)}")
-    return wanted
+    if tuple(shape[len(shape) - len(shape_field):]) != shape_field or len(shape_field) > len(shape):
+        raise ShapeError(f"{field} {list(shape_field)} must match the last dims of the input {fmt_shape(shape)}")
+    return shape_field
 
 
 @kind_class
 class _TrailingNorm(Layer):
-    shape: object = arg(None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",))
+    shape: tuple[int, ...] | None = arg(None, "dims",
+                                        "the normalised trailing dims; null: the last dim", aka=("normalized_shape",))
     elementwise_affine: bool = arg(True, "bool", "learn a per-element scale (and, for layernorm, a shift)")
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     primary = "shape"
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         _normalized(self.shape, shapes[0])
         return shapes[0]
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         # each position's statistics are taken over all of the normalised trailing dims
         return (GLOBAL,) * len(_normalized(self.shape, shapes[0]))
 
@@ -112,11 +117,11 @@ class LayerNorm(_TrailingNorm):
     formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)",
                 "bias": "Π shape (when elementwise_affine and bias)", "macs": "0 (normalisation is not counted)"}
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         n = self.affine_size(shapes)
         return Params(weights=n, bias=n if self.bias else 0)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         rows = self.rows(shapes, ctx)
         return Saved(inputs=(0,), tensors=((rows, "float32"), (rows, "float32")))   # mean, inverse std
 
@@ -131,10 +136,10 @@ class RMSNorm(_TrailingNorm):
     formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)", "bias": "0",
                 "macs": "0 (normalisation is not counted)"}
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         return Params(weights=self.affine_size(shapes))
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         # PyTorch composes it: the input and its inverse RMS, and the normalised input for the scale.
         normalised = ((ctx.batch * prod(shapes[0]), "act"),) if self.elementwise_affine else ()
         return Saved(inputs=(0,), tensors=((self.rows(shapes, ctx), "act"), *normalised))
@@ -150,23 +155,23 @@ class LayerNorm2d(Layer):
     bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
     channels: int = arg(None, "int", "C: inferred from the input; if given, checked against it", counts=False,
                         aka=("normalized_shape", "num_channels"))
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name = "layernorm2d", "torchvision.models.convnext.LayerNorm2d"
     formulas = {"output": "same as input", "weights": "C (when elementwise_affine)",
                 "bias": "C (when elementwise_affine and bias)", "macs": "0 (normalisation is not counted)"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         expect_rank(shapes[0], (3,), "(C, H, W)")
         check_declared(self.channels, shapes[0][0], "channels")
         return shapes[0]
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         c = shapes[0][0] if self.elementwise_affine else 0
         return Params(weights=c, bias=c if self.bias else 0)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         # layer_norm keeps its (permuted) input, and a mean and inverse std per position; the permutes are views.
         positions = ctx.batch * prod(shapes[0][1:])
         return Saved(inputs=(0,), tensors=((positions, "float32"), (positions, "float32")))
@@ -181,14 +186,14 @@ class GroupNorm(Layer):
     affine: bool = arg(True, "bool", "learn a scale and shift per channel")
     num_channels: int = arg(None, "int", "channels: inferred from the input; if given, checked against it",
                             counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     kind, torch_name, primary = "groupnorm", "GroupNorm", "groups"
     formulas = {"output": "same as input", "weights": "C (when affine)", "bias": "C (when affine)",
                 "macs": "0 (normalisation is not counted)"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         expect_rank(shape, tuple(range(1, 9)), "(C, *)")
         check_declared(self.num_channels, shape[0], "num_channels")
@@ -196,15 +201,15 @@ class GroupNorm(Layer):
             raise ShapeError(f"groups={self.groups} must divide the channels, found {shape[0]}")
         return shape
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         c = shapes[0][0] if self.affine else 0
         return Params(weights=c, bias=c)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         stats = ctx.batch * self.groups
         return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))   # mean, inverse std
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return (GLOBAL,) * (len(out) - 1)   # statistics over all positions of each group
 
 
@@ -217,7 +222,7 @@ class _InstanceNormNd(_BatchNormNd):
 
     per_sample = True
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return (GLOBAL,) * (len(out) - 1)   # each sample's statistics, over all positions
 
 
@@ -245,11 +250,11 @@ class LocalResponseNorm(Layer):
     kind, torch_name, primary = "localresponsenorm", "LocalResponseNorm", "size"
     formulas = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0"}
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         expect_rank(shapes[0], tuple(range(2, 9)), "(C, *)")
         return shapes[0]
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME   # neighbours across channels only
 
 

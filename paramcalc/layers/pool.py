@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
+from .base import Context, ReachOf, Shape  # for annotations
 from .base import GLOBAL, Layer, REQUIRED, Reach, Saved, arg, expect_rank, fmt_shape, kind_class, prod
 
 LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
@@ -26,20 +27,20 @@ class _PoolNd(Layer):
     ceil_mode: bool = arg(False, "bool", "round the output size up instead of down")
 
     primary = "kernel"
-    dilation = None
+    dilation: tuple | None = None   # max pooling declares it as a field
     formulas = {
         "output": "L_out = floor_or_ceil((L + 2·padding − kernel) / stride) + 1; "
                   "with ceil_mode a window that would start in the right padding is dropped",
         "weights": "0", "bias": "0", "macs": "0 (pooling is not counted)",
     }
 
-    def validate(self):
+    def validate(self) -> None:
         for k, p in zip(self.kernel, self.padding):
             if p > k // 2:
                 raise FieldError("padding", f"padding must be at most half the kernel (kernel // 2 = "
                                  f"{k // 2}), found padding {p} for kernel {k}")
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
         expect_rank(shape, (self.ndim + 1,), LAYOUTS[self.ndim])
         stride = self.stride or self.kernel
@@ -53,13 +54,13 @@ class _PoolNd(Layer):
             spatial.append(size)
         return (shape[0], *spatial)
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         stride = self.stride or self.kernel
         dilation = self.dilation or (1,) * self.ndim
         return tuple(Reach.window(*geometry) for geometry in zip(self.kernel, stride, self.padding, dilation))
 
 
-def _input_and_indices(shapes, out, ctx):
+def _input_and_indices(shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
     """Max pooling keeps its input and the argmax of every output element (int64)."""
     return Saved(inputs=(0,), tensors=((ctx.batch * prod(out), "int64"),))
 
@@ -75,7 +76,7 @@ class _MaxPoolNd(_PoolNd):
                           "with ceil_mode a window that would start in the right padding is dropped"}
     return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return _input_and_indices(shapes, out, ctx)
 
 
@@ -85,7 +86,7 @@ class _AvgPoolNd(_PoolNd):
 
     count_include_pad: bool = arg(True, "bool", "include padding zeros in the mean", counts=False)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=(0,))
 
 
@@ -117,7 +118,7 @@ class AvgPool2d(_AvgPoolDivisorNd):
 class AvgPool3d(_AvgPoolDivisorNd):
     kind, torch_name, ndim = "avgpool3d", "AvgPool3d", 3
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         # PyTorch's avg_pool3d alone also requires the unpadded input to hold a whole window.
         (shape,) = shapes
         expect_rank(shape, (4,), LAYOUTS[3])
@@ -136,21 +137,21 @@ class _AdaptivePoolNd(Layer):
     formulas = {"output": "(C, *out), a null entry keeping the input size (2d and 3d only)", "weights": "0", "bias": "0",
                 "macs": "0 (pooling is not counted)"}
 
-    def validate(self):
+    def validate(self) -> None:
         if self.ndim == 1 and None in self.out:
             raise FieldError("out", "a 1d adaptive pool needs an integer output size (PyTorch accepts "
                              "null entries only in 2d and 3d)")
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
         expect_rank(shape, (self.ndim + 1,), LAYOUTS[self.ndim])
         return (shape[0], *(length if o is None else o for o, length in zip(self.out, shape[1:])))
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         # An output of size 1 is computed as a mean, which keeps only sizes.
         return Saved() if all(o == 1 for o in out[1:]) else Saved(inputs=(0,))
 
-    def reach(self, shapes, out):
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return tuple(adaptive_reach(length, o) for length, o in zip(shapes[0][1:], out[1:]))
 
 
@@ -180,7 +181,7 @@ class AdaptiveMaxPool1d(_AdaptivePoolNd):
     kind, torch_name, ndim = "adaptivemaxpool1d", "AdaptiveMaxPool1d", 1
     return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return _input_and_indices(shapes, out, ctx)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..errors import FieldError
-from .base import DTYPE_BYTES, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, kind_class
+from .base import Context, Shape  # for annotations
+from .base import device_arg, dtype_arg, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, kind_class
 
 
 @kind_class
@@ -17,8 +18,8 @@ class _Recurrent(Layer):
                             "in training a batch above 1 is then copied to (seq, batch, features)")
     input_size: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
                           counts=False)
-    device: str = arg(None, "str", "ignored", counts=False)
-    dtype: str = arg(None, "choice", "parameter dtype (param_bytes)", choices=tuple(DTYPE_BYTES))
+    device: str = device_arg()
+    dtype: str = dtype_arg()
 
     primary = "hidden"
     gates = 1
@@ -31,7 +32,7 @@ class _Recurrent(Layer):
         "macs": "seq · Σ layers, directions: (G·H·I_l + G·H·H_out + proj·H)",
     }
 
-    def validate(self):
+    def validate(self) -> None:
         if not 0 <= self.dropout <= 1:
             raise FieldError("dropout", f"expects a probability between 0 and 1, found {self.dropout}")
 
@@ -54,24 +55,24 @@ class _Recurrent(Layer):
         bias = self.layers * self.directions * (2 * g * h if self.bias else 0)
         return weights, bias
 
-    def output_shape(self, shapes):
+    def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         expect_rank(shape, (2,), "(seq, features)")
         check_declared(self.input_size, shape[1], "input_size")
         return (shape[0], self.directions * self.out_size)
 
-    def params(self, shapes):
+    def params(self, shapes: list[Shape]) -> Params:
         weights, bias = self._per_step(shapes[0][1])
         return Params(weights=weights, bias=bias)
 
-    def macs(self, shapes, out):
+    def macs(self, shapes: list[Shape], out: Shape) -> int:
         return shapes[0][0] * self._per_step(shapes[0][1])[0]
 
-    def param_tensors(self, shapes):
+    def param_tensors(self, shapes: list[Shape]) -> int:
         per_direction = 2 + (1 if self.proj else 0) + (2 if self.bias else 0)   # w_ih, w_hh, w_hr, b_ih, b_hh
         return self.layers * self.directions * per_direction
 
-    def saves(self, shapes, out, ctx):
+    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         """As PyTorch's unfused kernels (the CPU reference) keep them, step by step: each layer's input (the
         first layer's is the layer's input, copied by each direction when batch_first and batch > 1; later ones a new tensor,
         and the dropout mask between layers), and per direction the hidden-sized tensors of `kept`.
@@ -105,7 +106,7 @@ class LSTM(_Recurrent):
     proj: int = arg(0, "int", "projection size (0: none); must be smaller than hidden", aka=("proj_size",), min=0)
     kind, torch_name, gates, kept = "lstm", "LSTM", 4, (7, 0)
 
-    def validate(self):
+    def validate(self) -> None:
         super().validate()
         if self.proj >= self.hidden:
             raise FieldError("proj", f"proj must be smaller than hidden ({self.hidden}), found {self.proj}")
