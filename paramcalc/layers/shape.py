@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import FieldError, ShapeError
-from .base import Layer, REQUIRED, Reach, SAME, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
+from .base import Layer, Moved, REQUIRED, Reach, SAME, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
 
 
 def view(self, shapes, out, ctx) -> Saved:
@@ -327,6 +327,11 @@ class Permute(Layer):
             raise ShapeError(f"dims {list(dims)} move the batch dimension; it must stay first (0)")
         return tuple(shape[d - 1] for d in full[1:])
 
+    def reach(self, shapes, out):
+        rank = len(shapes[0]) + 1
+        dims = self.dims if isinstance(self.dims, tuple) else (self.dims,)
+        return Moved(tuple((d + rank if d < 0 else d) - 1 for d in dims[1:]))
+
 
 @kind_class
 class Transpose(Layer):
@@ -344,6 +349,12 @@ class Transpose(Layer):
         a, b = normalize_dim(self.dim0, shapes[0], "dim0"), normalize_dim(self.dim1, shapes[0], "dim1")
         shape[a], shape[b] = shape[b], shape[a]
         return tuple(shape)
+
+    def reach(self, shapes, out):
+        order = list(range(len(shapes[0])))
+        a, b = normalize_dim(self.dim0, shapes[0], "dim0"), normalize_dim(self.dim1, shapes[0], "dim1")
+        order[a], order[b] = order[b], order[a]
+        return Moved(tuple(order))
 
 
 @kind_class
