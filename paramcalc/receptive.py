@@ -19,7 +19,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from .layers.base import GLOBAL, SAME, Reach
+from .layers.base import GLOBAL, SAME, Moved, Reach
 
 IDENTITY = Reach(1, 1, (0,), (0,))
 BROADCAST = Reach(1, 0, (0,), (0,))     # a size-1 dim stretched over the output: every position reads 0
@@ -30,12 +30,19 @@ MAX_STRANDS = 8                         # paths with different strides, kept apa
 @dataclass(frozen=True)
 class Field:
     """A tensor's dependence on a spatial network input of size `extent`. `axes` has one entry per
-    trailing (spatial) dim: GLOBAL, or the strands (one per distinct stride among merged paths)
+    spatial dim: GLOBAL, or the strands (one per distinct stride among merged paths)
     whose union it reads; None when the tensor depends on the input but no longer keeps its
-    positions in its trailing dims (after flatten, or with no spatial dims left)."""
+    positions as dims of their own (after flatten or a reshape into windows, or with no spatial
+    dims left). `dims` says where the spatial dims are (negative indices of the sample's dims):
+    the trailing ones unless a permute moved them, as to channels last (H, W, C)."""
 
     extent: tuple[int, ...]
     axes: tuple | None = None
+    dims: tuple[int, ...] | None = None
+
+    @property
+    def where(self) -> tuple[int, ...]:
+        return self.dims if self.dims is not None else tuple(range(-len(self.extent), 0))
 
     @property
     def is_global(self) -> bool:
@@ -66,6 +73,12 @@ def through(layer, fields: list, shapes: list, out) -> Field | None:
     if len(out) < 2 or any(f.extent != extent for f, _ in sources):
         return lost
     reach = layer.reach([tuple(s) for s in shapes], tuple(out))
+    if isinstance(reach, Moved):   # a permute: the same positions, in other dims
+        f = sources[0][0]
+        if f.axes is None:
+            return lost
+        dims = tuple(reach.order.index(len(out) + d) - len(out) for d in f.where)
+        return Field(extent, f.axes, None if dims == tuple(range(-len(dims), 0)) else dims)
     # a global input stays global through what follows, and reaches every position of a merge
     merged = any if reach == SAME else all
     if reach == GLOBAL or merged(f.is_global for f, _ in sources):
@@ -73,19 +86,21 @@ def through(layer, fields: list, shapes: list, out) -> Field | None:
     if reach is None or (isinstance(reach, tuple) and any(entry is None for entry in reach)) \
             or any(f.axes is None or len(s) != len(out) for f, s in sources):
         return lost
-    n = len(extent)
+    where = sources[0][0].where
+    if any(f.where != where for f, _ in sources) or -min(where) > len(out):
+        return lost
     if reach == SAME:
         per_input = []
-        spatial = tuple(out[-n:])
+        spatial = tuple(out[d] for d in where)
         for f, shape in sources:
-            if shape[-n:] == spatial:   # the common case: merged paths of the same spatial size
+            if tuple(shape[d] for d in where) == spatial:   # the common case: merged paths of the same spatial size
                 per_input.append(f.axes)
                 continue
             axes = []
-            for axis, size_in, size_out in zip(f.axes, shape[-n:], out[-n:]):
-                if axis == GLOBAL or size_in == size_out:
+            for axis, d in zip(f.axes, where):
+                if axis == GLOBAL or shape[d] == out[d]:
                     axes.append(axis)
-                elif size_in == 1:
+                elif shape[d] == 1:
                     axes.append(_apply(BROADCAST, axis))
                 else:            # joined or split along a spatial dim: positions no longer line up
                     return lost
@@ -93,19 +108,24 @@ def through(layer, fields: list, shapes: list, out) -> Field | None:
         axes = tuple(_union(list(column)) for column in zip(*per_input))
     else:
         f = sources[0][0]
-        entries = (SAME,) * max(0, n - len(reach)) + tuple(reach)[-n:]
+        reach = tuple(reach)
+        # a layer names the trailing dims it reads; it keeps the dims before them, except a
+        # channels dim just before (convolutions): a spatial dim there goes untracked
+        if len(shapes[0]) == len(reach) + 1 and -len(out) in where:
+            return lost
+        entries = [reach[d] if -d <= len(reach) else SAME for d in where]
         axes = tuple(axis if entry == SAME else GLOBAL if GLOBAL in (entry, axis) else _apply(entry, axis)
                      for axis, entry in zip(f.axes, entries))
     if any(axis is None for axis in axes):
         return lost
-    return Field(extent, axes)
+    return Field(extent, axes, sources[0][0].dims)
 
 
 def describe(field: Field | None, out) -> dict | None:
     """The JSON form: null without spatial dims, else size, stride and start per spatial dim."""
     if field is None or field.axes is None:
         return None
-    key = tuple(out[len(out) - len(field.axes):])
+    key = tuple(out[d] for d in field.where)
     if key not in field.described:
         field.described[key] = _describe(field, key)
     return dict(field.described[key])

@@ -4,6 +4,9 @@ Runs in the torchvision venv, like generate_zoo_fixture.py:
 
     /work/tv/bin/python tests/generate_rf_fixture.py [MODEL ... | cases]   # all, or update some
 
+(naming models, e.g. `convnext_tiny swin_t`, measures only those and merges them into the
+existing fixture, leaving every other entry as it is)
+
 (about half an hour on two cores, most of it DenseNet and the ResNet-50s at their largest inputs)
 
 Method: every weight is a positive constant and every bias zero, BatchNorm is the identity, the
@@ -12,9 +15,10 @@ of one output position is then nonzero exactly on the positions it depends on. M
 average pooling of the same geometry (a max passes gradient to one position only; a dilated pool
 becomes a depthwise convolution of the same geometry), and activations that saturate (ReLU6,
 hardswish, sigmoid, ...) become the identity (a saturated unit passes no gradient; on positive
-values ReLU already is the identity). Adaptive pooling to more than one position becomes the fixed
-pooling it performs at the spec's input size (its windows depend on the input size); to one
-position it stays global.
+values ReLU already is the identity), and so do LayerNorms over the channels at each position
+(ConvNeXt, Swin: a constant input has no variance, so they would pass no gradient). Adaptive
+pooling to more than one position becomes the fixed pooling it performs at the spec's input size
+(its windows depend on the input size); to one position it stays global.
 
 Each module's gradient is taken from several output positions, one at a time: consecutive ones
 from the centre (as many as the period of the model's upsampling, whose fields differ from
@@ -32,6 +36,7 @@ float64 (float32 for U-Net) both stay far from the limits even through DenseNet'
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from collections import OrderedDict
@@ -45,7 +50,7 @@ from generate_zoo_fixture import DCGANGenerator, UNet
 
 OUT = Path(__file__).parent / "fixtures" / "receptive_field.json"
 # float32 halves the time of U-Net's 18 probes; its deepest path (23 convolutions) stays far from underflow
-FLOAT32 = {"unet"}
+FLOAT32 = {"unet", "convnext_tiny", "swin_t"}
 SATURATING = (nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.SiLU, nn.GELU, nn.Tanh, nn.Hardtanh)
 
 
@@ -81,6 +86,11 @@ def zoo():
         "vit_b_16": (tv.vit_b_16(), [3, 224, 224], 1, lambda n: n == "conv_proj"),
         # its geometry does not depend on the input size; 1x1 noise would leave no room to see a field
         "dcgan_generator": (DCGANGenerator(), [100, 16, 16], 16, stage),
+        # stochastic depth is the identity in eval mode; its blocks permute to channels last and back
+        "convnext_tiny": (tv.convnext_tiny(), [3, 224, 224], 1, stage),
+        # the 4x4 patches' field (features.0 ends channels last); the spec then reshapes the map
+        # into windows, after which paramcalc follows no positions (null)
+        "swin_t": (tv.swin_t(), [3, 224, 224], 1, lambda n: n == "features.0.0"),
     }
 
 
@@ -158,6 +168,11 @@ def prepare(model: nn.Module) -> nn.Module:
         replacement = None
         if isinstance(module, SATURATING):
             replacement = nn.Identity()
+        elif isinstance(module, nn.LayerNorm):   # torchvision's LayerNorm2d too
+            # per position over the channels, so it moves no field; on a constant input its variance
+            # is 0 and it would pass no gradient at all
+            assert len(module.normalized_shape) == 1, name
+            replacement = nn.Identity()
         elif isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
             replacement = avg_pool_like(module)
         elif isinstance(module, nn.modules.pooling._AdaptiveMaxPoolNd):
@@ -182,6 +197,10 @@ def prepare(model: nn.Module) -> nn.Module:
                 module.bias.zero_()
             elif isinstance(module, nn.Embedding):
                 module.weight.fill_(1)
+            elif isinstance(module, torchvision.models.convnext.CNBlock):
+                module.layer_scale.fill_(1)   # 1e-6: eighteen of them would underflow
+            elif isinstance(module, torchvision.models.swin_transformer.ShiftedWindowAttention):
+                module.relative_position_bias_table.zero_()
     return model.eval()
 
 
@@ -315,11 +334,15 @@ def main(only: list[str]):
     result = {"torch": torch.__version__, "torchvision": torchvision.__version__, "models": {}, "cases": []}
     if only and OUT.exists():
         result = json.loads(OUT.read_text()) | {"torch": torch.__version__, "torchvision": torchvision.__version__}
-    for name, (model, shape, centre, keep) in zoo().items():
+    models = zoo()
+    for name in list(models):
+        model, shape, centre, keep = models.pop(name)   # so that each is freed once measured
         if only and name not in only:
             continue
         result["models"][name] = measure(model, shape, centre, keep,
                                          dtype=torch.float32 if name in FLOAT32 else torch.float64)
+        del model
+        gc.collect()
         print(name, {k: v["global"] or [max(h - l + 1 for _, l, h in d) for d in v["dims"]]
                      for k, v in result["models"][name].items()}, flush=True)
         OUT.write_text(json.dumps(result, indent=1) + "\n")

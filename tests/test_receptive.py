@@ -118,3 +118,20 @@ def test_patterns_too_long_to_follow_go_untracked():
     for layer in ("convtranspose1d: {out: 1, kernel: 2, stride: 1000000000}", "upsample: {size: 1000000007}"):
         report = analyze(parse_spec(f"input: [1, 3]\nlayers:\n  - {layer}\n", "<long>"))
         assert report.layers[0].receptive_field is None
+
+
+def test_channels_last_keeps_the_field():
+    """A permute moves the spatial dims, and layers on the channels at each position (LayerNorm,
+    linear) keep the field, as ConvNeXt's blocks do: the field equals that of the same network
+    without the channels-last detour. A convolution whose channels dim is spatial follows nothing."""
+    def fields(middle):
+        spec = "input: [3, 32, 32]\nlayers:\n  - conv2d: {out: 8, kernel: 3, stride: 2}\n" + middle + \
+               "  - conv2d: {out: 8, kernel: 5, padding: 2}\n  - layernorm2d: {}\n"
+        return [r.receptive_field for r in analyze(parse_spec(spec, "<rf>")).layers]
+    plain = fields("")
+    detour = fields("  - permute: [0, 2, 3, 1]\n  - layernorm: {}\n  - linear: {out: 8}\n"
+                    "  - transpose: {dim0: 1, dim1: 3}\n  - transpose: {dim0: 2, dim1: 3}\n")
+    assert detour[-2:] == plain[-2:] and plain[-1]["size"] == [11, 11]
+    assert all(rf == plain[0] for rf in detour[1:-2])
+    spec = "input: [3, 32, 32]\nlayers:\n  - permute: [0, 2, 3, 1]\n  - conv2d: {out: 4, kernel: 3}\n"
+    assert analyze(parse_spec(spec, "<rf>")).layers[-1].receptive_field is None

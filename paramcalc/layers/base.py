@@ -422,12 +422,20 @@ class Layer:
         """Where each output position reads its inputs, for receptive fields (paramcalc/receptive.py):
         None (the default) when positions are not kept, as by flatten or an LSTM; SAME when each
         output position reads the same position of every input (elementwise work, normalisation,
-        merges); GLOBAL when it reads every position (attention); or one entry per trailing dim,
-        each a Reach, SAME or GLOBAL (or None where the pattern is too long to follow)."""
+        merges); GLOBAL when it reads every position (attention); Moved when it only reorders dims
+        (permute); or one entry per trailing dim it reads, each a Reach, SAME or GLOBAL (or None
+        where the pattern is too long to follow)."""
         return None
 
 
 SAME, GLOBAL = "same", "global"
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A reach that reorders dims: output sample dim i is input sample dim order[i]."""
+
+    order: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

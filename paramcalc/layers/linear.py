@@ -168,6 +168,11 @@ class MatMul(Layer):
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(out) * shapes[0][-1]
 
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
+        # None: its last two dims are rows and columns (mixed whole), not positions, and its
+        # operands read different dims (a's rows, b's columns), which one reach cannot say
+        return None
+
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         """Each operand, for the other's gradient. torch.matmul folds the leading dims (batch included) into
         one for a bmm: an operand broadcast along some of them and not others cannot be a view of itself

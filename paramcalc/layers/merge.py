@@ -3,6 +3,8 @@ reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..errors import FieldError, ShapeError
 from .base import Context, ReachOf, Shape  # for annotations
 from .base import GLOBAL, Layer, REQUIRED, SAME, Saved, arg, expect_rank, fmt_shape, kind_class, normalize_dim
@@ -124,7 +126,7 @@ class Split(Layer):
         if smallest < 1:
             raise FieldError("size", f"expects positive piece sizes, found {self.size}")
 
-    def pieces(self, length: int) -> list[int]:
+    def pieces(self, length: int) -> Sequence[int] | _EqualPieces:
         if isinstance(self.size, tuple):
             if sum(self.size) != length:
                 raise ShapeError(f"piece sizes {list(self.size)} add up to {sum(self.size)}, "
@@ -159,7 +161,7 @@ class Chunk(Split):
     def validate(self) -> None:
         pass
 
-    def pieces(self, length):
+    def pieces(self, length: int) -> Sequence[int] | _EqualPieces:
         return _EqualPieces(length, -(-length // self.chunks))
 
 

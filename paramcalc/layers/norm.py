@@ -167,6 +167,9 @@ class LayerNorm2d(Layer):
         check_declared(self.channels, shapes[0][0], "channels")
         return shapes[0]
 
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
+        return SAME   # statistics over the channels of one position
+
     def params(self, shapes: list[Shape]) -> Params:
         c = shapes[0][0] if self.elementwise_affine else 0
         return Params(weights=c, bias=c if self.bias else 0)

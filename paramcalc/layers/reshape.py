@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..errors import ShapeError
 from .base import Context, ReachOf, Shape  # for annotations
-from .base import Layer, REQUIRED, SAME, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
+from .base import Layer, Moved, REQUIRED, SAME, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
 
 
 def view(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
@@ -122,6 +122,10 @@ class Permute(Layer):
         return tuple(shape[d - 1] for d in full[1:])
 
 
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
+        rank = len(shapes[0]) + 1
+        return Moved(tuple((d + rank if d < 0 else d) - 1 for d in self.dims[1:]))
+
 @kind_class
 class Transpose(Layer):
     """Swaps two dims (batch = 0, which cannot move)."""
@@ -139,6 +143,12 @@ class Transpose(Layer):
         shape[a], shape[b] = shape[b], shape[a]
         return tuple(shape)
 
+
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
+        order = list(range(len(shapes[0])))
+        a, b = normalize_dim(self.dim0, shapes[0], "dim0"), normalize_dim(self.dim1, shapes[0], "dim1")
+        order[a], order[b] = order[b], order[a]
+        return Moved(tuple(order))
 
 @kind_class
 class Squeeze(Layer):
