@@ -82,8 +82,14 @@ class FieldError(Exception):
         self.field = field
         self.message = message
         self.hint = hint
-        # "expects ..., found ...": about the field's value, so the caller names the field first.
-        self.about_value = message.startswith("expects")
+        self.about_value = False
+
+    @classmethod
+    def of_value(cls, field: str, message: str, hint: str | None = None) -> FieldError:
+        """'expects ..., found ...': about the field's value, so the caller names the field first."""
+        error = cls(field, message, hint)
+        error.about_value = True
+        return error
 
 
 class ShapeError(Exception):

@@ -193,7 +193,7 @@ class _TransformerLayer(Layer):
 
     def validate(self) -> None:
         if not 0 <= self.dropout <= 1:
-            raise FieldError("dropout", f"expects a probability between 0 and 1, found {self.dropout}")
+            raise FieldError.of_value("dropout", f"expects a probability between 0 and 1, found {self.dropout}")
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         expect_rank(shapes[0], (2,), "(seq, d_model)")

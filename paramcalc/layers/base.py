@@ -147,11 +147,11 @@ def declare(torch_name: str, base: type, doc: str, *, kind: str | None = None, *
 
 def _int(value, field, minimum, what="an integer"):
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError(field, f"expects {_int_word(minimum, what)}, found {describe(value)}")
+        raise FieldError.of_value(field, f"expects {_int_word(minimum, what)}, found {describe(value)}")
     if minimum is not None and value < minimum:
-        raise FieldError(field, f"expects {_int_word(minimum, what)}, found {value}")
+        raise FieldError.of_value(field, f"expects {_int_word(minimum, what)}, found {value}")
     if abs(value) >= MAX_ELEMENTS:
-        raise FieldError(field, f"expects {_int_word(minimum, what)} below 2^63 (PyTorch's int64), "
+        raise FieldError.of_value(field, f"expects {_int_word(minimum, what)} below 2^63 (PyTorch's int64), "
                                 f"found {describe(value)}")
     return value
 
@@ -164,7 +164,7 @@ def _size(value, field, minimum, n):
     """An int, or a list of exactly n ints (one per spatial dimension), as a tuple."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise FieldError(field, f"expects an integer or a list of {n}, found {describe(value)}")
+            raise FieldError.of_value(field, f"expects an integer or a list of {n}, found {describe(value)}")
         return tuple(_int(v, field, minimum) for v in value)
     return (_int(value, field, minimum),) * n
 
@@ -173,19 +173,19 @@ def _padding(value, field, minimum, n):
     if isinstance(value, str):
         if value.lower() in ("same", "valid"):
             return value.lower()
-        raise FieldError(field, f"expects an integer, a list of {n}, 'same' or 'valid', found {describe(value)}")
+        raise FieldError.of_value(field, f"expects an integer, a list of {n}, 'same' or 'valid', found {describe(value)}")
     return _size(value, field, 0, n)
 
 
 def _bool(value, field, minimum, n):
     if not isinstance(value, bool):
-        raise FieldError(field, f"expects true or false, found {describe(value)}")
+        raise FieldError.of_value(field, f"expects true or false, found {describe(value)}")
     return value
 
 
 def _float(value, field, minimum, n):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FieldError(field, f"expects a number, found {describe(value)}")
+        raise FieldError.of_value(field, f"expects a number, found {describe(value)}")
     return value
 
 
@@ -193,7 +193,7 @@ def _optional_size(value, field, minimum, n):
     """Adaptive pooling output: an int, or a list of n entries each an int or null (keep that size)."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise FieldError(field, f"expects an integer or a list of {n}, found {describe(value)}")
+            raise FieldError.of_value(field, f"expects an integer or a list of {n}, found {describe(value)}")
         return tuple(None if v is None else _int(v, field, 1) for v in value)
     return (_int(value, field, 1),) * n
 
@@ -226,7 +226,7 @@ def _floats(value, field, minimum, n):
 
 def _str(value, field, minimum, n):
     if not isinstance(value, str):
-        raise FieldError(field, f"expects a string, found {describe(value)}")
+        raise FieldError.of_value(field, f"expects a string, found {describe(value)}")
     return value
 
 
@@ -374,7 +374,7 @@ class Layer:
                     continue
             if a.type == "choice" and value not in a.choices:
                 choices = ", ".join(repr(c) for c in a.choices)
-                raise FieldError(name, f"expects one of {choices}, found {describe(value)}")
+                raise FieldError.of_value(name, f"expects one of {choices}, found {describe(value)}")
             coerced[name] = TYPES[a.type](value, name, a.min, cls.ndim)
         layer = cls(**coerced)
         layer.validate()

@@ -20,7 +20,7 @@ class _Dropout(Layer):
 
     def validate(self) -> None:
         if not 0 <= self.p <= 1:
-            raise FieldError("p", f"expects a probability between 0 and 1, found {self.p}")
+            raise FieldError.of_value("p", f"expects a probability between 0 and 1, found {self.p}")
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]

@@ -107,7 +107,7 @@ class _Declared(Layer):
 
     def validate(self) -> None:
         if any(d < 1 for d in self.shape):
-            raise FieldError("shape", f"expects positive sizes, found {list(self.shape)}")
+            raise FieldError.of_value("shape", f"expects positive sizes, found {list(self.shape)}")
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return self.shape

@@ -124,7 +124,7 @@ class Split(Layer):
     def validate(self) -> None:
         smallest = min(self.size) if isinstance(self.size, tuple) else self.size
         if smallest < 1:
-            raise FieldError("size", f"expects positive piece sizes, found {self.size}")
+            raise FieldError.of_value("size", f"expects positive piece sizes, found {self.size}")
 
     def pieces(self, length: int) -> Sequence[int] | _EqualPieces:
         if isinstance(self.size, tuple):

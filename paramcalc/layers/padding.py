@@ -22,10 +22,10 @@ class _PadNd(Layer):
 
     def validate(self) -> None:
         if isinstance(self.padding, tuple) and len(self.padding) != 2 * self.ndim:
-            raise FieldError("padding", f"expects an integer or {2 * self.ndim} integers, found {list(self.padding)}")
+            raise FieldError.of_value("padding", f"expects an integer or {2 * self.ndim} integers, found {list(self.padding)}")
         pads = per_dim(self.padding, 2 * self.ndim)
         if not self.negative_ok and min(pads) < 0:
-            raise FieldError("padding", f"expects non-negative padding, found {list(pads)}")
+            raise FieldError.of_value("padding", f"expects non-negative padding, found {list(pads)}")
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = list(shapes[0])

@@ -34,7 +34,7 @@ class _Recurrent(Layer):
 
     def validate(self) -> None:
         if not 0 <= self.dropout <= 1:
-            raise FieldError("dropout", f"expects a probability between 0 and 1, found {self.dropout}")
+            raise FieldError.of_value("dropout", f"expects a probability between 0 and 1, found {self.dropout}")
 
     @property
     def out_size(self) -> int:
