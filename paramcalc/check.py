@@ -15,6 +15,7 @@ from .errors import SpecError
 from .report import Report
 from .spec import load_spec
 
+
 class Status(StrEnum):
     """A spec's outcome; its value is what JSON says."""
 

@@ -246,6 +246,7 @@ def read_text(path: str) -> tuple[str, str]:
     """(text, source name) of a spec file, or `-` for stdin. Only a regular file is read (a FIFO
     or device is refused without blocking on it), and at most MAX_BYTES of it."""
     import sys
+
     from .escape import cut
     if path == "-":
         data, source = sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"

@@ -150,7 +150,7 @@ def trace_fx(model, inputs) -> tuple[dict, list]:
         graph_module = torch.fx.symbolic_trace(model)
         ShapeProp(graph_module).propagate(*inputs)
     except Exception as e:
-        raise _Unsupported(f"torch.fx cannot trace it ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+        raise _Unsupported(f"torch.fx cannot trace it ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
     modules = dict(graph_module.named_modules())
     names: dict = {}           # fx node -> the spec name whose output it is
     used: set[str] = set()

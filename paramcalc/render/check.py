@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from . import human
-from .json import to_json
 from ..check import Status
 from ..escape import github_data, github_property, terminal
+from . import human
+from .json import to_json
 
 LABEL = {Status.OK: "ok", Status.OVER_BUDGET: "over budget", Status.FAILED_EXPECTATION: "failed expectation",
          Status.INVALID: "invalid"}

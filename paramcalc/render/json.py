@@ -10,8 +10,8 @@ is written by `json.dumps`, which defines the layout.
 import json
 from dataclasses import asdict, fields, is_dataclass
 from itertools import chain
+from json.encoder import encode_basestring  # ensure_ascii=False, as values are written
 from operator import attrgetter, itemgetter
-from json.encoder import encode_basestring        # ensure_ascii=False, as values are written
 
 _NONE = type(None)
 

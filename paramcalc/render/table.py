@@ -24,9 +24,10 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from ..escape import terminal
 from . import human, is_collapsed, params_note, row_label, shape_text, visible_rows
