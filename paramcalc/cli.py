@@ -158,8 +158,8 @@ def analyze(
                                                       "and name the five costliest."),
 ):
     """Per-layer weights, bias, output shape and MACs of a network, with totals."""
-    from . import analyze as run
     from . import inline_spec, load_spec
+    from .api import analyze as run
     from .render import render
     fmt = "markdown" if format == Format.md else format.value
     try:
@@ -183,6 +183,7 @@ def analyze(
             from .render.table import default_columns, extra_columns, pick_columns
             offered = default_columns(report, depth) + extra_columns(report, memory, rf, share)
             picked = pick_columns(offered, columns.split(","))
+        text: str | list[str]
         if fmt == "json":   # in pieces: the text of a 100,000-layer report is never copied whole
             from .render.json import render_json_parts
             text = render_json_parts(report)
@@ -337,8 +338,8 @@ def diff(
 ):
     """What changed between two specs: layers added, removed, renamed or changed (matched by
     name), and the totals."""
-    from . import analyze as run
     from . import load_spec
+    from .api import analyze as run
     from .diff import diff_reports
     from .render import diff as out
     try:

@@ -65,7 +65,7 @@ class DiffReport:
                        for key, (a, b, d, r) in self.totals_delta().items()},
             "layers": [{"name": c.name, "status": c.status, "old": side(c.old), "new": side(c.new),
                         "params_change": c.delta("params"), "macs_change": c.delta("macs"),
-                        **({"old_name": c.old.name} if c.status == RENAMED else {})}
+                        **({"old_name": c.old.name} if c.status == RENAMED and c.old else {})}
                        for c in self.changes if include_same or c.status != SAME],
         }
 
@@ -103,7 +103,8 @@ def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffRepo
 def _pair_renames(changes: list[LayerChange]) -> list[LayerChange]:
     """Between the same two surviving layers, a removed and an added layer that agree in everything
     but the name are one layer renamed (matched in order)."""
-    out, gap = [], []
+    out: list[LayerChange] = []
+    gap: list[LayerChange] = []
 
     def close_gap():
         removed = [c for c in gap if c.status == REMOVED]

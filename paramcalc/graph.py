@@ -145,7 +145,7 @@ class _Expander:
         if not isinstance(ref, str):
             raise SpecError(f"'from' expects a layer name or a list of names, found {describe(ref)}", loc,
                             context=scope.context)
-        s = scope
+        s: _Scope | None = scope
         while s is not None:
             if ref == "input" and s.input is not None:
                 return s.input
@@ -435,6 +435,7 @@ class _Expander:
                 fields = ", ".join(cls.fields()) or "none"
                 raise SpecError(f"takes no single value; name its fields (fields: {fields})", entry.positional_loc,
                                 layer=label, context=scope.context)
+            assert entry.positional_loc is not None   # set with has_positional
             values[cls.primary] = self.sub(entry.positional, scope, entry.positional_loc)
             value_locs[cls.primary] = entry.positional_loc
         for key, value in raw.items():

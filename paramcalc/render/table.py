@@ -156,7 +156,8 @@ def rf_columns(report) -> list[Column]:
         def dims(values):
             return "×".join(str(Fraction(v).limit_denominator(4096)) for v in values)
         return [dims(field["size"]), dims(field["stride"]), dims(field["start"])]
-    return [Column(key, title, lambda row, i=i: cells(row)[i], align="right", drop=3)
+    # mypy cannot infer a lambda whose default binds the loop variable
+    return [Column(key, title, lambda row, i=i: cells(row)[i], align="right", drop=3)  # type: ignore[misc]
             for i, (key, title) in enumerate((("rf", "RF"), ("rf_stride", "stride"), ("rf_start", "start")))]
 
 
@@ -173,7 +174,8 @@ def bar(fraction: float) -> str:
 def share_columns(report) -> list[Column]:
     """--share: each row's share of the params and of the MACs, as bars."""
     from ..share import shares
-    return [Column(key, title, lambda row, i=i: bar(shares(row, report.totals)[i]), lambda r: "100%",
+    # mypy cannot infer a lambda whose default binds the loop variable
+    return [Column(key, title, lambda row, i=i: bar(shares(row, report.totals)[i]), lambda r: "100%",  # type: ignore[misc]
                    style="magenta", drop=3)
             for i, (key, title) in enumerate((("params_share", "params share"), ("macs_share", "MACs share")))]
 
