@@ -156,8 +156,10 @@ def rf_columns(report) -> list[Column]:
         def dims(values):
             return "×".join(str(Fraction(v).limit_denominator(4096)) for v in values)
         return [dims(field["size"]), dims(field["stride"]), dims(field["start"])]
-    # mypy cannot infer a lambda whose default binds the loop variable
-    return [Column(key, title, lambda row, i=i: cells(row)[i], align="right", drop=3)  # type: ignore[misc]
+
+    def cell(i: int) -> Callable[[Any], str]:
+        return lambda row: cells(row)[i]
+    return [Column(key, title, cell(i), align="right", drop=3)
             for i, (key, title) in enumerate((("rf", "RF"), ("rf_stride", "stride"), ("rf_start", "start")))]
 
 
@@ -174,8 +176,10 @@ def bar(fraction: float) -> str:
 def share_columns(report) -> list[Column]:
     """--share: each row's share of the params and of the MACs, as bars."""
     from ..share import shares
-    # mypy cannot infer a lambda whose default binds the loop variable
-    return [Column(key, title, lambda row, i=i: bar(shares(row, report.totals)[i]), lambda r: "100%",  # type: ignore[misc]
+
+    def cell(i: int) -> Callable[[Any], str]:
+        return lambda row: bar(shares(row, report.totals)[i])
+    return [Column(key, title, cell(i), lambda r: "100%",
                    style="magenta", drop=3)
             for i, (key, title) in enumerate((("params_share", "params share"), ("macs_share", "MACs share")))]
 
