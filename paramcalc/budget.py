@@ -132,8 +132,9 @@ def percent_text(part: int, whole: int) -> str:
 def setting_schema(key: str) -> dict:
     """The JSON Schema of a memory budget's setting."""
     from . import memory
-    choices: dict[str, Collection[str]] = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS, "weights": memory.WEIGHT_BITS,
-               "attention": memory.ATTENTION, "device": memory.DEVICES}
+    choices: dict[str, Collection[str]] = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS,
+                                           "weights": memory.WEIGHT_BITS, "attention": memory.ATTENTION,
+                                           "device": memory.DEVICES}
     if key in choices:
         return {"enum": list(choices[key])}
     if key == "checkpoint":
@@ -145,8 +146,9 @@ def setting_schema(key: str) -> dict:
 def parse_setting(key: str, value, loc: Loc | None):
     """A memory budget's setting (precision: bf16-mixed, batch: 8, ...), checked as `paramcalc memory` checks it."""
     from . import memory
-    choices: dict[str, Collection[str]] = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS, "weights": memory.WEIGHT_BITS,
-               "attention": memory.ATTENTION, "device": memory.DEVICES}
+    choices: dict[str, Collection[str]] = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS,
+                                           "weights": memory.WEIGHT_BITS, "attention": memory.ATTENTION,
+                                           "device": memory.DEVICES}
     if key in choices:
         if not isinstance(value, str) or value not in choices[key]:
             raise SpecError(f"budget {key} expects one of {', '.join(choices[key])}, found {describe(value)}", loc,
