@@ -158,8 +158,7 @@ def analyze(
                                                       "and name the five costliest."),
 ):
     """Per-layer weights, bias, output shape and MACs of a network, with totals."""
-    from . import inline_spec, load_spec
-    from .api import analyze as run
+    from . import analyze as run, inline_spec, load_spec
     from .render import render
     fmt = "markdown" if format == Format.md else format.value
     try:
@@ -338,8 +337,7 @@ def diff(
 ):
     """What changed between two specs: layers added, removed, renamed or changed (matched by
     name), and the totals."""
-    from . import load_spec
-    from .api import analyze as run
+    from . import analyze as run, load_spec
     from .diff import diff_reports
     from .render import diff as out
     try:
@@ -402,8 +400,7 @@ def memory(
     """Will it fit? Memory to train (parameters, gradients, optimizer state, saved activations) or to
     run (parameters, peak activations, KV cache) a network, per device with ZeRO."""
     from .analyze import analyze as run
-    from .memory import Settings
-    from .memory import memory as compute
+    from .memory import Settings, memory as compute
     from .render.memory import render_memory_json, render_memory_table
     from .spec import load_spec
     try:

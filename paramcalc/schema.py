@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .budget import KEYS as BUDGET_KEYS
-from .budget import SETTINGS as BUDGET_SETTINGS
-from .budget import setting_schema
+from .budget import KEYS as BUDGET_KEYS, SETTINGS as BUDGET_SETTINGS, setting_schema
 from .kinds import kind_doc
 from .layers import REGISTRY
 from .layers.base import DTYPE_BYTES, REQUIRED

@@ -2,8 +2,7 @@
 Skipped without torch; .ci/run installs torch==2.13.0 so it runs in CI."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 pytest.importorskip("torch")
 
