@@ -2,8 +2,16 @@
 
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:   # what __getattr__ below loads on first use, for type checkers
+    from .api import analyze
+    from .errors import SpecError
+    from .report import Report
+    from .spec import inline_spec, load_spec, parse_spec
+
 __all__ = ["analyze", "load_spec", "parse_spec", "inline_spec", "Report", "SpecError", "__version__"]
 
 # Where each public name lives. They are imported on first use, so `import paramcalc` (and every

@@ -8,7 +8,7 @@ from operator import attrgetter
 
 from .errors import ShapeError, SpecError
 from .graph import build_graph, unused_outputs
-from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, fmt_shape, prod
+from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, Layer, fmt_shape, prod
 from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec
@@ -26,7 +26,7 @@ class _Analysis:
         self.graph = build_graph(spec)
         self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)
         self.rows: list[LayerRow] = []
-        self.by_name: dict[str, tuple[LayerRow, object]] = {}   # row and its layer, for ties
+        self.by_name: dict[str, tuple[LayerRow, Layer]] = {}   # row and its layer, for ties
         self.blocks: list[BlockRow] = []
         self.layer_objects: list = []
         self.measured: dict[tuple, tuple] = {}   # (layer, *input shapes) -> output shape, counts, MACs
@@ -36,7 +36,7 @@ class _Analysis:
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
-        paths = [[] for _ in graph.nodes]
+        paths: list[list[str]] = [[] for _ in graph.nodes]
         for block in graph.blocks:  # listed outermost first
             for i in range(block.start, block.end):
                 paths[i].append(block.name)
@@ -156,6 +156,7 @@ class _Analysis:
             raise ShapeError(f"tie: '{node.tie}' ({owner.kind}) has no weight to share")
         mine = layer.weight_shape(in_shapes)
         theirs = owner.weight_shape([tuple(s) for s in owner_row.input_shapes])
+        assert mine is not None and theirs is not None   # both kinds have a weight (checked here and in graph.tie)
         if tuple(mine) != tuple(theirs):
             raise ShapeError(f"tie: this weight is {list(mine)}, but '{node.tie}' has {list(theirs)}")
         return prod(mine)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
+from typing import Any
 
 from .errors import Loc, SpecError, describe, did_you_mean
 from .report import Report
@@ -91,7 +93,7 @@ class Budget:
     """One limit or expectation, and where it was set (a flag, or a line of the spec)."""
 
     key: str
-    value: object          # int, or a shape for expect_output
+    value: Any             # int, or a shape for expect_output
     source: str            # "flag" or "spec"
     loc: Loc | None = None
 
@@ -99,8 +101,8 @@ class Budget:
 @dataclass(frozen=True)
 class Violation:
     key: str
-    limit: object
-    actual: object
+    limit: Any             # as Budget.value
+    actual: Any
     source: str
     loc: Loc | None
 
@@ -130,8 +132,9 @@ def percent_text(part: int, whole: int) -> str:
 def setting_schema(key: str) -> dict:
     """The JSON Schema of a memory budget's setting."""
     from . import memory
-    choices = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS, "weights": memory.WEIGHT_BITS,
-               "attention": memory.ATTENTION, "device": memory.DEVICES}
+    choices: dict[str, Collection[str]] = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS,
+                                           "weights": memory.WEIGHT_BITS, "attention": memory.ATTENTION,
+                                           "device": memory.DEVICES}
     if key in choices:
         return {"enum": list(choices[key])}
     if key == "checkpoint":
@@ -143,8 +146,9 @@ def setting_schema(key: str) -> dict:
 def parse_setting(key: str, value, loc: Loc | None):
     """A memory budget's setting (precision: bf16-mixed, batch: 8, ...), checked as `paramcalc memory` checks it."""
     from . import memory
-    choices = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS, "weights": memory.WEIGHT_BITS,
-               "attention": memory.ATTENTION, "device": memory.DEVICES}
+    choices: dict[str, Collection[str]] = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS,
+                                           "weights": memory.WEIGHT_BITS, "attention": memory.ATTENTION,
+                                           "device": memory.DEVICES}
     if key in choices:
         if not isinstance(value, str) or value not in choices[key]:
             raise SpecError(f"budget {key} expects one of {', '.join(choices[key])}, found {describe(value)}", loc,
@@ -175,6 +179,7 @@ def spec_budgets(spec) -> dict[str, Budget]:
 
 def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]:
     violations = []
+    actual: int | list[int]
     for key, budget in budgets.items():
         if key in SETTINGS:
             continue

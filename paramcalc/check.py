@@ -15,6 +15,7 @@ from .errors import SpecError
 from .report import Report
 from .spec import load_spec
 
+
 class Status(StrEnum):
     """A spec's outcome; its value is what JSON says."""
 
@@ -53,10 +54,10 @@ def expand_paths(paths: list[str], follow_symlinks: bool = False) -> list[tuple[
                                 hint="a directory is searched for *.yaml and *.yml")
             found += specs
         elif not os.path.lexists(path) and glob.has_magic(path):
-            specs = _glob(path, follow_symlinks)
-            if not specs:
+            matches = _glob(path, follow_symlinks)
+            if not matches:
                 raise SpecError(f"no spec files match {terminal(path)}")
-            found += [(p, None) for p in specs]
+            found += [(p, None) for p in matches]
         else:
             found.append((path, None))
         if len(found) > MAX_FILES:
@@ -90,7 +91,8 @@ def _walk(root: str, follow_symlinks: bool) -> list[tuple[str, str | None]]:
         return info.st_dev, info.st_ino
 
     seen = {identity(root)}
-    found, stack = [], [root]
+    found: list[tuple[str, str | None]] = []
+    stack = [root]
     while stack and len(found) <= MAX_FILES:
         directory = stack.pop()
         try:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from enum import Enum
-from typing import Optional
+from enum import StrEnum
 
 import typer
 
@@ -30,7 +29,7 @@ def complete_kind(incomplete: str) -> list[str]:
     return [k for k in REGISTRY if k.startswith(incomplete.lower())]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -40,18 +39,18 @@ class Format(str, Enum):
     dot = "dot"
 
 
-class KindsFormat(str, Enum):
+class KindsFormat(StrEnum):
     table = "table"
     json = "json"
 
 
-class CheckFormat(str, Enum):
+class CheckFormat(StrEnum):
     table = "table"
     json = "json"
     github = "github"
 
 
-class DiffFormat(str, Enum):
+class DiffFormat(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
@@ -131,26 +130,26 @@ def main(version: bool = typer.Option(False, "--version", callback=version_callb
     "paramcalc analyze specs/gpt2.yaml --columns name,output,params,macs",
     "paramcalc analyze -i 3x32x32 -l 'conv2d(16, kernel=3)' -l relu -l flatten -l 'linear(10)'"))
 def analyze(
-    spec: Optional[str] = typer.Argument(None, metavar="[SPEC]",
+    spec: str | None = typer.Argument(None, metavar="[SPEC]",
                                          help="Spec file (YAML; JSON is valid YAML), or - for stdin."),
-    input: Optional[str] = typer.Option(None, "-i", "--input", metavar="SHAPE",
+    input: str | None = typer.Option(None, "-i", "--input", metavar="SHAPE",
                                         help="Inline input shape: 3x224x224, 3,224,224 or [3,224,224]."),
-    layer: Optional[list[str]] = typer.Option(None, "-l", "--layer", metavar="LAYER",
+    layer: list[str] | None = typer.Option(None, "-l", "--layer", metavar="LAYER",
                                               help="Inline layer, repeatable: 'conv2d(64, kernel=3, padding=1)'."),
     format: Format = typer.Option(Format.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
                                   help="table, json, csv, markdown (md), mermaid or dot."),
-    depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1, metavar="N",
+    depth: int | None = typer.Option(None, "-d", "--depth", min=1, metavar="N",
                                         help="Collapse blocks nested deeper than this into one row (table, markdown) or node "
                                              "(mermaid, dot)."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N",
+    batch: int | None = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N",
                                         help="Batch size (scales MACs); overrides the spec."),
-    columns: Optional[str] = typer.Option(None, "--columns", metavar="COLUMNS",
+    columns: str | None = typer.Option(None, "--columns", metavar="COLUMNS",
                                           help="Table columns, comma-separated: index, name, kind, input, output, "
                                                "weights, bias, params, buffers, macs."),
     wide: bool = typer.Option(False, "--wide", help="Show every column in full, however narrow the terminal."),
-    save_svg: Optional[str] = typer.Option(None, "--save-svg", metavar="FILE.svg",
+    save_svg: str | None = typer.Option(None, "--save-svg", metavar="FILE.svg",
                                            help="Also save the table as an SVG image."),
-    save_html: Optional[str] = typer.Option(None, "--save-html", metavar="FILE.html",
+    save_html: str | None = typer.Option(None, "--save-html", metavar="FILE.html",
                                             help="Also save the table as an HTML page."),
     memory: bool = typer.Option(False, "--memory", help="Table: add each layer's activation bytes and the bytes "
                                                         "it adds to what training keeps for backward."),
@@ -183,6 +182,7 @@ def analyze(
             from .render.table import default_columns, extra_columns, pick_columns
             offered = default_columns(report, depth) + extra_columns(report, memory, rf, share)
             picked = pick_columns(offered, columns.split(","))
+        text: str | list[str]
         if fmt == "json":   # in pieces: the text of a 100,000-layer report is never copied whole
             from .render.json import render_json_parts
             text = render_json_parts(report)
@@ -262,23 +262,23 @@ def write_atomic(path: str, text: str) -> None:
 def check(
     paths: list[str] = typer.Argument(..., metavar="PATH...",
                                       help="Spec files, directories (searched for *.yaml, *.yml) or globs."),
-    max_params: Optional[str] = typer.Option(None, "--max-params", metavar="N",
+    max_params: str | None = typer.Option(None, "--max-params", metavar="N",
                                              help="Most parameters allowed, e.g. 25M."),
-    max_trainable: Optional[str] = typer.Option(None, "--max-trainable", metavar="N",
+    max_trainable: str | None = typer.Option(None, "--max-trainable", metavar="N",
                                                 help="Most trainable parameters allowed."),
-    max_macs: Optional[str] = typer.Option(None, "--max-macs", metavar="N", help="Most MACs allowed, e.g. 4.5G."),
-    max_param_bytes: Optional[str] = typer.Option(None, "--max-param-bytes", metavar="BYTES",
+    max_macs: str | None = typer.Option(None, "--max-macs", metavar="N", help="Most MACs allowed, e.g. 4.5G."),
+    max_param_bytes: str | None = typer.Option(None, "--max-param-bytes", metavar="BYTES",
                                                   help="Most parameter bytes, e.g. 100MiB."),
-    max_train_memory: Optional[str] = typer.Option(None, "--max-train-memory", metavar="BYTES",
+    max_train_memory: str | None = typer.Option(None, "--max-train-memory", metavar="BYTES",
                                                     help="Most training memory per device, e.g. 80GiB (settings "
                                                          "from the spec's budget: precision, optimizer, batch, ...)."),
-    max_inference_memory: Optional[str] = typer.Option(None, "--max-inference-memory", metavar="BYTES",
+    max_inference_memory: str | None = typer.Option(None, "--max-inference-memory", metavar="BYTES",
                                                         help="Most inference memory per device, e.g. 24GiB."),
-    expect_output: Optional[str] = typer.Option(None, "--expect-output", metavar="SHAPE",
+    expect_output: str | None = typer.Option(None, "--expect-output", metavar="SHAPE",
                                                 help="Required output shape, e.g. 1000."),
-    expect_params: Optional[str] = typer.Option(None, "--expect-params", metavar="N",
+    expect_params: str | None = typer.Option(None, "--expect-params", metavar="N",
                                                 help="Exact parameter count required."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N",
+    batch: int | None = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N",
                                         help="Batch size (scales MACs); overrides specs."),
     format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
                                        help="table, json (one object per file) or github (Actions annotations)."),
@@ -324,15 +324,15 @@ def diff(
     new: str = typer.Argument(..., metavar="NEW", help="The new spec (or - for stdin)."),
     format: DiffFormat = typer.Option(DiffFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
                                       help="table, json or markdown (md)."),
-    depth: Optional[int] = typer.Option(None, "-d", "--depth", min=1, metavar="N",
+    depth: int | None = typer.Option(None, "-d", "--depth", min=1, metavar="N",
                                         help="Compare blocks down to this depth, not every layer."),
     all_layers: bool = typer.Option(False, "--all", help="Also list unchanged layers."),
     exit_code: bool = typer.Option(False, "--exit-code",
                                    help="Exit 1 when anything changed, 0 when nothing did (as git diff --exit-code)."),
     wide: bool = typer.Option(False, "--wide", help="Show every column in full, however narrow the terminal."),
-    save_svg: Optional[str] = typer.Option(None, "--save-svg", metavar="FILE.svg",
+    save_svg: str | None = typer.Option(None, "--save-svg", metavar="FILE.svg",
                                            help="Also save the table as an SVG image."),
-    save_html: Optional[str] = typer.Option(None, "--save-html", metavar="FILE.html",
+    save_html: str | None = typer.Option(None, "--save-html", metavar="FILE.html",
                                             help="Also save the table as an HTML page."),
 ):
     """What changed between two specs: layers added, removed, renamed or changed (matched by
@@ -362,7 +362,7 @@ def diff(
         raise typer.Exit(1)
 
 
-class MemoryFormat(str, Enum):
+class MemoryFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -375,7 +375,7 @@ def memory(
     spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
     inference: bool = typer.Option(False, "--inference/--train",
                                    help="Inference (peak activations) instead of training (the default)."),
-    batch: Optional[int] = typer.Option(None, "-b", "--batch", min=1, help="Batch size per device; overrides the spec."),
+    batch: int | None = typer.Option(None, "-b", "--batch", min=1, help="Batch size per device; overrides the spec."),
     precision: str = typer.Option("fp32", "--precision",
                                   help="fp32, bf16, fp16, bf16-mixed or fp16-mixed (16-bit weights and "
                                        "activations, fp32 master weights and optimizer state)."),
@@ -388,7 +388,7 @@ def memory(
                                          "the top-level blocks): keep each block's input, recompute one at a time."),
     kv_cache: int = typer.Option(0, "--kv-cache", min=0, metavar="SEQ",
                                  help="Cache keys and values of every attention layer for SEQ positions (inference)."),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, "
+    weights: str | None = typer.Option(None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, "
                                                                   "int8 or int4."),
     attention: str = typer.Option("flash", "--attention", help="flash (fused: no attention matrix kept) or math "
                                                                "(the softmax output kept too)."),
@@ -400,8 +400,7 @@ def memory(
     """Will it fit? Memory to train (parameters, gradients, optimizer state, saved activations) or to
     run (parameters, peak activations, KV cache) a network, per device with ZeRO."""
     from .analyze import analyze as run
-    from .memory import Settings
-    from .memory import memory as compute
+    from .memory import Settings, memory as compute
     from .render.memory import render_memory_json, render_memory_table
     from .spec import load_spec
     try:
@@ -427,7 +426,7 @@ def schema():
 @app.command(epilog=examples("paramcalc kinds", "paramcalc kinds conv2d", "paramcalc kinds conv   # every conv kind",
                              "paramcalc kinds --format json | jq '.kinds[].kind'"))
 def kinds(
-    kind: Optional[str] = typer.Argument(None, metavar="[KIND]", autocompletion=complete_kind,
+    kind: str | None = typer.Argument(None, metavar="[KIND]", autocompletion=complete_kind,
                                          help="One kind to describe in detail, e.g. conv2d; or part of a name."),
     format: KindsFormat = typer.Option(KindsFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
                                        help="table or json."),
@@ -451,7 +450,7 @@ def kinds(
     emit(text)
 
 
-class ExportTarget(str, Enum):
+class ExportTarget(StrEnum):
     pytorch = "pytorch"
 
 
@@ -459,7 +458,7 @@ class ExportTarget(str, Enum):
 def export(
     spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
     to: ExportTarget = typer.Option(ExportTarget.pytorch, "--to", help="Target framework."),
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    output: str | None = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
 ):
     """The spec as PyTorch source: a module importing only torch that defines build_model(), with the
     spec's names as module names (so its state_dict keys are the spec's names)."""
@@ -480,7 +479,7 @@ import_app = typer.Typer(help="Write a spec from what you already have: a Huggin
 app.add_typer(import_app, name="import")
 
 
-def _write_spec(text: str, output: Optional[str]) -> None:
+def _write_spec(text: str, output: str | None) -> None:
     if output:
         write_atomic(output, text)
     else:
@@ -490,9 +489,9 @@ def _write_spec(text: str, output: Optional[str]) -> None:
 @import_app.command("hf")
 def import_hf(
     config: str = typer.Argument(..., help="A Hugging Face config.json (llama, mistral, qwen2, gemma, gpt2, bert, t5, vit)."),
-    seq: Optional[int] = typer.Option(None, "--seq", min=1,
+    seq: int | None = typer.Option(None, "--seq", min=1,
                                       help="Sequence length of the inputs (default: the config's maximum positions)."),
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
+    output: str | None = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
 ):
     """A spec from a Hugging Face config.json: no network, no transformers. Names are the checkpoint's."""
     from .importers.hf import import_hf as build
@@ -506,9 +505,9 @@ def import_hf(
 def import_torch(
     target: str = typer.Argument(..., help="MODULE:FACTORY, e.g. torchvision.models:resnet18 or mymodels.py:build."),
     input: str = typer.Option(..., "-i", "--input", help="Per-sample input shape, e.g. 3x224x224; several inputs: 3x224x224;16."),
-    tokens: Optional[int] = typer.Option(None, "--tokens", min=1,
+    tokens: int | None = typer.Option(None, "--tokens", min=1,
                                          help="The input is token ids below this vocabulary size."),
-    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
+    output: str | None = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
 ):
     """A spec from a PyTorch model (needs torch): traced with torch.fx, or with module hooks where
     fx cannot trace; module paths become layer names."""

@@ -65,7 +65,7 @@ class DiffReport:
                        for key, (a, b, d, r) in self.totals_delta().items()},
             "layers": [{"name": c.name, "status": c.status, "old": side(c.old), "new": side(c.new),
                         "params_change": c.delta("params"), "macs_change": c.delta("macs"),
-                        **({"old_name": c.old.name} if c.status == RENAMED else {})}
+                        **({"old_name": c.old.name} if c.status == RENAMED and c.old else {})}
                        for c in self.changes if include_same or c.status != SAME],
         }
 
@@ -79,7 +79,7 @@ def _signature(row):
 
 
 def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffReport:
-    from .render import visible_rows     # the rows a table at this depth shows (a pure selection)
+    from .render import visible_rows  # the rows a table at this depth shows (a pure selection)
     old_layers, new_layers = visible_rows(old, depth), visible_rows(new, depth)
     old_rows = {r.name: r for r in old_layers}
     new_names = {r.name for r in new_layers}
@@ -103,7 +103,8 @@ def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffRepo
 def _pair_renames(changes: list[LayerChange]) -> list[LayerChange]:
     """Between the same two surviving layers, a removed and an added layer that agree in everything
     but the name are one layer renamed (matched in order)."""
-    out, gap = [], []
+    out: list[LayerChange] = []
+    gap: list[LayerChange] = []
 
     def close_gap():
         removed = [c for c in gap if c.status == REMOVED]

@@ -16,7 +16,8 @@ import keyword
 import re
 
 from .errors import SpecError
-from .layers.base import REQUIRED
+from .layers.base import REQUIRED, Shape
+from .layers.linear import Buffer, Embedding
 from .spec import Spec
 
 # Attributes of nn.Module and nn.ModuleDict (torch 2.13): a child with one of these names cannot be
@@ -99,10 +100,10 @@ class _Unexportable(Exception):
     pass
 
 
-def construct(layer, in_shapes) -> str | None:
+def construct(layer, in_shapes: list[Shape]) -> str | None:
     """Source of the nn.Module for a layer, or None for a kind that is a torch operation in forward."""
     kind, tn = layer.kind, getattr(layer, "torch_name", "")
-    first = in_shapes[0] if in_shapes else None
+    first: Shape = in_shapes[0] if in_shapes else ()   # read only by kinds that have an input
     if kind.startswith(("conv", "convtranspose")):
         return _call(tn, [repr(first[0]), repr(layer.out)], _kwargs(layer, ("out",)))
     if kind == "linear":
@@ -401,6 +402,7 @@ class _Writer:
                 self.init.append(f"{parent}.register_parameter({parts[-1]!r}, {tensor})")
                 expression = self.access(parts, parameter=True)
             elif node.kind == "buffer":
+                assert isinstance(layer, Buffer)
                 shape = layer.shape if isinstance(layer.shape, tuple) else (layer.shape,)
                 # zeros: valid indices for the embeddings that read a buffer (position and token-type ids)
                 ids = any(n.kind in ("embedding", "embeddingbag") and node.name in n.inputs for n in graph.nodes)
@@ -421,8 +423,8 @@ class _Writer:
             if node.tie:
                 self.tie(node, parts)
             if node.frozen:
-                tensor = node.kind in ("parameter", "buffer")
-                self.after.append(f"{self.access(parts, parameter=tensor)}.requires_grad_(False)")
+                is_tensor = node.kind in ("parameter", "buffer")
+                self.after.append(f"{self.access(parts, parameter=is_tensor)}.requires_grad_(False)")
             forward.append(f"{self.variable(node.name)} = {expression}")
         outputs = [self.variables[name] for name in graph.outputs]
         # the main output (the last) first, then the named extra outputs, as `outputs:` lists them
@@ -508,7 +510,7 @@ class _Writer:
         """Inputs read by an embedding are token ids: the smallest table bounds them."""
         tokens: dict[str, int] = {}
         for node in self.graph.nodes:
-            if node.kind in ("embedding", "embeddingbag"):
+            if isinstance(node.layer, Embedding):   # and EmbeddingBag
                 for name in node.inputs:
                     if name in self.spec.inputs:
                         tokens[name] = min(tokens.get(name, node.layer.num), node.layer.num)

@@ -196,7 +196,7 @@ def substitute(value, env, loc, context, shape_of=None):
     if isinstance(value, YList):
         out = YList(value.loc)
         out.locs = value.locs
-        out.extend(substitute(v, env, l, context, shape_of) for v, l in zip(value, value.locs))
+        out.extend(substitute(v, env, v_loc, context, shape_of) for v, v_loc in zip(value, value.locs))
         return out
     if isinstance(value, list):
         return [substitute(v, env, loc, context, shape_of) for v in value]

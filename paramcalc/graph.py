@@ -18,7 +18,6 @@ from .layers.base import fmt_shape
 from .spec import META_KEYS, BlockDef, Entry, Spec, check_name
 from .yaml_reader import YList, YMap
 
-
 MAX_LAYERS = 100_000   # far above any real network; stops a `repeat: 1000000000` from hanging
 # Expansion work, not only layers made: every entry visited (a skipped `when: false` one too), every
 # block, group and repetition counts one. 100,000 layers in a repeated block cost about 300,000.
@@ -80,7 +79,7 @@ class _Scope:
     input: str | None           # what `input` means here (None at top level: the network inputs)
     env: dict[str, Any]
     context: tuple[str, ...]
-    parent: "_Scope | None" = None
+    parent: _Scope | None = None
     names: dict[str, str] = field(default_factory=dict)   # local name -> node name
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -146,7 +145,7 @@ class _Expander:
         if not isinstance(ref, str):
             raise SpecError(f"'from' expects a layer name or a list of names, found {describe(ref)}", loc,
                             context=scope.context)
-        s = scope
+        s: _Scope | None = scope
         while s is not None:
             if ref == "input" and s.input is not None:
                 return s.input
@@ -233,7 +232,7 @@ class _Expander:
         loc = entry.meta_locs["from"]
         refs = raw if isinstance(raw, list) else [raw]
         locs = raw.locs if isinstance(raw, YList) else [loc] * len(refs)
-        resolved = [self.resolve(ref, scope, l) for ref, l in zip(refs, locs)]
+        resolved = [self.resolve(ref, scope, ref_loc) for ref, ref_loc in zip(refs, locs)]
         if len(resolved) == 1 and self.merges(entry) and current:
             # `add: {from: shortcut}` reads as "add the shortcut": the flow so far, plus that input.
             return current[:1] + resolved
@@ -436,6 +435,7 @@ class _Expander:
                 fields = ", ".join(cls.fields()) or "none"
                 raise SpecError(f"takes no single value; name its fields (fields: {fields})", entry.positional_loc,
                                 layer=label, context=scope.context)
+            assert entry.positional_loc is not None   # set with has_positional
             values[cls.primary] = self.sub(entry.positional, scope, entry.positional_loc)
             value_locs[cls.primary] = entry.positional_loc
         for key, value in raw.items():

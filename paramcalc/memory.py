@@ -185,9 +185,9 @@ def _inference_peak(report, st: _Storages) -> int:
         for s in ins:
             last[s] = i
     for name in report.outputs:
-        if st.of.get(name) is not None:
-            last[st.of[name]] = end
-    live = {st.of[name] for name in report.inputs}
+        if (storage := st.of.get(name)) is not None:
+            last[storage] = end
+    live = {s for s in (st.of[name] for name in report.inputs) if s is not None}   # every input has one
     current = peak = sum(st.nbytes[s] for s in live)
     for i, row in enumerate(report.layers):
         mine = st.of[row.name]
@@ -213,7 +213,7 @@ def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
         if i not in inside:
             base |= kept
     for block in segments:
-        base |= {st.of[n] for n in block.inputs if st.of.get(n) is not None}
+        base |= {s for n in block.inputs if (s := st.of.get(n)) is not None}
     recompute = 0
     for block in segments:
         own = set().union(*st.kept[block.first:block.last + 1]) - base

@@ -5,8 +5,10 @@ Shapes are per sample, channels first; MACs are multiplied by the spec's batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
+from typing import Any
 
 SCHEMA_VERSION = 1
 
@@ -27,10 +29,10 @@ CONVENTIONS = {
 COUNT_FIELDS = ("weights", "bias", "params", "trainable", "buffers", "macs", "param_bytes", "shared")
 
 
-_READERS: dict[type, tuple[tuple[str, ...], attrgetter]] = {}
+_READERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple]]] = {}
 
 
-def _reader(cls) -> tuple[tuple[str, ...], attrgetter]:
+def _reader(cls) -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
     """A row class's field names and one getter of all their values, made once per class, so a
     field added to a row needs no change here."""
     if cls not in _READERS:

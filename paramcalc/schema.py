@@ -7,9 +7,9 @@ without `blocks`, an unknown kind is rejected. Fields of known kinds are always 
 
 from __future__ import annotations
 
-from .budget import KEYS as BUDGET_KEYS
-from .budget import SETTINGS as BUDGET_SETTINGS
-from .budget import setting_schema
+from typing import Any
+
+from .budget import KEYS as BUDGET_KEYS, SETTINGS as BUDGET_SETTINGS, setting_schema
 from .kinds import kind_doc
 from .layers import REGISTRY
 from .layers.base import DTYPE_BYTES, REQUIRED
@@ -66,7 +66,7 @@ def _kind_entry(cls) -> dict:
     body = {"type": "object", "properties": {**props, **META}, "additionalProperties": False}
     if not props:
         body["description"] = f"{cls.kind} has no fields"
-    value = {"anyOf": [body, {"type": "null"}], "description": kind_doc(cls).split("\n")[0]}
+    value: dict[str, Any] = {"anyOf": [body, {"type": "null"}], "description": kind_doc(cls).split("\n")[0]}
     if cls.primary:
         value["anyOf"].append(_value(fields[cls.primary], REQUIRED))
     return value

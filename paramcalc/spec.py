@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import Loc, SpecError, describe, did_you_mean
 from .yaml_reader import YList, YMap, base_loc, parse_yaml, read_text
+
 META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie")
 TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "blocks", "outputs", "budget")
 
@@ -63,7 +64,7 @@ class Entry:
     positional_loc: Loc | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     meta_locs: dict[str, Loc] = field(default_factory=dict)
-    children: list["Entry"] | None = None
+    children: list[Entry] | None = None
 
 
 @dataclass
@@ -71,7 +72,7 @@ class Spec:
     name: str
     inputs: dict[str, tuple[int, ...]]
     layers: list[Entry]
-    blocks: dict[str, "BlockDef"]
+    blocks: dict[str, BlockDef]
     batch: int = 1
     dtype: str = "float32"
     outputs: list[tuple[str, Loc]] = field(default_factory=list)

@@ -166,6 +166,7 @@ class _Composer:
         if key == "<<" and event.implicit[0] and event.tag is None:
             top.key = _MERGE
             return
+        assert isinstance(top.value, YMap)   # keys are read only inside a mapping
         if key in top.value.key_locs:
             first = top.value.key_locs[key]
             raise SpecError(f"duplicate key '{key}' (first written at line {first.line})", loc)
@@ -175,6 +176,7 @@ class _Composer:
 def _merge(done: _Open):
     """YAML merge keys (`<<: *base`, `<<: [*a, *b]`): explicit keys win, then earlier sources."""
     out = done.value
+    assert isinstance(out, YMap)   # only a mapping has merge keys
     for value, loc in done.merges:
         for source in (value if isinstance(value, YList) else [value]):
             if not isinstance(source, YMap):
@@ -196,7 +198,7 @@ def base_loc(value, fallback):
 
 
 # libyaml's parser when PyYAML has it (several times faster); both give line/column marks.
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # a base chosen at import
     """YAML 1.1 reads 1e-12 (no dot) as a string; spec writers mean the number, as in YAML 1.2 and JSON."""
 
 
@@ -246,6 +248,7 @@ def read_text(path: str) -> tuple[str, str]:
     """(text, source name) of a spec file, or `-` for stdin. Only a regular file is read (a FIFO
     or device is refused without blocking on it), and at most MAX_BYTES of it."""
     import sys
+
     from .escape import cut
     if path == "-":
         data, source = sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"

@@ -26,6 +26,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from generate_zoo_fixture import measure  # noqa: E402
+
 from paramcalc import analyze, parse_spec  # noqa: E402
 from paramcalc.errors import SpecError  # noqa: E402
 from paramcalc.importers.torch import spec_from_model  # noqa: E402

@@ -44,9 +44,8 @@ from pathlib import Path
 
 import torch
 import torchvision
-from torch import nn
-
 from generate_zoo_fixture import DCGANGenerator, UNet
+from torch import nn
 
 OUT = Path(__file__).parent / "fixtures" / "receptive_field.json"
 # float32 halves the time of U-Net's 18 probes; its deepest path (23 convolutions) stays far from underflow
@@ -65,8 +64,12 @@ def lenet5():
 def zoo():
     """Every CNN in specs/: (model, spec input, consecutive centre positions probed, modules measured)."""
     tv = torchvision.models
-    stage = lambda name: name.count(".") <= 1   # top-level modules and their children (layer1.0, features.3)
-    top = lambda name: "." not in name
+    def stage(name):   # top-level modules and their children (layer1.0, features.3)
+        return name.count(".") <= 1
+
+    def top(name):
+        return "." not in name
+
     return {
         "lenet5": (lenet5(), [1, 32, 32], 1, stage),
         # two (four) stride-2 transposed convolutions: fields repeat every 4 (16) positions
@@ -206,7 +209,10 @@ def prepare(model: nn.Module) -> nn.Module:
 
 def avg_pool_like(pool):
     n = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}[type(pool)]
-    tup = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
+    def tup(v):
+        return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
+
     if any(d != 1 for d in tup(pool.dilation)):
         return DepthwiseOnes(n, tup(pool.kernel_size), tup(pool.stride), tup(pool.padding), tup(pool.dilation))
     return [nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d][n - 1](pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode)
@@ -343,7 +349,7 @@ def main(only: list[str]):
                                          dtype=torch.float32 if name in FLOAT32 else torch.float64)
         del model
         gc.collect()
-        print(name, {k: v["global"] or [max(h - l + 1 for _, l, h in d) for d in v["dims"]]
+        print(name, {k: v["global"] or [max(hi - lo + 1 for _, lo, hi in d) for d in v["dims"]]
                      for k, v in result["models"][name].items()}, flush=True)
         OUT.write_text(json.dumps(result, indent=1) + "\n")
     if only and "cases" not in only:
@@ -351,10 +357,11 @@ def main(only: list[str]):
     result["cases"] = []
     for name, shape, layers, model, centre in single_layer_cases():
         adaptive = any(k.startswith("adaptive") for layer in layers for k in layer)
-        field = measure(model, shape, centre, lambda n: n == str(len(layers) - 1), fixed_size=adaptive)
-        field = field[str(len(layers) - 1)]
+        last = str(len(layers) - 1)
+        field = measure(model, shape, centre, lambda n, last=last: n == last, fixed_size=adaptive)
+        field = field[last]
         result["cases"].append({"name": name, "input": shape, "layers": layers, "field": field})
-        print(name, [max(h - l + 1 for _, l, h in d if l is not None) for d in field["dims"]], flush=True)
+        print(name, [max(hi - lo + 1 for _, lo, hi in d if lo is not None) for d in field["dims"]], flush=True)
     OUT.write_text(json.dumps(result, indent=1) + "\n")
 
 

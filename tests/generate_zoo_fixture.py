@@ -6,7 +6,8 @@ torchvision does not import beside the torch==2.13.0 test oracle, so this runs i
     /tmp/tv/bin/python tests/generate_zoo_fixture.py
 
 Models that torchvision lacks (U-Nets, GPT-2, a DCGAN generator, an LSTM language model, BERT-base, the
-Llama-family TinyLlama-1.1B) are rebuilt here in plain torch from the reference named in their docstrings. Per model it records total params
+Llama-family TinyLlama-1.1B) are rebuilt here in plain torch from the reference named in their docstrings.
+Per model it records total params
 (shared weights once, as model.parameters() does), buffers and MACs (torch.utils.flop_counter.FlopCounterMode / 2,
 attention on the math backend), the output shape, and for every named submodule called exactly once
 its per-sample output shape and parameter count, so the tests can compare spec blocks named like

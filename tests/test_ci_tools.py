@@ -7,8 +7,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from helpers import run_cli
+
 from paramcalc import yaml_reader
 from paramcalc.budget import parse_amount
 from paramcalc.errors import SpecError
@@ -303,6 +303,7 @@ def test_export_extension_is_checked(tmp_path, flag, name):
 
 def test_export_permissions_follow_umask(tmp_path):
     import os
+
     from paramcalc.cli import write_atomic
     old = os.umask(0o027)
     try:

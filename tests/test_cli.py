@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import run_cli
 
 SPECS = Path(__file__).parent.parent / "specs"
@@ -130,8 +129,8 @@ def test_console_script():
 
 def test_json_run_does_not_import_rich():
     code = ("import sys; from paramcalc.cli import app\n"
-            "try: app(['analyze', %r, '-f', 'json'])\nexcept SystemExit: pass\n"
-            "sys.stderr.write(str('rich' in sys.modules))") % str(SPECS / "lenet5.yaml")
+            "try: app(['analyze', {!r}, '-f', 'json'])\nexcept SystemExit: pass\n"
+            "sys.stderr.write(str('rich' in sys.modules))").format(str(SPECS / "lenet5.yaml"))
     result = subprocess.run(["python", "-c", code], capture_output=True, text=True)
     assert result.stderr.strip().endswith("False")
 
@@ -279,6 +278,7 @@ def test_kinds_text_is_verbatim():
 
 def test_every_kind_shows_its_bracketed_examples():
     import re
+
     from paramcalc.kinds import describe_kind
     from paramcalc.layers import REGISTRY
     from paramcalc.render.kinds import render_kind

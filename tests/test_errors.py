@@ -2,7 +2,6 @@
 what was expected and what was found. Run through the real entry point."""
 
 import pytest
-
 from helpers import run_cli
 
 CONV = "input: [3, 32, 32]\nlayers:\n"

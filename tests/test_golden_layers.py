@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from helpers import analyze_case, case_spec_text
+
 from paramcalc import SpecError
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "layers.json").read_text())

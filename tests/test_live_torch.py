@@ -2,14 +2,14 @@
 Skipped without torch; .ci/run installs torch==2.13.0 so it runs in CI."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 pytest.importorskip("torch")
 
 from helpers import analyze_case, case_spec_text  # noqa: E402
-from paramcalc import SpecError  # noqa: E402
 from torch_oracle import ORACLE_KINDS, measure, random_case  # noqa: E402
+
+from paramcalc import SpecError  # noqa: E402
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

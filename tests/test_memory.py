@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 
 from paramcalc import analyze
 from paramcalc.layers.base import Context, prod
 from paramcalc.memory import Settings, activations, memory
 from paramcalc.spec import inline_spec, load_spec, parse_spec
-from helpers import run_cli
 
 ROOT = Path(__file__).parent.parent
 FIXTURE = json.loads((ROOT / "tests" / "fixtures" / "memory.json").read_text())

@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from helpers import run_cli
+
 from paramcalc import analyze, parse_spec
 from paramcalc.render import render
 

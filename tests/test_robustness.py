@@ -3,8 +3,7 @@ SpecError (which the CLI turns into exit 2). Hypothesis writes the specs, from t
 uses, nested any which way."""
 
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from paramcalc import SpecError, analyze, parse_spec
 from paramcalc.layers import REGISTRY

@@ -11,10 +11,9 @@ import subprocess
 import sys
 
 import pytest
-
 from helpers import run_cli
-from paramcalc import SpecError, analyze, parse_spec
-from paramcalc import escape, expressions, graph, yaml_reader
+
+from paramcalc import SpecError, analyze, escape, expressions, graph, parse_spec, yaml_reader
 from paramcalc.errors import Loc
 
 LOC = Loc("t.yaml", 1, 1)

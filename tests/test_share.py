@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-
 from helpers import run_cli
+
 from paramcalc import analyze
 from paramcalc.render.table import bar
 from paramcalc.share import costliest, shares, units

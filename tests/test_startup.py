@@ -34,7 +34,7 @@ def test_public_names_load_on_first_use():
     assert module_or_function is paramcalc.analyze and callable(paramcalc.analyze)
     assert paramcalc.Report.__name__ == "Report" and paramcalc.graph.MAX_LAYERS > 0
     with pytest.raises(AttributeError):
-        paramcalc.no_such_name
+        _ = paramcalc.no_such_name
 
 
 @pytest.mark.parametrize("args, unused", [

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from paramcalc import analyze, load_spec, parse_spec
-from paramcalc.render.table import (Column, Screen, cut_left, default_columns, pick_columns, render_table,
-                                    report_lines)
 from paramcalc.errors import SpecError
 from paramcalc.render import visible_rows
+from paramcalc.render.table import Column, Screen, cut_left, default_columns, pick_columns, render_table, report_lines
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden"

@@ -199,7 +199,10 @@ def _reference_attention_class():
                 raise ValueError("heads must divide E")
             kv_heads, head_dim = kv_heads or heads, head_dim or e // heads
             self.heads, self.kv_heads, self.head_dim, self.add_zero_attn = heads, kv_heads, head_dim, add_zero_attn
-            pick = lambda b: bias if b is None else b
+
+            def pick(b):
+                return bias if b is None else b
+
             self.q_proj = nn.Linear(e, heads * head_dim, bias=pick(q_bias))
             self.k_proj = nn.Linear(kdim or e, kv_heads * head_dim, bias=pick(k_bias))
             self.v_proj = nn.Linear(vdim or e, kv_heads * head_dim, bias=pick(v_bias))

@@ -57,7 +57,7 @@ class _Config:
             raise self._fail(key, "a non-negative number", value)
         return value
 
-    def activation(self, key: str, default: str, allowed: dict[str, str]) -> str:
+    def activation(self, key: str, default: str, allowed: dict[str, str | dict]) -> str | dict:
         value = self.raw.get(key, default)
         if value is None:
             value = default
@@ -67,7 +67,7 @@ class _Config:
 
 
 # activation names in HF configs -> a paramcalc kind (with its fields)
-GELU = {"gelu": "gelu", "gelu_new": {"gelu": {"approximate": "tanh"}}, "gelu_pytorch_tanh":
+GELU: dict[str, str | dict] = {"gelu": "gelu", "gelu_new": {"gelu": {"approximate": "tanh"}}, "gelu_pytorch_tanh":
         {"gelu": {"approximate": "tanh"}}, "gelu_fast": {"gelu": {"approximate": "tanh"}}, "relu": "relu",
         "silu": "silu", "swish": "silu", "tanh": "tanh"}
 

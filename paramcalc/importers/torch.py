@@ -15,6 +15,7 @@ import importlib.util
 import operator
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..errors import Loc, SpecError
 from ..layers import REGISTRY
@@ -43,6 +44,8 @@ def load_factory(target: str):
             if not path.is_file():
                 raise SpecError(f"{module_name}: no such file")
             spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise SpecError(f"{module_name}: cannot be imported as a Python module")
             module = importlib.util.module_from_spec(spec)
             sys.modules.setdefault(path.stem, module)
             spec.loader.exec_module(module)
@@ -86,7 +89,7 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
 def module_layer(module) -> dict | None:
     """{kind: fields} for a leaf module paramcalc knows, else None."""
     # the class or its nearest torch.nn base (NonDynamicallyQuantizableLinear is a Linear)
-    base = next((c for c in type(module).__mro__ if c.__name__.lower() in REGISTRY), None)
+    base: type[Any] | None = next((c for c in type(module).__mro__ if c.__name__.lower() in REGISTRY), None)
     if base is None or base.__name__.lower() == "parameter" or type(module).forward is not base.forward:
         return None             # unknown, or a subclass computing something else (LayerNorm2d)
     kind = base.__name__.lower()
@@ -141,7 +144,7 @@ def _per_sample(meta) -> list[int] | None:
     return list(shape[1:]) if shape is not None and len(shape) >= 1 else None
 
 
-def trace_fx(model, inputs) -> tuple[dict, list]:
+def trace_fx(model, inputs) -> tuple[dict, list, list]:
     """(spec inputs, entries) from an fx trace; raises _Unsupported for what a spec cannot express."""
     import torch
     import torch.fx
@@ -150,7 +153,7 @@ def trace_fx(model, inputs) -> tuple[dict, list]:
         graph_module = torch.fx.symbolic_trace(model)
         ShapeProp(graph_module).propagate(*inputs)
     except Exception as e:
-        raise _Unsupported(f"torch.fx cannot trace it ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+        raise _Unsupported(f"torch.fx cannot trace it ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
     modules = dict(graph_module.named_modules())
     names: dict = {}           # fx node -> the spec name whose output it is
     used: set[str] = set()
@@ -381,10 +384,12 @@ def trace_hooks(model, inputs) -> tuple[dict, list, list]:
             h.remove()
     spec_inputs = {f"input{i}" if len(inputs) > 1 else "input": list(x.shape[1:]) for i, x in enumerate(inputs)}
     produced = [(name, shape) for name, shape in spec_inputs.items()]
-    entries, first_call, used = [], {}, set(spec_inputs)
+    entries, used = [], set(spec_inputs)
+    first_call: dict[int, str] = {}
     previous = produced[-1][0]
     for name, module, in_shapes, out_shape in calls:
         layer = module_layer(module)
+        assert layer is not None   # every leaf without a kind was refused above
         kind = next(iter(layer))
         fields = dict(layer[kind])
         unique, n = name, 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from . import human
-from .json import to_json
 from ..check import Status
 from ..escape import github_data, github_property, terminal
+from . import human
+from .json import to_json
 
 LABEL = {Status.OK: "ok", Status.OVER_BUDGET: "over budget", Status.FAILED_EXPECTATION: "failed expectation",
          Status.INVALID: "invalid"}
@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 
 
 def summary_line(results) -> str:
-    counts = {}
+    counts: dict[Status, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     parts = [f"{counts[s]} {LABEL[s]}" for s in LABEL if counts.get(s)]
@@ -81,9 +81,9 @@ def render_check_github(results) -> str:
                          f"title={github_property('paramcalc: warning')}::{github_data(terminal(f'{w.layer}: {w.message}'))}")
         if r.status in TITLE:
             for v in r.violations:
-                line = v.loc.line if v.loc and v.loc.source == r.path else 1
+                line_number = v.loc.line if v.loc and v.loc.source == r.path else 1
                 title = TITLE[Status.OVER_BUDGET if v.kind == "limit" else Status.FAILED_EXPECTATION]
-                lines.append(f"::error file={github_property(terminal(r.path))},line={line},"
+                lines.append(f"::error file={github_property(terminal(r.path))},line={line_number},"
                              f"title={github_property(title)}::{github_data(v.message)}")
         elif r.status == Status.INVALID:
             loc = r.error.loc

@@ -1,8 +1,8 @@
 import csv
 import io
 
-from . import shape_text
 from ..escape import csv_cell
+from . import shape_text
 
 COLUMNS = ("index", "name", "kind", "inputs", "input_shapes", "output_shape", "weights", "bias", "params",
            "trainable", "buffers", "macs", "param_bytes", "shared", "tied_to", "activation_bytes", "saved_bytes")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..escape import markdown, markdown_code, terminal
 from . import shape_text
 from .json import to_json
-from ..escape import markdown, markdown_code, terminal
 
 SYMBOL = {"added": "+", "removed": "−", "changed": "~", "renamed": "→", "same": " "}
 STYLE = {"added": "green", "removed": "red", "changed": "yellow", "renamed": "blue", "same": ""}

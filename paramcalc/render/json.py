@@ -8,10 +8,11 @@ is written by `json.dumps`, which defines the layout.
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, fields, is_dataclass
 from itertools import chain
+from json.encoder import encode_basestring  # ensure_ascii=False, as values are written
 from operator import attrgetter, itemgetter
-from json.encoder import encode_basestring        # ensure_ascii=False, as values are written
 
 _NONE = type(None)
 
@@ -46,7 +47,7 @@ def _plain_list(value: list) -> str | None:
     return None
 
 
-def _column(values: tuple, indent: str, keys: dict):
+def _column(values: Sequence, indent: str, keys: dict):
     """Every value of one column, written as `_write` would write it at `indent`."""
     types = set(map(type, values))
     if types == {int}:

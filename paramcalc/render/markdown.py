@@ -1,5 +1,5 @@
-from . import human, is_collapsed, params_note, shape_text, visible_rows
 from ..escape import markdown, markdown_code
+from . import human, is_collapsed, params_note, shape_text, visible_rows
 
 
 def render_markdown(report, depth=None) -> str:

@@ -80,8 +80,7 @@ def picture(report, depth: int | None = None) -> Picture:
                                                  block.params - block.shared, block.path[-1] if block.path else None)
             elif not depth or block.depth < depth:
                 open_cluster(block)
-        hidden = depth and len(row.path) >= depth
-        if hidden:
+        if depth and len(row.path) >= depth:
             unit[row.name] = collapsed[row.path[depth - 1]]
         else:
             unit[row.name] = add_node(row.name, row.kind, shape_text(row.output_shape), row.params - row.shared,

@@ -24,9 +24,10 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from ..escape import terminal
 from . import human, is_collapsed, params_note, row_label, shape_text, visible_rows
@@ -155,7 +156,10 @@ def rf_columns(report) -> list[Column]:
         def dims(values):
             return "×".join(str(Fraction(v).limit_denominator(4096)) for v in values)
         return [dims(field["size"]), dims(field["stride"]), dims(field["start"])]
-    return [Column(key, title, lambda row, i=i: cells(row)[i], align="right", drop=3)
+
+    def cell(i: int) -> Callable[[Any], str]:
+        return lambda row: cells(row)[i]
+    return [Column(key, title, cell(i), align="right", drop=3)
             for i, (key, title) in enumerate((("rf", "RF"), ("rf_stride", "stride"), ("rf_start", "start")))]
 
 
@@ -172,7 +176,10 @@ def bar(fraction: float) -> str:
 def share_columns(report) -> list[Column]:
     """--share: each row's share of the params and of the MACs, as bars."""
     from ..share import shares
-    return [Column(key, title, lambda row, i=i: bar(shares(row, report.totals)[i]), lambda r: "100%",
+
+    def cell(i: int) -> Callable[[Any], str]:
+        return lambda row: bar(shares(row, report.totals)[i])
+    return [Column(key, title, cell(i), lambda r: "100%",
                    style="magenta", drop=3)
             for i, (key, title) in enumerate((("params_share", "params share"), ("macs_share", "MACs share")))]
 
