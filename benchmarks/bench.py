@@ -30,11 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 # Child processes may write bytecode, as an installed package has it; else every run recompiles.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-TORCH_RESNET = ("import torch, torchvision; m = torchvision.models.resnet50(); "
-                "print(sum(p.numel() for p in m.parameters()))")
+TORCH_RESNET = (
+    "import torch, torchvision; m = torchvision.models.resnet50(); print(sum(p.numel() for p in m.parameters()))"
+)
 # The CLI with the YAML value cap lifted (for a tree that refuses a written-out 100,000-layer spec).
-LIFTED = ("import sys; import paramcalc.spec as s; s.MAX_NODES = 10**9; sys.argv[0] = 'paramcalc'; "
-          "from paramcalc.cli import run; run()")
+LIFTED = (
+    "import sys; import paramcalc.spec as s; s.MAX_NODES = 10**9; sys.argv[0] = 'paramcalc'; "
+    "from paramcalc.cli import run; run()"
+)
 
 
 def chain_spec(n: int) -> str:
@@ -51,14 +54,17 @@ def block_spec(n: int) -> str:
     """The same n layers from a block and a `repeat`: expansion does the work."""
     triples = (n - 2) // 3
     extra = "".join("  - relu\n" for _ in range(n - 2 - 3 * triples))
-    return ("name: blocks\ninput: [16, 8, 8]\nblocks:\n  unit:\n    args: {w: 16}\n    layers:\n"
-            "      - conv2d: {out: $w, kernel: 3, padding: 1}\n      - batchnorm2d\n      - relu\n"
-            f"layers:\n  - repeat: {triples}\n    unit: {{w: 32}}\n{extra}  - flatten\n  - linear: 10\n")
+    return (
+        "name: blocks\ninput: [16, 8, 8]\nblocks:\n  unit:\n    args: {w: 16}\n    layers:\n"
+        "      - conv2d: {out: $w, kernel: 3, padding: 1}\n      - batchnorm2d\n      - relu\n"
+        f"layers:\n  - repeat: {triples}\n    unit: {{w: 32}}\n{extra}  - flatten\n  - linear: 10\n"
+    )
 
 
 def yaml_values(text: str) -> int:
     """Values (mappings, lists, scalars; keys not counted) in a YAML document, as a value cap counts them."""
     import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     def count(node):
@@ -67,6 +73,7 @@ def yaml_values(text: str) -> int:
         if isinstance(node, yaml.SequenceNode):
             return 1 + sum(count(v) for v in node.value)
         return 1
+
     return count(yaml.compose(text, Loader=loader))
 
 
@@ -82,8 +89,9 @@ class Run:
 
     def once(self) -> None:
         start = time.perf_counter()
-        child = subprocess.Popen(self.argv, cwd=self.tree, env=ENV, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            self.argv, cwd=self.tree, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _, status, usage = os.wait4(child.pid, 0)
         self.wall.append(time.perf_counter() - start)
         self.cpu.append(usage.ru_utime + usage.ru_stime)
@@ -101,7 +109,7 @@ class Run:
 
 
 def rounds(runs: list[Run], n: int) -> None:
-    for run in runs:   # warm-up: writes the bytecode, fills the OS file cache
+    for run in runs:  # warm-up: writes the bytecode, fills the OS file cache
         run.once()
         run.wall.clear(), run.cpu.clear()
     for _ in range(n):
@@ -133,8 +141,9 @@ def label(run: Run) -> str:
 
 
 def extract(rev: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "paramcalc"], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "paramcalc"], check=True, capture_output=True
+    ).stdout
     into.mkdir()
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
@@ -142,8 +151,11 @@ def extract(rev: str, into: Path) -> Path:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--against", metavar="REV", help="also measure this git revision's paramcalc (or the "
-                        "one in this directory), in the same rounds")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also measure this git revision's paramcalc (or the one in this directory), in the same rounds",
+    )
     parser.add_argument("--rounds", type=int, default=9, help="rounds of the small commands (default 9)")
     parser.add_argument("--markdown", action="store_true", help="print the README's speed table")
     parser.add_argument("--torch-python", help="a Python with torch and torchvision, for the framework route")
@@ -153,8 +165,11 @@ def main():
         tmp = Path(tmp)
         trees = {"now": ROOT}
         if args.against:
-            before = Path(args.against) if (Path(args.against) / "paramcalc").is_dir() else \
-                extract(args.against, tmp / "before")
+            before = (
+                Path(args.against)
+                if (Path(args.against) / "paramcalc").is_dir()
+                else extract(args.against, tmp / "before")
+            )
             trees = {"before" if before.name == "before" else args.against: before, "now": ROOT}
         specs = {}
         for n in (10_000, 100_000):
@@ -165,11 +180,19 @@ def main():
         resnet = str(SPECS / "resnet50.yaml")
 
         floor = Run(ROOT, [sys.executable, "-c", "import typer, yaml"])
-        small = {tree: {"json": cli(path, "analyze", resnet, "--format", "json"),
-                        "table": cli(path, "analyze", resnet),
-                        "check": cli(path, "check", str(SPECS))} for tree, path in trees.items()}
-        torch_python = args.torch_python or (sys.executable if subprocess.run(
-            [sys.executable, "-c", "import torchvision"], capture_output=True).returncode == 0 else None)
+        small = {
+            tree: {
+                "json": cli(path, "analyze", resnet, "--format", "json"),
+                "table": cli(path, "analyze", resnet),
+                "check": cli(path, "check", str(SPECS)),
+            }
+            for tree, path in trees.items()
+        }
+        torch_python = args.torch_python or (
+            sys.executable
+            if subprocess.run([sys.executable, "-c", "import torchvision"], capture_output=True).returncode == 0
+            else None
+        )
         extra = [Run(ROOT, [torch_python, "-c", TORCH_RESNET])] if torch_python else []
         print(f"small commands: {args.rounds} rounds ...", file=sys.stderr)
         rounds([floor, *extra, *(r for runs in small.values() for r in runs.values())], args.rounds)
@@ -178,38 +201,77 @@ def main():
         for tree, path in trees.items():
             large[tree] = {
                 "table10k": measured(path, "analyze", specs["flat", 10_000]),
-                **{f"json{n // 1000}k-{name}": measured(path, "analyze", specs[name, n], "--format", "json")
-                   for n in (10_000, 100_000) for name in ("flat", "repeat")},
+                **{
+                    f"json{n // 1000}k-{name}": measured(path, "analyze", specs[name, n], "--format", "json")
+                    for n in (10_000, 100_000)
+                    for name in ("flat", "repeat")
+                },
             }
         print("large specs: 3 rounds ...", file=sys.stderr)
         runs = [r for runs in large.values() for r in runs.values()]
         rounds(runs + [r.refused for r in runs if hasattr(r, "refused")], 3)
 
     base = floor.time
-    rows = [("`python -c \"import typer, yaml\"` (baseline)", {t: f"{base * 1000:.0f} ms" for t in trees}, "")]
-    for key, what, target in (("json", "`analyze resnet50 --format json` / baseline", 1.35),
-                              ("table", "`analyze resnet50` (table, piped) / baseline", 1.6),
-                              ("check", "`check specs/` (all zoo specs) / baseline", 1.8)):
-        rows.append((what, {t: f"{small[t][key].time / base:.2f}× ({small[t][key].time * 1000:.0f} ms)"
-                            for t in trees}, f"≤ {target}×", [small[t][key].time / base <= target for t in trees]))
-    for key, what, target in (("table10k", "10,000 layers (written out): table", 0.8),
-                              ("json10k-flat", "10,000 layers (written out): JSON", 0.5),
-                              ("json100k-flat", "100,000 layers written out: JSON", 3.0),
-                              ("json100k-repeat", "100,000 layers via `repeat`: JSON", 3.0)):
-        rows.append((what, {t: label(large[t][key]) for t in trees}, f"≤ {target} s",
-                     [large[t][key].time <= target and not hasattr(large[t][key], "refused") for t in trees]))
+    rows = [('`python -c "import typer, yaml"` (baseline)', {t: f"{base * 1000:.0f} ms" for t in trees}, "")]
+    for key, what, target in (
+        ("json", "`analyze resnet50 --format json` / baseline", 1.35),
+        ("table", "`analyze resnet50` (table, piped) / baseline", 1.6),
+        ("check", "`check specs/` (all zoo specs) / baseline", 1.8),
+    ):
+        rows.append(
+            (
+                what,
+                {t: f"{small[t][key].time / base:.2f}× ({small[t][key].time * 1000:.0f} ms)" for t in trees},
+                f"≤ {target}×",
+                [small[t][key].time / base <= target for t in trees],
+            )
+        )
+    for key, what, target in (
+        ("table10k", "10,000 layers (written out): table", 0.8),
+        ("json10k-flat", "10,000 layers (written out): JSON", 0.5),
+        ("json100k-flat", "100,000 layers written out: JSON", 3.0),
+        ("json100k-repeat", "100,000 layers via `repeat`: JSON", 3.0),
+    ):
+        rows.append(
+            (
+                what,
+                {t: label(large[t][key]) for t in trees},
+                f"≤ {target} s",
+                [large[t][key].time <= target and not hasattr(large[t][key], "refused") for t in trees],
+            )
+        )
     for name in ("flat", "repeat"):
         ratio = {t: large[t][f"json100k-{name}"].time / large[t][f"json10k-{name}"].time for t in trees}
-        rows.append((f"t(100,000) / t(10,000), JSON, {'written out' if name == 'flat' else 'repeat'}",
-                     {t: f"{r:.1f}×" for t, r in ratio.items()}, "≤ 10×", [r <= 10 for r in ratio.values()]))
+        rows.append(
+            (
+                f"t(100,000) / t(10,000), JSON, {'written out' if name == 'flat' else 'repeat'}",
+                {t: f"{r:.1f}×" for t, r in ratio.items()},
+                "≤ 10×",
+                [r <= 10 for r in ratio.values()],
+            )
+        )
     for name in ("flat", "repeat"):
         peak = {t: large[t][f"json100k-{name}"].peak / 2**20 for t in trees}
-        rows.append((f"peak memory, 100,000 layers {'written out' if name == 'flat' else 'via repeat'}, JSON",
-                     {t: f"{p:.0f} MiB" for t, p in peak.items()}, "≤ 250 MiB", [p <= 250 for p in peak.values()]))
+        rows.append(
+            (
+                f"peak memory, 100,000 layers {'written out' if name == 'flat' else 'via repeat'}, JSON",
+                {t: f"{p:.0f} MiB" for t, p in peak.items()},
+                "≤ 250 MiB",
+                [p <= 250 for p in peak.values()],
+            )
+        )
     if extra:
-        rows.append(("`import torch, torchvision; resnet50()`, count its parameters",
-                     {t: f"{extra[0].time * 1000:,.0f} ms (paramcalc JSON {extra[0].time / small[t]['json'].time:.0f}× "
-                         f"faster)" for t in trees}, ""))
+        rows.append(
+            (
+                "`import torch, torchvision; resnet50()`, count its parameters",
+                {
+                    t: f"{extra[0].time * 1000:,.0f} ms (paramcalc JSON {extra[0].time / small[t]['json'].time:.0f}× "
+                    f"faster)"
+                    for t in trees
+                },
+                "",
+            )
+        )
 
     names = list(trees)
     values = yaml_values(chain_spec(100_000))
@@ -226,9 +288,11 @@ def main():
             marks = [("  ok" if ok else "  MISSED") if met else "" for ok in (met[0] if met else [None] * len(names))]
             print(f"{what:<{width}}  " + "  ".join(f"{cells[t] + m:>34}" for t, m in zip(names, marks)) + f"  {target}")
     load = os.getloadavg()[0]
-    print(f"\n(a written-out 100,000-layer spec holds {values:,} YAML values; medians of {args.rounds} rounds "
-          f"for the small commands, 3 for the large specs; {os.cpu_count()} cores, load average {load:.1f} "
-          f"at the end)")
+    print(
+        f"\n(a written-out 100,000-layer spec holds {values:,} YAML values; medians of {args.rounds} rounds "
+        f"for the small commands, 3 for the large specs; {os.cpu_count()} cores, load average {load:.1f} "
+        f"at the end)"
+    )
 
 
 if __name__ == "__main__":

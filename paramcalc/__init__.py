@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:   # what __getattr__ below loads on first use, for type checkers
+if TYPE_CHECKING:  # what __getattr__ below loads on first use, for type checkers
     from .api import analyze
     from .errors import SpecError
     from .report import Report
@@ -16,13 +16,20 @@ __all__ = ["analyze", "load_spec", "parse_spec", "inline_spec", "Report", "SpecE
 
 # Where each public name lives. They are imported on first use, so `import paramcalc` (and every
 # `python -m paramcalc` command, `--help` included) loads only the modules it needs.
-_HOMES = {"analyze": "api", "load_spec": "spec", "parse_spec": "spec", "inline_spec": "spec",
-          "Report": "report", "SpecError": "errors"}
+_HOMES = {
+    "analyze": "api",
+    "load_spec": "spec",
+    "parse_spec": "spec",
+    "inline_spec": "spec",
+    "Report": "report",
+    "SpecError": "errors",
+}
 
 
 def __getattr__(name: str):
     from importlib import import_module
-    if name not in _HOMES:   # a submodule, as `paramcalc.graph` after `import paramcalc`
+
+    if name not in _HOMES:  # a submodule, as `paramcalc.graph` after `import paramcalc`
         try:
             return import_module(f".{name}", __name__)
         except ModuleNotFoundError as e:

@@ -26,12 +26,12 @@ class _Analysis:
         self.graph = build_graph(spec)
         self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)
         self.rows: list[LayerRow] = []
-        self.by_name: dict[str, tuple[LayerRow, Layer]] = {}   # row and its layer, for ties
+        self.by_name: dict[str, tuple[LayerRow, Layer]] = {}  # row and its layer, for ties
         self.blocks: list[BlockRow] = []
         self.layer_objects: list = []
-        self.measured: dict[tuple, tuple] = {}   # (layer, *input shapes) -> output shape, counts, MACs
-        self.lists: dict[tuple, list] = {}        # one list per distinct shape, path or list of shapes
-        self.running: dict[str, list[int]] = {}   # key -> running sums over the rows, once all are made
+        self.measured: dict[tuple, tuple] = {}  # (layer, *input shapes) -> output shape, counts, MACs
+        self.lists: dict[tuple, list] = {}  # one list per distinct shape, path or list of shapes
+        self.running: dict[str, list[int]] = {}  # key -> running sums over the rows, once all are made
         self.fields = {name: input_field(shape) for name, shape in spec.inputs.items()}
 
     def run(self) -> Report:
@@ -53,24 +53,42 @@ class _Analysis:
         self.running = {key: [0, *accumulate(map(attrgetter(key), self.rows))] for key in COUNT_FIELDS}
         for block in graph.blocks:
             if block.end > block.start:
-                self.blocks.append(self.block_row(block.name, block.kind, block.inputs, first_row[block.start],
-                                                  first_row[block.end] - 1, paths[block.start]))
+                self.blocks.append(
+                    self.block_row(
+                        block.name,
+                        block.kind,
+                        block.inputs,
+                        first_row[block.start],
+                        first_row[block.end] - 1,
+                        paths[block.start],
+                    )
+                )
         self.blocks += composites
         rows = self.rows = self.with_memory(self.rows)
         saved = [0, *accumulate(r.saved_bytes for r in rows)]
         self.blocks = [replace(b, saved_bytes=saved[b.last + 1] - saved[b.first]) for b in self.blocks]
         totals = Totals(
-            params=sum(r.params - r.shared for r in rows), trainable=sum(r.trainable for r in rows),
+            params=sum(r.params - r.shared for r in rows),
+            trainable=sum(r.trainable for r in rows),
             non_trainable=sum(r.params - r.shared - r.trainable for r in rows),
-            weights=sum(r.weights - r.shared for r in rows), bias=sum(r.bias for r in rows),
-            buffers=sum(r.buffers for r in rows), macs=sum(r.macs for r in rows),
-            param_bytes=sum(r.param_bytes for r in rows), saved_bytes=self.saved_total,
+            weights=sum(r.weights - r.shared for r in rows),
+            bias=sum(r.bias for r in rows),
+            buffers=sum(r.buffers for r in rows),
+            macs=sum(r.macs for r in rows),
+            param_bytes=sum(r.param_bytes for r in rows),
+            saved_bytes=self.saved_total,
             peak_activation_bytes=self.peak,
         )
         return Report(
-            name=spec.name, inputs={k: list(v) for k, v in spec.inputs.items()}, batch=spec.batch, dtype=spec.dtype,
-            layers=rows, blocks=self.blocks, totals=totals,
-            outputs={name: list(self.shapes[name]) for name in graph.outputs}, source=spec.source,
+            name=spec.name,
+            inputs={k: list(v) for k, v in spec.inputs.items()},
+            batch=spec.batch,
+            dtype=spec.dtype,
+            layers=rows,
+            blocks=self.blocks,
+            totals=totals,
+            outputs={name: list(self.shapes[name]) for name in graph.outputs},
+            source=spec.source,
             warnings=unused_outputs(graph),
             layer_objects=self.layer_objects,
         )
@@ -78,13 +96,23 @@ class _Analysis:
     def with_memory(self, rows):
         """Each row's activation and saved bytes, at the spec's batch and dtype (CUDA, flash attention)."""
         from .memory import activations
-        probe = Report(name="", inputs={k: list(v) for k, v in self.spec.inputs.items()}, batch=self.spec.batch,
-                       dtype=self.spec.dtype, layers=rows, blocks=[], totals=None,
-                       outputs={name: [] for name in self.graph.outputs})
+
+        probe = Report(
+            name="",
+            inputs={k: list(v) for k, v in self.spec.inputs.items()},
+            batch=self.spec.batch,
+            dtype=self.spec.dtype,
+            layers=rows,
+            blocks=[],
+            totals=None,
+            outputs={name: [] for name in self.graph.outputs},
+        )
         result = activations(probe, self.layer_objects, Context(self.spec.batch), self.spec.dtype)
         self.saved_total, self.peak = result.saved_total, result.peak
-        return [replace(row, activation_bytes=a, saved_bytes=s)
-                for row, a, s in zip(rows, result.activation_bytes, result.saved_bytes)]
+        return [
+            replace(row, activation_bytes=a, saved_bytes=s)
+            for row, a, s in zip(rows, result.activation_bytes, result.saved_bytes)
+        ]
 
     def fail(self, node, error, inputs, in_shapes):
         given = ", ".join(f"{name} {fmt_shape(s)}" for name, s in zip(inputs, in_shapes))
@@ -97,8 +125,9 @@ class _Analysis:
             macs *= self.spec.batch
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
             if max(prod(out), counts.params, counts.buffers) >= MAX_ELEMENTS:
-                raise ShapeError(f"makes a tensor of more than 2^63 elements (output {fmt_shape(out)}), "
-                                 "more than PyTorch can hold")
+                raise ShapeError(
+                    f"makes a tensor of more than 2^63 elements (output {fmt_shape(out)}), more than PyTorch can hold"
+                )
             field = through(layer, [self.fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
@@ -106,11 +135,22 @@ class _Analysis:
         trainable = 0 if node.frozen or not layer.requires_grad else own
         itemsize = DTYPE_BYTES[layer.dtype or self.spec.dtype]
         row = LayerRow(
-            index=len(self.rows), name=name, kind=layer.kind, path=path, inputs=list(inputs),
-            input_shapes=self.shared_shapes(in_shapes), output_shape=self.shared(out),
+            index=len(self.rows),
+            name=name,
+            kind=layer.kind,
+            path=path,
+            inputs=list(inputs),
+            input_shapes=self.shared_shapes(in_shapes),
+            output_shape=self.shared(out),
             weights=counts.weights,
-            bias=counts.bias, params=counts.params, trainable=trainable, buffers=counts.buffers, macs=macs,
-            param_bytes=own * itemsize, shared=shared, tied_to=node.tie if shared else None,
+            bias=counts.bias,
+            params=counts.params,
+            trainable=trainable,
+            buffers=counts.buffers,
+            macs=macs,
+            param_bytes=own * itemsize,
+            shared=shared,
+            tied_to=node.tie if shared else None,
             receptive_field=describe(field, out),
         )
         self.rows.append(row)
@@ -156,7 +196,7 @@ class _Analysis:
             raise ShapeError(f"tie: '{node.tie}' ({owner.kind}) has no weight to share")
         mine = layer.weight_shape(in_shapes)
         theirs = owner.weight_shape([tuple(s) for s in owner_row.input_shapes])
-        assert mine is not None and theirs is not None   # both kinds have a weight (checked here and in graph.tie)
+        assert mine is not None and theirs is not None  # both kinds have a weight (checked here and in graph.tie)
         if tuple(mine) != tuple(theirs):
             raise ShapeError(f"tie: this weight is {list(mine)}, but '{node.tie}' has {list(theirs)}")
         return prod(mine)
@@ -180,14 +220,23 @@ class _Analysis:
         return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
 
     def block_row(self, name, kind, inputs, first, last, path) -> BlockRow:
-        inside = self.rows[first:last + 1]
-        own_path = path[:path.index(name)] if name in path else list(path)
+        inside = self.rows[first : last + 1]
+        own_path = path[: path.index(name)] if name in path else list(path)
         return BlockRow(
-            name=name, kind=kind, depth=len(own_path) + 1, first=first, last=last, path=own_path,
-            inputs=list(inputs), input_shapes=[list(self.shapes[n]) for n in inputs],
+            name=name,
+            kind=kind,
+            depth=len(own_path) + 1,
+            first=first,
+            last=last,
+            path=own_path,
+            inputs=list(inputs),
+            input_shapes=[list(self.shapes[n]) for n in inputs],
             output_shape=inside[-1].output_shape,
             # A block's sums are differences of running sums: nested and repeated blocks cost
             # nothing per layer inside them.
-            **({key: running[last + 1] - running[first] for key, running in self.running.items()} if self.running
-               else {key: sum(getattr(r, key) for r in inside) for key in COUNT_FIELDS}),
+            **(
+                {key: running[last + 1] - running[first] for key, running in self.running.items()}
+                if self.running
+                else {key: sum(getattr(r, key) for r in inside) for key in COUNT_FIELDS}
+            ),
         )

@@ -12,4 +12,5 @@ def analyze(spec: Spec | str | os.PathLike, *, batch: int | None = None) -> Repo
     """Analyse a Spec, or the spec file at a path (`-`: stdin), at `batch` if given (else the
     spec's). Raises SpecError on bad input; never prints."""
     from .analyze import analyze as run
+
     return run(spec if isinstance(spec, Spec) else load_spec(os.fspath(spec)), batch=batch)

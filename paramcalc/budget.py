@@ -24,15 +24,27 @@ LIMITS = {
     "max_param_bytes": ("param_bytes", True),
 }
 # memory limits: per device, as `paramcalc memory` computes it, with the settings below from the spec's budget
-MEMORY_LIMITS = {"max_train_memory": ("train memory per device", True),
-                 "max_inference_memory": ("inference memory per device", True)}
+MEMORY_LIMITS = {
+    "max_train_memory": ("train memory per device", True),
+    "max_inference_memory": ("inference memory per device", True),
+}
 LIMITS.update(MEMORY_LIMITS)
 EXPECTATIONS = ("expect_params", "expect_output")
-SETTINGS = ("precision", "optimizer", "batch", "zero", "devices", "checkpoint", "kv_cache", "weights", "attention",
-            "device")
+SETTINGS = (
+    "precision",
+    "optimizer",
+    "batch",
+    "zero",
+    "devices",
+    "checkpoint",
+    "kv_cache",
+    "weights",
+    "attention",
+    "device",
+)
 KEYS = (*LIMITS, *EXPECTATIONS, *SETTINGS)
 
-_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")     # 2,400 or 1,234,567.5; not 2,4
+_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")  # 2,400 or 1,234,567.5; not 2,4
 _NUMBER = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([KMGT]i?)?(B)?\s*$", re.I)
 
 
@@ -45,19 +57,21 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(f"{key} expects a finite number, found {describe(value)}", loc)
     if isinstance(value, float):
-        value = format(Decimal(repr(value)), "f")   # 2.5e7 -> '25000000.0': read exactly, not as a float
+        value = format(Decimal(repr(value)), "f")  # 2.5e7 -> '25000000.0': read exactly, not as a float
     if isinstance(value, int):
         amount = value
     else:
         match = _NUMBER.match(str(value)) if len(str(value)) <= 64 else None
         if not match:
             units = "K, M, G, T (decimal) or KiB, MiB, GiB, TiB (binary)" if is_bytes else "K, M, G or T"
-            raise SpecError(f"{key} expects a number with an optional unit ({units}), found {describe(value)}",
-                            loc)
+            raise SpecError(f"{key} expects a number with an optional unit ({units}), found {describe(value)}", loc)
         digits, unit, byte_suffix = match.groups()
         if "," in digits and not _GROUPED.match(digits):
-            raise SpecError(f"{key}: ambiguous separator in {describe(value)}: a comma groups thousands "
-                            f"(2,400), a decimal point is '.' (2.4)", loc)
+            raise SpecError(
+                f"{key}: ambiguous separator in {describe(value)}: a comma groups thousands "
+                f"(2,400), a decimal point is '.' (2.4)",
+                loc,
+            )
         unit = (unit or "").upper()
         if (unit.endswith("I") or byte_suffix) and not is_bytes:
             raise SpecError(f"{key} counts elements, not bytes: use K, M, G or T, found {describe(value)}", loc)
@@ -68,7 +82,7 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
         except InvalidOperation:
             raise SpecError(f"{key} expects a number, found {describe(value)}", loc) from None
         with localcontext() as context:
-            context.prec = 100   # the text is at most 64 characters: exact
+            context.prec = 100  # the text is at most 64 characters: exact
             exact = number * (BINARY.get(unit) or DECIMAL[unit])
         if exact != exact.to_integral_value():
             raise SpecError(f"{key} must come to a whole number, found {describe(value)} = {exact}", loc)
@@ -85,6 +99,7 @@ MAX_AMOUNT = 10**30
 
 def parse_shape_expectation(value, loc: Loc | None = None) -> list[int]:
     from .spec import parse_shape
+
     return list(parse_shape(value, loc or Loc("--expect-output", 1, 1), "expect_output"))
 
 
@@ -93,15 +108,15 @@ class Budget:
     """One limit or expectation, and where it was set (a flag, or a line of the spec)."""
 
     key: str
-    value: Any             # int, or a shape for expect_output
-    source: str            # "flag" or "spec"
+    value: Any  # int, or a shape for expect_output
+    source: str  # "flag" or "spec"
     loc: Loc | None = None
 
 
 @dataclass(frozen=True)
 class Violation:
     key: str
-    limit: Any             # as Budget.value
+    limit: Any  # as Budget.value
     actual: Any
     source: str
     loc: Loc | None
@@ -132,9 +147,14 @@ def percent_text(part: int, whole: int) -> str:
 def setting_schema(key: str) -> dict:
     """The JSON Schema of a memory budget's setting."""
     from . import memory
-    choices: dict[str, Collection[str]] = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS,
-                                           "weights": memory.WEIGHT_BITS, "attention": memory.ATTENTION,
-                                           "device": memory.DEVICES}
+
+    choices: dict[str, Collection[str]] = {
+        "precision": memory.PRECISIONS,
+        "optimizer": memory.OPTIMIZERS,
+        "weights": memory.WEIGHT_BITS,
+        "attention": memory.ATTENTION,
+        "device": memory.DEVICES,
+    }
     if key in choices:
         return {"enum": list(choices[key])}
     if key == "checkpoint":
@@ -146,13 +166,21 @@ def setting_schema(key: str) -> dict:
 def parse_setting(key: str, value, loc: Loc | None):
     """A memory budget's setting (precision: bf16-mixed, batch: 8, ...), checked as `paramcalc memory` checks it."""
     from . import memory
-    choices: dict[str, Collection[str]] = {"precision": memory.PRECISIONS, "optimizer": memory.OPTIMIZERS,
-                                           "weights": memory.WEIGHT_BITS, "attention": memory.ATTENTION,
-                                           "device": memory.DEVICES}
+
+    choices: dict[str, Collection[str]] = {
+        "precision": memory.PRECISIONS,
+        "optimizer": memory.OPTIMIZERS,
+        "weights": memory.WEIGHT_BITS,
+        "attention": memory.ATTENTION,
+        "device": memory.DEVICES,
+    }
     if key in choices:
         if not isinstance(value, str) or value not in choices[key]:
-            raise SpecError(f"budget {key} expects one of {', '.join(choices[key])}, found {describe(value)}", loc,
-                            hint=did_you_mean(str(value), choices[key]))
+            raise SpecError(
+                f"budget {key} expects one of {', '.join(choices[key])}, found {describe(value)}",
+                loc,
+                hint=did_you_mean(str(value), choices[key]),
+            )
     elif key == "checkpoint":
         if not isinstance(value, bool):
             raise SpecError(f"budget checkpoint expects true or false, found {describe(value)}", loc)
@@ -204,11 +232,12 @@ def memory_needed(report: Report, budgets: dict[str, Budget], train: bool) -> in
     """Bytes per device under the budget's settings; a setting that does not apply (an optimizer for
     inference, a weight format for training) is left out."""
     from .memory import Settings, memory
+
     skip = ("weights", "kv_cache") if train else ("optimizer", "zero", "checkpoint")
     given = {key: budgets[key] for key in SETTINGS if key in budgets and key not in skip}
     settings = Settings(train=train, **{key: b.value for key, b in given.items()})
     try:
         return memory(report, report.layer_objects, settings).per_device
-    except SpecError as e:   # a combination that cannot be (zero without devices): point at the budget
+    except SpecError as e:  # a combination that cannot be (zero without devices): point at the budget
         where = next((b.loc for b in given.values() if b.loc), None)
         raise SpecError(e.message, where, hint=e.hint) from None

@@ -34,7 +34,7 @@ class FileResult:
     error: SpecError | None = None
 
 
-MAX_FILES = 10_000   # spec files one `check` reads; a repository of specs has far fewer
+MAX_FILES = 10_000  # spec files one `check` reads; a repository of specs has far fewer
 
 
 def expand_paths(paths: list[str], follow_symlinks: bool = False) -> list[tuple[str, str | None]]:
@@ -45,13 +45,15 @@ def expand_paths(paths: list[str], follow_symlinks: bool = False) -> list[tuple[
     reads each directory and file once (symlink loops end), and does not follow a symlink that
     leads out of the directory it was given unless `follow_symlinks`."""
     from .escape import terminal
+
     found: list[tuple[str, str | None]] = []
     for path in paths:
         if os.path.isdir(path):
             specs = _walk(path, follow_symlinks)
             if not specs:
-                raise SpecError(f"no spec files found in {terminal(path)}",
-                                hint="a directory is searched for *.yaml and *.yml")
+                raise SpecError(
+                    f"no spec files found in {terminal(path)}", hint="a directory is searched for *.yaml and *.yml"
+                )
             found += specs
         elif not os.path.lexists(path) and glob.has_magic(path):
             matches = _glob(path, follow_symlinks)
@@ -75,8 +77,11 @@ def _glob(pattern: str, follow_symlinks: bool) -> list[str]:
     base = pattern.split("**", 1)[0]
     base = base if os.path.isdir(base or ".") and not glob.has_magic(base) else "."
     flat = pattern.replace("**/", "*")
-    return [path for path, why in _walk(base or ".", follow_symlinks)
-            if why is None and fnmatch.fnmatch(os.path.normpath(path), os.path.normpath(flat))]
+    return [
+        path
+        for path, why in _walk(base or ".", follow_symlinks)
+        if why is None and fnmatch.fnmatch(os.path.normpath(path), os.path.normpath(flat))
+    ]
 
 
 def _walk(root: str, follow_symlinks: bool) -> list[tuple[str, str | None]]:
@@ -109,11 +114,15 @@ def _walk(root: str, follow_symlinks: bool) -> list[tuple[str, str | None]]:
                     continue
                 if entry.is_symlink() and not follow_symlinks and not inside(entry.path):
                     if is_spec:
-                        found.append((entry.path, f"a symlink to a file outside {root}; not "
-                                                  "followed (--follow-symlinks reads it)"))
+                        found.append(
+                            (
+                                entry.path,
+                                f"a symlink to a file outside {root}; not followed (--follow-symlinks reads it)",
+                            )
+                        )
                     continue
                 key = identity(entry.path)
-            except OSError:     # a dangling symlink, a name too long: reported by the read
+            except OSError:  # a dangling symlink, a name too long: reported by the read
                 if entry.name.endswith((".yaml", ".yml")):
                     found.append((entry.path, None))
                 continue
@@ -127,24 +136,32 @@ def _walk(root: str, follow_symlinks: bool) -> list[tuple[str, str | None]]:
     return sorted(found)
 
 
-def check_paths(paths: list[str], flags: dict[str, Budget], batch: int | None = None,
-                follow_symlinks: bool = False) -> list[FileResult]:
-    return [check_file(path, flags, batch) if why is None else FileResult(path, Status.INVALID, error=SpecError(why))
-            for path, why in expand_paths(paths, follow_symlinks)]
+def check_paths(
+    paths: list[str], flags: dict[str, Budget], batch: int | None = None, follow_symlinks: bool = False
+) -> list[FileResult]:
+    return [
+        check_file(path, flags, batch) if why is None else FileResult(path, Status.INVALID, error=SpecError(why))
+        for path, why in expand_paths(paths, follow_symlinks)
+    ]
 
 
 def check_file(path: str, flags: dict[str, Budget], batch: int | None = None) -> FileResult:
     try:
         spec = load_spec(path)
         budgets = spec_budgets(spec)
-        for key, budget in flags.items():   # a flag wins over the spec, and points at the spec's top
+        for key, budget in flags.items():  # a flag wins over the spec, and points at the spec's top
             budgets[key] = Budget(budget.key, budget.value, "flag", spec.loc)
         report = analyze(spec, batch=batch)
         violations = check_budgets(report, budgets)
     except SpecError as e:
         return FileResult(path, Status.INVALID, error=e)
-    status = (Status.OK if not violations else Status.OVER_BUDGET if any(v.key in LIMITS for v in violations)
-              else Status.FAILED_EXPECTATION)
+    status = (
+        Status.OK
+        if not violations
+        else Status.OVER_BUDGET
+        if any(v.key in LIMITS for v in violations)
+        else Status.FAILED_EXPECTATION
+    )
     return FileResult(path, status, report, violations)
 
 

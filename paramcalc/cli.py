@@ -13,8 +13,10 @@ from .errors import SpecError
 
 app = typer.Typer(
     help="Exact parameter counts, output shapes and MACs of a neural network, from a YAML spec, "
-         "without importing a framework.",
-    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    "without importing a framework.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -26,6 +28,7 @@ def examples(*lines: str) -> str:
 
 def complete_kind(incomplete: str) -> list[str]:
     from .layers import REGISTRY
+
     return [k for k in REGISTRY if k.startswith(incomplete.lower())]
 
 
@@ -34,7 +37,7 @@ class Format(StrEnum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
-    md = "md"           # markdown's usual short name
+    md = "md"  # markdown's usual short name
     mermaid = "mermaid"
     dot = "dot"
 
@@ -60,6 +63,7 @@ class DiffFormat(StrEnum):
 def fail(error: SpecError) -> None:
     """Bad input: one message on stderr, exit 2, nothing on stdout."""
     from .escape import workflow_lines
+
     _write_stderr(workflow_lines(f"error: {error}\n"))
     raise typer.Exit(error.exit_code)
 
@@ -67,6 +71,7 @@ def fail(error: SpecError) -> None:
 def warn(warnings) -> None:
     """Legal but probably unintended: on stderr, so stdout stays the result."""
     from .escape import workflow_lines
+
     for w in warnings:
         _write_stderr(workflow_lines(f"warning: {w}\n"))
 
@@ -74,14 +79,14 @@ def warn(warnings) -> None:
 def _write_stderr(text: str) -> None:
     try:
         _write(sys.stderr, text)
-    except (OSError, ValueError, AttributeError):   # stderr closed: the exit code still tells
+    except (OSError, ValueError, AttributeError):  # stderr closed: the exit code still tells
         pass
 
 
 def _write(stream, text: str) -> None:
     try:
         stream.write(text)
-    except UnicodeEncodeError:   # a terminal that is not UTF-8: what it cannot show, as escapes
+    except UnicodeEncodeError:  # a terminal that is not UTF-8: what it cannot show, as escapes
         encoding = stream.encoding or "ascii"
         stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
     stream.flush()
@@ -93,18 +98,19 @@ def emit(text: str | list[str], workflow_commands: bool = False) -> None:
     (exit 2). Only output made of workflow commands (`check --format github`) may have lines that
     start one (no JSON line can: each starts with a quote, a bracket or a number)."""
     from .escape import workflow_lines
+
     if isinstance(text, str):
         text = [text if workflow_commands else workflow_lines(text)]
     if sys.stdout is None:
         fail(SpecError("cannot write the output: standard output is closed"))
     try:
         for piece in text:
-            for start in range(0, len(piece), 2**20):   # a MiB at a time: stdout encodes each in one copy
-                _write(sys.stdout, piece[start:start + 2**20])
+            for start in range(0, len(piece), 2**20):  # a MiB at a time: stdout encodes each in one copy
+                _write(sys.stdout, piece[start : start + 2**20])
     except BrokenPipeError:  # `| head` closed the pipe: not an error, and nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError) as e:
-        try:   # what is still buffered goes nowhere, rather than failing again at exit
+        try:  # what is still buffered goes nowhere, rather than failing again at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except (OSError, ValueError):
             pass
@@ -114,52 +120,86 @@ def emit(text: str | list[str], workflow_commands: bool = False) -> None:
 def version_callback(value: bool):
     if value:
         from . import __version__
+
         emit(f"paramcalc {__version__}\n")
         raise typer.Exit()
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
-                                      help="Show the version and exit.")):
-    if sys.stdout is None:   # started with stdout closed (`>&-`): nothing could be shown
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=version_callback, is_eager=True, help="Show the version and exit."
+    ),
+):
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nothing could be shown
         fail(SpecError("cannot write the output: standard output is closed"))
 
 
-@app.command(epilog=examples(
-    "paramcalc analyze specs/resnet50.yaml --depth 1",
-    "paramcalc analyze specs/gpt2.yaml --columns name,output,params,macs",
-    "paramcalc analyze -i 3x32x32 -l 'conv2d(16, kernel=3)' -l relu -l flatten -l 'linear(10)'"))
+@app.command(
+    epilog=examples(
+        "paramcalc analyze specs/resnet50.yaml --depth 1",
+        "paramcalc analyze specs/gpt2.yaml --columns name,output,params,macs",
+        "paramcalc analyze -i 3x32x32 -l 'conv2d(16, kernel=3)' -l relu -l flatten -l 'linear(10)'",
+    )
+)
 def analyze(
-    spec: str | None = typer.Argument(None, metavar="[SPEC]",
-                                         help="Spec file (YAML; JSON is valid YAML), or - for stdin."),
-    input: str | None = typer.Option(None, "-i", "--input", metavar="SHAPE",
-                                        help="Inline input shape: 3x224x224, 3,224,224 or [3,224,224]."),
-    layer: list[str] | None = typer.Option(None, "-l", "--layer", metavar="LAYER",
-                                              help="Inline layer, repeatable: 'conv2d(64, kernel=3, padding=1)'."),
-    format: Format = typer.Option(Format.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
-                                  help="table, json, csv, markdown (md), mermaid or dot."),
-    depth: int | None = typer.Option(None, "-d", "--depth", min=1, metavar="N",
-                                        help="Collapse blocks nested deeper than this into one row (table, markdown) or node "
-                                             "(mermaid, dot)."),
-    batch: int | None = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N",
-                                        help="Batch size (scales MACs); overrides the spec."),
-    columns: str | None = typer.Option(None, "--columns", metavar="COLUMNS",
-                                          help="Table columns, comma-separated: index, name, kind, input, output, "
-                                               "weights, bias, params, buffers, macs."),
+    spec: str | None = typer.Argument(
+        None, metavar="[SPEC]", help="Spec file (YAML; JSON is valid YAML), or - for stdin."
+    ),
+    input: str | None = typer.Option(
+        None, "-i", "--input", metavar="SHAPE", help="Inline input shape: 3x224x224, 3,224,224 or [3,224,224]."
+    ),
+    layer: list[str] | None = typer.Option(
+        None, "-l", "--layer", metavar="LAYER", help="Inline layer, repeatable: 'conv2d(64, kernel=3, padding=1)'."
+    ),
+    format: Format = typer.Option(
+        Format.table,
+        "-f",
+        "--format",
+        case_sensitive=False,
+        metavar="FORMAT",
+        help="table, json, csv, markdown (md), mermaid or dot.",
+    ),
+    depth: int | None = typer.Option(
+        None,
+        "-d",
+        "--depth",
+        min=1,
+        metavar="N",
+        help="Collapse blocks nested deeper than this into one row (table, markdown) or node (mermaid, dot).",
+    ),
+    batch: int | None = typer.Option(
+        None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N", help="Batch size (scales MACs); overrides the spec."
+    ),
+    columns: str | None = typer.Option(
+        None,
+        "--columns",
+        metavar="COLUMNS",
+        help="Table columns, comma-separated: index, name, kind, input, output, weights, bias, params, buffers, macs.",
+    ),
     wide: bool = typer.Option(False, "--wide", help="Show every column in full, however narrow the terminal."),
-    save_svg: str | None = typer.Option(None, "--save-svg", metavar="FILE.svg",
-                                           help="Also save the table as an SVG image."),
-    save_html: str | None = typer.Option(None, "--save-html", metavar="FILE.html",
-                                            help="Also save the table as an HTML page."),
-    memory: bool = typer.Option(False, "--memory", help="Table: add each layer's activation bytes and the bytes "
-                                                        "it adds to what training keeps for backward."),
+    save_svg: str | None = typer.Option(
+        None, "--save-svg", metavar="FILE.svg", help="Also save the table as an SVG image."
+    ),
+    save_html: str | None = typer.Option(
+        None, "--save-html", metavar="FILE.html", help="Also save the table as an HTML page."
+    ),
+    memory: bool = typer.Option(
+        False,
+        "--memory",
+        help="Table: add each layer's activation bytes and the bytes it adds to what training keeps for backward.",
+    ),
     rf: bool = typer.Option(False, "--rf", help="Add receptive-field columns to the table (size, stride, start)."),
-    share: bool = typer.Option(False, "--share", help="Add each row's share of params and MACs as bars to the table, "
-                                                      "and name the five costliest."),
+    share: bool = typer.Option(
+        False,
+        "--share",
+        help="Add each row's share of params and MACs as bars to the table, and name the five costliest.",
+    ),
 ):
     """Per-layer weights, bias, output shape and MACs of a network, with totals."""
     from . import analyze as run, inline_spec, load_spec
     from .render import render
+
     fmt = "markdown" if format == Format.md else format.value
     try:
         check_extensions(save_svg, save_html)
@@ -175,16 +215,20 @@ def analyze(
             parsed = load_spec(spec)
         report = run(parsed, batch=batch)
         if (rf or share or memory) and fmt != "table":
-            raise SpecError(f"--rf and --share add table columns (and --memory too); --format {fmt} "
-                            + ("has them per layer already" if fmt == "json" else "does not take them"))
+            raise SpecError(
+                f"--rf and --share add table columns (and --memory too); --format {fmt} "
+                + ("has them per layer already" if fmt == "json" else "does not take them")
+            )
         picked = None
         if columns is not None:
             from .render.table import default_columns, extra_columns, pick_columns
+
             offered = default_columns(report, depth) + extra_columns(report, memory, rf, share)
             picked = pick_columns(offered, columns.split(","))
         text: str | list[str]
-        if fmt == "json":   # in pieces: the text of a 100,000-layer report is never copied whole
+        if fmt == "json":  # in pieces: the text of a 100,000-layer report is never copied whole
             from .render.json import render_json_parts
+
             text = render_json_parts(report)
         elif fmt == "table":
             text = render(report, fmt, depth, columns=picked, wide=wide, memory=memory, rf=rf, share=share)
@@ -192,9 +236,13 @@ def analyze(
             text = render(report, fmt, depth)
         if save_svg or save_html:
             from .render.table import EXPORT, report_lines
-            save_exports(report_lines(report, depth, EXPORT, picked, wide=True, memory=memory, rf=rf, share=share),
-                         report.name,
-                         save_svg, save_html)
+
+            save_exports(
+                report_lines(report, depth, EXPORT, picked, wide=True, memory=memory, rf=rf, share=share),
+                report.name,
+                save_svg,
+                save_html,
+            )
     except SpecError as e:
         fail(e)
     warn(report.warnings)
@@ -205,13 +253,16 @@ def check_extensions(svg: str | None, html: str | None) -> None:
     """--save-svg x.png is a mistake worth stopping for, before any work."""
     for path, flag, endings in ((svg, "--save-svg", (".svg",)), (html, "--save-html", (".html", ".htm"))):
         if path and not path.lower().endswith(endings):
-            raise SpecError(f"{flag} writes {endings[0][1:].upper()}, but '{path}' ends in "
-                            f"'{os.path.splitext(path)[1] or '(no extension)'}'",
-                            hint=f"name the file ...{endings[0]}")
+            raise SpecError(
+                f"{flag} writes {endings[0][1:].upper()}, but '{path}' ends in "
+                f"'{os.path.splitext(path)[1] or '(no extension)'}'",
+                hint=f"name the file ...{endings[0]}",
+            )
 
 
 def save_exports(lines, title: str, svg: str | None, html: str | None) -> None:
     from .render.table import export
+
     for path, fmt in ((svg, "svg"), (html, "html")):
         if path:
             write_atomic(path, export(lines, fmt, title))
@@ -225,6 +276,7 @@ def write_atomic(path: str, text: str) -> None:
     import tempfile
 
     from .escape import cut
+
     shown = cut(path, 160)
     try:
         info = os.lstat(path)
@@ -233,8 +285,10 @@ def write_atomic(path: str, text: str) -> None:
     except (OSError, ValueError) as e:
         raise SpecError(f"cannot write {shown}: {getattr(e, 'strerror', None) or 'not a valid file name'}") from None
     if info is not None and not stat.S_ISREG(info.st_mode):
-        raise SpecError(f"cannot write {shown}: it exists and is not a regular file (a directory, device, pipe "
-                        "or symlink); paramcalc only replaces regular files")
+        raise SpecError(
+            f"cannot write {shown}: it exists and is not a regular file (a directory, device, pipe "
+            "or symlink); paramcalc only replaces regular files"
+        )
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".paramcalc-", suffix=".tmp")
@@ -255,37 +309,57 @@ def write_atomic(path: str, text: str) -> None:
         raise SpecError(f"cannot write {shown}: {e.strerror}") from None
 
 
-@app.command(epilog=examples(
-    "paramcalc check specs/ --max-params 30M",
-    "paramcalc check 'specs/**/*.yaml' --max-macs 5G --format github",
-    "paramcalc check model.yaml --expect-output 1000 --expect-params 25557032"))
+@app.command(
+    epilog=examples(
+        "paramcalc check specs/ --max-params 30M",
+        "paramcalc check 'specs/**/*.yaml' --max-macs 5G --format github",
+        "paramcalc check model.yaml --expect-output 1000 --expect-params 25557032",
+    )
+)
 def check(
-    paths: list[str] = typer.Argument(..., metavar="PATH...",
-                                      help="Spec files, directories (searched for *.yaml, *.yml) or globs."),
-    max_params: str | None = typer.Option(None, "--max-params", metavar="N",
-                                             help="Most parameters allowed, e.g. 25M."),
-    max_trainable: str | None = typer.Option(None, "--max-trainable", metavar="N",
-                                                help="Most trainable parameters allowed."),
+    paths: list[str] = typer.Argument(
+        ..., metavar="PATH...", help="Spec files, directories (searched for *.yaml, *.yml) or globs."
+    ),
+    max_params: str | None = typer.Option(None, "--max-params", metavar="N", help="Most parameters allowed, e.g. 25M."),
+    max_trainable: str | None = typer.Option(
+        None, "--max-trainable", metavar="N", help="Most trainable parameters allowed."
+    ),
     max_macs: str | None = typer.Option(None, "--max-macs", metavar="N", help="Most MACs allowed, e.g. 4.5G."),
-    max_param_bytes: str | None = typer.Option(None, "--max-param-bytes", metavar="BYTES",
-                                                  help="Most parameter bytes, e.g. 100MiB."),
-    max_train_memory: str | None = typer.Option(None, "--max-train-memory", metavar="BYTES",
-                                                    help="Most training memory per device, e.g. 80GiB (settings "
-                                                         "from the spec's budget: precision, optimizer, batch, ...)."),
-    max_inference_memory: str | None = typer.Option(None, "--max-inference-memory", metavar="BYTES",
-                                                        help="Most inference memory per device, e.g. 24GiB."),
-    expect_output: str | None = typer.Option(None, "--expect-output", metavar="SHAPE",
-                                                help="Required output shape, e.g. 1000."),
-    expect_params: str | None = typer.Option(None, "--expect-params", metavar="N",
-                                                help="Exact parameter count required."),
-    batch: int | None = typer.Option(None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N",
-                                        help="Batch size (scales MACs); overrides specs."),
-    format: CheckFormat = typer.Option(CheckFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
-                                       help="table, json (one object per file) or github (Actions annotations)."),
+    max_param_bytes: str | None = typer.Option(
+        None, "--max-param-bytes", metavar="BYTES", help="Most parameter bytes, e.g. 100MiB."
+    ),
+    max_train_memory: str | None = typer.Option(
+        None,
+        "--max-train-memory",
+        metavar="BYTES",
+        help="Most training memory per device, e.g. 80GiB (settings "
+        "from the spec's budget: precision, optimizer, batch, ...).",
+    ),
+    max_inference_memory: str | None = typer.Option(
+        None, "--max-inference-memory", metavar="BYTES", help="Most inference memory per device, e.g. 24GiB."
+    ),
+    expect_output: str | None = typer.Option(
+        None, "--expect-output", metavar="SHAPE", help="Required output shape, e.g. 1000."
+    ),
+    expect_params: str | None = typer.Option(
+        None, "--expect-params", metavar="N", help="Exact parameter count required."
+    ),
+    batch: int | None = typer.Option(
+        None, "-b", "--batch", min=1, max=2**63 - 1, metavar="N", help="Batch size (scales MACs); overrides specs."
+    ),
+    format: CheckFormat = typer.Option(
+        CheckFormat.table,
+        "-f",
+        "--format",
+        case_sensitive=False,
+        metavar="FORMAT",
+        help="table, json (one object per file) or github (Actions annotations).",
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print only failures."),
     strict: bool = typer.Option(False, "--strict", help="Warnings (an output nobody reads) fail too: exit 1."),
-    follow_symlinks: bool = typer.Option(False, "--follow-symlinks",
-                                         help="In directories, also read symlinks that lead outside them."),
+    follow_symlinks: bool = typer.Option(
+        False, "--follow-symlinks", help="In directories, also read symlinks that lead outside them."
+    ),
 ):
     """Check that specs parse, their shapes chain and their budgets hold (flags win over a spec's
     `budget:`). Exit 0 all ok, 1 a budget or expectation failed, 2 a spec is invalid or no spec
@@ -293,53 +367,74 @@ def check(
     from .budget import parse_budget
     from .check import check_paths, exit_code
     from .errors import Loc
-    flags = {"max_params": max_params, "max_trainable": max_trainable, "max_macs": max_macs,
-             "max_param_bytes": max_param_bytes, "expect_output": expect_output, "expect_params": expect_params,
-             "max_train_memory": max_train_memory, "max_inference_memory": max_inference_memory}
+
+    flags = {
+        "max_params": max_params,
+        "max_trainable": max_trainable,
+        "max_macs": max_macs,
+        "max_param_bytes": max_param_bytes,
+        "expect_output": expect_output,
+        "expect_params": expect_params,
+        "max_train_memory": max_train_memory,
+        "max_inference_memory": max_inference_memory,
+    }
     try:
-        budgets = {key: parse_budget(key, value, "flag", Loc("--" + key.replace("_", "-"), 0, 0))
-                   for key, value in flags.items() if value is not None}
+        budgets = {
+            key: parse_budget(key, value, "flag", Loc("--" + key.replace("_", "-"), 0, 0))
+            for key, value in flags.items()
+            if value is not None
+        }
         results = check_paths(paths, budgets, batch, follow_symlinks)
     except SpecError as e:
         fail(e)
     from .render import check as out
+
     if format == CheckFormat.json:
         text = out.render_check_json(results)
     elif format == CheckFormat.github:
         text = out.render_check_github(results)
     else:
         text = out.render_check_text(results, quiet)
-    if format == CheckFormat.table:   # JSON and GitHub annotations carry them in the output
+    if format == CheckFormat.table:  # JSON and GitHub annotations carry them in the output
         warn(w for r in results if r.report for w in r.report.warnings)
     emit(text, workflow_commands=format == CheckFormat.github)
     raise typer.Exit(exit_code(results, strict))
 
 
-@app.command(epilog=examples(
-    "paramcalc diff specs/resnet18.yaml specs/resnet50.yaml",
-    "git show main:specs/model.yaml | paramcalc diff - specs/model.yaml --format md",
-    "paramcalc diff old.yaml new.yaml --depth 1 --exit-code"))
+@app.command(
+    epilog=examples(
+        "paramcalc diff specs/resnet18.yaml specs/resnet50.yaml",
+        "git show main:specs/model.yaml | paramcalc diff - specs/model.yaml --format md",
+        "paramcalc diff old.yaml new.yaml --depth 1 --exit-code",
+    )
+)
 def diff(
     old: str = typer.Argument(..., metavar="OLD", help="The old spec (or - for stdin)."),
     new: str = typer.Argument(..., metavar="NEW", help="The new spec (or - for stdin)."),
-    format: DiffFormat = typer.Option(DiffFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
-                                      help="table, json or markdown (md)."),
-    depth: int | None = typer.Option(None, "-d", "--depth", min=1, metavar="N",
-                                        help="Compare blocks down to this depth, not every layer."),
+    format: DiffFormat = typer.Option(
+        DiffFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table, json or markdown (md)."
+    ),
+    depth: int | None = typer.Option(
+        None, "-d", "--depth", min=1, metavar="N", help="Compare blocks down to this depth, not every layer."
+    ),
     all_layers: bool = typer.Option(False, "--all", help="Also list unchanged layers."),
-    exit_code: bool = typer.Option(False, "--exit-code",
-                                   help="Exit 1 when anything changed, 0 when nothing did (as git diff --exit-code)."),
+    exit_code: bool = typer.Option(
+        False, "--exit-code", help="Exit 1 when anything changed, 0 when nothing did (as git diff --exit-code)."
+    ),
     wide: bool = typer.Option(False, "--wide", help="Show every column in full, however narrow the terminal."),
-    save_svg: str | None = typer.Option(None, "--save-svg", metavar="FILE.svg",
-                                           help="Also save the table as an SVG image."),
-    save_html: str | None = typer.Option(None, "--save-html", metavar="FILE.html",
-                                            help="Also save the table as an HTML page."),
+    save_svg: str | None = typer.Option(
+        None, "--save-svg", metavar="FILE.svg", help="Also save the table as an SVG image."
+    ),
+    save_html: str | None = typer.Option(
+        None, "--save-html", metavar="FILE.html", help="Also save the table as an HTML page."
+    ),
 ):
     """What changed between two specs: layers added, removed, renamed or changed (matched by
     name), and the totals."""
     from . import analyze as run, load_spec
     from .diff import diff_reports
     from .render import diff as out
+
     try:
         check_extensions(save_svg, save_html)
         if old == "-" and new == "-":
@@ -353,8 +448,8 @@ def diff(
             text = out.render_diff_table(result, all_layers, wide=wide)
         if save_svg or save_html:
             from .render.table import EXPORT
-            save_exports(out.diff_lines(result, all_layers, EXPORT, wide=True), out.title(result),
-                         save_svg, save_html)
+
+            save_exports(out.diff_lines(result, all_layers, EXPORT, wide=True), out.title(result), save_svg, save_html)
     except SpecError as e:
         fail(e)
     emit(text)
@@ -367,35 +462,57 @@ class MemoryFormat(StrEnum):
     json = "json"
 
 
-@app.command(epilog=examples(
-    "paramcalc memory specs/llama2_7b.yaml --precision bf16-mixed --optimizer adamw --zero 3 --devices 8",
-    "paramcalc memory specs/gpt2.yaml --inference --weights bf16 --kv-cache 1024",
-    "paramcalc memory specs/resnet50.yaml --batch 64 --format json"))
+@app.command(
+    epilog=examples(
+        "paramcalc memory specs/llama2_7b.yaml --precision bf16-mixed --optimizer adamw --zero 3 --devices 8",
+        "paramcalc memory specs/gpt2.yaml --inference --weights bf16 --kv-cache 1024",
+        "paramcalc memory specs/resnet50.yaml --batch 64 --format json",
+    )
+)
 def memory(
     spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
-    inference: bool = typer.Option(False, "--inference/--train",
-                                   help="Inference (peak activations) instead of training (the default)."),
+    inference: bool = typer.Option(
+        False, "--inference/--train", help="Inference (peak activations) instead of training (the default)."
+    ),
     batch: int | None = typer.Option(None, "-b", "--batch", min=1, help="Batch size per device; overrides the spec."),
-    precision: str = typer.Option("fp32", "--precision",
-                                  help="fp32, bf16, fp16, bf16-mixed or fp16-mixed (16-bit weights and "
-                                       "activations, fp32 master weights and optimizer state)."),
+    precision: str = typer.Option(
+        "fp32",
+        "--precision",
+        help="fp32, bf16, fp16, bf16-mixed or fp16-mixed (16-bit weights and "
+        "activations, fp32 master weights and optimizer state).",
+    ),
     optimizer: str = typer.Option("adamw", "--optimizer", help="sgd, momentum, adam, adamw, adagrad or rmsprop."),
-    zero: int = typer.Option(0, "--zero", help="ZeRO stage: 1 partitions optimizer state, 2 gradients too, "
-                                               "3 parameters too, across --devices."),
+    zero: int = typer.Option(
+        0,
+        "--zero",
+        help="ZeRO stage: 1 partitions optimizer state, 2 gradients too, 3 parameters too, across --devices.",
+    ),
     devices: int = typer.Option(1, "--devices", help="Data-parallel devices."),
-    checkpoint: bool = typer.Option(False, "--checkpoint",
-                                    help="Activation checkpointing at each repetition of the outermost repeats (else "
-                                         "the top-level blocks): keep each block's input, recompute one at a time."),
-    kv_cache: int = typer.Option(0, "--kv-cache", min=0, metavar="SEQ",
-                                 help="Cache keys and values of every attention layer for SEQ positions (inference)."),
-    weights: str | None = typer.Option(None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, "
-                                                                  "int8 or int4."),
-    attention: str = typer.Option("flash", "--attention", help="flash (fused: no attention matrix kept) or math "
-                                                               "(the softmax output kept too)."),
-    device: str = typer.Option("cuda", "--device", help="cuda or cpu: the kernels whose saved tensors differ "
-                                                        "(dropout's mask)."),
-    format: MemoryFormat = typer.Option(MemoryFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
-                                        help="table or json."),
+    checkpoint: bool = typer.Option(
+        False,
+        "--checkpoint",
+        help="Activation checkpointing at each repetition of the outermost repeats (else "
+        "the top-level blocks): keep each block's input, recompute one at a time.",
+    ),
+    kv_cache: int = typer.Option(
+        0,
+        "--kv-cache",
+        min=0,
+        metavar="SEQ",
+        help="Cache keys and values of every attention layer for SEQ positions (inference).",
+    ),
+    weights: str | None = typer.Option(
+        None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, int8 or int4."
+    ),
+    attention: str = typer.Option(
+        "flash", "--attention", help="flash (fused: no attention matrix kept) or math (the softmax output kept too)."
+    ),
+    device: str = typer.Option(
+        "cuda", "--device", help="cuda or cpu: the kernels whose saved tensors differ (dropout's mask)."
+    ),
+    format: MemoryFormat = typer.Option(
+        MemoryFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
+    ),
 ):
     """Will it fit? Memory to train (parameters, gradients, optimizer state, saved activations) or to
     run (parameters, peak activations, KV cache) a network, per device with ZeRO."""
@@ -403,10 +520,21 @@ def memory(
     from .memory import Settings, memory as compute
     from .render.memory import render_memory_json, render_memory_table
     from .spec import load_spec
+
     try:
-        settings = Settings(train=not inference, batch=batch, precision=precision, optimizer=optimizer, zero=zero,
-                            devices=devices, checkpoint=checkpoint, kv_cache=kv_cache, weights=weights,
-                            attention=attention, device=device)
+        settings = Settings(
+            train=not inference,
+            batch=batch,
+            precision=precision,
+            optimizer=optimizer,
+            zero=zero,
+            devices=devices,
+            checkpoint=checkpoint,
+            kv_cache=kv_cache,
+            weights=weights,
+            attention=attention,
+            device=device,
+        )
         settings.validate()
         report = run(load_spec(spec))
         result = compute(report, report.layer_objects, settings)
@@ -420,21 +548,34 @@ def memory(
 def schema():
     """Print the JSON Schema (draft 2020-12) of the spec format, for editors and validators."""
     from .schema import build_schema
+
     emit(_json(build_schema()))
 
 
-@app.command(epilog=examples("paramcalc kinds", "paramcalc kinds conv2d", "paramcalc kinds conv   # every conv kind",
-                             "paramcalc kinds --format json | jq '.kinds[].kind'"))
+@app.command(
+    epilog=examples(
+        "paramcalc kinds",
+        "paramcalc kinds conv2d",
+        "paramcalc kinds conv   # every conv kind",
+        "paramcalc kinds --format json | jq '.kinds[].kind'",
+    )
+)
 def kinds(
-    kind: str | None = typer.Argument(None, metavar="[KIND]", autocompletion=complete_kind,
-                                         help="One kind to describe in detail, e.g. conv2d; or part of a name."),
-    format: KindsFormat = typer.Option(KindsFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT",
-                                       help="table or json."),
+    kind: str | None = typer.Argument(
+        None,
+        metavar="[KIND]",
+        autocompletion=complete_kind,
+        help="One kind to describe in detail, e.g. conv2d; or part of a name.",
+    ),
+    format: KindsFormat = typer.Option(
+        KindsFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
+    ),
 ):
     """Every layer kind with its fields, defaults and meaning; or one kind with its formulas."""
     from .kinds import describe_kind, kind_catalogue, matching_kinds
     from .layers import REGISTRY, normalize_kind
     from .render import kinds as out
+
     try:
         if kind is None:
             catalogue = kind_catalogue()
@@ -464,6 +605,7 @@ def export(
     spec's names as module names (so its state_dict keys are the spec's names)."""
     from .export import export_pytorch
     from .spec import load_spec
+
     try:
         text = export_pytorch(load_spec(spec))
         if output:
@@ -474,8 +616,11 @@ def export(
         emit(text)
 
 
-import_app = typer.Typer(help="Write a spec from what you already have: a Hugging Face config.json or a PyTorch model.",
-                         no_args_is_help=True, rich_markup_mode=None)
+import_app = typer.Typer(
+    help="Write a spec from what you already have: a Hugging Face config.json or a PyTorch model.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(import_app, name="import")
 
 
@@ -488,13 +633,17 @@ def _write_spec(text: str, output: str | None) -> None:
 
 @import_app.command("hf")
 def import_hf(
-    config: str = typer.Argument(..., help="A Hugging Face config.json (llama, mistral, qwen2, gemma, gpt2, bert, t5, vit)."),
-    seq: int | None = typer.Option(None, "--seq", min=1,
-                                      help="Sequence length of the inputs (default: the config's maximum positions)."),
+    config: str = typer.Argument(
+        ..., help="A Hugging Face config.json (llama, mistral, qwen2, gemma, gpt2, bert, t5, vit)."
+    ),
+    seq: int | None = typer.Option(
+        None, "--seq", min=1, help="Sequence length of the inputs (default: the config's maximum positions)."
+    ),
     output: str | None = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
 ):
     """A spec from a Hugging Face config.json: no network, no transformers. Names are the checkpoint's."""
     from .importers.hf import import_hf as build
+
     try:
         _write_spec(build(config, seq), output)
     except SpecError as e:
@@ -504,14 +653,18 @@ def import_hf(
 @import_app.command("torch")
 def import_torch(
     target: str = typer.Argument(..., help="MODULE:FACTORY, e.g. torchvision.models:resnet18 or mymodels.py:build."),
-    input: str = typer.Option(..., "-i", "--input", help="Per-sample input shape, e.g. 3x224x224; several inputs: 3x224x224;16."),
-    tokens: int | None = typer.Option(None, "--tokens", min=1,
-                                         help="The input is token ids below this vocabulary size."),
+    input: str = typer.Option(
+        ..., "-i", "--input", help="Per-sample input shape, e.g. 3x224x224; several inputs: 3x224x224;16."
+    ),
+    tokens: int | None = typer.Option(
+        None, "--tokens", min=1, help="The input is token ids below this vocabulary size."
+    ),
     output: str | None = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
 ):
     """A spec from a PyTorch model (needs torch): traced with torch.fx, or with module hooks where
     fx cannot trace; module paths become layer names."""
     from .importers.torch import import_torch as build
+
     try:
         _write_spec(build(target, input, tokens), output)
     except SpecError as e:
@@ -528,6 +681,7 @@ def verify(
     named module and in total, and the output shape. Exit 0 they agree, 1 they differ (every
     difference listed), 2 bad input."""
     from .verify import render_verify, verify_spec
+
     try:
         result = verify_spec(spec, target)
     except SpecError as e:
@@ -538,6 +692,7 @@ def verify(
 
 def _json(value) -> str:
     from .render.json import to_json
+
     return to_json(value)
 
 

@@ -16,7 +16,7 @@ STATUSES = (ADDED, REMOVED, CHANGED, RENAMED)
 class LayerChange:
     name: str
     status: str
-    old: LayerRow | None            # or BlockRow, when compared to a depth
+    old: LayerRow | None  # or BlockRow, when compared to a depth
     new: LayerRow | None
 
     def value(self, side: str, key: str):
@@ -40,8 +40,11 @@ class DiffReport:
     @property
     def changed(self) -> bool:
         """Anything differs: a layer, a total or an output shape (what --exit-code reports)."""
-        return (any(c.status != SAME for c in self.changes) or self.old.totals != self.new.totals
-                or self.old.outputs != self.new.outputs)
+        return (
+            any(c.status != SAME for c in self.changes)
+            or self.old.totals != self.new.totals
+            or self.old.outputs != self.new.outputs
+        )
 
     def totals_delta(self) -> dict[str, tuple[int, int, int, float | None]]:
         """key -> (old, new, new - old, relative change or None when old is 0)."""
@@ -53,20 +56,35 @@ class DiffReport:
 
     def to_dict(self, include_same: bool = False) -> dict:
         def side(row):
-            return None if row is None else {"kind": row.kind, "params": row.params, "macs": row.macs,
-                                             "output_shape": row.output_shape}
+            return (
+                None
+                if row is None
+                else {"kind": row.kind, "params": row.params, "macs": row.macs, "output_shape": row.output_shape}
+            )
+
         return {
             "schema_version": 1,
             "depth": self.depth,
             "summary": self.counts(),
             "old": {"name": self.old.name, "source": self.old.source, "output_shape": self.old.output_shape},
             "new": {"name": self.new.name, "source": self.new.source, "output_shape": self.new.output_shape},
-            "totals": {key: {"old": a, "new": b, "change": d, "relative": r}
-                       for key, (a, b, d, r) in self.totals_delta().items()},
-            "layers": [{"name": c.name, "status": c.status, "old": side(c.old), "new": side(c.new),
-                        "params_change": c.delta("params"), "macs_change": c.delta("macs"),
-                        **({"old_name": c.old.name} if c.status == RENAMED and c.old else {})}
-                       for c in self.changes if include_same or c.status != SAME],
+            "totals": {
+                key: {"old": a, "new": b, "change": d, "relative": r}
+                for key, (a, b, d, r) in self.totals_delta().items()
+            },
+            "layers": [
+                {
+                    "name": c.name,
+                    "status": c.status,
+                    "old": side(c.old),
+                    "new": side(c.new),
+                    "params_change": c.delta("params"),
+                    "macs_change": c.delta("macs"),
+                    **({"old_name": c.old.name} if c.status == RENAMED and c.old else {}),
+                }
+                for c in self.changes
+                if include_same or c.status != SAME
+            ],
         }
 
 
@@ -80,6 +98,7 @@ def _signature(row):
 
 def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffReport:
     from .render import visible_rows  # the rows a table at this depth shows (a pure selection)
+
     old_layers, new_layers = visible_rows(old, depth), visible_rows(new, depth)
     old_rows = {r.name: r for r in old_layers}
     new_names = {r.name for r in new_layers}

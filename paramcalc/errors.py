@@ -24,8 +24,8 @@ class Loc:
         return f"{self.source}:{self.line}:{self.col}"
 
 
-MAX_PART = 1000     # characters of one part of a message (a location, the message, a context line)
-MAX_CONTEXT = 40    # context lines ("in block ... used as ...") shown
+MAX_PART = 1000  # characters of one part of a message (a location, the message, a context line)
+MAX_CONTEXT = 40  # context lines ("in block ... used as ...") shown
 
 
 class SpecError(Exception):
@@ -33,8 +33,15 @@ class SpecError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, loc: Loc | None = None, *, layer: str | None = None,
-                 context: tuple[str, ...] = (), hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        loc: Loc | None = None,
+        *,
+        layer: str | None = None,
+        context: tuple[str, ...] = (),
+        hint: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.loc = loc
@@ -45,8 +52,9 @@ class SpecError(Exception):
     def __str__(self) -> str:
         # Every part may quote the spec (names, keys, values, a path): each is escaped, so the
         # message is always these lines and nothing a spec says can add one or reach a terminal raw.
-        def safe(text):   # and no part longer than a message can usefully be
+        def safe(text):  # and no part longer than a message can usefully be
             return cut(text, MAX_PART)
+
         head = f"{safe(self.loc)}: " if self.loc else ""
         where = f"{safe(self.layer)}: " if self.layer else ""
         lines = [f"{head}{where}{safe(self.message)}"]
@@ -70,8 +78,12 @@ class SpecWarning:
         return f"{head}{where}{self.message}"
 
     def to_dict(self) -> dict:
-        return {"message": self.message, "line": self.loc.line if self.loc else None,
-                "col": self.loc.col if self.loc else None, "layer": self.layer}
+        return {
+            "message": self.message,
+            "line": self.loc.line if self.loc else None,
+            "col": self.loc.col if self.loc else None,
+            "layer": self.layer,
+        }
 
 
 class FieldError(Exception):
@@ -126,6 +138,12 @@ def describe(value) -> str:
 
 def _short_list(value) -> str:
     """A list as written, without building the text of a huge one."""
-    shown = [v if isinstance(v, (int, float, bool)) and not (isinstance(v, int) and v.bit_length() > 64)
-             else "..." if isinstance(v, (list, tuple, dict)) else cut(v, 20) for v in value[:12]]
+    shown = [
+        v
+        if isinstance(v, (int, float, bool)) and not (isinstance(v, int) and v.bit_length() > 64)
+        else "..."
+        if isinstance(v, (list, tuple, dict))
+        else cut(v, 20)
+        for v in value[:12]
+    ]
     return str(shown)[:-1] + (", ...]" if len(value) > 12 else "]")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-QUOTE_LIMIT = 80    # quoted values in messages are cut here, so a message never echoes a file
+QUOTE_LIMIT = 80  # quoted values in messages are cut here, so a message never echoes a file
 
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -66,6 +66,7 @@ def rich_text(text, style: str | None = None):
     """For a rich table cell or title: a Text, which rich never reads as markup (`[bold]`,
     `[link=...]`) or emoji codes (`:smile:`)."""
     from rich.text import Text
+
     return Text(terminal(text), style=style or "")
 
 

@@ -22,7 +22,8 @@ from .spec import Spec
 
 # Attributes of nn.Module and nn.ModuleDict (torch 2.13): a child with one of these names cannot be
 # registered (torch raises "attribute already exists"), so it is refused up front with a clear message.
-RESERVED = frozenset("""
+RESERVED = frozenset(
+    """
     T_destination add_module apply bfloat16 buffers call_super_init children clear compile cpu cuda double
     dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half
     ipu items keys load_state_dict modules mtia named_buffers named_children named_modules named_parameters
@@ -31,14 +32,23 @@ RESERVED = frozenset("""
     register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
     register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict to
     to_empty train training type update values xpu zero_grad
-""".split())
+""".split()
+)
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 TORCH_DTYPES = {
-    "float64": "float64", "double": "float64", "float32": "float32", "float": "float32", "float16": "float16",
-    "half": "float16", "bfloat16": "bfloat16", "int8": "int8", "uint8": "uint8",
-    "float8_e4m3fn": "float8_e4m3fn", "float8_e5m2": "float8_e5m2",
+    "float64": "float64",
+    "double": "float64",
+    "float32": "float32",
+    "float": "float32",
+    "float16": "float16",
+    "half": "float16",
+    "bfloat16": "bfloat16",
+    "int8": "int8",
+    "uint8": "uint8",
+    "float8_e4m3fn": "float8_e4m3fn",
+    "float8_e5m2": "float8_e5m2",
 }
 
 
@@ -59,8 +69,17 @@ def _r(value) -> str:
 # ---------------------------------------------------------------- kinds -> torch
 
 # fields never passed: inferred sizes (passed positionally from the input), and ignored ones
-SKIPPED = {"in_channels", "in_features", "num_features", "embed_dim", "d_model", "input_size", "num_channels",
-           "device", "batch_first"}
+SKIPPED = {
+    "in_channels",
+    "in_features",
+    "num_features",
+    "embed_dim",
+    "d_model",
+    "input_size",
+    "num_channels",
+    "device",
+    "batch_first",
+}
 
 
 def _kwargs(layer, first: tuple[str, ...] = ()) -> list[str]:
@@ -74,7 +93,7 @@ def _kwargs(layer, first: tuple[str, ...] = ()) -> list[str]:
         default = defaults[name]
         if default is not REQUIRED and value == _normal(default, value):
             continue
-        aka = layer.fields()[name].aka   # a field's first synonym is PyTorch's name for it
+        aka = layer.fields()[name].aka  # a field's first synonym is PyTorch's name for it
         key = aka[0] if aka else name
         if name == "dtype":
             out.append(f"dtype=torch.{TORCH_DTYPES[value]}")
@@ -103,7 +122,7 @@ class _Unexportable(Exception):
 def construct(layer, in_shapes: list[Shape]) -> str | None:
     """Source of the nn.Module for a layer, or None for a kind that is a torch operation in forward."""
     kind, tn = layer.kind, getattr(layer, "torch_name", "")
-    first: Shape = in_shapes[0] if in_shapes else ()   # read only by kinds that have an input
+    first: Shape = in_shapes[0] if in_shapes else ()  # read only by kinds that have an input
     if kind.startswith(("conv", "convtranspose")):
         return _call(tn, [repr(first[0]), repr(layer.out)], _kwargs(layer, ("out",)))
     if kind == "linear":
@@ -148,7 +167,7 @@ def construct(layer, in_shapes: list[Shape]) -> str | None:
         return None
     if not tn or "." in tn:
         raise _Unexportable(kind)
-    return _call(tn, [], _kwargs(layer))   # activations, dropouts, flatten, identity, pads, pixel shuffles
+    return _call(tn, [], _kwargs(layer))  # activations, dropouts, flatten, identity, pads, pixel shuffles
 
 
 def _has(layer, bias) -> bool:
@@ -166,8 +185,12 @@ def attention_module(layer, in_shapes) -> str:
     query, key, value = (in_shapes * 3)[:3] if len(in_shapes) == 1 else (in_shapes[0], in_shapes[1], in_shapes[-1])
     e = query[-1]
     head_dim = layer.head_dim if layer.head_dim is not None else e // layer.heads
-    kwargs = [f"kv_heads={layer.kv_heads or layer.heads!r}", f"head_dim={head_dim!r}", f"kdim={key[-1]!r}",
-              f"vdim={value[-1]!r}"]
+    kwargs = [
+        f"kv_heads={layer.kv_heads or layer.heads!r}",
+        f"head_dim={head_dim!r}",
+        f"kdim={key[-1]!r}",
+        f"vdim={value[-1]!r}",
+    ]
     kwargs += [f"{name}={_has(layer, getattr(layer, name))!r}" for name in ("q_bias", "k_bias", "v_bias", "out_bias")]
     if layer.add_bias_kv:
         kwargs.append("add_bias_kv=True")
@@ -218,6 +241,7 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
             drop = [i for i, s in enumerate(shape) if s == 1]
         else:
             from .layers.base import normalize_dim
+
             drop = sorted({d for d in (normalize_dim(v, shape) for v in layer.dim) if shape[d] == 1})
         if not drop:
             return x
@@ -228,13 +252,29 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
         return f"{x}.select({layer.dim!r}, {layer.index!r})"
     if kind == "stochasticdepth":
         return f"stochastic_depth({x}, {layer.p!r}, {layer.mode!r}, self.training)"
-    if kind in ("matmul", "bmm"):   # matmul for bmm too: a parameter's batch of 1 broadcasts
+    if kind in ("matmul", "bmm"):  # matmul for bmm too: a parameter's batch of 1 broadcasts
         return f"torch.matmul({args[0]}, {args[1]})"
     raise _Unexportable(kind)
 
 
-FUNCTIONAL = {"add", "mul", "concat", "split", "chunk", "mean", "reshape", "view", "permute", "transpose",
-              "squeeze", "unsqueeze", "select", "stochasticdepth", "matmul", "bmm"}
+FUNCTIONAL = {
+    "add",
+    "mul",
+    "concat",
+    "split",
+    "chunk",
+    "mean",
+    "reshape",
+    "view",
+    "permute",
+    "transpose",
+    "squeeze",
+    "unsqueeze",
+    "select",
+    "stochasticdepth",
+    "matmul",
+    "bmm",
+}
 
 STOCHASTIC_DEPTH = '''
 
@@ -303,24 +343,27 @@ HELPERS = {"LayerNorm2d": LAYER_NORM_2D, "Attention": ATTENTION}
 
 # ---------------------------------------------------------------- the module tree and forward
 
+
 def _refuse(message: str, node=None) -> SpecError:
-    return SpecError(f"cannot export to PyTorch: {message}", node.loc if node else None,
-                     layer=node.label if node else None)
+    return SpecError(
+        f"cannot export to PyTorch: {message}", node.loc if node else None, layer=node.label if node else None
+    )
 
 
 class _Writer:
     def __init__(self, spec: Spec):
         from .analyze import _Analysis
+
         analysis = _Analysis(spec)
-        analysis.run()                       # validates the spec: shapes chain, fields are valid
+        analysis.run()  # validates the spec: shapes chain, fields are valid
         self.spec, self.graph, self.shapes = spec, analysis.graph, analysis.shapes
         self.init: list[str] = []
-        self.after: list[str] = []           # ties and freezes, once every module exists
+        self.after: list[str] = []  # ties and freezes, once every module exists
         self.containers: set[str] = set()
         self.leaves = {node.name for node in self.graph.nodes}
         self.variables: dict[str, str] = {}
         self.used_variables: set[str] = {"self", "torch", "nn"}
-        self.helpers: set[str] = set()       # generated module classes the code uses
+        self.helpers: set[str] = set()  # generated module classes the code uses
 
     def variable(self, name: str) -> str:
         base = re.sub(r"\W|^(?=\d)", "_", name.replace(".", "_"), flags=re.ASCII) or "x"
@@ -408,9 +451,11 @@ class _Writer:
                 ids = any(n.kind in ("embedding", "embeddingbag") and node.name in n.inputs for n in graph.nodes)
                 dtype = ", dtype=torch.long" if ids else ""
                 parent = self.access(parts[:-1])
-                self.init.append(f"{parent}.register_buffer({parts[-1]!r}, torch.zeros({shape!r}{dtype}), "
-                                 f"persistent={layer.persistent!r})")
-                expression = self.access(parts, parameter=True) + "[None]"   # a batch of one, as a parameter's
+                self.init.append(
+                    f"{parent}.register_buffer({parts[-1]!r}, torch.zeros({shape!r}{dtype}), "
+                    f"persistent={layer.persistent!r})"
+                )
+                expression = self.access(parts, parameter=True) + "[None]"  # a batch of one, as a parameter's
             elif source is not None:
                 self.assign(parts, source)
                 module = self.access(parts)
@@ -439,8 +484,10 @@ class _Writer:
         if not any(params) or all(params):
             return args
         batch = f"{args[params.index(False)]}.shape[0]"
-        return [f"{a}.expand({', '.join([batch] + ['-1'] * len(self.shapes[name]))})" if is_param else a
-                for a, name, is_param in zip(args, node.inputs, params)]
+        return [
+            f"{a}.expand({', '.join([batch] + ['-1'] * len(self.shapes[name]))})" if is_param else a
+            for a, name, is_param in zip(args, node.inputs, params)
+        ]
 
     def module_call(self, node, module: str, args: list[str]) -> str:
         kind = node.kind
@@ -456,8 +503,11 @@ class _Writer:
     def tie(self, node, parts):
         owner = next(n for n in self.graph.nodes if n.name == node.tie)
         owner_parts = owner.name.split(".")
-        theirs = (self.access(owner_parts, parameter=True) if owner.kind == "parameter"
-                  else self.access(owner_parts) + ".weight")
+        theirs = (
+            self.access(owner_parts, parameter=True)
+            if owner.kind == "parameter"
+            else self.access(owner_parts) + ".weight"
+        )
         if node.kind == "parameter":
             parent = self.access(parts[:-1])
             self.after.append(f"{parent}.register_parameter({parts[-1]!r}, {theirs})")
@@ -492,25 +542,30 @@ class _Writer:
         lines += [f"        {line}" for line in forward]
         lines += [f"        return {result}", "", ""]
         lines += ["def build_model():", f"    return {cls}()", "", ""]
-        lines += ["# per-sample shapes of the inputs, in forward's order; token-id inputs with their vocabulary",
-                  f"INPUT_SHAPES = {{{shapes}}}",
-                  f"TOKEN_INPUTS = {tokens!r}", "", "",
-                  "def example_inputs(batch=1, generator=None):",
-                  '    """One batch of inputs: token ids below each vocabulary, else standard normal values."""',
-                  "    out = []",
-                  "    for name, shape in INPUT_SHAPES.items():",
-                  "        if name in TOKEN_INPUTS:",
-                  "            out.append(torch.randint(0, TOKEN_INPUTS[name], (batch, *shape), generator=generator))",
-                  "        else:",
-                  "            out.append(torch.randn(batch, *shape, generator=generator))",
-                  "    return tuple(out)", ""]
+        lines += [
+            "# per-sample shapes of the inputs, in forward's order; token-id inputs with their vocabulary",
+            f"INPUT_SHAPES = {{{shapes}}}",
+            f"TOKEN_INPUTS = {tokens!r}",
+            "",
+            "",
+            "def example_inputs(batch=1, generator=None):",
+            '    """One batch of inputs: token ids below each vocabulary, else standard normal values."""',
+            "    out = []",
+            "    for name, shape in INPUT_SHAPES.items():",
+            "        if name in TOKEN_INPUTS:",
+            "            out.append(torch.randint(0, TOKEN_INPUTS[name], (batch, *shape), generator=generator))",
+            "        else:",
+            "            out.append(torch.randn(batch, *shape, generator=generator))",
+            "    return tuple(out)",
+            "",
+        ]
         return "\n".join(lines)
 
     def token_inputs(self) -> dict[str, int]:
         """Inputs read by an embedding are token ids: the smallest table bounds them."""
         tokens: dict[str, int] = {}
         for node in self.graph.nodes:
-            if isinstance(node.layer, Embedding):   # and EmbeddingBag
+            if isinstance(node.layer, Embedding):  # and EmbeddingBag
                 for name in node.inputs:
                     if name in self.spec.inputs:
                         tokens[name] = min(tokens.get(name, node.layer.num), node.layer.num)

@@ -12,20 +12,33 @@ from .yaml_reader import YList, YMap
 
 _WHOLE = re.compile(r"^\$(?:\{(.+)\}|([A-Za-z_]\w*))$", re.S)
 _PART = re.compile(r"\$\{(.+?)\}|\$([A-Za-z_]\w*)")
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
-           ast.Mod: operator.mod, ast.Pow: operator.pow, ast.Div: lambda a, b: a // b if a % b == 0 else a / b}
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.Div: lambda a, b: a // b if a % b == 0 else a / b,
+}
 _SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**", ast.Div: "/"}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
-_CMPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-         ast.Gt: operator.gt, ast.GtE: operator.ge}
+_CMPS = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
 _FUNCS = {"min": min, "max": max, "int": int, "round": round}
 
 # Budgets: an expression is a line of arithmetic on layer sizes, never a computation.
-MAX_CHARS = 1000         # of the expression's text
-MAX_NODES = 200          # of its syntax tree
-MAX_DEPTH = 32           # nesting of its syntax tree
-MAX_VALUE = 10**18       # every integer or number it reads or makes stays below this (in magnitude)
-MAX_ITEMS = 1000         # characters of a string, or items of a list, it makes
+MAX_CHARS = 1000  # of the expression's text
+MAX_NODES = 200  # of its syntax tree
+MAX_DEPTH = 32  # nesting of its syntax tree
+MAX_VALUE = 10**18  # every integer or number it reads or makes stays below this (in magnitude)
+MAX_ITEMS = 1000  # characters of a string, or items of a list, it makes
 
 
 def type_name(value) -> str:
@@ -66,6 +79,7 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -
     list indexing and `shape(NAME)` (the per-sample shape of a layer or input, via `shape_of`),
     within budgets (size of the expression, magnitude of numbers, length of strings and lists)."""
     from .escape import cut
+
     shown = "${" + cut(text, 60) + "}"
 
     def fail(problem, hint=None):
@@ -83,9 +97,11 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, (int, float)):
-            if not (-MAX_VALUE < value < MAX_VALUE):   # also refuses inf and nan
-                fail(f"gives {'a number' if isinstance(value, float) else 'an integer'} beyond ±10^18; "
-                     "expressions compute layer sizes")
+            if not (-MAX_VALUE < value < MAX_VALUE):  # also refuses inf and nan
+                fail(
+                    f"gives {'a number' if isinstance(value, float) else 'an integer'} beyond ±10^18; "
+                    "expressions compute layer sizes"
+                )
             return value
         if isinstance(value, (str, list)):
             if len(value) > MAX_ITEMS:
@@ -133,8 +149,10 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -
 
     def shape(node):
         if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Name) or shape_of is None:
-            fail("calls shape() wrongly: shape() takes one layer name, as in shape(input) or shape(conv1), "
-                 "and works where layers are built")
+            fail(
+                "calls shape() wrongly: shape() takes one layer name, as in shape(input) or shape(conv1), "
+                "and works where layers are built"
+            )
         return list(shape_of(node.args[0].id, loc))
 
     def ev(node):
@@ -146,8 +164,10 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -
             if node.id in ("true", "false", "null"):
                 return {"true": True, "false": False, "null": None}[node.id]
             if node.id not in env:
-                fail(f"uses '{node.id}', which is not an argument here (arguments: {', '.join(env) or 'none'})",
-                     hint=did_you_mean(node.id, env))
+                fail(
+                    f"uses '{node.id}', which is not an argument here (arguments: {', '.join(env) or 'none'})",
+                    hint=did_you_mean(node.id, env),
+                )
             return bounded(env[node.id])
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             return binop(node)
@@ -180,8 +200,10 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -
             return shape(node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
             return call(node)
-        fail("uses something expressions cannot: only arithmetic, comparisons, and/or/not, "
-             "'a if c else b', list[i], shape(NAME) and min/max/int/round are allowed")
+        fail(
+            "uses something expressions cannot: only arithmetic, comparisons, and/or/not, "
+            "'a if c else b', list[i], shape(NAME) and min/max/int/round are allowed"
+        )
 
     return ev(tree)
 

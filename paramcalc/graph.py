@@ -18,12 +18,12 @@ from .layers.base import fmt_shape
 from .spec import META_KEYS, BlockDef, Entry, Spec, check_name
 from .yaml_reader import YList, YMap
 
-MAX_LAYERS = 100_000   # far above any real network; stops a `repeat: 1000000000` from hanging
+MAX_LAYERS = 100_000  # far above any real network; stops a `repeat: 1000000000` from hanging
 # Expansion work, not only layers made: every entry visited (a skipped `when: false` one too), every
 # block, group and repetition counts one. 100,000 layers in a repeated block cost about 300,000.
 MAX_WORK = 500_000
-MAX_NESTING = 32           # blocks, groups and repeats inside each other (real networks: under 6)
-MAX_FULL_NAME = 512        # characters of a hierarchical name (layer1.0.conv1)
+MAX_NESTING = 32  # blocks, groups and repeats inside each other (real networks: under 6)
+MAX_FULL_NAME = 512  # characters of a hierarchical name (layer1.0.conv1)
 # Characters of all layer names and their enclosing blocks' names: what the JSON and tables will
 # print. 100,000 layers with 30-character names nested 3 deep come to 12,000,000.
 MAX_NAME_CHARS = 20_000_000
@@ -41,7 +41,7 @@ class Node:
     loc: Loc
     context: tuple[str, ...] = ()
     frozen: bool = False
-    tie: str | None = None          # the node whose weights this one shares
+    tie: str | None = None  # the node whose weights this one shares
 
     @property
     def label(self) -> str:
@@ -66,21 +66,22 @@ class Graph:
 
     nodes: list[Node]
     blocks: list[Block]
-    outputs: list[str]          # node names; the last is the main output
+    outputs: list[str]  # node names; the last is the main output
 
 
 # ---------------------------------------------------------------- expansion
+
 
 @dataclass
 class _Scope:
     """Where names resolve while a block, group or repeat is expanded."""
 
-    prefix: str                 # "" at top level, "layer1.0." inside a block instance
-    input: str | None           # what `input` means here (None at top level: the network inputs)
+    prefix: str  # "" at top level, "layer1.0." inside a block instance
+    input: str | None  # what `input` means here (None at top level: the network inputs)
     env: dict[str, Any]
     context: tuple[str, ...]
     parent: _Scope | None = None
-    names: dict[str, str] = field(default_factory=dict)   # local name -> node name
+    names: dict[str, str] = field(default_factory=dict)  # local name -> node name
     counters: dict[str, int] = field(default_factory=dict)
 
     def auto_name(self, kind: str) -> str:
@@ -94,9 +95,9 @@ class _Expander:
         self.nodes: list[Node] = []
         self.blocks: list[Block] = []
         self.aliases: dict[str, str] = {}
-        self.known: set[str] = set(spec.inputs)    # every name defined so far, for duplicates
+        self.known: set[str] = set(spec.inputs)  # every name defined so far, for duplicates
         self.block_stack: list[str] = []
-        self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)   # of nodes[:shaped], for shape()
+        self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)  # of nodes[:shaped], for shape()
         self.shaped = 0
         self.work = 0
         self.nesting = 0
@@ -107,44 +108,58 @@ class _Expander:
     def spend(self, loc: Loc, scope: _Scope):
         self.work += 1
         if self.work > MAX_WORK:
-            raise SpecError(f"the spec takes more than {MAX_WORK:,} steps to expand (blocks, repeats and skipped "
-                            f"layers count; a runaway repeat?); refusing to analyse it", loc, context=scope.context)
+            raise SpecError(
+                f"the spec takes more than {MAX_WORK:,} steps to expand (blocks, repeats and skipped "
+                f"layers count; a runaway repeat?); refusing to analyse it",
+                loc,
+                context=scope.context,
+            )
 
     def enter(self, loc: Loc, scope: _Scope):
         self.nesting += 1
         if self.nesting > MAX_NESTING:
-            raise SpecError(f"blocks, groups and repeats nest more than {MAX_NESTING} deep here; refusing to "
-                            "analyse it", loc, context=scope.context)
+            raise SpecError(
+                f"blocks, groups and repeats nest more than {MAX_NESTING} deep here; refusing to analyse it",
+                loc,
+                context=scope.context,
+            )
 
     # -- shapes, for `${shape(NAME)}`: computed for the nodes built so far, only when asked
 
     def sub(self, value, scope: _Scope, loc: Loc):
         """${...} substitution in a scope, where shape(NAME) reads the shape of a layer above."""
+
         def shape_of(ref, at):
             return self.shape(self.resolve(ref, scope, at, what=f"shape({cut(ref, 60)})"), cut(ref, 60), at, scope)
+
         return substitute(value, scope.env, loc, scope.context, shape_of)
 
     def shape(self, name: str, ref: str, loc: Loc, scope: _Scope) -> tuple[int, ...]:
-        for node in self.nodes[self.shaped:]:
+        for node in self.nodes[self.shaped :]:
             in_shapes = [self.shapes[n] for n in node.inputs]
             try:
                 self.shapes[node.name] = tuple(node.layer.output_shape(in_shapes))
             except ShapeError as e:
                 given = ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(node.inputs, in_shapes))
-                raise SpecError(str(e), node.loc, layer=node.label,
-                                context=(f"input: {given}",) + node.context) from None
+                raise SpecError(
+                    str(e), node.loc, layer=node.label, context=(f"input: {given}",) + node.context
+                ) from None
             self.shaped += 1
         if name not in self.shapes:
-            raise SpecError(f"shape({ref}): '{ref}' is still being built here; shape() reads layers above, "
-                            f"not the block it is in", loc, context=scope.context)
+            raise SpecError(
+                f"shape({ref}): '{ref}' is still being built here; shape() reads layers above, not the block it is in",
+                loc,
+                context=scope.context,
+            )
         return self.shapes[name]
 
     # -- names
 
     def resolve(self, ref, scope: _Scope, loc: Loc, what: str | None = None) -> str:
         if not isinstance(ref, str):
-            raise SpecError(f"'from' expects a layer name or a list of names, found {describe(ref)}", loc,
-                            context=scope.context)
+            raise SpecError(
+                f"'from' expects a layer name or a list of names, found {describe(ref)}", loc, context=scope.context
+            )
         s: _Scope | None = scope
         while s is not None:
             if ref == "input" and s.input is not None:
@@ -156,8 +171,11 @@ class _Expander:
             return self.aliases.get(ref, ref)
         later = self._defined_later(ref)
         shown = what or f"'from: {cut(ref, 60)}'"
-        message = (f"{shown} points forward to a layer defined later; a layer can only take input "
-                   f"from layers above it" if later else f"{shown} names no layer or input defined above")
+        message = (
+            f"{shown} points forward to a layer defined later; a layer can only take input from layers above it"
+            if later
+            else f"{shown} names no layer or input defined above"
+        )
         candidates = list(self.known) + [n for sc in _chain(scope) for n in sc.names]
         raise SpecError(message, loc, context=scope.context, hint=None if later else did_you_mean(ref, candidates))
 
@@ -169,16 +187,26 @@ class _Expander:
                 if e.children and walk(e.children):
                     return True
             return False
+
         return walk(self.spec.layers)
 
     def define(self, scope: _Scope, local: str, full: str, loc: Loc):
         if len(full) > MAX_FULL_NAME:
             from .escape import cut
-            raise SpecError(f"the hierarchical name {cut(full, 60)} is {len(full):,} characters long; at most "
-                            f"{MAX_FULL_NAME} are allowed", loc, context=scope.context)
+
+            raise SpecError(
+                f"the hierarchical name {cut(full, 60)} is {len(full):,} characters long; at most "
+                f"{MAX_FULL_NAME} are allowed",
+                loc,
+                context=scope.context,
+            )
         if local in scope.names or full in self.known:
-            raise SpecError(f"duplicate layer name '{full}'", loc, context=scope.context,
-                            hint="every layer name must be unique; rename one of them")
+            raise SpecError(
+                f"duplicate layer name '{full}'",
+                loc,
+                context=scope.context,
+                hint="every layer name must be unique; rename one of them",
+            )
         scope.names[local] = full
         self.known.add(full)
 
@@ -200,15 +228,22 @@ class _Expander:
         self.spend(entry.loc, scope)
         when = self.meta(entry, "when", scope, True)
         if not isinstance(when, bool):
-            raise SpecError(f"'when' expects true or false (e.g. when: ${{downsample}}), found {describe(when)}",
-                            entry.meta_locs["when"], context=scope.context)
+            raise SpecError(
+                f"'when' expects true or false (e.g. when: ${{downsample}}), found {describe(when)}",
+                entry.meta_locs["when"],
+                context=scope.context,
+            )
         sources = self.sources(entry, scope, current)
         raw_name = self.meta(entry, "name", scope)
         if isinstance(raw_name, bool) or (raw_name is not None and not isinstance(raw_name, (str, int))):
-            raise SpecError(f"'name' expects a string, found {describe(raw_name)}", entry.meta_locs["name"],
-                            context=scope.context)
-        local = None if raw_name is None else check_name(str(raw_name), entry.meta_locs["name"], "layer name",
-                                                          dotted=True, context=scope.context)
+            raise SpecError(
+                f"'name' expects a string, found {describe(raw_name)}", entry.meta_locs["name"], context=scope.context
+            )
+        local = (
+            None
+            if raw_name is None
+            else check_name(str(raw_name), entry.meta_locs["name"], "layer name", dotted=True, context=scope.context)
+        )
         if not when:
             # A skipped layer passes its (first) input through, as an nn.Identity would; its name stays usable.
             if local is not None:
@@ -226,8 +261,11 @@ class _Expander:
         raw = self.meta(entry, "from", scope)
         if raw is None:
             if not current:
-                raise SpecError("this layer has no input: with several network inputs, the first layer "
-                                "must say 'from: NAME'", entry.loc, context=scope.context)
+                raise SpecError(
+                    "this layer has no input: with several network inputs, the first layer must say 'from: NAME'",
+                    entry.loc,
+                    context=scope.context,
+                )
             return current
         loc = entry.meta_locs["from"]
         refs = raw if isinstance(raw, list) else [raw]
@@ -245,19 +283,27 @@ class _Expander:
     def repeat(self, entry, scope, sources, local, count):
         loc = entry.meta_locs["repeat"]
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise SpecError(f"'repeat' expects a non-negative integer, found {describe(count)}", loc,
-                            context=scope.context)
+            raise SpecError(
+                f"'repeat' expects a non-negative integer, found {describe(count)}", loc, context=scope.context
+            )
         too_many_layers = entry.kind in REGISTRY and count > MAX_LAYERS - len(self.nodes)
         if too_many_layers or count > MAX_WORK - self.work:
             # Refused before expanding: this many repetitions can never fit the budgets.
             limit = f"{MAX_LAYERS:,} layers" if too_many_layers else f"{MAX_WORK:,} steps"
-            raise SpecError(f"'repeat: {count:,}' expands the spec to more than {limit} (a runaway repeat?); "
-                            f"refusing to analyse it", entry.loc, context=scope.context)
+            raise SpecError(
+                f"'repeat: {count:,}' expands the spec to more than {limit} (a runaway repeat?); "
+                f"refusing to analyse it",
+                entry.loc,
+                context=scope.context,
+            )
         first = self.meta(entry, "first", scope)
         if first is not None and not isinstance(first, YMap):
-            raise SpecError("'first' expects a mapping of fields that differ in the first repetition",
-                            entry.meta_locs["first"], context=scope.context)
-        if count == 0:   # nothing added: the flow passes through, and the name stays usable
+            raise SpecError(
+                "'first' expects a mapping of fields that differ in the first repetition",
+                entry.meta_locs["first"],
+                context=scope.context,
+            )
+        if count == 0:  # nothing added: the flow passes through, and the name stays usable
             if local is not None:
                 self.define(scope, local, scope.prefix + local, entry.loc)
                 self.aliases[scope.prefix + local] = scope.names[local] = sources[0]
@@ -288,8 +334,12 @@ class _Expander:
         if written in self.spec.blocks:
             return self.block(entry, self.spec.blocks[written], scope, sources, local, overrides)
         choices = list(REGISTRY) + list(self.spec.blocks)
-        raise SpecError(f"unknown layer kind {quote(written)}", entry.kind_loc, context=scope.context,
-                        hint=did_you_mean(kind, choices) or "`paramcalc kinds` lists every kind")
+        raise SpecError(
+            f"unknown layer kind {quote(written)}",
+            entry.kind_loc,
+            context=scope.context,
+            hint=did_you_mean(kind, choices) or "`paramcalc kinds` lists every kind",
+        )
 
     def group(self, entry, scope, sources, local):
         name = local if local is not None else scope.auto_name("group")
@@ -297,8 +347,9 @@ class _Expander:
         self.define(scope, name, full, entry.loc)
         block = Block(full, "group", entry.loc, len(self.nodes), inputs=list(sources))
         self.blocks.append(block)
-        inner = _Scope(full + ".", sources[0] if len(sources) == 1 else scope.input, scope.env, scope.context,
-                       parent=scope)
+        inner = _Scope(
+            full + ".", sources[0] if len(sources) == 1 else scope.input, scope.env, scope.context, parent=scope
+        )
         self.enter(entry.loc, scope)
         out = self.expand(entry.children, inner, sources)
         self.nesting -= 1
@@ -316,9 +367,12 @@ class _Expander:
         values = dict(entry.fields)
         locs, key_locs = dict(entry.field_locs), dict(entry.key_locs)
         if entry.has_positional:
-            raise SpecError(f"block '{definition.name}' takes named arguments "
-                            f"({', '.join(definition.args) or 'none'}), not a single value",
-                            entry.positional_loc, context=scope.context)
+            raise SpecError(
+                f"block '{definition.name}' takes named arguments "
+                f"({', '.join(definition.args) or 'none'}), not a single value",
+                entry.positional_loc,
+                context=scope.context,
+            )
         if overrides:
             values.update(overrides)
             locs.update(overrides.value_locs)
@@ -326,20 +380,27 @@ class _Expander:
         env = {}
         for key, value in values.items():
             if key not in definition.args:
-                raise SpecError(f"block '{definition.name}' has no argument '{key}' "
-                                f"(arguments: {', '.join(definition.args) or 'none'})",
-                                key_locs.get(key, locs.get(key, entry.loc)), context=scope.context,
-                                hint=did_you_mean(key, definition.args))
+                raise SpecError(
+                    f"block '{definition.name}' has no argument '{key}' "
+                    f"(arguments: {', '.join(definition.args) or 'none'})",
+                    key_locs.get(key, locs.get(key, entry.loc)),
+                    context=scope.context,
+                    hint=did_you_mean(key, definition.args),
+                )
             env[key] = self.sub(value, scope, locs.get(key, entry.loc))
         for key, default in definition.args.items():
             if env.get(key) is None:
                 if default is None:
-                    raise SpecError(f"block '{definition.name}' needs argument '{key}'", entry.kind_loc,
-                                    context=scope.context)
+                    raise SpecError(
+                        f"block '{definition.name}' needs argument '{key}'", entry.kind_loc, context=scope.context
+                    )
                 env[key] = default
         if len(sources) != 1:
-            raise SpecError(f"block '{definition.name}' takes one input, found {len(sources)}",
-                            entry.meta_locs.get("from", entry.loc), context=scope.context)
+            raise SpecError(
+                f"block '{definition.name}' takes one input, found {len(sources)}",
+                entry.meta_locs.get("from", entry.loc),
+                context=scope.context,
+            )
         block = Block(full, definition.name, entry.loc, len(self.nodes), inputs=list(sources))
         self.blocks.append(block)
         context = (f"in block '{definition.name}' used as '{full}' at {entry.loc}",) + scope.context
@@ -358,8 +419,11 @@ class _Expander:
         """One layer: named, built from its fields, wired to its inputs, with its freeze and tie."""
         index = len(self.nodes)
         if index >= MAX_LAYERS:
-            raise SpecError(f"the spec expands to more than {MAX_LAYERS:,} layers (a runaway repeat?); "
-                            f"refusing to analyse it", entry.loc, context=scope.context)
+            raise SpecError(
+                f"the spec expands to more than {MAX_LAYERS:,} layers (a runaway repeat?); refusing to analyse it",
+                entry.loc,
+                context=scope.context,
+            )
         full = self.leaf_name(entry, cls, scope, local)
         label = f"layer {index} '{full}' ({cls.kind})"
         layer = self.build(entry, cls, scope, label, overrides)
@@ -375,8 +439,12 @@ class _Expander:
         self.define(scope, name, full, entry.loc)
         self.name_chars += len(full) + sum(len(s.prefix) for s in _chain(scope))
         if self.name_chars > MAX_NAME_CHARS:
-            raise SpecError(f"the layer names come to more than {MAX_NAME_CHARS:,} characters (long names "
-                            "repeated many times?); refusing to analyse it", entry.loc, context=scope.context)
+            raise SpecError(
+                f"the layer names come to more than {MAX_NAME_CHARS:,} characters (long names "
+                "repeated many times?); refusing to analyse it",
+                entry.loc,
+                context=scope.context,
+            )
         return full
 
     def build(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, overrides) -> Layer:
@@ -396,17 +464,30 @@ class _Expander:
                 raise SpecError("takes no input", entry.meta_locs["from"], layer=label, context=scope.context)
             return []
         if not fewest <= len(sources) <= (most or len(sources)):
-            wanted = (f"{fewest} or more inputs; say which with from: [a, b]" if most is None else
-                      f"{fewest} input" + ("s" if fewest > 1 else "") if fewest == most else f"{fewest} to {most} inputs")
-            raise SpecError(f"takes {wanted}, found {len(sources)} ({', '.join(sources) or 'none'})",
-                            entry.meta_locs.get("from", entry.loc), layer=label, context=scope.context)
+            wanted = (
+                f"{fewest} or more inputs; say which with from: [a, b]"
+                if most is None
+                else f"{fewest} input" + ("s" if fewest > 1 else "")
+                if fewest == most
+                else f"{fewest} to {most} inputs"
+            )
+            raise SpecError(
+                f"takes {wanted}, found {len(sources)} ({', '.join(sources) or 'none'})",
+                entry.meta_locs.get("from", entry.loc),
+                layer=label,
+                context=scope.context,
+            )
         return list(sources)
 
     def freeze(self, entry: Entry, scope: _Scope, label: str) -> bool:
         frozen = self.meta(entry, "freeze", scope, False)
         if not isinstance(frozen, bool):
-            raise SpecError(f"'freeze' expects true or false, found {describe(frozen)}", entry.meta_locs["freeze"],
-                            layer=label, context=scope.context)
+            raise SpecError(
+                f"'freeze' expects true or false, found {describe(frozen)}",
+                entry.meta_locs["freeze"],
+                layer=label,
+                context=scope.context,
+            )
         return frozen
 
     def tie(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str) -> str | None:
@@ -415,9 +496,13 @@ class _Expander:
             return None
         tie = self.resolve(tie, scope, entry.meta_locs["tie"])
         if not cls.has_weight() or tie in self.spec.inputs:
-            raise SpecError(f"cannot share weights: tie works between layers with a weight ({_weight_kinds()}), "
-                            f"here {cls.kind} and '{cut(tie, 60)}'", entry.meta_locs["tie"],
-                            layer=label, context=scope.context)
+            raise SpecError(
+                f"cannot share weights: tie works between layers with a weight ({_weight_kinds()}), "
+                f"here {cls.kind} and '{cut(tie, 60)}'",
+                entry.meta_locs["tie"],
+                layer=label,
+                context=scope.context,
+            )
         return tie
 
     def field_values(self, entry: Entry, cls, scope, label, overrides):
@@ -433,16 +518,20 @@ class _Expander:
         if entry.has_positional:
             if cls.primary is None:
                 fields = ", ".join(cls.fields()) or "none"
-                raise SpecError(f"takes no single value; name its fields (fields: {fields})", entry.positional_loc,
-                                layer=label, context=scope.context)
-            assert entry.positional_loc is not None   # set with has_positional
+                raise SpecError(
+                    f"takes no single value; name its fields (fields: {fields})",
+                    entry.positional_loc,
+                    layer=label,
+                    context=scope.context,
+                )
+            assert entry.positional_loc is not None  # set with has_positional
             values[cls.primary] = self.sub(entry.positional, scope, entry.positional_loc)
             value_locs[cls.primary] = entry.positional_loc
         for key, value in raw.items():
             key_loc = key_locs.get(key, locs.get(key, entry.loc))
             canonical = synonyms.get(key)
             if canonical is None:
-                keyword = did_you_mean(key, META_KEYS)      # `frm:` inside the layer's mapping
+                keyword = did_you_mean(key, META_KEYS)  # `frm:` inside the layer's mapping
                 if keyword and not did_you_mean(key, synonyms):
                     hint = keyword.replace("?", "? (a layer keyword)")
                 elif not synonyms:
@@ -451,8 +540,9 @@ class _Expander:
                     hint = did_you_mean(key, synonyms) or f"fields: {', '.join(cls.fields())}"
                 raise SpecError(f"unknown field '{key}'", key_loc, layer=label, context=scope.context, hint=hint)
             if canonical in values:
-                raise SpecError(f"field '{canonical}' is given twice (as '{key}' too)", key_loc,
-                                layer=label, context=scope.context)
+                raise SpecError(
+                    f"field '{canonical}' is given twice (as '{key}' too)", key_loc, layer=label, context=scope.context
+                )
             values[canonical] = self.sub(value, scope, locs.get(key, entry.loc))
             value_locs[canonical] = locs.get(key, entry.loc)
         return values, value_locs
@@ -475,8 +565,13 @@ def unused_outputs(graph: Graph) -> list[SpecWarning]:
     warnings = []
     for loc, nodes in found.items():
         more = f" (and {len(nodes) - 1} more from this line)" if len(nodes) > 1 else ""
-        warnings.append(SpecWarning(f"its output is never used{more}: no layer reads it and it is not in "
-                                    f"'outputs' (a forgotten 'from:'?)", loc, nodes[0].label))
+        warnings.append(
+            SpecWarning(
+                f"its output is never used{more}: no layer reads it and it is not in 'outputs' (a forgotten 'from:'?)",
+                loc,
+                nodes[0].label,
+            )
+        )
     return warnings
 
 

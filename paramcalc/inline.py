@@ -16,6 +16,7 @@ def parse_inline(text: str, loc: Loc) -> Entry:
     are strings (same, valid) or booleans (true/false)."""
     from .escape import quote
     from .expressions import MAX_CHARS, check_size
+
     shown = quote(text, 60)
     if len(text) > MAX_CHARS:
         raise SpecError(f"layer {shown} is {len(text):,} characters long; at most {MAX_CHARS:,} are allowed", loc)
@@ -24,9 +25,11 @@ def parse_inline(text: str, loc: Loc) -> Entry:
     try:
         tree = ast.parse(prepared, mode="eval").body
     except SyntaxError as e:
-        raise SpecError(f"cannot read layer {shown}: {e.msg}; write kind(value, key=value, ...)",
-                        Loc(loc.source, loc.line, shift + (e.offset or 1))) from None
-    except (ValueError, MemoryError, RecursionError):   # NUL bytes, a number of 5,000 digits
+        raise SpecError(
+            f"cannot read layer {shown}: {e.msg}; write kind(value, key=value, ...)",
+            Loc(loc.source, loc.line, shift + (e.offset or 1)),
+        ) from None
+    except (ValueError, MemoryError, RecursionError):  # NUL bytes, a number of 5,000 digits
         raise SpecError(f"cannot read layer {shown}; write kind(value, key=value, ...)", loc) from None
 
     def too_big(problem):
@@ -43,8 +46,10 @@ def parse_inline(text: str, loc: Loc) -> Entry:
 
     entry = Entry(kind=tree.func.id, loc=loc, kind_loc=at(tree.func))
     if len(tree.args) > 1:
-        raise SpecError("only one positional value (the kind's main field) is allowed; name the others "
-                        "(key=value)", at(tree.args[1]))
+        raise SpecError(
+            "only one positional value (the kind's main field) is allowed; name the others (key=value)",
+            at(tree.args[1]),
+        )
     if tree.args:
         entry.positional, entry.has_positional = _literal(tree.args[0], at), True
         entry.positional_loc = at(tree.args[0])
@@ -74,7 +79,11 @@ def _literal(node, at):
         return _NAMES.get(node.id, node.id)
     if isinstance(node, (ast.Tuple, ast.List)):
         return [_literal(e, at) for e in node.elts]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
-            and type(node.operand.value) in (int, float):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and type(node.operand.value) in (int, float)
+    ):
         return -node.operand.value
     raise SpecError("expected a number, a name, true/false or a tuple like (3, 3)", at(node))

@@ -21,9 +21,13 @@ def describe_kind(name: str) -> dict:
     if key not in REGISTRY:
         matches = matching_kinds(name)
         from .escape import quote
-        raise SpecError(f"unknown layer kind {quote(name)}", hint=did_you_mean(key, REGISTRY) or
-                        ("kinds with that name in them: " + ", ".join(matches) if matches else None) or
-                        "`paramcalc kinds` lists every kind")
+
+        raise SpecError(
+            f"unknown layer kind {quote(name)}",
+            hint=did_you_mean(key, REGISTRY)
+            or ("kinds with that name in them: " + ", ".join(matches) if matches else None)
+            or "`paramcalc kinds` lists every kind",
+        )
     cls = REGISTRY[key]
     defaults = cls.defaults()
     return {
@@ -34,8 +38,15 @@ def describe_kind(name: str) -> dict:
         "primary": cls.primary,
         "inputs": {"fewest": cls.arity[0], "most": cls.arity[1]},
         "fields": [
-            {"name": fname, "type": a.type, "default": _default(defaults[fname]), "aka": list(a.aka),
-             "doc": a.doc, "counts": a.counts, **({"choices": list(a.choices)} if a.choices else {})}
+            {
+                "name": fname,
+                "type": a.type,
+                "default": _default(defaults[fname]),
+                "aka": list(a.aka),
+                "doc": a.doc,
+                "counts": a.counts,
+                **({"choices": list(a.choices)} if a.choices else {}),
+            }
             for fname, a in cls.fields().items()
         ],
         "formulas": dict(cls.formulas),

@@ -23,8 +23,13 @@ PRECISIONS = {
     "bf16-mixed": (2, 4, 4),
     "fp16-mixed": (2, 4, 4),
 }
-ACTIVATION_DTYPE = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "bf16-mixed": "bfloat16",
-                    "fp16-mixed": "float16"}
+ACTIVATION_DTYPE = {
+    "fp32": "float32",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "bf16-mixed": "bfloat16",
+    "fp16-mixed": "float16",
+}
 # optimizer -> (state tensors per parameter, as large as it; whether it keeps a float32 `step` tensor per
 # parameter tensor), as torch.optim keeps them with default arguments (momentum: SGD(momentum=0.9))
 OPTIMIZERS = {
@@ -39,40 +44,48 @@ OPTIMIZERS = {
 WEIGHT_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4}
 ATTENTION = ("flash", "math")
 DEVICES = ("cuda", "cpu")
-STEP_BYTES = 4   # a float32 scalar tensor
+STEP_BYTES = 4  # a float32 scalar tensor
 
 
 @dataclass(frozen=True)
 class Settings:
     train: bool = True
-    batch: int | None = None          # None: the spec's
+    batch: int | None = None  # None: the spec's
     precision: str = "fp32"
     optimizer: str = "adamw"
     zero: int = 0
     devices: int = 1
     checkpoint: bool = False
-    kv_cache: int = 0                 # sequence length to cache keys and values for (0: none)
-    weights: str | None = None        # inference weight format (None: the precision's)
+    kv_cache: int = 0  # sequence length to cache keys and values for (0: none)
+    weights: str | None = None  # inference weight format (None: the precision's)
     attention: str = "flash"
     device: str = "cuda"
 
     def validate(self) -> None:
         """Bad combinations are bad input: a SpecError each (exit 2)."""
-        for value, choices, what in ((self.precision, PRECISIONS, "precision"), (self.optimizer, OPTIMIZERS, "optimizer"),
-                                     (self.attention, ATTENTION, "attention"), (self.device, DEVICES, "device")):
+        for value, choices, what in (
+            (self.precision, PRECISIONS, "precision"),
+            (self.optimizer, OPTIMIZERS, "optimizer"),
+            (self.attention, ATTENTION, "attention"),
+            (self.device, DEVICES, "device"),
+        ):
             if value not in choices:
-                raise SpecError(f"unknown {what} '{value}' (one of {', '.join(choices)})",
-                                hint=did_you_mean(value, choices))
+                raise SpecError(
+                    f"unknown {what} '{value}' (one of {', '.join(choices)})", hint=did_you_mean(value, choices)
+                )
         if self.weights is not None and self.weights not in WEIGHT_BITS:
-            raise SpecError(f"unknown weight format '{self.weights}' (one of {', '.join(WEIGHT_BITS)})",
-                            hint=did_you_mean(self.weights, WEIGHT_BITS))
+            raise SpecError(
+                f"unknown weight format '{self.weights}' (one of {', '.join(WEIGHT_BITS)})",
+                hint=did_you_mean(self.weights, WEIGHT_BITS),
+            )
         if self.zero not in (0, 1, 2, 3):
             raise SpecError(f"zero stage must be 0, 1, 2 or 3, found {self.zero}")
         if self.devices < 1:
             raise SpecError(f"devices must be at least 1, found {self.devices}")
         if self.zero and self.devices == 1:
-            raise SpecError(f"ZeRO stage {self.zero} partitions across devices: give --devices N (N > 1; "
-                            f"in a budget, devices: N)")
+            raise SpecError(
+                f"ZeRO stage {self.zero} partitions across devices: give --devices N (N > 1; in a budget, devices: N)"
+            )
         if self.weights is not None and self.train:
             raise SpecError("a weight format (int8, int4, fp8, ...) is for inference: add --inference")
         if self.zero and not self.train:
@@ -81,11 +94,19 @@ class Settings:
             raise SpecError("activation checkpointing is for training: drop --checkpoint, or train")
 
     def as_dict(self, batch: int) -> dict:
-        return {"mode": "train" if self.train else "inference", "batch": batch, "precision": self.precision,
-                "optimizer": self.optimizer if self.train else None, "zero": self.zero, "devices": self.devices,
-                "checkpoint": self.checkpoint, "kv_cache": self.kv_cache,
-                "weights": self.weights or ("fp32" if self.precision == "fp32" else self.precision.split("-")[0]),
-                "attention": self.attention, "device": self.device}
+        return {
+            "mode": "train" if self.train else "inference",
+            "batch": batch,
+            "precision": self.precision,
+            "optimizer": self.optimizer if self.train else None,
+            "zero": self.zero,
+            "devices": self.devices,
+            "checkpoint": self.checkpoint,
+            "kv_cache": self.kv_cache,
+            "weights": self.weights or ("fp32" if self.precision == "fp32" else self.precision.split("-")[0]),
+            "attention": self.attention,
+            "device": self.device,
+        }
 
 
 @dataclass(frozen=True)
@@ -95,7 +116,7 @@ class Activations:
     activation_bytes: list[int]
     saved_bytes: list[int]
     saved_total: int
-    peak: int                                   # inference: most activation bytes alive at once
+    peak: int  # inference: most activation bytes alive at once
 
 
 @dataclass(frozen=True)
@@ -110,12 +131,20 @@ class Memory:
 
     def to_dict(self) -> dict:
         """The JSON contract of `paramcalc memory` (keys only ever added). All in bytes."""
-        return {"schema_version": 1, "name": self.name, "batch": self.batch, "settings": self.settings,
-                "components": self.components, "total": self.total, "per_device": self.per_device,
-                "per_device_components": self.per_device_components}
+        return {
+            "schema_version": 1,
+            "name": self.name,
+            "batch": self.batch,
+            "settings": self.settings,
+            "components": self.components,
+            "total": self.total,
+            "per_device": self.per_device,
+            "per_device_components": self.per_device_components,
+        }
 
 
 # ---------------------------------------------------------------- activations
+
 
 @dataclass
 class _Storages:
@@ -124,11 +153,11 @@ class _Storages:
     the new tensors layers keep for backward."""
 
     nbytes: list[int] = field(default_factory=list)
-    of: dict[str, int | None] = field(default_factory=dict)     # tensor name -> storage
-    reads: list[list[int]] = field(default_factory=list)        # per layer
-    kept: list[set[int]] = field(default_factory=list)          # per layer: what its backward keeps
-    output_bytes: list[int] = field(default_factory=list)       # per layer
-    shared: dict = field(default_factory=dict)                  # Saved.shared key -> storage
+    of: dict[str, int | None] = field(default_factory=dict)  # tensor name -> storage
+    reads: list[list[int]] = field(default_factory=list)  # per layer
+    kept: list[set[int]] = field(default_factory=list)  # per layer: what its backward keeps
+    output_bytes: list[int] = field(default_factory=list)  # per layer
+    shared: dict = field(default_factory=dict)  # Saved.shared key -> storage
 
     def new(self, n: int) -> int:
         self.nbytes.append(n)
@@ -138,8 +167,13 @@ class _Storages:
 def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     itemsize = DTYPE_BYTES[dtype]
     sizes = {"act": itemsize, "float32": 4, "int64": 8, "bool": 1}
-    tokens = {name for row in report.layers if row.kind in ("embedding", "embeddingbag")
-              for name in row.inputs if name in report.inputs}   # token ids are int64
+    tokens = {
+        name
+        for row in report.layers
+        if row.kind in ("embedding", "embeddingbag")
+        for name in row.inputs
+        if name in report.inputs
+    }  # token ids are int64
     st = _Storages()
     for name, shape in report.inputs.items():
         st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))
@@ -187,7 +221,7 @@ def _inference_peak(report, st: _Storages) -> int:
     for name in report.outputs:
         if (storage := st.of.get(name)) is not None:
             last[storage] = end
-    live = {s for s in (st.of[name] for name in report.inputs) if s is not None}   # every input has one
+    live = {s for s in (st.of[name] for name in report.inputs) if s is not None}  # every input has one
     current = peak = sum(st.nbytes[s] for s in live)
     for i, row in enumerate(report.layers):
         mine = st.of[row.name]
@@ -195,7 +229,7 @@ def _inference_peak(report, st: _Storages) -> int:
             live.add(mine)
             current += st.nbytes[mine]
         peak = max(peak, current)
-        for s in [s for s in live if last.get(s, i) <= i]:   # read for the last time, or never read
+        for s in [s for s in live if last.get(s, i) <= i]:  # read for the last time, or never read
             live.discard(s)
             current -= st.nbytes[s]
     return peak
@@ -216,7 +250,7 @@ def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
         base |= {s for n in block.inputs if (s := st.of.get(n)) is not None}
     recompute = 0
     for block in segments:
-        own = set().union(*st.kept[block.first:block.last + 1]) - base
+        own = set().union(*st.kept[block.first : block.last + 1]) - base
         recompute = max(recompute, sum(st.nbytes[s] for s in own))
     return sum(st.nbytes[s] for s in base) + recompute
 
@@ -228,11 +262,16 @@ def _segments(report) -> list:
     outermost = [b for b in report.blocks if b.name in repeats and not repeats & set(b.path)]
     if not outermost:
         return [b for b in report.blocks if b.depth == 1 and b.last >= b.first]
-    return [b for repeat in outermost for b in report.blocks
-            if b.path == [*repeat.path, repeat.name] and b.depth == repeat.depth + 1 and b.last >= b.first]
+    return [
+        b
+        for repeat in outermost
+        for b in report.blocks
+        if b.path == [*repeat.path, repeat.name] and b.depth == repeat.depth + 1 and b.last >= b.first
+    ]
 
 
 # ---------------------------------------------------------------- the whole bill
+
 
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
@@ -249,27 +288,53 @@ def memory(report, layers, settings: Settings) -> Memory:
     dtype = ACTIVATION_DTYPE[settings.precision]
     t = report.totals
     bits = WEIGHT_BITS[settings.weights] if settings.weights else 8 * width
-    components = dict.fromkeys(("parameters", "gradients", "optimizer_state", "master_weights",
-                                "saved_activations", "activations", "kv_cache"), 0)
+    components = dict.fromkeys(
+        (
+            "parameters",
+            "gradients",
+            "optimizer_state",
+            "master_weights",
+            "saved_activations",
+            "activations",
+            "kv_cache",
+        ),
+        0,
+    )
     components["parameters"] = _ceil_div(t.params * bits, 8)
     if settings.train:
         per_param, step = OPTIMIZERS[settings.optimizer]
-        tensors = sum(max(layer.param_tensors([tuple(s) for s in row.input_shapes]) - (1 if row.shared else 0), 0)
-                      for row, layer in zip(report.layers, layers) if row.trainable)
+        tensors = sum(
+            max(layer.param_tensors([tuple(s) for s in row.input_shapes]) - (1 if row.shared else 0), 0)
+            for row, layer in zip(report.layers, layers)
+            if row.trainable
+        )
         components["gradients"] = t.trainable * width
         components["master_weights"] = t.trainable * master_width
         components["optimizer_state"] = t.trainable * per_param * state_width + (tensors * STEP_BYTES if step else 0)
-        components["saved_activations"] = (checkpointed(report, layers, ctx, dtype) if settings.checkpoint
-                                           else activations(report, layers, ctx, dtype).saved_total)
+        components["saved_activations"] = (
+            checkpointed(report, layers, ctx, dtype)
+            if settings.checkpoint
+            else activations(report, layers, ctx, dtype).saved_total
+        )
     else:
         components["activations"] = activations(report, layers, ctx, dtype).peak
     if settings.kv_cache:
-        per_position = sum(layer.kv_cache([tuple(s) for s in row.input_shapes])
-                           for row, layer in zip(report.layers, layers))
+        per_position = sum(
+            layer.kv_cache([tuple(s) for s in row.input_shapes]) for row, layer in zip(report.layers, layers)
+        )
         components["kv_cache"] = per_position * settings.kv_cache * batch * DTYPE_BYTES[dtype]
     # ZeRO: stage 1 partitions optimizer states (master weights with them), 2 gradients too, 3 parameters too.
     partitioned = {"optimizer_state": 1, "master_weights": 1, "gradients": 2, "parameters": 3}
-    per_device = {key: _ceil_div(value, settings.devices) if settings.zero >= partitioned.get(key, 4) else value
-                  for key, value in components.items()}
-    return Memory(report.name, batch, settings.as_dict(batch), components, sum(components.values()),
-                  sum(per_device.values()), per_device)
+    per_device = {
+        key: _ceil_div(value, settings.devices) if settings.zero >= partitioned.get(key, 4) else value
+        for key, value in components.items()
+    }
+    return Memory(
+        report.name,
+        batch,
+        settings.as_dict(batch),
+        components,
+        sum(components.values()),
+        sum(per_device.values()),
+        per_device,
+    )

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from .layers.base import GLOBAL, SAME, Moved, Reach
 
 IDENTITY = Reach(1, 1, (0,), (0,))
-BROADCAST = Reach(1, 0, (0,), (0,))     # a size-1 dim stretched over the output: every position reads 0
+BROADCAST = Reach(1, 0, (0,), (0,))  # a size-1 dim stretched over the output: every position reads 0
 MAX_PERIOD = Reach.MAX_PERIOD
-MAX_STRANDS = 8                         # paths with different strides, kept apart
+MAX_STRANDS = 8  # paths with different strides, kept apart
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,13 @@ def through(layer, fields: list, shapes: list, out) -> Field | None:
     if not sources:
         return None
     if len(fields) == 1 and tuple(shapes[0]) == tuple(out) and layer.reach(shapes, out) == SAME:
-        return fields[0]   # the common case (activations, norms): nothing moves
+        return fields[0]  # the common case (activations, norms): nothing moves
     extent = sources[0][0].extent
     lost = Field(extent)
     if len(out) < 2 or any(f.extent != extent for f, _ in sources):
         return lost
     reach = layer.reach([tuple(s) for s in shapes], tuple(out))
-    if isinstance(reach, Moved):   # a permute: the same positions, in other dims
+    if isinstance(reach, Moved):  # a permute: the same positions, in other dims
         f = sources[0][0]
         if f.axes is None:
             return lost
@@ -83,28 +83,32 @@ def through(layer, fields: list, shapes: list, out) -> Field | None:
     merged = any if reach == SAME else all
     if reach == GLOBAL or merged(f.is_global for f, _ in sources):
         return Field(extent, (GLOBAL,) * len(extent))
-    if reach is None or (isinstance(reach, tuple) and any(entry is None for entry in reach)) \
-            or any(f.axes is None or len(s) != len(out) for f, s in sources):
+    if (
+        reach is None
+        or (isinstance(reach, tuple) and any(entry is None for entry in reach))
+        or any(f.axes is None or len(s) != len(out) for f, s in sources)
+    ):
         return lost
     where = sources[0][0].where
     if any(f.where != where for f, _ in sources) or -min(where) > len(out):
         return lost
+    axes: tuple
     if reach == SAME:
-        per_input = []
+        per_input: list = []
         spatial = tuple(out[d] for d in where)
         for f, shape in sources:
-            if tuple(shape[d] for d in where) == spatial:   # the common case: merged paths of the same spatial size
+            if tuple(shape[d] for d in where) == spatial:  # the common case: merged paths of the same spatial size
                 per_input.append(f.axes)
                 continue
-            axes = []
+            moved = []
             for axis, d in zip(f.axes, where):
                 if axis == GLOBAL or shape[d] == out[d]:
-                    axes.append(axis)
+                    moved.append(axis)
                 elif shape[d] == 1:
-                    axes.append(_apply(BROADCAST, axis))
-                else:            # joined or split along a spatial dim: positions no longer line up
+                    moved.append(_apply(BROADCAST, axis))
+                else:  # joined or split along a spatial dim: positions no longer line up
                     return lost
-            per_input.append(axes)
+            per_input.append(moved)
         axes = tuple(_union(list(column)) for column in zip(*per_input))
     else:
         f = sources[0][0]
@@ -113,9 +117,11 @@ def through(layer, fields: list, shapes: list, out) -> Field | None:
         # channels dim just before (convolutions): a spatial dim there goes untracked
         if len(shapes[0]) == len(reach) + 1 and -len(out) in where:
             return lost
-        entries = [reach[d] if -d <= len(reach) else SAME for d in where]
-        axes = tuple(axis if entry == SAME else GLOBAL if GLOBAL in (entry, axis) else _apply(entry, axis)
-                     for axis, entry in zip(f.axes, entries))
+        entries: list = [reach[d] if -d <= len(reach) else SAME for d in where]
+        axes = tuple(
+            axis if entry == SAME else GLOBAL if GLOBAL in (entry, axis) else _apply(entry, axis)
+            for axis, entry in zip(f.axes, entries)
+        )
     if any(axis is None for axis in axes):
         return lost
     return Field(extent, axes, sources[0][0].dims)
@@ -132,14 +138,19 @@ def describe(field: Field | None, out) -> dict | None:
 
 
 def _describe(field: Field, out) -> dict:
+    assert field.axes is not None, "describe() returns null for an untracked field"
     size, stride, start = [], [], []
     for axis, extent, length in zip(field.axes, field.extent, out):
-        if axis == GLOBAL:   # every position sees all of the input, so the field does not move
-            size.append(extent), stride.append(0), start.append(0)
+        if axis == GLOBAL:  # every position sees all of the input, so the field does not move
+            size.append(extent)
+            stride.append(0)
+            start.append(0)
             continue
-        if len(axis) == 1 and axis[0].period == 1:   # the common case: a field that moves evenly
+        if len(axis) == 1 and axis[0].period == 1:  # the common case: a field that moves evenly
             strand = axis[0]
-            size.append(strand.hi[0] - strand.lo[0] + 1), stride.append(strand.shift), start.append(strand.lo[0])
+            size.append(strand.hi[0] - strand.lo[0] + 1)
+            stride.append(strand.shift)
+            start.append(strand.lo[0])
             continue
         # one stride: the pattern repeats every period; several: the paths drift apart, so every position counts
         positions = range(axis[0].period) if len(axis) == 1 else range(length)
@@ -174,16 +185,21 @@ def _apply(layer_reach: Reach, axis):
 
 
 def _compose(outer: Reach, inner: Reach) -> Reach | None:
-    if outer.period == inner.period == 1:   # windows on an evenly moving field: the paper's recurrence
-        return Reach(1, outer.shift * inner.shift, (inner.lo[0] + outer.lo[0] * inner.shift,),
-                     (inner.hi[0] + outer.hi[0] * inner.shift,))
+    if outer.period == inner.period == 1:  # windows on an evenly moving field: the paper's recurrence
+        return Reach(
+            1,
+            outer.shift * inner.shift,
+            (inner.lo[0] + outer.lo[0] * inner.shift,),
+            (inner.hi[0] + outer.hi[0] * inner.shift,),
+        )
     # repeat after enough output periods to move the layer input by a whole number of inner periods
     repeats = inner.period // math.gcd(outer.shift, inner.period)
     period = outer.period * repeats
     if period > MAX_PERIOD:
         return None
     shift = inner.shift * (outer.shift * repeats // inner.period)
-    lo, hi = [], []
+    lo: list[int | None] = []
+    hi: list[int | None] = []
     for o in range(period):
         span = _at(outer, o)
         first = last = None
@@ -197,9 +213,11 @@ def _compose(outer: Reach, inner: Reach) -> Reach | None:
                 if (last := _at(inner, x)) is not None:
                     break
         if first is None or last is None:
-            lo.append(None), hi.append(None)
+            lo.append(None)
+            hi.append(None)
         else:
-            lo.append(first[0]), hi.append(last[1])
+            lo.append(first[0])
+            hi.append(last[1])
     return Reach(period, shift, tuple(lo), tuple(hi))
 
 
@@ -227,7 +245,12 @@ def _union(axes: list):
         if period > MAX_PERIOD:
             return None
         spans = [_union_at(group, o) for o in range(period)]
-        merged.append(Reach(period, group[0].shift * period // group[0].period,
-                            tuple(None if s is None else s[0] for s in spans),
-                            tuple(None if s is None else s[1] for s in spans)))
+        merged.append(
+            Reach(
+                period,
+                group[0].shift * period // group[0].period,
+                tuple(None if s is None else s[0] for s in spans),
+                tuple(None if s is None else s[1] for s in spans),
+            )
+        )
     return tuple(merged)

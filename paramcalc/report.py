@@ -16,13 +16,13 @@ CONVENTIONS = {
     "shapes": "per sample, channels first; the batch dimension is not shown",
     "dims": "dim arguments count as in PyTorch, the batch being dim 0",
     "params": "weights + bias, as PyTorch's sum(p.numel() for p in model.parameters()); a tied (shared) "
-              "weight is counted once in totals, by the layer that defines it",
+    "weight is counted once in totals, by the layer that defines it",
     "buffers": "as sum(b.numel() for b in model.buffers()), e.g. BatchNorm running stats and num_batches_tracked",
     "memory": "activation_bytes: each layer's output at the batch and dtype; saved_bytes: what autograd keeps "
-              "for backward in training (CUDA kernels, flash attention), each tensor counted once, by the first "
-              "layer keeping it; peak_activation_bytes: inference, each tensor freed after its last reader",
+    "for backward in training (CUDA kernels, flash attention), each tensor counted once, by the first "
+    "layer keeping it; peak_activation_bytes: inference, each tensor freed after its last reader",
     "macs": "multiply-accumulates of convolutions and linear layers, bias adds, normalisation, pooling "
-            "and activations excluded, multiplied by batch; torchvision's GFLOPS column uses this convention",
+    "and activations excluded, multiplied by batch; torchvision's GFLOPS column uses this convention",
 }
 
 # The counts every row carries, in their JSON order; a block row sums them over its layers.
@@ -53,16 +53,14 @@ def _dicts(rows) -> list[dict]:
     return [plain(row) for row in rows]
 
 
-
-
-@dataclass(frozen=True, slots=True)   # slots: 100,000 rows without a dict each
+@dataclass(frozen=True, slots=True)  # slots: 100,000 rows without a dict each
 class LayerRow:
     """One leaf layer: what it reads, its output shape and its counts."""
 
     index: int
     name: str
     kind: str
-    path: list[str]                 # enclosing blocks, outermost first
+    path: list[str]  # enclosing blocks, outermost first
     inputs: list[str]
     input_shapes: list[list[int]]
     output_shape: list[int]
@@ -73,12 +71,12 @@ class LayerRow:
     buffers: int
     macs: int
     param_bytes: int
-    shared: int = 0                 # weights also counted in the layer named by tied_to
+    shared: int = 0  # weights also counted in the layer named by tied_to
     tied_to: str | None = None
-    activation_bytes: int = 0       # the output tensor, at the batch and dtype
-    saved_bytes: int = 0            # what it adds to the tensors autograd keeps for backward (training)
+    activation_bytes: int = 0  # the output tensor, at the batch and dtype
+    saved_bytes: int = 0  # what it adds to the tensors autograd keeps for backward (training)
 
-    receptive_field: dict | None = None   # see paramcalc/receptive.py; null without spatial dims
+    receptive_field: dict | None = None  # see paramcalc/receptive.py; null without spatial dims
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +84,9 @@ class BlockRow:
     """A block, group, repeat or composite kind: the sums of its leaf layers."""
 
     name: str
-    kind: str                       # the block's name, "NAME ×N" for a repeat, "group" for layers: [...]
+    kind: str  # the block's name, "NAME ×N" for a repeat, "group" for layers: [...]
     depth: int
-    first: int                      # index of its first and last leaf layer
+    first: int  # index of its first and last leaf layer
     last: int
     path: list[str]
     inputs: list[str]
@@ -102,7 +100,7 @@ class BlockRow:
     macs: int
     param_bytes: int
     shared: int = 0
-    saved_bytes: int = 0            # the sum of its layers'
+    saved_bytes: int = 0  # the sum of its layers'
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,7 @@ class Totals:
     buffers: int
     macs: int
     param_bytes: int
-    saved_bytes: int = 0            # all tensors autograd keeps for backward, each once
+    saved_bytes: int = 0  # all tensors autograd keeps for backward, each once
     peak_activation_bytes: int = 0  # inference: the most activation bytes alive at once
 
 
@@ -132,11 +130,11 @@ class Report:
     layers: list[LayerRow]
     blocks: list[BlockRow]
     totals: Totals
-    outputs: dict[str, list[int]]   # name -> shape; the last is the main output
+    outputs: dict[str, list[int]]  # name -> shape; the last is the main output
     source: str = ""
     conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
-    warnings: list = field(default_factory=list)     # SpecWarning: legal but probably unintended
-    layer_objects: list = field(default_factory=list, repr=False, compare=False)   # the Layer of every row
+    warnings: list = field(default_factory=list)  # SpecWarning: legal but probably unintended
+    layer_objects: list = field(default_factory=list, repr=False, compare=False)  # the Layer of every row
 
     @property
     def output_shape(self) -> list[int]:

@@ -28,8 +28,12 @@ def _field_type(arg) -> dict:
         "bool": {"type": "boolean"},
         "float": {"type": "number"},
         "optional_size": {"anyOf": [integer, {"type": "array", "items": {"anyOf": [integer, {"type": "null"}]}}]},
-        "dims": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"anyOf": [{"type": "integer"}, EXPRESSION]}}]},
-        "int_or_ints": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"anyOf": [{"type": "integer"}, EXPRESSION]}}]},
+        "dims": {
+            "anyOf": [{"type": "integer"}, {"type": "array", "items": {"anyOf": [{"type": "integer"}, EXPRESSION]}}]
+        },
+        "int_or_ints": {
+            "anyOf": [{"type": "integer"}, {"type": "array", "items": {"anyOf": [{"type": "integer"}, EXPRESSION]}}]
+        },
         "floats": {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]},
         "str": {"type": "string"},
         "choice": {"enum": list(arg.choices)},
@@ -45,8 +49,10 @@ def _value(arg, default) -> dict:
 
 META = {
     "name": {"type": ["string", "integer"], "description": "unique name (hierarchical inside blocks)"},
-    "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
-             "description": "input layer(s); default: the previous layer"},
+    "from": {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "description": "input layer(s); default: the previous layer",
+    },
     "when": {"anyOf": [{"type": "boolean"}, EXPRESSION], "description": "skip the layer when false"},
     "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, EXPRESSION]},
     "first": {"type": "object", "description": "fields that differ in the first repetition"},
@@ -81,16 +87,36 @@ def build_schema() -> dict:
     spellings = {s: f"#/$defs/kind_{cls.kind}" for cls in REGISTRY.values() for s in _spellings(cls)}
     kind_names = sorted(spellings)
     # One alternative per spelling: {kind: fields} plus the meta keys, nothing else.
-    strict_entries = {"anyOf": [{"type": "object", "required": [k], "properties": {k: {"$ref": ref}},
-                                 "propertyNames": {"enum": [k, *META]}} for k, ref in spellings.items()]}
+    strict_entries = {
+        "anyOf": [
+            {"type": "object", "required": [k], "properties": {k: {"$ref": ref}}, "propertyNames": {"enum": [k, *META]}}
+            for k, ref in spellings.items()
+        ]
+    }
+
     def group(layers_ref):
-        return {"type": "object", "required": ["layers"], "properties": {"layers": {"$ref": layers_ref}, **META},
-                "additionalProperties": False}
+        return {
+            "type": "object",
+            "required": ["layers"],
+            "properties": {"layers": {"$ref": layers_ref}, **META},
+            "additionalProperties": False,
+        }
+
     inline = {"type": "string", "pattern": r"^\s*[A-Za-z_]\w*\s*\(.*\)\s*$", "description": "kind(value, key=value)"}
-    block_use = {"type": "object", "minProperties": 1, "maxProperties": 8, "properties": META,
-                 "propertyNames": {"not": {"enum": kind_names + ["layers"]}} , "description": "a block of this spec"}
-    shape = {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 1}},
-                       {"type": "string", "pattern": r"^\d+([x×,]\d+)*$"}]}
+    block_use = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 8,
+        "properties": META,
+        "propertyNames": {"not": {"enum": kind_names + ["layers"]}},
+        "description": "a block of this spec",
+    }
+    shape = {
+        "anyOf": [
+            {"type": "array", "items": {"type": "integer", "minimum": 1}},
+            {"type": "string", "pattern": r"^\d+([x×,]\d+)*$"},
+        ]
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "urn:paramcalc:spec:v1",
@@ -99,19 +125,36 @@ def build_schema() -> dict:
         "properties": {
             "version": {"const": 1},
             "name": {"type": "string"},
-            "input": {"$ref": "#/$defs/shape", "description": "one sample's shape, channels first, no batch ([]: one scalar, e.g. a token id)"},
+            "input": {
+                "$ref": "#/$defs/shape",
+                "description": "one sample's shape, channels first, no batch ([]: one scalar, e.g. a token id)",
+            },
             "inputs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/shape"}},
             "batch": {"type": "integer", "minimum": 1},
             "dtype": {"enum": list(DTYPE_BYTES)},
             "layers": {"type": "array", "description": "the network, in execution order"},
-            "blocks": {"type": "object", "additionalProperties": {
-                "type": "object", "required": ["layers"], "additionalProperties": False,
-                "properties": {"args": {"type": ["object", "null"]}, "layers": {"$ref": "#/$defs/block_layers"},
-                               "doc": {"type": "string"}}}},
+            "blocks": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["layers"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "args": {"type": ["object", "null"]},
+                        "layers": {"$ref": "#/$defs/block_layers"},
+                        "doc": {"type": "string"},
+                    },
+                },
+            },
             "outputs": {"type": "array", "items": {"type": "string"}},
-            "budget": {"type": "object", "additionalProperties": False,
-                       "properties": {k: setting_schema(k) if k in BUDGET_SETTINGS else {"type": ["integer", "string", "array"]}
-                                      for k in BUDGET_KEYS}},
+            "budget": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    k: setting_schema(k) if k in BUDGET_SETTINGS else {"type": ["integer", "string", "array"]}
+                    for k in BUDGET_KEYS
+                },
+            },
         },
         "required": ["layers"],
         "oneOf": [{"required": ["input"]}, {"required": ["inputs"]}],
@@ -124,10 +167,10 @@ def build_schema() -> dict:
             "meta": {"type": "object", "properties": META},
             "shape": shape,
             "kind_entry": {"allOf": [{"$ref": "#/$defs/meta"}, strict_entries]},
-            "entry": {"anyOf": [{"enum": kind_names}, inline, {"$ref": "#/$defs/kind_entry"},
-                                group("#/$defs/layers")]},
-            "block_entry": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/kind_entry"},
-                                      group("#/$defs/block_layers"), block_use]},
+            "entry": {"anyOf": [{"enum": kind_names}, inline, {"$ref": "#/$defs/kind_entry"}, group("#/$defs/layers")]},
+            "block_entry": {
+                "anyOf": [{"type": "string"}, {"$ref": "#/$defs/kind_entry"}, group("#/$defs/block_layers"), block_use]
+            },
             "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}},
             "block_layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/block_entry"}},
         },

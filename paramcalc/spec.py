@@ -18,17 +18,19 @@ META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie")
 TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "blocks", "outputs", "budget")
 
 
-MAX_NAME = 128   # characters in one name (a layer's, a block's, the spec's)
+MAX_NAME = 128  # characters in one name (a layer's, a block's, the spec's)
 
 
-def check_name(name: str, loc: Loc | None, what: str, *, title: bool = False, dotted: bool = False,
-               context: tuple[str, ...] = ()) -> str:
+def check_name(
+    name: str, loc: Loc | None, what: str, *, title: bool = False, dotted: bool = False, context: tuple[str, ...] = ()
+) -> str:
     """Names are shown in terminals, tables, Markdown and annotations, and layer names are joined
     with dots into hierarchical names (`layer1.0.conv1`): printable text only. A layer, block or
     input name has no spaces; the spec's name (a title) may have them. A layer name may be a
     dotted path written flat (`features.0`, as `import torch` writes module paths), each part a
     word; block and input names have no dots."""
     from .escape import quote
+
     problem = None
     if not name:
         problem = "is empty"
@@ -49,17 +51,18 @@ def check_name(name: str, loc: Loc | None, what: str, *, title: bool = False, do
 
 # ---------------------------------------------------------------- spec structure
 
+
 @dataclass
 class Entry:
     """One item of a `layers:` list, as written: a kind (or a group of layers) and its values."""
 
-    kind: str | None              # None for a group (`layers:`)
+    kind: str | None  # None for a group (`layers:`)
     loc: Loc
     kind_loc: Loc
     fields: dict[str, Any] = field(default_factory=dict)
-    field_locs: dict[str, Loc] = field(default_factory=dict)   # where each field's value is written
-    key_locs: dict[str, Loc] = field(default_factory=dict)     # where each field's key is written
-    positional: Any = None                                     # `- maxpool2d: 2`: the kind's main field
+    field_locs: dict[str, Loc] = field(default_factory=dict)  # where each field's value is written
+    key_locs: dict[str, Loc] = field(default_factory=dict)  # where each field's key is written
+    positional: Any = None  # `- maxpool2d: 2`: the kind's main field
     has_positional: bool = False
     positional_loc: Loc | None = None
     meta: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +87,7 @@ class Spec:
 @dataclass
 class BlockDef:
     name: str
-    args: dict[str, Any]          # None = required
+    args: dict[str, Any]  # None = required
     layers: list[Entry]
     loc: Loc
 
@@ -93,11 +96,13 @@ def parse_entry(raw, loc: Loc) -> Entry:
     if isinstance(raw, str):
         if "(" in raw:
             from .inline import parse_inline
+
             return parse_inline(raw, loc)
         return Entry(kind=raw, loc=loc, kind_loc=loc)
     if not isinstance(raw, YMap):
-        raise SpecError(f"a layer is a kind name or a mapping like {{conv2d: {{out: 64, kernel: 3}}}}, "
-                        f"found {describe(raw)}", loc)
+        raise SpecError(
+            f"a layer is a kind name or a mapping like {{conv2d: {{out: 64, kernel: 3}}}}, found {describe(raw)}", loc
+        )
     meta = {k: v for k, v in raw.items() if k in META_KEYS}
     kinds = [k for k in raw if k not in META_KEYS]
     for key in kinds if len(kinds) > 1 else ():
@@ -108,11 +113,15 @@ def parse_entry(raw, loc: Loc) -> Entry:
     if not kinds:
         raise SpecError("this layer names no kind (keys found: " + ", ".join(raw) + ")", raw.loc)
     if len(kinds) > 1:
-        raise SpecError(f"one kind per layer, found {' and '.join(kinds)}", raw.key_locs[kinds[1]],
-                        hint="a missing '-' before the second kind?")
+        raise SpecError(
+            f"one kind per layer, found {' and '.join(kinds)}",
+            raw.key_locs[kinds[1]],
+            hint="a missing '-' before the second kind?",
+        )
     kind = kinds[0]
-    entry = Entry(kind=kind, loc=raw.loc, kind_loc=raw.key_locs[kind], meta=meta,
-                  meta_locs={k: raw.value_locs[k] for k in meta})
+    entry = Entry(
+        kind=kind, loc=raw.loc, kind_loc=raw.key_locs[kind], meta=meta, meta_locs={k: raw.value_locs[k] for k in meta}
+    )
     value = raw[kind]
     value_loc = raw.value_locs[kind]
     if kind == "layers":
@@ -145,30 +154,40 @@ def parse_shape(raw, loc: Loc, what: str = "input") -> tuple[int, ...]:
     """[3, 224, 224], "3x224x224", "3,224,224" or "[3,224,224]" -> (3, 224, 224)."""
     values = raw
     if isinstance(raw, list) and not raw:
-        return ()   # one scalar per sample, e.g. a token id: nn.Embedding takes a 1-D batch of ids
+        return ()  # one scalar per sample, e.g. a token id: nn.Embedding takes a 1-D batch of ids
     if isinstance(raw, int) and not isinstance(raw, bool):
         values = [raw]
     elif isinstance(raw, str):
         text = raw.replace(" ", "")
-        if text[:1] + text[-1:] in ("[]", "()"):       # -i '[3,32,32]', as YAML writes it
+        if text[:1] + text[-1:] in ("[]", "()"):  # -i '[3,32,32]', as YAML writes it
             text = text[1:-1]
         parts = re.split(r"[x×,]", text)
         try:
             values = [int(p) for p in parts]
         except ValueError:
-            raise SpecError(f"'{what}' expects a shape like [3, 224, 224] or 3x224x224, found {describe(raw)}",
-                            loc) from None
-    if not isinstance(values, list) or not values or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-        raise SpecError(f"'{what}' expects a shape of positive integers like [3, 224, 224] "
-                        f"(one sample, no batch dimension), found {describe(raw)}", loc)
+            raise SpecError(
+                f"'{what}' expects a shape like [3, 224, 224] or 3x224x224, found {describe(raw)}", loc
+            ) from None
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+    ):
+        raise SpecError(
+            f"'{what}' expects a shape of positive integers like [3, 224, 224] "
+            f"(one sample, no batch dimension), found {describe(raw)}",
+            loc,
+        )
     if len(values) > MAX_DIMS or _numel(values) >= 2**63:
-        raise SpecError(f"'{what}' is larger than a PyTorch tensor can be (at most {MAX_DIMS} dimensions and "
-                        f"2^63 elements), found {describe(raw)}", loc)
+        raise SpecError(
+            f"'{what}' is larger than a PyTorch tensor can be (at most {MAX_DIMS} dimensions and "
+            f"2^63 elements), found {describe(raw)}",
+            loc,
+        )
     return tuple(values)
 
 
-MAX_DIMS = 64   # as many as PyTorch allows
+MAX_DIMS = 64  # as many as PyTorch allows
 
 
 def _numel(values) -> int:
@@ -191,30 +210,42 @@ def _int_field(doc: YMap, key: str, default: int) -> int:
 
 def spec_from_document(doc, source: str) -> Spec:
     from .layers.base import DTYPE_BYTES
+
     if not isinstance(doc, YMap):
         # A file that is one scalar may be anything (a token in a .env): only a word is quoted back.
-        found = describe(doc) if not isinstance(doc, str) or re.fullmatch(r"[A-Za-z_][\w-]{0,31}", doc) \
+        found = (
+            describe(doc)
+            if not isinstance(doc, str) or re.fullmatch(r"[A-Za-z_][\w-]{0,31}", doc)
             else "text that is not YAML structure"
-        raise SpecError(f"the top level of a spec must be a mapping with 'input' and 'layers', "
-                        f"found {found}", base_loc(doc, Loc(source, 1, 1)))
+        )
+        raise SpecError(
+            f"the top level of a spec must be a mapping with 'input' and 'layers', found {found}",
+            base_loc(doc, Loc(source, 1, 1)),
+        )
     for key in doc:
         if key not in TOP_KEYS:
-            raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key],
-                            hint=did_you_mean(key, TOP_KEYS) or "top-level keys are " + ", ".join(TOP_KEYS))
+            raise SpecError(
+                f"unknown top-level key '{key}'",
+                doc.key_locs[key],
+                hint=did_you_mean(key, TOP_KEYS) or "top-level keys are " + ", ".join(TOP_KEYS),
+            )
     version = doc.get("version", 1)
     if version != 1:
-        raise SpecError(f"unsupported spec version {describe(version)}; this paramcalc reads version 1",
-                        doc.value_locs["version"])
+        raise SpecError(
+            f"unsupported spec version {describe(version)}; this paramcalc reads version 1", doc.value_locs["version"]
+        )
     if "input" in doc and "inputs" in doc:
         raise SpecError("give either 'input' or 'inputs', not both", doc.key_locs["inputs"])
     if "inputs" in doc:
         raw = doc["inputs"]
         if not isinstance(raw, YMap) or not raw:
-            raise SpecError("'inputs' maps input names to shapes, e.g. {image: [3, 224, 224]}",
-                            doc.value_locs["inputs"])
-        inputs = {check_name(name, raw.key_locs[name], "input name"): parse_shape(v, raw.value_locs[name],
-                                                                                   f"inputs.{name}")
-                  for name, v in raw.items()}
+            raise SpecError(
+                "'inputs' maps input names to shapes, e.g. {image: [3, 224, 224]}", doc.value_locs["inputs"]
+            )
+        inputs = {
+            check_name(name, raw.key_locs[name], "input name"): parse_shape(v, raw.value_locs[name], f"inputs.{name}")
+            for name, v in raw.items()
+        }
     elif "input" in doc:
         inputs = {"input": parse_shape(doc["input"], doc.value_locs["input"])}
     else:
@@ -223,8 +254,11 @@ def spec_from_document(doc, source: str) -> Spec:
         raise SpecError("the spec has no 'layers' list", doc.loc)
     dtype = doc.get("dtype") or "float32"
     if dtype not in DTYPE_BYTES:
-        raise SpecError(f"unknown dtype {describe(dtype)}", doc.value_locs["dtype"],
-                        hint=did_you_mean(str(dtype), DTYPE_BYTES) or "one of " + ", ".join(DTYPE_BYTES))
+        raise SpecError(
+            f"unknown dtype {describe(dtype)}",
+            doc.value_locs["dtype"],
+            hint=did_you_mean(str(dtype), DTYPE_BYTES) or "one of " + ", ".join(DTYPE_BYTES),
+        )
     name = doc.get("name")
     if name is not None and not isinstance(name, str):
         name = str(name)
@@ -244,7 +278,7 @@ def spec_from_document(doc, source: str) -> Spec:
         raw = doc["outputs"]
         if not isinstance(raw, YList) or not all(isinstance(o, str) for o in raw):
             raise SpecError("'outputs' expects a list of layer names", doc.value_locs["outputs"])
-        spec.outputs = list(zip(raw, raw.locs))   # references, resolved (or refused) by graph.py
+        spec.outputs = list(zip(raw, raw.locs))  # references, resolved (or refused) by graph.py
     if "budget" in doc:
         raw = doc["budget"]
         if not isinstance(raw, YMap):
@@ -266,15 +300,22 @@ def _parse_blocks(raw, loc) -> dict[str, BlockDef]:
             raise SpecError(f"block '{name}' needs a 'layers' list (and optionally 'args')", body_loc)
         for key in body:
             if key not in ("args", "layers", "doc"):
-                raise SpecError(f"unknown key '{key}' in block '{name}'", body.key_locs[key],
-                                hint=did_you_mean(key, ("args", "layers", "doc")))
+                raise SpecError(
+                    f"unknown key '{key}' in block '{name}'",
+                    body.key_locs[key],
+                    hint=did_you_mean(key, ("args", "layers", "doc")),
+                )
         args = body.get("args") or YMap(body_loc)
         if not isinstance(args, YMap):
-            raise SpecError(f"block '{name}': 'args' maps argument names to defaults (null = required)",
-                            body.value_locs["args"])
-        blocks[name] = BlockDef(name, dict(args),
-                                parse_entries(body["layers"], body.value_locs["layers"], f"{name}.layers"),
-                                raw.key_locs[name])
+            raise SpecError(
+                f"block '{name}': 'args' maps argument names to defaults (null = required)", body.value_locs["args"]
+            )
+        blocks[name] = BlockDef(
+            name,
+            dict(args),
+            parse_entries(body["layers"], body.value_locs["layers"], f"{name}.layers"),
+            raw.key_locs[name],
+        )
     return blocks
 
 
@@ -288,12 +329,21 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
     return spec_from_document(parse_yaml(text, source), source)
 
 
-def inline_spec(input_shape: str, layers: list[str], name: str = "inline", batch: int = 1,
-                dtype: str = "float32") -> Spec:
+def inline_spec(
+    input_shape: str, layers: list[str], name: str = "inline", batch: int = 1, dtype: str = "float32"
+) -> Spec:
     """The spec that `-i 1x32x32 -l 'conv2d(6, kernel=5)' ...` describes."""
     from .inline import parse_inline
+
     if not layers:
         raise SpecError("no layers given; add -l KIND(...) once per layer")
     entries = [parse_inline(text, Loc(f"-l {i}", 1, 1)) for i, text in enumerate(layers, 1)]
-    return Spec(name=name, inputs={"input": parse_shape(input_shape, Loc("-i/--input", 0, 0))},
-                layers=entries, blocks={}, batch=batch, dtype=dtype, source="<inline>")
+    return Spec(
+        name=name,
+        inputs={"input": parse_shape(input_shape, Loc("-i/--input", 0, 0))},
+        layers=entries,
+        blocks={},
+        batch=batch,
+        dtype=dtype,
+        source="<inline>",
+    )

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Difference:
-    name: str           # a module path, or "(total)" / "(output)"
-    what: str           # params, buffers, output_shape, missing, extra, forward
+    name: str  # a module path, or "(total)" / "(output)"
+    what: str  # params, buffers, output_shape, missing, extra, forward
     spec: object
     model: object
 
@@ -31,8 +31,13 @@ class Verification:
         return not self.differences
 
     def as_dict(self) -> dict:
-        return {"spec": self.spec, "model": self.target, "ok": self.ok, "compared": self.compared,
-                "differences": [asdict(d) for d in self.differences]}
+        return {
+            "spec": self.spec,
+            "model": self.target,
+            "ok": self.ok,
+            "compared": self.compared,
+            "differences": [asdict(d) for d in self.differences],
+        }
 
 
 def _count(tensors) -> int:
@@ -42,6 +47,7 @@ def _count(tensors) -> int:
 def compare(report, model, target: str = "model") -> Verification:
     """Report (of a spec) vs an nn.Module."""
     import torch
+
     result = Verification(report.source, target)
     diff = result.differences.append
     modules = dict(model.named_modules())
@@ -65,21 +71,26 @@ def compare(report, model, target: str = "model") -> Verification:
                 diff(Difference(name, "params", row.params, params))
             if row.buffers != buffers:
                 diff(Difference(name, "buffers", row.buffers, buffers))
-        elif name in parameters:          # a spec `parameter` is a tensor of the model
+        elif name in parameters:  # a spec `parameter` is a tensor of the model
             covered.add(name)
             result.compared += 1
             if row.params != parameters[name].numel():
                 diff(Difference(name, "params", row.params, parameters[name].numel()))
     for row in report.layers:
         if (row.params or row.buffers) and not _covered(row.name, covered):
-            diff(Difference(row.name, "missing", f"{row.params:,} params, {row.buffers:,} buffers",
-                            "no such module"))
+            diff(Difference(row.name, "missing", f"{row.params:,} params, {row.buffers:,} buffers", "no such module"))
     for name, module in modules.items():
         own = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
         uncovered = [(n, t) for n, t in own if not _covered(f"{name}.{n}" if name else n, covered)]
         if uncovered:
-            diff(Difference(name or "(root)", "extra", "no such layer",
-                            f"{_count(t for _, t in uncovered):,} in {', '.join(n for n, _ in uncovered)}"))
+            diff(
+                Difference(
+                    name or "(root)",
+                    "extra",
+                    "no such layer",
+                    f"{_count(t for _, t in uncovered):,} in {', '.join(n for n, _ in uncovered)}",
+                )
+            )
     _check_output(report, model, diff, torch)
     return result
 
@@ -108,12 +119,18 @@ def _check_output(report, model, diff, torch):
         with torch.no_grad():
             out = model(*inputs)
     except Exception as e:
-        diff(Difference("(output)", "forward", "inputs " + ", ".join(f"{k} {v}" for k, v in report.inputs.items()),
-                        f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"))
+        diff(
+            Difference(
+                "(output)",
+                "forward",
+                "inputs " + ", ".join(f"{k} {v}" for k, v in report.inputs.items()),
+                f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}",
+            )
+        )
         return
     while isinstance(out, (tuple, list)) and out:
         out = out[0]
-    if hasattr(out, "logits"):                      # Hugging Face style outputs
+    if hasattr(out, "logits"):  # Hugging Face style outputs
         out = out.logits
     shape = list(out.shape[1:]) if hasattr(out, "shape") else None
     if shape != report.output_shape:
@@ -124,6 +141,7 @@ def verify_spec(spec_path: str, target: str) -> Verification:
     from .analyze import analyze
     from .importers.torch import load_factory, need_torch
     from .spec import load_spec
+
     need_torch()
     report = analyze(load_spec(spec_path))
     model = load_factory(target)
@@ -132,14 +150,19 @@ def verify_spec(spec_path: str, target: str) -> Verification:
 
 def render_verify(result: Verification) -> str:
     if result.ok:
-        return (f"ok: {_show(result.spec)} agrees with {_show(result.target)} ({result.compared} named modules compared, "
-                f"totals and output shape)\n")
-    rows = [("name", "what", "spec", "model")] + [(_show(d.name), d.what, _show(d.spec), _show(d.model))
-                                                  for d in result.differences]
+        return (
+            f"ok: {_show(result.spec)} agrees with {_show(result.target)} ({result.compared} named modules compared, "
+            f"totals and output shape)\n"
+        )
+    rows = [("name", "what", "spec", "model")] + [
+        (_show(d.name), d.what, _show(d.spec), _show(d.model)) for d in result.differences
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    head = (f"{_show(result.spec)} differs from {_show(result.target)}: {len(result.differences)} difference"
-            f"{'s' if len(result.differences) != 1 else ''} ({result.compared} named modules compared)")
+    head = (
+        f"{_show(result.spec)} differs from {_show(result.target)}: {len(result.differences)} difference"
+        f"{'s' if len(result.differences) != 1 else ''} ({result.compared} named modules compared)"
+    )
     return head + "\n" + "\n".join(lines) + "\n"
 
 

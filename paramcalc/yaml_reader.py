@@ -20,7 +20,7 @@ from .errors import Loc, SpecError
 # values; ten times fewer than a real network would ever need separates it from an alias bomb.
 MAX_VALUES = 1_000_000
 MAX_DEPTH = 100
-MAX_KEY = 128       # characters of a mapping key: keys are field, block and input names
+MAX_KEY = 128  # characters of a mapping key: keys are field, block and input names
 MAX_BYTES = 10 * 2**20
 
 
@@ -47,10 +47,19 @@ def _mark(source: str, mark) -> Loc:
 
 _STANDARD = "tag:yaml.org,2002:"
 _COLLECTION_TAGS = {None, "!", _STANDARD + "map", _STANDARD + "seq"}
-_SCALAR_TAGS = {_STANDARD + t: what for t, what in (
-    ("null", "null"), ("bool", "a boolean"), ("int", "an integer"), ("float", "a number"), ("str", "a string"),
-    ("timestamp", "a date"), ("binary", "base64 binary data"))}
-_MERGE = object()   # the pending key of a mapping after `<<:`
+_SCALAR_TAGS = {
+    _STANDARD + t: what
+    for t, what in (
+        ("null", "null"),
+        ("bool", "a boolean"),
+        ("int", "an integer"),
+        ("float", "a number"),
+        ("str", "a string"),
+        ("timestamp", "a date"),
+        ("binary", "base64 binary data"),
+    )
+}
+_MERGE = object()  # the pending key of a mapping after `<<:`
 
 
 @dataclass
@@ -61,7 +70,7 @@ class _Open:
     loc: Loc
     anchor: str | None
     count_at_start: int
-    key: object = None              # str, _MERGE, or None while a key is awaited
+    key: object = None  # str, _MERGE, or None while a key is awaited
     key_loc: Loc | None = None
     merges: list = field(default_factory=list)
 
@@ -70,13 +79,14 @@ class _Composer:
     def __init__(self, loader, source: str):
         self.loader, self.source = loader, source
         self.count = 0
-        self.anchors: dict[str, tuple[object, int] | None] = {}   # None while the anchored value is open
+        self.anchors: dict[str, tuple[object, int] | None] = {}  # None while the anchored value is open
 
     def counted(self, n: int, loc: Loc):
         self.count += n
         if self.count > MAX_VALUES:
-            raise SpecError(f"the YAML expands to more than {MAX_VALUES:,} values (an alias bomb?); "
-                            "refusing to read it", loc)
+            raise SpecError(
+                f"the YAML expands to more than {MAX_VALUES:,} values (an alias bomb?); refusing to read it", loc
+            )
 
     def scalar(self, event, loc: Loc):
         tag = event.tag
@@ -87,11 +97,11 @@ class _Composer:
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             return self.loader.yaml_constructors[tag](self.loader, node)
-        except Exception as e:   # PyYAML's constructors fail in many ways on bad text (IndexError, AttributeError...)
+        except Exception as e:  # PyYAML's constructors fail in many ways on bad text (IndexError, AttributeError...)
             from .escape import cut, quote
+
             reason = getattr(e, "problem", None) or str(e)
-            raise SpecError(f"cannot read {quote(event.value)} as {_SCALAR_TAGS[tag]} ({cut(reason)})",
-                            loc) from None
+            raise SpecError(f"cannot read {quote(event.value)} as {_SCALAR_TAGS[tag]} ({cut(reason)})", loc) from None
 
     def compose(self):
         """The document's root value, built from events with an explicit stack (no recursion)."""
@@ -114,11 +124,13 @@ class _Composer:
                 if awaiting_key:
                     raise SpecError("a mapping key must be a plain name, not an alias", loc)
                 if event.anchor not in self.anchors:
-                    raise SpecError(f"invalid YAML: the alias *{_tag_text(event.anchor)} names no anchor above it",
-                                    loc)
+                    raise SpecError(f"invalid YAML: the alias *{_tag_text(event.anchor)} names no anchor above it", loc)
                 if self.anchors[event.anchor] is None:
-                    raise SpecError(f"the alias *{_tag_text(event.anchor)} is inside the value it names "
-                                    "(a recursive alias); refusing to read it", loc)
+                    raise SpecError(
+                        f"the alias *{_tag_text(event.anchor)} is inside the value it names "
+                        "(a recursive alias); refusing to read it",
+                        loc,
+                    )
                 value, size = self.anchors[event.anchor]
                 self.counted(size, loc)
             elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
@@ -161,12 +173,15 @@ class _Composer:
         key = event.value
         if len(key) > MAX_KEY:
             from .escape import cut
-            raise SpecError(f"a key of {len(key):,} characters ({cut(key, 40)}); keys are names of at most "
-                            f"{MAX_KEY} characters", loc)
+
+            raise SpecError(
+                f"a key of {len(key):,} characters ({cut(key, 40)}); keys are names of at most {MAX_KEY} characters",
+                loc,
+            )
         if key == "<<" and event.implicit[0] and event.tag is None:
             top.key = _MERGE
             return
-        assert isinstance(top.value, YMap)   # keys are read only inside a mapping
+        assert isinstance(top.value, YMap)  # keys are read only inside a mapping
         if key in top.value.key_locs:
             first = top.value.key_locs[key]
             raise SpecError(f"duplicate key '{key}' (first written at line {first.line})", loc)
@@ -176,9 +191,9 @@ class _Composer:
 def _merge(done: _Open):
     """YAML merge keys (`<<: *base`, `<<: [*a, *b]`): explicit keys win, then earlier sources."""
     out = done.value
-    assert isinstance(out, YMap)   # only a mapping has merge keys
+    assert isinstance(out, YMap)  # only a mapping has merge keys
     for value, loc in done.merges:
-        for source in (value if isinstance(value, YList) else [value]):
+        for source in value if isinstance(value, YList) else [value]:
             if not isinstance(source, YMap):
                 raise SpecError("a merge key (<<) needs a mapping", base_loc(source, loc))
             for key, v in source.items():
@@ -190,6 +205,7 @@ def _merge(done: _Open):
 
 def _tag_text(tag) -> str:
     from .escape import cut
+
     return cut(tag, 40)
 
 
@@ -204,40 +220,51 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"), list("-+0123456789."))
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def parse_yaml(text: str, source: str):
     loader = _Loader(text)
     try:
-        loader.get_event()                                # stream start
+        loader.get_event()  # stream start
         if loader.check_event(yaml.StreamEndEvent):
             raise SpecError("the spec is empty; it needs at least 'input' and 'layers'", Loc(source, 1, 1))
-        loader.get_event()                                # document start
+        loader.get_event()  # document start
         root = _Composer(loader, source).compose()
-        loader.get_event()                                # document end
+        loader.get_event()  # document end
         if not loader.check_event(yaml.StreamEndEvent):
             extra = loader.peek_event()
-            raise SpecError("a spec is one YAML document; this file holds a second one (after ---)",
-                            _mark(source, extra.start_mark))
+            raise SpecError(
+                "a spec is one YAML document; this file holds a second one (after ---)", _mark(source, extra.start_mark)
+            )
         return root
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = " ".join(filter(None, [e.context, e.problem]))
         line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
-        hint = ("inside {...} or [...], YAML needs ${...} quoted: \"${width * 4}\" (or write $width)"
-                if "${" in line else None)
-        raise SpecError(f"invalid YAML: {problem}", _mark(source, mark) if mark else Loc(source, 1, 1),
-                        hint=hint) from None
+        hint = (
+            'inside {...} or [...], YAML needs ${...} quoted: "${width * 4}" (or write $width)'
+            if "${" in line
+            else None
+        )
+        raise SpecError(
+            f"invalid YAML: {problem}", _mark(source, mark) if mark else Loc(source, 1, 1), hint=hint
+        ) from None
     except yaml.YAMLError as e:
         raise SpecError(f"invalid YAML: {e}", Loc(source, 1, 1)) from None
     finally:
         loader.dispose()
 
 
-_NOT_REGULAR = ((stat.S_ISDIR, "is a directory, not a spec file"), (stat.S_ISFIFO, "is a named pipe (FIFO), not a file"),
-                (stat.S_ISCHR, "is a device, not a file"), (stat.S_ISBLK, "is a device, not a file"),
-                (stat.S_ISSOCK, "is a socket, not a file"))
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "is a directory, not a spec file"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a file"),
+    (stat.S_ISCHR, "is a device, not a file"),
+    (stat.S_ISBLK, "is a device, not a file"),
+    (stat.S_ISSOCK, "is a socket, not a file"),
+)
 
 
 def _not_regular(mode: int) -> str | None:
@@ -250,6 +277,7 @@ def read_text(path: str) -> tuple[str, str]:
     import sys
 
     from .escape import cut
+
     if path == "-":
         data, source = sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"
     else:
@@ -270,7 +298,7 @@ def read_text(path: str) -> tuple[str, str]:
             raise SpecError(f"{shown}: no such file") from None
         except OSError as e:
             raise SpecError(f"{shown}: cannot read ({e.strerror or e})") from None
-        except ValueError:   # a NUL byte in the path
+        except ValueError:  # a NUL byte in the path
             raise SpecError(f"{shown}: not a valid file name") from None
         source = path
     if len(data) > MAX_BYTES:
@@ -278,6 +306,8 @@ def read_text(path: str) -> tuple[str, str]:
     if b"\0" in data:
         raise SpecError(f"{cut(source, 160)}: is a binary file (it contains NUL bytes), not a YAML spec")
     try:
-        return data.decode("utf-8-sig"), source   # a BOM is fine, and dropped
+        return data.decode("utf-8-sig"), source  # a BOM is fine, and dropped
     except UnicodeDecodeError as e:
-        raise SpecError(f"{cut(source, 160)}: is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+        raise SpecError(
+            f"{cut(source, 160)}: is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from None

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import zlib
 
-CHUNK = 1 << 22   # elements per slice: a big tensor never has a float64 twin (vgg16's fc6 alone is 103 M)
+CHUNK = 1 << 22  # elements per slice: a big tensor never has a float64 twin (vgg16's fc6 alone is 103 M)
 
 
 def wave(n: int, seed: int, start: int = 0):
     """Elements start..n-1 of the sequence for `seed` (elementwise, so slices equal the whole)."""
     import torch
+
     k = torch.arange(start, n, dtype=torch.float64)
     return torch.sin(k * k * 1e-3 + k * 1.3 + seed / 2**32 * 2 * math.pi)
 
@@ -26,6 +27,7 @@ def fill(model, names=None) -> None:
     """Overwrites every floating-point parameter and buffer of `model` by its state_dict key, or by
     `names[key]` (another model's key for the same tensor)."""
     import torch
+
     with torch.no_grad():
         for key, tensor in model.state_dict(keep_vars=True).items():
             if not tensor.is_floating_point():
@@ -45,11 +47,12 @@ def fill(model, names=None) -> None:
                     w = 0.05 * w
                 else:
                     w = 1 + 0.1 * w
-                flat[start:start + len(w)].copy_(w.to(tensor.dtype))
+                flat[start : start + len(w)].copy_(w.to(tensor.dtype))
 
 
 def example_input(shape: list[int], batch: int = 2):
     """A fixed batch of images: sines, different per sample."""
     import torch
+
     n = math.prod(shape)
     return torch.stack([wave(n, 12345 + i).reshape(shape) for i in range(batch)]).float()

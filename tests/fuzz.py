@@ -31,39 +31,224 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CASE_SECONDS = 20          # CPU seconds; a case slower is a hang (a 100,000-layer spec takes a few)
+CASE_SECONDS = 20  # CPU seconds; a case slower is a hang (a 100,000-layer spec takes a few)
 MEMORY_BYTES = 1536 * 2**20  # a worker's address space; a case needing more has blown up
 
 BASE_SPECS = ["lenet5", "lstm_lm", "dcgan_generator", "unet_small", "alexnet", "resnet18", "gpt2", "vgg16"]
 
 # What an attacker writes: control characters, markup, workflow commands, formula starts, HTML.
-INJECTIONS = ["\x1b]0;owned\x07", "\x1b[2J", "\x1b]8;;http://x\x1b\\", "a\nb", "a\r\nb", "\u2028", "\u2029",
-              "\x85", "\u202e", "\x00", "\t", "\x7f", "\n::error::FORGED", "\n::warning file=x::FORGED",
-              "\r::notice::FORGED", "%0A::error::FORGED", "[bold]", "[/]", "[link=javascript:alert(1)]x[/link]",
-              '[link=x"><img src=x onerror=alert(1)>]', "<img src=x onerror=alert(1)>", "=1+2", "+cmd", "-2+3",
-              "@SUM(A1)", "|", "`", "**", ":smile:", "\\", "'", '"', "${", "}", "é", "×", "\ufeff"]
+INJECTIONS = [
+    "\x1b]0;owned\x07",
+    "\x1b[2J",
+    "\x1b]8;;http://x\x1b\\",
+    "a\nb",
+    "a\r\nb",
+    "\u2028",
+    "\u2029",
+    "\x85",
+    "\u202e",
+    "\x00",
+    "\t",
+    "\x7f",
+    "\n::error::FORGED",
+    "\n::warning file=x::FORGED",
+    "\r::notice::FORGED",
+    "%0A::error::FORGED",
+    "[bold]",
+    "[/]",
+    "[link=javascript:alert(1)]x[/link]",
+    '[link=x"><img src=x onerror=alert(1)>]',
+    "<img src=x onerror=alert(1)>",
+    "=1+2",
+    "+cmd",
+    "-2+3",
+    "@SUM(A1)",
+    "|",
+    "`",
+    "**",
+    ":smile:",
+    "\\",
+    "'",
+    '"',
+    "${",
+    "}",
+    "é",
+    "×",
+    "\ufeff",
+]
 
-YAML_TOKENS = ["${9**9**9}", "${'a'*10**9}", "${" + "(" * 300 + "1" + ")" * 300 + "}", "${" + "-" * 2000 + "1}",
-               "${~1}", "${x[0]}", "${min()}", "${1/0}", "${10**18}", "${2**59}", "&a", "*a", "*b", "&b [*a, *a]",
-               "<<: *a", "!!int", "!!int ''", "!!float x", "!!timestamp", "2001-02-30", "!!binary x", "!!set",
-               "!!python/object:os.system", "!!omap", "9" * 5000, "1e400", ".nan", "-.inf", "0x10", "0o7", "1_000",
-               "repeat: 1000000000", "when: false", "from: [a, a, a]", "tie: x", "freeze: 3", "---", "...",
-               "? [a]", "{a: 1, a: 2}", "[[[[[[[[[[", "}}}}", "'unterminated", '"\\x1b"', '"\\u2028"', "\t", "\r\n",
-               "- ", ": ", "#", "%YAML 1.1", "%TAG ! tag:x,2000:", "!x", "null", "~", "true", "yes", "-1", "0",
-               "3x3", "same", "valid", "[3, 224, 224]", "{out: 8, kernel: 3}", "layers:", "blocks:", "budget:",
-               "inputs: {a: [3], b: [3]}", "outputs: [a]", "name: \"\\e]0;x\\a\""]
+YAML_TOKENS = [
+    "${9**9**9}",
+    "${'a'*10**9}",
+    "${" + "(" * 300 + "1" + ")" * 300 + "}",
+    "${" + "-" * 2000 + "1}",
+    "${~1}",
+    "${x[0]}",
+    "${min()}",
+    "${1/0}",
+    "${10**18}",
+    "${2**59}",
+    "&a",
+    "*a",
+    "*b",
+    "&b [*a, *a]",
+    "<<: *a",
+    "!!int",
+    "!!int ''",
+    "!!float x",
+    "!!timestamp",
+    "2001-02-30",
+    "!!binary x",
+    "!!set",
+    "!!python/object:os.system",
+    "!!omap",
+    "9" * 5000,
+    "1e400",
+    ".nan",
+    "-.inf",
+    "0x10",
+    "0o7",
+    "1_000",
+    "repeat: 1000000000",
+    "when: false",
+    "from: [a, a, a]",
+    "tie: x",
+    "freeze: 3",
+    "---",
+    "...",
+    "? [a]",
+    "{a: 1, a: 2}",
+    "[[[[[[[[[[",
+    "}}}}",
+    "'unterminated",
+    '"\\x1b"',
+    '"\\u2028"',
+    "\t",
+    "\r\n",
+    "- ",
+    ": ",
+    "#",
+    "%YAML 1.1",
+    "%TAG ! tag:x,2000:",
+    "!x",
+    "null",
+    "~",
+    "true",
+    "yes",
+    "-1",
+    "0",
+    "3x3",
+    "same",
+    "valid",
+    "[3, 224, 224]",
+    "{out: 8, kernel: 3}",
+    "layers:",
+    "blocks:",
+    "budget:",
+    "inputs: {a: [3], b: [3]}",
+    "outputs: [a]",
+    'name: "\\e]0;x\\a"',
+]
 
-KINDS = ["conv2d", "linear", "relu", "flatten", "maxpool2d", "batchnorm2d", "embedding", "lstm", "add", "concat",
-         "dropout", "layernorm", "conv1d", "avgpool2d", "adaptiveavgpool2d", "transformer_encoder_layer",
-         "multiheadattention", "parameter", "conv_transpose2d", "nosuchkind"]
-FIELDS = ["out", "kernel", "stride", "padding", "groups", "bias", "in_channels", "dim", "heads", "hidden",
-          "num_embeddings", "p", "start_dim", "dilation", "shape", "eps", "name", "from", "when", "repeat", "first",
-          "freeze", "tie", "xyz"]
-EXPR_ATOMS = ["w", "h", "1", "2", "3", "0", "-1", "1.5", "10**17", "2**62", "9", "'a'", "[1, 2]", "true", "null",
-              "missing", "1e308", "int(2.5)", "round(2.5)", "max(w, 2)", "min(w)"]
+KINDS = [
+    "conv2d",
+    "linear",
+    "relu",
+    "flatten",
+    "maxpool2d",
+    "batchnorm2d",
+    "embedding",
+    "lstm",
+    "add",
+    "concat",
+    "dropout",
+    "layernorm",
+    "conv1d",
+    "avgpool2d",
+    "adaptiveavgpool2d",
+    "transformer_encoder_layer",
+    "multiheadattention",
+    "parameter",
+    "conv_transpose2d",
+    "nosuchkind",
+]
+FIELDS = [
+    "out",
+    "kernel",
+    "stride",
+    "padding",
+    "groups",
+    "bias",
+    "in_channels",
+    "dim",
+    "heads",
+    "hidden",
+    "num_embeddings",
+    "p",
+    "start_dim",
+    "dilation",
+    "shape",
+    "eps",
+    "name",
+    "from",
+    "when",
+    "repeat",
+    "first",
+    "freeze",
+    "tie",
+    "xyz",
+]
+EXPR_ATOMS = [
+    "w",
+    "h",
+    "1",
+    "2",
+    "3",
+    "0",
+    "-1",
+    "1.5",
+    "10**17",
+    "2**62",
+    "9",
+    "'a'",
+    "[1, 2]",
+    "true",
+    "null",
+    "missing",
+    "1e308",
+    "int(2.5)",
+    "round(2.5)",
+    "max(w, 2)",
+    "min(w)",
+]
 EXPR_OPS = ["+", "-", "*", "/", "//", "%", "**", "==", "<", ">=", "and", "or", "if w else"]
-AMOUNTS = ["25M", "4.5G", "1e400", "inf", "nan", "-1", "0", "1.5", "1.25K", "9" * 5000, "100MiB", "1.5GiB", "10KB",
-           "", " ", "1,000", "1_000", "0.1", "1T", "1000000T", "1e3", "M", "9" * 40, "١٢", "\x1b[31m1M"]
+AMOUNTS = [
+    "25M",
+    "4.5G",
+    "1e400",
+    "inf",
+    "nan",
+    "-1",
+    "0",
+    "1.5",
+    "1.25K",
+    "9" * 5000,
+    "100MiB",
+    "1.5GiB",
+    "10KB",
+    "",
+    " ",
+    "1,000",
+    "1_000",
+    "0.1",
+    "1T",
+    "1000000T",
+    "1e3",
+    "M",
+    "9" * 40,
+    "١٢",
+    "\x1b[31m1M",
+]
 
 
 def _text(rng: random.Random, n: int = 8) -> str:
@@ -97,13 +282,16 @@ def _mutate(rng: random.Random, text: str) -> str:
         elif choice < 0.75:
             line = lines[i]
             at = rng.randint(0, len(line))
-            lines[i] = line[:at] + rng.choice(YAML_TOKENS + INJECTIONS) + line[at + rng.randint(0, 3):]
+            lines[i] = line[:at] + rng.choice(YAML_TOKENS + INJECTIONS) + line[at + rng.randint(0, 3) :]
         elif choice < 0.9:
             m = list(re.finditer(r"\b\d+\b", lines[i]))
             if m:
                 g = rng.choice(m)
-                lines[i] = lines[i][:g.start()] + rng.choice(["0", "-3", "5000", "9" * 30, "1000000000", "2.5",
-                                                              "${w*2}", "1e400"]) + lines[i][g.end():]
+                lines[i] = (
+                    lines[i][: g.start()]
+                    + rng.choice(["0", "-3", "5000", "9" * 30, "1000000000", "2.5", "${w*2}", "1e400"])
+                    + lines[i][g.end() :]
+                )
         else:
             line = lines[i]
             at = rng.randint(0, len(line))
@@ -126,8 +314,9 @@ def _expr(rng: random.Random, depth: int = 0) -> str:
 def _random_value(rng: random.Random, depth: int = 0):
     r = rng.random()
     if depth > 2 or r < 0.5:
-        return rng.choice([0, 1, 3, 8, -1, 2.5, True, None, "same", "3x3", "input", "$w", "${w * 2}", _name(rng),
-                           10**20, [3, 3], "a"])
+        return rng.choice(
+            [0, 1, 3, 8, -1, 2.5, True, None, "same", "3x3", "input", "$w", "${w * 2}", _name(rng), 10**20, [3, 3], "a"]
+        )
     if r < 0.75:
         return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
     return {rng.choice(FIELDS): _random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
@@ -143,42 +332,82 @@ def _random_layer(rng: random.Random):
 
 def _dump(doc, rng) -> str:
     import yaml
+
     return yaml.safe_dump(doc, allow_unicode=rng.random() < 0.5, sort_keys=False)
 
 
 # ------------------------------------------------------------------ the families
 
+
 def family_yaml_mutation(rng):
     base = (ROOT / "specs" / f"{rng.choice(BASE_SPECS)}.yaml").read_text()
-    args = rng.choice([["analyze", "{spec}", "-f", "json"], ["analyze", "{spec}", "-f", "csv"],
-                       ["analyze", "{spec}", "-f", "markdown"], ["check", "{spec}", "-f", "github"],
-                       ["check", "{spec}"], ["analyze", "{spec}", "-f", "json", "-d", "2"]])
+    args = rng.choice(
+        [
+            ["analyze", "{spec}", "-f", "json"],
+            ["analyze", "{spec}", "-f", "csv"],
+            ["analyze", "{spec}", "-f", "markdown"],
+            ["check", "{spec}", "-f", "github"],
+            ["check", "{spec}"],
+            ["analyze", "{spec}", "-f", "json", "-d", "2"],
+        ]
+    )
     return args, {"spec.yaml": _mutate(rng, base).encode("utf-8", "surrogatepass")}
 
 
 def family_random_yaml(rng):
     if rng.random() < 0.5:
-        doc = {"input": rng.choice([[3, 16, 16], [8], [4, 8], "3x8x8", [0], [10**30], []]),
-               "layers": [_random_layer(rng) for _ in range(rng.randint(1, 5))]}
+        doc = {
+            "input": rng.choice([[3, 16, 16], [8], [4, 8], "3x8x8", [0], [10**30], []]),
+            "layers": [_random_layer(rng) for _ in range(rng.randint(1, 5))],
+        }
         if rng.random() < 0.4:
-            doc["blocks"] = {rng.choice(["b", "blk", "relu", _name(rng)]): {
-                "args": {"w": rng.choice([8, None, 2.5])}, "layers": [_random_layer(rng) for _ in range(2)]}}
+            doc["blocks"] = {
+                rng.choice(["b", "blk", "relu", _name(rng)]): {
+                    "args": {"w": rng.choice([8, None, 2.5])},
+                    "layers": [_random_layer(rng) for _ in range(2)],
+                }
+            }
             doc["layers"].append({"b": {"w": rng.choice([4, "${w}", None])}})
         text = _dump(doc, rng)
-    else:   # token soup
-        text = "\n".join(" " * rng.choice([0, 2, 4]) + " ".join(rng.choice(YAML_TOKENS + ["a:", "- b", "c: 1"])
-                                                                 for _ in range(rng.randint(1, 4)))
-                         for _ in range(rng.randint(1, 8)))
-    return ["analyze", "{spec}", "-f", rng.choice(["json", "table"])], {"spec.yaml": text.encode("utf-8", "surrogatepass")}
+    else:  # token soup
+        text = "\n".join(
+            " " * rng.choice([0, 2, 4])
+            + " ".join(rng.choice(YAML_TOKENS + ["a:", "- b", "c: 1"]) for _ in range(rng.randint(1, 4)))
+            for _ in range(rng.randint(1, 8))
+        )
+    return ["analyze", "{spec}", "-f", rng.choice(["json", "table"])], {
+        "spec.yaml": text.encode("utf-8", "surrogatepass")
+    }
 
 
 def family_inline(rng):
     kind = rng.choice(KINDS + [_name(rng)])
     parts = []
     for _ in range(rng.randint(0, 3)):
-        value = rng.choice(["8", "3", "(3, 3)", "3x3", "same", "true", "-1", "'s'", "9" * rng.choice([5, 5000]),
-                            "(" * 60 + "1" + ")" * 60, "[" * 40 + "1" + "]" * 40, "-'a'", "b'x'", "1j", "...",
-                            "**{}", "lambda: 0", "x.y", _text(rng, 6), "-" * 50 + "1"])
+        value = rng.choice(
+            [
+                "8",
+                "3",
+                "(3, 3)",
+                "3x3",
+                "same",
+                "true",
+                "-1",
+                "'s'",
+                "9" * rng.choice([5, 5000]),
+                "(" * 60 + "1" + ")" * 60,
+                "[" * 40 + "1" + "]" * 40,
+                "-'a'",
+                "b'x'",
+                "1j",
+                "...",
+                "**{}",
+                "lambda: 0",
+                "x.y",
+                _text(rng, 6),
+                "-" * 50 + "1",
+            ]
+        )
         parts.append(value if rng.random() < 0.3 else f"{rng.choice(FIELDS)}={value}")
     layer = f"{kind}({', '.join(parts)})" if rng.random() < 0.9 else _text(rng, 20) + rng.choice(INJECTIONS)
     layers = ["-l", layer] + (["-l", rng.choice(["relu", "flatten", "linear(10)"])] if rng.random() < 0.5 else [])
@@ -189,10 +418,16 @@ def family_inline(rng):
 def family_expressions(rng):
     expr = _expr(rng) if rng.random() < 0.6 else rng.choice([t for t in YAML_TOKENS if t.startswith("${")])[2:-1]
     field = rng.choice(["out", "kernel", "when", "repeat", "name", "stride"])
-    doc = {"input": [3, 16, 16],
-           "blocks": {"b": {"args": {"w": rng.choice([8, 2, 0, 10**17, "a"]), "h": 3},
-                            "layers": [{"conv2d": {"out": 4, "kernel": 1, field: "${" + expr + "}"}}]}},
-           "layers": [{"b": {"w": rng.choice([4, 16, "${1}", None])}}, "flatten"]}
+    doc = {
+        "input": [3, 16, 16],
+        "blocks": {
+            "b": {
+                "args": {"w": rng.choice([8, 2, 0, 10**17, "a"]), "h": 3},
+                "layers": [{"conv2d": {"out": 4, "kernel": 1, field: "${" + expr + "}"}}],
+            }
+        },
+        "layers": [{"b": {"w": rng.choice([4, 16, "${1}", None])}}, "flatten"],
+    }
     if rng.random() < 0.3:
         doc["layers"].insert(0, {"repeat": "${" + expr + "}", "relu": None})
     return ["analyze", "{spec}", "-f", "json"], {"spec.yaml": _dump(doc, rng).encode()}
@@ -201,14 +436,28 @@ def family_expressions(rng):
 def family_budgets(rng):
     flags = []
     for _ in range(rng.randint(0, 3)):
-        flags += [rng.choice(["--max-params", "--max-macs", "--max-param-bytes", "--max-trainable", "--expect-params",
-                              "--expect-output"]), rng.choice(AMOUNTS + ["10", "3x3", "[10]"])]
+        flags += [
+            rng.choice(
+                [
+                    "--max-params",
+                    "--max-macs",
+                    "--max-param-bytes",
+                    "--max-trainable",
+                    "--expect-params",
+                    "--expect-output",
+                ]
+            ),
+            rng.choice(AMOUNTS + ["10", "3x3", "[10]"]),
+        ]
     spec = (ROOT / "specs" / f"{rng.choice(BASE_SPECS[:5])}.yaml").read_text()
     if rng.random() < 0.6:
         key = rng.choice(["max_params", "max_macs", "max_param_bytes", "expect_output", "expect_params", "max_xyz"])
         value = rng.choice(AMOUNTS + [10, 10**40, 1e400, float("nan"), 2.5e7, 1e-3, True, None, [10], "1e9"])
-        value_text = json.dumps(value) if not isinstance(value, float) or value == value and abs(value) != float("inf") \
+        value_text = (
+            json.dumps(value)
+            if not isinstance(value, float) or value == value and abs(value) != float("inf")
             else rng.choice([".nan", ".inf", "1e400"])
+        )
         spec += f"budget:\n  {key}: {value_text}\n"
     fmt = rng.choice(["table", "json", "github"])
     return ["check", "{spec}", *flags, "-f", fmt] + (["-q"] if rng.random() < 0.2 else []), {"spec.yaml": spec.encode()}
@@ -218,18 +467,43 @@ def family_diff(rng):
     a = (ROOT / "specs" / f"{rng.choice(BASE_SPECS)}.yaml").read_text()
     b = _mutate(rng, a) if rng.random() < 0.7 else (ROOT / "specs" / f"{rng.choice(BASE_SPECS)}.yaml").read_text()
     if rng.random() < 0.4:
-        b = b.replace("name: ", f"name: {_yaml_str(_name(rng))}\nx_: ", 1) if "name: " in b else \
-            f"name: {_yaml_str(_name(rng))}\n" + b
+        b = (
+            b.replace("name: ", f"name: {_yaml_str(_name(rng))}\nx_: ", 1)
+            if "name: " in b
+            else f"name: {_yaml_str(_name(rng))}\n" + b
+        )
         b = b.replace("\nx_: ", "\n# ", 1)
     fmt = rng.choice(["table", "json", "markdown"])
-    return ["diff", "{old}", "{spec}", "-f", fmt] + (["--all"] if rng.random() < 0.3 else []), \
-        {"old.yaml": a.encode(), "spec.yaml": b.encode("utf-8", "surrogatepass")}
+    return ["diff", "{old}", "{spec}", "-f", fmt] + (["--all"] if rng.random() < 0.3 else []), {
+        "old.yaml": a.encode(),
+        "spec.yaml": b.encode("utf-8", "surrogatepass"),
+    }
 
 
 def family_paths(rng):
     good = (ROOT / "specs" / "lenet5.yaml").read_bytes()
-    kind = rng.choice(["missing", "dir", "long", "nul", "latin1", "bom", "crlf", "binary", "empty", "fifo",
-                       "devnull", "loop", "outside", "glob", "weird_name", "export_dev", "export_dir", "huge"])
+    kind = rng.choice(
+        [
+            "missing",
+            "dir",
+            "long",
+            "nul",
+            "latin1",
+            "bom",
+            "crlf",
+            "binary",
+            "empty",
+            "fifo",
+            "devnull",
+            "loop",
+            "outside",
+            "glob",
+            "weird_name",
+            "export_dev",
+            "export_dir",
+            "huge",
+        ]
+    )
     files: dict[str, bytes] = {}
     spec = "{spec}"
     extra: list[str] = []
@@ -276,8 +550,10 @@ def family_paths(rng):
         # Non-regular targets inside the work directory only: a regression must not replace /dev/null.
         target = rng.choice(["fifo", "dir", "link"])
         files["@fifo:out.fifo" if target == "fifo" else "@link:out.link"] = b"spec.yaml"
-        extra = [rng.choice(["--save-svg", "--save-html"]),
-                 {"fifo": "{dir}/out.fifo", "dir": "{dir}", "link": "{dir}/out.link"}[target]]
+        extra = [
+            rng.choice(["--save-svg", "--save-html"]),
+            {"fifo": "{dir}/out.fifo", "dir": "{dir}", "link": "{dir}/out.link"}[target],
+        ]
     elif kind == "export_dir":
         files["spec.yaml"] = good
         extra = ["--save-html", "{dir}/no/such/dir/x.html"]
@@ -290,21 +566,29 @@ def family_paths(rng):
 
 
 PRINTABLE_INJECTIONS = [t for t in INJECTIONS if all(ch == " " or ch.isprintable() for ch in t)] + [
-    "::error::FORGED", "x::warning::y", "%0A::error::x"]
+    "::error::FORGED",
+    "x::warning::y",
+    "%0A::error::x",
+]
 
 
 def family_names(rng):
     """Names that reach the renderers: printable attacks (markup, HTML, formulas, `|`) are valid
     names and must come out escaped; control characters must be refused with a message."""
+
     def name(valid_only=False):
         pool = PRINTABLE_INJECTIONS if valid_only or rng.random() < 0.7 else INJECTIONS
         text = rng.choice(["", "a", "conv"]) + rng.choice(pool) + rng.choice(["", "b", "x" * rng.choice([1, 130])])
         return text.replace(" ", "_").replace(".", "_") if rng.random() < 0.8 else text
 
     block = name()
-    layers = [{"conv2d": {"out": 4, "kernel": 1, "name": name()}}, {block: {"name": name()}},
-              {"relu": {"name": name(), **({name(): 1} if rng.random() < 0.15 else {})}}, "flatten",
-              {"linear": {"out": 2, **({"tie": name()} if rng.random() < 0.15 else {})}}]
+    layers = [
+        {"conv2d": {"out": 4, "kernel": 1, "name": name()}},
+        {block: {"name": name()}},
+        {"relu": {"name": name(), **({name(): 1} if rng.random() < 0.15 else {})}},
+        "flatten",
+        {"linear": {"out": 2, **({"tie": name()} if rng.random() < 0.15 else {})}},
+    ]
     doc = {"input": [3, 8, 8], "blocks": {block: {"layers": [{"relu": {"name": name()}}]}}, "layers": layers}
     if rng.random() < 0.3:
         doc.pop("input")
@@ -315,31 +599,51 @@ def family_names(rng):
         doc = {"name": name(valid_only=rng.random() < 0.8), **doc}
         spec = "{spec}"
         files["spec.yaml"] = _dump(doc, rng).encode("utf-8", "surrogatepass")
-    else:   # the name comes from the file's name
+    else:  # the name comes from the file's name
         stem = "s" + rng.choice(INJECTIONS).replace("\0", "").replace("/", "").replace("\x00", "")
         spec = "{dir}/" + stem + ".yaml"
         files[stem + ".yaml"] = _dump(doc, rng).encode("utf-8", "surrogatepass")
     fmt = rng.choice(["table", "json", "csv", "markdown"])
-    args = rng.choice([["analyze", spec, "-f", fmt], ["analyze", spec, "-f", fmt], ["check", spec, "-f", "github"],
-                       ["check", spec], ["check", "{dir}", "-f", "github"],
-                       ["analyze", spec, "--save-html", "{dir}/out.html", "-f", "json"],
-                       ["diff", "{old}", spec, "-f", rng.choice(["table", "markdown", "json"])]])
+    args = rng.choice(
+        [
+            ["analyze", spec, "-f", fmt],
+            ["analyze", spec, "-f", fmt],
+            ["check", spec, "-f", "github"],
+            ["check", spec],
+            ["check", "{dir}", "-f", "github"],
+            ["analyze", spec, "--save-html", "{dir}/out.html", "-f", "json"],
+            ["diff", "{old}", spec, "-f", rng.choice(["table", "markdown", "json"])],
+        ]
+    )
     return args, files
 
 
-FAMILIES = [family_yaml_mutation, family_random_yaml, family_inline, family_expressions, family_budgets,
-            family_diff, family_paths, family_names]
+FAMILIES = [
+    family_yaml_mutation,
+    family_random_yaml,
+    family_inline,
+    family_expressions,
+    family_budgets,
+    family_diff,
+    family_paths,
+    family_names,
+]
 
 
 def generate(seed: int, index: int) -> dict:
     rng = random.Random(f"{seed}:{index}")
     family = FAMILIES[index % len(FAMILIES)]
     args, files = family(rng)
-    return {"index": index, "family": family.__name__[len("family_"):], "args": args,
-            "files": {k: base64.b64encode(v).decode() for k, v in files.items()}}
+    return {
+        "index": index,
+        "family": family.__name__[len("family_") :],
+        "args": args,
+        "files": {k: base64.b64encode(v).decode() for k, v in files.items()},
+    }
 
 
 # ------------------------------------------------------------------ the worker (runs cases in-process)
+
 
 def _materialise(case: dict, directory: Path) -> list[str]:
     for child in list(directory.iterdir()):
@@ -347,6 +651,7 @@ def _materialise(case: dict, directory: Path) -> list[str]:
             child.unlink()
         else:
             import shutil
+
             shutil.rmtree(child)
     for name, data in case["files"].items():
         data = base64.b64decode(data)
@@ -385,7 +690,7 @@ def worker(directory: str) -> None:
     def alarm(signum, frame):
         raise _Timeout()
 
-    signal.signal(signal.SIGPROF, alarm)   # CPU time, so a loaded machine does not make hangs
+    signal.signal(signal.SIGPROF, alarm)  # CPU time, so a loaded machine does not make hangs
     runner = CliRunner()
     work = Path(directory)
     out = sys.__stdout__
@@ -401,8 +706,13 @@ def worker(directory: str) -> None:
             signal.setitimer(signal.ITIMER_PROF, 0)
             stdout, stderr, code = result.stdout, result.stderr, result.exit_code
             if result.exception is not None and not isinstance(result.exception, SystemExit):
-                problem = ("hang" if isinstance(result.exception, _Timeout) else
-                           "memory" if isinstance(result.exception, MemoryError) else "traceback")
+                problem = (
+                    "hang"
+                    if isinstance(result.exception, _Timeout)
+                    else "memory"
+                    if isinstance(result.exception, MemoryError)
+                    else "traceback"
+                )
                 stderr += "".join(traceback.format_exception(*result.exc_info))[-3000:]
         except _Timeout:
             stdout, stderr, code, problem = "", "", None, "hang"
@@ -413,16 +723,29 @@ def worker(directory: str) -> None:
         html = ""
         if "--save-html" in args and code == 0:
             html = Path(args[args.index("--save-html") + 1]).read_text()
-        out.write(json.dumps({"index": case["index"], "args": args, "exit": code, "stdout": stdout[-200_000:],
-                              "stderr": stderr[-20_000:], "problem": problem,
-                              "html_injected": bool(re.search(r"<img|<a |href=", html))}) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "index": case["index"],
+                    "args": args,
+                    "exit": code,
+                    "stdout": stdout[-200_000:],
+                    "stderr": stderr[-20_000:],
+                    "problem": problem,
+                    "html_injected": bool(re.search(r"<img|<a |href=", html)),
+                }
+            )
+            + "\n"
+        )
         out.flush()
 
 
 # ------------------------------------------------------------------ checking a result
 
-_OWN_ANNOTATION = re.compile(r"::(?:error|warning) file=[^\n,]*(?:,line=\d+)?(?:,col=\d+)?,title=paramcalc%3A "
-                             r"(?:over budget|expectation failed|invalid spec|warning)::[^\n]*")
+_OWN_ANNOTATION = re.compile(
+    r"::(?:error|warning) file=[^\n,]*(?:,line=\d+)?(?:,col=\d+)?,title=paramcalc%3A "
+    r"(?:over budget|expectation failed|invalid spec|warning)::[^\n]*"
+)
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -457,6 +780,7 @@ def violations(result: dict) -> list[str]:
     if command == "analyze" and "csv" in args and code == 0:
         import csv
         import io
+
         rows = list(csv.reader(io.StringIO(stdout)))
         for row in rows[1:]:
             for column in (1, 2, 3, 14):
@@ -472,6 +796,7 @@ def violations(result: dict) -> list[str]:
 
 
 # ------------------------------------------------------------------ the driver
+
 
 def run(cases: int, seed: int = 0, workers: int = 2, start: int = 0, quiet: bool = True) -> dict:
     """Runs `cases` cases; returns {"cases", "seconds", "failures": [(index, family, problems, result)]}."""
@@ -510,12 +835,19 @@ class _Driver:
 
     def spawn(self):
         import selectors
+
         env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", COLUMNS="120")
         work = Path(self.tmp.name) / "work"
         work.mkdir(exist_ok=True)
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", str(work)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=_limits,
-                                     cwd=str(work), env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(work)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_limits,
+            cwd=str(work),
+            env=env,
+        )
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.buffer = b""
         self.current = None
@@ -524,6 +856,7 @@ class _Driver:
         self.sel.register(self.proc.stdout, selectors.EVENT_READ)
         # Feed the cases from a thread: the pipe would block on a big batch.
         import threading
+
         cases = [json.dumps(generate(self.seed, i)) + "\n" for i in self.pending]
         proc = self.proc
 
@@ -534,6 +867,7 @@ class _Driver:
                 proc.stdin.close()
             except (BrokenPipeError, OSError, ValueError):
                 pass
+
         threading.Thread(target=feed, daemon=True).start()
 
     def poll(self, failures):
@@ -611,7 +945,7 @@ def main():
     print(f"{summary['cases']:,} cases in {summary['seconds']:.0f} s, {len(failures)} failed")
     for key, n in sorted(by_kind.items(), key=lambda kv: -kv[1]):
         print(f"  {n:6}  {key}")
-    for index, family, problems, result in failures[:options.show]:
+    for index, family, problems, result in failures[: options.show]:
         print(f"\n--- case {index} ({family}): {problems}\n    args: {result.get('args')}")
         print("    " + (result.get("stderr") or "")[-1500:].replace("\n", "\n    "))
     sys.exit(1 if failures else 0)

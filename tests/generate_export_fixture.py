@@ -25,10 +25,21 @@ sys.path.insert(0, str(Path(__file__).parent))
 from export_oracle import example_input, fill  # noqa: E402
 
 OUT = Path(__file__).parent / "fixtures" / "export.json"
-MODELS = ["alexnet", "vgg16", "resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2",
-          "mobilenet_v3_large", "efficientnet_b0", "densenet121", "vit_b_16"]
-INPUTS = {"vit_b_16": [3, 224, 224]}   # the others take any size >= 64; small keeps the test fast
-KEPT = 16   # logits kept per sample; the mean and the norm summarise the rest
+MODELS = [
+    "alexnet",
+    "vgg16",
+    "resnet18",
+    "resnet50",
+    "resnext50_32x4d",
+    "wide_resnet50_2",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "densenet121",
+    "vit_b_16",
+]
+INPUTS = {"vit_b_16": [3, 224, 224]}  # the others take any size >= 64; small keeps the test fast
+KEPT = 16  # logits kept per sample; the mean and the norm summarise the rest
 
 
 def main():
@@ -48,8 +59,10 @@ def main():
             "output_mean": float(out.double().mean()),
             "output_norm": float(out.double().norm()),
         }
-        print(f"{name}: {len(result['models'][name]['state_dict'])} tensors, |out| = "
-              f"{result['models'][name]['output_norm']:.4f}")
+        print(
+            f"{name}: {len(result['models'][name]['state_dict'])} tensors, |out| = "
+            f"{result['models'][name]['output_norm']:.4f}"
+        )
     OUT.write_text(json.dumps(result, indent=1) + "\n")
 
 

@@ -17,11 +17,31 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from torch_oracle import GQA, NEWER_KINDS, ORACLE_KINDS, SCALAR_CASES, measure, random_case  # noqa: E402
 
-CASES_PER_KIND = {"conv1d": 30, "conv2d": 50, "conv3d": 25, "convtranspose1d": 20, "convtranspose2d": 30,
-                  "convtranspose3d": 15, "linear": 20, "flatten": 12, "upsample": 25, "reshape": 10,
-                  "layernorm": 12, "rnn": 15, "lstm": 25, "gru": 15, "multiheadattention": 30,
-                  "transformerencoderlayer": 15, "transformerdecoderlayer": 15, "embedding": 10,
-                  GQA: 60, "matmul": 25, "bmm": 8, "buffer": 6, "layernorm2d": 10}
+CASES_PER_KIND = {
+    "conv1d": 30,
+    "conv2d": 50,
+    "conv3d": 25,
+    "convtranspose1d": 20,
+    "convtranspose2d": 30,
+    "convtranspose3d": 15,
+    "linear": 20,
+    "flatten": 12,
+    "upsample": 25,
+    "reshape": 10,
+    "layernorm": 12,
+    "rnn": 15,
+    "lstm": 25,
+    "gru": 15,
+    "multiheadattention": 30,
+    "transformerencoderlayer": 15,
+    "transformerdecoderlayer": 15,
+    "embedding": 10,
+    GQA: 60,
+    "matmul": 25,
+    "bmm": 8,
+    "buffer": 6,
+    "layernorm2d": 10,
+}
 DEFAULT_CASES = 6
 MERGE_CASES = 10
 OUT = Path(__file__).parent / "fixtures" / "layers.json"
@@ -32,9 +52,16 @@ def main() -> None:
     torch.manual_seed(0)
     cases = []
     for kind in ORACLE_KINDS:
-        count = CASES_PER_KIND.get(kind, MERGE_CASES if kind in ("add", "mul", "concat", "split", "chunk", "mean")
-                                   else 15 if "pool" in kind or "batchnorm" in kind
-                                   else 8 if kind in NEWER_KINDS else DEFAULT_CASES)
+        count = CASES_PER_KIND.get(
+            kind,
+            MERGE_CASES
+            if kind in ("add", "mul", "concat", "split", "chunk", "mean")
+            else 15
+            if "pool" in kind or "batchnorm" in kind
+            else 8
+            if kind in NEWER_KINDS
+            else DEFAULT_CASES,
+        )
         for _ in range(count):
             case = random_case(kind, rng)
             cases.append({**case, "expected": measure(case)})

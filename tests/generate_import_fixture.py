@@ -35,9 +35,26 @@ OUT = HERE / "fixtures" / "torch_import.json"
 SPECS = HERE / "fixtures" / "imported"
 INPUTS = {"inception_v3": [3, 299, 299]}
 # one or two per family, small enough to commit
-KEPT = ["alexnet", "vgg11_bn", "resnet18", "resnext50_32x4d", "densenet121", "googlenet", "inception_v3",
-        "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "mnasnet0_5", "shufflenet_v2_x0_5",
-        "squeezenet1_1", "regnet_y_400mf", "convnext_tiny", "vit_b_16", "swin_t", "maxvit_t"]
+KEPT = [
+    "alexnet",
+    "vgg11_bn",
+    "resnet18",
+    "resnext50_32x4d",
+    "densenet121",
+    "googlenet",
+    "inception_v3",
+    "mobilenet_v2",
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "mnasnet0_5",
+    "shufflenet_v2_x0_5",
+    "squeezenet1_1",
+    "regnet_y_400mf",
+    "convnext_tiny",
+    "vit_b_16",
+    "swin_t",
+    "maxvit_t",
+]
 
 
 def main():
@@ -56,18 +73,26 @@ def main():
             text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=110)
             report = analyze(parse_spec(text, name))
             record["traced_with"] = how
-            record["paramcalc"] = {"params": report.totals.params, "buffers": report.totals.buffers,
-                                   "macs": report.totals.macs, "output_shape": report.output_shape}
+            record["paramcalc"] = {
+                "params": report.totals.params,
+                "buffers": report.totals.buffers,
+                "macs": report.totals.macs,
+                "output_shape": report.output_shape,
+            }
             if name in KEPT:
                 (SPECS / f"{name}.yaml").write_text(f"# paramcalc import torch torchvision.models:{name}\n" + text)
         except SpecError as e:
             record["error"] = str(e).splitlines()[0]
-        same = {k: record.get("paramcalc", {}).get(k) == record["torch"][k]
-                for k in ("params", "buffers", "macs", "output_shape")}
+        same = {
+            k: record.get("paramcalc", {}).get(k) == record["torch"][k]
+            for k in ("params", "buffers", "macs", "output_shape")
+        }
         record["agrees"] = same
         result["models"][name] = record
-        print(f"{name}: {record.get('traced_with', record.get('error'))[:60]} {same} {time.time() - started:.1f}s",
-              flush=True)
+        print(
+            f"{name}: {record.get('traced_with', record.get('error'))[:60]} {same} {time.time() - started:.1f}s",
+            flush=True,
+        )
     OUT.write_text(json.dumps(result, indent=1) + "\n")
 
 

@@ -51,7 +51,7 @@ OUT = Path(__file__).parent / "fixtures" / "memory.json"
 # kernels take only 4-D (batch, heads, seq, head_dim) inputs: attention with leading dims runs on math)
 BACKENDS = {"flash": [SDPBackend.FLASH_ATTENTION, SDPBackend.MATH], "math": [SDPBackend.MATH]}
 ATTENTION_MODELS = ("vit_b_16", "gpt2", "tinyllama_1_1b")
-KERNELS = {"bert_base": ("math",)}      # attention written out: no kernel to choose (see above)
+KERNELS = {"bert_base": ("math",)}  # attention written out: no kernel to choose (see above)
 META = ("bert_base", "tinyllama_1_1b")  # built on the meta device: SDPA takes its math path there
 SMALL_LLAMA = {"layers": 2, "tokens": 256}
 OPTIMIZER_MODELS = ("resnet18", "mobilenet_v2", "vit_b_16", "gpt2", "lstm_lm", "dcgan_generator")
@@ -73,7 +73,7 @@ def saved_storages(model: nn.Module, inputs, attention: str = "flash"):
     def enter(name):
         return lambda module, args: stack.append(name) and None
 
-    def leave(module, args, output):   # returns None: a forward hook's result would replace the output
+    def leave(module, args, output):  # returns None: a forward hook's result would replace the output
         stack.pop()
 
     for name, module in model.named_modules():
@@ -81,19 +81,22 @@ def saved_storages(model: nn.Module, inputs, attention: str = "flash"):
             handles.append(module.register_forward_pre_hook(enter(name)))
             handles.append(module.register_forward_hook(leave))
 
-    alive = []   # meta storages are told apart by identity: keep them alive so none is reused
+    alive = []  # meta storages are told apart by identity: keep them alive so none is reused
 
     def pack(t):
         storage, key = t.untyped_storage(), _ptr(t)
         if key not in excluded and key not in seen:
             seen[key] = storage.nbytes()
             alive.append(storage)
-            owner = stack[0] if stack else ""   # the outermost module running (a case's `front` or `layer`)
+            owner = stack[0] if stack else ""  # the outermost module running (a case's `front` or `layer`)
             per_module[owner] = per_module.get(owner, 0) + storage.nbytes()
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), sdpa_kernel(BACKENDS[attention]), \
-            torch.backends.mkldnn.flags(enabled=False):
+    with (
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        sdpa_kernel(BACKENDS[attention]),
+        torch.backends.mkldnn.flags(enabled=False),
+    ):
         model(*inputs)
     for h in handles:
         h.remove()
@@ -103,6 +106,7 @@ def saved_storages(model: nn.Module, inputs, attention: str = "flash"):
 def causal_gpt2(model):
     """The zoo's GPT-2, attending causally by is_causal (as training code does) and given a batch of
     position ids, like the spec's `positions` input."""
+
     def block_forward(self, x):
         h = self.ln_1(x)
         causal = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).triu(1)
@@ -133,8 +137,11 @@ def _measure(model, name, shape, kernels):
     device = "meta" if name in META and next(model.parameters()).is_meta else "cpu"
     for batch in (1, 2):
         torch.manual_seed(0)
-        x = (torch.randint(0, TOKENS[name], (batch, *shape), device=device) if name in TOKENS
-             else torch.randn(batch, *shape, device=device))
+        x = (
+            torch.randint(0, TOKENS[name], (batch, *shape), device=device)
+            if name in TOKENS
+            else torch.randn(batch, *shape, device=device)
+        )
         for attention in kernels:
             total, _ = saved_storages(model, [x], attention)
             entry[f"batch{batch}_{attention}"] = total
@@ -148,7 +155,7 @@ def zoo(built):
             model = causal_gpt2(model)
         result[name] = _measure(model, name, shape, _kernels(name))
         print(name, result[name])
-        if name not in OPTIMIZER_MODELS:   # free it: the machine is shared
+        if name not in OPTIMIZER_MODELS:  # free it: the machine is shared
             del built[name], model
     return result
 
@@ -170,6 +177,7 @@ def zoo_small():
     def bert(device):
         with torch.device(device):
             return BertModel(layers=2, positions=64)
+
     assert _measure(bert("cpu"), "bert_base", [64], ("math",)) == _measure(bert("meta"), "bert_base", [64], ("math",))
     result = {"tinyllama_1_1b": {**SMALL_LLAMA, **cpu}}
     print("small", result)
@@ -197,12 +205,12 @@ def _self_attention(m, h):
 
 
 def _self_attention_seq_first(m, h):
-    h = h.transpose(0, 1).contiguous()   # (seq, batch, E), the layout of batch_first=False
+    h = h.transpose(0, 1).contiguous()  # (seq, batch, E), the layout of batch_first=False
     return m(h, h, h, need_weights=False)[0]
 
 
 def _cross_attention(m, h):
-    kv = h[:, :3]   # one tensor as key and value: PyTorch projects them packed
+    kv = h[:, :3]  # one tensor as key and value: PyTorch projects them packed
     return m(h, kv, kv, need_weights=False)[0]
 
 
@@ -233,7 +241,7 @@ class BufferCase(nn.Module):
         return h + self.state
 
 
-class LayerNorm2d(nn.LayerNorm):   # torchvision.models.convnext.LayerNorm2d, verbatim
+class LayerNorm2d(nn.LayerNorm):  # torchvision.models.convnext.LayerNorm2d, verbatim
     def forward(self, x):
         x = x.permute(0, 2, 3, 1)
         x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -268,8 +276,9 @@ layers:
   - add: {from: [front, state]}
 """
 
+
 def _separate_attention(m, h):
-    return m(h, h[:, :3], h[:, :3], need_weights=False)[0]   # two tensors: projected separately
+    return m(h, h[:, :3], h[:, :3], need_weights=False)[0]  # two tensors: projected separately
 
 
 CROSS = """
@@ -297,15 +306,30 @@ def cases():
         layers = layer_spec if "\n" in layer_spec else [front_spec, layer_spec]
         out.append((name, list(shape), layers, Case(front or nn.Linear(shape[-1], 8), layer, call)))
 
-    for kind, cls, inplace in (("relu", nn.ReLU, True), ("relu6", nn.ReLU6, True), ("leakyrelu", nn.LeakyReLU, True),
-                               ("elu", nn.ELU, True), ("selu", nn.SELU, True), ("celu", nn.CELU, True),
-                               ("silu", nn.SiLU, True), ("mish", nn.Mish, True), ("hardswish", nn.Hardswish, True),
-                               ("hardsigmoid", nn.Hardsigmoid, True), ("hardtanh", nn.Hardtanh, True),
-                               ("rrelu", nn.RReLU, True), ("gelu", nn.GELU, False), ("sigmoid", nn.Sigmoid, False),
-                               ("tanh", nn.Tanh, False), ("logsigmoid", nn.LogSigmoid, False),
-                               ("softsign", nn.Softsign, False), ("tanhshrink", nn.Tanhshrink, False),
-                               ("softplus", nn.Softplus, False), ("hardshrink", nn.Hardshrink, False),
-                               ("softshrink", nn.Softshrink, False), ("prelu", nn.PReLU, False)):
+    for kind, cls, inplace in (
+        ("relu", nn.ReLU, True),
+        ("relu6", nn.ReLU6, True),
+        ("leakyrelu", nn.LeakyReLU, True),
+        ("elu", nn.ELU, True),
+        ("selu", nn.SELU, True),
+        ("celu", nn.CELU, True),
+        ("silu", nn.SiLU, True),
+        ("mish", nn.Mish, True),
+        ("hardswish", nn.Hardswish, True),
+        ("hardsigmoid", nn.Hardsigmoid, True),
+        ("hardtanh", nn.Hardtanh, True),
+        ("rrelu", nn.RReLU, True),
+        ("gelu", nn.GELU, False),
+        ("sigmoid", nn.Sigmoid, False),
+        ("tanh", nn.Tanh, False),
+        ("logsigmoid", nn.LogSigmoid, False),
+        ("softsign", nn.Softsign, False),
+        ("tanhshrink", nn.Tanhshrink, False),
+        ("softplus", nn.Softplus, False),
+        ("hardshrink", nn.Hardshrink, False),
+        ("softshrink", nn.Softshrink, False),
+        ("prelu", nn.PReLU, False),
+    ):
         vector(kind, kind, cls())
         if inplace:
             vector(f"{kind} in place", f"{kind}(inplace=true)", cls(inplace=True))
@@ -339,27 +363,54 @@ def cases():
     image("flatten", "flatten", nn.Flatten())
     for attention in ("flash", "math"):
         for bf in (True, False):
-            vector(f"multiheadattention batch_first={bf} {attention}",
-                   f"multiheadattention(2, batch_first={str(bf).lower()})", nn.MultiheadAttention(8, 2, batch_first=bf),
-                   _self_attention if bf else _self_attention_seq_first)
-        vector(f"multiheadattention cross {attention}", CROSS % "kv",
-               nn.MultiheadAttention(8, 2, batch_first=True), _cross_attention)
-        vector(f"multiheadattention cross separate {attention}", CROSS % "kv, kv",
-               nn.MultiheadAttention(8, 2, batch_first=True), _separate_attention)
-    vector("multiheadattention dropout math", "multiheadattention(2, dropout=0.1, batch_first=true)",
-           nn.MultiheadAttention(8, 2, dropout=0.1, batch_first=True), _self_attention)
+            vector(
+                f"multiheadattention batch_first={bf} {attention}",
+                f"multiheadattention(2, batch_first={str(bf).lower()})",
+                nn.MultiheadAttention(8, 2, batch_first=bf),
+                _self_attention if bf else _self_attention_seq_first,
+            )
+        vector(
+            f"multiheadattention cross {attention}",
+            CROSS % "kv",
+            nn.MultiheadAttention(8, 2, batch_first=True),
+            _cross_attention,
+        )
+        vector(
+            f"multiheadattention cross separate {attention}",
+            CROSS % "kv, kv",
+            nn.MultiheadAttention(8, 2, batch_first=True),
+            _separate_attention,
+        )
+    vector(
+        "multiheadattention dropout math",
+        "multiheadattention(2, dropout=0.1, batch_first=true)",
+        nn.MultiheadAttention(8, 2, dropout=0.1, batch_first=True),
+        _self_attention,
+    )
     # Attention as Llama/Mistral/Whisper write it (tests/torch_oracle.py's ReferenceAttention): q/k/v/o linears,
     # scaled_dot_product_attention(enable_gqa=True), leading dims as batch dims.
     for attention in ("flash", "math"):
-        for label, fields in (("grouped-query", {"heads": 4, "kv_heads": 2}), ("multi-query", {"heads": 4, "kv_heads": 1}),
-                              ("head_dim", {"heads": 2, "head_dim": 6}),
-                              ("grouped-query head_dim", {"heads": 4, "kv_heads": 2, "head_dim": 3}),
-                              ("per-projection biases", {"heads": 2, "bias": False, "q_bias": True, "v_bias": True})):
+        for label, fields in (
+            ("grouped-query", {"heads": 4, "kv_heads": 2}),
+            ("multi-query", {"heads": 4, "kv_heads": 1}),
+            ("head_dim", {"heads": 2, "head_dim": 6}),
+            ("grouped-query head_dim", {"heads": 4, "kv_heads": 2, "head_dim": 3}),
+            ("per-projection biases", {"heads": 2, "bias": False, "q_bias": True, "v_bias": True}),
+        ):
             inline = ", ".join(f"{k}={str(v).lower()}" for k, v in fields.items())
-            vector(f"multiheadattention {label} {attention}", f"multiheadattention({inline})",
-                   ReferenceAttention(8, **fields), _reference_attention)
-        vector(f"multiheadattention grouped-query leading dims {attention}", "multiheadattention(4, kv_heads=2)",
-               ReferenceAttention(8, heads=4, kv_heads=2), _reference_attention, shape=(3, 5, 8))
+            vector(
+                f"multiheadattention {label} {attention}",
+                f"multiheadattention({inline})",
+                ReferenceAttention(8, **fields),
+                _reference_attention,
+            )
+        vector(
+            f"multiheadattention grouped-query leading dims {attention}",
+            "multiheadattention(4, kv_heads=2)",
+            ReferenceAttention(8, heads=4, kv_heads=2),
+            _reference_attention,
+            shape=(3, 5, 8),
+        )
     vector("matmul broadcast", MATMUL, MatMulCase(), shape=(2, 3, 8))
     vector("bmm", BMM, BMMCase(), shape=(3, 8))
     vector("buffer", BUFFER, BufferCase((5, 8)))
@@ -367,19 +418,30 @@ def cases():
     image("layernorm2d no affine", "layernorm2d(elementwise_affine=false)", LayerNorm2d(4, elementwise_affine=False))
     for attention in ("flash", "math"):
         for norm_first in (False, True):
-            for p in (0.0, 0.1) if attention == "math" else (0.0,):   # the CPU's flash kernel has no dropout
-                vector(f"transformerencoderlayer norm_first={norm_first} dropout={p} {attention}",
-                       f"transformerencoderlayer(2, ff=16, dropout={p}, norm_first={str(norm_first).lower()}, "
-                       f"batch_first=true)",
-                       nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=p, norm_first=norm_first,
-                                                  batch_first=True))
+            for p in (0.0, 0.1) if attention == "math" else (0.0,):  # the CPU's flash kernel has no dropout
+                vector(
+                    f"transformerencoderlayer norm_first={norm_first} dropout={p} {attention}",
+                    f"transformerencoderlayer(2, ff=16, dropout={p}, norm_first={str(norm_first).lower()}, "
+                    f"batch_first=true)",
+                    nn.TransformerEncoderLayer(
+                        8, 2, dim_feedforward=16, dropout=p, norm_first=norm_first, batch_first=True
+                    ),
+                )
     for kind, cls in (("rnn", nn.RNN), ("lstm", nn.LSTM), ("gru", nn.GRU)):
         vector(kind, f"{kind}(6, batch_first=true)", cls(8, 6, batch_first=True), _first)
         vector(f"{kind} 2 layers", f"{kind}(6, layers=2, batch_first=true)", cls(8, 6, 2, batch_first=True), _first)
-        vector(f"{kind} 2 layers dropout", f"{kind}(6, layers=2, dropout=0.5, batch_first=true)",
-               cls(8, 6, 2, dropout=0.5, batch_first=True), _first)
-        vector(f"{kind} bidirectional", f"{kind}(6, bidirectional=true, batch_first=true)",
-               cls(8, 6, bidirectional=True, batch_first=True), _first)
+        vector(
+            f"{kind} 2 layers dropout",
+            f"{kind}(6, layers=2, dropout=0.5, batch_first=true)",
+            cls(8, 6, 2, dropout=0.5, batch_first=True),
+            _first,
+        )
+        vector(
+            f"{kind} bidirectional",
+            f"{kind}(6, bidirectional=true, batch_first=true)",
+            cls(8, 6, bidirectional=True, batch_first=True),
+            _first,
+        )
     return out
 
 
@@ -394,8 +456,17 @@ def layer_cases():
             except RuntimeError as e:
                 print(f"skip {name}: {e}")
                 continue
-            result.append({"name": name, "input": shape, "layers": layers, "batch": batch, "attention": attention,
-                           "saved": [per.get("front", 0), per.get("layer", 0)], "total": total})
+            result.append(
+                {
+                    "name": name,
+                    "input": shape,
+                    "layers": layers,
+                    "batch": batch,
+                    "attention": attention,
+                    "saved": [per.get("front", 0), per.get("layer", 0)],
+                    "total": total,
+                }
+            )
     print(f"{len(result)} layer cases")
     return result
 
@@ -420,8 +491,12 @@ def optimizer_states(built):
             for p in params:
                 p.grad = torch.zeros_like(p)
             optimizer.step()
-            entry[opt_name] = sum(t.untyped_storage().nbytes() for state in optimizer.state.values()
-                                  for t in state.values() if isinstance(t, torch.Tensor))
+            entry[opt_name] = sum(
+                t.untyped_storage().nbytes()
+                for state in optimizer.state.values()
+                for t in state.values()
+                if isinstance(t, torch.Tensor)
+            )
             del optimizer
         for p in params:
             p.grad = None
@@ -433,8 +508,13 @@ def optimizer_states(built):
 def main():
     torch.manual_seed(0)
     built = models()
-    result = {"torch": torch.__version__, "layers": layer_cases(), "zoo": zoo(built), "zoo_small": zoo_small(),
-              "optimizers": optimizer_states(built)}
+    result = {
+        "torch": torch.__version__,
+        "layers": layer_cases(),
+        "zoo": zoo(built),
+        "zoo_small": zoo_small(),
+        "optimizers": optimizer_states(built),
+    }
     OUT.write_text(json.dumps(result, indent=1) + "\n")
 
 

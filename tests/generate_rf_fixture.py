@@ -55,16 +55,25 @@ SATURATING = (nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.SiLU, nn.GE
 
 def lenet5():
     """specs/lenet5.yaml, its rows named as paramcalc names them."""
-    return nn.Sequential(OrderedDict([
-        ("conv2d_1", nn.Conv2d(1, 6, 5)), ("relu_1", nn.ReLU()), ("maxpool2d_1", nn.MaxPool2d(2)),
-        ("conv2d_2", nn.Conv2d(6, 16, 5)), ("relu_2", nn.ReLU()), ("maxpool2d_2", nn.MaxPool2d(2)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("conv2d_1", nn.Conv2d(1, 6, 5)),
+                ("relu_1", nn.ReLU()),
+                ("maxpool2d_1", nn.MaxPool2d(2)),
+                ("conv2d_2", nn.Conv2d(6, 16, 5)),
+                ("relu_2", nn.ReLU()),
+                ("maxpool2d_2", nn.MaxPool2d(2)),
+            ]
+        )
+    )
 
 
 def zoo():
     """Every CNN in specs/: (model, spec input, consecutive centre positions probed, modules measured)."""
     tv = torchvision.models
-    def stage(name):   # top-level modules and their children (layer1.0, features.3)
+
+    def stage(name):  # top-level modules and their children (layer1.0, features.3)
         return name.count(".") <= 1
 
     def top(name):
@@ -105,61 +114,155 @@ def single_layer_cases():
     def case(name, shape, layers, *modules, probes=8):
         cases.append((name, shape, layers, nn.Sequential(*modules), probes))
 
-    case("conv1d dilated strided", [c, 64], [{"conv1d": {"out": c, "kernel": 5, "stride": 2, "padding": 4, "dilation": 3}}],
-         nn.Conv1d(c, c, 5, stride=2, padding=4, dilation=3))
-    case("conv2d per-dim geometry", [c, 48, 48],
-         [{"conv2d": {"out": c, "kernel": [3, 5], "stride": [2, 1], "padding": [1, 2], "dilation": [2, 1]}}],
-         nn.Conv2d(c, c, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(2, 1)))
-    case("conv2d padding same", [c, 32, 32], [{"conv2d": {"out": c, "kernel": 4, "padding": "same", "dilation": 2}}],
-         nn.Conv2d(c, c, 4, padding="same", dilation=2))
-    case("conv3d strided", [c, 24, 24, 24], [{"conv3d": {"out": c, "kernel": 3, "stride": 2, "padding": 1}}],
-         nn.Conv3d(c, c, 3, stride=2, padding=1))
-    case("convtranspose1d", [c, 32], [{"convtranspose1d": {"out": c, "kernel": 5, "stride": 3, "padding": 1}}],
-         nn.ConvTranspose1d(c, c, 5, stride=3, padding=1))
-    case("convtranspose2d k4 s2", [c, 24, 24], [{"convtranspose2d": {"out": c, "kernel": 4, "stride": 2, "padding": 1}}],
-         nn.ConvTranspose2d(c, c, 4, stride=2, padding=1))
-    case("convtranspose2d gaps (k1 s2)", [c, 24, 24], [{"convtranspose2d": {"out": c, "kernel": 1, "stride": 2}}],
-         nn.ConvTranspose2d(c, c, 1, stride=2))
-    case("convtranspose2d dilated", [c, 24, 24],
-         [{"convtranspose2d": {"out": c, "kernel": 3, "stride": 2, "padding": 1, "dilation": 2, "output_padding": 1}}],
-         nn.ConvTranspose2d(c, c, 3, stride=2, padding=1, dilation=2, output_padding=1))
-    case("convtranspose3d", [c, 12, 12, 12], [{"convtranspose3d": {"out": c, "kernel": 2, "stride": 2}}],
-         nn.ConvTranspose3d(c, c, 2, stride=2))
-    case("maxpool2d padded", [c, 32, 32], [{"maxpool2d": {"kernel": 3, "stride": 2, "padding": 1}}],
-         nn.MaxPool2d(3, 2, 1))
-    case("maxpool2d ceil_mode", [c, 31, 31], [{"maxpool2d": {"kernel": 3, "stride": 2, "ceil_mode": True}}],
-         nn.MaxPool2d(3, 2, ceil_mode=True))
-    case("maxpool1d dilated", [c, 64], [{"maxpool1d": {"kernel": 3, "stride": 2, "dilation": 2}}],
-         nn.MaxPool1d(3, 2, dilation=2))
+    case(
+        "conv1d dilated strided",
+        [c, 64],
+        [{"conv1d": {"out": c, "kernel": 5, "stride": 2, "padding": 4, "dilation": 3}}],
+        nn.Conv1d(c, c, 5, stride=2, padding=4, dilation=3),
+    )
+    case(
+        "conv2d per-dim geometry",
+        [c, 48, 48],
+        [{"conv2d": {"out": c, "kernel": [3, 5], "stride": [2, 1], "padding": [1, 2], "dilation": [2, 1]}}],
+        nn.Conv2d(c, c, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(2, 1)),
+    )
+    case(
+        "conv2d padding same",
+        [c, 32, 32],
+        [{"conv2d": {"out": c, "kernel": 4, "padding": "same", "dilation": 2}}],
+        nn.Conv2d(c, c, 4, padding="same", dilation=2),
+    )
+    case(
+        "conv3d strided",
+        [c, 24, 24, 24],
+        [{"conv3d": {"out": c, "kernel": 3, "stride": 2, "padding": 1}}],
+        nn.Conv3d(c, c, 3, stride=2, padding=1),
+    )
+    case(
+        "convtranspose1d",
+        [c, 32],
+        [{"convtranspose1d": {"out": c, "kernel": 5, "stride": 3, "padding": 1}}],
+        nn.ConvTranspose1d(c, c, 5, stride=3, padding=1),
+    )
+    case(
+        "convtranspose2d k4 s2",
+        [c, 24, 24],
+        [{"convtranspose2d": {"out": c, "kernel": 4, "stride": 2, "padding": 1}}],
+        nn.ConvTranspose2d(c, c, 4, stride=2, padding=1),
+    )
+    case(
+        "convtranspose2d gaps (k1 s2)",
+        [c, 24, 24],
+        [{"convtranspose2d": {"out": c, "kernel": 1, "stride": 2}}],
+        nn.ConvTranspose2d(c, c, 1, stride=2),
+    )
+    case(
+        "convtranspose2d dilated",
+        [c, 24, 24],
+        [{"convtranspose2d": {"out": c, "kernel": 3, "stride": 2, "padding": 1, "dilation": 2, "output_padding": 1}}],
+        nn.ConvTranspose2d(c, c, 3, stride=2, padding=1, dilation=2, output_padding=1),
+    )
+    case(
+        "convtranspose3d",
+        [c, 12, 12, 12],
+        [{"convtranspose3d": {"out": c, "kernel": 2, "stride": 2}}],
+        nn.ConvTranspose3d(c, c, 2, stride=2),
+    )
+    case(
+        "maxpool2d padded",
+        [c, 32, 32],
+        [{"maxpool2d": {"kernel": 3, "stride": 2, "padding": 1}}],
+        nn.MaxPool2d(3, 2, 1),
+    )
+    case(
+        "maxpool2d ceil_mode",
+        [c, 31, 31],
+        [{"maxpool2d": {"kernel": 3, "stride": 2, "ceil_mode": True}}],
+        nn.MaxPool2d(3, 2, ceil_mode=True),
+    )
+    case(
+        "maxpool1d dilated",
+        [c, 64],
+        [{"maxpool1d": {"kernel": 3, "stride": 2, "dilation": 2}}],
+        nn.MaxPool1d(3, 2, dilation=2),
+    )
     case("avgpool3d", [c, 16, 16, 16], [{"avgpool3d": {"kernel": 2}}], nn.AvgPool3d(2))
-    case("adaptiveavgpool2d uneven", [c, 16, 15], [{"adaptiveavgpool2d": {"out": [5, 4]}}], nn.AdaptiveAvgPool2d((5, 4)))
+    case(
+        "adaptiveavgpool2d uneven", [c, 16, 15], [{"adaptiveavgpool2d": {"out": [5, 4]}}], nn.AdaptiveAvgPool2d((5, 4))
+    )
     case("adaptivemaxpool1d", [c, 30], [{"adaptivemaxpool1d": {"out": 7}}], nn.AdaptiveMaxPool1d(7))
     case("upsample nearest x2", [c, 16, 16], [{"upsample": {"scale": 2}}], nn.Upsample(scale_factor=2))
     case("upsample nearest x3 1d", [c, 16], [{"upsample": {"scale": 3}}], nn.Upsample(scale_factor=3))
     case("upsample nearest to size", [c, 10, 10], [{"upsample": {"size": [25, 15]}}], nn.Upsample(size=(25, 15)))
-    case("upsample bilinear x2", [c, 16, 16], [{"upsample": {"scale": 2, "mode": "bilinear"}}],
-         nn.Upsample(scale_factor=2, mode="bilinear"))
-    case("upsample bilinear align_corners", [c, 9, 9], [{"upsample": {"size": 17, "mode": "bilinear", "align_corners": True}}],
-         nn.Upsample(size=17, mode="bilinear", align_corners=True))
-    case("upsample bicubic x2", [c, 16, 16], [{"upsample": {"scale": 2, "mode": "bicubic"}}],
-         nn.Upsample(scale_factor=2, mode="bicubic"))
-    case("upsample linear x1.5", [c, 16], [{"upsample": {"scale": 1.5, "mode": "linear"}}],
-         nn.Upsample(scale_factor=1.5, mode="linear"))
-    case("upsample trilinear x2", [c, 8, 8, 8], [{"upsample": {"scale": 2, "mode": "trilinear"}}],
-         nn.Upsample(scale_factor=2, mode="trilinear"))
-    case("upsample nearest-exact x2", [c, 16], [{"upsample": {"scale": 2, "mode": "nearest-exact"}}],
-         nn.Upsample(scale_factor=2, mode="nearest-exact"))
+    case(
+        "upsample bilinear x2",
+        [c, 16, 16],
+        [{"upsample": {"scale": 2, "mode": "bilinear"}}],
+        nn.Upsample(scale_factor=2, mode="bilinear"),
+    )
+    case(
+        "upsample bilinear align_corners",
+        [c, 9, 9],
+        [{"upsample": {"size": 17, "mode": "bilinear", "align_corners": True}}],
+        nn.Upsample(size=17, mode="bilinear", align_corners=True),
+    )
+    case(
+        "upsample bicubic x2",
+        [c, 16, 16],
+        [{"upsample": {"scale": 2, "mode": "bicubic"}}],
+        nn.Upsample(scale_factor=2, mode="bicubic"),
+    )
+    case(
+        "upsample linear x1.5",
+        [c, 16],
+        [{"upsample": {"scale": 1.5, "mode": "linear"}}],
+        nn.Upsample(scale_factor=1.5, mode="linear"),
+    )
+    case(
+        "upsample trilinear x2",
+        [c, 8, 8, 8],
+        [{"upsample": {"scale": 2, "mode": "trilinear"}}],
+        nn.Upsample(scale_factor=2, mode="trilinear"),
+    )
+    case(
+        "upsample nearest-exact x2",
+        [c, 16],
+        [{"upsample": {"scale": 2, "mode": "nearest-exact"}}],
+        nn.Upsample(scale_factor=2, mode="nearest-exact"),
+    )
     case("pixelshuffle", [4 * c, 12, 12], [{"pixelshuffle": 2}], nn.PixelShuffle(2))
     case("pixelunshuffle", [c, 24, 24], [{"pixelunshuffle": 2}], nn.PixelUnshuffle(2))
-    case("zeropad2d then conv", [c, 16, 16], [{"zeropad2d": [3, 1, 2, 0]}, {"conv2d": {"out": c, "kernel": 3}}],
-         nn.ZeroPad2d((3, 1, 2, 0)), nn.Conv2d(c, c, 3))
-    case("conv, upsample, conv", [c, 32, 32],
-         [{"conv2d": {"out": c, "kernel": 3, "stride": 2}}, {"upsample": {"scale": 2}}, {"conv2d": {"out": c, "kernel": 2}}],
-         nn.Conv2d(c, c, 3, stride=2), nn.Upsample(scale_factor=2), nn.Conv2d(c, c, 2))
-    case("strided conv, transposed conv, conv", [c, 32, 32],
-         [{"conv2d": {"out": c, "kernel": 3, "stride": 2, "padding": 1}},
-          {"convtranspose2d": {"out": c, "kernel": 3, "stride": 3}}, {"conv2d": {"out": c, "kernel": 2}}],
-         nn.Conv2d(c, c, 3, stride=2, padding=1), nn.ConvTranspose2d(c, c, 3, stride=3), nn.Conv2d(c, c, 2))
+    case(
+        "zeropad2d then conv",
+        [c, 16, 16],
+        [{"zeropad2d": [3, 1, 2, 0]}, {"conv2d": {"out": c, "kernel": 3}}],
+        nn.ZeroPad2d((3, 1, 2, 0)),
+        nn.Conv2d(c, c, 3),
+    )
+    case(
+        "conv, upsample, conv",
+        [c, 32, 32],
+        [
+            {"conv2d": {"out": c, "kernel": 3, "stride": 2}},
+            {"upsample": {"scale": 2}},
+            {"conv2d": {"out": c, "kernel": 2}},
+        ],
+        nn.Conv2d(c, c, 3, stride=2),
+        nn.Upsample(scale_factor=2),
+        nn.Conv2d(c, c, 2),
+    )
+    case(
+        "strided conv, transposed conv, conv",
+        [c, 32, 32],
+        [
+            {"conv2d": {"out": c, "kernel": 3, "stride": 2, "padding": 1}},
+            {"convtranspose2d": {"out": c, "kernel": 3, "stride": 3}},
+            {"conv2d": {"out": c, "kernel": 2}},
+        ],
+        nn.Conv2d(c, c, 3, stride=2, padding=1),
+        nn.ConvTranspose2d(c, c, 3, stride=3),
+        nn.Conv2d(c, c, 2),
+    )
     return cases
 
 
@@ -167,11 +270,11 @@ def prepare(model: nn.Module) -> nn.Module:
     """Positive constant weights, and the substitutions the module docstring explains."""
     for name, module in list(model.named_modules()):
         if hasattr(module, "inplace"):
-            module.inplace = False   # hooks keep outputs that an in-place ReLU would overwrite
+            module.inplace = False  # hooks keep outputs that an in-place ReLU would overwrite
         replacement = None
         if isinstance(module, SATURATING):
             replacement = nn.Identity()
-        elif isinstance(module, nn.LayerNorm):   # torchvision's LayerNorm2d too
+        elif isinstance(module, nn.LayerNorm):  # torchvision's LayerNorm2d too
             # per position over the channels, so it moves no field; on a constant input its variance
             # is 0 and it would pass no gradient at all
             assert len(module.normalized_shape) == 1, name
@@ -179,15 +282,28 @@ def prepare(model: nn.Module) -> nn.Module:
         elif isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
             replacement = avg_pool_like(module)
         elif isinstance(module, nn.modules.pooling._AdaptiveMaxPoolNd):
-            replacement = {nn.AdaptiveMaxPool1d: nn.AdaptiveAvgPool1d, nn.AdaptiveMaxPool2d: nn.AdaptiveAvgPool2d,
-                           nn.AdaptiveMaxPool3d: nn.AdaptiveAvgPool3d}[type(module)](module.output_size)
+            replacement = {
+                nn.AdaptiveMaxPool1d: nn.AdaptiveAvgPool1d,
+                nn.AdaptiveMaxPool2d: nn.AdaptiveAvgPool2d,
+                nn.AdaptiveMaxPool3d: nn.AdaptiveAvgPool3d,
+            }[type(module)](module.output_size)
         if replacement is not None:
             parent, _, child = name.rpartition(".")
             setattr(model.get_submodule(parent) if parent else model, child, replacement)
     with torch.no_grad():
         for module in model.modules():
-            if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
-                                   nn.ConvTranspose3d, nn.Linear)):
+            if isinstance(
+                module,
+                (
+                    nn.Conv1d,
+                    nn.Conv2d,
+                    nn.Conv3d,
+                    nn.ConvTranspose1d,
+                    nn.ConvTranspose2d,
+                    nn.ConvTranspose3d,
+                    nn.Linear,
+                ),
+            ):
                 w = module.weight
                 per_group = w.shape[0] if isinstance(module, nn.modules.conv._ConvTransposeNd) else w.shape[1]
                 kernel = math.prod(w.shape[2:])
@@ -201,7 +317,7 @@ def prepare(model: nn.Module) -> nn.Module:
             elif isinstance(module, nn.Embedding):
                 module.weight.fill_(1)
             elif isinstance(module, torchvision.models.convnext.CNBlock):
-                module.layer_scale.fill_(1)   # 1e-6: eighteen of them would underflow
+                module.layer_scale.fill_(1)  # 1e-6: eighteen of them would underflow
             elif isinstance(module, torchvision.models.swin_transformer.ShiftedWindowAttention):
                 module.relative_position_bias_table.zero_()
     return model.eval()
@@ -215,7 +331,9 @@ def avg_pool_like(pool):
 
     if any(d != 1 for d in tup(pool.dilation)):
         return DepthwiseOnes(n, tup(pool.kernel_size), tup(pool.stride), tup(pool.padding), tup(pool.dilation))
-    return [nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d][n - 1](pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode)
+    return [nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d][n - 1](
+        pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode
+    )
 
 
 class DepthwiseOnes(nn.Module):
@@ -234,9 +352,11 @@ class DepthwiseOnes(nn.Module):
 def fix_adaptive_pools(model: nn.Module, shape, dtype):
     """Adaptive pools with more than one output position -> the fixed pooling they do at the spec's size."""
     sizes = {}
-    hooks = [m.register_forward_hook(lambda m, args, out, key=name: sizes.__setitem__(key, (args[0].shape, out.shape)))
-             for name, m in model.named_modules() if isinstance(m, nn.modules.pooling._AdaptiveAvgPoolNd)
-             or isinstance(m, nn.modules.pooling._AdaptiveMaxPoolNd)]
+    hooks = [
+        m.register_forward_hook(lambda m, args, out, key=name: sizes.__setitem__(key, (args[0].shape, out.shape)))
+        for name, m in model.named_modules()
+        if isinstance(m, nn.modules.pooling._AdaptiveAvgPoolNd) or isinstance(m, nn.modules.pooling._AdaptiveMaxPoolNd)
+    ]
     with torch.no_grad():
         model(torch.ones(1, *shape, dtype=dtype))
     for h in hooks:
@@ -248,8 +368,11 @@ def fix_adaptive_pools(model: nn.Module, shape, dtype):
         assert all(i % o == 0 for i, o in zip(ins[2:], outs[2:])), f"{name}: uneven adaptive pooling"
         kernel = tuple(i // o for i, o in zip(ins[2:], outs[2:]))
         parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, child,
-                [nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d][n - 1](kernel, kernel))
+        setattr(
+            model.get_submodule(parent) if parent else model,
+            child,
+            [nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d][n - 1](kernel, kernel),
+        )
 
 
 def probes_for(spatial, centre):
@@ -265,8 +388,11 @@ def extents(model, shape, centre, names, dtype):
     nonzero gradient] for each probed position (the same positions along every dim). One probe at a
     time, so that the largest inputs fit in memory."""
     outputs = {}
-    hooks = [m.register_forward_hook(lambda m, args, out, key=name: outputs.__setitem__(key, out))
-             for name, m in model.named_modules() if name in names]
+    hooks = [
+        m.register_forward_hook(lambda m, args, out, key=name: outputs.__setitem__(key, out))
+        for name, m in model.named_modules()
+        if name in names
+    ]
     spans: dict[str, list] = {}
     spatial_in = shape[1:]
     for probe in range(centre + 2):
@@ -296,8 +422,11 @@ def extents(model, shape, centre, names, dtype):
     result = {}
     for name, dims in spans.items():
         covers = all(lo == 0 and hi == n - 1 for d, n in zip(dims, spatial_in) for _, lo, hi in d)
-        result[name] = {"input": list(shape), "dims": [sorted(d, key=lambda s: s[0]) for d in dims],
-                        "covers_input": covers}
+        result[name] = {
+            "input": list(shape),
+            "dims": [sorted(d, key=lambda s: s[0]) for d in dims],
+            "covers_input": covers,
+        }
     return result
 
 
@@ -320,7 +449,7 @@ def measure(model, shape, centre, keep, growth=(1, 2, 5), dtype=torch.float64, f
         fix_adaptive_pools(model, shape, dtype)
     pending = [name for name, _ in model.named_modules() if name and keep(name)]
     found = {}
-    for factor in ([1] if fixed_size else growth):
+    for factor in [1] if fixed_size else growth:
         size = [shape[0], *(factor * s for s in shape[1:])]
         for name, m in extents(model, size, centre, pending, dtype).items():
             found[name] = m
@@ -342,15 +471,22 @@ def main(only: list[str]):
         result = json.loads(OUT.read_text()) | {"torch": torch.__version__, "torchvision": torchvision.__version__}
     models = zoo()
     for name in list(models):
-        model, shape, centre, keep = models.pop(name)   # so that each is freed once measured
+        model, shape, centre, keep = models.pop(name)  # so that each is freed once measured
         if only and name not in only:
             continue
-        result["models"][name] = measure(model, shape, centre, keep,
-                                         dtype=torch.float32 if name in FLOAT32 else torch.float64)
+        result["models"][name] = measure(
+            model, shape, centre, keep, dtype=torch.float32 if name in FLOAT32 else torch.float64
+        )
         del model
         gc.collect()
-        print(name, {k: v["global"] or [max(hi - lo + 1 for _, lo, hi in d) for d in v["dims"]]
-                     for k, v in result["models"][name].items()}, flush=True)
+        print(
+            name,
+            {
+                k: v["global"] or [max(hi - lo + 1 for _, lo, hi in d) for d in v["dims"]]
+                for k, v in result["models"][name].items()
+            },
+            flush=True,
+        )
         OUT.write_text(json.dumps(result, indent=1) + "\n")
     if only and "cases" not in only:
         return
@@ -367,4 +503,5 @@ def main(only: list[str]):
 
 if __name__ == "__main__":
     import sys
+
     main(sys.argv[1:])

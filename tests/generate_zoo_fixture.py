@@ -30,8 +30,14 @@ OUT = Path(__file__).parent / "fixtures" / "zoo.json"
 
 class DoubleConv(nn.Sequential):
     def __init__(self, cin, cout):
-        super().__init__(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
 
 
 class UNet(nn.Module):
@@ -43,7 +49,7 @@ class UNet(nn.Module):
         super().__init__()
         self.levels = len(widths) - 1
         self.inc = DoubleConv(n_channels, widths[0])
-        for i, (a, b) in enumerate(zip(widths, widths[1:]), 1):   # down1..., named as in specs/unet.yaml
+        for i, (a, b) in enumerate(zip(widths, widths[1:]), 1):  # down1..., named as in specs/unet.yaml
             setattr(self, f"down{i}", nn.Sequential(nn.MaxPool2d(2), DoubleConv(a, b)))
         for i, (a, b) in enumerate(zip(widths[::-1][1:], widths[::-1]), 1):
             setattr(self, f"up{i}", nn.ConvTranspose2d(b, a, 2, stride=2))
@@ -107,8 +113,11 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         layers, cin = [], nz
         for i, mult in enumerate((8, 4, 2, 1)):
-            layers += [nn.ConvTranspose2d(cin, ngf * mult, 4, 1 if i == 0 else 2, 0 if i == 0 else 1, bias=False),
-                       nn.BatchNorm2d(ngf * mult), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(cin, ngf * mult, 4, 1 if i == 0 else 2, 0 if i == 0 else 1, bias=False),
+                nn.BatchNorm2d(ngf * mult),
+                nn.ReLU(True),
+            ]
             cin = ngf * mult
         self.main = nn.Sequential(*layers, nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
 
@@ -142,13 +151,14 @@ class BertSelfAttention(nn.Module):
     def forward(self, x):
         def split(t):
             return t.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
         scores = torch.matmul(q, k.transpose(-1, -2)) / (q.shape[-1] ** 0.5)
         context = torch.matmul(self.dropout(scores.softmax(-1)), v)
         return context.transpose(1, 2).flatten(2)
 
 
-class BertSelfOutput(nn.Module):   # also BertOutput (from the intermediate width): dense, dropout, residual, LayerNorm
+class BertSelfOutput(nn.Module):  # also BertOutput (from the intermediate width): dense, dropout, residual, LayerNorm
     def __init__(self, d_in, d, eps=1e-12):
         super().__init__()
         self.dense = nn.Linear(d_in, d)
@@ -260,12 +270,14 @@ class LlamaAttention(nn.Module):
         def split(t, n):
             return t.unflatten(-1, (n, self.head_dim)).transpose(1, 2)
 
-        def rotate(t):   # apply_rotary_pos_emb: t·cos + rotate_half(t)·sin (elementwise, no MACs)
+        def rotate(t):  # apply_rotary_pos_emb: t·cos + rotate_half(t)·sin (elementwise, no MACs)
             half = t.shape[-1] // 2
             return t * cos + torch.cat((-t[..., half:], t[..., :half]), dim=-1) * sin
+
         q, k = rotate(split(self.q_proj(x), self.heads)), rotate(split(self.k_proj(x), self.kv_heads))
-        out = nn.functional.scaled_dot_product_attention(q, k, split(self.v_proj(x), self.kv_heads), is_causal=True,
-                                                         enable_gqa=True)
+        out = nn.functional.scaled_dot_product_attention(
+            q, k, split(self.v_proj(x), self.kv_heads), is_causal=True, enable_gqa=True
+        )
         return self.o_proj(out.transpose(1, 2).flatten(2))
 
 
@@ -371,7 +383,12 @@ def models():
     }
 
 
-TOKENS = {"gpt2": 50257, "lstm_lm": 33278, "bert_base": 30522, "tinyllama_1_1b": 32000}   # models whose input is token ids (vocabulary size)
+TOKENS = {
+    "gpt2": 50257,
+    "lstm_lm": 33278,
+    "bert_base": 30522,
+    "tinyllama_1_1b": 32000,
+}  # models whose input is token ids (vocabulary size)
 
 
 def measure(model: nn.Module, shape, vocab=None):
@@ -380,10 +397,11 @@ def measure(model: nn.Module, shape, vocab=None):
 
     def hook(name):
         def record(module, args, out):
-            if isinstance(out, tuple):   # an LSTM's (output, (h, c)): the output is what flows on
+            if isinstance(out, tuple):  # an LSTM's (output, (h, c)): the output is what flows on
                 out = out[0]
             if isinstance(out, torch.Tensor):
                 calls.setdefault(name, []).append(list(out.shape[1:]))
+
         return record
 
     handles = [m.register_forward_hook(hook(name)) for name, m in model.named_modules() if name]

@@ -13,7 +13,7 @@ from paramcalc import analyze, parse_spec
 def case_spec_text(case: dict) -> str:
     """The YAML spec of one oracle case: its inputs and one layer of its kind."""
     layer = {case["kind"]: dict(case["fields"]) or None}
-    if not case["inputs"]:   # a source (parameter): the spec still needs an input, which it ignores
+    if not case["inputs"]:  # a source (parameter): the spec still needs an input, which it ignores
         doc = {"input": [1], "layers": [layer]}
     elif len(case["inputs"]) == 1:
         doc = {"input": case["inputs"][0], "layers": [layer]}
@@ -26,12 +26,18 @@ def case_spec_text(case: dict) -> str:
 def analyze_case(case: dict):
     """paramcalc's counts for a case, keyed like the oracle's."""
     report = analyze(parse_spec(case_spec_text(case), "<case>"))
-    rows = report.layers   # several for a composite kind (a transformer layer)
-    return {"output_shape": rows[-1].output_shape, "weights": sum(r.weights for r in rows),
-            "bias": sum(r.bias for r in rows), "buffers": sum(r.buffers for r in rows), "macs": sum(r.macs for r in rows)}
+    rows = report.layers  # several for a composite kind (a transformer layer)
+    return {
+        "output_shape": rows[-1].output_shape,
+        "weights": sum(r.weights for r in rows),
+        "bias": sum(r.bias for r in rows),
+        "buffers": sum(r.buffers for r in rows),
+        "macs": sum(r.macs for r in rows),
+    }
 
 
 def run_cli(*args, stdin: str | None = None, env=None):
     """The real entry point, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "paramcalc", *args], input=stdin, capture_output=True,
-                          text=True, env=env, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "paramcalc", *args], input=stdin, capture_output=True, text=True, env=env, timeout=180
+    )

@@ -41,8 +41,8 @@ SEPARABLE = """
 def test_shape_reads_the_input_of_a_block_and_any_layer_above():
     report = run(SEPARABLE)
     rows = {r.name: r for r in report.layers}
-    assert rows["a.dw"].weights == 16 * 1 * 9 and rows["b.dw"].weights == 16 * 1 * 9   # depthwise: groups = 16
-    assert "a.add_1" in rows and "b.add_1" not in rows                                   # 16 → 32: no residual
+    assert rows["a.dw"].weights == 16 * 1 * 9 and rows["b.dw"].weights == 16 * 1 * 9  # depthwise: groups = 16
+    assert "a.add_1" in rows and "b.add_1" not in rows  # 16 → 32: no residual
     assert rows["head"].output_shape == [32, 8, 8 + 32]
 
 
@@ -55,15 +55,18 @@ def test_shape_of_the_network_input_at_top_level():
     assert report.output_shape == [3, 30]
 
 
-@pytest.mark.parametrize("expression, words", [
-    ("${shape(nope)[0]}", ["shape(nope) names no layer or input defined above"]),
-    ("${shape(input)[3]}", ["index 3, outside a list of 2", "[3, 10]"]),
-    ("${shape(input) // 2}", ["cannot compute a list // an integer"]),
-    ("${shape(input)['a']}", ["cannot index a list with a string", "indexing takes a list and an integer"]),
-    ("${shape(3)}", ["shape() takes one layer name"]),
-    ("${max(shape(input), 'a')}", ["cannot compute max() of a list, a string"]),
-    ("${-shape(input)}", ["cannot negate a list"]),
-])
+@pytest.mark.parametrize(
+    "expression, words",
+    [
+        ("${shape(nope)[0]}", ["shape(nope) names no layer or input defined above"]),
+        ("${shape(input)[3]}", ["index 3, outside a list of 2", "[3, 10]"]),
+        ("${shape(input) // 2}", ["cannot compute a list // an integer"]),
+        ("${shape(input)['a']}", ["cannot index a list with a string", "indexing takes a list and an integer"]),
+        ("${shape(3)}", ["shape() takes one layer name"]),
+        ("${max(shape(input), 'a')}", ["cannot compute max() of a list, a string"]),
+        ("${-shape(input)}", ["cannot negate a list"]),
+    ],
+)
 def test_expression_errors_name_spec_types(expression, words):
     message = error(f"""
         input: [3, 10]
@@ -153,7 +156,7 @@ def test_buffer_counts_in_buffers_and_keeps_the_flow():
     """)
     assert (report.totals.buffers, report.totals.params) == (6, 8 * 4 + 4 + 4 * 2 + 2)
     assert report.layers[2].inputs == ["a"]
-    assert report.warnings == []          # a buffer is state: nobody need read it
+    assert report.warnings == []  # a buffer is state: nobody need read it
 
 
 def test_grouped_query_attention_counts():
@@ -224,16 +227,22 @@ def test_warnings_go_to_stderr_and_check_strict_fails(tmp_path):
     assert strict.returncode == 1 and "its output is never used" in strict.stderr
     github = run_cli("check", "-f", "github", str(path))
     assert "::warning file=" in github.stdout and "line=3" in github.stdout
-    assert run_cli("check", "--strict", "specs/").returncode == 0      # the zoo reads every output
+    assert run_cli("check", "--strict", "specs/").returncode == 0  # the zoo reads every output
 
 
-@pytest.mark.parametrize("layers, where, words", [
-    ("  - multiheadattention: {heads: 8, kv_heads: 3}\n", ":3:46", ["kv_heads=3 must divide heads=8"]),
-    ("  - linear: {out: 5, name: a}\n  - linear: {out: 6, from: input, name: b}\n  - matmul: {from: [a, b]}\n",
-     ":5:5", ["inner dims must match", "[4, 5] @ [4, 6]"]),
-    ("  - linear: {out: \"${shape(conv)[0]}\"}\n", ":3:19", ["shape(conv) names no layer or input defined above"]),
-    ("  - bmm: {from: [input, input]}\n", ":3:5", ["expects a per-sample input of 2 dimensions", "[4, 4, 4]"]),
-])
+@pytest.mark.parametrize(
+    "layers, where, words",
+    [
+        ("  - multiheadattention: {heads: 8, kv_heads: 3}\n", ":3:46", ["kv_heads=3 must divide heads=8"]),
+        (
+            "  - linear: {out: 5, name: a}\n  - linear: {out: 6, from: input, name: b}\n  - matmul: {from: [a, b]}\n",
+            ":5:5",
+            ["inner dims must match", "[4, 5] @ [4, 6]"],
+        ),
+        ('  - linear: {out: "${shape(conv)[0]}"}\n', ":3:19", ["shape(conv) names no layer or input defined above"]),
+        ("  - bmm: {from: [input, input]}\n", ":3:5", ["expects a per-sample input of 2 dimensions", "[4, 4, 4]"]),
+    ],
+)
 def test_rejected_input_exits_2_with_location(layers, where, words, tmp_path):
     path = tmp_path / "spec.yaml"
     shape = "[4, 4, 4]" if "bmm" in layers else "[4, 64]" if "attention" in layers else "[4, 4]"

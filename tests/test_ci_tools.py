@@ -16,7 +16,7 @@ from paramcalc.errors import SpecError
 ROOT = Path(__file__).parent.parent
 SPECS = ROOT / "specs"
 RESNET50 = str(SPECS / "resnet50.yaml")
-RESNET50_PARAMS = 25_557_032        # torchvision ResNet50_Weights.IMAGENET1K_V1 num_params
+RESNET50_PARAMS = 25_557_032  # torchvision ResNet50_Weights.IMAGENET1K_V1 num_params
 
 
 @pytest.fixture
@@ -26,17 +26,35 @@ def broken(tmp_path):
     return str(path)
 
 
-@pytest.mark.parametrize("text, key, expected", [
-    ("25557032", "max_params", 25_557_032), ("25M", "max_params", 25_000_000), ("4.5G", "max_macs", 4_500_000_000),
-    ("1_000", "max_params", 1000), ("100MiB", "max_param_bytes", 100 * 2**20), ("2 GiB", "max_param_bytes", 2 * 2**30),
-    ("100MB", "max_param_bytes", 100_000_000), ("1.5k", "max_params", 1500), (7, "max_params", 7),
-])
+@pytest.mark.parametrize(
+    "text, key, expected",
+    [
+        ("25557032", "max_params", 25_557_032),
+        ("25M", "max_params", 25_000_000),
+        ("4.5G", "max_macs", 4_500_000_000),
+        ("1_000", "max_params", 1000),
+        ("100MiB", "max_param_bytes", 100 * 2**20),
+        ("2 GiB", "max_param_bytes", 2 * 2**30),
+        ("100MB", "max_param_bytes", 100_000_000),
+        ("1.5k", "max_params", 1500),
+        (7, "max_params", 7),
+    ],
+)
 def test_amounts(text, key, expected):
     assert parse_amount(text, key) == expected
 
 
-@pytest.mark.parametrize("text, key", [("25Q", "max_params"), ("20MiB", "max_params"), ("1.5", "max_params"),
-                                       ("-3", "max_params"), ("", "max_macs"), ("1.0000001K", "max_params")])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("25Q", "max_params"),
+        ("20MiB", "max_params"),
+        ("1.5", "max_params"),
+        ("-3", "max_params"),
+        ("", "max_macs"),
+        ("1.0000001K", "max_params"),
+    ],
+)
 def test_bad_amounts(text, key):
     with pytest.raises(SpecError):
         parse_amount(text, key)
@@ -124,7 +142,7 @@ def test_diff_markdown_renders_as_tables():
     lines = result.stdout.splitlines()
     assert "| params | 11,689,512 | 25,557,032 | +13,867,520 | +118.6% |" in lines
     for i, line in enumerate(lines):
-        if line.startswith("|") and not lines[i - 1].startswith("|"):   # a table header
+        if line.startswith("|") and not lines[i - 1].startswith("|"):  # a table header
             assert set(lines[i + 1]) <= set("|:- ") and lines[i + 1].count("|") == line.count("|")
     assert any(line.startswith("| + | `layer1.0.conv3`") for line in lines)
 
@@ -133,9 +151,12 @@ def test_diff_json_and_stdin():
     text = (SPECS / "resnet18.yaml").read_text()
     result = run_cli("diff", "-", RESNET50, "--format", "json", stdin=text)
     report = json.loads(result.stdout)
-    assert report["totals"]["params"] == {"old": 11_689_512, "new": RESNET50_PARAMS,
-                                          "change": RESNET50_PARAMS - 11_689_512,
-                                          "relative": (RESNET50_PARAMS - 11_689_512) / 11_689_512}
+    assert report["totals"]["params"] == {
+        "old": 11_689_512,
+        "new": RESNET50_PARAMS,
+        "change": RESNET50_PARAMS - 11_689_512,
+        "relative": (RESNET50_PARAMS - 11_689_512) / 11_689_512,
+    }
     statuses = {layer["status"] for layer in report["layers"]}
     assert statuses == {"added", "changed"}
     same = run_cli("diff", RESNET50, RESNET50, "--format", "json")
@@ -156,18 +177,25 @@ def test_schema_validates_zoo_and_rejects_typos():
         # read as editors' YAML 1.2 reads it (and paramcalc does): 1e-12 is a number
         errors = list(validator.iter_errors(yaml.load(path.read_text(), Loader=yaml_reader._Loader)))
         assert not errors, f"{path.name}: {errors[0].message}"
-    for bad in ({"input": [3], "layers": [{"conv2dd": {"out": 3}}]},
-                {"input": [3], "layers": ["relu6x"]},
-                {"input": [3, 8, 8], "layers": [{"conv2d": {"out": 3, "kernal": 3}}]},
-                {"input": [3, 8, 8], "blocks": {"b": {"layers": ["relu"]}}, "layers": [{"linear": {"outt": 3}}]},
-                {"input": [3], "layers": ["relu"], "budgett": {}}):
+    for bad in (
+        {"input": [3], "layers": [{"conv2dd": {"out": 3}}]},
+        {"input": [3], "layers": ["relu6x"]},
+        {"input": [3, 8, 8], "layers": [{"conv2d": {"out": 3, "kernal": 3}}]},
+        {"input": [3, 8, 8], "blocks": {"b": {"layers": ["relu"]}}, "layers": [{"linear": {"outt": 3}}]},
+        {"input": [3], "layers": ["relu"], "budgett": {}},
+    ):
         assert not validator.is_valid(bad), bad
-    assert validator.is_valid({"input": [3, 8, 8], "layers": [{"Conv2d": {"out_channels": 3, "kernel_size": 3}},
-                                                              {"maxpool2d": 2}, "relu", "linear(3)"]})
+    assert validator.is_valid(
+        {
+            "input": [3, 8, 8],
+            "layers": [{"Conv2d": {"out_channels": 3, "kernel_size": 3}}, {"maxpool2d": 2}, "relu", "linear(3)"],
+        }
+    )
 
 
 def test_schema_follows_registry():
     from paramcalc.layers import REGISTRY
+
     schema = json.loads(run_cli("schema").stdout)
     assert {f"kind_{k}" for k in REGISTRY} <= set(schema["$defs"])
 
@@ -250,13 +278,19 @@ def _spec(tmp_path, name, layers):
 
 
 def test_diff_renames_exit_code_and_summary(tmp_path):
-    old = _spec(tmp_path, "old", ["conv2d: {out: 8, kernel: 3, name: stem}", "relu", "flatten",
-                                  "linear: {out: 10, name: fc}"])
-    renamed = _spec(tmp_path, "new", ["conv2d: {out: 8, kernel: 3, name: conv0}", "relu", "flatten",
-                                      "linear: {out: 10, name: head}"])
+    old = _spec(
+        tmp_path, "old", ["conv2d: {out: 8, kernel: 3, name: stem}", "relu", "flatten", "linear: {out: 10, name: fc}"]
+    )
+    renamed = _spec(
+        tmp_path,
+        "new",
+        ["conv2d: {out: 8, kernel: 3, name: conv0}", "relu", "flatten", "linear: {out: 10, name: head}"],
+    )
     doc = json.loads(run_cli("diff", old, renamed, "-f", "json").stdout)
     assert [(c["status"], c.get("old_name"), c["name"]) for c in doc["layers"]] == [
-        ("renamed", "stem", "conv0"), ("renamed", "fc", "head")]
+        ("renamed", "stem", "conv0"),
+        ("renamed", "fc", "head"),
+    ]
     assert doc["summary"] == {"added": 0, "removed": 0, "changed": 0, "renamed": 2}
     table = run_cli("diff", old, renamed)
     assert "stem → conv0" in table.stdout and table.returncode == 0
@@ -264,8 +298,11 @@ def test_diff_renames_exit_code_and_summary(tmp_path):
     assert table.stdout.splitlines()[-1] == "0 added, 0 removed, 0 changed, 2 renamed layers; params unchanged"
     assert run_cli("diff", old, renamed, "--exit-code").returncode == 1
     assert run_cli("diff", old, old, "--exit-code").returncode == 0
-    wider = _spec(tmp_path, "wider", ["conv2d: {out: 16, kernel: 3, name: conv0}", "relu", "flatten",
-                                      "linear: {out: 10, name: head}"])
+    wider = _spec(
+        tmp_path,
+        "wider",
+        ["conv2d: {out: 16, kernel: 3, name: conv0}", "relu", "flatten", "linear: {out: 10, name: head}"],
+    )
     changed = json.loads(run_cli("diff", old, wider, "-f", "json").stdout)
     assert [(c["status"], c["name"]) for c in changed["layers"]][:2] == [("removed", "stem"), ("added", "conv0")]
 
@@ -276,7 +313,11 @@ def test_diff_summary_line_in_every_format_and_unchanged_totals():
     assert run_cli("diff", resnet18, RESNET50).stdout.splitlines()[-1] == line
     assert line + "." in run_cli("diff", resnet18, RESNET50, "-f", "md").stdout.splitlines()
     assert json.loads(run_cli("diff", resnet18, RESNET50, "-f", "json").stdout)["summary"] == {
-        "added": 106, "removed": 0, "changed": 34, "renamed": 0}
+        "added": 106,
+        "removed": 0,
+        "changed": 34,
+        "renamed": 0,
+    }
     table = run_cli("diff", resnet18, RESNET50).stdout
     assert "      output: 1000    unchanged" in table.splitlines()
     md = run_cli("diff", resnet18, RESNET50, "-f", "md").stdout
@@ -305,6 +346,7 @@ def test_export_permissions_follow_umask(tmp_path):
     import os
 
     from paramcalc.cli import write_atomic
+
     old = os.umask(0o027)
     try:
         write_atomic(str(tmp_path / "a.svg"), "<svg/>")
@@ -315,6 +357,7 @@ def test_export_permissions_follow_umask(tmp_path):
 
 def _svg_columns(svg: str) -> float:
     import re
+
     return float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))
 
 
@@ -327,6 +370,8 @@ def test_export_is_as_wide_as_the_table(tmp_path):
     assert _svg_columns(sizes["lenet5"]) < _svg_columns(sizes["unet"])
     unet_text = sizes["unet"].replace("&#160;", " ")
     assert "…" not in unet_text
-    longest = max(json.loads(run_cli("analyze", str(SPECS / "unet.yaml"), "-f", "json").stdout)["layers"],
-                  key=lambda row: len(row["name"]))["name"]
+    longest = max(
+        json.loads(run_cli("analyze", str(SPECS / "unet.yaml"), "-f", "json").stdout)["layers"],
+        key=lambda row: len(row["name"]),
+    )["name"]
     assert longest in unet_text

@@ -12,9 +12,34 @@ import pytest
 from helpers import run_cli
 
 SPECS = Path(__file__).parent.parent / "specs"
-LENET_INLINE = ["-i", "1x32x32", "-l", "conv2d(6, kernel=5)", "-l", "relu", "-l", "maxpool2d(2)",
-                "-l", "conv2d(16, kernel=5)", "-l", "relu", "-l", "maxpool2d(2)", "-l", "flatten",
-                "-l", "linear(120)", "-l", "relu", "-l", "linear(84)", "-l", "relu", "-l", "linear(10)"]
+LENET_INLINE = [
+    "-i",
+    "1x32x32",
+    "-l",
+    "conv2d(6, kernel=5)",
+    "-l",
+    "relu",
+    "-l",
+    "maxpool2d(2)",
+    "-l",
+    "conv2d(16, kernel=5)",
+    "-l",
+    "relu",
+    "-l",
+    "maxpool2d(2)",
+    "-l",
+    "flatten",
+    "-l",
+    "linear(120)",
+    "-l",
+    "relu",
+    "-l",
+    "linear(84)",
+    "-l",
+    "relu",
+    "-l",
+    "linear(10)",
+]
 
 
 def analyze_json(*args, stdin=None):
@@ -34,11 +59,35 @@ def test_json_contract_keys():
     report = analyze_json(str(SPECS / "lenet5.yaml"))
     assert report["schema_version"] == 1
     assert list(report)[:6] == ["schema_version", "name", "input_shape", "batch", "dtype", "conventions"]
-    assert set(report["totals"]) == {"params", "trainable", "non_trainable", "weights", "bias", "buffers", "macs",
-                                     "param_bytes", "saved_bytes", "peak_activation_bytes"}
+    assert set(report["totals"]) == {
+        "params",
+        "trainable",
+        "non_trainable",
+        "weights",
+        "bias",
+        "buffers",
+        "macs",
+        "param_bytes",
+        "saved_bytes",
+        "peak_activation_bytes",
+    }
     first = report["layers"][0]
-    assert {"index", "name", "kind", "inputs", "input_shapes", "output_shape", "weights", "bias", "params",
-            "trainable", "buffers", "macs", "activation_bytes", "saved_bytes"} <= set(first)
+    assert {
+        "index",
+        "name",
+        "kind",
+        "inputs",
+        "input_shapes",
+        "output_shape",
+        "weights",
+        "bias",
+        "params",
+        "trainable",
+        "buffers",
+        "macs",
+        "activation_bytes",
+        "saved_bytes",
+    } <= set(first)
     assert first["inputs"] == ["input"] and first["input_shapes"] == [[1, 32, 32]]
     assert "macs" in report["conventions"]
 
@@ -52,12 +101,17 @@ def test_inline_lenet_equals_spec_file():
 
 def test_stdin_yaml_and_json():
     text = (SPECS / "lenet5.yaml").read_text()
-    assert analyze_json("-", stdin=text)["totals"]["params"] == analyze_json(str(SPECS / "lenet5.yaml"))["totals"]["params"]
+    assert (
+        analyze_json("-", stdin=text)["totals"]["params"]
+        == analyze_json(str(SPECS / "lenet5.yaml"))["totals"]["params"]
+    )
     as_json = json.dumps({"input": [1, 32, 32], "layers": [{"conv2d": {"out": 6, "kernel": 5}}]})
     inline_in_yaml = "input: [1, 32, 32]\nlayers:\n  - conv2d(6, kernel=5)\n"
     assert analyze_json("-", stdin=as_json)["layers"] == analyze_json("-", stdin=inline_in_yaml)["layers"]
-    assert analyze_json("-", stdin=as_json)["layers"][0]["params"] == analyze_json(
-        str(SPECS / "lenet5.yaml"))["layers"][0]["params"]
+    assert (
+        analyze_json("-", stdin=as_json)["layers"][0]["params"]
+        == analyze_json(str(SPECS / "lenet5.yaml"))["layers"][0]["params"]
+    )
 
 
 def test_table_is_plain_when_piped():
@@ -105,6 +159,7 @@ def test_batch_scales_macs_not_shapes():
 
 def test_kinds_lists_every_kind_and_details_one():
     from paramcalc.layers import REGISTRY
+
     listing = run_cli("kinds", "--format", "json")
     assert {k["kind"] for k in json.loads(listing.stdout)["kinds"]} == set(REGISTRY)
     detail = run_cli("kinds", "Conv2d")
@@ -122,15 +177,18 @@ def test_version_and_help():
 
 @pytest.mark.skipif(shutil.which("paramcalc") is None, reason="console script not installed")
 def test_console_script():
-    result = subprocess.run(["paramcalc", "analyze", str(SPECS / "lenet5.yaml"), "-f", "json"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["paramcalc", "analyze", str(SPECS / "lenet5.yaml"), "-f", "json"], capture_output=True, text=True
+    )
     assert json.loads(result.stdout)["name"] == "lenet5"
 
 
 def test_json_run_does_not_import_rich():
-    code = ("import sys; from paramcalc.cli import app\n"
-            "try: app(['analyze', {!r}, '-f', 'json'])\nexcept SystemExit: pass\n"
-            "sys.stderr.write(str('rich' in sys.modules))").format(str(SPECS / "lenet5.yaml"))
+    code = (
+        "import sys; from paramcalc.cli import app\n"
+        "try: app(['analyze', {!r}, '-f', 'json'])\nexcept SystemExit: pass\n"
+        "sys.stderr.write(str('rich' in sys.modules))"
+    ).format(str(SPECS / "lenet5.yaml"))
     result = subprocess.run(["python", "-c", code], capture_output=True, text=True)
     assert result.stderr.strip().endswith("False")
 
@@ -138,8 +196,11 @@ def test_json_run_does_not_import_rich():
 def test_pytorch_argument_names_are_accepted():
     # The same layer written with paramcalc's short names and with nn.Conv2d's own argument names.
     short = analyze_json("-i", "3x32x32", "-l", "conv2d(16, kernel=3, stride=2)")
-    torch_style = analyze_json("-", stdin="input: [3, 32, 32]\nlayers:\n  - Conv2d: {in_channels: 3, "
-                                          "out_channels: 16, kernel_size: [3, 3], stride: 2, padding_mode: zeros}\n")
+    torch_style = analyze_json(
+        "-",
+        stdin="input: [3, 32, 32]\nlayers:\n  - Conv2d: {in_channels: 3, "
+        "out_channels: 16, kernel_size: [3, 3], stride: 2, padding_mode: zeros}\n",
+    )
     assert short["layers"][0]["params"] == torch_style["layers"][0]["params"]
     assert short["layers"][0]["output_shape"] == torch_style["layers"][0]["output_shape"]
 
@@ -150,7 +211,7 @@ def test_depth_two_shows_stages_and_their_blocks():
     assert names[:8] == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer1.0", "layer1.1", "layer1.2"]
     stage = next(line for line in lines if " layer1 " in line)
     block = next(line for line in lines if "layer1.0 …" in line)
-    assert block.index("layer1.0") > stage.index("layer1")      # indented under its stage
+    assert block.index("layer1.0") > stage.index("layer1")  # indented under its stage
     assert not any("layer1.0.conv1" in line for line in lines)
 
 
@@ -177,19 +238,34 @@ def test_help_ends_with_real_examples(command):
     examples = [line.strip() for line in text.split("Examples:\n")[1].splitlines() if line.strip()]
     assert 1 <= len(examples) <= 4 and all(line.startswith(("paramcalc ", "git show")) for line in examples)
     import shlex
-    for line in examples:       # the runnable ones run: they use the zoo, no pipe, no placeholder file
+
+    for line in examples:  # the runnable ones run: they use the zoo, no pipe, no placeholder file
         args = shlex.split(line.split("#")[0])
-        if "|" not in line and ">" not in line and not any(a.endswith(".yaml") and not a.startswith("specs/")
-                                                             for a in args):
-            result = subprocess.run([sys.executable, "-m", "paramcalc", *args[1:]], capture_output=True,
-                                    text=True, cwd=SPECS.parent, timeout=60)
+        if (
+            "|" not in line
+            and ">" not in line
+            and not any(a.endswith(".yaml") and not a.startswith("specs/") for a in args)
+        ):
+            result = subprocess.run(
+                [sys.executable, "-m", "paramcalc", *args[1:]],
+                capture_output=True,
+                text=True,
+                cwd=SPECS.parent,
+                timeout=60,
+            )
             assert result.returncode in (0, 1), (line, result.stderr)
 
 
 def test_metavars_say_what_they_are():
     text = run_cli("analyze", "--help").stdout
-    for metavar in ("[SPEC]", "-i, --input SHAPE", "-l, --layer LAYER", "-d, --depth N", "-b, --batch N",
-                    "--save-svg FILE.svg"):
+    for metavar in (
+        "[SPEC]",
+        "-i, --input SHAPE",
+        "-l, --layer LAYER",
+        "-d, --depth N",
+        "-b, --batch N",
+        "--save-svg FILE.svg",
+    ):
         assert metavar in text, metavar
     assert "PATH..." in run_cli("check", "--help").stdout
 
@@ -212,6 +288,7 @@ def test_misspelt_command_and_option_get_a_suggestion():
 
 def _complete(words):
     import os
+
     env = {**os.environ, "_PARAMCALC_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": words}
     return run_cli(env=env).stdout
 
@@ -244,6 +321,7 @@ def test_input_shape_as_yaml_writes_it(shape):
 
 def test_python_api_is_what_the_cli_uses():
     import paramcalc
+
     report = paramcalc.analyze(paramcalc.load_spec(str(SPECS / "lenet5.yaml")))
     assert report.to_dict()["totals"] == analyze_json(str(SPECS / "lenet5.yaml"))["totals"]
     source = (Path(__file__).parent.parent / "paramcalc" / "cli.py").read_text()
@@ -257,8 +335,10 @@ def test_columns_and_wide_options():
     assert bad.returncode == 2 and "did you mean 'params'?" in bad.stderr
     json_cols = run_cli("analyze", str(SPECS / "lenet5.yaml"), "--columns", "name", "-f", "json")
     assert json_cols.returncode == 2
-    assert run_cli("analyze", str(SPECS / "lenet5.yaml"), "--wide").stdout == \
-        run_cli("analyze", str(SPECS / "lenet5.yaml")).stdout
+    assert (
+        run_cli("analyze", str(SPECS / "lenet5.yaml"), "--wide").stdout
+        == run_cli("analyze", str(SPECS / "lenet5.yaml")).stdout
+    )
 
 
 # ---------------------------------------------------------------- issue 12: `paramcalc kinds`
@@ -283,6 +363,7 @@ def test_every_kind_shows_its_bracketed_examples():
     from paramcalc.layers import REGISTRY
     from paramcalc.render.kinds import render_kind
     from paramcalc.render.table import Screen
+
     for key in REGISTRY:
         info = describe_kind(key)
         text = render_kind(info, Screen())
@@ -291,7 +372,9 @@ def test_every_kind_shows_its_bracketed_examples():
         for bracketed in (b for t in texts for b in re.findall(r"\[[^\]]*\]", t)):
             assert " ".join(bracketed.split()) in flat, (key, bracketed)
         assert "object at 0x" not in text
-    assert "object at 0x" not in run_cli("schema").stdout and "object at 0x" not in run_cli("kinds", "-f", "json").stdout
+    assert (
+        "object at 0x" not in run_cli("schema").stdout and "object at 0x" not in run_cli("kinds", "-f", "json").stdout
+    )
 
 
 def test_kinds_partial_name_lists_matches():

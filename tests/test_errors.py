@@ -16,47 +16,88 @@ CASES = {
     "missing input": ("layers: [relu]\n", ":1:1", ["no 'input'"]),
     "missing layers": ("input: [3]\n", ":1:1", ["no 'layers'"]),
     "empty layers": ("input: [3]\nlayers: []\n", ":2:9", ["empty"]),
-    "unknown top-level key": ("input: [3]\nlayer: [relu]\n", ":2:1", ["unknown top-level key 'layer'",
-                                                                       "did you mean 'layers'"]),
+    "unknown top-level key": (
+        "input: [3]\nlayer: [relu]\n",
+        ":2:1",
+        ["unknown top-level key 'layer'", "did you mean 'layers'"],
+    ),
     "bad input shape": ("input: [3, 0]\nlayers: [relu]\n", ":1:8", ["positive integers", "[3, 0]"]),
-    "unknown kind": (CONV + "  - conv2dd: {out: 8, kernel: 3}\n", ":3:5", ["unknown layer kind 'conv2dd'",
-                                                                         "did you mean 'conv2d'"]),
-    "unknown field": (CONV + "  - conv2d: {out: 8, kernal: 3}\n", ":3:22", ["layer 0 'conv2d_1' (conv2d)",
-                                                                          "unknown field 'kernal'",
-                                                                          "did you mean 'kernel'"]),
+    "unknown kind": (
+        CONV + "  - conv2dd: {out: 8, kernel: 3}\n",
+        ":3:5",
+        ["unknown layer kind 'conv2dd'", "did you mean 'conv2d'"],
+    ),
+    "unknown field": (
+        CONV + "  - conv2d: {out: 8, kernal: 3}\n",
+        ":3:22",
+        ["layer 0 'conv2d_1' (conv2d)", "unknown field 'kernal'", "did you mean 'kernel'"],
+    ),
     "missing required field": (CONV + "  - conv2d: {kernel: 3}\n", ":3:5", ["needs field 'out'"]),
-    "string where int": (CONV + "  - conv2d: {out: \"64\", kernel: 3}\n", ":3:19",
-                         ["field 'out'", "positive integer", "'64' (a string)"]),
-    "int where bool": (CONV + "  - conv2d: {out: 8, kernel: 3, bias: 3}\n", ":3:39", ["field 'bias'",
-                                                                                    "true or false", "3"]),
+    "string where int": (
+        CONV + '  - conv2d: {out: "64", kernel: 3}\n',
+        ":3:19",
+        ["field 'out'", "positive integer", "'64' (a string)"],
+    ),
+    "int where bool": (
+        CONV + "  - conv2d: {out: 8, kernel: 3, bias: 3}\n",
+        ":3:39",
+        ["field 'bias'", "true or false", "3"],
+    ),
     "bool where int": (CONV + "  - linear: {out: true}\n", ":3:19", ["field 'out'", "true (a boolean)"]),
     "zero size": (CONV + "  - conv2d: {out: 0, kernel: 3}\n", ":3:19", ["positive integer", "found 0"]),
     "negative size": (CONV + "  - conv2d: {out: 8, kernel: -3}\n", ":3:30", ["positive integer", "found -3"]),
-    "groups not dividing in": (CONV + "  - conv2d: {out: 8, kernel: 3, groups: 2}\n", ":3:5",
-                               ["groups=2", "input channels", "3"]),
-    "groups not dividing out": ("input: [4, 8, 8]\nlayers:\n  - conv2d: {out: 6, kernel: 3, groups: 4}\n", ":3:5",
-                                ["groups=4", "output channels", "6"]),
-    "same padding with stride": (CONV + "  - conv2d: {out: 8, kernel: 3, padding: same, stride: 2}\n", ":3:42",
-                                 ["'same'", "stride 1", "[2, 2]"]),
-    "kernel larger than input": ("input: [3, 4, 4]\nlayers:\n  - conv2d: {out: 8, kernel: 7}\n", ":3:5",
-                                 ["larger than the padded input 4"]),
-    "pool padding over half kernel": (CONV + "  - maxpool2d: {kernel: 3, padding: 2}\n", ":3:37",
-                                      ["at most half the kernel", "padding 2"]),
-    "wrong rank": (CONV + "  - flatten\n  - conv2d: {out: 8, kernel: 3}\n", ":4:5",
-                   ["layer 1 'conv2d_1' (conv2d)", "3 dimensions (C, H, W)", "[3072]"]),
+    "groups not dividing in": (
+        CONV + "  - conv2d: {out: 8, kernel: 3, groups: 2}\n",
+        ":3:5",
+        ["groups=2", "input channels", "3"],
+    ),
+    "groups not dividing out": (
+        "input: [4, 8, 8]\nlayers:\n  - conv2d: {out: 6, kernel: 3, groups: 4}\n",
+        ":3:5",
+        ["groups=4", "output channels", "6"],
+    ),
+    "same padding with stride": (
+        CONV + "  - conv2d: {out: 8, kernel: 3, padding: same, stride: 2}\n",
+        ":3:42",
+        ["'same'", "stride 1", "[2, 2]"],
+    ),
+    "kernel larger than input": (
+        "input: [3, 4, 4]\nlayers:\n  - conv2d: {out: 8, kernel: 7}\n",
+        ":3:5",
+        ["larger than the padded input 4"],
+    ),
+    "pool padding over half kernel": (
+        CONV + "  - maxpool2d: {kernel: 3, padding: 2}\n",
+        ":3:37",
+        ["at most half the kernel", "padding 2"],
+    ),
+    "wrong rank": (
+        CONV + "  - flatten\n  - conv2d: {out: 8, kernel: 3}\n",
+        ":4:5",
+        ["layer 1 'conv2d_1' (conv2d)", "3 dimensions (C, H, W)", "[3072]"],
+    ),
     "duplicate names": (CONV + "  - relu: {name: a}\n  - relu: {name: a}\n", ":4:5", ["duplicate layer name 'a'"]),
     "duplicate yaml key": (CONV + "  - conv2d: {out: 8, out: 9, kernel: 3}\n", ":3:22", ["duplicate key 'out'"]),
     "two kinds in one layer": (CONV + "  - relu:\n    flatten:\n", ":4:5", ["one kind per layer"]),
-    "declared in_channels disagree": (CONV + "  - conv2d: {in_channels: 4, out: 8, kernel: 3}\n", ":3:5",
-                                      ["in_channels=4 was given, but the input has 3"]),
+    "declared in_channels disagree": (
+        CONV + "  - conv2d: {in_channels: 4, out: 8, kernel: 3}\n",
+        ":3:5",
+        ["in_channels=4 was given, but the input has 3"],
+    ),
     "flatten over batch": (CONV + "  - flatten: {start_dim: 0}\n", ":3:5", ["batch dimension"]),
-    "alias bomb": ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-                   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
-                   ":", ["alias bomb"]),
+    "alias bomb": (
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+        ":",
+        ["alias bomb"],
+    ),
     "recursive alias": ("a: &a [*a]\n", ":", ["alias"]),
-    "runaway repeat": ("input: [4]\nlayers:\n  - repeat: 1000000000\n    relu:\n", ":3:5",
-                       ["more than 100,000 layers"]),
+    "runaway repeat": (
+        "input: [4]\nlayers:\n  - repeat: 1000000000\n    relu:\n",
+        ":3:5",
+        ["more than 100,000 layers"],
+    ),
 }
 
 
@@ -114,9 +155,17 @@ def test_inline_syntax_error():
     assert result.returncode == 2 and "-l 1" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["analyze"], ["analyze", "-i", "3x32x32"], ["analyze", "--format", "xml", "x.yaml"],
-                                  ["analyze", "spec.yaml", "-i", "3", "-l", "relu"], ["nosuchcommand"],
-                                  ["kinds", "conv2dd"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze"],
+        ["analyze", "-i", "3x32x32"],
+        ["analyze", "--format", "xml", "x.yaml"],
+        ["analyze", "spec.yaml", "-i", "3", "-l", "relu"],
+        ["nosuchcommand"],
+        ["kinds", "conv2dd"],
+    ],
+)
 def test_usage_errors_exit_2(args):
     result = run_cli(*args)
     assert result.returncode == 2

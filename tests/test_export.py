@@ -25,8 +25,11 @@ from paramcalc.spec import load_spec
 
 ROOT = Path(__file__).parent.parent
 SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml"))
-CASES = [c for c in json.loads((ROOT / "tests" / "fixtures" / "layers.json").read_text())["cases"]
-         if "error" not in c["expected"]]
+CASES = [
+    c
+    for c in json.loads((ROOT / "tests" / "fixtures" / "layers.json").read_text())["cases"]
+    if "error" not in c["expected"]
+]
 TV = json.loads((ROOT / "tests" / "fixtures" / "export.json").read_text())
 # Above these a spec's model is built on the meta device (shapes, no storage): llama2_7b alone would
 # take 27 GB of real weights. Params, buffers and the output shape are the same there.
@@ -56,17 +59,19 @@ def load(source: str) -> dict:
 
 # ---------------------------------------------------------------- without torch
 
+
 @pytest.mark.parametrize("name", SPECS)
 def test_every_spec_exports_to_python(name):
     source = export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml")))
     tree = ast.parse(source)
-    imports = {alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-               for alias in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imports = {
+        alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imports <= {"torch", "nn"}
     assert "def build_model():" in source
 
 
-HOSTILE = '''
+HOSTILE = """
 input: [3, 8, 8]
 layers:
   - conv2d: {out: 4, kernel: 3, name: "x');import(os);os.system('echo_pwned');('"}
@@ -76,7 +81,7 @@ layers:
       - relu: {name: "not-an-identifier"}
   - flatten: {name: "class"}
   - linear: {out: 2, name: "ﬁ"}
-'''
+"""
 
 
 def test_hostile_names_stay_strings():
@@ -85,18 +90,23 @@ def test_hostile_names_stay_strings():
     # the only imports are torch's, whatever the names say
     assert [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names] == ["torch"]
     assert "\nimport os" not in source
-    assert not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "__import__"
-                   for n in ast.walk(tree))
-    assert "pwned" in source   # present, but only inside a string literal:
+    assert not any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "__import__" for n in ast.walk(tree)
+    )
+    assert "pwned" in source  # present, but only inside a string literal:
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     assert any("pwned" in s for s in strings)
     assert not any(isinstance(n, ast.Attribute) and n.attr == "system" for n in ast.walk(tree))
 
 
-@pytest.mark.parametrize("name, why", [
-    ("forward", "an attribute of torch.nn.Module"), ("state_dict", "an attribute of torch.nn.Module"),
-    ("a..b", "an empty part"),
-])
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("forward", "an attribute of torch.nn.Module"),
+        ("state_dict", "an attribute of torch.nn.Module"),
+        ("a..b", "an empty part"),
+    ],
+)
 def test_names_torch_cannot_hold_are_refused(name, why):
     with pytest.raises(SpecError, match=why):
         export_pytorch(parse_spec(f"input: [4]\nlayers:\n  - linear: {{out: 2, name: {json.dumps(name)}}}\n"))
@@ -117,6 +127,7 @@ def test_every_kind_exports_or_is_refused_cleanly():
     """Every kind in the registry: an oracle case (or KIND_SPECS) exports to code that compiles, and
     uses no generated helper it does not define; or the kind is refused with exit 2, never a traceback."""
     from paramcalc.layers import REGISTRY
+
     texts = {kind: [] for kind in REGISTRY}
     for case in CASES:
         texts[case["kind"]].append(case_spec_text(case))
@@ -148,15 +159,20 @@ def test_cli_export(tmp_path):
 
 # ---------------------------------------------------------------- with torch
 
+
 def _measure(source: str, batch: int = 2, meta: bool = False):
     import torch
+
     namespace = load(source)
     if meta:
         with torch.device("meta"):
             model = namespace["build_model"]().eval()
-        inputs = [torch.empty(batch, *shape, device="meta",
-                              dtype=torch.long if name in namespace["TOKEN_INPUTS"] else torch.float32)
-                  for name, shape in namespace["INPUT_SHAPES"].items()]
+        inputs = [
+            torch.empty(
+                batch, *shape, device="meta", dtype=torch.long if name in namespace["TOKEN_INPUTS"] else torch.float32
+            )
+            for name, shape in namespace["INPUT_SHAPES"].items()
+        ]
     else:
         model = namespace["build_model"]().eval()
         inputs = namespace["example_inputs"](batch, torch.Generator().manual_seed(0))
@@ -187,9 +203,9 @@ def test_every_oracle_case_builds_what_torch_measured(case):
     pytest.importorskip("torch")
     expected = case["expected"]
     model, shape = _measure(export_pytorch(parse_spec(case_spec_text(case), "<case>")))
-    if case["kind"] == "parameter":    # a source: the network's output is its (ignored) input
+    if case["kind"] == "parameter":  # a source: the network's output is its (ignored) input
         shape = list(next(model.parameters()).shape[1:])
-    if case["kind"] == "buffer":       # likewise, registered with its whole shape
+    if case["kind"] == "buffer":  # likewise, registered with its whole shape
         shape = list(next(model.buffers()).shape)
     assert sum(p.numel() for p in model.parameters()) == expected["weights"] + expected["bias"]
     assert sum(b.numel() for b in model.buffers()) == expected["buffers"]
@@ -204,20 +220,27 @@ def _tv_params(name):
 @pytest.mark.parametrize("name", [_tv_params(n) for n in TV["models"]])
 def test_state_dict_is_torchvisions(name):
     torch = pytest.importorskip("torch")
-    with torch.device("meta"):   # keys and shapes only
+    with torch.device("meta"):  # keys and shapes only
         model = load(export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml"))))["build_model"]()
     assert {k: list(v.shape) for k, v in model.state_dict().items()} == TV["models"][name]["state_dict"]
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=[pytest.mark.xfail(reason=COMPUTES_OTHERWISE[n], strict=True)] if n in COMPUTES_OTHERWISE
-                 else []) for n in TV["models"]])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            n, marks=[pytest.mark.xfail(reason=COMPUTES_OTHERWISE[n], strict=True)] if n in COMPUTES_OTHERWISE else []
+        )
+        for n in TV["models"]
+    ],
+)
 def test_output_is_torchvisions(name):
     """The exported forward computes torchvision's function: fill both with the same tensors (by key;
     where the spec names a tensor otherwise, by position, whose shapes must agree) and compare outputs."""
     torch = pytest.importorskip("torch")
     sys.path.insert(0, str(Path(__file__).parent))
     from export_oracle import example_input, fill
+
     want = TV["models"][name]
     model = load(export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml"))))["build_model"]().eval()
     mine = {k: list(v.shape) for k, v in model.state_dict().items()}
@@ -228,7 +251,7 @@ def test_output_is_torchvisions(name):
     assert list(out.shape) == want["output_shape"]
     head = torch.tensor(want["output_head"], dtype=torch.float64)
     scale = float(head.abs().max())
-    assert torch.allclose(out[:, :head.shape[1]], head, rtol=1e-4, atol=1e-4 * scale)
+    assert torch.allclose(out[:, : head.shape[1]], head, rtol=1e-4, atol=1e-4 * scale)
     assert float(out.norm()) == pytest.approx(want["output_norm"], rel=1e-4)
     assert float(out.mean()) == pytest.approx(want["output_mean"], rel=1e-3, abs=1e-5 * scale)
 
@@ -254,6 +277,7 @@ def test_generated_attention_computes_the_reference(case):
     sys.path.insert(0, str(Path(__file__).parent))
     from export_oracle import fill
     from torch_oracle import ReferenceAttention
+
     namespace = load(export_pytorch(parse_spec(case_spec_text(case), "<case>")))
     model = namespace["build_model"]().eval()
     (attention,) = model.children()

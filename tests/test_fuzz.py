@@ -13,8 +13,10 @@ CASES = int(os.environ.get("PARAMCALC_FUZZ_CASES", "3000"))
 
 def test_fuzzed_cli_never_crashes_hangs_or_forges_output():
     summary = fuzz.run(CASES, seed=int(os.environ.get("PARAMCALC_FUZZ_SEED", "0")))
-    report = [f"case {index} ({family}): {problems}\n  args: {result.get('args')}\n  "
-              + (result.get("stderr") or "")[-800:] for index, family, problems, result in summary["failures"][:5]]
+    report = [
+        f"case {index} ({family}): {problems}\n  args: {result.get('args')}\n  " + (result.get("stderr") or "")[-800:]
+        for index, family, problems, result in summary["failures"][:5]
+    ]
     assert not summary["failures"], f"{len(summary['failures'])} of {CASES} cases failed:\n" + "\n".join(report)
 
 

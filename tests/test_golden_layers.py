@@ -30,14 +30,34 @@ def test_layer_matches_torch(case):
 def test_fixture_is_broad():
     kinds = {c["kind"] for c in CASES}
     assert len(CASES) >= 300
-    assert {"conv1d", "conv2d", "conv3d", "maxpool2d", "avgpool3d", "adaptivemaxpool1d", "batchnorm1d",
-            "linear", "flatten", "dropout", "gelu", "softmax", "add", "concat", "matmul", "bmm", "buffer",
-            "layernorm2d"} <= kinds
+    assert {
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "maxpool2d",
+        "avgpool3d",
+        "adaptivemaxpool1d",
+        "batchnorm1d",
+        "linear",
+        "flatten",
+        "dropout",
+        "gelu",
+        "softmax",
+        "add",
+        "concat",
+        "matmul",
+        "bmm",
+        "buffer",
+        "layernorm2d",
+    } <= kinds
     attention = [c["fields"] for c in CASES if c["kind"] == "multiheadattention" and "error" not in c["expected"]]
     for field in ("kv_heads", "head_dim", "q_bias", "k_bias", "v_bias", "out_bias"):
         assert any(field in f for f in attention), field
-    assert any(f.get("kv_heads") == 1 and f["heads"] > 1 for f in attention)            # multi-query
-    assert any(1 < f.get("kv_heads", 1) < f["heads"] for f in attention)                # grouped-query
-    assert any(len(c["inputs"][0]) > 2 for c in CASES if c["kind"] == "multiheadattention")   # leading dims
-    assert any(c["inputs"][0][:-2] != c["inputs"][1][:-2] for c in CASES
-               if c["kind"] == "matmul" and "error" not in c["expected"])              # broadcasting
+    assert any(f.get("kv_heads") == 1 and f["heads"] > 1 for f in attention)  # multi-query
+    assert any(1 < f.get("kv_heads", 1) < f["heads"] for f in attention)  # grouped-query
+    assert any(len(c["inputs"][0]) > 2 for c in CASES if c["kind"] == "multiheadattention")  # leading dims
+    assert any(
+        c["inputs"][0][:-2] != c["inputs"][1][:-2]
+        for c in CASES
+        if c["kind"] == "matmul" and "error" not in c["expected"]
+    )  # broadcasting

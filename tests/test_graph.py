@@ -43,7 +43,7 @@ RESIDUAL = """
 def test_blocks_repeats_and_hierarchical_names():
     report = run(RESIDUAL)
     names = [row.name for row in report.layers]
-    assert names[:2] == ["a.conv", "a.add_1"]             # shortcut skipped: add takes the block input
+    assert names[:2] == ["a.conv", "a.add_1"]  # shortcut skipped: add takes the block input
     assert report.layers[1].inputs == ["a.conv", "input"]
     assert "b.shortcut" in names and "stage.0.shortcut" in names and "stage.1.shortcut" not in names
     assert report.layers[names.index("stage.1.add_1")].inputs == ["stage.1.conv", "stage.0.add_1"]
@@ -137,50 +137,74 @@ def test_error_inside_block_names_both_places():
     assert "in block 'b' used as 'first' at net.yaml:9:5" in message
 
 
-@pytest.mark.parametrize("text, words", [
-    ("""
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            """
         input: [4]
         blocks:
           a: {layers: [b]}
           b: {layers: [a]}
         layers: [a]
-     """, ["block 'a' uses itself (a → b → a)"]),
-    ("""
+     """,
+            ["block 'a' uses itself (a → b → a)"],
+        ),
+        (
+            """
         input: [4]
         blocks:
           a: {args: {width: 1}, layers: [relu]}
         layers:
           - a: {widht: 2}
-     """, ["no argument 'widht'", "did you mean 'width'"]),
-    ("""
+     """,
+            ["no argument 'widht'", "did you mean 'width'"],
+        ),
+        (
+            """
         input: [4]
         blocks:
           a: {args: {w: null}, layers: [relu]}
         layers: [a]
-     """, ["needs argument 'w'"]),
-    ("""
+     """,
+            ["needs argument 'w'"],
+        ),
+        (
+            """
         input: [4]
         layers:
           - relu: {from: later}
           - relu: {name: later}
-     """, ["net.yaml:4:18", "points forward"]),
-    ("""
+     """,
+            ["net.yaml:4:18", "points forward"],
+        ),
+        (
+            """
         input: [4]
         layers:
           - relu: {from: nowhere}
-     """, ["names no layer or input"]),
-    ("""
+     """,
+            ["names no layer or input"],
+        ),
+        (
+            """
         input: [4]
         blocks:
           a: {args: {w: 1}, layers: [{linear: "${x}"}]}
         layers: [a]
-     """, ["uses 'x', which is not an argument"]),
-    ("""
+     """,
+            ["uses 'x', which is not an argument"],
+        ),
+        (
+            """
         input: [4]
         layers:
           - add
-     """, ["takes 2 or more inputs"]),
-])
+     """,
+            ["takes 2 or more inputs"],
+        ),
+    ],
+)
 def test_graph_errors(text, words):
     message = error(text)
     for word in words:
@@ -203,11 +227,14 @@ def test_tie_counts_shared_weights_once():
     assert tied.totals.trainable == tied.totals.params and tied.totals.macs == untied.totals.macs
 
 
-@pytest.mark.parametrize("change, words", [
-    (("bias: false, tie: table", "bias: false, tie: nowhere"), ["names no layer"]),
-    (("linear: {out: 10,", "linear: {out: 9,"), ["tie: this weight is [9, 4], but 'table' has [10, 4]"]),
-    (("linear: {out: 10, bias: false, tie: table}", "relu: {tie: table}"), ["cannot share weights"]),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (("bias: false, tie: table", "bias: false, tie: nowhere"), ["names no layer"]),
+        (("linear: {out: 10,", "linear: {out: 9,"), ["tie: this weight is [9, 4], but 'table' has [10, 4]"]),
+        (("linear: {out: 10, bias: false, tie: table}", "relu: {tie: table}"), ["cannot share weights"]),
+    ],
+)
 def test_tie_errors(change, words):
     message = error(TIED.replace(*change))
     for word in words:
@@ -223,7 +250,7 @@ def test_parameter_is_a_source_that_keeps_the_flow():
           - relu
           - concat: {from: [token, relu_1], dim: 1}
     """)
-    assert report.layers[2].inputs == ["x"]                      # relu still follows the linear
+    assert report.layers[2].inputs == ["x"]  # relu still follows the linear
     assert report.layers[1].inputs == [] and report.layers[1].params == 8
     assert report.output_shape == [5, 8]
 
@@ -238,7 +265,7 @@ def test_transformer_layer_reports_inner_rows():
     assert names[:4] == ["enc.self_attn", "enc.dropout1", "enc.residual1", "enc.norm1"]
     (block,) = report.blocks
     assert block.name == "enc" and block.kind == "transformerencoderlayer" and block.last == len(names) - 1
-    assert block.params == report.totals.params   # the counts themselves are checked against torch (golden)
+    assert block.params == report.totals.params  # the counts themselves are checked against torch (golden)
 
 
 def test_freeze_and_requires_grad_make_parameters_non_trainable():

@@ -55,8 +55,13 @@ def test_hf_config_has_the_published_count(config):
 
 def test_hf_names_are_the_checkpoints():
     names = {row.name for row in imported("llama-2-7b.json", seq=8).layers}
-    assert {"model.embed_tokens", "model.layers.0.self_attn.q_proj", "model.layers.31.mlp.down_proj",
-            "model.norm", "lm_head"} <= names
+    assert {
+        "model.embed_tokens",
+        "model.layers.0.self_attn.q_proj",
+        "model.layers.31.mlp.down_proj",
+        "model.norm",
+        "lm_head",
+    } <= names
     gpt2 = imported("gpt2.json", seq=8)
     head = next(r for r in gpt2.layers if r.name == "lm_head")
     assert head.tied_to == "transformer.wte" and head.shared == 50257 * 768
@@ -65,7 +70,7 @@ def test_hf_names_are_the_checkpoints():
 def test_hf_grouped_query_attention_is_narrower():
     rows = {r.name: r for r in imported("mistral-7b-v0.1.json", seq=8).layers}
     assert rows["model.layers.0.self_attn.q_proj"].output_shape == [8, 4096]
-    assert rows["model.layers.0.self_attn.k_proj"].output_shape == [8, 1024]   # 8 kv heads of 128
+    assert rows["model.layers.0.self_attn.k_proj"].output_shape == [8, 1024]  # 8 kv heads of 128
 
 
 def write(tmp_path, config: dict) -> str:
@@ -76,8 +81,14 @@ def write(tmp_path, config: dict) -> str:
 
 # transformers' own per-family rules, checked on small configs by hand-computed counts
 def test_hf_qwen2_has_qkv_biases_and_gemma_ties_by_default(tmp_path):
-    base = {"hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 128,
-            "num_hidden_layers": 2, "vocab_size": 100}
+    base = {
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "vocab_size": 100,
+    }
     qwen = analyze(parse_spec(import_hf(write(tmp_path, {**base, "model_type": "qwen2"}), 4)))
     rows = {r.name: r for r in qwen.layers}
     assert rows["model.layers.0.self_attn.q_proj"].bias == 64
@@ -85,13 +96,22 @@ def test_hf_qwen2_has_qkv_biases_and_gemma_ties_by_default(tmp_path):
     gemma = analyze(parse_spec(import_hf(write(tmp_path, {**base, "model_type": "gemma", "head_dim": 32}), 4)))
     rows = {r.name: r for r in gemma.layers}
     assert rows["lm_head"].tied_to == "model.embed_tokens"
-    assert rows["model.layers.0.self_attn.q_proj"].output_shape == [4, 128]   # heads · head_dim, not hidden
+    assert rows["model.layers.0.self_attn.q_proj"].output_shape == [4, 128]  # heads · head_dim, not hidden
 
 
 def test_hf_t5_is_an_encoder_decoder(tmp_path):
     # t5-small's shape (d_model 512, 6 + 6 blocks, 8 heads of 64, d_ff 2048, relu, vocab 32128)
-    config = {"model_type": "t5", "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_heads": 8, "num_layers": 6,
-              "num_decoder_layers": 6, "vocab_size": 32128, "feed_forward_proj": "relu"}
+    config = {
+        "model_type": "t5",
+        "d_model": 512,
+        "d_kv": 64,
+        "d_ff": 2048,
+        "num_heads": 8,
+        "num_layers": 6,
+        "num_decoder_layers": 6,
+        "vocab_size": 32128,
+        "feed_forward_proj": "relu",
+    }
     report = analyze(parse_spec(import_hf(write(tmp_path, config), 16)))
     shared, per_attention, ff = 32128 * 512, 4 * 512 * 512, 2 * 512 * 2048
     encoder = 6 * (per_attention + ff + 2 * 512) + 32 * 8 + 512
@@ -102,12 +122,15 @@ def test_hf_t5_is_an_encoder_decoder(tmp_path):
     assert "encoder.block.1.layer.0.SelfAttention.relative_attention_bias" not in rows
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"model_type": "llamma", "hidden_size": 8}, "model_type 'llamma' is not supported"),
-    ({"model_type": "llama"}, "has no 'hidden_size'"),
-    ({"model_type": "llama", "hidden_size": "4096"}, "'hidden_size' expects a positive integer"),
-    ([1, 2], "a config.json is a JSON object"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"model_type": "llamma", "hidden_size": 8}, "model_type 'llamma' is not supported"),
+        ({"model_type": "llama"}, "has no 'hidden_size'"),
+        ({"model_type": "llama", "hidden_size": "4096"}, "'hidden_size' expects a positive integer"),
+        ([1, 2], "a config.json is a JSON object"),
+    ],
+)
 def test_hf_bad_configs_are_exit_2(tmp_path, config, message):
     path = write(tmp_path, config)
     with pytest.raises(SpecError, match=message):
@@ -206,7 +229,7 @@ MODELS = textwrap.dedent('''
 def models(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     (tmp_path / "zoo_models.py").write_text(MODELS)
-    monkeypatch.chdir(tmp_path)   # the CLI runs there; it must still import this checkout's paramcalc
+    monkeypatch.chdir(tmp_path)  # the CLI runs there; it must still import this checkout's paramcalc
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     return tmp_path
 
@@ -214,13 +237,19 @@ def models(tmp_path, monkeypatch):
 def _torch_counts(factory):
     import torch  # noqa: F401
     import zoo_models
+
     model = getattr(zoo_models, factory)()
     return sum(p.numel() for p in model.parameters()), sum(b.numel() for b in model.buffers())
 
 
-@pytest.mark.parametrize("factory, shape, tokens, traced", [
-    ("net", "3x32x32", None, "torch.fx"), ("branchy", "16", None, "module hooks"), ("tied", "12", 50, "torch.fx"),
-])
+@pytest.mark.parametrize(
+    "factory, shape, tokens, traced",
+    [
+        ("net", "3x32x32", None, "torch.fx"),
+        ("branchy", "16", None, "module hooks"),
+        ("tied", "12", 50, "torch.fx"),
+    ],
+)
 def test_import_torch_round_trip(models, factory, shape, tokens, traced):
     sys.path.insert(0, str(models))
     args = ["import", "torch", f"zoo_models.py:{factory}", "-i", shape] + (["--tokens", str(tokens)] if tokens else [])
@@ -242,7 +271,7 @@ def test_import_torch_names_and_branches(models):
     rows = {r.name: r for r in analyze(parse_spec(out.stdout)).layers}
     assert {"stem", "layer.0.conv1", "layer.1.bn2", "fc"} <= set(rows)
     residual = next(r for r in rows.values() if r.kind == "add" and r.name.startswith("add"))
-    assert residual.inputs == ["layer.0.bn2", "stem"]      # `from:` where the flow branches
+    assert residual.inputs == ["layer.0.bn2", "stem"]  # `from:` where the flow branches
 
 
 def test_verify_lists_every_difference(models):
@@ -252,7 +281,7 @@ def test_verify_lists_every_difference(models):
     assert out.returncode == 1
     result = json.loads(out.stdout)
     found = {(d["name"], d["what"]): (d["spec"], d["model"]) for d in result["differences"]}
-    assert found[("(total)", "params")] == (2682, 2700)      # stem 224 + 2 blocks of 1184 + fc 90 (or 108)
+    assert found[("(total)", "params")] == (2682, 2700)  # stem 224 + 2 blocks of 1184 + fc 90 (or 108)
     assert found[("fc", "params")] == (90, 108)
     assert found[("(output)", "output_shape")] == ([10], [12])
     assert ("(total)", "params") in found and len(found) == 3
@@ -266,10 +295,14 @@ def test_verify_names_modules_the_spec_lacks(models):
     assert "layer.0.conv1" in out.stdout and "extra" in out.stdout and "fc" in out.stdout
 
 
-@pytest.mark.parametrize("target, message", [
-    ("zoo_models.py", "expected MODULE:FACTORY"), ("nowhere.py:net", "nowhere.py: no such file"),
-    ("zoo_models.py:missing", "has no callable 'missing'"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("zoo_models.py", "expected MODULE:FACTORY"),
+        ("nowhere.py:net", "nowhere.py: no such file"),
+        ("zoo_models.py:missing", "has no callable 'missing'"),
+    ],
+)
 def test_verify_bad_targets_are_exit_2(models, target, message):
     spec = models / "s.yaml"
     spec.write_text("input: [4]\nlayers:\n  - linear: 2\n")
@@ -297,13 +330,21 @@ ROUND_TRIP = json.loads(RECORD.read_text())["models"] if RECORD.exists() else {}
 
 
 # What a trace of the eval-mode forward cannot see. Strict: an importer that learns it flips the test.
-NOT_TRACED = {"googlenet": "eval mode never calls the auxiliary classifiers (aux1, aux2), so the traced spec "
-                           "leaves their parameters out"}
+NOT_TRACED = {
+    "googlenet": "eval mode never calls the auxiliary classifiers (aux1, aux2), so the traced spec "
+    "leaves their parameters out"
+}
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(p.stem, marks=[pytest.mark.xfail(reason=NOT_TRACED[p.stem], strict=True)] if p.stem in NOT_TRACED
-                 else []) for p in sorted(IMPORTED.glob("*.yaml"))])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            p.stem, marks=[pytest.mark.xfail(reason=NOT_TRACED[p.stem], strict=True)] if p.stem in NOT_TRACED else []
+        )
+        for p in sorted(IMPORTED.glob("*.yaml"))
+    ],
+)
 def test_imported_torchvision_specs_match_torch(name):
     """`import torch` of a torchvision model (recorded with torchvision), analysed by today's code,
     equals what torch reported for that model: params, buffers, MACs and output shape."""

@@ -11,13 +11,19 @@ from paramcalc import analyze, parse_spec
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 
-conv_layer = st.builds(lambda out, k, groups_one, bias: {"conv2d": {"out": out, "kernel": k, "padding": "same",
-                                                                   "bias": bias}},
-                       st.integers(1, 64), st.sampled_from([1, 3, 5]), st.just(True), st.booleans())
-plain_layer = st.sampled_from(["relu", "batchnorm2d", "gelu", {"dropout2d": 0.1}, "identity",
-                               {"maxpool2d": {"kernel": 2, "ceil_mode": True}}])
-head = st.lists(st.integers(1, 100), min_size=1, max_size=3).map(lambda outs: ["flatten"] + [{"linear": o}
-                                                                                               for o in outs])
+conv_layer = st.builds(
+    lambda out, k, groups_one, bias: {"conv2d": {"out": out, "kernel": k, "padding": "same", "bias": bias}},
+    st.integers(1, 64),
+    st.sampled_from([1, 3, 5]),
+    st.just(True),
+    st.booleans(),
+)
+plain_layer = st.sampled_from(
+    ["relu", "batchnorm2d", "gelu", {"dropout2d": 0.1}, "identity", {"maxpool2d": {"kernel": 2, "ceil_mode": True}}]
+)
+head = st.lists(st.integers(1, 100), min_size=1, max_size=3).map(
+    lambda outs: ["flatten"] + [{"linear": o} for o in outs]
+)
 
 
 @st.composite
@@ -43,7 +49,7 @@ def check_invariants(report):
         assert row.input_shapes == [outputs[name] for name in row.inputs]
         outputs[row.name] = row.output_shape
     for block in report.blocks:
-        inside = rows[block.first:block.last + 1]
+        inside = rows[block.first : block.last + 1]
         assert block.params == sum(r.params for r in inside) and block.macs == sum(r.macs for r in inside)
 
 
@@ -66,6 +72,7 @@ def test_rows_carry_the_count_fields_in_order():
     import dataclasses
 
     from paramcalc.report import COUNT_FIELDS, BlockRow, LayerRow
+
     for row in (LayerRow, BlockRow):
         names = [f.name for f in dataclasses.fields(row)]
         assert [n for n in names if n in COUNT_FIELDS] == list(COUNT_FIELDS), row.__name__

@@ -32,8 +32,12 @@ def reference_dump(value, indent: str = "") -> str:
 def reference_dict(report) -> dict:
     """The report as deep copies of every row (`dataclasses.asdict`), keys in the contract's order."""
     shallow = report.to_dict()
-    deep = dict(shallow, layers=[dataclasses.asdict(r) for r in report.layers],
-                blocks=[dataclasses.asdict(r) for r in report.blocks], totals=dataclasses.asdict(report.totals))
+    deep = dict(
+        shallow,
+        layers=[dataclasses.asdict(r) for r in report.layers],
+        blocks=[dataclasses.asdict(r) for r in report.blocks],
+        totals=dataclasses.asdict(report.totals),
+    )
     assert list(deep) == list(shallow) and deep == shallow
     return deep
 
@@ -56,9 +60,18 @@ def test_a_field_added_to_a_row_is_written_without_changing_the_writer():
         flag: bool
         field: dict | None
 
-    rows = [Row(i, f"l{i}", [i, i] if i % 2 else [], {"act": i, "peak": [i]} if i else {}, i / 3, i == 1,
-                None if i == 2 else {"size": [i, 3], "stride": [1, i / 2], "global": i > 2, "at": {"x": [i]}})
-            for i in range(4)]
+    rows = [
+        Row(
+            i,
+            f"l{i}",
+            [i, i] if i % 2 else [],
+            {"act": i, "peak": [i]} if i else {},
+            i / 3,
+            i == 1,
+            None if i == 2 else {"size": [i, 3], "stride": [1, i / 2], "global": i > 2, "at": {"x": [i]}},
+        )
+        for i in range(4)
+    ]
     plain = [dataclasses.asdict(r) for r in rows]
     assert to_json({"layers": plain}) == reference_dump({"layers": plain}) + "\n"
 
@@ -67,15 +80,27 @@ def test_a_field_added_to_a_row_is_written_without_changing_the_writer():
 # a difference from the reference tested in test_security.
 TEXT = st.characters(codec="utf-8").filter(lambda c: c.isprintable() or c < " ")
 NAMES = st.text(TEXT, max_size=6) | st.sampled_from(["name", "%s", "%", '"', "é", "\n", "}, {", '", "a": '])
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True), NAMES)
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(NAMES, inner, max_size=4)), max_leaves=20)
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), NAMES)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(NAMES, inner, max_size=4)),
+    max_leaves=20,
+)
 KEYS = st.lists(NAMES, min_size=1, max_size=5, unique=True)
 # Lists of rows with shared keys (the writer's column-by-column path), whose values may be dicts
 # sharing their keys down a column (a table inside the table).
-ROWS = st.dictionaries(NAMES, KEYS, min_size=1, max_size=4).flatmap(lambda columns: st.lists(st.fixed_dictionaries({
-    key: st.one_of(VALUES, st.none(), st.fixed_dictionaries({k: VALUES for k in inner}))
-    for key, inner in columns.items()}), min_size=2, max_size=5))
+ROWS = st.dictionaries(NAMES, KEYS, min_size=1, max_size=4).flatmap(
+    lambda columns: st.lists(
+        st.fixed_dictionaries(
+            {
+                key: st.one_of(VALUES, st.none(), st.fixed_dictionaries({k: VALUES for k in inner}))
+                for key, inner in columns.items()
+            }
+        ),
+        min_size=2,
+        max_size=5,
+    )
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -20,8 +20,11 @@ def tool(name: str) -> list[str]:
     pytest.skip(f"{name} is not installed (pip install -e '.[test]')")
 
 
-@pytest.mark.parametrize("command", [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]],
-                         ids=["ruff check", "ruff format --check", "mypy"])
+@pytest.mark.parametrize(
+    "command",
+    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]],
+    ids=["ruff check", "ruff format --check", "mypy"],
+)
 def test_tool_passes(command):
     done = subprocess.run(tool(command[0]) + command[1:], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"`{' '.join(command)}` failed:\n{done.stdout}{done.stderr}"

@@ -46,9 +46,16 @@ INEXACT = {
     # track strides, so it cannot tell a view that folds from one that is copied.
     ("swin_t", "batch1_flash"): "a folded matmul operand is a view only at Swin's one-window stage at batch 1",
 }
-ZOO_CASES = [pytest.param(name, key, marks=[pytest.mark.xfail(reason=INEXACT[name, key], strict=True)]
-                          if (name, key) in INEXACT else [], id=f"{name}-{key}")
-             for name in ZOO for key in FIXTURE["zoo"][name]]
+ZOO_CASES = [
+    pytest.param(
+        name,
+        key,
+        marks=[pytest.mark.xfail(reason=INEXACT[name, key], strict=True)] if (name, key) in INEXACT else [],
+        id=f"{name}-{key}",
+    )
+    for name in ZOO
+    for key in FIXTURE["zoo"][name]
+]
 
 
 @pytest.mark.parametrize("name, key", ZOO_CASES)
@@ -71,7 +78,8 @@ def test_small_tinyllama_saved_bytes_exact():
     text = (ROOT / "specs" / "tinyllama_1_1b.yaml").read_text()
     assert "{repeat: 22," in text and "input: [2048]" in text
     text = text.replace("{repeat: 22,", f"{{repeat: {small['layers']},").replace(
-        "input: [2048]", f"input: [{small['tokens']}]")
+        "input: [2048]", f"input: [{small['tokens']}]"
+    )
     for key, expected in small.items():
         if key.startswith("batch"):
             batch, attention = int(key[5]), key.split("_")[1]
@@ -85,7 +93,7 @@ def test_small_tinyllama_saved_bytes_exact():
 def test_fixture_covers_the_zoo():
     zoo = json.loads((ROOT / "tests" / "fixtures" / "zoo.json").read_text())["models"]
     assert set(ZOO) == set(zoo)
-    assert all(len(FIXTURE["zoo"][name]) >= 2 for name in ZOO)   # batch 1 and 2
+    assert all(len(FIXTURE["zoo"][name]) >= 2 for name in ZOO)  # batch 1 and 2
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURE["optimizers"]))
@@ -111,8 +119,9 @@ def test_zero_figure_1():
     paper = {0: "120", 1: "31.4", 2: "16.6", 3: "1.88"}
     formula = {0: 16 * 7.5e9, 1: (2 + 2) * 7.5e9 + 12 * 7.5e9 / 64, 2: 2 * 7.5e9 + 14 * 7.5e9 / 64, 3: 16 * 7.5e9 / 64}
     for stage, printed in paper.items():
-        result = memory(report, report.layer_objects, Settings(precision="fp16-mixed", optimizer="adam", zero=stage,
-                                                             devices=64))
+        result = memory(
+            report, report.layer_objects, Settings(precision="fp16-mixed", optimizer="adam", zero=stage, devices=64)
+        )
         per_device = states_per_device(result)
         assert f"{per_device / 1e9:.3g}" == printed
         # exactly the paper's formula, plus Adam's 4-byte `step` tensor (one parameter tensor), partitioned
@@ -164,7 +173,8 @@ def test_weight_formats_for_inference():
 
 def test_checkpointing_keeps_block_inputs_and_one_block():
     # Two blocks of linear → relu on 1,000 features, fp32, batch 1 (4,000 B a tensor).
-    spec = parse_spec("""
+    spec = parse_spec(
+        """
 input: [1000]
 blocks:
   mlp:
@@ -175,7 +185,9 @@ layers:
   - repeat: 2
     name: h
     mlp: {}
-""", "<ckpt>")
+""",
+        "<ckpt>",
+    )
     report = analyze(spec)
     full = memory(report, report.layer_objects, Settings())
     # linear keeps its input, relu its output: input, relu0, relu1 (linear1 keeps relu0): 3 tensors
@@ -184,8 +196,10 @@ layers:
     # kept: each block's input (input, relu0); recomputed one at a time: block 1 adds relu1
     assert ckpt.components["saved_activations"] == 2 * 4_000 + 4_000
     big = analyze(str(ROOT / "specs" / "gpt2.yaml"))
-    assert (memory(big, big.layer_objects, Settings(checkpoint=True)).components["saved_activations"]
-            < memory(big, big.layer_objects, Settings()).components["saved_activations"] / 5)
+    assert (
+        memory(big, big.layer_objects, Settings(checkpoint=True)).components["saved_activations"]
+        < memory(big, big.layer_objects, Settings()).components["saved_activations"] / 5
+    )
 
 
 def test_mixed_precision_components():
@@ -194,31 +208,48 @@ def test_mixed_precision_components():
     n = 11_689_512
     assert result.components["parameters"] == result.components["gradients"] == 2 * n
     assert result.components["master_weights"] == 4 * n
-    assert result.components["optimizer_state"] == FIXTURE["optimizers"]["resnet18"]["adamw"]   # fp32, as torch
+    assert result.components["optimizer_state"] == FIXTURE["optimizers"]["resnet18"]["adamw"]  # fp32, as torch
 
 
 def test_json_contract():
     out = run_cli("memory", str(ROOT / "specs" / "resnet18.yaml"), "-f", "json")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert list(doc)[:8] == ["schema_version", "name", "batch", "settings", "components", "total", "per_device",
-                             "per_device_components"]
-    assert set(doc["components"]) >= {"parameters", "gradients", "optimizer_state", "master_weights",
-                                      "saved_activations", "kv_cache"}
+    assert list(doc)[:8] == [
+        "schema_version",
+        "name",
+        "batch",
+        "settings",
+        "components",
+        "total",
+        "per_device",
+        "per_device_components",
+    ]
+    assert set(doc["components"]) >= {
+        "parameters",
+        "gradients",
+        "optimizer_state",
+        "master_weights",
+        "saved_activations",
+        "kv_cache",
+    }
     assert doc["total"] == sum(doc["components"].values())
-    assert doc["components"]["saved_activations"] == 22_218_240   # CUDA kernels: no dropout in ResNet-18
+    assert doc["components"]["saved_activations"] == 22_218_240  # CUDA kernels: no dropout in ResNet-18
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--optimizer", "adan"], "unknown optimizer 'adan'"),
-    (["--zero", "3"], "give --devices"),
-    (["--zero", "4", "--devices", "2"], "zero stage must be"),
-    (["--precision", "fp64"], "unknown precision"),
-    (["--weights", "int4"], "for inference"),
-    (["--inference", "--weights", "int3"], "unknown weight format"),
-    (["--kv-cache", "128"], "add --inference"),
-    (["--attention", "sparse"], "unknown attention"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--optimizer", "adan"], "unknown optimizer 'adan'"),
+        (["--zero", "3"], "give --devices"),
+        (["--zero", "4", "--devices", "2"], "zero stage must be"),
+        (["--precision", "fp64"], "unknown precision"),
+        (["--weights", "int4"], "for inference"),
+        (["--inference", "--weights", "int3"], "unknown weight format"),
+        (["--kv-cache", "128"], "add --inference"),
+        (["--attention", "sparse"], "unknown attention"),
+    ],
+)
 def test_bad_options_exit_2(args, message):
     out = run_cli("memory", str(ROOT / "specs" / "lenet5.yaml"), *args)
     assert out.returncode == 2
@@ -227,8 +258,10 @@ def test_bad_options_exit_2(args, message):
 
 def test_check_memory_budgets(tmp_path):
     spec = tmp_path / "m.yaml"
-    spec.write_text("input: [1000]\nbudget: {max_train_memory: 1MiB, precision: bf16-mixed, optimizer: adamw, "
-                    "batch: 8}\nlayers:\n  - linear: 1000\n")
+    spec.write_text(
+        "input: [1000]\nbudget: {max_train_memory: 1MiB, precision: bf16-mixed, optimizer: adamw, "
+        "batch: 8}\nlayers:\n  - linear: 1000\n"
+    )
     out = run_cli("check", str(spec))
     # 1,001,000 params · (2 + 2 + 4 + 8) bytes + steps, far over 1 MiB
     assert out.returncode == 1 and "max_train_memory" in out.stdout
@@ -241,9 +274,13 @@ def test_check_memory_budgets(tmp_path):
 def test_analyze_rows_add_up():
     report = analyze(str(ROOT / "specs" / "resnet50.yaml"))
     # analyze uses CUDA kernels (no dropout here, so the CPU fixture's figure holds) and flash attention
-    assert sum(r.saved_bytes for r in report.layers) == report.totals.saved_bytes == FIXTURE["zoo"]["resnet50"]["batch1_flash"]
+    assert (
+        sum(r.saved_bytes for r in report.layers)
+        == report.totals.saved_bytes
+        == FIXTURE["zoo"]["resnet50"]["batch1_flash"]
+    )
     for block in report.blocks:
-        assert block.saved_bytes == sum(r.saved_bytes for r in report.layers[block.first:block.last + 1])
+        assert block.saved_bytes == sum(r.saved_bytes for r in report.layers[block.first : block.last + 1])
     assert report.layers[0].activation_bytes == 64 * 112 * 112 * 4
     # the input (602,112 B) and conv1's output (3,211,264 B) are alive at once, then conv1's and bn1's
     assert report.totals.peak_activation_bytes >= 2 * 3_211_264
@@ -269,15 +306,17 @@ def test_invariants_on_every_spec(path):
     ckpt = memory(report, report.layer_objects, Settings(precision="bf16-mixed", checkpoint=True))
     assert 0 < ckpt.components["saved_activations"] <= full.components["saved_activations"]
     previous = full.per_device
-    for stage in (1, 2, 3):   # each stage partitions more
+    for stage in (1, 2, 3):  # each stage partitions more
         sharded = memory(report, report.layer_objects, Settings(precision="bf16-mixed", zero=stage, devices=8))
         assert sharded.total == full.total and sharded.per_device <= previous
         previous = sharded.per_device
     inference = memory(report, report.layer_objects, Settings(train=False))
     largest_output = max(r.activation_bytes for r in report.layers)
-    inputs = sum(8 * report.batch * prod(shape) for shape in report.inputs.values())   # at most int64 each
+    inputs = sum(8 * report.batch * prod(shape) for shape in report.inputs.values())  # at most int64 each
     # at least the largest output, at most every output and input at once
-    assert largest_output <= inference.components["activations"] <= sum(r.activation_bytes for r in report.layers) + inputs
+    assert (
+        largest_output <= inference.components["activations"] <= sum(r.activation_bytes for r in report.layers) + inputs
+    )
 
 
 def test_spec_text_reaches_the_terminal_escaped(tmp_path):
@@ -285,16 +324,18 @@ def test_spec_text_reaches_the_terminal_escaped(tmp_path):
     spec.write_text('name: "evil [bold]x[/bold] [link=https://x]y[/link]"\ninput: [3]\nlayers:\n  - linear: 2\n')
     out = run_cli("memory", str(spec))
     assert out.returncode == 0 and "\x1b" not in out.stdout
-    assert "evil [bold]x[/bold] [link=https://x]y[/link]" in out.stdout   # shown, never read as markup
+    assert "evil [bold]x[/bold] [link=https://x]y[/link]" in out.stdout  # shown, never read as markup
     spec.write_text('name: "evil\\x1b[31mred"\ninput: [3]\nlayers:\n  - linear: 2\n')
     out = run_cli("memory", str(spec))
-    assert out.returncode == 2 and "\x1b" not in out.stdout + out.stderr   # control characters: refused, quoted escaped
+    assert out.returncode == 2 and "\x1b" not in out.stdout + out.stderr  # control characters: refused, quoted escaped
 
 
 def test_rotary_tables_are_kept_once_for_every_layer():
     # Two attention layers (heads 2 of 4 on (5, 8)), fp32: RoPE's cos and sin tables are 5 · 4 values each,
     # computed once per step and read by both layers: 2 · 5 · 4 · 4 = 160 bytes, whatever the batch.
-    spec = "input: [5, 8]\nlayers:\n  - linear: 8\n" + "  - multiheadattention: {heads: 2, kv_heads: 1, rotary: %s}\n" * 2
+    spec = (
+        "input: [5, 8]\nlayers:\n  - linear: 8\n" + "  - multiheadattention: {heads: 2, kv_heads: 1, rotary: %s}\n" * 2
+    )
     for batch in (1, 3):
         saved = {}
         for rotary in ("true", "false"):

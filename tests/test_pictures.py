@@ -23,20 +23,25 @@ SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 DOT = shutil.which("dot")
 MMDC = os.environ.get("MMDC") or shutil.which("mmdc")
 
-EVIL = r'''
+EVIL = r"""
 name: "evil \"net\" <b>x</b> --> end"
 input: [3, 8, 8]
 layers:
   - conv2d: {out: 4, kernel: 3, name: "a\"b]<script>alert(1)</script>#quot;&amp;\\`x`-->end"}
   - relu: {name: "c[d]{e}|f|;%%"}
-'''
-EVIL_NAME = 'a"b]<script>alert(1)</script>#quot;&amp;\\`x`-->end'   # names cannot hold newlines or spaces
+"""
+EVIL_NAME = 'a"b]<script>alert(1)</script>#quot;&amp;\\`x`-->end'  # names cannot hold newlines or spaces
 
 
-@pytest.mark.parametrize("spec, depth, fmt, golden", [
-    ("lenet5", None, "mermaid", "lenet5.mmd"), ("resnet18", 2, "mermaid", "resnet18_depth2.mmd"),
-    ("lenet5", None, "dot", "lenet5.dot"), ("resnet18", 2, "dot", "resnet18_depth2.dot"),
-])
+@pytest.mark.parametrize(
+    "spec, depth, fmt, golden",
+    [
+        ("lenet5", None, "mermaid", "lenet5.mmd"),
+        ("resnet18", 2, "mermaid", "resnet18_depth2.mmd"),
+        ("lenet5", None, "dot", "lenet5.dot"),
+        ("resnet18", 2, "dot", "resnet18_depth2.dot"),
+    ],
+)
 def test_golden(spec, depth, fmt, golden):
     args = ["analyze", f"specs/{spec}.yaml", "-f", fmt] + (["--depth", str(depth)] if depth else [])
     result = run_cli(*args)
@@ -66,9 +71,9 @@ def test_one_node_per_layer_and_an_edge_per_input(path):
 def test_depth_makes_blocks_nodes_inside_their_parents():
     text = render(analyze("specs/resnet50.yaml"), "mermaid", 2)
     nodes, edges, _ = mermaid_graph(text)
-    assert len(nodes) == 1 + 4 + 16 + 3   # input, stem, 16 bottlenecks, avgpool/flatten/fc
+    assert len(nodes) == 1 + 4 + 16 + 3  # input, stem, 16 bottlenecks, avgpool/flatten/fc
     assert text.count("subgraph") == 4 and 'subgraph c0["layer1 · bottleneck ×3"]' in text
-    assert len(edges) == len(nodes) - 1   # a chain: the residual adds are inside the blocks
+    assert len(edges) == len(nodes) - 1  # a chain: the residual adds are inside the blocks
 
 
 def test_tied_weights_are_dashed():
@@ -132,5 +137,7 @@ def test_mermaid_renders_every_spec(tmp_path):
 
 def test_readme_mermaid_block_is_real_output():
     readme = (ROOT / "README.md").read_text()
-    command, chart = re.search(r"`(paramcalc analyze [^`]*-f mermaid[^`]*)`:\n\n```mermaid\n(.*?)```", readme, re.S).groups()
+    command, chart = re.search(
+        r"`(paramcalc analyze [^`]*-f mermaid[^`]*)`:\n\n```mermaid\n(.*?)```", readme, re.S
+    ).groups()
     assert run_cli(*command.split()[1:]).stdout == chart

@@ -22,8 +22,8 @@ PUBLISHED = {
     "efficientnet_b0": (5_288_548, 0.386),
     "densenet121": (7_978_856, 2.834),
     "vit_b_16": (86_567_656, 17.564),
-    "swin_t": (28_288_354, 4.491),          # Swin_T_Weights.IMAGENET1K_V1
-    "convnext_tiny": (28_589_128, 4.456),   # ConvNeXt_Tiny_Weights.IMAGENET1K_V1
+    "swin_t": (28_288_354, 4.491),  # Swin_T_Weights.IMAGENET1K_V1
+    "convnext_tiny": (28_589_128, 4.456),  # ConvNeXt_Tiny_Weights.IMAGENET1K_V1
 }
 
 # HF transformers' pretrained "gpt2", head tied to wte: sum(p.numel() for p in model.parameters()) is
@@ -64,4 +64,4 @@ def test_gpt2_tied_and_untied():
     assert (head.tied_to, head.shared, head.params) == ("wte", GPT2_HEAD, GPT2_HEAD)
     untied = analyze(parse_spec(text.replace(", tie: wte", ""), "gpt2.yaml"))
     assert untied.totals.params == GPT2_UNTIED
-    assert untied.totals.macs == tied.totals.macs     # the head still multiplies
+    assert untied.totals.macs == tied.totals.macs  # the head still multiplies

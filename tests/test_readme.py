@@ -17,7 +17,7 @@ SHOWN = [(c, out) for c, out in re.findall(r"```\n\$ (paramcalc [^\n]*)\n(.*?)``
 def test_tour_output_is_real(command, shown):
     args = command.split()[1:]
     result = run_cli(*args, env=None)
-    if "..." in shown:   # an excerpt: every shown line must be printed
+    if "..." in shown:  # an excerpt: every shown line must be printed
         for line in shown.splitlines():
             if line != "...":
                 assert line in result.stdout.splitlines()
@@ -27,14 +27,17 @@ def test_tour_output_is_real(command, shown):
 
 def test_two_setup_commands_and_ci():
     blocks = re.findall(r"```\n(pip install [^\n]*)\n```", README)
-    assert blocks == ["pip install . && paramcalc analyze specs/resnet50.yaml",
-                      "pip install -e '.[test]' && python -m pytest"]
+    assert blocks == [
+        "pip install . && paramcalc analyze specs/resnet50.yaml",
+        "pip install -e '.[test]' && python -m pytest",
+    ]
     assert blocks[1] in (ROOT / ".ci" / "run").read_text()
 
 
 def test_narrow_terminal_example_is_real():
     from paramcalc import analyze, load_spec
     from paramcalc.render.table import Screen, render_table
+
     shown = re.search(r"In a 72-column terminal\n\(colours aside\):\n\n```text\n(.*?)```", README, re.S).group(1)
     report = analyze(load_spec(str(ROOT / "specs" / "resnet50.yaml")))
     text = render_table(report, 1, Screen(width=72, color=False, boxed=True))

@@ -23,15 +23,19 @@ def row_for(report, name):
     if name in rows:
         return rows[name]
     if name in blocks:
-        return report.layers[blocks[name].last]   # a block's output is its last layer's
+        return report.layers[blocks[name].last]  # a block's output is its last layer's
     parent, _, index = name.rpartition(".")
     if parent in blocks and index.isdigit() and blocks[parent].first + int(index) <= blocks[parent].last:
         return report.layers[blocks[parent].first + int(index)]
     return None
 
 
-MODULES = [(model, name, m) for model, modules in FIXTURE["models"].items() for name, m in modules.items()
-           if row_for(REPORTS[model], name) is not None]
+MODULES = [
+    (model, name, m)
+    for model, modules in FIXTURE["models"].items()
+    for name, m in modules.items()
+    if row_for(REPORTS[model], name) is not None
+]
 
 
 def assert_matches(rf, measured):
@@ -52,9 +56,12 @@ def assert_matches(rf, measured):
         assert firsts and lasts, "the oracle saw neither edge unclipped"
         if whole:
             assert size == max(whole), (d, rf, spans)
-        evenly = (isinstance(stride, int) and len({lo - o * stride for o, lo in firsts}) == 1
-                  and len({hi - o * stride for o, hi in lasts}) == 1)
-        if evenly:   # the field moves by `stride` per position: both edges are predicted exactly
+        evenly = (
+            isinstance(stride, int)
+            and len({lo - o * stride for o, lo in firsts}) == 1
+            and len({hi - o * stride for o, hi in lasts}) == 1
+        )
+        if evenly:  # the field moves by `stride` per position: both edges are predicted exactly
             o, lo = firsts[0]
             assert start == lo - o * stride, (d, rf, spans)
             o, hi = lasts[0]
@@ -78,8 +85,9 @@ def test_every_cnn_spec_is_measured_to_its_last_field():
             continue
         assert path.stem in FIXTURE["models"], path.stem
         matched = [(row_for(report, name), m) for model, name, m in MODULES if model == path.stem]
-        if report.layers[-1 - [r.receptive_field is not None for r in reversed(report.layers)].index(True)] \
-                .receptive_field["global"] and any(m["global"] for _, m in matched):
+        if report.layers[
+            -1 - [r.receptive_field is not None for r in reversed(report.layers)].index(True)
+        ].receptive_field["global"] and any(m["global"] for _, m in matched):
             continue
         local = [r for r in report.layers if r.receptive_field is not None and not r.receptive_field["global"]]
         final = local[-1].receptive_field
@@ -98,8 +106,13 @@ def test_layer_fields_equal_pytorch(case):
 
 
 # The issue's reference values, each also measured by the oracle on torchvision's model.
-KNOWN = [("alexnet", "features", 195), ("vgg16", "features", 212), ("resnet18", "layer4", 435),
-         ("resnet50", "layer4", 427), ("mobilenet_v2", "features", 491)]
+KNOWN = [
+    ("alexnet", "features", 195),
+    ("vgg16", "features", 212),
+    ("resnet18", "layer4", 435),
+    ("resnet50", "layer4", 427),
+    ("mobilenet_v2", "features", 491),
+]
 
 
 @pytest.mark.parametrize("model, name, size", KNOWN, ids=[f"{m}:{n}" for m, n, _ in KNOWN])
@@ -108,7 +121,7 @@ def test_known_sizes(model, name, size):
     n = measured["input"][1]
     firsts = [lo - o * 32 for o, lo, hi in measured["dims"][0] if lo > 0]
     lasts = [hi - o * 32 for o, lo, hi in measured["dims"][0] if hi < n - 1]
-    assert lasts[0] - firsts[0] + 1 == size   # all five have stride 32
+    assert lasts[0] - firsts[0] + 1 == size  # all five have stride 32
     assert row_for(REPORTS[model], name).receptive_field["size"] == [size, size]
 
 
@@ -124,13 +137,20 @@ def test_channels_last_keeps_the_field():
     """A permute moves the spatial dims, and layers on the channels at each position (LayerNorm,
     linear) keep the field, as ConvNeXt's blocks do: the field equals that of the same network
     without the channels-last detour. A convolution whose channels dim is spatial follows nothing."""
+
     def fields(middle):
-        spec = "input: [3, 32, 32]\nlayers:\n  - conv2d: {out: 8, kernel: 3, stride: 2}\n" + middle + \
-               "  - conv2d: {out: 8, kernel: 5, padding: 2}\n  - layernorm2d: {}\n"
+        spec = (
+            "input: [3, 32, 32]\nlayers:\n  - conv2d: {out: 8, kernel: 3, stride: 2}\n"
+            + middle
+            + "  - conv2d: {out: 8, kernel: 5, padding: 2}\n  - layernorm2d: {}\n"
+        )
         return [r.receptive_field for r in analyze(parse_spec(spec, "<rf>")).layers]
+
     plain = fields("")
-    detour = fields("  - permute: [0, 2, 3, 1]\n  - layernorm: {}\n  - linear: {out: 8}\n"
-                    "  - transpose: {dim0: 1, dim1: 3}\n  - transpose: {dim0: 2, dim1: 3}\n")
+    detour = fields(
+        "  - permute: [0, 2, 3, 1]\n  - layernorm: {}\n  - linear: {out: 8}\n"
+        "  - transpose: {dim0: 1, dim1: 3}\n  - transpose: {dim0: 2, dim1: 3}\n"
+    )
     assert detour[-2:] == plain[-2:] and plain[-1]["size"] == [11, 11]
     assert all(rf == plain[0] for rf in detour[1:-2])
     spec = "input: [3, 32, 32]\nlayers:\n  - permute: [0, 2, 3, 1]\n  - conv2d: {out: 4, kernel: 3}\n"

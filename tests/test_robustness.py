@@ -11,22 +11,42 @@ from paramcalc.spec import META_KEYS, TOP_KEYS
 
 FIELDS = sorted({name for cls in REGISTRY.values() for name in cls.synonyms()})
 WORDS = st.sampled_from(sorted(REGISTRY)[::3] + FIELDS[::2] + list(META_KEYS) + list(TOP_KEYS) + ["input", "b"])
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 70), st.floats(-2, 2, allow_nan=False),
-                    st.sampled_from(["same", "valid", "$w", "${w * 2}", "${", "relu", "3x3", "input", "-1"]))
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(WORDS, inner, max_size=4)), max_leaves=12)
-LAYER = st.one_of(st.sampled_from(sorted(REGISTRY)), st.dictionaries(WORDS, VALUES, min_size=1, max_size=3),
-                  st.builds(lambda kind, fields: {kind: fields}, st.sampled_from(sorted(REGISTRY)),
-                            st.dictionaries(st.sampled_from(FIELDS), SCALARS | st.lists(SCALARS, max_size=3),
-                                            max_size=4)))
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 70),
+    st.floats(-2, 2, allow_nan=False),
+    st.sampled_from(["same", "valid", "$w", "${w * 2}", "${", "relu", "3x3", "input", "-1"]),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(WORDS, inner, max_size=4)),
+    max_leaves=12,
+)
+LAYER = st.one_of(
+    st.sampled_from(sorted(REGISTRY)),
+    st.dictionaries(WORDS, VALUES, min_size=1, max_size=3),
+    st.builds(
+        lambda kind, fields: {kind: fields},
+        st.sampled_from(sorted(REGISTRY)),
+        st.dictionaries(st.sampled_from(FIELDS), SCALARS | st.lists(SCALARS, max_size=3), max_size=4),
+    ),
+)
 SHAPES = st.lists(st.integers(1, 24), min_size=1, max_size=4)
 SPECS = st.fixed_dictionaries(
-    {"input": SHAPES,
-     "layers": st.lists(LAYER, min_size=1, max_size=6)},
-    optional={"blocks": st.dictionaries(st.sampled_from(["b", "relu", "blk"]),
-                                        st.fixed_dictionaries({"layers": st.lists(LAYER, max_size=3)},
-                                                              optional={"args": st.dictionaries(WORDS, SCALARS)})),
-              "batch": st.integers(1, 3), "name": st.text(max_size=5), "outputs": st.lists(WORDS, max_size=2)})
+    {"input": SHAPES, "layers": st.lists(LAYER, min_size=1, max_size=6)},
+    optional={
+        "blocks": st.dictionaries(
+            st.sampled_from(["b", "relu", "blk"]),
+            st.fixed_dictionaries(
+                {"layers": st.lists(LAYER, max_size=3)}, optional={"args": st.dictionaries(WORDS, SCALARS)}
+            ),
+        ),
+        "batch": st.integers(1, 3),
+        "name": st.text(max_size=5),
+        "outputs": st.lists(WORDS, max_size=2),
+    },
+)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -46,6 +66,7 @@ def test_any_spec_gives_a_report_or_a_spec_error(doc):
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_()[]{},=:-.xX $'\"", max_size=40))
 def test_any_inline_layer_gives_a_report_or_a_spec_error(text):
     from paramcalc import inline_spec
+
     try:
         analyze(inline_spec("3x16x16", [text]))
     except SpecError as e:

@@ -31,10 +31,11 @@ def error_of(text: str) -> str:
 
 # ------------------------------------------------------------------ escaping, per destination
 
+
 def test_terminal_shows_every_unprintable_character_as_an_escape():
     assert escape.terminal("a\nb\r\t\x1b]0;x\x07") == "a\\nb\\r\\t\\x1b]0;x\\x07"
     assert escape.terminal("\u2028\u2029\x85\u202e\x7f") == "\\u2028\\u2029\\x85\\u202e\\x7f"
-    assert escape.terminal("café × 32 [bold]") == "café × 32 [bold]"   # printable text is kept
+    assert escape.terminal("café × 32 [bold]") == "café × 32 [bold]"  # printable text is kept
 
 
 def test_quote_cuts_long_values():
@@ -68,9 +69,11 @@ def test_csv_plain_cells_unchanged():
 
 # ------------------------------------------------------------------ names
 
+
 @pytest.mark.parametrize("name", ["a\nb", "a\x1b[2Jb", "a\u2028b", "a\x85b", "a\u202eb", "a\tb", ""])
 def test_layer_names_with_control_characters_are_refused(name):
     import json
+
     message = error_of(spec(f"  - relu: {{name: {json.dumps(name)}}}\n"))
     assert message.startswith("t.yaml:3:18: layer name")
     assert "\x1b" not in message and "\n" not in message.split("\n")[0][1:]
@@ -83,7 +86,7 @@ def test_name_length_edge():
 
 def test_layer_names_have_no_spaces_or_empty_parts_but_the_spec_name_may():
     assert "contains a space" in error_of(spec("  - relu: {name: a b}\n"))
-    for dotted in ("a..b", ".a", "a."):   # a flat dotted path (features.0, as import torch writes) has words
+    for dotted in ("a..b", ".a", "a."):  # a flat dotted path (features.0, as import torch writes) has words
         assert "has an empty part" in error_of(spec(f"  - relu: {{name: '{dotted}'}}\n"))
     assert analyze(parse_spec(spec("  - relu: {name: features.0}\n"), "t.yaml")).layers[0].name == "features.0"
     assert "separates the levels" in error_of("input: [4]\nblocks: {a.b: {layers: [relu]}}\nlayers: [relu]\n")
@@ -91,11 +94,14 @@ def test_layer_names_have_no_spaces_or_empty_parts_but_the_spec_name_may():
     assert report.name == "ResNet 50 v1.5"
 
 
-@pytest.mark.parametrize("text, where", [
-    ("name: \"a\\x1bb\"\ninput: [4]\nlayers: [relu]\n", "t.yaml:1:7: the spec's name"),
-    ("inputs: {\"a\\nb\": [4]}\nlayers: [relu]\n", "t.yaml:1:10: input name"),
-    ("input: [4]\nblocks: {\"b\\u2028\": {layers: [relu]}}\nlayers: [relu]\n", "t.yaml:2:10: block name"),
-])
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        ('name: "a\\x1bb"\ninput: [4]\nlayers: [relu]\n', "t.yaml:1:7: the spec's name"),
+        ('inputs: {"a\\nb": [4]}\nlayers: [relu]\n', "t.yaml:1:10: input name"),
+        ('input: [4]\nblocks: {"b\\u2028": {layers: [relu]}}\nlayers: [relu]\n', "t.yaml:2:10: block name"),
+    ],
+)
 def test_other_names_are_restricted_too(text, where):
     assert error_of(text).startswith(where)
 
@@ -103,11 +109,12 @@ def test_other_names_are_restricted_too(text, where):
 def test_hierarchical_name_length_edge(monkeypatch):
     monkeypatch.setattr(graph, "MAX_FULL_NAME", 9)
     text = "input: [4]\nlayers:\n  - layers: [{relu: {name: {n}}}]\n    name: grp\n"
-    analyze(parse_spec(text.replace("{n}", "abcde"), "t.yaml"))          # grp.abcde: 9 characters
-    assert "at most 9" in error_of(text.replace("{n}", "abcdef"))       # grp.abcdef: 10
+    analyze(parse_spec(text.replace("{n}", "abcde"), "t.yaml"))  # grp.abcde: 9 characters
+    assert "at most 9" in error_of(text.replace("{n}", "abcdef"))  # grp.abcdef: 10
 
 
 # ------------------------------------------------------------------ the ${...} evaluator
+
 
 def ev(text, env=None):
     return expressions.evaluate(text, env or {}, LOC, ())
@@ -140,18 +147,28 @@ def test_no_big_repetition():
 
 
 def test_expression_size_and_depth_edges():
-    assert ev("-" * 30 + "1") == 1                       # 32 levels with the constant and the body
+    assert ev("-" * 30 + "1") == 1  # 32 levels with the constant and the body
     assert "deeper than 32" in refused("-" * 32 + "1")
-    assert len(ev("[" + ", ".join(["1"] * 198) + "]")) == 198   # 200 nodes: the list, its context, the items
+    assert len(ev("[" + ", ".join(["1"] * 198) + "]")) == 198  # 200 nodes: the list, its context, the items
     assert "more than 200" in refused("[" + ", ".join(["1"] * 199) + "]")
     assert "1,001 characters" in refused("1" + " " * 999 + "1")
 
 
-@pytest.mark.parametrize("text, words", [
-    ("~1", "only arithmetic"), ("1 + 'a'", "an integer + a string"), ("min()", "min() of nothing"),
-    ("int('x')", "int() of a string"), ("1 / 0", "divides by zero"), ("(1 < 2) < 'a'", "compare a boolean"),
-    ("x", "not an argument"), ("-'a'", "negate a string"), ("1e400", "beyond"), ("max(key=1)", "named arguments"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("~1", "only arithmetic"),
+        ("1 + 'a'", "an integer + a string"),
+        ("min()", "min() of nothing"),
+        ("int('x')", "int() of a string"),
+        ("1 / 0", "divides by zero"),
+        ("(1 < 2) < 'a'", "compare a boolean"),
+        ("x", "not an argument"),
+        ("-'a'", "negate a string"),
+        ("1e400", "beyond"),
+        ("max(key=1)", "named arguments"),
+    ],
+)
 def test_every_failure_is_a_message_in_spec_terms(text, words):
     message = refused(text)
     assert words in message and "Error" not in message and "'str'" not in message
@@ -167,16 +184,18 @@ def test_inline_layers_have_the_same_limits():
 
 # ------------------------------------------------------------------ expansion
 
+
 def test_skipped_layers_count_toward_the_work_budget(monkeypatch):
     monkeypatch.setattr(graph, "MAX_WORK", 14)
     text = "input: [4]\nlayers:\n  - relu\n  - repeat: {n}\n    layers:\n      - relu: {when: false}\n"
-    analyze(parse_spec(text.replace("{n}", "6"), "t.yaml"))    # 2 entries + 6 × (a repetition + its entry) = 14
+    analyze(parse_spec(text.replace("{n}", "6"), "t.yaml"))  # 2 entries + 6 × (a repetition + its entry) = 14
     assert "more than 14 steps" in error_of(text.replace("{n}", "7"))
 
 
 def test_a_billion_skipped_repeats_are_refused_at_once():
-    message = error_of("input: [4]\nlayers:\n  - relu\n  - repeat: 1000000000\n    layers:\n"
-                       "      - relu: {when: false}\n")
+    message = error_of(
+        "input: [4]\nlayers:\n  - relu\n  - repeat: 1000000000\n    layers:\n      - relu: {when: false}\n"
+    )
     assert "500,000 steps" in message
 
 
@@ -188,7 +207,7 @@ def chained_blocks(n: int) -> str:
 def test_nesting_edge():
     assert len(analyze(parse_spec(chained_blocks(32), "t.yaml")).layers) == 1
     assert "more than 32 deep" in error_of(chained_blocks(33))
-    assert "more than 32 deep" in error_of(chained_blocks(400))     # was a RecursionError
+    assert "more than 32 deep" in error_of(chained_blocks(400))  # was a RecursionError
 
 
 def test_a_spec_of_100000_layers_is_still_analysed():
@@ -205,23 +224,24 @@ def test_long_names_repeated_cannot_blow_up_the_output(monkeypatch):
 
 # ------------------------------------------------------------------ YAML
 
-BOMB = ("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")))
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+)
 
 
 def test_alias_bomb_refused_at_the_alias():
     with pytest.raises(SpecError, match="more than 1,000,000 values") as e:
         yaml_reader.parse_yaml(BOMB, "b.yaml")
-    assert e.value.loc.line == 6     # 10^6 values reached at the sixth line, nothing expanded
+    assert e.value.loc.line == 6  # 10^6 values reached at the sixth line, nothing expanded
 
 
 def test_value_count_edge(monkeypatch):
     monkeypatch.setattr(yaml_reader, "MAX_VALUES", 5)
-    yaml_reader.parse_yaml("a: [1, 2, 3]", "t.yaml")              # mapping + list + 3 = 5
+    yaml_reader.parse_yaml("a: [1, 2, 3]", "t.yaml")  # mapping + list + 3 = 5
     with pytest.raises(SpecError, match="more than 5 values"):
         yaml_reader.parse_yaml("a: [1, 2, 3, 4]", "t.yaml")
     with pytest.raises(SpecError, match="more than 5 values"):
-        yaml_reader.parse_yaml("a: &x [1]\nb: [*x, *x]", "t.yaml")   # 1 + 2 + 1 + 2 × 2 = 8
+        yaml_reader.parse_yaml("a: &x [1]\nb: [*x, *x]", "t.yaml")  # 1 + 2 + 1 + 2 × 2 = 8
 
 
 def test_a_written_out_100000_layer_spec_is_within_the_value_limit():
@@ -238,12 +258,22 @@ def test_recursive_alias_and_nesting_edge():
         yaml_reader.parse_yaml("[" * 101 + "]" * 101, "t.yaml")
 
 
-@pytest.mark.parametrize("text, words", [
-    ("a: 2001-02-30", "as a date"), ("a: !!int ''", "as an integer"), ("a: " + "9" * 4301, "as an integer"),
-    ("a: !!timestamp x", "as a date"), ("a: !!binary a", "base64"), ("a: !!python/object:os.system x", "tag"),
-    ("a: !!set {x}", "tag"), ("a: *nothing", "names no anchor"), ("a: 1\n---\nb: 2", "second one"),
-    ("{[a]: 1}", "plain name"), ("k" * 129 + ": 1", "keys are names of at most 128"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("a: 2001-02-30", "as a date"),
+        ("a: !!int ''", "as an integer"),
+        ("a: " + "9" * 4301, "as an integer"),
+        ("a: !!timestamp x", "as a date"),
+        ("a: !!binary a", "base64"),
+        ("a: !!python/object:os.system x", "tag"),
+        ("a: !!set {x}", "tag"),
+        ("a: *nothing", "names no anchor"),
+        ("a: 1\n---\nb: 2", "second one"),
+        ("{[a]: 1}", "plain name"),
+        ("k" * 129 + ": 1", "keys are names of at most 128"),
+    ],
+)
 def test_yaml_constructor_failures_are_located_messages(text, words):
     with pytest.raises(SpecError) as e:
         yaml_reader.parse_yaml(text, "t.yaml")
@@ -257,6 +287,7 @@ def test_merge_keys_still_work():
 
 # ------------------------------------------------------------------ files
 
+
 def test_file_size_edge(tmp_path, monkeypatch):
     path = tmp_path / "big.yaml"
     with open(path, "wb") as f:
@@ -264,7 +295,7 @@ def test_file_size_edge(tmp_path, monkeypatch):
     result = run_cli("analyze", str(path))
     assert result.returncode == 2 and "larger than 10 MiB" in result.stderr
     monkeypatch.setattr(yaml_reader, "MAX_BYTES", 30)
-    path.write_text("input: [4]\nlayers: [relu]\n")    # 27 bytes
+    path.write_text("input: [4]\nlayers: [relu]\n")  # 27 bytes
     assert yaml_reader.read_text(str(path))[0].startswith("input")
     path.write_text("input: [4]\nlayers: [relu, relu]\n")
     with pytest.raises(SpecError, match="larger than"):
@@ -274,12 +305,19 @@ def test_file_size_edge(tmp_path, monkeypatch):
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "spec.yaml"
     os.mkfifo(fifo)
-    result = run_cli("analyze", str(fifo))      # run_cli has a timeout: a block would fail the test
+    result = run_cli("analyze", str(fifo))  # run_cli has a timeout: a block would fail the test
     assert result.returncode == 2 and "named pipe" in result.stderr
 
 
-@pytest.mark.parametrize("path, words", [("/dev/null", "is a device"), ("/", "is a directory"),
-                                         ("/tmp/" + "a" * 5000, "cannot read"), ("nope.yaml", "no such file")])
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("/dev/null", "is a device"),
+        ("/", "is a directory"),
+        ("/tmp/" + "a" * 5000, "cannot read"),
+        ("nope.yaml", "no such file"),
+    ],
+)
 def test_paths_that_are_not_specs(path, words):
     result = run_cli("analyze", path)
     assert (result.returncode, result.stdout) == (2, "")
@@ -311,6 +349,7 @@ def test_check_survives_symlink_loops_and_keeps_to_its_tree(tmp_path):
 
 def test_check_caps_the_file_count(tmp_path, monkeypatch):
     from paramcalc import check
+
     for i in range(4):
         (tmp_path / f"s{i}.yaml").write_text("input: [4]\nlayers: [relu]\n")
     monkeypatch.setattr(check, "MAX_FILES", 4)
@@ -325,7 +364,10 @@ def test_exports_never_replace_a_non_regular_file(tmp_path):
     spec_path.write_text("input: [4]\nlayers: [relu]\n")
     os.mkfifo(tmp_path / "fifo.svg")
     (tmp_path / "dir.svg").mkdir()
-    for target in (str(tmp_path / "dir.svg"), str(tmp_path / "fifo.svg")):   # never /dev/null: a regression run as root would replace it
+    for target in (
+        str(tmp_path / "dir.svg"),
+        str(tmp_path / "fifo.svg"),
+    ):  # never /dev/null: a regression run as root would replace it
         result = run_cli("analyze", str(spec_path), "--save-svg", target)
         assert result.returncode == 2 and "not a regular file" in result.stderr
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
@@ -338,15 +380,26 @@ def test_exports_never_replace_a_non_regular_file(tmp_path):
 
 def test_a_full_device_is_a_one_line_error():
     with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "paramcalc", "analyze", "specs/lenet5.yaml"], stdout=full,
-                                stderr=subprocess.PIPE, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "paramcalc", "analyze", "specs/lenet5.yaml"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 2
     assert result.stderr == "error: cannot write the output: No space left on device\n"
 
 
 def test_a_closed_stdout_is_a_one_line_error():
-    result = subprocess.run([sys.executable, "-m", "paramcalc", "analyze", "specs/lenet5.yaml"], stdout=None,
-                            stderr=subprocess.PIPE, text=True, timeout=60, preexec_fn=lambda: os.close(1))
+    result = subprocess.run(
+        [sys.executable, "-m", "paramcalc", "analyze", "specs/lenet5.yaml"],
+        stdout=None,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: os.close(1),
+    )
     assert result.returncode == 2
     assert result.stderr == "error: cannot write the output: standard output is closed\n"
 
@@ -358,25 +411,37 @@ def test_a_terminal_that_is_not_utf8():
 
 # ------------------------------------------------------------------ numbers
 
+
 def test_human_units_never_overflow():
     from paramcalc.render import human
+
     assert human(10**40) == "10000000000000000000000000000.00 T"
     assert human(138_357_544) == "138.36 M" and human(253_952, "B", binary=True) == "248.0 KiB"
 
 
-@pytest.mark.parametrize("value, words", [
-    (".nan", "finite"), (".inf", "finite"), ("1.0e+400", "finite"), ("\"1e400\"", "optional unit"),
-    ("1" + "0" * 30 + "1", "beyond any network"), ("\"" + "9" * 5000 + "\"", "optional unit"), ("2.5", "whole number"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        (".nan", "finite"),
+        (".inf", "finite"),
+        ("1.0e+400", "finite"),
+        ('"1e400"', "optional unit"),
+        ("1" + "0" * 30 + "1", "beyond any network"),
+        ('"' + "9" * 5000 + '"', "optional unit"),
+        ("2.5", "whole number"),
+    ],
+)
 def test_budget_amounts_that_are_not_finite_or_integral_are_refused(value, words):
     result_text = spec("  - relu\n") + f"budget:\n  max_params: {value}\n"
     from paramcalc.budget import spec_budgets
+
     with pytest.raises(SpecError, match=words):
         spec_budgets(parse_spec(result_text, "t.yaml"))
 
 
 def test_budget_amount_edges():
     from paramcalc.budget import parse_amount
+
     assert parse_amount(10**30, "max_params") == 10**30
     with pytest.raises(SpecError):
         parse_amount(10**30 + 1, "max_params")
@@ -385,6 +450,7 @@ def test_budget_amount_edges():
 
 def test_a_huge_overrun_is_reported_exactly():
     from paramcalc.budget import Violation
+
     v = Violation("max_params", 1, 10**25, "flag", None)
     assert v.message.endswith("(999999999999999999999999900.0%)")
 
@@ -424,6 +490,7 @@ def test_markup_is_shown_not_interpreted(attack):
 def test_markdown_output_holds_no_html_and_keeps_its_rows(attack):
     out = run_cli("analyze", attack, "-f", "markdown").stdout
     import re
+
     assert not re.search(r"(?<!\\)<img", re.sub(r"(`+).*?\1", "", out))
     assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in out
     rows = [line for line in out.splitlines() if line.startswith("| ")]
@@ -459,8 +526,13 @@ def test_no_line_starts_a_workflow_command(tmp_path):
     path.write_text('input: [4]\nlayers:\n  - relu: {name: "::warning::x"}\n')
     named = tmp_path / "named.yaml"
     named.write_text('name: "::error::FORGED"\ninput: [4]\nlayers:\n  - relu: {name: "::warning::x"}\n')
-    for args in (["analyze", str(path)], ["analyze", str(named)], ["diff", str(named), str(path), "--all"],
-                 ["analyze", str(named), "-f", "markdown"], ["check", str(tmp_path)]):
+    for args in (
+        ["analyze", str(path)],
+        ["analyze", str(named)],
+        ["diff", str(named), str(path), "--all"],
+        ["analyze", str(named), "-f", "markdown"],
+        ["check", str(tmp_path)],
+    ):
         result = run_cli(*args)
         assert result.returncode in (0, 1), result.stderr
         lines = (result.stdout + result.stderr).splitlines()

@@ -35,13 +35,13 @@ def test_costliest_are_the_largest_rows():
 def test_tied_weight_counts_for_its_owner():
     report = analyze("specs/gpt2.yaml")
     lm_head = next(r for r in report.layers if r.name == "lm_head")
-    assert shares(lm_head, report.totals)[0] == 0   # its weight is wte's
+    assert shares(lm_head, report.totals)[0] == 0  # its weight is wte's
 
 
 def test_bars():
     assert bar(0) == " " * 10 + "   0.0%"
     assert bar(1) == "█" * 10 + " 100.0%"
-    assert bar(0.4531) == "████▌" + " " * 7 + "45.3%"   # 4.53 of 10 cells: four and a half
+    assert bar(0.4531) == "████▌" + " " * 7 + "45.3%"  # 4.53 of 10 cells: four and a half
 
 
 def test_share_table_names_the_costliest():

@@ -56,8 +56,10 @@ def _numbers(text):
 
 
 @pytest.mark.parametrize("width", (40, 60, 80, 100, 120, 200))
-@pytest.mark.parametrize("spec, depth", [("resnet50", None), ("resnet50", 2), ("gpt2", None), ("unet", None),
-                                         ("efficientnet_b0", 3), ("vit_b_16", None)])
+@pytest.mark.parametrize(
+    "spec, depth",
+    [("resnet50", None), ("resnet50", 2), ("gpt2", None), ("unet", None), ("efficientnet_b0", 3), ("vit_b_16", None)],
+)
 def test_no_number_is_cut_and_lines_fit(spec, depth, width):
     report = analyze(load_spec(str(ROOT / "specs" / f"{spec}.yaml")))
     text = render_table(report, depth, terminal(width))
@@ -66,8 +68,8 @@ def test_no_number_is_cut_and_lines_fit(spec, depth, width):
         assert f"{row.params:,}" in shown and f"{row.macs:,}" in shown, row.name
     assert f"{report.totals.params:,}" in shown and f"{report.totals.macs:,}" in shown
     lines = text.splitlines()
-    table = lines[1:next(i for i, line in enumerate(lines) if line.startswith("╰")) + 1]
-    if max(len(line) for line in table) > width:     # too narrow for the numbers themselves
+    table = lines[1 : next(i for i, line in enumerate(lines) if line.startswith("╰")) + 1]
+    if max(len(line) for line in table) > width:  # too narrow for the numbers themselves
         assert table[1].replace("│", " ").split() == ["name", "output", "params", "MACs"]
 
 
@@ -99,8 +101,17 @@ def test_columns_pick_and_order():
 def test_a_column_plugs_in_without_layout_code():
     report = analyze(load_spec(str(ROOT / "specs" / "lenet5.yaml")))
     columns = default_columns(report)
-    columns.insert(-1, Column("double", "2×params", lambda row: f"{2 * row.params:,}",
-                              lambda rep: f"{2 * rep.totals.params:,}", align="right", drop=3))
+    columns.insert(
+        -1,
+        Column(
+            "double",
+            "2×params",
+            lambda row: f"{2 * row.params:,}",
+            lambda rep: f"{2 * rep.totals.params:,}",
+            align="right",
+            drop=3,
+        ),
+    )
     text = render_table(report, None, Screen(), columns=columns)
     assert "2×params" in text.splitlines()[0] and "123,412" in text
     narrow = render_table(report, None, terminal(70), columns=columns)
@@ -109,8 +120,9 @@ def test_a_column_plugs_in_without_layout_code():
 
 def test_spec_text_is_never_markup(monkeypatch):
     monkeypatch.setenv("TERM", "xterm")
-    spec = parse_spec("name: '[bold red]x[/]'\ninput: [4]\nlayers:\n  - linear: {out: 2, name: '[link=http://e]y'}\n",
-                      "m.yaml")
+    spec = parse_spec(
+        "name: '[bold red]x[/]'\ninput: [4]\nlayers:\n  - linear: {out: 2, name: '[link=http://e]y'}\n", "m.yaml"
+    )
     report = analyze(spec)
     for screen in (Screen(), terminal(120), Screen(width=120, color=True, boxed=True)):
         text = render_table(report, None, screen)
@@ -140,11 +152,13 @@ def _in_terminal(args, columns, extra_env=None):
     import pty
     import subprocess
     import sys
+
     leader, follower = pty.openpty()
     env = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
     env.update({"COLUMNS": str(columns), "LINES": "50", "TERM": "xterm", **(extra_env or {})})
-    proc = subprocess.Popen([sys.executable, "-m", "paramcalc", *args], stdout=follower, stderr=subprocess.PIPE,
-                            env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paramcalc", *args], stdout=follower, stderr=subprocess.PIPE, env=env, cwd=ROOT
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -174,8 +188,11 @@ def test_a_real_terminal_gets_a_fitted_coloured_table():
 def test_piped_table_does_not_import_rich():
     import subprocess
     import sys
-    code = ("import sys; from paramcalc.cli import app\n"
-            "try: app(['analyze', 'specs/lenet5.yaml'])\nexcept SystemExit: pass\n"
-            "sys.stderr.write(str('rich' in sys.modules))")
+
+    code = (
+        "import sys; from paramcalc.cli import app\n"
+        "try: app(['analyze', 'specs/lenet5.yaml'])\nexcept SystemExit: pass\n"
+        "sys.stderr.write(str('rich' in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "conv2d_1" in result.stdout and result.stderr.strip().endswith("False")

@@ -46,11 +46,13 @@ def torch_call(kind: str, fields: dict, in_shapes: list[list[int]]):
     if kind == "add":
         return lambda *xs: sum(xs[1:], xs[0])
     if kind == "mul":
+
         def mul(*xs):
             out = xs[0]
             for x in xs[1:]:
                 out = out * x
             return out
+
         return mul
     if kind == "concat":
         return lambda *xs: torch.cat(xs, dim=fields.get("dim", 1))
@@ -60,8 +62,11 @@ def torch_call(kind: str, fields: dict, in_shapes: list[list[int]]):
         return lambda x: torch.chunk(x, fields["chunks"], dim=fields.get("dim", 1))[fields.get("index", 0)]
     if kind == "mean":
         return lambda x: torch.mean(x, dim=fields["dim"], keepdim=fields.get("keepdim", False))
-    return (_newer_kinds(kind, fields, shape) or _issue10_kinds(kind, fields, shape)
-            or getattr(nn, TORCH_CLASS[kind])(**kwargs))
+    return (
+        _newer_kinds(kind, fields, shape)
+        or _issue10_kinds(kind, fields, shape)
+        or getattr(nn, TORCH_CLASS[kind])(**kwargs)
+    )
 
 
 def _newer_kinds(kind, f, shape):
@@ -73,13 +78,21 @@ def _newer_kinds(kind, f, shape):
         return f.get("shape") or shape[-1]
 
     if kind in ("upsample", "upsamplingnearest2d", "upsamplingbilinear2d"):
+
         def tup(v):  # nn.Upsample wants tuples, where YAML gives lists
             return tuple(v) if isinstance(v, list) else v
+
         args = {"size": tup(f.get("size")), "scale_factor": tup(f.get("scale"))}
         if kind == "upsample":
             args |= {"mode": f.get("mode", "nearest"), "align_corners": f.get("align_corners")}
-        return getattr(nn, {"upsample": "Upsample", "upsamplingnearest2d": "UpsamplingNearest2d",
-                            "upsamplingbilinear2d": "UpsamplingBilinear2d"}[kind])(**args)
+        return getattr(
+            nn,
+            {
+                "upsample": "Upsample",
+                "upsamplingnearest2d": "UpsamplingNearest2d",
+                "upsamplingbilinear2d": "UpsamplingBilinear2d",
+            }[kind],
+        )(**args)
     if kind in ("pixelshuffle", "pixelunshuffle"):
         return getattr(nn, "PixelShuffle" if kind == "pixelshuffle" else "PixelUnshuffle")(f["factor"])
     if kind in ("reshape", "view"):
@@ -106,8 +119,9 @@ def _newer_kinds(kind, f, shape):
     if kind == "groupnorm":
         return nn.GroupNorm(f["groups"], shape[0], affine=f.get("affine", True))
     if kind.startswith("instancenorm"):
-        return getattr(nn, f"InstanceNorm{kind[-2:]}")(shape[0], affine=f.get("affine", False),
-                                                       track_running_stats=f.get("track_running_stats", False))
+        return getattr(nn, f"InstanceNorm{kind[-2:]}")(
+            shape[0], affine=f.get("affine", False), track_running_stats=f.get("track_running_stats", False)
+        )
     if kind == "localresponsenorm":
         return nn.LocalResponseNorm(f["size"])
     if kind == "embedding":
@@ -115,6 +129,7 @@ def _newer_kinds(kind, f, shape):
     if kind == "embeddingbag":
         return nn.EmbeddingBag(f["num"], f["dim"], mode=f.get("mode", "mean"))
     if kind == "parameter":
+
         class Holder(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -122,10 +137,17 @@ def _newer_kinds(kind, f, shape):
 
             def forward(self):
                 return self.weight.detach().expand(BATCH, *f["shape"])
+
         return Holder()
     if kind in ("rnn", "lstm", "gru"):
-        args = {"input_size": shape[-1], "hidden_size": f["hidden"], "num_layers": f.get("layers", 1),
-                "bias": f.get("bias", True), "bidirectional": f.get("bidirectional", False), "batch_first": True}
+        args = {
+            "input_size": shape[-1],
+            "hidden_size": f["hidden"],
+            "num_layers": f.get("layers", 1),
+            "bias": f.get("bias", True),
+            "bidirectional": f.get("bidirectional", False),
+            "batch_first": True,
+        }
         if "proj" in f:
             args["proj_size"] = f["proj"]
         if "nonlinearity" in f:
@@ -136,19 +158,34 @@ def _newer_kinds(kind, f, shape):
         module = ReferenceAttention(shape[-1], **f)
         return _Wrapped(module, lambda *xs: module(*(xs * 3)[:3] if len(xs) == 1 else (xs[0], xs[1], xs[-1])))
     if kind == "multiheadattention":
-        module = nn.MultiheadAttention(shape[-1], f["heads"], bias=f.get("bias", True),
-                                       add_bias_kv=f.get("add_bias_kv", False), add_zero_attn=f.get("add_zero_attn", False),
-                                       kdim=f.get("kdim"), vdim=f.get("vdim"), batch_first=True)
+        module = nn.MultiheadAttention(
+            shape[-1],
+            f["heads"],
+            bias=f.get("bias", True),
+            add_bias_kv=f.get("add_bias_kv", False),
+            add_zero_attn=f.get("add_zero_attn", False),
+            kdim=f.get("kdim"),
+            vdim=f.get("vdim"),
+            batch_first=True,
+        )
 
         def attend(*xs):
             q, k, v = (xs * 3)[:3] if len(xs) == 1 else (xs[0], xs[1], xs[-1])
             return module(q, k, v)[0]
+
         return _Wrapped(module, attend)
     if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
         cls = nn.TransformerEncoderLayer if kind == "transformerencoderlayer" else nn.TransformerDecoderLayer
-        return cls(shape[-1], f["heads"], dim_feedforward=f.get("ff", 2048), dropout=0.0,
-                   activation=f.get("activation", "relu"), norm_first=f.get("norm_first", False),
-                   bias=f.get("bias", True), batch_first=True)
+        return cls(
+            shape[-1],
+            f["heads"],
+            dim_feedforward=f.get("ff", 2048),
+            dropout=0.0,
+            activation=f.get("activation", "relu"),
+            norm_first=f.get("norm_first", False),
+            bias=f.get("bias", True),
+            batch_first=True,
+        )
     return None
 
 
@@ -160,6 +197,7 @@ def _issue10_kinds(kind, f, shape):
     if kind in ("matmul", "bmm"):
         return getattr(torch, kind)
     if kind == "buffer":
+
         class Holder(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -167,15 +205,22 @@ def _issue10_kinds(kind, f, shape):
 
             def forward(self):
                 return self.state.unsqueeze(0).expand(BATCH, *f["shape"])
+
         return Holder()
     if kind == "layernorm2d":
+
         class LayerNorm2d(nn.LayerNorm):  # torchvision.models.convnext.LayerNorm2d, verbatim
             def forward(self, x):
                 x = x.permute(0, 2, 3, 1)
                 x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
                 return x.permute(0, 3, 1, 2)
-        return LayerNorm2d(shape[0], eps=f.get("eps", 1e-6), elementwise_affine=f.get("elementwise_affine", True),
-                           bias=f.get("bias", True))
+
+        return LayerNorm2d(
+            shape[0],
+            eps=f.get("eps", 1e-6),
+            elementwise_affine=f.get("elementwise_affine", True),
+            bias=f.get("bias", True),
+        )
     return None
 
 
@@ -192,10 +237,24 @@ def _reference_attention_class():
         kv_heads key/value heads shared by groups of query heads, F.scaled_dot_product_attention(
         enable_gqa=True); leading dims of the (..., seq, E) inputs are batch dims."""
 
-        def __init__(self, e, heads, kv_heads=None, head_dim=None, bias=True, q_bias=None, k_bias=None,
-                     v_bias=None, out_bias=None, kdim=None, vdim=None, add_bias_kv=False, add_zero_attn=False):
+        def __init__(
+            self,
+            e,
+            heads,
+            kv_heads=None,
+            head_dim=None,
+            bias=True,
+            q_bias=None,
+            k_bias=None,
+            v_bias=None,
+            out_bias=None,
+            kdim=None,
+            vdim=None,
+            add_bias_kv=False,
+            add_zero_attn=False,
+        ):
             super().__init__()
-            if head_dim is None and e % heads:   # as nn.MultiheadAttention: "embed_dim must be divisible by num_heads"
+            if head_dim is None and e % heads:  # as nn.MultiheadAttention: "embed_dim must be divisible by num_heads"
                 raise ValueError("heads must divide E")
             kv_heads, head_dim = kv_heads or heads, head_dim or e // heads
             self.heads, self.kv_heads, self.head_dim, self.add_zero_attn = heads, kv_heads, head_dim, add_zero_attn
@@ -226,8 +285,10 @@ def _reference_attention_class():
 
             def heads(x, n):
                 return x.unflatten(-1, (n, self.head_dim)).transpose(-2, -3)
-            out = F.scaled_dot_product_attention(heads(q, self.heads), heads(k, self.kv_heads),
-                                                 heads(v, self.kv_heads), enable_gqa=True)
+
+            out = F.scaled_dot_product_attention(
+                heads(q, self.heads), heads(k, self.kv_heads), heads(v, self.kv_heads), enable_gqa=True
+            )
             return self.out_proj(out.transpose(-2, -3).flatten(-2))
 
     return ReferenceAttention
@@ -253,18 +314,47 @@ def _first(module):
 
 
 TORCH_CLASS = {
-    **{f"maxpool{d}": f"MaxPool{d}" for d in SPATIAL}, **{f"avgpool{d}": f"AvgPool{d}" for d in SPATIAL},
+    **{f"maxpool{d}": f"MaxPool{d}" for d in SPATIAL},
+    **{f"avgpool{d}": f"AvgPool{d}" for d in SPATIAL},
     **{f"adaptiveavgpool{d}": f"AdaptiveAvgPool{d}" for d in SPATIAL},
     **{f"adaptivemaxpool{d}": f"AdaptiveMaxPool{d}" for d in SPATIAL},
-    "flatten": "Flatten", "identity": "Identity", "dropout": "Dropout", "dropout1d": "Dropout1d",
-    "dropout2d": "Dropout2d", "dropout3d": "Dropout3d", "alphadropout": "AlphaDropout",
-    "featurealphadropout": "FeatureAlphaDropout", "relu": "ReLU", "relu6": "ReLU6", "leakyrelu": "LeakyReLU",
-    "elu": "ELU", "celu": "CELU", "selu": "SELU", "gelu": "GELU", "silu": "SiLU", "mish": "Mish",
-    "hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid", "hardtanh": "Hardtanh", "sigmoid": "Sigmoid",
-    "tanh": "Tanh", "logsigmoid": "LogSigmoid", "softsign": "Softsign", "tanhshrink": "Tanhshrink",
-    "softplus": "Softplus", "hardshrink": "Hardshrink", "softshrink": "Softshrink", "threshold": "Threshold",
-    "rrelu": "RReLU", "softmax": "Softmax", "logsoftmax": "LogSoftmax", "softmin": "Softmin",
-    "softmax2d": "Softmax2d", "prelu": "PReLU", "glu": "GLU", "channelshuffle": "ChannelShuffle",
+    "flatten": "Flatten",
+    "identity": "Identity",
+    "dropout": "Dropout",
+    "dropout1d": "Dropout1d",
+    "dropout2d": "Dropout2d",
+    "dropout3d": "Dropout3d",
+    "alphadropout": "AlphaDropout",
+    "featurealphadropout": "FeatureAlphaDropout",
+    "relu": "ReLU",
+    "relu6": "ReLU6",
+    "leakyrelu": "LeakyReLU",
+    "elu": "ELU",
+    "celu": "CELU",
+    "selu": "SELU",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "mish": "Mish",
+    "hardswish": "Hardswish",
+    "hardsigmoid": "Hardsigmoid",
+    "hardtanh": "Hardtanh",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "logsigmoid": "LogSigmoid",
+    "softsign": "Softsign",
+    "tanhshrink": "Tanhshrink",
+    "softplus": "Softplus",
+    "hardshrink": "Hardshrink",
+    "softshrink": "Softshrink",
+    "threshold": "Threshold",
+    "rrelu": "RReLU",
+    "softmax": "Softmax",
+    "logsoftmax": "LogSoftmax",
+    "softmin": "Softmin",
+    "softmax2d": "Softmax2d",
+    "prelu": "PReLU",
+    "glu": "GLU",
+    "channelshuffle": "ChannelShuffle",
 }
 
 
@@ -307,11 +397,17 @@ def measure(case: dict) -> dict:
     total = sum(p.numel() for p in params.values())
     flops = counter.get_total_flops()
     assert flops % (2 * BATCH) == 0
-    return {"output_shape": list(out.shape[1:]), "weights": total - bias, "bias": bias,
-            "buffers": sum(b.numel() for b in buffers), "macs": flops // (2 * BATCH)}
+    return {
+        "output_shape": list(out.shape[1:]),
+        "weights": total - bias,
+        "bias": bias,
+        "buffers": sum(b.numel() for b in buffers),
+        "macs": flops // (2 * BATCH),
+    }
 
 
 # ---------------------------------------------------------------- random cases
+
 
 def _spatial(rng, n, lo=1, hi=12):
     return [rng.randint(lo, hi) for _ in range(n)]
@@ -330,8 +426,12 @@ def random_case(kind: str, rng: random.Random) -> dict:
     if kind.startswith("convtranspose"):
         groups = rng.choice([1, 1, 2, 3])
         fields = {"out": groups * rng.randint(1, 4), "kernel": _per_dim(rng, n, 1, 5)}
-        for key, lo, hi, p in (("stride", 1, 3, 0.6), ("padding", 0, 2, 0.4), ("dilation", 1, 2, 0.3),
-                               ("output_padding", 0, 2, 0.3)):
+        for key, lo, hi, p in (
+            ("stride", 1, 3, 0.6),
+            ("padding", 0, 2, 0.4),
+            ("dilation", 1, 2, 0.3),
+            ("output_padding", 0, 2, 0.3),
+        ):
             if rng.random() < p:
                 fields[key] = _per_dim(rng, n, lo, hi)
         if groups > 1:
@@ -400,8 +500,10 @@ def random_case(kind: str, rng: random.Random) -> dict:
         rank = len(shape) + 1
         start = rng.randint(1, rank - 1)
         end = rng.randint(start, rank - 1)
-        fields = {"start_dim": start - rank if rng.random() < 0.3 else start,
-                  "end_dim": end - rank if rng.random() < 0.5 else end}
+        fields = {
+            "start_dim": start - rank if rng.random() < 0.3 else start,
+            "end_dim": end - rank if rng.random() < 0.5 else end,
+        }
         return {"kind": kind, "fields": fields, "inputs": [shape]}
     if kind in ("softmax", "logsoftmax", "softmin", "glu"):
         shape = _spatial(rng, rng.randint(1, 3), 1, 6)
@@ -454,13 +556,19 @@ def random_case(kind: str, rng: random.Random) -> dict:
         return {"kind": kind, "fields": fields, "inputs": [shape]}
     if kind == "channelshuffle":
         groups = rng.randint(1, 4)
-        return {"kind": kind, "fields": {"groups": groups},
-                "inputs": [[groups * rng.randint(1, 4), *_spatial(rng, 2, 1, 5)]]}
+        return {
+            "kind": kind,
+            "fields": {"groups": groups},
+            "inputs": [[groups * rng.randint(1, 4), *_spatial(rng, 2, 1, 5)]],
+        }
     if kind == "mean":
         shape = _spatial(rng, rng.randint(1, 3), 1, 6)
         dims = rng.sample(range(1, len(shape) + 1), rng.randint(1, len(shape)))
-        return {"kind": kind, "fields": {"dim": dims if len(dims) > 1 else dims[0], "keepdim": rng.random() < 0.5},
-                "inputs": [shape]}
+        return {
+            "kind": kind,
+            "fields": {"dim": dims if len(dims) > 1 else dims[0], "keepdim": rng.random() < 0.5},
+            "inputs": [shape],
+        }
     newer = _random_newer(kind, rng) or _random_issue10(kind, rng)
     if kind == GQA:
         return {"kind": "multiheadattention", **newer}
@@ -477,8 +585,25 @@ def random_case(kind: str, rng: random.Random) -> dict:
     return {"kind": kind, "fields": fields, "inputs": [[rng.randint(1, 8), *_spatial(rng, rank - 1, 1, 6)]]}
 
 
-ORACLE_KINDS = ["conv1d", "conv2d", "conv3d", "convtranspose1d", "convtranspose2d", "convtranspose3d", *TORCH_CLASS, "linear", "batchnorm1d", "batchnorm2d", "batchnorm3d",
-                "add", "mul", "concat", "split", "chunk", "mean"]
+ORACLE_KINDS = [
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "convtranspose1d",
+    "convtranspose2d",
+    "convtranspose3d",
+    *TORCH_CLASS,
+    "linear",
+    "batchnorm1d",
+    "batchnorm2d",
+    "batchnorm3d",
+    "add",
+    "mul",
+    "concat",
+    "split",
+    "chunk",
+    "mean",
+]
 
 
 def _random_newer(kind, rng):
@@ -486,8 +611,10 @@ def _random_newer(kind, rng):
     r = rng.randint
     if kind == "upsample":
         n = r(1, 3)
-        mode = rng.choice(["nearest", "nearest-exact", "area", {1: "linear", 2: "bilinear", 3: "trilinear"}[n]]
-                          + (["bicubic"] if n == 2 else []))
+        mode = rng.choice(
+            ["nearest", "nearest-exact", "area", {1: "linear", 2: "bilinear", 3: "trilinear"}[n]]
+            + (["bicubic"] if n == 2 else [])
+        )
         fields = {"mode": mode}
         if rng.random() < 0.5:
             fields["scale"] = rng.choice([2, 3, 0.5, 1.5, [2] * n if n > 1 else 2.5])
@@ -501,10 +628,16 @@ def _random_newer(kind, rng):
         return {"fields": fields, "inputs": [[r(1, 3), *_spatial(rng, 2, 1, 6)]]}
     if kind == "pixelshuffle":
         f = r(1, 3)
-        return {"fields": {"factor": f}, "inputs": [[f * f * r(1, 3) if rng.random() < 0.9 else r(1, 9), r(1, 5), r(1, 5)]]}
+        return {
+            "fields": {"factor": f},
+            "inputs": [[f * f * r(1, 3) if rng.random() < 0.9 else r(1, 9), r(1, 5), r(1, 5)]],
+        }
     if kind == "pixelunshuffle":
         f = r(1, 3)
-        return {"fields": {"factor": f}, "inputs": [[r(1, 3), f * r(1, 3), f * r(1, 3) if rng.random() < 0.9 else r(1, 7)]]}
+        return {
+            "fields": {"factor": f},
+            "inputs": [[r(1, 3), f * r(1, 3), f * r(1, 3) if rng.random() < 0.9 else r(1, 7)]],
+        }
     if kind in ("reshape", "view"):
         shape = _spatial(rng, r(1, 3), 1, 6)
         total = 1
@@ -548,7 +681,7 @@ def _random_newer(kind, rng):
         shape = _spatial(rng, r(1, 3), 1, 8)
         fields = {}
         if rng.random() < 0.5:
-            fields["shape"] = shape[-r(1, len(shape)):]
+            fields["shape"] = shape[-r(1, len(shape)) :]
         if rng.random() < 0.3:
             fields["elementwise_affine"] = False
         if kind == "layernorm" and rng.random() < 0.3:
@@ -681,17 +814,55 @@ def _factor(n, rng):
     return parts
 
 
-NEWER_KINDS = ["upsample", "upsamplingnearest2d", "upsamplingbilinear2d", "pixelshuffle", "pixelunshuffle",
-               "reshape", "view", "unflatten", "permute", "transpose", "squeeze", "unsqueeze", "select",
-               *[f"{p}pad{n}d" for n in (1, 2, 3) for p in ("zero", "constant", "reflection", "replication", "circular")],
-               "layernorm", "rmsnorm", "groupnorm", "instancenorm1d", "instancenorm2d", "instancenorm3d",
-               "localresponsenorm", "embedding", "embeddingbag", "parameter", "rnn", "lstm", "gru",
-               "multiheadattention", "transformerencoderlayer", "transformerdecoderlayer"]
+NEWER_KINDS = [
+    "upsample",
+    "upsamplingnearest2d",
+    "upsamplingbilinear2d",
+    "pixelshuffle",
+    "pixelunshuffle",
+    "reshape",
+    "view",
+    "unflatten",
+    "permute",
+    "transpose",
+    "squeeze",
+    "unsqueeze",
+    "select",
+    *[f"{p}pad{n}d" for n in (1, 2, 3) for p in ("zero", "constant", "reflection", "replication", "circular")],
+    "layernorm",
+    "rmsnorm",
+    "groupnorm",
+    "instancenorm1d",
+    "instancenorm2d",
+    "instancenorm3d",
+    "localresponsenorm",
+    "embedding",
+    "embeddingbag",
+    "parameter",
+    "rnn",
+    "lstm",
+    "gru",
+    "multiheadattention",
+    "transformerencoderlayer",
+    "transformerdecoderlayer",
+]
 ORACLE_KINDS += NEWER_KINDS
 # One scalar per sample (a 1-D batch, as nn.Embedding takes token ids): where torch accepts it, and where not
-SCALAR_CASES = [{"kind": kind, "fields": fields, "inputs": [[]]} for kind, fields in (
-    ("embedding", {"num": 10, "dim": 4}), ("embedding", {"num": 7, "dim": 3, "padding_idx": 0}), ("relu", {}),
-    ("prelu", {}), ("linear", {"out": 3}), ("layernorm", {}), ("groupnorm", {"groups": 1}),
-    ("channelshuffle", {"groups": 1}), ("batchnorm1d", {}), ("softmax", {"dim": 1}), ("unsqueeze", {"dim": 1}))]
-ISSUE10_KINDS = ["matmul", "bmm", "buffer", "layernorm2d", GQA]   # appended last, so earlier cases keep their seeds
+SCALAR_CASES = [
+    {"kind": kind, "fields": fields, "inputs": [[]]}
+    for kind, fields in (
+        ("embedding", {"num": 10, "dim": 4}),
+        ("embedding", {"num": 7, "dim": 3, "padding_idx": 0}),
+        ("relu", {}),
+        ("prelu", {}),
+        ("linear", {"out": 3}),
+        ("layernorm", {}),
+        ("groupnorm", {"groups": 1}),
+        ("channelshuffle", {"groups": 1}),
+        ("batchnorm1d", {}),
+        ("softmax", {"dim": 1}),
+        ("unsqueeze", {"dim": 1}),
+    )
+]
+ISSUE10_KINDS = ["matmul", "bmm", "buffer", "layernorm2d", GQA]  # appended last, so earlier cases keep their seeds
 ORACLE_KINDS += ISSUE10_KINDS

@@ -36,8 +36,9 @@ def load_factory(target: str):
     """MODULE:FACTORY (a dotted module or a .py file) -> the model it builds."""
     module_name, sep, factory_name = target.rpartition(":")
     if not sep or not module_name or not factory_name:
-        raise SpecError(f"expected MODULE:FACTORY (e.g. torchvision.models:resnet18 or models.py:build), "
-                        f"found {target!r}")
+        raise SpecError(
+            f"expected MODULE:FACTORY (e.g. torchvision.models:resnet18 or models.py:build), found {target!r}"
+        )
     try:
         if module_name.endswith(".py"):
             path = Path(module_name)
@@ -86,12 +87,13 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
 
 # ---------------------------------------------------------------- a module -> a kind and its fields
 
+
 def module_layer(module) -> dict | None:
     """{kind: fields} for a leaf module paramcalc knows, else None."""
     # the class or its nearest torch.nn base (NonDynamicallyQuantizableLinear is a Linear)
     base: type[Any] | None = next((c for c in type(module).__mro__ if c.__name__.lower() in REGISTRY), None)
     if base is None or base.__name__.lower() == "parameter" or type(module).forward is not base.forward:
-        return None             # unknown, or a subclass computing something else (LayerNorm2d)
+        return None  # unknown, or a subclass computing something else (LayerNorm2d)
     kind = base.__name__.lower()
     cls = REGISTRY[kind]
     fields = {}
@@ -109,8 +111,9 @@ def module_layer(module) -> dict | None:
         default = defaults[name]
         if value == default or (isinstance(value, list) and default is not None and value == [default] * len(value)):
             continue
-        if isinstance(value, (bool, int, float, str)) or (isinstance(value, list) and all(
-                v is None or isinstance(v, (int, float)) for v in value)):
+        if isinstance(value, (bool, int, float, str)) or (
+            isinstance(value, list) and all(v is None or isinstance(v, (int, float)) for v in value)
+        ):
             fields[name] = value
     return {kind: fields}
 
@@ -119,7 +122,7 @@ _MISSING = object()
 
 
 def _attribute(module, name, arg):
-    if name == "bias" and hasattr(module, "in_proj_bias"):           # MultiheadAttention
+    if name == "bias" and hasattr(module, "in_proj_bias"):  # MultiheadAttention
         return module.in_proj_bias is not None
     if name == "add_bias_kv":
         return getattr(module, "bias_k", None) is not None
@@ -135,6 +138,7 @@ def _attribute(module, name, arg):
 
 # ---------------------------------------------------------------- tracing with torch.fx
 
+
 class _Unsupported(Exception):
     pass
 
@@ -149,13 +153,14 @@ def trace_fx(model, inputs) -> tuple[dict, list, list]:
     import torch
     import torch.fx
     from torch.fx.passes.shape_prop import ShapeProp
+
     try:
         graph_module = torch.fx.symbolic_trace(model)
         ShapeProp(graph_module).propagate(*inputs)
     except Exception as e:
         raise _Unsupported(f"torch.fx cannot trace it ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
     modules = dict(graph_module.named_modules())
-    names: dict = {}           # fx node -> the spec name whose output it is
+    names: dict = {}  # fx node -> the spec name whose output it is
     used: set[str] = set()
     first_call: dict[str, str] = {}
     spec_inputs, entries = {}, []
@@ -180,7 +185,7 @@ def trace_fx(model, inputs) -> tuple[dict, list, list]:
         nonlocal previous
         name = unique(base)
         entry = dict(layer)
-        (kind, fields), = entry.items()
+        ((kind, fields),) = entry.items()
         fields = dict(fields)
         if sources != [previous] and sources:
             fields["from"] = sources if len(sources) > 1 else sources[0]
@@ -225,7 +230,7 @@ def trace_fx(model, inputs) -> tuple[dict, list, list]:
                 layer["parameter"]["requires_grad"] = False
             saved = previous
             add(node, node.target, layer, [])
-            previous = saved            # a parameter leaves the flow where it was
+            previous = saved  # a parameter leaves the flow where it was
         elif node.op in ("call_function", "call_method"):
             _operation(node, meta, names, source, add, previous)
         elif node.op == "output":
@@ -247,15 +252,16 @@ def _operation(node, meta, names, source, add, previous):
     """A call_function / call_method node -> a layer, or an alias of its input (shape-only views)."""
     import torch
     import torch.nn.functional as F
+
     fn, args, kwargs = node.target, node.args, node.kwargs
-    tensors = [a for a in args if isinstance(a, torch.fx.Node) and a in names]   # not sizes
+    tensors = [a for a in args if isinstance(a, torch.fx.Node) and a in names]  # not sizes
     out = _per_sample(meta)
 
     def alias():
         names[node] = source(tensors[0])
 
     if out is None:
-        return None             # shape queries (x.shape, size()) and checks compute no tensor
+        return None  # shape queries (x.shape, size()) and checks compute no tensor
 
     def layer(kind, **fields):
         add(node, node.name, {kind: fields}, [source(t) for t in tensors])
@@ -264,11 +270,14 @@ def _operation(node, meta, names, source, add, previous):
         index = args[1]
         producer = tensors[0]
         if producer.meta.get("tensor_meta") is None or not hasattr(producer.meta.get("tensor_meta"), "shape"):
-            if index == 0:          # the output of a module that returns a tuple (attention, LSTM)
+            if index == 0:  # the output of a module that returns a tuple (attention, LSTM)
                 return alias()
             raise _Unsupported(f"'{node.name}' takes part {index!r} of a tuple")
-        if isinstance(index, tuple) and sum(isinstance(i, int) for i in index) == 1 and all(
-                isinstance(i, int) or i == slice(None) for i in index):
+        if (
+            isinstance(index, tuple)
+            and sum(isinstance(i, int) for i in index) == 1
+            and all(isinstance(i, int) or i == slice(None) for i in index)
+        ):
             dim = next(d for d, i in enumerate(index) if isinstance(i, int))
             return layer("select", dim=dim, index=index[dim])
         raise _Unsupported(f"'{node.name}' indexes a tensor with {index!r}")
@@ -286,7 +295,7 @@ def _operation(node, meta, names, source, add, previous):
         seq = args[0]
         dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
         if len(seq) == 1:
-            names[node] = source(seq[0])      # torch.cat of one tensor is that tensor
+            names[node] = source(seq[0])  # torch.cat of one tensor is that tensor
             return None
         add(node, node.name, {"concat": {"dim": dim}}, [source(t) for t in seq])
         return None
@@ -304,29 +313,44 @@ def _operation(node, meta, names, source, add, previous):
     if fn in ("transpose", torch.transpose):
         return layer("transpose", dim0=args[1], dim1=args[2])
     if fn in ("expand", "contiguous", "clone", "detach", "to", "type_as", "float"):
-        return alias()          # values or batch shape only: the per-sample shape is kept
+        return alias()  # values or batch shape only: the per-sample shape is kept
     if fn in ("mean", torch.mean):
         dim = args[1] if len(args) > 1 else kwargs.get("dim")
-        return layer("mean", dim=list(dim) if isinstance(dim, (tuple, list)) else dim,
-                     keepdim=bool(args[2] if len(args) > 2 else kwargs.get("keepdim", False)))
+        return layer(
+            "mean",
+            dim=list(dim) if isinstance(dim, (tuple, list)) else dim,
+            keepdim=bool(args[2] if len(args) > 2 else kwargs.get("keepdim", False)),
+        )
     if fn in ("unsqueeze", torch.unsqueeze):
         return layer("unsqueeze", dim=args[1])
     if fn in ("squeeze", torch.squeeze) and len(args) > 1:
         return layer("squeeze", dim=args[1])
-    if getattr(fn, "__name__", "") == "stochastic_depth":     # torchvision.ops, wrapped for fx
+    if getattr(fn, "__name__", "") == "stochastic_depth":  # torchvision.ops, wrapped for fx
         p = args[1] if len(args) > 1 else kwargs.get("p", 0.0)
         mode = args[2] if len(args) > 2 else kwargs.get("mode", "row")
         return add(node, node.name, {"stochasticdepth": {"p": p, "mode": mode}}, [source(tensors[0])])
-    simple = {F.relu: "relu", torch.relu: "relu", "relu": "relu", F.gelu: "gelu", torch.sigmoid: "sigmoid",
-              "sigmoid": "sigmoid", torch.tanh: "tanh", "tanh": "tanh", F.silu: "silu", F.hardswish: "hardswish",
-              F.hardsigmoid: "hardsigmoid", F.relu6: "relu6", F.dropout: "dropout"}
+    simple = {
+        F.relu: "relu",
+        torch.relu: "relu",
+        "relu": "relu",
+        F.gelu: "gelu",
+        torch.sigmoid: "sigmoid",
+        "sigmoid": "sigmoid",
+        torch.tanh: "tanh",
+        "tanh": "tanh",
+        F.silu: "silu",
+        F.hardswish: "hardswish",
+        F.hardsigmoid: "hardsigmoid",
+        F.relu6: "relu6",
+        F.dropout: "dropout",
+    }
     if fn in simple:
         return layer(simple[fn])
     if fn in (F.adaptive_avg_pool2d,):
         size = args[1] if len(args) > 1 else kwargs["output_size"]
         return layer("adaptiveavgpool2d", out=list(size) if isinstance(size, (tuple, list)) else size)
     if fn in (getattr, "size", "dim") or (callable(fn) and getattr(fn, "__name__", "") in ("_assert", "getattr")):
-        return None             # shape queries and checks compute no tensor
+        return None  # shape queries and checks compute no tensor
     what = fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
     raise _Unsupported(f"operation '{what}' ({node.name}) has no paramcalc kind")
 
@@ -348,8 +372,10 @@ def _own_weight(module, kind, owners, name):
 
 # ---------------------------------------------------------------- the hook fallback
 
+
 def trace_hooks(model, inputs) -> tuple[dict, list, list]:
     import torch
+
     calls = []
 
     def record(name):
@@ -358,21 +384,24 @@ def trace_hooks(model, inputs) -> tuple[dict, list, list]:
             ins = [a for a in args if isinstance(a, torch.Tensor)]
             if isinstance(out, torch.Tensor):
                 calls.append((name, module, [list(a.shape[1:]) for a in ins], list(out.shape[1:])))
+
         return hook
 
     leaves, inside = [], ()
-    for name, m in model.named_modules():   # parents come before their children
+    for name, m in model.named_modules():  # parents come before their children
         if not name or (inside and name.startswith(inside)):
             continue
-        if module_layer(m) is not None:      # a known kind is one layer, whatever it holds (attention)
+        if module_layer(m) is not None:  # a known kind is one layer, whatever it holds (attention)
             leaves.append((name, m))
             inside = tuple(prefix for prefix in (*inside, name + ".") if prefix)
         elif not any(True for _ in m.children()):
             leaves.append((name, m))
     unknown = sorted({type(m).__name__ for _, m in leaves if module_layer(m) is None})
     if unknown:
-        raise SpecError(f"cannot import: torch.fx cannot trace this model, and these modules have no paramcalc "
-                        f"kind: {', '.join(unknown)}")
+        raise SpecError(
+            f"cannot import: torch.fx cannot trace this model, and these modules have no paramcalc "
+            f"kind: {', '.join(unknown)}"
+        )
     handles = [m.register_forward_hook(record(name)) for name, m in leaves]
     try:
         with torch.no_grad():
@@ -389,7 +418,7 @@ def trace_hooks(model, inputs) -> tuple[dict, list, list]:
     previous = produced[-1][0]
     for name, module, in_shapes, out_shape in calls:
         layer = module_layer(module)
-        assert layer is not None   # every leaf without a kind was refused above
+        assert layer is not None  # every leaf without a kind was refused above
         kind = next(iter(layer))
         fields = dict(layer[kind])
         unique, n = name, 1
@@ -401,8 +430,10 @@ def trace_hooks(model, inputs) -> tuple[dict, list, list]:
             # the latest layer (or input) whose output has this shape
             source = next((p for p, s in reversed(produced) if s == in_shapes[0]), None)
             if source is None:
-                raise SpecError(f"cannot import: '{name}' reads a {in_shapes[0]} tensor that no module made "
-                                f"(a functional operation fx could not trace)")
+                raise SpecError(
+                    f"cannot import: '{name}' reads a {in_shapes[0]} tensor that no module made "
+                    f"(a functional operation fx could not trace)"
+                )
             if source != previous:
                 fields["from"] = source
         owner = _weight_owner(module, kind, first_call)
@@ -419,6 +450,7 @@ def trace_hooks(model, inputs) -> tuple[dict, list, list]:
 
 
 # ---------------------------------------------------------------- entry point
+
 
 def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model") -> tuple[dict, str]:
     """(spec document, how it was traced: "fx" or "hooks")."""
@@ -450,14 +482,19 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
 
 def import_torch(target: str, input_shape: str, tokens: int | None = None) -> str:
     import yaml
+
     need_torch()
     shapes = parse_shapes(input_shape)
     model = load_factory(target)
     name = target.rpartition(":")[2]
     doc, how = spec_from_model(model, shapes, tokens, name)
-    header = (f"# Imported by paramcalc from {target!r} (traced with {'torch.fx' if how == 'fx' else 'module hooks'}).\n"
-              "# Names are the model's module paths.\n")
+    header = (
+        f"# Imported by paramcalc from {target!r} (traced with {'torch.fx' if how == 'fx' else 'module hooks'}).\n"
+        "# Names are the model's module paths.\n"
+    )
     if how != "fx":
-        header += ("# torch.fx could not trace it, so forward hooks recorded the module calls: operations between\n"
-                   "# modules (additions, concatenations) are not in this spec; params and buffers are exact.\n")
+        header += (
+            "# torch.fx could not trace it, so forward hooks recorded the module calls: operations between\n"
+            "# modules (additions, concatenations) are not in this spec; params and buffers are exact.\n"
+        )
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)

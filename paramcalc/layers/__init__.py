@@ -6,9 +6,18 @@ from . import activation, attention, conv, dropout, linear, merge, norm, padding
 from .base import Layer, Params, Shape
 
 FAMILIES = {
-    "conv": conv, "pool": pool, "norm": norm, "linear": linear,
-    "recurrent": recurrent, "attention": attention, "reshape": reshape, "dropout": dropout, "resample": resample,
-    "padding": padding, "activation": activation, "merge": merge,
+    "conv": conv,
+    "pool": pool,
+    "norm": norm,
+    "linear": linear,
+    "recurrent": recurrent,
+    "attention": attention,
+    "reshape": reshape,
+    "dropout": dropout,
+    "resample": resample,
+    "padding": padding,
+    "activation": activation,
+    "merge": merge,
 }
 
 REGISTRY: dict[str, type[Layer]] = {cls.kind: cls for module in FAMILIES.values() for cls in module.KINDS}

@@ -5,11 +5,24 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..errors import ShapeError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import (
-    device_arg, dtype_arg, GLOBAL, Layer, Params, REQUIRED, Saved, arg, declare, kind_class, normalize_dim, prod,
+from .base import (  # for annotations
+    GLOBAL,
+    REQUIRED,
+    SAME as PER_POSITION,  # SAME below is the formulas of shape-keeping kinds
+    Context,
+    Layer,
+    Params,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    declare,
+    device_arg,
+    dtype_arg,
+    kind_class,
+    normalize_dim,
+    prod,
 )
-from .base import SAME as PER_POSITION   # SAME below is the formulas of shape-keeping kinds
 
 SAME = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0 (activations are not counted)"}
 
@@ -20,7 +33,7 @@ class _Elementwise(Layer):
     # What PyTorch's backward keeps (measured, tests/fixtures/memory.json): its "input" or its
     # "output" (or nothing), and `extra` more tensors of the input's size (a buffer, a noise).
     keeps: ClassVar[str | None] = "input"
-    inplace_keeps: ClassVar[str]   # declared by the kinds with an inplace field
+    inplace_keeps: ClassVar[str]  # declared by the kinds with an inplace field
     extra: ClassVar[int] = 0
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
@@ -45,63 +58,110 @@ class _Elementwise(Layer):
 class _Inplace(_Elementwise):
     inplace: bool = arg(False, "bool", "overwrite the input: allocates no output, and changes what backward keeps")
 
-    inplace_keeps: ClassVar[str] = "copy"   # in place: "output" (the shared storage) or "copy" of the input
+    inplace_keeps: ClassVar[str] = "copy"  # in place: "output" (the shared storage) or "copy" of the input
 
 
 # What backward keeps, as _Elementwise's class attributes (keeps, extra, inplace_keeps):
 INPUT: dict[str, Any] = {"keeps": "input", "extra": 0, "inplace_keeps": "copy"}
-OUTPUT: dict[str, Any] = {"keeps": "output", "extra": 0, "inplace_keeps": "output"}  # its gradient needs only its output
-IN_OR_OUT: dict[str, Any] = {"keeps": "input", "extra": 0, "inplace_keeps": "output"}  # input, or in place output: either serves
-INPUT_AND_ONE: dict[str, Any] = {**INPUT, "extra": 1}         # the input and one more tensor of its size
+OUTPUT: dict[str, Any] = {
+    "keeps": "output",
+    "extra": 0,
+    "inplace_keeps": "output",
+}  # its gradient needs only its output
+IN_OR_OUT: dict[str, Any] = {
+    "keeps": "input",
+    "extra": 0,
+    "inplace_keeps": "output",
+}  # input, or in place output: either serves
+INPUT_AND_ONE: dict[str, Any] = {**INPUT, "extra": 1}  # the input and one more tensor of its size
 IN_OR_OUT_AND_ONE: dict[str, Any] = {**IN_OR_OUT, "extra": 1}
-ONE_MORE: dict[str, Any] = {**INPUT, "keeps": None, "extra": 1}   # only a tensor of the input's size
+ONE_MORE: dict[str, Any] = {**INPUT, "keeps": None, "extra": 1}  # only a tensor of the input's size
 
 
 ReLU = declare("ReLU", _Inplace, "max(0, x)", **OUTPUT)
 ReLU6 = declare("ReLU6", _Inplace, "min(max(0, x), 6)", **INPUT)
-LeakyReLU = declare("LeakyReLU", _Inplace, "x if x > 0 else negative_slope·x", **IN_OR_OUT,
-                    negative_slope=arg(0.01, "float", "slope for x < 0", counts=False))
-ELU = declare("ELU", _Inplace, "x if x > 0 else alpha·(exp(x) − 1)", **IN_OR_OUT,
-              alpha=arg(1.0, "float", "scale", counts=False))
-CELU = declare("CELU", _Inplace, "max(0, x) + min(0, alpha·(exp(x/alpha) − 1))", **IN_OR_OUT,
-               alpha=arg(1.0, "float", "scale", counts=False))
+LeakyReLU = declare(
+    "LeakyReLU",
+    _Inplace,
+    "x if x > 0 else negative_slope·x",
+    **IN_OR_OUT,
+    negative_slope=arg(0.01, "float", "slope for x < 0", counts=False),
+)
+ELU = declare(
+    "ELU", _Inplace, "x if x > 0 else alpha·(exp(x) − 1)", **IN_OR_OUT, alpha=arg(1.0, "float", "scale", counts=False)
+)
+CELU = declare(
+    "CELU",
+    _Inplace,
+    "max(0, x) + min(0, alpha·(exp(x/alpha) − 1))",
+    **IN_OR_OUT,
+    alpha=arg(1.0, "float", "scale", counts=False),
+)
 SELU = declare("SELU", _Inplace, "scale·elu(x) with fixed constants", **IN_OR_OUT)
-GELU = declare("GELU", _Elementwise, "x·Φ(x)", **INPUT,
-               approximate=arg("none", "choice", "'tanh' for the tanh approximation", counts=False,
-                               choices=("none", "tanh")))
+GELU = declare(
+    "GELU",
+    _Elementwise,
+    "x·Φ(x)",
+    **INPUT,
+    approximate=arg("none", "choice", "'tanh' for the tanh approximation", counts=False, choices=("none", "tanh")),
+)
 SiLU = declare("SiLU", _Inplace, "x·sigmoid(x) (swish)", **INPUT)
 Mish = declare("Mish", _Inplace, "x·tanh(softplus(x))", **INPUT)
 Hardswish = declare("Hardswish", _Inplace, "x·relu6(x + 3)/6", **INPUT)
 Hardsigmoid = declare("Hardsigmoid", _Inplace, "relu6(x + 3)/6", **INPUT)
-Hardtanh = declare("Hardtanh", _Inplace, "clamp(x, min_val, max_val)", **INPUT,
-                   min_val=arg(-1.0, "float", "lower bound", counts=False),
-                   max_val=arg(1.0, "float", "upper bound", counts=False))
+Hardtanh = declare(
+    "Hardtanh",
+    _Inplace,
+    "clamp(x, min_val, max_val)",
+    **INPUT,
+    min_val=arg(-1.0, "float", "lower bound", counts=False),
+    max_val=arg(1.0, "float", "upper bound", counts=False),
+)
 Sigmoid = declare("Sigmoid", _Elementwise, "1 / (1 + exp(−x))", **OUTPUT)
 Tanh = declare("Tanh", _Elementwise, "tanh(x)", **OUTPUT)
 LogSigmoid = declare("LogSigmoid", _Elementwise, "log(sigmoid(x))", **INPUT_AND_ONE)
 Softsign = declare("Softsign", _Elementwise, "x / (1 + |x|)", **INPUT_AND_ONE)
 Tanhshrink = declare("Tanhshrink", _Elementwise, "x − tanh(x)", **ONE_MORE)
-Softplus = declare("Softplus", _Elementwise, "log(1 + exp(beta·x)) / beta", **INPUT,
-                   beta=arg(1.0, "float", "sharpness", counts=False),
-                   threshold=arg(20.0, "float", "linear above this", counts=False))
-Hardshrink = declare("Hardshrink", _Elementwise, "x if |x| > lambd else 0", **INPUT,
-                     lambd=arg(0.5, "float", "threshold", counts=False))
-Softshrink = declare("Softshrink", _Elementwise, "x − sign(x)·lambd if |x| > lambd else 0", **INPUT,
-                     lambd=arg(0.5, "float", "threshold", counts=False))
-Threshold = declare("Threshold", _Inplace, "x if x > threshold else value", **INPUT,
-                    threshold=arg(REQUIRED, "float", "threshold", counts=False),
-                    value=arg(REQUIRED, "float", "replacement", counts=False))
-RReLU = declare("RReLU", _Inplace, "leaky relu with a random slope in [lower, upper] while training",
-                **IN_OR_OUT_AND_ONE,
-                lower=arg(1 / 8, "float", "lowest slope", counts=False),
-                upper=arg(1 / 3, "float", "highest slope", counts=False))
+Softplus = declare(
+    "Softplus",
+    _Elementwise,
+    "log(1 + exp(beta·x)) / beta",
+    **INPUT,
+    beta=arg(1.0, "float", "sharpness", counts=False),
+    threshold=arg(20.0, "float", "linear above this", counts=False),
+)
+Hardshrink = declare(
+    "Hardshrink", _Elementwise, "x if |x| > lambd else 0", **INPUT, lambd=arg(0.5, "float", "threshold", counts=False)
+)
+Softshrink = declare(
+    "Softshrink",
+    _Elementwise,
+    "x − sign(x)·lambd if |x| > lambd else 0",
+    **INPUT,
+    lambd=arg(0.5, "float", "threshold", counts=False),
+)
+Threshold = declare(
+    "Threshold",
+    _Inplace,
+    "x if x > threshold else value",
+    **INPUT,
+    threshold=arg(REQUIRED, "float", "threshold", counts=False),
+    value=arg(REQUIRED, "float", "replacement", counts=False),
+)
+RReLU = declare(
+    "RReLU",
+    _Inplace,
+    "leaky relu with a random slope in [lower, upper] while training",
+    **IN_OR_OUT_AND_ONE,
+    lower=arg(1 / 8, "float", "lowest slope", counts=False),
+    upper=arg(1 / 3, "float", "highest slope", counts=False),
+)
 
 
 @kind_class
 class _Softmax(_Elementwise):
     keeps = "output"
-    dim: int = arg(None, "int", "dim to normalise over (batch = 0); null: PyTorch's legacy implicit choice",
-                   min=None)
+    dim: int = arg(None, "int", "dim to normalise over (batch = 0); null: PyTorch's legacy implicit choice", min=None)
 
     primary = "dim"
 
@@ -118,16 +178,19 @@ class _Softmax(_Elementwise):
 
 class Softmax(_Softmax):
     """exp(x) / Σ exp(x) along dim."""
+
     kind, torch_name = "softmax", "Softmax"
 
 
 class LogSoftmax(_Softmax):
     """log(softmax(x)) along dim."""
+
     kind, torch_name = "logsoftmax", "LogSoftmax"
 
 
 class Softmin(_Softmax):
     """softmax(−x) along dim."""
+
     kind, torch_name = "softmin", "Softmin"
 
 
@@ -147,10 +210,11 @@ class PReLU(_Elementwise):
     formulas = {**SAME, "weights": "num_parameters"}
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
-        channels = shapes[0][0] if shapes[0] else 1   # torch reads a 1-D batch as one channel
+        channels = shapes[0][0] if shapes[0] else 1  # torch reads a 1-D batch as one channel
         if self.num_parameters not in (1, channels):
-            raise ShapeError(f"num_parameters must be 1 or the input channels ({channels}), "
-                             f"found {self.num_parameters}")
+            raise ShapeError(
+                f"num_parameters must be 1 or the input channels ({channels}), found {self.num_parameters}"
+            )
         return shapes[0]
 
     def params(self, shapes: list[Shape]) -> Params:
@@ -171,12 +235,39 @@ class GLU(Layer):
         d = normalize_dim(self.dim, shape)
         if shape[d] % 2:
             raise ShapeError(f"glu halves dim {self.dim}, which must be even, found {shape[d]}")
-        return (*shape[:d], shape[d] // 2, *shape[d + 1:])
+        return (*shape[:d], shape[d] // 2, *shape[d + 1 :])
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=(0,))
 
 
-KINDS = [ReLU, ReLU6, LeakyReLU, ELU, CELU, SELU, GELU, SiLU, Mish, Hardswish, Hardsigmoid, Hardtanh,
-         Sigmoid, Tanh, LogSigmoid, Softsign, Tanhshrink, Softplus, Hardshrink, Softshrink, Threshold,
-         RReLU, Softmax, LogSoftmax, Softmin, Softmax2d, PReLU, GLU]
+KINDS = [
+    ReLU,
+    ReLU6,
+    LeakyReLU,
+    ELU,
+    CELU,
+    SELU,
+    GELU,
+    SiLU,
+    Mish,
+    Hardswish,
+    Hardsigmoid,
+    Hardtanh,
+    Sigmoid,
+    Tanh,
+    LogSigmoid,
+    Softsign,
+    Tanhshrink,
+    Softplus,
+    Hardshrink,
+    Softshrink,
+    Threshold,
+    RReLU,
+    Softmax,
+    LogSoftmax,
+    Softmin,
+    Softmax2d,
+    PReLU,
+    GLU,
+]

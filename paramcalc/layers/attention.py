@@ -6,10 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import FieldError, ShapeError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import (
-    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
+from .base import (  # for annotations
     GLOBAL,
+    REQUIRED,
+    Context,
+    Layer,
+    Params,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    check_declared,
+    device_arg,
+    dtype_arg,
+    expect_rank,
+    fmt_shape,
+    kind_class,
+    prod,
 )
 
 
@@ -21,8 +34,12 @@ class MultiheadAttention(Layer):
     (multi-query at 1) attention, as Llama's q/k/v/o projections and scaled_dot_product_attention(enable_gqa)."""
 
     heads: int = arg(REQUIRED, "int", "attention heads; must divide E unless head_dim is given", aka=("num_heads",))
-    kv_heads: int = arg(None, "int", "key/value heads (default heads); fewer: grouped-query, 1: multi-query; "
-                                     "must divide heads", aka=("num_key_value_heads",))
+    kv_heads: int = arg(
+        None,
+        "int",
+        "key/value heads (default heads); fewer: grouped-query, 1: multi-query; must divide heads",
+        aka=("num_key_value_heads",),
+    )
     head_dim: int = arg(None, "int", "features per head (default E / heads)")
     bias: bool = arg(True, "bool", "biases on the input and output projections")
     q_bias: bool = arg(None, "bool", "bias on the query projection (default: bias)")
@@ -34,10 +51,19 @@ class MultiheadAttention(Layer):
     kdim: int = arg(None, "int", "key features (default E); checked against the key input")
     vdim: int = arg(None, "int", "value features (default E); checked against the value input")
     dropout: float = arg(0.0, "float", "attention dropout", counts=False)
-    rotary: bool = arg(False, "bool", "rotary position embeddings on q and k (RoPE, as Llama): training keeps "
-                                      "the cos and sin tables, shared by every layer", counts=False)
-    batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, E) layout (shapes here are per sample); in "
-                            "training a batch above 1 is then copied to (seq, batch, E) for the projections")
+    rotary: bool = arg(
+        False,
+        "bool",
+        "rotary position embeddings on q and k (RoPE, as Llama): training keeps "
+        "the cos and sin tables, shared by every layer",
+        counts=False,
+    )
+    batch_first: bool = arg(
+        False,
+        "bool",
+        "PyTorch's (batch, seq, E) layout (shapes here are per sample); in "
+        "training a batch above 1 is then copied to (seq, batch, E) for the projections",
+    )
     embed_dim: int = arg(None, "int", "E: inferred from the query; if given, checked against it", counts=False)
     device: str = device_arg()
     dtype: str = dtype_arg()
@@ -46,16 +72,19 @@ class MultiheadAttention(Layer):
     formulas = {
         "output": "(*leading, L, E), the query's shape",
         "weights": "E·Q (q) + kdim·KV (k) + vdim·KV (v) + Q·E (out), Q = heads·head_dim, KV = kv_heads·head_dim "
-                   "(3·E·E + E·E for plain attention)",
+        "(3·E·E + E·E for plain attention)",
         "bias": "Q (q_bias) + KV (k_bias) + KV (v_bias) + E (out_bias) + 2·KV (add_bias_kv)",
         "macs": "Π leading · (L·E·Q (q) + S·(kdim + vdim)·KV (k, v) + L·Q·E (out) + 2·L·S'·Q (QKᵀ and "
-                "attention·V)), S' = S + add_bias_kv + add_zero_attn",
+        "attention·V)), S' = S + add_bias_kv + add_zero_attn",
     }
 
     def validate(self) -> None:
         if self.kv_heads is not None and self.heads % self.kv_heads:
-            raise FieldError("kv_heads", f"kv_heads={self.kv_heads} must divide heads={self.heads} "
-                             f"(each key/value head serves heads / kv_heads query heads)")
+            raise FieldError(
+                "kv_heads",
+                f"kv_heads={self.kv_heads} must divide heads={self.heads} "
+                f"(each key/value head serves heads / kv_heads query heads)",
+            )
 
     def _dims(self, shapes):
         for shape in shapes:
@@ -68,13 +97,17 @@ class MultiheadAttention(Layer):
             raise ShapeError(f"heads={self.heads} must divide the embedding size {e} (or give head_dim)")
         head_dim = self.head_dim or e // self.heads
         if key[-1] != kdim or value[-1] != vdim:
-            raise ShapeError(f"key and value features must be kdim={kdim} and vdim={vdim}, found "
-                             f"{fmt_shape(key)} and {fmt_shape(value)}")
+            raise ShapeError(
+                f"key and value features must be kdim={kdim} and vdim={vdim}, found "
+                f"{fmt_shape(key)} and {fmt_shape(value)}"
+            )
         if key[-2] != value[-2]:
             raise ShapeError(f"key and value must have the same length, found {fmt_shape(key)} and {fmt_shape(value)}")
         if not query[:-2] == key[:-2] == value[:-2]:
-            raise ShapeError(f"query, key and value must have the same leading dims, found "
-                             f"{fmt_shape(query)}, {fmt_shape(key)} and {fmt_shape(value)}")
+            raise ShapeError(
+                f"query, key and value must have the same leading dims, found "
+                f"{fmt_shape(query)}, {fmt_shape(key)} and {fmt_shape(value)}"
+            )
         return query[-2], key[-2], e, kdim, vdim, self.heads * head_dim, (self.kv_heads or self.heads) * head_dim
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
@@ -93,8 +126,13 @@ class MultiheadAttention(Layer):
     def params(self, shapes: list[Shape]) -> Params:
         _, _, e, kdim, vdim, q, kv = self._dims(shapes)
         weights = e * q + (kdim + vdim) * kv + q * e
-        bias = (q * self._has(self.q_bias) + kv * self._has(self.k_bias) + kv * self._has(self.v_bias)
-                + e * self._has(self.out_bias) + (2 * kv if self.add_bias_kv else 0))
+        bias = (
+            q * self._has(self.q_bias)
+            + kv * self._has(self.k_bias)
+            + kv * self._has(self.v_bias)
+            + e * self._has(self.out_bias)
+            + (2 * kv if self.add_bias_kv else 0)
+        )
         return Params(weights=weights, bias=bias)
 
     def macs(self, shapes: list[Shape], out: Shape) -> int:
@@ -120,39 +158,60 @@ class MultiheadAttention(Layer):
         # and no batch_first copies; else nn.MultiheadAttention's path.
         reference = self.projected(shapes)
         copied = self.batch_first and ctx.batch > 1 and not reference
-        sizes = [length * e, source * kdim, source * vdim][:len(shapes)]
+        sizes = [length * e, source * kdim, source * vdim][: len(shapes)]
         kept = tuple(range(len(shapes))) if not copied else ()
         copies = tuple((b * n, "act") for n in sizes) if copied else ()
         plain = q == kv == e and not reference
         projected: tuple[tuple[int, str], ...]
         if len(shapes) == 1 and plain:
-            projected = ((3 * b * length * e, "act"),)          # q, k, v: views of one packed tensor
+            projected = ((3 * b * length * e, "act"),)  # q, k, v: views of one packed tensor
         elif len(shapes) == 2 and kdim == e and plain:
-            projected = ((b * length * e, "act"), (2 * b * source * e, "act"))   # q; k and v packed
+            projected = ((b * length * e, "act"), (2 * b * source * e, "act"))  # q; k and v packed
         else:
             projected = ((b * length * q, "act"), (b * source * kv, "act"), (b * source * kv, "act"))
         # RoPE rotates q and k into new tensors of the same size (kept in place of the projections); the
         # products with the cos and sin tables keep those, computed once per step for every layer.
         head_dim = q // self.heads
-        tables = tuple((("rotary", n, head_dim, part), n * head_dim, "act") for n in sorted({length, source})
-                       for part in ("cos", "sin")) if self.rotary else ()
+        tables = (
+            tuple(
+                (("rotary", n, head_dim, part), n * head_dim, "act")
+                for n in sorted({length, source})
+                for part in ("cos", "sin")
+            )
+            if self.rotary
+            else ()
+        )
         # The fused kernels take only 4-D (batch, heads, seq, head_dim) inputs: with leading dims PyTorch runs math.
         if ctx.attention == "math" or len(shapes[0]) > 2:
             # Only k's storage stays of the projections (q is scaled into a new tensor, v copied for bmm).
             k_storage = projected[0] if len(projected) == 1 else projected[1]
-            if kv < q:   # grouped-query: k is repeated to every query head (repeat_interleave) before the product
+            if kv < q:  # grouped-query: k is repeated to every query head (repeat_interleave) before the product
                 k_storage = (b * source * q, "act")
             weights = b * self.heads * length * source
             # Attention dropout keeps its mask and the dropped weights (for the product with v) besides the softmax's.
             dropped = ((weights, "bool" if ctx.device == "cuda" else "act"), (weights, "act")) if self.dropout else ()
-            return Saved(inputs=kept, tensors=(*copies, k_storage, (b * length * q, "act"), (weights, "act"), *dropped,
-                                               (b * source * q, "act"), (b * length * q, "act")), shared=tables)
-        return Saved(inputs=kept, tensors=(*copies, *projected, (b * length * q, "act"),
-                                           (b * self.heads * length, "float32")), shared=tables)
+            return Saved(
+                inputs=kept,
+                tensors=(
+                    *copies,
+                    k_storage,
+                    (b * length * q, "act"),
+                    (weights, "act"),
+                    *dropped,
+                    (b * source * q, "act"),
+                    (b * length * q, "act"),
+                ),
+                shared=tables,
+            )
+        return Saved(
+            inputs=kept,
+            tensors=(*copies, *projected, (b * length * q, "act"), (b * self.heads * length, "float32")),
+            shared=tables,
+        )
 
     def param_tensors(self, shapes: list[Shape]) -> int:
         _, _, e, kdim, vdim, q, kv = self._dims(shapes)
-        if kdim == vdim == e and q == kv == e and not self.projected(shapes):   # one in_proj_weight and bias
+        if kdim == vdim == e and q == kv == e and not self.projected(shapes):  # one in_proj_weight and bias
             in_proj = 1 + any(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
         else:
             in_proj = 3 + sum(self._has(x) for x in (self.q_bias, self.k_bias, self.v_bias))
@@ -202,6 +261,7 @@ class _TransformerLayer(Layer):
 
     def _make(self, kind: str, **fields) -> Layer:
         from . import REGISTRY
+
         return REGISTRY[kind].build(fields)
 
     def _feed_forward(self, d_model, source, n):
@@ -219,8 +279,9 @@ class _TransformerLayer(Layer):
 
     def _attention(self, name, n, sources, residual, norm_source):
         """attention (and its norm, before or after) with a residual connection."""
-        attention = self._make("multiheadattention", heads=self.heads, bias=self.bias, dropout=self.dropout,
-                               batch_first=self.batch_first)
+        attention = self._make(
+            "multiheadattention", heads=self.heads, bias=self.bias, dropout=self.dropout, batch_first=self.batch_first
+        )
         drop = Inner(f"dropout{n}", self._make("dropout", p=self.dropout), (name,))
         add = Inner(f"residual{n}", self._make("add"), (residual, f"dropout{n}"))
         if self.norm_first:
@@ -234,18 +295,28 @@ class TransformerEncoderLayer(_TransformerLayer):
     a residual connection and a LayerNorm (after, or before with norm_first)."""
 
     kind, torch_name, composite = "transformerencoderlayer", "TransformerEncoderLayer", True
-    formulas = {"output": "same as input", "weights": "the sum of its inner rows", "bias": "the sum of its inner rows",
-                "macs": "the sum of its inner rows (attention, linear1, linear2)"}
+    formulas = {
+        "output": "same as input",
+        "weights": "the sum of its inner rows",
+        "bias": "the sum of its inner rows",
+        "macs": "the sum of its inner rows (attention, linear1, linear2)",
+    }
 
     def inner(self, shapes) -> list[Inner]:
         d = shapes[0][1]
         if self.norm_first:
             rows = self._attention("self_attn", 1, (), "input", "input")
-            return rows + [self._norm(2, "residual1"), *self._feed_forward(d, "norm2", 2),
-                           Inner("residual2", self._make("add"), ("residual1", "dropout2"))]
+            return rows + [
+                self._norm(2, "residual1"),
+                *self._feed_forward(d, "norm2", 2),
+                Inner("residual2", self._make("add"), ("residual1", "dropout2")),
+            ]
         rows = self._attention("self_attn", 1, ("input",), "input", None)
-        return rows + [*self._feed_forward(d, "norm1", 2), Inner("residual2", self._make("add"), ("norm1", "dropout2")),
-                       self._norm(2, "residual2")]
+        return rows + [
+            *self._feed_forward(d, "norm1", 2),
+            Inner("residual2", self._make("add"), ("norm1", "dropout2")),
+            self._norm(2, "residual2"),
+        ]
 
 
 @kind_class
@@ -267,12 +338,18 @@ class TransformerDecoderLayer(_TransformerLayer):
         if self.norm_first:
             rows = self._attention("self_attn", 1, (), "input", "input")
             rows += self._attention("multihead_attn", 2, ("memory",), "residual1", "residual1")
-            return rows + [self._norm(3, "residual2"), *self._feed_forward(d, "norm3", 3),
-                                   Inner("residual3", self._make("add"), ("residual2", "dropout3"))]
+            return rows + [
+                self._norm(3, "residual2"),
+                *self._feed_forward(d, "norm3", 3),
+                Inner("residual3", self._make("add"), ("residual2", "dropout3")),
+            ]
         rows = self._attention("self_attn", 1, ("input",), "input", None)
         rows += self._attention("multihead_attn", 2, ("norm1", "memory"), "norm1", None)
-        return rows + [*self._feed_forward(d, "norm2", 3), Inner("residual3", self._make("add"), ("norm2", "dropout3")),
-                       self._norm(3, "residual3")]
+        return rows + [
+            *self._feed_forward(d, "norm2", 3),
+            Inner("residual3", self._make("add"), ("norm2", "dropout3")),
+            self._norm(3, "residual3"),
+        ]
 
 
 KINDS = [MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer]

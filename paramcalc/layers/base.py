@@ -21,8 +21,17 @@ REQUIRED = object()
 
 # dtype name -> bytes per element, for param_bytes
 DTYPE_BYTES = {
-    "float64": 8, "double": 8, "float32": 4, "float": 4, "float16": 2, "half": 2,
-    "bfloat16": 2, "int8": 1, "uint8": 1, "float8_e4m3fn": 1, "float8_e5m2": 1,
+    "float64": 8,
+    "double": 8,
+    "float32": 4,
+    "float": 4,
+    "float16": 2,
+    "half": 2,
+    "bfloat16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
 }
 
 
@@ -53,7 +62,7 @@ class Saved:
     output: bool = False
     tensors: tuple[tuple[int, str], ...] = ()
     alias: bool = False
-    parameter: bool = False   # the output is a parameter, not an activation (never counted as one)
+    parameter: bool = False  # the output is a parameter, not an activation (never counted as one)
     # new tensors that every layer asking for the same key shares (one storage per step, e.g. RoPE's cos
     # and sin tables): each (key, elements, dtype)
     shared: tuple[tuple[object, int, str], ...] = ()
@@ -91,8 +100,7 @@ class _Field:
         self.default, self.arg = default, arg
 
 
-def arg(default: Any = REQUIRED, type: str = "int", doc: str = "", *, aka=(), min=1,
-        choices=(), counts=True):
+def arg(default: Any = REQUIRED, type: str = "int", doc: str = "", *, aka=(), min=1, choices=(), counts=True):
     return _Field(default, Arg(type, doc, tuple(aka), min, tuple(choices), counts))
 
 
@@ -132,7 +140,7 @@ def kind_class(cls):
     return cls
 
 
-MAX_ELEMENTS = 2**63   # PyTorch sizes and element counts are int64
+MAX_ELEMENTS = 2**63  # PyTorch sizes and element counts are int64
 
 
 def declare(torch_name: str, base: type, doc: str, *, kind: str | None = None, **members: Any) -> Any:
@@ -140,8 +148,14 @@ def declare(torch_name: str, base: type, doc: str, *, kind: str | None = None, *
     named after PyTorch's class (its kind that name lowercased, unless given), with `members` as
     its arg() fields and class attributes (such as ndim)."""
     fields = [name for name, value in members.items() if isinstance(value, _Field)]
-    namespace = {"kind": kind or torch_name.lower(), "torch_name": torch_name, "__doc__": doc,
-                 "__module__": base.__module__, "__annotations__": dict.fromkeys(fields, "object"), **members}
+    namespace = {
+        "kind": kind or torch_name.lower(),
+        "torch_name": torch_name,
+        "__doc__": doc,
+        "__module__": base.__module__,
+        "__annotations__": dict.fromkeys(fields, "object"),
+        **members,
+    }
     return kind_class(type(torch_name, (base,), namespace))
 
 
@@ -151,8 +165,9 @@ def _int(value, field, minimum, what="an integer"):
     if minimum is not None and value < minimum:
         raise FieldError.of_value(field, f"expects {_int_word(minimum, what)}, found {value}")
     if abs(value) >= MAX_ELEMENTS:
-        raise FieldError.of_value(field, f"expects {_int_word(minimum, what)} below 2^63 (PyTorch's int64), "
-                                f"found {describe(value)}")
+        raise FieldError.of_value(
+            field, f"expects {_int_word(minimum, what)} below 2^63 (PyTorch's int64), found {describe(value)}"
+        )
     return value
 
 
@@ -173,7 +188,9 @@ def _padding(value, field, minimum, n):
     if isinstance(value, str):
         if value.lower() in ("same", "valid"):
             return value.lower()
-        raise FieldError.of_value(field, f"expects an integer, a list of {n}, 'same' or 'valid', found {describe(value)}")
+        raise FieldError.of_value(
+            field, f"expects an integer, a list of {n}, 'same' or 'valid', found {describe(value)}"
+        )
     return _size(value, field, 0, n)
 
 
@@ -250,11 +267,14 @@ def normalize_dim(dim: int, shape: Shape, field: str = "dim") -> int:
     rank = len(shape) + 1
     full = dim + rank if dim < 0 else dim
     if not 0 <= full < rank:
-        raise ShapeError(f"{field}={dim} is out of range for an input of {rank} dimensions "
-                         f"(batch + {fmt_shape(shape)})")
+        raise ShapeError(
+            f"{field}={dim} is out of range for an input of {rank} dimensions (batch + {fmt_shape(shape)})"
+        )
     if full == 0:
-        raise ShapeError(f"{field}={dim} is the batch dimension; shapes are per sample, so "
-                         f"dims count from 1 (dim 1 = the first per-sample dimension)")
+        raise ShapeError(
+            f"{field}={dim} is the batch dimension; shapes are per sample, so "
+            f"dims count from 1 (dim 1 = the first per-sample dimension)"
+        )
     return full - 1
 
 
@@ -262,8 +282,8 @@ def fmt_shape(shape) -> str:
     return "[" + ", ".join("?" if s is None else str(s) for s in shape) + "]"
 
 
-_BUILT: dict[tuple, "Layer"] = {}   # (kind, field values) -> the layer built from them
-MAX_BUILT = 100_000                  # distinct layers remembered; beyond, the memo starts again
+_BUILT: dict[tuple, Layer] = {}  # (kind, field values) -> the layer built from them
+MAX_BUILT = 100_000  # distinct layers remembered; beyond, the memo starts again
 _SCALARS = (int, bool, str, type(None))
 
 
@@ -276,7 +296,7 @@ def _values_key(cls, values: dict[str, Any]) -> tuple | None:
         if kind in _SCALARS:
             key += (name, kind, value)
         elif kind is float:
-            key += (name, kind, repr(value))      # repr tells -0.0 from 0.0
+            key += (name, kind, repr(value))  # repr tells -0.0 from 0.0
         elif isinstance(value, (list, tuple)):
             items: list = []
             for item in value:
@@ -299,13 +319,13 @@ class Layer:
     kind: ClassVar[str]
     torch_name: ClassVar[str]
     primary: ClassVar[str | None] = None
-    arity: ClassVar[tuple[int, int | None]] = (1, 1)   # fewest and most inputs (None: no limit)
-    ndim: ClassVar[int] = 1          # spatial dims, for per-dimension fields
-    layout: ClassVar[str] = ""       # the per-sample input it expects, e.g. "(C, H, W)", for messages
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)  # fewest and most inputs (None: no limit)
+    ndim: ClassVar[int] = 1  # spatial dims, for per-dimension fields
+    layout: ClassVar[str] = ""  # the per-sample input it expects, e.g. "(C, H, W)", for messages
     formulas: ClassVar[dict[str, str]] = {}
     composite: ClassVar[bool] = False  # made of inner layers (a transformer layer): see inner()
     # Defaults of fields only some kinds declare (a kind's own arg() field overrides them).
-    dtype: str | None = None         # parameter dtype; None: the spec's
+    dtype: str | None = None  # parameter dtype; None: the spec's
     requires_grad: bool = True
     _args: ClassVar[dict[str, Arg]] = {}
     _defaults: ClassVar[dict[str, Any]] = {}
@@ -345,7 +365,7 @@ class Layer:
         return cls._synonyms
 
     @classmethod
-    def build(cls, values: dict[str, Any]) -> "Layer":
+    def build(cls, values: dict[str, Any]) -> Layer:
         """Validate canonical field values (None = default) and construct the layer. A layer is
         frozen, so the same kind and values give the one layer already built from them: a repeated
         block validates each of its layers once."""
@@ -360,7 +380,7 @@ class Layer:
         return layer
 
     @classmethod
-    def _validated(cls, values: dict[str, Any]) -> "Layer":
+    def _validated(cls, values: dict[str, Any]) -> Layer:
         coerced: dict[str, Any] = {}
         defaults = cls.defaults()
         for name, a in cls.fields().items():
@@ -450,34 +470,38 @@ class Reach:
     hi: tuple
 
     @classmethod
-    def window(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Reach":
+    def window(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> Reach:
         return cls(1, stride, (-padding,), (dilation * (kernel - 1) - padding,))
 
     @classmethod
-    def transposed(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> "Reach | None":
+    def transposed(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> Reach | None:
         """Output o = i·stride − padding + dilation·m gathers input i through tap m."""
         if stride > cls.MAX_PERIOD:
             return None
         lo, hi = [], []
         for r in range(stride):
-            reads = [(r + padding - dilation * m) // stride for m in range(kernel)
-                     if (r + padding - dilation * m) % stride == 0]
+            reads = [
+                (r + padding - dilation * m) // stride
+                for m in range(kernel)
+                if (r + padding - dilation * m) % stride == 0
+            ]
             lo.append(min(reads) if reads else None)
             hi.append(max(reads) if reads else None)
         return cls(stride, 1, tuple(lo), tuple(hi))
 
-    MAX_PERIOD: ClassVar[int] = 4096   # a longer pattern (resampling by an odd ratio) goes untracked
+    MAX_PERIOD: ClassVar[int] = 4096  # a longer pattern (resampling by an odd ratio) goes untracked
 
     @classmethod
-    def table(cls, inputs: int, outputs: int, first, last) -> "Reach | None":
+    def table(cls, inputs: int, outputs: int, first, last) -> Reach | None:
         """A resampling whose output o reads first(o) .. last(o), `inputs` input positions passing
         for every `outputs` output positions (so the pattern repeats every outputs / gcd outputs)."""
         common = math.gcd(inputs, outputs)
         period = outputs // common
         if period > cls.MAX_PERIOD:
             return None
-        return cls(period, inputs // common, tuple(first(o) for o in range(period)),
-                   tuple(last(o) for o in range(period)))
+        return cls(
+            period, inputs // common, tuple(first(o) for o in range(period)), tuple(last(o) for o in range(period))
+        )
 
 
 def check_declared(declared: int | None, actual: int, field: str) -> None:
@@ -489,8 +513,10 @@ def check_declared(declared: int | None, actual: int, field: str) -> None:
 def expect_rank(shape: Shape, ranks: tuple[int, ...], layout: str) -> None:
     if len(shape) not in ranks:
         want = " or ".join(str(r) for r in ranks)
-        raise ShapeError(f"expects a per-sample input of {want} dimensions {layout}, "
-                         f"found {fmt_shape(shape)} ({len(shape)} dimensions)")
+        raise ShapeError(
+            f"expects a per-sample input of {want} dimensions {layout}, "
+            f"found {fmt_shape(shape)} ({len(shape)} dimensions)"
+        )
 
 
 def prod(values) -> int:

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Context, ReachOf  # for annotations
-from .base import (
-    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved,
-    Shape, arg, check_declared, expect_rank, fmt_shape, kind_class,
-    prod, Reach,
+from .base import (  # for annotations
+    REQUIRED,
+    Context,
+    Layer,
+    Params,
+    Reach,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    check_declared,
+    device_arg,
+    dtype_arg,
+    expect_rank,
+    fmt_shape,
+    kind_class,
+    prod,
 )
 
 IN_CHANNELS = "input channels: inferred from the input; if given, checked against it"
@@ -25,13 +37,17 @@ class _ConvNd(Layer):
     out: int = arg(REQUIRED, "int", "output channels", aka=("out_channels",))
     kernel: tuple = arg(REQUIRED, "size", "kernel size: an int or one per spatial dim", aka=("kernel_size",))
     stride: tuple = arg(1, "size", "step between windows")
-    padding: tuple[int, ...] | str = arg(0, "padding",
-                                         "zeros added on both sides: int, per-dim list, 'same' or 'valid'", min=0)
+    padding: tuple[int, ...] | str = arg(
+        0, "padding", "zeros added on both sides: int, per-dim list, 'same' or 'valid'", min=0
+    )
     dilation: tuple = arg(1, "size", "spacing between kernel elements")
-    groups: int = arg(1, "int", "blocked connections; must divide in and out channels (depthwise: \"${shape(input)[0]}\")")
+    groups: int = arg(
+        1, "int", 'blocked connections; must divide in and out channels (depthwise: "${shape(input)[0]}")'
+    )
     bias: bool = arg(True, "bool", "learn an additive bias per output channel")
-    padding_mode: str = arg("zeros", "choice", "how padding is filled", counts=False,
-                            choices=("zeros", "reflect", "replicate", "circular"))
+    padding_mode: str = arg(
+        "zeros", "choice", "how padding is filled", counts=False, choices=("zeros", "reflect", "replicate", "circular")
+    )
     device: str = device_arg()
     dtype: str = dtype_arg()
     in_channels: int = arg(None, "int", IN_CHANNELS, counts=False)
@@ -46,8 +62,11 @@ class _ConvNd(Layer):
 
     def validate(self) -> None:
         if self.padding == "same" and any(s != 1 for s in self.stride):
-            raise FieldError("padding", f"padding 'same' needs stride 1 (PyTorch forbids it for "
-                             f"strided convolutions), found stride {list(self.stride)}")
+            raise FieldError(
+                "padding",
+                f"padding 'same' needs stride 1 (PyTorch forbids it for "
+                f"strided convolutions), found stride {list(self.stride)}",
+            )
 
     def _in_channels(self, shape: Shape) -> int:
         expect_rank(shape, (self.ndim + 1,), self.layout)
@@ -67,23 +86,26 @@ class _ConvNd(Layer):
             if self.padding == "same":
                 spatial.append(length)
                 continue
-            pad = self.padding[i] if isinstance(self.padding, tuple) else 0   # "valid"
+            pad = self.padding[i] if isinstance(self.padding, tuple) else 0  # "valid"
             if (self.padding_mode == "reflect" and pad >= length) or (self.padding_mode == "circular" and pad > length):
                 bound = "less than" if self.padding_mode == "reflect" else "at most"
-                raise ShapeError(f"padding_mode '{self.padding_mode}' needs padding {bound} the input size, found "
-                                 f"padding {pad} for size {length} in spatial dim {i + 1}")
+                raise ShapeError(
+                    f"padding_mode '{self.padding_mode}' needs padding {bound} the input size, found "
+                    f"padding {pad} for size {length} in spatial dim {i + 1}"
+                )
             size = conv_length(length, k, s, pad, d)
             if size < 1:
-                raise ShapeError(f"kernel {k} (dilation {d}, so it spans {d * (k - 1) + 1}) is larger than "
-                                 f"the padded input {length + 2 * pad} in spatial dim {i + 1} of "
-                                 f"{fmt_shape(shape)}")
+                raise ShapeError(
+                    f"kernel {k} (dilation {d}, so it spans {d * (k - 1) + 1}) is larger than "
+                    f"the padded input {length + 2 * pad} in spatial dim {i + 1} of "
+                    f"{fmt_shape(shape)}"
+                )
             spatial.append(size)
         return (self.out, *spatial)
 
     def params(self, shapes: list[Shape]) -> Params:
         c_in = self._in_channels(shapes[0])
-        return Params(weights=self.out * (c_in // self.groups) * prod(self.kernel),
-                      bias=self.out if self.bias else 0)
+        return Params(weights=self.out * (c_in // self.groups) * prod(self.kernel), bias=self.out if self.bias else 0)
 
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(out) * (shapes[0][0] // self.groups) * prod(self.kernel)
@@ -92,10 +114,10 @@ class _ConvNd(Layer):
         return (self.out, shapes[0][0] // self.groups, *self.kernel)
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        return Saved(inputs=(0,))   # the input, for the weight's gradient
+        return Saved(inputs=(0,))  # the input, for the weight's gradient
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        if isinstance(self.padding, str):   # 'same' pads d·(k − 1) // 2 on the left, as PyTorch does
+        if isinstance(self.padding, str):  # 'same' pads d·(k − 1) // 2 on the left, as PyTorch does
             pads = tuple(0 if self.padding == "valid" else d * (k - 1) // 2 for k, d in zip(self.kernel, self.dilation))
         else:
             pads = self.padding
@@ -127,25 +149,35 @@ class _ConvTransposeNd(_ConvNd):
         "weights": "C_in · (out / groups) · Π kernel",
         "bias": "out (when bias)",
         "macs": "Π input spatial · C_in · (out / groups) · Π kernel (counted on input positions, as "
-                "torch.utils.flop_counter does)",
+        "torch.utils.flop_counter does)",
     }
 
     def validate(self) -> None:
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= s and op >= d:
-                raise FieldError("output_padding", f"output_padding must be smaller than stride or dilation, "
-                                 f"found output_padding {op} with stride {s} and dilation {d}")
+                raise FieldError(
+                    "output_padding",
+                    f"output_padding must be smaller than stride or dilation, "
+                    f"found output_padding {op} with stride {s} and dilation {d}",
+                )
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
         self._in_channels(shape)
         spatial = []
         for i, length in enumerate(shape[1:]):
-            size = ((length - 1) * self.stride[i] - 2 * self.padding[i] + self.dilation[i] * (self.kernel[i] - 1)
-                    + self.output_padding[i] + 1)
+            size = (
+                (length - 1) * self.stride[i]
+                - 2 * self.padding[i]
+                + self.dilation[i] * (self.kernel[i] - 1)
+                + self.output_padding[i]
+                + 1
+            )
             if size < 1:
-                raise ShapeError(f"padding {self.padding[i]} leaves no output in spatial dim {i + 1} of "
-                                 f"{fmt_shape(shape)} (size {size})")
+                raise ShapeError(
+                    f"padding {self.padding[i]} leaves no output in spatial dim {i + 1} of "
+                    f"{fmt_shape(shape)} (size {size})"
+                )
             spatial.append(size)
         return (self.out, *spatial)
 
@@ -160,8 +192,9 @@ class _ConvTransposeNd(_ConvNd):
         return (shapes[0][0], self.out // self.groups, *self.kernel)
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return tuple(Reach.transposed(*geometry) for geometry in zip(self.kernel, self.stride, self.padding,
-                                                                     self.dilation))
+        return tuple(
+            Reach.transposed(*geometry) for geometry in zip(self.kernel, self.stride, self.padding, self.dilation)
+        )
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ..errors import FieldError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import Layer, SAME, Saved, arg, kind_class, prod
+from .base import SAME, Context, Layer, ReachOf, Saved, Shape, arg, kind_class, prod  # for annotations
 
 
 @kind_class
@@ -16,7 +15,7 @@ class _Dropout(Layer):
 
     primary = "p"
     formulas = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0"}
-    feature = False   # one mask value per channel, not per element
+    feature = False  # one mask value per channel, not per element
 
     def validate(self) -> None:
         if not 0 <= self.p <= 1:
@@ -27,7 +26,7 @@ class _Dropout(Layer):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         if self.p == 0:
-            return Saved(alias=True)   # PyTorch returns the input itself
+            return Saved(alias=True)  # PyTorch returns the input itself
         elements = ctx.batch * (shapes[0][0] if self.feature else prod(shapes[0]))
         # CUDA's fused kernel keeps a bool mask; elsewhere the mask is a tensor in the activation dtype.
         fused = ctx.device == "cuda" and type(self).kind == "dropout"

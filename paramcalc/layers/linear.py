@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import (
-    device_arg, dtype_arg, GLOBAL, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, fmt_shape, kind_class,
+from .base import (  # for annotations
+    GLOBAL,
+    REQUIRED,
+    Context,
+    Layer,
+    Params,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    check_declared,
+    device_arg,
+    dtype_arg,
+    expect_rank,
+    fmt_shape,
+    kind_class,
     prod,
 )
 
@@ -18,13 +31,15 @@ class Linear(Layer):
     bias: bool = arg(True, "bool", "learn an additive bias")
     device: str = device_arg()
     dtype: str = dtype_arg()
-    in_features: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
-                           counts=False)
+    in_features: int = arg(
+        None, "int", "input features: inferred from the input; if given, checked against it", counts=False
+    )
 
     kind, torch_name, primary = "linear", "Linear", "out"
     formulas = {
         "output": "(*leading, out)",
-        "weights": "in · out", "bias": "out (when bias)",
+        "weights": "in · out",
+        "bias": "out (when bias)",
         "macs": "Π leading · in · out",
     }
 
@@ -41,13 +56,13 @@ class Linear(Layer):
         return prod(shapes[0]) * self.out
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return (GLOBAL,)   # every output feature reads the whole last dim
+        return (GLOBAL,)  # every output feature reads the whole last dim
 
     def weight_shape(self, shapes: list[Shape]) -> Shape | None:
         return (self.out, shapes[0][-1])
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        return Saved(inputs=(0,))   # the input, for the weight's gradient
+        return Saved(inputs=(0,))  # the input, for the weight's gradient
 
 
 @kind_class
@@ -69,8 +84,10 @@ class Embedding(Layer):
 
     def validate(self) -> None:
         if self.padding_idx is not None and not -self.num <= self.padding_idx < self.num:
-            raise FieldError("padding_idx", f"padding_idx must be within the table (-{self.num} to "
-                             f"{self.num - 1}), found {self.padding_idx}")
+            raise FieldError(
+                "padding_idx",
+                f"padding_idx must be within the table (-{self.num} to {self.num - 1}), found {self.padding_idx}",
+            )
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return (*shapes[0], self.dim)
@@ -82,7 +99,7 @@ class Embedding(Layer):
         return (self.num, self.dim)
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        return Saved(inputs=(0,))   # the indices
+        return Saved(inputs=(0,))  # the indices
 
 
 @kind_class
@@ -143,8 +160,12 @@ class MatMul(Layer):
     and mul this writes any attention by hand (QKᵀ, attention·V)."""
 
     kind, torch_name, arity = "matmul", "torch.matmul", (2, 2)
-    formulas = {"output": "(*broadcast leading, n, m)", "weights": "0", "bias": "0",
-                "macs": "Π broadcast leading · n · k · m (as FlopCounterMode counts aten.bmm, halved)"}
+    formulas = {
+        "output": "(*broadcast leading, n, m)",
+        "weights": "0",
+        "bias": "0",
+        "macs": "Π broadcast leading · n · k · m (as FlopCounterMode counts aten.bmm, halved)",
+    }
     ranks = tuple(range(2, 9))
     layout = "(..., rows, columns)"
 
@@ -155,13 +176,16 @@ class MatMul(Layer):
         if len(a) != len(b):
             raise ShapeError(f"inputs must have the same number of dims, found {fmt_shape(a)} and {fmt_shape(b)}")
         if a[-1] != b[-2]:
-            raise ShapeError(f"inner dims must match: {fmt_shape(a)} @ {fmt_shape(b)} multiplies a last dim of "
-                             f"{a[-1]} with a second-to-last dim of {b[-2]}")
+            raise ShapeError(
+                f"inner dims must match: {fmt_shape(a)} @ {fmt_shape(b)} multiplies a last dim of "
+                f"{a[-1]} with a second-to-last dim of {b[-2]}"
+            )
         leading = []
         for x, y in zip(a[:-2], b[:-2]):
             if x != y and 1 not in (x, y):
-                raise ShapeError(f"leading dims do not broadcast (each must match or be 1), found "
-                                 f"{fmt_shape(a)} and {fmt_shape(b)}")
+                raise ShapeError(
+                    f"leading dims do not broadcast (each must match or be 1), found {fmt_shape(a)} and {fmt_shape(b)}"
+                )
             leading.append(max(x, y))
         return (*leading, a[-2], b[-1])
 
@@ -212,7 +236,7 @@ class Buffer(_Declared):
         return Params(buffers=prod(self.output_shape(shapes)))
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        return Saved(parameter=True)   # state, not an activation: autograd never keeps it as one
+        return Saved(parameter=True)  # state, not an activation: autograd never keeps it as one
 
 
 KINDS = [Linear, Embedding, EmbeddingBag, Parameter, MatMul, BMM, Buffer]

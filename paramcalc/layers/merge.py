@@ -6,8 +6,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import FieldError, ShapeError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import GLOBAL, Layer, REQUIRED, SAME, Saved, arg, expect_rank, fmt_shape, kind_class, normalize_dim
+from .base import (  # for annotations
+    GLOBAL,
+    REQUIRED,
+    SAME,
+    Context,
+    Layer,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    expect_rank,
+    fmt_shape,
+    kind_class,
+    normalize_dim,
+)
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
 
@@ -43,8 +56,10 @@ class Add(Layer):
     def output_shape(self, shapes: list[Shape]) -> Shape:
         out = _broadcast(shapes)
         if out is None:
-            raise ShapeError(f"inputs must have the same shape, or broadcast (same number of dims, each dim "
-                             f"equal or 1), found {_shapes(shapes)}")
+            raise ShapeError(
+                f"inputs must have the same shape, or broadcast (same number of dims, each dim "
+                f"equal or 1), found {_shapes(shapes)}"
+            )
         return out
 
 
@@ -68,7 +83,7 @@ class Mul(Layer):
         return out
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        return Saved(inputs=tuple(range(len(shapes))))   # each factor, for the other's gradient
+        return Saved(inputs=tuple(range(len(shapes))))  # each factor, for the other's gradient
 
 
 @kind_class
@@ -87,11 +102,11 @@ class Concat(Layer):
         if len({len(s) for s in shapes}) > 1:
             raise ShapeError(f"inputs must have the same number of dims, found {_shapes(shapes)}")
         d = normalize_dim(self.dim, shapes[0])
-        rest = {s[:d] + s[d + 1:] for s in shapes}
+        rest = {s[:d] + s[d + 1 :] for s in shapes}
         if len(rest) > 1:
             raise ShapeError(f"inputs must match in every dim but dim {self.dim}, found {_shapes(shapes)}")
         first = shapes[0]
-        return (*first[:d], sum(s[d] for s in shapes), *first[d + 1:])
+        return (*first[:d], sum(s[d] for s in shapes), *first[d + 1 :])
 
 
 class _EqualPieces:
@@ -113,8 +128,9 @@ class Split(Layer):
     """Takes one piece of torch.split(x, size, dim): pieces of `size` (the last may be smaller),
     or of the listed sizes, which must add up to the dim."""
 
-    size: int | tuple[int, ...] = arg(REQUIRED, "int_or_ints",
-                                      "piece size, or a list of piece sizes", aka=("split_size_or_sections",))
+    size: int | tuple[int, ...] = arg(
+        REQUIRED, "int_or_ints", "piece size, or a list of piece sizes", aka=("split_size_or_sections",)
+    )
     index: int = arg(0, "int", "which piece to take (0-based)", min=0)
     dim: int = arg(1, "int", "dim to split (batch = 0, so 1 is channels)", min=None)
 
@@ -129,8 +145,9 @@ class Split(Layer):
     def pieces(self, length: int) -> Sequence[int] | _EqualPieces:
         if isinstance(self.size, tuple):
             if sum(self.size) != length:
-                raise ShapeError(f"piece sizes {list(self.size)} add up to {sum(self.size)}, "
-                                 f"not the dim's size {length}")
+                raise ShapeError(
+                    f"piece sizes {list(self.size)} add up to {sum(self.size)}, not the dim's size {length}"
+                )
             return list(self.size)
         return _EqualPieces(length, self.size)
 
@@ -143,17 +160,17 @@ class Split(Layer):
         pieces = self.pieces(shape[d])
         if self.index >= len(pieces):
             raise ShapeError(f"index {self.index} is past the last of {len(pieces)} pieces of dim {self.dim}")
-        return (*shape[:d], pieces[self.index], *shape[d + 1:])
+        return (*shape[:d], pieces[self.index], *shape[d + 1 :])
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        return Saved(alias=True)   # a view
+        return Saved(alias=True)  # a view
 
 
 @kind_class
 class Chunk(Split):
     """Takes one piece of torch.chunk(x, chunks, dim): pieces of ceil(size / chunks)."""
 
-    size: int | tuple[int, ...] = None   # type: ignore[assignment]  # not a field of chunk
+    size: int | tuple[int, ...] = None  # type: ignore[assignment]  # not a field of chunk
     chunks: int = arg(REQUIRED, "int", "number of chunks")
 
     kind, torch_name, primary = "chunk", "torch.chunk", "chunks"
@@ -226,8 +243,8 @@ class StochasticDepth(Layer):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         if self.p == 0:
-            return Saved(alias=True)   # returns its input
-        return Saved(tensors=((ctx.batch if self.mode == "row" else 1, "act"),))   # the kept-or-dropped noise
+            return Saved(alias=True)  # returns its input
+        return Saved(tensors=((ctx.batch if self.mode == "row" else 1, "act"),))  # the kept-or-dropped noise
 
 
 KINDS = [Add, Mul, Concat, Split, Chunk, ChannelShuffle, Mean, StochasticDepth]

@@ -5,11 +5,24 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..errors import ShapeError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import (
-    device_arg, dtype_arg, Layer, Params, REQUIRED, Saved,
-    arg, check_declared, expect_rank, fmt_shape, kind_class, prod,
-    GLOBAL, SAME,
+from .base import (  # for annotations
+    GLOBAL,
+    REQUIRED,
+    SAME,
+    Context,
+    Layer,
+    Params,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    check_declared,
+    device_arg,
+    dtype_arg,
+    expect_rank,
+    fmt_shape,
+    kind_class,
+    prod,
 )
 
 
@@ -17,8 +30,8 @@ from .base import (
 class _BatchNormNd(Layer):
     """Normalises each channel over the batch; C is inferred from the input."""
 
-    ranks: ClassVar[tuple[int, ...]]   # the input ranks it takes (per subclass)
-    per_sample = False   # statistics per channel of each sample (instance norm), not of the batch
+    ranks: ClassVar[tuple[int, ...]]  # the input ranks it takes (per subclass)
+    per_sample = False  # statistics per channel of each sample (instance norm), not of the batch
 
     eps: float = arg(1e-5, "float", "added to the variance", counts=False)
     momentum: float = arg(0.1, "float", "running-stats update rate", counts=False)
@@ -26,12 +39,14 @@ class _BatchNormNd(Layer):
     track_running_stats: bool = arg(True, "bool", "keep running mean/var buffers and a batch counter")
     device: str = device_arg()
     dtype: str = dtype_arg()
-    num_features: int = arg(None, "int", "channels: inferred from the input; if given, checked against it",
-                            counts=False)
+    num_features: int = arg(
+        None, "int", "channels: inferred from the input; if given, checked against it", counts=False
+    )
 
     formulas = {
         "output": "same as input",
-        "weights": "C (when affine)", "bias": "C (when affine)",
+        "weights": "C (when affine)",
+        "bias": "C (when affine)",
         "buffers": "2·C + 1 (running_mean, running_var, num_batches_tracked) when track_running_stats",
         "macs": "0 (normalisation is not counted)",
     }
@@ -44,8 +59,11 @@ class _BatchNormNd(Layer):
 
     def params(self, shapes: list[Shape]) -> Params:
         c = shapes[0][0]
-        return Params(weights=c if self.affine else 0, bias=c if self.affine else 0,
-                      buffers=2 * c + 1 if self.track_running_stats else 0)
+        return Params(
+            weights=c if self.affine else 0,
+            bias=c if self.affine else 0,
+            buffers=2 * c + 1 if self.track_running_stats else 0,
+        )
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         # The input, and the batch's mean and inverse std per channel (kept in float32).
@@ -53,7 +71,7 @@ class _BatchNormNd(Layer):
         return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return SAME   # at inference the running statistics are constants
+        return SAME  # at inference the running statistics are constants
 
 
 class BatchNorm1d(_BatchNormNd):
@@ -68,22 +86,21 @@ class BatchNorm3d(_BatchNormNd):
     kind, torch_name, ranks, layout = "batchnorm3d", "BatchNorm3d", (4,), "(C, D, H, W)"
 
 
-
-
 def _normalized(shape_field, shape, field="shape"):
     """LayerNorm/RMSNorm's normalized_shape: the last dims of the input (default: the last one)."""
     expect_rank(shape, tuple(range(1, 9)), "(..., features)")
     if shape_field is None:
         return (shape[-1],)
-    if tuple(shape[len(shape) - len(shape_field):]) != shape_field or len(shape_field) > len(shape):
+    if tuple(shape[len(shape) - len(shape_field) :]) != shape_field or len(shape_field) > len(shape):
         raise ShapeError(f"{field} {list(shape_field)} must match the last dims of the input {fmt_shape(shape)}")
     return shape_field
 
 
 @kind_class
 class _TrailingNorm(Layer):
-    shape: tuple[int, ...] | None = arg(None, "dims",
-                                        "the normalised trailing dims; null: the last dim", aka=("normalized_shape",))
+    shape: tuple[int, ...] | None = arg(
+        None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",)
+    )
     elementwise_affine: bool = arg(True, "bool", "learn a per-element scale (and, for layernorm, a shift)")
     device: str = device_arg()
     dtype: str = dtype_arg()
@@ -114,8 +131,12 @@ class LayerNorm(_TrailingNorm):
     bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
 
     kind, torch_name = "layernorm", "LayerNorm"
-    formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)",
-                "bias": "Π shape (when elementwise_affine and bias)", "macs": "0 (normalisation is not counted)"}
+    formulas = {
+        "output": "same as input",
+        "weights": "Π shape (when elementwise_affine)",
+        "bias": "Π shape (when elementwise_affine and bias)",
+        "macs": "0 (normalisation is not counted)",
+    }
 
     def params(self, shapes: list[Shape]) -> Params:
         n = self.affine_size(shapes)
@@ -123,7 +144,7 @@ class LayerNorm(_TrailingNorm):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         rows = self.rows(shapes, ctx)
-        return Saved(inputs=(0,), tensors=((rows, "float32"), (rows, "float32")))   # mean, inverse std
+        return Saved(inputs=(0,), tensors=((rows, "float32"), (rows, "float32")))  # mean, inverse std
 
 
 @kind_class
@@ -133,8 +154,12 @@ class RMSNorm(_TrailingNorm):
     eps: float = arg(None, "float", "added to the mean square", counts=False)
 
     kind, torch_name = "rmsnorm", "RMSNorm"
-    formulas = {"output": "same as input", "weights": "Π shape (when elementwise_affine)", "bias": "0",
-                "macs": "0 (normalisation is not counted)"}
+    formulas = {
+        "output": "same as input",
+        "weights": "Π shape (when elementwise_affine)",
+        "bias": "0",
+        "macs": "0 (normalisation is not counted)",
+    }
 
     def params(self, shapes: list[Shape]) -> Params:
         return Params(weights=self.affine_size(shapes))
@@ -153,14 +178,23 @@ class LayerNorm2d(Layer):
     eps: float = arg(1e-6, "float", "added to the variance", counts=False)
     elementwise_affine: bool = arg(True, "bool", "learn a per-channel scale and shift")
     bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
-    channels: int = arg(None, "int", "C: inferred from the input; if given, checked against it", counts=False,
-                        aka=("normalized_shape", "num_channels"))
+    channels: int = arg(
+        None,
+        "int",
+        "C: inferred from the input; if given, checked against it",
+        counts=False,
+        aka=("normalized_shape", "num_channels"),
+    )
     device: str = device_arg()
     dtype: str = dtype_arg()
 
     kind, torch_name = "layernorm2d", "torchvision.models.convnext.LayerNorm2d"
-    formulas = {"output": "same as input", "weights": "C (when elementwise_affine)",
-                "bias": "C (when elementwise_affine and bias)", "macs": "0 (normalisation is not counted)"}
+    formulas = {
+        "output": "same as input",
+        "weights": "C (when elementwise_affine)",
+        "bias": "C (when elementwise_affine and bias)",
+        "macs": "0 (normalisation is not counted)",
+    }
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         expect_rank(shapes[0], (3,), "(C, H, W)")
@@ -168,7 +202,7 @@ class LayerNorm2d(Layer):
         return shapes[0]
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return SAME   # statistics over the channels of one position
+        return SAME  # statistics over the channels of one position
 
     def params(self, shapes: list[Shape]) -> Params:
         c = shapes[0][0] if self.elementwise_affine else 0
@@ -187,14 +221,19 @@ class GroupNorm(Layer):
     groups: int = arg(REQUIRED, "int", "number of groups; must divide the channels", aka=("num_groups",))
     eps: float = arg(1e-5, "float", "added to the variance", counts=False)
     affine: bool = arg(True, "bool", "learn a scale and shift per channel")
-    num_channels: int = arg(None, "int", "channels: inferred from the input; if given, checked against it",
-                            counts=False)
+    num_channels: int = arg(
+        None, "int", "channels: inferred from the input; if given, checked against it", counts=False
+    )
     device: str = device_arg()
     dtype: str = dtype_arg()
 
     kind, torch_name, primary = "groupnorm", "GroupNorm", "groups"
-    formulas = {"output": "same as input", "weights": "C (when affine)", "bias": "C (when affine)",
-                "macs": "0 (normalisation is not counted)"}
+    formulas = {
+        "output": "same as input",
+        "weights": "C (when affine)",
+        "bias": "C (when affine)",
+        "macs": "0 (normalisation is not counted)",
+    }
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
@@ -210,10 +249,10 @@ class GroupNorm(Layer):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         stats = ctx.batch * self.groups
-        return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))   # mean, inverse std
+        return Saved(inputs=(0,), tensors=((stats, "float32"), (stats, "float32")))  # mean, inverse std
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return (GLOBAL,) * (len(out) - 1)   # statistics over all positions of each group
+        return (GLOBAL,) * (len(out) - 1)  # statistics over all positions of each group
 
 
 @kind_class
@@ -226,7 +265,7 @@ class _InstanceNormNd(_BatchNormNd):
     per_sample = True
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return (GLOBAL,) * (len(out) - 1)   # each sample's statistics, over all positions
+        return (GLOBAL,) * (len(out) - 1)  # each sample's statistics, over all positions
 
 
 class InstanceNorm1d(_InstanceNormNd):
@@ -258,8 +297,19 @@ class LocalResponseNorm(Layer):
         return shapes[0]
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return SAME   # neighbours across channels only
+        return SAME  # neighbours across channels only
 
 
-KINDS = [BatchNorm1d, BatchNorm2d, BatchNorm3d, LayerNorm, RMSNorm, LayerNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
-         InstanceNorm3d, LocalResponseNorm]
+KINDS = [
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    LayerNorm,
+    RMSNorm,
+    LayerNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LocalResponseNorm,
+]

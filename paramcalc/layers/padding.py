@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import Layer, REQUIRED, Reach, Saved, arg, declare, fmt_shape, kind_class, per_dim
+from .base import (  # for annotations
+    REQUIRED,
+    Context,
+    Layer,
+    Reach,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    declare,
+    fmt_shape,
+    kind_class,
+    per_dim,
+)
 
 
 @kind_class
@@ -12,17 +24,19 @@ class _PadNd(Layer):
     """Pads the last n dims: an int for every side, or (left, right[, top, bottom[, front, back]]),
     last dim first as in PyTorch."""
 
-    padding: int | tuple[int, ...] = arg(REQUIRED, "int_or_ints",
-                                         "an int, or 2·n ints: (left, right, top, bottom, front, back)")
+    padding: int | tuple[int, ...] = arg(
+        REQUIRED, "int_or_ints", "an int, or 2·n ints: (left, right, top, bottom, front, back)"
+    )
 
     primary = "padding"
-    formulas = {"output": "each of the last n dims grows by its two paddings", "weights": "0", "bias": "0",
-                "macs": "0"}
+    formulas = {"output": "each of the last n dims grows by its two paddings", "weights": "0", "bias": "0", "macs": "0"}
     negative_ok = True
 
     def validate(self) -> None:
         if isinstance(self.padding, tuple) and len(self.padding) != 2 * self.ndim:
-            raise FieldError.of_value("padding", f"expects an integer or {2 * self.ndim} integers, found {list(self.padding)}")
+            raise FieldError.of_value(
+                "padding", f"expects an integer or {2 * self.ndim} integers, found {list(self.padding)}"
+            )
         pads = per_dim(self.padding, 2 * self.ndim)
         if not self.negative_ok and min(pads) < 0:
             raise FieldError.of_value("padding", f"expects non-negative padding, found {list(pads)}")
@@ -47,7 +61,7 @@ class _PadNd(Layer):
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         pads = per_dim(self.padding, 2 * self.ndim)
-        return tuple(Reach.window(1, 1, pads[2 * i]) for i in reversed(range(self.ndim)))   # last dim first
+        return tuple(Reach.window(1, 1, pads[2 * i]) for i in reversed(range(self.ndim)))  # last dim first
 
 
 def keeps_input(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
@@ -61,8 +75,10 @@ class _ReflectPad(_PadNd):
 
     def check_side(self, size: int, left: int, right: int, d: int) -> None:
         if max(left, right) >= size:
-            raise ShapeError(f"reflection padding must be smaller than the dim it pads: ({left}, {right}) "
-                             f"for size {size} in dim {d + 1}")
+            raise ShapeError(
+                f"reflection padding must be smaller than the dim it pads: ({left}, {right}) "
+                f"for size {size} in dim {d + 1}"
+            )
 
 
 @kind_class
@@ -71,8 +87,9 @@ class _CircularPad(_PadNd):
 
     def check_side(self, size: int, left: int, right: int, d: int) -> None:
         if max(left, right) > size:
-            raise ShapeError(f"circular padding can wrap around once at most: ({left}, {right}) for size {size} "
-                             f"in dim {d + 1}")
+            raise ShapeError(
+                f"circular padding can wrap around once at most: ({left}, {right}) for size {size} in dim {d + 1}"
+            )
 
 
 @kind_class
@@ -85,8 +102,13 @@ KINDS: list = []
 for _n in (1, 2, 3):
     KINDS += [
         declare(f"ZeroPad{_n}d", _PadNd, "Pads with zeros (negative padding crops).", ndim=_n),
-        declare(f"ConstantPad{_n}d", _PadNd, "Pads with a constant value (negative padding crops).", ndim=_n,
-                value=arg(REQUIRED, "float", "the fill value", counts=False)),
+        declare(
+            f"ConstantPad{_n}d",
+            _PadNd,
+            "Pads with a constant value (negative padding crops).",
+            ndim=_n,
+            value=arg(REQUIRED, "float", "the fill value", counts=False),
+        ),
         declare(f"ReflectionPad{_n}d", _ReflectPad, "Pads with the reflection of the input.", ndim=_n),
         declare(f"ReplicationPad{_n}d", _ReplicatePad, "Pads by repeating the edge values.", ndim=_n),
         declare(f"CircularPad{_n}d", _CircularPad, "Pads by wrapping the input around.", ndim=_n),

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from ..errors import FieldError, ShapeError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import GLOBAL, Layer, REQUIRED, Reach, Saved, arg, expect_rank, fmt_shape, kind_class, prod
+from .base import (  # for annotations
+    GLOBAL,
+    REQUIRED,
+    Context,
+    Layer,
+    Reach,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    expect_rank,
+    fmt_shape,
+    kind_class,
+    prod,
+)
 
 LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
 
@@ -27,18 +40,23 @@ class _PoolNd(Layer):
     ceil_mode: bool = arg(False, "bool", "round the output size up instead of down")
 
     primary = "kernel"
-    dilation: tuple | None = None   # max pooling declares it as a field
+    dilation: tuple | None = None  # max pooling declares it as a field
     formulas = {
         "output": "L_out = floor_or_ceil((L + 2·padding − kernel) / stride) + 1; "
-                  "with ceil_mode a window that would start in the right padding is dropped",
-        "weights": "0", "bias": "0", "macs": "0 (pooling is not counted)",
+        "with ceil_mode a window that would start in the right padding is dropped",
+        "weights": "0",
+        "bias": "0",
+        "macs": "0 (pooling is not counted)",
     }
 
     def validate(self) -> None:
         for k, p in zip(self.kernel, self.padding):
             if p > k // 2:
-                raise FieldError("padding", f"padding must be at most half the kernel (kernel // 2 = "
-                                 f"{k // 2}), found padding {p} for kernel {k}")
+                raise FieldError(
+                    "padding",
+                    f"padding must be at most half the kernel (kernel // 2 = "
+                    f"{k // 2}), found padding {p} for kernel {k}",
+                )
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
@@ -49,8 +67,10 @@ class _PoolNd(Layer):
         for i, length in enumerate(shape[1:]):
             size = pool_length(length, self.kernel[i], stride[i], self.padding[i], dilation[i], self.ceil_mode)
             if size < 1:
-                raise ShapeError(f"window {self.kernel[i]} is larger than the padded input "
-                                 f"{length + 2 * self.padding[i]} in spatial dim {i + 1} of {fmt_shape(shape)}")
+                raise ShapeError(
+                    f"window {self.kernel[i]} is larger than the padded input "
+                    f"{length + 2 * self.padding[i]} in spatial dim {i + 1} of {fmt_shape(shape)}"
+                )
             spatial.append(size)
         return (shape[0], *spatial)
 
@@ -71,9 +91,11 @@ class _MaxPoolNd(_PoolNd):
 
     dilation: tuple = arg(1, "size", "spacing between window elements")
 
-    formulas = {**_PoolNd.formulas,
-                "output": "L_out = floor_or_ceil((L + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1; "
-                          "with ceil_mode a window that would start in the right padding is dropped"}
+    formulas = {
+        **_PoolNd.formulas,
+        "output": "L_out = floor_or_ceil((L + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1; "
+        "with ceil_mode a window that would start in the right padding is dropped",
+    }
     return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
@@ -123,24 +145,36 @@ class AvgPool3d(_AvgPoolDivisorNd):
         (shape,) = shapes
         expect_rank(shape, (4,), LAYOUTS[3])
         if any(length < k for length, k in zip(shape[1:], self.kernel)):
-            raise ShapeError(f"avgpool3d needs every spatial dim of the input (before padding) to be at least "
-                             f"the kernel {list(self.kernel)}, found {fmt_shape(shape)}")
+            raise ShapeError(
+                f"avgpool3d needs every spatial dim of the input (before padding) to be at least "
+                f"the kernel {list(self.kernel)}, found {fmt_shape(shape)}"
+            )
         return super().output_shape(shapes)
 
 
 @kind_class
 class _AdaptivePoolNd(Layer):
-    out: tuple = arg(REQUIRED, "optional_size", "output size: an int, or one per spatial dim where "
-                     "null keeps the input's size", aka=("output_size",))
+    out: tuple = arg(
+        REQUIRED,
+        "optional_size",
+        "output size: an int, or one per spatial dim where null keeps the input's size",
+        aka=("output_size",),
+    )
 
     primary = "out"
-    formulas = {"output": "(C, *out), a null entry keeping the input size (2d and 3d only)", "weights": "0", "bias": "0",
-                "macs": "0 (pooling is not counted)"}
+    formulas = {
+        "output": "(C, *out), a null entry keeping the input size (2d and 3d only)",
+        "weights": "0",
+        "bias": "0",
+        "macs": "0 (pooling is not counted)",
+    }
 
     def validate(self) -> None:
         if self.ndim == 1 and None in self.out:
-            raise FieldError("out", "a 1d adaptive pool needs an integer output size (PyTorch accepts "
-                             "null entries only in 2d and 3d)")
+            raise FieldError(
+                "out",
+                "a 1d adaptive pool needs an integer output size (PyTorch accepts null entries only in 2d and 3d)",
+            )
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
@@ -164,6 +198,7 @@ def adaptive_reach(length: int, size: int):
 
 class AdaptiveAvgPool1d(_AdaptivePoolNd):
     """Averages each channel into a fixed output size, whatever the input size."""
+
     kind, torch_name, ndim = "adaptiveavgpool1d", "AdaptiveAvgPool1d", 1
 
 
@@ -178,6 +213,7 @@ class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
 @kind_class
 class AdaptiveMaxPool1d(_AdaptivePoolNd):
     """Takes the maximum of each channel into a fixed output size, whatever the input size."""
+
     kind, torch_name, ndim = "adaptivemaxpool1d", "AdaptiveMaxPool1d", 1
     return_indices: bool = arg(False, "bool", "also return argmax indices (the values are analysed)", counts=False)
 
@@ -193,6 +229,17 @@ class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
     kind, torch_name, ndim = "adaptivemaxpool3d", "AdaptiveMaxPool3d", 3
 
 
-KINDS = [MaxPool1d, MaxPool2d, MaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
-         AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d,
-         AdaptiveMaxPool1d, AdaptiveMaxPool2d, AdaptiveMaxPool3d]
+KINDS = [
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+]

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from ..errors import FieldError
-from .base import Context, Shape  # for annotations
-from .base import device_arg, dtype_arg, Layer, Params, REQUIRED, Saved, arg, check_declared, expect_rank, kind_class
+from .base import (  # for annotations
+    REQUIRED,
+    Context,
+    Layer,
+    Params,
+    Saved,
+    Shape,
+    arg,
+    check_declared,
+    device_arg,
+    dtype_arg,
+    expect_rank,
+    kind_class,
+)
 
 
 @kind_class
@@ -14,17 +26,22 @@ class _Recurrent(Layer):
     bias: bool = arg(True, "bool", "learn the two bias vectors (input and hidden) of every gate")
     bidirectional: bool = arg(False, "bool", "a second, backward direction per layer (D = 2)")
     dropout: float = arg(0.0, "float", "dropout between layers", counts=False)
-    batch_first: bool = arg(False, "bool", "PyTorch's (batch, seq, features) layout (shapes here are per sample); "
-                            "in training a batch above 1 is then copied to (seq, batch, features)")
-    input_size: int = arg(None, "int", "input features: inferred from the input; if given, checked against it",
-                          counts=False)
+    batch_first: bool = arg(
+        False,
+        "bool",
+        "PyTorch's (batch, seq, features) layout (shapes here are per sample); "
+        "in training a batch above 1 is then copied to (seq, batch, features)",
+    )
+    input_size: int = arg(
+        None, "int", "input features: inferred from the input; if given, checked against it", counts=False
+    )
     device: str = device_arg()
     dtype: str = dtype_arg()
 
     primary = "hidden"
     gates = 1
     proj = 0
-    kept = (1, 1)   # hidden-sized tensors backward keeps per direction: (per time step, once) (measured)
+    kept = (1, 1)  # hidden-sized tensors backward keeps per direction: (per time step, once) (measured)
     formulas = {
         "output": "(seq, D · H_out), H_out = proj or hidden, D = 2 if bidirectional",
         "weights": "Σ layers, directions: G·H·I_l + G·H·H_out (+ proj·H), I_0 = features, I_l = D·H_out",
@@ -47,8 +64,10 @@ class _Recurrent(Layer):
     def _per_step(self, features: int):
         """(weights, bias) summed over layers and directions, for one time step."""
         g, h, out = self.gates, self.hidden, self.out_size
+
         def layer_weights(inputs):
             return self.directions * (g * h * inputs + g * h * out + self.proj * h)
+
         # The first layer reads the features, the others the previous layer's output (in closed
         # form: `layers` may be huge in a hostile spec).
         weights = layer_weights(features) + (self.layers - 1) * layer_weights(self.directions * out)
@@ -69,17 +88,18 @@ class _Recurrent(Layer):
         return shapes[0][0] * self._per_step(shapes[0][1])[0]
 
     def param_tensors(self, shapes: list[Shape]) -> int:
-        per_direction = 2 + (1 if self.proj else 0) + (2 if self.bias else 0)   # w_ih, w_hh, w_hr, b_ih, b_hh
+        per_direction = 2 + (1 if self.proj else 0) + (2 if self.bias else 0)  # w_ih, w_hh, w_hr, b_ih, b_hh
         return self.layers * self.directions * per_direction
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        """As PyTorch's unfused kernels (the CPU reference) keep them, step by step: each layer's input (the
-        first layer's is the layer's input, copied by each direction when batch_first and batch > 1; later ones a new tensor,
-        and the dropout mask between layers), and per direction the hidden-sized tensors of `kept`.
+        """As PyTorch's unfused kernels (the CPU reference) keep them, step by step: each layer's input
+        (the first layer's is the layer's input, copied by each direction when batch_first and batch > 1;
+        later ones a new tensor, and the dropout mask between layers), and per direction the
+        hidden-sized tensors of `kept`.
         Fused kernels (cuDNN, oneDNN) keep a workspace of their own instead."""
         b, (steps, features) = ctx.batch, shapes[0]
         copied = self.batch_first and b > 1
-        tensors = [(b * steps * features, "act")] * self.directions if copied else []   # one per direction
+        tensors = [(b * steps * features, "act")] * self.directions if copied else []  # one per direction
         between = b * steps * self.directions * self.out_size
         for layer in range(self.layers):
             if layer:

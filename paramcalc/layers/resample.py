@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import FieldError, ShapeError
-from .base import ReachOf, Shape  # for annotations
-from .base import Layer, REQUIRED, Reach, arg, fmt_shape, kind_class, per_dim
+from .base import REQUIRED, Layer, Reach, ReachOf, Shape, arg, fmt_shape, kind_class, per_dim  # for annotations
 
 INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
@@ -17,21 +16,33 @@ class Upsample(Layer):
 
     scale: object = arg(None, "floats", "multiplier per spatial dim (or one for all)", aka=("scale_factor",))
     size: int | tuple[int, ...] | None = arg(None, "int_or_ints", "output size per spatial dim (or one for all)")
-    mode: str = arg("nearest", "choice", "interpolation", counts=False,
-                    choices=("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"))
+    mode: str = arg(
+        "nearest",
+        "choice",
+        "interpolation",
+        counts=False,
+        choices=("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area"),
+    )
     align_corners: bool | None = arg(None, "bool", "only for linear, bilinear, bicubic, trilinear", counts=False)
     recompute_scale_factor: bool | None = arg(None, "bool", "ignored", counts=False)
 
     kind, torch_name, primary = "upsample", "Upsample", "scale"
-    formulas = {"output": "(C, *size) or (C, *floor(L · scale))", "weights": "0", "bias": "0",
-                "macs": "0 (interpolation is not counted)"}
+    formulas = {
+        "output": "(C, *size) or (C, *floor(L · scale))",
+        "weights": "0",
+        "bias": "0",
+        "macs": "0 (interpolation is not counted)",
+    }
 
     def validate(self) -> None:
         if (self.scale is None) == (self.size is None):
             raise FieldError("scale", "give exactly one of 'scale' and 'size'")
         if self.align_corners is not None and self.mode not in INTERPOLATING:
-            raise FieldError("align_corners", f"align_corners only goes with the interpolating modes "
-                             f"({', '.join(INTERPOLATING)}), found mode '{self.mode}'")
+            raise FieldError(
+                "align_corners",
+                f"align_corners only goes with the interpolating modes "
+                f"({', '.join(INTERPOLATING)}), found mode '{self.mode}'",
+            )
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
@@ -39,13 +50,16 @@ class Upsample(Layer):
         wanted = INTERPOLATING.get(self.mode)
         if not 1 <= n <= 3 or (wanted and n != wanted):
             layout = f"{wanted + 1} dimensions" if wanted else "2 to 4 dimensions"
-            raise ShapeError(f"mode '{self.mode}' expects a per-sample input of {layout} (C, *spatial), "
-                             f"found {fmt_shape(shape)}")
+            raise ShapeError(
+                f"mode '{self.mode}' expects a per-sample input of {layout} (C, *spatial), found {fmt_shape(shape)}"
+            )
         given = self.size if self.size is not None else self.scale
         each = per_dim(given, n)
         if len(each) != n:
-            raise ShapeError(f"{'size' if self.size is not None else 'scale'} has {len(each)} entries for "
-                             f"{n} spatial dims of {fmt_shape(shape)}")
+            raise ShapeError(
+                f"{'size' if self.size is not None else 'scale'} has {len(each)} entries for "
+                f"{n} spatial dims of {fmt_shape(shape)}"
+            )
         if self.size is not None:
             out = each
         else:
@@ -57,6 +71,7 @@ class Upsample(Layer):
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         if self.mode == "area":
             from .pool import adaptive_reach
+
             return tuple(adaptive_reach(length, size) for length, size in zip(shapes[0][1:], out[1:]))
         scales = per_dim(self.scale, len(out) - 1)
         return tuple(self._reach(length, size, scale) for length, size, scale in zip(shapes[0][1:], out[1:], scales))
@@ -65,7 +80,8 @@ class Upsample(Layer):
         """PyTorch's source index of output o: o·r (nearest), (o + ½)·r − ½ (linear, bicubic), or
         o·(L − 1)/(size − 1) with align_corners, r being 1/scale when a scale is given, else L/size.
         Interpolation reads the neighbours it weights; bicubic two more on each side."""
-        from fractions import Fraction   # exact positions; imported here, as fractions loads decimal
+        from fractions import Fraction  # exact positions; imported here, as fractions loads decimal
+
         if self.align_corners:
             ratio = Fraction(length - 1, size - 1) if size > 1 else Fraction(0)
             offset = Fraction(0)
@@ -75,9 +91,13 @@ class Upsample(Layer):
             if self.mode in INTERPOLATING:
                 offset = ratio / 2 - Fraction(1, 2)
         if self.mode in ("nearest", "nearest-exact"):
-            return Reach.table(ratio.numerator, ratio.denominator, lambda o: math.floor(ratio * o + offset),
-                               lambda o: math.floor(ratio * o + offset))
-        wide = 1 if self.mode == "bicubic" else 0   # a neighbour weighted zero is not read
+            return Reach.table(
+                ratio.numerator,
+                ratio.denominator,
+                lambda o: math.floor(ratio * o + offset),
+                lambda o: math.floor(ratio * o + offset),
+            )
+        wide = 1 if self.mode == "bicubic" else 0  # a neighbour weighted zero is not read
 
         def first(o):
             s = ratio * o + offset
@@ -86,6 +106,7 @@ class Upsample(Layer):
         def last(o):
             s = ratio * o + offset
             return math.floor(s) + (1 + wide if s % 1 else 0)
+
         return Reach.table(ratio.numerator, ratio.denominator, first, last)
 
 
@@ -130,7 +151,7 @@ class PixelShuffle(Layer):
         return (*lead, c // (r * r), h * r, w * r)
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return (Reach.table(1, self.factor, lambda o: 0, lambda o: 0),) * 2   # r outputs per input
+        return (Reach.table(1, self.factor, lambda o: 0, lambda o: 0),) * 2  # r outputs per input
 
 
 @kind_class

@@ -4,8 +4,21 @@ transpose, squeeze, unsqueeze, select."""
 from __future__ import annotations
 
 from ..errors import ShapeError
-from .base import Context, ReachOf, Shape  # for annotations
-from .base import Layer, Moved, REQUIRED, SAME, Saved, arg, fmt_shape, kind_class, normalize_dim, prod
+from .base import (  # for annotations
+    REQUIRED,
+    SAME,
+    Context,
+    Layer,
+    Moved,
+    ReachOf,
+    Saved,
+    Shape,
+    arg,
+    fmt_shape,
+    kind_class,
+    normalize_dim,
+    prod,
+)
 
 
 def view(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
@@ -23,8 +36,12 @@ class Flatten(Layer):
 
     kind, torch_name = "flatten", "Flatten"
     saves = view
-    formulas = {"output": "per-sample dims start_dim-1 .. end_dim-1 multiplied into one",
-                "weights": "0", "bias": "0", "macs": "0"}
+    formulas = {
+        "output": "per-sample dims start_dim-1 .. end_dim-1 multiplied into one",
+        "weights": "0",
+        "bias": "0",
+        "macs": "0",
+    }
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         (shape,) = shapes
@@ -32,7 +49,7 @@ class Flatten(Layer):
         end = normalize_dim(self.end_dim, shape, "end_dim")
         if start > end:
             raise ShapeError(f"start_dim={self.start_dim} comes after end_dim={self.end_dim}")
-        return (*shape[:start], prod(shape[start:end + 1]), *shape[end + 1:])
+        return (*shape[:start], prod(shape[start : end + 1]), *shape[end + 1 :])
 
 
 @kind_class
@@ -80,6 +97,7 @@ class Reshape(Layer):
 
 class View(Reshape):
     """Tensor.view: the same as reshape for counting."""
+
     kind, torch_name = "view", "Tensor.view"
 
 
@@ -97,7 +115,7 @@ class Unflatten(Layer):
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         d = normalize_dim(self.dim, shape)
-        return (*shape[:d], *_resolve_sizes(self.sizes, shape[d], "sizes"), *shape[d + 1:])
+        return (*shape[:d], *_resolve_sizes(self.sizes, shape[d], "sizes"), *shape[d + 1 :])
 
 
 @kind_class
@@ -116,15 +134,17 @@ class Permute(Layer):
         rank = len(shape) + 1
         full = [d + rank if d < 0 else d for d in self.dims]
         if sorted(full) != list(range(rank)):
-            raise ShapeError(f"dims {list(self.dims)} must name each of the {rank} dims (batch + {fmt_shape(shape)}) once")
+            raise ShapeError(
+                f"dims {list(self.dims)} must name each of the {rank} dims (batch + {fmt_shape(shape)}) once"
+            )
         if full[0] != 0:
             raise ShapeError(f"dims {list(self.dims)} move the batch dimension; it must stay first (0)")
         return tuple(shape[d - 1] for d in full[1:])
 
-
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         rank = len(shapes[0]) + 1
         return Moved(tuple((d + rank if d < 0 else d) - 1 for d in self.dims[1:]))
+
 
 @kind_class
 class Transpose(Layer):
@@ -143,12 +163,12 @@ class Transpose(Layer):
         shape[a], shape[b] = shape[b], shape[a]
         return tuple(shape)
 
-
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         order = list(range(len(shapes[0])))
         a, b = normalize_dim(self.dim0, shapes[0], "dim0"), normalize_dim(self.dim1, shapes[0], "dim1")
         order[a], order[b] = order[b], order[a]
         return Moved(tuple(order))
+
 
 @kind_class
 class Squeeze(Layer):
@@ -201,7 +221,7 @@ class Select(Layer):
         d = normalize_dim(self.dim, shape)
         if not -shape[d] <= self.index < shape[d]:
             raise ShapeError(f"index {self.index} is out of range for dim {self.dim} of size {shape[d]}")
-        return (*shape[:d], *shape[d + 1:])
+        return (*shape[:d], *shape[d + 1 :])
 
 
 KINDS = [Flatten, Identity, Reshape, View, Unflatten, Permute, Transpose, Squeeze, Unsqueeze, Select]

@@ -13,6 +13,7 @@ def human(n: int, unit: str = "", binary: bool = False) -> str:
     """138357544 -> '138.36 M'; bytes use binary units (527.8 MiB). Exact (Decimal), so no count
     is too large to show."""
     from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
     base, prefixes = (1024, ["", "Ki", "Mi", "Gi", "Ti"]) if binary else (1000, ["", "K", "M", "G", "T"])
     n, i = int(n), 0
     while abs(n) >= base ** (i + 1) and i < len(prefixes) - 1:
@@ -66,18 +67,24 @@ def row_label(row, depth: int | None) -> str:
 def render(report, fmt: str, depth: int | None = None, **options) -> str:
     if fmt == "json":
         from .json import render_json
+
         return render_json(report)
     if fmt == "csv":
         from .csv import render_csv
+
         return render_csv(report)
     if fmt == "markdown":
         from .markdown import render_markdown
+
         return render_markdown(report, depth)
     if fmt == "mermaid":
         from .mermaid import render_mermaid
+
         return render_mermaid(report, depth)
     if fmt == "dot":
         from .dot import render_dot
+
         return render_dot(report, depth)
     from .table import render_table
+
     return render_table(report, depth, **options)

@@ -9,8 +9,12 @@ from ..escape import github_data, github_property, terminal
 from . import human
 from .json import to_json
 
-LABEL = {Status.OK: "ok", Status.OVER_BUDGET: "over budget", Status.FAILED_EXPECTATION: "failed expectation",
-         Status.INVALID: "invalid"}
+LABEL = {
+    Status.OK: "ok",
+    Status.OVER_BUDGET: "over budget",
+    Status.FAILED_EXPECTATION: "failed expectation",
+    Status.INVALID: "invalid",
+}
 TITLE = {Status.OVER_BUDGET: "paramcalc: over budget", Status.FAILED_EXPECTATION: "paramcalc: expectation failed"}
 SCHEMA_VERSION = 1
 
@@ -39,28 +43,47 @@ def render_check_text(results, quiet: bool = False) -> str:
         if r.status == Status.OK:
             if not quiet:
                 t = r.report.totals
-                lines.append(f"ok       {terminal(r.path)}: {human(t.params)} params, {human(t.macs, 'MACs')}, "
-                             f"output {r.report.output_shape}")
+                lines.append(
+                    f"ok       {terminal(r.path)}: {human(t.params)} params, {human(t.macs, 'MACs')}, "
+                    f"output {r.report.output_shape}"
+                )
         elif r.status in TITLE:
             for v in r.violations:
                 where = terminal(f"{v.loc.source}:{v.loc.line}" if v.source == "spec" and v.loc else r.path)
                 lines.append(f"FAIL     {where}: {v.message}" + (" (budget in the spec)" if v.source == "spec" else ""))
         else:
-            lines.append(f"INVALID  {_error_text(r.error)}" if _names_file(r) else
-                         f"INVALID  {terminal(r.path)}: {_error_text(r.error)}")
+            lines.append(
+                f"INVALID  {_error_text(r.error)}"
+                if _names_file(r)
+                else f"INVALID  {terminal(r.path)}: {_error_text(r.error)}"
+            )
     if not quiet:
         lines.append(summary_line(results))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
 def result_dict(r) -> dict:
-    out = {"schema_version": SCHEMA_VERSION, "path": r.path, "status": r.status,
-           "totals": asdict(r.report.totals) if r.report else None,
-           "output_shape": r.report.output_shape if r.report else None,
-           "violations": [{"key": v.key, "type": v.kind, "limit": v.limit, "actual": v.actual, "source": v.source,
-                           "line": v.loc.line if v.loc else None, "message": v.message} for v in r.violations],
-           "warnings": [w.to_dict() for w in r.report.warnings] if r.report else [],
-           "error": None}
+    out = {
+        "schema_version": SCHEMA_VERSION,
+        "path": r.path,
+        "status": r.status,
+        "totals": asdict(r.report.totals) if r.report else None,
+        "output_shape": r.report.output_shape if r.report else None,
+        "violations": [
+            {
+                "key": v.key,
+                "type": v.kind,
+                "limit": v.limit,
+                "actual": v.actual,
+                "source": v.source,
+                "line": v.loc.line if v.loc else None,
+                "message": v.message,
+            }
+            for v in r.violations
+        ],
+        "warnings": [w.to_dict() for w in r.report.warnings] if r.report else [],
+        "error": None,
+    }
     if r.error:
         loc = r.error.loc
         out["error"] = {"message": str(r.error), "line": loc.line if loc else None, "col": loc.col if loc else None}
@@ -77,14 +100,18 @@ def render_check_github(results) -> str:
     for r in results:
         for w in r.report.warnings if r.report else ():
             line = f",line={w.loc.line},col={w.loc.col}" if w.loc and w.loc.source == r.path else ""
-            lines.append(f"::warning file={github_property(terminal(r.path))}{line},"
-                         f"title={github_property('paramcalc: warning')}::{github_data(terminal(f'{w.layer}: {w.message}'))}")
+            lines.append(
+                f"::warning file={github_property(terminal(r.path))}{line},"
+                f"title={github_property('paramcalc: warning')}::{github_data(terminal(f'{w.layer}: {w.message}'))}"
+            )
         if r.status in TITLE:
             for v in r.violations:
                 line_number = v.loc.line if v.loc and v.loc.source == r.path else 1
                 title = TITLE[Status.OVER_BUDGET if v.kind == "limit" else Status.FAILED_EXPECTATION]
-                lines.append(f"::error file={github_property(terminal(r.path))},line={line_number},"
-                             f"title={github_property(title)}::{github_data(v.message)}")
+                lines.append(
+                    f"::error file={github_property(terminal(r.path))},line={line_number},"
+                    f"title={github_property(title)}::{github_data(v.message)}"
+                )
         elif r.status == Status.INVALID:
             loc = r.error.loc
             on_file = loc is not None and loc.source == r.path
@@ -92,7 +119,9 @@ def render_check_github(results) -> str:
             message = str(r.error).split(": ", 1)[1] if on_file or _names_file(r) else str(r.error)
             # The message is str(SpecError): every part already escaped for a terminal, its only
             # newlines those between its lines, which become %0A (a multi-line annotation).
-            lines.append(f"::error file={github_property(terminal(r.path))}{position},"
-                         f"title={github_property('paramcalc: invalid spec')}::{github_data(message)}")
+            lines.append(
+                f"::error file={github_property(terminal(r.path))}{position},"
+                f"title={github_property('paramcalc: invalid spec')}::{github_data(message)}"
+            )
     lines.append(summary_line(results))
     return "\n".join(lines) + "\n"

@@ -57,27 +57,37 @@ def summary_line(d) -> str:
 
 def render_diff_markdown(d, include_same: bool = False) -> str:
     old, new = d.old, d.new
-    lines = [f"### paramcalc diff: {markdown_code(_side(old))} → {markdown_code(_side(new))}", "",
-             "| | old | new | change | % |", "|:--|--:|--:|--:|--:|"]
+    lines = [
+        f"### paramcalc diff: {markdown_code(_side(old))} → {markdown_code(_side(new))}",
+        "",
+        "| | old | new | change | % |",
+        "|:--|--:|--:|--:|--:|",
+    ]
     for key, (a, b, delta, rel) in d.totals_delta().items():
         if key in TOTAL_KEYS:
             change = f"| {signed(delta)} | {percent(rel)} |" if delta else "| unchanged | |"
             lines.append(f"| {key} | {a:,} | {b:,} {change}")
     same_output = old.output_shape == new.output_shape
-    lines.append(f"| output | {shape_text(old.output_shape)} | {shape_text(new.output_shape)} | "
-                 f"{'unchanged' if same_output else 'changed'} | |")
+    lines.append(
+        f"| output | {shape_text(old.output_shape)} | {shape_text(new.output_shape)} | "
+        f"{'unchanged' if same_output else 'changed'} | |"
+    )
     rows = _rows(d, include_same)
     lines += ["", summary_line(d) + "."]
     if rows:
-        lines += ["", "| | layer | kind | params | Δ params | Δ MACs | output |",
-                  "|:-:|:--|:--|--:|--:|--:|:--|"]
+        lines += ["", "| | layer | kind | params | Δ params | Δ MACs | output |", "|:-:|:--|:--|--:|--:|--:|:--|"]
         for c in rows:
             kind = c.value("new", "kind") or c.value("old", "kind")
             params = c.value("new", "params") if c.new else c.value("old", "params")
-            name = (f"{markdown_code(c.old.name)} → {markdown_code(c.name)}" if c.status == "renamed"
-                    else markdown_code(c.name))
-            lines.append(f"| {SYMBOL[c.status]} | {name} | {markdown(kind)} | {params:,} | {signed(c.delta('params'))} | "
-                         f"{signed(c.delta('macs'))} | {_shape_change(c)} |")
+            name = (
+                f"{markdown_code(c.old.name)} → {markdown_code(c.name)}"
+                if c.status == "renamed"
+                else markdown_code(c.name)
+            )
+            lines.append(
+                f"| {SYMBOL[c.status]} | {name} | {markdown(kind)} | {params:,} | {signed(c.delta('params'))} | "
+                f"{signed(c.delta('macs'))} | {_shape_change(c)} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -87,13 +97,18 @@ def render_diff_json(d, include_same: bool = False) -> str:
 
 def diff_columns():
     from .table import Column
+
     return [
         Column("status", "", lambda c: SYMBOL[c.status]),
         Column("layer", "layer", _label, shrink_at=2, min_width=16),
         Column("kind", "kind", lambda c: c.value("new", "kind") or c.value("old", "kind"), drop=3),
-        Column("params", "params",
-               lambda c: f"{c.value('new', 'params') if c.new else c.value('old', 'params'):,}", align="right",
-               drop=1),
+        Column(
+            "params",
+            "params",
+            lambda c: f"{c.value('new', 'params') if c.new else c.value('old', 'params'):,}",
+            align="right",
+            drop=1,
+        ),
         Column("params_change", "Δ params", lambda c: signed(c.delta("params")), align="right"),
         Column("macs_change", "Δ MACs", lambda c: signed(c.delta("macs")), align="right"),
         Column("output", "output", _shape_change, drop=4),
@@ -104,17 +119,24 @@ def totals_lines(d) -> list[str]:
     lines = []
     for key, (a, b, delta, rel) in d.totals_delta().items():
         if key in TOTAL_KEYS:
-            lines.append(f"{key:>12}: {a:>16,} → {b:>16,}  {signed(delta):>16} ({percent(rel)})" if delta
-                         else f"{key:>12}: {a:>16,}    unchanged")
+            lines.append(
+                f"{key:>12}: {a:>16,} → {b:>16,}  {signed(delta):>16} ({percent(rel)})"
+                if delta
+                else f"{key:>12}: {a:>16,}    unchanged"
+            )
     a, b = d.old.output_shape, d.new.output_shape
-    lines.append(f"{'output':>12}: {shape_text(a)} → {shape_text(b)}" if a != b
-                 else f"{'output':>12}: {shape_text(a)}    unchanged")
+    lines.append(
+        f"{'output':>12}: {shape_text(a)} → {shape_text(b)}"
+        if a != b
+        else f"{'output':>12}: {shape_text(a)}    unchanged"
+    )
     return lines
 
 
 def diff_lines(d, include_same: bool, screen, wide: bool = False) -> list:
     """The title, the changed rows as a table (or 'no layer changed'), the totals, the summary line."""
     from .table import hidden_note, lay_out, plain_lines, styled_lines
+
     rows = _rows(d, include_same)
     lines: list = []
     if rows:
@@ -132,6 +154,7 @@ def diff_lines(d, include_same: bool, screen, wide: bool = False) -> list:
 
 def render_diff_table(d, include_same: bool = False, screen=None, wide: bool = False) -> str:
     from .table import detect_screen, styled_text
+
     screen = screen or detect_screen()
     lines = diff_lines(d, include_same, screen, wide)
     if not screen.color and not screen.boxed:

@@ -18,9 +18,12 @@ def _label(lines) -> str:
 def render_dot(report, depth=None) -> str:
     pic = picture(report, depth)
     nodes = {n.id: n for n in pic.nodes}
-    out = [f'digraph "{escape(pic.name)}" {{', "  rankdir=TB;",
-           '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
-           '  edge [fontname="Helvetica", fontsize=9];']
+    out = [
+        f'digraph "{escape(pic.name)}" {{',
+        "  rankdir=TB;",
+        '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
 
     def emit(node_ids, cluster_ids, indent):
         pad = "  " * indent

@@ -63,19 +63,20 @@ def _column(values: Sequence, indent: str, keys: dict):
     if types == {list}:
         items = set(map(type, chain.from_iterable(values)))
         if items <= {int} or items <= {int, float} and _finite(values):
-            return map(repr, values)      # [1, 32, 0.5]: Python writes a list of numbers as JSON does
+            return map(repr, values)  # [1, 32, 0.5]: Python writes a list of numbers as JSON does
         if items == {str}:
             return map(_strings, values)
         if items == {list} and set(map(type, chain.from_iterable(chain.from_iterable(values)))) <= {int}:
-            return map(repr, values)      # shapes: [[1, 32, 32], [8, 16, 16]]
+            return map(repr, values)  # shapes: [[1, 32, 32], [8, 16, 16]]
     if dict in types and types <= {dict, _NONE}:
         dicts = [v for v in values if v is not None]
-        if all(dicts) and len(set(map(tuple, dicts))) == 1:   # dicts of the same keys: a table inside
+        if all(dicts) and len(set(map(tuple, dicts))) == 1:  # dicts of the same keys: a table inside
             inner = indent + "  "
             names = [_key(k, keys).replace("%", "%%") for k in dicts[0]]
             template = "{\n" + ",\n".join(f"{inner}{name}: %s" for name in names) + f"\n{indent}}}"
-            written = map(template.__mod__, zip(*[_column(column, inner, keys)
-                                                  for column in zip(*map(dict.values, dicts))]))
+            written = map(
+                template.__mod__, zip(*[_column(column, inner, keys) for column in zip(*map(dict.values, dicts))])
+            )
             return ["null" if v is None else next(written) for v in values]
     return [_text(v, indent, keys) for v in values]
 
@@ -85,7 +86,7 @@ def _finite(lists) -> bool:
     return all(v - v == 0 for v in chain.from_iterable(lists) if type(v) is float)
 
 
-CHUNK = 2048   # rows encoded at a time: the memory of a table's encoding stays that of a few rows
+CHUNK = 2048  # rows encoded at a time: the memory of a table's encoding stays that of a few rows
 
 
 class Rows:
@@ -105,7 +106,7 @@ def _table(rows: list, names: list, get, indent: str, out: list, keys: dict) -> 
     getters = [get(name) for name in names]
     separator = f"[\n{inner}"
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
+        chunk = rows[start : start + CHUNK]
         columns = [_column(list(map(getter, chunk)), field, keys) for getter in getters]
         out.append(separator + f",\n{inner}".join(map(template.__mod__, zip(*columns))))
         separator = f",\n{inner}"
@@ -172,7 +173,7 @@ def _write(value, indent: str, out: list, keys: dict) -> None:
                 separator = ",\n"
                 _write(item, inner, out, keys)
             out.append("\n" + indent + "]")
-    elif is_dataclass(value) and not isinstance(value, type):   # a row inside a row, as asdict has it
+    elif is_dataclass(value) and not isinstance(value, type):  # a row inside a row, as asdict has it
         _write(asdict(value), indent, out, keys)
     else:
         out.append(_printable(json.dumps(value, ensure_ascii=False)))

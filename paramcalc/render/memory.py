@@ -17,6 +17,7 @@ LABELS = {
 
 def render_memory_json(result) -> str:
     from .json import to_json
+
     return to_json(result.to_dict())
 
 
@@ -45,15 +46,24 @@ def headline(result) -> str:
 def render_memory_table(result, screen=None) -> str:
     """One row per component, laid out by render/table.py like every other table."""
     from .table import Column, detect_screen, lay_out, plain_lines, styled_lines, styled_text
+
     screen = screen or detect_screen()
     kib = lambda n: human(n, "B", binary=True)  # noqa: E731
-    columns = [Column("component", "component", lambda key: LABELS[key], lambda r: "total"),
-               Column("bytes", "bytes", lambda key: f"{result.components[key]:,}", lambda r: f"{r.total:,}",
-                      align="right"),
-               Column("human", "", lambda key: kib(result.components[key]), lambda r: kib(r.total), align="right")]
+    columns = [
+        Column("component", "component", lambda key: LABELS[key], lambda r: "total"),
+        Column("bytes", "bytes", lambda key: f"{result.components[key]:,}", lambda r: f"{r.total:,}", align="right"),
+        Column("human", "", lambda key: kib(result.components[key]), lambda r: kib(r.total), align="right"),
+    ]
     if result.settings["devices"] > 1:
-        columns.append(Column("per_device", "per device", lambda key: kib(result.per_device_components[key]),
-                              lambda r: kib(r.per_device), align="right"))
+        columns.append(
+            Column(
+                "per_device",
+                "per device",
+                lambda key: kib(result.per_device_components[key]),
+                lambda r: kib(r.per_device),
+                align="right",
+            )
+        )
     keys = [key for key in LABELS if result.components[key] or key == "parameters"]
     grid = lay_out(columns, keys, result, screen)
     tail = [f"{kib(result.per_device)} per device ({result.per_device:,} bytes)"]

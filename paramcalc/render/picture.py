@@ -14,7 +14,7 @@ from . import shape_text
 class Node:
     id: str
     name: str
-    kind: str           # "input" for a network input
+    kind: str  # "input" for a network input
     shape: str
     params: int
     cluster: str | None  # the id of the cluster it sits in
@@ -36,20 +36,22 @@ class Picture:
     nodes: list[Node]
     clusters: dict[str, Cluster]
     edges: list[tuple[str, str]]
-    ties: list[tuple[str, str]]      # weight owner -> the layer that shares it, drawn dashed
+    ties: list[tuple[str, str]]  # weight owner -> the layer that shares it, drawn dashed
 
     def top(self) -> tuple[list[str], list[str]]:
         """The nodes and clusters outside every cluster."""
-        return ([n.id for n in self.nodes if n.cluster is None],
-                [c.id for c in self.clusters.values() if c.parent is None])
+        return (
+            [n.id for n in self.nodes if n.cluster is None],
+            [c.id for c in self.clusters.values() if c.parent is None],
+        )
 
 
 def picture(report, depth: int | None = None) -> Picture:
     clusters: dict[str, Cluster] = {}
-    cluster_of: dict[str, str] = {}           # block name -> cluster id
-    collapsed = {}                             # block name -> node id
+    cluster_of: dict[str, str] = {}  # block name -> cluster id
+    collapsed = {}  # block name -> node id
     nodes: list[Node] = []
-    unit: dict[str, str] = {}                  # layer or input name -> the node that shows it
+    unit: dict[str, str] = {}  # layer or input name -> the node that shows it
 
     def open_cluster(block):
         cid = f"c{len(clusters)}"
@@ -76,15 +78,25 @@ def picture(report, depth: int | None = None) -> Picture:
             if block_name in cluster_of or block_name in collapsed:
                 continue
             if depth and block.depth == depth:
-                collapsed[block_name] = add_node(block.name, block.kind, shape_text(block.output_shape),
-                                                 block.params - block.shared, block.path[-1] if block.path else None)
+                collapsed[block_name] = add_node(
+                    block.name,
+                    block.kind,
+                    shape_text(block.output_shape),
+                    block.params - block.shared,
+                    block.path[-1] if block.path else None,
+                )
             elif not depth or block.depth < depth:
                 open_cluster(block)
         if depth and len(row.path) >= depth:
             unit[row.name] = collapsed[row.path[depth - 1]]
         else:
-            unit[row.name] = add_node(row.name, row.kind, shape_text(row.output_shape), row.params - row.shared,
-                                      row.path[-1] if row.path else None)
+            unit[row.name] = add_node(
+                row.name,
+                row.kind,
+                shape_text(row.output_shape),
+                row.params - row.shared,
+                row.path[-1] if row.path else None,
+            )
     edges, ties = [], []
     for row in report.layers:
         target = unit[row.name]

@@ -39,10 +39,10 @@ class Column:
     header: str
     cell: Callable[[Any], str]
     footer: Callable[[Any], str] | None = None
-    align: str = "left"             # or "right"
-    style: str = ""                 # terminal style of its cells
-    drop: int = 0                   # stage at which a narrow terminal drops it; 0 = never
-    shrink_at: int = 0              # stage at which it is cut from the left, down to min_width
+    align: str = "left"  # or "right"
+    style: str = ""  # terminal style of its cells
+    drop: int = 0  # stage at which a narrow terminal drops it; 0 = never
+    shrink_at: int = 0  # stage at which it is cut from the left, down to min_width
     min_width: int = 0
 
 
@@ -56,7 +56,7 @@ class Screen:
 
 
 PIPE = Screen()
-EXPORT = Screen(color=True, boxed=True)      # an SVG/HTML image: the terminal look, at natural width
+EXPORT = Screen(color=True, boxed=True)  # an SVG/HTML image: the terminal look, at natural width
 
 
 def detect_screen() -> Screen:
@@ -64,6 +64,7 @@ def detect_screen() -> Screen:
     if not sys.stdout.isatty():
         return PIPE
     import shutil
+
     color = "NO_COLOR" not in os.environ
     return Screen(width=shutil.get_terminal_size().columns, color=color, boxed=color)
 
@@ -73,10 +74,9 @@ def cell_len(text: str) -> int:
     return len(text) if text.isascii() else _unicode_len(text)
 
 
-@lru_cache(maxsize=4096)        # shapes like 64×56×56 repeat on many rows
+@lru_cache(maxsize=4096)  # shapes like 64×56×56 repeat on many rows
 def _unicode_len(text: str) -> int:
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-               for c in text)
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def cut_left(text: str, width: int) -> str:
@@ -85,9 +85,9 @@ def cut_left(text: str, width: int) -> str:
     if cell_len(text) <= width:
         return text
     body = text.lstrip(" ")
-    indent = text[:len(text) - len(body)]
+    indent = text[: len(text) - len(body)]
     marker = " …" if body.endswith(" …") else ""
-    body = body[:len(body) - len(marker)]
+    body = body[: len(body) - len(marker)]
     room = max(width - len(indent) - len(marker) - 1, 1)
     tail = ""
     for ch in reversed(body):
@@ -113,17 +113,28 @@ def default_columns(report, depth: int | None = None) -> list[Column]:
     """The standard table: buffers only when the network has any."""
     columns = [
         Column("index", "#", _index, align="right", style="dim", drop=5),
-        Column("name", "name", lambda row: terminal(row_label(row, depth)), lambda report: "total", shrink_at=4,
-               min_width=16),
+        Column(
+            "name",
+            "name",
+            lambda row: terminal(row_label(row, depth)),
+            lambda report: "total",
+            shrink_at=4,
+            min_width=16,
+        ),
         Column("kind", "kind", lambda row: row.kind, style="cyan", drop=6),
-        Column("input", "input", lambda row: ", ".join(shape_text(s) for s in row.input_shapes),
-               lambda report: shape_text(report.input_shape), drop=1),
-        Column("output", "output", lambda row: shape_text(row.output_shape),
-               lambda report: shape_text(report.output_shape)),
+        Column(
+            "input",
+            "input",
+            lambda row: ", ".join(shape_text(s) for s in row.input_shapes),
+            lambda report: shape_text(report.input_shape),
+            drop=1,
+        ),
+        Column(
+            "output", "output", lambda row: shape_text(row.output_shape), lambda report: shape_text(report.output_shape)
+        ),
         Column("weights", "weights", _count("weights"), _total("weights"), align="right", drop=2),
         Column("bias", "bias", _count("bias"), _total("bias"), align="right", drop=2),
-        Column("params", "params", lambda row: f"{row.params:,}" + params_note(row), _total("params"),
-               align="right"),
+        Column("params", "params", lambda row: f"{row.params:,}" + params_note(row), _total("params"), align="right"),
         Column("buffers", "buffers", _count("buffers"), _total("buffers"), align="right", drop=3),
         Column("macs", "MACs", _count("macs"), _total("macs"), align="right"),
     ]
@@ -133,18 +144,33 @@ def default_columns(report, depth: int | None = None) -> list[Column]:
 def memory_columns() -> list[Column]:
     """--memory: each layer's output bytes, and what it adds to the tensors training keeps for backward;
     their footers are the inference peak and the saved total."""
+
     def kib(n):
         return human(n, "B", binary=True)
+
     return [
-        Column("activation", "activation", lambda row: "" if hasattr(row, "first") else kib(row.activation_bytes),
-               lambda report: kib(report.totals.peak_activation_bytes) + " peak", align="right", drop=3),
-        Column("saved", "saved", lambda row: kib(row.saved_bytes), lambda report: kib(report.totals.saved_bytes),
-               align="right", drop=3),
+        Column(
+            "activation",
+            "activation",
+            lambda row: "" if hasattr(row, "first") else kib(row.activation_bytes),
+            lambda report: kib(report.totals.peak_activation_bytes) + " peak",
+            align="right",
+            drop=3,
+        ),
+        Column(
+            "saved",
+            "saved",
+            lambda row: kib(row.saved_bytes),
+            lambda report: kib(report.totals.saved_bytes),
+            align="right",
+            drop=3,
+        ),
     ]
 
 
 def rf_columns(report) -> list[Column]:
     """--rf: receptive field size, stride and start per spatial dim (a block shows its last layer's)."""
+
     def cells(row) -> list[str]:
         field = (report.layers[row.last] if hasattr(row, "first") else row).receptive_field
         if field is None:
@@ -155,12 +181,16 @@ def rf_columns(report) -> list[Column]:
 
         def dims(values):
             return "×".join(str(Fraction(v).limit_denominator(4096)) for v in values)
+
         return [dims(field["size"]), dims(field["stride"]), dims(field["start"])]
 
     def cell(i: int) -> Callable[[Any], str]:
         return lambda row: cells(row)[i]
-    return [Column(key, title, cell(i), align="right", drop=3)
-            for i, (key, title) in enumerate((("rf", "RF"), ("rf_stride", "stride"), ("rf_start", "start")))]
+
+    return [
+        Column(key, title, cell(i), align="right", drop=3)
+        for i, (key, title) in enumerate((("rf", "RF"), ("rf_stride", "stride"), ("rf_start", "start")))
+    ]
 
 
 BAR_WIDTH = 10
@@ -179,39 +209,59 @@ def share_columns(report) -> list[Column]:
 
     def cell(i: int) -> Callable[[Any], str]:
         return lambda row: bar(shares(row, report.totals)[i])
-    return [Column(key, title, cell(i), lambda r: "100%",
-                   style="magenta", drop=3)
-            for i, (key, title) in enumerate((("params_share", "params share"), ("macs_share", "MACs share")))]
+
+    return [
+        Column(key, title, cell(i), lambda r: "100%", style="magenta", drop=3)
+        for i, (key, title) in enumerate((("params_share", "params share"), ("macs_share", "MACs share")))
+    ]
 
 
 def costliest_lines(report, depth) -> list[str]:
     from ..share import costliest
+
     what = "blocks and layers" if depth else "layers"
-    return [f"costliest {what} by {title}: " + ", ".join(f"{name} {100 * share:.1f}%" for name, share in top)
-            for title, top in zip(("params", "MACs"), costliest(report, depth).values()) if top]
+    return [
+        f"costliest {what} by {title}: " + ", ".join(f"{name} {100 * share:.1f}%" for name, share in top)
+        for title, top in zip(("params", "MACs"), costliest(report, depth).values())
+        if top
+    ]
 
 
 def extra_columns(report, memory=False, rf=False, share=False) -> list[Column]:
     """The column sets options add after the standard ones."""
-    return ((memory_columns() if memory else []) + (rf_columns(report) if rf else [])
-            + (share_columns(report) if share else []))
+    return (
+        (memory_columns() if memory else [])
+        + (rf_columns(report) if rf else [])
+        + (share_columns(report) if share else [])
+    )
 
 
 def memory_note(report) -> str:
     t = report.totals
-    return (f"training keeps {human(t.saved_bytes, 'B', binary=True)} ({t.saved_bytes:,}) of activations for "
-            f"backward; inference peaks at {human(t.peak_activation_bytes, 'B', binary=True)} "
-            f"({t.peak_activation_bytes:,}), at batch {report.batch} in {report.dtype}")
+    return (
+        f"training keeps {human(t.saved_bytes, 'B', binary=True)} ({t.saved_bytes:,}) of activations for "
+        f"backward; inference peaks at {human(t.peak_activation_bytes, 'B', binary=True)} "
+        f"({t.peak_activation_bytes:,}), at batch {report.batch} in {report.dtype}"
+    )
 
 
 COLUMN_KEYS = ("index", "name", "kind", "input", "output", "weights", "bias", "params", "buffers", "macs")
-COLUMN_ALIASES = {"#": "index", "mac": "macs", "shape": "output", "outputs": "output", "inputs": "input",
-                  "param": "params", "weight": "weights", "buffer": "buffers"}
+COLUMN_ALIASES = {
+    "#": "index",
+    "mac": "macs",
+    "shape": "output",
+    "outputs": "output",
+    "inputs": "input",
+    "param": "params",
+    "weight": "weights",
+    "buffer": "buffers",
+}
 
 
 def pick_columns(columns: list[Column], keys: list[str]) -> list[Column]:
     """`--columns name,output,params,macs`: those columns, in that order (keys any case)."""
     from ..errors import SpecError, did_you_mean
+
     by_key = {c.key: c for c in columns}
     known = list(dict.fromkeys([*COLUMN_KEYS, *by_key]))
     picked = []
@@ -219,9 +269,10 @@ def pick_columns(columns: list[Column], keys: list[str]) -> list[Column]:
         key = key.strip().lower()
         key = COLUMN_ALIASES.get(key, key)
         if key not in known:
-            raise SpecError(f"--columns: unknown column '{key}'",
-                            hint=did_you_mean(key, known) or "columns: " + ", ".join(known))
-        if key in by_key and by_key[key] not in picked:     # buffers of a network without any: nothing
+            raise SpecError(
+                f"--columns: unknown column '{key}'", hint=did_you_mean(key, known) or "columns: " + ", ".join(known)
+            )
+        if key in by_key and by_key[key] not in picked:  # buffers of a network without any: nothing
             picked.append(by_key[key])
     if not picked:
         raise SpecError("--columns: no column to show", hint="columns: " + ", ".join(known))
@@ -258,8 +309,10 @@ def lay_out(columns: list[Column], rows, report=None, screen: Screen = PIPE, wid
     body = [[c.cell(row) for c in columns] for row in rows]
     footer = [c.footer(report) if c.footer else "" for c in columns] if report is not None else None
     header = [c.header for c in columns]
-    widths = [max([cell_len(header[i])] + [cell_len(r[i]) for r in body] +
-                  ([cell_len(footer[i])] if footer else [])) for i in range(len(columns))]
+    widths = [
+        max([cell_len(header[i])] + [cell_len(r[i]) for r in body] + ([cell_len(footer[i])] if footer else []))
+        for i in range(len(columns))
+    ]
     grid = Grid(list(columns), list(widths), header, body, footer, [])
     if screen.width is None or wide:
         return grid
@@ -279,13 +332,13 @@ def lay_out(columns: list[Column], rows, report=None, screen: Screen = PIPE, wid
         for i in keep:
             if columns[i].shrink_at == stage and excess() > 0:
                 shrink(i, min(columns[i].min_width, widths[i]))
-    for i in keep:                       # still too wide: shrinkable columns give up to their last cells
+    for i in keep:  # still too wide: shrinkable columns give up to their last cells
         if columns[i].shrink_at and excess() > 0:
             shrink(i, min(6, widths[i]))
-    for i in keep:                       # a later drop may have freed room for a shortened column
+    for i in keep:  # a later drop may have freed room for a shortened column
         if excess() < 0:
             widths[i] = min(grid.widths[i], widths[i] - excess())
-    for stage in reversed(stages):       # and room for a column dropped at an earlier stage
+    for stage in reversed(stages):  # and room for a column dropped at an earlier stage
         back = [i for i in range(len(columns)) if i not in keep and columns[i].drop == stage]
         if back and sum(widths[i] for i in back) + 3 * len(back) <= -excess():
             keep = sorted(keep + back)
@@ -295,20 +348,28 @@ def lay_out(columns: list[Column], rows, report=None, screen: Screen = PIPE, wid
             shortened = True
             for r in body:
                 r[i] = cut_left(r[i], widths[i])
-    return Grid([columns[i] for i in keep], [widths[i] for i in keep], [header[i] for i in keep],
-                [[r[i] for i in keep] for r in body], [footer[i] for i in keep] if footer else None,
-                [columns[i].header for i in range(len(columns)) if i not in keep], shortened)
+    return Grid(
+        [columns[i] for i in keep],
+        [widths[i] for i in keep],
+        [header[i] for i in keep],
+        [[r[i] for i in keep] for r in body],
+        [footer[i] for i in keep] if footer else None,
+        [columns[i].header for i in range(len(columns)) if i not in keep],
+        shortened,
+    )
 
 
 def _pad(text: str, width: int, align: str) -> str:
-    width += len(text) - cell_len(text)           # str.rjust counts characters, not cells
+    width += len(text) - cell_len(text)  # str.rjust counts characters, not cells
     return text.rjust(width) if align == "right" else text.ljust(width)
 
 
 def plain_lines(grid: Grid) -> list[str]:
     """The table as rich's SIMPLE_HEAD box draws it without edge padding, trailing blanks removed."""
+
     def line(cells):
         return (" " + "   ".join(_pad(t, w, c.align) for t, w, c in zip(cells, grid.widths, grid.columns))).rstrip()
+
     lines = [line(grid.header), " " + "─" * (grid.width(False) - 2)]
     lines += [line(r) for r in grid.rows]
     if grid.footer is not None:
@@ -316,8 +377,9 @@ def plain_lines(grid: Grid) -> list[str]:
     return lines + [""]
 
 
-def styled_lines(grid: Grid, title: str | None = None, row_styles=None, header_style="bold",
-                 footer_style="bold") -> list[list[tuple[str, str]]]:
+def styled_lines(
+    grid: Grid, title: str | None = None, row_styles=None, header_style="bold", footer_style="bold"
+) -> list[list[tuple[str, str]]]:
     """The table as rich's ROUNDED box draws it: each line a list of (text, style) pieces, the same
     pieces rich's Table would write, without its layout cost. Cell text is never read as markup."""
     widths = grid.widths
@@ -325,8 +387,13 @@ def styled_lines(grid: Grid, title: str | None = None, row_styles=None, header_s
     if title is not None:
         total = grid.width(True)
         left = (total - cell_len(title)) // 2
-        out.append([(" " * left, "italic"), (title, "bold italic"),       # rich's table.title style
-                    (" " * (total - left - cell_len(title)), "italic")])
+        out.append(
+            [
+                (" " * left, "italic"),
+                (title, "bold italic"),  # rich's table.title style
+                (" " * (total - left - cell_len(title)), "italic"),
+            ]
+        )
 
     def rule(left, mid, right):
         return [(left + mid.join("─" * (w + 2) for w in widths) + right, "")]
@@ -365,13 +432,21 @@ def make_console(screen: Screen, width: int | None = None):
     import io
 
     from rich.console import Console
-    return Console(file=io.StringIO(), width=width or screen.width or 250, force_terminal=screen.color,
-                   no_color=not screen.color, color_system="auto" if screen.color else None,
-                   highlight=False, legacy_windows=False)
+
+    return Console(
+        file=io.StringIO(),
+        width=width or screen.width or 250,
+        force_terminal=screen.color,
+        no_color=not screen.color,
+        color_system="auto" if screen.color else None,
+        highlight=False,
+        legacy_windows=False,
+    )
 
 
 def _text(line):
     from rich.text import Text
+
     if isinstance(line, str):
         return Text(line)
     text = Text()
@@ -391,9 +466,14 @@ def styled_text(lines, screen: Screen) -> str:
     """The lines as a terminal gets them: rich's Style writes each piece's codes, as console.print
     would write them, without building a renderable per line (which costs ~0.3 ms a line)."""
     from rich.color import ColorSystem
+
     console = make_console(screen)
-    system = {"standard": ColorSystem.STANDARD, "256": ColorSystem.EIGHT_BIT, "truecolor": ColorSystem.TRUECOLOR,
-              "windows": ColorSystem.WINDOWS}.get(console.color_system or "")
+    system = {
+        "standard": ColorSystem.STANDARD,
+        "256": ColorSystem.EIGHT_BIT,
+        "truecolor": ColorSystem.TRUECOLOR,
+        "windows": ColorSystem.WINDOWS,
+    }.get(console.color_system or "")
     styles = {}
     out = []
     for line in lines:
@@ -414,26 +494,30 @@ def styled_text(lines, screen: Screen) -> str:
 def summary(report) -> str:
     t = report.totals
     shared = sum(r.shared for r in report.layers)
-    lines = [f"{terminal(report.name)}: {human(t.params)} params ({t.params:,})"
-             + (f", {t.non_trainable:,} frozen" if t.non_trainable else "")
-             + (f"; {shared:,} tied weights counted once" if shared else ""),
-             f"{human(t.macs, 'MACs')} ({t.macs:,}) at batch {report.batch}",
-             f"{human(t.param_bytes, 'B', binary=True)} of {report.dtype} parameters"]
+    lines = [
+        f"{terminal(report.name)}: {human(t.params)} params ({t.params:,})"
+        + (f", {t.non_trainable:,} frozen" if t.non_trainable else "")
+        + (f"; {shared:,} tied weights counted once" if shared else ""),
+        f"{human(t.macs, 'MACs')} ({t.macs:,}) at batch {report.batch}",
+        f"{human(t.param_bytes, 'B', binary=True)} of {report.dtype} parameters",
+    ]
     if t.buffers:
         lines.append(f"{t.buffers:,} buffer elements")
     return "\n".join(lines)
 
 
-def report_grid(report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False, rf=False,
-                share=False):
+def report_grid(
+    report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False, rf=False, share=False
+):
     rows = visible_rows(report, depth)
     columns = columns or default_columns(report, depth) + extra_columns(report, memory, rf, share)
     grid = lay_out(columns, rows, report, screen, wide)
     return grid, rows
 
 
-def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False, rf=False,
-                 share=False) -> list:
+def report_lines(
+    report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False, rf=False, share=False
+) -> list:
     """The table and the summary under it: plain strings, or (text, style) pieces for a terminal."""
     grid, rows = report_grid(report, depth, screen, columns, wide, memory, rf, share)
     note = hidden_note(grid)
@@ -445,8 +529,9 @@ def report_lines(report, depth=None, screen: Screen = PIPE, columns=None, wide=F
     return styled_lines(grid, terminal(report.name), styles) + tail
 
 
-def render_table(report, depth=None, screen: Screen | None = None, columns=None, wide=False, memory=False, rf=False,
-                 share=False) -> str:
+def render_table(
+    report, depth=None, screen: Screen | None = None, columns=None, wide=False, memory=False, rf=False, share=False
+) -> str:
     screen = screen or detect_screen()
     lines = report_lines(report, depth, screen, columns, wide, memory, rf, share)
     if not screen.boxed and not screen.color:
@@ -463,7 +548,15 @@ def export(lines, fmt: str, title: str) -> str:
     import io
 
     from rich.console import Console
-    console = Console(file=io.StringIO(), record=True, width=natural_width(lines), force_terminal=True,
-                      color_system="truecolor", highlight=False, legacy_windows=False)
+
+    console = Console(
+        file=io.StringIO(),
+        record=True,
+        width=natural_width(lines),
+        force_terminal=True,
+        color_system="truecolor",
+        highlight=False,
+        legacy_windows=False,
+    )
     print_lines(console, lines)
     return console.export_svg(title=title) if fmt == "svg" else console.export_html()
