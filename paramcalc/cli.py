@@ -389,12 +389,7 @@ def check(
         fail(e)
     from .render import check as out
 
-    if format == CheckFormat.json:
-        text = out.render_check_json(results)
-    elif format == CheckFormat.github:
-        text = out.render_check_github(results)
-    else:
-        text = out.render_check_text(results, quiet)
+    text = out.render(results, format.value, quiet)
     if format == CheckFormat.table:  # JSON and GitHub annotations carry them in the output
         warn(w for r in results if r.report for w in r.report.warnings)
     emit(text, workflow_commands=format == CheckFormat.github)
@@ -440,12 +435,7 @@ def diff(
         if old == "-" and new == "-":
             raise SpecError("only one side of a diff can be read from stdin")
         result = diff_reports(run(load_spec(old)), run(load_spec(new)), depth)
-        if format == DiffFormat.json:
-            text = out.render_diff_json(result, all_layers)
-        elif format in (DiffFormat.markdown, DiffFormat.md):
-            text = out.render_diff_markdown(result, all_layers)
-        else:
-            text = out.render_diff_table(result, all_layers, wide=wide)
+        text = out.render(result, "markdown" if format == DiffFormat.md else format.value, all_layers, wide)
         if save_svg or save_html:
             from .render.table import EXPORT
 
@@ -518,7 +508,7 @@ def memory(
     run (parameters, peak activations, KV cache) a network, per device with ZeRO."""
     from .analyze import analyze as run
     from .memory import Settings, memory as compute
-    from .render.memory import render_memory_json, render_memory_table
+    from .render import memory as out
     from .spec import load_spec
 
     try:
@@ -538,7 +528,7 @@ def memory(
         settings.validate()
         report = run(load_spec(spec))
         result = compute(report, report.layer_objects, settings)
-        text = render_memory_json(result) if format == MemoryFormat.json else render_memory_table(result)
+        text = out.render(result, format.value)
     except SpecError as e:
         fail(e)
     emit(text)
@@ -578,14 +568,12 @@ def kinds(
 
     try:
         if kind is None:
-            catalogue = kind_catalogue()
-            text = out.render_catalogue(catalogue) if format == KindsFormat.table else _json(catalogue)
+            data = kind_catalogue()
         elif normalize_kind(kind) not in REGISTRY and matching_kinds(kind):
-            matches = [describe_kind(k) for k in matching_kinds(kind)]
-            text = out.render_matches(kind, matches) if format == KindsFormat.table else _json({"kinds": matches})
+            data = {"word": kind, "kinds": [describe_kind(k) for k in matching_kinds(kind)]}
         else:
-            info = describe_kind(kind)
-            text = out.render_kind(info) if format == KindsFormat.table else _json(info)
+            data = describe_kind(kind)
+        text = out.render(data, format.value)
     except SpecError as e:
         fail(e)
     emit(text)
@@ -680,13 +668,14 @@ def verify(
     """Check that a spec matches the model the code builds (needs torch): parameters and buffers per
     named module and in total, and the output shape. Exit 0 they agree, 1 they differ (every
     difference listed), 2 bad input."""
-    from .verify import render_verify, verify_spec
+    from .render import verify as out
+    from .verify import verify_spec
 
     try:
         result = verify_spec(spec, target)
     except SpecError as e:
         fail(e)
-    emit(_json(result.as_dict()) if format == KindsFormat.json else render_verify(result))
+    emit(out.render(result, format.value))
     raise typer.Exit(0 if result.ok else 1)
 
 

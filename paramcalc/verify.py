@@ -146,32 +146,3 @@ def verify_spec(spec_path: str, target: str) -> Verification:
     report = analyze(load_spec(spec_path))
     model = load_factory(target)
     return compare(report, model, target)
-
-
-def render_verify(result: Verification) -> str:
-    if result.ok:
-        return (
-            f"ok: {_show(result.spec)} agrees with {_show(result.target)} ({result.compared} named modules compared, "
-            f"totals and output shape)\n"
-        )
-    rows = [("name", "what", "spec", "model")] + [
-        (_show(d.name), d.what, _show(d.spec), _show(d.model)) for d in result.differences
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    head = (
-        f"{_show(result.spec)} differs from {_show(result.target)}: {len(result.differences)} difference"
-        f"{'s' if len(result.differences) != 1 else ''} ({result.compared} named modules compared)"
-    )
-    return head + "\n" + "\n".join(lines) + "\n"
-
-
-def _show(value) -> str:
-    """One line of text, printable: values from a spec or a model's names are never raw control text."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = f"{value:,}"
-    elif isinstance(value, list):
-        text = "[" + ", ".join(str(v) for v in value) + "]"
-    else:
-        text = str(value)
-    return text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text

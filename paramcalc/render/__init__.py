@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-FORMATS = ("table", "json", "csv", "markdown", "mermaid", "dot")
-
 
 def shape_text(shape, sep="×") -> str:
     return sep.join(str(s) for s in shape) if shape else "scalar"
@@ -64,7 +62,19 @@ def row_label(row, depth: int | None) -> str:
     return indent + row.name + (" …" if is_collapsed(row, depth) else "")
 
 
-def render(report, fmt: str, depth: int | None = None, **options) -> str:
+def render(
+    report,
+    fmt: str,
+    depth: int | None = None,
+    *,
+    columns=None,
+    wide: bool = False,
+    memory: bool = False,
+    rf: bool = False,
+    share: bool = False,
+) -> str:
+    """`analyze`'s output in a format: table (with the column sets the options add), json, csv,
+    markdown, mermaid or dot. Each command's renderer module has the same entry: render(data, fmt)."""
     if fmt == "json":
         from .json import render_json
 
@@ -87,4 +97,4 @@ def render(report, fmt: str, depth: int | None = None, **options) -> str:
         return render_dot(report, depth)
     from .table import render_table
 
-    return render_table(report, depth, **options)
+    return render_table(report, depth, columns=columns, wide=wide, memory=memory, rf=rf, share=share)

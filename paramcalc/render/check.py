@@ -125,3 +125,12 @@ def render_check_github(results) -> str:
             )
     lines.append(summary_line(results))
     return "\n".join(lines) + "\n"
+
+
+def render(results, fmt: str, quiet: bool = False) -> str:
+    """`check`'s output: table, json or github."""
+    if fmt == "json":
+        return render_check_json(results)
+    if fmt == "github":
+        return render_check_github(results)
+    return render_check_text(results, quiet)

@@ -160,3 +160,12 @@ def render_diff_table(d, include_same: bool = False, screen=None, wide: bool = F
     if not screen.color and not screen.boxed:
         return "\n".join(lines) + "\n"
     return styled_text(lines, screen)
+
+
+def render(d, fmt: str, include_same: bool = False, wide: bool = False) -> str:
+    """`diff`'s output: table, json or markdown."""
+    if fmt == "json":
+        return render_diff_json(d, include_same)
+    if fmt == "markdown":
+        return render_diff_markdown(d, include_same)
+    return render_diff_table(d, include_same, wide=wide)

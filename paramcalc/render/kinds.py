@@ -86,3 +86,14 @@ def render_matches(word: str, matches: list[dict], screen: Screen | None = None)
         ],
         screen,
     )
+
+
+def render(data: dict, fmt: str) -> str:
+    """`kinds`'s output, table or json: the catalogue, the kinds a word matches, or one kind."""
+    if fmt == "json":
+        from .json import to_json
+
+        return to_json({"kinds": data["kinds"]} if "word" in data else data)
+    if "word" in data:
+        return render_matches(data["word"], data["kinds"])
+    return render_catalogue(data) if "kinds" in data else render_kind(data)

@@ -71,3 +71,8 @@ def render_memory_table(result, screen=None) -> str:
         lines = [headline(result), ""] + plain_lines(grid) + tail
         return "\n".join(lines) + "\n" if not screen.color else styled_text(lines, screen)
     return styled_text(styled_lines(grid, headline(result)) + tail, screen)
+
+
+def render(result, fmt: str) -> str:
+    """`memory`'s output: table or json."""
+    return render_memory_json(result) if fmt == "json" else render_memory_table(result)
