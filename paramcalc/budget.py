@@ -144,17 +144,22 @@ def percent_text(part: int, whole: int) -> str:
         return f"{(Decimal(part) * 100 / max(whole, 1)).quantize(Decimal('0.1')):f}%"
 
 
-def setting_schema(key: str) -> dict:
-    """The JSON Schema of a memory budget's setting."""
+def _setting_choices() -> dict[str, Collection[str]]:
+    """The memory settings that take one of a few words, and those words."""
     from . import memory
 
-    choices: dict[str, Collection[str]] = {
+    return {
         "precision": memory.PRECISIONS,
         "optimizer": memory.OPTIMIZERS,
         "weights": memory.WEIGHT_BITS,
         "attention": memory.ATTENTION,
         "device": memory.DEVICES,
     }
+
+
+def setting_schema(key: str) -> dict:
+    """The JSON Schema of a memory budget's setting."""
+    choices = _setting_choices()
     if key in choices:
         return {"enum": list(choices[key])}
     if key == "checkpoint":
@@ -165,15 +170,7 @@ def setting_schema(key: str) -> dict:
 
 def parse_setting(key: str, value, loc: Loc | None):
     """A memory budget's setting (precision: bf16-mixed, batch: 8, ...), checked as `paramcalc memory` checks it."""
-    from . import memory
-
-    choices: dict[str, Collection[str]] = {
-        "precision": memory.PRECISIONS,
-        "optimizer": memory.OPTIMIZERS,
-        "weights": memory.WEIGHT_BITS,
-        "attention": memory.ATTENTION,
-        "device": memory.DEVICES,
-    }
+    choices = _setting_choices()
     if key in choices:
         if not isinstance(value, str) or value not in choices[key]:
             raise SpecError(
