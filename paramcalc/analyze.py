@@ -103,7 +103,7 @@ class _Analysis:
             batch=self.spec.batch,
             dtype=self.spec.dtype,
             layers=rows,
-            blocks=[],
+            blocks=self.blocks,
             totals=None,
             outputs={name: [] for name in self.graph.outputs},
         )

@@ -177,10 +177,12 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     st = _Storages()
     for name, shape in report.inputs.items():
         st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))
+    # A composite layer (a transformer layer) is read by its own name: its output is its last inner row's.
+    last_row = {block.name: report.layers[block.last].name for block in report.blocks}
     for row, layer in zip(report.layers, layers):
         out = tuple(row.output_shape)
         keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
-        ins = [st.of[n] for n in row.inputs]
+        ins = [st.of[n] if n in st.of else st.of[last_row[n]] for n in row.inputs]
         size = 0 if keeps.parameter else ctx.batch * prod(out) * itemsize
         mine = None if keeps.parameter else ins[0] if keeps.alias else st.new(size)
         st.of[row.name] = mine

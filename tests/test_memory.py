@@ -342,3 +342,15 @@ def test_rotary_tables_are_kept_once_for_every_layer():
             report = analyze(parse_spec(spec % (rotary, rotary), "<rope>"))
             saved[rotary] = activations(report, report.layer_objects, Context(batch), "float32").saved_total
         assert saved["true"] - saved["false"] == 160
+
+
+def test_a_layer_after_a_transformer_layer_reads_its_last_inner_row():
+    """A transformer layer is read by its own name (found by the fuzzer: this used to end in a KeyError)."""
+    spec = "input: [4, 8]\nlayers:\n  - transformerencoderlayer: {heads: 2, dim_feedforward: 16}\n  - linear: 3\n"
+    report = analyze(parse_spec(spec, "t.yaml"))
+    block = next(b for b in report.blocks if b.kind == "transformerencoderlayer")
+    last = report.layers[block.last]
+    assert report.layers[-1].inputs == [block.name]
+    # the linear keeps its input, which is the transformer layer's output: the last inner row's storage
+    alone = analyze(parse_spec(spec.replace("  - linear: 3\n", ""), "t.yaml"))
+    assert report.totals.saved_bytes == alone.totals.saved_bytes + last.activation_bytes
