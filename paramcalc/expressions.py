@@ -74,24 +74,36 @@ def check_size(tree, fail, what: str = "expressions are short arithmetic"):
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
+# Parsed expressions by text: a block's expressions are evaluated once per use, parsed once. Trees are
+# only read. Bounded, as a library process may read many specs.
+_PARSED: dict[str, ast.expr] = {}
+MAX_PARSED = 4096
+
+
 def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -> Any:
     """Evaluates a small, safe expression: arithmetic, comparisons, and/or/not, `a if c else b`,
     list indexing and `shape(NAME)` (the per-sample shape of a layer or input, via `shape_of`),
     within budgets (size of the expression, magnitude of numbers, length of strings and lists)."""
-    from .escape import cut
-
-    shown = "${" + cut(text, 60) + "}"
 
     def fail(problem, hint=None):
-        raise SpecError(f"{shown} {problem}", loc, context=context, hint=hint)
+        from .escape import cut
 
-    if len(text) > MAX_CHARS:
-        fail(f"is {len(text):,} characters long; at most {MAX_CHARS:,} are allowed")
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        raise SpecError(f"cannot read the expression {shown}", loc, context=context) from None
-    check_size(tree, fail)
+        raise SpecError(f"${{{cut(text, 60)}}} {problem}", loc, context=context, hint=hint)
+
+    tree = _PARSED.get(text)
+    if tree is None:
+        if len(text) > MAX_CHARS:
+            fail(f"is {len(text):,} characters long; at most {MAX_CHARS:,} are allowed")
+        try:
+            tree = ast.parse(text.strip(), mode="eval").body
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            from .escape import cut
+
+            raise SpecError(f"cannot read the expression ${{{cut(text, 60)}}}", loc, context=context) from None
+        check_size(tree, fail)
+        if len(_PARSED) >= MAX_PARSED:
+            _PARSED.clear()
+        _PARSED[text] = tree
 
     def bounded(value):
         if isinstance(value, bool) or value is None:
@@ -208,8 +220,13 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -
     return ev(tree)
 
 
+_PLAIN = {int, float, bool, type(None)}
+
+
 def substitute(value, env, loc, context, shape_of=None):
     """Replaces ${...} in a raw value; a string that is only `${expr}` keeps the expression's type."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, str) and "$" in value:
         whole = _WHOLE.match(value)
         if whole:

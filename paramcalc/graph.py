@@ -7,6 +7,7 @@ then outward, and may only point backwards, so file order is execution order.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,11 @@ class _Scope:
     parent: _Scope | None = None
     names: dict[str, str] = field(default_factory=dict)  # local name -> node name
     counters: dict[str, int] = field(default_factory=dict)
+
+    @functools.cached_property
+    def prefixes(self) -> int:
+        """The characters of this scope's and its parents' prefixes, which every layer name here repeats."""
+        return len(self.prefix) + (self.parent.prefixes if self.parent else 0)
 
     def auto_name(self, kind: str) -> str:
         self.counters[kind] = self.counters.get(kind, 0) + 1
@@ -437,7 +443,7 @@ class _Expander:
         name = local if local is not None else scope.auto_name(cls.kind)
         full = scope.prefix + name
         self.define(scope, name, full, entry.loc)
-        self.name_chars += len(full) + sum(len(s.prefix) for s in _chain(scope))
+        self.name_chars += len(full) + scope.prefixes
         if self.name_chars > MAX_NAME_CHARS:
             raise SpecError(
                 f"the layer names come to more than {MAX_NAME_CHARS:,} characters (long names "
@@ -508,12 +514,9 @@ class _Expander:
     def field_values(self, entry: Entry, cls, scope, label, overrides):
         """Raw fields (PyTorch synonyms allowed, ${} substituted) -> canonical name: value."""
         synonyms = cls.synonyms()
-        raw = dict(entry.fields)
-        locs, key_locs = dict(entry.field_locs), dict(entry.key_locs)
+        raw, locs, key_locs = entry.fields, entry.field_locs, entry.key_locs
         if overrides:
-            raw.update(overrides)
-            locs.update(overrides.value_locs)
-            key_locs.update(overrides.key_locs)
+            raw, locs, key_locs = raw | overrides, locs | overrides.value_locs, key_locs | overrides.key_locs
         values, value_locs = {}, {}
         if entry.has_positional:
             if cls.primary is None:

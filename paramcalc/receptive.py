@@ -134,7 +134,7 @@ def describe(field: Field | None, out) -> dict | None:
     key = tuple(out[d] for d in field.where)
     if key not in field.described:
         field.described[key] = _describe(field, key)
-    return dict(field.described[key])
+    return field.described[key]  # shared by the rows of one field: rows are values, never changed
 
 
 def _describe(field: Field, out) -> dict:

@@ -19,6 +19,8 @@ TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "b
 
 
 MAX_NAME = 128  # characters in one name (a layer's, a block's, the spec's)
+_WORD = re.compile(r"[A-Za-z0-9_-]+")  # names that pass every check below
+_DOTTED = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
 def check_name(
@@ -29,6 +31,8 @@ def check_name(
     input name has no spaces; the spec's name (a title) may have them. A layer name may be a
     dotted path written flat (`features.0`, as `import torch` writes module paths), each part a
     word; block and input names have no dots."""
+    if len(name) <= MAX_NAME and (_DOTTED if dotted else _WORD).fullmatch(name):
+        return name  # the common case, at once
     from .escape import quote
 
     problem = None
