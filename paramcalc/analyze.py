@@ -13,8 +13,6 @@ from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec
 
-_set = object.__setattr__  # rows are frozen once the analysis returns them
-
 
 def analyze(spec: Spec, *, batch: int | None = None) -> Report:
     """Analyse a Spec into a Report, at `batch` if given (else the spec's). Raises SpecError on bad
@@ -68,7 +66,8 @@ class _Analysis:
         self.blocks += composites
         rows = self.rows = self.with_memory(self.rows)
         saved = [0, *accumulate(r.saved_bytes for r in rows)]
-        self.blocks = [replace(b, saved_bytes=saved[b.last + 1] - saved[b.first]) for b in self.blocks]
+        for b in self.blocks:
+            b.saved_bytes = saved[b.last + 1] - saved[b.first]
         totals = Totals(
             params=sum(r.params - r.shared for r in rows),
             trainable=sum(r.trainable for r in rows),
@@ -112,10 +111,9 @@ class _Analysis:
         result = activations(probe, self.layer_objects, Context(self.spec.batch), self.spec.dtype)
         self.saved_total, self.peak = result.saved_total, result.peak
         # The memory model reads the finished rows, so its two fields are set afterwards, once, while
-        # the rows are still this analysis's own (copying 100,000 frozen rows would cost more).
+        # the rows are still this analysis's own.
         for row, a, s in zip(rows, result.activation_bytes, result.saved_bytes):
-            _set(row, "activation_bytes", a)
-            _set(row, "saved_bytes", s)
+            row.activation_bytes, row.saved_bytes = a, s
         return rows
 
     def fail(self, node, error, inputs, in_shapes):
@@ -125,14 +123,14 @@ class _Analysis:
     def leaf(self, node, layer, name, inputs, path):
         in_shapes = [self.shapes[n] for n in inputs]
         try:
-            out, counts, macs = self.measure(layer, in_shapes)
+            out, counts, macs, reach = self.measure(layer, in_shapes)
             macs *= self.spec.batch
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
             if max(prod(out), counts.params, counts.buffers) >= MAX_ELEMENTS:
                 raise ShapeError(
                     f"makes a tensor of more than 2^63 elements (output {fmt_shape(out)}), more than PyTorch can hold"
                 )
-            field = through(layer, [self.fields[n] for n in inputs], in_shapes, out)
+            field = through(reach, [self.fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
         own = counts.params - shared
@@ -181,14 +179,20 @@ class _Analysis:
         return found
 
     def measure(self, layer, in_shapes):
-        """A layer's output shape, counts and MACs per sample. They follow from its fields and input
-        shapes alone, and identical layers are one object (Layer.build), so a repeated block's
-        layers are measured once per input shape."""
+        """A layer's output shape, counts, MACs per sample and how it reads its input (its reach, for
+        receptive fields). They follow from its fields and input shapes alone, and identical layers
+        are one object (Layer.build), so a repeated block's layers are measured once per input shape."""
         key = (layer, *map(tuple, in_shapes))
         result = self.measured.get(key)
         if result is None:
             out = layer.output_shape(in_shapes)
-            result = self.measured[key] = out, layer.params(in_shapes), layer.macs(in_shapes, out)
+            shapes = [tuple(s) for s in in_shapes]
+            result = self.measured[key] = (
+                out,
+                layer.params(in_shapes),
+                layer.macs(in_shapes, out),
+                layer.reach(shapes, tuple(out)) if len(out) >= 2 or shapes == [tuple(out)] else None,
+            )
         return result
 
     def shared_weights(self, node, layer, in_shapes) -> int:

@@ -61,18 +61,18 @@ def input_field(shape) -> Field | None:
     return Field(tuple(shape[1:]), ((IDENTITY,),) * (len(shape) - 1))
 
 
-def through(layer, fields: list, shapes: list, out) -> Field | None:
-    """The field of a layer's output, from its inputs' fields and its Layer.reach."""
+def through(reach, fields: list, shapes: list, out) -> Field | None:
+    """The field of a layer's output, from its inputs' fields and how it reads them (its
+    Layer.reach at these shapes)."""
+    if len(fields) == 1 and reach == SAME and tuple(shapes[0]) == tuple(out):
+        return fields[0]  # the common case (activations, norms): nothing moves
     sources = [(f, tuple(s)) for f, s in zip(fields, shapes) if f is not None]
     if not sources:
         return None
-    if len(fields) == 1 and tuple(shapes[0]) == tuple(out) and layer.reach(shapes, out) == SAME:
-        return fields[0]  # the common case (activations, norms): nothing moves
     extent = sources[0][0].extent
     lost = Field(extent)
     if len(out) < 2 or any(f.extent != extent for f, _ in sources):
         return lost
-    reach = layer.reach([tuple(s) for s in shapes], tuple(out))
     if isinstance(reach, Moved):  # a permute: the same positions, in other dims
         f = sources[0][0]
         if f.axes is None:
