@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .escape import cut, quote
 
 
-@dataclass(frozen=True)
-class Loc:
-    """Where something was written: a file (or `<stdin>`, or an `-l` argument) and a 1-based line/column."""
+class Loc(NamedTuple):
+    """Where something was written: a file (or `<stdin>`, or an `-l` argument) and a 1-based line/column.
+    A tuple: a spec's every value has one, and a tuple is the cheapest value to make and keep."""
 
     source: str
     line: int

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, field
 
 import yaml
 
@@ -60,19 +59,22 @@ _SCALAR_TAGS = {
     )
 }
 _MERGE = object()  # the pending key of a mapping after `<<:`
+_MISSING = object()
+# Plain scalars already read (`16`, `relu`, `true`): a spec repeats a few hundred texts thousands of times.
+# Only immutable values are kept.
+_PLAIN_VALUES: dict[tuple, object] = {}
 
 
-@dataclass
 class _Open:
     """A mapping or list being built, and where its next value goes."""
 
-    value: YMap | YList
-    loc: Loc
-    anchor: str | None
-    count_at_start: int
-    key: object = None  # str, _MERGE, or None while a key is awaited
-    key_loc: Loc | None = None
-    merges: list = field(default_factory=list)
+    __slots__ = ("value", "loc", "anchor", "count_at_start", "key", "key_loc", "merges")
+
+    def __init__(self, value: YMap | YList, loc: Loc, anchor: str | None, count_at_start: int):
+        self.value, self.loc, self.anchor, self.count_at_start = value, loc, anchor, count_at_start
+        self.key: object = None  # str, _MERGE, or None while a key is awaited
+        self.key_loc: Loc | None = None
+        self.merges: list = []
 
 
 class _Composer:
@@ -89,6 +91,17 @@ class _Composer:
             )
 
     def scalar(self, event, loc: Loc):
+        if event.tag is None and not event.style:  # plain ('' from libyaml, None from PyYAML): same text, same value
+            key = (event.value, event.implicit)
+            value = _PLAIN_VALUES.get(key, _MISSING)
+            if value is _MISSING:
+                value = self.constructed(event, loc)
+                if type(value) in (int, float, bool, str, type(None)) and len(_PLAIN_VALUES) < 100_000:
+                    _PLAIN_VALUES[key] = value
+            return value
+        return self.constructed(event, loc)
+
+    def constructed(self, event, loc: Loc):
         tag = event.tag
         if tag is None or tag == "!":
             tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
@@ -109,6 +122,18 @@ class _Composer:
         stack: list[_Open] = []
         while True:
             event = get_event()
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                done = stack.pop()
+                if done.merges:
+                    _merge(done)
+                value, loc = done.value, done.loc
+                if done.anchor:
+                    self.anchors[done.anchor] = (value, self.count - done.count_at_start)
+                top = stack[-1] if stack else None
+                if top is None:
+                    return value
+                self.place(top, value, loc)
+                continue
             loc = _mark(source, event.start_mark)
             top = stack[-1] if stack else None
             awaiting_key = top is not None and isinstance(top.value, YMap) and top.key is None
@@ -146,28 +171,25 @@ class _Composer:
                 opened = YMap(loc) if isinstance(event, yaml.MappingStartEvent) else YList(loc)
                 stack.append(_Open(opened, loc, event.anchor, self.count - 1))
                 continue
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                done = stack.pop()
-                if done.merges:
-                    _merge(done)
-                value, loc = done.value, done.loc
-                if done.anchor:
-                    self.anchors[done.anchor] = (value, self.count - done.count_at_start)
-                top = stack[-1] if stack else None
             else:
                 raise SpecError(f"invalid YAML: unexpected {type(event).__name__}", loc)
             if top is None:
                 return value
-            if isinstance(top.value, YList):
-                top.value.append(value)
-                top.value.locs.append(loc)
-            elif top.key is _MERGE:
-                top.merges.append((value, loc))
-            else:
-                top.value[top.key] = value
-                top.value.key_locs[top.key] = top.key_loc
-                top.value.value_locs[top.key] = loc
-            top.key = None
+            self.place(top, value, loc)
+
+    @staticmethod
+    def place(top: _Open, value, loc: Loc):
+        """A finished value goes into the list or mapping being built."""
+        if isinstance(top.value, YList):
+            top.value.append(value)
+            top.value.locs.append(loc)
+        elif top.key is _MERGE:
+            top.merges.append((value, loc))
+        else:
+            top.value[top.key] = value
+            top.value.key_locs[top.key] = top.key_loc
+            top.value.value_locs[top.key] = loc
+        top.key = None
 
     def key(self, top: _Open, event, loc: Loc):
         key = event.value
