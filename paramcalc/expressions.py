@@ -84,140 +84,154 @@ def evaluate(text: str, env: dict[str, Any], loc: Loc, context, shape_of=None) -
     """Evaluates a small, safe expression: arithmetic, comparisons, and/or/not, `a if c else b`,
     list indexing and `shape(NAME)` (the per-sample shape of a layer or input, via `shape_of`),
     within budgets (size of the expression, magnitude of numbers, length of strings and lists)."""
-
-    def fail(problem, hint=None):
-        from .escape import cut
-
-        raise SpecError(f"${{{cut(text, 60)}}} {problem}", loc, context=context, hint=hint)
-
     tree = _PARSED.get(text)
     if tree is None:
-        if len(text) > MAX_CHARS:
-            fail(f"is {len(text):,} characters long; at most {MAX_CHARS:,} are allowed")
-        try:
-            tree = ast.parse(text.strip(), mode="eval").body
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
-            from .escape import cut
+        tree = _parse(text, loc, context)
+    return _Evaluation(text, env, loc, context, shape_of).ev(tree)
 
-            raise SpecError(f"cannot read the expression ${{{cut(text, 60)}}}", loc, context=context) from None
-        check_size(tree, fail)
-        if len(_PARSED) >= MAX_PARSED:
-            _PARSED.clear()
-        _PARSED[text] = tree
 
-    def bounded(value):
+def _parse(text: str, loc: Loc, context) -> ast.expr:
+    fail = _Evaluation(text, {}, loc, context, None).fail
+    if len(text) > MAX_CHARS:
+        fail(f"is {len(text):,} characters long; at most {MAX_CHARS:,} are allowed")
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        from .escape import cut
+
+        raise SpecError(f"cannot read the expression ${{{cut(text, 60)}}}", loc, context=context) from None
+    check_size(tree, fail)
+    if len(_PARSED) >= MAX_PARSED:
+        _PARSED.clear()
+    _PARSED[text] = tree
+    return tree
+
+
+class _Evaluation:
+    """One evaluation's values. A class rather than nested functions: those would reference each
+    other in a cycle that only the garbage collector frees, and the CLI runs without it."""
+
+    __slots__ = ("text", "env", "loc", "context", "shape_of")
+
+    def __init__(self, text: str, env: dict[str, Any], loc: Loc, context, shape_of):
+        self.text, self.env, self.loc, self.context, self.shape_of = text, env, loc, context, shape_of
+
+    def fail(self, problem, hint=None):
+        from .escape import cut
+
+        raise SpecError(f"${{{cut(self.text, 60)}}} {problem}", self.loc, context=self.context, hint=hint)
+
+    def bounded(self, value):
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, (int, float)):
             if not (-MAX_VALUE < value < MAX_VALUE):  # also refuses inf and nan
-                fail(
+                self.fail(
                     f"gives {'a number' if isinstance(value, float) else 'an integer'} beyond ±10^18; "
                     "expressions compute layer sizes"
                 )
             return value
         if isinstance(value, (str, list)):
             if len(value) > MAX_ITEMS:
-                fail(f"makes {type_name(value)} longer than {MAX_ITEMS:,}")
+                self.fail(f"makes {type_name(value)} longer than {MAX_ITEMS:,}")
             return value
         return value
 
-    def binop(node):
-        a, b = ev(node.left), ev(node.right)
+    def binop(self, node):
+        a, b = self.ev(node.left), self.ev(node.right)
         op = type(node.op)
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
         if op is ast.Pow and numbers and isinstance(b, int) and abs(a) > 1:
             # Checked before computing: 9**9**9 would never return.
             if b > 0 and b * (int(abs(a)).bit_length() - 1) > 60:
-                fail(f"raises {a} to the power {b}; the result would be beyond ±10^18")
+                self.fail(f"raises {a} to the power {b}; the result would be beyond ±10^18")
         if op is ast.Mult and any(isinstance(v, (str, list)) for v in (a, b)):
             seq, times = (a, b) if isinstance(a, (str, list)) else (b, a)
             if not isinstance(times, int) or isinstance(times, bool) or not isinstance(seq, (str, list)):
-                fail(f"cannot multiply {type_name(a)} by {type_name(b)}")
+                self.fail(f"cannot multiply {type_name(a)} by {type_name(b)}")
             if len(seq) * max(times, 0) > MAX_ITEMS:
-                fail(f"repeats {type_name(seq)} to more than {MAX_ITEMS:,} items")
+                self.fail(f"repeats {type_name(seq)} to more than {MAX_ITEMS:,} items")
         try:
-            return bounded(_BINOPS[op](a, b))
+            return self.bounded(_BINOPS[op](a, b))
         except ZeroDivisionError:
-            fail("divides by zero")
+            self.fail("divides by zero")
         except (TypeError, ValueError, OverflowError, ArithmeticError):
-            fail(f"cannot compute {type_name(a)} {_SYMBOLS[op]} {type_name(b)}")
+            self.fail(f"cannot compute {type_name(a)} {_SYMBOLS[op]} {type_name(b)}")
 
-    def call(node):
+    def call(self, node):
         if node.keywords:
-            fail(f"{node.func.id}() takes no named arguments")
-        args = [ev(a) for a in node.args]
+            self.fail(f"{node.func.id}() takes no named arguments")
+        args = [self.ev(a) for a in node.args]
         try:
-            return bounded(_FUNCS[node.func.id](*args))
+            return self.bounded(_FUNCS[node.func.id](*args))
         except (TypeError, ValueError, OverflowError, ArithmeticError):
             given = ", ".join(type_name(a) for a in args) or "nothing"
-            fail(f"cannot compute {node.func.id}() of {given}")
+            self.fail(f"cannot compute {node.func.id}() of {given}")
 
-    def index(value, i):
+    def index(self, value, i):
         if not isinstance(value, (list, tuple)) or isinstance(i, bool) or not isinstance(i, int):
-            fail(f"cannot index {type_name(value)} with {type_name(i)}: indexing takes a list and an integer")
+            self.fail(f"cannot index {type_name(value)} with {type_name(i)}: indexing takes a list and an integer")
         if not -len(value) <= i < len(value):
-            fail(f"reads index {i}, outside a list of {len(value)} ({list(value)})")
+            self.fail(f"reads index {i}, outside a list of {len(value)} ({list(value)})")
         return value[i]
 
-    def shape(node):
-        if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Name) or shape_of is None:
-            fail(
+    def shape(self, node):
+        if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Name) or self.shape_of is None:
+            self.fail(
                 "calls shape() wrongly: shape() takes one layer name, as in shape(input) or shape(conv1), "
                 "and works where layers are built"
             )
-        return list(shape_of(node.args[0].id, loc))
+        return list(self.shape_of(node.args[0].id, self.loc))
 
-    def ev(node):
+    def ev(self, node):
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
-                fail("uses a value a spec cannot hold")
-            return bounded(node.value)
+                self.fail("uses a value a spec cannot hold")
+            return self.bounded(node.value)
         if isinstance(node, ast.Name):
             if node.id in ("true", "false", "null"):
                 return {"true": True, "false": False, "null": None}[node.id]
-            if node.id not in env:
-                fail(
-                    f"uses '{node.id}', which is not an argument here (arguments: {', '.join(env) or 'none'})",
-                    hint=did_you_mean(node.id, env),
+            if node.id not in self.env:
+                self.fail(
+                    f"uses '{node.id}', which is not an argument here (arguments: {', '.join(self.env) or 'none'})",
+                    hint=did_you_mean(node.id, self.env),
                 )
-            return bounded(env[node.id])
+            return self.bounded(self.env[node.id])
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return binop(node)
+            return self.binop(node)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            value = ev(node.operand)
+            value = self.ev(node.operand)
             if not isinstance(node.op, ast.Not) and not isinstance(value, (int, float)):
-                fail(f"cannot negate {type_name(value)}")
-            return bounded(_UNARY[type(node.op)](value))
+                self.fail(f"cannot negate {type_name(value)}")
+            return self.bounded(_UNARY[type(node.op)](value))
         if isinstance(node, ast.BoolOp):
-            values = [ev(v) for v in node.values]
+            values = [self.ev(v) for v in node.values]
             return all(values) if isinstance(node.op, ast.And) else any(values)
         if isinstance(node, ast.Compare) and all(type(op) in _CMPS for op in node.ops):
-            left = ev(node.left)
+            left = self.ev(node.left)
             for op, right_node in zip(node.ops, node.comparators):
-                right = ev(right_node)
+                right = self.ev(right_node)
                 try:
                     if not _CMPS[type(op)](left, right):
                         return False
                 except TypeError:
-                    fail(f"cannot compare {type_name(left)} with {type_name(right)}")
+                    self.fail(f"cannot compare {type_name(left)} with {type_name(right)}")
                 left = right
             return True
         if isinstance(node, ast.IfExp):
-            return ev(node.body) if ev(node.test) else ev(node.orelse)
+            return self.ev(node.body) if self.ev(node.test) else self.ev(node.orelse)
         if isinstance(node, (ast.List, ast.Tuple)):
-            return bounded([ev(e) for e in node.elts])
+            return self.bounded([self.ev(e) for e in node.elts])
         if isinstance(node, ast.Subscript):
-            return index(ev(node.value), ev(node.slice))
+            return self.index(self.ev(node.value), self.ev(node.slice))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "shape":
-            return shape(node)
+            return self.shape(node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
-            return call(node)
-        fail(
+            return self.call(node)
+        self.fail(
             "uses something expressions cannot: only arithmetic, comparisons, and/or/not, "
             "'a if c else b', list[i], shape(NAME) and min/max/int/round are allowed"
         )
-
-    return ev(tree)
 
 
 _PLAIN = {int, float, bool, type(None)}
