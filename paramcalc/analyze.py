@@ -17,13 +17,17 @@ from .spec import Spec
 def analyze(spec: Spec, *, batch: int | None = None) -> Report:
     """Analyse a Spec into a Report, at `batch` if given (else the spec's). Raises SpecError on bad
     input. (`paramcalc.analyze` also takes a file's path: see api.py.)"""
-    return _Analysis(spec if batch is None else replace(spec, batch=batch)).run()
+    analysis = _Analysis(spec if batch is None else replace(spec, batch=batch))
+    del spec  # a spec only the caller's expression held (`analyze(load_spec(path))`) is freed now
+    return analysis.run()
 
 
 class _Analysis:
     def __init__(self, spec: Spec):
-        self.spec = spec
         self.graph = build_graph(spec)
+        # Its header: the entries are done with once the graph is built, and those of a 100,000-layer
+        # file take more memory than its report.
+        self.spec = replace(spec, layers=[], blocks={})
         self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)
         self.rows: list[LayerRow] = []
         self.by_name: dict[str, tuple[LayerRow, Layer]] = {}  # row and its layer, for ties

@@ -13,4 +13,9 @@ def analyze(spec: Spec | str | os.PathLike, *, batch: int | None = None) -> Repo
     spec's). Raises SpecError on bad input; never prints."""
     from .analyze import analyze as run
 
-    return run(spec if isinstance(spec, Spec) else load_spec(os.fspath(spec)), batch=batch)
+    # Handed on without a name left holding it, so that a spec only this call holds is freed once its
+    # graph is built (the analysis keeps its header): the entries of a 100,000-layer file take more
+    # memory than its report.
+    held = [spec if isinstance(spec, Spec) else load_spec(os.fspath(spec))]
+    del spec
+    return run(held.pop(), batch=batch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Iterable
 from enum import StrEnum
 
 import typer
@@ -92,11 +93,12 @@ def _write(stream, text: str) -> None:
     stream.flush()
 
 
-def emit(text: str | list[str], workflow_commands: bool = False) -> None:
-    """Writes a fully rendered result (a string, or the pieces of one: JSON, never copied whole) at
-    once, so a failure never leaves half an output. A closed or full output is a one-line error
-    (exit 2). Only output made of workflow commands (`check --format github`) may have lines that
-    start one (no JSON line can: each starts with a quote, a bracket or a number)."""
+def emit(text: str | Iterable[str], workflow_commands: bool = False) -> None:
+    """Writes a result once it is computed (a string, or the pieces of one: JSON, whose rows are
+    encoded as they are written, and never held whole), so a failure never leaves half an output.
+    A closed or full output is a one-line error (exit 2). Only output made of workflow commands
+    (`check --format github`) may have lines that start one (no JSON line can: each starts with a
+    quote, a bracket or a number)."""
     from .escape import workflow_lines
 
     if isinstance(text, str):
@@ -207,13 +209,10 @@ def analyze(
             raise SpecError("--columns chooses the table's columns; it has no effect with --format " + fmt)
         if spec is not None and (input or layer):
             raise SpecError("give either a spec file or inline -i/-l layers, not both")
-        if spec is None:
-            if not input or not layer:
-                raise SpecError("give a spec file (or - for stdin), or an inline network: -i SHAPE -l LAYER ...")
-            parsed = inline_spec(input, layer)
-        else:
-            parsed = load_spec(spec)
-        report = run(parsed, batch=batch)
+        if spec is None and (not input or not layer):
+            raise SpecError("give a spec file (or - for stdin), or an inline network: -i SHAPE -l LAYER ...")
+        # No name holds the spec: the analysis frees its entries once it has the graph.
+        report = run(load_spec(spec) if spec is not None else inline_spec(input or "", layer or []), batch=batch)
         if (rf or share or memory) and fmt != "table":
             raise SpecError(
                 f"--rf and --share add table columns (and --memory too); --format {fmt} "
@@ -225,7 +224,7 @@ def analyze(
 
             offered = default_columns(report, depth) + extra_columns(report, memory, rf, share)
             picked = pick_columns(offered, columns.split(","))
-        text: str | list[str]
+        text: str | Iterable[str]
         if fmt == "json":  # in pieces: the text of a 100,000-layer report is never copied whole
             from .render.json import render_json_parts
 

@@ -30,7 +30,7 @@ MAX_FULL_NAME = 512  # characters of a hierarchical name (layer1.0.conv1)
 MAX_NAME_CHARS = 20_000_000
 
 
-@dataclass
+@dataclass(slots=True)  # one per layer
 class Node:
     """One leaf layer of the expanded network: its name, its layer and what it reads."""
 

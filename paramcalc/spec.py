@@ -56,7 +56,7 @@ def check_name(
 # ---------------------------------------------------------------- spec structure
 
 
-@dataclass
+@dataclass(slots=True)  # one per layer
 class Entry:
     """One item of a `layers:` list, as written: a kind (or a group of layers) and its values."""
 

@@ -26,6 +26,8 @@ MAX_BYTES = 10 * 2**20
 class YMap(dict):
     """A mapping from YAML that remembers where it, its keys and its values were written."""
 
+    __slots__ = ("loc", "key_locs", "value_locs")  # a spec holds one per layer or more
+
     def __init__(self, loc: Loc):
         super().__init__()
         self.loc = loc
@@ -34,6 +36,8 @@ class YMap(dict):
 
 
 class YList(list):
+    __slots__ = ("loc", "locs")
+
     def __init__(self, loc: Loc):
         super().__init__()
         self.loc = loc
@@ -186,9 +190,11 @@ class _Composer:
         elif top.key is _MERGE:
             top.merges.append((value, loc))
         else:
-            top.value[top.key] = value
-            top.value.key_locs[top.key] = top.key_loc
-            top.value.value_locs[top.key] = loc
+            key, key_loc = top.key, top.key_loc
+            assert isinstance(key, str) and key_loc is not None  # set together by key()
+            top.value[key] = value
+            top.value.key_locs[key] = key_loc
+            top.value.value_locs[key] = loc
         top.key = None
 
     def key(self, top: _Open, event, loc: Loc):

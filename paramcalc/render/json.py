@@ -1,6 +1,7 @@
 """paramcalc's JSON layout: indented, with lists of plain values (shapes, names) kept on one line.
 
-The whole document is written in one pass into a list of chunks, joined once. A list of rows
+The whole document is written in one pass into a list of pieces, joined once or written one by one;
+the rows of a table are encoded a chunk at a time as they are written. A list of rows
 (dicts with the same keys: the layers, the blocks) is written column by column: each column is
 encoded at C speed by the function that fits all its values (`repr` writes a list of ints as JSON
 writes it), then every row is one `%` of a template made from the keys. A value of any other type
@@ -8,7 +9,7 @@ is written by `json.dumps`, which defines the layout.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, fields, is_dataclass
 from itertools import chain
 from json.encoder import encode_basestring  # ensure_ascii=False, as values are written
@@ -104,12 +105,16 @@ def _table(rows: list, names: list, get, indent: str, out: list, keys: dict) -> 
     inner, field = indent + "  ", indent + "    "
     template = "{\n" + ",\n".join(f"{field}{_key(k, keys).replace('%', '%%')}: %s" for k in names) + f"\n{inner}}}"
     getters = [get(name) for name in names]
-    separator = f"[\n{inner}"
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        columns = [_column(list(map(getter, chunk)), field, keys) for getter in getters]
-        out.append(separator + f",\n{inner}".join(map(template.__mod__, zip(*columns))))
-        separator = f",\n{inner}"
+
+    def chunks():
+        separator = f"[\n{inner}"
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            columns = [_column(list(map(getter, chunk)), field, keys) for getter in getters]
+            yield separator + f",\n{inner}".join(map(template.__mod__, zip(*columns)))
+            separator = f",\n{inner}"
+
+    out.append(chunks())  # written when the text is: a 100,000-row table is never held whole
     out.append(f"\n{indent}]")
 
 
@@ -180,17 +185,27 @@ def _write(value, indent: str, out: list, keys: dict) -> None:
 
 
 def _text(value, indent: str, keys: dict) -> str:
-    out: list[str] = []
+    out: list = []
     _write(value, indent, out, keys)
-    return "".join(out)
+    return "".join(_pieces(out))
 
 
-def json_parts(value) -> list[str]:
-    """`to_json`'s text in pieces, to be written one after the other without joining them."""
-    out: list[str] = []
+def _pieces(out: list) -> Iterator[str]:
+    """The text `_write` gave: strings, and the chunks of tables, made as they are read."""
+    for piece in out:
+        if type(piece) is str:
+            yield piece
+        else:
+            yield from piece
+
+
+def json_parts(value) -> Iterator[str]:
+    """`to_json`'s text in pieces, to be written one after the other without joining them. The
+    values are read as the pieces are: they must not change meanwhile."""
+    out: list = []
     _write(value, "", out, {})
     out.append("\n")
-    return out
+    return _pieces(out)
 
 
 def to_json(value) -> str:
@@ -198,7 +213,7 @@ def to_json(value) -> str:
     return "".join(json_parts(value))
 
 
-def render_json_parts(report) -> list[str]:
+def render_json_parts(report) -> Iterator[str]:
     return json_parts(report.to_dict(rows=Rows))
 
 
