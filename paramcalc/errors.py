@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -110,6 +109,8 @@ class ShapeError(Exception):
 
 
 def did_you_mean(word: str, choices) -> str | None:
+    import difflib  # only when a name is wrong
+
     close = difflib.get_close_matches(word.lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
     if not close:
         return None

@@ -30,7 +30,8 @@ MAX_FULL_NAME = 512  # characters of a hierarchical name (layer1.0.conv1)
 MAX_NAME_CHARS = 20_000_000
 
 
-@dataclass(slots=True)  # one per layer
+# The graph's records are never compared or printed: only their __init__ is made (start-up time).
+@dataclass(slots=True, repr=False, eq=False)  # slots: one per layer
 class Node:
     """One leaf layer of the expanded network: its name, its layer and what it reads."""
 
@@ -49,7 +50,7 @@ class Node:
         return f"layer {self.index} '{self.name}' ({self.kind})"
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Block:
     """A block instance, group or repeat: a contiguous run of nodes [start, end)."""
 
@@ -61,7 +62,7 @@ class Block:
     inputs: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Graph:
     """The expanded network: leaf layers in execution order, and the blocks around them."""
 
@@ -73,7 +74,7 @@ class Graph:
 # ---------------------------------------------------------------- expansion
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class _Scope:
     """Where names resolve while a block, group or repeat is expanded."""
 

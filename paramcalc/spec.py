@@ -56,7 +56,8 @@ def check_name(
 # ---------------------------------------------------------------- spec structure
 
 
-@dataclass(slots=True)  # one per layer
+# Entries are never compared or printed: only their __init__ is made (start-up time).
+@dataclass(slots=True, repr=False, eq=False)  # slots: one per layer
 class Entry:
     """One item of a `layers:` list, as written: a kind (or a group of layers) and its values."""
 
@@ -88,7 +89,7 @@ class Spec:
     loc: Loc | None = None
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class BlockDef:
     name: str
     args: dict[str, Any]  # None = required
