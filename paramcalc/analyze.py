@@ -8,7 +8,7 @@ from operator import attrgetter
 
 from .errors import ShapeError, SpecError
 from .graph import build_graph, unused_outputs
-from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, Layer, fmt_shape, prod
+from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, fmt_shape, prod
 from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec
@@ -30,7 +30,7 @@ class _Analysis:
         self.spec = replace(spec, layers=[], blocks={})
         self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)
         self.rows: list[LayerRow] = []
-        self.by_name: dict[str, tuple[LayerRow, Layer]] = {}  # row and its layer, for ties
+        self.by_name: dict[str, int] = {}  # row index, for ties
         self.blocks: list[BlockRow] = []
         self.layer_objects: list = []
         self.measured: dict[tuple, tuple] = {}  # (layer, *input shapes) -> output shape, counts, MACs
@@ -127,41 +127,37 @@ class _Analysis:
     def leaf(self, node, layer, name, inputs, path):
         in_shapes = [self.shapes[n] for n in inputs]
         try:
-            out, counts, macs, reach = self.measure(layer, in_shapes)
-            macs *= self.spec.batch
+            out, counts, macs, reach, shown_inputs, shown_output, param_bytes = self.measure(layer, in_shapes)
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
-            if max(prod(out), counts.params, counts.buffers) >= MAX_ELEMENTS:
-                raise ShapeError(
-                    f"makes a tensor of more than 2^63 elements (output {fmt_shape(out)}), more than PyTorch can hold"
-                )
             field = through(reach, [self.fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
-        own = counts.params - shared
-        trainable = 0 if node.frozen or not layer.requires_grad else own
-        itemsize = DTYPE_BYTES[layer.dtype or self.spec.dtype]
+        own = counts.params
+        if shared:
+            own -= shared
+            param_bytes = own * DTYPE_BYTES[layer.dtype or self.spec.dtype]
         row = LayerRow(
             index=len(self.rows),
             name=name,
             kind=layer.kind,
             path=path,
             inputs=list(inputs),
-            input_shapes=self.shared_shapes(in_shapes),
-            output_shape=self.shared(out),
+            input_shapes=shown_inputs,
+            output_shape=shown_output,
             weights=counts.weights,
             bias=counts.bias,
             params=counts.params,
-            trainable=trainable,
+            trainable=0 if node.frozen or not layer.requires_grad else own,
             buffers=counts.buffers,
             macs=macs,
-            param_bytes=own * itemsize,
+            param_bytes=param_bytes,
             shared=shared,
             tied_to=node.tie if shared else None,
             receptive_field=describe(field, out),
         )
+        self.by_name[name] = len(self.rows)
         self.rows.append(row)
         self.layer_objects.append(layer)
-        self.by_name[name] = (row, layer)
         self.shapes[name] = out
         self.fields[name] = field
 
@@ -183,19 +179,28 @@ class _Analysis:
         return found
 
     def measure(self, layer, in_shapes):
-        """A layer's output shape, counts, MACs per sample and how it reads its input (its reach, for
-        receptive fields). They follow from its fields and input shapes alone, and identical layers
+        """What a layer's row shows and the analysis needs that follows from its fields and input
+        shapes alone: its output shape, counts, MACs (at the batch), how it reads its input (its
+        reach, for receptive fields), the shapes as shown and its parameter bytes. Identical layers
         are one object (Layer.build), so a repeated block's layers are measured once per input shape."""
         key = (layer, *map(tuple, in_shapes))
         result = self.measured.get(key)
         if result is None:
             out = layer.output_shape(in_shapes)
+            counts = layer.params(in_shapes)
+            if max(prod(out), counts.params, counts.buffers) >= MAX_ELEMENTS:
+                raise ShapeError(
+                    f"makes a tensor of more than 2^63 elements (output {fmt_shape(out)}), more than PyTorch can hold"
+                )
             shapes = [tuple(s) for s in in_shapes]
             result = self.measured[key] = (
                 out,
-                layer.params(in_shapes),
-                layer.macs(in_shapes, out),
+                counts,
+                layer.macs(in_shapes, out) * self.spec.batch,
                 layer.reach(shapes, tuple(out)) if len(out) >= 2 or shapes == [tuple(out)] else None,
+                self.shared_shapes(in_shapes),
+                self.shared(out),
+                counts.params * DTYPE_BYTES[layer.dtype or self.spec.dtype],
             )
         return result
 
@@ -203,7 +208,7 @@ class _Analysis:
         """A tied layer's weight must have exactly the shape of the weight it shares."""
         if node.tie not in self.by_name:
             raise ShapeError(f"tie: '{node.tie}' is not a layer with a weight above this one")
-        owner_row, owner = self.by_name[node.tie]
+        owner_row, owner = self.rows[self.by_name[node.tie]], self.layer_objects[self.by_name[node.tie]]
         if not owner.has_weight():
             raise ShapeError(f"tie: '{node.tie}' ({owner.kind}) has no weight to share")
         mine = layer.weight_shape(in_shapes)
