@@ -40,11 +40,11 @@ class Field:
     axes: tuple | None = None
     dims: tuple[int, ...] | None = None
 
-    @property
+    @functools.cached_property
     def where(self) -> tuple[int, ...]:
         return self.dims if self.dims is not None else tuple(range(-len(self.extent), 0))
 
-    @property
+    @functools.cached_property
     def is_global(self) -> bool:
         return self.axes is not None and all(axis == GLOBAL for axis in self.axes)
 
@@ -70,7 +70,7 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
     if not sources:
         return None
     extent = sources[0][0].extent
-    lost = Field(extent)
+    lost = _lost(extent)
     if len(out) < 2 or any(f.extent != extent for f, _ in sources):
         return lost
     if isinstance(reach, Moved):  # a permute: the same positions, in other dims
@@ -125,6 +125,12 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
     if any(axis is None for axis in axes):
         return lost
     return Field(extent, axes, sources[0][0].dims)
+
+
+@functools.lru_cache(maxsize=64)
+def _lost(extent: tuple[int, ...]) -> Field:
+    """The field of a tensor that depends on the input but no longer keeps its positions; one per extent."""
+    return Field(extent)
 
 
 def describe(field: Field | None, out) -> dict | None:
