@@ -219,6 +219,8 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
         return " + ".join(args)
     if kind == "mul":
         return " * ".join(args)
+    if kind == "scale":
+        return f"{x} * {layer.by!r}"
     if kind == "concat":
         return f"torch.cat([{', '.join(args)}], dim={layer.dim!r})"
     if kind == "split":
@@ -260,6 +262,7 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
 FUNCTIONAL = {
     "add",
     "mul",
+    "scale",
     "concat",
     "split",
     "chunk",

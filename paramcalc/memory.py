@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import SpecError, did_you_mean
-from .layers.base import DTYPE_BYTES, Context, prod
+from .layers.base import DTYPE_BYTES, Context, broadcast_strides, contiguous_strides, prod, reshape_strides
 
 # precision -> (bytes of weights, activations and gradients; of master weights; of optimizer state)
 PRECISIONS = {
@@ -150,10 +150,13 @@ class Memory:
 class _Storages:
     """Every tensor storage of one training step, numbered in execution order: the network's inputs,
     each layer's output (a view or an in-place layer shares its input's; a parameter has none), and
-    the new tensors layers keep for backward."""
+    the new tensors layers keep for backward. A view's strides say where it lies in its storage, as
+    PyTorch's do: a reshape that no view can express (a permuted tensor's), or an operand a kernel must
+    fold, is a copy."""
 
     nbytes: list[int] = field(default_factory=list)
     of: dict[str, int | None] = field(default_factory=dict)  # tensor name -> storage
+    strides: dict[str, tuple[int, ...]] = field(default_factory=dict)  # batch dim first; absent: contiguous
     reads: list[list[int]] = field(default_factory=list)  # per layer
     kept: list[set[int]] = field(default_factory=list)  # per layer: what its backward keeps
     output_bytes: list[int] = field(default_factory=list)  # per layer
@@ -182,14 +185,23 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     for row, layer in zip(report.layers, layers):
         out = tuple(row.output_shape)
         keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
-        ins = [st.of[n] if n in st.of else st.of[last_row[n]] for n in row.inputs]
+        names = [n if n in st.of else last_row[n] for n in row.inputs]
+        ins = [st.of[n] for n in names]
+        full = [(ctx.batch, *shape) for shape in row.input_shapes]
+        strides = [st.strides.get(n) or contiguous_strides(shape) for n, shape in zip(names, full)]
         size = 0 if keeps.parameter else ctx.batch * prod(out) * itemsize
-        mine = None if keeps.parameter else ins[0] if keeps.alias else st.new(size)
+        view = layer.view_strides(full[0], strides[0], (ctx.batch, *out)) if keeps.alias else None
+        mine = None if keeps.parameter else ins[0] if view is not None else st.new(size)
         st.of[row.name] = mine
+        if view is not None:
+            st.strides[row.name] = view
         st.output_bytes.append(size)
         st.reads.append([s for s in ins if s is not None])
         kept = [ins[i] for i in keeps.inputs] + ([mine] if keeps.output else [])
         kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
+        for i, broadcast, folded in keeps.folded:
+            foldable = reshape_strides(broadcast, broadcast_strides(full[i], strides[i], broadcast), folded)
+            kept.append(ins[i] if foldable is not None else st.new(prod(folded) * itemsize))
         for key, n, t in keeps.shared:
             if key not in st.shared:
                 st.shared[key] = st.new(n * sizes[t])

@@ -38,14 +38,8 @@ def test_layer_saved_bytes_exact(case):
 
 
 ZOO = sorted(FIXTURE["zoo"])
-# Where paramcalc is not exact, and why (strict: the day it becomes exact, the mark must go).
-INEXACT = {
-    # torchvision's window attention folds (windows, heads) for its matmuls; its q (scaled), k and v are copies
-    # there, except where the batch holds one window (the 7×7 last stage at batch 1: views of the qkv output,
-    # 4 rather than 3 tensors of its size per block, 2 × 49 × 768 × 4 = 301,056 bytes more). paramcalc does not
-    # track strides, so it cannot tell a view that folds from one that is copied.
-    ("swin_t", "batch1_flash"): "a folded matmul operand is a view only at Swin's one-window stage at batch 1",
-}
+# Where paramcalc is not exact, and why (strict: the day it becomes exact, the mark must go). None today.
+INEXACT: dict[tuple[str, str], str] = {}
 ZOO_CASES = [
     pytest.param(
         name,

@@ -1,4 +1,4 @@
-"""Graph operations: merging branches (add, mul, concat), taking parts (split, chunk), and
+"""Graph operations: merging branches (add, mul, concat), scaling by a constant, taking parts (split, chunk), and
 reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)."""
 
 from __future__ import annotations
@@ -84,6 +84,23 @@ class Mul(Layer):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=tuple(range(len(shapes))))  # each factor, for the other's gradient
+
+
+@kind_class
+class Scale(Layer):
+    """Multiplies by a constant number, as torch's `q * head_dim ** -0.5` scales attention's queries
+    (torchvision's Swin): a new tensor, and nothing kept for backward."""
+
+    by: float = arg(REQUIRED, "float", "the constant factor", counts=False)
+
+    kind, torch_name, primary = "scale", "torch.mul", "by"
+    formulas = {"output": "same as input", **NONE}
+
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
+        return SAME
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        return shapes[0]
 
 
 @kind_class
@@ -247,4 +264,4 @@ class StochasticDepth(Layer):
         return Saved(tensors=((ctx.batch if self.mode == "row" else 1, "act"),))  # the kept-or-dropped noise
 
 
-KINDS = [Add, Mul, Concat, Split, Chunk, ChannelShuffle, Mean, StochasticDepth]
+KINDS = [Add, Mul, Scale, Concat, Split, Chunk, ChannelShuffle, Mean, StochasticDepth]
