@@ -329,6 +329,9 @@ class Layer:
     layout: ClassVar[str] = ""  # the per-sample input it expects, e.g. "(C, H, W)", for messages
     formulas: ClassVar[dict[str, str]] = {}
     composite: ClassVar[bool] = False  # made of inner layers (a transformer layer): see inner()
+    # computed by PyTorch's elementwise kernels (TensorIterator), whose new output is laid out as its inputs
+    # are (a permuted input gives a permuted output: see elementwise_strides); else a new output is row-major
+    elementwise: ClassVar[bool] = False
     # Defaults of fields only some kinds declare (a kind's own arg() field overrides them).
     dtype: str | None = None  # parameter dtype; None: the spec's
     requires_grad: bool = True
@@ -570,3 +573,37 @@ def reshape_strides(shape: Shape, strides: Shape, new: Shape) -> Shape | None:
 def broadcast_strides(shape: Shape, strides: Shape, target: Shape) -> Shape:
     """Tensor.expand to `target` (same rank): a size-1 dim that grows gets stride 0."""
     return tuple(0 if size == 1 != want else stride for size, want, stride in zip(shape, target, strides))
+
+
+def elementwise_strides(out: Shape, inputs: list[tuple[Shape, Shape]]) -> Shape:
+    """The strides TensorIterator gives an elementwise kernel's new output, from its inputs' (shape,
+    strides), each broadcast to `out`: the dims ordered as the inputs' strides order them (the first
+    input that tells two dims apart decides; a broadcast dim tells nothing; of equal strides the smaller
+    dim goes inside), then laid out densely in that order."""
+    operands = [broadcast_strides(shape, strides, out) for shape, strides in inputs if len(shape) == len(out)]
+
+    def should_swap(inner: int, outer: int) -> int:
+        for strides in operands:
+            a, b = strides[inner], strides[outer]
+            if a and b and a != b:
+                return 1 if a > b else -1
+            if a and b and out[inner] > out[outer]:
+                return 1
+        return 0
+
+    order = list(range(len(out) - 1, -1, -1))  # innermost first; an insertion sort, as TensorIterator's
+    for i in range(1, len(order)):
+        moving = i
+        for j in range(i - 1, -1, -1):
+            swap = should_swap(order[j], order[moving])
+            if swap > 0:
+                order[j], order[moving] = order[moving], order[j]
+                moving = j
+            elif swap < 0:
+                break
+    result = [0] * len(out)
+    step = 1
+    for d in order:
+        result[d] = step
+        step *= out[d]
+    return tuple(result)

@@ -47,6 +47,7 @@ class Add(Layer):
     """Elementwise sum of two or more inputs: a residual shortcut (same shapes), or with
     broadcasting, e.g. Swin's (1, heads, N, N) position bias added to (windows, heads, N, N) scores."""
 
+    elementwise = True
     kind, torch_name, arity = "add", "torch.add", (2, None)
     formulas = {"output": "the common (broadcast) input shape", **NONE}
 
@@ -68,6 +69,7 @@ class Mul(Layer):
     """Elementwise product with broadcasting (size-1 dims stretch), e.g. squeeze-excitation's
     (C, 1, 1) scale times a (C, H, W) feature map."""
 
+    elementwise = True
     kind, torch_name, arity = "mul", "torch.mul", (2, None)
     formulas = {"output": "the broadcast shape of the inputs (same rank; each dim equal or 1)", **NONE}
 
@@ -93,6 +95,7 @@ class Scale(Layer):
 
     by: float = arg(REQUIRED, "float", "the constant factor", counts=False)
 
+    elementwise = True
     kind, torch_name, primary = "scale", "torch.mul", "by"
     formulas = {"output": "same as input", **NONE}
 
@@ -249,6 +252,7 @@ class StochasticDepth(Layer):
     p: float = arg(0.0, "float", "drop probability", counts=False)
     mode: str = arg("row", "choice", "'row' or 'batch'", choices=("row", "batch"), counts=False)
 
+    elementwise = True
     kind, torch_name, primary = "stochasticdepth", "torchvision.ops.StochasticDepth", "p"
     formulas = {"output": "same as input", **NONE}
 
