@@ -79,6 +79,7 @@ SKIPPED = {
     "num_channels",
     "device",
     "batch_first",
+    "rotary",  # paramcalc's own (RoPE has no parameters): nn.MultiheadAttention takes no such argument
 }
 
 

@@ -102,7 +102,8 @@ class Reshape(Layer):
 
 
 class View(Reshape):
-    """Tensor.view: the same as reshape for counting."""
+    """Tensor.view: the same as reshape for counting (and for memory: where PyTorch's view refuses a
+    layout, such as a permuted tensor's, reshape's copy is counted)."""
 
     kind, torch_name = "view", "Tensor.view"
 
