@@ -79,6 +79,7 @@ SKIPPED = {
     "num_channels",
     "device",
     "batch_first",
+    "rotary",  # paramcalc's own (RoPE has no parameters): nn.MultiheadAttention takes no such argument
 }
 
 
@@ -219,6 +220,8 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
         return " + ".join(args)
     if kind == "mul":
         return " * ".join(args)
+    if kind == "scale":
+        return f"{x} * {layer.by!r}"
     if kind == "concat":
         return f"torch.cat([{', '.join(args)}], dim={layer.dim!r})"
     if kind == "split":
@@ -260,6 +263,7 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
 FUNCTIONAL = {
     "add",
     "mul",
+    "scale",
     "concat",
     "split",
     "chunk",

@@ -13,7 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import SpecError, did_you_mean
-from .layers.base import DTYPE_BYTES, Context, prod
+from .layers.base import (
+    DTYPE_BYTES,
+    Context,
+    broadcast_strides,
+    contiguous_strides,
+    elementwise_strides,
+    prod,
+    reshape_strides,
+)
 
 # precision -> (bytes of weights, activations and gradients; of master weights; of optimizer state)
 PRECISIONS = {
@@ -150,10 +158,13 @@ class Memory:
 class _Storages:
     """Every tensor storage of one training step, numbered in execution order: the network's inputs,
     each layer's output (a view or an in-place layer shares its input's; a parameter has none), and
-    the new tensors layers keep for backward."""
+    the new tensors layers keep for backward. A view's strides say where it lies in its storage, as
+    PyTorch's do: a reshape that no view can express (a permuted tensor's), or an operand a kernel must
+    fold, is a copy. A new tensor is laid out row-major, or by an elementwise kernel as its inputs are."""
 
     nbytes: list[int] = field(default_factory=list)
     of: dict[str, int | None] = field(default_factory=dict)  # tensor name -> storage
+    strides: dict[str, tuple[int, ...]] = field(default_factory=dict)  # batch dim first; absent: row-major
     reads: list[list[int]] = field(default_factory=list)  # per layer
     kept: list[set[int]] = field(default_factory=list)  # per layer: what its backward keeps
     output_bytes: list[int] = field(default_factory=list)  # per layer
@@ -162,6 +173,11 @@ class _Storages:
     def new(self, n: int) -> int:
         self.nbytes.append(n)
         return len(self.nbytes) - 1
+
+    def layout(self, name: str, shape, ctx: Context) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """A tensor's shape and strides, batch dim first."""
+        full = (ctx.batch, *shape)
+        return full, self.strides.get(name) or contiguous_strides(full)
 
 
 def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
@@ -182,14 +198,32 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     for row, layer in zip(report.layers, layers):
         out = tuple(row.output_shape)
         keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
-        ins = [st.of[n] if n in st.of else st.of[last_row[n]] for n in row.inputs]
+        names = [n if n in st.of else last_row[n] for n in row.inputs]
+        ins = [st.of[n] for n in names]
         size = 0 if keeps.parameter else ctx.batch * prod(out) * itemsize
         mine = None if keeps.parameter else ins[0] if keeps.alias else st.new(size)
+        if keeps.parameter:  # no batch dim: broadcast over the batch
+            st.strides[row.name] = (0, *contiguous_strides(out))
+        elif keeps.alias:
+            view = layer.view_strides(*st.layout(names[0], row.input_shapes[0], ctx), (ctx.batch, *out))
+            if view is None:  # PyTorch copies: a new row-major tensor
+                mine = st.new(size)
+            elif view != contiguous_strides((ctx.batch, *out)):
+                st.strides[row.name] = view
+        elif layer.elementwise and not st.strides.keys().isdisjoint(names):
+            layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
+            st.strides[row.name] = elementwise_strides((ctx.batch, *out), layouts)
         st.of[row.name] = mine
         st.output_bytes.append(size)
         st.reads.append([s for s in ins if s is not None])
         kept = [ins[i] for i in keeps.inputs] + ([mine] if keeps.output else [])
         kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
+        for i, broadcast, folded in keeps.folded:
+            copied = False  # a row-major tensor that is not broadcast folds to a view
+            if names[i] in st.strides or (ctx.batch, *row.input_shapes[i]) != broadcast:
+                shape, strides = st.layout(names[i], row.input_shapes[i], ctx)
+                copied = reshape_strides(broadcast, broadcast_strides(shape, strides, broadcast), folded) is None
+            kept.append(st.new(prod(folded) * itemsize) if copied else ins[i])
         for key, n, t in keeps.shared:
             if key not in st.shared:
                 st.shared[key] = st.new(n * sizes[t])

@@ -277,6 +277,125 @@ layers:
 """
 
 
+class PermuteReshape(nn.Module):
+    """A sigmoid (which keeps its output), permuted, reshaped and read by a linear layer: the linear keeps the
+    reshape, a view of the sigmoid's output where the permutation moves only size-1 dims, else a copy."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 5)
+
+    def forward(self, h):
+        return self.linear(torch.sigmoid(h).permute(0, 2, 1, 3).reshape(h.shape[0], -1, 8))
+
+
+class PermutedSigmoid(nn.Module):
+    """A permuted tensor through a sigmoid (which keeps its output), reshaped and read by a linear layer: the
+    sigmoid's output is laid out as its input is (TensorIterator), so the reshape copies it as it would the
+    permuted input, unless only size-1 dims moved."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 5)
+
+    def forward(self, h):
+        return self.linear(torch.sigmoid(h.permute(0, 2, 1, 3)).reshape(h.shape[0], -1, 8))
+
+
+class ParameterMatMul(nn.Module):
+    """A parameter as matmul's operand: broadcast over the batch, which bmm's fold must copy above batch 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(2, 4, 5))
+
+    def forward(self, h):
+        return torch.matmul(h, self.w)
+
+
+class TransposedLinear(nn.Module):
+    """A linear layer reading a transposed tensor: mm takes it folded, a copy where no view can fold it."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(8, 5)
+
+    def forward(self, h):
+        return self.linear(torch.sigmoid(h).transpose(1, 2))
+
+
+class WindowAttention(nn.Module):
+    """torchvision's window attention (swin_transformer.shifted_window_attention) on one window of 5 tokens,
+    2 heads of 4, per sample: q, k and v are views of the qkv output, which matmul folds over (windows, heads)
+    as views at batch 1 and as copies at batch 2."""
+
+    def forward(self, qkv):
+        qkv = qkv.reshape(qkv.shape[0], 5, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        q = q * 4**-0.5
+        attn = q.matmul(k.transpose(-2, -1)).softmax(-1)
+        return attn.matmul(v)
+
+
+PERMUTE_RESHAPE = """
+name: permute_reshape
+input: %s
+layers:
+  - linear: {out: 8, name: front}
+  - sigmoid
+  - permute: [0, 2, 1, 3]
+  - reshape: [-1, 8]
+  - linear: 5
+"""
+
+PERMUTED_SIGMOID = """
+name: permuted_sigmoid
+input: %s
+layers:
+  - linear: {out: 8, name: front}
+  - permute: [0, 2, 1, 3]
+  - sigmoid
+  - reshape: [-1, 8]
+  - linear: 5
+"""
+
+PARAMETER_MATMUL = """
+name: parameter_matmul
+input: [2, 3, 4]
+layers:
+  - linear: {out: 4, name: front}
+  - parameter: {shape: [2, 4, 5], name: w}
+  - matmul: {from: [front, w]}
+"""
+
+TRANSPOSED_LINEAR = """
+name: transposed_linear
+input: %s
+layers:
+  - linear: {out: 8, name: front}
+  - sigmoid
+  - transpose: {dim0: 1, dim1: 2}
+  - linear: 5
+"""
+
+WINDOW_ATTENTION = """
+name: window_attention
+input: [5, 8]
+layers:
+  - linear: {out: 24, name: front}
+  - reshape: [5, 3, 2, 4]
+  - permute: {dims: [0, 2, 3, 1, 4], name: heads}       # (3, heads, 5, 4)
+  - select: {dim: 1, index: 0}
+  - scale: {by: 0.5, name: q}
+  - select: {from: heads, dim: 1, index: 1}
+  - transpose: {dim0: -2, dim1: -1, name: k_t}
+  - matmul: {from: [q, k_t]}
+  - softmax: {dim: -1, name: attn}
+  - select: {from: heads, dim: 1, index: 2, name: v}
+  - matmul: {from: [attn, v]}
+"""
+
+
 def _separate_attention(m, h):
     return m(h, h[:, :3], h[:, :3], need_weights=False)[0]  # two tensors: projected separately
 
@@ -414,6 +533,13 @@ def cases():
     vector("matmul broadcast", MATMUL, MatMulCase(), shape=(2, 3, 8))
     vector("bmm", BMM, BMMCase(), shape=(3, 8))
     vector("buffer", BUFFER, BufferCase((5, 8)))
+    # A reshape or a kernel's fold is a view where the strides allow, else a copy (PyTorch's computeStride)
+    for shape in ((3, 4, 8), (1, 4, 8)):
+        vector(f"permute reshape {list(shape)}", PERMUTE_RESHAPE % list(shape), PermuteReshape(), shape=shape)
+        vector(f"transposed linear {list(shape)}", TRANSPOSED_LINEAR % list(shape), TransposedLinear(), shape=shape)
+        vector(f"permuted sigmoid {list(shape)}", PERMUTED_SIGMOID % list(shape), PermutedSigmoid(), shape=shape)
+    vector("matmul parameter", PARAMETER_MATMUL, ParameterMatMul(), shape=(2, 3, 4), front=nn.Linear(4, 4))
+    vector("window attention", WINDOW_ATTENTION, WindowAttention(), front=nn.Linear(8, 24))
     image("layernorm2d", "layernorm2d", LayerNorm2d(4, eps=1e-6))
     image("layernorm2d no affine", "layernorm2d(elementwise_affine=false)", LayerNorm2d(4, elementwise_affine=False))
     for attention in ("flash", "math"):

@@ -195,6 +195,18 @@ MODELS = textwrap.dedent('''
             return self.b(torch.relu(self.a(x)))
 
 
+    class Scaled(nn.Module):
+        """Attention's query scaling, a number times a tensor: a `scale` layer."""
+
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(16, 8)
+            self.b = nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.b(self.a(x) * 8**-0.5)
+
+
     class Tied(nn.Module):
         def __init__(self):
             super().__init__()
@@ -222,6 +234,10 @@ MODELS = textwrap.dedent('''
 
     def tied():
         return Tied()
+
+
+    def scaled():
+        return Scaled()
 ''')
 
 
@@ -248,6 +264,7 @@ def _torch_counts(factory):
         ("net", "3x32x32", None, "torch.fx"),
         ("branchy", "16", None, "module hooks"),
         ("tied", "12", 50, "torch.fx"),
+        ("scaled", "16", None, "torch.fx"),
     ],
 )
 def test_import_torch_round_trip(models, factory, shape, tokens, traced):
@@ -272,6 +289,8 @@ def test_import_torch_names_and_branches(models):
     assert {"stem", "layer.0.conv1", "layer.1.bn2", "fc"} <= set(rows)
     residual = next(r for r in rows.values() if r.kind == "add" and r.name.startswith("add"))
     assert residual.inputs == ["layer.0.bn2", "stem"]  # `from:` where the flow branches
+    scaled = run_cli("import", "torch", "zoo_models.py:scaled", "-i", "16")
+    assert "scale: {by: 0.3535533905932738" in scaled.stdout  # 8 ** -0.5, a new tensor for the memory model
 
 
 def test_verify_lists_every_difference(models):

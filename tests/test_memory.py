@@ -1,16 +1,19 @@
 """Memory against PyTorch (tests/fixtures/memory.json, from tests/generate_memory_fixture.py): the bytes
 autograd keeps for backward, per layer and for every zoo model at batch 1 and 2, and the bytes of every
 optimizer's state; ZeRO's partitioning against the paper's Figure 1; the inference peak and KV cache on
-hand-checked cases; and the `memory` command's options."""
+hand-checked cases; and the `memory` command's options. Live, where torch is installed: the layouts the
+memory model gives views and elementwise outputs, against torch's strides."""
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from helpers import run_cli
+from hypothesis import given, settings, strategies as st
 
 from paramcalc import analyze
-from paramcalc.layers.base import Context, prod
+from paramcalc.layers.base import Context, elementwise_strides, prod, reshape_strides
 from paramcalc.memory import Settings, activations, memory
 from paramcalc.spec import inline_spec, load_spec, parse_spec
 
@@ -38,14 +41,8 @@ def test_layer_saved_bytes_exact(case):
 
 
 ZOO = sorted(FIXTURE["zoo"])
-# Where paramcalc is not exact, and why (strict: the day it becomes exact, the mark must go).
-INEXACT = {
-    # torchvision's window attention folds (windows, heads) for its matmuls; its q (scaled), k and v are copies
-    # there, except where the batch holds one window (the 7×7 last stage at batch 1: views of the qkv output,
-    # 4 rather than 3 tensors of its size per block, 2 × 49 × 768 × 4 = 301,056 bytes more). paramcalc does not
-    # track strides, so it cannot tell a view that folds from one that is copied.
-    ("swin_t", "batch1_flash"): "a folded matmul operand is a view only at Swin's one-window stage at batch 1",
-}
+# Where paramcalc is not exact, and why (strict: the day it becomes exact, the mark must go). None today.
+INEXACT: dict[tuple[str, str], str] = {}
 ZOO_CASES = [
     pytest.param(
         name,
@@ -354,3 +351,50 @@ def test_a_layer_after_a_transformer_layer_reads_its_last_inner_row():
     # the linear keeps its input, which is the transformer layer's output: the last inner row's storage
     alone = analyze(parse_spec(spec.replace("  - linear: 3\n", ""), "t.yaml"))
     assert report.totals.saved_bytes == alone.totals.saved_bytes + last.activation_bytes
+
+
+def _torch_tensor(torch, rng, shape):
+    """A tensor of `shape` laid out in a random dim order, sometimes a slice of a larger one."""
+    order = list(range(len(shape)))
+    rng.shuffle(order)
+    larger = [size * rng.choice([1, 1, 2]) for size in shape]
+    t = torch.empty([larger[d] for d in order]).permute(*[order.index(d) for d in range(len(shape))])
+    return t[tuple(slice(0, size) for size in shape)]
+
+
+def _sized(strides, shape):
+    return [stride for stride, size in zip(strides, shape) if size != 1]  # a size-1 dim's stride is arbitrary
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+@settings(max_examples=200, deadline=None)
+@given(rng=st.randoms(use_true_random=False))
+def test_layouts_match_live_torch(rng):
+    import torch
+
+    shape = [rng.choice([1, 1, 2, 3, 4]) for _ in range(rng.randint(1, 5))]
+    t = _torch_tensor(torch, rng, shape)
+    # reshape: a view exactly where Tensor.view can make one, with its strides
+    new, rest = [], t.numel()
+    while rest > 1:
+        factor = rng.choice([f for f in range(2, rest + 1) if rest % f == 0][:3])
+        new.append(factor)
+        rest //= factor
+    new = [*new, *[1] * rng.randint(0, 2)]
+    rng.shuffle(new)
+    try:
+        want = t.view(new).stride()
+    except RuntimeError:
+        want = None
+    got = reshape_strides(tuple(shape), t.stride(), tuple(new))
+    assert (got is None) == (want is None), (shape, t.stride(), new)
+    if got is not None:
+        assert _sized(got, new) == _sized(want, new)
+    # elementwise: TensorIterator lays its output out as its inputs (some broadcast) are
+    inputs = [t] + [
+        _torch_tensor(torch, rng, [size if rng.random() < 0.6 else 1 for size in shape])
+        for _ in range(rng.randint(0, 2))
+    ]
+    out = torch.sigmoid(t) if len(inputs) == 1 else sum(inputs[1:], inputs[0])
+    got = elementwise_strides(tuple(shape), [(tuple(x.shape), x.stride()) for x in inputs])
+    assert _sized(got, shape) == _sized(out.stride(), shape), [(tuple(x.shape), x.stride()) for x in inputs]

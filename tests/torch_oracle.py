@@ -54,6 +54,8 @@ def torch_call(kind: str, fields: dict, in_shapes: list[list[int]]):
             return out
 
         return mul
+    if kind == "scale":
+        return lambda x: x * fields["by"]
     if kind == "concat":
         return lambda *xs: torch.cat(xs, dim=fields.get("dim", 1))
     if kind == "split":
@@ -569,6 +571,12 @@ def random_case(kind: str, rng: random.Random) -> dict:
             "fields": {"dim": dims if len(dims) > 1 else dims[0], "keepdim": rng.random() < 0.5},
             "inputs": [shape],
         }
+    if kind == "scale":
+        return {
+            "kind": kind,
+            "fields": {"by": rng.choice([0.125, 2.0, -1.5])},
+            "inputs": [_spatial(rng, rng.randint(1, 3))],
+        }
     newer = _random_newer(kind, rng) or _random_issue10(kind, rng)
     if kind == GQA:
         return {"kind": "multiheadattention", **newer}
@@ -866,3 +874,4 @@ SCALAR_CASES = [
 ]
 ISSUE10_KINDS = ["matmul", "bmm", "buffer", "layernorm2d", GQA]  # appended last, so earlier cases keep their seeds
 ORACLE_KINDS += ISSUE10_KINDS
+ORACLE_KINDS += ["scale"]  # appended last, so earlier cases keep their seeds

@@ -290,7 +290,10 @@ def _operation(node, meta, names, source, add, previous):
     if fn in (operator.mul, operator.imul, torch.mul, "mul", "mul_"):
         if len(tensors) == 2 and len(args) == 2:
             return layer("mul")
-        raise _Unsupported(f"'{node.name}' multiplies by a constant")
+        factor = [a for a in args if a not in tensors]
+        if len(tensors) == 1 and len(factor) == 1 and type(factor[0]) in (int, float):  # q * head_dim ** -0.5
+            return layer("scale", by=factor[0])
+        raise _Unsupported(f"'{node.name}' multiplies by a constant that is not a number")
     if fn is torch.cat:
         seq = args[0]
         dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)

@@ -35,6 +35,7 @@ class _Elementwise(Layer):
     keeps: ClassVar[str | None] = "input"
     inplace_keeps: ClassVar[str]  # declared by the kinds with an inplace field
     extra: ClassVar[int] = 0
+    elementwise = True  # a permuted input gives a permuted output (but see LogSigmoid, RReLU, softmax)
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return shapes[0]
@@ -119,7 +120,7 @@ Hardtanh = declare(
 )
 Sigmoid = declare("Sigmoid", _Elementwise, "1 / (1 + exp(−x))", **OUTPUT)
 Tanh = declare("Tanh", _Elementwise, "tanh(x)", **OUTPUT)
-LogSigmoid = declare("LogSigmoid", _Elementwise, "log(sigmoid(x))", **INPUT_AND_ONE)
+LogSigmoid = declare("LogSigmoid", _Elementwise, "log(sigmoid(x))", **INPUT_AND_ONE, elementwise=False)
 Softsign = declare("Softsign", _Elementwise, "x / (1 + |x|)", **INPUT_AND_ONE)
 Tanhshrink = declare("Tanhshrink", _Elementwise, "x − tanh(x)", **ONE_MORE)
 Softplus = declare(
@@ -153,6 +154,7 @@ RReLU = declare(
     _Inplace,
     "leaky relu with a random slope in [lower, upper] while training",
     **IN_OR_OUT_AND_ONE,
+    elementwise=False,
     lower=arg(1 / 8, "float", "lowest slope", counts=False),
     upper=arg(1 / 3, "float", "highest slope", counts=False),
 )
@@ -161,6 +163,7 @@ RReLU = declare(
 @kind_class
 class _Softmax(_Elementwise):
     keeps = "output"
+    elementwise = False
     dim: int = arg(None, "int", "dim to normalise over (batch = 0); null: PyTorch's legacy implicit choice", min=None)
 
     primary = "dim"
@@ -194,7 +197,9 @@ class Softmin(_Softmax):
     kind, torch_name = "softmin", "Softmin"
 
 
-Softmax2d = declare("Softmax2d", _Elementwise, "softmax over the channels of a (C, H, W) input", **OUTPUT)
+Softmax2d = declare(
+    "Softmax2d", _Elementwise, "softmax over the channels of a (C, H, W) input", **OUTPUT, elementwise=False
+)
 
 
 @kind_class

@@ -66,6 +66,11 @@ class Saved:
     # new tensors that every layer asking for the same key shares (one storage per step, e.g. RoPE's cos
     # and sin tables): each (key, elements, dtype)
     shared: tuple[tuple[object, int, str], ...] = ()
+    # inputs kept as PyTorch reshapes them for its kernel (matmul folds the leading dims into one for bmm, a
+    # linear layer all but the last for mm): each (input, the shape it is broadcast to, the shape it is folded
+    # to), batch dim first. What is kept is a view of the input where its layout allows one, else a new copy
+    # (see reshape_strides).
+    folded: tuple[tuple[int, Shape, Shape], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -324,6 +329,9 @@ class Layer:
     layout: ClassVar[str] = ""  # the per-sample input it expects, e.g. "(C, H, W)", for messages
     formulas: ClassVar[dict[str, str]] = {}
     composite: ClassVar[bool] = False  # made of inner layers (a transformer layer): see inner()
+    # computed by PyTorch's elementwise kernels (TensorIterator), whose new output is laid out as its inputs
+    # are (a permuted input gives a permuted output: see elementwise_strides); else a new output is row-major
+    elementwise: ClassVar[bool] = False
     # Defaults of fields only some kinds declare (a kind's own arg() field overrides them).
     dtype: str | None = None  # parameter dtype; None: the spec's
     requires_grad: bool = True
@@ -429,6 +437,12 @@ class Layer:
         output, as add, concat, mean, zero padding and upsampling do."""
         return Saved()
 
+    def view_strides(self, shape: Shape, strides: Shape, out: Shape) -> Shape | None:
+        """For a kind whose output shares input 0's storage (Saved.alias): the output's strides from input
+        0's shape and strides (all with the batch dim first), or None where PyTorch cannot make a view and
+        copies instead. The default: laid out as the input (in place, a slice)."""
+        return strides
+
     def param_tensors(self, shapes: list[Shape]) -> int:
         """Parameter tensors (a weight, a bias): optimizers keep a `step` per tensor."""
         counts = self.params(shapes)
@@ -521,3 +535,75 @@ def expect_rank(shape: Shape, ranks: tuple[int, ...], layout: str) -> None:
 
 def prod(values) -> int:
     return math.prod(values)
+
+
+def contiguous_strides(shape: Shape) -> Shape:
+    """Row-major strides, as PyTorch lays out a new tensor."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
+
+
+def reshape_strides(shape: Shape, strides: Shape, new: Shape) -> Shape | None:
+    """The strides of `new` as a view of a tensor of `shape` and `strides`, or None when no view can hold
+    it and reshape copies: ATen's computeStride. Dims of size 1 never matter, so a permutation that only
+    moves them reshapes to a view; a reshape may merge dims only where they are laid out one after the
+    other (stride[i] = stride[i+1] · size[i+1]), and split any dim."""
+    if not shape:
+        return contiguous_strides(new)
+    result = [0] * len(new)
+    view_d = len(new) - 1
+    chunk_stride, tensor_numel, view_numel = strides[-1], 1, 1
+    for d in range(len(shape) - 1, -1, -1):
+        tensor_numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != tensor_numel * chunk_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or new[view_d] == 1):
+                result[view_d] = view_numel * chunk_stride
+                view_numel *= new[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                chunk_stride, tensor_numel, view_numel = strides[d - 1], 1, 1
+    return tuple(result) if view_d == -1 else None
+
+
+def broadcast_strides(shape: Shape, strides: Shape, target: Shape) -> Shape:
+    """Tensor.expand to `target` (same rank): a size-1 dim that grows gets stride 0."""
+    return tuple(0 if size == 1 != want else stride for size, want, stride in zip(shape, target, strides))
+
+
+def elementwise_strides(out: Shape, inputs: list[tuple[Shape, Shape]]) -> Shape:
+    """The strides TensorIterator gives an elementwise kernel's new output, from its inputs' (shape,
+    strides), each broadcast to `out`: the dims ordered as the inputs' strides order them (the first
+    input that tells two dims apart decides; a broadcast dim tells nothing; of equal strides the smaller
+    dim goes inside), then laid out densely in that order."""
+    operands = [broadcast_strides(shape, strides, out) for shape, strides in inputs if len(shape) == len(out)]
+
+    def should_swap(inner: int, outer: int) -> int:
+        for strides in operands:
+            a, b = strides[inner], strides[outer]
+            if a and b and a != b:
+                return 1 if a > b else -1
+            if a and b and out[inner] > out[outer]:
+                return 1
+        return 0
+
+    order = list(range(len(out) - 1, -1, -1))  # innermost first; an insertion sort, as TensorIterator's
+    for i in range(1, len(order)):
+        moving = i
+        for j in range(i - 1, -1, -1):
+            swap = should_swap(order[j], order[moving])
+            if swap > 0:
+                order[j], order[moving] = order[moving], order[j]
+                moving = j
+            elif swap < 0:
+                break
+    result = [0] * len(out)
+    step = 1
+    for d in order:
+        result[d] = step
+        step *= out[d]
+    return tuple(result)

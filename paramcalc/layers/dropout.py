@@ -16,6 +16,7 @@ class _Dropout(Layer):
     primary = "p"
     formulas = {"output": "same as input", "weights": "0", "bias": "0", "macs": "0"}
     feature = False  # one mask value per channel, not per element
+    elementwise = True
 
     def validate(self) -> None:
         if not 0 <= self.p <= 1:

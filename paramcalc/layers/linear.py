@@ -62,7 +62,10 @@ class Linear(Layer):
         return (self.out, shapes[0][-1])
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        return Saved(inputs=(0,))  # the input, for the weight's gradient
+        # the input, for the weight's gradient, as mm takes it: all dims but the last folded into one (a copy
+        # of an input whose layout cannot fold, such as a transposed one)
+        full = (ctx.batch, *shapes[0])
+        return Saved(folded=((0, full, (prod(full[:-1]), full[-1])),))
 
 
 @kind_class
@@ -198,19 +201,13 @@ class MatMul(Layer):
         return None
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        """Each operand, for the other's gradient. torch.matmul folds the leading dims (batch included) into
-        one for a bmm: an operand broadcast along some of them and not others cannot be a view of itself
-        there, so it is expanded and copied (measured in tests/fixtures/memory.json)."""
+        """Each operand, for the other's gradient, as bmm takes it: torch.matmul broadcasts the leading dims
+        (batch included) and folds them into one, which copies an operand that no view can fold (broadcast
+        along some of them and not others, or permuted: measured in tests/fixtures/memory.json)."""
         leading = (ctx.batch, *out[:-2])
-        kept, copies = [], []
-        for i, shape in enumerate(shapes):
-            own = (ctx.batch, *shape[:-2])
-            broadcast = any(a == 1 < o for a, o in zip(own, leading))
-            if broadcast and any(a == o > 1 for a, o in zip(own, leading)):
-                copies.append((prod(leading) * prod(shape[-2:]), "act"))
-            else:
-                kept.append(i)
-        return Saved(inputs=tuple(kept), tensors=tuple(copies))
+        return Saved(
+            folded=tuple((i, (*leading, *shape[-2:]), (prod(leading), *shape[-2:])) for i, shape in enumerate(shapes))
+        )
 
 
 class BMM(MatMul):

@@ -1,4 +1,4 @@
-"""Graph operations: merging branches (add, mul, concat), taking parts (split, chunk), and
+"""Graph operations: merging branches (add, mul, concat), scaling by a constant, taking parts (split, chunk), and
 reshuffles that keep the element count (channel_shuffle, mean, stochastic_depth)."""
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class Add(Layer):
     """Elementwise sum of two or more inputs: a residual shortcut (same shapes), or with
     broadcasting, e.g. Swin's (1, heads, N, N) position bias added to (windows, heads, N, N) scores."""
 
+    elementwise = True
     kind, torch_name, arity = "add", "torch.add", (2, None)
     formulas = {"output": "the common (broadcast) input shape", **NONE}
 
@@ -68,6 +69,7 @@ class Mul(Layer):
     """Elementwise product with broadcasting (size-1 dims stretch), e.g. squeeze-excitation's
     (C, 1, 1) scale times a (C, H, W) feature map."""
 
+    elementwise = True
     kind, torch_name, arity = "mul", "torch.mul", (2, None)
     formulas = {"output": "the broadcast shape of the inputs (same rank; each dim equal or 1)", **NONE}
 
@@ -84,6 +86,24 @@ class Mul(Layer):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=tuple(range(len(shapes))))  # each factor, for the other's gradient
+
+
+@kind_class
+class Scale(Layer):
+    """Multiplies by a constant number, as torch's `q * head_dim ** -0.5` scales attention's queries
+    (torchvision's Swin): a new tensor, and nothing kept for backward."""
+
+    by: float = arg(REQUIRED, "float", "the constant factor", counts=False)
+
+    elementwise = True
+    kind, torch_name, primary = "scale", "torch.mul", "by"
+    formulas = {"output": "same as input", **NONE}
+
+    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
+        return SAME
+
+    def output_shape(self, shapes: list[Shape]) -> Shape:
+        return shapes[0]
 
 
 @kind_class
@@ -232,6 +252,7 @@ class StochasticDepth(Layer):
     p: float = arg(0.0, "float", "drop probability", counts=False)
     mode: str = arg("row", "choice", "'row' or 'batch'", choices=("row", "batch"), counts=False)
 
+    elementwise = True
     kind, torch_name, primary = "stochasticdepth", "torchvision.ops.StochasticDepth", "p"
     formulas = {"output": "same as input", **NONE}
 
@@ -247,4 +268,4 @@ class StochasticDepth(Layer):
         return Saved(tensors=((ctx.batch if self.mode == "row" else 1, "act"),))  # the kept-or-dropped noise
 
 
-KINDS = [Add, Mul, Concat, Split, Chunk, ChannelShuffle, Mean, StochasticDepth]
+KINDS = [Add, Mul, Scale, Concat, Split, Chunk, ChannelShuffle, Mean, StochasticDepth]

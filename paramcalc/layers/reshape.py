@@ -18,12 +18,18 @@ from .base import (  # for annotations
     kind_class,
     normalize_dim,
     prod,
+    reshape_strides,
 )
 
 
 def view(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
     """A view (or PyTorch's identity): shares its input's storage and keeps nothing."""
     return Saved(alias=True)
+
+
+def reshaped(self, shape: Shape, strides: Shape, out: Shape) -> Shape | None:
+    """torch.reshape's layout: a view where the input's strides allow one, else a copy (None)."""
+    return reshape_strides(shape, strides, out)
 
 
 @kind_class
@@ -35,7 +41,7 @@ class Flatten(Layer):
     end_dim: int = arg(-1, "int", "last dim to merge (negative counts from the end)", min=None)
 
     kind, torch_name = "flatten", "Flatten"
-    saves = view
+    saves, view_strides = view, reshaped
     formulas = {
         "output": "per-sample dims start_dim-1 .. end_dim-1 multiplied into one",
         "weights": "0",
@@ -88,7 +94,7 @@ class Reshape(Layer):
     shape: tuple[int, ...] = arg(REQUIRED, "dims", "the per-sample target shape (no batch dim); one entry may be -1")
 
     kind, torch_name, primary = "reshape", "torch.reshape", "shape"
-    saves = view
+    saves, view_strides = view, reshaped
     formulas = {"output": "shape, with -1 inferred", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
@@ -96,7 +102,8 @@ class Reshape(Layer):
 
 
 class View(Reshape):
-    """Tensor.view: the same as reshape for counting."""
+    """Tensor.view: the same as reshape for counting (and for memory: where PyTorch's view refuses a
+    layout, such as a permuted tensor's, reshape's copy is counted)."""
 
     kind, torch_name = "view", "Tensor.view"
 
@@ -109,7 +116,7 @@ class Unflatten(Layer):
     sizes: tuple[int, ...] = arg(REQUIRED, "dims", "the sizes it becomes", aka=("unflattened_size",))
 
     kind, torch_name = "unflatten", "Unflatten"
-    saves = view
+    saves, view_strides = view, reshaped
     formulas = {"output": "dim replaced by sizes", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
@@ -145,6 +152,9 @@ class Permute(Layer):
         rank = len(shapes[0]) + 1
         return Moved(tuple((d + rank if d < 0 else d) - 1 for d in self.dims[1:]))
 
+    def view_strides(self, shape: Shape, strides: Shape, out: Shape) -> Shape | None:
+        return tuple(strides[d] for d in self.dims)  # dims count the batch: index the batched strides
+
 
 @kind_class
 class Transpose(Layer):
@@ -169,6 +179,12 @@ class Transpose(Layer):
         order[a], order[b] = order[b], order[a]
         return Moved(tuple(order))
 
+    def view_strides(self, shape: Shape, strides: Shape, out: Shape) -> Shape | None:
+        moved = list(strides)
+        a, b = normalize_dim(self.dim0, shape[1:], "dim0") + 1, normalize_dim(self.dim1, shape[1:], "dim1") + 1
+        moved[a], moved[b] = moved[b], moved[a]
+        return tuple(moved)
+
 
 @kind_class
 class Squeeze(Layer):
@@ -177,7 +193,7 @@ class Squeeze(Layer):
     dim: tuple[int, ...] | None = arg(None, "dims", "a dim or a list (batch = 0); null: every size-1 dim", min=None)
 
     kind, torch_name, primary = "squeeze", "torch.squeeze", "dim"
-    saves = view
+    saves, view_strides = view, reshaped
     formulas = {"output": "input without its size-1 dims", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
@@ -196,7 +212,7 @@ class Unsqueeze(Layer):
     dim: int = arg(REQUIRED, "int", "where the new dim goes", min=None)
 
     kind, torch_name, primary = "unsqueeze", "torch.unsqueeze", "dim"
-    saves = view
+    saves, view_strides = view, reshaped
     formulas = {"output": "input with a 1 inserted", "weights": "0", "bias": "0", "macs": "0"}
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
@@ -222,6 +238,10 @@ class Select(Layer):
         if not -shape[d] <= self.index < shape[d]:
             raise ShapeError(f"index {self.index} is out of range for dim {self.dim} of size {shape[d]}")
         return (*shape[:d], *shape[d + 1 :])
+
+    def view_strides(self, shape: Shape, strides: Shape, out: Shape) -> Shape | None:
+        d = normalize_dim(self.dim, shape[1:]) + 1
+        return (*strides[:d], *strides[d + 1 :])
 
 
 KINDS = [Flatten, Identity, Reshape, View, Unflatten, Permute, Transpose, Squeeze, Unsqueeze, Select]
