@@ -16,6 +16,7 @@ from .errors import SpecError, did_you_mean
 from .layers.base import (
     DTYPE_BYTES,
     Context,
+    Saved,
     broadcast_strides,
     contiguous_strides,
     elementwise_strides,
@@ -165,8 +166,8 @@ class _Storages:
     nbytes: list[int] = field(default_factory=list)
     of: dict[str, int | None] = field(default_factory=dict)  # tensor name -> storage
     strides: dict[str, tuple[int, ...]] = field(default_factory=dict)  # batch dim first; absent: row-major
-    reads: list[list[int]] = field(default_factory=list)  # per layer
-    kept: list[set[int]] = field(default_factory=list)  # per layer: what its backward keeps
+    reads: list[tuple[int, ...]] = field(default_factory=list)  # per layer
+    kept: list[tuple[int, ...]] = field(default_factory=list)  # per layer: what its backward keeps, each once
     output_bytes: list[int] = field(default_factory=list)  # per layer
     shared: dict = field(default_factory=dict)  # Saved.shared key -> storage
 
@@ -195,9 +196,15 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
         st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))
     # A composite layer (a transformer layer) is read by its own name: its output is its last inner row's.
     last_row = {block.name: report.layers[block.last].name for block in report.blocks}
+    # What a layer keeps follows from the layer and its shapes; identical layers are one object and
+    # rows of equal shapes share their lists, so a repeated block's layers are asked once.
+    asked: dict[tuple, Saved] = {}
     for row, layer in zip(report.layers, layers):
         out = tuple(row.output_shape)
-        keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
+        question = (layer, id(row.input_shapes), id(row.output_shape))
+        keeps = asked.get(question)
+        if keeps is None:
+            keeps = asked[question] = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
         names = [n if n in st.of else last_row[n] for n in row.inputs]
         ins = [st.of[n] for n in names]
         size = 0 if keeps.parameter else ctx.batch * prod(out) * itemsize
@@ -215,7 +222,7 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
             st.strides[row.name] = elementwise_strides((ctx.batch, *out), layouts)
         st.of[row.name] = mine
         st.output_bytes.append(size)
-        st.reads.append([s for s in ins if s is not None])
+        st.reads.append(tuple(s for s in ins if s is not None))
         kept = [ins[i] for i in keeps.inputs] + ([mine] if keeps.output else [])
         kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
         for i, broadcast, folded in keeps.folded:
@@ -228,7 +235,7 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
             if key not in st.shared:
                 st.shared[key] = st.new(n * sizes[t])
             kept.append(st.shared[key])
-        st.kept.append({s for s in kept if s is not None})
+        st.kept.append(tuple(dict.fromkeys(s for s in kept if s is not None)))
     return st
 
 
@@ -239,8 +246,8 @@ def activations(report, layers, ctx: Context, dtype: str) -> Activations:
     saved: set[int] = set()
     saved_bytes = []
     for kept in st.kept:
-        added = kept - saved
-        saved |= added
+        added = [s for s in kept if s not in saved]
+        saved.update(added)
         saved_bytes.append(sum(st.nbytes[s] for s in added))
     return Activations(st.output_bytes, saved_bytes, sum(saved_bytes), _inference_peak(report, st))
 
@@ -258,16 +265,25 @@ def _inference_peak(report, st: _Storages) -> int:
         if (storage := st.of.get(name)) is not None:
             last[storage] = end
     live = {s for s in (st.of[name] for name in report.inputs) if s is not None}  # every input has one
+    freed: dict[int, list[int]] = {}  # layer -> the storages freed after it: read for the last time, or never read
+    for s in live:
+        freed.setdefault(last.get(s, 0), []).append(s)
+    for s, i in last.items():
+        if s not in live:
+            freed.setdefault(i, []).append(s)
     current = peak = sum(st.nbytes[s] for s in live)
     for i, row in enumerate(report.layers):
         mine = st.of[row.name]
         if mine is not None and mine not in live:
             live.add(mine)
             current += st.nbytes[mine]
+            if mine not in last:
+                freed.setdefault(i, []).append(mine)
         peak = max(peak, current)
-        for s in [s for s in live if last.get(s, i) <= i]:  # read for the last time, or never read
-            live.discard(s)
-            current -= st.nbytes[s]
+        for s in freed.pop(i, ()):
+            if s in live:
+                live.discard(s)
+                current -= st.nbytes[s]
     return peak
 
 
@@ -281,7 +297,7 @@ def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
     base: set[int] = set()
     for i, kept in enumerate(st.kept):
         if i not in inside:
-            base |= kept
+            base.update(kept)
     for block in segments:
         base |= {s for n in block.inputs if (s := st.of.get(n)) is not None}
     recompute = 0
