@@ -100,7 +100,7 @@ class _Analysis:
 
     def with_memory(self, rows):
         """Each row's activation and saved bytes, at the spec's batch and dtype (CUDA, flash attention)."""
-        from .memory import activations
+        from .activations import activations
 
         probe = Report(
             name="",

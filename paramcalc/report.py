@@ -106,7 +106,7 @@ class BlockRow:
     saved_bytes: int = 0  # the sum of its layers'
 
 
-@dataclass(frozen=True)
+@dataclass  # a value, like the rows (see LayerRow)
 class Totals:
     """The network's counts; a tied weight is counted once."""
 
@@ -122,7 +122,7 @@ class Totals:
     peak_activation_bytes: int = 0  # inference: the most activation bytes alive at once
 
 
-@dataclass(frozen=True)
+@dataclass  # a value, like the rows (see LayerRow)
 class Report:
     """A network's analysis: its leaf layers, its blocks and its totals."""
 

@@ -13,8 +13,9 @@ from helpers import run_cli
 from hypothesis import given, settings, strategies as st
 
 from paramcalc import analyze
+from paramcalc.activations import activations
 from paramcalc.layers.base import Context, elementwise_strides, prod, reshape_strides
-from paramcalc.memory import Settings, activations, memory
+from paramcalc.memory import Settings, memory
 from paramcalc.spec import inline_spec, load_spec, parse_spec
 
 ROOT = Path(__file__).parent.parent

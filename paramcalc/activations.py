@@ -1,0 +1,200 @@
+"""Activations: what a network's layers produce and what autograd keeps for backward, per layer,
+from its Report. Pure: no I/O, no printing. Every analysis runs it (the rows' activation and saved
+bytes); `paramcalc memory` (memory.py) adds the model states.
+
+Activations follow PyTorch's autograd: each kind says what its backward keeps (Layer.saves), and a
+tensor kept by several layers (a ReLU's output that is also the next convolution's input) is counted
+once, by storage, as torch.autograd.graph.saved_tensors_hooks sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .layers.base import (
+    DTYPE_BYTES,
+    Context,
+    Saved,
+    broadcast_strides,
+    contiguous_strides,
+    elementwise_strides,
+    prod,
+    reshape_strides,
+)
+
+
+class Activations(NamedTuple):
+    """Per layer, the output's bytes and what it adds to autograd's saved tensors; and the totals."""
+
+    activation_bytes: list[int]
+    saved_bytes: list[int]
+    saved_total: int
+    peak: int  # inference: most activation bytes alive at once
+
+
+@dataclass(repr=False, eq=False)
+class _Storages:
+    """Every tensor storage of one training step, numbered in execution order: the network's inputs,
+    each layer's output (a view or an in-place layer shares its input's; a parameter has none), and
+    the new tensors layers keep for backward. A view's strides say where it lies in its storage, as
+    PyTorch's do: a reshape that no view can express (a permuted tensor's), or an operand a kernel must
+    fold, is a copy. A new tensor is laid out row-major, or by an elementwise kernel as its inputs are."""
+
+    nbytes: list[int] = field(default_factory=list)
+    of: dict[str, int | None] = field(default_factory=dict)  # tensor name -> storage
+    strides: dict[str, tuple[int, ...]] = field(default_factory=dict)  # batch dim first; absent: row-major
+    reads: list[tuple[int, ...]] = field(default_factory=list)  # per layer
+    kept: list[tuple[int, ...]] = field(default_factory=list)  # per layer: what its backward keeps, each once
+    output_bytes: list[int] = field(default_factory=list)  # per layer
+    shared: dict = field(default_factory=dict)  # Saved.shared key -> storage
+
+    def new(self, n: int) -> int:
+        self.nbytes.append(n)
+        return len(self.nbytes) - 1
+
+    def layout(self, name: str, shape, ctx: Context) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """A tensor's shape and strides, batch dim first."""
+        full = (ctx.batch, *shape)
+        return full, self.strides.get(name) or contiguous_strides(full)
+
+
+def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
+    itemsize = DTYPE_BYTES[dtype]
+    sizes = {"act": itemsize, "float32": 4, "int64": 8, "bool": 1}
+    tokens = {
+        name
+        for row in report.layers
+        if row.kind in ("embedding", "embeddingbag")
+        for name in row.inputs
+        if name in report.inputs
+    }  # token ids are int64
+    st = _Storages()
+    for name, shape in report.inputs.items():
+        st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))
+    # A composite layer (a transformer layer) is read by its own name: its output is its last inner row's.
+    last_row = {block.name: report.layers[block.last].name for block in report.blocks}
+    # What a layer keeps follows from the layer and its shapes; identical layers are one object and
+    # rows of equal shapes share their lists, so a repeated block's layers are asked once.
+    asked: dict[tuple, Saved] = {}
+    for row, layer in zip(report.layers, layers):
+        out = tuple(row.output_shape)
+        question = (layer, id(row.input_shapes), id(row.output_shape))
+        keeps = asked.get(question)
+        if keeps is None:
+            keeps = asked[question] = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
+        names = [n if n in st.of else last_row[n] for n in row.inputs]
+        ins = [st.of[n] for n in names]
+        size = 0 if keeps.parameter else ctx.batch * prod(out) * itemsize
+        mine = None if keeps.parameter else ins[0] if keeps.alias else st.new(size)
+        if keeps.parameter:  # no batch dim: broadcast over the batch
+            st.strides[row.name] = (0, *contiguous_strides(out))
+        elif keeps.alias:
+            view = layer.view_strides(*st.layout(names[0], row.input_shapes[0], ctx), (ctx.batch, *out))
+            if view is None:  # PyTorch copies: a new row-major tensor
+                mine = st.new(size)
+            elif view != contiguous_strides((ctx.batch, *out)):
+                st.strides[row.name] = view
+        elif layer.elementwise and not st.strides.keys().isdisjoint(names):
+            layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
+            st.strides[row.name] = elementwise_strides((ctx.batch, *out), layouts)
+        st.of[row.name] = mine
+        st.output_bytes.append(size)
+        st.reads.append(tuple(s for s in ins if s is not None))
+        kept = [ins[i] for i in keeps.inputs] + ([mine] if keeps.output else [])
+        kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
+        for i, broadcast, folded in keeps.folded:
+            copied = False  # a row-major tensor that is not broadcast folds to a view
+            if names[i] in st.strides or (ctx.batch, *row.input_shapes[i]) != broadcast:
+                shape, strides = st.layout(names[i], row.input_shapes[i], ctx)
+                copied = reshape_strides(broadcast, broadcast_strides(shape, strides, broadcast), folded) is None
+            kept.append(st.new(prod(folded) * itemsize) if copied else ins[i])
+        for key, n, t in keeps.shared:
+            if key not in st.shared:
+                st.shared[key] = st.new(n * sizes[t])
+            kept.append(st.shared[key])
+        st.kept.append(tuple(dict.fromkeys(s for s in kept if s is not None)))
+    return st
+
+
+def activations(report, layers, ctx: Context, dtype: str) -> Activations:
+    """`layers`: the Layer of every report row. A layer's saved bytes are the storages its backward
+    keeps that no earlier layer kept."""
+    st = _storages(report, layers, ctx, dtype)
+    saved: set[int] = set()
+    saved_bytes = []
+    for kept in st.kept:
+        added = [s for s in kept if s not in saved]
+        saved.update(added)
+        saved_bytes.append(sum(st.nbytes[s] for s in added))
+    return Activations(st.output_bytes, saved_bytes, sum(saved_bytes), _inference_peak(report, st))
+
+
+def _inference_peak(report, st: _Storages) -> int:
+    """Walks the layers in order: each output is allocated (unless it is a view, in place, or a
+    parameter) while its inputs are still alive; a storage is freed after its last reader; the
+    network's outputs stay to the end."""
+    end = len(report.layers)
+    last: dict[int, int] = {}
+    for i, ins in enumerate(st.reads):
+        for s in ins:
+            last[s] = i
+    for name in report.outputs:
+        if (storage := st.of.get(name)) is not None:
+            last[storage] = end
+    live = {s for s in (st.of[name] for name in report.inputs) if s is not None}  # every input has one
+    freed: dict[int, list[int]] = {}  # layer -> the storages freed after it: read for the last time, or never read
+    for s in live:
+        freed.setdefault(last.get(s, 0), []).append(s)
+    for s, i in last.items():
+        if s not in live:
+            freed.setdefault(i, []).append(s)
+    current = peak = sum(st.nbytes[s] for s in live)
+    for i, row in enumerate(report.layers):
+        mine = st.of[row.name]
+        if mine is not None and mine not in live:
+            live.add(mine)
+            current += st.nbytes[mine]
+            if mine not in last:
+                freed.setdefault(i, []).append(mine)
+        peak = max(peak, current)
+        for s in freed.pop(i, ()):
+            if s in live:
+                live.discard(s)
+                current -= st.nbytes[s]
+    return peak
+
+
+def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
+    """Saved bytes with activation checkpointing (at the _segments): a checkpointed block keeps only its
+    input, and its own saved tensors exist for one block at a time, while backward recomputes it.
+    Layers outside those blocks keep theirs."""
+    st = _storages(report, layers, ctx, dtype)
+    segments = _segments(report)
+    inside = {i for block in segments for i in range(block.first, block.last + 1)}
+    base: set[int] = set()
+    for i, kept in enumerate(st.kept):
+        if i not in inside:
+            base.update(kept)
+    for block in segments:
+        base |= {s for n in block.inputs if (s := st.of.get(n)) is not None}
+    recompute = 0
+    for block in segments:
+        own = set().union(*st.kept[block.first : block.last + 1]) - base
+        recompute = max(recompute, sum(st.nbytes[s] for s in own))
+    return sum(st.nbytes[s] for s in base) + recompute
+
+
+def _segments(report) -> list:
+    """Where checkpoints go: each repetition of the outermost repeats (a transformer's layers, a ResNet's
+    stages' blocks); with no repeat, the top-level blocks."""
+    repeats = {b.name for b in report.blocks if "×" in b.kind}
+    outermost = [b for b in report.blocks if b.name in repeats and not repeats & set(b.path)]
+    if not outermost:
+        return [b for b in report.blocks if b.depth == 1 and b.last >= b.first]
+    return [
+        b
+        for repeat in outermost
+        for b in report.blocks
+        if b.path == [*repeat.path, repeat.name] and b.depth == repeat.depth + 1 and b.last >= b.first
+    ]
