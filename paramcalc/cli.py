@@ -684,12 +684,29 @@ def _json(value) -> str:
     return to_json(value)
 
 
+def only_the_command(first: list[str]) -> None:
+    """typer builds the parser of every command (reading each function's signature) before it runs
+    one: when the first argument names a command, only that one is built. Anything else (no command,
+    --help, a mistyped name to suggest a fix for, shell completion) sees them all."""
+    if not first or os.environ.get("_PARAMCALC_COMPLETE"):
+        return
+    commands = [
+        c
+        for c in app.registered_commands
+        if (c.name or getattr(c.callback, "__name__", "").replace("_", "-")) == first[0]
+    ]
+    groups = [g for g in app.registered_groups if g.name == first[0]]
+    if commands or groups:
+        app.registered_commands[:], app.registered_groups[:] = commands, groups
+
+
 def run() -> None:
     # A run builds its objects once and keeps them to the end (YAML values, layers, rows), with no
     # cycles to collect; the collector would only re-scan them as they grow, which makes 100,000
     # layers take 15-20x as long as 10,000. Objects of the imports are set aside as well.
     gc.freeze()
     gc.disable()
+    only_the_command(sys.argv[1:2])
     try:
         app(prog_name="paramcalc")
     except KeyboardInterrupt:

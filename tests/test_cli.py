@@ -386,3 +386,26 @@ def test_kinds_partial_name_lists_matches():
     assert [k["kind"] for k in doc["kinds"]][:3] == ["conv1d", "conv2d", "conv3d"]
     unknown = run_cli("kinds", "zzzz")
     assert unknown.returncode == 2
+
+
+def test_a_named_command_is_the_only_one_built():
+    probe = (
+        "from paramcalc import cli\n"
+        "cli.only_the_command(['{}'])\n"
+        "print(sorted(c.callback.__name__ for c in cli.app.registered_commands), len(cli.app.registered_groups))"
+    )
+    built = {
+        name: subprocess.run([sys.executable, "-c", probe.format(name)], capture_output=True, text=True).stdout.split()
+        for name in ("check", "import", "anlyze")
+    }
+    assert built["check"] == ["['check']", "0"]
+    assert built["import"] == ["[]", "1"]
+    assert len(built["anlyze"]) > 2  # not a command: all of them, to suggest the right one
+
+
+def test_commands_behave_the_same_when_only_one_is_built():
+    mistyped = run_cli("anlyze", "x")
+    assert mistyped.returncode == 2 and "Did you mean 'analyze'?" in mistyped.stderr
+    listed = run_cli("--help").stdout
+    assert all(name in listed for name in ("analyze", "check", "diff", "memory", "import", "verify", "kinds"))
+    assert run_cli("import", "hf", "--help").stdout.startswith("Usage: paramcalc import hf")
