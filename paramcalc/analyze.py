@@ -30,7 +30,7 @@ class _Analysis:
         self.spec = replace(spec, layers=[], blocks={})
         self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)
         self.rows: list[LayerRow] = []
-        self.by_name: dict[str, int] = {}  # row index, for ties
+        self.by_name: dict[str, int] = {}  # row index, for ties: filled when a tie asks
         self.blocks: list[BlockRow] = []
         self.layer_objects: list = []
         self.measured: dict[tuple, tuple] = {}  # (layer, *input shapes) -> output shape, counts, MACs
@@ -68,6 +68,8 @@ class _Analysis:
                     )
                 )
         self.blocks += composites
+        del paths, first_row
+        self.running = {}  # 8 running sums of 100,000 rows take more memory than the rows' memory model
         rows = self.rows = self.with_memory(self.rows)
         saved = [0, *accumulate(r.saved_bytes for r in rows)]
         for b in self.blocks:
@@ -141,7 +143,7 @@ class _Analysis:
             name=name,
             kind=layer.kind,
             path=path,
-            inputs=list(inputs),
+            inputs=inputs,  # the graph's list, not changed after
             input_shapes=shown_inputs,
             output_shape=shown_output,
             weights=counts.weights,
@@ -155,7 +157,6 @@ class _Analysis:
             tied_to=node.tie if shared else None,
             receptive_field=describe(field, out),
         )
-        self.by_name[name] = len(self.rows)
         self.rows.append(row)
         self.layer_objects.append(layer)
         self.shapes[name] = out
@@ -206,6 +207,8 @@ class _Analysis:
 
     def shared_weights(self, node, layer, in_shapes) -> int:
         """A tied layer's weight must have exactly the shape of the weight it shares."""
+        for i in range(len(self.by_name), len(self.rows)):  # most specs have no tie: no index of their rows
+            self.by_name[self.rows[i].name] = i
         if node.tie not in self.by_name:
             raise ShapeError(f"tie: '{node.tie}' is not a layer with a weight above this one")
         owner_row, owner = self.rows[self.by_name[node.tie]], self.layer_objects[self.by_name[node.tie]]
@@ -246,8 +249,8 @@ class _Analysis:
             first=first,
             last=last,
             path=own_path,
-            inputs=list(inputs),
-            input_shapes=[list(self.shapes[n]) for n in inputs],
+            inputs=inputs,
+            input_shapes=self.shared_shapes([self.shapes[n] for n in inputs]),
             output_shape=inside[-1].output_shape,
             # A block's sums are differences of running sums: nested and repeated blocks cost
             # nothing per layer inside them.
