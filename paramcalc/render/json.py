@@ -16,6 +16,7 @@ from json.encoder import encode_basestring  # ensure_ascii=False, as values are 
 from operator import attrgetter, itemgetter
 
 _NONE = type(None)
+_SCALARS = {int, str, bool, _NONE}
 
 
 def _printable(text: str) -> str:
@@ -51,6 +52,11 @@ def _plain_list(value: list) -> str | None:
 def _column(values: Sequence, indent: str, keys: dict):
     """Every value of one column, written as `_write` would write it at `indent`."""
     types = set(map(type, values))
+    if not types <= _SCALARS:
+        distinct = {id(v): v for v in values}
+        if len(distinct) * 2 < len(values):  # rows share their shapes and fields: each is written once
+            texts = dict(zip(distinct, _column(list(distinct.values()), indent, keys)))
+            return [texts[id(v)] for v in values]
     if types == {int}:
         return map(str, values)
     if types == {str}:
