@@ -48,6 +48,10 @@ def _mark(source: str, mark) -> Loc:
     return Loc(source, mark.line + 1, mark.column + 1)
 
 
+_END = {yaml.MappingEndEvent, yaml.SequenceEndEvent}
+_START = {yaml.MappingStartEvent, yaml.SequenceStartEvent}
+
+
 _STANDARD = "tag:yaml.org,2002:"
 _COLLECTION_TAGS = {None, "!", _STANDARD + "map", _STANDARD + "seq"}
 _SCALAR_TAGS = {
@@ -123,10 +127,12 @@ class _Composer:
     def compose(self):
         """The document's root value, built from events with an explicit stack (no recursion)."""
         get_event, source = self.loader.get_event, self.source
+        new_loc = tuple.__new__  # Loc's own __new__, without its Python frame: a spec has one per value
         stack: list[_Open] = []
         while True:
             event = get_event()
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            kind = type(event)
+            if kind in _END:
                 done = stack.pop()
                 if done.merges:
                     _merge(done)
@@ -138,18 +144,21 @@ class _Composer:
                     return value
                 self.place(top, value, loc)
                 continue
-            loc = _mark(source, event.start_mark)
+            mark = event.start_mark
+            loc = new_loc(Loc, (source, mark.line + 1, mark.column + 1))
             top = stack[-1] if stack else None
-            awaiting_key = top is not None and isinstance(top.value, YMap) and top.key is None
-            if isinstance(event, yaml.ScalarEvent):
+            awaiting_key = top is not None and top.key is None and type(top.value) is YMap
+            if kind is yaml.ScalarEvent:
                 if awaiting_key:
                     self.key(top, event, loc)
                     continue
                 value = self.scalar(event, loc)
-                self.counted(1, loc)
+                self.count += 1
+                if self.count > MAX_VALUES:
+                    self.counted(0, loc)
                 if event.anchor:
                     self.anchors[event.anchor] = (value, 1)
-            elif isinstance(event, yaml.AliasEvent):
+            elif kind is yaml.AliasEvent:
                 if awaiting_key:
                     raise SpecError("a mapping key must be a plain name, not an alias", loc)
                 if event.anchor not in self.anchors:
@@ -162,7 +171,7 @@ class _Composer:
                     )
                 value, size = self.anchors[event.anchor]
                 self.counted(size, loc)
-            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            elif kind in _START:
                 if awaiting_key:
                     raise SpecError("a mapping key must be a plain name", loc)
                 if len(stack) >= MAX_DEPTH:
@@ -172,7 +181,7 @@ class _Composer:
                 self.counted(1, loc)
                 if event.anchor:
                     self.anchors[event.anchor] = None
-                opened = YMap(loc) if isinstance(event, yaml.MappingStartEvent) else YList(loc)
+                opened = YMap(loc) if kind is yaml.MappingStartEvent else YList(loc)
                 stack.append(_Open(opened, loc, event.anchor, self.count - 1))
                 continue
             else:
