@@ -234,12 +234,12 @@ class _Evaluation:
         )
 
 
-_PLAIN = {int, float, bool, type(None)}
+PLAIN = {int, float, bool, type(None)}  # what substitute() returns as it is
 
 
 def substitute(value, env, loc, context, shape_of=None):
     """Replaces ${...} in a raw value; a string that is only `${expr}` keeps the expression's type."""
-    if type(value) in _PLAIN:
+    if type(value) in PLAIN:
         return value
     if isinstance(value, str) and "$" in value:
         whole = _WHOLE.match(value)

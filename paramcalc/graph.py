@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import FieldError, Loc, ShapeError, SpecError, SpecWarning, describe, did_you_mean
 from .escape import cut, quote
-from .expressions import substitute
+from .expressions import PLAIN, substitute
 from .layers import REGISTRY, Layer, normalize_kind
 from .layers.base import fmt_shape
 from .spec import META_KEYS, BlockDef, Entry, Spec, check_name
@@ -135,6 +135,8 @@ class _Expander:
 
     def sub(self, value, scope: _Scope, loc: Loc):
         """${...} substitution in a scope, where shape(NAME) reads the shape of a layer above."""
+        if type(value) in PLAIN or (type(value) is str and "$" not in value):
+            return value  # nothing to substitute: most values
 
         def shape_of(ref, at):
             return self.shape(self.resolve(ref, scope, at, what=f"shape({cut(ref, 60)})"), cut(ref, 60), at, scope)
