@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import keyword
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import SpecError
+from .graph import Block, Node
 from .layers.base import REQUIRED, Shape
 from .layers.linear import Buffer, Embedding
 from .spec import Spec
@@ -66,6 +69,56 @@ def _r(value) -> str:
     return repr(value)
 
 
+# ---------------------------------------------------------------- generated expressions
+
+
+@dataclass(eq=False)
+class Hole:
+    """A literal in a constructor call (source text, from repr()). Where a block is used several times
+    and the literal differs between uses, it becomes an argument of the block's class."""
+
+    value: str
+    label: str  # the argument's name if it becomes one (torch's name for the field)
+    default: bool = False  # a keyword argument at its default: left out where every use has it
+
+
+@dataclass(eq=False)
+class Kw:
+    key: str  # an identifier written by this module
+    value: Any  # Expr
+
+
+@dataclass(eq=False)
+class Pair:
+    key: str  # a repr()'d string
+    value: Any
+
+
+@dataclass(eq=False)
+class Call:
+    """`func(items)`; with brackets "[]" or "{}" and no func, a list or dict literal. `runs`: runs of
+    equal items are written `*[item for _ in range(n)]` (the children of a repeat)."""
+
+    func: str
+    items: list
+    brackets: str = "()"
+    runs: bool = False
+
+
+@dataclass(eq=False)
+class Star:
+    item: Any
+    count: int
+
+
+Expr = str | Hole | Kw | Pair | Call | Star
+LINE = 120  # ruff format's line length in this project, and the generated code's
+
+
+def _hole(value, label: str) -> Hole:
+    return Hole(repr(value), label)
+
+
 # ---------------------------------------------------------------- kinds -> torch
 
 # fields never passed: inferred sizes (passed positionally from the input), and ignored ones
@@ -82,8 +135,9 @@ SKIPPED = {
 }
 
 
-def _kwargs(layer, first: tuple[str, ...] = ()) -> list[str]:
-    """`key=value` for every field that differs from its default (positional `first` fields excluded)."""
+def _kwargs(layer, first: tuple[str, ...] = ()) -> list[Kw]:
+    """`key=value` for every field (positional `first` fields excluded); one at its default is marked so,
+    and left out unless another use of the same block sets it."""
     out = []
     defaults = layer.defaults()
     for name in layer.fields():
@@ -91,16 +145,16 @@ def _kwargs(layer, first: tuple[str, ...] = ()) -> list[str]:
             continue
         value = getattr(layer, name)
         default = defaults[name]
-        if default is not REQUIRED and value == _normal(default, value):
-            continue
+        at_default = default is not REQUIRED and value == _normal(default, value)
         aka = layer.fields()[name].aka  # a field's first synonym is PyTorch's name for it
         key = aka[0] if aka else name
         if name == "dtype":
-            out.append(f"dtype=torch.{TORCH_DTYPES[value]}")
+            text = f"torch.{TORCH_DTYPES[value]}" if value else "None"
         elif isinstance(value, tuple) and name in ("shape", "sizes", "scale", "size", "out") and None not in value:
-            out.append(f"{key}={value!r}")
+            text = repr(value)
         else:
-            out.append(f"{key}={_r(value)}")
+            text = _r(value)
+        out.append(Kw(key, Hole(text, key, at_default)))
     return out
 
 
@@ -111,58 +165,70 @@ def _normal(default, value):
     return default
 
 
-def _call(cls: str, positional: list[str], kwargs: list[str]) -> str:
-    return f"nn.{cls}({', '.join([*positional, *kwargs])})"
+def _call(cls: str, positional: list, kwargs: list) -> Call:
+    return Call(f"nn.{cls}", [*positional, *kwargs])
 
 
 class _Unexportable(Exception):
     pass
 
 
-def construct(layer, in_shapes: list[Shape]) -> str | None:
-    """Source of the nn.Module for a layer, or None for a kind that is a torch operation in forward."""
+BATCH_FIRST = Kw("batch_first", "True")
+
+
+def construct(layer, in_shapes: list[Shape]) -> Call | None:
+    """The nn.Module constructor call for a layer, or None for a kind that is a torch operation in forward."""
     kind, tn = layer.kind, getattr(layer, "torch_name", "")
     first: Shape = in_shapes[0] if in_shapes else ()  # read only by kinds that have an input
     if kind.startswith(("conv", "convtranspose")):
-        return _call(tn, [repr(first[0]), repr(layer.out)], _kwargs(layer, ("out",)))
+        sizes = [_hole(first[0], "in_channels"), _hole(layer.out, "out_channels")]
+        return _call(tn, sizes, _kwargs(layer, ("out",)))
     if kind == "linear":
-        return _call(tn, [repr(first[-1]), repr(layer.out)], _kwargs(layer, ("out",)))
+        sizes = [_hole(first[-1], "in_features"), _hole(layer.out, "out_features")]
+        return _call(tn, sizes, _kwargs(layer, ("out",)))
     if kind in ("embedding", "embeddingbag"):
-        return _call(tn, [repr(layer.num), repr(layer.dim)], _kwargs(layer, ("num", "dim")))
+        sizes = [_hole(layer.num, "num_embeddings"), _hole(layer.dim, "embedding_dim")]
+        return _call(tn, sizes, _kwargs(layer, ("num", "dim")))
     if kind.startswith(("batchnorm", "instancenorm")):
-        return _call(tn, [repr(first[0])], _kwargs(layer))
+        return _call(tn, [_hole(first[0], "num_features")], _kwargs(layer))
     if kind in ("layernorm", "rmsnorm"):
         shape = layer.shape if layer.shape is not None else (first[-1],)
-        return _call(tn, [repr(list(shape))], _kwargs(layer, ("shape",)))
+        return _call(tn, [_hole(list(shape), "normalized_shape")], _kwargs(layer, ("shape",)))
     if kind == "groupnorm":
-        return _call(tn, [repr(layer.groups), repr(first[0])], _kwargs(layer, ("groups",)))
+        return _call(tn, [_hole(layer.groups, "num_groups"), _hole(first[0], "num_channels")], _kwargs(layer, ("groups",)))
     if kind == "layernorm2d":
-        return f"LayerNorm2d({', '.join([repr(first[0]), *_kwargs(layer, ('channels',))])})"
+        return Call("LayerNorm2d", [_hole(first[0], "channels"), *_kwargs(layer, ("channels",))])
     if kind == "multiheadattention":
         if not projected_attention(layer, in_shapes):
-            return _call(tn, [repr(first[-1]), repr(layer.heads)], [*_kwargs(layer, ("heads",)), "batch_first=True"])
+            sizes = [_hole(first[-1], "embed_dim"), _hole(layer.heads, "num_heads")]
+            return _call(tn, sizes, [*_kwargs(layer, ("heads",)), BATCH_FIRST])
         return attention_module(layer, in_shapes)
     if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
-        return _call(tn, [repr(first[-1]), repr(layer.heads)], [*_kwargs(layer, ("heads",)), "batch_first=True"])
+        sizes = [_hole(first[-1], "d_model"), _hole(layer.heads, "nhead")]
+        return _call(tn, sizes, [*_kwargs(layer, ("heads",)), BATCH_FIRST])
     if kind in ("rnn", "lstm", "gru"):
-        return _call(tn, [repr(first[-1]), repr(layer.hidden)], [*_kwargs(layer, ("hidden",)), "batch_first=True"])
+        sizes = [_hole(first[-1], "input_size"), _hole(layer.hidden, "hidden_size")]
+        return _call(tn, sizes, [*_kwargs(layer, ("hidden",)), BATCH_FIRST])
     if kind.startswith(("maxpool", "avgpool")):
-        return _call(tn, [_r(layer.kernel)], _kwargs(layer, ("kernel",)))
+        return _call(tn, [Hole(_r(layer.kernel), "kernel_size")], _kwargs(layer, ("kernel",)))
     if kind.startswith("adaptive"):
         out = layer.out
         value = repr(out[0]) if len(set(out)) == 1 and None not in out else repr(out)
-        return _call(tn, [value], _kwargs(layer, ("out",)))
+        return _call(tn, [Hole(value, "output_size")], _kwargs(layer, ("out",)))
     if kind in ("parameter", "buffer"):
         return None
     if kind in ("upsample", "upsamplingnearest2d", "upsamplingbilinear2d"):
-        args = [f"size={layer.size!r}" if layer.size is not None else f"scale_factor={layer.scale!r}"]
+        if layer.size is not None:
+            args = [Kw("size", _hole(layer.size, "size"))]
+        else:
+            args = [Kw("scale_factor", _hole(layer.scale, "scale_factor"))]
         if kind == "upsample":
             args += _kwargs(layer, ("size", "scale"))
         return _call(tn, [], args)
     if kind == "channelshuffle":
-        return _call("ChannelShuffle", [repr(layer.groups)], [])
+        return _call("ChannelShuffle", [_hole(layer.groups, "groups")], [])
     if kind in ("unflatten",):
-        return _call(tn, [repr(layer.dim), repr(layer.sizes)], [])
+        return _call(tn, [_hole(layer.dim, "dim"), _hole(layer.sizes, "unflattened_size")], [])
     if kind in FUNCTIONAL:
         return None
     if not tn or "." in tn:
@@ -180,27 +246,26 @@ def projected_attention(layer, in_shapes) -> bool:
     return layer.projected(in_shapes)
 
 
-def attention_module(layer, in_shapes) -> str:
+def attention_module(layer, in_shapes) -> Call:
     """The generated Attention (q/k/v/out linears, scaled_dot_product_attention) for a layer."""
     query, key, value = (in_shapes * 3)[:3] if len(in_shapes) == 1 else (in_shapes[0], in_shapes[1], in_shapes[-1])
     e = query[-1]
     head_dim = layer.head_dim if layer.head_dim is not None else e // layer.heads
-    kwargs = [
-        f"kv_heads={layer.kv_heads or layer.heads!r}",
-        f"head_dim={head_dim!r}",
-        f"kdim={key[-1]!r}",
-        f"vdim={value[-1]!r}",
+    items: list = [
+        _hole(e, "embed_dim"),
+        _hole(layer.heads, "heads"),
+        Kw("kv_heads", _hole(layer.kv_heads or layer.heads, "kv_heads")),
+        Kw("head_dim", _hole(head_dim, "head_dim")),
+        Kw("kdim", _hole(key[-1], "kdim")),
+        Kw("vdim", _hole(value[-1], "vdim")),
     ]
-    kwargs += [f"{name}={_has(layer, getattr(layer, name))!r}" for name in ("q_bias", "k_bias", "v_bias", "out_bias")]
-    if layer.add_bias_kv:
-        kwargs.append("add_bias_kv=True")
-    if layer.add_zero_attn:
-        kwargs.append("add_zero_attn=True")
-    if layer.dropout:
-        kwargs.append(f"dropout={layer.dropout!r}")
-    if layer.dtype:
-        kwargs.append(f"dtype=torch.{TORCH_DTYPES[layer.dtype]}")
-    return f"Attention({', '.join([repr(e), repr(layer.heads), *kwargs])})"
+    items += [Kw(name, _hole(_has(layer, getattr(layer, name)), name)) for name in ("q_bias", "k_bias", "v_bias", "out_bias")]
+    items.append(Kw("add_bias_kv", Hole(repr(bool(layer.add_bias_kv)), "add_bias_kv", not layer.add_bias_kv)))
+    items.append(Kw("add_zero_attn", Hole(repr(bool(layer.add_zero_attn)), "add_zero_attn", not layer.add_zero_attn)))
+    items.append(Kw("dropout", Hole(repr(layer.dropout or 0.0), "dropout", not layer.dropout)))
+    dtype = f"torch.{TORCH_DTYPES[layer.dtype]}" if layer.dtype else "None"
+    items.append(Kw("dtype", Hole(dtype, "dtype", not layer.dtype)))
+    return Call("Attention", items)
 
 
 def _dims(values) -> str:
@@ -338,7 +403,99 @@ class Attention(nn.Module):
         return self.out_proj(out.transpose(-2, -3).flatten(-2))
 '''
 
+
+NAMED_SEQUENTIAL = '''
+
+def named_sequential(children):
+    """nn.Sequential whose children have the given names, in order (nn.Sequential takes an OrderedDict)."""
+    sequential = nn.Sequential()
+    for name, module in children.items():
+        sequential.add_module(name, module)
+    return sequential
+'''
+
 HELPERS = {"LayerNorm2d": LAYER_NORM_2D, "Attention": ATTENTION}
+# Module-level names of the generated code: no local variable or constructor argument takes one.
+GLOBALS = frozenset({"self", "torch", "nn", "build_model", "example_inputs", "stochastic_depth", "named_sequential"})
+
+
+# ---------------------------------------------------------------- writing expressions
+
+
+def _visible(call: Call, sub) -> list:
+    """A call's items as written: keyword arguments at their default left out, runs of equal items starred."""
+    items = [i for i in call.items if not (isinstance(i, Kw) and isinstance(i.value, Hole) and sub(i.value) is None)]
+    if not call.runs:
+        return items
+    out: list = []
+    texts = [_flat(i, sub) for i in items]
+    i = 0
+    while i < len(items):
+        j = i
+        while j < len(items) and texts[j] == texts[i]:
+            j += 1
+        out += [Star(items[i], j - i)] if j - i >= 3 else items[i:j]
+        i = j
+    return out
+
+
+def _flat(e, sub) -> str:
+    """An expression on one line; `sub` gives each hole's text (None: left out)."""
+    if isinstance(e, str):
+        return e
+    if isinstance(e, Hole):
+        return sub(e)
+    if isinstance(e, Kw):
+        return f"{e.key}={_flat(e.value, sub)}"
+    if isinstance(e, Pair):
+        return f"{e.key}: {_flat(e.value, sub)}"
+    if isinstance(e, Star):
+        return f"*[{_flat(e.item, sub)} for _ in range({e.count})]"
+    inner = ", ".join(_flat(i, sub) for i in _visible(e, sub))
+    return f"{e.func}{e.brackets[0]}{inner}{e.brackets[1]}"
+
+
+def _lines(e, indent: str, head: str, tail: str, sub) -> list[str]:
+    """An expression as ruff format writes it: on one line if it fits, else its brackets split, the
+    items on one line inside if they fit, else one a line with a trailing comma."""
+    one = f"{indent}{head}{_flat(e, sub)}{tail}"
+    if len(one) <= LINE or isinstance(e, (str, Hole)):
+        return [one]
+    if isinstance(e, Kw):
+        return _lines(e.value, indent, f"{head}{e.key}=", tail, sub)
+    if isinstance(e, Pair):
+        return _lines(e.value, indent, f"{head}{e.key}: ", tail, sub)
+    inner = indent + "    "
+    if isinstance(e, Star):
+        item = _lines(e.item, inner, "", "", sub)
+        return [f"{indent}{head}*[", *item, f"{inner}for _ in range({e.count})", f"{indent}]{tail}"]
+    items = _visible(e, sub)
+    opening, closing = f"{indent}{head}{e.func}{e.brackets[0]}", f"{indent}{e.brackets[1]}{tail}"
+    together = inner + ", ".join(_flat(i, sub) for i in items)
+    if len(together) <= LINE:
+        return [opening, together, closing]
+    if len(items) == 1 and isinstance(items[0], Call):
+        return [opening, *_lines(items[0], inner, "", "", sub), closing]
+    lines = [opening]
+    for item in items:
+        lines += _lines(item, inner, "", ",", sub)
+    return [*lines, closing]
+
+
+def _holes(e):
+    if isinstance(e, Hole):
+        yield e
+    elif isinstance(e, (Kw, Pair)):
+        yield from _holes(e.value)
+    elif isinstance(e, Star):
+        yield from _holes(e.item)
+    elif isinstance(e, Call):
+        for item in e.items:
+            yield from _holes(item)
+
+
+def _literal(hole: Hole) -> str | None:
+    return None if hole.default else hole.value
 
 
 # ---------------------------------------------------------------- the module tree and forward
@@ -350,6 +507,58 @@ def _refuse(message: str, node=None) -> SpecError:
     )
 
 
+def _identifier(text: str, fallback: str) -> str:
+    """A Python identifier from any text (ASCII letters, digits and _)."""
+    base = re.sub(r"\W|^(?=\d)", "_", text.replace(".", "_"), flags=re.ASCII) or fallback
+    return base if plain(base) else base + "_"
+
+
+def _camel(text: str, fallback: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", text, flags=re.ASCII)
+    name = "".join(w[:1].upper() + w[1:] for w in words)[:60] or fallback
+    return fallback + name if name[0].isdigit() else name
+
+
+@dataclass(eq=False)
+class _Mod:
+    """A module of the exported tree: a leaf layer, or a container named by a prefix of the spec's
+    hierarchical names. mode: leaf; class (a block's use, a class of its own); sequential (a plain
+    chain: nn.Sequential); list / dict (nn.ModuleList / nn.ModuleDict, whose children the owning
+    class's forward calls one by one); root (the network)."""
+
+    name: str
+    parts: tuple[str, ...]
+    node: Node | None = None
+    children: dict[str, _Mod] = field(default_factory=dict)
+    mode: str = "leaf"
+    indices: list[int] = field(default_factory=list)  # of its leaves, in execution order
+    inputs: list[str] = field(default_factory=list)  # values it reads from outside, in order of first read
+    outputs: list[str] = field(default_factory=list)  # its values read outside (or network outputs)
+    block: Block | None = None
+    group: int = -1  # class mode: its class (an index into _Writer.classes)
+    values: list[str] = field(default_factory=list)  # class mode: its constructor arguments' values
+
+
+@dataclass(eq=False)
+class _Body:
+    """A class's __init__ statements (expressions with holes) and forward, for one module."""
+
+    init: list[tuple[str, Any]]  # (attribute, constructor) or ("", raw statement)
+    forward: list[str]
+    signature: str
+    holes: list[Hole] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Class:
+    definition: str
+    members: list[_Mod]
+    body: _Body
+    name: str = ""
+    params: list[str] = field(default_factory=list)
+    subs: list[str | None] = field(default_factory=list)  # each hole's text in the class
+
+
 class _Writer:
     def __init__(self, spec: Spec):
         from .analyze import _Analysis
@@ -357,24 +566,22 @@ class _Writer:
         analysis = _Analysis(spec)
         analysis.run()  # validates the spec: shapes chain, fields are valid
         self.spec, self.graph, self.shapes = spec, analysis.graph, analysis.shapes
-        self.init: list[str] = []
-        self.after: list[str] = []  # ties and freezes, once every module exists
-        self.containers: set[str] = set()
         self.leaves = {node.name for node in self.graph.nodes}
-        self.variables: dict[str, str] = {}
-        self.used_variables: set[str] = {"self", "torch", "nn"}
+        self.kinds = {node.name: node.kind for node in self.graph.nodes}
         self.helpers: set[str] = set()  # generated module classes the code uses
+        self.uses_depth = False
+        self.uses_named = False
+        self.sources: dict[str, Call | None] = {}
+        self.readers: dict[str, list[int]] = {}
+        for node in self.graph.nodes:
+            for name in node.inputs:
+                self.readers.setdefault(name, []).append(node.index)
+        self.network_outputs = set(self.graph.outputs)
+        self.by_name: dict[str, _Mod] = {}
+        self.classes: list[_Class] = []
+        self.root = self.tree()
 
-    def variable(self, name: str) -> str:
-        base = re.sub(r"\W|^(?=\d)", "_", name.replace(".", "_"), flags=re.ASCII) or "x"
-        base = base if plain(base) else base + "_"
-        candidate, n = base, 1
-        while candidate in self.used_variables:
-            n += 1
-            candidate = f"{base}_{n}"
-        self.used_variables.add(candidate)
-        self.variables[name] = candidate
-        return candidate
+    # -- the tree
 
     def path(self, name: str, node) -> list[str]:
         parts = name.split(".")
@@ -389,98 +596,385 @@ class _Writer:
                 raise _refuse(f"the name {name!r} would live inside layer {prefix!r}; rename one of them", node)
         return parts
 
-    def access(self, parts: list[str], parameter: bool = False) -> str:
-        """Source that reaches a module (or a parameter, for the last part) from `self`."""
-        code = "self"
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if plain(part):
-                code += f".{part}"
-            elif i == 0 or (last and parameter):
-                code = f"getattr({code}, {part!r})"
-            else:
-                code += f"[{part!r}]"
-        return code
-
-    def ensure_containers(self, parts: list[str]):
-        for i in range(1, len(parts)):
-            prefix = parts[:i]
-            key = ".".join(prefix)
-            if key not in self.containers:
-                self.containers.add(key)
-                self.assign(prefix, "nn.ModuleDict()")
-
-    def assign(self, parts: list[str], value: str):
-        parent, last = self.access(parts[:-1]), parts[-1]
-        if plain(last):
-            self.init.append(f"{parent}.{last} = {value}")
-        elif len(parts) == 1:
-            self.init.append(f"self.add_module({last!r}, {value})")
-        else:
-            self.init.append(f"{parent}[{last!r}] = {value}")
-
-    def write(self) -> str:
-        graph = self.graph
-        forward: list[str] = []
-        inputs = [self.variable(name) for name in self.spec.inputs]
-        uses_depth = False
-        for node in graph.nodes:
+    def tree(self) -> _Mod:
+        root = _Mod("", (), mode="root")
+        for node in self.graph.nodes:
             parts = self.path(node.name, node)
-            in_shapes = [self.shapes[n] for n in node.inputs]
-            layer = node.layer
             try:
-                source = construct(layer, in_shapes)
+                source = construct(node.layer, [self.shapes[n] for n in node.inputs])
             except _Unexportable:
                 raise _refuse(f"kind '{node.kind}' has no PyTorch equivalent here", node) from None
-            args = [self.variables[n] for n in node.inputs]
-            self.ensure_containers(parts)
-            if source is not None:
-                self.helpers.update(h for h in HELPERS if source.startswith(h + "("))
-            if node.kind == "parameter":
-                shape = (1, *self.shapes[node.name])
-                grad = "" if layer.requires_grad else ", requires_grad=False"
-                dtype = f", dtype=torch.{TORCH_DTYPES[layer.dtype]}" if layer.dtype else ""
-                tensor = f"nn.Parameter(torch.zeros({', '.join(map(str, shape))}{dtype}){grad})"
-                parent = self.access(parts[:-1])
-                self.init.append(f"{parent}.register_parameter({parts[-1]!r}, {tensor})")
-                expression = self.access(parts, parameter=True)
-            elif node.kind == "buffer":
-                assert isinstance(layer, Buffer)
-                shape = layer.shape if isinstance(layer.shape, tuple) else (layer.shape,)
-                # zeros: valid indices for the embeddings that read a buffer (position and token-type ids)
-                ids = any(n.kind in ("embedding", "embeddingbag") and node.name in n.inputs for n in graph.nodes)
-                dtype = ", dtype=torch.long" if ids else ""
-                parent = self.access(parts[:-1])
-                self.init.append(
-                    f"{parent}.register_buffer({parts[-1]!r}, torch.zeros({shape!r}{dtype}), "
-                    f"persistent={layer.persistent!r})"
-                )
-                expression = self.access(parts, parameter=True) + "[None]"  # a batch of one, as a parameter's
-            elif source is not None:
-                self.assign(parts, source)
-                module = self.access(parts)
-                expression = self.module_call(node, module, args)
+            self.sources[node.name] = source
+            if source is not None and source.func in HELPERS:
+                self.helpers.add(source.func)
+            mod = root
+            for i, part in enumerate(parts[:-1]):
+                mod = mod.children.setdefault(part, _Mod(".".join(parts[: i + 1]), tuple(parts[: i + 1]), mode=""))
+            if parts[-1] in mod.children:
+                raise _refuse(f"the name {node.name!r} is both a layer and a group of layers; rename one", node)
+            mod.children[parts[-1]] = leaf = _Mod(node.name, tuple(parts), node=node)
+            self.by_name[node.name] = leaf
+        blocks = {b.name: b for b in self.graph.blocks if b.end > b.start}
+        self.settle(root, blocks)
+        return root
+
+    def settle(self, mod: _Mod, blocks: dict[str, Block]):
+        """Post-order: each module's leaves, inputs and outputs, then what it becomes."""
+        if mod.node is not None:
+            mod.indices = [mod.node.index]
+        else:
+            for child in mod.children.values():
+                self.settle(child, blocks)
+            mod.indices = sorted(i for child in mod.children.values() for i in child.indices)
+        nodes = self.graph.nodes
+        inside = {nodes[i].name for i in mod.indices}
+        where = set(mod.indices)
+        for i in mod.indices:
+            for name in nodes[i].inputs:
+                if name not in inside and name not in mod.inputs:
+                    mod.inputs.append(name)
+        mod.outputs = [
+            nodes[i].name
+            for i in mod.indices
+            if nodes[i].name in self.network_outputs or any(r not in where for r in self.readers.get(nodes[i].name, ()))
+        ]
+        if mod.mode in ("leaf", "root"):
+            return
+        contiguous = mod.indices[-1] - mod.indices[0] + 1 == len(mod.indices)
+        block = blocks.get(mod.name)
+        if (
+            block is not None
+            and block.args is not None
+            and block.kind in self.spec.blocks
+            and (block.start, block.end) == (mod.indices[0], mod.indices[-1] + 1)
+        ):
+            mod.mode, mod.block = "class", block
+        elif contiguous and self.chain(mod):
+            mod.mode = "sequential"
+        elif list(mod.children) == [str(i) for i in range(len(mod.children))] and not any(
+            c.node is not None and self.sources[c.name] is None for c in mod.children.values()
+        ):
+            mod.mode = "list"
+        else:
+            mod.mode = "dict"
+
+    def flow(self, mod: _Mod) -> tuple[list[str], list[str]] | None:
+        """(inputs, outputs) of a module called as one, taking one input: a torch module, a class, a chain."""
+        if mod.node is not None:
+            node = mod.node
+            plain_call = self.sources[node.name] is not None and len(node.inputs) == 1
+            if not plain_call or node.kind in ("multiheadattention", "rnn", "lstm", "gru"):
+                return None
+            if getattr(node.layer, "return_indices", False):
+                return None
+            return node.inputs, [node.name]
+        if mod.mode in ("class", "sequential"):
+            return mod.inputs, mod.outputs or [self.graph.nodes[mod.indices[-1]].name]
+        return None
+
+    def chain(self, mod: _Mod) -> bool:
+        """Each child reads only the one before it (the first, the module's one input); only the last
+        is read outside."""
+        if len(mod.inputs) != 1:
+            return False
+        current = mod.inputs[0]
+        for child in mod.children.values():
+            io = self.flow(child)
+            if io is None or io[0] != [current] or len(io[1]) != 1:
+                return False
+            current = io[1][0]
+        return set(mod.outputs) <= {current}
+
+    # -- classes: one per block of the spec (per structure of its uses), arguments where uses differ
+
+    def write(self) -> str:
+        classes = [m for m in self.walk(self.root) if m.mode == "class"]
+        heights: dict[int, int] = {}
+        for mod in reversed(classes):  # a pre-order walk reversed: nested classes first
+            inner = [heights[id(c)] for c in self.walk(mod) if c is not mod and c.mode == "class"]
+            heights[id(mod)] = 1 + max(inner, default=-1)
+        for height in sorted(set(heights.values())):
+            groups: dict[tuple[str, str], _Class] = {}
+            bodies: dict[int, _Body] = {}
+            for mod in classes:
+                if heights[id(mod)] != height:
+                    continue
+                assert mod.block is not None
+                body = bodies[id(mod)] = self.body(mod)
+                index = {id(h): i for i, h in enumerate(body.holes)}
+                placeholders = self.init_lines(body, lambda h, index=index: f"\x00{index[id(h)]}\x00")
+                key = (mod.block.kind, "\n".join([*placeholders, *body.forward, body.signature]))
+                if key not in groups:
+                    groups[key] = _Class(mod.block.kind, [], body)
+                    self.classes.append(groups[key])
+                groups[key].members.append(mod)
+                mod.group = self.classes.index(groups[key])
+            for cls in groups.values():
+                self.parameterise(cls, [bodies[id(m)].holes for m in cls.members])
+        return self.render()
+
+    def walk(self, mod: _Mod):
+        yield mod
+        for child in mod.children.values():
+            yield from self.walk(child)
+
+    def parameterise(self, cls: _Class, holes: list[list[Hole]]):
+        """Literals equal in every use stay literals; the others become constructor arguments, named
+        after the block's argument they equal (or are a multiple of), else after the field."""
+        args = [m.block.args or {} for m in cls.members if m.block is not None]
+        params: dict[str, list[str]] = {}
+        by_values: dict[tuple[str, ...], str] = {}
+        for i, hole in enumerate(cls.body.holes):
+            values = [h[i].value for h in holes]
+            if all(h[i].default for h in holes):
+                cls.subs.append(None)
+                continue
+            if len(set(values)) == 1:
+                cls.subs.append(values[0])
+                continue
+            expression = self.from_args(values, args, params)
+            if expression is None:
+                key = tuple(values)
+                if key not in by_values:
+                    by_values[key] = self.unique(hole.label, params)
+                    params[by_values[key]] = values
+                expression = by_values[key]
+            cls.subs.append(expression)
+        cls.params = list(params)
+        for j, member in enumerate(cls.members):
+            member.values = [params[p][j] for p in cls.params]
+
+    @staticmethod
+    def from_args(values: list[str], args: list[dict], params: dict[str, list[str]]) -> str | None:
+        """`name` or `name * k` for a block argument whose values give these, else None."""
+        for name in args[0]:
+            if not plain(name) or name in GLOBALS or name[0].isupper():
+                continue
+            given = [a.get(name) for a in args]
+            if not all(type(v) in (int, float, str, bool) for v in given):
+                continue
+            texts = [repr(v) for v in given]
+            if name in params and params[name] != texts:
+                continue
+            if texts == values:
+                params[name] = texts
+                return name
+            if all(type(v) is int and v > 0 for v in given) and all(re.fullmatch(r"\d+", v) for v in values):
+                ratios = {int(v) // g if int(v) % g == 0 else 0 for v, g in zip(values, given)}
+                if len(ratios) == 1 and (k := ratios.pop()) > 1:
+                    params[name] = texts
+                    return f"{name} * {k}"
+        return None
+
+    @staticmethod
+    def unique(label: str, taken) -> str:
+        base = _identifier(label, "arg")
+        base = base if base not in GLOBALS and not base[0].isupper() else f"{base.lower()}_"
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        return name
+
+    # -- a class's body
+
+    def body(self, owner: _Mod) -> _Body:
+        init: list[tuple[str, Any]] = []
+        for part, child in owner.children.items():
+            self.init(owner, part, child, init)
+        holes = [h for _, e in init if not isinstance(e, str) for h in _holes(e)]
+        forward, signature = self.forward(owner)
+        return _Body(init, forward, signature, holes)
+
+    def init(self, owner: _Mod, part: str, child: _Mod, init: list):
+        """The statements that build `child` in `owner`'s __init__."""
+        if child.node is not None and self.sources[child.name] is None:
+            if child.node.kind in ("parameter", "buffer"):
+                parent = self.access(owner, child.parts[:-1])
+                init.append(("", f"{parent}.{self.tensor(child.node)}"))
+            return
+        init.append((part, self.constructor(child)))
+        if child.mode in ("list", "dict"):  # its tensors, registered on it once it exists
+            for inner in self.walk(child):
+                if inner.node is not None and inner.node.kind in ("parameter", "buffer"):
+                    parent = self.access(owner, inner.parts[:-1])
+                    init.append(("", f"{parent}.{self.tensor(inner.node)}"))
+
+    def modules(self, mod: _Mod) -> list[tuple[str, _Mod]]:
+        """A container's children that are modules (not tensors or torch operations), in order."""
+        return [(p, c) for p, c in mod.children.items() if c.node is None or self.sources[c.name] is not None]
+
+    def constructor(self, mod: _Mod):
+        if mod.node is not None:
+            source = self.sources[mod.name]
+            assert source is not None
+            return source
+        if mod.mode == "class":
+            cls = self.classes[mod.group]
+            return Call(f"\x01{mod.group}\x01", [Kw(p, Hole(v, p)) for p, v in zip(cls.params, mod.values)])
+        modules = self.modules(mod)
+        items = [self.constructor(c) for _, c in modules]
+        names = [part for part, _ in modules]
+        if mod.mode == "list":
+            return Call("nn.ModuleList", [Call("", items, "[]", runs=True)])
+        if mod.mode == "sequential" and names == [str(i) for i in range(len(names))]:
+            return Call("nn.Sequential", items, runs=True)
+        pairs = [Pair(repr(name), item) for name, item in zip(names, items)]
+        if mod.mode == "sequential":
+            self.uses_named = True
+            return Call("named_sequential", [Call("", pairs, "{}")])
+        return Call("nn.ModuleDict", [Call("", pairs, "{}")])
+
+    def tensor(self, node) -> str:
+        """`register_parameter(...)` or `register_buffer(...)` for a parameter or buffer layer."""
+        layer, name = node.layer, node.name.split(".")[-1]
+        if node.kind == "parameter":
+            shape = (1, *self.shapes[node.name])
+            grad = "" if layer.requires_grad else ", requires_grad=False"
+            dtype = f", dtype=torch.{TORCH_DTYPES[layer.dtype]}" if layer.dtype else ""
+            zeros = f"torch.zeros({', '.join(map(str, shape))}{dtype})"
+            return f"register_parameter({name!r}, nn.Parameter({zeros}{grad}))"
+        assert isinstance(layer, Buffer)
+        shape = layer.shape if isinstance(layer.shape, tuple) else (layer.shape,)
+        # zeros: valid indices for the embeddings that read a buffer (position and token-type ids)
+        ids = any(n.kind in ("embedding", "embeddingbag") and node.name in n.inputs for n in self.graph.nodes)
+        dtype = ", dtype=torch.long" if ids else ""
+        return f"register_buffer({name!r}, torch.zeros({shape!r}{dtype}), persistent={layer.persistent!r})"
+
+    def access(self, owner: _Mod, parts: tuple[str, ...], parameter: bool = False) -> str:
+        """Source that reaches a module (or, with `parameter`, a tensor: the last part) from `self` in owner."""
+        code, mod = "self", owner
+        relative = parts[len(owner.parts) :]
+        for i, part in enumerate(relative):
+            if parameter and i == len(relative) - 1:
+                return f"{code}.{part}" if plain(part) else f"getattr({code}, {part!r})"
+            if mod.mode == "sequential":
+                code += f"[{[p for p, _ in self.modules(mod)].index(part)}]"
+            elif mod.mode == "list":
+                code += f"[{int(part)}]"
+            elif plain(part):
+                code += f".{part}"
+            elif mod.mode == "dict":
+                code += f"[{part!r}]"
             else:
-                uses_depth |= node.kind == "stochasticdepth"
-                if node.kind == "concat":
-                    args = self.batched(node, args)
-                expression = functional(layer, args, in_shapes, self.shapes[node.name])
-            if node.tie:
-                self.tie(node, parts)
-            if node.frozen:
-                is_tensor = node.kind in ("parameter", "buffer")
-                self.after.append(f"{self.access(parts, parameter=is_tensor)}.requires_grad_(False)")
-            forward.append(f"{self.variable(node.name)} = {expression}")
-        outputs = [self.variables[name] for name in graph.outputs]
-        # the main output (the last) first, then the named extra outputs, as `outputs:` lists them
-        ordered = [outputs[-1], *outputs[:-1]] if len(outputs) > 1 else outputs
-        result = ordered[0] if len(ordered) == 1 else f"({', '.join(ordered)})"
-        return self.render(inputs, forward, result, uses_depth)
+                code = f"getattr({code}, {part!r})"
+            mod = mod.children[part]
+        return code
+
+    def init_lines(self, body: _Body, sub, indent: str = "        ") -> list[str]:
+        lines = []
+        for attribute, e in body.init:
+            if not attribute:
+                lines.append(indent + e)
+            elif plain(attribute):
+                lines += _lines(e, indent, f"self.{attribute} = ", "", sub)
+            else:
+                lines += _lines(e, indent, f"self.add_module({attribute!r}, ", ")", sub)
+        return lines
+
+    # -- forward
+
+    def units(self, mod: _Mod):
+        """The modules `mod`'s forward calls: leaves, classes and chains; through lists and dicts."""
+        for child in mod.children.values():
+            if child.mode in ("list", "dict"):
+                yield from self.units(child)
+            else:
+                yield child
+
+    def forward(self, owner: _Mod) -> tuple[list[str], str]:
+        """forward's lines and its `def` line. A step that reads a value for the last time writes its
+        variable (x = self.bn1(x)); a value a later step continues is `x` (else `out`) when free."""
+        steps = []  # (unit, values read, values written)
+        for unit in sorted(self.units(owner), key=lambda m: m.indices[0]):
+            if unit.node is not None:
+                steps.append((unit, list(unit.node.inputs), [unit.name]))
+            else:
+                steps.append((unit, unit.inputs, unit.outputs or [self.graph.nodes[unit.indices[-1]].name]))
+        if owner.mode == "root":
+            params = list(self.spec.inputs)
+            names = ["x"] if params == ["input"] else params
+            outputs = list(self.graph.outputs)
+            outputs = [outputs[-1], *outputs[:-1]] if len(outputs) > 1 else outputs  # the main output first
+        else:
+            params = owner.inputs
+            names = ["x"] + [p.split(".")[-1] for p in params[1:]]
+            outputs = owner.outputs or [self.graph.nodes[owner.indices[-1]].name]
+        last_read: dict[str, int] = {}
+        for s, (_, reads, _) in enumerate(steps):
+            for name in reads:
+                last_read[name] = s
+        kept = set(outputs)
+        variables: dict[str, str] = {}
+        holder: dict[str, str] = {}  # variable -> the value it holds now
+        used = set(GLOBALS)
+
+        def fresh(hint: str) -> str:
+            base = _identifier(hint, "x")
+            base = base if base not in GLOBALS else base + "_"
+            name, n = base, 1
+            while name in used:
+                n += 1
+                name = f"{base}_{n}"
+            used.add(name)
+            return name
+
+        def free(variable: str, s: int) -> bool:
+            value = holder.get(variable)
+            return value is None or (value not in kept and last_read.get(value, -1) <= s)
+
+        for param, name in zip(params, names):
+            variables[param] = fresh(name)
+            holder[variables[param]] = param
+        continues: list[str | None] = []
+        for s, (_, reads, writes) in enumerate(steps):
+            chosen = None
+            if len(writes) == 1:
+                for name in reads:
+                    movable = name not in params or variables[name] == "x"
+                    if movable and last_read.get(name) == s and name not in kept:
+                        chosen = name
+                        break
+            continues.append(chosen)
+        continued = {c for c in continues if c is not None}
+        lines = []
+        for s, (unit, reads, writes) in enumerate(steps):
+            expression = self.expression(owner, unit, [variables[n] for n in reads])
+            targets = []
+            for name in writes:
+                previous = continues[s]
+                if previous is not None:
+                    variable = variables[previous]
+                elif name in continued and (choice := next((v for v in ("x", "out") if free(v, s)), None)):
+                    variable = choice
+                    used.add(choice)
+                else:
+                    named = unit.name if len(writes) == 1 else name  # a class or chain: its own name
+                    variable = fresh(named[len(owner.name) + 1 :] if owner.name else named)
+                variables[name] = variable
+                holder[variable] = name
+                targets.append(variable)
+            lines.append(f"{', '.join(targets)} = {expression}")
+        lines.append(f"return {', '.join(variables[n] for n in outputs)}")
+        return lines, f"def forward(self, {', '.join(variables[p] for p in params)}):"
+
+    def expression(self, owner: _Mod, unit: _Mod, args: list[str]) -> str:
+        node = unit.node
+        if node is None:
+            return f"{self.access(owner, unit.parts)}({', '.join(args)})"
+        if node.kind in ("parameter", "buffer"):
+            tensor = self.access(owner, unit.parts, parameter=True)
+            return tensor if node.kind == "parameter" else tensor + "[None]"  # a batch of one, as a parameter's
+        if self.sources[node.name] is not None:
+            return self.module_call(node, self.access(owner, unit.parts), args)
+        self.uses_depth |= node.kind == "stochasticdepth"
+        if node.kind == "concat":
+            args = self.batched(node, args)
+        return functional(node.layer, args, [self.shapes[n] for n in node.inputs], self.shapes[node.name])
 
     def batched(self, node, args: list[str]) -> list[str]:
         """torch.cat needs equal batch sizes: a parameter (batch 1) is expanded to its neighbours' batch."""
-        kinds = {n.name: n.kind for n in self.graph.nodes}
-        params = [kinds.get(name) in ("parameter", "buffer") for name in node.inputs]
+        params = [self.kinds.get(name) in ("parameter", "buffer") for name in node.inputs]
         if not any(params) or all(params):
             return args
         batch = f"{args[params.index(False)]}.shape[0]"
@@ -500,27 +994,67 @@ class _Writer:
             return f"{module}({args[0]})[0]"
         return f"{module}({', '.join(args)})"
 
-    def tie(self, node, parts):
-        owner = next(n for n in self.graph.nodes if n.name == node.tie)
-        owner_parts = owner.name.split(".")
-        theirs = (
-            self.access(owner_parts, parameter=True)
-            if owner.kind == "parameter"
-            else self.access(owner_parts) + ".weight"
-        )
-        if node.kind == "parameter":
-            parent = self.access(parts[:-1])
-            self.after.append(f"{parent}.register_parameter({parts[-1]!r}, {theirs})")
-        else:
-            self.after.append(f"{self.access(parts)}.weight = {theirs}")
+    # -- ties and freezes: once every module exists, from the network
 
-    def render(self, inputs, forward, result, uses_depth) -> str:
+    def after(self) -> list[str]:
+        lines = []
+        for node in self.graph.nodes:
+            parts = self.by_name[node.name].parts
+            if node.tie:
+                owner = self.by_name[node.tie]
+                if owner.node is not None and owner.node.kind == "parameter":
+                    theirs = self.access(self.root, owner.parts, parameter=True)
+                else:
+                    theirs = self.access(self.root, owner.parts) + ".weight"
+                if node.kind == "parameter":
+                    parent = self.access(self.root, parts[:-1])
+                    lines.append(f"{parent}.register_parameter({parts[-1]!r}, {theirs})")
+                else:
+                    lines.append(f"{self.access(self.root, parts)}.weight = {theirs}")
+            if node.frozen:
+                is_tensor = node.kind in ("parameter", "buffer")
+                lines.append(f"{self.access(self.root, parts, parameter=is_tensor)}.requires_grad_(False)")
+        return lines
+
+    # -- the module
+
+    def render(self) -> str:
         spec = self.spec
-        words = re.findall(r"[A-Za-z0-9]+", spec.name, flags=re.ASCII)
-        cls = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
-        cls = cls if plain(cls) and cls not in ("torch", "nn", "build_model", "example_inputs", *HELPERS) else "Network"
-        if cls[0].isdigit():
-            cls = "Network" + cls
+        taken = {"Network", "INPUT_SHAPES", "TOKEN_INPUTS", *HELPERS}
+        cls = _camel(spec.name, "Network")
+        cls = cls if plain(cls) and cls not in taken else "Network"
+        taken.add(cls)
+        variants: dict[str, int] = {}
+        for c in self.classes:
+            variants[c.definition] = variants.get(c.definition, 0) + 1
+        counts: dict[str, int] = {}
+        for c in self.classes:
+            base = _camel(c.definition, "Block")
+            if variants[c.definition] > 1:
+                counts[c.definition] = counts.get(c.definition, 0) + 1
+                base = f"{base}_{counts[c.definition]}"
+            name, n = base, 1
+            while name in taken:
+                n += 1
+                name = f"{base}{n}"
+            c.name = name
+            taken.add(name)
+        root = self.body(self.root)
+        blocks: list[str] = []
+        for c in self.classes:
+            blocks += ["", ""]
+            if variants[c.definition] > 1:
+                blocks += [
+                    f"# {c.name}: one of {variants[c.definition]} classes for one block of the spec, whose uses differ",
+                    "# in structure (a `when:`, or a kind chosen by an argument)",
+                ]
+            blocks.append(f"class {c.name}(nn.Module):")
+            blocks += _lines(Call("def __init__", ["self", *c.params]), "    ", "", ":", str)
+            blocks.append("        super().__init__()")
+            subs = {id(h): text for h, text in zip(c.body.holes, c.subs)}
+            blocks += self.init_lines(c.body, lambda h, subs=subs: subs[id(h)])
+            blocks += ["", "    " + c.body.signature]
+            blocks += ["        " + line for line in c.body.forward]
         shapes = ", ".join(f"{name!r}: {list(shape)!r}" for name, shape in spec.inputs.items())
         tokens = self.token_inputs()
         lines = [
@@ -532,15 +1066,18 @@ class _Writer:
             "import torch",
             "from torch import nn",
         ]
-        if uses_depth:
+        if self.uses_depth:
             lines += STOCHASTIC_DEPTH.rstrip("\n").split("\n")
+        if self.uses_named:
+            lines += NAMED_SEQUENTIAL.rstrip("\n").split("\n")
         for helper in sorted(self.helpers):
             lines += HELPERS[helper].rstrip("\n").split("\n")
+        lines += blocks
         lines += ["", "", f"class {cls}(nn.Module):", "    def __init__(self):", "        super().__init__()"]
-        lines += [f"        {line}" for line in self.init + self.after]
-        lines += ["", f"    def forward(self, {', '.join(inputs)}):"]
-        lines += [f"        {line}" for line in forward]
-        lines += [f"        return {result}", "", ""]
+        lines += self.init_lines(root, _literal) + [f"        {line}" for line in self.after()]
+        lines += ["", "    " + root.signature]
+        lines += [f"        {line}" for line in root.forward]
+        lines += ["", ""]
         lines += ["def build_model():", f"    return {cls}()", "", ""]
         lines += [
             "# per-sample shapes of the inputs, in forward's order; token-id inputs with their vocabulary",
@@ -559,7 +1096,8 @@ class _Writer:
             "    return tuple(out)",
             "",
         ]
-        return "\n".join(lines)
+        # classes are named once all are known: a nested class is written as its index until then
+        return re.sub("\x01(\\d+)\x01", lambda m: self.classes[int(m.group(1))].name, "\n".join(lines))
 
     def token_inputs(self) -> dict[str, int]:
         """Inputs read by an embedding are token ids: the smallest table bounds them."""
