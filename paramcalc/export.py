@@ -60,13 +60,27 @@ def plain(name: str) -> bool:
     return bool(_IDENTIFIER.match(name)) and not keyword.iskeyword(name)
 
 
+def _q(value) -> str:
+    """Python source for a literal: repr(), with strings in double quotes where that needs no escape (as
+    ruff format writes them)."""
+    if isinstance(value, str):
+        text = str.__repr__(value)
+        return f'"{text[1:-1]}"' if text[0] == "'" and '"' not in value else text
+    if type(value) in (tuple, list):
+        inner = ", ".join(_q(v) for v in value)
+        return f"[{inner}]" if type(value) is list else f"({inner}{',' if len(value) == 1 else ''})"
+    if type(value) is dict:
+        return "{" + ", ".join(f"{_q(k)}: {_q(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
 def _r(value) -> str:
     """A validated field value as Python source; tuples of one repeated value collapse to it."""
     if isinstance(value, tuple):
         if value and len(set(value)) == 1 and None not in value:
-            return repr(value[0])
-        return repr(value)
-    return repr(value)
+            return _q(value[0])
+        return _q(value)
+    return _q(value)
 
 
 # ---------------------------------------------------------------- generated expressions
@@ -99,7 +113,7 @@ class Call:
     """`func(items)`; with brackets "[]" or "{}" and no func, a list or dict literal. `runs`: runs of
     equal items are written `*[item for _ in range(n)]` (the children of a repeat)."""
 
-    func: str
+    func: Any  # its text: a str, or a _ClassName
     items: list
     brackets: str = "()"
     runs: bool = False
@@ -116,7 +130,7 @@ LINE = 120  # ruff format's line length in this project, and the generated code'
 
 
 def _hole(value, label: str) -> Hole:
-    return Hole(repr(value), label)
+    return Hole(_q(value), label)
 
 
 # ---------------------------------------------------------------- kinds -> torch
@@ -151,7 +165,7 @@ def _kwargs(layer, first: tuple[str, ...] = ()) -> list[Kw]:
         if name == "dtype":
             text = f"torch.{TORCH_DTYPES[value]}" if value else "None"
         elif isinstance(value, tuple) and name in ("shape", "sizes", "scale", "size", "out") and None not in value:
-            text = repr(value)
+            text = _q(value)
         else:
             text = _r(value)
         out.append(Kw(key, Hole(text, key, at_default)))
@@ -195,7 +209,9 @@ def construct(layer, in_shapes: list[Shape]) -> Call | None:
         shape = layer.shape if layer.shape is not None else (first[-1],)
         return _call(tn, [_hole(list(shape), "normalized_shape")], _kwargs(layer, ("shape",)))
     if kind == "groupnorm":
-        return _call(tn, [_hole(layer.groups, "num_groups"), _hole(first[0], "num_channels")], _kwargs(layer, ("groups",)))
+        return _call(
+            tn, [_hole(layer.groups, "num_groups"), _hole(first[0], "num_channels")], _kwargs(layer, ("groups",))
+        )
     if kind == "layernorm2d":
         return Call("LayerNorm2d", [_hole(first[0], "channels"), *_kwargs(layer, ("channels",))])
     if kind == "multiheadattention":
@@ -213,7 +229,7 @@ def construct(layer, in_shapes: list[Shape]) -> Call | None:
         return _call(tn, [Hole(_r(layer.kernel), "kernel_size")], _kwargs(layer, ("kernel",)))
     if kind.startswith("adaptive"):
         out = layer.out
-        value = repr(out[0]) if len(set(out)) == 1 and None not in out else repr(out)
+        value = _q(out[0]) if len(set(out)) == 1 and None not in out else _q(out)
         return _call(tn, [Hole(value, "output_size")], _kwargs(layer, ("out",)))
     if kind in ("parameter", "buffer"):
         return None
@@ -229,6 +245,8 @@ def construct(layer, in_shapes: list[Shape]) -> Call | None:
         return _call("ChannelShuffle", [_hole(layer.groups, "groups")], [])
     if kind in ("unflatten",):
         return _call(tn, [_hole(layer.dim, "dim"), _hole(layer.sizes, "unflattened_size")], [])
+    if kind == "stochasticdepth":
+        return Call("StochasticDepth", [_hole(layer.p, "p"), _hole(layer.mode, "mode")])
     if kind in FUNCTIONAL:
         return None
     if not tn or "." in tn:
@@ -259,17 +277,19 @@ def attention_module(layer, in_shapes) -> Call:
         Kw("kdim", _hole(key[-1], "kdim")),
         Kw("vdim", _hole(value[-1], "vdim")),
     ]
-    items += [Kw(name, _hole(_has(layer, getattr(layer, name)), name)) for name in ("q_bias", "k_bias", "v_bias", "out_bias")]
-    items.append(Kw("add_bias_kv", Hole(repr(bool(layer.add_bias_kv)), "add_bias_kv", not layer.add_bias_kv)))
-    items.append(Kw("add_zero_attn", Hole(repr(bool(layer.add_zero_attn)), "add_zero_attn", not layer.add_zero_attn)))
-    items.append(Kw("dropout", Hole(repr(layer.dropout or 0.0), "dropout", not layer.dropout)))
+    items += [
+        Kw(name, _hole(_has(layer, getattr(layer, name)), name)) for name in ("q_bias", "k_bias", "v_bias", "out_bias")
+    ]
+    items.append(Kw("add_bias_kv", Hole(_q(bool(layer.add_bias_kv)), "add_bias_kv", not layer.add_bias_kv)))
+    items.append(Kw("add_zero_attn", Hole(_q(bool(layer.add_zero_attn)), "add_zero_attn", not layer.add_zero_attn)))
+    items.append(Kw("dropout", Hole(_q(layer.dropout or 0.0), "dropout", not layer.dropout)))
     dtype = f"torch.{TORCH_DTYPES[layer.dtype]}" if layer.dtype else "None"
     items.append(Kw("dtype", Hole(dtype, "dtype", not layer.dtype)))
     return Call("Attention", items)
 
 
 def _dims(values) -> str:
-    return repr(tuple(values)) if len(values) != 1 else repr(values[0])
+    return _q(tuple(values)) if len(values) != 1 else _q(values[0])
 
 
 def _torch_dim(i: int) -> int:
@@ -285,21 +305,21 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
     if kind == "mul":
         return " * ".join(args)
     if kind == "concat":
-        return f"torch.cat([{', '.join(args)}], dim={layer.dim!r})"
+        return f"torch.cat([{', '.join(args)}], dim={_q(layer.dim)})"
     if kind == "split":
         size = list(layer.size) if isinstance(layer.size, tuple) else layer.size
-        return f"torch.split({x}, {size!r}, dim={layer.dim!r})[{layer.index!r}]"
+        return f"torch.split({x}, {_q(size)}, dim={_q(layer.dim)})[{_q(layer.index)}]"
     if kind == "chunk":
-        return f"torch.chunk({x}, {layer.chunks!r}, dim={layer.dim!r})[{layer.index!r}]"
+        return f"torch.chunk({x}, {_q(layer.chunks)}, dim={_q(layer.dim)})[{_q(layer.index)}]"
     if kind == "mean":
-        return f"{x}.mean(dim={_dims(layer.dim)}, keepdim={layer.keepdim!r})"
+        return f"{x}.mean(dim={_dims(layer.dim)}, keepdim={_q(layer.keepdim)})"
     if kind in ("reshape", "view"):
         method = "reshape" if kind == "reshape" else "view"
-        return f"{x}.{method}({x}.shape[0], {', '.join(repr(s) for s in out_shape)})"
+        return f"{x}.{method}({x}.shape[0], {', '.join(_q(s) for s in out_shape)})"
     if kind == "permute":
-        return f"{x}.permute({', '.join(repr(d) for d in layer.dims)})"
+        return f"{x}.permute({', '.join(_q(d) for d in layer.dims)})"
     if kind == "transpose":
-        return f"{x}.transpose({layer.dim0!r}, {layer.dim1!r})"
+        return f"{x}.transpose({_q(layer.dim0)}, {_q(layer.dim1)})"
     if kind == "squeeze":
         shape = in_shapes[0]
         if layer.dim is None:
@@ -312,11 +332,9 @@ def functional(layer, args: list[str], in_shapes, out_shape) -> str:
             return x
         return f"{x}.squeeze({_dims([_torch_dim(d) for d in drop])})"
     if kind == "unsqueeze":
-        return f"{x}.unsqueeze({layer.dim!r})"
+        return f"{x}.unsqueeze({_q(layer.dim)})"
     if kind == "select":
-        return f"{x}.select({layer.dim!r}, {layer.index!r})"
-    if kind == "stochasticdepth":
-        return f"stochastic_depth({x}, {layer.p!r}, {layer.mode!r}, self.training)"
+        return f"{x}.select({_q(layer.dim)}, {_q(layer.index)})"
     if kind in ("matmul", "bmm"):  # matmul for bmm too: a parameter's batch of 1 broadcasts
         return f"torch.matmul({args[0]}, {args[1]})"
     raise _Unexportable(kind)
@@ -336,21 +354,27 @@ FUNCTIONAL = {
     "squeeze",
     "unsqueeze",
     "select",
-    "stochasticdepth",
     "matmul",
     "bmm",
 }
 
 STOCHASTIC_DEPTH = '''
 
-def stochastic_depth(x, p, mode, training):
-    """torchvision.ops.stochastic_depth: drops whole samples ("row") or the batch of a residual branch."""
-    if not training or p == 0.0:
-        return x
-    survival = 1.0 - p
-    size = [x.shape[0]] + [1] * (x.ndim - 1) if mode == "row" else [1] * x.ndim
-    noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
-    return x * noise.div_(survival) if survival > 0.0 else x * noise
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: drops whole samples ("row") or the batch ("batch") of a residual
+    branch while training."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        return x * noise.div_(survival) if survival > 0.0 else x * noise
 '''
 
 LAYER_NORM_2D = '''
@@ -371,8 +395,23 @@ class Attention(nn.Module):
     heads shared by groups of query heads (grouped-query), head_dim features per head, a bias per
     projection; leading dims of the batch-first (..., seq, E) inputs are batch dims."""
 
-    def __init__(self, embed_dim, heads, kv_heads, head_dim, kdim, vdim, q_bias, k_bias, v_bias, out_bias,
-                 add_bias_kv=False, add_zero_attn=False, dropout=0.0, dtype=None):
+    def __init__(
+        self,
+        embed_dim,
+        heads,
+        kv_heads,
+        head_dim,
+        kdim,
+        vdim,
+        q_bias,
+        k_bias,
+        v_bias,
+        out_bias,
+        add_bias_kv=False,
+        add_zero_attn=False,
+        dropout=0.0,
+        dtype=None,
+    ):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
         self.add_zero_attn, self.dropout = add_zero_attn, dropout
@@ -397,9 +436,14 @@ class Attention(nn.Module):
 
         def split(x, n):
             return x.unflatten(-1, (n, self.head_dim)).transpose(-2, -3)
+
         out = nn.functional.scaled_dot_product_attention(
-            split(q, self.heads), split(k, self.kv_heads), split(v, self.kv_heads),
-            dropout_p=self.dropout if self.training else 0.0, enable_gqa=True)
+            split(q, self.heads),
+            split(k, self.kv_heads),
+            split(v, self.kv_heads),
+            dropout_p=self.dropout if self.training else 0.0,
+            enable_gqa=True,
+        )
         return self.out_proj(out.transpose(-2, -3).flatten(-2))
 '''
 
@@ -414,9 +458,9 @@ def named_sequential(children):
     return sequential
 '''
 
-HELPERS = {"LayerNorm2d": LAYER_NORM_2D, "Attention": ATTENTION}
+HELPERS = {"LayerNorm2d": LAYER_NORM_2D, "Attention": ATTENTION, "StochasticDepth": STOCHASTIC_DEPTH}
 # Module-level names of the generated code: no local variable or constructor argument takes one.
-GLOBALS = frozenset({"self", "torch", "nn", "build_model", "example_inputs", "stochastic_depth", "named_sequential"})
+GLOBALS = frozenset({"self", "torch", "nn", "build_model", "example_inputs", "named_sequential"})
 
 
 # ---------------------------------------------------------------- writing expressions
@@ -482,6 +526,36 @@ def _lines(e, indent: str, head: str, tail: str, sub) -> list[str]:
     return [*lines, closing]
 
 
+def _wrap(line: str, indent: str) -> list[str]:
+    """A generated statement as ruff format writes it: too long, its last bracket pair split (the
+    contents on one line if they fit, else one item a line)."""
+    if len(indent) + len(line) <= LINE or not line.endswith(")"):
+        return [indent + line]
+    import io
+    import tokenize
+
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(line).readline) if t.type == tokenize.OP]
+    depth, commas, opening = 0, [], None
+    for token in reversed(tokens):
+        if token.string in ")]}":
+            depth += 1
+        elif token.string in "([{":
+            depth -= 1
+            if depth == 0:
+                opening = token.start[1]
+                break
+        elif token.string == "," and depth == 1:
+            commas.append(token.start[1])
+    if opening is None:
+        return [indent + line]
+    inner, more = line[opening + 1 : -1], indent + "    "
+    if len(more) + len(inner) <= LINE:
+        return [f"{indent}{line[: opening + 1]}", more + inner, f"{indent})"]
+    bounds = [opening, *sorted(commas), len(line) - 1]
+    items = [line[a + 1 : b].strip() for a, b in zip(bounds, bounds[1:])]
+    return [f"{indent}{line[: opening + 1]}", *(f"{more}{item}," for item in items), f"{indent})"]
+
+
 def _holes(e):
     if isinstance(e, Hole):
         yield e
@@ -539,6 +613,16 @@ class _Mod:
     values: list[str] = field(default_factory=list)  # class mode: its constructor arguments' values
 
 
+class _ClassName:
+    """A class's name where it is used, known once every class is (a placeholder until then)."""
+
+    def __init__(self, classes: list[_Class], index: int):
+        self.classes, self.index = classes, index
+
+    def __str__(self) -> str:
+        return self.classes[self.index].name or f"\x01{self.index}\x01"
+
+
 @dataclass(eq=False)
 class _Body:
     """A class's __init__ statements (expressions with holes) and forward, for one module."""
@@ -569,7 +653,6 @@ class _Writer:
         self.leaves = {node.name for node in self.graph.nodes}
         self.kinds = {node.name: node.kind for node in self.graph.nodes}
         self.helpers: set[str] = set()  # generated module classes the code uses
-        self.uses_depth = False
         self.uses_named = False
         self.sources: dict[str, Call | None] = {}
         self.readers: dict[str, list[int]] = {}
@@ -753,14 +836,14 @@ class _Writer:
             given = [a.get(name) for a in args]
             if not all(type(v) in (int, float, str, bool) for v in given):
                 continue
-            texts = [repr(v) for v in given]
+            texts = [_q(v) for v in given]
             if name in params and params[name] != texts:
                 continue
             if texts == values:
                 params[name] = texts
                 return name
             if all(type(v) is int and v > 0 for v in given) and all(re.fullmatch(r"\d+", v) for v in values):
-                ratios = {int(v) // g if int(v) % g == 0 else 0 for v, g in zip(values, given)}
+                ratios = {int(v) // g if int(v) % g == 0 else 0 for v, g in zip(values, given) if g}
                 if len(ratios) == 1 and (k := ratios.pop()) > 1:
                     params[name] = texts
                     return f"{name} * {k}"
@@ -782,7 +865,7 @@ class _Writer:
         init: list[tuple[str, Any]] = []
         for part, child in owner.children.items():
             self.init(owner, part, child, init)
-        holes = [h for _, e in init if not isinstance(e, str) for h in _holes(e)]
+        holes = [h for _, e in init for h in _holes(e)]
         forward, signature = self.forward(owner)
         return _Body(init, forward, signature, holes)
 
@@ -790,15 +873,19 @@ class _Writer:
         """The statements that build `child` in `owner`'s __init__."""
         if child.node is not None and self.sources[child.name] is None:
             if child.node.kind in ("parameter", "buffer"):
-                parent = self.access(owner, child.parts[:-1])
-                init.append(("", f"{parent}.{self.tensor(child.node)}"))
+                init.append(("", self.tensor(owner, child)))
             return
         init.append((part, self.constructor(child)))
         if child.mode in ("list", "dict"):  # its tensors, registered on it once it exists
-            for inner in self.walk(child):
-                if inner.node is not None and inner.node.kind in ("parameter", "buffer"):
-                    parent = self.access(owner, inner.parts[:-1])
-                    init.append(("", f"{parent}.{self.tensor(inner.node)}"))
+            init += [("", self.tensor(owner, leaf)) for leaf in self.tensors(child)]
+
+    def tensors(self, mod: _Mod):
+        """The parameters and buffers in a list or dict (not those a class or chain in it holds)."""
+        for child in mod.children.values():
+            if child.node is not None and child.node.kind in ("parameter", "buffer"):
+                yield child
+            elif child.mode in ("list", "dict"):
+                yield from self.tensors(child)
 
     def modules(self, mod: _Mod) -> list[tuple[str, _Mod]]:
         """A container's children that are modules (not tensors or torch operations), in order."""
@@ -811,7 +898,9 @@ class _Writer:
             return source
         if mod.mode == "class":
             cls = self.classes[mod.group]
-            return Call(f"\x01{mod.group}\x01", [Kw(p, Hole(v, p)) for p, v in zip(cls.params, mod.values)])
+            return Call(
+                _ClassName(self.classes, mod.group), [Kw(p, Hole(v, p)) for p, v in zip(cls.params, mod.values)]
+            )
         modules = self.modules(mod)
         items = [self.constructor(c) for _, c in modules]
         names = [part for part, _ in modules]
@@ -819,27 +908,31 @@ class _Writer:
             return Call("nn.ModuleList", [Call("", items, "[]", runs=True)])
         if mod.mode == "sequential" and names == [str(i) for i in range(len(names))]:
             return Call("nn.Sequential", items, runs=True)
-        pairs = [Pair(repr(name), item) for name, item in zip(names, items)]
+        pairs = [Pair(_q(name), item) for name, item in zip(names, items)]
         if mod.mode == "sequential":
             self.uses_named = True
             return Call("named_sequential", [Call("", pairs, "{}")])
         return Call("nn.ModuleDict", [Call("", pairs, "{}")])
 
-    def tensor(self, node) -> str:
-        """`register_parameter(...)` or `register_buffer(...)` for a parameter or buffer layer."""
-        layer, name = node.layer, node.name.split(".")[-1]
+    def tensor(self, owner: _Mod, mod: _Mod) -> Call:
+        """`register_parameter(...)` or `register_buffer(...)` for a parameter or buffer layer, on its parent."""
+        node = mod.node
+        assert node is not None
+        layer, name, parent = node.layer, _q(mod.parts[-1]), self.access(owner, mod.parts[:-1])
         if node.kind == "parameter":
-            shape = (1, *self.shapes[node.name])
-            grad = "" if layer.requires_grad else ", requires_grad=False"
-            dtype = f", dtype=torch.{TORCH_DTYPES[layer.dtype]}" if layer.dtype else ""
-            zeros = f"torch.zeros({', '.join(map(str, shape))}{dtype})"
-            return f"register_parameter({name!r}, nn.Parameter({zeros}{grad}))"
+            sizes: list = [_hole(size, "size") for size in (1, *self.shapes[node.name])]
+            if layer.dtype:
+                sizes.append(Kw("dtype", f"torch.{TORCH_DTYPES[layer.dtype]}"))
+            grad = [] if layer.requires_grad else [Kw("requires_grad", "False")]
+            return Call(
+                f"{parent}.register_parameter", [name, Call("nn.Parameter", [Call("torch.zeros", sizes), *grad])]
+            )
         assert isinstance(layer, Buffer)
         shape = layer.shape if isinstance(layer.shape, tuple) else (layer.shape,)
         # zeros: valid indices for the embeddings that read a buffer (position and token-type ids)
         ids = any(n.kind in ("embedding", "embeddingbag") and node.name in n.inputs for n in self.graph.nodes)
-        dtype = ", dtype=torch.long" if ids else ""
-        return f"register_buffer({name!r}, torch.zeros({shape!r}{dtype}), persistent={layer.persistent!r})"
+        zeros = Call("torch.zeros", [_hole(shape, "shape"), *([Kw("dtype", "torch.long")] if ids else [])])
+        return Call(f"{parent}.register_buffer", [name, zeros, Kw("persistent", _q(layer.persistent))])
 
     def access(self, owner: _Mod, parts: tuple[str, ...], parameter: bool = False) -> str:
         """Source that reaches a module (or, with `parameter`, a tensor: the last part) from `self` in owner."""
@@ -847,7 +940,7 @@ class _Writer:
         relative = parts[len(owner.parts) :]
         for i, part in enumerate(relative):
             if parameter and i == len(relative) - 1:
-                return f"{code}.{part}" if plain(part) else f"getattr({code}, {part!r})"
+                return f"{code}.{part}" if plain(part) else f"getattr({code}, {_q(part)})"
             if mod.mode == "sequential":
                 code += f"[{[p for p, _ in self.modules(mod)].index(part)}]"
             elif mod.mode == "list":
@@ -855,9 +948,9 @@ class _Writer:
             elif plain(part):
                 code += f".{part}"
             elif mod.mode == "dict":
-                code += f"[{part!r}]"
+                code += f"[{_q(part)}]"
             else:
-                code = f"getattr({code}, {part!r})"
+                code = f"getattr({code}, {_q(part)})"
             mod = mod.children[part]
         return code
 
@@ -865,11 +958,11 @@ class _Writer:
         lines = []
         for attribute, e in body.init:
             if not attribute:
-                lines.append(indent + e)
+                lines += _lines(e, indent, "", "", sub)
             elif plain(attribute):
                 lines += _lines(e, indent, f"self.{attribute} = ", "", sub)
             else:
-                lines += _lines(e, indent, f"self.add_module({attribute!r}, ", ")", sub)
+                lines += _lines(e, indent, f"self.add_module({_q(attribute)}, ", ")", sub)
         return lines
 
     # -- forward
@@ -926,12 +1019,16 @@ class _Writer:
         for param, name in zip(params, names):
             variables[param] = fresh(name)
             holder[variables[param]] = param
+        # a parameter or buffer is read where it is used (self.pos_embedding), not through a variable
+        tensors = {
+            unit.name for unit, _, _ in steps if unit.node is not None and unit.node.kind in ("parameter", "buffer")
+        }
         continues: list[str | None] = []
         for s, (_, reads, writes) in enumerate(steps):
             chosen = None
             if len(writes) == 1:
                 for name in reads:
-                    movable = name not in params or variables[name] == "x"
+                    movable = name not in tensors and (name not in params or variables[name] == "x")
                     if movable and last_read.get(name) == s and name not in kept:
                         chosen = name
                         break
@@ -940,6 +1037,9 @@ class _Writer:
         lines = []
         for s, (unit, reads, writes) in enumerate(steps):
             expression = self.expression(owner, unit, [variables[n] for n in reads])
+            if unit.name in tensors:
+                variables[unit.name] = expression
+                continue
             targets = []
             for name in writes:
                 previous = continues[s]
@@ -967,7 +1067,6 @@ class _Writer:
             return tensor if node.kind == "parameter" else tensor + "[None]"  # a batch of one, as a parameter's
         if self.sources[node.name] is not None:
             return self.module_call(node, self.access(owner, unit.parts), args)
-        self.uses_depth |= node.kind == "stochasticdepth"
         if node.kind == "concat":
             args = self.batched(node, args)
         return functional(node.layer, args, [self.shapes[n] for n in node.inputs], self.shapes[node.name])
@@ -1008,7 +1107,7 @@ class _Writer:
                     theirs = self.access(self.root, owner.parts) + ".weight"
                 if node.kind == "parameter":
                     parent = self.access(self.root, parts[:-1])
-                    lines.append(f"{parent}.register_parameter({parts[-1]!r}, {theirs})")
+                    lines.append(f"{parent}.register_parameter({_q(parts[-1])}, {theirs})")
                 else:
                     lines.append(f"{self.access(self.root, parts)}.weight = {theirs}")
             if node.frozen:
@@ -1054,8 +1153,8 @@ class _Writer:
             subs = {id(h): text for h, text in zip(c.body.holes, c.subs)}
             blocks += self.init_lines(c.body, lambda h, subs=subs: subs[id(h)])
             blocks += ["", "    " + c.body.signature]
-            blocks += ["        " + line for line in c.body.forward]
-        shapes = ", ".join(f"{name!r}: {list(shape)!r}" for name, shape in spec.inputs.items())
+            blocks += [wrapped for line in c.body.forward for wrapped in _wrap(line, "        ")]
+        shapes = ", ".join(f"{_q(name)}: {list(shape)!r}" for name, shape in spec.inputs.items())
         tokens = self.token_inputs()
         lines = [
             f'"""{cls}, exported by paramcalc from a spec ({len(self.graph.nodes)} layers).',
@@ -1066,23 +1165,21 @@ class _Writer:
             "import torch",
             "from torch import nn",
         ]
-        if self.uses_depth:
-            lines += STOCHASTIC_DEPTH.rstrip("\n").split("\n")
         if self.uses_named:
             lines += NAMED_SEQUENTIAL.rstrip("\n").split("\n")
         for helper in sorted(self.helpers):
             lines += HELPERS[helper].rstrip("\n").split("\n")
         lines += blocks
         lines += ["", "", f"class {cls}(nn.Module):", "    def __init__(self):", "        super().__init__()"]
-        lines += self.init_lines(root, _literal) + [f"        {line}" for line in self.after()]
+        lines += self.init_lines(root, _literal) + [w for line in self.after() for w in _wrap(line, "        ")]
         lines += ["", "    " + root.signature]
-        lines += [f"        {line}" for line in root.forward]
+        lines += [wrapped for line in root.forward for wrapped in _wrap(line, "        ")]
         lines += ["", ""]
         lines += ["def build_model():", f"    return {cls}()", "", ""]
         lines += [
             "# per-sample shapes of the inputs, in forward's order; token-id inputs with their vocabulary",
             f"INPUT_SHAPES = {{{shapes}}}",
-            f"TOKEN_INPUTS = {tokens!r}",
+            f"TOKEN_INPUTS = {_q(tokens)}",
             "",
             "",
             "def example_inputs(batch=1, generator=None):",
@@ -1096,8 +1193,7 @@ class _Writer:
             "    return tuple(out)",
             "",
         ]
-        # classes are named once all are known: a nested class is written as its index until then
-        return re.sub("\x01(\\d+)\x01", lambda m: self.classes[int(m.group(1))].name, "\n".join(lines))
+        return "\n".join(lines)
 
     def token_inputs(self) -> dict[str, int]:
         """Inputs read by an embedding are token ids: the smallest table bounds them."""
