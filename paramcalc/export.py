@@ -627,10 +627,11 @@ class _ClassName:
 class _Body:
     """A class's __init__ statements (expressions with holes) and forward, for one module."""
 
-    init: list[tuple[str, Any]]  # (attribute, constructor) or ("", raw statement)
-    forward: list[str]
+    init: list[tuple[str, Any]]  # (attribute, constructor) or ("", a statement)
+    forward: list[str]  # a shape hole (holes[in_init:]) is written \x02index\x02
     signature: str
     holes: list[Hole] = field(default_factory=list)
+    in_init: int = 0
 
 
 @dataclass(eq=False)
@@ -816,6 +817,9 @@ class _Writer:
                 cls.subs.append(values[0])
                 continue
             expression = self.from_args(values, args, params)
+            inner = [v[1:-1] for v in values if v[:1] + v[-1:] == "[]"]  # [96] where an argument is 96
+            if expression is None and len(inner) == len(values):
+                expression = next((f"[{name}]" for name, texts in params.items() if texts == inner), None)
             if expression is None:
                 key = tuple(values)
                 if key not in by_values:
@@ -865,9 +869,10 @@ class _Writer:
         init: list[tuple[str, Any]] = []
         for part, child in owner.children.items():
             self.init(owner, part, child, init)
-        holes = [h for _, e in init for h in _holes(e)]
+        self.shape_holes: list[Hole] = []
         forward, signature = self.forward(owner)
-        return _Body(init, forward, signature, holes)
+        holes = [h for _, e in init for h in _holes(e)]
+        return _Body(init, forward, signature, holes + self.shape_holes, len(holes))
 
     def init(self, owner: _Mod, part: str, child: _Mod, init: list):
         """The statements that build `child` in `owner`'s __init__."""
@@ -1067,6 +1072,10 @@ class _Writer:
             return tensor if node.kind == "parameter" else tensor + "[None]"  # a batch of one, as a parameter's
         if self.sources[node.name] is not None:
             return self.module_call(node, self.access(owner, unit.parts), args)
+        if node.kind in ("reshape", "view") and owner.mode == "class":  # the shape may differ between uses
+            local = unit.name[len(owner.name) + 1 :]
+            self.shape_holes.append(Hole(_q(tuple(self.shapes[node.name])), f"{local}_shape"))
+            return f"{args[0]}.{node.kind}({args[0]}.shape[0], \x02{len(self.shape_holes) - 1}\x02)"
         if node.kind == "concat":
             args = self.batched(node, args)
         return functional(node.layer, args, [self.shapes[n] for n in node.inputs], self.shapes[node.name])
@@ -1139,21 +1148,7 @@ class _Writer:
             c.name = name
             taken.add(name)
         root = self.body(self.root)
-        blocks: list[str] = []
-        for c in self.classes:
-            blocks += ["", ""]
-            if variants[c.definition] > 1:
-                blocks += [
-                    f"# {c.name}: one of {variants[c.definition]} classes for one block of the spec, whose uses differ",
-                    "# in structure (a `when:`, or a kind chosen by an argument)",
-                ]
-            blocks.append(f"class {c.name}(nn.Module):")
-            blocks += _lines(Call("def __init__", ["self", *c.params]), "    ", "", ":", str)
-            blocks.append("        super().__init__()")
-            subs = {id(h): text for h, text in zip(c.body.holes, c.subs)}
-            blocks += self.init_lines(c.body, lambda h, subs=subs: subs[id(h)])
-            blocks += ["", "    " + c.body.signature]
-            blocks += [wrapped for line in c.body.forward for wrapped in _wrap(line, "        ")]
+        blocks = [line for c in self.classes for line in self.render_class(c, variants[c.definition])]
         shapes = ", ".join(f"{_q(name)}: {list(shape)!r}" for name, shape in spec.inputs.items())
         tokens = self.token_inputs()
         lines = [
@@ -1173,7 +1168,7 @@ class _Writer:
         lines += ["", "", f"class {cls}(nn.Module):", "    def __init__(self):", "        super().__init__()"]
         lines += self.init_lines(root, _literal) + [w for line in self.after() for w in _wrap(line, "        ")]
         lines += ["", "    " + root.signature]
-        lines += [wrapped for line in root.forward for wrapped in _wrap(line, "        ")]
+        lines += [wrapped for line in root.forward for wrapped in _wrap(line, "        ")]  # (no shape holes)
         lines += ["", ""]
         lines += ["def build_model():", f"    return {cls}()", "", ""]
         lines += [
@@ -1194,6 +1189,41 @@ class _Writer:
             "",
         ]
         return "\n".join(lines)
+
+    def render_class(self, c: _Class, variants: int) -> list[str]:
+        lines = ["", ""]
+        if variants > 1:
+            lines += [
+                f"# {c.name}: one of {variants} classes for one block of the spec, whose uses differ",
+                "# in structure (a `when:`, or a kind chosen by an argument)",
+            ]
+        lines.append(f"class {c.name}(nn.Module):")
+        lines += _lines(Call("def __init__", ["self", *c.params]), "    ", "", ":", str)
+        lines.append("        super().__init__()")
+        subs = {id(h): text for h, text in zip(c.body.holes, c.subs)}
+        lines += self.init_lines(c.body, lambda h: subs[id(h)])
+        used = self.shapes_used(c, lines)
+        lines += ["", "    " + c.body.signature]
+        forward = [re.sub("\x02(\\d+)\x02", lambda m: used[int(m.group(1))], line) for line in c.body.forward]
+        return lines + [wrapped for line in forward for wrapped in _wrap(line, "        ")]
+
+    def shapes_used(self, c: _Class, init: list[str]) -> list[str]:
+        """The text of each shape hole in forward: the shape, or `*self.NAME` where uses differ (an
+        argument, kept by __init__)."""
+        texts = []
+        children = set(c.members[0].children)
+        for hole, text in zip(c.body.holes[c.body.in_init :], c.subs[c.body.in_init :]):
+            assert text is not None
+            if text == hole.value:
+                texts.append(text[1:-1].rstrip(","))
+                continue
+            attribute = text
+            while attribute in children or attribute in RESERVED:
+                attribute += "_"
+            if f"*self.{attribute}" not in texts:  # a shape argument used twice is kept once
+                init.append(f"        self.{attribute} = {text}")
+            texts.append(f"*self.{attribute}")
+        return texts
 
     def token_inputs(self) -> dict[str, int]:
         """Inputs read by an embedding are token ids: the smallest table bounds them."""
