@@ -2,12 +2,16 @@
 
 Pure text generation (torch is never imported here). The module tree follows the spec's hierarchical
 names, so `state_dict()` keys are the spec's names (`layer1.0.conv1.weight`): a spec written with
-torchvision's names loads torchvision's weights. Containers are `nn.ModuleDict`s, whose keys may be any
-string (`"0"`); `forward` is the spec's graph in execution order.
+torchvision's names loads torchvision's weights. Each block of the spec is a class; literals that
+differ between its uses become constructor arguments (named after the block's arguments where they
+match), uses that differ in structure (a `when:`) get one class each. A repeat or group that is a
+plain chain is an nn.Sequential, else an nn.ModuleList / nn.ModuleDict that the enclosing forward
+walks. Calls are written as ruff format writes them.
 
 Spec text is untrusted: every value written into the code is a validated field value passed through
-repr(), every name is either a plain ASCII identifier or a repr()'d string key, and every local variable
-is generated here. Nothing from a spec is ever written into a comment.
+repr() (_q), every name is either a plain ASCII identifier or a repr()'d string, class names keep only
+ASCII letters and digits, and every local variable is generated here. Nothing from a spec is ever
+written into a comment.
 """
 
 from __future__ import annotations
