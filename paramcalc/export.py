@@ -499,8 +499,15 @@ def _flat(e, sub) -> str:
         return f"{e.key}: {_flat(e.value, sub)}"
     if isinstance(e, Star):
         return f"*[{_flat(e.item, sub)} for _ in range({e.count})]"
-    inner = ", ".join(_flat(i, sub) for i in _visible(e, sub))
+    items = _visible(e, sub)
+    if _comprehension(e, items):  # [Block() for _ in range(3)], not [*[...]]
+        return _flat(items[0], sub)[1:]
+    inner = ", ".join(_flat(i, sub) for i in items)
     return f"{e.func}{e.brackets[0]}{inner}{e.brackets[1]}"
+
+
+def _comprehension(e: Call, items: list) -> bool:
+    return e.brackets == "[]" and not e.func and len(items) == 1 and isinstance(items[0], Star)
 
 
 def _lines(e, indent: str, head: str, tail: str, sub) -> list[str]:
@@ -518,6 +525,13 @@ def _lines(e, indent: str, head: str, tail: str, sub) -> list[str]:
         item = _lines(e.item, inner, "", "", sub)
         return [f"{indent}{head}*[", *item, f"{inner}for _ in range({e.count})", f"{indent}]{tail}"]
     items = _visible(e, sub)
+    if _comprehension(e, items):
+        return [
+            f"{indent}{head}[",
+            *_lines(items[0].item, inner, "", "", sub),
+            f"{inner}for _ in range({items[0].count})",
+            f"{indent}]{tail}",
+        ]
     opening, closing = f"{indent}{head}{e.func}{e.brackets[0]}", f"{indent}{e.brackets[1]}{tail}"
     together = inner + ", ".join(_flat(i, sub) for i in items)
     if len(together) <= LINE:
