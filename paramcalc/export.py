@@ -544,11 +544,11 @@ def _lines(e, indent: str, head: str, tail: str, sub) -> list[str]:
     return [*lines, closing]
 
 
-def _wrap(line: str, indent: str) -> list[str]:
+def _wrap(line: str, indent: str, tail: str = "") -> list[str]:
     """A generated statement as ruff format writes it: too long, its last bracket pair split (the
-    contents on one line if they fit, else one item a line)."""
-    if len(indent) + len(line) <= LINE or not line.endswith(")"):
-        return [indent + line]
+    contents on one line if they fit, else one item a line, each split the same way)."""
+    if len(indent) + len(line) + len(tail) <= LINE or line[-1:] not in ")]}":
+        return [indent + line + tail]
     import io
     import tokenize
 
@@ -565,13 +565,15 @@ def _wrap(line: str, indent: str) -> list[str]:
         elif token.string == "," and depth == 1:
             commas.append(token.start[1])
     if opening is None:
-        return [indent + line]
-    inner, more = line[opening + 1 : -1], indent + "    "
+        return [indent + line + tail]
+    head, inner, more = line[: opening + 1], line[opening + 1 : -1], indent + "    "
     if len(more) + len(inner) <= LINE:
-        return [f"{indent}{line[: opening + 1]}", more + inner, f"{indent})"]
+        return [indent + head, more + inner, indent + line[-1] + tail]
     bounds = [opening, *sorted(commas), len(line) - 1]
     items = [line[a + 1 : b].strip() for a, b in zip(bounds, bounds[1:])]
-    return [f"{indent}{line[: opening + 1]}", *(f"{more}{item}," for item in items), f"{indent})"]
+    if len(items) == 1:
+        return [indent + head, *_wrap(items[0], more), indent + line[-1] + tail]
+    return [indent + head, *(w for item in items for w in _wrap(item, more, ",")), indent + line[-1] + tail]
 
 
 def _holes(e):
