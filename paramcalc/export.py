@@ -17,6 +17,7 @@ written into a comment.
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,8 @@ def _q(value) -> str:
         return f"[{inner}]" if type(value) is list else f"({inner}{',' if len(value) == 1 else ''})"
     if type(value) is dict:
         return "{" + ", ".join(f"{_q(k)}: {_q(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float) and not math.isfinite(value):  # repr() gives `inf`, a name in Python
+        return f'float("{value!r}")'
     return repr(value)
 
 

@@ -134,6 +134,14 @@ def test_names_torch_cannot_hold_are_refused(name, why):
         export_pytorch(parse_spec(f"input: [4]\nlayers:\n  - linear: {{out: 2, name: {json.dumps(name)}}}\n"))
 
 
+def test_infinite_values_are_python():
+    source = export_pytorch(
+        parse_spec("input: [4]\nlayers:\n  - layernorm: {eps: .inf}\n  - leakyrelu: {negative_slope: -.inf}\n")
+    )
+    assert 'eps=float("inf")' in source and 'negative_slope=float("-inf")' in source
+    compile(source, "<exported>", "exec")
+
+
 def test_a_name_inside_a_layer_is_refused():
     text = "input: [4]\nlayers:\n  - linear: {out: 4, name: a}\n  - linear: {out: 2, name: a.weight}\n"
     with pytest.raises(SpecError, match="would live inside layer 'a'"):
