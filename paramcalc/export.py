@@ -101,6 +101,7 @@ class Hole:
     value: str
     label: str  # the argument's name if it becomes one (torch's name for the field)
     default: bool = False  # a keyword argument at its default: left out where every use has it
+    where: str = ""  # the attribute it builds, for the argument's name
 
 
 @dataclass(eq=False)
@@ -466,8 +467,23 @@ def named_sequential(children):
 '''
 
 HELPERS = {"LayerNorm2d": LAYER_NORM_2D, "Attention": ATTENTION, "StochasticDepth": STOCHASTIC_DEPTH}
-# Module-level names of the generated code: no local variable or constructor argument takes one.
-GLOBALS = frozenset({"self", "torch", "nn", "build_model", "example_inputs", "named_sequential"})
+# Names the generated code reads (its module-level names, the builtins it calls, the comprehension's
+# `_`): no local variable or constructor argument takes one.
+GLOBALS = frozenset(
+    {
+        "self",
+        "torch",
+        "nn",
+        "build_model",
+        "example_inputs",
+        "named_sequential",
+        "super",
+        "getattr",
+        "float",
+        "range",
+        "_",
+    }
+)
 
 
 # ---------------------------------------------------------------- writing expressions
@@ -846,7 +862,7 @@ class _Writer:
             if expression is None:
                 key = tuple(values)
                 if key not in by_values:
-                    by_values[key] = self.unique(hole.label, params)
+                    by_values[key] = self.unique(hole, params)
                     params[by_values[key]] = values
                 expression = by_values[key]
             cls.subs.append(expression)
@@ -877,8 +893,11 @@ class _Writer:
         return None
 
     @staticmethod
-    def unique(label: str, taken) -> str:
-        base = _identifier(label, "arg")
+    def unique(hole: Hole, taken) -> str:
+        """An argument's name: the field's (out_channels), else with the attribute's (conv2_out_channels)."""
+        base = _identifier(hole.label, "arg")
+        if base in taken and hole.where:
+            base = _identifier(f"{hole.where}_{hole.label}", "arg")
         base = base if base not in GLOBALS and not base[0].isupper() else f"{base.lower()}_"
         name, n = base, 1
         while name in taken:
@@ -894,7 +913,11 @@ class _Writer:
             self.init(owner, part, child, init)
         self.shape_holes: list[Hole] = []
         forward, signature = self.forward(owner)
-        holes = [h for _, e in init for h in _holes(e)]
+        holes = []
+        for attribute, e in init:
+            for hole in _holes(e):
+                hole.where = attribute
+                holes.append(hole)
         return _Body(init, forward, signature, holes + self.shape_holes, len(holes))
 
     def init(self, owner: _Mod, part: str, child: _Mod, init: list):

@@ -134,6 +134,31 @@ def test_names_torch_cannot_hold_are_refused(name, why):
         export_pytorch(parse_spec(f"input: [4]\nlayers:\n  - linear: {{out: 2, name: {json.dumps(name)}}}\n"))
 
 
+def test_names_the_code_reads_are_never_shadowed():
+    """A layer or block argument named like a builtin the code calls does not become a variable or argument."""
+    text = """
+input: [4]
+blocks:
+  b:
+    args: {super: null, getattr: 1, _: 2}
+    layers:
+      - linear: {out: $super, name: getattr}
+      - linear: {out: $getattr, name: super}
+      - linear: {out: $_, name: range}
+layers:
+  - b: {super: 4, getattr: 3, _: 2}
+  - b: {super: 5, getattr: 4, _: 3}
+  - b: {super: 5, getattr: 4, _: 3}
+  - b: {super: 5, getattr: 4, _: 3, name: "0"}
+"""
+    source = export_pytorch(parse_spec(text))
+    tree = ast.parse(source)
+    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    arguments = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for a in n.args.args}
+    assert not (stored | arguments) & {"super", "getattr", "float", "range", "torch", "nn"}
+    assert "_" not in arguments
+
+
 def test_infinite_values_are_python():
     source = export_pytorch(
         parse_spec("input: [4]\nlayers:\n  - layernorm: {eps: .inf}\n  - leakyrelu: {negative_slope: -.inf}\n")
