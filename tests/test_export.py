@@ -509,3 +509,65 @@ layers:
     assert set(_classes(source)) == {"XImportOs", "Spec"}
     assert _init_args(_classes(source)["XImportOs"]) == ["self", "n"]  # the hostile argument is not an identifier
     assert "os" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _random_structure(rng) -> str:
+    """A spec of nested blocks, groups and repeats (with `first:` and `when:`), merges reading names
+    from the enclosing scopes, and parameters: the shapes a generator must get right."""
+    count = iter(range(1, 10_000))
+
+    def entries(depth: int, scope: list[str], blocks: list[str], in_block: bool) -> list[dict]:
+        out: list[dict] = []
+        for _ in range(rng.randint(1, 4)):
+            r = rng.random()
+            entry: dict
+            if r < 0.35:
+                entry = {"linear": {"out": "$w" if in_block and rng.random() < 0.5 else 16}}
+            elif r < 0.5:
+                entry = {rng.choice(["relu", "layernorm", "gelu"]): None}
+            elif r < 0.62 and scope:
+                entry = {rng.choice(["add", "mul"]): {"from": rng.choice(scope)}}
+            elif r < 0.7 and in_block:
+                name = f"p{next(count)}"
+                out += [{"parameter": {"shape": [16]}, "name": name}, {"add": {"from": name}}]
+                continue
+            elif r < 0.85 and depth < 3:
+                entry = {"layers": entries(depth + 1, list(scope), blocks, in_block)}
+                if rng.random() < 0.4:
+                    entry["repeat"] = rng.randint(1, 3)
+            elif blocks:
+                entry = {rng.choice(blocks): {"w": 16, "flag": rng.random() < 0.5}}
+                if rng.random() < 0.4:
+                    entry["repeat"] = rng.randint(1, 4)
+                    if rng.random() < 0.5:
+                        entry["first"] = {"flag": True}
+            else:
+                entry = {"dropout": None}
+            if in_block and "repeat" not in entry and "layers" not in entry and rng.random() < 0.2:
+                entry["when"] = "${flag}"
+            if rng.random() < 0.5:
+                entry["name"] = f"n{next(count)}"
+                if "when" not in entry:
+                    scope.append(entry["name"])
+            out.append(entry)
+        return out
+
+    blocks: dict = {}
+    for i in range(rng.randint(0, 3)):
+        blocks[f"b{i}"] = {"args": {"w": 16, "flag": False}, "layers": entries(1, ["input"], list(blocks), True)}
+    doc: dict = {"input": [16], "layers": [*entries(0, ["input"], list(blocks), False), {"linear": {"out": 5}}]}
+    return json.dumps({**doc, "blocks": blocks} if blocks else doc)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_structures_round_trip(seed):
+    import random
+
+    pytest.importorskip("torch")
+    text = _random_structure(random.Random(seed))
+    report = analyze(parse_spec(text))
+    source = export_pytorch(parse_spec(text))
+    assert max(len(line) for line in source.splitlines()) <= 120
+    model, shape = _measure(source)
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+    assert shape == report.output_shape
