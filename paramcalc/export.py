@@ -856,9 +856,6 @@ class _Writer:
                 cls.subs.append(values[0])
                 continue
             expression = self.from_args(values, args, params)
-            inner = [v[1:-1] for v in values if v[:1] + v[-1:] == "[]"]  # [96] where an argument is 96
-            if expression is None and len(inner) == len(values):
-                expression = next((f"[{name}]" for name, texts in params.items() if texts == inner), None)
             if expression is None:
                 key = tuple(values)
                 if key not in by_values:
@@ -866,6 +863,12 @@ class _Writer:
                     params[by_values[key]] = values
                 expression = by_values[key]
             cls.subs.append(expression)
+        for name, texts in list(params.items()):  # [96] where another argument is 96: [channels]
+            inner = [v[1:-1] for v in texts if v[:1] + v[-1:] == "[]"]
+            other = next((n for n, t in params.items() if t == inner), None) if len(inner) == len(texts) else None
+            if other is not None:
+                cls.subs = [f"[{other}]" if sub == name else sub for sub in cls.subs]
+                del params[name]
         cls.params = list(params)
         for j, member in enumerate(cls.members):
             member.values = [params[p][j] for p in cls.params]
