@@ -568,6 +568,8 @@ def _wrap(line: str, indent: str, tail: str = "") -> list[str]:
     contents on one line if they fit, else one item a line, each split the same way)."""
     if len(indent) + len(line) + len(tail) <= LINE or line[-1:] not in ")]}":
         return [indent + line + tail]
+    if line.startswith(" "):  # a loop's body
+        return _wrap(line.lstrip(" "), indent + " " * (len(line) - len(line.lstrip(" "))), tail)
     import io
     import tokenize
 
@@ -1022,12 +1024,27 @@ class _Writer:
     # -- forward
 
     def units(self, mod: _Mod):
-        """The modules `mod`'s forward calls: leaves, classes and chains; through lists and dicts."""
+        """The modules `mod`'s forward calls: leaves, classes, chains and loops; through lists and dicts."""
         for child in mod.children.values():
-            if child.mode in ("list", "dict"):
+            if child.mode == "list" and self.loop(child):
+                yield child
+            elif child.mode in ("list", "dict"):
                 yield from self.units(child)
             else:
                 yield child
+
+    def loop(self, mod: _Mod) -> bool:
+        """A list whose modules each read the one before and the same other values (`for layer in ...`)."""
+        children = list(mod.children.values())
+        if len(children) < 2 or any(c.mode not in ("class", "sequential") or not c.inputs for c in children):
+            return False
+        current, others = children[0].inputs[0], children[0].inputs[1:]
+        for child in children:
+            outputs = child.outputs or [self.graph.nodes[child.indices[-1]].name]
+            if child.inputs != [current, *others] or len(outputs) != 1 or current in others:
+                return False
+            current = outputs[0]
+        return set(mod.outputs) <= {current}
 
     def forward(self, owner: _Mod) -> tuple[list[str], str]:
         """forward's lines and its `def` line. A step that reads a value for the last time writes its
@@ -1036,6 +1053,9 @@ class _Writer:
         for unit in sorted(self.units(owner), key=lambda m: m.indices[0]):
             if unit.node is not None:
                 steps.append((unit, list(unit.node.inputs), [unit.name]))
+            elif unit.mode == "list":  # a loop: its last module's output
+                last = list(unit.children.values())[-1]
+                steps.append((unit, unit.inputs, last.outputs or [self.graph.nodes[last.indices[-1]].name]))
             else:
                 steps.append((unit, unit.inputs, unit.outputs or [self.graph.nodes[unit.indices[-1]].name]))
         if owner.mode == "root":
@@ -1068,7 +1088,13 @@ class _Writer:
 
         def free(variable: str, s: int) -> bool:
             value = holder.get(variable)
-            return value is None or (value not in kept and last_read.get(value, -1) <= s)
+            if value is None or value in kept:
+                return value is None
+            # a loop reads its other inputs in every turn: their variables stay theirs
+            return last_read.get(value, -1) < s or (last_read.get(value) == s and not looping(s, value))
+
+        def looping(s: int, value: str) -> bool:
+            return is_loop(steps[s][0]) and value in steps[s][1][1:]
 
         for param, name in zip(params, names):
             variables[param] = fresh(name)
@@ -1077,11 +1103,15 @@ class _Writer:
         tensors = {
             unit.name for unit, _, _ in steps if unit.node is not None and unit.node.kind in ("parameter", "buffer")
         }
+
+        def is_loop(unit: _Mod) -> bool:
+            return unit.node is None and unit.mode == "list"
+
         continues: list[str | None] = []
         for s, (_, reads, writes) in enumerate(steps):
             chosen = None
             if len(writes) == 1:
-                for name in reads:
+                for name in reads[:1] if is_loop(steps[s][0]) else reads:
                     movable = name not in tensors and (name not in params or variables[name] == "x")
                     if movable and last_read.get(name) == s and name not in kept:
                         chosen = name
@@ -1090,7 +1120,8 @@ class _Writer:
         continued = {c for c in continues if c is not None}
         lines = []
         for s, (unit, reads, writes) in enumerate(steps):
-            expression = self.expression(owner, unit, [variables[n] for n in reads])
+            args = [variables[n] for n in reads]
+            expression = "" if is_loop(unit) else self.expression(owner, unit, args)
             if unit.name in tensors:
                 variables[unit.name] = expression
                 continue
@@ -1108,6 +1139,16 @@ class _Writer:
                 variables[name] = variable
                 holder[variable] = name
                 targets.append(variable)
+            if is_loop(unit):  # out = input; for layer in self.layers: out = layer(out, ...)
+                (target,) = targets
+                if target != args[0]:
+                    lines.append(f"{target} = {args[0]}")
+                layer = fresh("layer")
+                lines += [
+                    f"for {layer} in {self.access(owner, unit.parts)}:",
+                    f"    {target} = {layer}({', '.join([target, *args[1:]])})",
+                ]
+                continue
             lines.append(f"{', '.join(targets)} = {expression}")
         lines.append(f"return {', '.join(variables[n] for n in outputs)}")
         return lines, f"def forward(self, {', '.join(variables[p] for p in params)}):"

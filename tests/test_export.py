@@ -444,7 +444,7 @@ def test_repeats_and_chains_are_sequential():
     assert "        x = self.layer3(x)\n" in source
 
 
-# A repeat whose body also reads a layer outside it is not a chain: a ModuleList the forward walks.
+# A repeat whose body also reads a layer outside it is not a chain: a ModuleList the forward loops over.
 NOT_A_CHAIN = """
 input: [16]
 blocks:
@@ -471,7 +471,7 @@ def test_a_repeat_that_is_not_a_chain_is_a_module_list():
     source = export_pytorch(parse_spec(NOT_A_CHAIN))
     assert "self.layers = nn.ModuleList([Mix() for _ in range(3)])" in source
     assert "def forward(self, x, stem):" in source  # the block's input, and the layer it reads outside
-    assert "out = self.layers[0](out, x)" in source and "out = self.layers[2](out, x)" in source
+    assert "        for layer in self.layers:\n            out = layer(out, x)\n" in source
     # a group whose layers do not form a chain (b reads `layers`, not a): a ModuleDict
     assert 'self.heads = nn.ModuleDict({"a": nn.Linear(16, 4), "b": nn.Linear(16, 4)})' in source
 
@@ -554,8 +554,14 @@ def _random_structure(rng) -> str:
 
     blocks: dict = {}
     for i in range(rng.randint(0, 3)):
-        blocks[f"b{i}"] = {"args": {"w": 16, "flag": False}, "layers": entries(1, ["input"], list(blocks), True)}
-    doc: dict = {"input": [16], "layers": [*entries(0, ["input"], list(blocks), False), {"linear": {"out": 5}}]}
+        # a block may read `stem`, outside it: its class's forward takes it, a repeat of it is a loop
+        blocks[f"b{i}"] = {
+            "args": {"w": 16, "flag": False},
+            "layers": entries(1, ["input", "stem"], list(blocks), True),
+        }
+    stem = {"linear": {"out": 16}, "name": "stem"}
+    layers = [stem, *entries(0, ["input", "stem"], list(blocks), False), {"linear": {"out": 5}}]
+    doc: dict = {"input": [16], "layers": layers}
     return json.dumps({**doc, "blocks": blocks} if blocks else doc)
 
 
@@ -563,7 +569,7 @@ def _random_structure(rng) -> str:
 def test_random_structures_round_trip(seed):
     import random
 
-    pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
     text = _random_structure(random.Random(seed))
     report = analyze(parse_spec(text))
     source = export_pytorch(parse_spec(text))
@@ -571,3 +577,18 @@ def test_random_structures_round_trip(seed):
     model, shape = _measure(source)
     assert sum(p.numel() for p in model.parameters()) == report.totals.params
     assert shape == report.output_shape
+    # forward computes the spec's graph: every width is 16, so only this catches a wrong variable read
+    analysis = _Analysis(parse_spec(text))
+    analysis.run()
+    x = torch.randn(2, 16, generator=torch.Generator().manual_seed(seed))
+    values = {"input": x}
+    for node in analysis.graph.nodes:
+        inputs = [values[name] for name in node.inputs]
+        if node.kind == "parameter":
+            values[node.name] = model.get_parameter(node.name)
+        elif node.kind in ("add", "mul"):
+            values[node.name] = inputs[0] + inputs[1] if node.kind == "add" else inputs[0] * inputs[1]
+        else:
+            values[node.name] = model.get_submodule(node.name)(inputs[0])
+    with torch.no_grad():
+        assert torch.allclose(model(x), values[analysis.graph.outputs[-1]])
