@@ -4,9 +4,11 @@ Pure text generation (torch is never imported here). The module tree follows the
 names, so `state_dict()` keys are the spec's names (`layer1.0.conv1.weight`): a spec written with
 torchvision's names loads torchvision's weights. Each block of the spec is a class; literals that
 differ between its uses become constructor arguments (named after the block's arguments where they
-match), uses that differ in structure (a `when:`) get one class each. A repeat or group that is a
-plain chain is an nn.Sequential, else an nn.ModuleList / nn.ModuleDict that the enclosing forward
-walks. Calls are written as ruff format writes them.
+match), a module some uses leave out (`when:`) is optional (a flag argument), uses that differ
+otherwise in structure get one class each. A repeat or group that is a plain chain is an
+nn.Sequential; a repeat of blocks that also read other values an nn.ModuleList forward loops over;
+else an nn.ModuleList / nn.ModuleDict whose modules forward calls. Calls are written as ruff format
+writes them.
 
 Spec text is untrusted: every value written into the code is a validated field value passed through
 repr() (_q), every name is either a plain ASCII identifier or a repr()'d string, class names keep only
@@ -683,6 +685,8 @@ class _Class:
     name: str = ""
     params: list[str] = field(default_factory=list)
     subs: list[str | None] = field(default_factory=list)  # each hole's text in the class
+    optional: dict[str, list[bool]] = field(default_factory=dict)  # attribute: whether each use has it
+    flags: dict[str, str] = field(default_factory=dict)  # attribute: the argument that says so
 
 
 class _Writer:
@@ -814,57 +818,151 @@ class _Writer:
 
     def write(self) -> str:
         classes = [m for m in self.walk(self.root) if m.mode == "class"]
+        levels = self.levels(classes)
+        for level in sorted(set(levels.values())):
+            groups: dict[tuple[str, str], _Class] = {}
+            bodies: dict[int, _Body] = {}
+            for mod in classes:
+                if levels[id(mod)] != level:
+                    continue
+                assert mod.block is not None
+                body = bodies[id(mod)] = self.body(mod)
+                key = (mod.block.kind, "\n".join([*self.skeleton(body), *body.forward, body.signature]))
+                if key not in groups:
+                    groups[key] = _Class(mod.block.kind, [], body)
+                groups[key].members.append(mod)
+            holes: dict[int, list[list[Hole | None]]] = {
+                id(c): [list(bodies[id(m)].holes) for m in c.members] for c in groups.values()
+            }
+            kept = self.merge(list(groups.values()), holes)
+            for cls in kept:
+                self.classes.append(cls)
+                for mod in cls.members:
+                    mod.group = len(self.classes) - 1
+                self.parameterise(cls, holes[id(cls)])
+        return self.render()
+
+    def levels(self, classes: list[_Mod]) -> dict[int, int]:
+        """The order classes are written in: nested ones first. Every use of a block on one level (the
+        uses are compared, to find what differs), unless blocks nest each other both ways."""
         heights: dict[int, int] = {}
         for mod in reversed(classes):  # a pre-order walk reversed: nested classes first
             inner = [heights[id(c)] for c in self.walk(mod) if c is not mod and c.mode == "class"]
             heights[id(mod)] = 1 + max(inner, default=-1)
-        for height in sorted(set(heights.values())):
-            groups: dict[tuple[str, str], _Class] = {}
-            bodies: dict[int, _Body] = {}
-            for mod in classes:
-                if heights[id(mod)] != height:
+        per_block: dict[str, int] = {}
+        for mod in classes:
+            assert mod.block is not None
+            per_block[mod.block.kind] = max(per_block.get(mod.block.kind, 0), heights[id(mod)])
+        levels = {id(m): per_block[m.block.kind] for m in classes if m.block is not None}
+        for mod in classes:
+            for inner in self.walk(mod):
+                if inner is not mod and inner.mode == "class" and levels[id(inner)] >= levels[id(mod)]:
+                    return heights
+        return levels
+
+    def skeleton(self, body: _Body) -> list[str]:
+        index = {id(h): i for i, h in enumerate(body.holes)}
+        return self.init_lines(body, lambda h: f"\x00{index[id(h)]}\x00")
+
+    def merge(self, classes: list[_Class], holes: dict[int, list[list[Hole | None]]]) -> list[_Class]:
+        """Uses of a block whose structure is another's without some modules (a `when:` dropped them)
+        join its class, where those modules are optional: built when a flag argument says so, called
+        when they exist. Returns the classes left."""
+        kept = list(classes)
+        for small in sorted(classes, key=lambda c: len(c.body.init)):
+            for large in sorted(kept, key=lambda c: -len(c.body.init)):
+                if large is small or large.definition != small.definition or small.optional:
                     continue
-                assert mod.block is not None
-                body = bodies[id(mod)] = self.body(mod)
-                index = {id(h): i for i, h in enumerate(body.holes)}
-                placeholders = self.init_lines(body, lambda h, index=index: f"\x00{index[id(h)]}\x00")
-                key = (mod.block.kind, "\n".join([*placeholders, *body.forward, body.signature]))
-                if key not in groups:
-                    groups[key] = _Class(mod.block.kind, [], body)
-                    self.classes.append(groups[key])
-                groups[key].members.append(mod)
-                mod.group = self.classes.index(groups[key])
-            for cls in groups.values():
-                self.parameterise(cls, [bodies[id(m)].holes for m in cls.members])
-        return self.render()
+                found = self.fits(small.body, large)
+                if found is None:
+                    continue
+                flags, positions = found
+                for attribute in flags:
+                    large.optional.setdefault(attribute, [True] * len(large.members))
+                for attribute in large.optional:
+                    large.optional[attribute] += [attribute not in flags] * len(small.members)
+                for member_holes in holes[id(small)]:
+                    aligned: list[Hole | None] = [None] * len(large.body.holes)
+                    for hole, position in zip(member_holes, positions):
+                        aligned[position] = hole
+                    holes[id(large)].append(aligned)
+                large.members += small.members
+                kept.remove(small)
+                break
+        return kept
+
+    def fits(self, body: _Body, cls: _Class) -> tuple[list[str], list[int]] | None:
+        """(the attributes `body` lacks, where each of its holes is in cls's) if body is cls's structure
+        without some modules, else None."""
+        large = cls.body
+        if body.signature != large.signature or len(body.holes) - body.in_init != len(large.holes) - large.in_init:
+            return None
+        missing: list[str] = []
+        positions: list[int] = []
+        j = hole = 0
+        for attribute, e in large.init:
+            count = len(list(_holes(e)))
+            if (
+                j < len(body.init)
+                and body.init[j][0] == attribute
+                and _flat(e, lambda h: "?") == _flat(body.init[j][1], lambda h: "?")
+            ):
+                positions += range(hole, hole + count)
+                j += 1
+            elif plain(attribute) and all(a != attribute for a, _ in body.init):
+                missing.append(attribute)
+            else:
+                return None
+            hole += count
+        if j != len(body.init) or not missing:
+            return None
+        calls = [line for line in large.forward if self.optional_call(line, missing)]
+        if len(calls) != len(missing) or [line for line in large.forward if line not in calls] != body.forward:
+            return None
+        return missing, positions + list(range(large.in_init, len(large.holes)))
+
+    @staticmethod
+    def optional_call(line: str, attributes) -> str | None:
+        """The attribute an `x = self.ATTRIBUTE(x)` line calls, if it is one of `attributes`."""
+        match = re.fullmatch(r"(\w+) = self\.(\w+)\((\w+)\)", line)
+        return match.group(2) if match and match.group(1) == match.group(3) and match.group(2) in attributes else None
 
     def walk(self, mod: _Mod):
         yield mod
         for child in mod.children.values():
             yield from self.walk(child)
 
-    def parameterise(self, cls: _Class, holes: list[list[Hole]]):
+    def parameterise(self, cls: _Class, holes: list[list[Hole | None]]):
         """Literals equal in every use stay literals; the others become constructor arguments, named
-        after the block's argument they equal (or are a multiple of), else after the field."""
+        after the block's argument they equal (or are a multiple of), else after the field. A use
+        without an optional module has none of its literals (None)."""
         args = [m.block.args or {} for m in cls.members if m.block is not None]
         params: dict[str, list[str]] = {}
-        by_values: dict[tuple[str, ...], str] = {}
+        by_values: dict[tuple[str | None, ...], str] = {}
         for i, hole in enumerate(cls.body.holes):
-            values = [h[i].value for h in holes]
-            if all(h[i].default for h in holes):
+            column = [h[i] for h in holes]
+            present = [h for h in column if h is not None]
+            values = [h.value if h is not None else None for h in column]
+            if all(h.default for h in present):
                 cls.subs.append(None)
                 continue
-            if len(set(values)) == 1:
-                cls.subs.append(values[0])
+            if len({h.value for h in present}) == 1:
+                cls.subs.append(present[0].value)
                 continue
             expression = self.from_args(values, args, params)
+            if expression is None and None in values:  # an argument that agrees where this use has one
+                agree = (n for n, t in params.items() if all(v in (None, w) for v, w in zip(values, t)))
+                expression = next(agree, None)
             if expression is None:
                 key = tuple(values)
                 if key not in by_values:
                     by_values[key] = self.unique(hole, params)
-                    params[by_values[key]] = values
+                    params[by_values[key]] = [v if v is not None else "None" for v in values]
                 expression = by_values[key]
             cls.subs.append(expression)
+        for attribute, has in cls.optional.items():
+            cls.flags[attribute] = name = self.unique(Hole("", attribute), params)
+            params[name] = [repr(h) for h in has]
         for name, texts in list(params.items()):  # [96] where another argument is 96: [channels]
             inner = [v[1:-1] for v in texts if v[:1] + v[-1:] == "[]"]
             other = next((n for n, t in params.items() if t == inner), None) if len(inner) == len(texts) else None
@@ -876,8 +974,8 @@ class _Writer:
             member.values = [params[p][j] for p in cls.params]
 
     @staticmethod
-    def from_args(values: list[str], args: list[dict], params: dict[str, list[str]]) -> str | None:
-        """`name` or `name * k` for a block argument whose values give these, else None."""
+    def from_args(values: list[str | None], args: list[dict], params: dict[str, list[str]]) -> str | None:
+        """`name` or `name * k` for a block argument whose values give these (where a use has one), else None."""
         for name in args[0]:
             if not plain(name) or name in GLOBALS or name[0].isupper():
                 continue
@@ -887,11 +985,12 @@ class _Writer:
             texts = [_q(v) for v in given]
             if name in params and params[name] != texts:
                 continue
-            if texts == values:
+            pairs = [(v, t, g) for v, t, g in zip(values, texts, given) if v is not None]
+            if all(v == t for v, t, _ in pairs):
                 params[name] = texts
                 return name
-            if all(type(v) is int and v > 0 for v in given) and all(re.fullmatch(r"\d+", v) for v in values):
-                ratios = {int(v) // g if int(v) % g == 0 else 0 for v, g in zip(values, given) if g}
+            if all(type(g) is int and g > 0 and re.fullmatch(r"\d+", v) for v, _, g in pairs):
+                ratios = {int(v) // g if int(v) % g == 0 else 0 for v, _, g in pairs if g}
                 if len(ratios) == 1 and (k := ratios.pop()) > 1:
                     params[name] = texts
                     return f"{name} * {k}"
@@ -1010,11 +1109,14 @@ class _Writer:
             mod = mod.children[part]
         return code
 
-    def init_lines(self, body: _Body, sub, indent: str = "        ") -> list[str]:
+    def init_lines(self, body: _Body, sub, indent: str = "        ", flags: dict[str, str] | None = None) -> list[str]:
         lines = []
         for attribute, e in body.init:
             if not attribute:
                 lines += _lines(e, indent, "", "", sub)
+            elif flags and attribute in flags:  # an optional module
+                lines += [f"{indent}self.{attribute} = None", f"{indent}if {flags[attribute]}:"]
+                lines += _lines(e, indent + "    ", f"self.{attribute} = ", "", sub)
             elif plain(attribute):
                 lines += _lines(e, indent, f"self.{attribute} = ", "", sub)
             else:
@@ -1291,11 +1393,17 @@ class _Writer:
         lines += _lines(Call("def __init__", ["self", *c.params]), "    ", "", ":", str)
         lines.append("        super().__init__()")
         subs = {id(h): text for h, text in zip(c.body.holes, c.subs)}
-        lines += self.init_lines(c.body, lambda h: subs[id(h)])
+        lines += self.init_lines(c.body, lambda h: subs[id(h)], flags=c.flags)
         used = self.shapes_used(c, lines)
         lines += ["", "    " + c.body.signature]
-        forward = [re.sub("\x02(\\d+)\x02", lambda m: used[int(m.group(1))], line) for line in c.body.forward]
-        return lines + [wrapped for line in forward for wrapped in _wrap(line, "        ")]
+        for line in c.body.forward:
+            line = re.sub("\x02(\\d+)\x02", lambda m: used[int(m.group(1))], line)
+            optional = self.optional_call(line, c.flags)
+            if optional:
+                lines += [f"        if self.{optional} is not None:", f"            {line}"]
+            else:
+                lines += _wrap(line, "        ")
+        return lines
 
     def shapes_used(self, c: _Class, init: list[str]) -> list[str]:
         """The text of each shape hole in forward: the shape, or `*self.NAME` where uses differ (an
