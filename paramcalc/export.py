@@ -109,13 +109,13 @@ class Hole:
 @dataclass(eq=False)
 class Kw:
     key: str  # an identifier written by this module
-    value: Any  # Expr
+    value: Expr
 
 
 @dataclass(eq=False)
 class Pair:
     key: str  # a repr()'d string
-    value: Any
+    value: Expr
 
 
 @dataclass(eq=False)
@@ -131,7 +131,7 @@ class Call:
 
 @dataclass(eq=False)
 class Star:
-    item: Any
+    item: Expr
     count: int
 
 
