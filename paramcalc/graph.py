@@ -60,6 +60,7 @@ class Block:
     start: int
     end: int = 0
     inputs: list[str] = field(default_factory=list)
+    args: dict[str, Any] | None = None  # a block instance's argument values (export names constructor arguments)
 
 
 @dataclass(repr=False, eq=False)
@@ -410,7 +411,7 @@ class _Expander:
                 entry.meta_locs.get("from", entry.loc),
                 context=scope.context,
             )
-        block = Block(full, definition.name, entry.loc, len(self.nodes), inputs=list(sources))
+        block = Block(full, definition.name, entry.loc, len(self.nodes), inputs=list(sources), args=env)
         self.blocks.append(block)
         context = (f"in block '{definition.name}' used as '{full}' at {entry.loc}",) + scope.context
         inner = _Scope(full + ".", sources[0], env, context, parent=scope)

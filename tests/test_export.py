@@ -69,6 +69,28 @@ def test_every_spec_exports_to_python(name):
     } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imports <= {"torch", "nn"}
     assert "def build_model():" in source
+    assert max(len(line) for line in source.splitlines()) <= 120
+
+
+def test_exported_code_is_as_ruff_formats_it(tmp_path):
+    """The generated modules are what `ruff format` (line length 120) would write, and pass its checks."""
+    import subprocess
+
+    from test_lint import tool
+
+    ruff = tool("ruff")  # skips when ruff is not installed
+    for name in SPECS:
+        (tmp_path / f"{name}.py").write_text(export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml"))))
+    (tmp_path / "more.py").write_text(export_pytorch(parse_spec(BLOCKS)))
+    options = ["--isolated", "--line-length", "120"]
+    formatted = subprocess.run(
+        [*ruff, "format", "--check", "--diff", *options, "."], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    checked = subprocess.run(
+        [*ruff, "check", *options, "--select", "E,F,W,B", "."], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 HOSTILE = """
@@ -110,6 +132,39 @@ def test_hostile_names_stay_strings():
 def test_names_torch_cannot_hold_are_refused(name, why):
     with pytest.raises(SpecError, match=why):
         export_pytorch(parse_spec(f"input: [4]\nlayers:\n  - linear: {{out: 2, name: {json.dumps(name)}}}\n"))
+
+
+def test_names_the_code_reads_are_never_shadowed():
+    """A layer or block argument named like a builtin the code calls does not become a variable or argument."""
+    text = """
+input: [4]
+blocks:
+  b:
+    args: {super: null, getattr: 1, _: 2}
+    layers:
+      - linear: {out: $super, name: getattr}
+      - linear: {out: $getattr, name: super}
+      - linear: {out: $_, name: range}
+layers:
+  - b: {super: 4, getattr: 3, _: 2}
+  - b: {super: 5, getattr: 4, _: 3}
+  - b: {super: 5, getattr: 4, _: 3}
+  - b: {super: 5, getattr: 4, _: 3, name: "0"}
+"""
+    source = export_pytorch(parse_spec(text))
+    tree = ast.parse(source)
+    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    arguments = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for a in n.args.args}
+    assert not (stored | arguments) & {"super", "getattr", "float", "range", "torch", "nn"}
+    assert "_" not in arguments
+
+
+def test_infinite_values_are_python():
+    source = export_pytorch(
+        parse_spec("input: [4]\nlayers:\n  - layernorm: {eps: .inf}\n  - leakyrelu: {negative_slope: -.inf}\n")
+    )
+    assert 'eps=float("inf")' in source and 'negative_slope=float("-inf")' in source
+    compile(source, "<exported>", "exec")
 
 
 def test_a_name_inside_a_layer_is_refused():
@@ -294,3 +349,278 @@ def test_generated_attention_computes_the_reference(case):
         theirs = reference(*(inputs * 3)[:3] if len(inputs) == 1 else (inputs[0], inputs[1], inputs[-1]))
     assert mine.shape == theirs.shape
     assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- the structure of the generated code
+
+
+def _classes(source: str) -> dict[str, ast.ClassDef]:
+    return {n.name: n for n in ast.parse(source).body if isinstance(n, ast.ClassDef)}
+
+
+def _init_args(cls: ast.ClassDef) -> list[str]:
+    init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    return [a.arg for a in init.args.args]
+
+
+# Two blocks, each used with different values: one class each, the values constructor arguments.
+BLOCKS = """
+name: tiny unet
+input: [1, 32, 32]
+blocks:
+  double_conv:
+    args: {out: null}
+    layers:
+      - conv2d: {out: $out, kernel: 3, padding: 1, name: conv1}
+      - batchnorm2d: {name: bn1}
+      - relu: {name: act1}
+      - conv2d: {out: $out, kernel: 3, padding: 1, name: conv2}
+      - relu: {name: act2}
+  down:
+    args: {out: null}
+    layers:
+      - maxpool2d: {kernel: 2, name: pool}
+      - double_conv: {out: $out, name: convs}
+layers:
+  - double_conv: {out: 8, name: inc}
+  - down: {out: 16, name: down1}
+  - down: {out: 32, name: down2}
+  - convtranspose2d: {out: 16, kernel: 2, stride: 2, name: up}
+  - concat: {from: [down1, up]}
+  - double_conv: {out: 16, name: up_conv}
+  - conv2d: {out: 2, kernel: 1, name: head}
+"""
+
+
+def test_one_class_per_block_with_its_values_as_arguments():
+    source = export_pytorch(parse_spec(BLOCKS))
+    classes = _classes(source)
+    assert set(classes) == {"DoubleConv", "Down", "TinyUnet"}
+    for cls in classes.values():
+        assert [ast.unparse(b) for b in cls.bases] == ["nn.Module"]
+    # `out` differs between uses: an argument named as the block's; the input channels too, named by the field
+    assert _init_args(classes["DoubleConv"]) == ["self", "in_channels", "out"]
+    assert _init_args(classes["Down"]) == ["self", "in_channels", "out"]
+    assert "self.conv1 = nn.Conv2d(in_channels, out, kernel_size=3, padding=1)" in source
+    assert "self.convs = DoubleConv(in_channels=in_channels, out=out)" in source  # a block inside a block
+    assert "self.down1 = Down(in_channels=8, out=16)" in source
+    assert "self.up_conv = DoubleConv(in_channels=32, out=16)" in source
+    # down1's output feeds down2 and, later, the concat: it stays in x while the branch runs in out
+    assert "x = self.down1(x)\n        out = self.down2(x)\n        out = self.up(out)\n" in source
+    assert "x = torch.cat([x, out], dim=1)" in source
+
+
+def test_a_multiple_of_an_argument_is_written_so():
+    text = """
+input: [4, 8]
+blocks:
+  mlp:
+    args: {d: null}
+    layers:
+      - linear: {out: "${4 * d}", name: fc}
+      - gelu: {name: act}
+      - linear: {out: $d, name: proj}
+layers:
+  - linear: {out: 16, name: embed}
+  - mlp: {d: 16, name: a}
+  - linear: {out: 32, name: widen}
+  - mlp: {d: 32, name: b}
+"""
+    source = export_pytorch(parse_spec(text))
+    assert "self.fc = nn.Linear(d, d * 4)" in source and "self.proj = nn.Linear(d * 4, d)" in source
+    assert _init_args(_classes(source)["Mlp"]) == ["self", "d"]
+
+
+def test_repeats_and_chains_are_sequential_and_a_dropped_module_optional():
+    source = export_pytorch(load_spec(str(ROOT / "specs" / "resnet50.yaml")))
+    classes = _classes(source)
+    assert set(classes) == {"Bottleneck", "Resnet50"}
+    # the shortcut's `when:` drops a module in some uses: one class, where a flag builds it and forward
+    # calls it when it exists (torchvision's `downsample=None`)
+    assert _init_args(classes["Bottleneck"]) == ["self", "in_channels", "width", "stride", "downsample"]
+    assert (
+        "        self.downsample = None\n        if downsample:\n            self.downsample = nn.Sequential(\n"
+        in source
+    )
+    assert (
+        "        if self.downsample is not None:\n            x = self.downsample(x)\n        out = out + x\n" in source
+    )
+    # a repeat of a chain: nn.Sequential, equal uses written once
+    assert (
+        "            *[Bottleneck(in_channels=1024, width=256, stride=1, downsample=False) for _ in range(5)],\n"
+        in source
+    )
+    assert "        x = self.layer3(x)\n" in source
+
+
+def test_uses_that_differ_in_structure_are_classes_of_their_own():
+    text = """
+input: [8]
+blocks:
+  unit:
+    args: {act: relu}
+    layers:
+      - linear: {out: 8, name: fc}
+      - $act: {name: act}
+layers:
+  - unit: {act: relu}
+  - unit: {act: gelu}
+  - unit: {act: relu}
+"""
+    source = export_pytorch(parse_spec(text))
+    assert set(_classes(source)) == {"Unit_1", "Unit_2", "Spec"}
+    assert "# Unit_1: one of 2 classes for one block of the spec, whose uses differ\n" in source
+    assert "self.unit_1 = Unit_1()\n        self.unit_2 = Unit_2()\n        self.unit_3 = Unit_1()\n" in source
+
+
+# A repeat whose body also reads a layer outside it is not a chain: a ModuleList the forward loops over.
+NOT_A_CHAIN = """
+input: [16]
+blocks:
+  mix:
+    args: {width: 16}
+    layers:
+      - linear: {out: $width, name: fc}
+      - add: {from: [fc, stem], name: skip}
+layers:
+  - linear: {out: 16, name: stem}
+  - relu: {name: act}
+  - repeat: 3
+    name: layers
+    mix: {}
+  - name: heads
+    layers:
+      - linear: {out: 4, name: a}
+      - linear: {out: 4, from: layers, name: b}
+  - concat: {from: [heads.a, heads.b]}
+"""
+
+
+def test_a_repeat_that_is_not_a_chain_is_a_module_list():
+    source = export_pytorch(parse_spec(NOT_A_CHAIN))
+    assert "self.layers = nn.ModuleList([Mix() for _ in range(3)])" in source
+    assert "def forward(self, x, stem):" in source  # the block's input, and the layer it reads outside
+    assert "        for layer in self.layers:\n            out = layer(out, x)\n" in source
+    # a group whose layers do not form a chain (b reads `layers`, not a): a ModuleDict
+    assert 'self.heads = nn.ModuleDict({"a": nn.Linear(16, 4), "b": nn.Linear(16, 4)})' in source
+
+
+@pytest.mark.parametrize("text", [BLOCKS, NOT_A_CHAIN], ids=["blocks", "not-a-chain"])
+def test_structured_exports_round_trip(text):
+    pytest.importorskip("torch")
+    report = analyze(parse_spec(text))
+    model, shape = _measure(export_pytorch(parse_spec(text)))
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+    assert sum(b.numel() for b in model.buffers()) == report.totals.buffers
+    assert shape == report.output_shape
+    # every layer's parameters and buffers sit under its hierarchical name, as many as analyze counts
+    numel: dict[str, int] = {}
+    for key, tensor in model.state_dict().items():
+        numel[key.rsplit(".", 1)[0]] = numel.get(key.rsplit(".", 1)[0], 0) + tensor.numel()
+    assert numel == {row.name: row.params + row.buffers for row in report.layers if row.params + row.buffers}
+
+
+def test_hostile_block_and_argument_names_stay_out_of_the_code():
+    text = """
+input: [4]
+blocks:
+  "x'):import(os)#":
+    args: {"a-b'+os": 4, n: null}
+    layers:
+      - linear: {out: $n, name: fc}
+layers:
+  - "x'):import(os)#": {"a-b'+os": 4, n: 4}
+  - "x'):import(os)#": {"a-b'+os": 8, n: 8}
+"""
+    source = export_pytorch(parse_spec(text))
+    tree = ast.parse(source)
+    assert [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names] == ["torch"]
+    assert set(_classes(source)) == {"XImportOs", "Spec"}
+    assert _init_args(_classes(source)["XImportOs"]) == ["self", "n"]  # the hostile argument is not an identifier
+    assert "os" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _random_structure(rng) -> str:
+    """A spec of nested blocks, groups and repeats (with `first:` and `when:`), merges reading names
+    from the enclosing scopes, and parameters: the shapes a generator must get right."""
+    count = iter(range(1, 10_000))
+
+    def entries(depth: int, scope: list[str], blocks: list[str], in_block: bool) -> list[dict]:
+        out: list[dict] = []
+        for _ in range(rng.randint(1, 4)):
+            r = rng.random()
+            entry: dict
+            if r < 0.35:
+                entry = {"linear": {"out": "$w" if in_block and rng.random() < 0.5 else 16}}
+            elif r < 0.5:
+                entry = {rng.choice(["relu", "layernorm", "gelu"]): None}
+            elif r < 0.62 and scope:
+                entry = {rng.choice(["add", "mul"]): {"from": rng.choice(scope)}}
+            elif r < 0.7 and in_block:
+                name = f"p{next(count)}"
+                out += [{"parameter": {"shape": [16]}, "name": name}, {"add": {"from": name}}]
+                continue
+            elif r < 0.85 and depth < 3:
+                entry = {"layers": entries(depth + 1, list(scope), blocks, in_block)}
+                if rng.random() < 0.4:
+                    entry["repeat"] = rng.randint(1, 3)
+            elif blocks:
+                entry = {rng.choice(blocks): {"w": 16, "flag": rng.random() < 0.5}}
+                if rng.random() < 0.4:
+                    entry["repeat"] = rng.randint(1, 4)
+                    if rng.random() < 0.5:
+                        entry["first"] = {"flag": True}
+            else:
+                entry = {"dropout": None}
+            if in_block and "repeat" not in entry and "layers" not in entry and rng.random() < 0.2:
+                entry["when"] = "${flag}"
+            if rng.random() < 0.5:
+                entry["name"] = f"n{next(count)}"
+                if "when" not in entry:
+                    scope.append(entry["name"])
+            out.append(entry)
+        return out
+
+    blocks: dict = {}
+    for i in range(rng.randint(0, 3)):
+        # a block may read `stem`, outside it: its class's forward takes it, a repeat of it is a loop
+        blocks[f"b{i}"] = {
+            "args": {"w": 16, "flag": False},
+            "layers": entries(1, ["input", "stem"], list(blocks), True),
+        }
+    stem = {"linear": {"out": 16}, "name": "stem"}
+    layers = [stem, *entries(0, ["input", "stem"], list(blocks), False), {"linear": {"out": 5}}]
+    doc: dict = {"input": [16], "layers": layers}
+    return json.dumps({**doc, "blocks": blocks} if blocks else doc)
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_random_structures_round_trip(seed):
+    import random
+
+    torch = pytest.importorskip("torch")
+    text = _random_structure(random.Random(seed))
+    report = analyze(parse_spec(text))
+    source = export_pytorch(parse_spec(text))
+    assert max(len(line) for line in source.splitlines()) <= 120
+    model, shape = _measure(source)
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+    assert shape == report.output_shape
+    # forward computes the spec's graph: every width is 16, so only this catches a wrong variable read
+    analysis = _Analysis(parse_spec(text))
+    analysis.run()
+    model.double()  # products of products: float64 keeps them finite, and the comparison tight
+    x = torch.rand(2, 16, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) - 0.5
+    values = {"input": x}
+    for node in analysis.graph.nodes:
+        inputs = [values[name] for name in node.inputs]
+        if node.kind == "parameter":
+            values[node.name] = model.get_parameter(node.name)
+        elif node.kind in ("add", "mul"):
+            values[node.name] = inputs[0] + inputs[1] if node.kind == "add" else inputs[0] * inputs[1]
+        else:
+            values[node.name] = model.get_submodule(node.name)(inputs[0])
+    with torch.no_grad():
+        expected = values[analysis.graph.outputs[-1]]
+        assert torch.isfinite(expected).all()
+        assert torch.allclose(model(x), expected)
