@@ -152,6 +152,7 @@ def test_hf_cli_writes_a_spec(tmp_path):
 
 MODELS = textwrap.dedent('''
     import torch
+    import torch.nn.functional as F
     from torch import nn
 
 
@@ -206,8 +207,42 @@ MODELS = textwrap.dedent('''
             return self.head(self.emb(tokens))
 
 
+    class Between(nn.Module):
+        """What torchvision's families compute between modules: chunk and cat (ShuffleNet), functional
+        pooling (Inception), a layer scale (ConvNeXt), attention written with einsum and a position bias
+        looked up by an index buffer (MaxViT), a head that eval mode never calls (GoogLeNet's aux)."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 8, 3, padding=1)
+            self.layer_scale = nn.Parameter(torch.ones(8, 1, 1))
+            self.aux = nn.Linear(8, 3)
+            self.qkv = nn.Linear(8, 24)
+            self.table = nn.Parameter(torch.zeros(7, 2))
+            self.register_buffer("index", torch.arange(256) % 7)
+            self.fc = nn.Linear(8, 10)
+
+        def forward(self, x):
+            a, b = x.chunk(2, dim=1)
+            x = self.layer_scale * self.conv(torch.cat([b, a], dim=1))
+            x = F.max_pool2d(F.avg_pool2d(x, 3, stride=1, padding=1), 2)  # (8, 4, 4)
+            if self.training:
+                x = x + self.aux(x.mean((2, 3)))[:, :1, None, None]
+            t = x.flatten(2).transpose(1, 2)  # (16, 8)
+            q, k, v = torch.chunk(self.qkv(t), 3, dim=-1)
+            q, k, v = (y.reshape(x.shape[0], 16, 2, 4).transpose(1, 2) for y in (q, k, v))  # (2, 16, 4)
+            bias = self.table[self.index].view(16, 16, 2).permute(2, 0, 1).unsqueeze(0)
+            scores = torch.einsum("bhid,bhjd->bhij", q * 0.5, k) + bias
+            out = torch.einsum("bhij,bhjd->bhid", scores.softmax(-1), v)
+            return self.fc(out.transpose(1, 2).reshape(x.shape[0], 16, 8).mean(1))
+
+
     def net():
         return Net()
+
+
+    def between():
+        return Between()
 
 
     def wider():
@@ -264,6 +299,31 @@ def test_import_torch_round_trip(models, factory, shape, tokens, traced):
     verified = run_cli("verify", str(spec), f"zoo_models.py:{factory}")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith("ok: ")
+
+
+def test_import_torch_writes_the_operations_between_modules(models, monkeypatch):
+    """Every count of the imported spec is torch's, MACs as FlopCounterMode counts them (halved)."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(models))
+    import zoo_models
+    from torch.utils.flop_counter import FlopCounterMode
+
+    out = run_cli("import", "torch", "zoo_models.py:between", "-i", "4x8x8")
+    assert out.returncode == 0, out.stderr
+    assert "traced with torch.fx" in out.stdout
+    report = analyze(parse_spec(out.stdout, "between"))
+    model = zoo_models.between().eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        output = model(torch.randn(1, 4, 8, 8))
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+    assert report.totals.buffers == 256
+    assert report.totals.macs == counter.get_total_flops() // 2
+    assert report.output_shape == list(output.shape[1:])
+    rows = {r.name: r for r in report.layers}
+    assert rows["table"].kind == "embedding" and rows["table"].inputs == ["index"]
+    assert (rows["aux.weight"].kind, rows["aux.bias"].kind) == ("parameter", "parameter")  # never called
 
 
 def test_import_torch_names_and_branches(models):
