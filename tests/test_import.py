@@ -312,6 +312,7 @@ def test_import_torch_writes_the_operations_between_modules(models, monkeypatch)
     out = run_cli("import", "torch", "zoo_models.py:between", "-i", "4x8x8")
     assert out.returncode == 0, out.stderr
     assert "traced with torch.fx" in out.stdout
+    assert "# 2 tensors that the traced forward never reads" in out.stdout
     report = analyze(parse_spec(out.stdout, "between"))
     model = zoo_models.between().eval()
     counter = FlopCounterMode(display=False)

@@ -782,6 +782,21 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
     return doc, how
 
 
+def _unread(entries) -> int:
+    """Declared tensors (parameter, buffer) that no layer reads `from:`."""
+    read = set()
+    for entry in entries:
+        for fields in entry.values():
+            source = fields.get("from")
+            read.update(source if isinstance(source, list) else [source])
+    return sum(
+        1
+        for entry in entries
+        for kind, fields in entry.items()
+        if kind in ("parameter", "buffer") and fields["name"] not in read
+    )
+
+
 def import_torch(target: str, input_shape: str, tokens: int | None = None) -> str:
     import yaml
 
@@ -798,5 +813,11 @@ def import_torch(target: str, input_shape: str, tokens: int | None = None) -> st
         header += (
             "# torch.fx could not trace it, so forward hooks recorded the module calls: operations between\n"
             "# modules (additions, concatenations) are not in this spec; params and buffers are exact.\n"
+        )
+    unread = _unread(doc["layers"])
+    if unread:
+        header += (
+            f"# {unread} {'tensors' if unread > 1 else 'tensor'} that the traced forward never reads (of modules eval\n"
+            "# mode never calls) declared at the end as parameters and buffers, so the totals are the model's.\n"
         )
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
