@@ -164,7 +164,7 @@ def _leaf_tracer(model):
     return Tracer()
 
 
-_SPLITTERS = {"chunk": "chunk", "split": "split", "unbind": "select"}
+_SPLITTERS = ("chunk", "split", "unbind")  # a tuple of tensors, taken one by one with getitem
 # zero-cost elementwise operations: with a constant (or a tensor the spec does not hold) they keep the
 # spec tensor's shape and add nothing to the counts
 _ELEMENTWISE = {
@@ -253,7 +253,7 @@ class _FxSpec:
         return self.add(node, node.target, *_declared(value, self.lead[node]), [])
 
     def fold(self, *nodes) -> None:
-        """Parameters a layer written here holds itself (the weights of a functional linear)."""
+        """Tensors a layer written here holds itself (Swin's qkv and proj weights, a lookup table)."""
         for node in nodes:
             if node is not None and node in self.pending:
                 self.accounted.add(id(self.pending.pop(node)))
@@ -262,8 +262,8 @@ class _FxSpec:
         """table[index], a learned (rows, dim) table read at an index buffer: an embedding holding it."""
         weights = self.pending[table]
         self.fold(table)
-        name = self.add(node, table.target, "embedding", {"num": weights.shape[0], "dim": weights.shape[1]},
-                        [self.source(index)])  # fmt: skip
+        fields = {"num": weights.shape[0], "dim": weights.shape[1]}
+        name = self.add(node, table.target, "embedding", fields, [self.source(index)])
         self.owners.setdefault(id(weights), name)
         return name
 
@@ -279,7 +279,7 @@ class _FxSpec:
 
     # -- the graph
 
-    def trace(self, inputs) -> tuple[dict, list, list]:
+    def trace(self) -> tuple[dict, list, list]:
         import torch
         import torch.fx
 
@@ -372,7 +372,12 @@ def trace_fx(model, inputs) -> tuple[dict, list, list]:
         ShapeProp(graph_module).propagate(*inputs)
     except Exception as e:
         raise _Unsupported(f"torch.fx cannot trace it ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
-    return _FxSpec(model, graph_module).trace(inputs)
+    try:
+        return _FxSpec(model, graph_module).trace()
+    except _Unsupported:
+        raise
+    except Exception as e:  # a graph this reading does not foresee: the hooks still count every module
+        raise _Unsupported(f"cannot read the traced graph ({type(e).__name__}: {str(e)[:200]})") from e
 
 
 def _fetch(module, target):
