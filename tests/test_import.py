@@ -325,6 +325,10 @@ def test_import_torch_writes_the_operations_between_modules(models, monkeypatch)
     rows = {r.name: r for r in report.layers}
     assert rows["table"].kind == "embedding" and rows["table"].inputs == ["index"]
     assert (rows["aux.weight"].kind, rows["aux.bias"].kind) == ("parameter", "parameter")  # never called
+    spec = models / "between.yaml"
+    spec.write_text(out.stdout)
+    verified = run_cli("verify", str(spec), "zoo_models.py:between")  # the declared tensors are the model's
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_import_torch_names_and_branches(models):
