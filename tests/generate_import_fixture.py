@@ -8,7 +8,8 @@ torchvision does not import beside the torch==2.13.0 test oracle, so this runs i
 With model names it re-records just those and keeps the other records.
 
 Per model it records what torch reports (params, buffers, MACs as generate_zoo_fixture.py measures
-them, output shape), how the import traced it, and what `analyze` says of the imported spec. The
+them, output shape), how the import traced it, what `analyze` says of the imported spec and what
+`paramcalc verify` finds when it compares the spec with the model (per named module). The
 imported specs of the models listed in KEPT are committed, so tests/test_import.py re-analyses them
 with the current code and compares with torch's numbers.
 """
@@ -32,6 +33,7 @@ from generate_zoo_fixture import measure  # noqa: E402
 from paramcalc import analyze, parse_spec  # noqa: E402
 from paramcalc.errors import SpecError  # noqa: E402
 from paramcalc.importers.torch import spec_from_model  # noqa: E402
+from paramcalc.verify import compare  # noqa: E402
 
 OUT = HERE / "fixtures" / "torch_import.json"
 SPECS = HERE / "fixtures" / "imported"
@@ -85,6 +87,10 @@ def main():
                 "macs": report.totals.macs,
                 "output_shape": report.output_shape,
             }
+            # what `paramcalc verify` finds against the model: named modules and tensors, totals, output
+            record["verify_differences"] = [
+                [d.name, d.what, str(d.spec), str(d.model)] for d in compare(report, model, name).differences
+            ]
             if name in KEPT:
                 (SPECS / f"{name}.yaml").write_text(f"# paramcalc import torch torchvision.models:{name}\n" + text)
         except SpecError as e:

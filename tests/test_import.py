@@ -403,11 +403,13 @@ def test_the_round_trip_covers_every_torchvision_classification_model():
 @pytest.mark.parametrize("name", ROUND_TRIP)
 def test_torchvision_model_round_trips(name):
     """As recorded: `import torch` of the model, then `analyze`, gave torch's params, buffers, MACs and
-    output shape (the committed specs of one model per family are re-analysed with today's code below)."""
+    output shape, and `verify` found no difference (the committed specs of one model per family are
+    re-analysed with today's code below)."""
     record = ROUND_TRIP[name]
     assert "error" not in record, record.get("error")
     for what in ("params", "buffers", "macs", "output_shape"):
         assert record["paramcalc"][what] == record["torch"][what], what
+    assert record["verify_differences"] == []  # and `paramcalc verify` agrees, module by module
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in IMPORTED.glob("*.yaml")))
