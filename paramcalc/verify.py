@@ -52,6 +52,7 @@ def compare(report, model, target: str = "model") -> Verification:
     diff = result.differences.append
     modules = dict(model.named_modules())
     parameters = dict(model.named_parameters(remove_duplicate=False))
+    model_buffers = dict(model.named_buffers(remove_duplicate=False))
     total_params = _count(model.parameters())
     total_buffers = _count(model.buffers())
     if report.totals.params != total_params:
@@ -76,6 +77,11 @@ def compare(report, model, target: str = "model") -> Verification:
             result.compared += 1
             if row.params != parameters[name].numel():
                 diff(Difference(name, "params", row.params, parameters[name].numel()))
+        elif name in model_buffers:  # and a spec `buffer`, one of its buffers
+            covered.add(name)
+            result.compared += 1
+            if row.buffers != model_buffers[name].numel():
+                diff(Difference(name, "buffers", row.buffers, model_buffers[name].numel()))
     for row in report.layers:
         if (row.params or row.buffers) and not _covered(row.name, covered):
             diff(Difference(row.name, "missing", f"{row.params:,} params, {row.buffers:,} buffers", "no such module"))

@@ -3,11 +3,14 @@ torch` over every torchvision classification model.
 
 torchvision does not import beside the torch==2.13.0 test oracle, so this runs in its own venv:
 
-    /work/tv/bin/python tests/generate_import_fixture.py
+    /work/tv/bin/python tests/generate_import_fixture.py [MODEL...]
+
+With model names it re-records just those and keeps the other records.
 
 Per model it records what torch reports (params, buffers, MACs as generate_zoo_fixture.py measures
-them, output shape), how the import traced it, and what `analyze` says of the imported spec. The
-imported specs of the models listed in KEPT are committed, so test_import_torch.py re-analyses them
+them, output shape), how the import traced it, what `analyze` says of the imported spec and what
+`paramcalc verify` finds when it compares the spec with the model (per named module). The
+imported specs of the models listed in KEPT are committed, so tests/test_import.py re-analyses them
 with the current code and compares with torch's numbers.
 """
 
@@ -30,6 +33,7 @@ from generate_zoo_fixture import measure  # noqa: E402
 from paramcalc import analyze, parse_spec  # noqa: E402
 from paramcalc.errors import SpecError  # noqa: E402
 from paramcalc.importers.torch import spec_from_model  # noqa: E402
+from paramcalc.verify import compare  # noqa: E402
 
 OUT = HERE / "fixtures" / "torch_import.json"
 SPECS = HERE / "fixtures" / "imported"
@@ -53,13 +57,17 @@ KEPT = [
     "convnext_tiny",
     "vit_b_16",
     "swin_t",
+    "swin_v2_t",
     "maxvit_t",
 ]
 
 
 def main():
-    names = sys.argv[1:] or torchvision.models.list_models(module=torchvision.models)
-    result = {"torch": torch.__version__, "torchvision": torchvision.__version__, "models": {}}
+    listed = torchvision.models.list_models(module=torchvision.models)
+    names = sys.argv[1:] or listed
+    result = {"torch": torch.__version__, "torchvision": torchvision.__version__, "listed": listed, "models": {}}
+    if sys.argv[1:] and OUT.exists():
+        result["models"] = json.loads(OUT.read_text())["models"]
     SPECS.mkdir(exist_ok=True)
     for name in names:
         torch.manual_seed(0)
@@ -79,6 +87,10 @@ def main():
                 "macs": report.totals.macs,
                 "output_shape": report.output_shape,
             }
+            # what `paramcalc verify` finds against the model: named modules and tensors, totals, output
+            record["verify_differences"] = [
+                [d.name, d.what, str(d.spec), str(d.model)] for d in compare(report, model, name).differences
+            ]
             if name in KEPT:
                 (SPECS / f"{name}.yaml").write_text(f"# paramcalc import torch torchvision.models:{name}\n" + text)
         except SpecError as e:
@@ -93,6 +105,7 @@ def main():
             f"{name}: {record.get('traced_with', record.get('error'))[:60]} {same} {time.time() - started:.1f}s",
             flush=True,
         )
+    result["models"] = {name: result["models"][name] for name in listed if name in result["models"]}
     OUT.write_text(json.dumps(result, indent=1) + "\n")
 
 

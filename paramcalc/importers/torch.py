@@ -2,7 +2,10 @@
 
 The model is traced with torch.fx: every leaf module call, parameter read and tensor operation becomes
 a layer named by its module path (`layer1.0.conv1`), with `from:` where the flow branches. A module
-called twice shares its weight with its first call (`tie:`). When fx cannot trace the model
+called twice shares its weight with its first call (`tie:`). fx stops at every module paramcalc has a
+kind for; the functions torchvision hides from fx (Swin's window attention) are written out as the layers
+they compute. Tensors that no traced call reads (an auxiliary classifier eval mode never calls) are
+declared by name, so the totals stay the model's. When fx cannot trace the model
 (data-dependent control flow), forward hooks on the leaf modules record the calls instead: the
 parameters and shapes of every module are still exact, but the tensor operations between modules
 (additions, concatenations) are not seen, so each layer reads the latest output of its input's shape.
@@ -143,103 +146,238 @@ class _Unsupported(Exception):
     pass
 
 
-def _per_sample(meta) -> list[int] | None:
-    shape = getattr(meta, "shape", None)
-    return list(shape[1:]) if shape is not None and len(shape) >= 1 else None
+def _leaf_tracer(model):
+    import torch.fx
+
+    # found before tracing: reading a module's attributes while fx traces records them in the graph
+    kinds = {id(m) for m in model.modules() if module_layer(m) is not None}
+
+    class Tracer(torch.fx.Tracer):
+        """Stops at every module paramcalc has a kind for: torchvision's LayerNorm2d, Permute or
+        StochasticDepth are not torch.nn modules, which plain fx traces into."""
+
+        proxy_buffer_attributes = True  # a buffer is read by name (get_attr), not baked in as a constant
+
+        def is_leaf_module(self, m, module_qualified_name):
+            return id(m) in kinds or super().is_leaf_module(m, module_qualified_name)
+
+    return Tracer()
+
+
+_SPLITTERS = ("chunk", "split", "unbind")  # a tuple of tensors, taken one by one with getitem
+# zero-cost elementwise operations: with a constant (or a tensor the spec does not hold) they keep the
+# spec tensor's shape and add nothing to the counts
+_ELEMENTWISE = {
+    "add", "iadd", "sub", "isub", "mul", "imul", "truediv", "itruediv", "div", "floordiv", "pow", "neg",
+    "exp", "clamp", "masked_fill", "sqrt", "rsqrt", "abs", "normalize",
+}  # fmt: skip
+
+
+class _FxSpec:
+    """The spec written from one fx graph. Every tensor node the spec holds has a name; its per-sample
+    shape is its traced shape without its first `lead` dims: 1 for the batch (or a parameter's leading 1
+    that broadcasts over it, as a class token's), 0 for a tensor built from parameters and buffers alone
+    (Swin V2's position-bias table), whose dims then count from 1 in the spec."""
+
+    def __init__(self, model, graph_module) -> None:
+        self.model = model
+        self.modules = dict(graph_module.named_modules())
+        self.graph_module = graph_module
+        self.names: dict = {}  # fx node -> the spec name whose output it is
+        self.lead: dict = {}
+        self.batched: set = set()  # nodes that carry the input's batch
+        self.pending: dict = {}  # get_attr nodes, written when first read as a tensor
+        self.opaque: set = set()  # computed from parameters alone by what the spec cannot express
+        self.splits: dict = {}  # chunk/split/unbind nodes -> (kind, fields, source node)
+        self.used: set[str] = set()
+        self.owners: dict = {}  # id(weight) -> the layer holding it
+        self.accounted: set[int] = set()  # ids of the model's tensors some layer counts
+        self.tensors = {id(t) for t in (*model.parameters(), *model.buffers())}
+        self.spec_inputs: dict = {}
+        self.entries: list = []
+        self.previous: str | None = None
+
+    # -- bookkeeping
+
+    def unique(self, base: str) -> str:
+        name, n = base, 1
+        while name in self.used:
+            n += 1
+            name = f"{base}_{n}"
+        self.used.add(name)
+        return name
+
+    def full(self, node) -> list[int] | None:
+        shape = getattr(node.meta.get("tensor_meta"), "shape", None)
+        return list(shape) if shape is not None else None
+
+    def shape(self, node) -> list[int]:
+        full = self.full(node)
+        assert full is not None
+        return full[self.lead.get(node, 1) :]
+
+    def holds(self, arg) -> bool:
+        import torch.fx
+
+        return isinstance(arg, torch.fx.Node) and (arg in self.names or arg in self.pending)
+
+    def source(self, arg) -> str:
+        import torch.fx
+
+        if not isinstance(arg, torch.fx.Node):
+            raise _Unsupported(f"an argument {arg!r} where a tensor was expected")
+        if arg in self.pending:
+            self.declare(arg)
+        if arg not in self.names:
+            raise _Unsupported(f"'{arg.name}' is not a tensor the spec can name")
+        return self.names[arg]
+
+    def add(self, node, base: str, kind: str, fields: dict, sources: list[str]) -> str:
+        """Appends a layer (a layer without `from:` reads the one before it, a declared tensor aside)."""
+        name = self.unique(base)
+        fields = dict(fields)
+        if sources and sources != [self.previous]:
+            fields["from"] = sources if len(sources) > 1 else sources[0]
+        fields["name"] = name
+        self.entries.append({kind: fields})
+        if node is not None:
+            self.names[node] = name
+        if kind not in ("parameter", "buffer"):  # a declared tensor leaves the flow where it was
+            self.previous = name
+        return name
+
+    def declare(self, node) -> str:
+        """A parameter or buffer read by name (a class token, a layer scale, Swin's index buffer)."""
+        value = self.pending.pop(node)
+        self.accounted.add(id(value))
+        return self.add(node, node.target, *_declared(value, self.lead[node]), [])
+
+    def fold(self, *nodes) -> None:
+        """Tensors a layer written here holds itself (Swin's qkv and proj weights, a lookup table)."""
+        for node in nodes:
+            if node is not None and node in self.pending:
+                self.accounted.add(id(self.pending.pop(node)))
+
+    def lookup(self, node, table, index) -> str:
+        """table[index], a learned (rows, dim) table read at an index buffer: an embedding holding it."""
+        weights = self.pending[table]
+        self.fold(table)
+        fields = {"num": weights.shape[0], "dim": weights.shape[1]}
+        name = self.add(node, table.target, "embedding", fields, [self.source(index)])
+        self.owners.setdefault(id(weights), name)
+        return name
+
+    def dim(self, node, d: int) -> int:
+        """A dim of the traced tensor -> the spec's (batch = 0)."""
+        return d if d < 0 else d + 1 - self.lead.get(node, 1)
+
+    def alias(self, node, of) -> None:
+        self.names[node] = self.source(of)
+        self.lead[node] = self.lead.get(of, 1)
+        if of in self.batched:
+            self.batched.add(node)
+
+    # -- the graph
+
+    def trace(self) -> tuple[dict, list, list]:
+        import torch
+        import torch.fx
+
+        for node in self.graph_module.graph.nodes:
+            tensors = [a for a in node.all_input_nodes if a in self.names or a in self.pending]
+            if any(a in self.batched for a in node.all_input_nodes):
+                self.batched.add(node)
+            # the per-sample shape: what carries the batch (or a leading 1 that broadcasts) drops dim 0
+            lead_in = self.lead.get(tensors[0], 1) if tensors else 1
+            full = self.full(node)
+            self.lead[node] = 1 if node in self.batched or (lead_in and full and full[0] == 1) else 0
+            if node.op == "placeholder":
+                if full is None:
+                    raise _Unsupported(f"input '{node.name}' is not a tensor")
+                self.spec_inputs[node.name] = full[1:]
+                self.names[node] = node.name
+                self.used.add(node.name)
+                self.batched.add(node)
+                self.lead[node] = 1
+                self.previous = node.name
+            elif node.op == "call_module":
+                self.call_module(node)
+            elif node.op == "get_attr" and node.users:
+                value = _fetch(self.graph_module, node.target)
+                if not isinstance(value, torch.Tensor):
+                    raise _Unsupported(f"'{node.target}' is not a tensor")
+                if id(value) not in self.tensors:  # a constant fx made while tracing, not the model's state
+                    self.opaque.add(node)
+                    continue
+                self.pending[node] = value
+                self.lead[node] = 1 if value.ndim > 1 and value.shape[0] == 1 else 0
+            elif node.op in ("call_function", "call_method"):
+                _operation(self, node)
+            elif node.op == "output":
+                out = node.args[0]
+                outs = out if isinstance(out, (tuple, list)) else [out]
+                if not outs or not all(isinstance(o, torch.fx.Node) and o in self.names for o in outs):
+                    raise _Unsupported("the model's output is not a tensor (or a tuple of tensors) the spec can name")
+                self.declare_the_rest()
+                return self.spec_inputs, self.entries, [self.names[o] for o in outs]
+        raise _Unsupported("the traced graph has no output")
+
+    def call_module(self, node) -> None:
+        import torch.fx
+
+        module = self.modules[node.target]
+        layer = module_layer(module)
+        if layer is None:
+            raise _Unsupported(f"module '{node.target}' ({type(module).__name__}) has no paramcalc kind")
+        args = [a for a in node.args if isinstance(a, torch.fx.Node)]
+        kind = next(iter(layer))
+        if REGISTRY[kind].arity == (1, 1):
+            args = args[:1]
+        sources = [self.source(a) for a in args]
+        owner = _weight_owner(module, kind, self.owners)
+        if owner:
+            layer[kind]["tie"] = owner
+        name = self.add(node, node.target, kind, layer[kind], sources)
+        _own_weight(module, kind, self.owners, name)
+        self.accounted.update(id(t) for t in (*module.parameters(), *module.buffers()))
+
+    def declare_the_rest(self) -> None:
+        """Tensors no layer counts: read but not used, or in modules eval mode never calls (GoogLeNet's
+        and Inception's auxiliary classifiers). Declared by name, so the totals are the model's."""
+        for node in list(self.pending):
+            self.declare(node)
+        for path, tensor in (*self.model.named_parameters(), *self.model.named_buffers()):
+            if id(tensor) not in self.accounted:
+                self.accounted.add(id(tensor))
+                self.add(None, path, *_declared(tensor, 0), [])
+
+
+def _declared(value, lead: int) -> tuple[str, dict]:
+    import torch
+
+    shape = list(value.shape[lead:])
+    if isinstance(value, torch.nn.Parameter):
+        return "parameter", {"shape": shape} if value.requires_grad else {"shape": shape, "requires_grad": False}
+    return "buffer", {"shape": shape}
 
 
 def trace_fx(model, inputs) -> tuple[dict, list, list]:
-    """(spec inputs, entries) from an fx trace; raises _Unsupported for what a spec cannot express."""
-    import torch
+    """(spec inputs, entries, outputs) from an fx trace; raises _Unsupported for what a spec cannot express."""
     import torch.fx
     from torch.fx.passes.shape_prop import ShapeProp
 
     try:
-        graph_module = torch.fx.symbolic_trace(model)
+        tracer = _leaf_tracer(model)
+        graph_module = torch.fx.GraphModule(model, tracer.trace(model))
         ShapeProp(graph_module).propagate(*inputs)
     except Exception as e:
         raise _Unsupported(f"torch.fx cannot trace it ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
-    modules = dict(graph_module.named_modules())
-    names: dict = {}  # fx node -> the spec name whose output it is
-    used: set[str] = set()
-    first_call: dict[str, str] = {}
-    spec_inputs, entries = {}, []
-    previous = None
-
-    def unique(base):
-        name, n = base, 1
-        while name in used:
-            n += 1
-            name = f"{base}_{n}"
-        used.add(name)
-        return name
-
-    def source(arg):
-        if isinstance(arg, torch.fx.Node):
-            if arg not in names:
-                raise _Unsupported(f"'{arg.name}' is not a tensor the spec can name")
-            return names[arg]
-        raise _Unsupported(f"an argument {arg!r} where a tensor was expected")
-
-    def add(node, base, layer, sources):
-        nonlocal previous
-        name = unique(base)
-        entry = dict(layer)
-        ((kind, fields),) = entry.items()
-        fields = dict(fields)
-        if sources != [previous] and sources:
-            fields["from"] = sources if len(sources) > 1 else sources[0]
-        fields["name"] = name
-        entries.append({kind: fields})
-        names[node] = name
-        previous = name
-        return name
-
-    for node in graph_module.graph.nodes:
-        meta = node.meta.get("tensor_meta")
-        if node.op == "placeholder":
-            shape = _per_sample(meta)
-            if shape is None:
-                raise _Unsupported(f"input '{node.name}' is not a tensor")
-            spec_inputs[node.name] = shape
-            names[node] = node.name
-            used.add(node.name)
-            previous = node.name
-        elif node.op == "call_module":
-            module = modules[node.target]
-            layer = module_layer(module)
-            if layer is None:
-                raise _Unsupported(f"module '{node.target}' ({type(module).__name__}) has no paramcalc kind")
-            args = [a for a in node.args if isinstance(a, torch.fx.Node)]
-            sources = [source(a) for a in args]
-            kind = next(iter(layer))
-            if REGISTRY[kind].arity == (1, 1):
-                sources = sources[:1]
-            owner = _weight_owner(module, kind, first_call)
-            if owner:
-                layer[kind]["tie"] = owner
-            name = add(node, node.target, layer, sources)
-            _own_weight(module, kind, first_call, name)
-        elif node.op == "get_attr":
-            value = _fetch(graph_module, node.target)
-            if not isinstance(value, torch.Tensor):
-                raise _Unsupported(f"'{node.target}' is not a tensor")
-            shape = list(value.shape[1:]) if value.ndim > 1 and value.shape[0] == 1 else list(value.shape)
-            layer = {"parameter": {"shape": shape}}
-            if not value.requires_grad or not isinstance(value, torch.nn.Parameter):
-                layer["parameter"]["requires_grad"] = False
-            saved = previous
-            add(node, node.target, layer, [])
-            previous = saved  # a parameter leaves the flow where it was
-        elif node.op in ("call_function", "call_method"):
-            _operation(node, meta, names, source, add, previous)
-        elif node.op == "output":
-            out = node.args[0]
-            outs = out if isinstance(out, (tuple, list)) else [out]
-            if not outs or not all(isinstance(o, torch.fx.Node) and o in names for o in outs):
-                raise _Unsupported("the model's output is not a tensor (or a tuple of tensors) the spec can name")
-            return spec_inputs, entries, [names[o] for o in outs]
-    raise _Unsupported("the traced graph has no output")
+    try:
+        return _FxSpec(model, graph_module).trace()
+    except _Unsupported:
+        raise
+    except Exception as e:  # a graph this reading does not foresee: the hooks still count every module
+        raise _Unsupported(f"cannot read the traced graph ({type(e).__name__}: {str(e)[:200]})") from e
 
 
 def _fetch(module, target):
@@ -248,90 +386,100 @@ def _fetch(module, target):
     return module
 
 
-def _operation(node, meta, names, source, add, previous):
-    """A call_function / call_method node -> a layer, or an alias of its input (shape-only views)."""
+def _name(fn) -> str:
+    return fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
+
+
+def _operation(spec: _FxSpec, node) -> None:
+    """A call_function / call_method node -> a layer, an alias of its input (views, zero-cost
+    elementwise work with constants), or nothing (shape queries, checks)."""
     import torch
     import torch.nn.functional as F
 
     fn, args, kwargs = node.target, node.args, node.kwargs
-    tensors = [a for a in args if isinstance(a, torch.fx.Node) and a in names]  # not sizes
-    out = _per_sample(meta)
+    name = _name(fn)
 
-    def alias():
-        names[node] = source(tensors[0])
+    def arg(i, key, default=None):
+        return args[i] if len(args) > i else kwargs.get(key, default)
 
-    if out is None:
-        return None  # shape queries (x.shape, size()) and checks compute no tensor
-
-    def layer(kind, **fields):
-        add(node, node.name, {kind: fields}, [source(t) for t in tensors])
-
-    if fn in (operator.getitem,) and tensors and tensors[0] in names:
-        index = args[1]
-        producer = tensors[0]
-        if producer.meta.get("tensor_meta") is None or not hasattr(producer.meta.get("tensor_meta"), "shape"):
-            if index == 0:  # the output of a module that returns a tuple (attention, LSTM)
-                return alias()
-            raise _Unsupported(f"'{node.name}' takes part {index!r} of a tuple")
-        if (
-            isinstance(index, tuple)
-            and sum(isinstance(i, int) for i in index) == 1
-            and all(isinstance(i, int) or i == slice(None) for i in index)
-        ):
-            dim = next(d for d, i in enumerate(index) if isinstance(i, int))
-            return layer("select", dim=dim, index=index[dim])
-        raise _Unsupported(f"'{node.name}' indexes a tensor with {index!r}")
-    if fn in (operator.add, operator.iadd, torch.add, "add", "add_"):
-        if len(tensors) == 2 and len(args) == 2:
-            if _per_sample(tensors[0].meta.get("tensor_meta")) != _per_sample(tensors[1].meta.get("tensor_meta")):
-                raise _Unsupported(f"'{node.name}' adds tensors of different shapes (broadcasting)")
-            return layer("add")
-        raise _Unsupported(f"'{node.name}' adds a constant")
-    if fn in (operator.mul, operator.imul, torch.mul, "mul", "mul_"):
-        if len(tensors) == 2 and len(args) == 2:
-            return layer("mul")
-        factor = [a for a in args if a not in tensors]
-        if len(tensors) == 1 and len(factor) == 1 and type(factor[0]) in (int, float):  # q * head_dim ** -0.5
-            return layer("scale", by=factor[0])
-        raise _Unsupported(f"'{node.name}' multiplies by a constant that is not a number")
-    if fn is torch.cat:
-        seq = args[0]
-        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-        if len(seq) == 1:
-            names[node] = source(seq[0])  # torch.cat of one tensor is that tensor
-            return None
-        add(node, node.name, {"concat": {"dim": dim}}, [source(t) for t in seq])
+    if name in _SPLITTERS and spec.holds(args[0]):
+        if name == "unbind":
+            spec.splits[node] = ("select", {"dim": arg(1, "dim", 0)}, args[0])
+        elif name == "chunk":
+            spec.splits[node] = ("chunk", {"chunks": arg(1, "chunks"), "dim": arg(2, "dim", 0)}, args[0])
+        else:
+            spec.splits[node] = ("split", {"size": arg(1, "split_size_or_sections"), "dim": arg(2, "dim", 0)}, args[0])
         return None
-    if fn in (torch.flatten, "flatten"):
-        start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
-        end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
+    full = spec.full(node)
+    if full is None:
+        return None  # shape queries (x.shape, size()) and checks compute no tensor
+    if fn is operator.getitem and node.args[0] in spec.splits:
+        return _getitem(spec, node, None)
+    inputs = [a for a in node.all_input_nodes if spec.holds(a)]
+    if not inputs:
+        if any(a in spec.opaque for a in node.all_input_nodes) or not node.all_input_nodes:
+            spec.opaque.add(node)  # built from what the spec does not hold (or from nothing): a constant to it
+            return None
+        raise _Unsupported(f"'{node.name}' reads no tensor the spec holds")
+    x = inputs[0]
+    out = spec.shape(node)
+
+    def layer(kind, sources=None, **fields):
+        spec.add(node, node.name, kind, fields, [spec.source(t) for t in (sources or [x])])
+
+    if fn is operator.getitem:
+        return _getitem(spec, node, layer)
+
+    if name == "shifted_window_attention" or name in ("_patch_merging_pad", "_get_relative_position_bias"):
+        return _swin(spec, node, name)
+    if name in _ELEMENTWISE or fn in (torch.add, torch.mul, torch.sub, torch.div):
+        held = [a for a in args if spec.holds(a)]
+        if len(held) == 2 and name in ("add", "iadd", "mul", "imul"):
+            return _broadcast(spec, node, "add" if "add" in name else "mul", held)
+        factor = [a for a in args if a is not held[0]] if len(held) == 1 else []
+        if name in ("mul", "imul") or fn is torch.mul:
+            if len(held) == 1 and len(factor) == 1 and type(factor[0]) in (int, float):  # q * head_dim ** -0.5
+                return layer("scale", [held[0]], by=factor[0])  # a new tensor, as memory counts it
+        if len(held) == 1 and spec.shape(held[0]) == out:
+            return spec.alias(node, held[0])  # with a constant: the counts do not change
+        raise _Unsupported(f"'{node.name}' ({name}) of {len(held)} tensors has no paramcalc kind")
+    if fn is torch.cat or fn is torch.concat:
+        seq = [t for t in args[0]]
+        if len(seq) == 1:
+            return spec.alias(node, seq[0])  # torch.cat of one tensor is that tensor
+        return layer("concat", seq, dim=spec.dim(seq[0], arg(1, "dim", 0)))
+    if name == "flatten":
+        start, end = spec.dim(x, arg(1, "start_dim", 0)), spec.dim(x, arg(2, "end_dim", -1))
         if start == 0:
             raise _Unsupported(f"'{node.name}' flattens the batch dimension")
         return layer("flatten", start_dim=start, end_dim=end)
-    if fn in ("view", "reshape", torch.reshape):
+    if name in ("view", "reshape"):
         return layer("reshape", shape=out)
-    if fn in ("permute", torch.permute):
-        dims = args[1:] if fn == "permute" and not isinstance(args[1], (tuple, list)) else args[1]
+    if name == "permute":
+        dims = args[1:] if not isinstance(args[1], (tuple, list)) else args[1]
+        if spec.lead[x] == 0:
+            dims = [0, *(d if d < 0 else d + 1 for d in dims)]
+        elif dims[0] != 0:
+            raise _Unsupported(f"'{node.name}' moves the batch dimension")
         return layer("permute", dims=list(dims))
-    if fn in ("transpose", torch.transpose):
-        return layer("transpose", dim0=args[1], dim1=args[2])
-    if fn in ("expand", "contiguous", "clone", "detach", "to", "type_as", "float"):
-        return alias()  # values or batch shape only: the per-sample shape is kept
-    if fn in ("mean", torch.mean):
-        dim = args[1] if len(args) > 1 else kwargs.get("dim")
-        return layer(
-            "mean",
-            dim=list(dim) if isinstance(dim, (tuple, list)) else dim,
-            keepdim=bool(args[2] if len(args) > 2 else kwargs.get("keepdim", False)),
-        )
-    if fn in ("unsqueeze", torch.unsqueeze):
-        return layer("unsqueeze", dim=args[1])
-    if fn in ("squeeze", torch.squeeze) and len(args) > 1:
-        return layer("squeeze", dim=args[1])
-    if getattr(fn, "__name__", "") == "stochastic_depth":  # torchvision.ops, wrapped for fx
-        p = args[1] if len(args) > 1 else kwargs.get("p", 0.0)
-        mode = args[2] if len(args) > 2 else kwargs.get("mode", "row")
-        return add(node, node.name, {"stochasticdepth": {"p": p, "mode": mode}}, [source(tensors[0])])
+    if name in ("transpose", "swapaxes"):
+        return layer("transpose", dim0=spec.dim(x, args[1]), dim1=spec.dim(x, args[2]))
+    if name in ("expand", "contiguous", "clone", "detach", "to", "type_as", "float", "dropout") or fn is F.dropout:
+        return spec.alias(node, x)  # values or batch shape only: the per-sample shape is kept
+    if name == "mean":
+        dim = arg(1, "dim")
+        dims = [spec.dim(x, d) for d in dim] if isinstance(dim, (tuple, list)) else spec.dim(x, dim)
+        return layer("mean", dim=dims, keepdim=bool(arg(2, "keepdim", False)))
+    if name == "unsqueeze":
+        return layer("unsqueeze", dim=spec.dim(x, args[1]))
+    if name == "squeeze" and len(args) > 1:
+        return layer("squeeze", dim=spec.dim(x, args[1]))
+    if name == "einsum":
+        return _einsum(spec, node, layer)
+    if name == "stochastic_depth":  # torchvision.ops, wrapped for fx
+        return layer("stochasticdepth", p=arg(1, "p", 0.0), mode=arg(2, "mode", "row"))
+    if name in ("softmax", "log_softmax"):
+        return layer("softmax" if name == "softmax" else "logsoftmax", dim=spec.dim(x, arg(1, "dim")))
     simple = {
         F.relu: "relu",
         torch.relu: "relu",
@@ -345,17 +493,177 @@ def _operation(node, meta, names, source, add, previous):
         F.hardswish: "hardswish",
         F.hardsigmoid: "hardsigmoid",
         F.relu6: "relu6",
-        F.dropout: "dropout",
     }
     if fn in simple:
         return layer(simple[fn])
-    if fn in (F.adaptive_avg_pool2d,):
-        size = args[1] if len(args) > 1 else kwargs["output_size"]
+    if fn is F.adaptive_avg_pool2d:
+        size = arg(1, "output_size")
         return layer("adaptiveavgpool2d", out=list(size) if isinstance(size, (tuple, list)) else size)
-    if fn in (getattr, "size", "dim") or (callable(fn) and getattr(fn, "__name__", "") in ("_assert", "getattr")):
-        return None  # shape queries and checks compute no tensor
-    what = fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
-    raise _Unsupported(f"operation '{what}' ({node.name}) has no paramcalc kind")
+    if name in ("avg_pool2d", "max_pool2d"):
+        fields = {
+            "kernel": arg(1, "kernel_size"),
+            "stride": arg(2, "stride"),
+            "padding": arg(3, "padding", 0),
+            "ceil_mode": arg(5 if name == "avg_pool2d" else 6, "ceil_mode", False),
+        }
+        if name == "max_pool2d":
+            fields["dilation"] = arg(4, "dilation", 1)
+        elif not arg(6, "count_include_pad", True) or arg(7, "divisor_override") is not None:
+            raise _Unsupported(f"'{node.name}' averages with count_include_pad=False or a divisor_override")
+        return layer(
+            name.replace("_", ""),
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in fields.items() if v not in (None, [], ())},
+        )
+    raise _Unsupported(f"operation '{name}' ({node.name}) has no paramcalc kind")
+
+
+def _broadcast(spec: _FxSpec, node, kind: str, operands) -> None:
+    """add/mul of two tensors: torch broadcasts from the right, paramcalc between per-sample shapes of
+    one rank. A shorter operand gets leading 1s; a tensor without the batch whose leading 1 meets the
+    batch (a (1, heads, N, N) bias on (batch, heads, N, N) scores) loses it."""
+    rank = len(spec.shape(node))
+    sources = []
+    for a in operands:
+        name, own = spec.source(a), len(spec.shape(a))
+        for _ in range(abs(rank - own)):
+            fix = "squeeze" if own > rank else "unsqueeze"
+            name = spec.add(None, f"{node.name}_{fix}", fix, {"dim": 1}, [name])
+        sources.append(name)
+    spec.add(node, node.name, kind, {}, sources)
+
+
+def _getitem(spec: _FxSpec, node, layer) -> None:
+    import torch.fx
+
+    producer, index = node.args
+    if producer in spec.splits:
+        kind, fields, of = spec.splits[producer]
+        fields = {**fields, "index": index, "dim": spec.dim(of, fields["dim"])}
+        spec.add(node, node.name, kind, fields, [spec.source(of)])
+        return None
+    if spec.full(producer) is None:
+        if index == 0:  # the output of a module that returns a tuple (attention, LSTM)
+            return spec.alias(node, producer)
+        raise _Unsupported(f"'{node.name}' takes part {index!r} of a tuple")
+    if isinstance(index, torch.fx.Node) and producer in spec.pending and len(spec.full(producer) or ()) == 2:
+        spec.lookup(node, producer, index)  # table[index]: MaxViT's relative position bias
+        return None
+    if isinstance(index, torch.fx.Node) or producer in spec.opaque:
+        spec.opaque.add(node)
+        return None
+    if (
+        isinstance(index, tuple)
+        and sum(isinstance(i, int) for i in index) == 1
+        and all(isinstance(i, int) or i == slice(None) for i in index)
+    ):
+        dim = next(d for d, i in enumerate(index) if isinstance(i, int))
+        return layer("select", dim=spec.dim(producer, dim), index=index[dim])
+    if isinstance(index, int):
+        return layer("select", dim=spec.dim(producer, 0), index=index)
+    raise _Unsupported(f"'{node.name}' indexes a tensor with {index!r}")
+
+
+def _einsum(spec: _FxSpec, node, layer) -> None:
+    """The two batched matrix products attention writes with einsum (MaxViT): QKᵀ and attention·V."""
+    equation, *operands = node.args
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = list(operands[0])
+    lhs, _, result = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) == 2 and len(operands) == 2 and len({len(terms[0]), len(terms[1]), len(result)}) == 1:
+        a, b = terms
+        lead = result[:-2]
+        if a[:-2] == b[:-2] == lead:
+            i, j = result[-2:]
+            if a[-2] == i and b[-1] == j and a[-1] == b[-2]:  # (i, k) @ (k, j)
+                return layer("matmul", list(operands))
+            if a[-2] == i and b[-2] == j and a[-1] == b[-1]:  # (i, k) @ (j, k)ᵀ
+                k = spec.source(operands[1])
+                k_t = spec.add(None, f"{node.name}_k_t", "transpose", {"dim0": -2, "dim1": -1}, [k])
+                spec.add(node, node.name, "matmul", {}, [spec.source(operands[0]), k_t])
+                return None
+    raise _Unsupported(f"einsum {equation!r} ({node.name}) is not a matrix product paramcalc can write")
+
+
+def _swin(spec: _FxSpec, node, name: str) -> None:
+    """torchvision's Swin functions, which it wraps so that fx does not trace into them: written out as
+    the layers they compute (tests/fixtures/torch_import.json checks them against torch)."""
+    import inspect
+
+    bound = inspect.signature(node.target).bind(*node.args, **node.kwargs).arguments
+
+    def add(kind, base, sources, **fields):
+        return spec.add(None, f"{prefix}.{base}", kind, fields, sources)
+
+    if name == "_get_relative_position_bias":
+        table, index = bound["relative_position_bias_table"], bound["relative_position_index"]
+        if table not in spec.pending:  # Swin V2's table is computed: its bias adds nothing to the counts
+            spec.opaque.add(node)
+            return None
+        prefix = table.target.rpartition(".")[0]
+        heads, n = spec.pending[table].shape[1], bound["window_size"][0] * bound["window_size"][1]
+        y = spec.lookup(None, table, index)  # (N², heads)
+        y = add("reshape", "relative_position_bias", [y], shape=[n, n, heads])
+        y = add("permute", "relative_position_bias", [y], dims=[0, 3, 1, 2])
+        spec.names[node] = add("unsqueeze", "relative_position_bias", [y], dim=1)  # (1, heads, N, N)
+        spec.lead[node] = 0
+        return None
+    x = bound["input" if name == "shifted_window_attention" else "x"]
+    h, w, c = spec.shape(x)
+    if name == "_patch_merging_pad":  # the four 2x2 neighbours side by side: (H/2, W/2, 4C)
+        if h % 2 or w % 2:
+            raise _Unsupported(f"'{node.name}' pads an odd size before merging patches")
+        prefix = node.name
+        y = add("reshape", "reshape", [spec.source(x)], shape=[h // 2, 2, w // 2, 2, c])
+        y = add("permute", "permute", [y], dims=[0, 1, 3, 4, 2, 5])
+        spec.names[node] = add("reshape", "reshape", [y], shape=[h // 2, w // 2, 4 * c])
+        return None
+    qkv_weight, proj_weight = bound["qkv_weight"], bound["proj_weight"]
+    qkv_bias, proj_bias = bound.get("qkv_bias"), bound.get("proj_bias")
+    logit_scale, bias = bound.get("logit_scale"), bound["relative_position_bias"]
+    (wh, ww), heads = bound["window_size"], bound["num_heads"]
+    prefix = qkv_weight.target.rpartition(".")[0].rpartition(".")[0]
+    pad_w, pad_h = (ww - w % ww) % ww, (wh - h % wh) % wh
+    y = spec.source(x)
+    if pad_w or pad_h:  # pads the bottom and the right to whole windows
+        y = add("permute", "pad", [y], dims=[0, 3, 1, 2])
+        y = add("zeropad2d", "pad", [y], padding=[0, pad_w, 0, pad_h])
+        y = add("permute", "pad", [y], dims=[0, 2, 3, 1])
+    ph, pw = h + pad_h, w + pad_w
+    n, windows = wh * ww, (ph // wh) * (pw // ww)
+    y = add("reshape", "windows", [y], shape=[ph // wh, wh, pw // ww, ww, c])
+    y = add("permute", "windows", [y], dims=[0, 1, 3, 2, 4, 5])
+    y = add("reshape", "windows", [y], shape=[windows, n, c])  # (windows, N, C); a shift (torch.roll) counts nothing
+    out = spec.pending[qkv_weight].shape[0]
+    spec.fold(qkv_weight, qkv_bias)
+    y = add("linear", "qkv", [y], out=out, **({} if qkv_bias is not None else {"bias": False}))
+    y = add("reshape", "qkv", [y], shape=[windows, n, 3, heads, c // heads])
+    qkv = add("permute", "qkv", [y], dims=[0, 3, 1, 4, 2, 5])  # (3, windows, heads, N, d)
+    q = add("select", "q", [qkv], dim=1, index=0)
+    k = add("select", "k", [qkv], dim=1, index=1)
+    k = add("transpose", "k", [k], dim0=-2, dim1=-1)
+    y = add("matmul", "scores", [q, k])  # (windows, heads, N, N)
+    if logit_scale is not None:  # Swin V2's cosine attention: a learned scale per head
+        scale = add("unsqueeze", "logit_scale", [spec.source(logit_scale)], dim=1)
+        y = add("mul", "scores", [y, scale])
+    if spec.holds(bias):
+        y = add("add", "scores", [y, spec.source(bias)])
+    y = add("softmax", "attention", [y], dim=-1)
+    v = add("select", "v", [qkv], dim=1, index=2)
+    y = add("matmul", "attention", [y, v])  # (windows, heads, N, d)
+    y = add("transpose", "attention", [y], dim0=2, dim1=3)
+    y = add("reshape", "attention", [y], shape=[windows, n, c])
+    spec.fold(proj_weight, proj_bias)
+    y = add("linear", "proj", [y], out=c, **({} if proj_bias is not None else {"bias": False}))
+    y = add("reshape", "windows_back", [y], shape=[ph // wh, pw // ww, wh, ww, c])
+    y = add("permute", "windows_back", [y], dims=[0, 1, 3, 2, 4, 5])
+    y = add("reshape", "windows_back", [y], shape=[ph, pw, c])
+    if pad_w or pad_h:  # crops the padding (a negative pad)
+        y = add("permute", "crop", [y], dims=[0, 3, 1, 2])
+        y = add("zeropad2d", "crop", [y], padding=[0, -pad_w, 0, -pad_h])
+        y = add("permute", "crop", [y], dims=[0, 2, 3, 1])
+    spec.names[node] = y
+    return None
 
 
 def _weight_owner(module, kind, owners) -> str | None:
@@ -483,6 +791,21 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
     return doc, how
 
 
+def _unread(entries) -> int:
+    """Declared tensors (parameter, buffer) that no layer reads `from:`."""
+    read = set()
+    for entry in entries:
+        for fields in entry.values():
+            source = fields.get("from")
+            read.update(source if isinstance(source, list) else [source])
+    return sum(
+        1
+        for entry in entries
+        for kind, fields in entry.items()
+        if kind in ("parameter", "buffer") and fields["name"] not in read
+    )
+
+
 def import_torch(target: str, input_shape: str, tokens: int | None = None) -> str:
     import yaml
 
@@ -499,5 +822,11 @@ def import_torch(target: str, input_shape: str, tokens: int | None = None) -> st
         header += (
             "# torch.fx could not trace it, so forward hooks recorded the module calls: operations between\n"
             "# modules (additions, concatenations) are not in this spec; params and buffers are exact.\n"
+        )
+    unread = _unread(doc["layers"])
+    if unread:
+        header += (
+            f"# {unread} {'tensors' if unread > 1 else 'tensor'} that the traced forward never reads (of modules eval\n"
+            "# mode never calls) declared at the end as parameters and buffers, so the totals are the model's.\n"
         )
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
