@@ -15,6 +15,7 @@ from .errors import Loc, SpecError, describe, did_you_mean
 from .yaml_reader import YList, YMap, base_loc, parse_yaml, read_text
 
 META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie")
+_META = frozenset(META_KEYS)
 TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "blocks", "outputs", "budget")
 
 
@@ -132,6 +133,9 @@ def parse_entry(raw, loc: Loc) -> Entry:
     if kind == "layers":
         entry.kind = None
         entry.children = parse_entries(value, value_loc, "layers")
+    elif isinstance(value, YMap) and _META.isdisjoint(value):
+        # only fields: the mapping and its locations are the entry's (read, never changed)
+        entry.fields, entry.field_locs, entry.key_locs = value, value.value_locs, value.key_locs
     elif isinstance(value, YMap):
         for key, v in value.items():
             target, locs = (entry.meta, entry.meta_locs) if key in META_KEYS else (entry.fields, entry.field_locs)
