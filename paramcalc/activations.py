@@ -76,16 +76,17 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     last_row = {block.name: report.layers[block.last].name for block in report.blocks}
     # What a layer keeps follows from the layer and its shapes; identical layers are one object and
     # rows of equal shapes share their lists, so a repeated block's layers are asked once.
-    asked: dict[tuple, Saved] = {}
+    asked: dict[tuple, tuple[Saved, int]] = {}
     for row, layer in zip(report.layers, layers):
         out = tuple(row.output_shape)
         question = (layer, id(row.input_shapes), id(row.output_shape))
-        keeps = asked.get(question)
-        if keeps is None:
-            keeps = asked[question] = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
+        answer = asked.get(question)
+        if answer is None:
+            keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
+            answer = asked[question] = keeps, 0 if keeps.parameter else ctx.batch * prod(out) * itemsize
+        keeps, size = answer
         names = [n if n in st.of else last_row[n] for n in row.inputs]
         ins = [st.of[n] for n in names]
-        size = 0 if keeps.parameter else ctx.batch * prod(out) * itemsize
         mine = None if keeps.parameter else ins[0] if keeps.alias else st.new(size)
         if keeps.parameter:  # no batch dim: broadcast over the batch
             st.strides[row.name] = (0, *contiguous_strides(out))
@@ -100,7 +101,7 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
             st.strides[row.name] = elementwise_strides((ctx.batch, *out), layouts)
         st.of[row.name] = mine
         st.output_bytes.append(size)
-        st.reads.append(tuple(s for s in ins if s is not None))
+        st.reads.append(tuple([s for s in ins if s is not None]))
         kept = [ins[i] for i in keeps.inputs] + ([mine] if keeps.output else [])
         kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
         for i, broadcast, folded in keeps.folded:
@@ -113,7 +114,7 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
             if key not in st.shared:
                 st.shared[key] = st.new(n * sizes[t])
             kept.append(st.shared[key])
-        st.kept.append(tuple(dict.fromkeys(s for s in kept if s is not None)))
+        st.kept.append(tuple(dict.fromkeys([s for s in kept if s is not None])))
     return st
 
 
