@@ -8,7 +8,7 @@ from operator import attrgetter
 
 from .errors import ShapeError, SpecError
 from .graph import build_graph, unused_outputs
-from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, fmt_shape, prod
+from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, SAME, Context, fmt_shape, prod
 from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec
@@ -37,6 +37,7 @@ class _Analysis:
         self.lists: dict[tuple, list] = {}  # one list per distinct shape, path or list of shapes
         self.running: dict[str, list[int]] = {}  # key -> running sums over the rows, once all are made
         self.fields = {name: input_field(shape) for name, shape in spec.inputs.items()}
+        self.described: dict[tuple, dict | None] = {}
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -69,7 +70,8 @@ class _Analysis:
                 )
         self.blocks += composites
         del paths, first_row
-        self.running = {}  # 8 running sums of 100,000 rows take more memory than the rows' memory model
+        # 8 running sums of 100,000 rows take more memory than the rows' memory model
+        self.running, self.described = {}, {}
         rows = self.rows = self.with_memory(self.rows)
         saved = [0, *accumulate(r.saved_bytes for r in rows)]
         for b in self.blocks:
@@ -131,9 +133,17 @@ class _Analysis:
         try:
             out, counts, macs, reach, shown_inputs, shown_output, param_bytes = self.measure(layer, in_shapes)
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
-            field = through(reach, [self.fields[n] for n in inputs], in_shapes, out)
+            if reach == SAME and len(inputs) == 1 and tuple(in_shapes[0]) == out:
+                field = self.fields[inputs[0]]  # the common case (activations, norms): nothing moves
+            else:
+                field = through(reach, [self.fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
+        # rows of one field and output shape (a convolution's, then its norm's and activation's) share
+        # one description; fields are kept alive by self.fields, so their ids stay theirs
+        described = self.described.get((id(field), out))
+        if described is None:
+            described = self.described[id(field), out] = describe(field, out)
         own = counts.params
         if shared:
             own -= shared
@@ -155,7 +165,7 @@ class _Analysis:
             param_bytes=param_bytes,
             shared=shared,
             tied_to=node.tie if shared else None,
-            receptive_field=describe(field, out),
+            receptive_field=described,
         )
         self.rows.append(row)
         self.layer_objects.append(layer)
