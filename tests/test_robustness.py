@@ -71,3 +71,18 @@ def test_any_inline_layer_gives_a_report_or_a_spec_error(text):
         analyze(inline_spec("3x16x16", [text]))
     except SpecError as e:
         assert str(e)
+
+
+def test_a_count_field_costs_nothing_per_unit():
+    """Found by the fuzzer: an LSTM of a billion layers listed what each layer keeps (MemoryError), and
+    a transposed convolution of a hundred-million-tap kernel visited every tap of every phase (a hang).
+    Both are worked out in time independent of the count."""
+
+    def saved(layers):
+        text = f"input: [35, 650]\nlayers:\n  - lstm: {{hidden: 650, layers: {layers}, dropout: 0.5}}\n"
+        return analyze(parse_spec(text, "s")).layers[0].saved_bytes
+
+    one, two = saved(1), saved(2)
+    assert saved(10**9) == one + (10**9 - 1) * (two - one)  # each later layer keeps as much as the second
+    text = "input: [1, 2]\nlayers:\n  - convtranspose1d: {out: 1, kernel: 100000000, stride: 4000}\n"
+    assert analyze(parse_spec(text, "s")).layers[0].receptive_field is None  # too long a pattern: untracked

@@ -490,7 +490,7 @@ class Reach:
     @classmethod
     def transposed(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> Reach | None:
         """Output o = i·stride − padding + dilation·m gathers input i through tap m."""
-        if stride > cls.MAX_PERIOD:
+        if stride > cls.MAX_PERIOD or stride * kernel > 64 * cls.MAX_PERIOD:  # each tap of each phase is visited
             return None
         lo, hi = [], []
         for r in range(stride):

@@ -94,20 +94,22 @@ class _Recurrent(Layer):
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         """As PyTorch's unfused kernels (the CPU reference) keep them, step by step: each layer's input
         (the first layer's is the layer's input, copied by each direction when batch_first and batch > 1;
-        later ones a new tensor, and the dropout mask between layers), and per direction the
+        later ones a new tensor, and the dropout mask between layers), and per layer and direction the
         hidden-sized tensors of `kept`.
         Fused kernels (cuDNN, oneDNN) keep a workspace of their own instead."""
         b, (steps, features) = ctx.batch, shapes[0]
         copied = self.batch_first and b > 1
         tensors = [(b * steps * features, "act")] * self.directions if copied else []  # one per direction
         between = b * steps * self.directions * self.out_size
-        for layer in range(self.layers):
-            if layer:
-                tensors.append((between, "act"))
-                if self.dropout:
-                    tensors.append((between, "bool" if ctx.device == "cuda" else "act"))
-            per_step, once = self.kept
-            tensors.append((self.directions * b * self.hidden * (per_step * steps + once), "act"))
+        per_step, once = self.kept
+        # Every layer's tensors are its own, so those of all layers are counted as one of each kind
+        # (`layers` may be large: a list per layer would be as long).
+        later = self.layers - 1
+        tensors.append((self.layers * self.directions * b * self.hidden * (per_step * steps + once), "act"))
+        if later:
+            tensors.append((later * between, "act"))
+            if self.dropout:
+                tensors.append((later * between, "bool" if ctx.device == "cuda" else "act"))
         return Saved(inputs=() if copied else (0,), tensors=tuple(tensors))
 
 
