@@ -141,9 +141,11 @@ class _Analysis:
             self.fail(node, e, inputs, in_shapes)
         # rows of one field and output shape (a convolution's, then its norm's and activation's) share
         # one description; fields are kept alive by self.fields, so their ids stay theirs
-        described = self.described.get((id(field), out))
-        if described is None:
-            described = self.described[id(field), out] = describe(field, out)
+        key = (id(field), out)
+        if key in self.described:
+            described = self.described[key]
+        else:
+            described = self.described[key] = describe(field, out)
         own = counts.params
         if shared:
             own -= shared

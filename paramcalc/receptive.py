@@ -40,18 +40,13 @@ class Field:
     axes: tuple | None = None
     dims: tuple[int, ...] | None = None
 
-    @functools.cached_property
+    @property
     def where(self) -> tuple[int, ...]:
         return self.dims if self.dims is not None else tuple(range(-len(self.extent), 0))
 
-    @functools.cached_property
+    @property
     def is_global(self) -> bool:
         return self.axes is not None and all(axis == GLOBAL for axis in self.axes)
-
-    @functools.cached_property
-    def described(self) -> dict:
-        """describe()'s answers by output size: layers that move nothing share their input's field."""
-        return {}
 
 
 def input_field(shape) -> Field | None:
@@ -137,10 +132,7 @@ def describe(field: Field | None, out) -> dict | None:
     """The JSON form: null without spatial dims, else size, stride and start per spatial dim."""
     if field is None or field.axes is None:
         return None
-    key = tuple(out[d] for d in field.where)
-    if key not in field.described:
-        field.described[key] = _describe(field, key)
-    return field.described[key]  # shared by the rows of one field: rows are values, never changed
+    return _describe(field, tuple(out[d] for d in field.where))
 
 
 def _describe(field: Field, out) -> dict:
