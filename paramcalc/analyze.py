@@ -8,7 +8,7 @@ from operator import attrgetter
 
 from .errors import ShapeError, SpecError
 from .graph import build_graph, unused_outputs
-from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, SAME, Context, fmt_shape, prod
+from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, fmt_shape, prod
 from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec
@@ -133,10 +133,7 @@ class _Analysis:
         try:
             out, counts, macs, reach, shown_inputs, shown_output, param_bytes = self.measure(layer, in_shapes)
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
-            if reach == SAME and len(inputs) == 1 and tuple(in_shapes[0]) == out:
-                field = self.fields[inputs[0]]  # the common case (activations, norms): nothing moves
-            else:
-                field = through(reach, [self.fields[n] for n in inputs], in_shapes, out)
+            field = through(reach, [self.fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
         # rows of one field and output shape (a convolution's, then its norm's and activation's) share
