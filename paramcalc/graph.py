@@ -15,7 +15,7 @@ from .errors import FieldError, Loc, ShapeError, SpecError, SpecWarning, describ
 from .escape import cut, quote
 from .expressions import PLAIN, substitute
 from .layers import REGISTRY, Layer, normalize_kind
-from .layers.base import fmt_shape
+from .layers.base import fmt_shape, values_key
 from .spec import META_KEYS, BlockDef, Entry, Spec, check_name
 from .yaml_reader import YList, YMap
 
@@ -107,6 +107,11 @@ class _Expander:
         self.block_stack: list[str] = []
         self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)  # of nodes[:shaped], for shape()
         self.shaped = 0
+        self.shape_reads = 0  # shape() calls so far: a layer whose fields read one is not remembered
+        # Equal block arguments share one env, so a repeated block's layers are built once per entry
+        # and env: (entry, env, first: overrides) -> the layer, with what its ids name, kept alive.
+        self.envs: dict[tuple, dict] = {}
+        self.built: dict[tuple, tuple] = {}
         self.work = 0
         self.nesting = 0
         self.name_chars = 0
@@ -140,6 +145,7 @@ class _Expander:
             return value  # nothing to substitute: most values
 
         def shape_of(ref, at):
+            self.shape_reads += 1
             return self.shape(self.resolve(ref, scope, at, what=f"shape({cut(ref, 60)})"), cut(ref, 60), at, scope)
 
         return substitute(value, scope.env, loc, scope.context, shape_of)
@@ -405,6 +411,9 @@ class _Expander:
                         f"block '{definition.name}' needs argument '{key}'", entry.kind_loc, context=scope.context
                     )
                 env[key] = default
+        key = values_key(definition.name, env)
+        if key is not None:
+            env = self.envs.setdefault(key, env)
         if len(sources) != 1:
             raise SpecError(
                 f"block '{definition.name}' takes one input, found {len(sources)}",
@@ -458,13 +467,21 @@ class _Expander:
         return full
 
     def build(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, overrides) -> Layer:
+        key = (id(entry), id(scope.env), id(overrides))
+        found = self.built.get(key)
+        if found is not None:
+            return found[-1]
+        reads = self.shape_reads
         values, locs = self.field_values(entry, cls, scope, label, overrides)
         try:
-            return cls.build(values)
+            layer = cls.build(values)
         except FieldError as e:
             loc = locs.get(e.field, entry.loc) if e.field else entry.loc
             message = f"field '{e.field}' {e.message}" if e.about_value else e.message
             raise SpecError(message, loc, layer=label, context=scope.context, hint=e.hint) from None
+        if reads == self.shape_reads:  # fields that read a shape() may differ where the entry is used again
+            self.built[key] = (entry, scope.env, overrides, layer)
+        return layer
 
     def wire(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, sources) -> list[str]:
         """The inputs this layer reads: `sources`, checked against its arity; none for a source."""

@@ -283,3 +283,25 @@ def test_freeze_and_requires_grad_make_parameters_non_trainable():
     assert report.totals.non_trainable == rows["backbone"].params + rows["fixed"].params
     assert report.totals.trainable == rows["head"].params
     assert report.totals.params == run(text.replace(", freeze: true", "")).totals.params
+
+
+def test_a_repeated_block_builds_each_use_from_its_own_arguments_and_shapes():
+    """Equal arguments build a block's layers once; a `shape()` field, or arguments equal in
+    value but not in type, must not reuse a layer built for another use."""
+    blocks = textwrap.dedent("""
+        input: [4]
+        blocks:
+          grow:
+            layers:
+              - linear: {out: "${shape(input)[0] * 2}"}
+          fixed:
+            args: {bias: true}
+            layers:
+              - linear: {out: 3, bias: $bias}
+        layers:
+    """)
+    report = run(blocks + "  - repeat: 3\n    grow: {}\n  - fixed: {bias: true}\n  - fixed: {}\n")
+    assert [row.output_shape for row in report.layers] == [[8], [16], [32], [3], [3]]
+    assert [row.bias for row in report.layers[3:]] == [3, 3]
+    message = error(blocks + "  - fixed: {bias: true}\n  - fixed: {bias: 1}\n")
+    assert "layer 1 'fixed_2.linear_1' (linear): field 'bias' expects true or false, found 1" in message

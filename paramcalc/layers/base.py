@@ -292,7 +292,7 @@ MAX_BUILT = 100_000  # distinct layers remembered; beyond, the memo starts again
 _SCALARS = (int, bool, str, type(None))
 
 
-def _values_key(cls, values: dict[str, Any]) -> tuple | None:
+def values_key(cls, values: dict[str, Any]) -> tuple | None:
     """A key that tells field values apart exactly as build reads them (true, 1 and 1.0 differ),
     or None when a value is not a scalar or a list of scalars (nothing is remembered then)."""
     key = [cls]
@@ -377,7 +377,7 @@ class Layer:
         """Validate canonical field values (None = default) and construct the layer. A layer is
         frozen, so the same kind and values give the one layer already built from them: a repeated
         block validates each of its layers once."""
-        key = _values_key(cls, values)
+        key = values_key(cls, values)
         layer = _BUILT.get(key) if key is not None else None
         if layer is None:
             layer = cls._validated(values)
