@@ -14,16 +14,17 @@ from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec
 
 
-def analyze(spec: Spec, *, batch: int | None = None) -> Report:
+def analyze(spec: Spec, *, batch: int | None = None, receptive_fields: bool = True) -> Report:
     """Analyse a Spec into a Report, at `batch` if given (else the spec's). Raises SpecError on bad
-    input. (`paramcalc.analyze` also takes a file's path: see api.py.)"""
-    analysis = _Analysis(spec if batch is None else replace(spec, batch=batch))
+    input. Without `receptive_fields` (for what shows totals only) the rows' fields are None.
+    (`paramcalc.analyze` also takes a file's path: see api.py.)"""
+    analysis = _Analysis(spec if batch is None else replace(spec, batch=batch), receptive_fields)
     del spec  # a spec only the caller's expression held (`analyze(load_spec(path))`) is freed now
     return analysis.run()
 
 
 class _Analysis:
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, receptive_fields: bool = True):
         self.graph = build_graph(spec)
         # Its header: the entries are done with once the graph is built, and those of a 100,000-layer
         # file take more memory than its report.
@@ -36,7 +37,8 @@ class _Analysis:
         self.measured: dict[tuple, tuple] = {}  # (layer, *input shapes) -> output shape, counts, MACs
         self.lists: dict[tuple, list] = {}  # one list per distinct shape, path or list of shapes
         self.running: dict[str, list[int]] = {}  # key -> running sums over the rows, once all are made
-        self.fields = {name: input_field(shape) for name, shape in spec.inputs.items()}
+        # each tensor's receptive field, by name; None when not asked for
+        self.fields = {name: input_field(shape) for name, shape in spec.inputs.items()} if receptive_fields else None
         self.described: dict[tuple, dict | None] = {}
 
     def run(self) -> Report:
@@ -133,7 +135,8 @@ class _Analysis:
         try:
             out, counts, macs, reach, shown_inputs, shown_output, param_bytes = self.measure(layer, in_shapes)
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
-            field = through(reach, [self.fields[n] for n in inputs], in_shapes, out)
+            fields = self.fields
+            field = None if fields is None else through(reach, [fields[n] for n in inputs], in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
         # rows of one field and output shape (a convolution's, then its norm's and activation's) share
@@ -169,7 +172,8 @@ class _Analysis:
         self.rows.append(row)
         self.layer_objects.append(layer)
         self.shapes[name] = out
-        self.fields[name] = field
+        if fields is not None:
+            fields[name] = field
 
     def shared(self, values) -> list:
         """One list for equal shapes (or paths, or lists of shapes), however many rows show it:
@@ -207,7 +211,9 @@ class _Analysis:
                 out,
                 counts,
                 layer.macs(in_shapes, out) * self.spec.batch,
-                layer.reach(shapes, tuple(out)) if len(out) >= 2 or shapes == [tuple(out)] else None,
+                layer.reach(shapes, tuple(out))
+                if self.fields is not None and (len(out) >= 2 or shapes == [tuple(out)])
+                else None,
                 self.shared_shapes(in_shapes),
                 self.shared(out),
                 counts.params * DTYPE_BYTES[layer.dtype or self.spec.dtype],
@@ -245,7 +251,8 @@ class _Analysis:
             self.leaf(node, part.layer, full, [local[i] for i in part.inputs], self.shared((*path, node.name)))
             local[part.name] = full
         self.shapes[node.name] = self.shapes[self.rows[-1].name]
-        self.fields[node.name] = self.fields[self.rows[-1].name]
+        if self.fields is not None:
+            self.fields[node.name] = self.fields[self.rows[-1].name]
         return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
 
     def block_row(self, name, kind, inputs, first, last, path) -> BlockRow:

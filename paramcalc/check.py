@@ -151,7 +151,7 @@ def check_file(path: str, flags: dict[str, Budget], batch: int | None = None) ->
         budgets = spec_budgets(spec)
         for key, budget in flags.items():  # a flag wins over the spec, and points at the spec's top
             budgets[key] = Budget(budget.key, budget.value, "flag", spec.loc)
-        report = analyze(spec, batch=batch)
+        report = analyze(spec, batch=batch, receptive_fields=False)  # a check shows totals
         violations = check_budgets(report, budgets)
     except SpecError as e:
         return FileResult(path, Status.INVALID, error=e)

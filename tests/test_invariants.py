@@ -76,3 +76,15 @@ def test_rows_carry_the_count_fields_in_order():
     for row in (LayerRow, BlockRow):
         names = [f.name for f in dataclasses.fields(row)]
         assert [n for n in names if n in COUNT_FIELDS] == list(COUNT_FIELDS), row.__name__
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_check_analyses_as_analyze_does_but_for_receptive_fields(path):
+    """`check` skips receptive fields (it shows totals); every other number is analyze's."""
+    from paramcalc.check import check_file
+
+    checked, full = check_file(str(path), {}).report, analyze(str(path))
+    assert checked is not None and checked.totals == full.totals
+    for row in full.layers:
+        row.receptive_field = None
+    assert checked.layers == full.layers and checked.blocks == full.blocks
