@@ -359,12 +359,15 @@ def check(
     follow_symlinks: bool = typer.Option(
         False, "--follow-symlinks", help="In directories, also read symlinks that lead outside them."
     ),
+    jobs: int | None = typer.Option(
+        None, "-j", "--jobs", min=1, max=1024, metavar="N", help="Check in N processes (default: one per CPU)."
+    ),
 ):
     """Check that specs parse, their shapes chain and their budgets hold (flags win over a spec's
     `budget:`). Exit 0 all ok, 1 a budget or expectation failed, 2 a spec is invalid or no spec
     was found."""
     from .budget import parse_budget
-    from .check import check_paths, exit_code
+    from .check import check_paths, cpus, exit_code
     from .errors import Loc
 
     flags = {
@@ -383,7 +386,7 @@ def check(
             for key, value in flags.items()
             if value is not None
         }
-        results = check_paths(paths, budgets, batch, follow_symlinks)
+        results = check_paths(paths, budgets, batch, follow_symlinks, jobs or cpus())
     except SpecError as e:
         fail(e)
     from .render import check as out

@@ -375,3 +375,34 @@ def test_export_is_as_wide_as_the_table(tmp_path):
         key=lambda row: len(row["name"]),
     )["name"]
     assert longest in unet_text
+
+
+def test_check_in_several_processes_says_what_one_process_says(tmp_path, broken):
+    """The same lines, JSON and annotations, in the same order, with an invalid spec, a budget the
+    spec sets, a missing file and a memory budget (which reads a report's rows) among the zoo."""
+    over = tmp_path / "over.yaml"
+    over.write_text("input: [3]\nbudget: {max_params: 5}\nlayers:\n  - linear: 3\n")
+    paths = [str(SPECS), broken, str(over), str(tmp_path / "missing.yaml")]
+    for fmt in ("table", "json", "github"):
+        flags = ["--max-train-memory", "2GiB", "-f", fmt]
+        one, many = run_cli("check", *paths, *flags, "-j", "1"), run_cli("check", *paths, *flags, "-j", "3")
+        assert many.returncode == one.returncode == 2
+        assert (many.stdout, many.stderr) == (one.stdout, one.stderr)
+    assert "over budget" in one.stdout or "over_budget" in one.stdout
+
+
+def test_forked_work_is_done_again_when_a_fork_dies():
+    """A fork that crashes (here every fork) sends nothing; this process does its items itself."""
+    import os
+
+    from paramcalc.check import _forked
+
+    parent = os.getpid()
+
+    def work(item):
+        if os.getpid() != parent:
+            os._exit(3)
+        return item[0] * 2
+
+    items = [(str(n), None) for n in range(10)]
+    assert _forked(work, items, jobs=3) == ["00", "11", "22", "33", "44", "55", "66", "77", "88", "99"]
