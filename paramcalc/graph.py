@@ -84,6 +84,7 @@ class _Scope:
     env: dict[str, Any]
     context: tuple[str, ...]
     parent: _Scope | None = None
+    again: bool = False  # in a block or repeat: its entries are expanded more than once
     names: dict[str, str] = field(default_factory=dict)  # local name -> node name
     counters: dict[str, int] = field(default_factory=dict)
 
@@ -329,7 +330,7 @@ class _Expander:
         self.define(scope, name, full, entry.loc)
         block = Block(full, f"{entry.kind or 'group'} ×{count}", entry.loc, len(self.nodes), inputs=list(sources))
         self.blocks.append(block)
-        inner = _Scope(full + ".", scope.input, scope.env, scope.context, parent=scope)
+        inner = _Scope(full + ".", scope.input, scope.env, scope.context, parent=scope, again=True)
         current = sources
         self.enter(entry.loc, scope)
         for i in range(count):
@@ -364,7 +365,12 @@ class _Expander:
         block = Block(full, "group", entry.loc, len(self.nodes), inputs=list(sources))
         self.blocks.append(block)
         inner = _Scope(
-            full + ".", sources[0] if len(sources) == 1 else scope.input, scope.env, scope.context, parent=scope
+            full + ".",
+            sources[0] if len(sources) == 1 else scope.input,
+            scope.env,
+            scope.context,
+            parent=scope,
+            again=scope.again,
         )
         self.enter(entry.loc, scope)
         out = self.expand(entry.children, inner, sources)
@@ -423,7 +429,7 @@ class _Expander:
         block = Block(full, definition.name, entry.loc, len(self.nodes), inputs=list(sources), args=env)
         self.blocks.append(block)
         context = (f"in block '{definition.name}' used as '{full}' at {entry.loc}",) + scope.context
-        inner = _Scope(full + ".", sources[0], env, context, parent=scope)
+        inner = _Scope(full + ".", sources[0], env, context, parent=scope, again=True)
         self.block_stack.append(definition.name)
         self.enter(entry.loc, scope)
         self.spend(entry.loc, scope)
@@ -467,8 +473,8 @@ class _Expander:
         return full
 
     def build(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, overrides) -> Layer:
-        key = (id(entry), id(scope.env), id(overrides))
-        found = self.built.get(key)
+        key = (id(entry), id(scope.env), id(overrides)) if scope.again else None
+        found = self.built.get(key) if key else None
         if found is not None:
             return found[-1]
         reads = self.shape_reads
@@ -479,7 +485,7 @@ class _Expander:
             loc = locs.get(e.field, entry.loc) if e.field else entry.loc
             message = f"field '{e.field}' {e.message}" if e.about_value else e.message
             raise SpecError(message, loc, layer=label, context=scope.context, hint=e.hint) from None
-        if reads == self.shape_reads:  # fields that read a shape() may differ where the entry is used again
+        if key and reads == self.shape_reads:  # fields that read a shape() may differ where used again
             self.built[key] = (entry, scope.env, overrides, layer)
         return layer
 
