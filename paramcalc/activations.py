@@ -77,44 +77,57 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     # What a layer keeps follows from the layer and its shapes; identical layers are one object and
     # rows of equal shapes share their lists, so a repeated block's layers are asked once.
     asked: dict[tuple, tuple[Saved, int]] = {}
+    of, strides, nbytes = st.of, st.strides, st.nbytes  # read once per row: locals
+    batch = ctx.batch
     for row, layer in zip(report.layers, layers):
-        out = tuple(row.output_shape)
         question = (layer, id(row.input_shapes), id(row.output_shape))
         answer = asked.get(question)
         if answer is None:
+            out = tuple(row.output_shape)
             keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
-            answer = asked[question] = keeps, 0 if keeps.parameter else ctx.batch * prod(out) * itemsize
+            answer = asked[question] = keeps, 0 if keeps.parameter else batch * prod(out) * itemsize
         keeps, size = answer
-        names = [n if n in st.of else last_row[n] for n in row.inputs]
-        ins = [st.of[n] for n in names]
-        mine = None if keeps.parameter else ins[0] if keeps.alias else st.new(size)
+        names = [n if n in of else last_row[n] for n in row.inputs]
+        ins = [of[n] for n in names]
         if keeps.parameter:  # no batch dim: broadcast over the batch
-            st.strides[row.name] = (0, *contiguous_strides(out))
+            mine = None
+            strides[row.name] = (0, *contiguous_strides(row.output_shape))
         elif keeps.alias:
-            view = layer.view_strides(*st.layout(names[0], row.input_shapes[0], ctx), (ctx.batch, *out))
+            mine = ins[0]
+            full = (batch, *row.output_shape)
+            view = layer.view_strides(*st.layout(names[0], row.input_shapes[0], ctx), full)
             if view is None:  # PyTorch copies: a new row-major tensor
-                mine = st.new(size)
-            elif view != contiguous_strides((ctx.batch, *out)):
-                st.strides[row.name] = view
-        elif layer.elementwise and not st.strides.keys().isdisjoint(names):
-            layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
-            st.strides[row.name] = elementwise_strides((ctx.batch, *out), layouts)
-        st.of[row.name] = mine
+                mine = len(nbytes)
+                nbytes.append(size)
+            elif view != contiguous_strides(full):
+                strides[row.name] = view
+        else:
+            mine = len(nbytes)
+            nbytes.append(size)
+            if strides and layer.elementwise and not strides.keys().isdisjoint(names):
+                layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
+                strides[row.name] = elementwise_strides((batch, *row.output_shape), layouts)
+        of[row.name] = mine
         st.output_bytes.append(size)
-        st.reads.append(tuple([s for s in ins if s is not None]))
-        kept = [ins[i] for i in keeps.inputs] + ([mine] if keeps.output else [])
-        kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
-        for i, broadcast, folded in keeps.folded:
-            copied = False  # a row-major tensor that is not broadcast folds to a view
-            if names[i] in st.strides or (ctx.batch, *row.input_shapes[i]) != broadcast:
-                shape, strides = st.layout(names[i], row.input_shapes[i], ctx)
-                copied = reshape_strides(broadcast, broadcast_strides(shape, strides, broadcast), folded) is None
-            kept.append(st.new(prod(folded) * itemsize) if copied else ins[i])
-        for key, n, t in keeps.shared:
-            if key not in st.shared:
-                st.shared[key] = st.new(n * sizes[t])
-            kept.append(st.shared[key])
-        st.kept.append(tuple(dict.fromkeys([s for s in kept if s is not None])))
+        st.reads.append(tuple([s for s in ins if s is not None]) if None in ins else tuple(ins))
+        kept = [ins[i] for i in keeps.inputs]
+        if keeps.output:
+            kept.append(mine)
+        if keeps.tensors or keeps.folded or keeps.shared:
+            kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
+            for i, broadcast, folded in keeps.folded:
+                copied = False  # a row-major tensor that is not broadcast folds to a view
+                if names[i] in strides or (batch, *row.input_shapes[i]) != broadcast:
+                    shape, in_strides = st.layout(names[i], row.input_shapes[i], ctx)
+                    copied = reshape_strides(broadcast, broadcast_strides(shape, in_strides, broadcast), folded) is None
+                kept.append(st.new(prod(folded) * itemsize) if copied else ins[i])
+            for key, n, t in keeps.shared:
+                if key not in st.shared:
+                    st.shared[key] = st.new(n * sizes[t])
+                kept.append(st.shared[key])
+        st.kept.append(
+            tuple(dict.fromkeys([s for s in kept if s is not None])) if len(kept) > 1 or None in kept else tuple(kept)
+        )
     return st
 
 
@@ -124,10 +137,14 @@ def activations(report, layers, ctx: Context, dtype: str) -> Activations:
     st = _storages(report, layers, ctx, dtype)
     saved: set[int] = set()
     saved_bytes = []
+    nbytes = st.nbytes
     for kept in st.kept:
-        added = [s for s in kept if s not in saved]
-        saved.update(added)
-        saved_bytes.append(sum(st.nbytes[s] for s in added))
+        added = 0
+        for s in kept:
+            if s not in saved:
+                saved.add(s)
+                added += nbytes[s]
+        saved_bytes.append(added)
     return Activations(st.output_bytes, saved_bytes, sum(saved_bytes), _inference_peak(report, st))
 
 
@@ -150,19 +167,21 @@ def _inference_peak(report, st: _Storages) -> int:
     for s, i in last.items():
         if s not in live:
             freed.setdefault(i, []).append(s)
-    current = peak = sum(st.nbytes[s] for s in live)
+    nbytes, of = st.nbytes, st.of
+    current = peak = sum(nbytes[s] for s in live)
     for i, row in enumerate(report.layers):
-        mine = st.of[row.name]
+        mine = of[row.name]
         if mine is not None and mine not in live:
             live.add(mine)
-            current += st.nbytes[mine]
+            current += nbytes[mine]
             if mine not in last:
                 freed.setdefault(i, []).append(mine)
-        peak = max(peak, current)
+        if current > peak:
+            peak = current
         for s in freed.pop(i, ()):
             if s in live:
                 live.discard(s)
-                current -= st.nbytes[s]
+                current -= nbytes[s]
     return peak
 
 
