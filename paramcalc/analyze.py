@@ -72,21 +72,23 @@ class _Analysis:
                 )
         self.blocks += composites
         del paths, first_row
+        whole = {key: running[-1] for key, running in self.running.items()}  # the sums over every row
         # 8 running sums of 100,000 rows take more memory than the rows' memory model
         self.running, self.described = {}, {}
         rows = self.rows = self.with_memory(self.rows)
         saved = [0, *accumulate(r.saved_bytes for r in rows)]
         for b in self.blocks:
             b.saved_bytes = saved[b.last + 1] - saved[b.first]
+        shared = whole["shared"]  # a tied weight is counted once, in the layer that owns it
         totals = Totals(
-            params=sum(r.params - r.shared for r in rows),
-            trainable=sum(r.trainable for r in rows),
-            non_trainable=sum(r.params - r.shared - r.trainable for r in rows),
-            weights=sum(r.weights - r.shared for r in rows),
-            bias=sum(r.bias for r in rows),
-            buffers=sum(r.buffers for r in rows),
-            macs=sum(r.macs for r in rows),
-            param_bytes=sum(r.param_bytes for r in rows),
+            params=whole["params"] - shared,
+            trainable=whole["trainable"],
+            non_trainable=whole["params"] - shared - whole["trainable"],
+            weights=whole["weights"] - shared,
+            bias=whole["bias"],
+            buffers=whole["buffers"],
+            macs=whole["macs"],
+            param_bytes=whole["param_bytes"],
             saved_bytes=self.saved_total,
             peak_activation_bytes=self.peak,
         )

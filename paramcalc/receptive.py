@@ -112,11 +112,18 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
         # channels dim just before (convolutions): a spatial dim there goes untracked
         if len(shapes[0]) == len(reach) + 1 and -len(out) in where:
             return lost
-        entries: list = [reach[d] if -d <= len(reach) else SAME for d in where]
-        axes = tuple(
-            axis if entry == SAME else GLOBAL if GLOBAL in (entry, axis) else _apply(entry, axis)
-            for axis, entry in zip(f.axes, entries)
-        )
+        moved = []
+        for axis, d in zip(f.axes, where):
+            entry = reach[d] if -d <= len(reach) else SAME
+            if type(entry) is str:  # SAME or GLOBAL (a Reach's == is slow: it is never asked)
+                moved.append(axis if entry == SAME else GLOBAL)
+            elif axis == GLOBAL:
+                moved.append(GLOBAL)
+            elif (applied := _apply(entry, axis)) is None:
+                return lost
+            else:
+                moved.append(applied)
+        axes = tuple(moved)
     if any(axis is None for axis in axes):
         return lost
     return Field(extent, axes, sources[0][0].dims)
@@ -178,8 +185,8 @@ def _union_at(strands, o: int):
 def _apply(layer_reach: Reach, axis):
     """Composes a layer's reach (output -> layer-input positions) with each strand of its input
     (layer-input -> network-input positions)."""
-    strands = tuple(_compose(layer_reach, strand) for strand in axis)
-    return None if None in strands else strands
+    strands = tuple([_compose(layer_reach, strand) for strand in axis])
+    return None if any(strand is None for strand in strands) else strands
 
 
 def _compose(outer: Reach, inner: Reach) -> Reach | None:
