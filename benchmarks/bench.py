@@ -5,7 +5,8 @@ in the same run, on whole processes as a user runs them.
 
 Baseline: `python -c "import typer, yaml"`, the least any paramcalc command must load. Commands
 run in interleaved rounds (each command once per round) so that a busy machine slows them all
-alike; figures are medians. Peak memory is the child's own maximum resident set (os.wait4).
+alike; figures are medians. CPU time and peak memory are the child's own (os.wait4), its forks
+included (`check` runs one process per CPU).
 
 --against REV also measures the paramcalc of a git revision (extracted with `git archive` into
 a temporary directory; or a directory holding a paramcalc package) in the same rounds, so before
@@ -221,7 +222,11 @@ def main():
         rows.append(
             (
                 what,
-                {t: f"{small[t][key].time / base:.2f}× ({small[t][key].time * 1000:.0f} ms)" for t in trees},
+                {
+                    t: f"{small[t][key].time / base:.2f}× ({small[t][key].time * 1000:.0f} ms, "
+                    f"CPU {small[t][key].cpu_time * 1000:.0f} ms)"
+                    for t in trees
+                },
                 f"≤ {target}×",
                 [small[t][key].time / base <= target for t in trees],
             )
