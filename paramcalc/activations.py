@@ -109,7 +109,7 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
                 strides[row.name] = elementwise_strides((batch, *row.output_shape), layouts)
         of[row.name] = mine
         st.output_bytes.append(size)
-        st.reads.append(tuple([s for s in ins if s is not None]) if None in ins else tuple(ins))
+        st.reads.append(tuple([s for s in ins if s is not None]))
         kept = [ins[i] for i in keeps.inputs]
         if keeps.output:
             kept.append(mine)
@@ -125,9 +125,8 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
                 if key not in st.shared:
                     st.shared[key] = st.new(n * sizes[t])
                 kept.append(st.shared[key])
-        st.kept.append(
-            tuple(dict.fromkeys([s for s in kept if s is not None])) if len(kept) > 1 or None in kept else tuple(kept)
-        )
+        storages = [s for s in kept if s is not None]
+        st.kept.append(tuple(dict.fromkeys(storages)) if len(storages) > 1 else tuple(storages))  # each once
     return st
 
 

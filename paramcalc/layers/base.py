@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ..errors import FieldError, ShapeError, describe
 
@@ -35,8 +35,7 @@ DTYPE_BYTES = {
 }
 
 
-@dataclass(frozen=True)
-class Params:
+class Params(NamedTuple):
     """A layer's parameter and buffer counts."""
 
     weights: int = 0
@@ -48,8 +47,7 @@ class Params:
         return self.weights + self.bias
 
 
-@dataclass(frozen=True)
-class Saved:
+class Saved(NamedTuple):
     """What a layer keeps for the backward pass in training mode, as PyTorch's autograd does.
 
     `inputs` and `output` name tensors that exist anyway (counted once however many layers keep them);
@@ -73,8 +71,7 @@ class Saved:
     folded: tuple[tuple[int, Shape, Shape], ...] = ()
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """What `saves` needs beyond shapes: the batch, the device (kernels differ: dropout keeps a
     one-byte mask on CUDA, a mask in the activation dtype on CPU) and the attention kernel
     ("flash": fused, no attention matrix; "math": the softmax output too)."""
@@ -84,8 +81,7 @@ class Context:
     attention: str = "flash"
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """How one field is read. `type` is one of the TYPES below."""
 
     type: str
