@@ -109,8 +109,9 @@ class _Expander:
         self.shapes: dict[str, tuple[int, ...]] = dict(spec.inputs)  # of nodes[:shaped], for shape()
         self.shaped = 0
         self.shape_reads = 0  # shape() calls so far: a layer whose fields read one is not remembered
-        # Equal block arguments share one env, so a repeated block's layers are built once per entry
-        # and env: (entry, env, first: overrides) -> the layer, with what its ids name, kept alive.
+        # Equal block arguments share one env, so that an entry of a repeated block builds its layer
+        # once per env: ids of (entry, env, `first:` overrides) -> those three (kept, so that their
+        # ids stay theirs) and the layer.
         self.envs: dict[tuple, dict] = {}
         self.built: dict[tuple, tuple] = {}
         self.work = 0
@@ -417,9 +418,9 @@ class _Expander:
                         f"block '{definition.name}' needs argument '{key}'", entry.kind_loc, context=scope.context
                     )
                 env[key] = default
-        key = values_key(definition.name, env)
-        if key is not None:
-            env = self.envs.setdefault(key, env)
+        same_args = values_key(definition.name, env)
+        if same_args is not None:
+            env = self.envs.setdefault(same_args, env)
         if len(sources) != 1:
             raise SpecError(
                 f"block '{definition.name}' takes one input, found {len(sources)}",
