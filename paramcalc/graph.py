@@ -244,6 +244,8 @@ class _Expander:
 
     def entry(self, entry: Entry, scope: _Scope, current: list[str]) -> list[str]:
         self.spend(entry.loc, scope)
+        if not entry.meta and current:  # most entries: no name, condition, source or repeat
+            return self.one(entry, scope, current, None, overrides=None)
         when = self.meta(entry, "when", scope, True)
         if not isinstance(when, bool):
             raise SpecError(
@@ -454,7 +456,9 @@ class _Expander:
         label = f"layer {index} '{full}' ({cls.kind})"
         layer = self.build(entry, cls, scope, label, overrides)
         inputs = self.wire(entry, cls, scope, label, sources)
-        frozen, tie = self.freeze(entry, scope, label), self.tie(entry, cls, scope, label)
+        frozen, tie = (
+            (self.freeze(entry, scope, label), self.tie(entry, cls, scope, label)) if entry.meta else (False, None)
+        )
         self.nodes.append(Node(index, full, cls.kind, layer, inputs, entry.loc, scope.context, frozen, tie))
         # A source (a parameter) reads nothing and leaves the flow to the layer before it.
         return sources if cls.arity[0] == 0 else [full]
