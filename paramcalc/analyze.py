@@ -258,8 +258,7 @@ class _Analysis:
         return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
 
     def block_row(self, name, kind, inputs, first, last, path) -> BlockRow:
-        inside = self.rows[first : last + 1]
-        own_path = path[: path.index(name)] if name in path else list(path)
+        own_path = self.shared(path[: path.index(name)] if name in path else path)
         return BlockRow(
             name=name,
             kind=kind,
@@ -269,12 +268,12 @@ class _Analysis:
             path=own_path,
             inputs=inputs,
             input_shapes=self.shared_shapes([self.shapes[n] for n in inputs]),
-            output_shape=inside[-1].output_shape,
+            output_shape=self.rows[last].output_shape,
             # A block's sums are differences of running sums: nested and repeated blocks cost
             # nothing per layer inside them.
             **(
                 {key: running[last + 1] - running[first] for key, running in self.running.items()}
                 if self.running
-                else {key: sum(getattr(r, key) for r in inside) for key in COUNT_FIELDS}
+                else {key: sum(getattr(r, key) for r in self.rows[first : last + 1]) for key in COUNT_FIELDS}
             ),
         )
