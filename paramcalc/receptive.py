@@ -115,7 +115,7 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
         moved = []
         for axis, d in zip(f.axes, where):
             entry = reach[d] if -d <= len(reach) else SAME
-            if isinstance(entry, str):  # SAME or GLOBAL (a Reach's == is slow: it is never asked)
+            if isinstance(entry, str):  # SAME or GLOBAL; a Reach is never compared to them (its __eq__ is slow)
                 moved.append(axis if entry == SAME else GLOBAL)
             elif axis == GLOBAL:
                 moved.append(GLOBAL)
