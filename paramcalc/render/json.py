@@ -35,6 +35,17 @@ def _strings(value: list) -> str:
     return "[" + ", ".join(map(_string, value)) + "]"
 
 
+def _plain_strings(value: list) -> str:
+    return "[" + ", ".join(map(encode_basestring, value)) + "]"
+
+
+def _printable_as_is(texts) -> bool:
+    """Whether encode_basestring's JSON of each of these strings is all `_printable` would write
+    (ASCII without DEL), asked once for a column rather than once a string."""
+    text = "".join(texts)
+    return text.isascii() and "\x7f" not in text
+
+
 def _plain_list(value: list) -> str | None:
     """A list of only ints or only strings, on one line; None for anything else."""
     if not value:
@@ -60,7 +71,7 @@ def _column(values: Sequence, indent: str, keys: dict):
     if types == {int}:
         return map(str, values)
     if types == {str}:
-        return map(_string, values)
+        return map(encode_basestring if _printable_as_is(values) else _string, values)
     if types == {_NONE}:
         return ["null"] * len(values)
     if types == {str, _NONE}:
@@ -72,7 +83,7 @@ def _column(values: Sequence, indent: str, keys: dict):
         if items <= {int} or items <= {int, float} and _finite(values):
             return map(repr, values)  # [1, 32, 0.5]: Python writes a list of numbers as JSON does
         if items == {str}:
-            return map(_strings, values)
+            return map(_plain_strings if _printable_as_is(chain.from_iterable(values)) else _strings, values)
         if items == {list} and set(map(type, chain.from_iterable(chain.from_iterable(values)))) <= {int}:
             return map(repr, values)  # shapes: [[1, 32, 32], [8, 16, 16]]
     if dict in types and types <= {dict, _NONE}:
