@@ -1,5 +1,5 @@
 """`paramcalc check`: many spec files, each parsed, shape-checked and held to its budgets.
-Every file is checked even when an earlier one fails."""
+Every file is checked even when an earlier one fails, in as many processes as asked."""
 
 from __future__ import annotations
 
