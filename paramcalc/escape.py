@@ -62,14 +62,6 @@ def workflow_lines(text: str) -> str:
     return _COMMAND_LINE.sub(r"\1\\::", text)
 
 
-def rich_text(text, style: str | None = None):
-    """For a rich table cell or title: a Text, which rich never reads as markup (`[bold]`,
-    `[link=...]`) or emoji codes (`:smile:`)."""
-    from rich.text import Text
-
-    return Text(terminal(text), style=style or "")
-
-
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:$])")
 
 
