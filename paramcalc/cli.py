@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import NoReturn
 
 import typer
 
@@ -712,5 +714,25 @@ def run() -> None:
     only_the_command(sys.argv[1:2])
     try:
         app(prog_name="paramcalc")
+    except SystemExit as e:  # how typer ends every run, with its exit code
+        finish(e.code)
     except KeyboardInterrupt:
-        sys.exit(130)
+        finish(130)
+
+
+def finish(code: int | str | None) -> NoReturn:
+    """Ends the process as sys.exit(code) would, without Python's finalization, which tears down
+    every object and module one by one (6-9 ms of a 110 ms run) when the system would take the
+    memory back at once. atexit handlers still run, and both streams are flushed; a flush that fails
+    ends with 120, as Python's own exit does."""
+    if isinstance(code, str):
+        _write_stderr(code + "\n")
+    status = code if isinstance(code, int) else 1 if isinstance(code, str) else 0
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            status = status or 120
+    os._exit(status)
