@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import Loc, SpecError, describe, did_you_mean
 from .report import Report
@@ -103,8 +102,7 @@ def parse_shape_expectation(value, loc: Loc | None = None) -> list[int]:
     return list(parse_shape(value, loc or Loc("--expect-output", 1, 1), "expect_output"))
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(NamedTuple):
     """One limit or expectation, and where it was set (a flag, or a line of the spec)."""
 
     key: str
@@ -113,8 +111,7 @@ class Budget:
     loc: Loc | None = None
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(NamedTuple):
     key: str
     limit: Any  # as Budget.value
     actual: Any

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from .escape import cut, quote
@@ -64,8 +63,7 @@ class SpecError(Exception):
         return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class SpecWarning:
+class SpecWarning(NamedTuple):
     """Something legal but probably unintended (an output nobody reads); the CLI shows it on stderr."""
 
     message: str

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from .layers.base import GLOBAL, SAME, Moved, Reach
+from .layers.base import GLOBAL, MAX_PERIOD, SAME, Moved, Reach
 
 IDENTITY = Reach(1, 1, (0,), (0,))
 BROADCAST = Reach(1, 0, (0,), (0,))  # a size-1 dim stretched over the output: every position reads 0
-MAX_PERIOD = Reach.MAX_PERIOD
 MAX_STRANDS = 8  # paths with different strides, kept apart
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """A tensor's dependence on a spatial network input of size `extent`. `axes` has one entry per
     spatial dim: GLOBAL, or the strands (one per distinct stride among merged paths)
     whose union it reads; None when the tensor depends on the input but no longer keeps its

@@ -3,7 +3,7 @@ that report their inner rows (self_attn, linear1, norm1, ...) like a block."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import FieldError, ShapeError
 from .base import (  # for annotations
@@ -225,8 +225,7 @@ class MultiheadAttention(Layer):
         return GLOBAL
 
 
-@dataclass(frozen=True)
-class Inner:
+class Inner(NamedTuple):
     """One row of a composite kind: a layer and what it reads (inner names, `input`, `memory`)."""
 
     name: str

@@ -8,7 +8,6 @@ validation, `paramcalc kinds` and the JSON Schema.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from ..errors import FieldError, ShapeError, describe
@@ -461,15 +460,16 @@ class Layer:
 SAME, GLOBAL = "same", "global"
 
 
-@dataclass(frozen=True, slots=True)
-class Moved:
+MAX_PERIOD = 4096  # of a Reach: a longer pattern (resampling by an odd ratio) goes untracked
+
+
+class Moved(NamedTuple):
     """A reach that reorders dims: output sample dim i is input sample dim order[i]."""
 
     order: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Reach:
+class Reach(NamedTuple):
     """Which input positions an output position reads along one dim: output o reads
     lo[o % period] .. hi[o % period], both moved by (o // period)·shift; None where it reads
     nothing (between a transposed convolution's taps)."""
@@ -486,7 +486,7 @@ class Reach:
     @classmethod
     def transposed(cls, kernel: int, stride: int, padding: int, dilation: int = 1) -> Reach | None:
         """Output o = i·stride − padding + dilation·m gathers input i through tap m."""
-        if stride > cls.MAX_PERIOD or stride * kernel > 64 * cls.MAX_PERIOD:  # each tap of each phase is visited
+        if stride > MAX_PERIOD or stride * kernel > 64 * MAX_PERIOD:  # each tap of each phase is visited
             return None
         lo, hi = [], []
         for r in range(stride):
@@ -499,15 +499,13 @@ class Reach:
             hi.append(max(reads) if reads else None)
         return cls(stride, 1, tuple(lo), tuple(hi))
 
-    MAX_PERIOD: ClassVar[int] = 4096  # a longer pattern (resampling by an odd ratio) goes untracked
-
     @classmethod
     def table(cls, inputs: int, outputs: int, first, last) -> Reach | None:
         """A resampling whose output o reads first(o) .. last(o), `inputs` input positions passing
         for every `outputs` output positions (so the pattern repeats every outputs / gcd outputs)."""
         common = math.gcd(inputs, outputs)
         period = outputs // common
-        if period > cls.MAX_PERIOD:
+        if period > MAX_PERIOD:
             return None
         return cls(
             period, inputs // common, tuple(first(o) for o in range(period)), tuple(last(o) for o in range(period))
