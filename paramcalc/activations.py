@@ -9,7 +9,6 @@ once, by storage, as torch.autograd.graph.saved_tensors_hooks sees it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .layers.base import (
@@ -33,7 +32,6 @@ class Activations(NamedTuple):
     peak: int  # inference: most activation bytes alive at once
 
 
-@dataclass(repr=False, eq=False)
 class _Storages:
     """Every tensor storage of one training step, numbered in execution order: the network's inputs,
     each layer's output (a view or an in-place layer shares its input's; a parameter has none), and
@@ -41,13 +39,14 @@ class _Storages:
     PyTorch's do: a reshape that no view can express (a permuted tensor's), or an operand a kernel must
     fold, is a copy. A new tensor is laid out row-major, or by an elementwise kernel as its inputs are."""
 
-    nbytes: list[int] = field(default_factory=list)
-    of: dict[str, int | None] = field(default_factory=dict)  # tensor name -> storage
-    strides: dict[str, tuple[int, ...]] = field(default_factory=dict)  # batch dim first; absent: row-major
-    reads: list[tuple[int, ...]] = field(default_factory=list)  # per layer
-    kept: list[tuple[int, ...]] = field(default_factory=list)  # per layer: what its backward keeps, each once
-    output_bytes: list[int] = field(default_factory=list)  # per layer
-    shared: dict = field(default_factory=dict)  # Saved.shared key -> storage
+    def __init__(self):
+        self.nbytes: list[int] = []
+        self.of: dict[str, int | None] = {}  # tensor name -> storage
+        self.strides: dict[str, tuple[int, ...]] = {}  # batch dim first; absent: row-major
+        self.reads: list[tuple[int, ...]] = []  # per layer
+        self.kept: list[tuple[int, ...]] = []  # per layer: what its backward keeps, each once
+        self.output_bytes: list[int] = []  # per layer
+        self.shared: dict = {}  # Saved.shared key -> storage
 
     def new(self, n: int) -> int:
         self.nbytes.append(n)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import StrEnum
 
 from .analyze import analyze
@@ -25,13 +25,17 @@ class Status(StrEnum):
     INVALID = "invalid"
 
 
-@dataclass
 class FileResult:
-    path: str
-    status: Status
-    report: Report | None = None
-    violations: list[Violation] = field(default_factory=list)
-    error: SpecError | None = None
+    def __init__(
+        self,
+        path: str,
+        status: Status,
+        report: Report | None = None,
+        violations: list[Violation] | None = None,
+        error: SpecError | None = None,
+    ):
+        self.path, self.status, self.report, self.error = path, status, report, error
+        self.violations = violations or []
 
 
 MAX_FILES = 10_000  # spec files one `check` reads; a repository of specs has far fewer

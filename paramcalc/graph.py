@@ -8,7 +8,6 @@ then outward, and may only point backwards, so file order is execution order.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import FieldError, Loc, ShapeError, SpecError, SpecWarning, describe, did_you_mean
@@ -30,63 +29,72 @@ MAX_FULL_NAME = 512  # characters of a hierarchical name (layer1.0.conv1)
 MAX_NAME_CHARS = 20_000_000
 
 
-# The graph's records are never compared or printed: only their __init__ is made (start-up time).
-@dataclass(slots=True, repr=False, eq=False)  # slots: one per layer
+# The graph's records are never compared or printed: plain classes (a dataclass costs start-up time).
 class Node:
     """One leaf layer of the expanded network: its name, its layer and what it reads."""
 
-    index: int
-    name: str
-    kind: str
-    layer: Layer
-    inputs: list[str]
-    loc: Loc
-    context: tuple[str, ...] = ()
-    frozen: bool = False
-    tie: str | None = None  # the node whose weights this one shares
+    __slots__ = ("index", "name", "kind", "layer", "inputs", "loc", "context", "frozen", "tie")  # one per layer
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        kind: str,
+        layer: Layer,
+        inputs: list[str],
+        loc: Loc,
+        context: tuple[str, ...] = (),
+        frozen: bool = False,
+        tie: str | None = None,
+    ):
+        self.index, self.name, self.kind, self.layer, self.inputs, self.loc = index, name, kind, layer, inputs, loc
+        self.context, self.frozen = context, frozen
+        self.tie = tie  # the node whose weights this one shares
 
     @property
     def label(self) -> str:
         return f"layer {self.index} '{self.name}' ({self.kind})"
 
 
-@dataclass(repr=False, eq=False)
 class Block:
     """A block instance, group or repeat: a contiguous run of nodes [start, end)."""
 
-    name: str
-    kind: str
-    loc: Loc
-    start: int
-    end: int = 0
-    inputs: list[str] = field(default_factory=list)
-    args: dict[str, Any] | None = None  # a block instance's argument values (export names constructor arguments)
+    def __init__(self, name: str, kind: str, loc: Loc, start: int, inputs: list[str], args: dict | None = None):
+        self.name, self.kind, self.loc = name, kind, loc
+        self.start, self.end = start, 0  # end: set once its nodes are built
+        self.inputs = inputs
+        self.args = args  # a block instance's argument values (export names constructor arguments)
 
 
-@dataclass(repr=False, eq=False)
 class Graph:
     """The expanded network: leaf layers in execution order, and the blocks around them."""
 
-    nodes: list[Node]
-    blocks: list[Block]
-    outputs: list[str]  # node names; the last is the main output
+    def __init__(self, nodes: list[Node], blocks: list[Block], outputs: list[str]):
+        self.nodes, self.blocks = nodes, blocks
+        self.outputs = outputs  # node names; the last is the main output
 
 
 # ---------------------------------------------------------------- expansion
 
 
-@dataclass(repr=False, eq=False)
 class _Scope:
     """Where names resolve while a block, group or repeat is expanded."""
 
-    prefix: str  # "" at top level, "layer1.0." inside a block instance
-    input: str | None  # what `input` means here (None at top level: the network inputs)
-    env: dict[str, Any]
-    context: tuple[str, ...]
-    parent: _Scope | None = None
-    again: bool = False  # in a block or repeat: its entries are expanded more than once
-    names: dict[str, str] = field(default_factory=dict)  # local name -> node name
-    counters: dict[str, int] = field(default_factory=dict)
+    def __init__(
+        self,
+        prefix: str,
+        input: str | None,
+        env: dict[str, Any],
+        context: tuple[str, ...],
+        parent: _Scope | None = None,
+        again: bool = False,
+    ):
+        self.prefix = prefix  # "" at top level, "layer1.0." inside a block instance
+        self.input = input  # what `input` means here (None at top level: the network inputs)
+        self.env, self.context, self.parent = env, context, parent
+        self.again = again  # in a block or repeat: its entries are expanded more than once
+        self.names: dict[str, str] = {}  # local name -> node name
+        self.counters: dict[str, int] = {}
 
     @functools.cached_property
     def prefixes(self) -> int:

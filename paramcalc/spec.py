@@ -57,23 +57,37 @@ def check_name(
 # ---------------------------------------------------------------- spec structure
 
 
-# Entries are never compared or printed: only their __init__ is made (start-up time).
-@dataclass(slots=True, repr=False, eq=False)  # slots: one per layer
+# Entries are never compared or printed: a plain class (a dataclass costs start-up time to create).
 class Entry:
     """One item of a `layers:` list, as written: a kind (or a group of layers) and its values."""
 
-    kind: str | None  # None for a group (`layers:`)
-    loc: Loc
-    kind_loc: Loc
-    fields: dict[str, Any] = field(default_factory=dict)
-    field_locs: dict[str, Loc] = field(default_factory=dict)  # where each field's value is written
-    key_locs: dict[str, Loc] = field(default_factory=dict)  # where each field's key is written
-    positional: Any = None  # `- maxpool2d: 2`: the kind's main field
-    has_positional: bool = False
-    positional_loc: Loc | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    meta_locs: dict[str, Loc] = field(default_factory=dict)
-    children: list[Entry] | None = None
+    __slots__ = (  # one per layer
+        "kind",
+        "loc",
+        "kind_loc",
+        "fields",
+        "field_locs",
+        "key_locs",
+        "positional",
+        "has_positional",
+        "positional_loc",
+        "meta",
+        "meta_locs",
+        "children",
+    )
+
+    def __init__(self, kind: str | None, loc: Loc, kind_loc: Loc, meta=None, meta_locs=None):
+        self.kind = kind  # None for a group (`layers:`)
+        self.loc, self.kind_loc = loc, kind_loc
+        self.fields: dict[str, Any] = {}
+        self.field_locs: dict[str, Loc] = {}  # where each field's value is written
+        self.key_locs: dict[str, Loc] = {}  # where each field's key is written
+        self.positional: Any = None  # `- maxpool2d: 2`: the kind's main field
+        self.has_positional = False
+        self.positional_loc: Loc | None = None
+        self.meta: dict[str, Any] = {} if meta is None else meta
+        self.meta_locs: dict[str, Loc] = {} if meta_locs is None else meta_locs
+        self.children: list[Entry] | None = None
 
 
 @dataclass
@@ -90,12 +104,12 @@ class Spec:
     loc: Loc | None = None
 
 
-@dataclass(repr=False, eq=False)
 class BlockDef:
-    name: str
-    args: dict[str, Any]  # None = required
-    layers: list[Entry]
-    loc: Loc
+    def __init__(self, name: str, args: dict[str, Any], layers: list[Entry], loc: Loc):
+        self.name = name
+        self.args = args  # None = required
+        self.layers = layers
+        self.loc = loc
 
 
 def parse_entry(raw, loc: Loc) -> Entry:
