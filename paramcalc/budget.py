@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection
-from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any, NamedTuple
 
 from .errors import Loc, SpecError, describe, did_you_mean
@@ -43,13 +42,16 @@ SETTINGS = (
 )
 KEYS = (*LIMITS, *EXPECTATIONS, *SETTINGS)
 
-_GROUPED = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$")  # 2,400 or 1,234,567.5; not 2,4
-_NUMBER = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([KMGT]i?)?(B)?\s*$", re.I)
+# Patterns compiled when first used (re keeps them): most runs read no budget.
+_GROUPED = r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$"  # 2,400 or 1,234,567.5; not 2,4
+_NUMBER = r"(?i)^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([KMGT]i?)?(B)?\s*$"
 
 
 def parse_amount(value, key: str, loc: Loc | None = None) -> int:
     """25557032, "25M", "4.5G", "100MiB", "1.5 GB" -> an exact integer. K/M/G/T are decimal,
     KiB/MiB/GiB/TiB binary (bytes only)."""
+    from decimal import Decimal, InvalidOperation, localcontext  # here: most runs read no budget
+
     is_bytes = LIMITS.get(key, ("", False))[1]
     if isinstance(value, bool) or value is None:
         raise SpecError(f"{key} expects a number like 25M, found {describe(value)}", loc)
@@ -60,12 +62,12 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
     if isinstance(value, int):
         amount = value
     else:
-        match = _NUMBER.match(str(value)) if len(str(value)) <= 64 else None
+        match = re.match(_NUMBER, str(value)) if len(str(value)) <= 64 else None
         if not match:
             units = "K, M, G, T (decimal) or KiB, MiB, GiB, TiB (binary)" if is_bytes else "K, M, G or T"
             raise SpecError(f"{key} expects a number with an optional unit ({units}), found {describe(value)}", loc)
         digits, unit, byte_suffix = match.groups()
-        if "," in digits and not _GROUPED.match(digits):
+        if "," in digits and not re.match(_GROUPED, digits):
             raise SpecError(
                 f"{key}: ambiguous separator in {describe(value)}: a comma groups thousands "
                 f"(2,400), a decimal point is '.' (2.4)",
@@ -136,6 +138,8 @@ class Violation(NamedTuple):
 
 def percent_text(part: int, whole: int) -> str:
     """part/whole as a percentage with one decimal, exactly (no float overflow however large)."""
+    from decimal import Decimal, localcontext
+
     with localcontext() as context:
         context.prec = len(str(abs(part))) + 8
         return f"{(Decimal(part) * 100 / max(whole, 1)).quantize(Decimal('0.1')):f}%"

@@ -7,7 +7,6 @@ from dataclasses import asdict
 from ..check import Status
 from ..escape import github_data, github_property, terminal
 from . import human
-from .json import to_json
 
 LABEL = {
     Status.OK: "ok",
@@ -91,6 +90,8 @@ def result_dict(r) -> dict:
 
 
 def render_check_json(results) -> str:
+    from .json import to_json  # here: the table and annotations need no json module
+
     return to_json([result_dict(r) for r in results])
 
 
