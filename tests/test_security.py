@@ -404,6 +404,21 @@ def test_a_closed_stdout_is_a_one_line_error():
     assert result.stderr == "error: cannot write the output: standard output is closed\n"
 
 
+def test_a_reader_that_stops_early_ends_it_quietly():
+    """`paramcalc ... | head -1`: what the reader no longer takes goes nowhere; exit 0, nothing on
+    stderr, the process ending as soon as it has written (the JSON is larger than a pipe holds)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paramcalc", "analyze", "specs/resnet50.yaml", "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b"{\n"
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0 and stderr == b""
+
+
 def test_a_terminal_that_is_not_utf8():
     result = run_cli("analyze", "specs/lenet5.yaml", env={**os.environ, "PYTHONIOENCODING": "ascii"})
     assert result.returncode == 0 and "1\\xd732\\xd732" in result.stdout
