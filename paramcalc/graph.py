@@ -8,6 +8,7 @@ then outward, and may only point backwards, so file order is execution order.
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Any
 
 from .errors import FieldError, Loc, ShapeError, SpecError, SpecWarning, describe, did_you_mean
@@ -92,6 +93,7 @@ class _Scope:
         self.prefix = prefix  # "" at top level, "layer1.0." inside a block instance
         self.input = input  # what `input` means here (None at top level: the network inputs)
         self.env, self.context, self.parent = env, context, parent
+        self.level: int = parent.level + 1 if parent else 0  # scopes around it
         self.again = again  # in a block or repeat: its entries are expanded more than once
         self.names: dict[str, str] = {}  # local name -> node name
         self.counters: dict[str, int] = {}
@@ -104,6 +106,44 @@ class _Scope:
     def auto_name(self, kind: str) -> str:
         self.counters[kind] = self.counters.get(kind, 0) + 1
         return f"{kind}_{self.counters[kind]}"
+
+
+class _Stamp:
+    """A repetition of a block, as its expansion left it: the nodes, blocks and names it added and the
+    budgets it spent, each name coded by where it comes from: an index into what the repetition
+    reads, None for the repetition itself, else the part after its prefix. A later repetition with
+    the same arguments expands to the same but for those names: see _Expander.stamp."""
+
+    __slots__ = ("prefix", "sources", "nodes", "blocks", "aliases", "out", "used", "work", "name_chars", "ok")
+
+    def __init__(self, expander: _Expander, full: str, sources: list[str], out: list[str], marks: tuple):
+        nodes, blocks, aliases, work, name_chars = marks
+        self.prefix, self.sources, self.ok = full + ".", len(sources), True
+        at: dict[str, int | None] = {name: i for i, name in enumerate(sources)}
+        at[full] = None
+        cut = len(self.prefix)
+
+        def code(name: str):
+            if name in at:
+                return at[name]
+            self.ok = self.ok and name.startswith(self.prefix)  # (what it reads is inside it or `sources`)
+            return name[cut:]
+
+        first = expander.nodes[nodes].index
+        self.nodes = [
+            (code(n.name), n.kind, n.layer, [code(i) for i in n.inputs], n.loc, n.frozen, n.tie and (code(n.tie),))
+            for n in expander.nodes[nodes:]
+        ]
+        self.blocks = [
+            (code(b.name), b.kind, b.loc, b.start - first, b.end - first, [code(i) for i in b.inputs], b.args)
+            for b in expander.blocks[blocks:]
+        ]
+        added = list(itertools.islice(reversed(expander.aliases.items()), len(expander.aliases) - aliases))
+        self.aliases = [(code(alias), code(target)) for alias, target in reversed(added)]
+        self.out = [code(name) for name in out]
+        block = expander.blocks[blocks]
+        self.used = block.kind, str(block.loc)  # the context line of its nodes, but for its name
+        self.work, self.name_chars = expander.work - work, expander.name_chars - name_chars
 
 
 class _Expander:
@@ -125,6 +165,8 @@ class _Expander:
         self.work = 0
         self.nesting = 0
         self.name_chars = 0
+        # the outermost scope level a name was found at since it was last reset (see repeat)
+        self.reached = MAX_NESTING + 2
 
     # -- budgets
 
@@ -189,11 +231,14 @@ class _Expander:
         s: _Scope | None = scope
         while s is not None:
             if ref == "input" and s.input is not None:
+                self.reached = min(self.reached, s.level)
                 return s.input
             if ref in s.names:
+                self.reached = min(self.reached, s.level)
                 return s.names[ref]
             s = s.parent
         if ref in self.known:
+            self.reached = -1
             return self.aliases.get(ref, ref)
         later = self._defined_later(ref)
         shown = what or f"'from: {cut(ref, 60)}'"
@@ -344,13 +389,98 @@ class _Expander:
         inner = _Scope(full + ".", scope.input, scope.env, scope.context, parent=scope, again=True)
         current = sources
         self.enter(entry.loc, scope)
+        stamp = None
         for i in range(count):
             self.spend(entry.loc, scope)
-            current = self.one(entry, inner, current, str(i), overrides=first if i == 0 else None)
+            if stamp is not None and (out := self.stamp(stamp, inner, str(i), current)) is not None:
+                current = out
+                continue
+            marks = (len(self.nodes), len(self.blocks), len(self.aliases), self.work, self.name_chars)
+            reads, reached, self.reached = self.shape_reads, self.reached, MAX_NESTING + 2
+            out = self.one(entry, inner, current, str(i), overrides=first if i == 0 else None)
+            outside, self.reached = self.reached <= inner.level, min(reached, self.reached)
+            stamp = (
+                _Stamp(self, inner.prefix + str(i), current, out, marks)
+                if not (i == 0 and first) and not outside and reads == self.shape_reads
+                and self._stampable(inner, str(i), marks)
+                else None
+            )  # fmt: skip
+            if stamp is not None and not stamp.ok:
+                stamp = None
+            current = out
         self.nesting -= 1
         block.end = len(self.nodes)
         self.aliases[full] = scope.names[name] = current[0]
         return current
+
+    def _stampable(self, scope: _Scope, local: str, marks: tuple) -> bool:
+        """Whether the repetition just expanded can be stamped: a block's use whose nodes all carry its
+        own context (no block used inside it: the context of such a node names its use)."""
+        nodes, blocks = marks[0], marks[1]
+        if len(self.nodes) == nodes or len(self.blocks) == blocks:
+            return False
+        block = self.blocks[blocks]
+        context = self.nodes[nodes].context
+        return (
+            block.args is not None
+            and block.name == scope.prefix + local
+            and context[1:] == scope.context
+            and all(node.context is context for node in self.nodes[nodes:])
+        )
+
+    def stamp(self, stamp: _Stamp, scope: _Scope, local: str, sources: list[str]) -> list[str] | None:
+        """A repetition of the block `stamp` recorded, without expanding it again: the same nodes,
+        blocks and names, renamed (its prefix for the recorded one's) and reading `sources`. Its
+        arguments are the same, and nothing it reads lies outside it (names, shapes), so it would
+        expand to the same. None where its names differ in length (budgets count characters), or a
+        name or budget would fail: the repetition is then expanded, which reports it."""
+        full = scope.prefix + local
+        prefix = full + "."
+        if len(prefix) != len(stamp.prefix) or len(sources) != stamp.sources:
+            return None
+
+        def name(code) -> str:
+            return sources[code] if type(code) is int else full if code is None else prefix + code
+
+        node_names = [prefix + node[0] for node in stamp.nodes]
+        aliases = [(name(alias), name(target)) for alias, target in stamp.aliases]
+        if (
+            local in scope.names
+            or not self.known.isdisjoint(node_names)
+            or not self.known.isdisjoint(alias for alias, _ in aliases)
+            or len(self.nodes) + len(stamp.nodes) > MAX_LAYERS
+            or self.work + stamp.work > MAX_WORK
+            or self.name_chars + stamp.name_chars > MAX_NAME_CHARS
+        ):
+            return None
+        self.work += stamp.work
+        self.name_chars += stamp.name_chars
+        first = len(self.nodes)
+        context = (_used_as(*stamp.used, full),) + scope.context
+        for node_name, (_, kind, layer, inputs, loc, frozen, tie) in zip(node_names, stamp.nodes):
+            self.nodes.append(
+                Node(
+                    len(self.nodes),
+                    node_name,
+                    kind,
+                    layer,
+                    [sources[code] if type(code) is int else prefix + code for code in inputs],
+                    loc,
+                    context,
+                    frozen,
+                    tie and name(tie[0]),
+                )
+            )
+        self.known.update(node_names)
+        for code, kind, loc, start, end, inputs, args in stamp.blocks:
+            block = Block(name(code), kind, loc, first + start, [name(i) for i in inputs], args)
+            block.end = first + end
+            self.blocks.append(block)
+        for alias, target in aliases:
+            self.aliases[alias] = target
+            self.known.add(alias)
+        scope.names[local] = self.aliases[full]
+        return [name(code) for code in stamp.out]
 
     def one(self, entry: Entry, scope: _Scope, sources, local, overrides) -> list[str]:
         if entry.children is not None:
@@ -439,7 +569,7 @@ class _Expander:
             )
         block = Block(full, definition.name, entry.loc, len(self.nodes), inputs=list(sources), args=env)
         self.blocks.append(block)
-        context = (f"in block '{definition.name}' used as '{full}' at {entry.loc}",) + scope.context
+        context = (_used_as(definition.name, entry.loc, full),) + scope.context
         inner = _Scope(full + ".", sources[0], env, context, parent=scope, again=True)
         self.block_stack.append(definition.name)
         self.enter(entry.loc, scope)
@@ -589,6 +719,11 @@ class _Expander:
             values[canonical] = self.sub(value, scope, locs.get(key, entry.loc))
             value_locs[canonical] = locs.get(key, entry.loc)
         return values, value_locs
+
+
+def _used_as(block: str, loc: Loc | str, full: str) -> str:
+    """The context line of the nodes of a block's use."""
+    return f"in block '{block}' used as '{full}' at {loc}"
 
 
 def _weight_kinds() -> str:

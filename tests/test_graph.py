@@ -1,6 +1,7 @@
 """Graphs, blocks and repeats: names, references, merges, conditions, ties, and their errors.
 Counts themselves are checked against torch elsewhere (golden, zoo); here, structure and relations."""
 
+import glob
 import textwrap
 
 import pytest
@@ -305,3 +306,101 @@ def test_a_repeated_block_builds_each_use_from_its_own_arguments_and_shapes():
     assert [row.bias for row in report.layers[3:]] == [3, 3]
     message = error(blocks + "  - fixed: {bias: true}\n  - fixed: {bias: 1}\n")
     assert "layer 1 'fixed_2.linear_1' (linear): field 'bias' expects true or false, found 1" in message
+
+
+# -------------------------------------------------- repetitions stamped from the one before
+
+
+def _graph_facts(text_or_path, stamping: bool, monkeypatch) -> object:
+    """Everything a built graph holds, as plain values, or the error's message; built with
+    repetitions stamped (as always) or each one expanded (stamp() declining every time)."""
+    from paramcalc import graph, load_spec
+
+    with monkeypatch.context() as patch:
+        if not stamping:
+            patch.setattr(graph._Expander, "stamp", lambda *args: None)
+        try:
+            spec = load_spec(text_or_path) if not text_or_path.lstrip().startswith(("name", "input")) else None
+            g = graph.build_graph(spec or parse_spec(textwrap.dedent(text_or_path), "net.yaml"))
+        except SpecError as e:
+            return str(e)
+    nodes = [(n.index, n.name, n.kind, repr(n.layer), n.inputs, n.loc, n.context, n.frozen, n.tie) for n in g.nodes]
+    blocks = [(b.name, b.kind, b.loc, b.start, b.end, b.inputs, b.args) for b in g.blocks]
+    return nodes, blocks, g.outputs
+
+
+STAMPED = """
+    input: [4, 8, 8]
+    blocks:
+      unit:
+        args: {width: 4, project: false}
+        layers:
+          - conv2d: {out: $width, kernel: 3, padding: 1, name: conv}
+          - name: skip                 # skipped: its name stands for the block's input
+            when: $project
+            conv2d: {out: $width, kernel: 1}
+          - name: branch
+            layers:
+              - conv2d: {out: $width, kernel: 3, padding: 1, tie: conv}
+              - repeat: 2
+                relu: {}
+          - add: {from: [branch, input]}
+          - mul: {from: [add_1, skip]}
+    layers:
+      - conv2d: {out: 4, kernel: 1, name: stem}
+      - repeat: 12                     # 0-9 and 10-11: names of two lengths
+        name: stage
+        unit: {}
+        first: {project: false}
+      - repeat: 3
+        name: wide
+        unit: {width: 4}
+"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        STAMPED,
+        # a repetition that reads a name from outside it is expanded each time ("stem" is also
+        # the first repetition's input: renaming it as the input would be wrong from the second on)
+        STAMPED.replace("- mul: {from: [add_1, skip]}", "- mul: {from: [add_1, stem]}").replace(
+            "        first: {project: false}\n", ""
+        ),
+        # one that reads a shape: expanded each time
+        STAMPED.replace("{width: 4}\n", '{width: "${shape(stem)[0]}"}\n'),
+        # a name a repetition would take is already taken: the expansion reports it
+        STAMPED.replace("name: stem}", "name: stem}\n      - relu: {name: stage.5.conv}"),
+    ],
+    ids=["stamped", "reads-outside", "reads-a-shape", "name-taken"],
+)
+def test_a_stamped_repetition_is_the_repetition_expanded(text, monkeypatch):
+    stamped, expanded = _graph_facts(text, True, monkeypatch), _graph_facts(text, False, monkeypatch)
+    assert stamped == expanded
+    if "stage.5.conv}" in text:
+        assert "duplicate layer name 'stage.5.conv'" in stamped
+
+
+def test_repetitions_of_the_same_arguments_are_stamped(monkeypatch):
+    """stage.2-9 from stage.1 (stage.0 has `first:` arguments), stage.11 from stage.10 (stage.10's
+    names are a character longer), wide.1-2 from wide.0; the inner `repeat: 2` is a layer's."""
+    from paramcalc import graph
+
+    stamped = []
+    stamp = graph._Expander.stamp
+    monkeypatch.setattr(graph._Expander, "stamp", lambda *args: stamped.append(stamp(*args)) or stamped[-1])
+    graph.build_graph(parse_spec(textwrap.dedent(STAMPED), "net.yaml"))
+    assert [out is not None for out in stamped] == [True] * 8 + [False] + [True] + [True] * 2
+
+
+def test_a_stamped_repetition_keeps_the_budgets(monkeypatch):
+    from paramcalc import graph
+
+    monkeypatch.setattr(graph, "MAX_LAYERS", 40)  # reached inside the 5th repetition of 8 layers
+    facts = _graph_facts(STAMPED, True, monkeypatch)
+    assert facts == _graph_facts(STAMPED, False, monkeypatch) and "more than 40 layers" in facts
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob("specs/*.yaml")), ids=lambda p: p[6:-5])
+def test_zoo_graphs_are_the_same_stamped(path, monkeypatch):
+    assert _graph_facts(path, True, monkeypatch) == _graph_facts(path, False, monkeypatch)
