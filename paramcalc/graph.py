@@ -198,7 +198,7 @@ class _Expander:
 
         def shape_of(ref, at):
             self.shape_reads += 1
-            return self.shape(self.resolve(ref, scope, at, what=f"shape({cut(ref, 60)})"), cut(ref, 60), at, scope)
+            return self.shape(self.resolve(ref, scope, at, in_shape=True), ref, at, scope)
 
         return substitute(value, scope.env, loc, scope.context, shape_of)
 
@@ -214,6 +214,7 @@ class _Expander:
                 ) from None
             self.shaped += 1
         if name not in self.shapes:
+            ref = cut(ref, 60)
             raise SpecError(
                 f"shape({ref}): '{ref}' is still being built here; shape() reads layers above, not the block it is in",
                 loc,
@@ -223,7 +224,8 @@ class _Expander:
 
     # -- names
 
-    def resolve(self, ref, scope: _Scope, loc: Loc, what: str | None = None) -> str:
+    def resolve(self, ref, scope: _Scope, loc: Loc, in_shape: bool = False) -> str:
+        """The node a name stands for where it is read: in `from:` or `tie:`, or in shape(NAME)."""
         if not isinstance(ref, str):
             raise SpecError(
                 f"'from' expects a layer name or a list of names, found {describe(ref)}", loc, context=scope.context
@@ -241,7 +243,7 @@ class _Expander:
             self.reached = -1
             return self.aliases.get(ref, ref)
         later = self._defined_later(ref)
-        shown = what or f"'from: {cut(ref, 60)}'"
+        shown = f"shape({cut(ref, 60)})" if in_shape else f"'from: {cut(ref, 60)}'"
         message = (
             f"{shown} points forward to a layer defined later; a layer can only take input from layers above it"
             if later
