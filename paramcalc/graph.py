@@ -441,10 +441,14 @@ class _Expander:
         if len(prefix) != len(stamp.prefix) or len(sources) != stamp.sources:
             return None
 
-        def name(code) -> str:
-            return sources[code] if type(code) is int else full if code is None else prefix + code
-
         node_names = [prefix + node[0] for node in stamp.nodes]
+        made = dict(zip((node[0] for node in stamp.nodes), node_names))  # a name read is its node's own string
+
+        def name(code) -> str:
+            if type(code) is int:
+                return sources[code]
+            return full if code is None else made[code] if code in made else prefix + code
+
         aliases = [(name(alias), name(target)) for alias, target in stamp.aliases]
         if (
             local in scope.names
@@ -466,7 +470,7 @@ class _Expander:
                     node_name,
                     kind,
                     layer,
-                    [sources[code] if type(code) is int else prefix + code for code in inputs],
+                    [name(code) for code in inputs],
                     loc,
                     context,
                     frozen,
