@@ -400,15 +400,14 @@ class _Expander:
             marks = (len(self.nodes), len(self.blocks), len(self.aliases), self.work, self.name_chars)
             reads, reached, self.reached = self.shape_reads, self.reached, MAX_NESTING + 2
             out = self.one(entry, inner, current, str(i), overrides=first if i == 0 else None)
-            outside, self.reached = self.reached <= inner.level, min(reached, self.reached)
-            stamp = (
-                _Stamp(self, inner.prefix + str(i), current, out, marks)
-                if not (i == 0 and first) and not outside and reads == self.shape_reads
-                and self._stampable(inner, str(i), marks)
-                else None
-            )  # fmt: skip
-            if stamp is not None and not stamp.ok:
-                stamp = None
+            # What the next repetitions can be stamped from: this one, if its arguments are theirs
+            # (no `first:`) and it read no shape and no name from around it (only its input).
+            read_outside, self.reached = self.reached <= inner.level, min(reached, self.reached)
+            stamp = None
+            if not (i == 0 and first) and not read_outside and reads == self.shape_reads:
+                if self._stampable(inner, str(i), marks):
+                    stamp = _Stamp(self, inner.prefix + str(i), current, out, marks)
+                    stamp = stamp if stamp.ok else None
             current = out
         self.nesting -= 1
         block.end = len(self.nodes)
