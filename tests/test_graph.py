@@ -311,17 +311,16 @@ def test_a_repeated_block_builds_each_use_from_its_own_arguments_and_shapes():
 # -------------------------------------------------- repetitions stamped from the one before
 
 
-def _graph_facts(text_or_path, stamping: bool, monkeypatch) -> object:
-    """Everything a built graph holds, as plain values, or the error's message; built with
+def _graph_facts(text, stamping: bool, monkeypatch) -> object:
+    """Everything a spec's graph holds, as plain values, or the error's message; built with
     repetitions stamped (as always) or each one expanded (stamp() declining every time)."""
-    from paramcalc import graph, load_spec
+    from paramcalc import graph
 
     with monkeypatch.context() as patch:
         if not stamping:
             patch.setattr(graph._Expander, "stamp", lambda *args: None)
         try:
-            spec = load_spec(text_or_path) if not text_or_path.lstrip().startswith(("name", "input")) else None
-            g = graph.build_graph(spec or parse_spec(textwrap.dedent(text_or_path), "net.yaml"))
+            g = graph.build_graph(parse_spec(textwrap.dedent(text), "net.yaml"))
         except SpecError as e:
             return str(e)
     nodes = [(n.index, n.name, n.kind, repr(n.layer), n.inputs, n.loc, n.context, n.frozen, n.tie) for n in g.nodes]
@@ -388,7 +387,12 @@ def test_repetitions_of_the_same_arguments_are_stamped(monkeypatch):
 
     stamped = []
     stamp = graph._Expander.stamp
-    monkeypatch.setattr(graph._Expander, "stamp", lambda *args: stamped.append(stamp(*args)) or stamped[-1])
+
+    def recorded(*args):
+        stamped.append(stamp(*args))
+        return stamped[-1]
+
+    monkeypatch.setattr(graph._Expander, "stamp", recorded)
     graph.build_graph(parse_spec(textwrap.dedent(STAMPED), "net.yaml"))
     assert [out is not None for out in stamped] == [True] * 8 + [False] + [True] + [True] * 2
 
@@ -403,4 +407,5 @@ def test_a_stamped_repetition_keeps_the_budgets(monkeypatch):
 
 @pytest.mark.parametrize("path", sorted(glob.glob("specs/*.yaml")), ids=lambda p: p[6:-5])
 def test_zoo_graphs_are_the_same_stamped(path, monkeypatch):
-    assert _graph_facts(path, True, monkeypatch) == _graph_facts(path, False, monkeypatch)
+    text = open(path).read()
+    assert _graph_facts(text, True, monkeypatch) == _graph_facts(text, False, monkeypatch)
