@@ -14,17 +14,18 @@ from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
 from .spec import Spec
 
 
-def analyze(spec: Spec, *, batch: int | None = None, receptive_fields: bool = True) -> Report:
+def analyze(spec: Spec, *, batch: int | None = None, receptive_fields: bool = True, activations: bool = True) -> Report:
     """Analyse a Spec into a Report, at `batch` if given (else the spec's). Raises SpecError on bad
-    input. Without `receptive_fields` (for what shows totals only) the rows' fields are None.
+    input. For what shows totals only: without `receptive_fields` the rows' fields are None; without
+    `activations` (the memory model) the memory totals are None and the rows' memory fields 0.
     (`paramcalc.analyze` also takes a file's path: see api.py.)"""
-    analysis = _Analysis(spec if batch is None else replace(spec, batch=batch), receptive_fields)
+    analysis = _Analysis(spec if batch is None else replace(spec, batch=batch), receptive_fields, activations)
     del spec  # a spec only the caller's expression held (`analyze(load_spec(path))`) is freed now
     return analysis.run()
 
 
 class _Analysis:
-    def __init__(self, spec: Spec, receptive_fields: bool = True):
+    def __init__(self, spec: Spec, receptive_fields: bool = True, activations: bool = True):
         self.graph = build_graph(spec)
         # Its header: the entries are done with once the graph is built, and those of a 100,000-layer
         # file take more memory than its report.
@@ -40,6 +41,9 @@ class _Analysis:
         # each tensor's receptive field, by name; None when not asked for
         self.fields = {name: input_field(shape) for name, shape in spec.inputs.items()} if receptive_fields else None
         self.described: dict[tuple, dict | None] = {}
+        self.activations = activations  # the memory model: its totals stay None without it
+        self.saved_total: int | None = None
+        self.peak: int | None = None
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -75,10 +79,12 @@ class _Analysis:
         whole = {key: running[-1] for key, running in self.running.items()}  # the sums over every row
         # 8 running sums of 100,000 rows take more memory than the rows' memory model
         self.running, self.described = {}, {}
-        rows = self.rows = self.with_memory(self.rows)
-        saved = [0, *accumulate(r.saved_bytes for r in rows)]
-        for b in self.blocks:
-            b.saved_bytes = saved[b.last + 1] - saved[b.first]
+        rows = self.rows
+        if self.activations:
+            rows = self.rows = self.with_memory(rows)
+            saved = [0, *accumulate(r.saved_bytes for r in rows)]
+            for b in self.blocks:
+                b.saved_bytes = saved[b.last + 1] - saved[b.first]
         shared = whole["shared"]  # a tied weight is counted once, in the layer that owns it
         totals = Totals(
             params=whole["params"] - shared,

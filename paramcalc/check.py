@@ -146,28 +146,34 @@ def check_paths(
     batch: int | None = None,
     follow_symlinks: bool = False,
     jobs: int = 1,
+    activations: bool = True,
 ) -> list[FileResult]:
     """Every spec's result, in order. With `jobs` > 1 the specs are checked in that many processes,
     and each report comes back as its header and totals, without rows: sending a report's rows
-    between processes costs more than computing them."""
+    between processes costs more than computing them. Without `activations` the reports' memory
+    totals are None (a memory budget is checked all the same)."""
     found = expand_paths(paths, follow_symlinks)
 
     def one(item: tuple[str, str | None]) -> FileResult:
         path, why = item
-        return check_file(path, flags, batch) if why is None else FileResult(path, Status.INVALID, error=SpecError(why))
+        return (
+            check_file(path, flags, batch, activations)
+            if why is None
+            else FileResult(path, Status.INVALID, error=SpecError(why))
+        )
 
     if jobs > 1 and len(found) > 1 and hasattr(os, "fork"):
         return _forked(lambda item: _without_rows(one(item)), found, jobs)
     return [one(item) for item in found]
 
 
-def check_file(path: str, flags: dict[str, Budget], batch: int | None = None) -> FileResult:
+def check_file(path: str, flags: dict[str, Budget], batch: int | None = None, activations: bool = True) -> FileResult:
     try:
         spec = load_spec(path)
         budgets = spec_budgets(spec)
         for key, budget in flags.items():  # a flag wins over the spec, and points at the spec's top
             budgets[key] = Budget(budget.key, budget.value, "flag", spec.loc)
-        report = analyze(spec, batch=batch, receptive_fields=False)  # a check shows totals
+        report = analyze(spec, batch=batch, receptive_fields=False, activations=activations)  # a check shows totals
         violations = check_budgets(report, budgets)
     except SpecError as e:
         return FileResult(path, Status.INVALID, error=e)

@@ -388,7 +388,10 @@ def check(
             for key, value in flags.items()
             if value is not None
         }
-        results = check_paths(paths, budgets, batch, follow_symlinks, jobs or cpus())
+        # the memory model's totals are shown in JSON only (a memory budget computes its own)
+        results = check_paths(
+            paths, budgets, batch, follow_symlinks, jobs or cpus(), activations=format == CheckFormat.json
+        )
     except SpecError as e:
         fail(e)
     from .render import check as out

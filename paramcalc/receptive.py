@@ -24,6 +24,7 @@ from .layers.base import GLOBAL, MAX_PERIOD, SAME, Moved, Reach
 IDENTITY = Reach(1, 1, (0,), (0,))
 BROADCAST = Reach(1, 0, (0,), (0,))  # a size-1 dim stretched over the output: every position reads 0
 MAX_STRANDS = 8  # paths with different strides, kept apart
+_new_reach = tuple.__new__  # Reach's own __new__ without its Python frame: a 100,000-layer chain makes one per layer
 
 
 class Field(NamedTuple):
@@ -76,12 +77,12 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
         return Field(extent, f.axes, None if dims == tuple(range(-len(dims), 0)) else dims)
     # a global input stays global through what follows, and reaches every position of a merge
     merged = any if reach == SAME else all
-    if reach == GLOBAL or merged(f.is_global for f, _ in sources):
+    if reach == GLOBAL or merged([f.is_global for f, _ in sources]):
         return Field(extent, (GLOBAL,) * len(extent))
     if (
         reach is None
         or (isinstance(reach, tuple) and None in reach)
-        or any(f.axes is None or len(s) != len(out) for f, s in sources)
+        or any([f.axes is None or len(s) != len(out) for f, s in sources])
     ):
         return lost
     where = sources[0][0].where
@@ -185,17 +186,18 @@ def _union_at(strands, o: int):
 def _apply(layer_reach: Reach, axis):
     """Composes a layer's reach (output -> layer-input positions) with each strand of its input
     (layer-input -> network-input positions)."""
+    if len(axis) == 1:  # the common case: one strand
+        strand = _compose(layer_reach, axis[0])
+        return None if strand is None else (strand,)
     strands = tuple([_compose(layer_reach, strand) for strand in axis])
-    return None if any(strand is None for strand in strands) else strands
+    return None if None in strands else strands
 
 
 def _compose(outer: Reach, inner: Reach) -> Reach | None:
     if outer.period == inner.period == 1:  # windows on an evenly moving field: the paper's recurrence
-        return Reach(
-            1,
-            outer.shift * inner.shift,
-            (inner.lo[0] + outer.lo[0] * inner.shift,),
-            (inner.hi[0] + outer.hi[0] * inner.shift,),
+        shift = inner.shift
+        return _new_reach(
+            Reach, (1, outer.shift * shift, (inner.lo[0] + outer.lo[0] * shift,), (inner.hi[0] + outer.hi[0] * shift,))
         )
     # repeat after enough output periods to move the layer input by a whole number of inner periods
     repeats = inner.period // math.gcd(outer.shift, inner.period)

@@ -118,8 +118,9 @@ class Totals:
     buffers: int
     macs: int
     param_bytes: int
-    saved_bytes: int = 0  # all tensors autograd keeps for backward, each once
-    peak_activation_bytes: int = 0  # inference: the most activation bytes alive at once
+    # None when the analysis was asked for no memory model (a check that shows no memory)
+    saved_bytes: int | None = 0  # all tensors autograd keeps for backward, each once
+    peak_activation_bytes: int | None = 0  # inference: the most activation bytes alive at once
 
 
 @dataclass  # a value, like the rows (see LayerRow)

@@ -269,6 +269,27 @@ def test_check_memory_budgets(tmp_path):
     assert out.returncode == 2 and "did you mean 'bf16'" in out.stdout
 
 
+def test_check_computes_the_memory_model_only_for_json():
+    """A check's table shows no memory, so it skips the memory model; its JSON shows the totals
+    analyze gives, and a memory budget is checked either way."""
+    from dataclasses import asdict
+
+    from paramcalc.check import check_file
+
+    spec = str(ROOT / "specs" / "resnet18.yaml")
+    full = analyze(spec).totals
+    lean = check_file(spec, {}, activations=False).report.totals
+    assert lean.saved_bytes is None and lean.peak_activation_bytes is None
+    assert asdict(lean) == asdict(full) | {"saved_bytes": None, "peak_activation_bytes": None}
+    assert check_file(spec, {}).report.totals == full and full.saved_bytes > 0 and full.peak_activation_bytes > 0
+    (shown,) = json.loads(run_cli("check", spec, "--format", "json", "-j", "2").stdout)
+    assert shown["totals"] == asdict(full)
+    budget = ("--max-train-memory", f"{full.params * 16}B")  # fp32 Adam states alone: more than that
+    for fmt in ("table", "json", "github"):
+        out = run_cli("check", spec, "--format", fmt, *budget)
+        assert out.returncode == 1 and "max_train_memory" in out.stdout, fmt
+
+
 def test_analyze_rows_add_up():
     report = analyze(str(ROOT / "specs" / "resnet50.yaml"))
     # analyze uses CUDA kernels (no dropout here, so the CPU fixture's figure holds) and flash attention
