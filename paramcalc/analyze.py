@@ -158,24 +158,27 @@ class _Analysis:
         if shared:
             own -= shared
             param_bytes = own * DTYPE_BYTES[layer.dtype or self.spec.dtype]
+        # in LayerRow's field order (positional: a keyword each costs more than the row's other work)
         row = LayerRow(
-            index=len(self.rows),
-            name=name,
-            kind=layer.kind,
-            path=path,
-            inputs=inputs,  # the graph's list, not changed after
-            input_shapes=shown_inputs,
-            output_shape=shown_output,
-            weights=counts.weights,
-            bias=counts.bias,
-            params=counts.params,
-            trainable=0 if node.frozen or not layer.requires_grad else own,
-            buffers=counts.buffers,
-            macs=macs,
-            param_bytes=param_bytes,
-            shared=shared,
-            tied_to=node.tie if shared else None,
-            receptive_field=described,
+            len(self.rows),  # index
+            name,
+            layer.kind,
+            path,
+            inputs,  # the graph's list, not changed after
+            shown_inputs,
+            shown_output,
+            counts.weights,
+            counts.bias,
+            counts.params,
+            0 if node.frozen or not layer.requires_grad else own,  # trainable
+            counts.buffers,
+            macs,
+            param_bytes,
+            shared,
+            node.tie if shared else None,  # tied_to
+            0,  # activation_bytes and saved_bytes: set by the memory model
+            0,
+            described,  # receptive_field
         )
         self.rows.append(row)
         self.layer_objects.append(layer)

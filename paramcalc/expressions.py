@@ -138,8 +138,10 @@ class _Evaluation:
         return value
 
     def binop(self, node):
-        a, b = self.ev(node.left), self.ev(node.right)
         op = type(node.op)
+        if op not in _BINOPS:
+            self.unsupported()
+        a, b = self.ev(node.left), self.ev(node.right)
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
         if op is ast.Pow and numbers and isinstance(b, int) and abs(a) > 1:
             # Checked before computing: 9**9**9 would never return.
@@ -184,54 +186,89 @@ class _Evaluation:
         return list(self.shape_of(node.args[0].id, self.loc))
 
     def ev(self, node):
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
-                self.fail("uses a value a spec cannot hold")
-            return self.bounded(node.value)
-        if isinstance(node, ast.Name):
-            if node.id in ("true", "false", "null"):
-                return {"true": True, "false": False, "null": None}[node.id]
-            if node.id not in self.env:
-                self.fail(
-                    f"uses '{node.id}', which is not an argument here (arguments: {', '.join(self.env) or 'none'})",
-                    hint=did_you_mean(node.id, self.env),
-                )
-            return self.bounded(self.env[node.id])
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            return self.binop(node)
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            value = self.ev(node.operand)
-            if not isinstance(node.op, ast.Not) and not isinstance(value, (int, float)):
-                self.fail(f"cannot negate {type_name(value)}")
-            return self.bounded(_UNARY[type(node.op)](value))
-        if isinstance(node, ast.BoolOp):
-            values = [self.ev(v) for v in node.values]
-            return all(values) if isinstance(node.op, ast.And) else any(values)
-        if isinstance(node, ast.Compare) and all(type(op) in _CMPS for op in node.ops):
-            left = self.ev(node.left)
-            for op, right_node in zip(node.ops, node.comparators):
-                right = self.ev(right_node)
-                try:
-                    if not _CMPS[type(op)](left, right):
-                        return False
-                except TypeError:
-                    self.fail(f"cannot compare {type_name(left)} with {type_name(right)}")
-                left = right
-            return True
-        if isinstance(node, ast.IfExp):
-            return self.ev(node.body) if self.ev(node.test) else self.ev(node.orelse)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return self.bounded([self.ev(e) for e in node.elts])
-        if isinstance(node, ast.Subscript):
-            return self.index(self.ev(node.value), self.ev(node.slice))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "shape":
-            return self.shape(node)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCS:
-            return self.call(node)
+        read = _READERS.get(type(node))
+        return read(self, node) if read is not None else self.unsupported()
+
+    def unsupported(self):
         self.fail(
             "uses something expressions cannot: only arithmetic, comparisons, and/or/not, "
             "'a if c else b', list[i], shape(NAME) and min/max/int/round are allowed"
         )
+
+    def constant(self, node):
+        if isinstance(node.value, (bytes, complex)) or node.value is Ellipsis:
+            self.fail("uses a value a spec cannot hold")
+        return self.bounded(node.value)
+
+    def name(self, node):
+        if node.id in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[node.id]
+        if node.id not in self.env:
+            self.fail(
+                f"uses '{node.id}', which is not an argument here (arguments: {', '.join(self.env) or 'none'})",
+                hint=did_you_mean(node.id, self.env),
+            )
+        return self.bounded(self.env[node.id])
+
+    def unary(self, node):
+        if type(node.op) not in _UNARY:
+            self.unsupported()
+        value = self.ev(node.operand)
+        if not isinstance(node.op, ast.Not) and not isinstance(value, (int, float)):
+            self.fail(f"cannot negate {type_name(value)}")
+        return self.bounded(_UNARY[type(node.op)](value))
+
+    def boolean(self, node):
+        values = [self.ev(v) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+
+    def compare(self, node):
+        if not all(type(op) in _CMPS for op in node.ops):
+            self.unsupported()
+        left = self.ev(node.left)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self.ev(right_node)
+            try:
+                if not _CMPS[type(op)](left, right):
+                    return False
+            except TypeError:
+                self.fail(f"cannot compare {type_name(left)} with {type_name(right)}")
+            left = right
+        return True
+
+    def choose(self, node):
+        return self.ev(node.body) if self.ev(node.test) else self.ev(node.orelse)
+
+    def sequence(self, node):
+        return self.bounded([self.ev(e) for e in node.elts])
+
+    def subscript(self, node):
+        return self.index(self.ev(node.value), self.ev(node.slice))
+
+    def function(self, node):
+        if not isinstance(node.func, ast.Name):
+            self.unsupported()
+        if node.func.id == "shape":
+            return self.shape(node)
+        if node.func.id in _FUNCS:
+            return self.call(node)
+        self.unsupported()
+
+
+# What each kind of syntax node is read by; any other is refused.
+_READERS = {
+    ast.Constant: _Evaluation.constant,
+    ast.Name: _Evaluation.name,
+    ast.BinOp: _Evaluation.binop,
+    ast.UnaryOp: _Evaluation.unary,
+    ast.BoolOp: _Evaluation.boolean,
+    ast.Compare: _Evaluation.compare,
+    ast.IfExp: _Evaluation.choose,
+    ast.List: _Evaluation.sequence,
+    ast.Tuple: _Evaluation.sequence,
+    ast.Subscript: _Evaluation.subscript,
+    ast.Call: _Evaluation.function,
+}
 
 
 PLAIN = {int, float, bool, type(None)}  # what substitute() returns as it is
