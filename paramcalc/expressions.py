@@ -142,12 +142,11 @@ class _Evaluation:
         if op not in _BINOPS:
             self.unsupported()
         a, b = self.ev(node.left), self.ev(node.right)
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
-        if op is ast.Pow and numbers and isinstance(b, int) and abs(a) > 1:
+        if op is ast.Pow and type(b) is int and isinstance(a, (int, float)) and not isinstance(a, bool) and abs(a) > 1:
             # Checked before computing: 9**9**9 would never return.
             if b > 0 and b * (int(abs(a)).bit_length() - 1) > 60:
                 self.fail(f"raises {a} to the power {b}; the result would be beyond ±10^18")
-        if op is ast.Mult and any(isinstance(v, (str, list)) for v in (a, b)):
+        if op is ast.Mult and (isinstance(a, (str, list)) or isinstance(b, (str, list))):
             seq, times = (a, b) if isinstance(a, (str, list)) else (b, a)
             if not isinstance(times, int) or isinstance(times, bool) or not isinstance(seq, (str, list)):
                 self.fail(f"cannot multiply {type_name(a)} by {type_name(b)}")
@@ -286,7 +285,7 @@ def substitute(value, env, loc, context, shape_of=None):
     if isinstance(value, YList):
         out = YList(value.loc)
         out.locs = value.locs
-        out.extend(substitute(v, env, v_loc, context, shape_of) for v, v_loc in zip(value, value.locs))
+        out.extend([substitute(v, env, v_loc, context, shape_of) for v, v_loc in zip(value, value.locs)])
         return out
     if isinstance(value, list):
         return [substitute(v, env, loc, context, shape_of) for v in value]
