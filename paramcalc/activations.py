@@ -75,8 +75,9 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     last_row = {block.name: report.layers[block.last].name for block in report.blocks}
     # What a layer keeps follows from the layer and its shapes; identical layers are one object and
     # rows of equal shapes share their lists, so a repeated block's layers are asked once.
-    asked: dict[tuple, tuple[Saved, int]] = {}
+    asked: dict[tuple, tuple[Saved, int, bool]] = {}
     of, strides, nbytes = st.of, st.strides, st.nbytes  # read once per row: locals
+    reads, kept_by_row, output_bytes = st.reads, st.kept, st.output_bytes
     batch = ctx.batch
     for row, layer in zip(report.layers, layers):
         question = (layer, id(row.input_shapes), id(row.output_shape))
@@ -84,9 +85,16 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
         if answer is None:
             out = tuple(row.output_shape)
             keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
-            answer = asked[question] = keeps, 0 if keeps.parameter else batch * prod(out) * itemsize
-        keeps, size = answer
-        names = [n if n in of else last_row[n] for n in row.inputs]
+            # (whether it keeps new tensors, asked once here rather than once a row)
+            answer = asked[question] = (
+                keeps,
+                0 if keeps.parameter else batch * prod(out) * itemsize,
+                bool(keeps.tensors or keeps.folded or keeps.shared),
+            )
+        keeps, size, keeps_new = answer
+        names = row.inputs
+        if len(names) != 1 or names[0] not in of:  # (a composite layer is read by its last row's name)
+            names = [n if n in of else last_row[n] for n in names]
         ins = [of[n] for n in names]
         if keeps.parameter:  # no batch dim: broadcast over the batch
             mine = None
@@ -107,12 +115,12 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
                 layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
                 strides[row.name] = elementwise_strides((batch, *row.output_shape), layouts)
         of[row.name] = mine
-        st.output_bytes.append(size)
-        st.reads.append(tuple([s for s in ins if s is not None]))
-        kept = [ins[i] for i in keeps.inputs]
+        output_bytes.append(size)
+        reads.append(tuple([s for s in ins if s is not None]) if None in ins else tuple(ins))
+        kept = [ins[i] for i in keeps.inputs] if keeps.inputs else []
         if keeps.output:
             kept.append(mine)
-        if keeps.tensors or keeps.folded or keeps.shared:
+        if keeps_new:
             kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
             for i, broadcast, folded in keeps.folded:
                 copied = False  # a row-major tensor that is not broadcast folds to a view
@@ -124,8 +132,9 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
                 if key not in st.shared:
                     st.shared[key] = st.new(n * sizes[t])
                 kept.append(st.shared[key])
-        storages = [s for s in kept if s is not None]
-        st.kept.append(tuple(dict.fromkeys(storages)) if len(storages) > 1 else tuple(storages))  # each once
+        if None in kept:
+            kept = [s for s in kept if s is not None]
+        kept_by_row.append(tuple(dict.fromkeys(kept)) if len(kept) > 1 else tuple(kept))  # each once
     return st
 
 
