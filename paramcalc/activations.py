@@ -95,7 +95,7 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
         names = row.inputs
         if len(names) != 1 or names[0] not in of:  # (a composite layer is read by its last row's name)
             names = [n if n in of else last_row[n] for n in names]
-        ins = [of[n] for n in names]
+        ins: list = [of[n] for n in names]  # storages; None for a parameter (filtered where kept)
         if keeps.parameter:  # no batch dim: broadcast over the batch
             mine = None
             strides[row.name] = (0, *contiguous_strides(row.output_shape))
@@ -117,7 +117,7 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
         of[row.name] = mine
         output_bytes.append(size)
         reads.append(tuple([s for s in ins if s is not None]) if None in ins else tuple(ins))
-        kept = [ins[i] for i in keeps.inputs] if keeps.inputs else []
+        kept: list = [ins[i] for i in keeps.inputs] if keeps.inputs else []
         if keeps.output:
             kept.append(mine)
         if keeps_new:
