@@ -61,7 +61,8 @@ class _Analysis:
             else:
                 self.leaf(node, node.layer, node.name, node.inputs, paths[node.index])
         first_row.append(len(self.rows))
-        self.running = {key: [0, *accumulate(map(attrgetter(key), self.rows))] for key in COUNT_FIELDS}
+        if graph.blocks:  # (a block's sums are read from these; a spec without blocks has no use for them)
+            self.running = {key: [0, *accumulate(map(attrgetter(key), self.rows))] for key in COUNT_FIELDS}
         for block in graph.blocks:
             if block.end > block.start:
                 self.blocks.append(
@@ -76,15 +77,21 @@ class _Analysis:
                 )
         self.blocks += composites
         del paths, first_row
-        whole = {key: running[-1] for key, running in self.running.items()}  # the sums over every row
+        # the sums over every row
+        whole = (
+            {key: running[-1] for key, running in self.running.items()}
+            if self.running
+            else {key: sum(map(attrgetter(key), self.rows)) for key in COUNT_FIELDS}
+        )
         # 8 running sums of 100,000 rows take more memory than the rows' memory model
         self.running, self.described = {}, {}
         rows = self.rows
         if self.activations:
             rows = self.rows = self.with_memory(rows)
-            saved = [0, *accumulate(r.saved_bytes for r in rows)]
-            for b in self.blocks:
-                b.saved_bytes = saved[b.last + 1] - saved[b.first]
+            if self.blocks:
+                saved = [0, *accumulate(r.saved_bytes for r in rows)]
+                for b in self.blocks:
+                    b.saved_bytes = saved[b.last + 1] - saved[b.first]
         shared = whole["shared"]  # a tied weight is counted once, in the layer that owns it
         totals = Totals(
             params=whole["params"] - shared,
