@@ -533,7 +533,8 @@ def memory(
             device=device,
         )
         settings.validate()
-        report = run(load_spec(spec))
+        # memory() works out the activations at its own settings: the rows' fields would go unread
+        report = run(load_spec(spec), receptive_fields=False, activations=False)
         result = compute(report, report.layer_objects, settings)
         text = out.render(result, format.value)
     except SpecError as e:
