@@ -77,17 +77,12 @@ class _Analysis:
                 )
         self.blocks += composites
         del paths, first_row
-        # the sums over every row
-        whole = (
-            {key: running[-1] for key, running in self.running.items()}
-            if self.running
-            else {key: sum(map(attrgetter(key), self.rows)) for key in COUNT_FIELDS}
-        )
+        whole = {key: running[-1] for key, running in self.running.items()} if self.running else _sums(self.rows)
         # 8 running sums of 100,000 rows take more memory than the rows' memory model
         self.running, self.described = {}, {}
         rows = self.rows
         if self.activations:
-            rows = self.rows = self.with_memory(rows)
+            self.with_memory(rows)
             if self.blocks:
                 saved = [0, *accumulate(r.saved_bytes for r in rows)]
                 for b in self.blocks:
@@ -120,7 +115,7 @@ class _Analysis:
         )
 
     def with_memory(self, rows):
-        """Each row's activation and saved bytes, at the spec's batch and dtype (CUDA, flash attention)."""
+        """Sets each row's activation and saved bytes, at the spec's batch and dtype (CUDA, flash attention)."""
         from .activations import activations
 
         probe = Report(
@@ -139,7 +134,6 @@ class _Analysis:
         # the rows are still this analysis's own.
         for row, a, s in zip(rows, result.activation_bytes, result.saved_bytes):
             row.activation_bytes, row.saved_bytes = a, s
-        return rows
 
     def fail(self, node, error, inputs, in_shapes):
         given = ", ".join(f"{name} {fmt_shape(s)}" for name, s in zip(inputs, in_shapes))
@@ -290,6 +284,11 @@ class _Analysis:
             **(
                 {key: running[last + 1] - running[first] for key, running in self.running.items()}
                 if self.running
-                else {key: sum(getattr(r, key) for r in self.rows[first : last + 1]) for key in COUNT_FIELDS}
+                else _sums(self.rows[first : last + 1])
             ),
         )
+
+
+def _sums(rows) -> dict[str, int]:
+    """Each count summed over these rows."""
+    return {key: sum(map(attrgetter(key), rows)) for key in COUNT_FIELDS}
