@@ -162,6 +162,7 @@ class _Expander:
         # ids stay theirs) and the layer.
         self.envs: dict[tuple, dict] = {}
         self.built: dict[tuple, tuple] = {}
+        self.literal: dict[tuple, Layer] = {}  # layers written with plain ints and names, by what is written
         self.work = 0
         self.nesting = 0
         self.name_chars = 0
@@ -621,6 +622,9 @@ class _Expander:
         return full
 
     def build(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, overrides) -> Layer:
+        literal = _literal(entry, cls) if overrides is None else None
+        if literal is not None and literal in self.literal:
+            return self.literal[literal]  # a long spec writes a few layers thousands of times
         key = (id(entry), id(scope.env), id(overrides)) if scope.again else None
         found = self.built.get(key) if key else None
         if found is not None:
@@ -635,6 +639,8 @@ class _Expander:
             raise SpecError(message, loc, layer=label, context=scope.context, hint=e.hint) from None
         if key and reads == self.shape_reads:  # fields that read a shape() may differ where used again
             self.built[key] = (entry, scope.env, overrides, layer)
+        if literal is not None:
+            self.literal[literal] = layer
         return layer
 
     def wire(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, sources) -> list[str]:
@@ -724,6 +730,19 @@ class _Expander:
             values[canonical] = self.sub(value, scope, locs.get(key, entry.loc))
             value_locs[canonical] = locs.get(key, entry.loc)
         return values, value_locs
+
+
+def _literal(entry: Entry, cls: type[Layer]) -> tuple | None:
+    """What an entry writes, as a key, when it builds the same layer wherever it is: its values are
+    ints and names only (no ${...}; no bool or float, which compare equal to ints). None otherwise."""
+    items = tuple(entry.fields.items())
+    for _, value in items:
+        if type(value) is not int and (type(value) is not str or "$" in value):
+            return None
+    positional = entry.positional
+    if positional is not None and type(positional) is not int and (type(positional) is not str or "$" in positional):
+        return None
+    return (cls, entry.has_positional, positional, items)
 
 
 def _used_as(block: str, loc: Loc | str, full: str) -> str:

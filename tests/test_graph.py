@@ -286,6 +286,35 @@ def test_freeze_and_requires_grad_make_parameters_non_trainable():
     assert report.totals.params == run(text.replace(", freeze: true", "")).totals.params
 
 
+def test_layers_written_alike_are_built_alike():
+    rows = run("""
+        input: [4, 8, 8]
+        layers:
+          - conv2d: {out: 4, kernel: 1}
+          - conv2d: {out: 4, kernel: 1, bias: false}
+          - conv2d: {out: 4, kernel: 1}
+    """).layers
+    assert rows[0].params == rows[2].params == rows[1].params + 4
+
+
+@pytest.mark.parametrize(
+    "shape, first, second, words",
+    [
+        ("[4]", "linear: {out: 4, bias: true}", "linear: {out: 4, bias: 1}", "field 'bias' expects true or false"),
+        ("[4, 8, 8]", "conv2d: {out: 4, kernel: 3}", 'conv2d: {out: 4, kernel: "3"}', "found '3' (a string)"),
+    ],
+)
+def test_a_layer_written_alike_but_for_a_value_type_is_read_on_its_own(shape, first, second, words):
+    """A layer written with the ints and names of one above is built once; true is not 1, nor "3" 3."""
+    message = error(f"""
+        input: {shape}
+        layers:
+          - {first}
+          - {second}
+    """)
+    assert "layer 1" in message and words in message
+
+
 def test_a_repeated_block_builds_each_use_from_its_own_arguments_and_shapes():
     """Equal arguments build a block's layers once; a `shape()` field, or arguments equal in
     value but not in type, must not reuse a layer built for another use."""
