@@ -128,29 +128,34 @@ class _Composer:
         """The document's root value, built from events with an explicit stack (no recursion)."""
         get_event, source = self.loader.get_event, self.source
         new_loc = tuple.__new__  # Loc's own __new__, without its Python frame: a spec has one per value
+        scalar_event = yaml.ScalarEvent
         stack: list[_Open] = []
+        top: _Open | None = None  # stack[-1]: the mapping or list being built
         while True:
             event = get_event()
             kind = type(event)
             if kind in _END:
                 done = stack.pop()
+                top = stack[-1] if stack else None
                 if done.merges:
                     _merge(done)
                 value, loc = done.value, done.loc
                 if done.anchor:
                     self.anchors[done.anchor] = (value, self.count - done.count_at_start)
-                top = stack[-1] if stack else None
                 if top is None:
                     return value
                 self.place(top, value, loc)
                 continue
             mark = event.start_mark
             loc = new_loc(Loc, (source, mark.line + 1, mark.column + 1))
-            top = stack[-1] if stack else None
             awaiting_key = top is not None and top.key is None and type(top.value) is YMap
-            if kind is yaml.ScalarEvent:
+            if kind is scalar_event:
                 if awaiting_key:
-                    self.key(top, event, loc)
+                    key = event.value
+                    if len(key) > MAX_KEY or key == "<<" or key in top.value.key_locs:
+                        self.key(top, event, loc)  # refused, or a merge
+                    else:
+                        top.key, top.key_loc = key, loc
                     continue
                 value = self.scalar(event, loc)
                 self.count += 1
@@ -182,13 +187,22 @@ class _Composer:
                 if event.anchor:
                     self.anchors[event.anchor] = None
                 opened = YMap(loc) if kind is yaml.MappingStartEvent else YList(loc)
-                stack.append(_Open(opened, loc, event.anchor, self.count - 1))
+                top = _Open(opened, loc, event.anchor, self.count - 1)
+                stack.append(top)
                 continue
             else:
                 raise SpecError(f"invalid YAML: unexpected {type(event).__name__}", loc)
             if top is None:
                 return value
-            self.place(top, value, loc)
+            key = top.key
+            if type(key) is str:  # (placed inline: a spec has a few hundred thousand values)
+                mapping = top.value
+                mapping[key] = value
+                mapping.key_locs[key] = top.key_loc
+                mapping.value_locs[key] = loc
+                top.key = None
+            else:
+                self.place(top, value, loc)
 
     @staticmethod
     def place(top: _Open, value, loc: Loc):
