@@ -118,13 +118,17 @@ def parse_entry(raw, loc: Loc) -> Entry:
             from .inline import parse_inline
 
             return parse_inline(raw, loc)
-        return Entry(kind=raw, loc=loc, kind_loc=loc)
+        return Entry(raw, loc, loc)
     if not isinstance(raw, YMap):
         raise SpecError(
             f"a layer is a kind name or a mapping like {{conv2d: {{out: 64, kernel: 3}}}}, found {describe(raw)}", loc
         )
-    meta = {k: v for k, v in raw.items() if k in META_KEYS}
-    kinds = [k for k in raw if k not in META_KEYS]
+    meta, meta_locs, kinds = {}, {}, []
+    for k in raw:  # (a loop: a comprehension costs a function call, and a long spec has one entry per layer)
+        if k in _META:
+            meta[k], meta_locs[k] = raw[k], raw.value_locs[k]
+        else:
+            kinds.append(k)
     for key in kinds if len(kinds) > 1 else ():
         # `repaet: 3` beside a kind is a misspelt keyword, not a second kind missing its '-'
         close = did_you_mean(key, META_KEYS)
@@ -139,9 +143,7 @@ def parse_entry(raw, loc: Loc) -> Entry:
             hint="a missing '-' before the second kind?",
         )
     kind = kinds[0]
-    entry = Entry(
-        kind=kind, loc=raw.loc, kind_loc=raw.key_locs[kind], meta=meta, meta_locs={k: raw.value_locs[k] for k in meta}
-    )
+    entry = Entry(kind, raw.loc, raw.key_locs[kind], meta, meta_locs)
     value = raw[kind]
     value_loc = raw.value_locs[kind]
     if kind == "layers":
