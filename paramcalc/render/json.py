@@ -61,7 +61,8 @@ def _plain_list(value: list) -> str | None:
 
 
 def _column(values: Sequence, indent: str, keys: dict):
-    """Every value of one column, written as `_write` would write it at `indent`."""
+    """Every value of one column, written as `_write` would write it at `indent`; ints are left as
+    they are, for the row template's %s writes them as JSON does."""
     types = set(map(type, values))
     if not types <= _SCALARS:
         distinct = {id(v): v for v in values}
@@ -69,7 +70,7 @@ def _column(values: Sequence, indent: str, keys: dict):
             texts = dict(zip(distinct, _column(list(distinct.values()), indent, keys)))
             return [texts[id(v)] for v in values]
     if types == {int}:
-        return map(str, values)
+        return values
     if types == {str}:
         return map(encode_basestring if _printable_as_is(values) else _string, values)
     if types == {_NONE}:
