@@ -28,8 +28,7 @@ class YMap(dict):
 
     __slots__ = ("loc", "key_locs", "value_locs")  # a spec holds one per layer or more
 
-    def __init__(self, loc: Loc):
-        super().__init__()
+    def __init__(self, loc: Loc):  # (no dict.__init__: an empty mapping needs none)
         self.loc = loc
         self.key_locs: dict[str, Loc] = {}
         self.value_locs: dict[str, Loc] = {}
@@ -39,7 +38,6 @@ class YList(list):
     __slots__ = ("loc", "locs")
 
     def __init__(self, loc: Loc):
-        super().__init__()
         self.loc = loc
         self.locs: list[Loc] = []
 
