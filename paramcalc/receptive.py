@@ -60,6 +60,10 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
     Layer.reach at these shapes)."""
     if len(fields) == 1 and reach == SAME and tuple(shapes[0]) == tuple(out):
         return fields[0]  # the common case (activations, norms): nothing moves
+    if len(fields) == 1 and type(reach) is tuple and fields[0] is not None:
+        window = _window(reach, fields[0], len(shapes[0]), out)
+        if window is not None:
+            return window
     sources = [(f, tuple(s)) for f, s in zip(fields, shapes) if f is not None]
     if not sources:
         return None
@@ -130,6 +134,32 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
     return Field(extent, axes, sources[0][0].dims)
 
 
+def _window(reach: tuple, field: Field, rank: int, out) -> Field | None:
+    """`through` in its next most common case, without its general tests (a long chain makes a
+    convolution's field every few layers): one input, tracked along its trailing dims and none of
+    them global, each read by the layer (a convolution, a pooling). None for any other case, or when
+    a strand cannot be followed: the general code then says what the field is."""
+    axes, n = field.axes, len(field.extent)
+    if (
+        axes is None
+        or field.dims is not None
+        or not n <= len(reach)
+        or not n < rank == len(out)
+        or GLOBAL in axes
+        or None in reach
+    ):
+        return None
+    moved = []
+    for axis, entry in zip(axes, reach[-n:]):
+        if type(entry) is str:  # SAME or GLOBAL
+            moved.append(axis if entry == SAME else GLOBAL)
+        elif (applied := _apply(entry, axis)) is not None:
+            moved.append(applied)
+        else:
+            return None
+    return Field(field.extent, tuple(moved))
+
+
 @functools.lru_cache(maxsize=64)
 def _lost(extent: tuple[int, ...]) -> Field:
     """The field of a tensor that depends on the input but no longer keeps its positions; one per extent."""
@@ -140,7 +170,8 @@ def describe(field: Field | None, out) -> dict | None:
     """The JSON form: null without spatial dims, else size, stride and start per spatial dim."""
     if field is None or field.axes is None:
         return None
-    return _describe(field, tuple(out[d] for d in field.where))
+    # (the trailing dims, most often: a slice, not a generator, as a 100,000-layer chain has a field per layer)
+    return _describe(field, out[-len(field.extent) :] if field.dims is None else [out[d] for d in field.dims])
 
 
 def _describe(field: Field, out) -> dict:

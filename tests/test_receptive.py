@@ -155,3 +155,20 @@ def test_channels_last_keeps_the_field():
     assert all(rf == plain[0] for rf in detour[1:-2])
     spec = "input: [3, 32, 32]\nlayers:\n  - permute: [0, 2, 3, 1]\n  - conv2d: {out: 4, kernel: 3}\n"
     assert analyze(parse_spec(spec, "<rf>")).layers[-1].receptive_field is None
+
+
+def test_the_window_shortcut_is_the_general_code(monkeypatch):
+    """receptive._window answers the most common case without `through`'s general tests: with it
+    off, every field of every spec and case is the same."""
+    from paramcalc import receptive
+
+    specs = [str(path) for path in sorted((ROOT / "specs").glob("*.yaml"))] + [
+        parse_spec(yaml.safe_dump({"input": c["input"], "layers": c["layers"]}), c["name"]) for c in FIXTURE["cases"]
+    ]
+
+    def fields():
+        return [[row.receptive_field for row in analyze(spec).layers] for spec in specs]
+
+    shortcut = fields()
+    monkeypatch.setattr(receptive, "_window", lambda *args: None)
+    assert fields() == shortcut
