@@ -46,6 +46,7 @@ class _Storages:
         self.reads: list[tuple[int, ...]] = []  # per layer
         self.kept: list[tuple[int, ...]] = []  # per layer: what its backward keeps, each once
         self.output_bytes: list[int] = []  # per layer
+        self.outputs: list[int | None] = []  # per layer: its output's storage (of[its name])
         self.shared: dict = {}  # Saved.shared key -> storage
 
     def new(self, n: int) -> int:
@@ -77,7 +78,7 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     # rows of equal shapes share their lists, so a repeated block's layers are asked once.
     asked: dict[tuple, tuple[Saved, int, bool]] = {}
     of, strides, nbytes = st.of, st.strides, st.nbytes  # read once per row: locals
-    reads, kept_by_row, output_bytes = st.reads, st.kept, st.output_bytes
+    reads, kept_by_row, output_bytes, outputs = st.reads, st.kept, st.output_bytes, st.outputs
     batch = ctx.batch
     for row, layer in zip(report.layers, layers):
         question = (layer, id(row.input_shapes), id(row.output_shape))
@@ -95,7 +96,8 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
         names = row.inputs
         if len(names) != 1 or names[0] not in of:  # (a composite layer is read by its last row's name)
             names = [n if n in of else last_row[n] for n in names]
-        ins: list = [of[n] for n in names]  # storages; None for a parameter (filtered where kept)
+        # storages, None for a parameter (filtered where kept); most layers read one
+        ins: list = [of[names[0]]] if len(names) == 1 else [of[n] for n in names]
         if keeps.parameter:  # no batch dim: broadcast over the batch
             mine = None
             strides[row.name] = (0, *contiguous_strides(row.output_shape))
@@ -116,12 +118,15 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
                 strides[row.name] = elementwise_strides((batch, *row.output_shape), layouts)
         of[row.name] = mine
         output_bytes.append(size)
+        outputs.append(mine)
         reads.append(tuple([s for s in ins if s is not None]) if None in ins else tuple(ins))
         kept: list = [ins[i] for i in keeps.inputs] if keeps.inputs else []
         if keeps.output:
             kept.append(mine)
         if keeps_new:
-            kept += [st.new(n * sizes[t]) for n, t in keeps.tensors]
+            for n, t in keeps.tensors:  # new storages (st.new, inline)
+                kept.append(len(nbytes))
+                nbytes.append(n * sizes[t])
             for i, broadcast, folded in keeps.folded:
                 copied = False  # a row-major tensor that is not broadcast folds to a view
                 if names[i] in strides or (batch, *row.input_shapes[i]) != broadcast:
@@ -174,10 +179,9 @@ def _inference_peak(report, st: _Storages) -> int:
     for s, i in last.items():
         if s not in live:
             freed.setdefault(i, []).append(s)
-    nbytes, of = st.nbytes, st.of
+    nbytes = st.nbytes
     current = peak = sum(nbytes[s] for s in live)
-    for i, row in enumerate(report.layers):
-        mine = of[row.name]
+    for i, mine in enumerate(st.outputs):
         if mine is not None and mine not in live:
             live.add(mine)
             current += nbytes[mine]
