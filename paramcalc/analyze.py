@@ -140,12 +140,17 @@ class _Analysis:
         raise SpecError(str(error), node.loc, layer=node.label, context=(f"input: {given}",) + node.context) from None
 
     def leaf(self, node, layer, name, inputs, path):
-        in_shapes = [self.shapes[n] for n in inputs]
+        # (most layers read one input: a list of it, without a comprehension's call)
+        in_shapes = [self.shapes[inputs[0]]] if len(inputs) == 1 else [self.shapes[n] for n in inputs]
         try:
             out, counts, macs, reach, shown_inputs, shown_output, param_bytes = self.measure(layer, in_shapes)
             shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
             fields = self.fields
-            field = None if fields is None else through(reach, [fields[n] for n in inputs], in_shapes, out)
+            if fields is None:
+                field = None
+            else:
+                in_fields = [fields[inputs[0]]] if len(inputs) == 1 else [fields[n] for n in inputs]
+                field = through(reach, in_fields, in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
         # rows of one field and output shape (a convolution's, then its norm's and activation's) share
