@@ -214,7 +214,7 @@ class _Analysis:
         shapes alone: its output shape, counts, MACs (at the batch), how it reads its input (its
         reach, for receptive fields), the shapes as shown and its parameter bytes. Identical layers
         are one object (Layer.build), so a repeated block's layers are measured once per input shape."""
-        key = (layer, *map(tuple, in_shapes))
+        key = (layer, tuple(in_shapes[0])) if len(in_shapes) == 1 else (layer, *map(tuple, in_shapes))
         result = self.measured.get(key)
         if result is None:
             out = layer.output_shape(in_shapes)
