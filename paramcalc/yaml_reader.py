@@ -140,83 +140,70 @@ class _Composer:
                 value, loc = done.value, done.loc
                 if done.anchor:
                     self.anchors[done.anchor] = (value, self.count - done.count_at_start)
-                if top is None:
-                    return value
-                self.place(top, value, loc)
-                continue
-            mark = event.start_mark
-            loc = new_loc(Loc, (source, mark.line + 1, mark.column + 1))
-            awaiting_key = top is not None and top.key is None and type(top.value) is YMap
-            if kind is scalar_event:
-                if awaiting_key:
-                    key = event.value
-                    if len(key) > MAX_KEY or key == "<<" or key in top.value.key_locs:
-                        self.key(top, event, loc)  # refused, or a merge
-                    else:
-                        top.key, top.key_loc = key, loc
-                    continue
-                value = self.scalar(event, loc)
-                self.count += 1
-                if self.count > MAX_VALUES:
-                    self.counted(0, loc)
-                if event.anchor:
-                    self.anchors[event.anchor] = (value, 1)
-            elif kind is yaml.AliasEvent:
-                if awaiting_key:
-                    raise SpecError("a mapping key must be a plain name, not an alias", loc)
-                if event.anchor not in self.anchors:
-                    raise SpecError(f"invalid YAML: the alias *{_tag_text(event.anchor)} names no anchor above it", loc)
-                if self.anchors[event.anchor] is None:
-                    raise SpecError(
-                        f"the alias *{_tag_text(event.anchor)} is inside the value it names "
-                        "(a recursive alias); refusing to read it",
-                        loc,
-                    )
-                value, size = self.anchors[event.anchor]
-                self.counted(size, loc)
-            elif kind in _START:
-                if awaiting_key:
-                    raise SpecError("a mapping key must be a plain name", loc)
-                if len(stack) >= MAX_DEPTH:
-                    raise SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels; refusing to read it", loc)
-                if event.tag not in _COLLECTION_TAGS:
-                    raise SpecError(f"unsupported YAML tag {_tag_text(event.tag)}", loc)
-                self.counted(1, loc)
-                if event.anchor:
-                    self.anchors[event.anchor] = None
-                opened = YMap(loc) if kind is yaml.MappingStartEvent else YList(loc)
-                top = _Open(opened, loc, event.anchor, self.count - 1)
-                stack.append(top)
-                continue
             else:
-                raise SpecError(f"invalid YAML: unexpected {type(event).__name__}", loc)
+                mark = event.start_mark
+                loc = new_loc(Loc, (source, mark.line + 1, mark.column + 1))
+                awaiting_key = top is not None and top.key is None and type(top.value) is YMap
+                if kind is scalar_event:
+                    if awaiting_key:
+                        key = event.value
+                        if len(key) > MAX_KEY or key == "<<" or key in top.value.key_locs:
+                            self.key(top, event, loc)  # refused, or a merge
+                        else:
+                            top.key, top.key_loc = key, loc
+                        continue
+                    value = self.scalar(event, loc)
+                    self.count += 1
+                    if self.count > MAX_VALUES:
+                        self.counted(0, loc)
+                    if event.anchor:
+                        self.anchors[event.anchor] = (value, 1)
+                elif kind is yaml.AliasEvent:
+                    if awaiting_key:
+                        raise SpecError("a mapping key must be a plain name, not an alias", loc)
+                    if event.anchor not in self.anchors:
+                        raise SpecError(
+                            f"invalid YAML: the alias *{_tag_text(event.anchor)} names no anchor above it", loc
+                        )
+                    if self.anchors[event.anchor] is None:
+                        raise SpecError(
+                            f"the alias *{_tag_text(event.anchor)} is inside the value it names "
+                            "(a recursive alias); refusing to read it",
+                            loc,
+                        )
+                    value, size = self.anchors[event.anchor]
+                    self.counted(size, loc)
+                elif kind in _START:
+                    if awaiting_key:
+                        raise SpecError("a mapping key must be a plain name", loc)
+                    if len(stack) >= MAX_DEPTH:
+                        raise SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels; refusing to read it", loc)
+                    if event.tag not in _COLLECTION_TAGS:
+                        raise SpecError(f"unsupported YAML tag {_tag_text(event.tag)}", loc)
+                    self.counted(1, loc)
+                    if event.anchor:
+                        self.anchors[event.anchor] = None
+                    opened = YMap(loc) if kind is yaml.MappingStartEvent else YList(loc)
+                    top = _Open(opened, loc, event.anchor, self.count - 1)
+                    stack.append(top)
+                    continue
+                else:
+                    raise SpecError(f"invalid YAML: unexpected {type(event).__name__}", loc)
+            # The finished value goes into the mapping or list being built.
             if top is None:
                 return value
-            key = top.key
-            if type(key) is str:  # (placed inline: a spec has a few hundred thousand values)
-                mapping = top.value
-                mapping[key] = value
-                mapping.key_locs[key] = top.key_loc
-                mapping.value_locs[key] = loc
+            target, key = top.value, top.key
+            if type(key) is str:
+                target[key] = value
+                target.key_locs[key] = top.key_loc
+                target.value_locs[key] = loc
                 top.key = None
-            else:
-                self.place(top, value, loc)
-
-    @staticmethod
-    def place(top: _Open, value, loc: Loc):
-        """A finished value goes into the list or mapping being built."""
-        if isinstance(top.value, YList):
-            top.value.append(value)
-            top.value.locs.append(loc)
-        elif top.key is _MERGE:
-            top.merges.append((value, loc))
-        else:
-            key, key_loc = top.key, top.key_loc
-            assert isinstance(key, str) and key_loc is not None  # set together by key()
-            top.value[key] = value
-            top.value.key_locs[key] = key_loc
-            top.value.value_locs[key] = loc
-        top.key = None
+            elif type(target) is YList:
+                target.append(value)
+                target.locs.append(loc)
+            else:  # the value of a merge key (<<)
+                top.merges.append((value, loc))
+                top.key = None
 
     def key(self, top: _Open, event, loc: Loc):
         key = event.value
