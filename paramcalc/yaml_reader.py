@@ -180,7 +180,9 @@ class _Composer:
                         raise SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels; refusing to read it", loc)
                     if event.tag not in _COLLECTION_TAGS:
                         raise SpecError(f"unsupported YAML tag {_tag_text(event.tag)}", loc)
-                    self.counted(1, loc)
+                    self.count += 1
+                    if self.count > MAX_VALUES:
+                        self.counted(0, loc)
                     if event.anchor:
                         self.anchors[event.anchor] = None
                     opened = YMap(loc) if kind is yaml.MappingStartEvent else YList(loc)
