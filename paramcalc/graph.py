@@ -598,7 +598,12 @@ class _Expander:
             )
         full = self.leaf_name(entry, cls, scope, local)
         label = f"layer {index} '{full}' ({cls.kind})"
-        layer = self.build(entry, cls, scope, label, overrides)
+        literal = _literal(entry, cls) if overrides is None else None
+        layer = self.literal.get(literal) if literal is not None else None  # a long spec repeats a few layers
+        if layer is None:
+            layer = self.build(entry, cls, scope, label, overrides)
+            if literal is not None:
+                self.literal[literal] = layer
         inputs = self.wire(entry, cls, scope, label, sources)
         frozen, tie = (
             (self.freeze(entry, scope, label), self.tie(entry, cls, scope, label)) if entry.meta else (False, None)
@@ -622,9 +627,6 @@ class _Expander:
         return full
 
     def build(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, overrides) -> Layer:
-        literal = _literal(entry, cls) if overrides is None else None
-        if literal is not None and literal in self.literal:
-            return self.literal[literal]  # a long spec writes a few layers thousands of times
         key = (id(entry), id(scope.env), id(overrides)) if scope.again else None
         found = self.built.get(key) if key else None
         if found is not None:
@@ -639,8 +641,6 @@ class _Expander:
             raise SpecError(message, loc, layer=label, context=scope.context, hint=e.hint) from None
         if key and reads == self.shape_reads:  # fields that read a shape() may differ where used again
             self.built[key] = (entry, scope.env, overrides, layer)
-        if literal is not None:
-            self.literal[literal] = layer
         return layer
 
     def wire(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, sources) -> list[str]:
