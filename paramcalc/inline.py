@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Any
 
 from .errors import Loc, SpecError
 from .spec import META_KEYS, Entry
@@ -44,26 +45,32 @@ def parse_inline(text: str, loc: Loc) -> Entry:
     def at(node):
         return Loc(loc.source, loc.line, shift + node.col_offset + 1)
 
-    entry = Entry(kind=tree.func.id, loc=loc, kind_loc=at(tree.func))
     if len(tree.args) > 1:
         raise SpecError(
             "only one positional value (the kind's main field) is allowed; name the others (key=value)",
             at(tree.args[1]),
         )
-    if tree.args:
-        entry.positional, entry.has_positional = _literal(tree.args[0], at), True
-        entry.positional_loc = at(tree.args[0])
+    positional = _literal(tree.args[0], at) if tree.args else None
+    meta: dict[str, Any] = {}
+    meta_locs: dict[str, Loc] = {}
+    fields: dict[str, Any] = {}
+    field_locs: dict[str, Loc] = {}
+    key_locs: dict[str, Loc] = {}
     for kw in tree.keywords:
         if kw.arg is None:
             raise SpecError("'**' is not supported here", at(kw.value))
         value = _literal(kw.value, at)
-        target, locs = (entry.meta, entry.meta_locs) if kw.arg in META_KEYS else (entry.fields, entry.field_locs)
+        target, locs = (meta, meta_locs) if kw.arg in META_KEYS else (fields, field_locs)
         if kw.arg in target:
             raise SpecError(f"'{kw.arg}' is given twice", at(kw.value))
         target[kw.arg] = value
         locs[kw.arg] = at(kw.value)
         if kw.arg not in META_KEYS:
-            entry.key_locs[kw.arg] = at(kw)
+            key_locs[kw.arg] = at(kw)
+    entry = Entry(tree.func.id, loc, at(tree.func), meta, meta_locs, fields, field_locs, key_locs)
+    if tree.args:
+        entry.positional, entry.has_positional = positional, True
+        entry.positional_loc = at(tree.args[0])
     return entry
 
 

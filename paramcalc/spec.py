@@ -7,8 +7,10 @@ evaluator expressions.py. Nothing here knows the layer kinds; graph.py turns ent
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .errors import Loc, SpecError, describe, did_you_mean
@@ -57,6 +59,11 @@ def check_name(
 # ---------------------------------------------------------------- spec structure
 
 
+# What an entry without fields or keywords holds (most layers of a long spec: `- relu`): one shared,
+# read-only mapping rather than five empty dicts each.
+NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
 # Entries are never compared or printed: a plain class (a dataclass costs start-up time to create).
 class Entry:
     """One item of a `layers:` list, as written: a kind (or a group of layers) and its values."""
@@ -76,17 +83,27 @@ class Entry:
         "children",
     )
 
-    def __init__(self, kind: str | None, loc: Loc, kind_loc: Loc, meta=None, meta_locs=None):
+    def __init__(
+        self,
+        kind: str | None,
+        loc: Loc,
+        kind_loc: Loc,
+        meta: Mapping[str, Any] = NOTHING,
+        meta_locs: Mapping[str, Loc] = NOTHING,
+        fields: Mapping[str, Any] = NOTHING,
+        field_locs: Mapping[str, Loc] = NOTHING,
+        key_locs: Mapping[str, Loc] = NOTHING,
+    ):
         self.kind = kind  # None for a group (`layers:`)
         self.loc, self.kind_loc = loc, kind_loc
-        self.fields: dict[str, Any] = {}
-        self.field_locs: dict[str, Loc] = {}  # where each field's value is written
-        self.key_locs: dict[str, Loc] = {}  # where each field's key is written
+        self.fields = fields
+        self.field_locs = field_locs  # where each field's value is written
+        self.key_locs = key_locs  # where each field's key is written
         self.positional: Any = None  # `- maxpool2d: 2`: the kind's main field
         self.has_positional = False
         self.positional_loc: Loc | None = None
-        self.meta: dict[str, Any] = {} if meta is None else meta
-        self.meta_locs: dict[str, Loc] = {} if meta_locs is None else meta_locs
+        self.meta = meta
+        self.meta_locs = meta_locs
         self.children: list[Entry] | None = None
 
 
@@ -123,7 +140,9 @@ def parse_entry(raw, loc: Loc) -> Entry:
         raise SpecError(
             f"a layer is a kind name or a mapping like {{conv2d: {{out: 64, kernel: 3}}}}, found {describe(raw)}", loc
         )
-    meta, meta_locs, kinds = {}, {}, []
+    meta: dict[str, Any] = {}
+    meta_locs: dict[str, Loc] = {}
+    kinds = []
     for k in raw:  # (a loop: a comprehension costs a function call, and a long spec has one entry per layer)
         if k in _META:
             meta[k], meta_locs[k] = raw[k], raw.value_locs[k]
@@ -143,7 +162,7 @@ def parse_entry(raw, loc: Loc) -> Entry:
             hint="a missing '-' before the second kind?",
         )
     kind = kinds[0]
-    entry = Entry(kind, raw.loc, raw.key_locs[kind], meta, meta_locs)
+    entry = Entry(kind, raw.loc, raw.key_locs[kind], meta or NOTHING, meta_locs or NOTHING)
     value = raw[kind]
     value_loc = raw.value_locs[kind]
     if kind == "layers":
@@ -152,15 +171,20 @@ def parse_entry(raw, loc: Loc) -> Entry:
     elif isinstance(value, YMap) and _META.isdisjoint(value):
         # only fields: the mapping and its locations are the entry's (read, never changed)
         entry.fields, entry.field_locs, entry.key_locs = value, value.value_locs, value.key_locs
-    elif isinstance(value, YMap):
+    elif isinstance(value, YMap):  # fields and keywords in one mapping
+        fields: dict[str, Any] = {}
+        field_locs: dict[str, Loc] = {}
+        key_locs: dict[str, Loc] = {}
         for key, v in value.items():
-            target, locs = (entry.meta, entry.meta_locs) if key in META_KEYS else (entry.fields, entry.field_locs)
+            target, locs = (meta, meta_locs) if key in META_KEYS else (fields, field_locs)
             if key in META_KEYS and key in raw:
                 raise SpecError(f"'{key}' is given twice, beside and inside '{kind}'", value.key_locs[key])
             target[key] = v
             locs[key] = value.value_locs[key]
             if key not in META_KEYS:
-                entry.key_locs[key] = value.key_locs[key]
+                key_locs[key] = value.key_locs[key]
+        entry.meta, entry.meta_locs = meta, meta_locs
+        entry.fields, entry.field_locs, entry.key_locs = fields, field_locs, key_locs
     elif value is not None:
         entry.positional, entry.has_positional = value, True
         entry.positional_loc = value_loc
