@@ -54,7 +54,12 @@ class Node:
 
     @property
     def label(self) -> str:
-        return f"layer {self.index} '{self.name}' ({self.kind})"
+        return _label(self.index, self.name, self.kind)
+
+
+def _label(index: int, name: str, kind: str) -> str:
+    """How messages name a layer."""
+    return f"layer {index} '{name}' ({kind})"
 
 
 class Block:
@@ -597,17 +602,18 @@ class _Expander:
                 context=scope.context,
             )
         full = self.leaf_name(entry, cls, scope, local)
-        label = f"layer {index} '{full}' ({cls.kind})"
+        # (its label is made only where it may be needed: a long spec's layers mostly need none)
         literal = _literal(entry, cls) if overrides is None else None
         layer = self.literal.get(literal) if literal is not None else None  # a long spec repeats a few layers
         if layer is None:
-            layer = self.build(entry, cls, scope, label, overrides)
+            layer = self.build(entry, cls, scope, _label(index, full, cls.kind), overrides)
             if literal is not None:
                 self.literal[literal] = layer
-        inputs = self.wire(entry, cls, scope, label, sources)
-        frozen, tie = (
-            (self.freeze(entry, scope, label), self.tie(entry, cls, scope, label)) if entry.meta else (False, None)
-        )
+        inputs = self.wire(entry, cls, scope, sources, index, full)
+        frozen, tie = False, None
+        if entry.meta:
+            label = _label(index, full, cls.kind)
+            frozen, tie = self.freeze(entry, scope, label), self.tie(entry, cls, scope, label)
         self.nodes.append(Node(index, full, cls.kind, layer, inputs, entry.loc, scope.context, frozen, tie))
         # A source (a parameter) reads nothing and leaves the flow to the layer before it.
         return sources if cls.arity[0] == 0 else [full]
@@ -643,12 +649,17 @@ class _Expander:
             self.built[key] = (entry, scope.env, overrides, layer)
         return layer
 
-    def wire(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, sources) -> list[str]:
-        """The inputs this layer reads: `sources`, checked against its arity; none for a source."""
+    def wire(self, entry: Entry, cls: type[Layer], scope: _Scope, sources, index: int, full: str) -> list[str]:
+        """The inputs layer `index` (`full`) reads: `sources`, checked against its arity; none for a source."""
         fewest, most = cls.arity
         if fewest == 0:
             if "from" in entry.meta:
-                raise SpecError("takes no input", entry.meta_locs["from"], layer=label, context=scope.context)
+                raise SpecError(
+                    "takes no input",
+                    entry.meta_locs["from"],
+                    layer=_label(index, full, cls.kind),
+                    context=scope.context,
+                )
             return []
         if not fewest <= len(sources) <= (most or len(sources)):
             wanted = (
@@ -661,7 +672,7 @@ class _Expander:
             raise SpecError(
                 f"takes {wanted}, found {len(sources)} ({', '.join(sources) or 'none'})",
                 entry.meta_locs.get("from", entry.loc),
-                layer=label,
+                layer=_label(index, full, cls.kind),
                 context=scope.context,
             )
         return list(sources)
