@@ -202,7 +202,15 @@ def test_error_inside_block_names_both_places():
         layers:
           - add
      """,
-            ["takes 2 or more inputs"],
+            ["layer 0 'add_1' (add): takes 2 or more inputs"],
+        ),
+        (
+            """
+        input: [4]
+        layers:
+          - parameter: {shape: [3], from: input}
+     """,
+            ["layer 0 'parameter_1' (parameter): takes no input"],
         ),
     ],
 )
