@@ -117,18 +117,10 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
         # channels dim just before (convolutions): a spatial dim there goes untracked
         if len(shapes[0]) == len(reach) + 1 and -len(out) in where:
             return lost
-        moved = []
-        for axis, d in zip(f.axes, where):
-            entry = reach[d] if -d <= len(reach) else SAME
-            if isinstance(entry, str):  # SAME or GLOBAL; a Reach is never compared to them (its __eq__ is slow)
-                moved.append(axis if entry == SAME else GLOBAL)
-            elif axis == GLOBAL:
-                moved.append(GLOBAL)
-            elif (applied := _apply(entry, axis)) is None:
-                return lost
-            else:
-                moved.append(applied)
-        axes = tuple(moved)
+        read = _read(f.axes, [reach[d] if -d <= len(reach) else SAME for d in where])
+        if read is None:
+            return lost
+        axes = read
     if None in axes:
         return lost
     return Field(extent, axes, sources[0][0].dims)
@@ -149,15 +141,24 @@ def _window(reach: tuple, field: Field, rank: int, out) -> Field | None:
         or None in reach
     ):
         return None
+    axes = _read(axes, reach[-n:])
+    return None if axes is None else Field(field.extent, axes)
+
+
+def _read(axes, entries) -> tuple | None:
+    """Each spatial axis of a field as a layer reads it, by its reach along that dim (a Reach, SAME
+    or GLOBAL); None where a strand cannot be followed."""
     moved = []
-    for axis, entry in zip(axes, reach[-n:]):
-        if type(entry) is str:  # SAME or GLOBAL
+    for axis, entry in zip(axes, entries):
+        if type(entry) is str:  # SAME or GLOBAL; a Reach is never compared to them (its __eq__ is slow)
             moved.append(axis if entry == SAME else GLOBAL)
-        elif (applied := _apply(entry, axis)) is not None:
-            moved.append(applied)
-        else:
+        elif axis == GLOBAL:
+            moved.append(GLOBAL)
+        elif (applied := _apply(entry, axis)) is None:
             return None
-    return Field(field.extent, tuple(moved))
+        else:
+            moved.append(applied)
+    return tuple(moved)
 
 
 @functools.lru_cache(maxsize=64)
