@@ -602,13 +602,8 @@ class _Expander:
                 context=scope.context,
             )
         full = self.leaf_name(entry, cls, scope, local)
-        # (its label is made only where it may be needed: a long spec's layers mostly need none)
-        literal = _literal(entry, cls) if overrides is None else None
-        layer = self.literal.get(literal) if literal is not None else None  # a long spec repeats a few layers
-        if layer is None:
-            layer = self.build(entry, cls, scope, _label(index, full, cls.kind), overrides)
-            if literal is not None:
-                self.literal[literal] = layer
+        # (its label is made only where a message may need it: a long spec's layers mostly need none)
+        layer = self.build(entry, cls, scope, index, full, overrides)
         inputs = self.wire(entry, cls, scope, sources, index, full)
         frozen, tie = False, None
         if entry.meta:
@@ -632,11 +627,18 @@ class _Expander:
             )
         return full
 
-    def build(self, entry: Entry, cls: type[Layer], scope: _Scope, label: str, overrides) -> Layer:
+    def build(self, entry: Entry, cls: type[Layer], scope: _Scope, index: int, full: str, overrides) -> Layer:
+        """Layer `index` (`full`), built from its fields, or the layer already built from the same text
+        (plain ints and names: a long spec repeats a few layers) or the same entry and block arguments."""
+        literal = _literal(entry, cls) if overrides is None else None
+        layer = self.literal.get(literal) if literal is not None else None
+        if layer is not None:
+            return layer
         key = (id(entry), id(scope.env), id(overrides)) if scope.again else None
         found = self.built.get(key) if key else None
         if found is not None:
             return found[-1]
+        label = _label(index, full, cls.kind)
         reads = self.shape_reads
         values, locs = self.field_values(entry, cls, scope, label, overrides)
         try:
@@ -647,6 +649,8 @@ class _Expander:
             raise SpecError(message, loc, layer=label, context=scope.context, hint=e.hint) from None
         if key and reads == self.shape_reads:  # fields that read a shape() may differ where used again
             self.built[key] = (entry, scope.env, overrides, layer)
+        if literal is not None:
+            self.literal[literal] = layer
         return layer
 
     def wire(self, entry: Entry, cls: type[Layer], scope: _Scope, sources, index: int, full: str) -> list[str]:
