@@ -624,3 +624,57 @@ def test_random_structures_round_trip(seed):
         expected = values[analysis.graph.outputs[-1]]
         assert torch.isfinite(expected).all()
         assert torch.allclose(model(x), expected)
+
+
+# ---------------------------------------------------------------- the exported text holds still
+
+# sha256 over the exported source of every spec in specs/, every exportable oracle case, and every
+# spec written in this file (the random structures included), computed on the code before export.py
+# became a package: moving code (each kind's binding into its family file) must not change one byte.
+# A change to the generated code on purpose updates this value, and says so in its commit.
+EXPORTED_SHA256 = "dce4539572467e130086ff09cd82a3208411eefc03f1212fae71c11431555931"
+
+
+# block variants (a kind chosen by an argument), a multiple of an argument, a shape that differs between uses
+MORE = (
+    """
+input: [8]
+blocks:
+  unit:
+    args: {act: relu, n: 8}
+    layers:
+      - flatten: {name: flat}
+      - linear: {out: "${2 * n}", name: fc}
+      - $act: {name: act}
+      - reshape: {shape: [2, $n]}
+layers:
+  - unit: {act: relu}
+  - unit: {act: gelu, n: 8}
+  - unit: {act: relu, n: 4}
+""",
+    "input: [4]\nlayers:\n  - layernorm: {eps: .inf}\n  - leakyrelu: {negative_slope: -.inf}\n",
+)
+
+
+def _every_exported_text():
+    import random
+
+    yield from (load_spec(str(ROOT / "specs" / f"{name}.yaml")) for name in SPECS)
+    yield from (parse_spec(case_spec_text(case), "<case>") for case in CASES)
+    yield from (parse_spec(text) for text in KIND_SPECS.values())
+    yield from (parse_spec(text) for text in (HOSTILE, BLOCKS, NOT_A_CHAIN, *MORE))
+    yield from (parse_spec(_random_structure(random.Random(seed))) for seed in range(100))
+
+
+def exported_sha256() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for spec in _every_exported_text():
+        source = export_pytorch(spec).encode()
+        digest.update(len(source).to_bytes(8, "big") + source)
+    return digest.hexdigest()
+
+
+def test_exported_code_is_unchanged():
+    assert exported_sha256() == EXPORTED_SHA256
