@@ -19,15 +19,15 @@ written into a comment.
 from __future__ import annotations
 
 import keyword
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SpecError
 from .graph import Block, Node
-from .layers.base import REQUIRED, Shape
-from .layers.linear import Buffer, Embedding
+from .layers import REGISTRY
+from .layers.binding import Call, Hole, Kw, Pair, Star, Unexportable, Verbatim, q
+from .layers.linear import Embedding
 from .spec import Spec
 
 # Attributes of nn.Module and nn.ModuleDict (torch 2.13): a child with one of these names cannot be
@@ -47,421 +47,13 @@ RESERVED = frozenset(
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-TORCH_DTYPES = {
-    "float64": "float64",
-    "double": "float64",
-    "float32": "float32",
-    "float": "float32",
-    "float16": "float16",
-    "half": "float16",
-    "bfloat16": "bfloat16",
-    "int8": "int8",
-    "uint8": "uint8",
-    "float8_e4m3fn": "float8_e4m3fn",
-    "float8_e5m2": "float8_e5m2",
-}
-
 
 def plain(name: str) -> bool:
     """Usable as `obj.name` in generated code: ASCII (no NFKC surprises) and not a keyword."""
     return bool(_IDENTIFIER.match(name)) and not keyword.iskeyword(name)
 
 
-def _q(value) -> str:
-    """Python source for a literal: repr(), with strings in double quotes where that needs no escape (as
-    ruff format writes them)."""
-    if isinstance(value, str):
-        text = str.__repr__(value)
-        return f'"{text[1:-1]}"' if text[0] == "'" and '"' not in value else text
-    if type(value) in (tuple, list):
-        inner = ", ".join(_q(v) for v in value)
-        return f"[{inner}]" if type(value) is list else f"({inner}{',' if len(value) == 1 else ''})"
-    if type(value) is dict:
-        return "{" + ", ".join(f"{_q(k)}: {_q(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, float) and not math.isfinite(value):  # repr() gives `inf`, a name in Python
-        return f'float("{value!r}")'
-    return repr(value)
-
-
-def _r(value) -> str:
-    """A validated field value as Python source; tuples of one repeated value collapse to it."""
-    if isinstance(value, tuple):
-        if value and len(set(value)) == 1 and None not in value:
-            return _q(value[0])
-        return _q(value)
-    return _q(value)
-
-
-# ---------------------------------------------------------------- generated expressions
-
-
-@dataclass(eq=False)
-class Hole:
-    """A literal in a constructor call (source text, from repr()). Where a block is used several times
-    and the literal differs between uses, it becomes an argument of the block's class."""
-
-    value: str
-    label: str  # the argument's name if it becomes one (torch's name for the field)
-    default: bool = False  # a keyword argument at its default: left out where every use has it
-    where: str = ""  # the attribute it builds, for the argument's name
-
-
-@dataclass(eq=False)
-class Kw:
-    key: str  # an identifier written by this module
-    value: Expr
-
-
-@dataclass(eq=False)
-class Pair:
-    key: str  # a repr()'d string
-    value: Expr
-
-
-@dataclass(eq=False)
-class Call:
-    """`func(items)`; with brackets "[]" or "{}" and no func, a list or dict literal. `runs`: runs of
-    equal items are written `*[item for _ in range(n)]` (the children of a repeat)."""
-
-    func: Any  # its text: a str, or a _ClassName
-    items: list
-    brackets: str = "()"
-    runs: bool = False
-
-
-@dataclass(eq=False)
-class Star:
-    item: Expr
-    count: int
-
-
-Expr = str | Hole | Kw | Pair | Call | Star
 LINE = 120  # ruff format's line length in this project, and the generated code's
-
-
-def _hole(value, label: str) -> Hole:
-    return Hole(_q(value), label)
-
-
-# ---------------------------------------------------------------- kinds -> torch
-
-# fields never passed: inferred sizes (passed positionally from the input), and ignored ones
-SKIPPED = {
-    "in_channels",
-    "in_features",
-    "num_features",
-    "embed_dim",
-    "d_model",
-    "input_size",
-    "num_channels",
-    "device",
-    "batch_first",
-    "rotary",  # paramcalc's own (RoPE has no parameters): nn.MultiheadAttention takes no such argument
-}
-
-
-def _kwargs(layer, first: tuple[str, ...] = ()) -> list[Kw]:
-    """`key=value` for every field (positional `first` fields excluded); one at its default is marked so,
-    and left out unless another use of the same block sets it."""
-    out = []
-    defaults = layer.defaults()
-    for name in layer.fields():
-        if name in SKIPPED or name in first:
-            continue
-        value = getattr(layer, name)
-        default = defaults[name]
-        at_default = default is not REQUIRED and value == _normal(default, value)
-        aka = layer.fields()[name].aka  # a field's first synonym is PyTorch's name for it
-        key = aka[0] if aka else name
-        if name == "dtype":
-            text = f"torch.{TORCH_DTYPES[value]}" if value else "None"
-        elif isinstance(value, tuple) and name in ("shape", "sizes", "scale", "size", "out") and None not in value:
-            text = _q(value)
-        else:
-            text = _r(value)
-        out.append(Kw(key, Hole(text, key, at_default)))
-    return out
-
-
-def _normal(default, value):
-    """A default as the coerced field would hold it (an int default of a per-dimension field is a tuple)."""
-    if isinstance(value, tuple) and not isinstance(default, tuple) and default is not None:
-        return (default,) * len(value)
-    return default
-
-
-def _call(cls: str, positional: list, kwargs: list) -> Call:
-    return Call(f"nn.{cls}", [*positional, *kwargs])
-
-
-class _Unexportable(Exception):
-    pass
-
-
-BATCH_FIRST = Kw("batch_first", "True")
-
-
-def construct(layer, in_shapes: list[Shape]) -> Call | None:
-    """The nn.Module constructor call for a layer, or None for a kind that is a torch operation in forward."""
-    kind, tn = layer.kind, getattr(layer, "torch_name", "")
-    first: Shape = in_shapes[0] if in_shapes else ()  # read only by kinds that have an input
-    if kind.startswith(("conv", "convtranspose")):
-        sizes = [_hole(first[0], "in_channels"), _hole(layer.out, "out_channels")]
-        return _call(tn, sizes, _kwargs(layer, ("out",)))
-    if kind == "linear":
-        sizes = [_hole(first[-1], "in_features"), _hole(layer.out, "out_features")]
-        return _call(tn, sizes, _kwargs(layer, ("out",)))
-    if kind in ("embedding", "embeddingbag"):
-        sizes = [_hole(layer.num, "num_embeddings"), _hole(layer.dim, "embedding_dim")]
-        return _call(tn, sizes, _kwargs(layer, ("num", "dim")))
-    if kind.startswith(("batchnorm", "instancenorm")):
-        return _call(tn, [_hole(first[0], "num_features")], _kwargs(layer))
-    if kind in ("layernorm", "rmsnorm"):
-        shape = layer.shape if layer.shape is not None else (first[-1],)
-        return _call(tn, [_hole(list(shape), "normalized_shape")], _kwargs(layer, ("shape",)))
-    if kind == "groupnorm":
-        return _call(
-            tn, [_hole(layer.groups, "num_groups"), _hole(first[0], "num_channels")], _kwargs(layer, ("groups",))
-        )
-    if kind == "layernorm2d":
-        return Call("LayerNorm2d", [_hole(first[0], "channels"), *_kwargs(layer, ("channels",))])
-    if kind == "multiheadattention":
-        if not projected_attention(layer, in_shapes):
-            sizes = [_hole(first[-1], "embed_dim"), _hole(layer.heads, "num_heads")]
-            return _call(tn, sizes, [*_kwargs(layer, ("heads",)), BATCH_FIRST])
-        return attention_module(layer, in_shapes)
-    if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
-        sizes = [_hole(first[-1], "d_model"), _hole(layer.heads, "nhead")]
-        return _call(tn, sizes, [*_kwargs(layer, ("heads",)), BATCH_FIRST])
-    if kind in ("rnn", "lstm", "gru"):
-        sizes = [_hole(first[-1], "input_size"), _hole(layer.hidden, "hidden_size")]
-        return _call(tn, sizes, [*_kwargs(layer, ("hidden",)), BATCH_FIRST])
-    if kind.startswith(("maxpool", "avgpool")):
-        return _call(tn, [Hole(_r(layer.kernel), "kernel_size")], _kwargs(layer, ("kernel",)))
-    if kind.startswith("adaptive"):
-        out = layer.out
-        value = _q(out[0]) if len(set(out)) == 1 and None not in out else _q(out)
-        return _call(tn, [Hole(value, "output_size")], _kwargs(layer, ("out",)))
-    if kind in ("parameter", "buffer"):
-        return None
-    if kind in ("upsample", "upsamplingnearest2d", "upsamplingbilinear2d"):
-        if layer.size is not None:
-            args = [Kw("size", _hole(layer.size, "size"))]
-        else:
-            args = [Kw("scale_factor", _hole(layer.scale, "scale_factor"))]
-        if kind == "upsample":
-            args += _kwargs(layer, ("size", "scale"))
-        return _call(tn, [], args)
-    if kind == "channelshuffle":
-        return _call("ChannelShuffle", [_hole(layer.groups, "groups")], [])
-    if kind in ("unflatten",):
-        return _call(tn, [_hole(layer.dim, "dim"), _hole(layer.sizes, "unflattened_size")], [])
-    if kind == "stochasticdepth":
-        return Call("StochasticDepth", [_hole(layer.p, "p"), _hole(layer.mode, "mode")])
-    if kind in FUNCTIONAL:
-        return None
-    if not tn or "." in tn:
-        raise _Unexportable(kind)
-    return _call(tn, [], _kwargs(layer))  # activations, dropouts, flatten, identity, pads, pixel shuffles
-
-
-def _has(layer, bias) -> bool:
-    return layer.bias if bias is None else bias
-
-
-def projected_attention(layer, in_shapes) -> bool:
-    """True where nn.MultiheadAttention cannot hold the layer (the layer says: grouped-query heads, a
-    head_dim, per-projection biases or leading dims before (seq, E))."""
-    return layer.projected(in_shapes)
-
-
-def attention_module(layer, in_shapes) -> Call:
-    """The generated Attention (q/k/v/out linears, scaled_dot_product_attention) for a layer."""
-    query, key, value = (in_shapes * 3)[:3] if len(in_shapes) == 1 else (in_shapes[0], in_shapes[1], in_shapes[-1])
-    e = query[-1]
-    head_dim = layer.head_dim if layer.head_dim is not None else e // layer.heads
-    items: list = [
-        _hole(e, "embed_dim"),
-        _hole(layer.heads, "heads"),
-        Kw("kv_heads", _hole(layer.kv_heads or layer.heads, "kv_heads")),
-        Kw("head_dim", _hole(head_dim, "head_dim")),
-        Kw("kdim", _hole(key[-1], "kdim")),
-        Kw("vdim", _hole(value[-1], "vdim")),
-    ]
-    items += [
-        Kw(name, _hole(_has(layer, getattr(layer, name)), name)) for name in ("q_bias", "k_bias", "v_bias", "out_bias")
-    ]
-    items.append(Kw("add_bias_kv", Hole(_q(bool(layer.add_bias_kv)), "add_bias_kv", not layer.add_bias_kv)))
-    items.append(Kw("add_zero_attn", Hole(_q(bool(layer.add_zero_attn)), "add_zero_attn", not layer.add_zero_attn)))
-    items.append(Kw("dropout", Hole(_q(layer.dropout or 0.0), "dropout", not layer.dropout)))
-    dtype = f"torch.{TORCH_DTYPES[layer.dtype]}" if layer.dtype else "None"
-    items.append(Kw("dtype", Hole(dtype, "dtype", not layer.dtype)))
-    return Call("Attention", items)
-
-
-def _dims(values) -> str:
-    return _q(tuple(values)) if len(values) != 1 else _q(values[0])
-
-
-def _torch_dim(i: int) -> int:
-    """A per-sample dim index -> the batched tensor's dim."""
-    return i + 1
-
-
-def functional(layer, args: list[str], in_shapes, out_shape) -> str:
-    """The forward expression of a kind that is a torch operation."""
-    kind, x = layer.kind, args[0] if args else ""
-    if kind == "add":
-        return " + ".join(args)
-    if kind == "mul":
-        return " * ".join(args)
-    if kind == "scale":
-        return f"{x} * {layer.by!r}"
-    if kind == "concat":
-        return f"torch.cat([{', '.join(args)}], dim={_q(layer.dim)})"
-    if kind == "split":
-        size = list(layer.size) if isinstance(layer.size, tuple) else layer.size
-        return f"torch.split({x}, {_q(size)}, dim={_q(layer.dim)})[{_q(layer.index)}]"
-    if kind == "chunk":
-        return f"torch.chunk({x}, {_q(layer.chunks)}, dim={_q(layer.dim)})[{_q(layer.index)}]"
-    if kind == "mean":
-        return f"{x}.mean(dim={_dims(layer.dim)}, keepdim={_q(layer.keepdim)})"
-    if kind in ("reshape", "view"):
-        method = "reshape" if kind == "reshape" else "view"
-        return f"{x}.{method}({x}.shape[0], {', '.join(_q(s) for s in out_shape)})"
-    if kind == "permute":
-        return f"{x}.permute({', '.join(_q(d) for d in layer.dims)})"
-    if kind == "transpose":
-        return f"{x}.transpose({_q(layer.dim0)}, {_q(layer.dim1)})"
-    if kind == "squeeze":
-        shape = in_shapes[0]
-        if layer.dim is None:
-            drop = [i for i, s in enumerate(shape) if s == 1]
-        else:
-            from .layers.base import normalize_dim
-
-            drop = sorted({d for d in (normalize_dim(v, shape) for v in layer.dim) if shape[d] == 1})
-        if not drop:
-            return x
-        return f"{x}.squeeze({_dims([_torch_dim(d) for d in drop])})"
-    if kind == "unsqueeze":
-        return f"{x}.unsqueeze({_q(layer.dim)})"
-    if kind == "select":
-        return f"{x}.select({_q(layer.dim)}, {_q(layer.index)})"
-    if kind in ("matmul", "bmm"):  # matmul for bmm too: a parameter's batch of 1 broadcasts
-        return f"torch.matmul({args[0]}, {args[1]})"
-    raise _Unexportable(kind)
-
-
-FUNCTIONAL = {
-    "add",
-    "mul",
-    "scale",
-    "concat",
-    "split",
-    "chunk",
-    "mean",
-    "reshape",
-    "view",
-    "permute",
-    "transpose",
-    "squeeze",
-    "unsqueeze",
-    "select",
-    "matmul",
-    "bmm",
-}
-
-STOCHASTIC_DEPTH = '''
-
-class StochasticDepth(nn.Module):
-    """torchvision.ops.StochasticDepth: drops whole samples ("row") or the batch ("batch") of a residual
-    branch while training."""
-
-    def __init__(self, p, mode):
-        super().__init__()
-        self.p, self.mode = p, mode
-
-    def forward(self, x):
-        if not self.training or self.p == 0.0:
-            return x
-        survival = 1.0 - self.p
-        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
-        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
-        return x * noise.div_(survival) if survival > 0.0 else x * noise
-'''
-
-LAYER_NORM_2D = '''
-
-class LayerNorm2d(nn.LayerNorm):
-    """torchvision.models.convnext.LayerNorm2d: LayerNorm over the channels at each position."""
-
-    def forward(self, x):
-        x = x.permute(0, 2, 3, 1)
-        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-'''
-
-ATTENTION = '''
-
-class Attention(nn.Module):
-    """Multi-head attention from q/k/v/out linears and scaled_dot_product_attention: kv_heads key/value
-    heads shared by groups of query heads (grouped-query), head_dim features per head, a bias per
-    projection; leading dims of the batch-first (..., seq, E) inputs are batch dims."""
-
-    def __init__(
-        self,
-        embed_dim,
-        heads,
-        kv_heads,
-        head_dim,
-        kdim,
-        vdim,
-        q_bias,
-        k_bias,
-        v_bias,
-        out_bias,
-        add_bias_kv=False,
-        add_zero_attn=False,
-        dropout=0.0,
-        dtype=None,
-    ):
-        super().__init__()
-        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
-        self.add_zero_attn, self.dropout = add_zero_attn, dropout
-        self.q_proj = nn.Linear(embed_dim, heads * head_dim, bias=q_bias, dtype=dtype)
-        self.k_proj = nn.Linear(kdim, kv_heads * head_dim, bias=k_bias, dtype=dtype)
-        self.v_proj = nn.Linear(vdim, kv_heads * head_dim, bias=v_bias, dtype=dtype)
-        self.out_proj = nn.Linear(heads * head_dim, embed_dim, bias=out_bias, dtype=dtype)
-        if add_bias_kv:
-            self.bias_k = nn.Parameter(torch.zeros(1, kv_heads * head_dim, dtype=dtype))
-            self.bias_v = nn.Parameter(torch.zeros(1, kv_heads * head_dim, dtype=dtype))
-        else:
-            self.bias_k = self.bias_v = None
-
-    def forward(self, query, key, value):
-        q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
-        if self.bias_k is not None:
-            k = torch.cat([k, self.bias_k.expand(*k.shape[:-2], 1, -1)], dim=-2)
-            v = torch.cat([v, self.bias_v.expand(*v.shape[:-2], 1, -1)], dim=-2)
-        if self.add_zero_attn:
-            k = torch.cat([k, k.new_zeros(*k.shape[:-2], 1, k.shape[-1])], dim=-2)
-            v = torch.cat([v, v.new_zeros(*v.shape[:-2], 1, v.shape[-1])], dim=-2)
-
-        def split(x, n):
-            return x.unflatten(-1, (n, self.head_dim)).transpose(-2, -3)
-
-        out = nn.functional.scaled_dot_product_attention(
-            split(q, self.heads),
-            split(k, self.kv_heads),
-            split(v, self.kv_heads),
-            dropout_p=self.dropout if self.training else 0.0,
-            enable_gqa=True,
-        )
-        return self.out_proj(out.transpose(-2, -3).flatten(-2))
-'''
-
-
 NAMED_SEQUENTIAL = '''
 
 def named_sequential(children):
@@ -472,7 +64,8 @@ def named_sequential(children):
     return sequential
 '''
 
-HELPERS = {"LayerNorm2d": LAYER_NORM_2D, "Attention": ATTENTION, "StochasticDepth": STOCHASTIC_DEPTH}
+# the classes kinds define for export (each kind's torch_classes): name -> Python source
+HELPERS = {name: source for cls in REGISTRY.values() for name, source in cls.torch_classes.items()}
 # Names the generated code reads (its module-level names, the builtins it calls, the comprehension's
 # `_`): no local variable or constructor argument takes one.
 GLOBALS = frozenset(
@@ -701,7 +294,7 @@ class _Writer:
         analysis.run()  # validates the spec: shapes chain, fields are valid
         self.spec, self.graph, self.shapes = spec, analysis.graph, analysis.shapes
         self.leaves = {node.name for node in self.graph.nodes}
-        self.kinds = {node.name: node.kind for node in self.graph.nodes}
+        self.tensors_by_name = {node.name for node in self.graph.nodes if node.layer.torch_tensor}
         self.helpers: set[str] = set()  # generated module classes the code uses
         self.uses_named = False
         self.sources: dict[str, Call | None] = {}
@@ -734,8 +327,8 @@ class _Writer:
         for node in self.graph.nodes:
             parts = self.path(node.name, node)
             try:
-                source = construct(node.layer, [self.shapes[n] for n in node.inputs])
-            except _Unexportable:
+                source = node.layer.torch_module([self.shapes[n] for n in node.inputs])
+            except Unexportable:
                 raise _refuse(f"kind '{node.kind}' has no PyTorch equivalent here", node) from None
             self.sources[node.name] = source
             if source is not None and source.func in HELPERS:
@@ -795,10 +388,9 @@ class _Writer:
         """(inputs, outputs) of a module called as one, taking one input: a torch module, a class, a chain."""
         if mod.node is not None:
             node = mod.node
-            plain_call = self.sources[node.name] is not None and len(node.inputs) == 1
-            if not plain_call or node.kind in ("multiheadattention", "rnn", "lstm", "gru"):
+            if self.sources[node.name] is None or len(node.inputs) != 1:
                 return None
-            if getattr(node.layer, "return_indices", False):
+            if node.layer.torch_call("m", ["x"], [self.shapes[node.inputs[0]]]) != "m(x)":  # not a chain's link
                 return None
             return node.inputs, [node.name]
         if mod.mode in ("class", "sequential"):
@@ -986,7 +578,7 @@ class _Writer:
             given = [a.get(name) for a in args]
             if not all(type(v) in (int, float, str, bool) for v in given):
                 continue
-            texts = [_q(v) for v in given]
+            texts = [q(v) for v in given]
             if name in params and params[name] != texts:
                 continue
             pairs = [(v, t, g) for v, t, g in zip(values, texts, given) if v is not None]
@@ -1031,7 +623,7 @@ class _Writer:
     def init(self, owner: _Mod, part: str, child: _Mod, init: list):
         """The statements that build `child` in `owner`'s __init__."""
         if child.node is not None and self.sources[child.name] is None:
-            if child.node.kind in ("parameter", "buffer"):
+            if child.node.layer.torch_tensor:
                 init.append(("", self.tensor(owner, child)))
             return
         init.append((part, self.constructor(child)))
@@ -1041,7 +633,7 @@ class _Writer:
     def tensors(self, mod: _Mod):
         """The parameters and buffers in a list or dict (not those a class or chain in it holds)."""
         for child in mod.children.values():
-            if child.node is not None and child.node.kind in ("parameter", "buffer"):
+            if child.node is not None and child.node.layer.torch_tensor:
                 yield child
             elif child.mode in ("list", "dict"):
                 yield from self.tensors(child)
@@ -1067,7 +659,7 @@ class _Writer:
             return Call("nn.ModuleList", [Call("", items, "[]", runs=True)])
         if mod.mode == "sequential" and names == [str(i) for i in range(len(names))]:
             return Call("nn.Sequential", items, runs=True)
-        pairs = [Pair(_q(name), item) for name, item in zip(names, items)]
+        pairs = [Pair(q(name), item) for name, item in zip(names, items)]
         if mod.mode == "sequential":
             self.uses_named = True
             return Call("named_sequential", [Call("", pairs, "{}")])
@@ -1077,21 +669,10 @@ class _Writer:
         """`register_parameter(...)` or `register_buffer(...)` for a parameter or buffer layer, on its parent."""
         node = mod.node
         assert node is not None
-        layer, name, parent = node.layer, _q(mod.parts[-1]), self.access(owner, mod.parts[:-1])
-        if node.kind == "parameter":
-            sizes: list = [_hole(size, "size") for size in (1, *self.shapes[node.name])]
-            if layer.dtype:
-                sizes.append(Kw("dtype", f"torch.{TORCH_DTYPES[layer.dtype]}"))
-            grad = [] if layer.requires_grad else [Kw("requires_grad", "False")]
-            return Call(
-                f"{parent}.register_parameter", [name, Call("nn.Parameter", [Call("torch.zeros", sizes), *grad])]
-            )
-        assert isinstance(layer, Buffer)
-        shape = layer.shape if isinstance(layer.shape, tuple) else (layer.shape,)
         # zeros: valid indices for the embeddings that read a buffer (position and token-type ids)
-        ids = any(n.kind in ("embedding", "embeddingbag") and node.name in n.inputs for n in self.graph.nodes)
-        zeros = Call("torch.zeros", [_hole(shape, "shape"), *([Kw("dtype", "torch.long")] if ids else [])])
-        return Call(f"{parent}.register_buffer", [name, zeros, Kw("persistent", _q(layer.persistent))])
+        ids = any(isinstance(n.layer, Embedding) and node.name in n.inputs for n in self.graph.nodes)
+        parent = self.access(owner, mod.parts[:-1])
+        return node.layer.torch_register(parent, q(mod.parts[-1]), self.shapes[node.name], ids)
 
     def access(self, owner: _Mod, parts: tuple[str, ...], parameter: bool = False) -> str:
         """Source that reaches a module (or, with `parameter`, a tensor: the last part) from `self` in owner."""
@@ -1099,7 +680,7 @@ class _Writer:
         relative = parts[len(owner.parts) :]
         for i, part in enumerate(relative):
             if parameter and i == len(relative) - 1:
-                return f"{code}.{part}" if plain(part) else f"getattr({code}, {_q(part)})"
+                return f"{code}.{part}" if plain(part) else f"getattr({code}, {q(part)})"
             if mod.mode == "sequential":
                 code += f"[{[p for p, _ in self.modules(mod)].index(part)}]"
             elif mod.mode == "list":
@@ -1107,9 +688,9 @@ class _Writer:
             elif plain(part):
                 code += f".{part}"
             elif mod.mode == "dict":
-                code += f"[{_q(part)}]"
+                code += f"[{q(part)}]"
             else:
-                code = f"getattr({code}, {_q(part)})"
+                code = f"getattr({code}, {q(part)})"
             mod = mod.children[part]
         return code
 
@@ -1124,7 +705,7 @@ class _Writer:
             elif plain(attribute):
                 lines += _lines(e, indent, f"self.{attribute} = ", "", sub)
             else:
-                lines += _lines(e, indent, f"self.add_module({_q(attribute)}, ", ")", sub)
+                lines += _lines(e, indent, f"self.add_module({q(attribute)}, ", ")", sub)
         return lines
 
     # -- forward
@@ -1206,9 +787,7 @@ class _Writer:
             variables[param] = fresh(name)
             holder[variables[param]] = param
         # a parameter or buffer is read where it is used (self.pos_embedding), not through a variable
-        tensors = {
-            unit.name for unit, _, _ in steps if unit.node is not None and unit.node.kind in ("parameter", "buffer")
-        }
+        tensors = {unit.name for unit, _, _ in steps if unit.node is not None and unit.node.layer.torch_tensor}
 
         def is_loop(unit: _Mod) -> bool:
             return unit.node is None and unit.mode == "list"
@@ -1263,22 +842,26 @@ class _Writer:
         node = unit.node
         if node is None:
             return f"{self.access(owner, unit.parts)}({', '.join(args)})"
-        if node.kind in ("parameter", "buffer"):
-            tensor = self.access(owner, unit.parts, parameter=True)
-            return tensor if node.kind == "parameter" else tensor + "[None]"  # a batch of one, as a parameter's
+        layer, in_shapes = node.layer, [self.shapes[n] for n in node.inputs]
+        if layer.torch_tensor:
+            return layer.torch_read(self.access(owner, unit.parts, parameter=True))
         if self.sources[node.name] is not None:
-            return self.module_call(node, self.access(owner, unit.parts), args)
-        if node.kind in ("reshape", "view") and owner.mode == "class":  # the shape may differ between uses
+            return layer.torch_call(self.access(owner, unit.parts), args, in_shapes)
+        out_shape: tuple = self.shapes[node.name]
+        if layer.torch_writes_shape and owner.mode == "class":  # the shape may differ between uses
             local = unit.name[len(owner.name) + 1 :]
-            self.shape_holes.append(Hole(_q(tuple(self.shapes[node.name])), f"{local}_shape"))
-            return f"{args[0]}.{node.kind}({args[0]}.shape[0], \x02{len(self.shape_holes) - 1}\x02)"
-        if node.kind == "concat":
+            self.shape_holes.append(Hole(q(tuple(out_shape)), f"{local}_shape"))
+            out_shape = (Verbatim(f"\x02{len(self.shape_holes) - 1}\x02"),)
+        if layer.torch_equal_batches:
             args = self.batched(node, args)
-        return functional(node.layer, args, [self.shapes[n] for n in node.inputs], self.shapes[node.name])
+        expression = layer.torch_forward(args, in_shapes, out_shape)
+        if expression is None:
+            raise Unexportable(node.kind)
+        return expression
 
     def batched(self, node, args: list[str]) -> list[str]:
         """torch.cat needs equal batch sizes: a parameter (batch 1) is expanded to its neighbours' batch."""
-        params = [self.kinds.get(name) in ("parameter", "buffer") for name in node.inputs]
+        params = [name in self.tensors_by_name for name in node.inputs]
         if not any(params) or all(params):
             return args
         batch = f"{args[params.index(False)]}.shape[0]"
@@ -1286,17 +869,6 @@ class _Writer:
             f"{a}.expand({', '.join([batch] + ['-1'] * len(self.shapes[name]))})" if is_param else a
             for a, name, is_param in zip(args, node.inputs, params)
         ]
-
-    def module_call(self, node, module: str, args: list[str]) -> str:
-        kind = node.kind
-        if kind == "multiheadattention":
-            q, k, v = (args * 3)[:3] if len(args) == 1 else (args[0], args[1], args[-1])
-            if projected_attention(node.layer, [self.shapes[n] for n in node.inputs]):
-                return f"{module}({q}, {k}, {v})"
-            return f"{module}({q}, {k}, {v}, need_weights=False)[0]"
-        if kind in ("rnn", "lstm", "gru") or getattr(node.layer, "return_indices", False):
-            return f"{module}({args[0]})[0]"
-        return f"{module}({', '.join(args)})"
 
     # -- ties and freezes: once every module exists, from the network
 
@@ -1306,17 +878,17 @@ class _Writer:
             parts = self.by_name[node.name].parts
             if node.tie:
                 owner = self.by_name[node.tie]
-                if owner.node is not None and owner.node.kind == "parameter":
+                if owner.node is not None and owner.node.layer.torch_tensor:
                     theirs = self.access(self.root, owner.parts, parameter=True)
                 else:
                     theirs = self.access(self.root, owner.parts) + ".weight"
-                if node.kind == "parameter":
+                if node.layer.torch_tensor:
                     parent = self.access(self.root, parts[:-1])
-                    lines.append(f"{parent}.register_parameter({_q(parts[-1])}, {theirs})")
+                    lines.append(f"{parent}.register_parameter({q(parts[-1])}, {theirs})")
                 else:
                     lines.append(f"{self.access(self.root, parts)}.weight = {theirs}")
             if node.frozen:
-                is_tensor = node.kind in ("parameter", "buffer")
+                is_tensor = node.layer.torch_tensor
                 lines.append(f"{self.access(self.root, parts, parameter=is_tensor)}.requires_grad_(False)")
         return lines
 
@@ -1345,7 +917,7 @@ class _Writer:
             taken.add(name)
         root = self.body(self.root)
         blocks = [line for c in self.classes for line in self.render_class(c, variants[c.definition])]
-        shapes = ", ".join(f"{_q(name)}: {list(shape)!r}" for name, shape in spec.inputs.items())
+        shapes = ", ".join(f"{q(name)}: {list(shape)!r}" for name, shape in spec.inputs.items())
         tokens = self.token_inputs()
         lines = [
             f'"""{cls}, exported by paramcalc from a spec ({len(self.graph.nodes)} layers).',
@@ -1370,7 +942,7 @@ class _Writer:
         lines += [
             "# per-sample shapes of the inputs, in forward's order; token-id inputs with their vocabulary",
             f"INPUT_SHAPES = {{{shapes}}}",
-            f"TOKEN_INPUTS = {_q(tokens)}",
+            f"TOKEN_INPUTS = {q(tokens)}",
             "",
             "",
             "def example_inputs(batch=1, generator=None):",

@@ -20,7 +20,7 @@ from helpers import case_spec_text, run_cli
 
 from paramcalc import SpecError, analyze, parse_spec
 from paramcalc.analyze import _Analysis
-from paramcalc.export import export_pytorch, projected_attention
+from paramcalc.export import export_pytorch
 from paramcalc.spec import load_spec
 
 ROOT = Path(__file__).parent.parent
@@ -317,7 +317,7 @@ def _projected(case):
     analysis = _Analysis(parse_spec(case_spec_text(case), "<case>"))
     analysis.run()
     node = analysis.graph.nodes[0]
-    return projected_attention(node.layer, [analysis.shapes[n] for n in node.inputs])
+    return node.layer.projected([analysis.shapes[n] for n in node.inputs])
 
 
 PROJECTED = [c for c in CASES if _projected(c)]

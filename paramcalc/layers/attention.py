@@ -24,6 +24,67 @@ from .base import (  # for annotations
     kind_class,
     prod,
 )
+from .binding import BATCH_FIRST, Call, Hole, Kw, call, dtype, hole, kwargs, q
+
+# The class export writes where nn.MultiheadAttention cannot hold a layer (see MultiheadAttention.projected).
+ATTENTION = '''
+
+class Attention(nn.Module):
+    """Multi-head attention from q/k/v/out linears and scaled_dot_product_attention: kv_heads key/value
+    heads shared by groups of query heads (grouped-query), head_dim features per head, a bias per
+    projection; leading dims of the batch-first (..., seq, E) inputs are batch dims."""
+
+    def __init__(
+        self,
+        embed_dim,
+        heads,
+        kv_heads,
+        head_dim,
+        kdim,
+        vdim,
+        q_bias,
+        k_bias,
+        v_bias,
+        out_bias,
+        add_bias_kv=False,
+        add_zero_attn=False,
+        dropout=0.0,
+        dtype=None,
+    ):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.add_zero_attn, self.dropout = add_zero_attn, dropout
+        self.q_proj = nn.Linear(embed_dim, heads * head_dim, bias=q_bias, dtype=dtype)
+        self.k_proj = nn.Linear(kdim, kv_heads * head_dim, bias=k_bias, dtype=dtype)
+        self.v_proj = nn.Linear(vdim, kv_heads * head_dim, bias=v_bias, dtype=dtype)
+        self.out_proj = nn.Linear(heads * head_dim, embed_dim, bias=out_bias, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k = nn.Parameter(torch.zeros(1, kv_heads * head_dim, dtype=dtype))
+            self.bias_v = nn.Parameter(torch.zeros(1, kv_heads * head_dim, dtype=dtype))
+        else:
+            self.bias_k = self.bias_v = None
+
+    def forward(self, query, key, value):
+        q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
+        if self.bias_k is not None:
+            k = torch.cat([k, self.bias_k.expand(*k.shape[:-2], 1, -1)], dim=-2)
+            v = torch.cat([v, self.bias_v.expand(*v.shape[:-2], 1, -1)], dim=-2)
+        if self.add_zero_attn:
+            k = torch.cat([k, k.new_zeros(*k.shape[:-2], 1, k.shape[-1])], dim=-2)
+            v = torch.cat([v, v.new_zeros(*v.shape[:-2], 1, v.shape[-1])], dim=-2)
+
+        def split(x, n):
+            return x.unflatten(-1, (n, self.head_dim)).transpose(-2, -3)
+
+        out = nn.functional.scaled_dot_product_attention(
+            split(q, self.heads),
+            split(k, self.kv_heads),
+            split(v, self.kv_heads),
+            dropout_p=self.dropout if self.training else 0.0,
+            enable_gqa=True,
+        )
+        return self.out_proj(out.transpose(-2, -3).flatten(-2))
+'''
 
 
 @kind_class
@@ -224,6 +285,45 @@ class MultiheadAttention(Layer):
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return GLOBAL
 
+    torch_classes = {"Attention": ATTENTION}
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        """nn.MultiheadAttention where it holds the layer, else the generated Attention (q/k/v/out linears,
+        scaled_dot_product_attention)."""
+        if not self.projected(in_shapes):
+            sizes = [hole(in_shapes[0][-1], "embed_dim"), hole(self.heads, "num_heads")]
+            return call(self.torch_name, sizes, [*kwargs(self, ("heads",)), BATCH_FIRST])
+        query, key, value = _query_key_value(in_shapes)
+        e = query[-1]
+        head_dim = self.head_dim if self.head_dim is not None else e // self.heads
+        items: list = [
+            hole(e, "embed_dim"),
+            hole(self.heads, "heads"),
+            Kw("kv_heads", hole(self.kv_heads or self.heads, "kv_heads")),
+            Kw("head_dim", hole(head_dim, "head_dim")),
+            Kw("kdim", hole(key[-1], "kdim")),
+            Kw("vdim", hole(value[-1], "vdim")),
+        ]
+        items += [
+            Kw(name, hole(self._has(getattr(self, name)), name)) for name in ("q_bias", "k_bias", "v_bias", "out_bias")
+        ]
+        items.append(Kw("add_bias_kv", Hole(q(bool(self.add_bias_kv)), "add_bias_kv", not self.add_bias_kv)))
+        items.append(Kw("add_zero_attn", Hole(q(bool(self.add_zero_attn)), "add_zero_attn", not self.add_zero_attn)))
+        items.append(Kw("dropout", Hole(q(self.dropout or 0.0), "dropout", not self.dropout)))
+        items.append(Kw("dtype", Hole(dtype(self.dtype), "dtype", not self.dtype)))
+        return Call("Attention", items)
+
+    def torch_call(self, module: str, args: list[str], in_shapes: list[Shape]) -> str:
+        query, key, value = _query_key_value(args)
+        if self.projected(in_shapes):
+            return f"{module}({query}, {key}, {value})"
+        return f"{module}({query}, {key}, {value}, need_weights=False)[0]"
+
+
+def _query_key_value(inputs: list) -> tuple:
+    """Query, key and value from one input (self-attention), two (query, key_value) or three."""
+    return tuple((inputs * 3)[:3]) if len(inputs) == 1 else (inputs[0], inputs[1], inputs[-1])
+
 
 class Inner(NamedTuple):
     """One row of a composite kind: a layer and what it reads (inner names, `input`, `memory`)."""
@@ -286,6 +386,10 @@ class _TransformerLayer(Layer):
         if self.norm_first:
             return [self._norm(n, norm_source), Inner(name, attention, (f"norm{n}", *sources)), drop, add]
         return [Inner(name, attention, sources), drop, add, self._norm(n, f"residual{n}")]
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        sizes = [hole(in_shapes[0][-1], "d_model"), hole(self.heads, "nhead")]
+        return call(self.torch_name, sizes, [*kwargs(self, ("heads",)), BATCH_FIRST])
 
 
 @kind_class
