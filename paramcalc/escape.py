@@ -84,19 +84,23 @@ def workflow_anywhere(text: str) -> str:
     return _OLD_COMMAND.sub(r"#\1#\2" + OLD_COMMAND_ESCAPE.replace("\\", "\\\\"), text)
 
 
+_PIPE = re.compile(r"(\\*)\|")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:$])")
 
 
 def markdown(text) -> str:
     """For Markdown text (GitHub-flavoured, table cells included): every ASCII punctuation that
-    Markdown or HTML could read is backslash-escaped, so `<img ...>`, `|` and `[x](y)` stay text."""
-    return _MD_SPECIAL.sub(r"\\\1", terminal(text))
+    Markdown or HTML could read is backslash-escaped, so `<img ...>`, `|` and `[x](y)` stay text;
+    and an `@` is a code span of its own (`` `@` ``), since GitHub links (and notifies) `@user` and
+    `@org/team` in text after Markdown's escapes are read, but never inside code."""
+    return _MD_SPECIAL.sub(r"\\\1", terminal(text)).replace("@", "`@`")
 
 
 def markdown_code(text) -> str:
     """For a Markdown code span inside a table: fenced with more backticks than it contains, and
-    `|` escaped (GitHub splits table cells on `|` even inside code spans)."""
-    text = terminal(text).replace("|", "\\|")
+    `|` escaped (GitHub splits table cells on `|` even inside code spans). A backslash escapes a
+    backslash there, so backslashes before a `|` are doubled: `a\\|` cannot end the cell."""
+    text = _PIPE.sub(lambda m: m.group(1) * 2 + "\\|", terminal(text))
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
