@@ -14,7 +14,22 @@ import typer
 
 from .errors import SpecError
 
+
+class _Group(typer.core.TyperGroup):
+    """Every command runs inside this: running out of memory or stack on an input that no limit
+    caught is still bad input, one message and exit 2, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MemoryError:
+            fail(SpecError("out of memory: the input asks for more memory than this machine has"))
+        except RecursionError:
+            fail(SpecError("the input nests too deeply to be read (Python's recursion limit)"))
+
+
 app = typer.Typer(
+    cls=_Group,
     help="Exact parameter counts, output shapes and MACs of a neural network, from a YAML spec, "
     "without importing a framework.",
     no_args_is_help=True,
@@ -100,11 +115,14 @@ def emit(text: str | Iterable[str], workflow_commands: bool = False) -> None:
     encoded as they are written, and never held whole), so a failure never leaves half an output.
     A closed or full output is a one-line error (exit 2). Only output made of workflow commands
     (`check --format github`) may have lines that start one (no JSON line can: each starts with a
-    quote, a bracket or a number)."""
-    from .escape import workflow_lines
+    quote, a bracket or a number). The older form, `##[command]`, is broken wherever it is, in
+    every output (JSON pieces included: its escape is JSON's own)."""
+    from .escape import workflow_anywhere, workflow_lines
 
     if isinstance(text, str):
-        text = [text if workflow_commands else workflow_lines(text)]
+        text = [workflow_anywhere(text) if workflow_commands else workflow_lines(text)]
+    else:
+        text = map(workflow_anywhere, text)
     if sys.stdout is None:
         fail(SpecError("cannot write the output: standard output is closed"))
     try:

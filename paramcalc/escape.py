@@ -52,29 +52,55 @@ def cut(text, limit: int = QUOTE_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-_COMMAND_LINE = re.compile(r"^(\s*)::", re.M)
+# What .NET's culture-aware string search skips as if it were not there (the runner finds both
+# command forms with it): controls, soft hyphen, joiners, bidi marks, variation selectors and the
+# other default-ignorable code points. `#\u200b#[` is `##[` to the runner.
+_IGNORABLE = (
+    "\x01-\x08\x0e-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
+_COMMAND_LINE = re.compile(f"^((?:\\s|[{_IGNORABLE}])*):([{_IGNORABLE}]*):", re.M)
+_OLD_COMMAND = re.compile(f"#([{_IGNORABLE}]*)#([{_IGNORABLE}]*)\\[")
+OLD_COMMAND_ESCAPE = "\\u005b"  # what `##[` is written as: `##\u005b`
 
 
 def workflow_lines(text: str) -> str:
-    """For any output GitHub Actions may read (stdout and stderr of a step): a line that would
-    start a workflow command (`::error::...`, leading spaces ignored, as the runner does) because
-    it begins with a spec's text (a name, a file's name) gets a backslash before it."""
-    return _COMMAND_LINE.sub(r"\1\\::", text)
+    """For any output GitHub Actions may read (stdout and stderr of a step), as the runner reads
+    both forms of workflow command (actions/runner, ActionCommand.cs): a line that would start one
+    (`::error::...`, leading spaces ignored, as the runner does) because it begins with a spec's text
+    (a name, a file's name) gets a backslash before it, and the older form `##[command]`, which
+    acts anywhere in a line, is broken as `workflow_anywhere` breaks it."""
+    return workflow_anywhere(_COMMAND_LINE.sub(r"\1\\:\2:", text))
 
 
+def workflow_anywhere(text: str) -> str:
+    """The runner's older command form, `##[command]data`, which it finds anywhere in a line: its
+    `[` is written `\\u005b` (`##\\u005b`). That is the same character to JSON, to a YAML
+    double-quoted string and to a Python string literal, so it keeps the value in the formats that
+    decode it, and a visible, documented escape in the others (tables, CSV, messages)."""
+    if "#" not in text:
+        return text
+    return _OLD_COMMAND.sub(r"#\1#\2" + OLD_COMMAND_ESCAPE.replace("\\", "\\\\"), text)
+
+
+_PIPE = re.compile(r"(\\*)\|")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&\"'=:$])")
 
 
 def markdown(text) -> str:
     """For Markdown text (GitHub-flavoured, table cells included): every ASCII punctuation that
-    Markdown or HTML could read is backslash-escaped, so `<img ...>`, `|` and `[x](y)` stay text."""
-    return _MD_SPECIAL.sub(r"\\\1", terminal(text))
+    Markdown or HTML could read is backslash-escaped, so `<img ...>`, `|` and `[x](y)` stay text;
+    and an `@` is a code span of its own (`` `@` ``), since GitHub links (and notifies) `@user` and
+    `@org/team` in text after Markdown's escapes are read, but never inside code."""
+    return _MD_SPECIAL.sub(r"\\\1", terminal(text)).replace("@", "`@`")
 
 
 def markdown_code(text) -> str:
     """For a Markdown code span inside a table: fenced with more backticks than it contains, and
-    `|` escaped (GitHub splits table cells on `|` even inside code spans)."""
-    text = terminal(text).replace("|", "\\|")
+    `|` escaped (GitHub splits table cells on `|` even inside code spans). A backslash escapes a
+    backslash there, so backslashes before a `|` are doubled: `a\\|` cannot end the cell."""
+    text = _PIPE.sub(lambda m: m.group(1) * 2 + "\\|", terminal(text))
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from itertools import chain
 from typing import Any
 
 from .errors import Loc, SpecError, did_you_mean
+from .escape import cut
 from .yaml_reader import YList, YMap
 
 _WHOLE = re.compile(r"^\$(?:\{(.+)\}|([A-Za-z_]\w*))$", re.S)
@@ -97,8 +99,6 @@ def _parse(text: str, loc: Loc, context) -> ast.expr:
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except (SyntaxError, ValueError, MemoryError, RecursionError):
-        from .escape import cut
-
         raise SpecError(f"cannot read the expression ${{{cut(text, 60)}}}", loc, context=context) from None
     check_size(tree, fail)
     if len(_PARSED) >= MAX_PARSED:
@@ -117,8 +117,6 @@ class _Evaluation:
         self.text, self.env, self.loc, self.context, self.shape_of = text, env, loc, context, shape_of
 
     def fail(self, problem, hint=None):
-        from .escape import cut
-
         raise SpecError(f"${{{cut(self.text, 60)}}} {problem}", self.loc, context=self.context, hint=hint)
 
     def bounded(self, value):
@@ -134,8 +132,17 @@ class _Evaluation:
         if isinstance(value, (str, list)):
             if len(value) > MAX_ITEMS:
                 self.fail(f"makes {type_name(value)} longer than {MAX_ITEMS:,}")
+            if isinstance(value, list) and size(value) > MAX_ITEMS:
+                self.fail(f"makes a list of more than {MAX_ITEMS:,} items and characters, nested lists counted")
             return value
         return value
+
+    def formatted(self, template: str, values):
+        """`'%5d' % w`: each width and precision is checked before Python pads to it."""
+        for width in chain.from_iterable(_FORMAT_SIZES.findall(template)):
+            if width == "*" or width and int(width) > MAX_ITEMS:
+                self.fail(f"formats to a width or precision of {cut(width, 20)}; at most {MAX_ITEMS:,} are allowed")
+        return template % values
 
     def binop(self, node):
         op = type(node.op)
@@ -150,9 +157,11 @@ class _Evaluation:
             seq, times = (a, b) if isinstance(a, (str, list)) else (b, a)
             if not isinstance(times, int) or isinstance(times, bool) or not isinstance(seq, (str, list)):
                 self.fail(f"cannot multiply {type_name(a)} by {type_name(b)}")
-            if len(seq) * max(times, 0) > MAX_ITEMS:
+            if size(seq) * max(times, 0) > MAX_ITEMS:  # nested lists counted: [[0] * 999] * 999 is refused
                 self.fail(f"repeats {type_name(seq)} to more than {MAX_ITEMS:,} items")
         try:
+            if op is ast.Mod and isinstance(a, str):
+                return self.bounded(self.formatted(a, b))
             return self.bounded(_BINOPS[op](a, b))
         except ZeroDivisionError:
             self.fail("divides by zero")
@@ -163,6 +172,9 @@ class _Evaluation:
         if node.keywords:
             self.fail(f"{node.func.id}() takes no named arguments")
         args = [self.ev(a) for a in node.args]
+        if node.func.id == "round" and len(args) == 2 and type(args[0]) is int and type(args[1]) is int:
+            # round(4, -10**17) would compute 10**(10**17); below 10^18, -40 digits round as any fewer do
+            args[1] = max(args[1], -40)
         try:
             return self.bounded(_FUNCS[node.func.id](*args))
         except (TypeError, ValueError, OverflowError, ArithmeticError):
@@ -268,6 +280,25 @@ _READERS = {
     ast.Subscript: _Evaluation.subscript,
     ast.Call: _Evaluation.function,
 }
+
+
+# A width or precision of a %-format: `%(key)-08.3f` -> 8 and 3 (and `*`, which takes one from the values).
+_FORMAT_SIZES = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?")
+
+
+def size(value, limit: int = MAX_ITEMS) -> int:
+    """Items of its lists and characters of its strings, a nested list counted as often as it
+    appears (what printing or comparing the value walks), without recursion and no further than
+    just past `limit`."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            count += len(item)
+        elif isinstance(item, (list, tuple, dict)):
+            count += len(item)
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return count
 
 
 PLAIN = {int, float, bool, type(None)}  # what substitute() returns as it is

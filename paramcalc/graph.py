@@ -500,8 +500,12 @@ class _Expander:
         kind = normalize_kind(written) if isinstance(written, str) else ""
         if kind in REGISTRY:
             return self.leaf(entry, REGISTRY[kind], scope, sources, local, overrides)
-        if written in self.spec.blocks:
+        if isinstance(written, str) and written in self.spec.blocks:
             return self.block(entry, self.spec.blocks[written], scope, sources, local, overrides)
+        if not isinstance(written, str):  # `- $act` with `act: [relu]`
+            raise SpecError(
+                f"a layer's kind is a name, found {describe(written)}", entry.kind_loc, context=scope.context
+            )
         choices = list(REGISTRY) + list(self.spec.blocks)
         raise SpecError(
             f"unknown layer kind {quote(written)}",

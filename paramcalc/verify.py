@@ -8,7 +8,10 @@ differences too: nothing is skipped silently.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+
+from .errors import SpecError
 
 
 @dataclass(frozen=True)
@@ -107,30 +110,47 @@ def _covered(name: str, covered: set[str]) -> bool:
     return any(".".join(parts[:i]) in covered for i in range(1, len(parts) + 1))
 
 
+# Inputs up to this many elements (256 MiB of float32) are real tensors, as fast as the model runs;
+# larger ones (a spec may state any input) are meta tensors: shapes without memory. Meta is not the
+# default because its first use costs seconds of torch's start-up.
+MAX_REAL_INPUT = 2**26
+
+
 def _check_output(report, model, diff, torch):
-    """Runs the model on inputs of the spec's shapes; token ids where the spec embeds an input."""
+    """Runs the model on inputs of the spec's shapes (token ids where the spec embeds an input),
+    on the meta device where they are large: only the output's shape is compared."""
     tokens = {}
     for row in report.layers:
         if row.kind in ("embedding", "embeddingbag"):
             for name in row.inputs:
                 if name in report.inputs:
                     tokens[name] = tokens.get(name, 0) or row.weights // max(1, row.output_shape[-1])
-    inputs = []
-    for name, shape in report.inputs.items():
-        if name in tokens:
-            inputs.append(torch.randint(0, max(1, tokens[name]), (1, *shape)))
-        else:
-            inputs.append(torch.randn(1, *shape))
+    elements = sum(math.prod(shape) for shape in report.inputs.values())
+    device = "meta" if elements > MAX_REAL_INPUT else "cpu"
+    inputs = [
+        torch.randint(0, max(1, tokens[name]), (1, *shape), device=device)
+        if name in tokens
+        else torch.randn(1, *shape, device=device)
+        for name, shape in report.inputs.items()
+    ]
     try:
         with torch.no_grad():
-            out = model(*inputs)
+            out = _forward(model, inputs, device, torch)
     except Exception as e:
+        _allocation_failure(e, elements, torch)
+        if device == "meta":
+            raise SpecError(
+                f"the spec's input ({elements:,} elements) is too large to run for real (the limit is "
+                f"{MAX_REAL_INPUT:,}), and the model cannot run on the meta device ({type(e).__name__}: "
+                f"{_first_line(e)}); parameters were compared, the output shape was not",
+                hint="state a smaller input in the spec to check the output shape",
+            ) from None
         diff(
             Difference(
                 "(output)",
                 "forward",
                 "inputs " + ", ".join(f"{k} {v}" for k, v in report.inputs.items()),
-                f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}",
+                f"{type(e).__name__}: {_first_line(e)}",
             )
         )
         return
@@ -143,9 +163,38 @@ def _check_output(report, model, diff, torch):
         diff(Difference("(output)", "output_shape", report.output_shape, shape))
 
 
+def _forward(model, inputs, device, torch):
+    """The model's output; on the meta device, its weights are meta tensors for the call (the model
+    itself is left as it is)."""
+    if device != "meta":
+        return model(*inputs)
+    from torch.func import functional_call
+
+    tensors = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
+    return functional_call(model, {n: torch.empty_like(t, device="meta") for n, t in tensors}, tuple(inputs))
+
+
+def _allocation_failure(error: Exception, elements: int, torch) -> None:
+    """Running out of memory is not a difference between spec and model: exit 2."""
+    text = str(error)
+    if isinstance(error, (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError))) or any(
+        words in text for words in ("can't allocate memory", "not enough memory", "out of memory")
+    ):
+        raise SpecError(
+            f"running the model on the spec's input ({elements:,} elements) ran out of memory: "
+            f"{type(error).__name__}: {_first_line(error)}"
+        ) from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error)
+    return text.splitlines()[0][:200] if text else ""
+
+
 def verify_spec(spec_path: str, target: str) -> Verification:
     from .analyze import analyze
-    from .importers.torch import load_factory, need_torch
+    from .factory import load_factory
+    from .importers.torch import need_torch
     from .spec import load_spec
 
     need_torch()

@@ -13,13 +13,10 @@ which is written by yaml.safe_dump.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from ..errors import SpecError, describe, did_you_mean
+from .hf_config import check_config, read_config
 
 FAMILIES = ("llama", "mistral", "qwen2", "gemma", "gpt2", "bert", "t5", "vit")
-MAX_BYTES = 2**20
 
 
 class _Config:
@@ -482,22 +479,6 @@ def _t5(c: _Config, seq: int | None) -> dict:
 # ---------------------------------------------------------------- entry point
 
 
-def read_config(path: str) -> tuple[dict, str]:
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"{path}: no such file" if not p.exists() else f"{path}: is not a file")
-    data = p.read_bytes()[: MAX_BYTES + 1]
-    if len(data) > MAX_BYTES:
-        raise SpecError(f"{path}: larger than 1 MiB; not a config.json")
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SpecError(f"{path}: not a JSON config ({e})") from None
-    if not isinstance(raw, dict):
-        raise SpecError(f"{path}: a config.json is a JSON object, found {describe(raw)}")
-    return raw, path
-
-
 def spec_from_config(raw: dict, source: str, seq: int | None = None) -> dict:
     """The spec document (a dict, ready for YAML) of a Hugging Face config."""
     family = raw.get("model_type")
@@ -518,6 +499,7 @@ def import_hf(path: str, seq: int | None = None) -> str:
     import yaml
 
     raw, source = read_config(path)
+    check_config(raw, source, seq)
     doc = spec_from_config(raw, source, seq)
     header = (
         f"# Imported by paramcalc from a Hugging Face config (model_type {doc['name']}). Names are the\n"

@@ -13,11 +13,7 @@ parameters and shapes of every module are still exact, but the tensor operations
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import operator
-import sys
-from pathlib import Path
 from typing import Any
 
 from ..errors import Loc, SpecError
@@ -33,47 +29,6 @@ def need_torch():
     except ImportError:
         raise SpecError(INSTALL_HINT) from None
     return torch
-
-
-def load_factory(target: str):
-    """MODULE:FACTORY (a dotted module or a .py file) -> the model it builds."""
-    module_name, sep, factory_name = target.rpartition(":")
-    if not sep or not module_name or not factory_name:
-        raise SpecError(
-            f"expected MODULE:FACTORY (e.g. torchvision.models:resnet18 or models.py:build), found {target!r}"
-        )
-    try:
-        if module_name.endswith(".py"):
-            path = Path(module_name)
-            if not path.is_file():
-                raise SpecError(f"{module_name}: no such file")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            if spec is None or spec.loader is None:
-                raise SpecError(f"{module_name}: cannot be imported as a Python module")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules.setdefault(path.stem, module)
-            spec.loader.exec_module(module)
-        else:
-            sys.path.insert(0, ".")
-            try:
-                module = importlib.import_module(module_name)
-            finally:
-                sys.path.remove(".")
-    except SpecError:
-        raise
-    except Exception as e:  # the user's code: any failure is bad input, reported in one line
-        raise SpecError(f"cannot import {module_name}: {type(e).__name__}: {e}") from None
-    factory = getattr(module, factory_name, None)
-    if not callable(factory):
-        raise SpecError(f"{module_name} has no callable {factory_name!r}")
-    try:
-        model = factory()
-    except Exception as e:
-        raise SpecError(f"{target}() failed: {type(e).__name__}: {e}") from None
-    torch = need_torch()
-    if not isinstance(model, torch.nn.Module):
-        raise SpecError(f"{target}() returned {type(model).__name__}, not a torch.nn.Module")
-    return model.eval()
 
 
 def example_inputs(shapes, tokens: int | None):
@@ -808,6 +763,8 @@ def _unread(entries) -> int:
 
 def import_torch(target: str, input_shape: str, tokens: int | None = None) -> str:
     import yaml
+
+    from ..factory import load_factory
 
     need_torch()
     shapes = parse_shapes(input_shape)

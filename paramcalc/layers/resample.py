@@ -45,6 +45,9 @@ class Upsample(Layer):
     def validate(self) -> None:
         if (self.scale is None) == (self.size is None):
             raise FieldError("scale", "give exactly one of 'scale' and 'size'")
+        scales = self.scale if isinstance(self.scale, tuple) else (self.scale,) if self.scale is not None else ()
+        if not all(math.isfinite(s) and s > 0 for s in scales):  # .nan and .inf are YAML numbers
+            raise FieldError.of_value("scale", f"expects positive finite numbers, found {list(scales)}")
         if self.align_corners is not None and self.mode not in INTERPOLATING:
             raise FieldError(
                 "align_corners",

@@ -7,8 +7,9 @@ import json
 from .picture import label_lines, picture, visible
 
 # Mermaid decodes #name; and #code; entities in labels; everything that could end a quoted label,
-# open markup or an entity is written as one.
-_ENTITIES = {'"': "#quot;", "#": "#35;", "&": "#amp;", "<": "#lt;", ">": "#gt;", "`": "#96;"}
+# open markup or an entity is written as one, and so is `%`: Mermaid reads a directive
+# (`%%{init: {"securityLevel": "loose"}}%%`) anywhere in the text, and `%%` starts a comment.
+_ENTITIES = {'"': "#quot;", "#": "#35;", "&": "#amp;", "<": "#lt;", ">": "#gt;", "`": "#96;", "%": "#37;"}
 
 
 def escape(text) -> str:
@@ -22,7 +23,9 @@ def _label(lines) -> str:
 def render_mermaid(report, depth=None) -> str:
     pic = picture(report, depth)
     nodes = {n.id: n for n in pic.nodes}
-    out = ["---", f"title: {json.dumps(visible(pic.name))}", "---", "flowchart TD"]
+    # The title is a YAML double-quoted string, which decodes \u0025 as `%`: no `%%` in the text.
+    title = json.dumps(visible(pic.name)).replace("%", "\\u0025")
+    out = ["---", f"title: {title}", "---", "flowchart TD"]
 
     def emit(node_ids, cluster_ids, indent):
         pad = "  " * indent
