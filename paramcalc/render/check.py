@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from ..check import Status
 from ..escape import github_data, github_property, terminal
-from . import human
+from . import human, human_params
 
 LABEL = {
     Status.OK: "ok",
@@ -43,7 +43,7 @@ def render_check_text(results, quiet: bool = False) -> str:
             if not quiet:
                 t = r.report.totals
                 lines.append(
-                    f"ok       {terminal(r.path)}: {human(t.params)} params, {human(t.macs, 'MACs')}, "
+                    f"ok       {terminal(r.path)}: {human_params(t.params)} params, {human(t.macs, 'MACs')}, "
                     f"output {r.report.output_shape}"
                 )
         elif r.status in TITLE:
