@@ -179,7 +179,9 @@ def analyze(
         None,
         "--columns",
         metavar="COLUMNS",
-        help="Table columns, comma-separated: index, name, kind, input, output, weights, bias, params, buffers, macs.",
+        help="Table columns, comma-separated: index, name, kind, input, output, weights, bias, params, buffers, "
+        "macs; and those --memory, --rf and --share add: activation, saved, rf, rf_stride, rf_start, "
+        "params_share, macs_share.",
     ),
     wide: bool = typer.Option(False, "--wide", help="Show every column in full, however narrow the terminal."),
     save_svg: str | None = typer.Option(
@@ -224,7 +226,7 @@ def analyze(
         if columns is not None:
             from .render.table import default_columns, extra_columns, pick_columns
 
-            offered = default_columns(report, depth) + extra_columns(report, memory, rf, share)
+            offered = default_columns(report, depth) + extra_columns(report, True, True, True)  # any by name
             picked = pick_columns(offered, columns.split(","))
         text: str | Iterable[str]
         if fmt == "json":  # in pieces: the text of a 100,000-layer report is never copied whole
