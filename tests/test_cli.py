@@ -495,3 +495,42 @@ def test_budgets_read_as_people_write_them():
     ]
     ok = run_cli("check", str(SPECS / "llama2_7b.yaml"), "--max-params", "7B")
     assert ok.returncode == 0 and ": 6.74 B params, 31.46 TMACs," in ok.stdout
+
+
+BASE_SPEC = """input: [3, 16, 16]
+layers:
+  - conv2d: {out: 8, kernel: 3, padding: 1}
+  - batchnorm2d
+  - gelu
+  - dropout: 0.1
+  - flatten
+  - layernorm
+  - linear: 10
+"""
+
+
+@pytest.mark.parametrize(
+    "old, new, field",
+    [
+        ("dropout: 0.1", "dropout: 0.5", "p"),
+        ("padding: 1}", "padding: 1, padding_mode: reflect}", "padding_mode"),
+        ("- gelu", "- gelu: {approximate: tanh}", "approximate"),
+        ("- layernorm", "- layernorm: {eps: 1.0e-6}", "eps"),
+        ("- batchnorm2d", "- batchnorm2d: {momentum: 0.01}", "momentum"),
+    ],
+)
+def test_diff_exit_code_sees_a_change_no_count_shows(tmp_path, old, new, field):
+    """A PR gate sees every change of the spec's meaning, and the summary says what kind it was."""
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(BASE_SPEC)
+    after.write_text(BASE_SPEC.replace(old, new, 1))
+    assert after.read_text() != BASE_SPEC
+    result = run_cli("diff", str(before), str(after), "--exit-code")
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = result.stdout.splitlines()[-1]
+    assert summary == f"0 added, 0 removed, 1 changed layers (1 in settings only: {field}); params unchanged"
+    layers = json.loads(run_cli("diff", str(before), str(after), "-f", "json").stdout)["layers"]
+    assert [layer["settings_changed"] for layer in layers] == [[field]]
+    assert run_cli("diff", str(before), str(before), "--exit-code").returncode == 0
+    at_depth = run_cli("diff", str(before), str(after), "--exit-code", "--depth", "1")
+    assert at_depth.returncode == 1
