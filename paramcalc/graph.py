@@ -16,7 +16,7 @@ from .escape import cut, quote
 from .expressions import PLAIN, substitute
 from .layers import REGISTRY, Layer, normalize_kind
 from .layers.base import fmt_shape, values_key
-from .spec import META_KEYS, BlockDef, Entry, Spec, check_name
+from .spec import ENTRY_WORDS, META_KEYS, BlockDef, Entry, Spec, check_name
 from .yaml_reader import YList, YMap
 
 MAX_LAYERS = 100_000  # far above any real network; stops a `repeat: 1000000000` from hanging
@@ -502,7 +502,7 @@ class _Expander:
             return self.leaf(entry, REGISTRY[kind], scope, sources, local, overrides)
         if written in self.spec.blocks:
             return self.block(entry, self.spec.blocks[written], scope, sources, local, overrides)
-        choices = list(REGISTRY) + list(self.spec.blocks)
+        choices = [*REGISTRY, *self.spec.blocks, *ENTRY_WORDS]  # `- repaet: 2`: repeat, not reshape
         raise SpecError(
             f"unknown layer kind {quote(written)}",
             entry.kind_loc,
