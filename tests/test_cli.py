@@ -534,3 +534,15 @@ def test_diff_exit_code_sees_a_change_no_count_shows(tmp_path, old, new, field):
     assert run_cli("diff", str(before), str(before), "--exit-code").returncode == 0
     at_depth = run_cli("diff", str(before), str(after), "--exit-code", "--depth", "1")
     assert at_depth.returncode == 1
+
+
+def test_columns_help_names_every_column():
+    from paramcalc import analyze as run, load_spec
+    from paramcalc.render.table import default_columns, extra_columns
+
+    report = run(load_spec(str(SPECS / "resnet50.yaml")))
+    words = " ".join(_help(["analyze"], 80).split("--columns COLUMNS")[1].split("--wide")[0].split())
+    for column in default_columns(report) + extra_columns(report, True, True, True):
+        assert f" {column.key}," in words or f" {column.key}." in words or f" {column.key};" in words, column.key
+    picked = run_cli("analyze", str(SPECS / "lenet5.yaml"), "--columns", "name,rf,macs_share")
+    assert picked.returncode == 0 and picked.stdout.split("\n")[0].split() == ["name", "RF", "MACs", "share"]
