@@ -154,6 +154,11 @@ def _in_terminal(args, columns, extra_env=None):
     import sys
 
     leader, follower = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))  # the window's size
     env = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
     env.update({"COLUMNS": str(columns), "LINES": "50", "TERM": "xterm", **(extra_env or {})})
     proc = subprocess.Popen(
@@ -209,7 +214,9 @@ def test_piped_table_does_not_import_rich():
 @pytest.mark.parametrize("spec, depth", [("resnet18", ["--depth", "1"]), ("resnet50", []), ("gpt2", [])])
 def test_columns_an_option_adds_stay_in_an_80_column_terminal(option, headers, spec, depth):
     """What the user asked for stays; the standard columns give way (input first, params last)."""
-    out = re.sub(r"\x1b\[[0-9;]*m", "", _in_terminal(["analyze", f"specs/{spec}.yaml", option, *depth], 80))
+    # the width the window has (COLUMNS unset), as a terminal emulator sets it
+    shown = _in_terminal(["analyze", f"specs/{spec}.yaml", option, *depth], 80, {"COLUMNS": "", "LINES": ""})
+    out = re.sub(r"\x1b\[[0-9;]*m", "", shown)
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("│"))
     assert [h.strip() for h in header.strip("│").split("│")][-len(headers) :] == headers
