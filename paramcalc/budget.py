@@ -48,8 +48,8 @@ _NUMBER = r"(?i)^\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([KMGT]i?)?(B)?\s*$"
 
 
 def parse_amount(value, key: str, loc: Loc | None = None) -> int:
-    """25557032, "25M", "4.5G", "100MiB", "1.5 GB" -> an exact integer. K/M/G/T are decimal,
-    KiB/MiB/GiB/TiB binary (bytes only)."""
+    """25557032, "25M", "4.5G", "7B", "100MiB", "1.5 GB" -> an exact integer. K/M/G/T are decimal
+    (B, billions, for counts), KiB/MiB/GiB/TiB binary (bytes only)."""
     from decimal import Decimal, InvalidOperation, localcontext  # here: most runs read no budget
 
     is_bytes = LIMITS.get(key, ("", False))[1]
@@ -64,7 +64,7 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
     else:
         match = re.match(_NUMBER, str(value)) if len(str(value)) <= 64 else None
         if not match:
-            units = "K, M, G, T (decimal) or KiB, MiB, GiB, TiB (binary)" if is_bytes else "K, M, G or T"
+            units = "K, M, G, T (decimal) or KiB, MiB, GiB, TiB (binary)" if is_bytes else "K, M, G (or B) or T"
             raise SpecError(f"{key} expects a number with an optional unit ({units}), found {describe(value)}", loc)
         digits, unit, byte_suffix = match.groups()
         if "," in digits and not re.match(_GROUPED, digits):
@@ -74,8 +74,10 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
                 loc,
             )
         unit = (unit or "").upper()
+        if byte_suffix and not unit and not is_bytes:  # 7B: billions, as parameter counts are written
+            unit, byte_suffix = "G", None
         if (unit.endswith("I") or byte_suffix) and not is_bytes:
-            raise SpecError(f"{key} counts elements, not bytes: use K, M, G or T, found {describe(value)}", loc)
+            raise SpecError(f"{key} counts elements, not bytes: use K, M, G (or B) or T, found {describe(value)}", loc)
         if unit.endswith("I") and not byte_suffix:
             raise SpecError(f"{key}: binary units are written KiB, MiB, GiB, TiB, found {describe(value)}", loc)
         try:
@@ -131,8 +133,15 @@ class Violation(NamedTuple):
             return f"output shape is {self.actual}, expected {self.limit}"
         if self.key == "expect_params":
             return f"params are {self.actual:,}, expected exactly {self.limit:,}"
-        what = LIMITS[self.key][0]
+        what, is_bytes = LIMITS[self.key]
         over = self.actual - self.limit
+        if is_bytes:  # a person reads bytes in binary units; the exact count stays beside them
+            from .units import human_bytes
+
+            return (
+                f"{what} {human_bytes(self.actual)} ({self.actual:,}) exceed {self.key} {human_bytes(self.limit)} "
+                f"({self.limit:,}) by {human_bytes(over)} ({percent_text(over, self.limit)})"
+            )
         return f"{what} {self.actual:,} exceed {self.key} {self.limit:,} by {over:,} ({percent_text(over, self.limit)})"
 
 

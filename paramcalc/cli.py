@@ -161,7 +161,7 @@ def main(
     epilog=examples(
         "paramcalc analyze specs/resnet50.yaml --depth 1",
         "paramcalc analyze specs/gpt2.yaml --columns name,output,params,macs",
-        "paramcalc analyze -i 3x32x32 -l 'conv2d(16, kernel=3)' -l relu -l flatten -l 'linear(10)'",
+        "paramcalc analyze -i 784 -l 'linear(128)' -l relu -l 'linear(10)'",
     )
 )
 def analyze(
@@ -197,7 +197,9 @@ def analyze(
         None,
         "--columns",
         metavar="COLUMNS",
-        help="Table columns, comma-separated: index, name, kind, input, output, weights, bias, params, buffers, macs.",
+        help="Table columns, comma-separated: index, name, kind, input, output, weights, bias, params, buffers, "
+        "macs; and those --memory, --rf and --share add: activation, saved, rf, rf_stride, rf_start, "
+        "params_share, macs_share.",
     ),
     wide: bool = typer.Option(False, "--wide", help="Show every column in full, however narrow the terminal."),
     save_svg: str | None = typer.Option(
@@ -242,7 +244,7 @@ def analyze(
         if columns is not None:
             from .render.table import default_columns, extra_columns, pick_columns
 
-            offered = default_columns(report, depth) + extra_columns(report, memory, rf, share)
+            offered = default_columns(report, depth) + extra_columns(report, True, True, True)  # any by name
             picked = pick_columns(offered, columns.split(","))
         text: str | Iterable[str]
         if fmt == "json":  # in pieces: the text of a 100,000-layer report is never copied whole
@@ -415,7 +417,7 @@ def check(
         fail(e)
     from .render import check as out
 
-    text = out.render(results, format.value, quiet)
+    text = out.render(results, format.value, quiet, strict)
     if format == CheckFormat.table:  # JSON and GitHub annotations carry them in the output
         warn(w for r in results if r.report for w in r.report.warnings)
     emit(text, workflow_commands=format == CheckFormat.github)
@@ -425,7 +427,7 @@ def check(
 @app.command(
     epilog=examples(
         "paramcalc diff specs/resnet18.yaml specs/resnet50.yaml",
-        "git show main:specs/model.yaml | paramcalc diff - specs/model.yaml --format md",
+        "git show main:specs/model.yaml | paramcalc diff - specs/model.yaml -f md",
         "paramcalc diff old.yaml new.yaml --depth 1 --exit-code",
     )
 )
@@ -486,24 +488,30 @@ class MemoryFormat(StrEnum):
     )
 )
 def memory(
-    spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
+    spec: str = typer.Argument(..., metavar="SPEC", help="Spec file (YAML), or - for stdin."),
     inference: bool = typer.Option(
         False, "--inference/--train", help="Inference (peak activations) instead of training (the default)."
     ),
-    batch: int | None = typer.Option(None, "-b", "--batch", min=1, help="Batch size per device; overrides the spec."),
+    batch: int | None = typer.Option(
+        None, "-b", "--batch", min=1, metavar="N", help="Batch size per device; overrides the spec."
+    ),
     precision: str = typer.Option(
         "fp32",
         "--precision",
+        metavar="PRECISION",
         help="fp32, bf16, fp16, bf16-mixed or fp16-mixed (16-bit weights and "
         "activations, fp32 master weights and optimizer state).",
     ),
-    optimizer: str = typer.Option("adamw", "--optimizer", help="sgd, momentum, adam, adamw, adagrad or rmsprop."),
+    optimizer: str = typer.Option(
+        "adamw", "--optimizer", metavar="OPTIMIZER", help="sgd, momentum, adam, adamw, adagrad or rmsprop."
+    ),
     zero: int = typer.Option(
         0,
         "--zero",
+        metavar="STAGE",
         help="ZeRO stage: 1 partitions optimizer state, 2 gradients too, 3 parameters too, across --devices.",
     ),
-    devices: int = typer.Option(1, "--devices", help="Data-parallel devices."),
+    devices: int = typer.Option(1, "--devices", metavar="N", help="Data-parallel devices."),
     checkpoint: bool = typer.Option(
         False,
         "--checkpoint",
@@ -518,13 +526,19 @@ def memory(
         help="Cache keys and values of every attention layer for SEQ positions (inference).",
     ),
     weights: str | None = typer.Option(
-        None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, int8 or int4."
+        None, "--weights", metavar="FORMAT", help="Inference weight format: fp32, bf16, fp16, fp8, int8 or int4."
     ),
     attention: str = typer.Option(
-        "flash", "--attention", help="flash (fused: no attention matrix kept) or math (the softmax output kept too)."
+        "flash",
+        "--attention",
+        metavar="KIND",
+        help="flash (fused: no attention matrix kept) or math (the softmax output kept too).",
     ),
     device: str = typer.Option(
-        "cuda", "--device", help="cuda or cpu: the kernels whose saved tensors differ (dropout's mask)."
+        "cuda",
+        "--device",
+        metavar="DEVICE",
+        help="cuda or cpu: the kernels whose saved tensors differ (dropout's mask).",
     ),
     format: MemoryFormat = typer.Option(
         MemoryFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
@@ -606,10 +620,18 @@ def kinds(
     emit(text)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "paramcalc export specs/resnet18.yaml -o resnet18.py",
+        "paramcalc export specs/gpt2.yaml > gpt2.py",
+        "paramcalc import hf config.json | paramcalc export - -o model.py",
+    )
+)
 def export(
-    spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
-    output: str | None = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
+    spec: str = typer.Argument(..., metavar="SPEC", help="Spec file (YAML), or - for stdin."),
+    output: str | None = typer.Option(
+        None, "-o", "--output", metavar="FILE", help="Write to this file instead of stdout."
+    ),
 ):
     """The spec as PyTorch source: a module importing only torch that defines build_model(), with the
     spec's names as module names (so its state_dict keys are the spec's names)."""
@@ -641,15 +663,30 @@ def _write_spec(text: str, output: str | None) -> None:
         emit(text)
 
 
-@import_app.command("hf")
+@import_app.command(
+    "hf",
+    epilog=examples(
+        "paramcalc import hf config.json --seq 4096 -o specs/llama.yaml",
+        "paramcalc import hf config.json | paramcalc analyze - --depth 1",
+        "paramcalc import hf config.json | paramcalc memory - --inference",
+    ),
+)
 def import_hf(
     config: str = typer.Argument(
-        ..., help="A Hugging Face config.json (llama, mistral, qwen2, gemma, gpt2, bert, t5, vit)."
+        ...,
+        metavar="CONFIG",
+        help="A Hugging Face config.json (llama, mistral, qwen2, gemma, gpt2, bert, t5, vit).",
     ),
     seq: int | None = typer.Option(
-        None, "--seq", min=1, help="Sequence length of the inputs (default: the config's maximum positions)."
+        None,
+        "--seq",
+        min=1,
+        metavar="N",
+        help="Sequence length of the inputs (default: the config's maximum positions).",
     ),
-    output: str | None = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
+    output: str | None = typer.Option(
+        None, "-o", "--output", metavar="FILE", help="Write the spec to this file instead of stdout."
+    ),
 ):
     """A spec from a Hugging Face config.json: no network, no transformers. Names are the checkpoint's."""
     from .importers.hf import import_hf as build
@@ -660,16 +697,33 @@ def import_hf(
         fail(e)
 
 
-@import_app.command("torch")
+@import_app.command(
+    "torch",
+    epilog=examples(
+        "paramcalc import torch torchvision.models:resnet18 -i 3x224x224 -o resnet18.yaml",
+        "paramcalc import torch mymodels.py:build -i 3x32x32",
+        "paramcalc import torch mymodels.py:lm -i 128 --tokens 32000",
+    ),
+)
 def import_torch(
-    target: str = typer.Argument(..., help="MODULE:FACTORY, e.g. torchvision.models:resnet18 or mymodels.py:build."),
+    target: str = typer.Argument(
+        ...,
+        metavar="MODULE:FACTORY",
+        help="The function that builds the model, e.g. torchvision.models:resnet18 or mymodels.py:build.",
+    ),
     input: str = typer.Option(
-        ..., "-i", "--input", help="Per-sample input shape, e.g. 3x224x224; several inputs: 3x224x224;16."
+        ...,
+        "-i",
+        "--input",
+        metavar="SHAPE",
+        help="Per-sample input shape, e.g. 3x224x224; several inputs: 3x224x224;16.",
     ),
     tokens: int | None = typer.Option(
-        None, "--tokens", min=1, help="The input is token ids below this vocabulary size."
+        None, "--tokens", min=1, metavar="N", help="The input is token ids below this vocabulary size."
     ),
-    output: str | None = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
+    output: str | None = typer.Option(
+        None, "-o", "--output", metavar="FILE", help="Write the spec to this file instead of stdout."
+    ),
 ):
     """A spec from a PyTorch model (needs torch): traced with torch.fx, or with module hooks where
     fx cannot trace; module paths become layer names."""
@@ -681,11 +735,22 @@ def import_torch(
         fail(e)
 
 
-@app.command()
+@app.command(
+    epilog=examples(
+        "paramcalc verify specs/resnet50.yaml torchvision.models:resnet50",
+        "paramcalc verify model.yaml mymodels.py:build --format json",
+    )
+)
 def verify(
-    spec: str = typer.Argument(..., help="The spec file (or - for stdin)."),
-    target: str = typer.Argument(..., help="MODULE:FACTORY that builds the model, e.g. torchvision.models:resnet50."),
-    format: KindsFormat = typer.Option(KindsFormat.table, "-f", "--format", help="table or json."),
+    spec: str = typer.Argument(..., metavar="SPEC", help="The spec file (or - for stdin)."),
+    target: str = typer.Argument(
+        ...,
+        metavar="MODULE:FACTORY",
+        help="The function that builds the model, e.g. torchvision.models:resnet50.",
+    ),
+    format: KindsFormat = typer.Option(
+        KindsFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
+    ),
 ):
     """Check that a spec matches the model the code builds (needs torch): parameters and buffers per
     named module and in total, and the output shape. Exit 0 they agree, 1 they differ (every
@@ -699,6 +764,13 @@ def verify(
         fail(e)
     emit(out.render(result, format.value))
     raise typer.Exit(0 if result.ok else 1)
+
+
+# Every command's help: SPEC (not typer's {SPEC}) in its usage line, its examples wrapped to the width.
+from .helptext import HelpCommand  # noqa: E402
+
+for _command in (*app.registered_commands, *import_app.registered_commands):
+    _command.cls = HelpCommand
 
 
 def _json(value) -> str:

@@ -18,6 +18,7 @@ class LayerChange:
     status: str
     old: LayerRow | None  # or BlockRow, when compared to a depth
     new: LayerRow | None
+    settings: tuple[str, ...] = ()  # fields that changed and count nothing (dropout p, eps, ...)
 
     def value(self, side: str, key: str):
         row = self.old if side == "old" else self.new
@@ -25,6 +26,11 @@ class LayerChange:
 
     def delta(self, key: str) -> int:
         return (self.value("new", key) or 0) - (self.value("old", key) or 0)
+
+    @property
+    def settings_only(self) -> bool:
+        """Changed in fields that count nothing, and in nothing else."""
+        return self.status == CHANGED and bool(self.settings) and _signature(self.old) == _signature(self.new)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class DiffReport:
                     "params_change": c.delta("params"),
                     "macs_change": c.delta("macs"),
                     **({"old_name": c.old.name} if c.status == RENAMED and c.old else {}),
+                    **({"settings_changed": list(c.settings)} if c.settings else {}),
                 }
                 for c in self.changes
                 if include_same or c.status != SAME
@@ -88,8 +95,21 @@ class DiffReport:
         }
 
 
-def _differs(a, b) -> bool:
-    return _signature(a) != _signature(b)
+def _settings(report: Report, row) -> list[dict]:
+    """The field values of a row's layers (a block's: each of its layers')."""
+    layers = report.layer_objects
+    first, last = (row.first, row.last) if hasattr(row, "first") else (row.index, row.index)
+    return [{name: repr(getattr(layer, name)) for name in layer.fields()} for layer in layers[first : last + 1]]
+
+
+def changed_settings(old: Report, a, new: Report, b) -> tuple[str, ...]:
+    """The fields set differently in two matched rows ('p', 'eps', ...), whether or not a count
+    changed with them: a PR gate sees every change of the spec's meaning."""
+    before, after = _settings(old, a), _settings(new, b)
+    if len(before) != len(after):
+        return ("layers",)
+    names = {k for x, y in zip(before, after) for k in x.keys() | y.keys() if x.get(k) != y.get(k)}
+    return tuple(sorted(names))
 
 
 def _signature(row):
@@ -113,8 +133,9 @@ def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffRepo
     changes = [LayerChange(r.name, REMOVED, r, None) for r in removed_after.get(None, [])]
     for row in new_layers:
         before = old_rows.get(row.name)
-        status = ADDED if before is None else CHANGED if _differs(before, row) else SAME
-        changes.append(LayerChange(row.name, status, before, row))
+        settings = changed_settings(old, before, new, row) if before is not None else ()
+        status = ADDED if before is None else CHANGED if settings or _signature(before) != _signature(row) else SAME
+        changes.append(LayerChange(row.name, status, before, row, settings))
         changes += [LayerChange(r.name, REMOVED, r, None) for r in removed_after.get(row.name, [])]
     return DiffReport(old, new, _pair_renames(changes), depth)
 

@@ -16,7 +16,7 @@ from .escape import cut, quote
 from .expressions import PLAIN, substitute
 from .layers import REGISTRY, Layer, normalize_kind
 from .layers.base import fmt_shape, values_key
-from .spec import META_KEYS, BlockDef, Entry, Spec, check_name
+from .spec import ENTRY_WORDS, META_KEYS, BlockDef, Entry, Spec, check_name
 from .yaml_reader import YList, YMap
 
 MAX_LAYERS = 100_000  # far above any real network; stops a `repeat: 1000000000` from hanging
@@ -506,7 +506,7 @@ class _Expander:
             raise SpecError(
                 f"a layer's kind is a name, found {describe(written)}", entry.kind_loc, context=scope.context
             )
-        choices = list(REGISTRY) + list(self.spec.blocks)
+        choices = [*REGISTRY, *self.spec.blocks, *ENTRY_WORDS]  # `- repaet: 2`: repeat, not reshape
         raise SpecError(
             f"unknown layer kind {quote(written)}",
             entry.kind_loc,

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -409,3 +410,139 @@ def test_commands_behave_the_same_when_only_one_is_built():
     listed = run_cli("--help").stdout
     assert all(name in listed for name in ("analyze", "check", "diff", "memory", "import", "verify", "kinds"))
     assert run_cli("import", "hf", "--help").stdout.startswith("Usage: paramcalc import hf")
+
+
+# ---------------------------------------------------------------- issue 28: help that teaches
+
+HELPED = [["analyze"], ["check"], ["diff"], ["memory"], ["export"], ["verify"], ["import", "hf"], ["import", "torch"]]
+
+
+def _help(command, columns):
+    import os
+
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return run_cli(*command, "--help", env=env).stdout
+
+
+def _examples(text):
+    """The examples of a help text, each wrapped example joined back into one command."""
+    lines = text.split("Examples:\n")[1].splitlines()
+    joined = "\n".join(line.strip() for line in lines).replace(" \\\n", " ")
+    return [line for line in joined.splitlines() if line]
+
+
+@pytest.mark.parametrize("command", HELPED, ids=" ".join)
+def test_every_command_has_examples_and_plain_metavars(command):
+    text = _help(command, 80)
+    usage = text.splitlines()[0]
+    assert "{" not in usage and "}" not in usage, usage
+    assert not re.search(r"<[a-z |]+>", text), re.search(r"<[a-z |]+>", text)  # not <str>, <int range>
+    examples = _examples(text)
+    assert examples and all(e.startswith(f"paramcalc {' '.join(command)} ") or "| paramcalc" in e for e in examples)
+    arguments = [word.strip("[]") for word in usage.split("[OPTIONS]")[1].split()]
+    options = re.findall(r"^  (?:-\w, )?--[\w-]+ ([^\s/]\S*)", text, re.M)
+    for metavar in arguments + options:  # SPEC, N, FORMAT, MODULE:FACTORY, FILE.svg, PATH...
+        assert re.fullmatch(r"[A-Z][A-Z:_]*(\.\.\.)?|FILE\.[a-z]+", metavar), metavar
+    assert "-f, --format FORMAT" in text or "--format" not in text
+
+
+@pytest.mark.parametrize("command", HELPED, ids=" ".join)
+def test_help_wraps_at_word_boundaries(command):
+    """At 80 columns, and at 50, no help line is wider than the screen (but a single word), and a
+    wrapped example is the same command continued with a backslash."""
+    wide = _help(command, 80)
+    for columns in (80, 50):
+        text = _help(command, columns)
+        for line in text.splitlines():
+            assert len(line) <= columns or len(line.split()) == 1, line
+        assert _examples(text) == _examples(wide)
+    narrow = _help(command, 50).split("Examples:\n")[1]
+    for line in narrow.splitlines():
+        if line.endswith(" \\"):  # broken between words, never inside a quoted one
+            assert line.count("'") % 2 == 0, line
+
+
+def test_check_strict_says_why_it_failed(tmp_path):
+    path = tmp_path / "unread.yaml"
+    path.write_text("input: [4]\nlayers:\n  - linear: {out: 3}\n  - linear: {out: 2, from: input}\n")
+    plain = run_cli("check", str(path))
+    assert plain.returncode == 0 and plain.stdout.startswith("ok ") and "never used" in plain.stderr
+    for args in ([], ["-q"]):
+        strict = run_cli("check", "--strict", *args, str(path), str(SPECS / "lenet5.yaml"))
+        assert strict.returncode == 1
+        lines = strict.stdout.splitlines()
+        assert lines[0] == (
+            f"FAIL     {path}:3:5: layer 0 'linear_1' (linear): its output is never used: no layer reads it "
+            "and it is not in 'outputs' (a forgotten 'from:'?) (a warning: --strict fails on warnings)"
+        )
+        assert not any(line.startswith("ok") and "unread.yaml" in line for line in lines)
+    assert lines == lines[:1]  # -q: the failure only
+    summary = run_cli("check", "--strict", str(path), str(SPECS / "lenet5.yaml")).stdout.splitlines()[-1]
+    assert summary == "2 specs, 1 ok, 1 failed on warnings (--strict)"
+    github = run_cli("check", "--strict", "--format", "github", str(path))
+    assert github.returncode == 1 and github.stdout.startswith(f"::error file={path},line=3,col=5,")
+
+
+def test_budgets_read_as_people_write_them():
+    """Parameter counts in B (billions); bytes over a budget in binary units beside the exact count."""
+    over = run_cli("check", str(SPECS / "llama2_7b.yaml"), "--max-params", "6.5B", "--max-param-bytes", "20GiB")
+    assert over.returncode == 1
+    assert over.stdout.splitlines()[:2] == [
+        f"FAIL     {SPECS / 'llama2_7b.yaml'}: params 6,738,415,616 exceed max_params 6,500,000,000 by "
+        "238,415,616 (3.7%)",
+        f"FAIL     {SPECS / 'llama2_7b.yaml'}: param_bytes 25.1 GiB (26,953,662,464) exceed max_param_bytes "
+        "20.0 GiB (21,474,836,480) by 5.1 GiB (25.5%)",
+    ]
+    ok = run_cli("check", str(SPECS / "llama2_7b.yaml"), "--max-params", "7B")
+    assert ok.returncode == 0 and ": 6.74 B params, 31.46 TMACs," in ok.stdout
+
+
+BASE_SPEC = """input: [3, 16, 16]
+layers:
+  - conv2d: {out: 8, kernel: 3, padding: 1}
+  - batchnorm2d
+  - gelu
+  - dropout: 0.1
+  - flatten
+  - layernorm
+  - linear: 10
+"""
+
+
+@pytest.mark.parametrize(
+    "old, new, field",
+    [
+        ("dropout: 0.1", "dropout: 0.5", "p"),
+        ("padding: 1}", "padding: 1, padding_mode: reflect}", "padding_mode"),
+        ("- gelu", "- gelu: {approximate: tanh}", "approximate"),
+        ("- layernorm", "- layernorm: {eps: 1.0e-6}", "eps"),
+        ("- batchnorm2d", "- batchnorm2d: {momentum: 0.01}", "momentum"),
+    ],
+)
+def test_diff_exit_code_sees_a_change_no_count_shows(tmp_path, old, new, field):
+    """A PR gate sees every change of the spec's meaning, and the summary says what kind it was."""
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(BASE_SPEC)
+    after.write_text(BASE_SPEC.replace(old, new, 1))
+    assert after.read_text() != BASE_SPEC
+    result = run_cli("diff", str(before), str(after), "--exit-code")
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = result.stdout.splitlines()[-1]
+    assert summary == f"0 added, 0 removed, 1 changed layers (1 in settings only: {field}); params unchanged"
+    layers = json.loads(run_cli("diff", str(before), str(after), "-f", "json").stdout)["layers"]
+    assert [layer["settings_changed"] for layer in layers] == [[field]]
+    assert run_cli("diff", str(before), str(before), "--exit-code").returncode == 0
+    at_depth = run_cli("diff", str(before), str(after), "--exit-code", "--depth", "1")
+    assert at_depth.returncode == 1
+
+
+def test_columns_help_names_every_column():
+    from paramcalc import analyze as run, load_spec
+    from paramcalc.render.table import default_columns, extra_columns
+
+    report = run(load_spec(str(SPECS / "resnet50.yaml")))
+    words = " ".join(_help(["analyze"], 80).split("--columns COLUMNS")[1].split("--wide")[0].split())
+    for column in default_columns(report) + extra_columns(report, True, True, True):
+        assert f" {column.key}," in words or f" {column.key}." in words or f" {column.key};" in words, column.key
+    picked = run_cli("analyze", str(SPECS / "lenet5.yaml"), "--columns", "name,rf,macs_share")
+    assert picked.returncode == 0 and picked.stdout.split("\n")[0].split() == ["name", "RF", "MACs", "share"]

@@ -170,3 +170,40 @@ def test_usage_errors_exit_2(args):
     result = run_cli(*args)
     assert result.returncode == 2
     assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- issue 28: messages
+
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [("- repaet: 2", "repeat"), ("- frm: input", "from"), ("- layrs: [relu]", "layers"), ("- conv2dd: 4", "conv2d")],
+)
+def test_a_misspelt_list_entry_suggests_spec_keywords_too(entry, expected):
+    result = run_cli("analyze", "-", stdin=f"input: [3, 8, 8]\nlayers:\n  - relu\n  {entry}\n")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "<stdin>:4:5: unknown layer kind" in result.stderr and f"did you mean '{expected}'?" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        (
+            "inputs: {x: []}\nlayers:\n  - linear: 4\n",
+            "a per-sample input of at least 1 dimension (..., features), found []",
+        ),
+        (
+            "input: [2, 2, 2, 2, 2, 2, 2, 2, 2]\nlayers:\n  - layernorm\n",
+            "input of at most 8 dimensions (..., features)",
+        ),
+        (
+            "input: [4]\nlayers:\n  - conv2d: {out: 4, kernel: 3}\n",
+            "input of 3 dimensions (C, H, W), found [4] (1 dimension)",
+        ),
+        ("input: [4]\nlayers:\n  - lstm: 4\n", "input of 2 dimensions (seq, features), found [4] (1 dimension)"),
+    ],
+)
+def test_dimension_ranges_read_as_a_bound(spec, expected):
+    result = run_cli("analyze", "-", stdin=spec)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert " or 2 or " not in result.stderr

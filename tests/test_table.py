@@ -154,6 +154,11 @@ def _in_terminal(args, columns, extra_env=None):
     import sys
 
     leader, follower = pty.openpty()
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))  # the window's size
     env = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
     env.update({"COLUMNS": str(columns), "LINES": "50", "TERM": "xterm", **(extra_env or {})})
     proc = subprocess.Popen(
@@ -196,3 +201,36 @@ def test_piped_table_does_not_import_rich():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "conv2d_1" in result.stdout and result.stderr.strip().endswith("False")
+
+
+@pytest.mark.parametrize(
+    "option, headers",
+    [
+        ("--rf", ["RF", "stride", "start"]),
+        ("--memory", ["activation", "saved"]),
+        ("--share", ["params share", "MACs share"]),
+    ],
+)
+@pytest.mark.parametrize("spec, depth", [("resnet18", ["--depth", "1"]), ("resnet50", []), ("gpt2", [])])
+def test_columns_an_option_adds_stay_in_an_80_column_terminal(option, headers, spec, depth):
+    """What the user asked for stays; the standard columns give way (input first, params last)."""
+    # the width the window has (COLUMNS unset), as a terminal emulator sets it
+    shown = _in_terminal(["analyze", f"specs/{spec}.yaml", option, *depth], 80, {"COLUMNS": "", "LINES": ""})
+    out = re.sub(r"\x1b\[[0-9;]*m", "", shown)
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("│"))
+    assert [h.strip() for h in header.strip("│").split("│")][-len(headers) :] == headers
+    note = next(line for line in lines if line.startswith("hidden to fit: "))
+    assert not any(h in note.split(": ", 1)[1].split(" (")[0].split(", ") for h in headers)
+    assert all(len(line) <= 80 for line in lines[: lines.index(note)])
+
+
+def test_columns_an_option_adds_can_be_picked_by_name():
+    report = analyze(load_spec(str(ROOT / "specs" / "lenet5.yaml")))
+    from paramcalc.render.table import extra_columns
+
+    offered = default_columns(report) + extra_columns(report, True, True, True)
+    cols = pick_columns(offered, ["name", "rf", "rf_stride", "macs_share", "saved"])
+    lines = render_table(report, None, Screen(), columns=cols).splitlines()
+    assert lines[0].split() == ["name", "RF", "stride", "MACs", "share", "saved"]
+    assert lines[2].split()[:3] == ["conv2d_1", "5×5", "1×1"]

@@ -560,11 +560,23 @@ def check_declared(declared: int | None, actual: int, field: str) -> None:
 
 def expect_rank(shape: Shape, ranks: tuple[int, ...], layout: str) -> None:
     if len(shape) not in ranks:
-        want = " or ".join(str(r) for r in ranks)
         raise ShapeError(
-            f"expects a per-sample input of {want} dimensions {layout}, "
-            f"found {fmt_shape(shape)} ({len(shape)} dimensions)"
+            f"expects a per-sample input of {_ranks_text(ranks, len(shape))} {layout}, "
+            f"found {fmt_shape(shape)} ({_dimensions(len(shape))})"
         )
+
+
+def _dimensions(n: int) -> str:
+    return f"{n} dimension" + ("" if n == 1 else "s")
+
+
+def _ranks_text(ranks: tuple[int, ...], found: int) -> str:
+    """The ranks a layer takes, said by the bound the input misses: 'at least 1 dimension' (for
+    1 to 8, found a scalar), 'at most 8 dimensions', '3 dimensions', '2 or 3 dimensions'."""
+    low, high = min(ranks), max(ranks)
+    if len(ranks) > 2 and ranks == tuple(range(low, high + 1)):
+        return f"at least {_dimensions(low)}" if found < low else f"at most {_dimensions(high)}"
+    return " or ".join(str(r) for r in ranks[:-1]) + (" or " if len(ranks) > 1 else "") + _dimensions(ranks[-1])
 
 
 def prod(values) -> int:

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
+from ..units import human, human_bytes, human_params  # noqa: F401  (the renderers' units)
+
 
 def shape_text(shape, sep="×") -> str:
     return sep.join(str(s) for s in shape) if shape else "scalar"
-
-
-def human(n: int, unit: str = "", binary: bool = False) -> str:
-    """138357544 -> '138.36 M'; bytes use binary units (527.8 MiB). Exact (Decimal), so no count
-    is too large to show."""
-    from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-
-    base, prefixes = (1024, ["", "Ki", "Mi", "Gi", "Ti"]) if binary else (1000, ["", "K", "M", "G", "T"])
-    n, i = int(n), 0
-    while abs(n) >= base ** (i + 1) and i < len(prefixes) - 1:
-        i += 1
-    if i == 0:
-        return f"{n} {unit}".rstrip()
-    digits = 1 if binary else 2
-    with localcontext() as context:
-        context.prec = len(str(abs(n))) + digits + 2
-        value = (Decimal(n) / Decimal(base) ** i).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_EVEN)
-    return f"{value:f} {prefixes[i]}{unit}".rstrip()
 
 
 def params_note(row) -> str:

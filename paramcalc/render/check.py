@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from ..check import Status
 from ..escape import github_data, github_property, terminal
-from . import human
+from . import human, human_params
 
 LABEL = {
     Status.OK: "ok",
@@ -18,11 +18,21 @@ TITLE = {Status.OVER_BUDGET: "paramcalc: over budget", Status.FAILED_EXPECTATION
 SCHEMA_VERSION = 1
 
 
-def summary_line(results) -> str:
-    counts: dict[Status, int] = {}
+STRICT = "failed on warnings (--strict)"
+
+
+def failed_on_warnings(r, strict: bool) -> bool:
+    """An ok spec that --strict fails: it has a warning."""
+    return strict and r.status == Status.OK and bool(r.report and r.report.warnings)
+
+
+def summary_line(results, strict: bool = False) -> str:
+    """'22 specs, 12 ok, 10 over budget'; with --strict, a spec that has a warning is not ok."""
+    counts: dict[str, int] = {}
     for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    parts = [f"{counts[s]} {LABEL[s]}" for s in LABEL if counts.get(s)]
+        label = STRICT if failed_on_warnings(r, strict) else LABEL[r.status]
+        counts[label] = counts.get(label, 0) + 1
+    parts = [f"{counts[label]} {label}" for label in (*LABEL.values(), STRICT) if counts.get(label)]
     noun = "spec" if len(results) == 1 else "specs"
     return f"{len(results)} {noun}, " + ", ".join(parts)
 
@@ -36,28 +46,49 @@ def _names_file(r) -> bool:
     return r.error.loc is not None or str(r.error).startswith(r.path + ":")
 
 
-def render_check_text(results, quiet: bool = False) -> str:
+def _ok_line(r) -> str:
+    t = r.report.totals
+    return (
+        f"ok       {terminal(r.path)}: {human_params(t.params)} params, {human(t.macs, 'MACs')}, "
+        f"output {r.report.output_shape}"
+    )
+
+
+def _warning_lines(r) -> list[str]:
+    """Why --strict failed an ok spec: each warning, where it is."""
+    return [
+        f"FAIL     {terminal(str(w) if w.loc else f'{r.path}: {w}')} (a warning: --strict fails on warnings)"
+        for w in r.report.warnings
+    ]
+
+
+def _violation_lines(r) -> list[str]:
+    lines = []
+    for v in r.violations:
+        where = terminal(f"{v.loc.source}:{v.loc.line}" if v.source == "spec" and v.loc else r.path)
+        lines.append(f"FAIL     {where}: {v.message}" + (" (budget in the spec)" if v.source == "spec" else ""))
+    return lines
+
+
+def _invalid_line(r) -> str:
+    if _names_file(r):
+        return f"INVALID  {_error_text(r.error)}"
+    return f"INVALID  {terminal(r.path)}: {_error_text(r.error)}"
+
+
+def render_check_text(results, quiet: bool = False, strict: bool = False) -> str:
     lines = []
     for r in results:
-        if r.status == Status.OK:
-            if not quiet:
-                t = r.report.totals
-                lines.append(
-                    f"ok       {terminal(r.path)}: {human(t.params)} params, {human(t.macs, 'MACs')}, "
-                    f"output {r.report.output_shape}"
-                )
+        if failed_on_warnings(r, strict):
+            lines += _warning_lines(r)
+        elif r.status == Status.OK:
+            lines += [] if quiet else [_ok_line(r)]
         elif r.status in TITLE:
-            for v in r.violations:
-                where = terminal(f"{v.loc.source}:{v.loc.line}" if v.source == "spec" and v.loc else r.path)
-                lines.append(f"FAIL     {where}: {v.message}" + (" (budget in the spec)" if v.source == "spec" else ""))
+            lines += _violation_lines(r)
         else:
-            lines.append(
-                f"INVALID  {_error_text(r.error)}"
-                if _names_file(r)
-                else f"INVALID  {terminal(r.path)}: {_error_text(r.error)}"
-            )
+            lines.append(_invalid_line(r))
     if not quiet:
-        lines.append(summary_line(results))
+        lines.append(summary_line(results, strict))
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -95,15 +126,16 @@ def render_check_json(results) -> str:
     return to_json([result_dict(r) for r in results])
 
 
-def render_check_github(results) -> str:
+def render_check_github(results, strict: bool = False) -> str:
     """GitHub Actions workflow commands: each failure annotates its spec line in the PR."""
     lines = []
     for r in results:
         for w in r.report.warnings if r.report else ():
             line = f",line={w.loc.line},col={w.loc.col}" if w.loc and w.loc.source == r.path else ""
+            level, title = ("error", "paramcalc: warning (--strict)") if strict else ("warning", "paramcalc: warning")
             lines.append(
-                f"::warning file={github_property(terminal(r.path))}{line},"
-                f"title={github_property('paramcalc: warning')}::{github_data(terminal(f'{w.layer}: {w.message}'))}"
+                f"::{level} file={github_property(terminal(r.path))}{line},"
+                f"title={github_property(title)}::{github_data(terminal(f'{w.layer}: {w.message}'))}"
             )
         if r.status in TITLE:
             for v in r.violations:
@@ -124,14 +156,14 @@ def render_check_github(results) -> str:
                 f"::error file={github_property(terminal(r.path))}{position},"
                 f"title={github_property('paramcalc: invalid spec')}::{github_data(message)}"
             )
-    lines.append(summary_line(results))
+    lines.append(summary_line(results, strict))
     return "\n".join(lines) + "\n"
 
 
-def render(results, fmt: str, quiet: bool = False) -> str:
+def render(results, fmt: str, quiet: bool = False, strict: bool = False) -> str:
     """`check`'s output: table, json or github."""
     if fmt == "json":
         return render_check_json(results)
     if fmt == "github":
-        return render_check_github(results)
-    return render_check_text(results, quiet)
+        return render_check_github(results, strict)
+    return render_check_text(results, quiet, strict)

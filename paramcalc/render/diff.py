@@ -50,6 +50,9 @@ def summary_line(d) -> str:
     if counts["renamed"]:
         parts.append(f"{counts['renamed']} renamed")
     noun = "layers" if not d.depth else f"rows (blocks to depth {d.depth})"
+    only = [c for c in d.changes if c.settings_only]  # a change no count shows: say what it was
+    if only:
+        noun += f" ({len(only)} in settings only: {', '.join(sorted({n for c in only for n in c.settings}))})"
     a, b, delta, rel = d.totals_delta()["params"]
     params = f"params {signed(delta)} ({percent(rel)})" if delta else "params unchanged"
     return ", ".join(parts) + f" {noun}; {params}"

@@ -1,5 +1,5 @@
 from ..escape import markdown, markdown_code
-from . import human, is_collapsed, params_note, shape_text, visible_rows
+from . import human, human_bytes, human_params, is_collapsed, params_note, shape_text, visible_rows
 
 
 def render_markdown(report, depth=None) -> str:
@@ -26,7 +26,7 @@ def render_markdown(report, depth=None) -> str:
     )
     lines += [
         "",
-        f"{human(t.params)} params ({t.trainable:,} trainable), {human(t.macs, 'MACs')}, "
-        f"{human(t.param_bytes, 'B', binary=True)} of {report.dtype} parameters, batch {report.batch}.",
+        f"{human_params(t.params)} params ({t.trainable:,} trainable), {human(t.macs, 'MACs')}, "
+        f"{human_bytes(t.param_bytes)} of {report.dtype} parameters, batch {report.batch}.",
     ]
     return "\n".join(lines) + "\n"

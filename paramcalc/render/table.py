@@ -25,12 +25,12 @@ import os
 import sys
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from ..escape import terminal
-from . import human, is_collapsed, params_note, row_label, shape_text, visible_rows
+from . import human, human_bytes, human_params, is_collapsed, params_note, row_label, shape_text, visible_rows
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def memory_columns() -> list[Column]:
     their footers are the inference peak and the saved total."""
 
     def kib(n):
-        return human(n, "B", binary=True)
+        return human_bytes(n)
 
     return [
         Column(
@@ -155,7 +155,6 @@ def memory_columns() -> list[Column]:
             lambda row: "" if hasattr(row, "first") else kib(row.activation_bytes),
             lambda report: kib(report.totals.peak_activation_bytes) + " peak",
             align="right",
-            drop=3,
         ),
         Column(
             "saved",
@@ -163,7 +162,6 @@ def memory_columns() -> list[Column]:
             lambda row: kib(row.saved_bytes),
             lambda report: kib(report.totals.saved_bytes),
             align="right",
-            drop=3,
         ),
     ]
 
@@ -188,7 +186,7 @@ def rf_columns(report) -> list[Column]:
         return lambda row: cells(row)[i]
 
     return [
-        Column(key, title, cell(i), align="right", drop=3)
+        Column(key, title, cell(i), align="right")
         for i, (key, title) in enumerate((("rf", "RF"), ("rf_stride", "stride"), ("rf_start", "start")))
     ]
 
@@ -211,7 +209,7 @@ def share_columns(report) -> list[Column]:
         return lambda row: bar(shares(row, report.totals)[i])
 
     return [
-        Column(key, title, cell(i), lambda r: "100%", style="magenta", drop=3)
+        Column(key, title, cell(i), lambda r: "100%", style="magenta")
         for i, (key, title) in enumerate((("params_share", "params share"), ("macs_share", "MACs share")))
     ]
 
@@ -228,7 +226,8 @@ def costliest_lines(report, depth) -> list[str]:
 
 
 def extra_columns(report, memory=False, rf=False, share=False) -> list[Column]:
-    """The column sets options add after the standard ones."""
+    """The column sets options add after the standard ones. They are what the user asked for: a
+    narrow terminal never drops them (see give_way)."""
     return (
         (memory_columns() if memory else [])
         + (rf_columns(report) if rf else [])
@@ -236,11 +235,24 @@ def extra_columns(report, memory=False, rf=False, share=False) -> list[Column]:
     )
 
 
+EXTRA_KEYS = ("activation", "saved", "rf", "rf_stride", "rf_start", "params_share", "macs_share")
+# When an option adds columns, the standard columns a narrow terminal otherwise keeps give way too, last
+GIVE_WAY = {"output": 7, "macs": 8, "params": 9}
+
+
+def give_way(standard: list[Column], asked: list[Column]) -> list[Column]:
+    """The standard columns and those an option added: in a narrow terminal the standard ones go
+    (input first, params last) before any column the user asked for."""
+    if not asked:
+        return standard
+    return [c if c.drop or c.shrink_at else replace(c, drop=GIVE_WAY.get(c.key, 0)) for c in standard] + asked
+
+
 def memory_note(report) -> str:
     t = report.totals
     return (
-        f"training keeps {human(t.saved_bytes, 'B', binary=True)} ({t.saved_bytes:,}) of activations for "
-        f"backward; inference peaks at {human(t.peak_activation_bytes, 'B', binary=True)} "
+        f"training keeps {human_bytes(t.saved_bytes)} ({t.saved_bytes:,}) of activations for "
+        f"backward; inference peaks at {human_bytes(t.peak_activation_bytes)} "
         f"({t.peak_activation_bytes:,}), at batch {report.batch} in {report.dtype}"
     )
 
@@ -313,50 +325,86 @@ def lay_out(columns: list[Column], rows, report=None, screen: Screen = PIPE, wid
         max([cell_len(header[i])] + [cell_len(r[i]) for r in body] + ([cell_len(footer[i])] if footer else []))
         for i in range(len(columns))
     ]
-    grid = Grid(list(columns), list(widths), header, body, footer, [])
+    grid = Grid(list(columns), widths, header, body, footer, [])
     if screen.width is None or wide:
         return grid
-    keep = list(range(len(columns)))
-    stages = sorted({c.drop for c in columns if c.drop} | {c.shrink_at for c in columns if c.shrink_at})
+    fitting = _Fitting(list(columns), header, widths, list(widths), list(range(len(columns))), screen)
+    fitting.fit()
+    return fitting.grid(body, footer)
 
-    def excess():
-        return sum(widths[i] for i in keep) + chrome(len(keep), screen.boxed) - screen.width
 
-    def shrink(i, floor):
-        widths[i] = max(widths[i] - excess(), floor, cell_len(header[i]))
+@dataclass
+class _Fitting:
+    """A table being fitted to a terminal: which columns it keeps (`keep`, indices) and how wide."""
 
-    for stage in stages:
-        if excess() <= 0:
-            break
-        keep = [i for i in keep if columns[i].drop != stage] or keep
+    columns: list[Column]
+    header: list[str]
+    natural: list[int]
+    widths: list[int]
+    keep: list[int]
+    screen: Screen
+
+    def excess(self) -> int:
+        """Cells over the terminal's width (negative: room to spare)."""
+        width = self.screen.width or 0
+        return sum(self.widths[i] for i in self.keep) + chrome(len(self.keep), self.screen.boxed) - width
+
+    def fit(self) -> None:
+        stages = sorted({c.drop for c in self.columns if c.drop} | {c.shrink_at for c in self.columns if c.shrink_at})
+        self.drop_and_shrink(stages)
+        self.shrink_to_last_cells()
+        self.widen_shortened()
+        self.bring_back(stages)
+
+    def shrink(self, i: int, floor: int) -> None:
+        self.widths[i] = max(self.widths[i] - self.excess(), floor, cell_len(self.header[i]))
+
+    def drop_and_shrink(self, stages: list[int]) -> None:
+        for stage in stages:
+            if self.excess() <= 0:
+                break
+            self.keep = [i for i in self.keep if self.columns[i].drop != stage] or self.keep
+            for i in self.keep:
+                if self.columns[i].shrink_at == stage and self.excess() > 0:
+                    self.shrink(i, min(self.columns[i].min_width, self.widths[i]))
+
+    def shrink_to_last_cells(self) -> None:
+        """Still too wide: shrinkable columns give up to their last cells."""
+        for i in self.keep:
+            if self.columns[i].shrink_at and self.excess() > 0:
+                self.shrink(i, min(6, self.widths[i]))
+
+    def widen_shortened(self) -> None:
+        """A later drop may have freed room for a shortened column."""
+        for i in self.keep:
+            if self.excess() < 0:
+                self.widths[i] = min(self.natural[i], self.widths[i] - self.excess())
+
+    def bring_back(self, stages: list[int]) -> None:
+        """And room for a column dropped at an earlier stage."""
+        for stage in reversed(stages):
+            back = [i for i in range(len(self.columns)) if i not in self.keep and self.columns[i].drop == stage]
+            if back and sum(self.widths[i] for i in back) + 3 * len(back) <= -self.excess():
+                self.keep = sorted(self.keep + back)
+
+    def grid(self, body: list[list[str]], footer: list[str] | None) -> Grid:
+        """The kept columns, names cut from the left to their widths."""
+        keep, widths = self.keep, self.widths
+        shortened = False
         for i in keep:
-            if columns[i].shrink_at == stage and excess() > 0:
-                shrink(i, min(columns[i].min_width, widths[i]))
-    for i in keep:  # still too wide: shrinkable columns give up to their last cells
-        if columns[i].shrink_at and excess() > 0:
-            shrink(i, min(6, widths[i]))
-    for i in keep:  # a later drop may have freed room for a shortened column
-        if excess() < 0:
-            widths[i] = min(grid.widths[i], widths[i] - excess())
-    for stage in reversed(stages):  # and room for a column dropped at an earlier stage
-        back = [i for i in range(len(columns)) if i not in keep and columns[i].drop == stage]
-        if back and sum(widths[i] for i in back) + 3 * len(back) <= -excess():
-            keep = sorted(keep + back)
-    shortened = False
-    for i in keep:
-        if any(cell_len(r[i]) > widths[i] for r in body):
-            shortened = True
-            for r in body:
-                r[i] = cut_left(r[i], widths[i])
-    return Grid(
-        [columns[i] for i in keep],
-        [widths[i] for i in keep],
-        [header[i] for i in keep],
-        [[r[i] for i in keep] for r in body],
-        [footer[i] for i in keep] if footer else None,
-        [columns[i].header for i in range(len(columns)) if i not in keep],
-        shortened,
-    )
+            if any(cell_len(r[i]) > widths[i] for r in body):
+                shortened = True
+                for r in body:
+                    r[i] = cut_left(r[i], widths[i])
+        return Grid(
+            [self.columns[i] for i in keep],
+            [widths[i] for i in keep],
+            [self.header[i] for i in keep],
+            [[r[i] for i in keep] for r in body],
+            [footer[i] for i in keep] if footer else None,
+            [c.header for i, c in enumerate(self.columns) if i not in keep],
+            shortened,
+        )
 
 
 def _pad(text: str, width: int, align: str) -> str:
@@ -495,11 +543,11 @@ def summary(report) -> str:
     t = report.totals
     shared = sum(r.shared for r in report.layers)
     lines = [
-        f"{terminal(report.name)}: {human(t.params)} params ({t.params:,})"
+        f"{terminal(report.name)}: {human_params(t.params)} params ({t.params:,})"
         + (f", {t.non_trainable:,} frozen" if t.non_trainable else "")
         + (f"; {shared:,} tied weights counted once" if shared else ""),
         f"{human(t.macs, 'MACs')} ({t.macs:,}) at batch {report.batch}",
-        f"{human(t.param_bytes, 'B', binary=True)} of {report.dtype} parameters",
+        f"{human_bytes(t.param_bytes)} of {report.dtype} parameters",
     ]
     if t.buffers:
         lines.append(f"{t.buffers:,} buffer elements")
@@ -510,7 +558,7 @@ def report_grid(
     report, depth=None, screen: Screen = PIPE, columns=None, wide=False, memory=False, rf=False, share=False
 ):
     rows = visible_rows(report, depth)
-    columns = columns or default_columns(report, depth) + extra_columns(report, memory, rf, share)
+    columns = columns or give_way(default_columns(report, depth), extra_columns(report, memory, rf, share))
     grid = lay_out(columns, rows, report, screen, wide)
     return grid, rows
 
