@@ -678,3 +678,25 @@ def exported_sha256() -> str:
 
 def test_exported_code_is_unchanged():
     assert exported_sha256() == EXPORTED_SHA256
+
+
+def test_block_variants_cost_linear_work(monkeypatch):
+    """Uses of one block that differ in structure (here 2^8 choices of a kind) are compared only with
+    classes that could take them in: export time grows with the uses, not their square (4,096
+    structures took 268 s; see benchmarks for time itself)."""
+    import itertools
+
+    from paramcalc.export.blocks import Blocks
+
+    bits = 8
+    args = {f"a{i}": "relu" for i in range(bits)}
+    uses = [{"b": dict(zip(args, c))} for c in itertools.product(("relu", "gelu"), repeat=bits)]
+    text = json.dumps(
+        {"input": [8], "blocks": {"b": {"args": args, "layers": [{f"${a}": None} for a in args]}}, "layers": uses}
+    )
+    calls = []
+    fits = Blocks.fits
+    monkeypatch.setattr(Blocks, "fits", lambda self, *a: calls.append(1) or fits(self, *a))
+    source = export_pytorch(parse_spec(text))
+    assert len(_classes(source)) == 2**bits + 1
+    assert len(calls) <= 2**bits
