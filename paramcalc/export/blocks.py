@@ -233,7 +233,7 @@ class Blocks:
     def from_args(values: list[str | None], args: list[dict], params: dict[str, list[str]]) -> str | None:
         """`name` or `name * k` for a block argument whose values give these (where a use has one), else None."""
         for name in args[0]:
-            if not plain(name) or name in GLOBALS or name[0].isupper():
+            if not plain(name) or name in GLOBALS or name[0].isupper() or name.startswith("__"):  # __class__: super()'s
                 continue
             given = [a.get(name) for a in args]
             if not all(type(v) in (int, float, str, bool) for v in given):

@@ -107,7 +107,7 @@ class Scale(Layer):
     formulas = {"output": "same as input", **NONE}
 
     def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
-        return f"{args[0]} * {self.by!r}"
+        return f"{args[0]} * {q(self.by)}"  # q: .inf is float("inf")
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
