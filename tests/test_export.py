@@ -828,3 +828,16 @@ def test_a_scale_by_infinity_is_python():
     source = export_pytorch(parse_spec("input: [4]\nlayers:\n  - scale: {by: .inf}\n  - scale: {by: .nan}\n"))
     assert 'x = x * float("inf")' in source and 'x = x * float("nan")' in source
     compile(source, "<exported>", "exec")
+
+
+def test_a_kind_without_a_binding_is_refused_cleanly(monkeypatch):
+    """A kind marked unexportable (with its reason), or an operation whose torch_forward has no
+    expression for a use, is an exit-2 refusal naming the layer, never a traceback."""
+    from paramcalc.layers import REGISTRY
+
+    monkeypatch.setattr(REGISTRY["relu"], "unexportable", "the reason")
+    with pytest.raises(SpecError, match="kind 'relu' has no PyTorch equivalent here: the reason"):
+        export_pytorch(parse_spec("input: [4]\nlayers:\n  - relu: {}\n"))
+    monkeypatch.setattr(REGISTRY["mean"], "torch_forward", lambda self, args, in_shapes, out_shape: None)
+    with pytest.raises(SpecError, match="layer 0 'mean_1' \\(mean\\): cannot export to PyTorch: kind 'mean'"):
+        export_pytorch(parse_spec("input: [4, 8]\nlayers:\n  - mean: {dim: 1}\n"))

@@ -3,8 +3,8 @@ loops) run in; each value in a variable, reused once its last reader has run."""
 
 from __future__ import annotations
 
-from ..layers.binding import Hole, Unexportable, Verbatim, q
-from .names import GLOBALS, identifier
+from ..layers.binding import Hole, Verbatim, q
+from .names import GLOBALS, identifier, refuse
 from .tree import Mod, Tree
 
 
@@ -161,8 +161,8 @@ class Forward:
         if layer.torch_equal_batches:
             args = self.batched(node, args)
         expression = layer.torch_forward(args, in_shapes, out_shape)
-        if expression is None:
-            raise Unexportable(node.kind)
+        if expression is None:  # a kind with neither a module nor an expression for this use
+            raise refuse(f"kind '{node.kind}' has no PyTorch equivalent here", node)
         return expression
 
     def batched(self, node, args: list[str]) -> list[str]:

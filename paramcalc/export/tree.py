@@ -70,7 +70,8 @@ class Tree:
             try:
                 source = node.layer.torch_module([self.shapes[n] for n in node.inputs])
             except Unexportable:
-                raise refuse(f"kind '{node.kind}' has no PyTorch equivalent here", node) from None
+                why = f": {node.layer.unexportable}" if node.layer.unexportable else ""
+                raise refuse(f"kind '{node.kind}' has no PyTorch equivalent here{why}", node) from None
             self.sources[node.name] = source
             if source is not None and source.func in node.layer.torch_classes:
                 self.helpers.add(source.func)
