@@ -73,6 +73,7 @@ def identifier(text: str, fallback: str) -> str:
 
 
 def camel(text: str, fallback: str) -> str:
+    """A class name from any text: its ASCII words capitalised and joined (`double_conv` -> DoubleConv)."""
     words = re.findall(r"[A-Za-z0-9]+", text, flags=re.ASCII)
     name = "".join(w[:1].upper() + w[1:] for w in words)[:60] or fallback
     if keyword.iskeyword(name):  # a block named `none` would be `class None(...)`
