@@ -69,13 +69,17 @@ class Forward:
         holder: dict[str, str] = {}  # variable -> the value it holds now
         used = set(GLOBALS)
 
+        numbered: dict[str, int] = {}  # base -> the last number tried: names that collide cost no search
+
         def fresh(hint: str) -> str:
             base = identifier(hint, "x")
             base = base if base not in GLOBALS else base + "_"
-            name, n = base, 1
+            n = numbered.get(base, 1)
+            name = base if n == 1 else f"{base}_{n}"
             while name in used:
                 n += 1
                 name = f"{base}_{n}"
+            numbered[base] = n
             used.add(name)
             return name
 

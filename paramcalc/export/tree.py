@@ -97,10 +97,8 @@ class Tree:
         nodes = self.graph.nodes
         inside = {nodes[i].name for i in mod.indices}
         where = set(mod.indices)
-        for i in mod.indices:
-            for name in nodes[i].inputs:
-                if name not in inside and name not in mod.inputs:
-                    mod.inputs.append(name)
+        # in order of first read (a dict: a layer may read thousands)
+        mod.inputs = list(dict.fromkeys(name for i in mod.indices for name in nodes[i].inputs if name not in inside))
         mod.outputs = [
             nodes[i].name
             for i in mod.indices
