@@ -195,6 +195,7 @@ class Blocks:
         args = [m.block.args or {} for m in cls.members if m.block is not None]
         params: dict[str, list[str]] = {}
         by_values: dict[tuple[str | None, ...], str] = {}
+        numbered: dict[str, int] = {}  # for unique()
         for i, hole in enumerate(cls.body.holes):
             column = [h[i] for h in holes]
             present = [h for h in column if h is not None]
@@ -212,12 +213,12 @@ class Blocks:
             if expression is None:
                 key = tuple(values)
                 if key not in by_values:
-                    by_values[key] = self.unique(hole, params)
+                    by_values[key] = self.unique(hole, params, numbered)
                     params[by_values[key]] = [v if v is not None else "None" for v in values]
                 expression = by_values[key]
             cls.subs.append(expression)
         for attribute, has in cls.optional.items():
-            cls.flags[attribute] = name = self.unique(Hole("", attribute), params)
+            cls.flags[attribute] = name = self.unique(Hole("", attribute), params, numbered)
             params[name] = [repr(h) for h in has]
         for name, texts in list(params.items()):  # [96] where another argument is 96: [channels]
             inner = [v[1:-1] for v in texts if v[:1] + v[-1:] == "[]"]
@@ -253,14 +254,17 @@ class Blocks:
         return None
 
     @staticmethod
-    def unique(hole: Hole, taken) -> str:
-        """An argument's name: the field's (out_channels), else with the attribute's (conv2_out_channels)."""
+    def unique(hole: Hole, taken, numbered: dict[str, int]) -> str:
+        """An argument's name: the field's (out_channels), else with the attribute's (conv2_out_channels);
+        numbered from the last number tried for its base (`taken` only grows)."""
         base = identifier(hole.label, "arg")
         if base in taken and hole.where:
             base = identifier(f"{hole.where}_{hole.label}", "arg")
         base = base if base not in GLOBALS and not base[0].isupper() else f"{base.lower()}_"
-        name, n = base, 1
+        n = numbered.get(base, 1)
+        name = base if n == 1 else f"{base}_{n}"
         while name in taken:
             n += 1
             name = f"{base}_{n}"
+        numbered[base] = n
         return name
