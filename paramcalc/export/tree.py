@@ -29,7 +29,7 @@ class Mod:
     inputs: list[str] = field(default_factory=list)  # values it reads from outside, in order of first read
     outputs: list[str] = field(default_factory=list)  # its values read outside (or network outputs)
     block: Block | None = None
-    group: int = -1  # class mode: its class (an index into _Writer.classes)
+    group: int = -1  # class mode: its class (an index into Blocks.classes)
     values: list[str] = field(default_factory=list)  # class mode: its constructor arguments' values
 
 
@@ -51,6 +51,7 @@ class Tree:
         self.root = self.build()
 
     def path(self, name: str, node) -> list[str]:
+        """A layer's name split into the attributes that reach it; refused where torch cannot hold one."""
         parts = name.split(".")
         for part in parts:
             if not part:
