@@ -678,3 +678,166 @@ def exported_sha256() -> str:
 
 def test_exported_code_is_unchanged():
     assert exported_sha256() == EXPORTED_SHA256
+
+
+def test_block_variants_cost_linear_work(monkeypatch):
+    """Uses of one block that differ in structure (here 2^8 choices of a kind) are compared only with
+    classes that could take them in: export time grows with the uses, not their square (4,096
+    structures took 268 s; see benchmarks for time itself)."""
+    import itertools
+
+    from paramcalc.export.blocks import Blocks
+
+    bits = 8
+    args = {f"a{i}": "relu" for i in range(bits)}
+    uses = [{"b": dict(zip(args, c))} for c in itertools.product(("relu", "gelu"), repeat=bits)]
+    text = json.dumps(
+        {"input": [8], "blocks": {"b": {"args": args, "layers": [{f"${a}": None} for a in args]}}, "layers": uses}
+    )
+    calls = []
+    fits = Blocks.fits
+    monkeypatch.setattr(Blocks, "fits", lambda self, *a: calls.append(1) or fits(self, *a))
+    source = export_pytorch(parse_spec(text))
+    assert len(_classes(source)) == 2**bits + 1
+    assert len(calls) <= 2**bits
+
+
+# ---------------------------------------------------------------- names Python or torch hold
+
+
+def _name_cases(name: str):
+    """Specs that put `name` where export turns a spec's name into code: a block (its class), the spec
+    (the network's class), a layer, a group, a layer in a group and in a block, a block argument whose
+    values differ (a constructor argument), and an input (forward's argument)."""
+    block = {"args": {"w": 4}, "layers": [{"linear": {"out": "$w"}}]}
+    yield {"input": [4], "blocks": {name: block}, "layers": [{name: {"w": 4}}, {name: {"w": 8}}]}
+    yield {"name": name, "input": [4], "layers": [{"linear": {"out": 4}}]}
+    yield {"input": [4], "layers": [{"linear": {"out": 4}, "name": name}, {"relu": None}]}
+    yield {"input": [4], "layers": [{"name": name, "layers": [{"linear": {"out": 4}}, {"relu": None}]}]}
+    group = [{"linear": {"out": 4}, "name": name}, {"linear": {"out": 4}, "name": "b"}]
+    yield {"input": [4], "layers": [{"name": "g", "layers": group}, {"add": {"from": ["g.b", f"g.{name}"]}}]}
+    yield {"input": [4], "layers": [{"name": "g", "layers": [{"linear": {"out": 4}, "name": name}, {"relu": None}]}]}
+    inner = [
+        {"linear": {"out": "$w"}, "name": name},
+        {"linear": {"out": "$w"}, "name": "z"},
+        {"add": {"from": [name, "z"]}},
+    ]
+    yield {
+        "input": [4],
+        "blocks": {"b": {"args": {"w": 4}, "layers": inner}},
+        "layers": [{"b": {"w": 4}}, {"b": {"w": 8}}],
+    }
+    argued = {"args": {name: 4}, "layers": [{"linear": {"out": "$" + name}}]}
+    yield {"input": [4], "blocks": {"b": argued}, "layers": [{"b": {name: 4}}, {"b": {name: 8}}]}
+    yield {"inputs": {name: [4], "other": [4]}, "layers": [{"add": {"from": [name, "other"]}}]}
+
+
+def _hard_names() -> list[str]:
+    """Python's keywords (and the words ruff and YAML read as them), its builtins, the attributes torch
+    gives every module, and the names the generated code itself holds."""
+    import builtins
+    import keyword
+
+    from paramcalc.export.names import GLOBALS, RESERVED
+
+    words = {"none", "true", "false", "null", "inf", "nan", "__class__", "__init__", "__dict__", "x", "out", "layer"}
+    module = {"INPUT_SHAPES", "TOKEN_INPUTS", "Network", "Attention", "LayerNorm2d", "StochasticDepth"}
+    python = {*keyword.kwlist, *keyword.softkwlist, *(n for n in dir(builtins) if not n.startswith("__"))}
+    return sorted(python | RESERVED | GLOBALS | words | module)
+
+
+def test_names_python_or_torch_hold_compile_and_build_or_are_refused():
+    """Whatever names a spec uses, the exported module compiles and builds (where a name clashes with
+    Python's, it is written differently), or export refuses it (exit 2): a block named `none` is no
+    `class None`, a layer `_modules` breaks no module, a block argument `__class__` keeps super()."""
+    torch = None
+    try:
+        import torch
+    except ImportError:
+        pass
+    refused = built = 0
+    for name in _hard_names():
+        for doc in _name_cases(name):
+            try:
+                spec = parse_spec(json.dumps(doc))
+            except SpecError:
+                continue  # a name the spec format refuses (no dots in block names, ...)
+            try:
+                source = export_pytorch(spec)
+            except SpecError as e:  # exit 2: a name torch cannot hold, or one the spec reads otherwise ($false)
+                refused += "cannot export to PyTorch" in str(e)
+                continue
+            compile(source, f"<{name}>", "exec")
+            if torch is not None:
+                namespace = load(source)
+                model = namespace["build_model"]()
+                model(*namespace["example_inputs"](2))
+                model.state_dict()  # every name reaches a key
+            built += 1
+    assert refused and built > 1000
+
+
+@pytest.mark.parametrize("name", ["none", "None", "true", "True", "false", "False"])
+def test_a_block_named_like_a_python_constant_is_a_class(name):
+    source = export_pytorch(
+        parse_spec(
+            json.dumps({"input": [4], "blocks": {name: {"layers": [{"linear": {"out": 4}}]}}, "layers": [{name: {}}]})
+        )
+    )
+    assert f"class {name[0].upper()}{name[1:]}_(nn.Module):" in source
+    compile(source, "<exported>", "exec")
+
+
+@pytest.mark.parametrize("name", ["_modules", "_parameters", "_buffers", "training", "_version", "append"])
+def test_names_of_torch_module_attributes_are_refused(name):
+    text = (
+        f"input: [4]\nlayers:\n  - name: g\n    layers:\n      - linear: {{out: 4, name: {name}}}\n      - relu: {{}}\n"
+    )
+    with pytest.raises(SpecError, match="an attribute of torch.nn.Module"):
+        export_pytorch(parse_spec(text))
+
+
+def test_reserved_names_are_all_of_torchs():
+    """RESERVED holds every attribute (but dunders, refused by their form) of the containers export writes."""
+    nn = pytest.importorskip("torch.nn")
+    from paramcalc.export.names import RESERVED
+
+    containers = (nn.Module(), nn.ModuleDict(), nn.Sequential(), nn.ModuleList())
+    held = {a for m in containers for a in dir(m) if not a.startswith("__")}
+    assert held <= RESERVED, sorted(held - RESERVED)
+
+
+def test_a_block_argument_named_class_keeps_super():
+    text = """
+input: [4]
+blocks:
+  b:
+    args: {__class__: 4}
+    layers:
+      - linear: {out: $__class__}
+layers:
+  - b: {__class__: 4}
+  - b: {__class__: 8}
+"""
+    source = export_pytorch(parse_spec(text))
+    assert "__class__" not in source
+    compile(source, "<exported>", "exec")
+
+
+def test_a_scale_by_infinity_is_python():
+    source = export_pytorch(parse_spec("input: [4]\nlayers:\n  - scale: {by: .inf}\n  - scale: {by: .nan}\n"))
+    assert 'x = x * float("inf")' in source and 'x = x * float("nan")' in source
+    compile(source, "<exported>", "exec")
+
+
+def test_a_kind_without_a_binding_is_refused_cleanly(monkeypatch):
+    """A kind marked unexportable (with its reason), or an operation whose torch_forward has no
+    expression for a use, is an exit-2 refusal naming the layer, never a traceback."""
+    from paramcalc.layers import REGISTRY
+
+    monkeypatch.setattr(REGISTRY["relu"], "unexportable", "the reason")
+    with pytest.raises(SpecError, match="kind 'relu' has no PyTorch equivalent here: the reason"):
+        export_pytorch(parse_spec("input: [4]\nlayers:\n  - relu: {}\n"))
+    monkeypatch.setattr(REGISTRY["mean"], "torch_forward", lambda self, args, in_shapes, out_shape: None)
+    with pytest.raises(SpecError, match="layer 0 'mean_1' \\(mean\\): cannot export to PyTorch: kind 'mean'"):
+        export_pytorch(parse_spec("input: [4, 8]\nlayers:\n  - mean: {dim: 1}\n"))

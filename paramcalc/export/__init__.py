@@ -34,7 +34,7 @@ def export_pytorch(spec: Spec) -> str:
     from .module import Module
     from .tree import Tree
 
-    analysis = _Analysis(spec)
+    analysis = _Analysis(spec, receptive_fields=False, activations=False)  # the memory model is not read here
     analysis.run()  # validates the spec: shapes chain, fields are valid
     tree = Tree(spec, analysis.graph, analysis.shapes)
     blocks = Blocks(tree)

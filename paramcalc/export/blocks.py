@@ -112,11 +112,21 @@ class Blocks:
     def merge(self, classes: list[BlockClass], holes: dict[int, list[list[Hole | None]]]) -> list[BlockClass]:
         """Uses of a block whose structure is another's without some modules (a `when:` dropped them)
         join its class, where those modules are optional: built when a flag argument says so, called
-        when they exist. Returns the classes left."""
-        kept = list(classes)
+        when they exist. Returns the classes left. Only a class with more modules, of the same block,
+        forward signature and shape arguments can take another in (what fits() asks first): classes are
+        looked up by those, largest first, so uses that differ otherwise cost no comparison (4,096
+        structures of one block were 16 million comparisons)."""
+        larger: dict[tuple, list[BlockClass]] = {}
+        for cls in sorted(classes, key=lambda c: -len(c.body.init)):
+            larger.setdefault(self.join_key(cls.body, cls.definition), []).append(cls)
+        joined: set[int] = set()
         for small in sorted(classes, key=lambda c: len(c.body.init)):
-            for large in sorted(kept, key=lambda c: -len(c.body.init)):
-                if large is small or large.definition != small.definition or small.optional:
+            if small.optional:  # it took others in: it stays
+                continue
+            for large in larger[self.join_key(small.body, small.definition)]:
+                if len(large.body.init) <= len(small.body.init):
+                    break
+                if id(large) in joined:
                     continue
                 found = self.fits(small.body, large)
                 if found is None:
@@ -132,9 +142,15 @@ class Blocks:
                         aligned[position] = hole
                     holes[id(large)].append(aligned)
                 large.members += small.members
-                kept.remove(small)
+                joined.add(id(small))
                 break
-        return kept
+        return [c for c in classes if id(c) not in joined]
+
+    @staticmethod
+    def join_key(body: Body, definition: str) -> tuple:
+        """What a class must share with another to take it in: its block, forward's signature and the
+        number of shape arguments."""
+        return definition, body.signature, len(body.holes) - body.in_init
 
     def fits(self, body: Body, cls: BlockClass) -> tuple[list[str], list[int]] | None:
         """(the attributes `body` lacks, where each of its holes is in cls's) if body is cls's structure
@@ -179,6 +195,7 @@ class Blocks:
         args = [m.block.args or {} for m in cls.members if m.block is not None]
         params: dict[str, list[str]] = {}
         by_values: dict[tuple[str | None, ...], str] = {}
+        numbered: dict[str, int] = {}  # for unique()
         for i, hole in enumerate(cls.body.holes):
             column = [h[i] for h in holes]
             present = [h for h in column if h is not None]
@@ -196,12 +213,12 @@ class Blocks:
             if expression is None:
                 key = tuple(values)
                 if key not in by_values:
-                    by_values[key] = self.unique(hole, params)
+                    by_values[key] = self.unique(hole, params, numbered)
                     params[by_values[key]] = [v if v is not None else "None" for v in values]
                 expression = by_values[key]
             cls.subs.append(expression)
         for attribute, has in cls.optional.items():
-            cls.flags[attribute] = name = self.unique(Hole("", attribute), params)
+            cls.flags[attribute] = name = self.unique(Hole("", attribute), params, numbered)
             params[name] = [repr(h) for h in has]
         for name, texts in list(params.items()):  # [96] where another argument is 96: [channels]
             inner = [v[1:-1] for v in texts if v[:1] + v[-1:] == "[]"]
@@ -217,7 +234,7 @@ class Blocks:
     def from_args(values: list[str | None], args: list[dict], params: dict[str, list[str]]) -> str | None:
         """`name` or `name * k` for a block argument whose values give these (where a use has one), else None."""
         for name in args[0]:
-            if not plain(name) or name in GLOBALS or name[0].isupper():
+            if not plain(name) or name in GLOBALS or name[0].isupper() or name.startswith("__"):  # __class__: super()'s
                 continue
             given = [a.get(name) for a in args]
             if not all(type(v) in (int, float, str, bool) for v in given):
@@ -237,14 +254,17 @@ class Blocks:
         return None
 
     @staticmethod
-    def unique(hole: Hole, taken) -> str:
-        """An argument's name: the field's (out_channels), else with the attribute's (conv2_out_channels)."""
+    def unique(hole: Hole, taken, numbered: dict[str, int]) -> str:
+        """An argument's name: the field's (out_channels), else with the attribute's (conv2_out_channels);
+        numbered from the last number tried for its base (`taken` only grows)."""
         base = identifier(hole.label, "arg")
         if base in taken and hole.where:
             base = identifier(f"{hole.where}_{hole.label}", "arg")
         base = base if base not in GLOBALS and not base[0].isupper() else f"{base.lower()}_"
-        name, n = base, 1
+        n = numbered.get(base, 1)
+        name = base if n == 1 else f"{base}_{n}"
         while name in taken:
             n += 1
             name = f"{base}_{n}"
+        numbered[base] = n
         return name

@@ -3,8 +3,8 @@ loops) run in; each value in a variable, reused once its last reader has run."""
 
 from __future__ import annotations
 
-from ..layers.binding import Hole, Unexportable, Verbatim, q
-from .names import GLOBALS, identifier
+from ..layers.binding import Hole, Verbatim, q
+from .names import GLOBALS, identifier, refuse
 from .tree import Mod, Tree
 
 
@@ -69,13 +69,17 @@ class Forward:
         holder: dict[str, str] = {}  # variable -> the value it holds now
         used = set(GLOBALS)
 
+        numbered: dict[str, int] = {}  # base -> the last number tried: names that collide cost no search
+
         def fresh(hint: str) -> str:
             base = identifier(hint, "x")
             base = base if base not in GLOBALS else base + "_"
-            name, n = base, 1
+            n = numbered.get(base, 1)
+            name = base if n == 1 else f"{base}_{n}"
             while name in used:
                 n += 1
                 name = f"{base}_{n}"
+            numbered[base] = n
             used.add(name)
             return name
 
@@ -161,8 +165,8 @@ class Forward:
         if layer.torch_equal_batches:
             args = self.batched(node, args)
         expression = layer.torch_forward(args, in_shapes, out_shape)
-        if expression is None:
-            raise Unexportable(node.kind)
+        if expression is None:  # a kind with neither a module nor an expression for this use
+            raise refuse(f"kind '{node.kind}' has no PyTorch equivalent here", node)
         return expression
 
     def batched(self, node, args: list[str]) -> list[str]:

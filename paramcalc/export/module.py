@@ -63,15 +63,18 @@ class Module:
         for c in self.blocks.classes:
             variants[c.definition] = variants.get(c.definition, 0) + 1
         counts: dict[str, int] = {}
+        numbered: dict[str, int] = {}
         for c in self.blocks.classes:
             base = camel(c.definition, "Block")
             if variants[c.definition] > 1:
                 counts[c.definition] = counts.get(c.definition, 0) + 1
                 base = f"{base}_{counts[c.definition]}"
-            name, n = base, 1
+            n = numbered.get(base, 1)  # blocks whose names differ only in punctuation cost no search
+            name = base if n == 1 else f"{base}{n}"
             while name in taken:
                 n += 1
                 name = f"{base}{n}"
+            numbered[base] = n
             c.name = name
             taken.add(name)
         root = self.blocks.body(self.tree.root)

@@ -29,7 +29,7 @@ class Mod:
     inputs: list[str] = field(default_factory=list)  # values it reads from outside, in order of first read
     outputs: list[str] = field(default_factory=list)  # its values read outside (or network outputs)
     block: Block | None = None
-    group: int = -1  # class mode: its class (an index into _Writer.classes)
+    group: int = -1  # class mode: its class (an index into Blocks.classes)
     values: list[str] = field(default_factory=list)  # class mode: its constructor arguments' values
 
 
@@ -51,6 +51,7 @@ class Tree:
         self.root = self.build()
 
     def path(self, name: str, node) -> list[str]:
+        """A layer's name split into the attributes that reach it; refused where torch cannot hold one."""
         parts = name.split(".")
         for part in parts:
             if not part:
@@ -70,7 +71,8 @@ class Tree:
             try:
                 source = node.layer.torch_module([self.shapes[n] for n in node.inputs])
             except Unexportable:
-                raise refuse(f"kind '{node.kind}' has no PyTorch equivalent here", node) from None
+                why = f": {node.layer.unexportable}" if node.layer.unexportable else ""
+                raise refuse(f"kind '{node.kind}' has no PyTorch equivalent here{why}", node) from None
             self.sources[node.name] = source
             if source is not None and source.func in node.layer.torch_classes:
                 self.helpers.add(source.func)
@@ -96,10 +98,8 @@ class Tree:
         nodes = self.graph.nodes
         inside = {nodes[i].name for i in mod.indices}
         where = set(mod.indices)
-        for i in mod.indices:
-            for name in nodes[i].inputs:
-                if name not in inside and name not in mod.inputs:
-                    mod.inputs.append(name)
+        # in order of first read (a dict: a layer may read thousands)
+        mod.inputs = list(dict.fromkeys(name for i in mod.indices for name in nodes[i].inputs if name not in inside))
         mod.outputs = [
             nodes[i].name
             for i in mod.indices

@@ -8,12 +8,10 @@ validation, `paramcalc kinds` and the JSON Schema.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from ..errors import FieldError, ShapeError, describe
-
-if TYPE_CHECKING:
-    from .binding import Call
+from .binding import Call, Unexportable, call, kwargs
 
 Shape = tuple[int, ...]
 # What reach() returns: None, SAME, GLOBAL, or per trailing dim a Reach, SAME, GLOBAL or None
@@ -460,8 +458,6 @@ class Layer:
         """The nn.Module constructor call that builds this layer, or None for a kind that is an
         operation in forward (torch_forward) or a tensor (torch_tensor). The default: the kind's
         torch_name in nn with every field as a keyword (activations, dropouts, pads, ...)."""
-        from .binding import Unexportable, call, kwargs
-
         if self.torch_tensor or type(self).torch_forward is not Layer.torch_forward:
             return None
         name = self.torch_name

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from . import base  # (base imports this module: its names are read when a binding is made)
+
 # torch dtype for each `dtype` field value (its synonyms included)
 TORCH_DTYPES = {
     "float64": "float64",
@@ -156,8 +158,7 @@ def dtype(value: str | None) -> str:
 def kwargs(layer, first: tuple[str, ...] = ()) -> list[Kw]:
     """`key=value` for every field (positional `first` fields excluded); one at its default is marked so,
     and left out unless another use of the same block sets it."""
-    from .base import REQUIRED
-
+    required = base.REQUIRED
     out = []
     defaults = layer.defaults()
     for name in layer.fields():
@@ -165,7 +166,7 @@ def kwargs(layer, first: tuple[str, ...] = ()) -> list[Kw]:
             continue
         value = getattr(layer, name)
         default = defaults[name]
-        at_default = default is not REQUIRED and value == _normal(default, value)
+        at_default = default is not required and value == _normal(default, value)
         aka = layer.fields()[name].aka  # a field's first synonym is PyTorch's name for it
         key = aka[0] if aka else name
         if name == "dtype":

@@ -107,7 +107,7 @@ class Scale(Layer):
     formulas = {"output": "same as input", **NONE}
 
     def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
-        return f"{args[0]} * {self.by!r}"
+        return f"{args[0]} * {q(self.by)}"  # q: .inf is float("inf")
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
@@ -125,7 +125,7 @@ class Concat(Layer):
     kind, torch_name, primary, arity = "concat", "torch.cat", "dim", (2, None)
     formulas = {"output": "inputs' shape with dim summed", **NONE}
 
-    torch_equal_batches = True
+    torch_equal_batches = True  # torch.cat does not broadcast: a parameter's batch of 1 is expanded
 
     def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
         return f"torch.cat([{', '.join(args)}], dim={q(self.dim)})"

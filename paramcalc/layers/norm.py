@@ -26,6 +26,7 @@ from .base import (  # for annotations
 )
 from .binding import Call, call, hole, kwargs
 
+# The class export writes for layernorm2d: torchvision's, which the exported module cannot import.
 LAYER_NORM_2D = '''
 
 class LayerNorm2d(nn.LayerNorm):
