@@ -908,3 +908,13 @@ def test_bytes_that_are_not_text_are_located(tmp_path):
         path.write_bytes(data)
         result = invoke("analyze", path)
         assert result.exit_code == 2 and f"{path}{words}" in result.stderr
+
+
+def test_usage_errors_echo_file_names_escaped(tmp_path):
+    """`paramcalc analyze specs/*.yaml` with two files: the usage error names the second, which a
+    pull request chose."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [4]\nlayers: [relu]\n")
+    result = invoke("analyze", spec, tmp_path / "x ##[error]forged.yaml")
+    assert result.exit_code == 2 and "x ##\\u005berror]forged.yaml" in result.stderr
+    assert no_workflow_command(result.stdout + result.stderr)
