@@ -26,6 +26,16 @@ class _Group(typer.core.TyperGroup):
             fail(SpecError("out of memory: the input asks for more memory than this machine has"))
         except RecursionError:
             fail(SpecError("the input nests too deeply to be read (Python's recursion limit)"))
+        except typer.TyperException as e:  # a usage error echoes arguments: maybe a pull request's file names
+            from .escape import workflow_lines
+
+            if isinstance(getattr(e, "message", None), str):
+                e.message = workflow_lines(e.message)  # type: ignore[attr-defined]
+            raise
+        except RuntimeError as e:  # torch's allocator says it in a RuntimeError (an input of 30 GB)
+            if "can't allocate memory" not in str(e) and "out of memory" not in str(e):
+                raise
+            fail(SpecError(f"out of memory: {str(e).splitlines()[0][:300]}"))
 
 
 app = typer.Typer(

@@ -342,10 +342,19 @@ def read_text(path: str) -> tuple[str, str]:
     if len(data) > MAX_BYTES:
         raise SpecError(f"{cut(source, 160)}: larger than {MAX_BYTES // 2**20} MiB; not a spec")
     if b"\0" in data:
-        raise SpecError(f"{cut(source, 160)}: is a binary file (it contains NUL bytes), not a YAML spec")
+        raise SpecError(
+            "a NUL byte: this is a binary file, not a YAML spec", _byte_loc(data, data.index(b"\0"), source)
+        )
     try:
         return data.decode("utf-8-sig"), source  # a BOM is fine, and dropped
     except UnicodeDecodeError as e:
         raise SpecError(
-            f"{cut(source, 160)}: is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+            f"byte 0x{data[e.start]:02x} (offset {e.start}) is not UTF-8 text; a spec is UTF-8",
+            _byte_loc(data, e.start, source),
         ) from None
+
+
+def _byte_loc(data: bytes, offset: int, source: str) -> Loc:
+    """Where a byte of a file is, as line and column (characters, as an editor counts them)."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    return Loc(source, data.count(b"\n", 0, offset) + 1, len(data[start:offset].decode("utf-8", "replace")) + 1)

@@ -75,6 +75,20 @@ INJECTIONS = [
     "é",
     "×",
     "\ufeff",
+    # the runner's older command form, anywhere in a line, and through ignorable characters
+    "##[error]FORGED",
+    "x ##[set-output name=verdict;]pass",
+    "##[stop-commands]tok",
+    "#\u034f#[warning]FORGED",
+    "#\u200b#[add-mask]x",
+    "\u034f::error::FORGED",
+    # Mermaid directives and comments, Markdown mentions
+    "%%{init: {'securityLevel': 'loose'}}%%",
+    "%%{init:{'theme':'dark'}}%%",
+    "%%",
+    "@octocat",
+    "@org/team",
+    "a\\|<img/src=x/onerror=alert(1)>",
 ]
 
 YAML_TOKENS = [
@@ -618,6 +632,146 @@ def family_names(rng):
     return args, files
 
 
+def _hostile_spec(rng) -> tuple[str, dict[str, bytes]]:
+    """A spec to render: hostile names (as family_names makes them), or a mutated zoo spec."""
+    if rng.random() < 0.6:
+        files = family_names(rng)[1]
+        return "{dir}/" + next(name for name in files if name != "old.yaml"), files
+    base = (ROOT / "specs" / f"{rng.choice(BASE_SPECS)}.yaml").read_text()
+    return "{spec}", {"spec.yaml": _mutate(rng, base).encode("utf-8", "surrogatepass")}
+
+
+def family_pictures(rng):
+    """Every text format a spec's names reach: Mermaid, DOT, Markdown (and the table, CSV, JSON)."""
+    spec, files = _hostile_spec(rng)
+    fmt = rng.choice(["mermaid", "mermaid", "dot", "markdown", "md", "table", "csv", "json"])
+    return ["analyze", spec, "-f", fmt] + (["-d", "1"] if rng.random() < 0.3 else []), files
+
+
+def family_export(rng):
+    """`export`: the Python it writes must compile, whatever the names."""
+    if rng.random() < 0.5:
+        spec, files = _hostile_spec(rng)
+    else:
+        spec, files = "{spec}", family_expressions(rng)[1]
+    return ["export", spec], files
+
+
+def family_memory(rng):
+    spec, files = _hostile_spec(rng)
+    flags = []
+    for _ in range(rng.randint(0, 3)):
+        flags += rng.choice(
+            [
+                ["--inference"],
+                ["--batch", rng.choice(["1", "64", "0", "99999999999999999999"])],
+                ["--precision", rng.choice(["bf16-mixed", "fp16", "int3", "fp32"])],
+                ["--optimizer", rng.choice(["adamw", "sgd", "x##[error]y"])],
+                ["--zero", rng.choice(["1", "3", "9"]), "--devices", rng.choice(["8", "0"])],
+                ["--kv-cache", rng.choice(["1024", "0"])],
+                ["--checkpoint"],
+            ]
+        )
+    return ["memory", spec, *flags, "-f", rng.choice(["table", "json"])], files
+
+
+HF_KEYS = {
+    "hidden_size": [64, 4096, 4095, 0, -1, 10**12, 2**21, "4096", 1.5, None, [64], True],
+    "num_attention_heads": [8, 32, 5, 0, 10**6, "8", None],
+    "num_key_value_heads": [8, 4, 3, None],
+    "head_dim": [8, 128, None, 0],
+    "num_hidden_layers": [1, 2, 10**5, 0, None],
+    "intermediate_size": [256, 10**15, 11008, None, {"a": 1}],
+    "vocab_size": [100, 32000, 10**12, 2**24 + 1, None],
+    "max_position_embeddings": [64, 10**12, 2048, None],
+    "rms_norm_eps": [1e-6, 0, -1, 2, "1e-6", True],
+    "layer_norm_eps": [1e-12, 1e400, 0.5],
+    "hidden_act": ["silu", "gelu", "nope", ["silu"], {"a": "b"}, 3, "##[error]x"],
+    "tie_word_embeddings": [True, False, "yes", 1],
+    "n_embd": [64, 65, 10**9],
+    "n_head": [4, 3],
+    "n_layer": [2],
+    "n_positions": [32, 10**12],
+    "d_model": [64],
+    "d_kv": [8],
+    "num_heads": [8],
+    "d_ff": [128],
+    "num_layers": [2],
+    "feed_forward_proj": ["relu", "gated-gelu", ["x"]],
+    "image_size": [32, 33],
+    "patch_size": [8, 0],
+    "id2label": [{"0": "a"}, [1], "x"],
+}
+HF_TYPES = ["llama", "mistral", "qwen2", "gemma", "gpt2", "bert", "t5", "vit", "llamma", ["llama"], None, 3, "@octocat"]
+
+
+def family_hf(rng):
+    """`import hf` on hostile configs: types, sizes, nesting, number syntax, file kinds."""
+    shape = rng.random()
+    if shape < 0.65:
+        config = {"model_type": rng.choice(HF_TYPES)}
+        for key in rng.sample(list(HF_KEYS), rng.randint(3, 12)):
+            config[key] = rng.choice(HF_KEYS[key])
+        text = json.dumps(config)
+        if rng.random() < 0.3:  # number syntax JSON allows (and some it does not)
+            text = text[:-1] + ', "x": ' + rng.choice(["1e999", "NaN", "-Infinity", "9" * 5000, "1" * 19]) + "}"
+        data = text.encode()
+    elif shape < 0.75:
+        depth = rng.choice([10, 33, 5000, 200000])
+        data = ('{"model_type": "llama", "a": ' + "[" * depth + "]" * depth + "}").encode()
+    elif shape < 0.85:
+        data = _mutate(
+            rng,
+            json.dumps(
+                {"model_type": "gpt2", "n_embd": 64, "n_head": 4, "n_layer": 2, "n_positions": 32, "vocab_size": 100},
+                indent=1,
+            ),
+        ).encode("utf-8", "surrogatepass")
+    else:
+        data = rng.choice([b"", b"[]", b"null", b"\xff\xfe{}", b'{"model_type": "llama"' + b" " * 10, b"\0{}"])
+    files = {"config.json": data}
+    if rng.random() < 0.05:
+        files = {"@huge:config.json": b""}
+    seq = ["--seq", rng.choice(["16", "0", str(2**24 + 1), "99999999999999999999"])] if rng.random() < 0.3 else []
+    return ["import", "hf", "{dir}/config.json", *seq], files
+
+
+TORCH_MODULE = """import torch
+from pathlib import Path
+
+Path("RAN_%s").write_text("the working directory's module ran")
+
+
+def build():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.ReLU())
+"""
+
+
+def family_torch(rng):
+    """`verify` and `import torch` with the working directory's own modules: a dotted MODULE never
+    runs one (it writes RAN_dotted if it does); a path does. Inputs as large as a spec may state."""
+    name = rng.choice(["torchvision", "m", "models"])
+    files = {
+        f"{name}.py": (TORCH_MODULE % "dotted").encode(),
+        "local.py": (TORCH_MODULE % "path").encode(),
+    }
+    if name == "torchvision":  # a package, as a pull request would add it
+        files["torchvision/__init__.py"] = files.pop("torchvision.py")
+    target = rng.choice([f"{name}:build", f"{name}.sub:build", "./local.py:build", "local.py:build", "local.py:nope"])
+    shape = rng.choice(["3x8x8", "3x50000x50000", "3x1000000x1000000"])
+    stated = rng.choice([shape, "3x8"])  # a spec may state an input the model cannot take
+    spec = (
+        "input: ["
+        + stated.replace("x", ", ")
+        + "]\nlayers:\n  - conv2d: {out: 4, kernel: 1, name: '0'}\n  - relu: {name: '1'}\n"
+    )
+    files["spec.yaml"] = spec.encode()
+    if rng.random() < 0.5:
+        return ["verify", "{spec}", target] + (["-f", "json"] if rng.random() < 0.3 else []), files
+    # (an input the model cannot take, such as 3x8, makes torch.fx's shape pass print a traceback)
+    return ["import", "torch", target, "-i", shape], files
+
+
 FAMILIES = [
     family_yaml_mutation,
     family_random_yaml,
@@ -627,6 +781,11 @@ FAMILIES = [
     family_diff,
     family_paths,
     family_names,
+    family_pictures,
+    family_export,
+    family_memory,
+    family_hf,
+    family_torch,
 ]
 
 
@@ -663,6 +822,7 @@ def _materialise(case: dict, directory: Path) -> list[str]:
             with open(directory / name[6:], "wb") as f:
                 f.truncate(10 * 2**20 + 1)
         else:
+            (directory / name).parent.mkdir(parents=True, exist_ok=True)
             (directory / name).write_bytes(data)
     places = {"{spec}": str(directory / "spec.yaml"), "{old}": str(directory / "old.yaml"), "{dir}": str(directory)}
     args = []
@@ -691,6 +851,12 @@ def worker(directory: str) -> None:
         raise _Timeout()
 
     signal.signal(signal.SIGPROF, alarm)  # CPU time, so a loaded machine does not make hangs
+    try:  # torch's import and its meta device's first use take seconds: not a case's time
+        import torch
+
+        torch.ones(1, device="meta") + 1
+    except ImportError:
+        pass
     runner = CliRunner()
     work = Path(directory)
     out = sys.__stdout__
@@ -723,6 +889,7 @@ def worker(directory: str) -> None:
         html = ""
         if "--save-html" in args and code == 0:
             html = Path(args[args.index("--save-html") + 1]).read_text()
+        extra = _after(args, code, stdout, work)
         out.write(
             json.dumps(
                 {
@@ -733,11 +900,36 @@ def worker(directory: str) -> None:
                     "stderr": stderr[-20_000:],
                     "problem": problem,
                     "html_injected": bool(re.search(r"<img|<a |href=", html)),
+                    **extra,
                 }
             )
             + "\n"
         )
         out.flush()
+
+
+def _after(args: list[str], code, stdout: str, work: Path) -> dict:
+    """What only the worker can see: whether exported Python compiles, whether an imported spec
+    analyzes, whether a module of the working directory ran that was not named as a path."""
+    found: dict = {}
+    if args[0] == "export" and code == 0:
+        try:
+            compile(stdout, "exported.py", "exec")
+        except (SyntaxError, ValueError) as e:
+            found["export_error"] = f"{type(e).__name__}: {e}"[:300]
+    if args[:2] == ["import", "hf"] and code == 0:
+        from paramcalc import SpecError, analyze, parse_spec
+
+        try:
+            analyze(parse_spec(stdout, "imported.yaml"))
+        except SpecError as e:
+            found["import_error"] = str(e)[:300]
+    if (work / "RAN_dotted").exists():
+        found["cwd_module_ran"] = True
+    for name, module in list(sys.modules.items()):  # a path's module is cached by its name: not for the next case
+        if str(getattr(module, "__file__", "") or "").startswith(str(work)):
+            del sys.modules[name]
+    return found
 
 
 # ------------------------------------------------------------------ checking a result
@@ -747,6 +939,57 @@ _OWN_ANNOTATION = re.compile(
     r"(?:over budget|expectation failed|invalid spec|warning)::[^\n]*"
 )
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# What .NET's culture-aware search skips (paramcalc.escape has the same list, written independently here).
+_IGNORABLE = re.compile(
+    "[\x01-\x08\x0e-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8]"
+)
+_MENTION = re.compile(r"(?<![\w`\\])@[A-Za-z0-9]")
+# Errors about a file as a whole (not its content), which have no line to name
+_FILE_LEVEL = (
+    "no such file",
+    "not a file",
+    "is a named pipe",
+    "is a device",
+    "is a directory",
+    "larger than",
+    "cannot read",
+    "not a valid file name",
+    "symlink",
+    "cannot write",
+)
+
+
+def _unsafe_pictures(args: list[str], code, stdout: str) -> list[str]:
+    """No Mermaid directive or comment from a spec; no Markdown mention outside code."""
+    found = []
+    if code == 0 and "mermaid" in args and "%%" in stdout:
+        found.append("Mermaid directive or comment (%%) in the output")
+    if code in (0, 1) and ("markdown" in args or "md" in args):
+        outside_code = re.sub(r"(`+).*?\1", "", stdout)
+        mention = _MENTION.search(outside_code)
+        if mention:
+            found.append(f"Markdown mention outside code: {outside_code[mention.start() : mention.start() + 40]!r}")
+    return found
+
+
+def _unlocated(args: list[str], code, stdout: str, stderr: str) -> list[str]:
+    """An error about a spec's content names its file, line and column (issue 23: 706 of 50,000 did not)."""
+    if code != 2 or args[0] not in ("analyze", "check", "diff", "memory", "export") or "-i" in args:
+        return []
+    if args[0] == "memory" and len(args) > 4:  # its settings' errors are about flags, not the spec
+        return []
+    if args[0] == "check":
+        if "-f" in args and args[args.index("-f") + 1] != "table":
+            return []
+        messages = [line[len("INVALID  ") :] for line in stdout.split("\n") if line.startswith("INVALID  ")]
+    else:
+        messages = [stderr.split("\n")[0][len("error: ") :]] if stderr.startswith("error: ") else []
+    return [
+        f"error naming no file:line:col: {m[:100]!r}"
+        for m in messages
+        if not re.match(r".+?:\d+:\d+: ", m) and not m.startswith("--") and not any(w in m for w in _FILE_LEVEL)
+    ]
 
 
 def violations(result: dict) -> list[str]:
@@ -774,9 +1017,20 @@ def violations(result: dict) -> list[str]:
         if raw:
             found.append(f"raw control character(s) {raw!r} in {name}")
         for line in text.split("\n"):
-            stripped = line.lstrip()
+            stripped = _IGNORABLE.sub("", line).lstrip()  # as the runner's culture-aware search reads it
             if stripped.startswith("::") and not (name == "stdout" and _OWN_ANNOTATION.fullmatch(stripped)):
                 found.append(f"workflow command in {name}: {stripped[:80]!r}")
+            if "##[" in _IGNORABLE.sub("", line):
+                found.append(f"workflow command (##[) in {name}: {line[:80]!r}")
+    found += _unsafe_pictures(args, code, stdout) + _unlocated(args, code, stdout, stderr)
+    for key, what in (
+        ("export_error", "exported Python does not compile"),
+        ("import_error", "imported spec does not analyze"),
+    ):
+        if result.get(key):
+            found.append(f"{what}: {result[key]}")
+    if result.get("cwd_module_ran"):
+        found.append("a module of the working directory ran without being named as a path")
     if command == "analyze" and "csv" in args and code == 0:
         import csv
         import io
@@ -914,7 +1168,11 @@ class _Driver:
     def finish(self):
         self.done = True
         if self.proc and self.proc.poll() is None:
-            self.proc.wait(timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # its cases are all answered: a slow exit is not a finding
+                self.proc.kill()
+                self.proc.wait()
 
     def close(self):
         if self.proc and self.proc.poll() is None:

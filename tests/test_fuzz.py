@@ -36,3 +36,26 @@ def test_the_fuzzer_catches_what_it_is_for():
     assert fuzz.violations({**ok, "args": ["analyze", "x", "-f", "csv"], "stdout": csv_out})
     own = "::error file=a.yaml,line=3,col=5,title=paramcalc%3A invalid spec::unknown field 'x::error::y'\n"
     assert fuzz.violations({**ok, "args": ["check", "a.yaml", "-f", "github"], "exit": 2, "stdout": own}) == []
+
+
+def test_the_fuzzer_catches_the_new_surfaces():
+    """Issue 23's checks: the older workflow-command form anywhere (through invisible characters),
+    Mermaid directives, Markdown mentions, errors without a place, exported Python that does not
+    compile, a module of the working directory that ran."""
+    ok = {"args": ["analyze", "x.yaml"], "exit": 0, "stdout": "fine\n", "stderr": "", "problem": None}
+    assert fuzz.violations({**ok, "stdout": "name ##[set-output name=x;]y\n"})
+    assert fuzz.violations({**ok, "stderr": "error: a #\u034f#[error]b\n", "exit": 2, "stdout": ""})
+    assert fuzz.violations({**ok, "stdout": "\u034f::error::x\n"})
+    assert fuzz.violations({**ok, "stdout": "name ##\\u005bset-output]y\n"}) == []
+    mermaid = {**ok, "args": ["analyze", "x.yaml", "-f", "mermaid"]}
+    assert fuzz.violations({**mermaid, "stdout": 'n1["%%{init: {}}%%"]\n'})
+    assert fuzz.violations({**mermaid, "stdout": 'n1["#37;#37;{init: {}}#37;#37;"]\n'}) == []
+    markdown = {**ok, "args": ["analyze", "x.yaml", "-f", "markdown"]}
+    assert fuzz.violations({**markdown, "stdout": "### hi @octocat\n"})
+    assert fuzz.violations({**markdown, "stdout": "### hi `@`octocat and `@org/team`, a@b\n"}) == []
+    error = {**ok, "exit": 2, "stdout": ""}
+    assert fuzz.violations({**error, "stderr": "error: layer 'x' is wrong\n"})
+    assert fuzz.violations({**error, "stderr": "error: x.yaml:3:5: layer 'x' is wrong\n"}) == []
+    assert fuzz.violations({**error, "stderr": "error: x.yaml: no such file\n"}) == []
+    assert fuzz.violations({**ok, "args": ["export", "x.yaml"], "export_error": "SyntaxError: x"})
+    assert fuzz.violations({**ok, "cwd_module_ran": True})

@@ -562,3 +562,359 @@ def test_a_file_name_with_control_characters_is_escaped_everywhere(tmp_path):
         out = run_cli("analyze", str(path), "-f", fmt).stdout
         assert "\x1b" not in out and "\x07" not in out
     assert "\x1b" not in run_cli("check", str(tmp_path)).stdout
+
+
+# ------------------------------------------------------------------ round 3 (issue 23): the new surfaces
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IGNORABLE = "\u034f"  # printable to Python, skipped by the runner's culture-aware search
+
+
+def invoke(*args):
+    """The CLI in this process (typer's runner): stdout, stderr and the exit code."""
+    from typer.testing import CliRunner
+
+    from paramcalc.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    return result
+
+
+def no_workflow_command(text: str) -> bool:
+    """No line holds `##[` (anywhere) or starts with `::`, read as the runner reads them."""
+    for line in text.replace(IGNORABLE, "").replace("\u200b", "").splitlines():
+        if "##[" in line or line.lstrip().startswith("::"):
+            return False
+    return True
+
+
+def test_the_older_workflow_command_form_is_broken_anywhere():
+    # actions/runner src/Runner.Common/ActionCommand.cs: TryParse finds "##[" anywhere in a line
+    # (a culture-aware IndexOf, which skips ignorable characters); TryParseV2 wants "::" first.
+    assert escape.workflow_lines("demo ##[set-output name=v;]pass") == "demo ##\\u005bset-output name=v;]pass"
+    assert escape.workflow_lines("###[x]") == "###\\u005bx]"
+    assert escape.workflow_lines(f"#{IGNORABLE}#[x]") == f"#{IGNORABLE}#\\u005bx]"
+    assert escape.workflow_lines(f"{IGNORABLE}::error::x") == f"{IGNORABLE}\\::error::x"
+    assert escape.workflow_lines("# [x] #x [") == "# [x] #x ["  # nothing else changes
+    import json
+
+    assert json.loads(escape.workflow_anywhere(json.dumps("a ##[error]b"))) == "a ##[error]b"  # JSON keeps it
+
+
+HASH_SPEC = """name: "demo ##[set-output name=verdict;]pass"
+input: [3, 8, 8]
+layers:
+  - conv2d: {out: 4, kernel: 1, name: "c##[add-mask]x"}
+  - relu: {name: "r#\u034f#[stop-commands]t"}
+  - flatten
+  - linear: 2
+"""
+
+
+def test_no_output_of_any_command_holds_a_workflow_command(tmp_path):
+    """Every command and format, with a spec's name, a layer's name, a file's name and a message
+    saying `##[`; JSON keeps the values."""
+    import json
+
+    spec = tmp_path / "a##[error]b.yaml"
+    spec.write_text(HASH_SPEC)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('input: [4]\nlayers:\n  - "relu ##[error]x"\n')
+    runs = [("analyze", spec, "-f", fmt) for fmt in ("table", "json", "csv", "markdown", "mermaid", "dot")]
+    runs += [("check", spec), ("check", spec, "-f", "github"), ("check", spec, "-f", "json"), ("check", bad)]
+    runs += [("memory", spec), ("memory", spec, "-f", "json"), ("export", spec), ("analyze", bad)]
+    runs += [("diff", bad, spec), ("diff", spec, spec, "--all", "-f", "md"), ("diff", spec, spec, "-f", "json")]
+    for args in runs:
+        result = invoke(*args)
+        assert result.exit_code in (0, 1, 2), args
+        assert no_workflow_command(result.stdout + result.stderr), (args, result.stdout + result.stderr)
+    assert "unknown layer kind 'relu ##\\u005berror]x'" in invoke("analyze", bad).stderr
+    report = json.loads(invoke("analyze", spec, "-f", "json").stdout)
+    assert report["name"] == "demo ##[set-output name=verdict;]pass"
+    assert [row["name"] for row in report["layers"]][:2] == ["c##[add-mask]x", "r#\u034f#[stop-commands]t"]
+
+
+def test_python_m_paramcalc_imports_nothing_from_the_working_directory(tmp_path):
+    for name in ("yaml", "typer", "rich"):
+        (tmp_path / f"{name}.py").write_text("raise SystemExit('the working directory was imported')\n")
+    (tmp_path / "s.yaml").write_text("input: [4]\nlayers: [relu]\n")
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    result = subprocess.run(
+        [sys.executable, "-m", "paramcalc", "analyze", "s.yaml", "-f", "json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and "working directory" not in result.stderr, result.stderr
+
+
+def test_installed_only_takes_the_working_directory_off_sys_path(tmp_path, monkeypatch):
+    from paramcalc import factory
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", ".", str(tmp_path), "/usr/lib/python3/site", "src"])
+    with factory.installed_only():
+        assert sys.path == ["/usr/lib/python3/site", "src"]
+    assert sys.path == ["", ".", str(tmp_path), "/usr/lib/python3/site", "src"]
+    assert factory.is_path("models.py") and factory.is_path("./m") and not factory.is_path("torchvision.models")
+
+
+LOCAL_MODEL = """import pathlib
+import torch
+
+pathlib.Path("RAN").write_text("the working directory's module ran")
+
+
+def build():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.ReLU())
+"""
+
+
+def test_a_dotted_module_never_runs_from_the_working_directory_a_path_does(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "localmodels.py").write_text(LOCAL_MODEL)
+    (tmp_path / "torchvision").mkdir()
+    (tmp_path / "torchvision" / "__init__.py").write_text(LOCAL_MODEL)
+    (tmp_path / "s.yaml").write_text("input: [3, 8, 8]\nlayers:\n  - conv2d: {out: 4, kernel: 1, name: '0'}\n")
+    for target in ("localmodels:build", "torchvision.models:resnet18"):
+        for args in (("verify", "s.yaml", target), ("import", "torch", target, "-i", "3x8x8")):
+            result = run_cli(*args, env={**os.environ, "PYTHONPATH": ROOT})
+            assert result.returncode == 2 and not (tmp_path / "RAN").exists(), result.stderr
+    hinted = run_cli("verify", "s.yaml", "localmodels:build", env={**os.environ, "PYTHONPATH": ROOT}).stderr
+    assert "named as a path: localmodels.py" in hinted
+    named = invoke("verify", "s.yaml", "./localmodels.py:build")
+    assert named.exit_code == 0 and (tmp_path / "RAN").exists(), named.stdout + named.stderr
+
+
+def test_verify_runs_a_huge_input_on_the_meta_device(tmp_path, monkeypatch):
+    """An input of 3x50000x50000 (30 GB of float32) is compared without being allocated."""
+    pytest.importorskip("torch")
+    import resource
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text(LOCAL_MODEL)
+    (tmp_path / "s.yaml").write_text(
+        "input: [3, 50000, 50000]\nlayers:\n  - conv2d: {out: 4, kernel: 1, name: '0'}\n  - relu: {name: '1'}\n"
+    )
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "paramcalc", "verify", "s.yaml", "m.py:build"],
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("ok: "), result.stderr
+
+
+def test_allocation_failures_are_exit_2(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from paramcalc import verify
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text(LOCAL_MODEL)
+    (tmp_path / "s.yaml").write_text("input: [3, 8, 8]\nlayers:\n  - conv2d: {out: 4, kernel: 1, name: '0'}\n")
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 30000000000 bytes")
+
+    monkeypatch.setattr(verify, "MAX_REAL_INPUT", 2**62)
+    monkeypatch.setattr(torch, "randn", refuse)
+    result = invoke("verify", "s.yaml", "m.py:build")
+    assert result.exit_code == 2 and result.stderr.startswith("error: ") and "allocate" in result.stderr
+
+
+@pytest.mark.parametrize("error", [MemoryError, RecursionError])
+def test_memory_and_recursion_errors_anywhere_are_exit_2(monkeypatch, error):
+    import paramcalc
+
+    def fail(*args, **kwargs):
+        raise error()
+
+    monkeypatch.setattr(paramcalc, "load_spec", fail)
+    result = invoke("analyze", "specs/lenet5.yaml")
+    assert result.exit_code == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: ") and ("memory" in result.stderr or "nests" in result.stderr)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("round(4, -10**17)", 0),  # would compute 10**(10**17)
+        ("round(1555, -2)", 1600),
+        ("round(7, -40)", 0),
+        ("'%5d' % w", "    8"),
+        ("'%%d' % []", "%d"),
+        ("[0] * 1000", [0] * 1000),
+    ],
+)
+def test_expressions_bounded_before_they_compute_still_compute(text, value):
+    assert expressions.evaluate(text, {"w": 8}, LOC, ()) == value
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("'%1000000000d' % w", "width or precision of 1000000000"),
+        ("'%1001d' % w", "width or precision of 1001"),
+        ("'%.5000f' % 1.5", "width or precision of 5000"),
+        ("'%*d' % [10**9, w]", "width or precision of *"),
+        ("[[[]] * 1000] * 1000", "more than 1,000 items"),
+        ("[[0] * 999] * 2", "more than 1,000 items"),
+        ("'%s' % [[1] * 500]", "string longer than 1,000"),
+    ],
+)
+def test_expressions_that_cost_more_than_their_operands_are_refused(text, words):
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match=words.replace("*", r"\*")):
+        expressions.evaluate(text, {"w": 8}, LOC, ())
+    assert time.perf_counter() - start < 1
+
+
+def test_mermaid_has_no_directive_or_comment_from_a_spec():
+    from paramcalc.render.mermaid import render_mermaid
+
+    report = analyze(
+        parse_spec(
+            "name: \"x %%{init: {'securityLevel': 'loose'}}%%\"\ninput: [4]\nlayers:\n"
+            "  - relu: {name: \"%%{init:{'theme':'dark'}}%%\"}\n",
+            "t.yaml",
+        )
+    )
+    out = render_mermaid(report)
+    assert "%" not in out
+    assert "#37;#37;{init:{'theme':'dark'}}#37;#37;" in out  # an entity, which Mermaid shows as %
+    assert 'title: "x \\u0025\\u0025{init:' in out  # a YAML escape, which the title decodes
+
+
+def test_markdown_mentions_nobody_and_a_pipe_cannot_end_a_code_span():
+    import re
+
+    assert escape.markdown("@octocat and @org/team") == "`@`octocat and `@`org/team"
+    # GFM reads `\\` as an escaped backslash, so `\\|` would end the cell: a backslash run before a
+    # pipe is doubled, leaving the pipe escaped
+    assert escape.markdown_code("a\\|<img/src=x>") == "`a\\\\\\|<img/src=x>`"
+    report = analyze(parse_spec('name: "@octocat"\ninput: [4]\nlayers:\n  - relu: {name: "@org/team"}\n', "t"))
+    from paramcalc.render.markdown import render_markdown
+
+    out = render_markdown(report)
+    assert not re.search(r"(?<![\w`\\])@[a-z]", re.sub(r"(`+).*?\1", "", out))
+
+
+def test_diff_markdown_holds_no_raw_html(tmp_path):
+    import re
+
+    old, new = tmp_path / "o.yaml", tmp_path / "n.yaml"
+    old.write_text('input: [4]\nlayers:\n  - relu: {name: "a\\\\|<img/src=x/onerror=alert(1)>"}\n')
+    new.write_text('input: [4]\nlayers:\n  - linear: {out: 4, name: "a\\\\|<img/src=x/onerror=alert(1)>"}\n')
+    out = invoke("diff", old, new, "-f", "md").stdout
+    for row in (line for line in out.splitlines() if line.startswith("| ~")):
+        cells = re.split(r"(?<!\\)\|", re.sub(r"\\\\", "", row))  # GFM's split: escaped backslashes first
+        assert len(cells) == 9 and "<img" not in re.sub(r"(`+).*?\1", "", row)
+
+
+def hf_config(tmp_path, text: str) -> str:
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    return str(path)
+
+
+LLAMA = '{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 1, '
+LLAMA += '"intermediate_size": 128, "vocab_size": 100'
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nests deeper than 32 levels"),
+        ('{"a": ' + "[" * 33 + "]" * 33 + "}", "nests deeper than 32 levels"),
+        ('{"vocab_size": ' + "9" * 5000 + "}", "an integer of 5,000 digits"),
+        ('{"model_type": "llama", "rms_norm_eps": NaN}', "NaN is not JSON"),
+        (LLAMA + ', "rms_norm_eps": 1e999}', "'rms_norm_eps' expects a finite number, found inf"),
+        (LLAMA + ', "rms_norm_eps": 0}', "'rms_norm_eps' expects a number above 0 up to 1"),
+        (LLAMA + ', "hidden_act": ["silu"]}', "'hidden_act' expects a name (a short string), found ['silu']"),
+        ('{"model_type": {"a": 1}}', "'model_type' expects a name (a short string), found a mapping"),
+        (LLAMA.replace('"hidden_size": 64', '"hidden_size": 65') + "}", "is not a multiple of the number of"),
+        (LLAMA + ', "vocab_size": 1000000000000}', "'vocab_size' expects a positive integer up to 16,777,216"),
+        (LLAMA + ', "intermediate_size": 1000000000000000}', "'intermediate_size' expects a positive integer up to"),
+        (LLAMA + ', "max_position_embeddings": 1000000000000}', "'max_position_embeddings' expects a positive"),
+        (LLAMA + ', "tie_word_embeddings": "yes"}', "'tie_word_embeddings' expects true or false"),
+        ('{"model_type": "llama",\n "x": ,}', "config.json:2:7: not JSON"),
+    ],
+)
+def test_hostile_hf_configs_are_one_message(tmp_path, text, words):
+    from paramcalc.importers.hf import import_hf
+
+    with pytest.raises(SpecError) as e:
+        import_hf(hf_config(tmp_path, text))
+    assert words in str(e.value)
+
+
+def test_hf_config_edges_still_import(tmp_path):
+    from paramcalc.importers.hf import import_hf
+
+    head_dim = LLAMA.replace('"hidden_size": 64', '"hidden_size": 65') + ', "head_dim": 16}'
+    for text in (LLAMA + "}", head_dim, '{"a": ' + "[" * 31 + "]" * 31 + ", " + LLAMA[1:] + "}"):
+        assert "name: llama" in import_hf(hf_config(tmp_path, text), 16)
+    with pytest.raises(SpecError, match="--seq 16,777,217 is above the limit"):
+        import_hf(hf_config(tmp_path, LLAMA + "}"), 2**24 + 1)
+
+
+def test_a_huge_hf_config_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from paramcalc.importers import hf_config as reader
+    from paramcalc.importers.hf import import_hf
+
+    path = tmp_path / "config.json"
+    with open(path, "wb") as f:
+        f.truncate(2**30)  # sparse: 1 GiB that takes no disk
+
+    def no_read(*args):
+        raise AssertionError("read before its size was checked")
+
+    monkeypatch.setattr(reader.os, "read", no_read)
+    with pytest.raises(SpecError, match="1,073,741,824 bytes, larger than 1 MiB"):
+        import_hf(str(path))
+    result = invoke("import", "hf", tmp_path)
+    assert result.exit_code == 2 and "is not a file (a directory)" in result.stderr
+
+
+def test_a_list_used_as_a_layer_is_a_located_message():
+    text = "input: [4]\nblocks:\n  b:\n    args: {act: [relu]}\n    layers:\n      - $act\nlayers:\n  - b\n"
+    assert error_of(text).startswith("t.yaml:6:9: a layer's kind is a name, found ['relu'] (a list)")
+
+
+@pytest.mark.parametrize("scale", [".nan", ".inf", "-.inf", "[1, .nan]", "0", "-2"])
+def test_upsample_scales_that_are_not_positive_and_finite_are_refused(scale):
+    message = error_of(spec(f"  - upsample: {{scale: {scale}}}\n", head="input: [3, 8, 8]\n"))
+    assert "field 'scale' expects positive finite numbers" in message and message.startswith("t.yaml:3:")
+
+
+def test_bytes_that_are_not_text_are_located(tmp_path):
+    for data, words in (
+        (b"input: [3]\nname: caf\xe9\n", ":2:10: byte 0xe9"),
+        (b"input: [3]\nna\0me: x\n", ":2:3: a NUL"),
+    ):
+        path = tmp_path / "s.yaml"
+        path.write_bytes(data)
+        result = invoke("analyze", path)
+        assert result.exit_code == 2 and f"{path}{words}" in result.stderr
+
+
+def test_usage_errors_echo_file_names_escaped(tmp_path):
+    """`paramcalc analyze specs/*.yaml` with two files: the usage error names the second, which a
+    pull request chose."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [4]\nlayers: [relu]\n")
+    result = invoke("analyze", spec, tmp_path / "x ##[error]forged.yaml")
+    assert result.exit_code == 2 and "x ##\\u005berror]forged.yaml" in result.stderr
+    assert no_workflow_command(result.stdout + result.stderr)
