@@ -41,6 +41,7 @@ CASES_PER_KIND = {
     "bmm": 8,
     "buffer": 6,
     "layernorm2d": 10,
+    "attention": 60,
 }
 DEFAULT_CASES = 6
 MERGE_CASES = 10

@@ -176,6 +176,8 @@ def _newer_kinds(kind, f, shape):
             return module(q, k, v)[0]
 
         return _Wrapped(module, attend)
+    if kind == "attention":
+        return _attention_op(f)
     if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
         cls = nn.TransformerEncoderLayer if kind == "transformerencoderlayer" else nn.TransformerDecoderLayer
         return cls(
@@ -294,6 +296,88 @@ def _reference_attention_class():
             return self.out_proj(out.transpose(-2, -3).flatten(-2))
 
     return ReferenceAttention
+
+
+def _attention_op(f):
+    """The attention kind as Hugging Face models compute it between their projections: q, k, v (batch, ...,
+    seq, heads · head_dim) split into heads; rope rotating the first rotary_dim features of q and k; then
+    F.scaled_dot_product_attention (is_causal, enable_gqa, a window or ALiBi as a mask), or, with a softcap
+    or sinks, the eager path (matmul, tanh cap, sink logits concatenated before the softmax, matmul with v)
+    as Gemma 2 and gpt-oss write it."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    heads, kv = f["heads"], f.get("kv_heads") or f["heads"]
+
+    class Op(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.sinks = nn.Parameter(torch.zeros(heads)) if f.get("sinks") else None
+
+        def forward(self, *xs):
+            if len(xs) == 1:
+                (x,) = xs
+                d = f.get("head_dim") or x.shape[-1] // (heads + 2 * kv)
+                dv = f.get("v_head_dim") or d
+                q, k, v = x.split([heads * d, kv * d, kv * dv], dim=-1)
+            else:
+                q, k, v = xs
+            d = f.get("head_dim") or q.shape[-1] // heads
+            if q.shape[-1] != heads * d or k.shape[-1] != kv * d or v.shape[-1] % kv:
+                raise ValueError("features do not split into heads")
+            if not q.shape[:-2] == k.shape[:-2] == v.shape[:-2] or k.shape[-2] != v.shape[-2]:
+                raise ValueError("shapes differ")
+
+            def split(x, n):
+                return x.unflatten(-1, (n, x.shape[-1] // n)).transpose(-2, -3)
+
+            q, k, v = split(q, heads), split(k, kv), split(v, kv)
+            if f.get("position") == "rope":
+                rd = f.get("rotary_dim") or d
+                if rd > d:
+                    raise ValueError("rotary_dim > head_dim")
+
+                def rope(x):
+                    n = x.shape[-2]
+                    angle = torch.arange(n)[:, None] * torch.arange(rd // 2)[None, :]
+                    cos, sin = torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)
+                    r, rest = x[..., :rd], x[..., rd:]
+                    half = torch.cat([-r[..., rd // 2 :], r[..., : rd // 2]], -1)
+                    return torch.cat([r * cos + half * sin, rest], -1)
+
+                q, k = rope(q), rope(k)
+            length, source = q.shape[-2], k.shape[-2]
+            mask = torch.zeros(length, source)
+            i, j = torch.arange(length)[:, None], torch.arange(source)[None, :]
+            if f.get("causal"):
+                mask = mask.masked_fill(j > i, float("-inf"))
+            if f.get("window"):
+                mask = mask.masked_fill(i - j >= f["window"], float("-inf"))
+            if f.get("position") == "alibi":
+                slopes = 2.0 ** (-8.0 * torch.arange(1, heads + 1) / heads)
+                mask = mask + slopes[:, None, None] * (j - i)
+            scale = f.get("scale") or d**-0.5
+            if not f.get("softcap") and self.sinks is None:
+                return self._merge(
+                    F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=True)
+                )
+            k, v = k.repeat_interleave(heads // kv, -3), v.repeat_interleave(heads // kv, -3)
+            logits = q @ k.transpose(-1, -2) * scale
+            if f.get("softcap"):
+                logits = torch.tanh(logits / f["softcap"]) * f["softcap"]
+            logits = logits + mask
+            if self.sinks is not None:
+                sink = self.sinks.reshape(heads, 1, 1).expand(*logits.shape[:-1], 1)
+                weights = torch.cat([logits, sink], -1).softmax(-1)[..., :-1]
+            else:
+                weights = logits.softmax(-1)
+            return self._merge(weights @ v)
+
+        def _merge(self, out):
+            return out.transpose(-2, -3).flatten(-2)
+
+    return Op()
 
 
 def ReferenceAttention(e, **f):
@@ -577,6 +661,8 @@ def random_case(kind: str, rng: random.Random) -> dict:
             "fields": {"by": rng.choice([0.125, 2.0, -1.5])},
             "inputs": [_spatial(rng, rng.randint(1, 3))],
         }
+    if kind == "attention":
+        return {"kind": kind, **_random_attention(rng)}
     newer = _random_newer(kind, rng) or _random_issue10(kind, rng)
     if kind == GQA:
         return {"kind": "multiheadattention", **newer}
@@ -810,6 +896,45 @@ def _random_issue10(kind, rng):
     return None
 
 
+def _random_attention(rng):
+    """An attention operation's case: q, k, v (or one packed q|k|v) of random heads, grouping, head and value
+    sizes, leading dims, masks and position treatment."""
+    r = rng.randint
+    kv = r(1, 3)
+    heads = kv * r(1, 3) if rng.random() < 0.9 else kv * r(1, 3) + 1
+    d = r(1, 4) * 2
+    dv = d if rng.random() < 0.7 else r(1, 5)
+    fields: dict = {"heads": heads}
+    if kv != heads or rng.random() < 0.3:
+        fields["kv_heads"] = kv
+    if rng.random() < 0.3:
+        fields["head_dim"] = d
+    if dv != d or rng.random() < 0.2:
+        fields["v_head_dim"] = dv
+    for key, value in (
+        ("causal", True),
+        ("window", r(1, 4)),
+        ("softcap", rng.choice([5.0, 30.0])),
+        ("sinks", True),
+        ("position", rng.choice(["rope", "alibi"])),
+        ("scale", 0.5),
+    ):
+        if rng.random() < 0.3:
+            fields[key] = value
+    if fields.get("position") == "rope" and rng.random() < 0.5:
+        fields["rotary_dim"] = 2 * r(1, d // 2 + 1)
+    lead = _spatial(rng, rng.choice([0, 0, 1]), 1, 3)
+    length = r(1, 6)
+    source = length if fields.get("causal") or rng.random() < 0.5 else r(1, 6)
+    if rng.random() < 0.2 and dv == d:
+        fields.pop("v_head_dim", None)
+        return {"fields": fields, "inputs": [[*lead, length, (heads + 2 * kv) * d]]}
+    return {
+        "fields": fields,
+        "inputs": [[*lead, length, heads * d], [*lead, source, kv * d], [*lead, source, kv * dv]],
+    }
+
+
 def _factor(n, rng):
     """n as a product of a few positive integers."""
     parts = []
@@ -875,3 +1000,4 @@ SCALAR_CASES = [
 ISSUE10_KINDS = ["matmul", "bmm", "buffer", "layernorm2d", GQA]  # appended last, so earlier cases keep their seeds
 ORACLE_KINDS += ISSUE10_KINDS
 ORACLE_KINDS += ["scale"]  # appended last, so earlier cases keep their seeds
+ORACLE_KINDS += ["attention"]  # appended last, so earlier cases keep their seeds

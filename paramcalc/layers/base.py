@@ -447,6 +447,10 @@ class Layer:
         """Elements of keys and values cached per sample and per position when decoding (attention)."""
         return 0
 
+    def kv_cache_elements(self, shapes: list[Shape], positions: int) -> int:
+        """Elements of keys and values cached per sample for `positions` decoded positions."""
+        return self.kv_cache(shapes) * positions
+
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         """Where each output position reads its inputs, for receptive fields (paramcalc/receptive.py):
         None (the default) when positions are not kept, as by flatten or an LSTM; SAME when each
