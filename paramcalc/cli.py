@@ -630,11 +630,9 @@ def _write_spec(text: str, output: str | None) -> None:
 
 @import_app.command("hf")
 def import_hf(
-    config: str = typer.Argument(
-        ..., help="A Hugging Face config.json (llama, mistral, qwen2, gemma, gpt2, bert, t5, vit)."
-    ),
+    config: str = typer.Argument(..., help="A Hugging Face config.json (model types: see the README's table)."),
     seq: int | None = typer.Option(
-        None, "--seq", min=1, help="Sequence length of the inputs (default: the config's maximum positions)."
+        None, "--seq", min=1, help="Sequence length of the inputs (default 4,096, or the config's maximum if smaller)."
     ),
     output: str | None = typer.Option(None, "-o", "--output", help="Write the spec to this file instead of stdout."),
 ):

@@ -245,7 +245,9 @@ class Attention(Layer):
     head_dim: int = arg(None, "int", "query and key features per head (default: q's features / heads)")
     v_head_dim: int = arg(None, "int", "value features per head (default: v's features / kv_heads)")
     causal: bool = arg(False, "bool", "each position attends to itself and earlier ones", aka=("is_causal",))
-    window: int = arg(None, "int", "sliding window: each position attends to at most this many (and caches them)")
+    window: int = arg(
+        None, "int", "sliding window: each position attends to at most this many (and caches them); 0: none", min=0
+    )
     softcap: float = arg(None, "float", "logits soft-capped to ±softcap by tanh (Gemma 2)", counts=False)
     sinks: bool = arg(False, "bool", "a learned sink logit per head (gpt-oss): heads parameters")
     position: str = arg("none", "choice", "position treatment of q and k", choices=POSITIONS)

@@ -1,0 +1,243 @@
+"""Decoder-only language models in transformers' Llama layout (`model.layers.N.self_attn.q_proj`, ...):
+llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text and their mixture-of-experts kin.
+
+Each family is a Family row: the transformers class it mirrors and what differs (norms around the
+attention and the MLP, q/k norms, biases, defaults of the config keys transformers reads)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ...errors import SpecError
+from .common import GELU, _act, _Config, _named
+
+
+class Family(NamedTuple):
+    cls: str  # the transformers class the spec mirrors (with its LM head)
+    layout: str = "pre"  # pre: norm → attention → add, norm → mlp → add; sandwich: Gemma 2/3's four norms
+    qkv_bias: bool | None = None  # q, k and v biases (None: the config's attention_bias)
+    qk_norm: bool = False  # RMSNorm over each head of q and k (Qwen3, Gemma 3)
+    act: str = "silu"  # default of hidden_act
+    tie: bool = False  # default of tie_word_embeddings
+    head_dim: int | None = None  # default of head_dim (None: hidden / heads)
+    windows: str = ""  # which layers slide: "all" (sliding_window), "alternate" (Gemma 2), "pattern" (Gemma 3)
+    scaled_embedding: bool = False  # Gemma keeps √hidden as a one-element buffer (embed_tokens.embed_scale)
+    rotary_sets: tuple[str, ...] = ("",)  # rotary tables, one per attention type (Gemma 3: full and sliding)
+    eps: float = 1e-6  # default of rms_norm_eps
+
+
+FAMILIES = {
+    "llama": Family("LlamaForCausalLM"),
+    "mistral": Family("MistralForCausalLM", windows="all"),
+    "qwen2": Family("Qwen2ForCausalLM", qkv_bias=True, windows="types"),
+    "qwen3": Family("Qwen3ForCausalLM", qk_norm=True, head_dim=128, windows="types"),
+    "gemma": Family("GemmaForCausalLM", act="gelu_pytorch_tanh", tie=True, head_dim=256, scaled_embedding=True),
+    "gemma2": Family(
+        "Gemma2ForCausalLM",
+        layout="sandwich",
+        act="gelu_pytorch_tanh",
+        tie=True,
+        head_dim=256,
+        windows="alternate",
+        scaled_embedding=True,
+    ),
+    "gemma3_text": Family(
+        "Gemma3ForCausalLM",
+        layout="sandwich",
+        qk_norm=True,
+        act="gelu_pytorch_tanh",
+        tie=True,
+        head_dim=256,
+        windows="pattern",
+        scaled_embedding=True,
+        rotary_sets=("full_attention_", "sliding_attention_"),
+    ),
+}
+
+
+def _windows(c: _Config, f: Family, layers: int) -> list[int | None]:
+    """Each layer's sliding window (0: full attention), as transformers' config classes set them."""
+    if not f.windows:
+        return [0] * layers
+    window = c.raw.get("sliding_window")
+    if window is None or (f.windows == "types" and not c.flag("use_sliding_window", False)):
+        return [0] * layers
+    window = c.int("sliding_window")
+    types = c.raw.get("layer_types")
+    if isinstance(types, list) and len(types) == layers:
+        if not all(t in ("sliding_attention", "full_attention") for t in types):
+            raise SpecError(f"{c.source}: 'layer_types' expects sliding_attention or full_attention entries")
+        return [window if t == "sliding_attention" else 0 for t in types]
+    if f.windows == "alternate":
+        return [window if (i + 1) % 2 else 0 for i in range(layers)]
+    if f.windows == "pattern":
+        pattern = c.int("sliding_window_pattern", 6)
+        return [window if (i + 1) % pattern else 0 for i in range(layers)]
+    if f.windows == "types":  # Qwen2/3: the layers from max_window_layers on slide
+        first = c.int("max_window_layers", layers, minimum=0)
+        return [window if i >= first else 0 for i in range(layers)]
+    return [window] * layers
+
+
+def _per_head_norm(name: str, source: str, heads: int, head_dim: int, eps: float) -> list:
+    """RMSNorm over each head: (L, heads · head_dim) → (L, heads, head_dim) → norm → flattened again."""
+    return [
+        {"unflatten": {"dim": -1, "sizes": [heads, head_dim], "from": source}},
+        {"rmsnorm": {"eps": eps, "name": name}},
+        {"flatten": {"start_dim": 2}},
+    ]
+
+
+def attention(
+    heads: int,
+    kv: int,
+    head_dim: int,
+    hidden: int,
+    *,
+    qkv_bias: bool,
+    out_bias: bool,
+    window=None,
+    qk_norm_eps: float | None = None,
+    **op,
+) -> list:
+    """q_proj, k_proj and v_proj from the group's input, the attention operation, o_proj."""
+    layers = [
+        _named("linear", "q_proj", out=heads * head_dim, bias=qkv_bias),
+        _named("linear", "k_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
+        _named("linear", "v_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
+    ]
+    q, k = "q_proj", "k_proj"
+    if qk_norm_eps is not None:
+        layers += _per_head_norm("q_norm", "q_proj", heads, head_dim, qk_norm_eps)
+        layers.append({"identity": {"name": "q"}})
+        layers += _per_head_norm("k_norm", "k_proj", kv, head_dim, qk_norm_eps)
+        layers.append({"identity": {"name": "k"}})
+        q, k = "q", "k"
+    fields = {"heads": heads, "kv_heads": kv, "head_dim": head_dim, "causal": True, "position": "rope", **op}
+    if window:
+        fields["window"] = window
+    layers.append({"attention": {**fields, "from": [q, k, "v_proj"], "name": "attention"}})
+    layers.append(_named("linear", "o_proj", out=hidden, bias=out_bias))
+    return layers
+
+
+def gated_mlp(ff: int, hidden: int, act, bias: bool) -> list:
+    return [
+        _named("linear", "gate_proj", out=ff, bias=bias),
+        _act(act, "act_fn"),
+        _named("linear", "up_proj", out=ff, bias=bias, **{"from": "input"}),
+        {"mul": {"from": ["act_fn", "up_proj"]}},
+        _named("linear", "down_proj", out=hidden, bias=bias),
+    ]
+
+
+def rotary_buffers(rotary_dim: int, sets=("",)) -> dict:
+    """transformers' rotary embedding module: per set of tables inv_freq and original_inv_freq, rotary_dim / 2
+    each (buffers)."""
+    return {
+        "name": "rotary_emb",
+        "layers": [
+            {"buffer": {"shape": [rotary_dim // 2], "name": f"{prefix}{name}"}}
+            for prefix in sets
+            for name in ("inv_freq", "original_inv_freq")
+        ],
+    }
+
+
+def decoder_layer(f: Family, eps: float, attn: list, mlp: list, mlp_name: str = "mlp") -> dict:
+    """One layer: the family's norms around self_attn and the MLP, each with a residual connection."""
+
+    def norm(name):
+        return {"rmsnorm": {"eps": eps, "name": name}}
+
+    if f.layout == "sandwich":
+        layers = [
+            norm("input_layernorm"),
+            {"name": "self_attn", "layers": attn},
+            norm("post_attention_layernorm"),
+            {"add": {"from": ["input", "post_attention_layernorm"], "name": "residual"}},
+            norm("pre_feedforward_layernorm"),
+            {"name": mlp_name, "layers": mlp},
+            norm("post_feedforward_layernorm"),
+            {"add": {"from": ["residual", "post_feedforward_layernorm"]}},
+        ]
+    else:
+        layers = [
+            norm("input_layernorm"),
+            {"name": "self_attn", "layers": attn},
+            {"add": {"from": "input", "name": "residual"}},
+            norm("post_attention_layernorm"),
+            {"name": mlp_name, "layers": mlp},
+            {"add": {"from": "residual"}},
+        ]
+    return {"args": {"window": 0}, "layers": layers}
+
+
+def stack(block: str, windows: list) -> dict:
+    """The layers: one repeat where every layer is alike, else each written out with its window."""
+    if len(set(windows)) == 1:
+        use = {"repeat": len(windows), "name": "layers", block: {"window": windows[0]} if windows[0] else {}}
+        return use
+    return {
+        "name": "layers",
+        "layers": [{block: {"window": w} if w else {}, "name": str(i)} for i, w in enumerate(windows)],
+    }
+
+
+def dims(c: _Config, f: Family) -> tuple[int, int, int, int]:
+    hidden = c.int("hidden_size")
+    heads = c.int("num_attention_heads")
+    kv = c.int("num_key_value_heads", heads)
+    if heads % kv:
+        raise SpecError(f"{c.source}: num_key_value_heads ({kv}) must divide num_attention_heads ({heads})")
+    default = f.head_dim or (hidden // heads if hidden % heads == 0 else None)
+    head_dim = c.int("head_dim", default) if c.raw.get("head_dim") is not None or default is None else default
+    return hidden, heads, kv, head_dim
+
+
+def causal_lm(c: _Config, f: Family, seq: int, layer: dict, windows: list, head_dim: int, eps: float) -> dict:
+    """model (embed_tokens, rotary_emb, layers, norm) and lm_head (tied to the embedding or not)."""
+    hidden, vocab = c.int("hidden_size"), c.int("vocab_size")
+    model = [
+        _named("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
+        *([{"buffer": {"shape": [1], "name": "embed_scale"}}] if f.scaled_embedding else []),
+        rotary_buffers(head_dim, f.rotary_sets),
+        {**stack("decoder_layer", windows), "from": "embed_tokens"},
+        {"rmsnorm": {"eps": eps, "name": "norm"}},
+    ]
+    head = _named("linear", "lm_head", out=vocab, bias=False)
+    if c.flag("tie_word_embeddings", f.tie):
+        head["linear"]["tie"] = "model.embed_tokens"
+    return {
+        "inputs": {"input_ids": [seq]},
+        "blocks": {"decoder_layer": layer},
+        "layers": [{"name": "model", "layers": model}, head],
+    }
+
+
+def llama_like(c: _Config, family: str, seq: int) -> dict:
+    f = FAMILIES[family]
+    hidden, heads, kv, head_dim = dims(c, f)
+    bias = c.flag("attention_bias", False)
+    eps = c.number("rms_norm_eps", f.eps)
+    act_key = "hidden_activation" if family.startswith("gemma") and "hidden_activation" in c.raw else "hidden_act"
+    act = c.activation(act_key, f.act, GELU)
+    op: dict = {}
+    if family == "gemma2":
+        softcap = c.number("attn_logit_softcapping", 0)
+        if softcap:
+            op["softcap"] = softcap
+    windows = _windows(c, f, c.int("num_hidden_layers"))
+    attn = attention(
+        heads,
+        kv,
+        head_dim,
+        hidden,
+        qkv_bias=bias if f.qkv_bias is None else f.qkv_bias,
+        out_bias=bias,
+        window="$window" if any(windows) else None,
+        qk_norm_eps=eps if f.qk_norm else None,
+        **op,
+    )
+    mlp = gated_mlp(c.int("intermediate_size"), hidden, act, c.flag("mlp_bias", False))
+    return causal_lm(c, f, seq, decoder_layer(f, eps, attn, mlp), windows, head_dim, eps)

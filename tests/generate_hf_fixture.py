@@ -1,0 +1,366 @@
+"""Regenerates tests/fixtures/hf_models.json: what transformers builds from real checkpoints' configs, for
+`paramcalc import hf` to match (tests/test_import.py).
+
+transformers does not install beside the torch==2.13.0 test oracle, so this runs in its own venv:
+
+    /work/tv/bin/python tests/generate_hf_fixture.py [NAME...]
+
+Each config below is typed from the checkpoint's published config.json (its repository named beside it).
+Per config it records the transformers class the config's `architectures` names, its parameters (tied
+weights once) and buffers built on the meta device (nothing is allocated), for mixture-of-experts models
+the active parameters per token (computed from the built model: every parameter but the routed experts a
+token does not use), and, on a small config of the same family (the same keys, small sizes), the counts,
+the output shape and the MACs that FlopCounterMode measures on one sequence of 8 tokens (eager attention,
+so that every product is a matmul it sees). FlopCounterMode also counts rotary embeddings' one outer product
+(inv_freq × positions, rotary_dim / 2 · seq MACs): paramcalc leaves it out (it is no layer's work), so it is
+recorded apart and taken off.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+import transformers
+from torch.utils.flop_counter import FlopCounterMode
+
+OUT = Path(__file__).parent / "fixtures" / "hf_models.json"
+SEQ = 8
+
+LLAMA2_7B = json.loads((Path(__file__).parent / "fixtures" / "hf" / "llama-2-7b.json").read_text())
+MISTRAL_7B = json.loads((Path(__file__).parent / "fixtures" / "hf" / "mistral-7b-v0.1.json").read_text())
+
+# name -> (checkpoint, its config.json's values that transformers reads, published figures)
+CONFIGS = {
+    "llama-2-7b": ("meta-llama/Llama-2-7b-hf", LLAMA2_7B, {"params": 6_738_415_616}),
+    "llama-3.2-1b": (
+        "meta-llama/Llama-3.2-1B",
+        {
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "hidden_size": 2048,
+            "intermediate_size": 8192,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 64,
+            "num_hidden_layers": 16,
+            "vocab_size": 128256,
+            "max_position_embeddings": 131072,
+            "rms_norm_eps": 1e-05,
+            "rope_theta": 500000.0,
+            "rope_scaling": {
+                "factor": 32.0,
+                "high_freq_factor": 4.0,
+                "low_freq_factor": 1.0,
+                "original_max_position_embeddings": 8192,
+                "rope_type": "llama3",
+            },
+            "tie_word_embeddings": True,
+            "hidden_act": "silu",
+        },
+        {},
+    ),
+    "mistral-7b-v0.1": ("mistralai/Mistral-7B-v0.1", MISTRAL_7B, {"params": 7_241_732_096}),
+    "qwen2.5-7b": (
+        "Qwen/Qwen2.5-7B",
+        {
+            "architectures": ["Qwen2ForCausalLM"],
+            "model_type": "qwen2",
+            "hidden_size": 3584,
+            "intermediate_size": 18944,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "num_hidden_layers": 28,
+            "vocab_size": 152064,
+            "max_position_embeddings": 131072,
+            "max_window_layers": 28,
+            "sliding_window": 131072,
+            "use_sliding_window": False,
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        {},
+    ),
+    "qwen3-8b": (
+        "Qwen/Qwen3-8B",
+        {
+            "architectures": ["Qwen3ForCausalLM"],
+            "model_type": "qwen3",
+            "hidden_size": 4096,
+            "intermediate_size": 12288,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "num_hidden_layers": 36,
+            "vocab_size": 151936,
+            "max_position_embeddings": 40960,
+            "max_window_layers": 36,
+            "sliding_window": None,
+            "use_sliding_window": False,
+            "attention_bias": False,
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 1000000,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        {},
+    ),
+    "gemma-7b": (
+        "google/gemma-7b",
+        {
+            "architectures": ["GemmaForCausalLM"],
+            "model_type": "gemma",
+            "hidden_size": 3072,
+            "intermediate_size": 24576,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 16,
+            "head_dim": 256,
+            "num_hidden_layers": 28,
+            "vocab_size": 256000,
+            "max_position_embeddings": 8192,
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 10000.0,
+            "hidden_act": "gelu",
+        },
+        {},
+    ),
+    "gemma-2-9b": (
+        "google/gemma-2-9b",
+        {
+            "architectures": ["Gemma2ForCausalLM"],
+            "model_type": "gemma2",
+            "hidden_size": 3584,
+            "intermediate_size": 14336,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+            "head_dim": 256,
+            "num_hidden_layers": 42,
+            "vocab_size": 256000,
+            "max_position_embeddings": 8192,
+            "sliding_window": 4096,
+            "attn_logit_softcapping": 50.0,
+            "final_logit_softcapping": 30.0,
+            "query_pre_attn_scalar": 256,
+            "rms_norm_eps": 1e-06,
+            "hidden_activation": "gelu_pytorch_tanh",
+        },
+        {},
+    ),
+    "gemma-3-1b-pt": (
+        "google/gemma-3-1b-pt",
+        {
+            "architectures": ["Gemma3ForCausalLM"],
+            "model_type": "gemma3_text",
+            "hidden_size": 1152,
+            "intermediate_size": 6912,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 1,
+            "head_dim": 256,
+            "num_hidden_layers": 26,
+            "vocab_size": 262144,
+            "max_position_embeddings": 32768,
+            "sliding_window": 512,
+            "sliding_window_pattern": 6,
+            "query_pre_attn_scalar": 256,
+            "rope_theta": 1000000,
+            "rope_local_base_freq": 10000,
+            "rms_norm_eps": 1e-06,
+            "hidden_activation": "gelu_pytorch_tanh",
+        },
+        {},
+    ),
+    "mixtral-8x7b-v0.1": (
+        "mistralai/Mixtral-8x7B-v0.1",
+        {
+            "architectures": ["MixtralForCausalLM"],
+            "model_type": "mixtral",
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "num_hidden_layers": 32,
+            "num_local_experts": 8,
+            "num_experts_per_tok": 2,
+            "vocab_size": 32000,
+            "max_position_embeddings": 32768,
+            "sliding_window": None,
+            "rms_norm_eps": 1e-05,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        # paramcalc issue 25 and Mistral AI's announcement: 46.7 B parameters, 12.9 B active per token
+        {"params": 46_702_792_704, "active_params": 12_879_925_248},
+    ),
+    "qwen1.5-moe-a2.7b": (
+        "Qwen/Qwen1.5-MoE-A2.7B",
+        {
+            "architectures": ["Qwen2MoeForCausalLM"],
+            "model_type": "qwen2_moe",
+            "hidden_size": 2048,
+            "intermediate_size": 5632,
+            "moe_intermediate_size": 1408,
+            "shared_expert_intermediate_size": 5632,
+            "num_experts": 60,
+            "num_experts_per_tok": 4,
+            "decoder_sparse_step": 1,
+            "norm_topk_prob": False,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 16,
+            "num_hidden_layers": 24,
+            "vocab_size": 151936,
+            "max_position_embeddings": 8192,
+            "max_window_layers": 21,
+            "sliding_window": 32768,
+            "use_sliding_window": False,
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        {},
+    ),
+    "qwen3-30b-a3b": (
+        "Qwen/Qwen3-30B-A3B",
+        {
+            "architectures": ["Qwen3MoeForCausalLM"],
+            "model_type": "qwen3_moe",
+            "hidden_size": 2048,
+            "intermediate_size": 6144,
+            "moe_intermediate_size": 768,
+            "num_experts": 128,
+            "num_experts_per_tok": 8,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": [],
+            "norm_topk_prob": True,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 4,
+            "head_dim": 128,
+            "num_hidden_layers": 48,
+            "vocab_size": 151936,
+            "max_position_embeddings": 40960,
+            "max_window_layers": 48,
+            "sliding_window": None,
+            "use_sliding_window": False,
+            "attention_bias": False,
+            "rms_norm_eps": 1e-06,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        {},
+    ),
+}
+
+# the small config of a family: these keys, where the config has them
+SMALL = {
+    "hidden_size": 64,
+    "intermediate_size": 96,
+    "moe_intermediate_size": 32,
+    "shared_expert_intermediate_size": 48,
+    "num_attention_heads": 4,
+    "head_dim": 16,
+    "num_hidden_layers": 3,
+    "vocab_size": 128,
+    "num_local_experts": 4,
+    "num_experts": 6,
+    "num_experts_per_tok": 2,
+    "sliding_window": 4,
+    "sliding_window_pattern": 2,
+    "max_window_layers": 1,
+    "max_position_embeddings": 64,
+}
+
+
+def small(config: dict) -> dict:
+    out = {k: (SMALL[k] if k in SMALL and config[k] is not None else v) for k, v in config.items()}
+    if "num_key_value_heads" in out:
+        out["num_key_value_heads"] = 2 if config["num_key_value_heads"] < config["num_attention_heads"] else 4
+    if "rope_scaling" in out and out["rope_scaling"]:
+        out["rope_scaling"] = {**out["rope_scaling"], "original_max_position_embeddings": 16}
+    return out
+
+
+def build(config: dict):
+    cfg = transformers.AutoConfig.for_model(**config)
+    cfg._attn_implementation = "eager"
+    cls = getattr(transformers, config["architectures"][0])
+    return cls._from_config(cfg, attn_implementation="eager") if hasattr(cls, "_from_config") else cls(cfg)
+
+
+def counts(model) -> dict:
+    params = sum(p.numel() for p in model.parameters())  # a tied weight is one parameter
+    buffers = sum(b.numel() for b in model.buffers())
+    return {"class": type(model).__name__, "params": params, "buffers": buffers}
+
+
+def active(model, config: dict) -> int | None:
+    """Every parameter but the routed experts a token does not use (num_experts − top_k per MoE layer)."""
+    experts = config.get("num_local_experts") or config.get("num_experts")
+    if not experts:
+        return None
+    top_k = config["num_experts_per_tok"]
+    unused = 0
+    for name, module in model.named_modules():
+        if name.endswith(".experts"):
+            unused += sum(p.numel() for p in module.parameters()) * (experts - top_k) // experts
+    return sum(p.numel() for p in model.parameters()) - unused
+
+
+def macs(model, config: dict) -> dict:
+    torch.manual_seed(0)
+    model.eval()
+    ids = torch.randint(0, config["vocab_size"], (1, SEQ))
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        out = model(input_ids=ids)
+    rotary = sum(
+        sum(ops.values()) for name, ops in counter.get_flop_counts().items() if name.split(".")[-1].startswith("rotary")
+    )
+    total = counter.get_total_flops()
+    logits = out.logits
+    return {"macs": (total - rotary) // 2, "rotary_macs": rotary // 2, "output_shape": list(logits.shape[1:])}
+
+
+def record(name: str) -> dict:
+    checkpoint, config, published = CONFIGS[name]
+    with torch.device("meta"):
+        model = build(config)
+    entry = {"checkpoint": checkpoint, "config": config, **counts(model)}
+    n = active(model, config)
+    if n is not None:
+        entry["active_params"] = n
+    for key, value in published.items():
+        if entry[key] != value:
+            raise SystemExit(f"{name}: {key} {entry[key]:,} differs from the published {value:,}")
+    entry["published"] = published
+    del model
+    cfg = small(config)
+    torch.manual_seed(0)
+    model = build(cfg)
+    entry["small"] = {"config": cfg, "seq": SEQ, **counts(model), **macs(model, cfg)}
+    n = active(model, cfg)
+    if n is not None:
+        entry["small"]["active_params"] = n
+    return entry
+
+
+def main() -> None:
+    names = sys.argv[1:] or list(CONFIGS)
+    models = json.loads(OUT.read_text())["models"] if OUT.exists() and sys.argv[1:] else {}
+    for name in names:
+        models[name] = record(name)
+        print(name, models[name]["class"], f"{models[name]['params']:,}", models[name]["small"]["macs"], flush=True)
+    models = {name: models[name] for name in CONFIGS if name in models}
+    OUT.write_text(
+        json.dumps({"torch": torch.__version__, "transformers": transformers.__version__, "models": models}, indent=1)
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
