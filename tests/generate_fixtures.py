@@ -42,6 +42,8 @@ CASES_PER_KIND = {
     "buffer": 6,
     "layernorm2d": 10,
     "attention": 60,
+    "router": 12,
+    "experts": 24,
 }
 DEFAULT_CASES = 6
 MERGE_CASES = 10

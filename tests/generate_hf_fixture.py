@@ -10,10 +10,10 @@ Per config it records the transformers class the config's `architectures` names,
 weights once) and buffers built on the meta device (nothing is allocated), for mixture-of-experts models
 the active parameters per token (computed from the built model: every parameter but the routed experts a
 token does not use), and, on a small config of the same family (the same keys, small sizes), the counts,
-the output shape and the MACs that FlopCounterMode measures on one sequence of 8 tokens (eager attention,
-so that every product is a matmul it sees). FlopCounterMode also counts rotary embeddings' one outer product
-(inv_freq × positions, rotary_dim / 2 · seq MACs): paramcalc leaves it out (it is no layer's work), so it is
-recorded apart and taken off.
+the output shape and the MACs that FlopCounterMode measures on one sequence of 8 tokens (eager attention
+and eager experts, so that every product is a matmul it sees). Were a rotary embedding's outer product
+(inv_freq × positions) a matmul, FlopCounterMode would count it: it is recorded apart (rotary_macs) and
+taken off, as no layer's work (0 in transformers 5.25, which multiplies elementwise).
 """
 
 from __future__ import annotations
@@ -287,9 +287,9 @@ def small(config: dict) -> dict:
 
 def build(config: dict):
     cfg = transformers.AutoConfig.for_model(**config)
-    cfg._attn_implementation = "eager"
     cls = getattr(transformers, config["architectures"][0])
-    return cls._from_config(cfg, attn_implementation="eager") if hasattr(cls, "_from_config") else cls(cfg)
+    # eager attention and experts: every product a matmul FlopCounterMode sees (its grouped_mm experts are not)
+    return cls._from_config(cfg, attn_implementation="eager", experts_implementation="eager")
 
 
 def counts(model) -> dict:

@@ -455,18 +455,10 @@ def _imported_config(tmp_path, config: dict, seq: int | None):
 
 
 def _active(report) -> int:
-    return getattr(report.totals, "active_params", report.totals.params)
+    return report.totals.active_params
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="mixture of experts: next commit"))
-        if "experts" in json.dumps(m["config"])
-        else n
-        for n, m in HF_MODELS.items()
-    ],
-)
+@pytest.mark.parametrize("name", HF_MODELS)
 def test_hf_import_is_exact_against_transformers(name, tmp_path):
     """tests/generate_hf_fixture.py built each checkpoint's config with transformers on the meta device
     (params, buffers, active params) and a small config of its family (and FlopCounterMode's MACs)."""
@@ -554,3 +546,20 @@ def test_hf_a_typo_is_suggested(tmp_path):
     with pytest.raises(SpecError) as e:
         import_hf(write(tmp_path, {"model_type": "lamma", "hidden_size": 8}))
     assert "llama" in (e.value.hint or "")
+
+
+def test_hf_mixtral_has_the_published_active_params_and_says_so(tmp_path):
+    """Mixtral-8x7B: 46,702,792,704 params, 12,879,925,248 active per token (paramcalc issue 25, Mistral AI's
+    46.7 B and 12.9 B); the JSON carries active_params per layer and in the totals; MACs count top_k experts."""
+    path = write(tmp_path, HF_MODELS["mixtral-8x7b-v0.1"]["config"])
+    spec = tmp_path / "mixtral.yaml"
+    assert run_cli("import", "hf", path, "--seq", "8", "-o", str(spec)).returncode == 0
+    out = run_cli("analyze", str(spec))
+    assert "46.70 G params (46,702,792,704), 12.88 G active per token (12,879,925,248)" in out.stdout.replace(
+        " B ", " G "
+    )
+    data = json.loads(run_cli("analyze", str(spec), "--format", "json").stdout)
+    assert data["totals"]["active_params"] == 12_879_925_248 and data["totals"]["params"] == 46_702_792_704
+    experts = next(r for r in data["layers"] if r["name"] == "model.layers.0.mlp.experts")
+    assert experts["params"] == 8 * 3 * 4096 * 14336 and experts["active_params"] == 2 * 3 * 4096 * 14336
+    assert experts["macs"] == 8 * 2 * 3 * 4096 * 14336  # 8 tokens, each through 2 experts

@@ -178,6 +178,8 @@ def _newer_kinds(kind, f, shape):
         return _Wrapped(module, attend)
     if kind == "attention":
         return _attention_op(f)
+    if kind in ("router", "experts"):
+        return _mixture(kind, f, shape)
     if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
         cls = nn.TransformerEncoderLayer if kind == "transformerencoderlayer" else nn.TransformerDecoderLayer
         return cls(
@@ -378,6 +380,62 @@ def _attention_op(f):
             return out.transpose(-2, -3).flatten(-2)
 
     return Op()
+
+
+def _mixture(kind, f, shape):
+    """A mixture of experts' router (a linear gate, and DeepSeek-V3's correction buffer) and its experts as
+    transformers' eager MixtralExperts computes them: each expert's gate_up_proj and down_proj as 3-D
+    parameters, each token through the top_k experts its router scores choose (F.linear on the tokens an
+    expert got), plus shared experts of the same width that every token runs."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    h, n, k, ff = shape[-1], f["experts"], f.get("top_k", 1), f.get("ff")
+    if k > n:
+        raise ValueError("top_k > experts")
+    if kind == "router":
+        gate = nn.Linear(h, n, bias=f.get("bias", False))
+        if f.get("correction_bias"):
+            gate.register_buffer("e_score_correction_bias", torch.zeros(n))
+        return gate
+    gated, bias = f.get("gated", True), f.get("bias", False)
+    width = 2 * ff if gated else ff
+
+    class Experts(nn.Module):
+        def __init__(self):
+            super().__init__()
+            total = n + f.get("shared", 0)
+            self.gate_up_proj = nn.Parameter(torch.randn(total, width, h))
+            self.down_proj = nn.Parameter(torch.randn(total, h, ff))
+            self.gate_up_proj_bias = nn.Parameter(torch.zeros(total, width)) if bias else None
+            self.down_proj_bias = nn.Parameter(torch.zeros(total, h)) if bias else None
+
+        def expert(self, e, x):
+            up = F.linear(
+                x, self.gate_up_proj[e], None if self.gate_up_proj_bias is None else self.gate_up_proj_bias[e]
+            )
+            if gated:
+                g, u = up.chunk(2, dim=-1)
+                up = F.silu(g) * u
+            else:
+                up = F.silu(up)
+            return F.linear(up, self.down_proj[e], None if self.down_proj_bias is None else self.down_proj_bias[e])
+
+        def forward(self, x, scores):
+            if scores.shape[:-1] != x.shape[:-1] or scores.shape[-1] != n:
+                raise ValueError("router scores do not match")
+            flat, chosen = x.reshape(-1, h), scores.reshape(-1, n).topk(k, dim=-1).indices
+            out = torch.zeros_like(flat)
+            for e in range(n):
+                tokens = (chosen == e).any(-1).nonzero().flatten()
+                if len(tokens):
+                    out.index_add_(0, tokens, self.expert(e, flat[tokens]))
+            for e in range(n, n + f.get("shared", 0)):
+                out = out + self.expert(e, flat)
+            return out.reshape(x.shape)
+
+    return Experts()
 
 
 def ReferenceAttention(e, **f):
@@ -663,6 +721,8 @@ def random_case(kind: str, rng: random.Random) -> dict:
         }
     if kind == "attention":
         return {"kind": kind, **_random_attention(rng)}
+    if kind in ("router", "experts"):
+        return {"kind": kind, **_random_mixture(kind, rng)}
     newer = _random_newer(kind, rng) or _random_issue10(kind, rng)
     if kind == GQA:
         return {"kind": "multiheadattention", **newer}
@@ -935,6 +995,24 @@ def _random_attention(rng):
     }
 
 
+def _random_mixture(kind, rng):
+    r = rng.randint
+    n = r(1, 6)
+    fields: dict = {"experts": n, "top_k": r(1, n) if rng.random() < 0.95 else n + 1}
+    lead = _spatial(rng, r(0, 2), 1, 4)
+    h = r(1, 8)
+    if kind == "router":
+        for key in ("bias", "correction_bias"):
+            if rng.random() < 0.4:
+                fields[key] = True
+        return {"fields": fields, "inputs": [[*lead, h]]}
+    fields["ff"] = r(1, 8)
+    for key, value in (("gated", False), ("bias", True), ("shared", r(1, 2))):
+        if rng.random() < 0.3:
+            fields[key] = value
+    return {"fields": fields, "inputs": [[*lead, h], [*lead, n]]}
+
+
 def _factor(n, rng):
     """n as a product of a few positive integers."""
     parts = []
@@ -1001,3 +1079,4 @@ ISSUE10_KINDS = ["matmul", "bmm", "buffer", "layernorm2d", GQA]  # appended last
 ORACLE_KINDS += ISSUE10_KINDS
 ORACLE_KINDS += ["scale"]  # appended last, so earlier cases keep their seeds
 ORACLE_KINDS += ["attention"]  # appended last, so earlier cases keep their seeds
+ORACLE_KINDS += ["router", "experts"]  # appended last, so earlier cases keep their seeds

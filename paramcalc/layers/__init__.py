@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from . import activation, attention, conv, dropout, linear, merge, norm, padding, pool, recurrent, resample, reshape
+from . import (
+    activation,
+    attention,
+    conv,
+    dropout,
+    linear,
+    merge,
+    moe,
+    norm,
+    padding,
+    pool,
+    recurrent,
+    resample,
+    reshape,
+)
 from .base import Layer, Params, Shape
 
 FAMILIES = {
@@ -18,6 +32,7 @@ FAMILIES = {
     "padding": padding,
     "activation": activation,
     "merge": merge,
+    "moe": moe,
 }
 
 REGISTRY: dict[str, type[Layer]] = {cls.kind: cls for module in FAMILIES.values() for cls in module.KINDS}

@@ -22,6 +22,7 @@ class Family(NamedTuple):
     head_dim: int | None = None  # default of head_dim (None: hidden / heads)
     windows: str = ""  # which layers slide: "all" (sliding_window), "alternate" (Gemma 2), "pattern" (Gemma 3)
     scaled_embedding: bool = False  # Gemma keeps √hidden as a one-element buffer (embed_tokens.embed_scale)
+    moe: str = ""  # a mixture of experts in place of the MLP: "mixtral" (gate, experts), "qwen" (and a shared expert)
     rotary_sets: tuple[str, ...] = ("",)  # rotary tables, one per attention type (Gemma 3: full and sliding)
     eps: float = 1e-6  # default of rms_norm_eps
 
@@ -52,6 +53,9 @@ FAMILIES = {
         scaled_embedding=True,
         rotary_sets=("full_attention_", "sliding_attention_"),
     ),
+    "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral"),
+    "qwen2_moe": Family("Qwen2MoeForCausalLM", qkv_bias=True, windows="types", moe="qwen"),
+    "qwen3_moe": Family("Qwen3MoeForCausalLM", qk_norm=True, head_dim=128, windows="types", moe="qwen"),
 }
 
 
@@ -131,6 +135,38 @@ def gated_mlp(ff: int, hidden: int, act, bias: bool) -> list:
     ]
 
 
+def moe_mlp(c: _Config, f: Family, hidden: int, act) -> list:
+    """The router (`gate`) and the routed experts; Qwen2-MoE adds a shared expert weighted by a sigmoid gate."""
+    experts = c.int("num_local_experts" if f.moe == "mixtral" else "num_experts")
+    top_k = c.int("num_experts_per_tok")
+    if top_k > experts:
+        raise SpecError(f"{c.source}: num_experts_per_tok ({top_k}) is more than the {experts} experts")
+    ff = c.int("intermediate_size" if f.moe == "mixtral" else "moe_intermediate_size")
+    layers: list[dict] = [
+        {"router": {"experts": experts, "top_k": top_k, "name": "gate"}},
+        {"experts": {"experts": experts, "top_k": top_k, "ff": ff, "from": ["input", "gate"], "name": "experts"}},
+    ]
+    shared = c.int("shared_expert_intermediate_size", 0, minimum=0) if f.cls.startswith("Qwen2Moe") else 0
+    if shared:
+        layers += [
+            {"name": "shared_expert", "from": "input", "layers": gated_mlp(shared, hidden, act, False)},
+            _named("linear", "shared_expert_gate", out=1, bias=False, **{"from": "input"}),
+            {"sigmoid": {"name": "sigmoid_gate"}},
+            {"mul": {"from": ["shared_expert", "sigmoid_gate"]}},
+            {"add": {"from": "experts"}},
+        ]
+    return layers
+
+
+def _sparse(c: _Config, layers: int) -> list[bool]:
+    """Which layers hold the mixture (Qwen-MoE: every decoder_sparse_step-th, but mlp_only_layers)."""
+    step = c.int("decoder_sparse_step", 1)
+    dense = c.raw.get("mlp_only_layers") or []
+    if not isinstance(dense, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in dense):
+        raise SpecError(f"{c.source}: 'mlp_only_layers' expects a list of layer indices")
+    return [i not in dense and (i + 1) % step == 0 for i in range(layers)]
+
+
 def rotary_buffers(rotary_dim: int, sets=("",)) -> dict:
     """transformers' rotary embedding module: per set of tables inv_freq and original_inv_freq, rotary_dim / 2
     each (buffers)."""
@@ -173,14 +209,13 @@ def decoder_layer(f: Family, eps: float, attn: list, mlp: list, mlp_name: str = 
     return {"args": {"window": 0}, "layers": layers}
 
 
-def stack(block: str, windows: list) -> dict:
-    """The layers: one repeat where every layer is alike, else each written out with its window."""
-    if len(set(windows)) == 1:
-        use = {"repeat": len(windows), "name": "layers", block: {"window": windows[0]} if windows[0] else {}}
-        return use
+def stack(blocks: list[str], windows: list) -> dict:
+    """The layers: one repeat where every layer is alike, else each written out with its block and window."""
+    if len(set(zip(blocks, windows))) == 1:
+        return {"repeat": len(windows), "name": "layers", blocks[0]: {"window": windows[0]} if windows[0] else {}}
     return {
         "name": "layers",
-        "layers": [{block: {"window": w} if w else {}, "name": str(i)} for i, w in enumerate(windows)],
+        "layers": [{b: {"window": w} if w else {}, "name": str(i)} for i, (b, w) in enumerate(zip(blocks, windows))],
     }
 
 
@@ -195,14 +230,16 @@ def dims(c: _Config, f: Family) -> tuple[int, int, int, int]:
     return hidden, heads, kv, head_dim
 
 
-def causal_lm(c: _Config, f: Family, seq: int, layer: dict, windows: list, head_dim: int, eps: float) -> dict:
+def causal_lm(
+    c: _Config, f: Family, seq: int, blocks: dict, per_layer: list[str], windows: list, head_dim: int, eps: float
+) -> dict:
     """model (embed_tokens, rotary_emb, layers, norm) and lm_head (tied to the embedding or not)."""
     hidden, vocab = c.int("hidden_size"), c.int("vocab_size")
     model = [
         _named("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
         *([{"buffer": {"shape": [1], "name": "embed_scale"}}] if f.scaled_embedding else []),
         rotary_buffers(head_dim, f.rotary_sets),
-        {**stack("decoder_layer", windows), "from": "embed_tokens"},
+        {**stack(per_layer, windows), "from": "embed_tokens"},
         {"rmsnorm": {"eps": eps, "name": "norm"}},
     ]
     head = _named("linear", "lm_head", out=vocab, bias=False)
@@ -210,7 +247,7 @@ def causal_lm(c: _Config, f: Family, seq: int, layer: dict, windows: list, head_
         head["linear"]["tie"] = "model.embed_tokens"
     return {
         "inputs": {"input_ids": [seq]},
-        "blocks": {"decoder_layer": layer},
+        "blocks": blocks,
         "layers": [{"name": "model", "layers": model}, head],
     }
 
@@ -240,4 +277,13 @@ def llama_like(c: _Config, family: str, seq: int) -> dict:
         **op,
     )
     mlp = gated_mlp(c.int("intermediate_size"), hidden, act, c.flag("mlp_bias", False))
-    return causal_lm(c, f, seq, decoder_layer(f, eps, attn, mlp), windows, head_dim, eps)
+    layers = c.int("num_hidden_layers")
+    if not f.moe:
+        blocks, per_layer = {"decoder_layer": decoder_layer(f, eps, attn, mlp)}, ["decoder_layer"] * layers
+    else:
+        sparse = _sparse(c, layers)
+        per_layer = ["moe_layer" if s else "decoder_layer" for s in sparse]
+        blocks = {"moe_layer": decoder_layer(f, eps, attn, moe_mlp(c, f, hidden, act))}
+        if not all(sparse):
+            blocks["decoder_layer"] = decoder_layer(f, eps, attn, mlp)
+    return causal_lm(c, f, seq, blocks, per_layer, windows, head_dim, eps)
