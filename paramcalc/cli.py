@@ -588,14 +588,9 @@ def kinds(
     emit(text)
 
 
-class ExportTarget(StrEnum):
-    pytorch = "pytorch"
-
-
 @app.command()
 def export(
     spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
-    to: ExportTarget = typer.Option(ExportTarget.pytorch, "--to", help="Target framework."),
     output: str | None = typer.Option(None, "-o", "--output", help="Write to this file instead of stdout."),
 ):
     """The spec as PyTorch source: a module importing only torch that defines build_model(), with the

@@ -20,7 +20,7 @@ from helpers import case_spec_text, run_cli
 
 from paramcalc import SpecError, analyze, parse_spec
 from paramcalc.analyze import _Analysis
-from paramcalc.export import export_pytorch, projected_attention
+from paramcalc.export import export_pytorch
 from paramcalc.spec import load_spec
 
 ROOT = Path(__file__).parent.parent
@@ -175,7 +175,19 @@ def test_a_name_inside_a_layer_is_refused():
 
 # Kinds with no exportable oracle case, each with a spec that uses it; and kinds export refuses (none).
 KIND_SPECS = {"stochasticdepth": "input: [4, 8, 8]\nlayers:\n  - stochasticdepth: {p: 0.1}\n"}
-REFUSED: set[str] = set()
+REFUSED: set[str] = {"experts"}  # a mixture's experts: no torch.nn module
+# kinds refused for some fields only: attention with a softcap, sinks or ALiBi, a router with a correction bias
+PARTLY_REFUSED = {"attention", "router"}
+REFUSING_FIELDS = ("softcap:", "sinks: true", "alibi", "correction_bias: true")
+# kinds added after EXPORTED_SHA256 was taken: their cases are not in the hash (it holds the older texts)
+NEWER_KINDS = {"attention", "router", "experts"}
+
+
+def _exported(case) -> bool:
+    """Whether export takes an oracle case (or refuses its kind or fields)."""
+    if case["kind"] in REFUSED:
+        return False
+    return case["kind"] not in PARTLY_REFUSED or not any(f in case_spec_text(case) for f in REFUSING_FIELDS)
 
 
 def test_every_kind_exports_or_is_refused_cleanly():
@@ -192,6 +204,10 @@ def test_every_kind_exports_or_is_refused_cleanly():
     for kind, cases in texts.items():
         for text in cases:
             if kind in REFUSED:
+                with pytest.raises(SpecError, match="cannot export to PyTorch"):
+                    export_pytorch(parse_spec(text, "<case>"))
+                continue
+            if kind in PARTLY_REFUSED and any(field in text for field in REFUSING_FIELDS):
                 with pytest.raises(SpecError, match="cannot export to PyTorch"):
                     export_pytorch(parse_spec(text, "<case>"))
                 continue
@@ -251,7 +267,9 @@ def test_every_spec_runs_with_the_counts_analyze_reports(name):
     assert shape == report.output_shape
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c['kind']}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if _exported(c)], ids=[f"{c['kind']}-{i}" for i, c in enumerate(CASES) if _exported(c)]
+)
 def test_every_oracle_case_builds_what_torch_measured(case):
     """Each kind's fields reach the right torch arguments: torch's own counts for the case (recorded
     by tests/generate_fixtures.py) come back from the exported module."""
@@ -317,7 +335,7 @@ def _projected(case):
     analysis = _Analysis(parse_spec(case_spec_text(case), "<case>"))
     analysis.run()
     node = analysis.graph.nodes[0]
-    return projected_attention(node.layer, [analysis.shapes[n] for n in node.inputs])
+    return node.layer.projected([analysis.shapes[n] for n in node.inputs])
 
 
 PROJECTED = [c for c in CASES if _projected(c)]
@@ -624,3 +642,79 @@ def test_random_structures_round_trip(seed):
         expected = values[analysis.graph.outputs[-1]]
         assert torch.isfinite(expected).all()
         assert torch.allclose(model(x), expected)
+
+
+# ---------------------------------------------------------------- the exported text holds still
+
+# sha256 over the exported source of every spec in specs/, every exportable oracle case, and every
+# spec written in this file (the random structures included), computed on the code before export.py
+# became a package: moving code (each kind's binding into its family file) must not change one byte.
+# A change to the generated code on purpose updates this value, and says so in its commit.
+EXPORTED_SHA256 = "dce4539572467e130086ff09cd82a3208411eefc03f1212fae71c11431555931"
+
+
+# block variants (a kind chosen by an argument), a multiple of an argument, a shape that differs between uses
+MORE = (
+    """
+input: [8]
+blocks:
+  unit:
+    args: {act: relu, n: 8}
+    layers:
+      - flatten: {name: flat}
+      - linear: {out: "${2 * n}", name: fc}
+      - $act: {name: act}
+      - reshape: {shape: [2, $n]}
+layers:
+  - unit: {act: relu}
+  - unit: {act: gelu, n: 8}
+  - unit: {act: relu, n: 4}
+""",
+    "input: [4]\nlayers:\n  - layernorm: {eps: .inf}\n  - leakyrelu: {negative_slope: -.inf}\n",
+)
+
+
+def _every_exported_text():
+    import random
+
+    yield from (load_spec(str(ROOT / "specs" / f"{name}.yaml")) for name in SPECS)
+    yield from (parse_spec(case_spec_text(case), "<case>") for case in CASES if case["kind"] not in NEWER_KINDS)
+    yield from (parse_spec(text) for text in KIND_SPECS.values())
+    yield from (parse_spec(text) for text in (HOSTILE, BLOCKS, NOT_A_CHAIN, *MORE))
+    yield from (parse_spec(_random_structure(random.Random(seed))) for seed in range(100))
+
+
+def exported_sha256() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for spec in _every_exported_text():
+        source = export_pytorch(spec).encode()
+        digest.update(len(source).to_bytes(8, "big") + source)
+    return digest.hexdigest()
+
+
+def test_exported_code_is_unchanged():
+    assert exported_sha256() == EXPORTED_SHA256
+
+
+def test_block_variants_cost_linear_work(monkeypatch):
+    """Uses of one block that differ in structure (here 2^8 choices of a kind) are compared only with
+    classes that could take them in: export time grows with the uses, not their square (4,096
+    structures took 268 s; see benchmarks for time itself)."""
+    import itertools
+
+    from paramcalc.export.blocks import Blocks
+
+    bits = 8
+    args = {f"a{i}": "relu" for i in range(bits)}
+    uses = [{"b": dict(zip(args, c))} for c in itertools.product(("relu", "gelu"), repeat=bits)]
+    text = json.dumps(
+        {"input": [8], "blocks": {"b": {"args": args, "layers": [{f"${a}": None} for a in args]}}, "layers": uses}
+    )
+    calls = []
+    fits = Blocks.fits
+    monkeypatch.setattr(Blocks, "fits", lambda self, *a: calls.append(1) or fits(self, *a))
+    source = export_pytorch(parse_spec(text))
+    assert len(_classes(source)) == 2**bits + 1
+    assert len(calls) <= 2**bits

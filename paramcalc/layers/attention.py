@@ -24,6 +24,68 @@ from .base import (  # for annotations
     kind_class,
     prod,
 )
+from .binding import BATCH_FIRST, Call, Hole, Kw, call, dtype, hole, kwargs, q
+from .sdpa import Attention
+
+# The class export writes where nn.MultiheadAttention cannot hold a layer (see MultiheadAttention.projected).
+ATTENTION = '''
+
+class Attention(nn.Module):
+    """Multi-head attention from q/k/v/out linears and scaled_dot_product_attention: kv_heads key/value
+    heads shared by groups of query heads (grouped-query), head_dim features per head, a bias per
+    projection; leading dims of the batch-first (..., seq, E) inputs are batch dims."""
+
+    def __init__(
+        self,
+        embed_dim,
+        heads,
+        kv_heads,
+        head_dim,
+        kdim,
+        vdim,
+        q_bias,
+        k_bias,
+        v_bias,
+        out_bias,
+        add_bias_kv=False,
+        add_zero_attn=False,
+        dropout=0.0,
+        dtype=None,
+    ):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.add_zero_attn, self.dropout = add_zero_attn, dropout
+        self.q_proj = nn.Linear(embed_dim, heads * head_dim, bias=q_bias, dtype=dtype)
+        self.k_proj = nn.Linear(kdim, kv_heads * head_dim, bias=k_bias, dtype=dtype)
+        self.v_proj = nn.Linear(vdim, kv_heads * head_dim, bias=v_bias, dtype=dtype)
+        self.out_proj = nn.Linear(heads * head_dim, embed_dim, bias=out_bias, dtype=dtype)
+        if add_bias_kv:
+            self.bias_k = nn.Parameter(torch.zeros(1, kv_heads * head_dim, dtype=dtype))
+            self.bias_v = nn.Parameter(torch.zeros(1, kv_heads * head_dim, dtype=dtype))
+        else:
+            self.bias_k = self.bias_v = None
+
+    def forward(self, query, key, value):
+        q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
+        if self.bias_k is not None:
+            k = torch.cat([k, self.bias_k.expand(*k.shape[:-2], 1, -1)], dim=-2)
+            v = torch.cat([v, self.bias_v.expand(*v.shape[:-2], 1, -1)], dim=-2)
+        if self.add_zero_attn:
+            k = torch.cat([k, k.new_zeros(*k.shape[:-2], 1, k.shape[-1])], dim=-2)
+            v = torch.cat([v, v.new_zeros(*v.shape[:-2], 1, v.shape[-1])], dim=-2)
+
+        def split(x, n):
+            return x.unflatten(-1, (n, self.head_dim)).transpose(-2, -3)
+
+        out = nn.functional.scaled_dot_product_attention(
+            split(q, self.heads),
+            split(k, self.kv_heads),
+            split(v, self.kv_heads),
+            dropout_p=self.dropout if self.training else 0.0,
+            enable_gqa=True,
+        )
+        return self.out_proj(out.transpose(-2, -3).flatten(-2))
+'''
 
 
 @kind_class
@@ -224,189 +286,44 @@ class MultiheadAttention(Layer):
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return GLOBAL
 
+    torch_classes = {"Attention": ATTENTION}
 
-POSITIONS = ("none", "rope", "alibi")
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        """nn.MultiheadAttention where it holds the layer, else the generated Attention (q/k/v/out linears,
+        scaled_dot_product_attention)."""
+        if not self.projected(in_shapes):
+            sizes = [hole(in_shapes[0][-1], "embed_dim"), hole(self.heads, "num_heads")]
+            return call(self.torch_name, sizes, [*kwargs(self, ("heads",)), BATCH_FIRST])
+        query, key, value = _query_key_value(in_shapes)
+        e = query[-1]
+        head_dim = self.head_dim if self.head_dim is not None else e // self.heads
+        items: list = [
+            hole(e, "embed_dim"),
+            hole(self.heads, "heads"),
+            Kw("kv_heads", hole(self.kv_heads or self.heads, "kv_heads")),
+            Kw("head_dim", hole(head_dim, "head_dim")),
+            Kw("kdim", hole(key[-1], "kdim")),
+            Kw("vdim", hole(value[-1], "vdim")),
+        ]
+        items += [
+            Kw(name, hole(self._has(getattr(self, name)), name)) for name in ("q_bias", "k_bias", "v_bias", "out_bias")
+        ]
+        items.append(Kw("add_bias_kv", Hole(q(bool(self.add_bias_kv)), "add_bias_kv", not self.add_bias_kv)))
+        items.append(Kw("add_zero_attn", Hole(q(bool(self.add_zero_attn)), "add_zero_attn", not self.add_zero_attn)))
+        items.append(Kw("dropout", Hole(q(self.dropout or 0.0), "dropout", not self.dropout)))
+        items.append(Kw("dtype", Hole(dtype(self.dtype), "dtype", not self.dtype)))
+        return Call("Attention", items)
+
+    def torch_call(self, module: str, args: list[str], in_shapes: list[Shape]) -> str:
+        query, key, value = _query_key_value(args)
+        if self.projected(in_shapes):
+            return f"{module}({query}, {key}, {value})"
+        return f"{module}({query}, {key}, {value}, need_weights=False)[0]"
 
 
-@kind_class
-class Attention(Layer):
-    """Scaled dot-product attention as an operation, without parameters (but sinks): reads q, k and v from
-    the layers named in `from: [q, k, v]` (or one packed q|k|v tensor), each (..., seq, heads · head_dim),
-    and writes (..., seq, heads · v_head_dim) for the output projection, as Hugging Face models call
-    F.scaled_dot_product_attention between their q/k/v and o projections. Leading dims are batch dims."""
-
-    heads: int = arg(REQUIRED, "int", "query heads", aka=("num_heads", "num_attention_heads"))
-    kv_heads: int = arg(
-        None,
-        "int",
-        "key/value heads (default heads); fewer: grouped-query, 1: multi-query; must divide heads",
-        aka=("num_key_value_heads",),
-    )
-    head_dim: int = arg(None, "int", "query and key features per head (default: q's features / heads)")
-    v_head_dim: int = arg(None, "int", "value features per head (default: v's features / kv_heads)")
-    causal: bool = arg(False, "bool", "each position attends to itself and earlier ones", aka=("is_causal",))
-    window: int = arg(
-        None, "int", "sliding window: each position attends to at most this many (and caches them); 0: none", min=0
-    )
-    softcap: float = arg(None, "float", "logits soft-capped to ±softcap by tanh (Gemma 2)", counts=False)
-    sinks: bool = arg(False, "bool", "a learned sink logit per head (gpt-oss): heads parameters")
-    position: str = arg("none", "choice", "position treatment of q and k", choices=POSITIONS)
-    rotary_dim: int = arg(None, "int", "features per head that rope rotates (default head_dim; partial rotary)")
-    dropout: float = arg(0.0, "float", "attention dropout", counts=False)
-    scale: float = arg(None, "float", "logit scale (default 1/sqrt(head_dim))", counts=False)
-
-    kind, torch_name, primary, arity = "attention", "F.scaled_dot_product_attention", "heads", (1, 3)
-    formulas = {
-        "output": "(*leading, L, heads·v_head_dim)",
-        "weights": "heads (sinks), else 0",
-        "bias": "0",
-        "macs": "Π leading · heads · L · S · (head_dim + v_head_dim) (QKᵀ and attention·V, as FlopCounterMode "
-        "counts scaled_dot_product_attention; causal and window masks change no count)",
-    }
-
-    def validate(self) -> None:
-        if self.kv_heads is not None and self.heads % self.kv_heads:
-            raise FieldError(
-                "kv_heads",
-                f"kv_heads={self.kv_heads} must divide heads={self.heads} "
-                f"(each key/value head serves heads / kv_heads query heads)",
-            )
-        if self.rotary_dim is not None and self.position != "rope":
-            raise FieldError("rotary_dim", f"rotary_dim={self.rotary_dim} needs position: rope")
-        if self.rotary_dim is not None and self.rotary_dim % 2:
-            raise FieldError.of_value(
-                "rotary_dim", f"expects an even number (rope rotates pairs), found {self.rotary_dim}"
-            )
-        if not 0 <= self.dropout < 1:
-            raise FieldError.of_value("dropout", f"expects a probability in [0, 1), found {self.dropout}")
-        if self.softcap is not None and self.softcap <= 0:
-            raise FieldError.of_value("softcap", f"expects a positive number, found {self.softcap}")
-
-    def _per_head(self, features, heads, given, what):
-        if given is not None:
-            if features != heads * given:
-                raise ShapeError(
-                    f"{what} must have {heads} heads × {given} = {heads * given} features, found {features}"
-                )
-            return given
-        if features % heads:
-            raise ShapeError(f"{what}'s {features} features do not split into {heads} heads")
-        return features // heads
-
-    def _dims(self, shapes):
-        """(L, S, head_dim, v_head_dim, kv_heads, leading)."""
-        dims = self._split(shapes)
-        if self.rotary_dim is not None and self.rotary_dim > dims[2]:
-            raise ShapeError(f"rotary_dim={self.rotary_dim} is more than head_dim {dims[2]}")
-        return dims
-
-    def _split(self, shapes):
-        for shape in shapes:
-            expect_rank(shape, tuple(range(2, 9)), "(..., seq, features)")
-        kv = self.kv_heads or self.heads
-        if len(shapes) == 2:
-            raise ShapeError(
-                "attention reads q, k and v (`from: [q, k, v]`) or one packed q|k|v tensor, found 2 inputs"
-            )
-        if len(shapes) == 1:
-            width = shapes[0][-1]
-            d = self.head_dim
-            if d is None:
-                if self.v_head_dim is not None or width % (self.heads + 2 * kv):
-                    raise ShapeError(
-                        f"a packed q|k|v of {width} features does not split into {self.heads} + 2 × {kv} heads "
-                        f"(give head_dim and v_head_dim)"
-                    )
-                d = width // (self.heads + 2 * kv)
-            dv = self.v_head_dim or d
-            if width != (self.heads + kv) * d + kv * dv:
-                raise ShapeError(
-                    f"a packed q|k|v must have {self.heads}·{d} + {kv}·{d} + {kv}·{dv} = "
-                    f"{(self.heads + kv) * d + kv * dv} features, found {width}"
-                )
-            return shapes[0][-2], shapes[0][-2], d, dv, kv, shapes[0][:-2]
-        query, key, value = shapes
-        d = self._per_head(query[-1], self.heads, self.head_dim, "q")
-        if key[-1] != kv * d:
-            raise ShapeError(f"k must have {kv} kv_heads × head_dim {d} = {kv * d} features, found {fmt_shape(key)}")
-        dv = self._per_head(value[-1], kv, self.v_head_dim, "v")
-        if key[-2] != value[-2]:
-            raise ShapeError(f"k and v must have the same length, found {fmt_shape(key)} and {fmt_shape(value)}")
-        if not query[:-2] == key[:-2] == value[:-2]:
-            raise ShapeError(
-                f"q, k and v must have the same leading dims, found {fmt_shape(query)}, {fmt_shape(key)} and "
-                f"{fmt_shape(value)}"
-            )
-        return query[-2], key[-2], d, dv, kv, query[:-2]
-
-    def output_shape(self, shapes: list[Shape]) -> Shape:
-        length, _, _, dv, _, leading = self._dims(shapes)
-        return (*leading, length, self.heads * dv)
-
-    def params(self, shapes: list[Shape]) -> Params:
-        return Params(weights=self.heads if self.sinks else 0)
-
-    def param_tensors(self, shapes: list[Shape]) -> int:
-        return 1 if self.sinks else 0
-
-    def macs(self, shapes: list[Shape], out: Shape) -> int:
-        length, source, d, dv, _, leading = self._dims(shapes)
-        return prod(leading) * self.heads * length * source * (d + dv)
-
-    def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
-        """As scaled_dot_product_attention's backward keeps them (the kernels of MultiheadAttention.saves):
-        flash its inputs, its output and the log-sum-exp per head and position; math the scaled q, k (repeated
-        to every query head when grouped), the softmax output (with dropout its mask and the dropped weights)
-        and a copy of v. Rope rotates q and k into new tensors kept in place of the inputs, and keeps its cos
-        and sin tables once per step for every layer."""
-        length, source, d, dv, kv, leading = self._dims(shapes)
-        b = ctx.batch * prod(leading)
-        rotated = self.position == "rope"
-        rd = self.rotary_dim or d
-        tables = (
-            tuple((("rotary", n, rd, part), n * rd, "act") for n in sorted({length, source}) for part in ("cos", "sin"))
-            if rotated
-            else ()
-        )
-        q_new = ((b * length * self.heads * d, "act"),) if rotated else ()
-        k_new = ((b * source * kv * d, "act"),) if rotated else ()
-        packed = len(shapes) == 1
-        if ctx.attention == "math" or len(leading) > 0:
-            k_kept: tuple = ((b * source * self.heads * d, "act"),) if kv < self.heads else k_new
-            weights = b * self.heads * length * source
-            dropped = ((weights, "bool" if ctx.device == "cuda" else "act"), (weights, "act")) if self.dropout else ()
-            k_input: tuple[int, ...] = () if kv < self.heads or rotated else (0,) if packed else (1,)
-            return Saved(
-                inputs=k_input,
-                tensors=(
-                    *k_kept,
-                    (b * length * self.heads * d, "act"),
-                    (weights, "act"),
-                    *dropped,
-                    (b * source * self.heads * dv, "act"),
-                ),
-                shared=tables,
-            )
-        return Saved(
-            inputs=(0,) if packed else tuple(i for i in range(3) if not (rotated and i < 2)),
-            output=True,
-            tensors=(*q_new, *k_new, (b * self.heads * length, "float32")),
-            shared=tables,
-        )
-
-    def kv_cache(self, shapes: list[Shape]) -> int:
-        """Keys and values cached per position when decoding: kv_heads · (head_dim + v_head_dim), causal only."""
-        if not self.causal:
-            return 0
-        _, _, d, dv, kv, leading = self._dims(shapes)
-        return prod(leading) * kv * (d + dv)
-
-    def kv_cache_elements(self, shapes: list[Shape], positions: int) -> int:
-        """A sliding window caches at most its window of positions."""
-        return self.kv_cache(shapes) * (min(positions, self.window) if self.window else positions)
-
-    def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
-        return GLOBAL
+def _query_key_value(inputs: list) -> tuple:
+    """Query, key and value from one input (self-attention), two (query, key_value) or three."""
+    return tuple((inputs * 3)[:3]) if len(inputs) == 1 else (inputs[0], inputs[1], inputs[-1])
 
 
 class Inner(NamedTuple):
@@ -470,6 +387,10 @@ class _TransformerLayer(Layer):
         if self.norm_first:
             return [self._norm(n, norm_source), Inner(name, attention, (f"norm{n}", *sources)), drop, add]
         return [Inner(name, attention, sources), drop, add, self._norm(n, f"residual{n}")]
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        sizes = [hole(in_shapes[0][-1], "d_model"), hole(self.heads, "nhead")]
+        return call(self.torch_name, sizes, [*kwargs(self, ("heads",)), BATCH_FIRST])
 
 
 @kind_class

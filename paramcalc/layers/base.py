@@ -11,6 +11,7 @@ import math
 from typing import Any, ClassVar, NamedTuple
 
 from ..errors import FieldError, ShapeError, describe
+from .binding import Call, Unexportable, call, kwargs
 
 Shape = tuple[int, ...]
 # What reach() returns: None, SAME, GLOBAL, or per trailing dim a Reach, SAME, GLOBAL or None
@@ -334,6 +335,12 @@ class Layer:
     _args: ClassVar[dict[str, Arg]] = {}
     _defaults: ClassVar[dict[str, Any]] = {}
     _synonyms: ClassVar[dict[str, str]] = {}
+    # Its PyTorch binding (read by paramcalc/export; helpers in binding.py): see torch_module and torch_forward.
+    torch_classes: ClassVar[dict[str, str]] = {}  # classes the export defines for it: name -> Python source
+    torch_tensor: ClassVar[bool] = False  # a tensor (parameter, buffer): torch_register and torch_read
+    torch_writes_shape: ClassVar[bool] = False  # forward writes out_shape: in a block's class, an argument
+    torch_equal_batches: ClassVar[bool] = False  # its inputs need one batch size: a parameter's is expanded
+    unexportable: ClassVar[str] = ""  # why the kind has no PyTorch binding (export refuses it)
 
     def __init__(self, **values):
         unknown = values.keys() - self._defaults.keys()
@@ -455,6 +462,35 @@ class Layer:
     def kv_cache_elements(self, shapes: list[Shape], positions: int) -> int:
         """Elements of keys and values cached per sample for `positions` decoded positions."""
         return self.kv_cache(shapes) * positions
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        """The nn.Module constructor call that builds this layer, or None for a kind that is an
+        operation in forward (torch_forward) or a tensor (torch_tensor). The default: the kind's
+        torch_name in nn with every field as a keyword (activations, dropouts, pads, ...)."""
+        if self.torch_tensor or type(self).torch_forward is not Layer.torch_forward:
+            return None
+        name = self.torch_name
+        if self.unexportable or not name.isidentifier():
+            raise Unexportable(self.kind)
+        return call(name, [], kwargs(self))
+
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        """For an operation kind, the expression forward computes from its inputs' variables `args`
+        (batch-first tensors); None for a module kind."""
+        return None
+
+    def torch_register(self, parent: str, name: str, out_shape: Shape, token_ids: bool) -> Call:
+        """For a tensor kind (torch_tensor): the call that registers it on its parent module (source
+        `parent`) as `name` (a repr()'d string); `token_ids` where an embedding reads it."""
+        raise NotImplementedError(self.kind)
+
+    def torch_read(self, tensor: str) -> str:
+        """For a tensor kind: how forward reads it, from the source that reaches it."""
+        return tensor
+
+    def torch_call(self, module: str, args: list[str], in_shapes: list[Shape]) -> str:
+        """How forward calls this layer's module (source `module`) on its inputs' variables."""
+        return f"{module}({', '.join(args)})"
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         """Where each output position reads its inputs, for receptive fields (paramcalc/receptive.py):

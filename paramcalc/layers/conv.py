@@ -21,6 +21,7 @@ from .base import (  # for annotations
     kind_class,
     prod,
 )
+from .binding import Call, call, hole, kwargs
 
 IN_CHANNELS = "input channels: inferred from the input; if given, checked against it"
 
@@ -122,6 +123,10 @@ class _ConvNd(Layer):
         else:
             pads = self.padding
         return tuple(Reach.window(*geometry) for geometry in zip(self.kernel, self.stride, pads, self.dilation))
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        sizes = [hole(in_shapes[0][0], "in_channels"), hole(self.out, "out_channels")]
+        return call(self.torch_name, sizes, kwargs(self, ("out",)))
 
 
 class Conv1d(_ConvNd):

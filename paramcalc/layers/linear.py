@@ -21,6 +21,7 @@ from .base import (  # for annotations
     kind_class,
     prod,
 )
+from .binding import Call, Kw, call, dtype, hole, kwargs, q
 
 
 @kind_class
@@ -67,6 +68,10 @@ class Linear(Layer):
         full = (ctx.batch, *shapes[0])
         return Saved(folded=((0, full, (prod(full[:-1]), full[-1])),))
 
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        sizes = [hole(in_shapes[0][-1], "in_features"), hole(self.out, "out_features")]
+        return call(self.torch_name, sizes, kwargs(self, ("out",)))
+
 
 @kind_class
 class Embedding(Layer):
@@ -104,6 +109,10 @@ class Embedding(Layer):
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(inputs=(0,))  # the indices
 
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        sizes = [hole(self.num, "num_embeddings"), hole(self.dim, "embedding_dim")]
+        return call(self.torch_name, sizes, kwargs(self, ("num", "dim")))
+
 
 @kind_class
 class EmbeddingBag(Embedding):
@@ -124,6 +133,7 @@ class _Declared(Layer):
     """A tensor with no input, of the shape its `shape` field declares."""
 
     shape: tuple[int, ...]
+    torch_tensor = True
 
     def validate(self) -> None:
         if any(d < 1 for d in self.shape):
@@ -154,6 +164,14 @@ class Parameter(_Declared):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(parameter=True)
+
+    def torch_register(self, parent: str, name: str, out_shape: Shape, token_ids: bool) -> Call:
+        """`parent.register_parameter(name, ...)`: zeros with a batch dim of 1 (it broadcasts)."""
+        sizes: list = [hole(size, "size") for size in (1, *out_shape)]
+        if self.dtype:
+            sizes.append(Kw("dtype", dtype(self.dtype)))
+        grad = [] if self.requires_grad else [Kw("requires_grad", "False")]
+        return Call(f"{parent}.register_parameter", [name, Call("nn.Parameter", [Call("torch.zeros", sizes), *grad])])
 
 
 @kind_class
@@ -195,6 +213,9 @@ class MatMul(Layer):
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(out) * shapes[0][-1]
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"torch.matmul({args[0]}, {args[1]})"  # for bmm too: a parameter's batch of 1 broadcasts
+
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         # None: its last two dims are rows and columns (mixed whole), not positions, and its
         # operands read different dims (a's rows, b's columns), which one reach cannot say
@@ -234,6 +255,16 @@ class Buffer(_Declared):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return Saved(parameter=True)  # state, not an activation: autograd never keeps it as one
+
+    def torch_register(self, parent: str, name: str, out_shape: Shape, token_ids: bool) -> Call:
+        """`parent.register_buffer(name, ...)`: zeros of its whole shape; long where an embedding reads
+        it (position and token-type ids: zeros are valid indices)."""
+        shape = self.shape if isinstance(self.shape, tuple) else (self.shape,)
+        zeros = Call("torch.zeros", [hole(shape, "shape"), *([Kw("dtype", "torch.long")] if token_ids else [])])
+        return Call(f"{parent}.register_buffer", [name, zeros, Kw("persistent", q(self.persistent))])
+
+    def torch_read(self, tensor: str) -> str:
+        return tensor + "[None]"  # a batch of one, as a parameter's
 
 
 KINDS = [Linear, Embedding, EmbeddingBag, Parameter, MatMul, BMM, Buffer]

@@ -21,6 +21,7 @@ from .base import (  # for annotations
     kind_class,
     normalize_dim,
 )
+from .binding import Call, call, dims, hole, q
 
 NONE = {"weights": "0", "bias": "0", "macs": "0 (elementwise work is not counted)"}
 
@@ -51,6 +52,9 @@ class Add(Layer):
     kind, torch_name, arity = "add", "torch.add", (2, None)
     formulas = {"output": "the common (broadcast) input shape", **NONE}
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return " + ".join(args)
+
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
@@ -72,6 +76,9 @@ class Mul(Layer):
     elementwise = True
     kind, torch_name, arity = "mul", "torch.mul", (2, None)
     formulas = {"output": "the broadcast shape of the inputs (same rank; each dim equal or 1)", **NONE}
+
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return " * ".join(args)
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
@@ -99,6 +106,9 @@ class Scale(Layer):
     kind, torch_name, primary = "scale", "torch.mul", "by"
     formulas = {"output": "same as input", **NONE}
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"{args[0]} * {self.by!r}"
+
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
 
@@ -114,6 +124,11 @@ class Concat(Layer):
 
     kind, torch_name, primary, arity = "concat", "torch.cat", "dim", (2, None)
     formulas = {"output": "inputs' shape with dim summed", **NONE}
+
+    torch_equal_batches = True
+
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"torch.cat([{', '.join(args)}], dim={q(self.dim)})"
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
@@ -157,6 +172,10 @@ class Split(Layer):
     kind, torch_name, primary = "split", "torch.split", "size"
     formulas = {"output": "input with dim replaced by the piece's size", **NONE}
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        size = list(self.size) if isinstance(self.size, tuple) else self.size
+        return f"torch.split({args[0]}, {q(size)}, dim={q(self.dim)})[{q(self.index)}]"
+
     def validate(self) -> None:
         smallest = min(self.size) if isinstance(self.size, tuple) else self.size
         if smallest < 1:
@@ -195,6 +214,9 @@ class Chunk(Split):
 
     kind, torch_name, primary = "chunk", "torch.chunk", "chunks"
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"torch.chunk({args[0]}, {q(self.chunks)}, dim={q(self.dim)})[{q(self.index)}]"
+
     def validate(self) -> None:
         pass
 
@@ -210,6 +232,9 @@ class ChannelShuffle(Layer):
 
     kind, torch_name, primary = "channelshuffle", "ChannelShuffle", "groups"
     formulas = {"output": "same as input", **NONE}
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        return call(self.torch_name, [hole(self.groups, "groups")], [])
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME
@@ -231,6 +256,9 @@ class Mean(Layer):
     kind, torch_name, primary = "mean", "torch.mean", "dim"
     formulas = {"output": "input without (or with size 1 at) the reduced dims", **NONE}
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"{args[0]}.mean(dim={dims(self.dim)}, keepdim={q(self.keepdim)})"
+
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         reduced = {normalize_dim(d, shapes[0]) for d in self.dim}
         if self.keepdim:
@@ -245,6 +273,27 @@ class Mean(Layer):
         return tuple(s for i, s in enumerate(shape) if i not in reduced)
 
 
+# The class export writes for stochasticdepth: torchvision's, which the exported module cannot import.
+STOCHASTIC_DEPTH = '''
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth: drops whole samples ("row") or the batch ("batch") of a residual
+    branch while training."""
+
+    def __init__(self, p, mode):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        return x * noise.div_(survival) if survival > 0.0 else x * noise
+'''
+
+
 @kind_class
 class StochasticDepth(Layer):
     """torchvision's StochasticDepth: drops a residual branch while training; a no-op for counts."""
@@ -255,6 +304,11 @@ class StochasticDepth(Layer):
     elementwise = True
     kind, torch_name, primary = "stochasticdepth", "torchvision.ops.StochasticDepth", "p"
     formulas = {"output": "same as input", **NONE}
+
+    torch_classes = {"StochasticDepth": STOCHASTIC_DEPTH}
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        return Call("StochasticDepth", [hole(self.p, "p"), hole(self.mode, "mode")])
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME

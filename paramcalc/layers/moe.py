@@ -21,6 +21,7 @@ from .base import (
     kind_class,
     prod,
 )
+from .binding import Call, Hole, Kw, Unexportable, call, dtype, hole
 
 RANKS = tuple(range(1, 9))
 
@@ -40,6 +41,17 @@ class Router(Layer):
     dtype: str = dtype_arg()
 
     kind, torch_name, primary = "router", "Router", "experts"
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        """nn.Linear(features, experts): the gate's logits (choosing the top_k is the experts' forward)."""
+        if self.correction_bias:
+            raise Unexportable(f"{self.kind} with correction_bias")
+        return call(
+            "Linear",
+            [hole(in_shapes[0][-1], "in_features"), hole(self.experts, "out_features")],
+            [Kw("bias", hole(self.bias, "bias")), Kw("dtype", Hole(dtype(self.dtype), "dtype", not self.dtype))],
+        )
+
     formulas = {
         "output": "(*, experts): one logit per expert",
         "weights": "features · experts",
@@ -92,6 +104,7 @@ class Experts(Layer):
     dtype: str = dtype_arg()
 
     kind, torch_name, primary, arity = "experts", "Experts", "experts", (1, 2)
+    unexportable = "a mixture's experts have no torch.nn module here"
     routed = True
     formulas = {
         "output": "the hidden features' shape",

@@ -24,6 +24,18 @@ from .base import (  # for annotations
     kind_class,
     prod,
 )
+from .binding import Call, call, hole, kwargs
+
+LAYER_NORM_2D = '''
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision.models.convnext.LayerNorm2d: LayerNorm over the channels at each position."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
 
 
 @kind_class
@@ -73,6 +85,9 @@ class _BatchNormNd(Layer):
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return SAME  # at inference the running statistics are constants
 
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        return call(self.torch_name, [hole(in_shapes[0][0], "num_features")], kwargs(self))
+
 
 class BatchNorm1d(_BatchNormNd):
     kind, torch_name, ranks, layout = "batchnorm1d", "BatchNorm1d", (1, 2), "(C) or (C, L)"
@@ -121,6 +136,10 @@ class _TrailingNorm(Layer):
     def rows(self, shapes, ctx) -> int:
         """Normalised vectors in the batch: one mean / inverse RMS each."""
         return ctx.batch * prod(shapes[0]) // prod(_normalized(self.shape, shapes[0]))
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        shape = self.shape if self.shape is not None else (in_shapes[0][-1],)
+        return call(self.torch_name, [hole(list(shape), "normalized_shape")], kwargs(self, ("shape",)))
 
 
 @kind_class
@@ -213,6 +232,11 @@ class LayerNorm2d(Layer):
         positions = ctx.batch * prod(shapes[0][1:])
         return Saved(inputs=(0,), tensors=((positions, "float32"), (positions, "float32")))
 
+    torch_classes = {"LayerNorm2d": LAYER_NORM_2D}
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        return Call("LayerNorm2d", [hole(in_shapes[0][0], "channels"), *kwargs(self, ("channels",))])
+
 
 @kind_class
 class GroupNorm(Layer):
@@ -253,6 +277,10 @@ class GroupNorm(Layer):
 
     def reach(self, shapes: list[Shape], out: Shape) -> ReachOf:
         return (GLOBAL,) * (len(out) - 1)  # statistics over all positions of each group
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        sizes = [hole(self.groups, "num_groups"), hole(in_shapes[0][0], "num_channels")]
+        return call(self.torch_name, sizes, kwargs(self, ("groups",)))
 
 
 @kind_class

@@ -18,6 +18,7 @@ from .base import (  # for annotations
     kind_class,
     prod,
 )
+from .binding import Call, Hole, call, first_output, kwargs, q, r
 
 LAYOUTS = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}
 
@@ -48,6 +49,9 @@ class _PoolNd(Layer):
         "bias": "0",
         "macs": "0 (pooling is not counted)",
     }
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        return call(self.torch_name, [Hole(r(self.kernel), "kernel_size")], kwargs(self, ("kernel",)))
 
     def validate(self) -> None:
         for k, p in zip(self.kernel, self.padding):
@@ -100,6 +104,9 @@ class _MaxPoolNd(_PoolNd):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return _input_and_indices(shapes, out, ctx)
+
+    def torch_call(self, module: str, args: list[str], in_shapes: list[Shape]) -> str:
+        return first_output(module, args) if self.return_indices else super().torch_call(module, args, in_shapes)
 
 
 @kind_class
@@ -169,6 +176,11 @@ class _AdaptivePoolNd(Layer):
         "macs": "0 (pooling is not counted)",
     }
 
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        out = self.out
+        value = q(out[0]) if len(set(out)) == 1 and None not in out else q(out)
+        return call(self.torch_name, [Hole(value, "output_size")], kwargs(self, ("out",)))
+
     def validate(self) -> None:
         if self.ndim == 1 and None in self.out:
             raise FieldError(
@@ -219,6 +231,9 @@ class AdaptiveMaxPool1d(_AdaptivePoolNd):
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         return _input_and_indices(shapes, out, ctx)
+
+    def torch_call(self, module: str, args: list[str], in_shapes: list[Shape]) -> str:
+        return first_output(module, args) if self.return_indices else super().torch_call(module, args, in_shapes)
 
 
 class AdaptiveMaxPool2d(AdaptiveMaxPool1d):

@@ -17,6 +17,7 @@ from .base import (  # for annotations
     expect_rank,
     kind_class,
 )
+from .binding import BATCH_FIRST, Call, call, first_output, hole, kwargs
 
 
 @kind_class
@@ -37,6 +38,13 @@ class _Recurrent(Layer):
     )
     device: str = device_arg()
     dtype: str = dtype_arg()
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        sizes = [hole(in_shapes[0][-1], "input_size"), hole(self.hidden, "hidden_size")]
+        return call(self.torch_name, sizes, [*kwargs(self, ("hidden",)), BATCH_FIRST])
+
+    def torch_call(self, module: str, args: list[str], in_shapes: list[Shape]) -> str:
+        return first_output(module, args)  # the output, not the final state
 
     primary = "hidden"
     gates = 1

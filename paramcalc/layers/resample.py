@@ -6,6 +6,7 @@ import math
 
 from ..errors import FieldError, ShapeError
 from .base import REQUIRED, Layer, Reach, ReachOf, Shape, arg, fmt_shape, kind_class, per_dim  # for annotations
+from .binding import Call, Kw, call, hole, kwargs
 
 INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
@@ -33,6 +34,13 @@ class Upsample(Layer):
         "bias": "0",
         "macs": "0 (interpolation is not counted)",
     }
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        if self.size is not None:
+            target = Kw("size", hole(self.size, "size"))
+        else:
+            target = Kw("scale_factor", hole(self.scale, "scale_factor"))
+        return call(self.torch_name, [], [target, *kwargs(self, ("size", "scale"))])
 
     def validate(self) -> None:
         if (self.scale is None) == (self.size is None):

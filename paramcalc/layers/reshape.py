@@ -20,6 +20,7 @@ from .base import (  # for annotations
     prod,
     reshape_strides,
 )
+from .binding import Call, call, dims, hole, q
 
 
 def view(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
@@ -97,6 +98,12 @@ class Reshape(Layer):
     saves, view_strides = view, reshaped
     formulas = {"output": "shape, with -1 inferred", "weights": "0", "bias": "0", "macs": "0"}
 
+    torch_writes_shape = True
+
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        x = args[0]
+        return f"{x}.{self.kind}({x}.shape[0], {', '.join(q(s) for s in out_shape)})"  # reshape or view
+
     def output_shape(self, shapes: list[Shape]) -> Shape:
         return _resolve_sizes(self.shape, prod(shapes[0]), "shape")
 
@@ -119,6 +126,9 @@ class Unflatten(Layer):
     saves, view_strides = view, reshaped
     formulas = {"output": "dim replaced by sizes", "weights": "0", "bias": "0", "macs": "0"}
 
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        return call(self.torch_name, [hole(self.dim, "dim"), hole(self.sizes, "unflattened_size")], [])
+
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         d = normalize_dim(self.dim, shape)
@@ -135,6 +145,9 @@ class Permute(Layer):
     kind, torch_name, primary = "permute", "torch.permute", "dims"
     saves = view
     formulas = {"output": "input dims in the new order", "weights": "0", "bias": "0", "macs": "0"}
+
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"{args[0]}.permute({', '.join(q(d) for d in self.dims)})"
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
@@ -167,6 +180,9 @@ class Transpose(Layer):
     saves = view
     formulas = {"output": "input with dim0 and dim1 swapped", "weights": "0", "bias": "0", "macs": "0"}
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"{args[0]}.transpose({q(self.dim0)}, {q(self.dim1)})"
+
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = list(shapes[0])
         a, b = normalize_dim(self.dim0, shapes[0], "dim0"), normalize_dim(self.dim1, shapes[0], "dim1")
@@ -196,6 +212,16 @@ class Squeeze(Layer):
     saves, view_strides = view, reshaped
     formulas = {"output": "input without its size-1 dims", "weights": "0", "bias": "0", "macs": "0"}
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        shape = in_shapes[0]
+        if self.dim is None:
+            drop = [i for i, s in enumerate(shape) if s == 1]
+        else:
+            drop = sorted({d for d in (normalize_dim(v, shape) for v in self.dim) if shape[d] == 1})
+        if not drop:
+            return args[0]
+        return f"{args[0]}.squeeze({dims([d + 1 for d in drop])})"  # per-sample dims -> the batched tensor's
+
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         if self.dim is None:
@@ -215,6 +241,9 @@ class Unsqueeze(Layer):
     saves, view_strides = view, reshaped
     formulas = {"output": "input with a 1 inserted", "weights": "0", "bias": "0", "macs": "0"}
 
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"{args[0]}.unsqueeze({q(self.dim)})"
+
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
         d = normalize_dim(self.dim, (*shape, 1))
@@ -231,6 +260,9 @@ class Select(Layer):
     kind, torch_name = "select", "torch.select"
     saves = view
     formulas = {"output": "input without dim", "weights": "0", "bias": "0", "macs": "0"}
+
+    def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:
+        return f"{args[0]}.select({q(self.dim)}, {q(self.index)})"
 
     def output_shape(self, shapes: list[Shape]) -> Shape:
         shape = shapes[0]
