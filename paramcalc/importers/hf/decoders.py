@@ -22,6 +22,18 @@ class Family(NamedTuple):
     head_dim: int | None = None  # default of head_dim (None: hidden / heads)
     windows: str = ""  # which layers slide: "all" (sliding_window), "alternate" (Gemma 2), "pattern" (Gemma 3)
     scaled_embedding: bool = False  # Gemma keeps √hidden as a one-element buffer (embed_tokens.embed_scale)
+    norm: str = (
+        "rms"  # rms: RMSNorm; ln: LayerNorm; ln_weight: LayerNorm without bias (Cohere); ln_none: no params (OLMo)
+    )
+    eps_key: str = "rms_norm_eps"
+    qk_norm_width: str = "head"  # q/k norms over each head (Qwen3, Gemma 3) or the whole projection (OLMo-2)
+    fused_qkv: bool = False  # one qkv_proj (Phi-3)
+    mlp: str = "gated"  # gated: gate/up/down; fused: one gate_up_proj (Phi-3); plain: up, activation, down
+    mlp_names: tuple[str, str] = ("c_fc", "c_proj")  # a plain MLP's projections
+    bias_keys: tuple[str, str, str] = ("attention_bias", "attention_bias", "mlp_bias")  # q/k/v, o, MLP biases
+    out_name: str = "o_proj"
+    final_norm: str = "norm"
+    head_bias: bool = False  # the LM head's bias (Phi)
     moe: str = ""  # a mixture of experts in place of the MLP: "mixtral" (gate, experts), "qwen" (and a shared expert)
     rotary_sets: tuple[str, ...] = ("",)  # rotary tables, one per attention type (Gemma 3: full and sliding)
     eps: float = 1e-6  # default of rms_norm_eps
@@ -53,6 +65,53 @@ FAMILIES = {
         scaled_embedding=True,
         rotary_sets=("full_attention_", "sliding_attention_"),
     ),
+    "phi3": Family("Phi3ForCausalLM", eps=1e-5, windows="all", fused_qkv=True, mlp="fused", bias_keys=("", "", "")),
+    "olmo": Family("OlmoForCausalLM", norm="ln_none", bias_keys=("attention_bias", "attention_bias", "")),
+    "olmo2": Family(
+        "Olmo2ForCausalLM",
+        layout="post",
+        qk_norm=True,
+        qk_norm_width="full",
+        eps=1e-6,
+        bias_keys=("attention_bias", "attention_bias", ""),
+    ),
+    "starcoder2": Family(
+        "Starcoder2ForCausalLM",
+        norm="ln",
+        eps_key="norm_epsilon",
+        eps=1e-5,
+        act="gelu_pytorch_tanh",
+        tie=True,
+        windows="all",
+        mlp="plain",
+        bias_keys=("use_bias", "use_bias", "use_bias"),
+    ),
+    "stablelm": Family(
+        "StableLmForCausalLM", norm="ln", eps_key="layer_norm_eps", eps=1e-5, bias_keys=("use_qkv_bias", "", "")
+    ),
+    "cohere": Family(
+        "CohereForCausalLM",
+        layout="parallel",
+        norm="ln_weight",
+        eps_key="layer_norm_eps",
+        eps=1e-5,
+        tie=True,
+        bias_keys=("attention_bias", "attention_bias", ""),
+    ),
+    "phi": Family(
+        "PhiForCausalLM",
+        layout="parallel",
+        norm="ln",
+        eps_key="layer_norm_eps",
+        eps=1e-5,
+        act="gelu_new",
+        mlp="plain",
+        mlp_names=("fc1", "fc2"),
+        bias_keys=("+", "+", "+"),
+        out_name="dense",
+        final_norm="final_layernorm",
+        head_bias=True,
+    ),
     "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral"),
     "qwen2_moe": Family("Qwen2MoeForCausalLM", qkv_bias=True, windows="types", moe="qwen"),
     "qwen3_moe": Family("Qwen3MoeForCausalLM", qk_norm=True, head_dim=128, windows="types", moe="qwen"),
@@ -83,6 +142,14 @@ def _windows(c: _Config, f: Family, layers: int) -> list[int | None]:
     return [window] * layers
 
 
+def norm_entry(f: Family, eps: float, name: str, **more) -> dict:
+    """The family's norm: RMSNorm, LayerNorm (with or without bias), or LayerNorm without parameters."""
+    if f.norm == "rms":
+        return {"rmsnorm": {"eps": eps, "name": name, **more}}
+    extra = {"ln": {}, "ln_weight": {"bias": False}, "ln_none": {"elementwise_affine": False}}[f.norm]
+    return {"layernorm": {"eps": eps, **extra, "name": name, **more}}
+
+
 def _per_head_norm(name: str, source: str, heads: int, head_dim: int, eps: float) -> list:
     """RMSNorm over each head: (L, heads · head_dim) → (L, heads, head_dim) → norm → flattened again."""
     return [
@@ -102,27 +169,63 @@ def attention(
     out_bias: bool,
     window=None,
     qk_norm_eps: float | None = None,
+    qk_norm_width: str = "head",
+    fused: bool = False,
+    out_name: str = "o_proj",
     **op,
 ) -> list:
-    """q_proj, k_proj and v_proj from the group's input, the attention operation, o_proj."""
+    """q_proj, k_proj and v_proj from the group's input (or one qkv_proj), the attention operation, o_proj."""
+    fields = {"heads": heads, "kv_heads": kv, "head_dim": head_dim, "causal": True, "position": "rope", **op}
+    if window:
+        fields["window"] = window
+    if fused:
+        return [
+            _named("linear", "qkv_proj", out=(heads + 2 * kv) * head_dim, bias=qkv_bias),
+            {"attention": {**fields, "name": "attention"}},
+            _named("linear", out_name, out=hidden, bias=out_bias),
+        ]
     layers = [
         _named("linear", "q_proj", out=heads * head_dim, bias=qkv_bias),
         _named("linear", "k_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
         _named("linear", "v_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
     ]
     q, k = "q_proj", "k_proj"
-    if qk_norm_eps is not None:
+    if qk_norm_eps is not None and qk_norm_width == "full":
+        layers += [
+            {"rmsnorm": {"eps": qk_norm_eps, "from": "q_proj", "name": "q_norm"}},
+            {"rmsnorm": {"eps": qk_norm_eps, "from": "k_proj", "name": "k_norm"}},
+        ]
+        q, k = "q_norm", "k_norm"
+    elif qk_norm_eps is not None:
         layers += _per_head_norm("q_norm", "q_proj", heads, head_dim, qk_norm_eps)
         layers.append({"identity": {"name": "q"}})
         layers += _per_head_norm("k_norm", "k_proj", kv, head_dim, qk_norm_eps)
         layers.append({"identity": {"name": "k"}})
         q, k = "q", "k"
-    fields = {"heads": heads, "kv_heads": kv, "head_dim": head_dim, "causal": True, "position": "rope", **op}
-    if window:
-        fields["window"] = window
     layers.append({"attention": {**fields, "from": [q, k, "v_proj"], "name": "attention"}})
-    layers.append(_named("linear", "o_proj", out=hidden, bias=out_bias))
+    layers.append(_named("linear", out_name, out=hidden, bias=out_bias))
     return layers
+
+
+def mlp_layers(f: Family, ff: int, hidden: int, act, bias: bool) -> list:
+    """The family's MLP: gated (gate, up, down), one fused gate_up_proj, or plain (up, activation, down)."""
+    if f.mlp == "fused":
+        return [
+            _named("linear", "gate_up_proj", out=2 * ff, bias=bias),
+            {"chunk": {"chunks": 2, "dim": -1, "index": 0, "name": "gate"}},
+            _act(act, "activation_fn"),
+            {"chunk": {"chunks": 2, "dim": -1, "index": 1, "from": "gate_up_proj", "name": "up"}},
+            {"mul": {"from": ["activation_fn", "up"]}},
+            _named("linear", "down_proj", out=hidden, bias=bias),
+        ]
+    if f.mlp == "plain":
+        up, down = f.mlp_names
+        return [
+            _named("linear", up, out=ff, bias=bias),
+            _act(act, "act"),
+            _named("linear", down, out=hidden, bias=bias),
+        ]
+    return gated_mlp(ff, hidden, act, bias)
 
 
 def gated_mlp(ff: int, hidden: int, act, bias: bool) -> list:
@@ -183,10 +286,26 @@ def rotary_buffers(rotary_dim: int, sets=("",)) -> dict:
 def decoder_layer(f: Family, eps: float, attn: list, mlp: list, mlp_name: str = "mlp") -> dict:
     """One layer: the family's norms around self_attn and the MLP, each with a residual connection."""
 
-    def norm(name):
-        return {"rmsnorm": {"eps": eps, "name": name}}
+    def norm(name, **more):
+        return norm_entry(f, eps, name, **more)
 
-    if f.layout == "sandwich":
+    if f.layout == "parallel":  # attention and MLP both read the one norm; their sum joins the residual
+        layers = [
+            norm("input_layernorm"),
+            {"name": "self_attn", "layers": attn},
+            {"name": mlp_name, "from": "input_layernorm", "layers": mlp},
+            {"add": {"from": ["input", "self_attn", mlp_name]}},
+        ]
+    elif f.layout == "post":  # OLMo-2: norms on the outputs of attention and MLP, before each residual add
+        layers = [
+            {"name": "self_attn", "layers": attn},
+            norm("post_attention_layernorm"),
+            {"add": {"from": ["input", "post_attention_layernorm"], "name": "residual"}},
+            {"name": mlp_name, "layers": mlp},
+            norm("post_feedforward_layernorm"),
+            {"add": {"from": ["residual", "post_feedforward_layernorm"]}},
+        ]
+    elif f.layout == "sandwich":
         layers = [
             norm("input_layernorm"),
             {"name": "self_attn", "layers": attn},
@@ -231,18 +350,18 @@ def dims(c: _Config, f: Family) -> tuple[int, int, int, int]:
 
 
 def causal_lm(
-    c: _Config, f: Family, seq: int, blocks: dict, per_layer: list[str], windows: list, head_dim: int, eps: float
+    c: _Config, f: Family, seq: int, blocks: dict, per_layer: list[str], windows: list, rotary_dim: int, eps: float
 ) -> dict:
     """model (embed_tokens, rotary_emb, layers, norm) and lm_head (tied to the embedding or not)."""
     hidden, vocab = c.int("hidden_size"), c.int("vocab_size")
     model = [
         _named("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
         *([{"buffer": {"shape": [1], "name": "embed_scale"}}] if f.scaled_embedding else []),
-        rotary_buffers(head_dim, f.rotary_sets),
+        rotary_buffers(rotary_dim, f.rotary_sets),
         {**stack(per_layer, windows), "from": "embed_tokens"},
-        {"rmsnorm": {"eps": eps, "name": "norm"}},
+        norm_entry(f, eps, f.final_norm),
     ]
-    head = _named("linear", "lm_head", out=vocab, bias=False)
+    head = _named("linear", "lm_head", out=vocab, bias=f.head_bias)
     if c.flag("tie_word_embeddings", f.tie):
         head["linear"]["tie"] = "model.embed_tokens"
     return {
@@ -252,14 +371,23 @@ def causal_lm(
     }
 
 
+def _bias(c: _Config, key: str) -> bool:
+    """A projection's bias: the config's flag named by the family ('+': always, '': never)."""
+    return key == "+" or (bool(key) and key != "+" and c.flag(key, False))
+
+
 def llama_like(c: _Config, family: str, seq: int) -> dict:
     f = FAMILIES[family]
     hidden, heads, kv, head_dim = dims(c, f)
-    bias = c.flag("attention_bias", False)
-    eps = c.number("rms_norm_eps", f.eps)
+    qkv_key, out_key, mlp_key = f.bias_keys
+    eps = c.number(f.eps_key, f.eps)
     act_key = "hidden_activation" if family.startswith("gemma") and "hidden_activation" in c.raw else "hidden_act"
     act = c.activation(act_key, f.act, GELU)
-    op: dict = {}
+    for flag in ("qk_layernorm", "use_qk_norm", "use_parallel_residual"):
+        if c.flag(flag, False):
+            raise SpecError(f"{c.source}: '{flag}: true' is not supported for model_type {family}")
+    rotary_dim = int(head_dim * c.number("partial_rotary_factor", 1.0))
+    op: dict = {} if rotary_dim == head_dim else {"rotary_dim": rotary_dim - rotary_dim % 2}
     if family == "gemma2":
         softcap = c.number("attn_logit_softcapping", 0)
         if softcap:
@@ -270,13 +398,16 @@ def llama_like(c: _Config, family: str, seq: int) -> dict:
         kv,
         head_dim,
         hidden,
-        qkv_bias=bias if f.qkv_bias is None else f.qkv_bias,
-        out_bias=bias,
+        qkv_bias=True if f.qkv_bias else _bias(c, qkv_key),
+        out_bias=_bias(c, out_key),
         window="$window" if any(windows) else None,
         qk_norm_eps=eps if f.qk_norm else None,
+        qk_norm_width=f.qk_norm_width,
+        fused=f.fused_qkv,
+        out_name=f.out_name,
         **op,
     )
-    mlp = gated_mlp(c.int("intermediate_size"), hidden, act, c.flag("mlp_bias", False))
+    mlp = mlp_layers(f, c.int("intermediate_size"), hidden, act, _bias(c, mlp_key))
     layers = c.int("num_hidden_layers")
     if not f.moe:
         blocks, per_layer = {"decoder_layer": decoder_layer(f, eps, attn, mlp)}, ["decoder_layer"] * layers
@@ -286,4 +417,4 @@ def llama_like(c: _Config, family: str, seq: int) -> dict:
         blocks = {"moe_layer": decoder_layer(f, eps, attn, moe_mlp(c, f, hidden, act))}
         if not all(sparse):
             blocks["decoder_layer"] = decoder_layer(f, eps, attn, mlp)
-    return causal_lm(c, f, seq, blocks, per_layer, windows, head_dim, eps)
+    return causal_lm(c, f, seq, blocks, per_layer, windows, rotary_dim, eps)
