@@ -17,13 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import SpecError, describe, did_you_mean
-from . import decoders, encoders
+from . import decoders, encoders, gpt
 from .common import _Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
 BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     **{family: (decoders.llama_like, f.cls) for family, f in decoders.FAMILIES.items()},
     "gpt2": (lambda c, family, seq: encoders._gpt2(c, seq), "GPT2LMHeadModel"),
+    "gpt_neox": (lambda c, family, seq: gpt.gpt_neox(c, seq), "GPTNeoXForCausalLM"),
+    "gptj": (lambda c, family, seq: gpt.gptj(c, seq), "GPTJForCausalLM"),
+    "opt": (lambda c, family, seq: gpt.opt(c, seq), "OPTForCausalLM"),
+    "bloom": (lambda c, family, seq: gpt.bloom(c, seq), "BloomForCausalLM"),
+    "falcon": (lambda c, family, seq: gpt.falcon(c, seq), "FalconForCausalLM"),
     "bert": (lambda c, family, seq: encoders._bert(c, seq), "BertModel"),
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
@@ -96,7 +101,7 @@ def _suggestion(family) -> str | None:
     return hint
 
 
-POSITIONS_KEY = {"gpt2": "n_positions", "t5": None, "vit": None}
+POSITIONS_KEY = {"gpt2": "n_positions", "gptj": "n_positions", "bloom": "", "falcon": "", "t5": None, "vit": None}
 
 
 def _seq(c: _Config, family: str, seq: int | None) -> tuple[int, str]:
@@ -105,6 +110,8 @@ def _seq(c: _Config, family: str, seq: int | None) -> tuple[int, str]:
     key = POSITIONS_KEY.get(family, "max_position_embeddings")
     if key is None:
         return 512, "sequence length 512"
+    if not key:  # no maximum in the config (ALiBi, rope)
+        return DEFAULT_SEQ, f"sequence length {DEFAULT_SEQ:,} (--seq to change)"
     most = c.int(key, DEFAULT_SEQ)
     if most < DEFAULT_SEQ:
         return most, f"sequence length {most:,}, the config's {key} (--seq to change)"
