@@ -407,6 +407,41 @@ CONFIGS = {
         },
         {},
     ),
+    "gpt-oss-20b": (
+        "openai/gpt-oss-20b",
+        {
+            "architectures": ["GptOssForCausalLM"],
+            "model_type": "gpt_oss",
+            "hidden_size": 2880,
+            "intermediate_size": 2880,
+            "num_attention_heads": 64,
+            "num_key_value_heads": 8,
+            "head_dim": 64,
+            "num_hidden_layers": 24,
+            "num_local_experts": 32,
+            "num_experts_per_tok": 4,
+            "experts_per_token": 4,
+            "vocab_size": 201088,
+            "max_position_embeddings": 131072,
+            "sliding_window": 128,
+            "layer_types": ["sliding_attention", "full_attention"] * 12,
+            "attention_bias": True,
+            "rms_norm_eps": 1e-05,
+            "rope_theta": 150000,
+            "rope_scaling": {
+                "beta_fast": 32.0,
+                "beta_slow": 1.0,
+                "factor": 32.0,
+                "original_max_position_embeddings": 4096,
+                "rope_type": "yarn",
+                "truncate": False,
+            },
+            "swiglu_limit": 7.0,
+            "tie_word_embeddings": False,
+            "hidden_act": "silu",
+        },
+        {},
+    ),
     "mixtral-8x7b-v0.1": (
         "mistralai/Mixtral-8x7B-v0.1",
         {
@@ -523,6 +558,8 @@ def small(config: dict) -> dict:
         out["num_key_value_heads"] = 2 if config["num_key_value_heads"] < config["num_attention_heads"] else 4
     if config["model_type"] == "phi3":  # its default pad_token_id 32000 is past a small vocabulary
         out["pad_token_id"] = None
+    if isinstance(out.get("layer_types"), list):
+        out["layer_types"] = out["layer_types"][: SMALL["num_hidden_layers"]]
     if "rope_scaling" in out and out["rope_scaling"]:
         out["rope_scaling"] = {**out["rope_scaling"], "original_max_position_embeddings": 16}
     return out

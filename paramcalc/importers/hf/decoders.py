@@ -34,6 +34,7 @@ class Family(NamedTuple):
     out_name: str = "o_proj"
     final_norm: str = "norm"
     head_bias: bool = False  # the LM head's bias (Phi)
+    sinks: bool = False  # a learned sink logit per head (gpt-oss): the attention operation is named self_attn.sinks
     moe: str = ""  # a mixture of experts in place of the MLP: "mixtral" (gate, experts), "qwen" (and a shared expert)
     rotary_sets: tuple[str, ...] = ("",)  # rotary tables, one per attention type (Gemma 3: full and sliding)
     eps: float = 1e-6  # default of rms_norm_eps
@@ -112,6 +113,7 @@ FAMILIES = {
         final_norm="final_layernorm",
         head_bias=True,
     ),
+    "gpt_oss": Family("GptOssForCausalLM", eps=1e-5, windows="all", moe="gpt_oss", sinks=True),
     "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral"),
     "qwen2_moe": Family("Qwen2MoeForCausalLM", qkv_bias=True, windows="types", moe="qwen"),
     "qwen3_moe": Family("Qwen3MoeForCausalLM", qk_norm=True, head_dim=128, windows="types", moe="qwen"),
@@ -202,7 +204,8 @@ def attention(
         layers += _per_head_norm("k_norm", "k_proj", kv, head_dim, qk_norm_eps)
         layers.append({"identity": {"name": "k"}})
         q, k = "q", "k"
-    layers.append({"attention": {**fields, "from": [q, k, "v_proj"], "name": "attention"}})
+    name = "sinks" if op.get("sinks") else "attention"  # gpt-oss's sinks parameter: self_attn.sinks
+    layers.append({"attention": {**fields, "from": [q, k, "v_proj"], "name": name}})
     layers.append(_named("linear", out_name, out=hidden, bias=out_bias))
     return layers
 
@@ -240,14 +243,26 @@ def gated_mlp(ff: int, hidden: int, act, bias: bool) -> list:
 
 def moe_mlp(c: _Config, f: Family, hidden: int, act) -> list:
     """The router (`gate`) and the routed experts; Qwen2-MoE adds a shared expert weighted by a sigmoid gate."""
-    experts = c.int("num_local_experts" if f.moe == "mixtral" else "num_experts")
+    qwen = f.moe == "qwen"
+    experts = c.int("num_experts" if qwen else "num_local_experts")
     top_k = c.int("num_experts_per_tok")
     if top_k > experts:
         raise SpecError(f"{c.source}: num_experts_per_tok ({top_k}) is more than the {experts} experts")
-    ff = c.int("intermediate_size" if f.moe == "mixtral" else "moe_intermediate_size")
+    ff = c.int("moe_intermediate_size" if qwen else "intermediate_size")
+    biased = f.moe == "gpt_oss"  # gpt-oss: a router bias, and biases on every expert's projections
+    gate = "router" if biased else "gate"
     layers: list[dict] = [
-        {"router": {"experts": experts, "top_k": top_k, "name": "gate"}},
-        {"experts": {"experts": experts, "top_k": top_k, "ff": ff, "from": ["input", "gate"], "name": "experts"}},
+        {"router": {"experts": experts, "top_k": top_k, "bias": biased, "name": gate}},
+        {
+            "experts": {
+                "experts": experts,
+                "top_k": top_k,
+                "ff": ff,
+                "bias": biased,
+                "from": ["input", gate],
+                "name": "experts",
+            }
+        },
     ]
     shared = c.int("shared_expert_intermediate_size", 0, minimum=0) if f.cls.startswith("Qwen2Moe") else 0
     if shared:
@@ -388,6 +403,8 @@ def llama_like(c: _Config, family: str, seq: int) -> dict:
             raise SpecError(f"{c.source}: '{flag}: true' is not supported for model_type {family}")
     rotary_dim = int(head_dim * c.number("partial_rotary_factor", 1.0))
     op: dict = {} if rotary_dim == head_dim else {"rotary_dim": rotary_dim - rotary_dim % 2}
+    if f.sinks:
+        op["sinks"] = True
     if family == "gemma2":
         softcap = c.number("attn_logit_softcapping", 0)
         if softcap:
