@@ -442,6 +442,50 @@ CONFIGS = {
         },
         {},
     ),
+    "bert-base-uncased": (
+        "google-bert/bert-base-uncased",
+        {
+            **json.loads((Path(__file__).parent / "fixtures" / "hf" / "bert-base-uncased.json").read_text()),
+            "architectures": ["BertModel"],  # the base model, with its pooler (the checkpoint names BertForMaskedLM)
+        },
+        {"params": 109_482_240},
+    ),
+    "roberta-base": (
+        "FacebookAI/roberta-base",
+        {
+            "architectures": ["RobertaModel"],  # the base model (the checkpoint names RobertaForMaskedLM)
+            "model_type": "roberta",
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "vocab_size": 50265,
+            "max_position_embeddings": 514,
+            "type_vocab_size": 1,
+            "pad_token_id": 1,
+            "layer_norm_eps": 1e-05,
+            "hidden_act": "gelu",
+        },
+        {},
+    ),
+    "xlm-roberta-base": (
+        "FacebookAI/xlm-roberta-base",
+        {
+            "architectures": ["XLMRobertaModel"],  # the base model (the checkpoint names XLMRobertaForMaskedLM)
+            "model_type": "xlm-roberta",
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "vocab_size": 250002,
+            "max_position_embeddings": 514,
+            "type_vocab_size": 1,
+            "pad_token_id": 1,
+            "layer_norm_eps": 1e-05,
+            "hidden_act": "gelu",
+        },
+        {},
+    ),
     "mixtral-8x7b-v0.1": (
         "mistralai/Mixtral-8x7B-v0.1",
         {
@@ -602,7 +646,9 @@ def macs(model, config: dict) -> dict:
         sum(ops.values()) for name, ops in counter.get_flop_counts().items() if name.split(".")[-1].startswith("rotary")
     )
     total = counter.get_total_flops()
-    logits = out.logits
+    logits = getattr(out, "logits", None)
+    if logits is None:  # a base model: its pooled output where it has a pooler, else its last hidden states
+        logits = out.pooler_output if getattr(out, "pooler_output", None) is not None else out.last_hidden_state
     return {"macs": (total - rotary) // 2, "rotary_macs": rotary // 2, "output_shape": list(logits.shape[1:])}
 
 

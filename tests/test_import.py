@@ -505,7 +505,7 @@ def hf_types_table() -> str:
     from paramcalc.importers.hf import BUILDERS
 
     lines = ["| model_type | transformers class | checked on |", "|:--|:--|:--|"]
-    published = {"gpt2": "gpt2", "bert": "bert-base-uncased", "vit": "google/vit-base-patch16-224"}
+    published = {"gpt2": "gpt2", "vit": "google/vit-base-patch16-224"}
     for family, (_, cls) in BUILDERS.items():
         checked = [m["checkpoint"] for m in HF_MODELS.values() if m["config"]["model_type"] == family]
         if not checked and family in published:

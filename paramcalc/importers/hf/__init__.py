@@ -30,6 +30,8 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "bloom": (lambda c, family, seq: gpt.bloom(c, seq), "BloomForCausalLM"),
     "falcon": (lambda c, family, seq: gpt.falcon(c, seq), "FalconForCausalLM"),
     "bert": (lambda c, family, seq: encoders._bert(c, seq), "BertModel"),
+    "roberta": (lambda c, family, seq: encoders._bert(c, seq), "RobertaModel"),
+    "xlm-roberta": (lambda c, family, seq: encoders._bert(c, seq), "XLMRobertaModel"),
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
 }

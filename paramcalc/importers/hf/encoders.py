@@ -121,6 +121,15 @@ def _bert(c: _Config, seq: int) -> dict:
                 "name": "embeddings",
                 "from": "input_ids",
                 "layers": [
+                    # the default position and token type ids, buffers of 1 × max_position_embeddings each (in a
+                    # group of their own, so that the embeddings below read the network's inputs of those names)
+                    {
+                        "name": "ids",
+                        "layers": [
+                            {"buffer": {"shape": [1, c.int("max_position_embeddings")], "name": "position_ids"}},
+                            {"buffer": {"shape": [1, c.int("max_position_embeddings")], "name": "token_type_ids"}},
+                        ],
+                    },
                     _named("embedding", "word_embeddings", num=c.int("vocab_size"), dim=d, **{"from": "input_ids"}),
                     _named(
                         "embedding",
