@@ -486,6 +486,38 @@ CONFIGS = {
         },
         {},
     ),
+    "gpt2": (
+        "openai-community/gpt2",
+        json.loads((Path(__file__).parent / "fixtures" / "hf" / "gpt2.json").read_text()),
+        {"params": 124_439_808},
+    ),
+    "vit-base-patch16-224": (
+        "google/vit-base-patch16-224",
+        json.loads((Path(__file__).parent / "fixtures" / "hf" / "vit-base-patch16-224.json").read_text()),
+        {"params": 86_567_656},
+    ),
+    "t5-small": (
+        "google-t5/t5-small",
+        {
+            "architectures": ["T5ForConditionalGeneration"],
+            "model_type": "t5",
+            "d_model": 512,
+            "d_kv": 64,
+            "d_ff": 2048,
+            "num_heads": 8,
+            "num_layers": 6,
+            "num_decoder_layers": 6,
+            "vocab_size": 32128,
+            "relative_attention_num_buckets": 32,
+            "feed_forward_proj": "relu",
+            "layer_norm_epsilon": 1e-06,
+            "tie_word_embeddings": True,
+            "decoder_start_token_id": 0,
+            "pad_token_id": 0,
+            "eos_token_id": 1,
+        },
+        {},
+    ),
     "mixtral-8x7b-v0.1": (
         "mistralai/Mixtral-8x7B-v0.1",
         {
@@ -572,6 +604,15 @@ CONFIGS = {
 # the small config of a family: these keys, where the config has them
 SMALL = {
     "hidden_size": 64,
+    "d_model": 64,
+    "d_kv": 16,
+    "d_ff": 96,
+    "num_heads": 4,
+    "num_layers": 2,
+    "num_decoder_layers": 2,
+    "image_size": 32,
+    "patch_size": 8,
+    "num_labels": 10,
     "n_embd": 64,
     "n_head": 4,
     "n_layer": 3,
@@ -638,10 +679,16 @@ def active(model, config: dict) -> int | None:
 def macs(model, config: dict) -> dict:
     torch.manual_seed(0)
     model.eval()
-    ids = torch.randint(0, config["vocab_size"], (1, SEQ))
+    if config["model_type"] == "vit":
+        size = config["image_size"]
+        inputs = {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
+    else:
+        inputs = {"input_ids": torch.randint(0, config["vocab_size"], (1, SEQ))}
+    if config["model_type"] == "t5":
+        inputs["decoder_input_ids"] = torch.randint(0, config["vocab_size"], (1, SEQ))
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        out = model(input_ids=ids)
+        out = model(**inputs)
     rotary = sum(
         sum(ops.values()) for name, ops in counter.get_flop_counts().items() if name.split(".")[-1].startswith("rotary")
     )

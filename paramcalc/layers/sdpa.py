@@ -87,6 +87,9 @@ class Attention(Layer):
     softcap: float = arg(None, "float", "logits soft-capped to ±softcap by tanh (Gemma 2)", counts=False)
     sinks: bool = arg(False, "bool", "a learned sink logit per head (gpt-oss): heads parameters")
     position: str = arg("none", "choice", "position treatment of q and k", choices=POSITIONS)
+    relative_buckets: int = arg(
+        0, "int", "T5's relative position bias: a table of relative_buckets × heads parameters", min=0
+    )
     rotary_dim: int = arg(None, "int", "features per head that rope rotates (default head_dim; partial rotary)")
     dropout: float = arg(0.0, "float", "attention dropout", counts=False)
     scale: float = arg(None, "float", "logit scale (default 1/sqrt(head_dim))", counts=False)
@@ -95,7 +98,7 @@ class Attention(Layer):
     torch_classes = {"ScaledDotProductAttention": SDPA}
     formulas = {
         "output": "(*leading, L, heads·v_head_dim)",
-        "weights": "heads (sinks), else 0",
+        "weights": "heads (sinks) + relative_buckets · heads (T5's relative position table)",
         "bias": "0",
         "macs": "Π leading · heads · L · S · (head_dim + v_head_dim) (QKᵀ and attention·V, as FlopCounterMode "
         "counts scaled_dot_product_attention; causal and window masks change no count)",
@@ -181,10 +184,10 @@ class Attention(Layer):
         return (*leading, length, self.heads * dv)
 
     def params(self, shapes: list[Shape]) -> Params:
-        return Params(weights=self.heads if self.sinks else 0)
+        return Params(weights=self.heads * (bool(self.sinks) + self.relative_buckets))
 
     def param_tensors(self, shapes: list[Shape]) -> int:
-        return 1 if self.sinks else 0
+        return bool(self.sinks) + bool(self.relative_buckets)
 
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         length, source, d, dv, _, leading = self._dims(shapes)
@@ -245,7 +248,12 @@ class Attention(Layer):
     def torch_module(self, in_shapes: list[Shape]) -> Call | None:
         """The generated ScaledDotProductAttention (SDPA, is_causal, enable_gqa, rope, a window mask); a softcap,
         sinks (a parameter) and ALiBi have no binding here."""
-        for field, unbound in (("softcap", self.softcap), ("sinks", self.sinks), ("alibi", self.position == "alibi")):
+        for field, unbound in (
+            ("softcap", self.softcap),
+            ("sinks", self.sinks),
+            ("alibi", self.position == "alibi"),
+            ("relative_buckets", self.relative_buckets),
+        ):
             if unbound:
                 raise Unexportable(f"{self.kind} with {field}")
         _, _, d, _, kv, _ = self._dims(in_shapes)

@@ -250,22 +250,20 @@ def _t5(c: _Config, seq: int) -> dict:
             _named("linear", "q", out=inner, bias=False),
             _named("linear", "k", out=inner, bias=False, **kv_from),
             _named("linear", "v", out=inner, bias=False, **kv_from),
-            # T5 scales no logits and adds its relative position bias (no count)
+            # T5 scales no logits and adds its relative position bias, whose table (buckets × heads) lives in
+            # the first block of each stack: the attention operation holds it there, named as the checkpoint's
             {
                 "attention": {
                     "heads": heads,
                     "head_dim": kv,
                     "causal": causal,
+                    **({} if cross else {"relative_buckets": "${buckets if relative else 0}"}),
                     "from": ["q", "k", "v"],
-                    "name": "attention",
+                    "name": "attention" if cross else "${'relative_attention_bias' if relative else 'attention'}",
                 }
             },
             _named("linear", "o", out=d, bias=False),
         ]
-        if not cross:  # the relative position table lives in the first block of each stack
-            layers.append(
-                {"parameter": {"shape": [buckets, heads], "name": "relative_attention_bias"}, "when": "$relative"}
-            )
         return {"name": name, "layers": layers}
 
     def sublayer(index, body):
@@ -291,13 +289,13 @@ def _t5(c: _Config, seq: int) -> dict:
     )
     feed_forward = {"name": "DenseReluDense", "layers": [*wi, _named("linear", "wo", out=d, bias=False)]}
     encoder_block = {
-        "args": {"relative": False},
+        "args": {"relative": False, "buckets": buckets},
         "layers": [
             {"name": "layer", "layers": [sublayer(0, attention("SelfAttention", False)), sublayer(1, feed_forward)]}
         ],
     }
     decoder_block = {
-        "args": {"relative": False},
+        "args": {"relative": False, "buckets": buckets},
         "layers": [
             {
                 "name": "layer",
