@@ -563,3 +563,13 @@ def test_hf_mixtral_has_the_published_active_params_and_says_so(tmp_path):
     experts = next(r for r in data["layers"] if r["name"] == "model.layers.0.mlp.experts")
     assert experts["params"] == 8 * 3 * 4096 * 14336 and experts["active_params"] == 2 * 3 * 4096 * 14336
     assert experts["macs"] == 8 * 2 * 3 * 4096 * 14336  # 8 tokens, each through 2 experts
+
+
+def test_hf_deepseek_latent_attention_caches_the_compressed_kv(tmp_path):
+    """Multi-head latent attention caches kv_lora_rank + qk_rope_head_dim per position and layer (DeepSeek-V3:
+    512 + 64), not 2 · heads · head_dim."""
+    from paramcalc.memory import Settings, memory
+
+    _, report = _imported_config(tmp_path, HF_MODELS["deepseek-v3"]["config"], 16)
+    bill = memory(report, report.layer_objects, Settings(train=False, kv_cache=1000, precision="bf16"))
+    assert bill.components["kv_cache"] == 61 * (512 + 64) * 1000 * 2

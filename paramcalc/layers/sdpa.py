@@ -87,6 +87,12 @@ class Attention(Layer):
     softcap: float = arg(None, "float", "logits soft-capped to ±softcap by tanh (Gemma 2)", counts=False)
     sinks: bool = arg(False, "bool", "a learned sink logit per head (gpt-oss): heads parameters")
     position: str = arg("none", "choice", "position treatment of q and k", choices=POSITIONS)
+    shared_k: int = arg(
+        0, "int", "k's last shared_k features: one rope key for every head (DeepSeek's decoupled rope key)", min=0
+    )
+    latent_cache: int = arg(
+        None, "int", "elements cached per position instead of k and v (multi-head latent attention's compressed kv)"
+    )
     relative_buckets: int = arg(
         0, "int", "T5's relative position bias: a table of relative_buckets × heads parameters", min=0
     )
@@ -149,6 +155,8 @@ class Attention(Layer):
                 "attention reads q, k and v (`from: [q, k, v]`) or one packed q|k|v tensor, found 2 inputs"
             )
         if len(shapes) == 1:
+            if self.shared_k:
+                raise ShapeError("shared_k needs q, k and v apart (`from: [q, k, v]`)")
             width = shapes[0][-1]
             d = self.head_dim
             if d is None:
@@ -167,8 +175,13 @@ class Attention(Layer):
             return shapes[0][-2], shapes[0][-2], d, dv, kv, shapes[0][:-2]
         query, key, value = shapes
         d = self._per_head(query[-1], self.heads, self.head_dim, "q")
-        if key[-1] != kv * d:
-            raise ShapeError(f"k must have {kv} kv_heads × head_dim {d} = {kv * d} features, found {fmt_shape(key)}")
+        if self.shared_k >= d:
+            raise ShapeError(f"shared_k={self.shared_k} must be less than head_dim {d}")
+        if key[-1] != kv * (d - self.shared_k) + self.shared_k:
+            raise ShapeError(
+                f"k must have {kv} kv_heads × {d - self.shared_k} + {self.shared_k} shared = "
+                f"{kv * (d - self.shared_k) + self.shared_k} features, found {fmt_shape(key)}"
+            )
         dv = self._per_head(value[-1], kv, self.v_head_dim, "v")
         if key[-2] != value[-2]:
             raise ShapeError(f"k and v must have the same length, found {fmt_shape(key)} and {fmt_shape(value)}")
@@ -239,6 +252,8 @@ class Attention(Layer):
         if not self.causal:
             return 0
         _, _, d, dv, kv, leading = self._dims(shapes)
+        if self.latent_cache is not None:
+            return prod(leading) * self.latent_cache
         return prod(leading) * kv * (d + dv)
 
     def kv_cache_elements(self, shapes: list[Shape], positions: int) -> int:
@@ -253,6 +268,7 @@ class Attention(Layer):
             ("sinks", self.sinks),
             ("alibi", self.position == "alibi"),
             ("relative_buckets", self.relative_buckets),
+            ("shared_k", self.shared_k),
         ):
             if unbound:
                 raise Unexportable(f"{self.kind} with {field}")

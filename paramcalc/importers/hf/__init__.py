@@ -17,13 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import SpecError, describe, did_you_mean
-from . import decoders, encoders, gpt
+from . import decoders, deepseek, encoders, gpt
 from .common import _Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
 BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     **{family: (decoders.llama_like, f.cls) for family, f in decoders.FAMILIES.items()},
     "gpt2": (lambda c, family, seq: encoders._gpt2(c, seq), "GPT2LMHeadModel"),
+    "deepseek_v2": (deepseek.deepseek, "DeepseekV2ForCausalLM"),
+    "deepseek_v3": (deepseek.deepseek, "DeepseekV3ForCausalLM"),
     "gpt_neox": (lambda c, family, seq: gpt.gpt_neox(c, seq), "GPTNeoXForCausalLM"),
     "gptj": (lambda c, family, seq: gpt.gptj(c, seq), "GPTJForCausalLM"),
     "opt": (lambda c, family, seq: gpt.opt(c, seq), "OPTForCausalLM"),
