@@ -44,6 +44,7 @@ CASES_PER_KIND = {
     "attention": 60,
     "router": 12,
     "experts": 24,
+    "mambamixer": 12,
 }
 DEFAULT_CASES = 6
 MERGE_CASES = 10

@@ -175,12 +175,12 @@ def test_a_name_inside_a_layer_is_refused():
 
 # Kinds with no exportable oracle case, each with a spec that uses it; and kinds export refuses (none).
 KIND_SPECS = {"stochasticdepth": "input: [4, 8, 8]\nlayers:\n  - stochasticdepth: {p: 0.1}\n"}
-REFUSED: set[str] = {"experts"}  # a mixture's experts: no torch.nn module
+REFUSED: set[str] = {"experts", "mambamixer"}  # a mixture's experts, Mamba's mixer: no torch.nn module
 # kinds refused for some fields only: attention with a softcap, sinks or ALiBi, a router with a correction bias
 PARTLY_REFUSED = {"attention", "router"}
 REFUSING_FIELDS = ("softcap:", "sinks: true", "alibi", "correction_bias: true")
 # kinds added after EXPORTED_SHA256 was taken: their cases are not in the hash (it holds the older texts)
-NEWER_KINDS = {"attention", "router", "experts"}
+NEWER_KINDS = {"attention", "router", "experts", "mambamixer"}
 
 
 def _exported(case) -> bool:

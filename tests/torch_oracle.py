@@ -180,6 +180,8 @@ def _newer_kinds(kind, f, shape):
         return _attention_op(f)
     if kind in ("router", "experts"):
         return _mixture(kind, f, shape)
+    if kind == "mambamixer":
+        return _mamba_mixer(f, shape)
     if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
         cls = nn.TransformerEncoderLayer if kind == "transformerencoderlayer" else nn.TransformerDecoderLayer
         return cls(
@@ -436,6 +438,50 @@ def _mixture(kind, f, shape):
             return out.reshape(x.shape)
 
     return Experts()
+
+
+def _mamba_mixer(f, shape):
+    """transformers' MambaMixer on its torch path (causal conv1d padded by conv_kernel − 1 and cut, dt_proj's
+    weight times the step, the sequential selective scan), as modeling_mamba.py writes it."""
+    import math
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    h = shape[-1]
+    n = f.get("intermediate") or f.get("expand", 2) * h
+    s, k = f.get("state", 16), f.get("conv_kernel", 4)
+    r = f.get("dt_rank") or math.ceil(h / 16)
+
+    class Mixer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.in_proj = nn.Linear(h, 2 * n, bias=f.get("bias", False))
+            self.conv1d = nn.Conv1d(n, n, k, groups=n, padding=k - 1, bias=f.get("conv_bias", True))
+            self.x_proj = nn.Linear(n, r + 2 * s, bias=False)
+            self.dt_proj = nn.Linear(r, n, bias=True)
+            self.A_log = nn.Parameter(torch.zeros(n, s))
+            self.D = nn.Parameter(torch.ones(n))
+            self.out_proj = nn.Linear(n, h, bias=f.get("bias", False))
+
+        def forward(self, x):
+            if x.dim() != 3:
+                raise ValueError("MambaMixer takes (batch, seq, hidden)")
+            length = x.shape[1]
+            xs, gate = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)
+            xs = F.silu(self.conv1d(xs)[..., :length])
+            step, b, c = self.x_proj(xs.transpose(1, 2)).split([r, s, s], dim=-1)
+            dt = F.softplus(self.dt_proj.weight @ step.transpose(1, 2) + self.dt_proj.bias[:, None])
+            a = -torch.exp(self.A_log)
+            state, outs = torch.zeros(x.shape[0], n, s), []
+            for i in range(length):
+                state = torch.exp(a * dt[:, :, i, None]) * state + dt[:, :, i, None] * b[:, None, i] * xs[:, :, i, None]
+                outs.append(torch.matmul(state, c[:, i, :, None])[..., 0])
+            y = torch.stack(outs, -1) + xs * self.D[None, :, None]
+            return self.out_proj((y * F.silu(gate)).transpose(1, 2))
+
+    return Mixer()
 
 
 def ReferenceAttention(e, **f):
@@ -723,6 +769,15 @@ def random_case(kind: str, rng: random.Random) -> dict:
         return {"kind": kind, **_random_attention(rng)}
     if kind in ("router", "experts"):
         return {"kind": kind, **_random_mixture(kind, rng)}
+    if kind == "mambamixer":
+        r = rng.randint
+        fields = {"state": r(1, 6), "conv_kernel": r(1, 4)}
+        for key, value in (("intermediate", r(1, 9)), ("expand", r(1, 3)), ("dt_rank", r(1, 4)), ("bias", True)):
+            if rng.random() < 0.3:
+                fields[key] = value
+        if rng.random() < 0.2:
+            fields["conv_bias"] = False
+        return {"kind": kind, "fields": fields, "inputs": [[r(1, 7), r(1, 12)] if rng.random() < 0.95 else [r(1, 7)]]}
     newer = _random_newer(kind, rng) or _random_issue10(kind, rng)
     if kind == GQA:
         return {"kind": "multiheadattention", **newer}
@@ -1080,3 +1135,4 @@ ORACLE_KINDS += ISSUE10_KINDS
 ORACLE_KINDS += ["scale"]  # appended last, so earlier cases keep their seeds
 ORACLE_KINDS += ["attention"]  # appended last, so earlier cases keep their seeds
 ORACLE_KINDS += ["router", "experts"]  # appended last, so earlier cases keep their seeds
+ORACLE_KINDS += ["mambamixer"]  # appended last, so earlier cases keep their seeds

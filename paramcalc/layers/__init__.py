@@ -16,6 +16,7 @@ from . import (
     recurrent,
     resample,
     reshape,
+    ssm,
 )
 from .base import Layer, Params, Shape
 
@@ -33,6 +34,7 @@ FAMILIES = {
     "activation": activation,
     "merge": merge,
     "moe": moe,
+    "ssm": ssm,
 }
 
 REGISTRY: dict[str, type[Layer]] = {cls.kind: cls for module in FAMILIES.values() for cls in module.KINDS}

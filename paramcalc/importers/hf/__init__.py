@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import SpecError, describe, did_you_mean
-from . import decoders, deepseek, encoders, gpt
+from . import decoders, deepseek, encoders, gpt, mamba
 from .common import _Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -26,6 +26,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "gpt2": (lambda c, family, seq: encoders._gpt2(c, seq), "GPT2LMHeadModel"),
     "deepseek_v2": (deepseek.deepseek, "DeepseekV2ForCausalLM"),
     "deepseek_v3": (deepseek.deepseek, "DeepseekV3ForCausalLM"),
+    "mamba": (mamba.mamba, "MambaForCausalLM"),
     "gpt_neox": (lambda c, family, seq: gpt.gpt_neox(c, seq), "GPTNeoXForCausalLM"),
     "gptj": (lambda c, family, seq: gpt.gptj(c, seq), "GPTJForCausalLM"),
     "opt": (lambda c, family, seq: gpt.opt(c, seq), "OPTForCausalLM"),
@@ -105,7 +106,15 @@ def _suggestion(family) -> str | None:
     return hint
 
 
-POSITIONS_KEY = {"gpt2": "n_positions", "gptj": "n_positions", "bloom": "", "falcon": "", "t5": None, "vit": None}
+POSITIONS_KEY = {
+    "gpt2": "n_positions",
+    "gptj": "n_positions",
+    "bloom": "",
+    "falcon": "",
+    "mamba": "",
+    "t5": None,
+    "vit": None,
+}
 
 
 def _seq(c: _Config, family: str, seq: int | None) -> tuple[int, str]:
