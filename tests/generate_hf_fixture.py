@@ -616,6 +616,41 @@ CONFIGS = {
         },
         {},
     ),
+    "distilbert-base-uncased": (
+        "distilbert/distilbert-base-uncased",
+        {
+            "architectures": ["DistilBertModel"],  # the base model (the checkpoint names DistilBertForMaskedLM)
+            "model_type": "distilbert",
+            "dim": 768,
+            "hidden_dim": 3072,
+            "n_heads": 12,
+            "n_layers": 6,
+            "vocab_size": 30522,
+            "max_position_embeddings": 512,
+            "sinusoidal_pos_embds": False,
+            "activation": "gelu",
+            "pad_token_id": 0,
+        },
+        {},
+    ),
+    "electra-base-discriminator": (
+        "google/electra-base-discriminator",
+        {
+            "architectures": ["ElectraModel"],  # the base model (the checkpoint names ElectraForPreTraining)
+            "model_type": "electra",
+            "embedding_size": 768,
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "vocab_size": 30522,
+            "max_position_embeddings": 512,
+            "type_vocab_size": 2,
+            "layer_norm_eps": 1e-12,
+            "hidden_act": "gelu",
+        },
+        {},
+    ),
     "mixtral-8x7b-v0.1": (
         "mistralai/Mixtral-8x7B-v0.1",
         {
@@ -702,6 +737,11 @@ CONFIGS = {
 # the small config of a family: these keys, where the config has them
 SMALL = {
     "hidden_size": 64,
+    "dim": 64,
+    "hidden_dim": 96,
+    "n_heads": 4,
+    "n_layers": 2,
+    "embedding_size": 32,
     "time_step_rank": 4,
     "state_size": 8,
     "n_routed_experts": 6,

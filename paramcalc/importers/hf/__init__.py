@@ -35,6 +35,8 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "bert": (lambda c, family, seq: encoders._bert(c, seq), "BertModel"),
     "roberta": (lambda c, family, seq: encoders._bert(c, seq), "RobertaModel"),
     "xlm-roberta": (lambda c, family, seq: encoders._bert(c, seq), "XLMRobertaModel"),
+    "electra": (lambda c, family, seq: encoders._bert(c, seq, electra=True), "ElectraModel"),
+    "distilbert": (lambda c, family, seq: encoders._distilbert(c, seq), "DistilBertModel"),
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
 }

@@ -77,8 +77,11 @@ def _qkv(d: int, heads: int, bias: bool, names=("query", "key", "value")) -> lis
     ]
 
 
-def _bert(c: _Config, seq: int) -> dict:
+def _bert(c: _Config, seq: int, electra: bool = False) -> dict:
+    """BERT (and RoBERTa, XLM-R) as the base model with its pooler; ELECTRA's embeddings are embedding_size
+    wide, projected to hidden_size by embeddings_project where they differ, and it has no pooler."""
     d, eps = c.int("hidden_size"), c.number("layer_norm_eps", 1e-12)
+    e = c.int("embedding_size", d) if electra else d
     act = c.activation("hidden_act", "gelu", GELU)
     layer = {
         "layers": [
@@ -130,19 +133,19 @@ def _bert(c: _Config, seq: int) -> dict:
                             {"buffer": {"shape": [1, c.int("max_position_embeddings")], "name": "token_type_ids"}},
                         ],
                     },
-                    _named("embedding", "word_embeddings", num=c.int("vocab_size"), dim=d, **{"from": "input_ids"}),
+                    _named("embedding", "word_embeddings", num=c.int("vocab_size"), dim=e, **{"from": "input_ids"}),
                     _named(
                         "embedding",
                         "position_embeddings",
                         num=c.int("max_position_embeddings"),
-                        dim=d,
+                        dim=e,
                         **{"from": "position_ids"},
                     ),
                     _named(
                         "embedding",
                         "token_type_embeddings",
                         num=c.int("type_vocab_size", 2),
-                        dim=d,
+                        dim=e,
                         **{"from": "token_type_ids"},
                     ),
                     {"add": {"from": ["word_embeddings", "position_embeddings", "token_type_embeddings"]}},
@@ -150,14 +153,75 @@ def _bert(c: _Config, seq: int) -> dict:
                     {"dropout": {"p": c.number("hidden_dropout_prob", 0.1), "name": "dropout"}},
                 ],
             },
+            *([_named("linear", "embeddings_project", out=d)] if e != d else []),
             {"name": "encoder", "layers": [{"repeat": c.int("num_hidden_layers"), "name": "layer", "bert_layer": {}}]},
+            *(
+                []
+                if electra
+                else [
+                    {
+                        "name": "pooler",
+                        "layers": [
+                            {"select": {"dim": 1, "index": 0}},
+                            _named("linear", "dense", out=d),
+                            {"tanh": {"name": "activation"}},
+                        ],
+                    }
+                ]
+            ),
+        ],
+    }
+
+
+def _distilbert(c: _Config, seq: int) -> dict:
+    """DistilBERT's base model: word and position embeddings, then post-norm layers (q_lin, k_lin, v_lin,
+    out_lin, sa_layer_norm; lin1, lin2, output_layer_norm)."""
+    d, heads = c.int("dim"), c.int("n_heads")
+    if c.flag("sinusoidal_pos_embds", False):
+        raise SpecError(f"{c.source}: 'sinusoidal_pos_embds: true' is not supported")
+    act = c.activation("activation", "gelu", GELU)
+    dropout = c.number("dropout", 0.1)
+    layer = {
+        "layers": [
             {
-                "name": "pooler",
+                "name": "attention",
+                "layers": [*_qkv(d, heads, True, ("q_lin", "k_lin", "v_lin")), _named("linear", "out_lin", out=d)],
+            },
+            {"add": {"from": "input"}},
+            {"layernorm": {"eps": 1e-12, "name": "sa_layer_norm"}},
+            {
+                "name": "ffn",
                 "layers": [
-                    {"select": {"dim": 1, "index": 0}},
-                    _named("linear", "dense", out=d),
-                    {"tanh": {"name": "activation"}},
+                    _named("linear", "lin1", out=c.int("hidden_dim")),
+                    _act(act, "activation"),
+                    _named("linear", "lin2", out=d),
+                    {"dropout": {"p": dropout, "name": "dropout"}},
                 ],
+            },
+            {"add": {"from": "sa_layer_norm"}},
+            {"layernorm": {"eps": 1e-12, "name": "output_layer_norm"}},
+        ]
+    }
+    positions = c.int("max_position_embeddings")
+    return {
+        "inputs": {"input_ids": [seq], "position_ids": [seq]},
+        "blocks": {"transformer_block": layer},
+        "layers": [
+            {
+                "name": "embeddings",
+                "from": "input_ids",
+                "layers": [
+                    {"name": "ids", "layers": [{"buffer": {"shape": [1, positions], "name": "position_ids"}}]},
+                    _named("embedding", "word_embeddings", num=c.int("vocab_size"), dim=d, **{"from": "input_ids"}),
+                    _named("embedding", "position_embeddings", num=positions, dim=d, **{"from": "position_ids"}),
+                    {"add": {"from": ["word_embeddings", "position_embeddings"]}},
+                    {"layernorm": {"eps": 1e-12, "name": "LayerNorm"}},
+                    {"dropout": {"p": dropout, "name": "dropout"}},
+                ],
+            },
+            {
+                "name": "transformer",
+                "layers": [{"repeat": c.int("n_layers"), "name": "layer", "transformer_block": {}}],
             },
         ],
     }
