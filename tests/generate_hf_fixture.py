@@ -651,6 +651,30 @@ CONFIGS = {
         },
         {},
     ),
+    "bart-base": (
+        "facebook/bart-base",
+        {
+            "architectures": ["BartForConditionalGeneration"],  # the checkpoint names BartModel: with its LM head
+            "model_type": "bart",
+            "d_model": 768,
+            "encoder_layers": 6,
+            "decoder_layers": 6,
+            "encoder_attention_heads": 12,
+            "decoder_attention_heads": 12,
+            "encoder_ffn_dim": 3072,
+            "decoder_ffn_dim": 3072,
+            "vocab_size": 50265,
+            "max_position_embeddings": 1024,
+            "activation_function": "gelu",
+            "scale_embedding": False,
+            "pad_token_id": 1,
+            "bos_token_id": 0,
+            "eos_token_id": 2,
+            "decoder_start_token_id": 2,
+            "forced_eos_token_id": 2,
+        },
+        {},
+    ),
     "mixtral-8x7b-v0.1": (
         "mistralai/Mixtral-8x7B-v0.1",
         {
@@ -737,6 +761,12 @@ CONFIGS = {
 # the small config of a family: these keys, where the config has them
 SMALL = {
     "hidden_size": 64,
+    "encoder_layers": 2,
+    "decoder_layers": 2,
+    "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4,
+    "encoder_ffn_dim": 96,
+    "decoder_ffn_dim": 96,
     "dim": 64,
     "hidden_dim": 96,
     "n_heads": 4,
@@ -833,7 +863,7 @@ def macs(model, config: dict) -> dict:
         inputs = {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
     else:
         inputs = {"input_ids": torch.randint(0, config["vocab_size"], (1, SEQ))}
-    if config["model_type"] == "t5":
+    if config["model_type"] in ("t5", "bart"):
         inputs["decoder_input_ids"] = torch.randint(0, config["vocab_size"], (1, SEQ))
     counter = FlopCounterMode(display=False)
     # (Mamba: its hub-kernel conv wrapper trips the flop counter's module tracker under no_grad)

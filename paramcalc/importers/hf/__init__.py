@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...errors import SpecError, describe, did_you_mean
-from . import decoders, deepseek, encoders, gpt, mamba
+from . import bart, decoders, deepseek, encoders, gpt, mamba
 from .common import _Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -27,6 +27,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "deepseek_v2": (deepseek.deepseek, "DeepseekV2ForCausalLM"),
     "deepseek_v3": (deepseek.deepseek, "DeepseekV3ForCausalLM"),
     "mamba": (mamba.mamba, "MambaForCausalLM"),
+    "bart": (bart.bart, "BartForConditionalGeneration"),
     "gpt_neox": (lambda c, family, seq: gpt.gpt_neox(c, seq), "GPTNeoXForCausalLM"),
     "gptj": (lambda c, family, seq: gpt.gptj(c, seq), "GPTJForCausalLM"),
     "opt": (lambda c, family, seq: gpt.opt(c, seq), "OPTForCausalLM"),
