@@ -94,7 +94,7 @@ OTHER_TYPES = frozenset(
     "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip swin convnext "
     "wav2vec2 hubert mt5 umt5 llama4 mllama gemma3 gemma3n granite granitemoe internlm2 exaone nemotron minicpm "
     "mpt codegen gpt_bigcode gpt_neo persimmon qwen2_vl qwen2_5_vl llava dbrx arctic grok".split()
-)
+) - BUILDERS.keys()
 
 
 def _suggestion(family) -> str | None:
