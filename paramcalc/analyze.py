@@ -99,6 +99,7 @@ class _Analysis:
             param_bytes=whole["param_bytes"],
             saved_bytes=self.saved_total,
             peak_activation_bytes=self.peak,
+            active_params=whole["active_params"] - shared,
         )
         return Report(
             name=spec.name,
@@ -185,6 +186,7 @@ class _Analysis:
             0,  # activation_bytes and saved_bytes: set by the memory model
             0,
             described,  # receptive_field
+            counts.params - layer.inactive_params(in_shapes) if layer.routed else counts.params,  # active_params
         )
         self.rows.append(row)
         self.layer_objects.append(layer)

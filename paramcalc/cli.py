@@ -685,14 +685,14 @@ def import_hf(
     config: str = typer.Argument(
         ...,
         metavar="CONFIG",
-        help="A Hugging Face config.json (llama, mistral, qwen2, gemma, gpt2, bert, t5, vit).",
+        help="A Hugging Face config.json (model types: see the README's table).",
     ),
     seq: int | None = typer.Option(
         None,
         "--seq",
         min=1,
         metavar="N",
-        help="Sequence length of the inputs (default: the config's maximum positions).",
+        help="Sequence length of the inputs (default 4,096, or the config's maximum if smaller).",
     ),
     output: str | None = typer.Option(
         None, "-o", "--output", metavar="FILE", help="Write the spec to this file instead of stdout."

@@ -181,10 +181,11 @@ def memory(report, layers, settings: Settings) -> Memory:
     else:
         components["activations"] = activations(report, layers, ctx, dtype).peak
     if settings.kv_cache:
-        per_position = sum(
-            layer.kv_cache([tuple(s) for s in row.input_shapes]) for row, layer in zip(report.layers, layers)
+        cached = sum(
+            layer.kv_cache_elements([tuple(s) for s in row.input_shapes], settings.kv_cache)
+            for row, layer in zip(report.layers, layers)
         )
-        components["kv_cache"] = per_position * settings.kv_cache * batch * DTYPE_BYTES[dtype]
+        components["kv_cache"] = cached * batch * DTYPE_BYTES[dtype]
     # ZeRO: stage 1 partitions optimizer states (master weights with them), 2 gradients too, 3 parameters too.
     partitioned = {"optimizer_state": 1, "master_weights": 1, "gradients": 2, "parameters": 3}
     per_device = {

@@ -17,6 +17,8 @@ CONVENTIONS = {
     "dims": "dim arguments count as in PyTorch, the batch being dim 0",
     "params": "weights + bias, as PyTorch's sum(p.numel() for p in model.parameters()); a tied (shared) "
     "weight is counted once in totals, by the layer that defines it",
+    "active_params": "params a token uses: all but the num_experts − top_k routed experts of each mixture of "
+    "experts it skips (embeddings and heads in full); equal to params without experts",
     "buffers": "as sum(b.numel() for b in model.buffers()), e.g. BatchNorm running stats and num_batches_tracked",
     "memory": "activation_bytes: each layer's output at the batch and dtype; saved_bytes: what autograd keeps "
     "for backward in training (CUDA kernels, flash attention), each tensor counted once, by the first "
@@ -26,7 +28,7 @@ CONVENTIONS = {
 }
 
 # The counts every row carries, in their JSON order; a block row sums them over its layers.
-COUNT_FIELDS = ("weights", "bias", "params", "trainable", "buffers", "macs", "param_bytes", "shared")
+COUNT_FIELDS = ("weights", "bias", "params", "trainable", "buffers", "macs", "param_bytes", "shared", "active_params")
 
 
 _READERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple]]] = {}
@@ -80,6 +82,7 @@ class LayerRow:
     saved_bytes: int = 0  # what it adds to the tensors autograd keeps for backward (training)
 
     receptive_field: dict | None = None  # see paramcalc/receptive.py; null without spatial dims
+    active_params: int = 0  # params a token uses: all but a mixture's unrouted experts
 
 
 @dataclass(slots=True)
@@ -104,6 +107,7 @@ class BlockRow:
     param_bytes: int
     shared: int = 0
     saved_bytes: int = 0  # the sum of its layers'
+    active_params: int = 0
 
 
 @dataclass  # a value, like the rows (see LayerRow)
@@ -121,6 +125,7 @@ class Totals:
     # None when the analysis was asked for no memory model (a check that shows no memory)
     saved_bytes: int | None = 0  # all tensors autograd keeps for backward, each once
     peak_activation_bytes: int | None = 0  # inference: the most activation bytes alive at once
+    active_params: int = 0  # per token: params less the routed experts a token does not use
 
 
 @dataclass  # a value, like the rows (see LayerRow)

@@ -41,6 +41,10 @@ CASES_PER_KIND = {
     "bmm": 8,
     "buffer": 6,
     "layernorm2d": 10,
+    "attention": 60,
+    "router": 12,
+    "experts": 24,
+    "mambamixer": 12,
 }
 DEFAULT_CASES = 6
 MERGE_CASES = 10

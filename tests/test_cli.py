@@ -71,7 +71,9 @@ def test_json_contract_keys():
         "param_bytes",
         "saved_bytes",
         "peak_activation_bytes",
+        "active_params",  # added by issue 25 (mixture of experts): params less the experts a token skips
     }
+    assert report["totals"]["active_params"] == report["totals"]["params"]  # no experts: all active
     first = report["layers"][0]
     assert {
         "index",

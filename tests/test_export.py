@@ -175,7 +175,19 @@ def test_a_name_inside_a_layer_is_refused():
 
 # Kinds with no exportable oracle case, each with a spec that uses it; and kinds export refuses (none).
 KIND_SPECS = {"stochasticdepth": "input: [4, 8, 8]\nlayers:\n  - stochasticdepth: {p: 0.1}\n"}
-REFUSED: set[str] = set()
+REFUSED: set[str] = {"experts", "mambamixer"}  # a mixture's experts, Mamba's mixer: no torch.nn module
+# kinds refused for some fields only: attention with a softcap, sinks or ALiBi, a router with a correction bias
+PARTLY_REFUSED = {"attention", "router"}
+REFUSING_FIELDS = ("softcap:", "sinks: true", "alibi", "correction_bias: true")
+# kinds added after EXPORTED_SHA256 was taken: their cases are not in the hash (it holds the older texts)
+NEWER_KINDS = {"attention", "router", "experts", "mambamixer"}
+
+
+def _exported(case) -> bool:
+    """Whether export takes an oracle case (or refuses its kind or fields)."""
+    if case["kind"] in REFUSED:
+        return False
+    return case["kind"] not in PARTLY_REFUSED or not any(f in case_spec_text(case) for f in REFUSING_FIELDS)
 
 
 def test_every_kind_exports_or_is_refused_cleanly():
@@ -192,6 +204,10 @@ def test_every_kind_exports_or_is_refused_cleanly():
     for kind, cases in texts.items():
         for text in cases:
             if kind in REFUSED:
+                with pytest.raises(SpecError, match="cannot export to PyTorch"):
+                    export_pytorch(parse_spec(text, "<case>"))
+                continue
+            if kind in PARTLY_REFUSED and any(field in text for field in REFUSING_FIELDS):
                 with pytest.raises(SpecError, match="cannot export to PyTorch"):
                     export_pytorch(parse_spec(text, "<case>"))
                 continue
@@ -251,7 +267,9 @@ def test_every_spec_runs_with_the_counts_analyze_reports(name):
     assert shape == report.output_shape
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c['kind']}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if _exported(c)], ids=[f"{c['kind']}-{i}" for i, c in enumerate(CASES) if _exported(c)]
+)
 def test_every_oracle_case_builds_what_torch_measured(case):
     """Each kind's fields reach the right torch arguments: torch's own counts for the case (recorded
     by tests/generate_fixtures.py) come back from the exported module."""
@@ -660,7 +678,7 @@ def _every_exported_text():
     import random
 
     yield from (load_spec(str(ROOT / "specs" / f"{name}.yaml")) for name in SPECS)
-    yield from (parse_spec(case_spec_text(case), "<case>") for case in CASES)
+    yield from (parse_spec(case_spec_text(case), "<case>") for case in CASES if case["kind"] not in NEWER_KINDS)
     yield from (parse_spec(text) for text in KIND_SPECS.values())
     yield from (parse_spec(text) for text in (HOSTILE, BLOCKS, NOT_A_CHAIN, *MORE))
     yield from (parse_spec(_random_structure(random.Random(seed))) for seed in range(100))

@@ -61,3 +61,13 @@ def test_fixture_is_broad():
         for c in CASES
         if c["kind"] == "matmul" and "error" not in c["expected"]
     )  # broadcasting
+
+
+def test_attention_operation_cases_cover_its_fields():
+    cases = [c for c in CASES if c["kind"] == "attention" and "error" not in c["expected"]]
+    for field in ("kv_heads", "head_dim", "v_head_dim", "causal", "window", "softcap", "sinks", "rotary_dim"):
+        assert any(field in c["fields"] for c in cases), field
+    assert {c["fields"].get("position") for c in cases} >= {"rope", "alibi", None}
+    assert any(len(c["inputs"]) == 1 for c in cases)  # one packed q|k|v
+    assert any(len(c["inputs"][0]) > 2 for c in cases)  # leading dims
+    assert any(c["expected"]["weights"] for c in cases)  # sinks are parameters

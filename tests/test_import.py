@@ -441,3 +441,135 @@ def test_imported_torchvision_specs_match_torch(name):
     assert report.totals.buffers == torch_says["buffers"]
     assert report.output_shape == torch_says["output_shape"]
     assert report.totals.macs == torch_says["macs"]
+
+
+# ---------------------------------------------------------------- import hf against transformers
+
+HF_MODELS = json.loads((ROOT / "tests" / "fixtures" / "hf_models.json").read_text())["models"]
+
+
+def _imported_config(tmp_path, config: dict, seq: int | None):
+    path = write(tmp_path, config)
+    text = import_hf(path, seq)
+    return text, analyze(parse_spec(text, "imported.yaml"))
+
+
+def _active(report) -> int:
+    return report.totals.active_params
+
+
+@pytest.mark.parametrize("name", HF_MODELS)
+def test_hf_import_is_exact_against_transformers(name, tmp_path):
+    """tests/generate_hf_fixture.py built each checkpoint's config with transformers on the meta device
+    (params, buffers, active params) and a small config of its family (and FlopCounterMode's MACs)."""
+    model = HF_MODELS[name]
+    text, report = _imported_config(tmp_path, model["config"], None)
+    assert model["class"] in text.split("\n", 3)[1]  # the header names the class it mirrors
+    assert (report.totals.params, report.totals.buffers) == (model["params"], model["buffers"])
+    assert _active(report) == model.get("active_params", model["params"])
+    assert not report.warnings
+    small = model["small"]
+    _, report = _imported_config(tmp_path, small["config"], small["seq"])
+    assert (report.totals.params, report.totals.buffers) == (small["params"], small["buffers"])
+    assert report.totals.macs == small["macs"]
+    assert report.output_shape == small["output_shape"]
+    assert _active(report) == small.get("active_params", small["params"])
+    assert not report.warnings
+
+
+def test_hf_llama2_imported_has_the_hand_written_specs_macs_and_kv_cache():
+    """import hf then analyze gives specs/llama2_7b.yaml's MACs (the attention products are counted), and the KV
+    cache is 2 · layers · kv_heads · head_dim · bytes per position."""
+    from paramcalc.memory import Settings, memory
+
+    imported_report = imported("llama-2-7b.json", seq=4096)
+    written = analyze(parse_spec((ROOT / "specs" / "llama2_7b.yaml").read_text(), "llama2_7b.yaml"))
+    assert imported_report.totals.macs == written.totals.macs == 31_460_635_443_200
+    bill = memory(imported_report, imported_report.layer_objects, Settings(train=False, kv_cache=1000, batch=2))
+    assert bill.components["kv_cache"] == 2 * 32 * 32 * 128 * 1000 * 2 * 4  # fp32
+
+
+def test_hf_sliding_windows_cache_at_most_the_window(tmp_path):
+    from paramcalc.memory import Settings, memory
+
+    gemma2 = HF_MODELS["gemma-2-9b"]["config"]
+    _, report = _imported_config(tmp_path, gemma2, 16)
+    bill = memory(report, report.layer_objects, Settings(train=False, kv_cache=8192, precision="bf16"))
+    per_position = 2 * 8 * 256 * 2  # k and v, 8 kv heads of 256, bf16
+    assert bill.components["kv_cache"] == 21 * per_position * 4096 + 21 * per_position * 8192
+
+
+def hf_types_table() -> str:
+    """README's table of `import hf` model types: each supported type, the class it mirrors, and the
+    checkpoints whose configs tests/fixtures/hf_models.json (or tests/fixtures/hf/) holds for it."""
+    from paramcalc.importers.hf import BUILDERS
+
+    lines = ["| model_type | transformers class | checked on |", "|:--|:--|:--|"]
+    published = {"gpt2": "gpt2", "vit": "google/vit-base-patch16-224"}
+    for family, (_, cls) in BUILDERS.items():
+        checked = [m["checkpoint"] for m in HF_MODELS.values() if m["config"]["model_type"] == family]
+        if not checked and family in published:
+            checked = [f"{published[family]} (published count)"]
+        lines.append(f"| {family} | {cls} | {', '.join(checked) or 'small configs, counts by hand'} |")
+    return "\n".join(lines)
+
+
+def test_readme_lists_every_hf_model_type():
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("<!-- hf-types -->\n", 1)[1].split("\n<!-- /hf-types -->", 1)[0]
+    assert shown == hf_types_table(), "README's import hf table is stale; it should be:\n" + hf_types_table()
+
+
+def test_hf_default_sequence_is_a_common_context_and_the_header_says_so(tmp_path):
+    llama32 = HF_MODELS["llama-3.2-1b"]["config"]  # max_position_embeddings 131,072
+    text, report = _imported_config(tmp_path, llama32, None)
+    assert report.inputs == {"input_ids": [4096]}
+    assert "sequence length 4,096 of the config's 131,072 (--seq to change)" in text.split("name:")[0]
+    text, report = _imported_config(tmp_path, {**llama32, "max_position_embeddings": 2048}, None)
+    assert report.inputs == {"input_ids": [2048]} and "the config's max_position_embeddings" in text
+    text, report = _imported_config(tmp_path, llama32, 100)
+    assert report.inputs == {"input_ids": [100]} and "sequence length 100 (--seq)" in text
+
+
+@pytest.mark.parametrize("model_type", ["mixtral", "qwen4", "gemma2_moe", "phimoe", "llama4"])
+def test_hf_never_suggests_a_family_whose_counts_differ(tmp_path, model_type):
+    path = write(tmp_path, {"model_type": model_type, "hidden_size": 8})
+    try:
+        import_hf(path)
+    except SpecError as e:
+        assert "did you mean" not in str(e).lower() and not e.hint
+    out = run_cli("import", "hf", path)
+    assert "did you mean" not in out.stderr.lower()
+
+
+def test_hf_a_typo_is_suggested(tmp_path):
+    with pytest.raises(SpecError) as e:
+        import_hf(write(tmp_path, {"model_type": "lamma", "hidden_size": 8}))
+    assert "llama" in (e.value.hint or "")
+
+
+def test_hf_mixtral_has_the_published_active_params_and_says_so(tmp_path):
+    """Mixtral-8x7B: 46,702,792,704 params, 12,879,925,248 active per token (paramcalc issue 25, Mistral AI's
+    46.7 B and 12.9 B); the JSON carries active_params per layer and in the totals; MACs count top_k experts."""
+    path = write(tmp_path, HF_MODELS["mixtral-8x7b-v0.1"]["config"])
+    spec = tmp_path / "mixtral.yaml"
+    assert run_cli("import", "hf", path, "--seq", "8", "-o", str(spec)).returncode == 0
+    out = run_cli("analyze", str(spec))
+    assert "46.70 G params (46,702,792,704), 12.88 G active per token (12,879,925,248)" in out.stdout.replace(
+        " B ", " G "
+    )
+    data = json.loads(run_cli("analyze", str(spec), "--format", "json").stdout)
+    assert data["totals"]["active_params"] == 12_879_925_248 and data["totals"]["params"] == 46_702_792_704
+    experts = next(r for r in data["layers"] if r["name"] == "model.layers.0.mlp.experts")
+    assert experts["params"] == 8 * 3 * 4096 * 14336 and experts["active_params"] == 2 * 3 * 4096 * 14336
+    assert experts["macs"] == 8 * 2 * 3 * 4096 * 14336  # 8 tokens, each through 2 experts
+
+
+def test_hf_deepseek_latent_attention_caches_the_compressed_kv(tmp_path):
+    """Multi-head latent attention caches kv_lora_rank + qk_rope_head_dim per position and layer (DeepSeek-V3:
+    512 + 64), not 2 · heads · head_dim."""
+    from paramcalc.memory import Settings, memory
+
+    _, report = _imported_config(tmp_path, HF_MODELS["deepseek-v3"]["config"], 16)
+    bill = memory(report, report.layer_objects, Settings(train=False, kv_cache=1000, precision="bf16"))
+    assert bill.components["kv_cache"] == 61 * (512 + 64) * 1000 * 2

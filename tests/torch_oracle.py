@@ -176,6 +176,12 @@ def _newer_kinds(kind, f, shape):
             return module(q, k, v)[0]
 
         return _Wrapped(module, attend)
+    if kind == "attention":
+        return _attention_op(f)
+    if kind in ("router", "experts"):
+        return _mixture(kind, f, shape)
+    if kind == "mambamixer":
+        return _mamba_mixer(f, shape)
     if kind in ("transformerencoderlayer", "transformerdecoderlayer"):
         cls = nn.TransformerEncoderLayer if kind == "transformerencoderlayer" else nn.TransformerDecoderLayer
         return cls(
@@ -294,6 +300,188 @@ def _reference_attention_class():
             return self.out_proj(out.transpose(-2, -3).flatten(-2))
 
     return ReferenceAttention
+
+
+def _attention_op(f):
+    """The attention kind as Hugging Face models compute it between their projections: q, k, v (batch, ...,
+    seq, heads · head_dim) split into heads; rope rotating the first rotary_dim features of q and k; then
+    F.scaled_dot_product_attention (is_causal, enable_gqa, a window or ALiBi as a mask), or, with a softcap
+    or sinks, the eager path (matmul, tanh cap, sink logits concatenated before the softmax, matmul with v)
+    as Gemma 2 and gpt-oss write it."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    heads, kv = f["heads"], f.get("kv_heads") or f["heads"]
+
+    class Op(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.sinks = nn.Parameter(torch.zeros(heads)) if f.get("sinks") else None
+
+        def forward(self, *xs):
+            if len(xs) == 1:
+                (x,) = xs
+                d = f.get("head_dim") or x.shape[-1] // (heads + 2 * kv)
+                dv = f.get("v_head_dim") or d
+                q, k, v = x.split([heads * d, kv * d, kv * dv], dim=-1)
+            else:
+                q, k, v = xs
+            d = f.get("head_dim") or q.shape[-1] // heads
+            if q.shape[-1] != heads * d or k.shape[-1] != kv * d or v.shape[-1] % kv:
+                raise ValueError("features do not split into heads")
+            if not q.shape[:-2] == k.shape[:-2] == v.shape[:-2] or k.shape[-2] != v.shape[-2]:
+                raise ValueError("shapes differ")
+
+            def split(x, n):
+                return x.unflatten(-1, (n, x.shape[-1] // n)).transpose(-2, -3)
+
+            q, k, v = split(q, heads), split(k, kv), split(v, kv)
+            if f.get("position") == "rope":
+                rd = f.get("rotary_dim") or d
+                if rd > d:
+                    raise ValueError("rotary_dim > head_dim")
+
+                def rope(x):
+                    n = x.shape[-2]
+                    angle = torch.arange(n)[:, None] * torch.arange(rd // 2)[None, :]
+                    cos, sin = torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)
+                    r, rest = x[..., :rd], x[..., rd:]
+                    half = torch.cat([-r[..., rd // 2 :], r[..., : rd // 2]], -1)
+                    return torch.cat([r * cos + half * sin, rest], -1)
+
+                q, k = rope(q), rope(k)
+            length, source = q.shape[-2], k.shape[-2]
+            mask = torch.zeros(length, source)
+            i, j = torch.arange(length)[:, None], torch.arange(source)[None, :]
+            if f.get("causal"):
+                mask = mask.masked_fill(j > i, float("-inf"))
+            if f.get("window"):
+                mask = mask.masked_fill(i - j >= f["window"], float("-inf"))
+            if f.get("position") == "alibi":
+                slopes = 2.0 ** (-8.0 * torch.arange(1, heads + 1) / heads)
+                mask = mask + slopes[:, None, None] * (j - i)
+            scale = f.get("scale") or d**-0.5
+            if not f.get("softcap") and self.sinks is None:
+                return self._merge(
+                    F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=True)
+                )
+            k, v = k.repeat_interleave(heads // kv, -3), v.repeat_interleave(heads // kv, -3)
+            logits = q @ k.transpose(-1, -2) * scale
+            if f.get("softcap"):
+                logits = torch.tanh(logits / f["softcap"]) * f["softcap"]
+            logits = logits + mask
+            if self.sinks is not None:
+                sink = self.sinks.reshape(heads, 1, 1).expand(*logits.shape[:-1], 1)
+                weights = torch.cat([logits, sink], -1).softmax(-1)[..., :-1]
+            else:
+                weights = logits.softmax(-1)
+            return self._merge(weights @ v)
+
+        def _merge(self, out):
+            return out.transpose(-2, -3).flatten(-2)
+
+    return Op()
+
+
+def _mixture(kind, f, shape):
+    """A mixture of experts' router (a linear gate, and DeepSeek-V3's correction buffer) and its experts as
+    transformers' eager MixtralExperts computes them: each expert's gate_up_proj and down_proj as 3-D
+    parameters, each token through the top_k experts its router scores choose (F.linear on the tokens an
+    expert got), plus shared experts of the same width that every token runs."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    h, n, k, ff = shape[-1], f["experts"], f.get("top_k", 1), f.get("ff")
+    if k > n:
+        raise ValueError("top_k > experts")
+    if kind == "router":
+        gate = nn.Linear(h, n, bias=f.get("bias", False))
+        if f.get("correction_bias"):
+            gate.register_buffer("e_score_correction_bias", torch.zeros(n))
+        return gate
+    gated, bias = f.get("gated", True), f.get("bias", False)
+    width = 2 * ff if gated else ff
+
+    class Experts(nn.Module):
+        def __init__(self):
+            super().__init__()
+            total = n + f.get("shared", 0)
+            self.gate_up_proj = nn.Parameter(torch.randn(total, width, h))
+            self.down_proj = nn.Parameter(torch.randn(total, h, ff))
+            self.gate_up_proj_bias = nn.Parameter(torch.zeros(total, width)) if bias else None
+            self.down_proj_bias = nn.Parameter(torch.zeros(total, h)) if bias else None
+
+        def expert(self, e, x):
+            up = F.linear(
+                x, self.gate_up_proj[e], None if self.gate_up_proj_bias is None else self.gate_up_proj_bias[e]
+            )
+            if gated:
+                g, u = up.chunk(2, dim=-1)
+                up = F.silu(g) * u
+            else:
+                up = F.silu(up)
+            return F.linear(up, self.down_proj[e], None if self.down_proj_bias is None else self.down_proj_bias[e])
+
+        def forward(self, x, scores):
+            if scores.shape[:-1] != x.shape[:-1] or scores.shape[-1] != n:
+                raise ValueError("router scores do not match")
+            flat, chosen = x.reshape(-1, h), scores.reshape(-1, n).topk(k, dim=-1).indices
+            out = torch.zeros_like(flat)
+            for e in range(n):
+                tokens = (chosen == e).any(-1).nonzero().flatten()
+                if len(tokens):
+                    out.index_add_(0, tokens, self.expert(e, flat[tokens]))
+            for e in range(n, n + f.get("shared", 0)):
+                out = out + self.expert(e, flat)
+            return out.reshape(x.shape)
+
+    return Experts()
+
+
+def _mamba_mixer(f, shape):
+    """transformers' MambaMixer on its torch path (causal conv1d padded by conv_kernel − 1 and cut, dt_proj's
+    weight times the step, the sequential selective scan), as modeling_mamba.py writes it."""
+    import math
+
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    h = shape[-1]
+    n = f.get("intermediate") or f.get("expand", 2) * h
+    s, k = f.get("state", 16), f.get("conv_kernel", 4)
+    r = f.get("dt_rank") or math.ceil(h / 16)
+
+    class Mixer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.in_proj = nn.Linear(h, 2 * n, bias=f.get("bias", False))
+            self.conv1d = nn.Conv1d(n, n, k, groups=n, padding=k - 1, bias=f.get("conv_bias", True))
+            self.x_proj = nn.Linear(n, r + 2 * s, bias=False)
+            self.dt_proj = nn.Linear(r, n, bias=True)
+            self.A_log = nn.Parameter(torch.zeros(n, s))
+            self.D = nn.Parameter(torch.ones(n))
+            self.out_proj = nn.Linear(n, h, bias=f.get("bias", False))
+
+        def forward(self, x):
+            if x.dim() != 3:
+                raise ValueError("MambaMixer takes (batch, seq, hidden)")
+            length = x.shape[1]
+            xs, gate = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)
+            xs = F.silu(self.conv1d(xs)[..., :length])
+            step, b, c = self.x_proj(xs.transpose(1, 2)).split([r, s, s], dim=-1)
+            dt = F.softplus(self.dt_proj.weight @ step.transpose(1, 2) + self.dt_proj.bias[:, None])
+            a = -torch.exp(self.A_log)
+            state, outs = torch.zeros(x.shape[0], n, s), []
+            for i in range(length):
+                state = torch.exp(a * dt[:, :, i, None]) * state + dt[:, :, i, None] * b[:, None, i] * xs[:, :, i, None]
+                outs.append(torch.matmul(state, c[:, i, :, None])[..., 0])
+            y = torch.stack(outs, -1) + xs * self.D[None, :, None]
+            return self.out_proj((y * F.silu(gate)).transpose(1, 2))
+
+    return Mixer()
 
 
 def ReferenceAttention(e, **f):
@@ -577,6 +765,19 @@ def random_case(kind: str, rng: random.Random) -> dict:
             "fields": {"by": rng.choice([0.125, 2.0, -1.5])},
             "inputs": [_spatial(rng, rng.randint(1, 3))],
         }
+    if kind == "attention":
+        return {"kind": kind, **_random_attention(rng)}
+    if kind in ("router", "experts"):
+        return {"kind": kind, **_random_mixture(kind, rng)}
+    if kind == "mambamixer":
+        r = rng.randint
+        fields = {"state": r(1, 6), "conv_kernel": r(1, 4)}
+        for key, value in (("intermediate", r(1, 9)), ("expand", r(1, 3)), ("dt_rank", r(1, 4)), ("bias", True)):
+            if rng.random() < 0.3:
+                fields[key] = value
+        if rng.random() < 0.2:
+            fields["conv_bias"] = False
+        return {"kind": kind, "fields": fields, "inputs": [[r(1, 7), r(1, 12)] if rng.random() < 0.95 else [r(1, 7)]]}
     newer = _random_newer(kind, rng) or _random_issue10(kind, rng)
     if kind == GQA:
         return {"kind": "multiheadattention", **newer}
@@ -810,6 +1011,63 @@ def _random_issue10(kind, rng):
     return None
 
 
+def _random_attention(rng):
+    """An attention operation's case: q, k, v (or one packed q|k|v) of random heads, grouping, head and value
+    sizes, leading dims, masks and position treatment."""
+    r = rng.randint
+    kv = r(1, 3)
+    heads = kv * r(1, 3) if rng.random() < 0.9 else kv * r(1, 3) + 1
+    d = r(1, 4) * 2
+    dv = d if rng.random() < 0.7 else r(1, 5)
+    fields: dict = {"heads": heads}
+    if kv != heads or rng.random() < 0.3:
+        fields["kv_heads"] = kv
+    if rng.random() < 0.3:
+        fields["head_dim"] = d
+    if dv != d or rng.random() < 0.2:
+        fields["v_head_dim"] = dv
+    for key, value in (
+        ("causal", True),
+        ("window", r(1, 4)),
+        ("softcap", rng.choice([5.0, 30.0])),
+        ("sinks", True),
+        ("position", rng.choice(["rope", "alibi"])),
+        ("scale", 0.5),
+    ):
+        if rng.random() < 0.3:
+            fields[key] = value
+    if fields.get("position") == "rope" and rng.random() < 0.5:
+        fields["rotary_dim"] = 2 * r(1, d // 2 + 1)
+    lead = _spatial(rng, rng.choice([0, 0, 1]), 1, 3)
+    length = r(1, 6)
+    source = length if fields.get("causal") or rng.random() < 0.5 else r(1, 6)
+    if rng.random() < 0.2 and dv == d:
+        fields.pop("v_head_dim", None)
+        return {"fields": fields, "inputs": [[*lead, length, (heads + 2 * kv) * d]]}
+    return {
+        "fields": fields,
+        "inputs": [[*lead, length, heads * d], [*lead, source, kv * d], [*lead, source, kv * dv]],
+    }
+
+
+def _random_mixture(kind, rng):
+    r = rng.randint
+    n = r(1, 6)
+    fields: dict = {"experts": n, "top_k": r(1, n) if rng.random() < 0.95 else n + 1}
+    lead = _spatial(rng, r(0, 2), 1, 4)
+    h = r(1, 8)
+    if kind == "router":
+        for key in ("bias", "correction_bias"):
+            if rng.random() < 0.4:
+                fields[key] = True
+        return {"fields": fields, "inputs": [[*lead, h]]}
+    fields["ff"] = r(1, 8)
+    for key, value in (("gated", False), ("bias", True), ("shared", r(1, 2))):
+        if rng.random() < 0.3:
+            fields[key] = value
+    return {"fields": fields, "inputs": [[*lead, h], [*lead, n]]}
+
+
 def _factor(n, rng):
     """n as a product of a few positive integers."""
     parts = []
@@ -875,3 +1133,6 @@ SCALAR_CASES = [
 ISSUE10_KINDS = ["matmul", "bmm", "buffer", "layernorm2d", GQA]  # appended last, so earlier cases keep their seeds
 ORACLE_KINDS += ISSUE10_KINDS
 ORACLE_KINDS += ["scale"]  # appended last, so earlier cases keep their seeds
+ORACLE_KINDS += ["attention"]  # appended last, so earlier cases keep their seeds
+ORACLE_KINDS += ["router", "experts"]  # appended last, so earlier cases keep their seeds
+ORACLE_KINDS += ["mambamixer"]  # appended last, so earlier cases keep their seeds

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from . import activation, attention, conv, dropout, linear, merge, norm, padding, pool, recurrent, resample, reshape
+from . import (
+    activation,
+    attention,
+    conv,
+    dropout,
+    linear,
+    merge,
+    moe,
+    norm,
+    padding,
+    pool,
+    recurrent,
+    resample,
+    reshape,
+    ssm,
+)
 from .base import Layer, Params, Shape
 
 FAMILIES = {
@@ -18,6 +33,8 @@ FAMILIES = {
     "padding": padding,
     "activation": activation,
     "merge": merge,
+    "moe": moe,
+    "ssm": ssm,
 }
 
 REGISTRY: dict[str, type[Layer]] = {cls.kind: cls for module in FAMILIES.values() for cls in module.KINDS}

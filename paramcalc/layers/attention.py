@@ -25,6 +25,7 @@ from .base import (  # for annotations
     prod,
 )
 from .binding import BATCH_FIRST, Call, Hole, Kw, call, dtype, hole, kwargs, q
+from .sdpa import Attention
 
 # The class export writes where nn.MultiheadAttention cannot hold a layer (see MultiheadAttention.projected).
 ATTENTION = '''
@@ -455,4 +456,4 @@ class TransformerDecoderLayer(_TransformerLayer):
         ]
 
 
-KINDS = [MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer]
+KINDS = [MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer, Attention]

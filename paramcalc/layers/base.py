@@ -324,6 +324,7 @@ class Layer:
     ndim: ClassVar[int] = 1  # spatial dims, for per-dimension fields
     layout: ClassVar[str] = ""  # the per-sample input it expects, e.g. "(C, H, W)", for messages
     formulas: ClassVar[dict[str, str]] = {}
+    routed: ClassVar[bool] = False  # some parameters are not used by every token (experts): see inactive_params
     composite: ClassVar[bool] = False  # made of inner layers (a transformer layer): see inner()
     # computed by PyTorch's elementwise kernels (TensorIterator), whose new output is laid out as its inputs
     # are (a permuted input gives a permuted output: see elementwise_strides); else a new output is row-major
@@ -453,6 +454,14 @@ class Layer:
     def kv_cache(self, shapes: list[Shape]) -> int:
         """Elements of keys and values cached per sample and per position when decoding (attention)."""
         return 0
+
+    def inactive_params(self, shapes: list[Shape]) -> int:
+        """Parameters a token does not use (a mixture's unrouted experts), for routed kinds: active = params − these."""
+        return 0
+
+    def kv_cache_elements(self, shapes: list[Shape], positions: int) -> int:
+        """Elements of keys and values cached per sample for `positions` decoded positions."""
+        return self.kv_cache(shapes) * positions
 
     def torch_module(self, in_shapes: list[Shape]) -> Call | None:
         """The nn.Module constructor call that builds this layer, or None for a kind that is an

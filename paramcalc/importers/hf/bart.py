@@ -1,0 +1,112 @@
+"""BART (BartForConditionalGeneration): a post-norm encoder and decoder with learned positions offset by 2,
+token embeddings shared by both and by the LM head, cross-attention to the encoder's output, and a
+final_logits_bias buffer, as transformers builds it."""
+
+from __future__ import annotations
+
+from ...errors import SpecError
+from .common import GELU, _act, _Config, _named
+
+
+def _attention(name: str, d: int, heads: int, causal: bool, kv_from: str) -> dict:
+    if d % heads:
+        raise SpecError(f"attention heads ({heads}) must divide d_model ({d})")
+    return {
+        "name": name,
+        "layers": [
+            _named("linear", "q_proj", out=d),
+            _named("linear", "k_proj", out=d, **{"from": kv_from}),
+            _named("linear", "v_proj", out=d, **{"from": kv_from}),
+            {
+                "attention": {
+                    "heads": heads,
+                    "causal": causal,
+                    "from": ["q_proj", "k_proj", "v_proj"],
+                    "name": "attention",
+                }
+            },
+            _named("linear", "out_proj", out=d),
+        ],
+    }
+
+
+def _feed_forward(d: int, ff: int, act, residual: str) -> list:
+    return [
+        _named("linear", "fc1", out=ff),
+        _act(act, "activation_fn"),
+        _named("linear", "fc2", out=d),
+        {"add": {"from": residual}},
+        {"layernorm": {"name": "final_layer_norm"}},
+    ]
+
+
+def bart(c: _Config, family: str, seq: int) -> dict:
+    d, vocab, positions = c.int("d_model"), c.int("vocab_size"), c.int("max_position_embeddings")
+    act = c.activation("activation_function", "gelu", GELU)
+    encoder_layer = {
+        "layers": [
+            _attention("self_attn", d, c.int("encoder_attention_heads"), False, "input"),
+            {"add": {"from": "input"}},
+            {"layernorm": {"name": "self_attn_layer_norm"}},
+            *_feed_forward(d, c.int("encoder_ffn_dim"), act, "self_attn_layer_norm"),
+        ]
+    }
+    decoder_layer = {
+        "layers": [
+            _attention("self_attn", d, c.int("decoder_attention_heads"), True, "input"),
+            {"add": {"from": "input"}},
+            {"layernorm": {"name": "self_attn_layer_norm"}},
+            _attention("encoder_attn", d, c.int("decoder_attention_heads"), False, "model.encoder.encoded"),
+            {"add": {"from": "self_attn_layer_norm"}},
+            {"layernorm": {"name": "encoder_attn_layer_norm"}},
+            *_feed_forward(d, c.int("decoder_ffn_dim"), act, "encoder_attn_layer_norm"),
+        ]
+    }
+
+    def stack(name: str, ids: str, positions_input: str, block: str, layers: int) -> dict:
+        # the encoder reads model.shared itself (its embed_tokens is the same tensor); the decoder's is tied to it
+        tokens = (
+            [_named("embedding", "embed_tokens", num=vocab, dim=d, tie="model.shared", **{"from": ids})]
+            if name == "decoder"
+            else []
+        )
+        return {
+            "name": name,
+            "layers": [
+                *tokens,
+                # learned positions, offset by 2 (BartLearnedPositionalEmbedding): max_position_embeddings + 2 rows
+                _named("embedding", "embed_positions", num=positions + 2, dim=d, **{"from": positions_input}),
+                {"add": {"from": ["embed_tokens" if name == "decoder" else "model.shared", "embed_positions"]}},
+                {"layernorm": {"name": "layernorm_embedding"}},
+                {"repeat": layers, "name": "layers", block: {}},
+                *([{"identity": {"name": "encoded"}}] if name == "encoder" else []),
+            ],
+        }
+
+    head = _named("linear", "lm_head", out=vocab, bias=False, **{"from": "model.decoder"})
+    if c.flag("tie_word_embeddings", True):
+        head["linear"]["tie"] = "model.shared"
+    return {
+        "inputs": {
+            "input_ids": [seq],
+            "position_ids": [seq],
+            "decoder_input_ids": [seq],
+            "decoder_position_ids": [seq],
+        },
+        "blocks": {"encoder_layer": encoder_layer, "decoder_layer": decoder_layer},
+        "layers": [
+            {
+                "name": "model",
+                "from": "input_ids",
+                "layers": [
+                    _named("embedding", "shared", num=vocab, dim=d, **{"from": "input_ids"}),
+                    stack("encoder", "input_ids", "position_ids", "encoder_layer", c.int("encoder_layers")),
+                    stack(
+                        "decoder", "decoder_input_ids", "decoder_position_ids", "decoder_layer", c.int("decoder_layers")
+                    ),
+                ],
+            },
+            {"buffer": {"shape": [1, vocab], "name": "final_logits_bias"}},
+            head,
+        ],
+    }

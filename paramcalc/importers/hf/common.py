@@ -1,0 +1,74 @@
+"""What every family's importer shares: typed reading of the config, and the spec's building blocks."""
+
+from __future__ import annotations
+
+from ...errors import SpecError, describe
+
+
+class _Config:
+    """Typed access to a config's values, each failure naming the file and the key."""
+
+    def __init__(self, raw: dict, source: str):
+        self.raw, self.source = raw, source
+
+    def _fail(self, key, wanted, value):
+        return SpecError(f"{self.source}: '{key}' expects {wanted}, found {describe(value)}")
+
+    def int(self, key: str, default=None, *, minimum: int = 1) -> int:
+        value = self.raw.get(key, default)
+        if value is None:
+            if default is None:
+                raise SpecError(f"{self.source}: this {self.raw.get('model_type')} config has no '{key}'")
+            value = default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self._fail(key, "a positive integer" if minimum == 1 else f"an integer >= {minimum}", value)
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self._fail(key, "true or false", value)
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.raw.get(key, default)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise self._fail(key, "a non-negative number", value)
+        return value
+
+    def activation(self, key: str, default: str, allowed: dict[str, str | dict]) -> str | dict:
+        value = self.raw.get(key, default)
+        if value is None:
+            value = default
+        if value not in allowed:
+            raise self._fail(key, "one of " + ", ".join(sorted(allowed)), value)
+        return allowed[value]
+
+
+# activation names in HF configs -> a paramcalc kind (with its fields)
+GELU: dict[str, str | dict] = {
+    "gelu": "gelu",
+    "gelu_new": {"gelu": {"approximate": "tanh"}},
+    "gelu_pytorch_tanh": {"gelu": {"approximate": "tanh"}},
+    "gelu_fast": {"gelu": {"approximate": "tanh"}},
+    "relu": "relu",
+    "silu": "silu",
+    "swish": "silu",
+    "tanh": "tanh",
+}
+
+
+def _named(kind, name, **fields):
+    return {kind: {**fields, "name": name}}
+
+
+def _act(kind, name):
+    """An activation entry; `kind` is a kind name or {kind: fields}."""
+    if isinstance(kind, dict):
+        ((k, fields),) = kind.items()
+        return {k: {**fields, "name": name}}
+    return {kind: {"name": name}}

@@ -1,0 +1,437 @@
+"""Decoder-only language models in transformers' Llama layout (`model.layers.N.self_attn.q_proj`, ...):
+llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text and their mixture-of-experts kin.
+
+Each family is a Family row: the transformers class it mirrors and what differs (norms around the
+attention and the MLP, q/k norms, biases, defaults of the config keys transformers reads)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ...errors import SpecError
+from .common import GELU, _act, _Config, _named
+
+
+class Family(NamedTuple):
+    cls: str  # the transformers class the spec mirrors (with its LM head)
+    layout: str = "pre"  # pre: norm → attention → add, norm → mlp → add; sandwich: Gemma 2/3's four norms
+    qkv_bias: bool | None = None  # q, k and v biases (None: the config's attention_bias)
+    qk_norm: bool = False  # RMSNorm over each head of q and k (Qwen3, Gemma 3)
+    act: str = "silu"  # default of hidden_act
+    tie: bool = False  # default of tie_word_embeddings
+    head_dim: int | None = None  # default of head_dim (None: hidden / heads)
+    windows: str = ""  # which layers slide: "all" (sliding_window), "alternate" (Gemma 2), "pattern" (Gemma 3)
+    scaled_embedding: bool = False  # Gemma keeps √hidden as a one-element buffer (embed_tokens.embed_scale)
+    norm: str = (
+        "rms"  # rms: RMSNorm; ln: LayerNorm; ln_weight: LayerNorm without bias (Cohere); ln_none: no params (OLMo)
+    )
+    eps_key: str = "rms_norm_eps"
+    qk_norm_width: str = "head"  # q/k norms over each head (Qwen3, Gemma 3) or the whole projection (OLMo-2)
+    fused_qkv: bool = False  # one qkv_proj (Phi-3)
+    mlp: str = "gated"  # gated: gate/up/down; fused: one gate_up_proj (Phi-3); plain: up, activation, down
+    mlp_names: tuple[str, str] = ("c_fc", "c_proj")  # a plain MLP's projections
+    bias_keys: tuple[str, str, str] = ("attention_bias", "attention_bias", "mlp_bias")  # q/k/v, o, MLP biases
+    out_name: str = "o_proj"
+    final_norm: str = "norm"
+    head_bias: bool = False  # the LM head's bias (Phi)
+    sinks: bool = False  # a learned sink logit per head (gpt-oss): the attention operation is named self_attn.sinks
+    moe: str = ""  # a mixture of experts in place of the MLP: "mixtral" (gate, experts), "qwen" (and a shared expert)
+    rotary_sets: tuple[str, ...] = ("",)  # rotary tables, one per attention type (Gemma 3: full and sliding)
+    eps: float = 1e-6  # default of rms_norm_eps
+
+
+FAMILIES = {
+    "llama": Family("LlamaForCausalLM"),
+    "mistral": Family("MistralForCausalLM", windows="all"),
+    "qwen2": Family("Qwen2ForCausalLM", qkv_bias=True, windows="types"),
+    "qwen3": Family("Qwen3ForCausalLM", qk_norm=True, head_dim=128, windows="types"),
+    "gemma": Family("GemmaForCausalLM", act="gelu_pytorch_tanh", tie=True, head_dim=256, scaled_embedding=True),
+    "gemma2": Family(
+        "Gemma2ForCausalLM",
+        layout="sandwich",
+        act="gelu_pytorch_tanh",
+        tie=True,
+        head_dim=256,
+        windows="alternate",
+        scaled_embedding=True,
+    ),
+    "gemma3_text": Family(
+        "Gemma3ForCausalLM",
+        layout="sandwich",
+        qk_norm=True,
+        act="gelu_pytorch_tanh",
+        tie=True,
+        head_dim=256,
+        windows="pattern",
+        scaled_embedding=True,
+        rotary_sets=("full_attention_", "sliding_attention_"),
+    ),
+    "phi3": Family("Phi3ForCausalLM", eps=1e-5, windows="all", fused_qkv=True, mlp="fused", bias_keys=("", "", "")),
+    "olmo": Family("OlmoForCausalLM", norm="ln_none", bias_keys=("attention_bias", "attention_bias", "")),
+    "olmo2": Family(
+        "Olmo2ForCausalLM",
+        layout="post",
+        qk_norm=True,
+        qk_norm_width="full",
+        eps=1e-6,
+        bias_keys=("attention_bias", "attention_bias", ""),
+    ),
+    "starcoder2": Family(
+        "Starcoder2ForCausalLM",
+        norm="ln",
+        eps_key="norm_epsilon",
+        eps=1e-5,
+        act="gelu_pytorch_tanh",
+        tie=True,
+        windows="all",
+        mlp="plain",
+        bias_keys=("use_bias", "use_bias", "use_bias"),
+    ),
+    "stablelm": Family(
+        "StableLmForCausalLM", norm="ln", eps_key="layer_norm_eps", eps=1e-5, bias_keys=("use_qkv_bias", "", "")
+    ),
+    "cohere": Family(
+        "CohereForCausalLM",
+        layout="parallel",
+        norm="ln_weight",
+        eps_key="layer_norm_eps",
+        eps=1e-5,
+        tie=True,
+        bias_keys=("attention_bias", "attention_bias", ""),
+    ),
+    "phi": Family(
+        "PhiForCausalLM",
+        layout="parallel",
+        norm="ln",
+        eps_key="layer_norm_eps",
+        eps=1e-5,
+        act="gelu_new",
+        mlp="plain",
+        mlp_names=("fc1", "fc2"),
+        bias_keys=("+", "+", "+"),
+        out_name="dense",
+        final_norm="final_layernorm",
+        head_bias=True,
+    ),
+    "gpt_oss": Family("GptOssForCausalLM", eps=1e-5, windows="all", moe="gpt_oss", sinks=True),
+    "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral"),
+    "qwen2_moe": Family("Qwen2MoeForCausalLM", qkv_bias=True, windows="types", moe="qwen"),
+    "qwen3_moe": Family("Qwen3MoeForCausalLM", qk_norm=True, head_dim=128, windows="types", moe="qwen"),
+}
+
+
+def _windows(c: _Config, f: Family, layers: int) -> list[int | None]:
+    """Each layer's sliding window (0: full attention), as transformers' config classes set them."""
+    if not f.windows:
+        return [0] * layers
+    window = c.raw.get("sliding_window")
+    if window is None or (f.windows == "types" and not c.flag("use_sliding_window", False)):
+        return [0] * layers
+    window = c.int("sliding_window")
+    types = c.raw.get("layer_types")
+    if isinstance(types, list) and len(types) == layers:
+        if not all(t in ("sliding_attention", "full_attention") for t in types):
+            raise SpecError(f"{c.source}: 'layer_types' expects sliding_attention or full_attention entries")
+        return [window if t == "sliding_attention" else 0 for t in types]
+    if f.windows == "alternate":
+        return [window if (i + 1) % 2 else 0 for i in range(layers)]
+    if f.windows == "pattern":
+        pattern = c.int("sliding_window_pattern", 6)
+        return [window if (i + 1) % pattern else 0 for i in range(layers)]
+    if f.windows == "types":  # Qwen2/3: the layers from max_window_layers on slide
+        first = c.int("max_window_layers", layers, minimum=0)
+        return [window if i >= first else 0 for i in range(layers)]
+    return [window] * layers
+
+
+def norm_entry(f: Family, eps: float, name: str, **more) -> dict:
+    """The family's norm: RMSNorm, LayerNorm (with or without bias), or LayerNorm without parameters."""
+    if f.norm == "rms":
+        return {"rmsnorm": {"eps": eps, "name": name, **more}}
+    extra = {"ln": {}, "ln_weight": {"bias": False}, "ln_none": {"elementwise_affine": False}}[f.norm]
+    return {"layernorm": {"eps": eps, **extra, "name": name, **more}}
+
+
+def _per_head_norm(name: str, source: str, heads: int, head_dim: int, eps: float) -> list:
+    """RMSNorm over each head: (L, heads · head_dim) → (L, heads, head_dim) → norm → flattened again."""
+    return [
+        {"unflatten": {"dim": -1, "sizes": [heads, head_dim], "from": source}},
+        {"rmsnorm": {"eps": eps, "name": name}},
+        {"flatten": {"start_dim": 2}},
+    ]
+
+
+def attention(
+    heads: int,
+    kv: int,
+    head_dim: int,
+    hidden: int,
+    *,
+    qkv_bias: bool,
+    out_bias: bool,
+    window=None,
+    qk_norm_eps: float | None = None,
+    qk_norm_width: str = "head",
+    fused: bool = False,
+    out_name: str = "o_proj",
+    **op,
+) -> list:
+    """q_proj, k_proj and v_proj from the group's input (or one qkv_proj), the attention operation, o_proj."""
+    fields = {"heads": heads, "kv_heads": kv, "head_dim": head_dim, "causal": True, "position": "rope", **op}
+    if window:
+        fields["window"] = window
+    if fused:
+        return [
+            _named("linear", "qkv_proj", out=(heads + 2 * kv) * head_dim, bias=qkv_bias),
+            {"attention": {**fields, "name": "attention"}},
+            _named("linear", out_name, out=hidden, bias=out_bias),
+        ]
+    layers = [
+        _named("linear", "q_proj", out=heads * head_dim, bias=qkv_bias),
+        _named("linear", "k_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
+        _named("linear", "v_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
+    ]
+    q, k = "q_proj", "k_proj"
+    if qk_norm_eps is not None and qk_norm_width == "full":
+        layers += [
+            {"rmsnorm": {"eps": qk_norm_eps, "from": "q_proj", "name": "q_norm"}},
+            {"rmsnorm": {"eps": qk_norm_eps, "from": "k_proj", "name": "k_norm"}},
+        ]
+        q, k = "q_norm", "k_norm"
+    elif qk_norm_eps is not None:
+        layers += _per_head_norm("q_norm", "q_proj", heads, head_dim, qk_norm_eps)
+        layers.append({"identity": {"name": "q"}})
+        layers += _per_head_norm("k_norm", "k_proj", kv, head_dim, qk_norm_eps)
+        layers.append({"identity": {"name": "k"}})
+        q, k = "q", "k"
+    name = "sinks" if op.get("sinks") else "attention"  # gpt-oss's sinks parameter: self_attn.sinks
+    layers.append({"attention": {**fields, "from": [q, k, "v_proj"], "name": name}})
+    layers.append(_named("linear", out_name, out=hidden, bias=out_bias))
+    return layers
+
+
+def mlp_layers(f: Family, ff: int, hidden: int, act, bias: bool) -> list:
+    """The family's MLP: gated (gate, up, down), one fused gate_up_proj, or plain (up, activation, down)."""
+    if f.mlp == "fused":
+        return [
+            _named("linear", "gate_up_proj", out=2 * ff, bias=bias),
+            {"chunk": {"chunks": 2, "dim": -1, "index": 0, "name": "gate"}},
+            _act(act, "activation_fn"),
+            {"chunk": {"chunks": 2, "dim": -1, "index": 1, "from": "gate_up_proj", "name": "up"}},
+            {"mul": {"from": ["activation_fn", "up"]}},
+            _named("linear", "down_proj", out=hidden, bias=bias),
+        ]
+    if f.mlp == "plain":
+        up, down = f.mlp_names
+        return [
+            _named("linear", up, out=ff, bias=bias),
+            _act(act, "act"),
+            _named("linear", down, out=hidden, bias=bias),
+        ]
+    return gated_mlp(ff, hidden, act, bias)
+
+
+def gated_mlp(ff: int, hidden: int, act, bias: bool) -> list:
+    return [
+        _named("linear", "gate_proj", out=ff, bias=bias),
+        _act(act, "act_fn"),
+        _named("linear", "up_proj", out=ff, bias=bias, **{"from": "input"}),
+        {"mul": {"from": ["act_fn", "up_proj"]}},
+        _named("linear", "down_proj", out=hidden, bias=bias),
+    ]
+
+
+def moe_mlp(c: _Config, f: Family, hidden: int, act) -> list:
+    """The router (`gate`) and the routed experts; Qwen2-MoE adds a shared expert weighted by a sigmoid gate."""
+    qwen = f.moe == "qwen"
+    experts = c.int("num_experts" if qwen else "num_local_experts")
+    top_k = c.int("num_experts_per_tok")
+    if top_k > experts:
+        raise SpecError(f"{c.source}: num_experts_per_tok ({top_k}) is more than the {experts} experts")
+    ff = c.int("moe_intermediate_size" if qwen else "intermediate_size")
+    biased = f.moe == "gpt_oss"  # gpt-oss: a router bias, and biases on every expert's projections
+    gate = "router" if biased else "gate"
+    layers: list[dict] = [
+        {"router": {"experts": experts, "top_k": top_k, "bias": biased, "name": gate}},
+        {
+            "experts": {
+                "experts": experts,
+                "top_k": top_k,
+                "ff": ff,
+                "bias": biased,
+                "from": ["input", gate],
+                "name": "experts",
+            }
+        },
+    ]
+    shared = c.int("shared_expert_intermediate_size", 0, minimum=0) if f.cls.startswith("Qwen2Moe") else 0
+    if shared:
+        layers += [
+            {"name": "shared_expert", "from": "input", "layers": gated_mlp(shared, hidden, act, False)},
+            _named("linear", "shared_expert_gate", out=1, bias=False, **{"from": "input"}),
+            {"sigmoid": {"name": "sigmoid_gate"}},
+            {"mul": {"from": ["shared_expert", "sigmoid_gate"]}},
+            {"add": {"from": "experts"}},
+        ]
+    return layers
+
+
+def _sparse(c: _Config, layers: int) -> list[bool]:
+    """Which layers hold the mixture (Qwen-MoE: every decoder_sparse_step-th, but mlp_only_layers)."""
+    step = c.int("decoder_sparse_step", 1)
+    dense = c.raw.get("mlp_only_layers") or []
+    if not isinstance(dense, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in dense):
+        raise SpecError(f"{c.source}: 'mlp_only_layers' expects a list of layer indices")
+    return [i not in dense and (i + 1) % step == 0 for i in range(layers)]
+
+
+def rotary_buffers(rotary_dim: int, sets=("",)) -> dict:
+    """transformers' rotary embedding module: per set of tables inv_freq and original_inv_freq, rotary_dim / 2
+    each (buffers)."""
+    return {
+        "name": "rotary_emb",
+        "layers": [
+            {"buffer": {"shape": [rotary_dim // 2], "name": f"{prefix}{name}"}}
+            for prefix in sets
+            for name in ("inv_freq", "original_inv_freq")
+        ],
+    }
+
+
+def decoder_layer(f: Family, eps: float, attn: list, mlp: list, mlp_name: str = "mlp") -> dict:
+    """One layer: the family's norms around self_attn and the MLP, each with a residual connection."""
+
+    def norm(name, **more):
+        return norm_entry(f, eps, name, **more)
+
+    if f.layout == "parallel":  # attention and MLP both read the one norm; their sum joins the residual
+        layers = [
+            norm("input_layernorm"),
+            {"name": "self_attn", "layers": attn},
+            {"name": mlp_name, "from": "input_layernorm", "layers": mlp},
+            {"add": {"from": ["input", "self_attn", mlp_name]}},
+        ]
+    elif f.layout == "post":  # OLMo-2: norms on the outputs of attention and MLP, before each residual add
+        layers = [
+            {"name": "self_attn", "layers": attn},
+            norm("post_attention_layernorm"),
+            {"add": {"from": ["input", "post_attention_layernorm"], "name": "residual"}},
+            {"name": mlp_name, "layers": mlp},
+            norm("post_feedforward_layernorm"),
+            {"add": {"from": ["residual", "post_feedforward_layernorm"]}},
+        ]
+    elif f.layout == "sandwich":
+        layers = [
+            norm("input_layernorm"),
+            {"name": "self_attn", "layers": attn},
+            norm("post_attention_layernorm"),
+            {"add": {"from": ["input", "post_attention_layernorm"], "name": "residual"}},
+            norm("pre_feedforward_layernorm"),
+            {"name": mlp_name, "layers": mlp},
+            norm("post_feedforward_layernorm"),
+            {"add": {"from": ["residual", "post_feedforward_layernorm"]}},
+        ]
+    else:
+        layers = [
+            norm("input_layernorm"),
+            {"name": "self_attn", "layers": attn},
+            {"add": {"from": "input", "name": "residual"}},
+            norm("post_attention_layernorm"),
+            {"name": mlp_name, "layers": mlp},
+            {"add": {"from": "residual"}},
+        ]
+    return {"args": {"window": 0}, "layers": layers}
+
+
+def stack(blocks: list[str], windows: list) -> dict:
+    """The layers: one repeat where every layer is alike, else each written out with its block and window."""
+    if len(set(zip(blocks, windows))) == 1:
+        return {"repeat": len(windows), "name": "layers", blocks[0]: {"window": windows[0]} if windows[0] else {}}
+    return {
+        "name": "layers",
+        "layers": [{b: {"window": w} if w else {}, "name": str(i)} for i, (b, w) in enumerate(zip(blocks, windows))],
+    }
+
+
+def dims(c: _Config, f: Family) -> tuple[int, int, int, int]:
+    hidden = c.int("hidden_size")
+    heads = c.int("num_attention_heads")
+    kv = c.int("num_key_value_heads", heads)
+    if heads % kv:
+        raise SpecError(f"{c.source}: num_key_value_heads ({kv}) must divide num_attention_heads ({heads})")
+    default = f.head_dim or (hidden // heads if hidden % heads == 0 else None)
+    head_dim = c.int("head_dim", default) if c.raw.get("head_dim") is not None or default is None else default
+    return hidden, heads, kv, head_dim
+
+
+def causal_lm(
+    c: _Config, f: Family, seq: int, blocks: dict, per_layer: list[str], windows: list, rotary_dim: int, eps: float
+) -> dict:
+    """model (embed_tokens, rotary_emb, layers, norm) and lm_head (tied to the embedding or not)."""
+    hidden, vocab = c.int("hidden_size"), c.int("vocab_size")
+    model = [
+        _named("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
+        *([{"buffer": {"shape": [1], "name": "embed_scale"}}] if f.scaled_embedding else []),
+        rotary_buffers(rotary_dim, f.rotary_sets),
+        {**stack(per_layer, windows), "from": "embed_tokens"},
+        norm_entry(f, eps, f.final_norm),
+    ]
+    head = _named("linear", "lm_head", out=vocab, bias=f.head_bias)
+    if c.flag("tie_word_embeddings", f.tie):
+        head["linear"]["tie"] = "model.embed_tokens"
+    return {
+        "inputs": {"input_ids": [seq]},
+        "blocks": blocks,
+        "layers": [{"name": "model", "layers": model}, head],
+    }
+
+
+def _bias(c: _Config, key: str) -> bool:
+    """A projection's bias: the config's flag named by the family ('+': always, '': never)."""
+    return key == "+" or (bool(key) and key != "+" and c.flag(key, False))
+
+
+def llama_like(c: _Config, family: str, seq: int) -> dict:
+    f = FAMILIES[family]
+    hidden, heads, kv, head_dim = dims(c, f)
+    qkv_key, out_key, mlp_key = f.bias_keys
+    eps = c.number(f.eps_key, f.eps)
+    act_key = "hidden_activation" if family.startswith("gemma") and "hidden_activation" in c.raw else "hidden_act"
+    act = c.activation(act_key, f.act, GELU)
+    for flag in ("qk_layernorm", "use_qk_norm", "use_parallel_residual"):
+        if c.flag(flag, False):
+            raise SpecError(f"{c.source}: '{flag}: true' is not supported for model_type {family}")
+    rotary_dim = int(head_dim * c.number("partial_rotary_factor", 1.0))
+    op: dict = {} if rotary_dim == head_dim else {"rotary_dim": rotary_dim - rotary_dim % 2}
+    if f.sinks:
+        op["sinks"] = True
+    if family == "gemma2":
+        softcap = c.number("attn_logit_softcapping", 0)
+        if softcap:
+            op["softcap"] = softcap
+    windows = _windows(c, f, c.int("num_hidden_layers"))
+    attn = attention(
+        heads,
+        kv,
+        head_dim,
+        hidden,
+        qkv_bias=True if f.qkv_bias else _bias(c, qkv_key),
+        out_bias=_bias(c, out_key),
+        window="$window" if any(windows) else None,
+        qk_norm_eps=eps if f.qk_norm else None,
+        qk_norm_width=f.qk_norm_width,
+        fused=f.fused_qkv,
+        out_name=f.out_name,
+        **op,
+    )
+    mlp = mlp_layers(f, c.int("intermediate_size"), hidden, act, _bias(c, mlp_key))
+    layers = c.int("num_hidden_layers")
+    if not f.moe:
+        blocks, per_layer = {"decoder_layer": decoder_layer(f, eps, attn, mlp)}, ["decoder_layer"] * layers
+    else:
+        sparse = _sparse(c, layers)
+        per_layer = ["moe_layer" if s else "decoder_layer" for s in sparse]
+        blocks = {"moe_layer": decoder_layer(f, eps, attn, moe_mlp(c, f, hidden, act))}
+        if not all(sparse):
+            blocks["decoder_layer"] = decoder_layer(f, eps, attn, mlp)
+    return causal_lm(c, f, seq, blocks, per_layer, windows, rotary_dim, eps)
