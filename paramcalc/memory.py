@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from .activations import activations, checkpointed
 from .errors import SpecError, did_you_mean
-from .layers.base import DTYPE_BYTES, Context
+from .layers.base import DTYPE_BYTES, Context, prod
+from .timeline import LOSSES, OPTIMIZER_IMPLS, Step, StepInputs, optimizer_temporary, step_timeline
 
 # precision -> (bytes of weights, activations and gradients; of master weights; of optimizer state)
 PRECISIONS = {
@@ -59,6 +60,8 @@ class Settings:
     weights: str | None = None  # inference weight format (None: the precision's)
     attention: str = "flash"
     device: str = "cuda"
+    loss: str | None = None  # None: by the last layer's output (see default_loss)
+    optimizer_impl: str = "foreach"
 
     def validate(self) -> None:
         """Bad combinations are bad input: a SpecError each (exit 2)."""
@@ -67,6 +70,8 @@ class Settings:
             (self.optimizer, OPTIMIZERS, "optimizer"),
             (self.attention, ATTENTION, "attention"),
             (self.device, DEVICES, "device"),
+            (self.loss or "none", LOSSES, "loss"),
+            (self.optimizer_impl, OPTIMIZER_IMPLS, "optimizer implementation"),
         ):
             if value not in choices:
                 raise SpecError(
@@ -105,6 +110,7 @@ class Settings:
             "weights": self.weights or ("fp32" if self.precision == "fp32" else self.precision.split("-")[0]),
             "attention": self.attention,
             "device": self.device,
+            "optimizer_impl": self.optimizer_impl if self.train else None,
         }
 
 
@@ -117,6 +123,7 @@ class Memory:
     total: int
     per_device: int
     per_device_components: dict[str, int] = field(default_factory=dict)
+    peak: Step | None = None  # training: the step's timeline, per device
 
     def to_dict(self) -> dict:
         """The JSON contract of `paramcalc memory` (keys only ever added). All in bytes."""
@@ -129,6 +136,11 @@ class Memory:
             "total": self.total,
             "per_device": self.per_device,
             "per_device_components": self.per_device_components,
+            **(
+                {"peak_bytes": self.peak.peak, "peak_phase": self.peak.phase, "peak_layer": self.peak.layer}
+                if self.peak
+                else {}
+            ),
         }
 
 
@@ -191,12 +203,73 @@ def memory(report, layers, settings: Settings) -> Memory:
         key: _ceil_div(value, settings.devices) if settings.zero >= partitioned.get(key, 4) else value
         for key, value in components.items()
     }
+    as_run = settings.as_dict(batch)
+    step = None
+    if settings.train:
+        as_run["loss"] = loss = settings.loss or default_loss(report)
+        step = _step(report, layers, settings, ctx, per_device, loss)
     return Memory(
         report.name,
         batch,
-        settings.as_dict(batch),
+        as_run,
         components,
         sum(components.values()),
         sum(per_device.values()),
         per_device,
+        step,
     )
+
+
+def default_loss(report) -> str:
+    """Cross-entropy for a network ending in class scores (one vector per sample), the causal-LM loss
+    for one reading token ids and ending in a score per position and vocabulary entry, else none."""
+    if not report.layers:
+        return "none"
+    out = report.layers[-1].output_shape
+    if len(out) == 1 and report.layers[-1].kind == "linear":
+        return "cross_entropy"
+    tokens = any(row.kind == "embedding" and set(row.inputs) & set(report.inputs) for row in report.layers)
+    return "causal_lm" if tokens and len(out) == 2 and report.layers[-1].kind == "linear" else "none"
+
+
+def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, loss: str) -> Step:
+    """The training step's timeline on one device: at rest its share of parameters, master weights and
+    optimizer state, the buffers, the inputs and labels; its gradients are what backward makes (a
+    share of them with ZeRO-2 and -3, whose optimizer temporaries are a share too)."""
+    width, _, state_width = PRECISIONS[settings.precision]
+    share = settings.devices if settings.zero else 1
+    sizes = [row.trainable - row.shared for row in report.layers if row.trainable - row.shared > 0]
+    temporary = optimizer_temporary(settings.optimizer_impl, settings.optimizer, sizes, state_width)
+    at_rest = (
+        per_device["parameters"]
+        + per_device["master_weights"]
+        + per_device["optimizer_state"]
+        + report.totals.buffers * 4
+        + _input_bytes(report, ctx)
+        + _label_bytes(report, ctx, loss)
+    )
+    grad_width = width if settings.zero < 2 else width / settings.devices
+    return step_timeline(
+        report,
+        layers,
+        ctx,
+        ACTIVATION_DTYPE[settings.precision],
+        StepInputs(at_rest, grad_width, _ceil_div(temporary, share), loss),
+    )
+
+
+def _input_bytes(report, ctx: Context) -> int:
+    from .activations import token_inputs
+
+    itemsize = 4
+    tokens = token_inputs(report)
+    return sum(ctx.batch * prod(shape) * (8 if name in tokens else itemsize) for name, shape in report.inputs.items())
+
+
+def _label_bytes(report, ctx: Context, loss: str) -> int:
+    """The targets: a class index per sample, or a token id per position (int64)."""
+    if loss == "cross_entropy":
+        return ctx.batch * 8
+    if loss == "causal_lm":
+        return ctx.batch * prod(report.layers[-1].output_shape[:-1]) * 8
+    return 0
