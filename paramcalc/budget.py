@@ -27,6 +27,7 @@ MEMORY_LIMITS = {
     "max_inference_memory": ("inference memory per device", True),
 }
 LIMITS.update(MEMORY_LIMITS)
+BYTE_OPTIONS = ("--gpu", "--reserve")  # `paramcalc memory`'s amounts of bytes
 EXPECTATIONS = ("expect_params", "expect_output")
 SETTINGS = (
     "precision",
@@ -52,7 +53,7 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
     KiB/MiB/GiB/TiB binary (bytes only)."""
     from decimal import Decimal, InvalidOperation, localcontext  # here: most runs read no budget
 
-    is_bytes = LIMITS.get(key, ("", False))[1]
+    is_bytes = LIMITS.get(key, ("", key in BYTE_OPTIONS))[1]
     if isinstance(value, bool) or value is None:
         raise SpecError(f"{key} expects a number like 25M, found {describe(value)}", loc)
     if isinstance(value, float) and not math.isfinite(value):

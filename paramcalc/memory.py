@@ -124,6 +124,9 @@ class Memory:
     per_device: int
     per_device_components: dict[str, int] = field(default_factory=dict)
     peak: Step | None = None  # training: the step's timeline, per device
+    verdict: dict | None = None  # fits(), when a device's memory is given
+    max_batch: int | None = None  # when asked
+    show_timeline: bool = False
 
     def to_dict(self) -> dict:
         """The JSON contract of `paramcalc memory` (keys only ever added). All in bytes."""
@@ -141,6 +144,9 @@ class Memory:
                 if self.peak
                 else {}
             ),
+            **(self.verdict or {}),
+            **({"max_batch": self.max_batch} if self.max_batch is not None else {}),
+            **({"timeline": [list(p) for p in self.peak.points]} if self.show_timeline and self.peak else {}),
         }
 
 
@@ -204,10 +210,11 @@ def memory(report, layers, settings: Settings) -> Memory:
         for key, value in components.items()
     }
     as_run = settings.as_dict(batch)
-    step = None
+    timeline = None
     if settings.train:
         as_run["loss"] = loss = settings.loss or default_loss(report)
-        step = _step(report, layers, settings, ctx, per_device, loss)
+        as_run["loss_default"] = settings.loss is None
+        timeline = _step(report, layers, settings, ctx, per_device, loss)
     return Memory(
         report.name,
         batch,
@@ -216,7 +223,7 @@ def memory(report, layers, settings: Settings) -> Memory:
         sum(components.values()),
         sum(per_device.values()),
         per_device,
-        step,
+        timeline,
     )
 
 
@@ -248,13 +255,12 @@ def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, lo
         + _input_bytes(report, ctx)
         + _label_bytes(report, ctx, loss)
     )
-    grad_width = width if settings.zero < 2 else width / settings.devices
     return step_timeline(
         report,
         layers,
         ctx,
         ACTIVATION_DTYPE[settings.precision],
-        StepInputs(at_rest, grad_width, _ceil_div(temporary, share), loss),
+        StepInputs(at_rest, width, _ceil_div(temporary, share), loss, settings.devices if settings.zero >= 2 else 1),
     )
 
 
@@ -273,3 +279,49 @@ def _label_bytes(report, ctx: Context, loss: str) -> int:
     if loss == "causal_lm":
         return ctx.batch * prod(report.layers[-1].output_shape[:-1]) * 8
     return 0
+
+
+# ---------------------------------------------------------------- will it fit
+
+# What a framework and its allocator take on a GPU beyond live tensors: the CUDA context (its kernels
+# and libraries, loaded lazily since CUDA 11.7) and the caching allocator's rounding and fragmentation.
+# Not a measured figure (no GPU was at hand): a conservative 1 GiB, to be overridden with --reserve.
+DEFAULT_RESERVE = {"cuda": 2**30, "cpu": 0}
+MAX_SEARCH = 2**24  # the largest batch --max-batch tries
+
+
+def needed(result: Memory) -> int:
+    """The bytes one device needs at the step's worst moment (training) or in total (inference)."""
+    return result.peak.peak if result.peak else result.per_device
+
+
+def fits(result: Memory, gpu: int, reserve: int) -> dict:
+    """The verdict on a device of `gpu` bytes, `reserve` of them taken by the framework."""
+    need = needed(result) + reserve
+    return {
+        "gpu_bytes": gpu,
+        "reserve_bytes": reserve,
+        "needed_bytes": need,
+        "fits": need <= gpu,
+        "headroom_bytes": gpu - need,
+    }
+
+
+def max_batch(report, layers, settings: Settings, gpu: int, reserve: int) -> int:
+    """The largest batch whose step fits (0: not even 1), by doubling then bisection: the peak grows with
+    the batch."""
+    from dataclasses import replace
+
+    def ok(batch: int) -> bool:
+        return needed(memory(report, layers, replace(settings, batch=batch))) + reserve <= gpu
+
+    if not ok(1):
+        return 0
+    low = 1
+    while low < MAX_SEARCH and ok(min(2 * low, MAX_SEARCH)):
+        low = min(2 * low, MAX_SEARCH)
+    high = min(2 * low, MAX_SEARCH + 1)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if ok(mid) else (low, mid)
+    return low

@@ -46,6 +46,7 @@ class StepInputs(NamedTuple):
     grad_width: int
     optimizer_temporary: int
     loss: str = "none"
+    grad_share: int = 1  # ZeRO-2 and -3 keep 1/devices of the parameters' gradients
 
 
 def optimizer_temporary(impl: str, optimizer: str, param_sizes: list[int], width: int) -> int:
@@ -88,7 +89,7 @@ def step_timeline(report, layers, ctx: Context, dtype: str, inputs: StepInputs) 
     _forward(report, st, kept_by, walk, temporaries)
     grads = _Grads(report, layers, st)
     grads.start(_loss(report, st, kept_by, walk, inputs.loss, ctx, itemsize))
-    grads.backward(report, layers, st, kept_by, walk, inputs.grad_width, ctx.batch * itemsize, temporaries)
+    grads.backward(report, layers, st, kept_by, walk, inputs, ctx.batch * itemsize, temporaries)
     walk.mark("step", "optimizer", inputs.optimizer_temporary)
     return Step(walk.peak, walk.phase, walk.layer, walk.points)
 
@@ -162,9 +163,9 @@ def kernel_temporaries(row, layer, batch: int, itemsize: int, device: str) -> tu
     if kind in ("conv1d", "conv2d", "conv3d"):
         if layer.groups > 1:
             return out, batch * prod(row.input_shapes[0]) * itemsize + row.weights * itemsize
-        unit = all(k == 1 for k in layer.kernel) and all(st == 1 for st in layer.stride)
-        if unit and not any(layer.padding if not isinstance(layer.padding, str) else layer.padding == "same"):
-            return 0, 0
+        padded = layer.padding == "same" if isinstance(layer.padding, str) else any(layer.padding)
+        if all(k == 1 for k in layer.kernel) and all(st == 1 for st in layer.stride) and not padded:
+            return 0, 0  # a 1x1 convolution reads its input as it is
         columns = out // layer.out * row.input_shapes[0][0] * prod(layer.kernel)
         return columns, columns
     if kind.startswith("batchnorm"):
@@ -184,7 +185,7 @@ class _Grads:
         self.needs: dict[str, bool] = dict.fromkeys(report.inputs, False)
         for i, row in enumerate(report.layers):
             parameter = st.outputs[i] is None and st.output_bytes[i] == 0
-            self.needs[row.name] = row.trainable > 0 or (not parameter and any(self.needs[n] for n in self.names[i]))
+            self.needs[row.name] = row.trainable > 0 or (not parameter and any([self.needs[n] for n in self.names[i]]))
         self.of: dict[str, int] = {}  # tensor name -> gradient storage
         self.nbytes: list[int] = []
         self.holders: list[set[str]] = []
@@ -198,18 +199,19 @@ class _Grads:
         self.holders.append({name})
         return nbytes
 
-    def backward(self, report, layers, st, kept_by, walk: _Walk, width: int, sample: int, temporaries) -> None:
+    def backward(self, report, layers, st, kept_by, walk: _Walk, inputs: StepInputs, sample: int, temporaries) -> None:
+        width, share = inputs.grad_width, inputs.grad_share
         if report.layers:
             walk.live += self.new(report.layers[-1].name, self.first)
-        inputs = {st.of[name] for name in report.inputs}
+        at_rest = {st.of[name] for name in report.inputs}
         done: dict[int, list[int]] = {}
         for s, i in kept_by.items():
-            if s not in inputs:
+            if s not in at_rest:
                 done.setdefault(i, []).append(s)
         for i in range(len(report.layers) - 1, -1, -1):
             row, layer = report.layers[i], layers[i]
             if st.outputs[i] is None and st.output_bytes[i] == 0:  # a parameter: its gradient, once
-                walk.live += (row.trainable - row.shared) * width
+                walk.live += -(-(row.trainable - row.shared) * width // share)
                 walk.mark("backward", row.name)
                 continue
             g = self.of.get(row.name)
@@ -232,7 +234,7 @@ class _Grads:
                     self.holders[g].add(n)
                 else:
                     added += self.new(n, size)
-            added += (row.trainable - row.shared) * width
+            added += -(-(row.trainable - row.shared) * width // share)
             walk.live += added
             walk.mark("backward", row.name, transient + row.shared * width + temporaries[i][1])
             self.holders[g].discard(row.name)
