@@ -245,7 +245,8 @@ def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, lo
     share of them with ZeRO-2 and -3, whose optimizer temporaries are a share too)."""
     width, _, state_width = PRECISIONS[settings.precision]
     share = settings.devices if settings.zero else 1
-    sizes = [row.trainable - row.shared for row in report.layers if row.trainable - row.shared > 0]
+    # the parameter tensors' sizes (a layer's weight and bias; a tied weight once, where it is defined)
+    sizes = [n for row in report.layers if row.trainable for n in (row.trainable - row.bias, row.bias) if n]
     temporary = optimizer_temporary(settings.optimizer_impl, settings.optimizer, sizes, state_width)
     at_rest = (
         per_device["parameters"]
@@ -260,7 +261,14 @@ def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, lo
         layers,
         ctx,
         ACTIVATION_DTYPE[settings.precision],
-        StepInputs(at_rest, width, _ceil_div(temporary, share), loss, settings.devices if settings.zero >= 2 else 1),
+        StepInputs(
+            at_rest,
+            width,
+            _ceil_div(temporary, share),
+            loss,
+            settings.devices if settings.zero >= 2 else 1,
+            settings.checkpoint,
+        ),
     )
 
 

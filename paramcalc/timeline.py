@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .activations import _storages
+from .activations import _segments, _storages
 from .layers.base import DTYPE_BYTES, Context, prod
 
 PHASES = ("forward", "loss", "backward", "step")
@@ -36,6 +36,7 @@ class Step(NamedTuple):
     phase: str
     layer: str
     points: list[Point]  # the live bytes at each layer's worst moment, in order
+    end: int  # alive when backward is done: what is at rest, and the gradients
 
 
 class StepInputs(NamedTuple):
@@ -47,6 +48,7 @@ class StepInputs(NamedTuple):
     optimizer_temporary: int
     loss: str = "none"
     grad_share: int = 1  # ZeRO-2 and -3 keep 1/devices of the parameters' gradients
+    checkpoint: bool = False
 
 
 def optimizer_temporary(impl: str, optimizer: str, param_sizes: list[int], width: int) -> int:
@@ -81,29 +83,55 @@ def step_timeline(report, layers, ctx: Context, dtype: str, inputs: StepInputs) 
     """The step's live bytes over time for the analysed network (`layers`: the Layer of every row)."""
     st = _storages(report, layers, ctx, dtype)
     walk = _Walk(inputs.at_rest)
-    kept_by = _keepers(st)
+    holding = _holding(report, st, _segments(report) if inputs.checkpoint else [])
     itemsize = DTYPE_BYTES[dtype]
     temporaries = [
         kernel_temporaries(row, layer, ctx.batch, itemsize, ctx.device) for row, layer in zip(report.layers, layers)
     ]
-    _forward(report, st, kept_by, walk, temporaries)
+    _forward(report, st, holding.held, walk, temporaries)
     grads = _Grads(report, layers, st)
-    grads.start(_loss(report, st, kept_by, walk, inputs.loss, ctx, itemsize))
-    grads.backward(report, layers, st, kept_by, walk, inputs, ctx.batch * itemsize, temporaries)
+    grads.start(_loss(report, st, holding.held, walk, inputs.loss, ctx, itemsize))
+    grads.backward(report, layers, st, holding, walk, inputs, ctx.batch * itemsize, temporaries)
     walk.mark("step", "optimizer", inputs.optimizer_temporary)
-    return Step(walk.peak, walk.phase, walk.layer, walk.points)
+    return Step(walk.peak, walk.phase, walk.layer, walk.points, walk.live)
 
 
-def _keepers(st) -> dict[int, int]:
-    """Storage -> the first layer (in forward order) whose backward keeps it: freed after that backward."""
+class _Holding(NamedTuple):
+    """Which activation storages forward holds for backward, and when backward frees or remakes them."""
+
+    held: set[int]  # not freed after their last reader in forward
+    frees: dict[int, list[int]]  # layer -> the storages freed once its backward has run
+    remade: dict[int, int]  # layer -> bytes its checkpointed block's recomputation makes before its backward
+
+
+def _holding(report, st, segments) -> _Holding:
+    """Without checkpointing, what a backward keeps is held until the first layer keeping it has run
+    backward. A checkpointed block (`segments`) runs forward keeping only its inputs; its backward first
+    runs it again, making what its layers keep (freed as without checkpointing)."""
     first: dict[int, int] = {}
     for i in range(len(st.kept) - 1, -1, -1):
         for s in st.kept[i]:
             first[s] = i
-    return first
+    inside = {i: block for block in segments for i in range(block.first, block.last + 1)}
+    outside = {s for i, kept in enumerate(st.kept) if i not in inside for s in kept}
+    at_rest = {st.of[name] for name in report.inputs}
+    held = set(first) if not segments else set(outside)
+    remade: dict[int, int] = {}
+    for block in segments:
+        block_inputs = {s for n in block.inputs if (s := st.of.get(n)) is not None}
+        for s in block_inputs:
+            held.add(s)
+            first[s] = min(first.get(s, block.first), block.first)
+        own = {s for kept in st.kept[block.first : block.last + 1] for s in kept} - outside - block_inputs
+        remade[block.last] = sum(st.nbytes[s] for s in own)
+    frees: dict[int, list[int]] = {}
+    for s, i in first.items():
+        if s not in at_rest:
+            frees.setdefault(i, []).append(s)
+    return _Holding(held, frees, remade)
 
 
-def _forward(report, st, kept_by, walk: _Walk, temporaries) -> None:
+def _forward(report, st, held: set[int], walk: _Walk, temporaries) -> None:
     last_read: dict[int, int] = {}
     for i, ins in enumerate(st.reads):
         for s in ins:
@@ -118,11 +146,11 @@ def _forward(report, st, kept_by, walk: _Walk, temporaries) -> None:
         created = new.stop
         walk.mark("forward", row.name, temporaries[i][0])
         for s in {*st.reads[i], *new}:
-            if s not in stay and s not in kept_by and last_read.get(s, i) <= i:
+            if s not in stay and s not in held and last_read.get(s, i) <= i:
                 walk.live -= nbytes[s]
 
 
-def _loss(report, st, kept_by, walk: _Walk, loss: str, ctx: Context, itemsize: int) -> int:
+def _loss(report, st, held: set[int], walk: _Walk, loss: str, ctx: Context, itemsize: int) -> int:
     """The loss on the network's last output; returns the bytes of the gradient it hands backward."""
     shape = report.layers[-1].output_shape
     logits = st.output_bytes[-1]
@@ -138,7 +166,7 @@ def _loss(report, st, kept_by, walk: _Walk, loss: str, ctx: Context, itemsize: i
     walk.live += log_probs + labels + NLL_SCALARS
     walk.mark("loss", loss, upcast + padded)
     out = st.outputs[-1]
-    if out is not None and out not in kept_by:  # the logits, unless a backward keeps them
+    if out is not None and out not in held:  # the logits, unless a backward keeps them
         walk.live -= st.nbytes[out]
     # its backward: nll_loss's gradient (zeros, then scattered), log_softmax's, then the cast back
     walk.mark("backward", loss, 2 * log_probs)
@@ -199,21 +227,19 @@ class _Grads:
         self.holders.append({name})
         return nbytes
 
-    def backward(self, report, layers, st, kept_by, walk: _Walk, inputs: StepInputs, sample: int, temporaries) -> None:
+    def backward(
+        self, report, layers, st, holding: _Holding, walk: _Walk, inputs: StepInputs, sample: int, temporaries
+    ) -> None:
         width, share = inputs.grad_width, inputs.grad_share
         if report.layers:
             walk.live += self.new(report.layers[-1].name, self.first)
-        at_rest = {st.of[name] for name in report.inputs}
-        done: dict[int, list[int]] = {}
-        for s, i in kept_by.items():
-            if s not in at_rest:
-                done.setdefault(i, []).append(s)
         for i in range(len(report.layers) - 1, -1, -1):
             row, layer = report.layers[i], layers[i]
             if st.outputs[i] is None and st.output_bytes[i] == 0:  # a parameter: its gradient, once
-                walk.live += -(-(row.trainable - row.shared) * width // share)
+                walk.live += -(-row.trainable * width // share)
                 walk.mark("backward", row.name)
                 continue
+            walk.live += holding.remade.get(i, 0)
             g = self.of.get(row.name)
             if g is None or not self.needs[row.name]:
                 continue  # nothing flows back through it
@@ -234,10 +260,10 @@ class _Grads:
                     self.holders[g].add(n)
                 else:
                     added += self.new(n, size)
-            added += -(-(row.trainable - row.shared) * width // share)
+            added += -(-row.trainable * width // share)
             walk.live += added
             walk.mark("backward", row.name, transient + row.shared * width + temporaries[i][1])
             self.holders[g].discard(row.name)
             if not self.holders[g]:
                 walk.live -= self.nbytes[g]
-            walk.live -= sum(st.nbytes[s] for s in done.get(i, ()))
+            walk.live -= sum(st.nbytes[s] for s in holding.frees.get(i, ()))
