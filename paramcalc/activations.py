@@ -70,9 +70,21 @@ def token_inputs(report) -> set[str]:
     }
 
 
-def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
+class Amp(NamedTuple):
+    """A row under torch.autocast: its output's and its kernel's element widths, which inputs it keeps
+    as a 16-bit copy (an autocast op casts a float32 input), and its parameters' cached 16-bit copies."""
+
+    out: int
+    act: int
+    casts: tuple[int, ...] = ()
+    weight_copies: int = 0
+
+
+def _storages(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None) -> _Storages:
+    """Every storage of the step, row by row: the output is a new storage, a view or in-place result
+    of input 0 (_place), or none for a parameter; then what the row's backward keeps (_keep, for rows
+    that keep new tensors or copies). `amp`: per row, under autocast (else every width is dtype's)."""
     itemsize = DTYPE_BYTES[dtype]
-    sizes = {"act": itemsize, "float32": 4, "int64": 8, "bool": 1}
     tokens = token_inputs(report)
     st = _Storages()
     for name, shape in report.inputs.items():
@@ -84,68 +96,104 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     asked: dict[tuple, tuple[Saved, int, bool]] = {}
     of, strides, nbytes = st.of, st.strides, st.nbytes  # read once per row: locals
     reads, kept_by_row, output_bytes, outputs = st.reads, st.kept, st.output_bytes, st.outputs
-    batch = ctx.batch
-    for row, layer in zip(report.layers, layers):
-        question = (layer, id(row.input_shapes), id(row.output_shape))
+    width = itemsize
+    plain = Amp(itemsize, itemsize)
+    for index, (row, layer) in enumerate(zip(report.layers, layers)):
+        if amp is not None:
+            width = amp[index].out
+        question = (layer, id(row.input_shapes), id(row.output_shape), width)
         answer = asked.get(question)
         if answer is None:
-            out = tuple(row.output_shape)
-            keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
-            # (whether it keeps new tensors, asked once here rather than once a row)
-            answer = asked[question] = (
-                keeps,
-                0 if keeps.parameter else batch * prod(out) * itemsize,
-                bool(keeps.tensors or keeps.folded or keeps.shared),
-            )
+            answer = asked[question] = _ask(row, layer, ctx, width)
         keeps, size, keeps_new = answer
         names = row.inputs
         if len(names) != 1 or names[0] not in of:  # (a composite layer is read by its last row's name)
-            names = [n if n in of else last_row[n] for n in names]
+            names = _by_last_row(names, of, last_row)
         # storages, None for a parameter (filtered where kept); most layers read one
         ins: list = [of[names[0]]] if len(names) == 1 else [of[n] for n in names]
-        if keeps.parameter:  # no batch dim: broadcast over the batch
-            mine = None
-            strides[row.name] = (0, *contiguous_strides(row.output_shape))
-        elif keeps.alias:
-            mine = ins[0]
-            full = (batch, *row.output_shape)
-            view = layer.view_strides(*st.layout(names[0], row.input_shapes[0], ctx), full)
-            if view is None:  # PyTorch copies: a new row-major tensor
-                mine = len(nbytes)
-                nbytes.append(size)
-            elif view != contiguous_strides(full):
-                strides[row.name] = view
+        if keeps.parameter or keeps.alias:
+            mine = _place(st, row, layer, keeps, size, names, ins, ctx)
         else:
             mine = len(nbytes)
             nbytes.append(size)
             if strides and layer.elementwise and not strides.keys().isdisjoint(names):
-                layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
-                strides[row.name] = elementwise_strides((batch, *row.output_shape), layouts)
+                _lay_out_like_inputs(st, row, names, ctx)
         of[row.name] = mine
         output_bytes.append(size)
         outputs.append(mine)
         reads.append(tuple([s for s in ins if s is not None]) if None in ins else tuple(ins))
-        kept: list = [ins[i] for i in keeps.inputs] if keeps.inputs else []
-        if keeps.output:
-            kept.append(mine)
-        if keeps_new:
-            for n, t in keeps.tensors:  # new storages (st.new, inline)
-                kept.append(len(nbytes))
-                nbytes.append(n * sizes[t])
-            for i, broadcast, folded in keeps.folded:
-                copied = False  # a row-major tensor that is not broadcast folds to a view
-                if names[i] in strides or (batch, *row.input_shapes[i]) != broadcast:
-                    shape, in_strides = st.layout(names[i], row.input_shapes[i], ctx)
-                    copied = reshape_strides(broadcast, broadcast_strides(shape, in_strides, broadcast), folded) is None
-                kept.append(st.new(prod(folded) * itemsize) if copied else ins[i])
-            for key, n, t in keeps.shared:
-                if key not in st.shared:
-                    st.shared[key] = st.new(n * sizes[t])
-                kept.append(st.shared[key])
+        if keeps_new or amp is not None:
+            kept = _keep(st, row, keeps, names, ins, mine, ctx, amp[index] if amp else plain)
+        else:
+            kept = [ins[i] for i in keeps.inputs] if keeps.inputs else []
+            if keeps.output:
+                kept.append(mine)
         if None in kept:
             kept = [s for s in kept if s is not None]
         kept_by_row.append(tuple(dict.fromkeys(kept)) if len(kept) > 1 else tuple(kept))  # each once
     return st
+
+
+def _by_last_row(names, of, last_row) -> list[str]:
+    return [n if n in of else last_row[n] for n in names]
+
+
+def _ask(row, layer, ctx: Context, width: int) -> tuple[Saved, int, bool]:
+    """What a layer keeps at its shapes, its output's bytes, and whether it keeps new tensors."""
+    out = tuple(row.output_shape)
+    keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
+    size = 0 if keeps.parameter else ctx.batch * prod(out) * width
+    return keeps, size, bool(keeps.tensors or keeps.folded or keeps.shared)
+
+
+def _lay_out_like_inputs(st: _Storages, row, names, ctx: Context) -> None:
+    """An elementwise kernel lays its new output out as its inputs are (a permuted input: permuted)."""
+    layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
+    st.strides[row.name] = elementwise_strides((ctx.batch, *row.output_shape), layouts)
+
+
+def _place(st: _Storages, row, layer, keeps: Saved, size: int, names, ins, ctx: Context) -> int | None:
+    """The output's storage of a parameter (none: it has no batch dim, and is broadcast over the batch)
+    or of a view or in-place layer (input 0's, unless PyTorch must copy: a new row-major tensor)."""
+    if keeps.parameter:
+        st.strides[row.name] = (0, *contiguous_strides(row.output_shape))
+        return None
+    full = (ctx.batch, *row.output_shape)
+    view = layer.view_strides(*st.layout(names[0], row.input_shapes[0], ctx), full)
+    if view is None:
+        return st.new(size)
+    if view != contiguous_strides(full):
+        st.strides[row.name] = view
+    return ins[0]
+
+
+# a kept tensor's bytes per element, by its dtype ("act": the activations'), for each activation width
+SIZES = {width: {"act": width, "float32": 4, "int64": 8, "bool": 1} for width in (1, 2, 4, 8)}
+
+
+def _keep(st: _Storages, row, keeps: Saved, names, ins, mine, ctx: Context, amp: Amp) -> list:
+    """What a row's backward keeps: inputs (under autocast a 16-bit copy of a float32 one), its output,
+    new tensors, inputs folded for a kernel (a view where the layout allows, else a copy), tensors
+    shared by every row asking for the same key, and autocast's cached 16-bit copies of its weights."""
+    sizes = SIZES[amp.act]
+    kept = [ins[i] if i not in amp.casts else st.new(ctx.batch * prod(row.input_shapes[i]) * 2) for i in keeps.inputs]
+    if keeps.output:
+        kept.append(mine)
+    for n, t in keeps.tensors:
+        kept.append(st.new(n * sizes[t]))
+    for i, broadcast, folded in keeps.folded:
+        copied = False  # a row-major tensor that is not broadcast folds to a view
+        if names[i] in st.strides or (ctx.batch, *row.input_shapes[i]) != broadcast:
+            shape, in_strides = st.layout(names[i], row.input_shapes[i], ctx)
+            copied = reshape_strides(broadcast, broadcast_strides(shape, in_strides, broadcast), folded) is None
+        kept.append(st.new(prod(folded) * amp.act) if copied or i in amp.casts else ins[i])
+    for key, n, t in keeps.shared:
+        if key not in st.shared:
+            st.shared[key] = st.new(n * sizes[t])
+        kept.append(st.shared[key])
+    if amp.weight_copies:
+        kept.append(st.new(amp.weight_copies))
+    return kept
 
 
 def activations(report, layers, ctx: Context, dtype: str) -> Activations:
