@@ -196,10 +196,10 @@ def _keep(st: _Storages, row, keeps: Saved, names, ins, mine, ctx: Context, amp:
     return kept
 
 
-def activations(report, layers, ctx: Context, dtype: str) -> Activations:
+def activations(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None) -> Activations:
     """`layers`: the Layer of every report row. A layer's saved bytes are the storages its backward
-    keeps that no earlier layer kept."""
-    st = _storages(report, layers, ctx, dtype)
+    keeps that no earlier layer kept. `amp`: under autocast (see autocast.py)."""
+    st = _storages(report, layers, ctx, dtype, amp)
     saved: set[int] = set()
     saved_bytes = []
     nbytes = st.nbytes

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .activations import activations, checkpointed
+from .autocast import autocast_rows
 from .errors import SpecError, did_you_mean
 from .layers.base import DTYPE_BYTES, Context, prod
 from .timeline import LOSSES, OPTIMIZER_IMPLS, Step, StepInputs, optimizer_temporary, step_timeline
@@ -22,6 +23,8 @@ PRECISIONS = {
     "fp16": (2, 0, 2),
     "bf16-mixed": (2, 4, 4),
     "fp16-mixed": (2, 4, 4),
+    "amp-bf16": (4, 0, 4),
+    "amp-fp16": (4, 0, 4),
 }
 ACTIVATION_DTYPE = {
     "fp32": "float32",
@@ -29,6 +32,8 @@ ACTIVATION_DTYPE = {
     "fp16": "float16",
     "bf16-mixed": "bfloat16",
     "fp16-mixed": "float16",
+    "amp-bf16": "float32",  # the inputs' and float32 ops'; autocast's 16-bit ops: see autocast.py
+    "amp-fp16": "float32",
 }
 # optimizer -> (state tensors per parameter, as large as it; whether it keeps a float32 `step` tensor per
 # parameter tensor), as torch.optim keeps them with default arguments (momentum: SGD(momentum=0.9))
@@ -107,7 +112,8 @@ class Settings:
             "devices": self.devices,
             "checkpoint": self.checkpoint,
             "kv_cache": self.kv_cache,
-            "weights": self.weights or ("fp32" if self.precision == "fp32" else self.precision.split("-")[0]),
+            "weights": self.weights
+            or ("fp32" if self.precision in ("fp32", "amp-bf16", "amp-fp16") else self.precision.split("-")[0]),
             "attention": self.attention,
             "device": self.device,
             "optimizer_impl": self.optimizer_impl if self.train else None,
@@ -166,6 +172,7 @@ def memory(report, layers, settings: Settings) -> Memory:
     ctx = Context(batch, settings.device, settings.attention)
     width, master_width, state_width = PRECISIONS[settings.precision]
     dtype = ACTIVATION_DTYPE[settings.precision]
+    amp = autocast_rows(report, settings.device) if settings.precision.startswith("amp-") else None
     t = report.totals
     bits = WEIGHT_BITS[settings.weights] if settings.weights else 8 * width
     components = dict.fromkeys(
@@ -194,10 +201,10 @@ def memory(report, layers, settings: Settings) -> Memory:
         components["saved_activations"] = (
             checkpointed(report, layers, ctx, dtype)
             if settings.checkpoint
-            else activations(report, layers, ctx, dtype).saved_total
+            else activations(report, layers, ctx, dtype, amp).saved_total
         )
     else:
-        components["activations"] = activations(report, layers, ctx, dtype).peak
+        components["activations"] = activations(report, layers, ctx, dtype, amp).peak
     if settings.kv_cache:
         per_position = sum(
             layer.kv_cache([tuple(s) for s in row.input_shapes]) for row, layer in zip(report.layers, layers)
@@ -214,7 +221,7 @@ def memory(report, layers, settings: Settings) -> Memory:
     if settings.train:
         as_run["loss"] = loss = settings.loss or default_loss(report)
         as_run["loss_default"] = settings.loss is None
-        timeline = _step(report, layers, settings, ctx, per_device, loss)
+        timeline = _step(report, layers, settings, ctx, per_device, loss, amp)
     return Memory(
         report.name,
         batch,
@@ -239,7 +246,7 @@ def default_loss(report) -> str:
     return "causal_lm" if tokens and len(out) == 2 and report.layers[-1].kind == "linear" else "none"
 
 
-def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, loss: str) -> Step:
+def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, loss: str, amp) -> Step:
     """The training step's timeline on one device: at rest its share of parameters, master weights and
     optimizer state, the buffers, the inputs and labels; its gradients are what backward makes (a
     share of them with ZeRO-2 and -3, whose optimizer temporaries are a share too)."""
@@ -269,6 +276,7 @@ def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, lo
             settings.devices if settings.zero >= 2 else 1,
             settings.checkpoint,
         ),
+        amp,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .activations import _segments, _storages
+from .activations import Amp, _segments, _storages
 from .layers.base import DTYPE_BYTES, Context, prod
 
 PHASES = ("forward", "loss", "backward", "step")
@@ -79,19 +79,24 @@ class _Walk:
             self.peak, self.phase, self.layer = now, phase, layer
 
 
-def step_timeline(report, layers, ctx: Context, dtype: str, inputs: StepInputs) -> Step:
-    """The step's live bytes over time for the analysed network (`layers`: the Layer of every row)."""
-    st = _storages(report, layers, ctx, dtype)
+def step_timeline(report, layers, ctx: Context, dtype: str, inputs: StepInputs, amp: list[Amp] | None = None) -> Step:
+    """The step's live bytes over time for the analysed network (`layers`: the Layer of every row);
+    `amp`: under autocast, each row's widths (autocast.autocast_rows), else every activation is dtype."""
+    st = _storages(report, layers, ctx, dtype, amp)
     walk = _Walk(inputs.at_rest)
     holding = _holding(report, st, _segments(report) if inputs.checkpoint else [])
     itemsize = DTYPE_BYTES[dtype]
+    widths = dict.fromkeys(report.inputs, itemsize)
+    widths.update((row.name, amp[i].out if amp else itemsize) for i, row in enumerate(report.layers))
     temporaries = [
-        kernel_temporaries(row, layer, ctx.batch, itemsize, ctx.device) for row, layer in zip(report.layers, layers)
+        kernel_temporaries(row, layer, ctx.batch, amp[i].act if amp else itemsize, ctx.device)
+        for i, (row, layer) in enumerate(zip(report.layers, layers))
     ]
     _forward(report, st, holding.held, walk, temporaries)
     grads = _Grads(report, layers, st)
-    grads.start(_loss(report, st, holding.held, walk, inputs.loss, ctx, itemsize))
-    grads.backward(report, layers, st, holding, walk, inputs, ctx.batch * itemsize, temporaries)
+    last = amp[-1].out if amp else itemsize
+    grads.start(_loss(report, st, holding.held, walk, inputs.loss, ctx, last))
+    grads.backward(report, layers, st, holding, walk, inputs, widths, ctx.batch, temporaries)
     walk.mark("step", "optimizer", inputs.optimizer_temporary)
     return Step(walk.peak, walk.phase, walk.layer, walk.points, walk.live)
 
@@ -228,7 +233,7 @@ class _Grads:
         return nbytes
 
     def backward(
-        self, report, layers, st, holding: _Holding, walk: _Walk, inputs: StepInputs, sample: int, temporaries
+        self, report, layers, st, holding: _Holding, walk: _Walk, inputs: StepInputs, widths, batch: int, temporaries
     ) -> None:
         width, share = inputs.grad_width, inputs.grad_share
         if report.layers:
@@ -252,7 +257,7 @@ class _Grads:
             for j, n in enumerate(self.names[i]):
                 if not self.needs[n] or st.of.get(n) is None:
                     continue  # no gradient, or a parameter's (counted as the parameter's row runs)
-                size = sample * prod(row.input_shapes[j])
+                size = batch * prod(row.input_shapes[j]) * widths[n]
                 if n in self.of:
                     transient += 0 if view and j == 0 else size  # a second gradient, added in place
                 elif view and j == 0:
