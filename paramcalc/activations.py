@@ -71,8 +71,9 @@ def token_inputs(report) -> set[str]:
 
 
 class Amp(NamedTuple):
-    """A row under torch.autocast: its output's and its kernel's element widths, which inputs it keeps
-    as a 16-bit copy (an autocast op casts a float32 input), and its parameters' cached 16-bit copies."""
+    """A row under torch.autocast (or a 16-bit row computing in float32): its output's and its kernel's
+    element widths, which inputs it keeps as a copy at the kernel's width (an autocast op casts a
+    float32 input; an upcast norm a 16-bit one), and its parameters' cached 16-bit copies."""
 
     out: int
     act: int
@@ -176,7 +177,9 @@ def _keep(st: _Storages, row, keeps: Saved, names, ins, mine, ctx: Context, amp:
     new tensors, inputs folded for a kernel (a view where the layout allows, else a copy), tensors
     shared by every row asking for the same key, and autocast's cached 16-bit copies of its weights."""
     sizes = SIZES[amp.act]
-    kept = [ins[i] if i not in amp.casts else st.new(ctx.batch * prod(row.input_shapes[i]) * 2) for i in keeps.inputs]
+    kept = [
+        ins[i] if i not in amp.casts else st.new(ctx.batch * prod(row.input_shapes[i]) * amp.act) for i in keeps.inputs
+    ]
     if keeps.output:
         kept.append(mine)
     for n, t in keeps.tensors:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .activations import activations, checkpointed
-from .autocast import autocast_rows
+from .autocast import autocast_rows, pure_rows
 from .errors import SpecError, did_you_mean
 from .layers.base import DTYPE_BYTES, Context, prod
 from .timeline import LOSSES, OPTIMIZER_IMPLS, Step, StepInputs, optimizer_temporary, step_timeline
@@ -172,7 +172,13 @@ def memory(report, layers, settings: Settings) -> Memory:
     ctx = Context(batch, settings.device, settings.attention)
     width, master_width, state_width = PRECISIONS[settings.precision]
     dtype = ACTIVATION_DTYPE[settings.precision]
-    amp = autocast_rows(report, settings.device) if settings.precision.startswith("amp-") else None
+    amp = (
+        autocast_rows(report, layers, settings.device)
+        if settings.precision.startswith("amp-")
+        else pure_rows(layers)
+        if width == 2
+        else None
+    )
     t = report.totals
     bits = WEIGHT_BITS[settings.weights] if settings.weights else 8 * width
     components = dict.fromkeys(
