@@ -108,7 +108,8 @@ AMP_CASES = [
     ("gpt2_small", 4, "amp-bf16", "adamw-foreach"),
     ("llama_small", 8, "amp-bf16", "adamw-foreach"),
 ]
-TRIES = 5  # the profiler now and then misses events: a run whose sum disagrees with the storages is run again
+TRIES = 8
+CROSS_CHECK = 0.005  # a case whose sums still disagree by more is kept, marked: its peak is not trusted  # the profiler now and then misses events: a run whose sum disagrees with the storages is run again
 
 
 def optimizer(name, params):
@@ -215,7 +216,8 @@ def measure_checked(*case):
         if abs(runs[-1]["unreported"]) <= 1e-4 * runs[-1]["peak_bytes"]:
             break
         print("cross-check failed, again:", runs[-1], flush=True)
-    return min(runs, key=lambda r: abs(r["unreported"]))
+    best = min(runs, key=lambda r: abs(r["unreported"]))
+    return {**best, "cross_check": abs(best["unreported"]) <= CROSS_CHECK * best["peak_bytes"]}
 
 
 def main():
@@ -230,8 +232,10 @@ def main():
         name: {"spec": spec, "replace": [list(r) for r in replace], "input": shape, "tokens": vocab}
         for name, (spec, replace, _, shape, vocab) in MODELS.items()
     }
-    if sys.argv[1:]:
-        return
+    if sys.argv[1:]:  # only these models measured again: the other cases are kept as they were
+        old = json.loads(OUT.read_text())
+        cases = [c for c in old["cases"] if c["model"] not in sys.argv[1:]] + cases
+        amp = [c for c in old["amp_cases"] if c["model"] not in sys.argv[1:]] + amp
     OUT.write_text(
         json.dumps({"torch": torch.__version__, "models": models, "cases": cases, "amp_cases": amp}, indent=1) + "\n"
     )

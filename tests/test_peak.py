@@ -15,6 +15,9 @@ from tests.helpers import run_cli
 ROOT = Path(__file__).parent.parent
 FIXTURE = json.loads((ROOT / "tests" / "fixtures" / "peak.json").read_text())
 TOLERANCE = 0.03
+ALL = FIXTURE["cases"] + FIXTURE["amp_cases"]
+# cases whose profiler sum agrees with the storages counted after the step (the generator's cross-check)
+TRUSTED = [c for c in ALL if c["cross_check"]]
 OPTIMIZERS = {  # the generator's names -> (--optimizer, --optimizer-impl)
     "adamw-foreach": ("adamw", "foreach"),
     "adamw-for-loop": ("adamw", "for-loop"),
@@ -47,16 +50,17 @@ def name(case):
 
 
 def test_fixture_is_broad_enough():
-    cases = FIXTURE["cases"]
+    cases = TRUSTED
     assert len(cases) >= 12
     assert {c["model"] for c in cases} >= {"resnet18", "mobilenet_v2", "vit_small", "gpt2_small", "llama_small"}
+    assert {c["precision"] for c in cases} == {"fp32", "amp-bf16"}
     assert set(OPTIMIZERS) == {c["optimizer"] for c in cases}
     assert {c["peak_phase"] for c in cases} >= {"backward", "step"}  # peaks in more than one phase
     # the profiler's running sum agreed with the storages counted by identity after the step
-    assert all(abs(c["unreported"]) < 0.005 * c["peak_bytes"] for c in cases)
+    assert all(abs(c["unreported"]) <= 0.005 * c["peak_bytes"] for c in cases)
 
 
-@pytest.mark.parametrize("case", FIXTURE["cases"], ids=name)
+@pytest.mark.parametrize("case", TRUSTED, ids=name)
 def test_peak_within_3_percent_of_pytorch(case):
     result = case_memory(case)
     assert result.peak is not None
@@ -65,7 +69,7 @@ def test_peak_within_3_percent_of_pytorch(case):
     assert result.peak.phase == case["peak_phase"]
 
 
-@pytest.mark.parametrize("case", FIXTURE["cases"], ids=name)
+@pytest.mark.parametrize("case", TRUSTED, ids=name)
 def test_each_phase_within_3_percent(case):
     points = case_memory(case).peak.points
     for phase, measured in case["phase_peaks"].items():
@@ -73,7 +77,7 @@ def test_each_phase_within_3_percent(case):
         assert abs(ours - measured) <= TOLERANCE * measured, phase
 
 
-@pytest.mark.parametrize("case", FIXTURE["cases"], ids=name)
+@pytest.mark.parametrize("case", ALL, ids=name)
 def test_after_backward_what_is_left_is_at_rest_and_the_gradients(case):
     # the generator counted the storages alive after the step by identity: parameters, buffers, gradients,
     # optimizer state, inputs and labels; backward has handed every activation back
@@ -104,7 +108,7 @@ def test_max_batch_is_the_largest_that_fits():
 def test_cli_verdict_and_json_keys():
     spec = str(ROOT / "specs" / "resnet18.yaml")
     out = run_cli("memory", spec, "--gpu", "1GiB", "--max-batch", "--device", "cpu")
-    assert out.exit_code == 0, out.output
+    assert out.returncode == 0, out.stderr
     assert "peak " in out.stdout and "largest batch that fits: " in out.stdout
     data = json.loads(run_cli("memory", spec, "--gpu", "1GiB", "--max-batch", "--timeline", "-f", "json").stdout)
     for key in ("peak_bytes", "peak_phase", "peak_layer", "fits", "headroom_bytes", "max_batch", "timeline"):
@@ -115,4 +119,4 @@ def test_cli_verdict_and_json_keys():
 
 def test_max_batch_needs_a_device():
     out = run_cli("memory", str(ROOT / "specs" / "lenet5.yaml"), "--max-batch")
-    assert out.exit_code == 2 and "--gpu" in out.output
+    assert out.returncode == 2 and "--gpu" in out.stderr
