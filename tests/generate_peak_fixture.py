@@ -101,15 +101,15 @@ CASES = [
     ("gpt2_small", 8, "fp32", "adamw-for-loop"),
     ("llama_small", 8, "fp32", "adamw-foreach"),
 ]
-# autocast bf16 on the CPU: recorded apart, as paramcalc's amp-bf16 is not yet held to them (see test_peak.py)
+# autocast bf16 on the CPU
 AMP_CASES = [
     ("resnet18", 8, "amp-bf16", "adamw-for-loop"),
     ("vit_small", 8, "amp-bf16", "adamw-foreach"),
     ("gpt2_small", 4, "amp-bf16", "adamw-foreach"),
     ("llama_small", 8, "amp-bf16", "adamw-foreach"),
 ]
-TRIES = 8
-CROSS_CHECK = 0.005  # a case whose sums still disagree by more is kept, marked: its peak is not trusted  # the profiler now and then misses events: a run whose sum disagrees with the storages is run again
+TRIES = 8  # the profiler now and then misses events: a run whose sum disagrees with the storages is run again
+CROSS_CHECK = 0.005  # a case whose sums still disagree by more is kept, marked: its peak is not trusted
 
 
 def optimizer(name, params):
