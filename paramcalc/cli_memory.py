@@ -13,6 +13,7 @@ EXAMPLES = (
     "paramcalc memory specs/llama2_7b.yaml --precision bf16-mixed --optimizer adamw --zero 3 --devices 8",
     "paramcalc memory specs/gpt2.yaml --inference --weights bf16 --kv-cache 1024",
     "paramcalc memory specs/resnet50.yaml --batch 64 --format json",
+    "paramcalc memory specs/llama3_8b.yaml --precision amp-bf16 --zero 3 --devices 8 --gpu 80GB --max-batch",
 )
 
 
@@ -30,7 +31,8 @@ def memory(
     precision: str = typer.Option(
         "fp32",
         "--precision",
-        help="fp32, bf16, fp16, bf16-mixed or fp16-mixed (16-bit weights and "
+        help="fp32; bf16 or fp16 (pure); amp-bf16 or amp-fp16 (torch.autocast: fp32 weights, 16-bit "
+        "matmuls and convolutions); bf16-mixed or fp16-mixed (DeepSpeed/Megatron: 16-bit weights and "
         "activations, fp32 master weights and optimizer state).",
     ),
     optimizer: str = typer.Option("adamw", "--optimizer", help="sgd, momentum, adam, adamw, adagrad or rmsprop."),

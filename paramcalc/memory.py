@@ -101,6 +101,8 @@ class Settings:
             raise SpecError("ZeRO partitions training state: drop --zero, or train")
         if self.checkpoint and not self.train:
             raise SpecError("activation checkpointing is for training: drop --checkpoint, or train")
+        if self.loss is not None and not self.train:
+            raise SpecError("a loss is computed in training: drop --loss, or train")
 
     def as_dict(self, batch: int) -> dict:
         return {

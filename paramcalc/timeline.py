@@ -119,6 +119,12 @@ def _holding(report, st, segments) -> _Holding:
             first[s] = i
     inside = {i: block for block in segments for i in range(block.first, block.last + 1)}
     outside = {s for i, kept in enumerate(st.kept) if i not in inside for s in kept}
+    # a tensor kept in several blocks (RoPE's tables) is made once and held, not made again per block
+    blocks_keeping: dict[int, set[int]] = {}
+    for i, block in inside.items():
+        for s in st.kept[i]:
+            blocks_keeping.setdefault(s, set()).add(block.first)
+    outside |= {s for s, blocks in blocks_keeping.items() if len(blocks) > 1}
     at_rest = {st.of[name] for name in report.inputs}
     held = set(first) if not segments else set(outside)
     remade: dict[int, int] = {}

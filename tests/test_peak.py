@@ -120,3 +120,42 @@ def test_cli_verdict_and_json_keys():
 def test_max_batch_needs_a_device():
     out = run_cli("memory", str(ROOT / "specs" / "lenet5.yaml"), "--max-batch")
     assert out.returncode == 2 and "--gpu" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "spec, loss",
+    [("resnet18", "cross_entropy"), ("gpt2", "causal_lm"), ("tinyllama_1_1b", "causal_lm"), ("unet", "none")],
+)
+def test_default_loss_by_the_output(spec, loss):
+    from paramcalc.memory import default_loss
+
+    assert default_loss(analyze(str(ROOT / "specs" / f"{spec}.yaml"))) == loss
+
+
+def test_checkpointing_lowers_the_peak_and_leaves_the_same_at_rest():
+    report = analyze(str(ROOT / "specs" / "gpt2.yaml"))
+    plain = memory(report, report.layer_objects, Settings(batch=2))
+    checkpointed = memory(report, report.layer_objects, Settings(batch=2, checkpoint=True))
+    assert checkpointed.peak.peak < plain.peak.peak
+    assert checkpointed.peak.end == plain.peak.end  # backward hands every activation back either way
+
+
+def test_a_loss_is_for_training():
+    out = run_cli("memory", str(ROOT / "specs" / "gpt2.yaml"), "--inference", "--loss", "causal_lm")
+    assert out.returncode == 2 and "loss" in out.stderr
+
+
+def test_the_loss_counts_for_a_large_vocabulary():
+    # Llama-3's 128,256-entry vocabulary: the fp32 log-probabilities, their gradient and the logits'
+    # gradient are 2.1 GB each per sample at 4,096 tokens, and the peak is in the loss's backward
+    report = analyze(str(ROOT / "specs" / "llama3_8b.yaml"))
+    settings = Settings(precision="amp-bf16", zero=3, devices=8, checkpoint=True)
+    with_loss = memory(report, report.layer_objects, settings)
+    without = memory(report, report.layer_objects, Settings(**{**settings.__dict__, "loss": "none"}))
+    assert with_loss.peak.phase == "backward" and with_loss.peak.layer == "causal_lm"
+    assert without.peak.phase == "step"  # without the loss, the optimizer step would be the worst moment
+    live = {(p.phase, p.layer): p.live for p in with_loss.peak.points}
+    log_probs, logits, labels = 4096 * 128256 * 4, 4096 * 128256 * 2, 4096 * 8
+    # after lm_head: the kept log-probabilities and shifted labels, the bf16 logits freed, and at the
+    # loss's backward nll_loss's and log_softmax's gradients (hand-checked against ForCausalLMLoss)
+    assert with_loss.peak.peak - live["forward", "lm_head"] == 3 * log_probs - logits + labels + 8
