@@ -32,7 +32,7 @@ class Activations(NamedTuple):
     peak: int  # inference: most activation bytes alive at once
 
 
-class _Storages:
+class Storages:
     """Every tensor storage of one training step, numbered in execution order: the network's inputs,
     each layer's output (a view or an in-place layer shares its input's; a parameter has none), and
     the new tensors layers keep for backward. A view's strides say where it lies in its storage, as
@@ -81,13 +81,13 @@ class Amp(NamedTuple):
     weight_copies: int = 0
 
 
-def _storages(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None) -> _Storages:
+def storages(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None) -> Storages:
     """Every storage of the step, row by row: the output is a new storage, a view or in-place result
     of input 0 (_place), or none for a parameter; then what the row's backward keeps (_keep, for rows
     that keep new tensors or copies). `amp`: per row, under autocast (else every width is dtype's)."""
     itemsize = DTYPE_BYTES[dtype]
     tokens = token_inputs(report)
-    st = _Storages()
+    st = Storages()
     for name, shape in report.inputs.items():
         st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))
     # A composite layer (a transformer layer) is read by its own name: its output is its last inner row's.
@@ -147,13 +147,13 @@ def _ask(row, layer, ctx: Context, width: int) -> tuple[Saved, int, bool]:
     return keeps, size, bool(keeps.tensors or keeps.folded or keeps.shared)
 
 
-def _lay_out_like_inputs(st: _Storages, row, names, ctx: Context) -> None:
+def _lay_out_like_inputs(st: Storages, row, names, ctx: Context) -> None:
     """An elementwise kernel lays its new output out as its inputs are (a permuted input: permuted)."""
     layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
     st.strides[row.name] = elementwise_strides((ctx.batch, *row.output_shape), layouts)
 
 
-def _place(st: _Storages, row, layer, keeps: Saved, size: int, names, ins, ctx: Context) -> int | None:
+def _place(st: Storages, row, layer, keeps: Saved, size: int, names, ins, ctx: Context) -> int | None:
     """The output's storage of a parameter (none: it has no batch dim, and is broadcast over the batch)
     or of a view or in-place layer (input 0's, unless PyTorch must copy: a new row-major tensor)."""
     if keeps.parameter:
@@ -172,7 +172,7 @@ def _place(st: _Storages, row, layer, keeps: Saved, size: int, names, ins, ctx: 
 SIZES = {width: {"act": width, "float32": 4, "int64": 8, "bool": 1} for width in (1, 2, 4, 8)}
 
 
-def _keep(st: _Storages, row, keeps: Saved, names, ins, mine, ctx: Context, amp: Amp) -> list:
+def _keep(st: Storages, row, keeps: Saved, names, ins, mine, ctx: Context, amp: Amp) -> list:
     """What a row's backward keeps: inputs (under autocast a 16-bit copy of a float32 one), its output,
     new tensors, inputs folded for a kernel (a view where the layout allows, else a copy), tensors
     shared by every row asking for the same key, and autocast's cached 16-bit copies of its weights."""
@@ -202,7 +202,7 @@ def _keep(st: _Storages, row, keeps: Saved, names, ins, mine, ctx: Context, amp:
 def activations(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None) -> Activations:
     """`layers`: the Layer of every report row. A layer's saved bytes are the storages its backward
     keeps that no earlier layer kept. `amp`: under autocast (see autocast.py)."""
-    st = _storages(report, layers, ctx, dtype, amp)
+    st = storages(report, layers, ctx, dtype, amp)
     saved: set[int] = set()
     saved_bytes = []
     nbytes = st.nbytes
@@ -216,7 +216,13 @@ def activations(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None 
     return Activations(st.output_bytes, saved_bytes, sum(saved_bytes), _inference_peak(report, st))
 
 
-def _inference_peak(report, st: _Storages) -> int:
+def saved_total(st: Storages) -> int:
+    """The bytes of every storage some backward keeps, each once (activations().saved_total)."""
+    nbytes = st.nbytes
+    return sum(nbytes[s] for s in {s for kept in st.kept for s in kept})
+
+
+def _inference_peak(report, st: Storages) -> int:
     """Walks the layers in order: each output is allocated (unless it is a view, in place, or a
     parameter) while its inputs are still alive; a storage is freed after its last reader; the
     network's outputs stay to the end."""
@@ -253,26 +259,26 @@ def _inference_peak(report, st: _Storages) -> int:
 
 
 def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
-    """Saved bytes with activation checkpointing (at the _segments): a checkpointed block keeps only its
+    """Saved bytes with activation checkpointing (at the segments): a checkpointed block keeps only its
     input, and its own saved tensors exist for one block at a time, while backward recomputes it.
     Layers outside those blocks keep theirs."""
-    st = _storages(report, layers, ctx, dtype)
-    segments = _segments(report)
-    inside = {i for block in segments for i in range(block.first, block.last + 1)}
+    st = storages(report, layers, ctx, dtype)
+    blocks = segments(report)
+    inside = {i for block in blocks for i in range(block.first, block.last + 1)}
     base: set[int] = set()
     for i, kept in enumerate(st.kept):
         if i not in inside:
             base.update(kept)
-    for block in segments:
+    for block in blocks:
         base |= {s for n in block.inputs if (s := st.of.get(n)) is not None}
     recompute = 0
-    for block in segments:
+    for block in blocks:
         own = set().union(*st.kept[block.first : block.last + 1]) - base
         recompute = max(recompute, sum(st.nbytes[s] for s in own))
     return sum(st.nbytes[s] for s in base) + recompute
 
 
-def _segments(report) -> list:
+def segments(report) -> list:
     """Where checkpoints go: each repetition of the outermost repeats (a transformer's layers, a ResNet's
     stages' blocks); with no repeat, the top-level blocks."""
     repeats = {b.name for b in report.blocks if "×" in b.kind}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .activations import activations, checkpointed
+from .activations import activations, checkpointed, saved_total, storages
 from .autocast import autocast_rows, pure_rows
 from .errors import SpecError, did_you_mean
 from .layers.base import DTYPE_BYTES, Context, prod
@@ -206,10 +206,9 @@ def memory(report, layers, settings: Settings) -> Memory:
         components["gradients"] = t.trainable * width
         components["master_weights"] = t.trainable * master_width
         components["optimizer_state"] = t.trainable * per_param * state_width + (tensors * STEP_BYTES if step else 0)
+        st = storages(report, layers, ctx, dtype, amp)  # read again by the step's timeline
         components["saved_activations"] = (
-            checkpointed(report, layers, ctx, dtype)
-            if settings.checkpoint
-            else activations(report, layers, ctx, dtype, amp).saved_total
+            checkpointed(report, layers, ctx, dtype) if settings.checkpoint else saved_total(st)
         )
     else:
         components["activations"] = activations(report, layers, ctx, dtype, amp).peak
@@ -229,7 +228,7 @@ def memory(report, layers, settings: Settings) -> Memory:
     if settings.train:
         as_run["loss"] = loss = settings.loss or default_loss(report)
         as_run["loss_default"] = settings.loss is None
-        timeline = _step(report, layers, settings, ctx, per_device, loss, amp)
+        timeline = _step(report, layers, settings, ctx, per_device, loss, amp, st)
     return Memory(
         report.name,
         batch,
@@ -254,7 +253,7 @@ def default_loss(report) -> str:
     return "causal_lm" if tokens and len(out) == 2 and report.layers[-1].kind == "linear" else "none"
 
 
-def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, loss: str, amp) -> Step:
+def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, loss: str, amp, st) -> Step:
     """The training step's timeline on one device: at rest its share of parameters, master weights and
     optimizer state, the buffers, the inputs and labels; its gradients are what backward makes (a
     share of them with ZeRO-2 and -3, whose optimizer temporaries are a share too)."""
@@ -285,6 +284,7 @@ def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, lo
             settings.checkpoint,
         ),
         amp,
+        st,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .activations import Amp, _segments, _storages
+from .activations import Amp, segments, storages
 from .layers.base import DTYPE_BYTES, Context, prod
 
 PHASES = ("forward", "loss", "backward", "step")
@@ -79,12 +79,15 @@ class _Walk:
             self.peak, self.phase, self.layer = now, phase, layer
 
 
-def step_timeline(report, layers, ctx: Context, dtype: str, inputs: StepInputs, amp: list[Amp] | None = None) -> Step:
+def step_timeline(
+    report, layers, ctx: Context, dtype: str, inputs: StepInputs, amp: list[Amp] | None = None, st=None
+) -> Step:
     """The step's live bytes over time for the analysed network (`layers`: the Layer of every row);
-    `amp`: under autocast, each row's widths (autocast.autocast_rows), else every activation is dtype."""
-    st = _storages(report, layers, ctx, dtype, amp)
+    `amp`: under autocast, each row's widths (autocast.autocast_rows), else every activation is dtype;
+    `st`: activations.storages() at these settings, when the caller has them."""
+    st = st or storages(report, layers, ctx, dtype, amp)
     walk = _Walk(inputs.at_rest)
-    holding = _holding(report, st, _segments(report) if inputs.checkpoint else [])
+    holding = _holding(report, st, segments(report) if inputs.checkpoint else [])
     itemsize = DTYPE_BYTES[dtype]
     widths = dict.fromkeys(report.inputs, itemsize)
     widths.update((row.name, amp[i].out if amp else itemsize) for i, row in enumerate(report.layers))
