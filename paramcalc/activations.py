@@ -32,7 +32,7 @@ class Activations(NamedTuple):
     peak: int  # inference: most activation bytes alive at once
 
 
-class _Storages:
+class Storages:
     """Every tensor storage of one training step, numbered in execution order: the network's inputs,
     each layer's output (a view or an in-place layer shares its input's; a parameter has none), and
     the new tensors layers keep for backward. A view's strides say where it lies in its storage, as
@@ -59,17 +59,35 @@ class _Storages:
         return full, self.strides.get(name) or contiguous_strides(full)
 
 
-def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
-    itemsize = DTYPE_BYTES[dtype]
-    sizes = {"act": itemsize, "float32": 4, "int64": 8, "bool": 1}
-    tokens = {
+def token_inputs(report) -> set[str]:
+    """The network's inputs that are token ids (int64): those an embedding reads."""
+    return {
         name
         for row in report.layers
         if row.kind in ("embedding", "embeddingbag")
         for name in row.inputs
         if name in report.inputs
-    }  # token ids are int64
-    st = _Storages()
+    }
+
+
+class Amp(NamedTuple):
+    """A row under torch.autocast (or a 16-bit row computing in float32): its output's and its kernel's
+    element widths, which inputs it keeps as a copy at the kernel's width (an autocast op casts a
+    float32 input; an upcast norm a 16-bit one), and its parameters' cached 16-bit copies."""
+
+    out: int
+    act: int
+    casts: tuple[int, ...] = ()
+    weight_copies: int = 0
+
+
+def storages(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None) -> Storages:
+    """Every storage of the step, row by row: the output is a new storage, a view or in-place result
+    of input 0 (_place), or none for a parameter; then what the row's backward keeps (_keep, for rows
+    that keep new tensors or copies). `amp`: per row, under autocast (else every width is dtype's)."""
+    itemsize = DTYPE_BYTES[dtype]
+    tokens = token_inputs(report)
+    st = Storages()
     for name, shape in report.inputs.items():
         st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))
     # A composite layer (a transformer layer) is read by its own name: its output is its last inner row's.
@@ -79,74 +97,112 @@ def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     asked: dict[tuple, tuple[Saved, int, bool]] = {}
     of, strides, nbytes = st.of, st.strides, st.nbytes  # read once per row: locals
     reads, kept_by_row, output_bytes, outputs = st.reads, st.kept, st.output_bytes, st.outputs
-    batch = ctx.batch
-    for row, layer in zip(report.layers, layers):
-        question = (layer, id(row.input_shapes), id(row.output_shape))
+    width = itemsize
+    plain = Amp(itemsize, itemsize)
+    for index, (row, layer) in enumerate(zip(report.layers, layers)):
+        if amp is not None:
+            width = amp[index].out
+        question = (layer, id(row.input_shapes), id(row.output_shape), width)
         answer = asked.get(question)
         if answer is None:
-            out = tuple(row.output_shape)
-            keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
-            # (whether it keeps new tensors, asked once here rather than once a row)
-            answer = asked[question] = (
-                keeps,
-                0 if keeps.parameter else batch * prod(out) * itemsize,
-                bool(keeps.tensors or keeps.folded or keeps.shared),
-            )
+            answer = asked[question] = _ask(row, layer, ctx, width)
         keeps, size, keeps_new = answer
         names = row.inputs
         if len(names) != 1 or names[0] not in of:  # (a composite layer is read by its last row's name)
-            names = [n if n in of else last_row[n] for n in names]
+            names = _by_last_row(names, of, last_row)
         # storages, None for a parameter (filtered where kept); most layers read one
         ins: list = [of[names[0]]] if len(names) == 1 else [of[n] for n in names]
-        if keeps.parameter:  # no batch dim: broadcast over the batch
-            mine = None
-            strides[row.name] = (0, *contiguous_strides(row.output_shape))
-        elif keeps.alias:
-            mine = ins[0]
-            full = (batch, *row.output_shape)
-            view = layer.view_strides(*st.layout(names[0], row.input_shapes[0], ctx), full)
-            if view is None:  # PyTorch copies: a new row-major tensor
-                mine = len(nbytes)
-                nbytes.append(size)
-            elif view != contiguous_strides(full):
-                strides[row.name] = view
+        if keeps.parameter or keeps.alias:
+            mine = _place(st, row, layer, keeps, size, names, ins, ctx)
         else:
             mine = len(nbytes)
             nbytes.append(size)
             if strides and layer.elementwise and not strides.keys().isdisjoint(names):
-                layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
-                strides[row.name] = elementwise_strides((batch, *row.output_shape), layouts)
+                _lay_out_like_inputs(st, row, names, ctx)
         of[row.name] = mine
         output_bytes.append(size)
         outputs.append(mine)
         reads.append(tuple([s for s in ins if s is not None]) if None in ins else tuple(ins))
-        kept: list = [ins[i] for i in keeps.inputs] if keeps.inputs else []
-        if keeps.output:
-            kept.append(mine)
-        if keeps_new:
-            for n, t in keeps.tensors:  # new storages (st.new, inline)
-                kept.append(len(nbytes))
-                nbytes.append(n * sizes[t])
-            for i, broadcast, folded in keeps.folded:
-                copied = False  # a row-major tensor that is not broadcast folds to a view
-                if names[i] in strides or (batch, *row.input_shapes[i]) != broadcast:
-                    shape, in_strides = st.layout(names[i], row.input_shapes[i], ctx)
-                    copied = reshape_strides(broadcast, broadcast_strides(shape, in_strides, broadcast), folded) is None
-                kept.append(st.new(prod(folded) * itemsize) if copied else ins[i])
-            for key, n, t in keeps.shared:
-                if key not in st.shared:
-                    st.shared[key] = st.new(n * sizes[t])
-                kept.append(st.shared[key])
+        if keeps_new or amp is not None:
+            kept = _keep(st, row, keeps, names, ins, mine, ctx, amp[index] if amp else plain)
+        else:
+            kept = [ins[i] for i in keeps.inputs] if keeps.inputs else []
+            if keeps.output:
+                kept.append(mine)
         if None in kept:
             kept = [s for s in kept if s is not None]
         kept_by_row.append(tuple(dict.fromkeys(kept)) if len(kept) > 1 else tuple(kept))  # each once
     return st
 
 
-def activations(report, layers, ctx: Context, dtype: str) -> Activations:
+def _by_last_row(names, of, last_row) -> list[str]:
+    return [n if n in of else last_row[n] for n in names]
+
+
+def _ask(row, layer, ctx: Context, width: int) -> tuple[Saved, int, bool]:
+    """What a layer keeps at its shapes, its output's bytes, and whether it keeps new tensors."""
+    out = tuple(row.output_shape)
+    keeps = layer.saves([tuple(s) for s in row.input_shapes], out, ctx)
+    size = 0 if keeps.parameter else ctx.batch * prod(out) * width
+    return keeps, size, bool(keeps.tensors or keeps.folded or keeps.shared)
+
+
+def _lay_out_like_inputs(st: Storages, row, names, ctx: Context) -> None:
+    """An elementwise kernel lays its new output out as its inputs are (a permuted input: permuted)."""
+    layouts = [st.layout(n, shape, ctx) for n, shape in zip(names, row.input_shapes)]
+    st.strides[row.name] = elementwise_strides((ctx.batch, *row.output_shape), layouts)
+
+
+def _place(st: Storages, row, layer, keeps: Saved, size: int, names, ins, ctx: Context) -> int | None:
+    """The output's storage of a parameter (none: it has no batch dim, and is broadcast over the batch)
+    or of a view or in-place layer (input 0's, unless PyTorch must copy: a new row-major tensor)."""
+    if keeps.parameter:
+        st.strides[row.name] = (0, *contiguous_strides(row.output_shape))
+        return None
+    full = (ctx.batch, *row.output_shape)
+    view = layer.view_strides(*st.layout(names[0], row.input_shapes[0], ctx), full)
+    if view is None:
+        return st.new(size)
+    if view != contiguous_strides(full):
+        st.strides[row.name] = view
+    return ins[0]
+
+
+# a kept tensor's bytes per element, by its dtype ("act": the activations'), for each activation width
+SIZES = {width: {"act": width, "float32": 4, "int64": 8, "bool": 1} for width in (1, 2, 4, 8)}
+
+
+def _keep(st: Storages, row, keeps: Saved, names, ins, mine, ctx: Context, amp: Amp) -> list:
+    """What a row's backward keeps: inputs (under autocast a 16-bit copy of a float32 one), its output,
+    new tensors, inputs folded for a kernel (a view where the layout allows, else a copy), tensors
+    shared by every row asking for the same key, and autocast's cached 16-bit copies of its weights."""
+    sizes = SIZES[amp.act]
+    kept = [
+        ins[i] if i not in amp.casts else st.new(ctx.batch * prod(row.input_shapes[i]) * amp.act) for i in keeps.inputs
+    ]
+    if keeps.output:
+        kept.append(mine)
+    for n, t in keeps.tensors:
+        kept.append(st.new(n * sizes[t]))
+    for i, broadcast, folded in keeps.folded:
+        copied = False  # a row-major tensor that is not broadcast folds to a view
+        if names[i] in st.strides or (ctx.batch, *row.input_shapes[i]) != broadcast:
+            shape, in_strides = st.layout(names[i], row.input_shapes[i], ctx)
+            copied = reshape_strides(broadcast, broadcast_strides(shape, in_strides, broadcast), folded) is None
+        kept.append(st.new(prod(folded) * amp.act) if copied or i in amp.casts else ins[i])
+    for key, n, t in keeps.shared:
+        if key not in st.shared:
+            st.shared[key] = st.new(n * sizes[t])
+        kept.append(st.shared[key])
+    if amp.weight_copies:
+        kept.append(st.new(amp.weight_copies))
+    return kept
+
+
+def activations(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None) -> Activations:
     """`layers`: the Layer of every report row. A layer's saved bytes are the storages its backward
-    keeps that no earlier layer kept."""
-    st = _storages(report, layers, ctx, dtype)
+    keeps that no earlier layer kept. `amp`: under autocast (see autocast.py)."""
+    st = storages(report, layers, ctx, dtype, amp)
     saved: set[int] = set()
     saved_bytes = []
     nbytes = st.nbytes
@@ -160,7 +216,13 @@ def activations(report, layers, ctx: Context, dtype: str) -> Activations:
     return Activations(st.output_bytes, saved_bytes, sum(saved_bytes), _inference_peak(report, st))
 
 
-def _inference_peak(report, st: _Storages) -> int:
+def saved_total(st: Storages) -> int:
+    """The bytes of every storage some backward keeps, each once (activations().saved_total)."""
+    nbytes = st.nbytes
+    return sum(nbytes[s] for s in {s for kept in st.kept for s in kept})
+
+
+def _inference_peak(report, st: Storages) -> int:
     """Walks the layers in order: each output is allocated (unless it is a view, in place, or a
     parameter) while its inputs are still alive; a storage is freed after its last reader; the
     network's outputs stay to the end."""
@@ -197,26 +259,26 @@ def _inference_peak(report, st: _Storages) -> int:
 
 
 def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
-    """Saved bytes with activation checkpointing (at the _segments): a checkpointed block keeps only its
+    """Saved bytes with activation checkpointing (at the segments): a checkpointed block keeps only its
     input, and its own saved tensors exist for one block at a time, while backward recomputes it.
     Layers outside those blocks keep theirs."""
-    st = _storages(report, layers, ctx, dtype)
-    segments = _segments(report)
-    inside = {i for block in segments for i in range(block.first, block.last + 1)}
+    st = storages(report, layers, ctx, dtype)
+    blocks = segments(report)
+    inside = {i for block in blocks for i in range(block.first, block.last + 1)}
     base: set[int] = set()
     for i, kept in enumerate(st.kept):
         if i not in inside:
             base.update(kept)
-    for block in segments:
+    for block in blocks:
         base |= {s for n in block.inputs if (s := st.of.get(n)) is not None}
     recompute = 0
-    for block in segments:
+    for block in blocks:
         own = set().union(*st.kept[block.first : block.last + 1]) - base
         recompute = max(recompute, sum(st.nbytes[s] for s in own))
     return sum(st.nbytes[s] for s in base) + recompute
 
 
-def _segments(report) -> list:
+def segments(report) -> list:
     """Where checkpoints go: each repetition of the outermost repeats (a transformer's layers, a ResNet's
     stages' blocks); with no repeat, the top-level blocks."""
     repeats = {b.name for b in report.blocks if "×" in b.kind}

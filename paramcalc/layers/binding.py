@@ -42,6 +42,7 @@ SKIPPED = {
     "device",
     "batch_first",
     "rotary",  # paramcalc's own (RoPE has no parameters): nn.MultiheadAttention takes no such argument
+    "upcast",  # paramcalc's own (what a norm keeps in 16-bit training): PyTorch's norms take no such argument
 }
 
 

@@ -118,6 +118,9 @@ class _TrailingNorm(Layer):
         None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",)
     )
     elementwise_affine: bool = arg(True, "bool", "learn a per-element scale (and, for layernorm, a shift)")
+    upcast: bool = arg(
+        False, "bool", "compute in float32, keeping float32 copies for backward (Hugging Face's RMSNorm, LayerNorm)"
+    )
     device: str = device_arg()
     dtype: str = dtype_arg()
 
