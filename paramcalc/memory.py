@@ -148,6 +148,8 @@ def memory(report, layers, settings: Settings) -> Memory:
     ctx = Context(batch, settings.device, settings.attention)
     width, master_width, state_width = PRECISIONS[settings.precision]
     dtype = ACTIVATION_DTYPE[settings.precision]
+    if not settings.train and settings.precision == "fp32" and settings.weights in ("bf16", "fp16"):
+        dtype = ACTIVATION_DTYPE[settings.weights]  # 16-bit weights run, and cache keys and values, in 16 bits
     t = report.totals
     bits = WEIGHT_BITS[settings.weights] if settings.weights else 8 * width
     components = dict.fromkeys(
@@ -181,10 +183,9 @@ def memory(report, layers, settings: Settings) -> Memory:
     else:
         components["activations"] = activations(report, layers, ctx, dtype).peak
     if settings.kv_cache:
-        per_position = sum(
-            layer.kv_cache([tuple(s) for s in row.input_shapes]) for row, layer in zip(report.layers, layers)
-        )
-        components["kv_cache"] = per_position * settings.kv_cache * batch * DTYPE_BYTES[dtype]
+        from .serve import kv_cache_bytes  # windowed, latent and state-space layouts (serve.py)
+
+        components["kv_cache"] = kv_cache_bytes(report, layers, settings.kv_cache, DTYPE_BYTES[dtype]) * batch
     # ZeRO: stage 1 partitions optimizer states (master weights with them), 2 gradients too, 3 parameters too.
     partitioned = {"optimizer_state": 1, "master_weights": 1, "gradients": 2, "parameters": 3}
     per_device = {

@@ -1,0 +1,128 @@
+"""Weights as quantised formats store them, in exact bytes. Pure: no I/O, no printing.
+
+Which tensors a format quantises, and how many bytes a quantised tensor takes, per format:
+
+- GPTQ and AWQ (`gptq-int4`, `gptq-int8`, `awq-int4`): the nn.Linear layers of the model, but not the
+  output head (AutoGPTQ/GPTQModel and AutoAWQ quantise the linears of the decoder blocks; lm_head,
+  embeddings, norms and biases stay fp16). A linear of K inputs and N outputs stores qweight
+  K·N·bits/8 bytes (int32 words packing 32/bits values), qzeros ⌈K/g⌉·N·bits/8 bytes, and fp16 scales
+  ⌈K/g⌉·N·2 bytes for group size g (AutoAWQ's WQLinear_GEMM, awq/modules/linear/gemm.py; GPTQ's
+  QuantLinear, which also keeps g_idx: K int32).
+- bitsandbytes NF4 (`nf4`): every nn.Linear but the head (transformers' BitsAndBytesConfig keeps
+  lm_head in 16 bits, `llm_int8_skip_modules` default), as Linear4bit stores it: 4-bit codes packed
+  two to a byte, one absmax per block of 64; double quantisation (bnb_4bit_use_double_quant) stores
+  each absmax as uint8 with an fp32 absmax per 256 of them, an fp32 offset, and its 256-entry fp32
+  code; the NF4 code itself is 16 fp32 values (bitsandbytes/functional.py, quantize_4bit, QuantState).
+- GGUF block types (`q8_0` ... `q6_k`): llama.cpp's `llama-quantize --pure` quantises every tensor of
+  two or more dimensions (linears, embeddings, the head) to the type, and keeps one-dimensional ones
+  (norm weights, biases) in F32 (llama-quant.cpp: `quantize &= (ggml_n_dims(tensor) >= 2)`). Each
+  row of a tensor is cut into blocks of a fixed size; bytes per block from ggml's type table
+  (ggml/src/ggml-common.h's block_q* structs; gguf-py's GGML_QUANT_SIZES, gguf 0.19.0).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .errors import SpecError, did_you_mean
+
+# GGUF type -> (elements per block, bytes per block), ggml's table (ggml-common.h, GGML_QUANT_SIZES)
+GGUF_BLOCKS = {
+    "q8_0": (32, 34),  # fp16 d + 32 int8
+    "q4_0": (32, 18),  # fp16 d + 16 bytes of nibbles
+    "q4_1": (32, 20),  # fp16 d, m + 16
+    "q5_0": (32, 22),  # fp16 d + 4 bytes of high bits + 16
+    "q5_1": (32, 24),  # fp16 d, m + 4 + 16
+    "q2_k": (256, 84),  # 16 scales + 64 + fp16 d, dmin
+    "q3_k": (256, 110),  # 32 hmask + 64 + 12 scales + fp16 d
+    "q4_k": (256, 144),  # fp16 d, dmin + 12 scales + 128
+    "q5_k": (256, 176),  # fp16 d, dmin + 12 scales + 32 qh + 128
+    "q6_k": (256, 210),  # 128 ql + 64 qh + 16 scales + fp16 d
+}
+GROUPED = {"gptq-int4": 4, "gptq-int8": 8, "awq-int4": 4}  # -> bits
+PLAIN_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4}
+FORMATS = (*PLAIN_BITS, *GROUPED, "nf4", *GGUF_BLOCKS)
+NF4_BLOCK = 64
+NF4_NESTED_BLOCK = 256
+
+
+class Matrix(NamedTuple):
+    """One weight matrix of a layer: K inputs (the quantised groups run along them), N outputs."""
+
+    k: int
+    n: int
+
+
+def matrices(layer, shapes) -> list[Matrix]:
+    """A layer's 2-D weights as engines see them: a linear's, an attention's q, k, v and o projections,
+    an embedding's table (rows of `dim`). Other kinds have none (their weights stay 16-bit)."""
+    kind = layer.kind
+    if kind == "linear":
+        return [Matrix(shapes[0][-1], layer.out)]
+    if kind == "multiheadattention":
+        _, _, e, kdim, vdim, q, kv = layer._dims(shapes)
+        return [Matrix(e, q), Matrix(kdim, kv), Matrix(vdim, kv), Matrix(q, e)]
+    if kind in ("embedding", "embeddingbag"):
+        return [Matrix(layer.dim, layer.num)]
+    return []
+
+
+def _grouped(m: Matrix, bits: int, group: int, g_idx: bool) -> int:
+    groups = -(-m.k // group)
+    return m.k * m.n * bits // 8 + groups * m.n * bits // 8 + groups * m.n * 2 + (4 * m.k if g_idx else 0)
+
+
+def _nf4(m: Matrix) -> int:
+    numel = m.k * m.n
+    blocks = -(-numel // NF4_BLOCK)
+    nested = -(-blocks // NF4_NESTED_BLOCK)
+    return -(-numel // 2) + blocks + 4 * nested + 4 + 4 * 256 + 4 * 16
+
+
+def _gguf(m: Matrix, fmt: str, where: str) -> int:
+    size, nbytes = GGUF_BLOCKS[fmt]
+    if m.k % size:
+        raise SpecError(
+            f"{where}: GGUF {fmt.upper()} packs rows in blocks of {size}, but a row has {m.k} values "
+            f"(not a multiple of {size}); pick a type with blocks of 32 (q8_0, q4_0, ...)"
+        )
+    return m.n * (m.k // size) * nbytes
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise SpecError(f"unknown weight format '{fmt}' (one of {', '.join(FORMATS)})", hint=did_you_mean(fmt, FORMATS))
+
+
+def weight_bytes(report, layers, fmt: str, group_size: int = 128) -> int:
+    """The bytes of every parameter of the network stored in `fmt`: quantised matrices as the format
+    stores them, every other parameter (norms, biases; the head and embeddings where the format keeps
+    them) in 16 bits (F32 in GGUF). Tied weights are counted once (at their owner)."""
+    check_format(fmt)
+    if fmt in PLAIN_BITS:
+        return -(-report.totals.params * PLAIN_BITS[fmt] // 8)
+    if group_size < 1:
+        raise SpecError(f"the group size must be at least 1, found {group_size}")
+    gguf = fmt in GGUF_BLOCKS
+    heads = set(report.outputs)
+    total = 0
+    for row, layer in zip(report.layers, layers):
+        if not row.params:
+            continue
+        shapes = [tuple(s) for s in row.input_shapes]
+        mats = matrices(layer, shapes)
+        if not gguf:  # GPTQ, AWQ and bitsandbytes quantise linears (attention projections too), not the head
+            mats = [] if row.name in heads or layer.kind not in ("linear", "multiheadattention") else mats
+        if row.shared:  # a tied matrix is stored once, with its owner
+            mats = []
+        quantised = sum(m.k * m.n for m in mats)
+        rest = row.params - row.shared - quantised
+        total += rest * (4 if gguf else 2)
+        for m in mats:
+            if gguf:
+                total += _gguf(m, fmt, f"layer '{row.name}'")
+            elif fmt == "nf4":
+                total += _nf4(m)
+            else:
+                total += _grouped(m, GROUPED[fmt], group_size, fmt.startswith("gptq"))
+    return total
