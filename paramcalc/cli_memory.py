@@ -54,7 +54,10 @@ def memory(
         help="Cache keys and values of every attention layer for SEQ positions (inference).",
     ),
     weights: str | None = typer.Option(
-        None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, int8 or int4."
+        None,
+        "--weights",
+        help="Inference weight format: fp32, bf16, fp16, fp8, int8 or int4; with --serve also "
+        "gptq-int4, gptq-int8, awq-int4, nf4 and GGUF's q8_0, q4_0, q4_1, q5_0, q5_1, q2_k ... q6_k.",
     ),
     attention: str = typer.Option(
         "flash", "--attention", help="flash (fused: no attention matrix kept) or math (the softmax output kept too)."
@@ -62,6 +65,27 @@ def memory(
     device: str = typer.Option(
         "cuda", "--device", help="cuda or cpu: the kernels whose saved tensors differ (dropout's mask)."
     ),
+    serve: bool = typer.Option(
+        False, "--serve", help="Serve as paged engines (vLLM) do: weights, a KV cache in blocks, one step's peak."
+    ),
+    seq: int | None = typer.Option(
+        None, "--seq", min=1, help="--serve: tokens per sequence (prompt and output; default the spec's input)."
+    ),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="--serve: sequences at once."),
+    gpu: str | None = typer.Option(
+        None, "--gpu", metavar="BYTES", help="--serve: device memory, e.g. 80GiB; alone, the most sequences that fit."
+    ),
+    prefill_tokens: int | None = typer.Option(
+        None, "--prefill-tokens", min=1, help="--serve: tokens a prefill step processes (default min(seq, 2048))."
+    ),
+    block_size: int = typer.Option(16, "--block-size", min=1, help="--serve: positions per KV-cache block."),
+    gpu_memory_utilization: float = typer.Option(
+        0.9, "--gpu-memory-utilization", help="--serve: the share of --gpu the engine may use."
+    ),
+    kv_dtype: str | None = typer.Option(
+        None, "--kv-dtype", help="--serve: fp32, bf16, fp16 or fp8 (default: the activations' dtype)."
+    ),
+    group_size: int = typer.Option(128, "--group-size", min=1, help="GPTQ/AWQ weights: values per scale and zero."),
     format: MemoryFormat = typer.Option(
         MemoryFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
     ),
@@ -74,6 +98,39 @@ def memory(
     from .render import memory as out
     from .spec import load_spec
 
+    if serve:
+        from .render import serve as shown
+        from .serve import ServeSettings, parse_gpu, refuse_training_options, serve as compute_serving
+
+        try:
+            refuse_training_options(
+                {
+                    "--kv-cache": kv_cache,
+                    "--zero": zero,
+                    "--checkpoint": checkpoint,
+                    "--devices": devices > 1,
+                    "--precision": precision != "fp32",
+                }
+            )
+            serving = ServeSettings(
+                seq=seq,
+                concurrency=concurrency or batch,
+                gpu=parse_gpu(gpu),
+                prefill_tokens=prefill_tokens,
+                block_size=block_size,
+                gpu_memory_utilization=gpu_memory_utilization,
+                weights=weights or "bf16",
+                group_size=group_size,
+                kv_dtype=kv_dtype,
+                attention=attention,
+                device=device,
+            )
+            serving.validate()
+            text = shown.render(compute_serving(load_spec(spec), serving), format.value)
+        except SpecError as e:
+            fail(e)
+        emit(text)
+        return
     try:
         settings = Settings(
             train=not inference,

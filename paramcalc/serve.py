@@ -30,6 +30,15 @@ from .layers.base import DTYPE_BYTES, Context, prod
 
 # KV-cache dtypes -> bytes per value (fp8: vLLM's fp8_e4m3 with one scale per layer, not counted)
 KV_DTYPES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
+MEMORY_COMPONENTS = (
+    "parameters",
+    "gradients",
+    "optimizer_state",
+    "master_weights",
+    "saved_activations",
+    "activations",
+    "kv_cache",
+)
 TORCH_DTYPE = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
@@ -140,6 +149,29 @@ class ServeSettings:
         return self.weights if self.weights in TORCH_DTYPE else "bf16"
 
 
+def parse_gpu(text: str | None) -> int | None:
+    """--gpu's text ("80GiB", "80GB", "85899345920") as bytes."""
+    if text is None:
+        return None
+    from .budget import parse_amount
+
+    try:
+        amount = parse_amount(text, "max_inference_memory")
+    except SpecError as e:
+        raise SpecError(str(e).replace("max_inference_memory", "--gpu")) from None
+    if amount < 1:
+        raise SpecError(f"--gpu must be at least 1 byte, found {text}")
+    return amount
+
+
+def refuse_training_options(given: dict) -> None:
+    """--serve sizes its own cache and batch: options of the other modes are refused, not ignored."""
+    for option, value in given.items():
+        if value:
+            hint = {"--kv-cache": " (use --seq)", "--precision": " (use --weights)"}.get(option, "")
+            raise SpecError(f"{option} is not a --serve option: drop it{hint}")
+
+
 def _one_sequence(spec, length: int):
     """The spec with its (only) input's first dim, the positions, set to `length`."""
     if len(spec.inputs) != 1:
@@ -181,6 +213,10 @@ class Serving(NamedTuple):
     budget: int | None  # gpu · gpu_memory_utilization
     layouts: dict[str, int]  # layout -> layers
 
+    @property
+    def fits(self) -> bool | None:
+        return None if self.budget is None else self.total <= self.budget
+
     def to_dict(self) -> dict:
         """Keys of `paramcalc memory --serve`'s JSON, added to memory's contract (all bytes)."""
         return {
@@ -200,7 +236,7 @@ class Serving(NamedTuple):
             "prefill_peak": self.prefill_peak,
             "decode_peak": self.decode_peak,
             "budget": self.budget,
-            "fits": self.budget is None or self.total <= self.budget,
+            "fits": self.fits,
             "kv_layouts": self.layouts,
         }
 
@@ -242,11 +278,8 @@ def serve(spec, settings: ServeSettings) -> Serving:
         most = _most(bill, budget, per_sequence)
     n = settings.concurrency if settings.concurrency is not None else max(most or 0, 1)
     decode = step_peak(spec, 1, n, settings, decoding)
-    components = {
-        "parameters": weights,
-        "kv_cache": n * per_sequence,
-        "activations": max(prefill, decode),
-    }
+    components = dict.fromkeys(MEMORY_COMPONENTS, 0)  # memory's JSON keys, for scripts that read both
+    components.update(parameters=weights, kv_cache=n * per_sequence, activations=max(prefill, decode))
     layouts: dict[str, int] = {}
     for _, c in cached:
         layouts[c.layout] = layouts.get(c.layout, 0) + 1

@@ -10,10 +10,12 @@ state shapes, one page per sequence); and vllm/v1/core/kv_cache_utils.py at the 
 get_num_blocks (available // page_size // num_layers) and get_max_concurrency_for_kv_cache_config
 (num_blocks / ⌈max_model_len / block⌉)."""
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from helpers import run_cli
 
 from paramcalc import analyze
 from paramcalc.memory import Settings, memory
@@ -154,3 +156,37 @@ def test_a_network_without_a_cache_is_refused():
 def test_bad_settings_are_bad_input(settings, message):
     with pytest.raises(Exception, match=message):
         settings.validate()
+
+
+def test_the_command_answers_in_sequences_and_json_adds_keys():
+    spec = str(ROOT / "specs/llama3_8b.yaml")
+    done = run_cli("memory", spec, "--serve", "--seq", "8192", "--gpu", "80GiB", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    memory_keys = json.loads(run_cli("memory", spec, "--inference", "-f", "json").stdout).keys()
+    assert set(memory_keys) <= set(out)  # memory's keys are kept, serving's added
+    assert out["max_sequences"] == 56 and out["kv_cache_per_token"] == LLAMA3_8B_KV_PER_TOKEN_BF16
+    assert {"kv_blocks", "prefill_peak", "decode_peak"} <= set(out)
+    table = run_cli("memory", spec, "--serve", "--seq", "8192", "--gpu", "80GiB")
+    assert "fits 56 sequences of 8,192 tokens" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--serve", "--seq", "64", "--concurrency", "1", "--kv-cache", "64"], "use --seq"),
+        (["--serve", "--seq", "64", "--concurrency", "1", "--zero", "1"], "not a --serve option"),
+        (["--serve", "--seq", "64", "--gpu", "80 GiB x"], "--gpu expects a number"),
+        (["--serve", "--seq", "64"], "--concurrency N"),
+        (["--serve", "--seq", "64", "--concurrency", "1", "--kv-dtype", "fp9"], "did you mean"),
+    ],
+)
+def test_bad_serving_options_exit_2(args, message):
+    done = run_cli("memory", str(ROOT / "specs/gpt2.yaml"), *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name, params", [("llama3_8b", LLAMA3_8B_PARAMS), ("llama3_70b", 70_553_706_496)])
+def test_llama3_specs_match_their_checkpoints(name, params):
+    # the total of the checkpoints' safetensors metadata on the Hugging Face Hub (meta-llama/Meta-Llama-3-8B, -70B)
+    assert analyze(str(ROOT / f"specs/{name}.yaml")).totals.params == params
