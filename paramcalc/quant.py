@@ -11,8 +11,9 @@ Which tensors a format quantises, and how many bytes a quantised tensor takes, p
 - bitsandbytes NF4 (`nf4`): every nn.Linear but the head (transformers' BitsAndBytesConfig keeps
   lm_head in 16 bits, `llm_int8_skip_modules` default), as Linear4bit stores it: 4-bit codes packed
   two to a byte, one absmax per block of 64; double quantisation (bnb_4bit_use_double_quant) stores
-  each absmax as uint8 with an fp32 absmax per 256 of them, an fp32 offset, and its 256-entry fp32
-  code; the NF4 code itself is 16 fp32 values (bitsandbytes/functional.py, quantize_4bit, QuantState).
+  each absmax as uint8 with an fp32 absmax per 256 of them and an fp32 offset; the NF4 code is 16 fp32
+  values per tensor, and the 256-entry fp32 dynamic code of the nested absmax one tensor shared by all
+  (bitsandbytes/functional.py at 01327aa0: quantize_4bit, quantize_blockwise's cached name2qmap).
 - GGUF block types (`q8_0` ... `q6_k`): llama.cpp's `llama-quantize --pure` quantises every tensor of
   two or more dimensions (linears, embeddings, the head) to the type, and keeps one-dimensional ones
   (norm weights, biases) in F32 (llama-quant.cpp: `quantize &= (ggml_n_dims(tensor) >= 2)`). Each
@@ -76,7 +77,7 @@ def _nf4(m: Matrix) -> int:
     numel = m.k * m.n
     blocks = -(-numel // NF4_BLOCK)
     nested = -(-blocks // NF4_NESTED_BLOCK)
-    return -(-numel // 2) + blocks + 4 * nested + 4 + 4 * 256 + 4 * 16
+    return -(-numel // 2) + blocks + 4 * nested + 4 + 4 * 16  # codes, absmax, its absmax, offset, NF4 code
 
 
 def _gguf(m: Matrix, fmt: str, where: str) -> int:
@@ -105,7 +106,7 @@ def weight_bytes(report, layers, fmt: str, group_size: int = 128) -> int:
         raise SpecError(f"the group size must be at least 1, found {group_size}")
     gguf = fmt in GGUF_BLOCKS
     heads = set(report.outputs)
-    total = 0
+    total = 4 * 256 if fmt == "nf4" else 0  # bitsandbytes' shared dynamic code
     for row, layer in zip(report.layers, layers):
         if not row.params:
             continue
