@@ -59,16 +59,21 @@ class _Storages:
         return full, self.strides.get(name) or contiguous_strides(full)
 
 
-def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
-    itemsize = DTYPE_BYTES[dtype]
-    sizes = {"act": itemsize, "float32": 4, "int64": 8, "bool": 1}
-    tokens = {
+def token_inputs(report) -> set[str]:
+    """The network's inputs that are token ids (int64): those an embedding reads."""
+    return {
         name
         for row in report.layers
         if row.kind in ("embedding", "embeddingbag")
         for name in row.inputs
         if name in report.inputs
-    }  # token ids are int64
+    }
+
+
+def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
+    itemsize = DTYPE_BYTES[dtype]
+    sizes = {"act": itemsize, "float32": 4, "int64": 8, "bool": 1}
+    tokens = token_inputs(report)
     st = _Storages()
     for name, shape in report.inputs.items():
         st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))

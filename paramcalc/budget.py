@@ -25,8 +25,10 @@ LIMITS = {
 MEMORY_LIMITS = {
     "max_train_memory": ("train memory per device", True),
     "max_inference_memory": ("inference memory per device", True),
+    "max_train_peak": ("train peak per device", True),
 }
 LIMITS.update(MEMORY_LIMITS)
+BYTE_OPTIONS = ("--gpu", "--reserve")  # `paramcalc memory`'s amounts of bytes
 EXPECTATIONS = ("expect_params", "expect_output")
 SETTINGS = (
     "precision",
@@ -39,6 +41,8 @@ SETTINGS = (
     "weights",
     "attention",
     "device",
+    "loss",
+    "optimizer_impl",
 )
 KEYS = (*LIMITS, *EXPECTATIONS, *SETTINGS)
 
@@ -52,7 +56,7 @@ def parse_amount(value, key: str, loc: Loc | None = None) -> int:
     KiB/MiB/GiB/TiB binary (bytes only)."""
     from decimal import Decimal, InvalidOperation, localcontext  # here: most runs read no budget
 
-    is_bytes = LIMITS.get(key, ("", False))[1]
+    is_bytes = LIMITS.get(key, ("", key in BYTE_OPTIONS))[1]
     if isinstance(value, bool) or value is None:
         raise SpecError(f"{key} expects a number like 25M, found {describe(value)}", loc)
     if isinstance(value, float) and not math.isfinite(value):
@@ -155,6 +159,8 @@ def _setting_choices() -> dict[str, Collection[str]]:
         "weights": memory.WEIGHT_BITS,
         "attention": memory.ATTENTION,
         "device": memory.DEVICES,
+        "loss": memory.LOSSES,
+        "optimizer_impl": memory.OPTIMIZER_IMPLS,
     }
 
 
@@ -210,7 +216,7 @@ def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]
         if key in SETTINGS:
             continue
         if key in MEMORY_LIMITS:
-            actual = memory_needed(report, budgets, train=key == "max_train_memory")
+            actual = memory_needed(report, budgets, train=key != "max_inference_memory", peak=key == "max_train_peak")
             failed = actual > budget.value
         elif key in LIMITS:
             actual = getattr(report.totals, LIMITS[key][0])
@@ -226,16 +232,18 @@ def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]
     return violations
 
 
-def memory_needed(report: Report, budgets: dict[str, Budget], train: bool) -> int:
-    """Bytes per device under the budget's settings; a setting that does not apply (an optimizer for
-    inference, a weight format for training) is left out."""
+def memory_needed(report: Report, budgets: dict[str, Budget], train: bool, peak: bool = False) -> int:
+    """Bytes per device under the budget's settings (with `peak`, the training step's peak rather than
+    the components' sum); a setting that does not apply (an optimizer for inference, a weight format for
+    training) is left out."""
     from .memory import Settings, memory
 
-    skip = ("weights", "kv_cache") if train else ("optimizer", "zero", "checkpoint")
+    skip = ("weights", "kv_cache") if train else ("optimizer", "zero", "checkpoint", "loss", "optimizer_impl")
     given = {key: budgets[key] for key in SETTINGS if key in budgets and key not in skip}
     settings = Settings(train=train, **{key: b.value for key, b in given.items()})
     try:
-        return memory(report, report.layer_objects, settings).per_device
+        result = memory(report, report.layer_objects, settings)
+        return result.peak.peak if peak and result.peak else result.per_device
     except SpecError as e:  # a combination that cannot be (zero without devices): point at the budget
         where = next((b.loc for b in given.values() if b.loc), None)
         raise SpecError(e.message, where, hint=e.hint) from None

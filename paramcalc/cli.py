@@ -341,6 +341,12 @@ def check(
     max_inference_memory: str | None = typer.Option(
         None, "--max-inference-memory", metavar="BYTES", help="Most inference memory per device, e.g. 24GiB."
     ),
+    max_train_peak: str | None = typer.Option(
+        None,
+        "--max-train-peak",
+        metavar="BYTES",
+        help="Most bytes alive at the training step's peak per device, e.g. 80GiB (settings as above).",
+    ),
     expect_output: str | None = typer.Option(
         None, "--expect-output", metavar="SHAPE", help="Required output shape, e.g. 1000."
     ),
@@ -383,6 +389,7 @@ def check(
         "expect_params": expect_params,
         "max_train_memory": max_train_memory,
         "max_inference_memory": max_inference_memory,
+        "max_train_peak": max_train_peak,
     }
     try:
         budgets = {

@@ -65,6 +65,33 @@ def memory(
     device: str = typer.Option(
         "cuda", "--device", help="cuda or cpu: the kernels whose saved tensors differ (dropout's mask)."
     ),
+    loss: str | None = typer.Option(
+        None,
+        "--loss",
+        help="cross_entropy (F.cross_entropy on the last layer's output), causal_lm (Hugging Face's: "
+        "logits upcast to fp32, labels shifted) or none. Default: cross_entropy for class scores, causal_lm "
+        "for a score per token and vocabulary entry, else none.",
+    ),
+    optimizer_impl: str = typer.Option(
+        "foreach",
+        "--optimizer-impl",
+        help="foreach (PyTorch's default on GPUs: one copy of the parameters as a temporary), for-loop "
+        "(two of the largest) or fused (none).",
+    ),
+    gpu: str | None = typer.Option(
+        None,
+        "--gpu",
+        metavar="BYTES",
+        help="The device's memory, e.g. 80GiB: says whether the step fits (--serve: the most sequences).",
+    ),
+    reserve: str | None = typer.Option(
+        None,
+        "--reserve",
+        metavar="BYTES",
+        help="Taken by the framework beyond tensors (CUDA context, allocator): default 1GiB on cuda, 0 on cpu.",
+    ),
+    max_batch: bool = typer.Option(False, "--max-batch", help="Search the largest batch that fits on --gpu."),
+    timeline: bool = typer.Option(False, "--timeline", help="JSON: the step's live bytes, layer by layer."),
     serve: bool = typer.Option(
         False, "--serve", help="Serve as paged engines (vLLM) do: weights, a KV cache in blocks, one step's peak."
     ),
@@ -72,9 +99,6 @@ def memory(
         None, "--seq", min=1, help="--serve: tokens per sequence (prompt and output; default the spec's input)."
     ),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="--serve: sequences at once."),
-    gpu: str | None = typer.Option(
-        None, "--gpu", metavar="BYTES", help="--serve: device memory, e.g. 80GiB; alone, the most sequences that fit."
-    ),
     prefill_tokens: int | None = typer.Option(
         None, "--prefill-tokens", min=1, help="--serve: tokens a prefill step processes (default min(seq, 2048))."
     ),
@@ -90,17 +114,20 @@ def memory(
         MemoryFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
     ),
 ):
-    """Will it fit? Memory to train (parameters, gradients, optimizer state, saved activations) or to
-    run (parameters, peak activations, KV cache) a network, per device with ZeRO."""
+    """Will it fit? Memory to train (parameters, gradients, optimizer state, saved activations, and the
+    peak of a training step) or to run (parameters, peak activations, KV cache) a network, per device."""
+    from dataclasses import replace
+
     from .analyze import analyze as run
+    from .budget import parse_amount
     from .cli import emit, fail
-    from .memory import Settings, memory as compute
+    from .memory import DEFAULT_RESERVE, Settings, fits, max_batch as search, memory as compute
     from .render import memory as out
     from .spec import load_spec
 
     if serve:
         from .render import serve as shown
-        from .serve import ServeSettings, parse_gpu, refuse_training_options, serve as compute_serving
+        from .serve import ServeSettings, refuse_training_options, serve as compute_serving
 
         try:
             refuse_training_options(
@@ -110,12 +137,16 @@ def memory(
                     "--checkpoint": checkpoint,
                     "--devices": devices > 1,
                     "--precision": precision != "fp32",
+                    "--loss": loss,
+                    "--reserve": reserve,
+                    "--max-batch": max_batch,
+                    "--timeline": timeline,
                 }
             )
             serving = ServeSettings(
                 seq=seq,
                 concurrency=concurrency or batch,
-                gpu=parse_gpu(gpu),
+                gpu=parse_amount(gpu, "--gpu") if gpu is not None else None,
                 prefill_tokens=prefill_tokens,
                 block_size=block_size,
                 gpu_memory_utilization=gpu_memory_utilization,
@@ -144,11 +175,23 @@ def memory(
             weights=weights,
             attention=attention,
             device=device,
+            loss=loss,
+            optimizer_impl=optimizer_impl,
         )
         settings.validate()
+        gpu_bytes = parse_amount(gpu, "--gpu") if gpu is not None else None
+        reserve_bytes = parse_amount(reserve, "--reserve") if reserve is not None else DEFAULT_RESERVE[device]
+        if max_batch and gpu_bytes is None:
+            raise SpecError("--max-batch searches what fits on a device: give --gpu, e.g. --gpu 80GiB")
         # memory() works out the activations at its own settings: the rows' fields would go unread
         report = run(load_spec(spec), receptive_fields=False, activations=False)
         result = compute(report, report.layer_objects, settings)
+        if gpu_bytes is not None:
+            result = replace(result, verdict=fits(result, gpu_bytes, reserve_bytes))
+        if max_batch and gpu_bytes is not None:
+            found = search(report, report.layer_objects, settings, gpu_bytes, reserve_bytes)
+            result = replace(result, max_batch=found)
+        result = replace(result, show_timeline=timeline)
         text = out.render(result, format.value)
     except SpecError as e:
         fail(e)

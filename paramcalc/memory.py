@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from .activations import activations, checkpointed
 from .errors import SpecError, did_you_mean
-from .layers.base import DTYPE_BYTES, Context
+from .layers.base import DTYPE_BYTES, Context, prod
+from .timeline import LOSSES, OPTIMIZER_IMPLS, Step, StepInputs, optimizer_temporary, step_timeline
 
 # precision -> (bytes of weights, activations and gradients; of master weights; of optimizer state)
 PRECISIONS = {
@@ -59,6 +60,8 @@ class Settings:
     weights: str | None = None  # inference weight format (None: the precision's)
     attention: str = "flash"
     device: str = "cuda"
+    loss: str | None = None  # None: by the last layer's output (see default_loss)
+    optimizer_impl: str = "foreach"
 
     def validate(self) -> None:
         """Bad combinations are bad input: a SpecError each (exit 2)."""
@@ -67,6 +70,8 @@ class Settings:
             (self.optimizer, OPTIMIZERS, "optimizer"),
             (self.attention, ATTENTION, "attention"),
             (self.device, DEVICES, "device"),
+            (self.loss or "none", LOSSES, "loss"),
+            (self.optimizer_impl, OPTIMIZER_IMPLS, "optimizer implementation"),
         ):
             if value not in choices:
                 raise SpecError(
@@ -105,6 +110,7 @@ class Settings:
             "weights": self.weights or ("fp32" if self.precision == "fp32" else self.precision.split("-")[0]),
             "attention": self.attention,
             "device": self.device,
+            "optimizer_impl": self.optimizer_impl if self.train else None,
         }
 
 
@@ -117,6 +123,10 @@ class Memory:
     total: int
     per_device: int
     per_device_components: dict[str, int] = field(default_factory=dict)
+    peak: Step | None = None  # training: the step's timeline, per device
+    verdict: dict | None = None  # fits(), when a device's memory is given
+    max_batch: int | None = None  # when asked
+    show_timeline: bool = False
 
     def to_dict(self) -> dict:
         """The JSON contract of `paramcalc memory` (keys only ever added). All in bytes."""
@@ -129,6 +139,14 @@ class Memory:
             "total": self.total,
             "per_device": self.per_device,
             "per_device_components": self.per_device_components,
+            **(
+                {"peak_bytes": self.peak.peak, "peak_phase": self.peak.phase, "peak_layer": self.peak.layer}
+                if self.peak
+                else {}
+            ),
+            **(self.verdict or {}),
+            **({"max_batch": self.max_batch} if self.max_batch is not None else {}),
+            **({"timeline": [list(p) for p in self.peak.points]} if self.show_timeline and self.peak else {}),
         }
 
 
@@ -192,12 +210,127 @@ def memory(report, layers, settings: Settings) -> Memory:
         key: _ceil_div(value, settings.devices) if settings.zero >= partitioned.get(key, 4) else value
         for key, value in components.items()
     }
+    as_run = settings.as_dict(batch)
+    timeline = None
+    if settings.train:
+        as_run["loss"] = loss = settings.loss or default_loss(report)
+        as_run["loss_default"] = settings.loss is None
+        timeline = _step(report, layers, settings, ctx, per_device, loss)
     return Memory(
         report.name,
         batch,
-        settings.as_dict(batch),
+        as_run,
         components,
         sum(components.values()),
         sum(per_device.values()),
         per_device,
+        timeline,
     )
+
+
+def default_loss(report) -> str:
+    """Cross-entropy for a network ending in class scores (one vector per sample), the causal-LM loss
+    for one reading token ids and ending in a score per position and vocabulary entry, else none."""
+    if not report.layers:
+        return "none"
+    out = report.layers[-1].output_shape
+    if len(out) == 1 and report.layers[-1].kind == "linear":
+        return "cross_entropy"
+    tokens = any(row.kind == "embedding" and set(row.inputs) & set(report.inputs) for row in report.layers)
+    return "causal_lm" if tokens and len(out) == 2 and report.layers[-1].kind == "linear" else "none"
+
+
+def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, loss: str) -> Step:
+    """The training step's timeline on one device: at rest its share of parameters, master weights and
+    optimizer state, the buffers, the inputs and labels; its gradients are what backward makes (a
+    share of them with ZeRO-2 and -3, whose optimizer temporaries are a share too)."""
+    width, _, state_width = PRECISIONS[settings.precision]
+    share = settings.devices if settings.zero else 1
+    # the parameter tensors' sizes (a layer's weight and bias; a tied weight once, where it is defined)
+    sizes = [n for row in report.layers if row.trainable for n in (row.trainable - row.bias, row.bias) if n]
+    temporary = optimizer_temporary(settings.optimizer_impl, settings.optimizer, sizes, state_width)
+    at_rest = (
+        per_device["parameters"]
+        + per_device["master_weights"]
+        + per_device["optimizer_state"]
+        + report.totals.buffers * 4
+        + _input_bytes(report, ctx)
+        + _label_bytes(report, ctx, loss)
+    )
+    return step_timeline(
+        report,
+        layers,
+        ctx,
+        ACTIVATION_DTYPE[settings.precision],
+        StepInputs(
+            at_rest,
+            width,
+            _ceil_div(temporary, share),
+            loss,
+            settings.devices if settings.zero >= 2 else 1,
+            settings.checkpoint,
+        ),
+    )
+
+
+def _input_bytes(report, ctx: Context) -> int:
+    from .activations import token_inputs
+
+    itemsize = 4
+    tokens = token_inputs(report)
+    return sum(ctx.batch * prod(shape) * (8 if name in tokens else itemsize) for name, shape in report.inputs.items())
+
+
+def _label_bytes(report, ctx: Context, loss: str) -> int:
+    """The targets: a class index per sample, or a token id per position (int64)."""
+    if loss == "cross_entropy":
+        return ctx.batch * 8
+    if loss == "causal_lm":
+        return ctx.batch * prod(report.layers[-1].output_shape[:-1]) * 8
+    return 0
+
+
+# ---------------------------------------------------------------- will it fit
+
+# What a framework and its allocator take on a GPU beyond live tensors: the CUDA context (its kernels
+# and libraries, loaded lazily since CUDA 11.7) and the caching allocator's rounding and fragmentation.
+# Not a measured figure (no GPU was at hand): a conservative 1 GiB, to be overridden with --reserve.
+DEFAULT_RESERVE = {"cuda": 2**30, "cpu": 0}
+MAX_SEARCH = 2**24  # the largest batch --max-batch tries
+
+
+def needed(result: Memory) -> int:
+    """The bytes one device needs at the step's worst moment (training) or in total (inference)."""
+    return result.peak.peak if result.peak else result.per_device
+
+
+def fits(result: Memory, gpu: int, reserve: int) -> dict:
+    """The verdict on a device of `gpu` bytes, `reserve` of them taken by the framework."""
+    need = needed(result) + reserve
+    return {
+        "gpu_bytes": gpu,
+        "reserve_bytes": reserve,
+        "needed_bytes": need,
+        "fits": need <= gpu,
+        "headroom_bytes": gpu - need,
+    }
+
+
+def max_batch(report, layers, settings: Settings, gpu: int, reserve: int) -> int:
+    """The largest batch whose step fits (0: not even 1), by doubling then bisection: the peak grows with
+    the batch."""
+    from dataclasses import replace
+
+    def ok(batch: int) -> bool:
+        return needed(memory(report, layers, replace(settings, batch=batch))) + reserve <= gpu
+
+    if not ok(1):
+        return 0
+    low = 1
+    while low < MAX_SEARCH and ok(min(2 * low, MAX_SEARCH)):
+        low = min(2 * low, MAX_SEARCH)
+    high = min(2 * low, MAX_SEARCH + 1)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if ok(mid) else (low, mid)
+    return low

@@ -149,21 +149,6 @@ class ServeSettings:
         return self.weights if self.weights in TORCH_DTYPE else "bf16"
 
 
-def parse_gpu(text: str | None) -> int | None:
-    """--gpu's text ("80GiB", "80GB", "85899345920") as bytes."""
-    if text is None:
-        return None
-    from .budget import parse_amount
-
-    try:
-        amount = parse_amount(text, "max_inference_memory")
-    except SpecError as e:
-        raise SpecError(str(e).replace("max_inference_memory", "--gpu")) from None
-    if amount < 1:
-        raise SpecError(f"--gpu must be at least 1 byte, found {text}")
-    return amount
-
-
 def refuse_training_options(given: dict) -> None:
     """--serve sizes its own cache and batch: options of the other modes are refused, not ignored."""
     for option, value in given.items():

@@ -15,6 +15,13 @@ LABELS = {
 }
 
 
+DEFAULTED = {
+    "cross_entropy": "the default for class scores",
+    "causal_lm": "the default for token scores",
+    "none": "the default: the output is neither class nor token scores",
+}
+
+
 def render_memory_json(result) -> str:
     from .json import to_json
 
@@ -30,11 +37,13 @@ def headline(result) -> str:
     s = result.settings
     parts = [printable(result.name), s["mode"], f"batch {result.batch}", s["precision"]]
     if s["mode"] == "train":
-        parts.append(s["optimizer"])
+        parts.append(f"{s['optimizer']} ({s['optimizer_impl']})")
         if s["checkpoint"]:
             parts.append("activation checkpointing")
     elif s["weights"] != s["precision"]:
         parts.append(f"{s['weights']} weights")
+    if s.get("loss"):
+        parts.append(f"loss {s['loss']}" + (f" ({DEFAULTED[s['loss']]})" if s.get("loss_default") else ""))
     if s["kv_cache"]:
         parts.append(f"KV cache for {s['kv_cache']:,} positions")
     if s["devices"] > 1:
@@ -66,11 +75,30 @@ def render_memory_table(result, screen=None) -> str:
         )
     keys = [key for key in LABELS if result.components[key] or key == "parameters"]
     grid = lay_out(columns, keys, result, screen)
-    tail = [f"{kib(result.per_device)} per device ({result.per_device:,} bytes)"]
+    tail = [f"{kib(result.per_device)} per device ({result.per_device:,} bytes)"] + answer_lines(result)
     if not screen.boxed:
         lines = [headline(result), ""] + plain_lines(grid) + tail
         return "\n".join(lines) + "\n" if not screen.color else styled_text(lines, screen)
     return styled_text(styled_lines(grid, headline(result)) + tail, screen)
+
+
+def answer_lines(result) -> list[str]:
+    """The peak of the step, then the verdict on the device and the batch search, when asked."""
+    kib = lambda n: human(n, "B", binary=True)  # noqa: E731
+    lines = []
+    if result.peak:
+        where = f"{result.peak.phase}, at {printable(result.peak.layer)}" if result.peak.layer else result.peak.phase
+        lines.append(f"peak {kib(result.peak.peak)} per device ({result.peak.peak:,} bytes) in {where}")
+    if result.verdict:
+        v = result.verdict
+        reserve = f" with {kib(v['reserve_bytes'])} reserved" if v["reserve_bytes"] else ""
+        if v["fits"]:
+            lines.append(f"fits on {kib(v['gpu_bytes'])}{reserve}: {kib(v['headroom_bytes'])} to spare")
+        else:
+            lines.append(f"does not fit on {kib(v['gpu_bytes'])}{reserve}: {kib(-v['headroom_bytes'])} short")
+    if result.max_batch is not None:
+        lines.append(f"largest batch that fits: {result.max_batch:,}" if result.max_batch else "no batch fits")
+    return lines
 
 
 def render(result, fmt: str) -> str:
