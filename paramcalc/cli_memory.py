@@ -110,6 +110,28 @@ def memory(
         None, "--kv-dtype", help="--serve: fp32, bf16, fp16 or fp8 (default: the activations' dtype)."
     ),
     group_size: int = typer.Option(128, "--group-size", min=1, help="GPTQ/AWQ weights: values per scale and zero."),
+    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel devices (Megatron's column/row-parallel split)."),
+    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline stages (equal runs of the outermost repeat)."),
+    ep: int = typer.Option(1, "--ep", min=1, help="Expert-parallel devices (kinds with experts)."),
+    cp: int = typer.Option(1, "--cp", min=1, help="Context-parallel devices (the sequence split)."),
+    dp: int = typer.Option(1, "--dp", min=1, help="Data-parallel replicas (with --distributed-optimizer or --fsdp)."),
+    sequence_parallel: bool = typer.Option(
+        False, "--sequence-parallel", help="Split what tensor parallelism replicates (norms, dropouts) over --tp."
+    ),
+    distributed_optimizer: bool = typer.Option(
+        False, "--distributed-optimizer", help="Megatron's: optimizer state and master weights sharded over --dp."
+    ),
+    fsdp: bool = typer.Option(False, "--fsdp", help="FSDP (ZeRO-3, fully_shard per block) over --dp."),
+    microbatches: int | None = typer.Option(
+        None, "--microbatches", min=1, help="Microbatches per step through the pipeline (default --pp)."
+    ),
+    pipeline_schedule: str = typer.Option("1f1b", "--pipeline-schedule", help="1f1b or interleaved."),
+    virtual_stages: int = typer.Option(2, "--virtual-stages", min=1, help="Chunks per device when interleaved."),
+    parallel_engine: str = typer.Option(
+        "megatron",
+        "--parallel-engine",
+        help="megatron (vocabulary padded, fp32 gradients in mixed precision) or torch (DTensor, FSDP2).",
+    ),
     format: MemoryFormat = typer.Option(
         MemoryFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
     ),
@@ -158,6 +180,48 @@ def memory(
             )
             serving.validate()
             text = shown.render(compute_serving(load_spec(spec), serving), format.value)
+        except SpecError as e:
+            fail(e)
+        emit(text)
+        return
+    from .parallel import Parallel
+
+    par = Parallel(
+        tp=tp,
+        pp=pp,
+        ep=ep,
+        cp=cp,
+        dp=dp,
+        sequence_parallel=sequence_parallel,
+        distributed_optimizer=distributed_optimizer,
+        fsdp=fsdp,
+        microbatches=microbatches,
+        schedule=pipeline_schedule,
+        virtual=virtual_stages,
+        engine=parallel_engine,
+    )
+    if par.active:
+        from .parallel import sharded
+        from .render import parallel as drawn
+        from .serve import refuse_training_options as refuse
+
+        try:
+            refuse({"--gpu": gpu, "--max-batch": max_batch, "--timeline": timeline}, "--tp/--pp/--dp")
+            settings = Settings(
+                batch=batch,
+                precision=precision,
+                optimizer=optimizer,
+                zero=zero,
+                devices=devices,
+                checkpoint=checkpoint,
+                attention=attention,
+                device=device,
+                train=not inference,
+            )
+            settings.validate()
+            par.validate()
+            report = run(load_spec(spec), receptive_fields=False, activations=False)
+            text = drawn.render(sharded(report, report.layer_objects, settings, par), format.value)
         except SpecError as e:
             fail(e)
         emit(text)

@@ -312,3 +312,69 @@ def _largest_unit(report, layers, par: Parallel, residual, heads) -> int:
         )
         best = max(best, full)
     return best
+
+
+# ---------------------------------------------------------------- the result
+
+
+@dataclasses.dataclass(frozen=True)
+class Sharded:
+    """memory()'s bill of one replica, with what each pipeline stage's device holds."""
+
+    replica: object  # memory.Memory
+    par: Parallel
+    devices: list[Device]
+
+    @property
+    def most_loaded(self) -> Device:
+        return max(self.devices, key=lambda d: d.total)
+
+    def settings(self) -> dict:
+        par = self.par
+        return {
+            "tp": par.tp,
+            "pp": par.pp,
+            "ep": par.ep,
+            "cp": par.cp,
+            "dp": par.dp,
+            "sequence_parallel": par.sequence_parallel,
+            "distributed_optimizer": par.distributed_optimizer,
+            "fsdp": par.fsdp,
+            "microbatches": par.microbatches or par.pp,
+            "pipeline_schedule": par.schedule,
+            "virtual_stages": par.virtual if par.schedule == "interleaved" else 1,
+            "engine": par.engine,
+            "world_size": par.tp * par.pp * par.cp * par.dp,
+        }
+
+    def to_dict(self) -> dict:
+        """memory's JSON with per_device and per_device_components for the most loaded device, and each
+        stage's device in `devices` (all bytes)."""
+        out = self.replica.to_dict()  # type: ignore[attr-defined]
+        most = self.most_loaded
+        out["settings"] = {**out["settings"], "parallel": self.settings()}
+        out["per_device"] = most.total
+        out["per_device_components"] = most.components
+        out["most_loaded_stage"] = most.stage
+        out["devices"] = [
+            {"stage": d.stage, "layers": d.layers, "components": d.components, "total": d.total} for d in self.devices
+        ]
+        return out
+
+
+def sharded(report, layers, settings, par: Parallel) -> Sharded:
+    """`settings`: memory.Settings for one replica (training, no ZeRO: parallelism partitions instead)."""
+    from .memory import memory
+
+    if not settings.train:
+        raise SpecError("--tp, --pp, --ep, --cp and --dp size training here: drop --inference (serving: --serve)")
+    if settings.zero or settings.devices > 1:
+        raise SpecError("with --tp/--pp/--dp, give data parallelism as --dp N with --distributed-optimizer or --fsdp")
+    if settings.checkpoint:
+        raise SpecError("activation checkpointing is not yet counted per device: drop --checkpoint")
+    replica = memory(report, layers, settings)
+    batch = settings.batch or report.batch
+    devices = per_device(
+        report, layers, par, settings.precision, settings.optimizer, batch, settings.device, settings.attention
+    )
+    return Sharded(dataclasses.replace(replica, peak=None, verdict=None), par, devices)  # type: ignore[type-var]

@@ -149,12 +149,12 @@ class ServeSettings:
         return self.weights if self.weights in TORCH_DTYPE else "bf16"
 
 
-def refuse_training_options(given: dict) -> None:
-    """--serve sizes its own cache and batch: options of the other modes are refused, not ignored."""
+def refuse_training_options(given: dict, mode: str = "--serve") -> None:
+    """Options another mode reads are refused, not ignored."""
     for option, value in given.items():
         if value:
             hint = {"--kv-cache": " (use --seq)", "--precision": " (use --weights)"}.get(option, "")
-            raise SpecError(f"{option} is not a --serve option: drop it{hint}")
+            raise SpecError(f"{option} is not a {mode} option: drop it{hint}")
 
 
 def _one_sequence(spec, length: int):

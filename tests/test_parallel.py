@@ -104,3 +104,35 @@ def test_bad_layouts_are_refused():
         _devices(TINY_LLAMA, Parallel(tp=8))
     with pytest.raises(SpecError, match="give --tp"):
         _devices(TINY_LLAMA, Parallel(sequence_parallel=True))
+
+
+def test_the_command_reports_each_stage_and_json_adds_keys():
+    from helpers import run_cli
+
+    args = ["memory", str(LLAMA3_70B), "--precision", "bf16-mixed", "--tp", "8", "--pp", "4", "--dp", "4"]
+    done = run_cli(*args, "--distributed-optimizer", "--batch", "1", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    memory_keys = json.loads(run_cli("memory", str(LLAMA3_70B), "-f", "json").stdout).keys()
+    assert set(memory_keys) - {"peak_bytes", "peak_phase", "peak_layer"} <= set(out)
+    assert [d["stage"] for d in out["devices"]] == [0, 1, 2, 3]
+    most = max(out["devices"], key=lambda d: d["total"])
+    assert out["per_device"] == most["total"] and out["per_device_components"] == most["components"]
+    assert out["settings"]["parallel"]["world_size"] == 128
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tp", "3"], "must divide its heads"),
+        (["--pp", "3"], "must divide the 80 repetitions"),
+        (["--pp", "2", "--zero", "1", "--devices", "2"], "--distributed-optimizer or --fsdp"),
+        (["--tp", "2", "--inference"], "drop --inference"),
+        (["--tp", "2", "--pipeline-schedule", "zigzag"], "unknown pipeline schedule"),
+    ],
+)
+def test_bad_parallel_options_exit_2(args, message):
+    from helpers import run_cli
+
+    done = run_cli("memory", str(LLAMA3_70B), *args)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
