@@ -163,6 +163,13 @@ def memory(
                     "--reserve": reserve,
                     "--max-batch": max_batch,
                     "--timeline": timeline,
+                    "--pp": pp > 1,
+                    "--ep": ep > 1,
+                    "--cp": cp > 1,
+                    "--dp": dp > 1,
+                    "--fsdp": fsdp,
+                    "--distributed-optimizer": distributed_optimizer,
+                    "--sequence-parallel": sequence_parallel,
                 }
             )
             serving = ServeSettings(
@@ -177,6 +184,7 @@ def memory(
                 kv_dtype=kv_dtype,
                 attention=attention,
                 device=device,
+                tp=tp,
             )
             serving.validate()
             text = shown.render(compute_serving(load_spec(spec), serving), format.value)

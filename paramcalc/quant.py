@@ -95,12 +95,36 @@ def check_format(fmt: str) -> None:
         raise SpecError(f"unknown weight format '{fmt}' (one of {', '.join(FORMATS)})", hint=did_you_mean(fmt, FORMATS))
 
 
-def weight_bytes(report, layers, fmt: str, group_size: int = 128) -> int:
+def _axes(layer, mats: list[Matrix], width: int | None) -> list[str]:
+    """Which dim of each matrix tensor parallelism splits: a column-parallel linear's outputs ("n"), a
+    row-parallel one's inputs ("k", a linear that returns to the residual width); attention's q, k, v by
+    output, o by input; an embedding's vocabulary ("n")."""
+    if layer.kind == "multiheadattention":
+        return ["n", "n", "n", "k"]
+    if layer.kind == "linear" and mats and mats[0].n == width and mats[0].k != width:
+        return ["k"]
+    return ["n"] * len(mats)
+
+
+def _shard(m: Matrix, axis: str, tp: int, vocab: bool, where: str) -> Matrix:
+    if vocab:  # vLLM's VocabParallelEmbedding / ParallelLMHead: padded to a multiple of 64, then split
+        return Matrix(m.k, -(-m.n // 64) * 64 // tp)
+    dim = m.k if axis == "k" else m.n
+    if dim % tp:
+        raise SpecError(
+            f"{where}: tensor parallelism over {tp} must divide its {dim} {'inputs' if axis == 'k' else 'outputs'}"
+        )
+    return Matrix(m.k // tp, m.n) if axis == "k" else Matrix(m.k, m.n // tp)
+
+
+def weight_bytes(report, layers, fmt: str, group_size: int = 128, tp: int = 1, width: int | None = None) -> int:
     """The bytes of every parameter of the network stored in `fmt`: quantised matrices as the format
     stores them, every other parameter (norms, biases; the head and embeddings where the format keeps
-    them) in 16 bits (F32 in GGUF). Tied weights are counted once (at their owner)."""
+    them) in 16 bits (F32 in GGUF). Tied weights are counted once (at their owner). With tp > 1, one
+    tensor-parallel rank's: each matrix's shard (`width`: the residual stream's, which row-parallel
+    linears return to); norms and biases whole on every rank."""
     check_format(fmt)
-    if fmt in PLAIN_BITS:
+    if fmt in PLAIN_BITS and tp == 1:
         return -(-report.totals.params * PLAIN_BITS[fmt] // 8)
     if group_size < 1:
         raise SpecError(f"the group size must be at least 1, found {group_size}")
@@ -111,17 +135,24 @@ def weight_bytes(report, layers, fmt: str, group_size: int = 128) -> int:
         if not row.params:
             continue
         shapes = [tuple(s) for s in row.input_shapes]
-        mats = matrices(layer, shapes)
-        if not gguf:  # GPTQ, AWQ and bitsandbytes quantise linears (attention projections too), not the head
-            mats = [] if row.name in heads or layer.kind not in ("linear", "multiheadattention") else mats
-        if row.shared:  # a tied matrix is stored once, with its owner
-            mats = []
-        quantised = sum(m.k * m.n for m in mats)
-        rest = row.params - row.shared - quantised
-        total += rest * (4 if gguf else 2)
+        mats = [] if row.shared else matrices(layer, shapes)  # a tied matrix is stored once, with its owner
+        rest = row.params - row.shared - sum(m.k * m.n for m in mats)
+        where = f"layer '{row.name}'"
+        if tp > 1:
+            vocab = layer.kind in ("embedding", "embeddingbag") or row.name in heads
+            kv = (layer.kv_heads or layer.heads) if layer.kind == "multiheadattention" else 0
+            if 0 < kv < tp:  # vLLM replicates key/value heads: one whole head on each rank
+                mats[1:3] = [Matrix(m.k, m.n // kv * tp) for m in mats[1:3]]
+            mats = [_shard(m, axis, tp, vocab, where) for m, axis in zip(mats, _axes(layer, mats, width))]
+        quantise = gguf or (row.name not in heads and layer.kind in ("linear", "multiheadattention"))
+        # GPTQ, AWQ and bitsandbytes quantise linears (attention projections too), not the head
+        plain = 4 if gguf else 2 if fmt not in PLAIN_BITS else PLAIN_BITS[fmt] / 8
+        total += int(rest * plain)
         for m in mats:
-            if gguf:
-                total += _gguf(m, fmt, f"layer '{row.name}'")
+            if fmt in PLAIN_BITS or not quantise:
+                total += int(m.k * m.n * plain)
+            elif gguf:
+                total += _gguf(m, fmt, where)
             elif fmt == "nf4":
                 total += _nf4(m)
             else:

@@ -68,13 +68,25 @@ def layer_cache(layer, shapes) -> Cache | None:
     return Cache("window", per_token, window) if window else Cache("full", per_token)
 
 
-def caches(report, layers) -> list[tuple[str, Cache]]:
-    """Every caching layer of the network, by row name."""
+def caches(report, layers, tp: int = 1) -> list[tuple[str, Cache]]:
+    """Every caching layer of the network, by row name; with tp > 1 one tensor-parallel rank's share: its
+    key/value heads (vLLM: max(1, kv_heads // tp), replicated where fewer than tp), a latent cache whole
+    (MLA's latent is not split by head), a state-space layer's states split by head."""
     out = []
     for row, layer in zip(report.layers, layers):
         cache = layer_cache(layer, [tuple(s) for s in row.input_shapes])
-        if cache is not None:
-            out.append((row.name, cache))
+        if cache is None:
+            continue
+        if tp > 1 and cache.layout in ("full", "window"):
+            kv = getattr(layer, "kv_heads", None) or getattr(layer, "heads", None) or 1
+            if kv > tp and kv % tp:
+                raise SpecError(
+                    f"layer '{row.name}': tensor parallelism over {tp} must divide its {kv} key/value heads"
+                )
+            cache = cache._replace(per_token=cache.per_token // kv * max(1, kv // tp))
+        elif tp > 1 and cache.layout == "state":
+            cache = cache._replace(state=_cdiv(cache.state, tp))
+        out.append((row.name, cache))
     return out
 
 
@@ -123,9 +135,12 @@ class ServeSettings:
     kv_dtype: str | None = None  # None: the activations'
     attention: str = "flash"
     device: str = "cuda"
+    tp: int = 1  # tensor-parallel devices, each holding its share
 
     def validate(self) -> None:
         quant.check_format(self.weights)
+        if self.tp < 1:
+            raise SpecError(f"--tp must be at least 1, found {self.tp}")
         if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
             raise SpecError(
                 f"unknown KV-cache dtype '{self.kv_dtype}' (one of {', '.join(KV_DTYPES)})",
@@ -228,7 +243,8 @@ class Serving(NamedTuple):
 
 def serve(spec, settings: ServeSettings) -> Serving:
     """Weights, KV cache and activation peaks for `concurrency` sequences of `seq` positions, or the
-    most sequences that fit `gpu` · `gpu_memory_utilization`."""
+    most sequences that fit `gpu` · `gpu_memory_utilization`. With tp > 1, per device: the weights' and
+    the cache's share of one rank; the activation peaks are the whole step's (not split: an upper bound)."""
     from .analyze import analyze
 
     settings.validate()
@@ -236,12 +252,15 @@ def serve(spec, settings: ServeSettings) -> Serving:
     report = analyze(_one_sequence(spec, seq), receptive_fields=False, activations=False)
     layers = report.layer_objects
     chunk = min(settings.prefill_tokens or 2048, seq)
-    weights = quant.weight_bytes(report, layers, settings.weights, settings.group_size)
+    from .parallel import residual_width
+
+    tp = settings.tp
+    weights = quant.weight_bytes(report, layers, settings.weights, settings.group_size, tp, residual_width(report))
     kv_name = settings.kv_dtype or settings.activation_dtype
     kv_bytes = KV_DTYPES[kv_name]
     state_bytes = KV_DTYPES[settings.activation_dtype]
     block = settings.block_size
-    cached = caches(report, layers)
+    cached = caches(report, layers, tp)
     if not cached:
         raise SpecError("this network caches nothing between steps (no attention or state-space layer) to serve")
     per_sequence = sum(sequence_bytes(c, seq, chunk, block, kv_bytes, state_bytes) for _, c in cached)
@@ -285,6 +304,7 @@ def serve(spec, settings: ServeSettings) -> Serving:
             "kv_dtype": kv_name,
             "attention": settings.attention,
             "device": settings.device,
+            "tp": tp,
         },
         components,
         sum(components.values()),

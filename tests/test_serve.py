@@ -190,3 +190,30 @@ def test_bad_serving_options_exit_2(args, message):
 def test_llama3_specs_match_their_checkpoints(name, params):
     # the total of the checkpoints' safetensors metadata on the Hugging Face Hub (meta-llama/Meta-Llama-3-8B, -70B)
     assert analyze(str(ROOT / f"specs/{name}.yaml")).totals.params == params
+
+
+LLAMA3_70B_PARAMS = 70_553_706_496
+LLAMA3_70B_NORMS = 80 * 2 * 8192 + 8192  # replicated on every rank
+
+
+def test_llama3_70b_on_4_gpus_each_holds_its_share():
+    # vLLM's tensor parallelism: every matrix split over 4 ranks (the vocabulary, 128,256, a multiple of 64:
+    # no padding), norms whole; 8 key/value heads, 2 per rank: 80 layers · 2 · 2 · 128 · 2 bytes a token
+    spec = load_spec(str(ROOT / "specs/llama3_70b.yaml"))
+    bf16 = serve(spec, ServeSettings(seq=8192, concurrency=1, tp=4))
+    assert bf16.components["parameters"] == 2 * ((LLAMA3_70B_PARAMS - LLAMA3_70B_NORMS) // 4 + LLAMA3_70B_NORMS)
+    assert bf16.kv_cache_per_token == 80 * 2 * 2 * 128 * 2
+    whole = serve(spec, ServeSettings(seq=8192, concurrency=1, weights="awq-int4"))
+    awq = serve(spec, ServeSettings(seq=8192, concurrency=1, weights="awq-int4", tp=4))
+    norms = 2 * LLAMA3_70B_NORMS
+    assert awq.components["parameters"] == (whole.components["parameters"] - norms) // 4 + norms
+
+
+def test_kv_heads_fewer_than_tp_are_replicated():
+    # vLLM: max(1, kv_heads // tp) per rank: TinyLlama's 4 key/value heads over 8 ranks keep one each
+    spec = load_spec(str(ROOT / "specs/tinyllama_1_1b.yaml"))
+    r = serve(spec, ServeSettings(seq=2048, concurrency=1, tp=8, weights="fp32"))
+    assert r.kv_cache_per_token == 22 * 2 * 1 * 64 * 4
+    # and their k and v projections: one head of 64 on each rank, q and o split 8 ways
+    per_layer = 2048 * 2048 // 8 * 2 + 2 * 2048 * 64 + 3 * 2048 * 5632 // 8 + 2 * 2048
+    assert r.components["parameters"] == 4 * (22 * per_layer + 2 * 32000 * 2048 // 8 + 2048)

@@ -20,6 +20,8 @@ def headline(result) -> str:
         parts[-1] += f" (group {s['group_size']})"
     parts += [f"{s['kv_dtype']} KV cache", f"{s['seq']:,}-token sequences", f"blocks of {s['block_size']}"]
     parts.append(f"prefill chunks of {s['prefill_tokens']:,}")
+    if s["tp"] > 1:
+        parts.append(f"TP {s['tp']}: per device")
     return " · ".join(parts)
 
 
@@ -31,7 +33,9 @@ def notes(result) -> list[str]:
         f"KV cache: {_bytes(result.kv_cache_per_token)} a token, {_bytes(result.kv_cache_per_block)} a block, "
         f"{_bytes(result.kv_cache_per_sequence)} a sequence ({blocks:,} blocks); layers: {layouts}",
         f"activations: prefill chunk of {s['prefill_tokens']:,} tokens {_bytes(result.prefill_peak)}, "
-        f"decode step of {s['concurrency']:,} sequences {_bytes(result.decode_peak)} (last position's logits)",
+        f"decode step of {s['concurrency']:,} sequences {_bytes(result.decode_peak)} (last position's logits"
+        + ("; whole, not split by TP" if s["tp"] > 1 else "")
+        + ")",
     ]
     if result.budget is None:
         lines.append(f"{s['concurrency']:,} sequences at once need {_bytes(result.total)} ({result.total:,} bytes)")
