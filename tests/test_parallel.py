@@ -136,3 +136,26 @@ def test_bad_parallel_options_exit_2(args, message):
 
     done = run_cli("memory", str(LLAMA3_70B), *args)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_interleaved_schedule_holds_megatrons_in_flight_microbatches():
+    # theoretical_memory_usage.py: the first stage holds pp · (1 + (pp − 1) / (pp · v)) microbatches' worth
+    # of its activations with the interleaved schedule: 4 · (1 + 3 / 8) = 5.5 at pp 4, v 2
+    report = analyze(str(ROOT / "specs/llama3_8b.yaml"))
+
+    def devices(par):
+        return per_device(report, report.layer_objects, par, "bf16-mixed", "adam", 1, "cuda", "flash")
+
+    per_microbatch = devices(Parallel(pp=4, microbatches=1))[0].components["saved_activations"]
+    interleaved = devices(Parallel(pp=4, microbatches=16, schedule="interleaved", virtual=2))
+    assert interleaved[0].components["saved_activations"] == -(-per_microbatch * 11 // 2)
+    flat = devices(Parallel(pp=4, microbatches=16))
+    assert flat[0].components["saved_activations"] == 4 * per_microbatch  # 1F1B: pp microbatches
+    assert flat[3].components["saved_activations"] < flat[0].components["saved_activations"]
+
+
+def test_context_parallelism_splits_activations_not_parameters():
+    whole = _devices(TINY_LLAMA, Parallel())[0].components
+    split = _devices(TINY_LLAMA, Parallel(cp=2))[0].components
+    assert split["parameters"] == whole["parameters"]
+    assert split["saved_activations"] == -(-whole["saved_activations"] // 2)

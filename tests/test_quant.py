@@ -99,3 +99,11 @@ def test_the_head_and_embeddings_stay_16_bit_in_awq():
         for k, n in [(256, 256), (256, 128), (256, 128), (256, 256), (256, 512), (256, 512), (512, 256)]
     )
     assert awq == head_and_embedding + norms + 2 * per_layer
+
+
+def test_memory_inference_counts_weights_as_stored():
+    from paramcalc.memory import Settings, memory
+
+    report = analyze(parse_spec(TINY_LLAMA, "<quant>"))
+    result = memory(report, report.layer_objects, Settings(train=False, weights="q4_0"))
+    assert result.components["parameters"] == GGUF["types"]["q4_0"]["tensor_bytes"]
