@@ -173,11 +173,17 @@ def refuse_training_options(given: dict, mode: str = "--serve") -> None:
 
 
 def _one_sequence(spec, length: int):
-    """The spec with its (only) input's first dim, the positions, set to `length`."""
-    if len(spec.inputs) != 1:
-        raise SpecError(f"serving reads one input of token positions; this spec has {len(spec.inputs)}")
-    name, shape = next(iter(spec.inputs.items()))
-    return dataclasses.replace(spec, inputs={name: (length, *shape[1:])})
+    """The spec with its inputs' positions set to `length`: the first dim of the first input, and of every
+    input of as many positions (GPT-2's tokens and positions)."""
+    if not spec.inputs:
+        raise SpecError("serving reads an input of token positions; this spec has none")
+    first = next(iter(spec.inputs.values()))
+    if not first:
+        raise SpecError("serving reads an input of token positions; this spec's input is a scalar")
+    inputs = {
+        name: (length, *shape[1:]) if shape and shape[0] == first[0] else shape for name, shape in spec.inputs.items()
+    }
+    return dataclasses.replace(spec, inputs=inputs)
 
 
 def step_peak(spec, length: int, batch: int, settings: ServeSettings, report=None) -> int:
@@ -248,7 +254,8 @@ def serve(spec, settings: ServeSettings) -> Serving:
     from .analyze import analyze
 
     settings.validate()
-    seq = settings.seq or _one_sequence(spec, 1).inputs and next(iter(spec.inputs.values()))[0]
+    _one_sequence(spec, 1)  # (its checks)
+    seq = settings.seq or next(iter(spec.inputs.values()))[0]
     report = analyze(_one_sequence(spec, seq), receptive_fields=False, activations=False)
     layers = report.layer_objects
     chunk = min(settings.prefill_tokens or 2048, seq)

@@ -217,3 +217,10 @@ def test_kv_heads_fewer_than_tp_are_replicated():
     # and their k and v projections: one head of 64 on each rank, q and o split 8 ways
     per_layer = 2048 * 2048 // 8 * 2 + 2 * 2048 * 64 + 3 * 2048 * 5632 // 8 + 2 * 2048
     assert r.components["parameters"] == 4 * (22 * per_layer + 2 * 32000 * 2048 // 8 + 2048)
+
+
+def test_gpt2_serves_its_tokens_and_positions_inputs():
+    # GPT-2 small: 2 · 12 layers · 768 values a token, bf16; two inputs of 1,024 positions, both resized
+    r = serve(load_spec(str(ROOT / "specs/gpt2.yaml")), ServeSettings(seq=64, concurrency=2))
+    assert r.kv_cache_per_token == 2 * 12 * 768 * 2
+    assert r.components["kv_cache"] == 2 * 64 * 2 * 12 * 768 * 2

@@ -13,6 +13,10 @@ def _bytes(n: int) -> str:
     return human(n, "B", binary=True)
 
 
+def _sequences(n: int) -> str:
+    return f"{n:,} sequence" + ("" if n == 1 else "s")
+
+
 def headline(result) -> str:
     s = result.settings
     parts = [printable(result.name), "serve", f"{s['weights']} weights"]
@@ -33,25 +37,29 @@ def notes(result) -> list[str]:
         f"KV cache: {_bytes(result.kv_cache_per_token)} a token, {_bytes(result.kv_cache_per_block)} a block, "
         f"{_bytes(result.kv_cache_per_sequence)} a sequence ({blocks:,} blocks); layers: {layouts}",
         f"activations: prefill chunk of {s['prefill_tokens']:,} tokens {_bytes(result.prefill_peak)}, "
-        f"decode step of {s['concurrency']:,} sequences {_bytes(result.decode_peak)} (last position's logits"
+        f"decode step of {_sequences(s['concurrency'])} {_bytes(result.decode_peak)} (last position's logits"
         + ("; whole, not split by TP" if s["tp"] > 1 else "")
         + ")",
     ]
     if result.budget is None:
-        lines.append(f"{s['concurrency']:,} sequences at once need {_bytes(result.total)} ({result.total:,} bytes)")
+        lines.append(f"{_sequences(s['concurrency'])} at once need {_bytes(result.total)} ({result.total:,} bytes)")
         return lines
     share = f"{s['gpu_memory_utilization']:g} of {_bytes(s['gpu'])}"
     if not result.max_sequences:
         lines.append(f"does not fit: not one sequence of {s['seq']:,} tokens in {_bytes(result.budget)} ({share})")
     elif s["concurrency"] != result.max_sequences:
-        verdict = "fit" if result.fits else "do not fit"
+        verdict = (
+            ("fit" if result.fits else "do not fit")
+            if s["concurrency"] != 1
+            else ("fits" if result.fits else "does not fit")
+        )
         lines.append(
-            f"{s['concurrency']:,} sequences at once {verdict} in {_bytes(result.budget)} ({share}); "
+            f"{_sequences(s['concurrency'])} at once {verdict} in {_bytes(result.budget)} ({share}); "
             f"at most {result.max_sequences:,}"
         )
     else:
         lines.append(
-            f"fits {result.max_sequences:,} sequences of {s['seq']:,} tokens at once in {_bytes(result.budget)} "
+            f"fits {_sequences(result.max_sequences)} of {s['seq']:,} tokens at once in {_bytes(result.budget)} "
             f"({share}; a pool of {result.kv_blocks:,} blocks)"
         )
     return lines
