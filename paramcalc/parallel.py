@@ -28,9 +28,10 @@ Activations per microbatch are activations.py's saved tensors of the stage's lay
 parallelism all of them split over tp, without it only those inside the tensor-parallel regions (after a
 column-parallel linear, before the row-parallel one: attention's q, k, v and output, the MLP's hidden
 ones), as Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large Transformer Models")
-count them; cp splits them all along the sequence. The 1F1B schedule keeps min(pp − s, m) microbatches
-in flight on stage s; the interleaved one min(2 (pp − s − 1) + (v − 1) pp + 1, m v) chunks of 1/v of the
-stage (Megatron-LM's schedules.py warm-up counts).
+count them (equal to what autograd keeps on each rank of PyTorch's DTensor tensor parallelism:
+tests/fixtures/parallel.json); cp splits them all along the sequence. The 1F1B schedule keeps
+min(pp − s, m) microbatches in flight on stage s; the interleaved one min(2 (pp − s − 1) + (v − 1) pp + 1,
+m v) chunks of 1/v of the stage (Megatron-LM's schedules.py warm-up counts).
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ and FSDP2 on a small Llama-style model, on the CPU with the gloo backend (127.0.
     python tests/generate_parallel_fixture.py      # torch==2.13.0 (CPU), the test oracle's
 
 The model (tests/test_parallel.py's TINY_LLAMA spec), written here in plain torch: vocabulary 512, hidden 128,
-2 decoder layers of RMSNorm, q/k/v/o projections (8 heads of 16, 4 key/value heads, no biases), RMSNorm and
-a SwiGLU MLP of 256, a final RMSNorm and an untied head; fp32, Adam (foreach=False).
+2 decoder layers of nn.RMSNorm, q/k/v/o projections (8 heads of 16, 4 key/value heads, no biases, non-causal
+F.scaled_dot_product_attention(enable_gqa=True) as tests/torch_oracle.py's reference attention), nn.RMSNorm
+and a SwiGLU MLP of 256, a final nn.RMSNorm and an untied head; fp32, batch 2 of 16 tokens, Adam
+(foreach=False).
 
 - Tensor parallelism (torch.distributed.tensor.parallel.parallelize_module): q, k, v, gate and up are
   ColwiseParallel, o and down RowwiseParallel, the embedding RowwiseParallel (its vocabulary split), the
@@ -35,39 +37,28 @@ VOCAB, HIDDEN, LAYERS, HEADS, KV_HEADS, FF, SEQ, BATCH = 512, 128, 2, 8, 4, 256,
 HEAD_DIM = HIDDEN // HEADS
 
 
-class RMSNorm(nn.Module):
-    def __init__(self, d):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(d))
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5) * self.weight
-
-
 class Block(nn.Module):
     def __init__(self):
         super().__init__()
-        self.input_layernorm = RMSNorm(HIDDEN)
+        self.input_layernorm = nn.RMSNorm(HIDDEN)
         self.q_proj = nn.Linear(HIDDEN, HEADS * HEAD_DIM, bias=False)
         self.k_proj = nn.Linear(HIDDEN, KV_HEADS * HEAD_DIM, bias=False)
         self.v_proj = nn.Linear(HIDDEN, KV_HEADS * HEAD_DIM, bias=False)
         self.o_proj = nn.Linear(HEADS * HEAD_DIM, HIDDEN, bias=False)
-        self.post_attention_layernorm = RMSNorm(HIDDEN)
+        self.post_attention_layernorm = nn.RMSNorm(HIDDEN)
         self.gate_proj = nn.Linear(HIDDEN, FF, bias=False)
         self.up_proj = nn.Linear(HIDDEN, FF, bias=False)
         self.down_proj = nn.Linear(FF, HIDDEN, bias=False)
 
     def forward(self, x):
-        b, s, _ = x.shape
         h = self.input_layernorm(x)
-        # -1 heads: the local ones under tensor parallelism
-        q = self.q_proj(h).view(b, s, -1, HEAD_DIM).transpose(1, 2)
-        k = self.k_proj(h).view(b, s, -1, HEAD_DIM).transpose(1, 2)
-        v = self.v_proj(h).view(b, s, -1, HEAD_DIM).transpose(1, 2)
-        k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
-        v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, s, -1)
-        x = x + self.o_proj(a)
+
+        def heads(t):  # -1 heads: the local ones under tensor parallelism
+            return t.unflatten(-1, (-1, HEAD_DIM)).transpose(-2, -3)
+
+        q, k, v = heads(self.q_proj(h)), heads(self.k_proj(h)), heads(self.v_proj(h))
+        a = F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+        x = x + self.o_proj(a.transpose(-2, -3).flatten(-2))
         h = self.post_attention_layernorm(x)
         return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
 
@@ -77,7 +68,7 @@ class TinyLlama(nn.Module):
         super().__init__()
         self.embed_tokens = nn.Embedding(VOCAB, HIDDEN)
         self.layers = nn.ModuleList(Block() for _ in range(LAYERS))
-        self.norm = RMSNorm(HIDDEN)
+        self.norm = nn.RMSNorm(HIDDEN)
         self.lm_head = nn.Linear(HIDDEN, VOCAB, bias=False)
 
     def forward(self, ids):
@@ -135,7 +126,23 @@ def worker(rank, world, mode, port, queue):
         )
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=False)
     ids = torch.randint(0, VOCAB, (BATCH, SEQ), generator=torch.Generator().manual_seed(1))
-    logits = model(ids)
+    params = {local(p).untyped_storage().data_ptr() for p in model.parameters()}
+    kept: dict[int, int] = {}  # storage -> bytes: what autograd keeps for backward, parameters left out
+
+    def pack(t):
+        mine = local(t)
+        if hasattr(mine, "trigger_wait"):  # a collective's output (AsyncCollectiveTensor): the tensor it waits for
+            mine = mine.trigger_wait()
+        storage = mine.untyped_storage()
+        if storage.data_ptr() not in params:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    if mode == "tp":
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            logits = model(ids)
+    else:
+        logits = model(ids)
     F.cross_entropy(local(logits).reshape(-1, VOCAB).float(), ids.reshape(-1)).backward()
     optimizer.step()
     params = dict(model.named_parameters())
@@ -147,6 +154,8 @@ def worker(rank, world, mode, port, queue):
         ),
         "local_numel": {name: local(p).numel() for name, p in params.items()},
         "gathered_unit": max(gathered) if mode == "fsdp" else None,
+        # (FSDP2's gathered parameters are saved too, and freed after backward: tensor parallelism's only)
+        "saved_activations": sum(kept.values()) if mode == "tp" else None,
     }
     queue.put((rank, record))
     dist.barrier()

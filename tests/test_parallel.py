@@ -3,7 +3,8 @@
 Oracle: tests/fixtures/parallel.json, from tests/generate_parallel_fixture.py, which runs PyTorch's own tensor
 parallelism (DTensor ColwiseParallel/RowwiseParallel) and FSDP2 (fully_shard) with gloo on the CPU over 2 and 4
 processes, on the small Llama-style model TINY_LLAMA below, and records each rank's parameter, gradient and
-optimizer-state bytes after a step, and FSDP2's gathered unit. Second reference: Megatron-LM's
+optimizer-state bytes after a step, FSDP2's gathered unit, and under tensor parallelism the bytes autograd keeps
+for backward. Second reference: Megatron-LM's
 megatron/training/theoretical_memory_usage.py (NVIDIA/Megatron-LM at 00caa53a), whose most loaded shard holds
 (transformer layers / pp + embedding) / tp parameters at 6 + 12 / dp bytes each with the distributed optimizer
 (bf16 weights, fp32 gradients, fp32 master weights and Adam's two moments sharded over dp); it divides the
@@ -63,6 +64,8 @@ def test_each_rank_holds_what_pytorch_holds(run):
         assert device.components[key] == most[key], key
     if run.startswith("fsdp"):
         assert device.components["gathered_parameters"] == most["gathered_unit"]
+    else:  # what autograd keeps: the norms' and residuals' whole, attention's and the MLP's split
+        assert device.components["saved_activations"] == most["saved_activations"]
 
 
 LLAMA3_70B = ROOT / "specs/llama3_70b.yaml"
