@@ -56,7 +56,10 @@ def memory(
         help="Cache keys and values of every attention layer for SEQ positions (inference).",
     ),
     weights: str | None = typer.Option(
-        None, "--weights", help="Inference weight format: fp32, bf16, fp16, fp8, int8 or int4."
+        None,
+        "--weights",
+        help="Inference weight format: fp32, bf16, fp16, fp8, int8 or int4; with --serve also "
+        "gptq-int4, gptq-int8, awq-int4, nf4 and GGUF's q8_0, q4_0, q4_1, q5_0, q5_1, q2_k ... q6_k.",
     ),
     attention: str = typer.Option(
         "flash", "--attention", help="flash (fused: no attention matrix kept) or math (the softmax output kept too)."
@@ -78,7 +81,10 @@ def memory(
         "(two of the largest) or fused (none).",
     ),
     gpu: str | None = typer.Option(
-        None, "--gpu", metavar="BYTES", help="The device's memory, e.g. 80GiB: says whether the step fits."
+        None,
+        "--gpu",
+        metavar="BYTES",
+        help="The device's memory, e.g. 80GiB: says whether the step fits (--serve: the most sequences).",
     ),
     reserve: str | None = typer.Option(
         None,
@@ -88,6 +94,46 @@ def memory(
     ),
     max_batch: bool = typer.Option(False, "--max-batch", help="Search the largest batch that fits on --gpu."),
     timeline: bool = typer.Option(False, "--timeline", help="JSON: the step's live bytes, layer by layer."),
+    serve: bool = typer.Option(
+        False, "--serve", help="Serve as paged engines (vLLM) do: weights, a KV cache in blocks, one step's peak."
+    ),
+    seq: int | None = typer.Option(
+        None, "--seq", min=1, help="--serve: tokens per sequence (prompt and output; default the spec's input)."
+    ),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="--serve: sequences at once."),
+    prefill_tokens: int | None = typer.Option(
+        None, "--prefill-tokens", min=1, help="--serve: tokens a prefill step processes (default min(seq, 2048))."
+    ),
+    block_size: int = typer.Option(16, "--block-size", min=1, help="--serve: positions per KV-cache block."),
+    gpu_memory_utilization: float = typer.Option(
+        0.9, "--gpu-memory-utilization", help="--serve: the share of --gpu the engine may use."
+    ),
+    kv_dtype: str | None = typer.Option(
+        None, "--kv-dtype", help="--serve: fp32, bf16, fp16 or fp8 (default: the activations' dtype)."
+    ),
+    group_size: int = typer.Option(128, "--group-size", min=1, help="GPTQ/AWQ weights: values per scale and zero."),
+    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel devices (Megatron's column/row-parallel split)."),
+    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline stages (equal runs of the outermost repeat)."),
+    ep: int = typer.Option(1, "--ep", min=1, help="Expert-parallel devices (kinds with experts)."),
+    cp: int = typer.Option(1, "--cp", min=1, help="Context-parallel devices (the sequence split)."),
+    dp: int = typer.Option(1, "--dp", min=1, help="Data-parallel replicas (with --distributed-optimizer or --fsdp)."),
+    sequence_parallel: bool = typer.Option(
+        False, "--sequence-parallel", help="Split what tensor parallelism replicates (norms, dropouts) over --tp."
+    ),
+    distributed_optimizer: bool = typer.Option(
+        False, "--distributed-optimizer", help="Megatron's: optimizer state and master weights sharded over --dp."
+    ),
+    fsdp: bool = typer.Option(False, "--fsdp", help="FSDP (ZeRO-3, fully_shard per block) over --dp."),
+    microbatches: int | None = typer.Option(
+        None, "--microbatches", min=1, help="Microbatches per step through the pipeline (default --pp)."
+    ),
+    pipeline_schedule: str = typer.Option("1f1b", "--pipeline-schedule", help="1f1b or interleaved."),
+    virtual_stages: int = typer.Option(2, "--virtual-stages", min=1, help="Chunks per device when interleaved."),
+    parallel_engine: str = typer.Option(
+        "megatron",
+        "--parallel-engine",
+        help="megatron (vocabulary padded, fp32 gradients in mixed precision) or torch (DTensor, FSDP2).",
+    ),
     format: MemoryFormat = typer.Option(
         MemoryFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
     ),
@@ -103,6 +149,93 @@ def memory(
     from .render import memory as out
     from .spec import load_spec
 
+    if serve:
+        from .render import serve as shown
+        from .serve import ServeSettings, refuse_training_options, serve as compute_serving
+
+        try:
+            refuse_training_options(
+                {
+                    "--kv-cache": kv_cache,
+                    "--zero": zero,
+                    "--checkpoint": checkpoint,
+                    "--devices": devices > 1,
+                    "--precision": precision != "fp32",
+                    "--loss": loss,
+                    "--reserve": reserve,
+                    "--max-batch": max_batch,
+                    "--timeline": timeline,
+                    "--pp": pp > 1,
+                    "--ep": ep > 1,
+                    "--cp": cp > 1,
+                    "--dp": dp > 1,
+                    "--fsdp": fsdp,
+                    "--distributed-optimizer": distributed_optimizer,
+                    "--sequence-parallel": sequence_parallel,
+                }
+            )
+            serving = ServeSettings(
+                seq=seq,
+                concurrency=concurrency or batch,
+                gpu=parse_amount(gpu, "--gpu") if gpu is not None else None,
+                prefill_tokens=prefill_tokens,
+                block_size=block_size,
+                gpu_memory_utilization=gpu_memory_utilization,
+                weights=weights or "bf16",
+                group_size=group_size,
+                kv_dtype=kv_dtype,
+                attention=attention,
+                device=device,
+                tp=tp,
+            )
+            serving.validate()
+            text = shown.render(compute_serving(load_spec(spec), serving), format.value)
+        except SpecError as e:
+            fail(e)
+        emit(text)
+        return
+    from .parallel import Parallel
+
+    par = Parallel(
+        tp=tp,
+        pp=pp,
+        ep=ep,
+        cp=cp,
+        dp=dp,
+        sequence_parallel=sequence_parallel,
+        distributed_optimizer=distributed_optimizer,
+        fsdp=fsdp,
+        microbatches=microbatches,
+        schedule=pipeline_schedule,
+        virtual=virtual_stages,
+        engine=parallel_engine,
+    )
+    if par.active:
+        from .parallel import sharded
+        from .render import parallel as drawn
+        from .serve import refuse_training_options as refuse
+
+        try:
+            refuse({"--gpu": gpu, "--max-batch": max_batch, "--timeline": timeline}, "--tp/--pp/--dp")
+            settings = Settings(
+                batch=batch,
+                precision=precision,
+                optimizer=optimizer,
+                zero=zero,
+                devices=devices,
+                checkpoint=checkpoint,
+                attention=attention,
+                device=device,
+                train=not inference,
+            )
+            settings.validate()
+            par.validate()
+            report = run(load_spec(spec), receptive_fields=False, activations=False)
+            text = drawn.render(sharded(report, report.layer_objects, settings, par), format.value)
+        except SpecError as e:
+            fail(e)
+        emit(text)
+        return
     try:
         settings = Settings(
             train=not inference,

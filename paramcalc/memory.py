@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import quant
 from .activations import activations, checkpointed, saved_total, storages
 from .autocast import autocast_rows, pure_rows
 from .errors import SpecError, did_you_mean
@@ -82,10 +83,10 @@ class Settings:
                 raise SpecError(
                     f"unknown {what} '{value}' (one of {', '.join(choices)})", hint=did_you_mean(value, choices)
                 )
-        if self.weights is not None and self.weights not in WEIGHT_BITS:
+        if self.weights is not None and self.weights not in WEIGHT_BITS and self.weights not in quant.FORMATS:
             raise SpecError(
-                f"unknown weight format '{self.weights}' (one of {', '.join(WEIGHT_BITS)})",
-                hint=did_you_mean(self.weights, WEIGHT_BITS),
+                f"unknown weight format '{self.weights}' (one of {', '.join(quant.FORMATS)})",
+                hint=did_you_mean(self.weights, quant.FORMATS),
             )
         if self.zero not in (0, 1, 2, 3):
             raise SpecError(f"zero stage must be 0, 1, 2 or 3, found {self.zero}")
@@ -181,8 +182,10 @@ def memory(report, layers, settings: Settings) -> Memory:
         if width == 2
         else None
     )
+    if not settings.train and settings.precision == "fp32" and settings.weights in ("bf16", "fp16"):
+        dtype = ACTIVATION_DTYPE[settings.weights]  # 16-bit weights run, and cache keys and values, in 16 bits
     t = report.totals
-    bits = WEIGHT_BITS[settings.weights] if settings.weights else 8 * width
+    bits = WEIGHT_BITS.get(settings.weights or "", 8 * width)
     components = dict.fromkeys(
         (
             "parameters",
@@ -196,6 +199,8 @@ def memory(report, layers, settings: Settings) -> Memory:
         0,
     )
     components["parameters"] = _ceil_div(t.params * bits, 8)
+    if settings.weights in quant.FORMATS and settings.weights not in WEIGHT_BITS:  # as stored (quant.py)
+        components["parameters"] = quant.weight_bytes(report, layers, settings.weights)
     if settings.train:
         per_param, step = OPTIMIZERS[settings.optimizer]
         tensors = sum(
@@ -213,11 +218,9 @@ def memory(report, layers, settings: Settings) -> Memory:
     else:
         components["activations"] = activations(report, layers, ctx, dtype, amp).peak
     if settings.kv_cache:
-        cached = sum(
-            layer.kv_cache_elements([tuple(s) for s in row.input_shapes], settings.kv_cache)
-            for row, layer in zip(report.layers, layers)
-        )
-        components["kv_cache"] = cached * batch * DTYPE_BYTES[dtype]
+        from .serve import kv_cache_bytes  # windowed, latent and state-space layouts (serve.py)
+
+        components["kv_cache"] = kv_cache_bytes(report, layers, settings.kv_cache, DTYPE_BYTES[dtype]) * batch
     # ZeRO: stage 1 partitions optimizer states (master weights with them), 2 gradients too, 3 parameters too.
     partitioned = {"optimizer_state": 1, "master_weights": 1, "gradients": 2, "parameters": 3}
     per_device = {

@@ -92,6 +92,8 @@ class MambaMixer(Layer):
             tensors=((b * length * 2 * n, "act"), (b * length * n, "act"), (b * length * n * self.state, "float32")),
         )
 
+    state_cache = True  # decoding keeps states, not positions (serve.py pages them per sequence)
+
     def kv_cache_elements(self, shapes: list[Shape], positions: int) -> int:
         """Decoding keeps a state of fixed size, however many positions: the convolution's last conv_kernel − 1
         inputs and the scan's inner × state."""
