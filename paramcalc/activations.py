@@ -213,7 +213,7 @@ def activations(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None 
                 saved.add(s)
                 added += nbytes[s]
         saved_bytes.append(added)
-    return Activations(st.output_bytes, saved_bytes, sum(saved_bytes), _inference_peak(report, st))
+    return Activations(st.output_bytes, saved_bytes, sum(saved_bytes), inference_peak(report, st))
 
 
 def saved_total(st: Storages) -> int:
@@ -222,7 +222,7 @@ def saved_total(st: Storages) -> int:
     return sum(nbytes[s] for s in {s for kept in st.kept for s in kept})
 
 
-def _inference_peak(report, st: Storages) -> int:
+def inference_peak(report, st: Storages) -> int:
     """Walks the layers in order: each output is allocated (unless it is a view, in place, or a
     parameter) while its inputs are still alive; a storage is freed after its last reader; the
     network's outputs stay to the end."""

@@ -24,7 +24,7 @@ import dataclasses
 from typing import NamedTuple
 
 from . import quant
-from .activations import _inference_peak, _storages
+from .activations import inference_peak, storages
 from .errors import SpecError, did_you_mean
 from .layers.base import DTYPE_BYTES, Context, prod
 
@@ -200,12 +200,12 @@ def step_peak(spec, length: int, batch: int, settings: ServeSettings, report=Non
         report = analyze(_one_sequence(spec, length), receptive_fields=False, activations=False)
     ctx = Context(batch, settings.device, settings.attention)
     dtype = TORCH_DTYPE[settings.activation_dtype]
-    st = _storages(report, report.layer_objects, ctx, dtype)
+    st = storages(report, report.layer_objects, ctx, dtype)
     for name, shape in report.outputs.items():
         storage = st.of.get(name)
         if storage is not None and shape and shape[0] == length and length > 1:
             st.nbytes[storage] = batch * prod(shape[1:]) * DTYPE_BYTES[dtype]
-    return _inference_peak(report, st)
+    return inference_peak(report, st)
 
 
 class Serving(NamedTuple):
