@@ -62,13 +62,9 @@ class _Storages:
 def _storages(report, layers, ctx: Context, dtype: str) -> _Storages:
     itemsize = DTYPE_BYTES[dtype]
     sizes = {"act": itemsize, "float32": 4, "int64": 8, "bool": 1}
-    tokens = {
-        name
-        for row in report.layers
-        if row.kind in ("embedding", "embeddingbag")
-        for name in row.inputs
-        if name in report.inputs
-    }  # token ids are int64
+    from .analysis import token_inputs  # (here: `paramcalc schema` loads this module, not the analysis)
+
+    tokens = token_inputs(report, layers)  # token ids are int64
     st = _Storages()
     for name, shape in report.inputs.items():
         st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))

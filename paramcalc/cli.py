@@ -514,7 +514,7 @@ def memory(
 ):
     """Will it fit? Memory to train (parameters, gradients, optimizer state, saved activations) or to
     run (parameters, peak activations, KV cache) a network, per device with ZeRO."""
-    from .analyze import analyze as run
+    from .analysis import Analysis
     from .memory import Settings, memory as compute
     from .render import memory as out
     from .spec import load_spec
@@ -535,8 +535,8 @@ def memory(
         )
         settings.validate()
         # memory() works out the activations at its own settings: the rows' fields would go unread
-        report = run(load_spec(spec), receptive_fields=False, activations=False)
-        result = compute(report, report.layer_objects, settings)
+        analysis = Analysis(load_spec(spec), receptive_fields=False, activations=False)
+        result = compute(analysis, settings)
         text = out.render(result, format.value)
     except SpecError as e:
         fail(e)

@@ -97,9 +97,7 @@ def _signature(row):
 
 
 def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffReport:
-    from .render import visible_rows  # the rows a table at this depth shows (a pure selection)
-
-    old_layers, new_layers = visible_rows(old, depth), visible_rows(new, depth)
+    old_layers, new_layers = old.rows_to_depth(depth), new.rows_to_depth(depth)
     old_rows = {r.name: r for r in old_layers}
     new_names = {r.name for r in new_layers}
     # Removed layers go right after the nearest earlier old layer that survives (or first).

@@ -27,7 +27,7 @@ from typing import Any
 from .errors import SpecError
 from .graph import Block, Node
 from .layers.base import REQUIRED, Shape
-from .layers.linear import Buffer, Embedding
+from .layers.linear import Buffer
 from .spec import Spec
 
 # Attributes of nn.Module and nn.ModuleDict (torch 2.13): a child with one of these names cannot be
@@ -695,11 +695,10 @@ class _Class:
 
 class _Writer:
     def __init__(self, spec: Spec):
-        from .analyze import _Analysis
+        from .analysis import Analysis
 
-        analysis = _Analysis(spec)
-        analysis.run()  # validates the spec: shapes chain, fields are valid
-        self.spec, self.graph, self.shapes = spec, analysis.graph, analysis.shapes
+        self.analysis = Analysis(spec)  # validates the spec: shapes chain, fields are valid
+        self.spec, self.graph, self.shapes = spec, self.analysis.graph, self.analysis.shapes
         self.leaves = {node.name for node in self.graph.nodes}
         self.kinds = {node.name: node.kind for node in self.graph.nodes}
         self.helpers: set[str] = set()  # generated module classes the code uses
@@ -1429,13 +1428,7 @@ class _Writer:
 
     def token_inputs(self) -> dict[str, int]:
         """Inputs read by an embedding are token ids: the smallest table bounds them."""
-        tokens: dict[str, int] = {}
-        for node in self.graph.nodes:
-            if isinstance(node.layer, Embedding):  # and EmbeddingBag
-                for name in node.inputs:
-                    if name in self.spec.inputs:
-                        tokens[name] = min(tokens.get(name, node.layer.num), node.layer.num)
-        return tokens
+        return self.analysis.token_inputs()
 
 
 def export_pytorch(spec: Spec) -> str:

@@ -1,4 +1,4 @@
-"""Memory: what a network needs to train or to run, from its Report. Pure: no I/O, no printing.
+"""Memory: what a network needs to train or to run, from its Analysis. Pure: no I/O, no printing.
 
 Activations are activations.py's, as PyTorch's autograd keeps them. Model states follow the ZeRO
 paper (Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training Trillion Parameter Models", 2020):
@@ -139,8 +139,10 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def memory(report, layers, settings: Settings) -> Memory:
-    """What training (or inference) needs, by component, for one model replica and per device."""
+def memory(analysis, settings: Settings) -> Memory:
+    """What training (or inference) needs, by component, for one model replica and per device, from
+    an Analysis (its report and the Layer of every row)."""
+    report, layers = analysis.report, analysis.layers
     settings.validate()
     if settings.kv_cache and settings.train:
         raise SpecError("a KV cache is kept when decoding: add --inference")

@@ -44,9 +44,11 @@ def _count(tensors) -> int:
     return sum(t.numel() for t in tensors)
 
 
-def compare(report, model, target: str = "model") -> Verification:
-    """Report (of a spec) vs an nn.Module."""
+def compare(analysis, model, target: str = "model") -> Verification:
+    """An Analysis (of a spec) vs an nn.Module."""
     import torch
+
+    report = analysis.report
 
     result = Verification(report.source, target)
     diff = result.differences.append
@@ -97,7 +99,7 @@ def compare(report, model, target: str = "model") -> Verification:
                     f"{_count(t for _, t in uncovered):,} in {', '.join(n for n, _ in uncovered)}",
                 )
             )
-    _check_output(report, model, diff, torch)
+    _check_output(report, analysis.token_inputs(), model, diff, torch)
     return result
 
 
@@ -107,14 +109,9 @@ def _covered(name: str, covered: set[str]) -> bool:
     return any(".".join(parts[:i]) in covered for i in range(1, len(parts) + 1))
 
 
-def _check_output(report, model, diff, torch):
-    """Runs the model on inputs of the spec's shapes; token ids where the spec embeds an input."""
-    tokens = {}
-    for row in report.layers:
-        if row.kind in ("embedding", "embeddingbag"):
-            for name in row.inputs:
-                if name in report.inputs:
-                    tokens[name] = tokens.get(name, 0) or row.weights // max(1, row.output_shape[-1])
+def _check_output(report, tokens: dict[str, int], model, diff, torch):
+    """Runs the model on inputs of the spec's shapes; token ids (below `tokens[name]`) where the spec
+    embeds an input."""
     inputs = []
     for name, shape in report.inputs.items():
         if name in tokens:
@@ -144,11 +141,11 @@ def _check_output(report, model, diff, torch):
 
 
 def verify_spec(spec_path: str, target: str) -> Verification:
-    from .analyze import analyze
+    from .analysis import Analysis
     from .importers.torch import load_factory, need_torch
     from .spec import load_spec
 
     need_torch()
-    report = analyze(load_spec(spec_path))
+    analysis = Analysis(load_spec(spec_path))
     model = load_factory(target)
-    return compare(report, model, target)
+    return compare(analysis, model, target)
