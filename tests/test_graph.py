@@ -435,9 +435,8 @@ def test_repetitions_of_the_same_arguments_are_stamped(monkeypatch):
 
 
 def test_a_stamped_repetition_keeps_the_budgets(monkeypatch):
-    from paramcalc import graph
 
-    monkeypatch.setattr(graph, "MAX_LAYERS", 40)  # reached inside the 5th repetition of 8 layers
+    monkeypatch.setattr("paramcalc.expansion.state.MAX_LAYERS", 40)  # reached inside the 5th repetition of 8 layers
     facts = _graph_facts(STAMPED, True, monkeypatch)
     assert facts == _graph_facts(STAMPED, False, monkeypatch) and "more than 40 layers" in facts
 
