@@ -40,8 +40,6 @@ REAL_PARAMS, REAL_MACS = 40_000_000, 10_000_000_000
 # the xfail, so this list stays true.
 NAMED_OTHERWISE = {
     "alexnet": "classifier layers are auto-named (linear_1), torchvision's are classifier.1, .4, .6",
-    "vgg16": "classifier layers are auto-named, torchvision's are classifier.0, .3, .6",
-    "mobilenet_v2": "blocks name their layers (expand, depthwise), torchvision's are features.N.conv.0.0",
     "mobilenet_v3_large": "blocks name their layers (expand, se), torchvision's are features.N.block.0.0",
     "efficientnet_b0": "blocks name their layers (expand, se), torchvision's are features.N.M.block.0.0",
     "densenet121": "dense layers are denseblockN.0, torchvision's are denseblockN.denselayer1",

@@ -60,6 +60,12 @@ class Entries(State):
             return self.repeat(entry, scope, sources, local, repeat)
         if "first" in entry.meta:
             raise SpecError("'first' only goes with 'repeat'", entry.meta_locs["first"], context=scope.context)
+        if "names" in entry.meta and entry.children is None:
+            raise SpecError(
+                "'names' goes with 'repeat' or a group of layers ('layers: [...]')",
+                entry.meta_locs["names"],
+                context=scope.context,
+            )
         return self.one(entry, scope, sources, local, overrides=None)
 
     def one(self, entry: Entry, scope: Scope, sources, local, overrides) -> list[str]:
@@ -80,6 +86,7 @@ class Entries(State):
         )
 
     def group(self, entry, scope, sources, local):
+        pattern = self.pattern(entry, scope) if "names" in entry.meta and "repeat" not in entry.meta else None
         name = local if local is not None else scope.auto_name("group")
         full = scope.prefix + name
         self.define(scope, name, full, entry.loc)
@@ -92,6 +99,7 @@ class Entries(State):
             scope.context,
             parent=scope,
             again=scope.again,
+            pattern=pattern,
         )
         self.enter(entry.loc, scope)
         out = self.expand(entry.children, inner, sources)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import Loc, SpecError, describe, did_you_mean
 from ..escape import cut
-from .state import Scope, State
+from ..spec import check_name
+from .state import Scope, State, copy_name
 
 if TYPE_CHECKING:
     from ..layers import Layer
@@ -65,6 +66,23 @@ class Naming(State):
             )
         scope.names[local] = full
         self.known.add(full)
+
+    def pattern(self, entry: Entry, scope: Scope) -> str | None:
+        """An entry's `names:`, how the copies of a repeat or the items of a group are named:
+        a name with {i} (0-based position) or {n} (1-based), e.g. `denselayer{n}`, or just `"{i}"`."""
+        pattern = self.meta(entry, "names", scope)
+        if pattern is None:
+            return None
+        loc = entry.meta_locs["names"]
+        if not isinstance(pattern, str) or "{i}" not in pattern and "{n}" not in pattern:
+            raise SpecError(
+                f"'names' expects a name with {{i}} (0, 1, ...) or {{n}} (1, 2, ...) in it, e.g. "
+                f"denselayer{{n}}, found {describe(pattern)}",
+                loc,
+                context=scope.context,
+            )
+        check_name(copy_name(pattern, 0), loc, "'names' pattern", context=scope.context)
+        return pattern
 
     def leaf_name(self, entry: Entry, cls: type[Layer], scope: Scope, local) -> str:
         name = local if local is not None else scope.auto_name(cls.kind)

@@ -37,6 +37,7 @@ class Scope:
         context: tuple[str, ...],
         parent: Scope | None = None,
         again: bool = False,
+        pattern: str | None = None,
     ):
         self.prefix = prefix  # "" at top level, "layer1.0." inside a block instance
         self.input = input  # what `input` means here (None at top level: the network inputs)
@@ -45,6 +46,9 @@ class Scope:
         self.again = again  # in a block or repeat: its entries are expanded more than once
         self.names: dict[str, str] = {}  # local name -> node name
         self.counters: dict[str, int] = {}
+        # a group's `names:` (its items numbered as nn.Sequential numbers them): how an item without
+        # a name of its own is named, and how many were named so far
+        self.pattern, self.position = pattern, 0
 
     @functools.cached_property
     def prefixes(self) -> int:
@@ -52,6 +56,11 @@ class Scope:
         return len(self.prefix) + (self.parent.prefixes if self.parent else 0)
 
     def auto_name(self, kind: str) -> str:
+        """The name of an item without one: `kind_N` (N counting per kind from 1), or in a group with
+        `names:`, the pattern at the item's position."""
+        if self.pattern is not None:
+            self.position += 1
+            return copy_name(self.pattern, self.position - 1)
         self.counters[kind] = self.counters.get(kind, 0) + 1
         return f"{kind}_{self.counters[kind]}"
 
@@ -61,6 +70,11 @@ class Scope:
         while scope is not None:
             yield scope
             scope = scope.parent
+
+
+def copy_name(pattern: str, index: int) -> str:
+    """A `names:` pattern at a 0-based index: {i} is the index, {n} the 1-based number."""
+    return pattern.replace("{i}", str(index)).replace("{n}", str(index + 1))
 
 
 class State:
