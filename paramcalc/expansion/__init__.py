@@ -1,5 +1,5 @@
 """How graph.py expands a spec's entries into its graph, in named parts. graph.build_graph runs an
-_Expander, which is the parts put together; each is a mixin over one shared state:
+_Expander, which is the parts put together; each is a mixin over one State:
 
     state.py     the limits, a Scope (where names resolve), the expansion's state and its budgets
     records.py   what it makes: Node (a leaf layer), Block (a run of nodes), Graph

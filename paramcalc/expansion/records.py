@@ -6,7 +6,7 @@ from ..errors import Loc
 from ..layers import Layer
 
 
-# The graph's records are never compared or printed: plain classes (a dataclass costs start-up time).
+# The graph's records are never compared or printed: bare classes (a dataclass costs start-up time).
 class Node:
     """One leaf layer of the expanded network: its name, its layer and what it reads."""
 
