@@ -3,7 +3,7 @@
 An Analysis holds what a spec comes to: its Report (rows, blocks, totals: what every output format
 shows and the JSON contract), the Layer of every row (what memory, export and verify ask further
 questions of), the expanded graph and every tensor's shape. `paramcalc.analyze` returns only the
-Report; `paramcalc.Analysis(spec)` keeps the rest.
+Report; `paramcalc.Analysis.of(spec)` keeps the rest.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ from .spec import Spec, load_spec
 
 
 class Analysis:
-    """A Spec, or the spec file at a path (`-`: stdin), analysed at `batch` if given (else the
-    spec's). Raises SpecError on bad input; never prints.
+    """A spec analysed: `Analysis.of(spec or path)`.
 
     report: the rows, blocks and totals (what is shown; the JSON contract).
     layers: the Layer of every row of report.layers, in the same order.
@@ -40,30 +39,34 @@ class Analysis:
 
     __slots__ = ("report", "layers", "graph", "shapes", "spec")
 
-    def __init__(
-        self,
+    def __init__(self, report: Report, layers: list[Layer], graph: Graph, shapes: dict, spec: Spec):
+        self.report, self.layers, self.graph, self.shapes, self.spec = report, layers, graph, shapes, spec
+
+    @classmethod
+    def of(
+        cls,
         spec: Spec | str | os.PathLike,
         *,
         batch: int | None = None,
         receptive_fields: bool = True,
         activations: bool = True,
-    ):
+    ) -> Analysis:
+        """The analysis of a Spec, or of the spec file at a path (`-`: stdin), at `batch` if given
+        (else the spec's). Raises SpecError on bad input; never prints."""
         # Handed on without a name left holding it, so that a spec only this call holds (read here, or
-        # `Analysis(load_spec(path))`) is freed once its graph is built: the entries of a 100,000-layer
-        # file take more memory than its report.
+        # `Analysis.of(load_spec(path))`) is freed once its graph is built: the entries of a
+        # 100,000-layer file take more memory than its report. (A method, not the class called: a
+        # class call holds its arguments until __init__ returns.)
         held = [spec if isinstance(spec, Spec) else load_spec(os.fspath(spec))]
         del spec
         if batch is not None:
             held = [replace(held.pop(), batch=batch)]
         builder = _Builder(held.pop(), receptive_fields)
-        self.report: Report = builder.run()
-        self.layers: list[Layer] = builder.layers
-        self.graph: Graph = builder.graph
-        self.shapes: dict[str, tuple[int, ...]] = builder.shapes
-        self.spec: Spec = builder.spec
+        analysis = cls(builder.run(), builder.layers, builder.graph, builder.shapes, builder.spec)
         del builder  # its memos, before the memory model makes its own
         if activations:
-            self._add_memory()
+            analysis._add_memory()
+        return analysis
 
     def token_inputs(self) -> dict[str, int]:
         """The network inputs that are token ids, each with the vocabulary that bounds it: the

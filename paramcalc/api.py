@@ -16,4 +16,4 @@ def analyze(spec: Spec | str | os.PathLike, *, batch: int | None = None) -> Repo
 
     held = [spec]  # handed on with no name left holding it: see Analysis
     del spec
-    return Analysis(held.pop(), batch=batch).report
+    return Analysis.of(held.pop(), batch=batch).report

@@ -174,7 +174,7 @@ def check_file(path: str, flags: dict[str, Budget], batch: int | None = None, ac
         for key, budget in flags.items():  # a flag wins over the spec, and points at the spec's top
             budgets[key] = Budget(budget.key, budget.value, "flag", spec.loc)
         # a check shows totals
-        analysis = Analysis(spec, batch=batch, receptive_fields=False, activations=activations)
+        analysis = Analysis.of(spec, batch=batch, receptive_fields=False, activations=activations)
         violations = check_budgets(analysis, budgets)
     except SpecError as e:
         return FileResult(path, Status.INVALID, error=e)

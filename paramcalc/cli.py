@@ -535,7 +535,7 @@ def memory(
         )
         settings.validate()
         # memory() works out the activations at its own settings: the rows' fields would go unread
-        analysis = Analysis(load_spec(spec), receptive_fields=False, activations=False)
+        analysis = Analysis.of(load_spec(spec), receptive_fields=False, activations=False)
         result = compute(analysis, settings)
         text = out.render(result, format.value)
     except SpecError as e:

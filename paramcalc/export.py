@@ -697,7 +697,7 @@ class _Writer:
     def __init__(self, spec: Spec):
         from .analysis import Analysis
 
-        self.analysis = Analysis(spec)  # validates the spec: shapes chain, fields are valid
+        self.analysis = Analysis.of(spec)  # validates the spec: shapes chain, fields are valid
         self.spec, self.graph, self.shapes = spec, self.analysis.graph, self.analysis.shapes
         self.leaves = {node.name for node in self.graph.nodes}
         self.kinds = {node.name: node.kind for node in self.graph.nodes}

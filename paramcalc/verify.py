@@ -146,6 +146,6 @@ def verify_spec(spec_path: str, target: str) -> Verification:
     from .spec import load_spec
 
     need_torch()
-    analysis = Analysis(load_spec(spec_path))
+    analysis = Analysis.of(load_spec(spec_path))
     model = load_factory(target)
     return compare(analysis, model, target)

@@ -79,7 +79,7 @@ def main():
         try:
             doc, how = spec_from_model(model, [tuple(shape)], None, name)
             text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=110)
-            analysis = Analysis(parse_spec(text, name))
+            analysis = Analysis.of(parse_spec(text, name))
             report = analysis.report
             record["traced_with"] = how
             record["paramcalc"] = {

@@ -312,7 +312,7 @@ def test_output_is_torchvisions(name):
 def _projected(case):
     if case["kind"] != "multiheadattention":
         return False
-    analysis = Analysis(parse_spec(case_spec_text(case), "<case>"))
+    analysis = Analysis.of(parse_spec(case_spec_text(case), "<case>"))
     node = analysis.graph.nodes[0]
     return projected_attention(node.layer, [analysis.shapes[n] for n in node.inputs])
 
@@ -604,7 +604,7 @@ def test_random_structures_round_trip(seed):
     assert sum(p.numel() for p in model.parameters()) == report.totals.params
     assert shape == report.output_shape
     # forward computes the spec's graph: every width is 16, so only this catches a wrong variable read
-    analysis = Analysis(parse_spec(text))
+    analysis = Analysis.of(parse_spec(text))
     model.double()  # products of products: float64 keeps them finite, and the comparison tight
     x = torch.rand(2, 16, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) - 0.5
     values = {"input": x}

@@ -33,7 +33,7 @@ def case_spec(case):
 
 @pytest.mark.parametrize("case", FIXTURE["layers"], ids=lambda c: f"{c['name']}-b{c['batch']}")
 def test_layer_saved_bytes_exact(case):
-    analysis = Analysis(case_spec(case))
+    analysis = Analysis.of(case_spec(case))
     report = analysis.report
     # The fixture runs on the CPU, where dropout keeps its mask in the activation dtype.
     result = activations(report, analysis.layers, Context(case["batch"], "cpu", case["attention"]), "float32")
@@ -64,7 +64,7 @@ def test_zoo_saved_bytes_exact(name, key):
     batch, attention = int(key[5]), key.split("_")[1]
     spec = load_spec(str(ROOT / "specs" / f"{name}.yaml"))
     spec.batch = batch
-    analysis = Analysis(spec)
+    analysis = Analysis.of(spec)
     report = analysis.report
     got = activations(report, analysis.layers, Context(batch, "cpu", attention), "float32").saved_total
     assert got == FIXTURE["zoo"][name][key]
@@ -85,7 +85,7 @@ def test_small_tinyllama_saved_bytes_exact():
             batch, attention = int(key[5]), key.split("_")[1]
             spec = parse_spec(text, "<tinyllama small>")
             spec.batch = batch
-            analysis = Analysis(spec)
+            analysis = Analysis.of(spec)
             report = analysis.report
             got = activations(report, analysis.layers, Context(batch, "cpu", attention), "float32").saved_total
             assert got == expected, key
@@ -99,7 +99,7 @@ def test_fixture_covers_the_zoo():
 
 @pytest.mark.parametrize("name", sorted(FIXTURE["optimizers"]))
 def test_optimizer_state_exact(name):
-    analysis = Analysis(str(ROOT / "specs" / f"{name}.yaml"))
+    analysis = Analysis.of(str(ROOT / "specs" / f"{name}.yaml"))
     for optimizer, expected in FIXTURE["optimizers"][name].items():
         result = memory(analysis, Settings(optimizer=optimizer))
         assert result.components["optimizer_state"] == expected, optimizer
@@ -115,7 +115,7 @@ def test_zero_figure_1():
     # Figure 1: 7.5B parameters, mixed-precision Adam (K = 12: 16 bytes per parameter), 64 devices:
     # 120 GB, 31.4 GB, 16.6 GB and 1.88 GB per device for the baseline and stages 1-3.
     spec = parse_spec("input: [1]\nlayers:\n  - parameter: [75000, 100000]\n", "<zero>")
-    analysis = Analysis(spec)
+    analysis = Analysis.of(spec)
     report = analysis.report
     assert report.totals.params == 7_500_000_000
     paper = {0: "120", 1: "31.4", 2: "16.6", 3: "1.88"}
@@ -157,7 +157,7 @@ def test_inference_peak_keeps_a_skip_alive():
 def test_kv_cache_hand_checked():
     # GPT-2 small: 12 layers, 12 heads of 64: keys and values are 2 · 12 · 768 values per position;
     # 1,024 positions, batch 1, bf16 (2 bytes): 2 · 12 · 768 · 1024 · 2 = 37,748,736 bytes.
-    analysis = Analysis(str(ROOT / "specs" / "gpt2.yaml"))
+    analysis = Analysis.of(str(ROOT / "specs" / "gpt2.yaml"))
     result = memory(analysis, Settings(train=False, precision="bf16", kv_cache=1024))
     assert result.components["kv_cache"] == 37_748_736
     assert result.components["parameters"] == 2 * 124_439_808
@@ -165,7 +165,7 @@ def test_kv_cache_hand_checked():
 
 
 def test_weight_formats_for_inference():
-    analysis = Analysis(str(ROOT / "specs" / "gpt2.yaml"))
+    analysis = Analysis.of(str(ROOT / "specs" / "gpt2.yaml"))
     int4 = memory(analysis, Settings(train=False, weights="int4"))
     int8 = memory(analysis, Settings(train=False, weights="int8"))
     assert int8.components["parameters"] == 124_439_808 == 2 * int4.components["parameters"]
@@ -188,14 +188,14 @@ layers:
 """,
         "<ckpt>",
     )
-    analysis = Analysis(spec)
+    analysis = Analysis.of(spec)
     full = memory(analysis, Settings())
     # linear keeps its input, relu its output: input, relu0, relu1 (linear1 keeps relu0): 3 tensors
     assert full.components["saved_activations"] == 3 * 4_000
     ckpt = memory(analysis, Settings(checkpoint=True))
     # kept: each block's input (input, relu0); recomputed one at a time: block 1 adds relu1
     assert ckpt.components["saved_activations"] == 2 * 4_000 + 4_000
-    big = Analysis(str(ROOT / "specs" / "gpt2.yaml"))
+    big = Analysis.of(str(ROOT / "specs" / "gpt2.yaml"))
     assert (
         memory(big, Settings(checkpoint=True)).components["saved_activations"]
         < memory(big, Settings()).components["saved_activations"] / 5
@@ -203,7 +203,7 @@ layers:
 
 
 def test_mixed_precision_components():
-    analysis = Analysis(str(ROOT / "specs" / "resnet18.yaml"))
+    analysis = Analysis.of(str(ROOT / "specs" / "resnet18.yaml"))
     result = memory(analysis, Settings(precision="bf16-mixed", optimizer="adamw"))
     n = 11_689_512
     assert result.components["parameters"] == result.components["gradients"] == 2 * n
@@ -321,7 +321,7 @@ def test_analyze_memory_columns():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.stem)
 def test_invariants_on_every_spec(path):
-    analysis = Analysis(str(path))
+    analysis = Analysis.of(str(path))
     report = analysis.report
     full = memory(analysis, Settings(precision="bf16-mixed"))
     assert full.total == sum(full.components.values())
@@ -361,7 +361,7 @@ def test_rotary_tables_are_kept_once_for_every_layer():
     for batch in (1, 3):
         saved = {}
         for rotary in ("true", "false"):
-            analysis = Analysis(parse_spec(spec % (rotary, rotary), "<rope>"))
+            analysis = Analysis.of(parse_spec(spec % (rotary, rotary), "<rope>"))
             report = analysis.report
             saved[rotary] = activations(report, analysis.layers, Context(batch), "float32").saved_total
         assert saved["true"] - saved["false"] == 160
