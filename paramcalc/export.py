@@ -1123,7 +1123,7 @@ class _Writer:
             elif plain(attribute):
                 lines += _lines(e, indent, f"self.{attribute} = ", "", sub)
             else:
-                lines += _lines(e, indent, f"self.add_module({_q(attribute)}, ", ")", sub)
+                lines += _lines(Call("self.add_module", [_q(attribute), e]), indent, "", "", sub)
         return lines
 
     # -- forward
