@@ -1,23 +1,32 @@
 """paramcalc: exact parameter counts, output shapes and MACs of a neural network, from a spec."""
 
-import sys
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what __getattr__ below loads on first use, for type checkers
+    from .analysis import Analysis
     from .api import analyze
     from .errors import SpecError
     from .report import Report
     from .spec import inline_spec, load_spec, parse_spec
 
-__all__ = ["analyze", "load_spec", "parse_spec", "inline_spec", "Report", "SpecError", "__version__"]
+__all__ = [
+    "analyze",
+    "Analysis",
+    "load_spec",
+    "parse_spec",
+    "inline_spec",
+    "Report",
+    "SpecError",
+    "__version__",
+]
 
 # Where each public name lives. They are imported on first use, so `import paramcalc` (and every
 # `python -m paramcalc` command, `--help` included) loads only the modules it needs.
 _HOMES = {
     "analyze": "api",
+    "Analysis": "analysis",
     "load_spec": "spec",
     "parse_spec": "spec",
     "inline_spec": "spec",
@@ -43,13 +52,3 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(ModuleType):
-    def __setattr__(self, name, value):
-        # Importing the submodule paramcalc.analyze would bind it over the function `analyze`.
-        if not (name in _HOMES and isinstance(value, ModuleType)):
-            super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -59,17 +59,6 @@ class Storages:
         return full, self.strides.get(name) or contiguous_strides(full)
 
 
-def token_inputs(report) -> set[str]:
-    """The network's inputs that are token ids (int64): those an embedding reads."""
-    return {
-        name
-        for row in report.layers
-        if row.kind in ("embedding", "embeddingbag")
-        for name in row.inputs
-        if name in report.inputs
-    }
-
-
 class Amp(NamedTuple):
     """A row under torch.autocast (or a 16-bit row computing in float32): its output's and its kernel's
     element widths, which inputs it keeps as a copy at the kernel's width (an autocast op casts a
@@ -86,7 +75,9 @@ def storages(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = N
     of input 0 (_place), or none for a parameter; then what the row's backward keeps (_keep, for rows
     that keep new tensors or copies). `amp`: per row, under autocast (else every width is dtype's)."""
     itemsize = DTYPE_BYTES[dtype]
-    tokens = token_inputs(report)
+    from .analysis import token_inputs  # (here: `paramcalc schema` loads this module, not the analysis)
+
+    tokens = token_inputs(report, layers)  # token ids are int64
     st = Storages()
     for name, shape in report.inputs.items():
         st.of[name] = st.new(ctx.batch * prod(shape) * (8 if name in tokens else itemsize))

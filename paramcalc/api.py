@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 
 from .report import Report
-from .spec import Spec, load_spec
+from .spec import Spec
 
 
 def analyze(spec: Spec | str | os.PathLike, *, batch: int | None = None) -> Report:
-    """Analyse a Spec, or the spec file at a path (`-`: stdin), at `batch` if given (else the
-    spec's). Raises SpecError on bad input; never prints."""
-    from .analyze import analyze as run
+    """The Report of a Spec, or of the spec file at a path (`-`: stdin), at `batch` if given (else
+    the spec's). Raises SpecError on bad input; never prints. `paramcalc.Analysis` keeps, besides
+    the Report, the layers, graph and shapes that memory, export and verify read."""
+    from .analysis import Analysis
 
-    # Handed on without a name left holding it, so that a spec only this call holds is freed once its
-    # graph is built (the analysis keeps its header): the entries of a 100,000-layer file take more
-    # memory than its report.
-    held = [spec if isinstance(spec, Spec) else load_spec(os.fspath(spec))]
+    held = [spec]  # handed on with no name left holding it: see Analysis
     del spec
-    return run(held.pop(), batch=batch)
+    return Analysis.of(held.pop(), batch=batch).report

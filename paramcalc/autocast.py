@@ -42,11 +42,11 @@ FLOAT32_OUTPUT = frozenset(("embedding", "embeddingbag", "parameter", "buffer"))
 def autocast_rows(report, layers, device: str, half: int = 2) -> list[Amp]:
     """Per row of the analysis, its widths under autocast to a 16-bit type (`half` bytes). A norm with
     `upcast` computes in float32 and keeps float32 tensors (a float32 copy of a 16-bit input)."""
-    from .activations import token_inputs
+    from .analysis import token_inputs
 
     last_row = {block.name: report.layers[block.last].name for block in report.blocks}
     width = {name: 4 for name in report.inputs}
-    tokens = token_inputs(report)
+    tokens = token_inputs(report, layers)
     rows = []
     for row, layer in zip(report.layers, layers):
         names = [n if n in width else last_row[n] for n in row.inputs]

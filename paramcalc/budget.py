@@ -1,15 +1,17 @@
 """Budgets and expectations for `paramcalc check`: parsing limits like 25M or 100MiB, and
-checking a Report against them. Pure: no I/O."""
+checking an Analysis against them. Pure: no I/O."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections.abc import Collection
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import Loc, SpecError, describe, did_you_mean
-from .report import Report
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 BINARY = {"KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
@@ -218,14 +220,15 @@ def spec_budgets(spec) -> dict[str, Budget]:
     return {key: parse_budget(key, value, "spec", loc) for key, (value, loc) in spec.budget.items()}
 
 
-def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]:
+def check_budgets(analysis: Analysis, budgets: dict[str, Budget]) -> list[Violation]:
+    report = analysis.report
     violations = []
     actual: int | list[int]
     for key, budget in budgets.items():
         if key in SETTINGS:
             continue
         if key in MEMORY_LIMITS:
-            actual = memory_needed(report, budgets, train=key != "max_inference_memory", peak=key == "max_train_peak")
+            actual = memory_needed(analysis, budgets, train=key != "max_inference_memory", peak=key == "max_train_peak")
             failed = actual > budget.value
         elif key in LIMITS:
             actual = getattr(report.totals, LIMITS[key][0])
@@ -241,7 +244,7 @@ def check_budgets(report: Report, budgets: dict[str, Budget]) -> list[Violation]
     return violations
 
 
-def memory_needed(report: Report, budgets: dict[str, Budget], train: bool, peak: bool = False) -> int:
+def memory_needed(analysis: Analysis, budgets: dict[str, Budget], train: bool, peak: bool = False) -> int:
     """Bytes per device under the budget's settings (with `peak`, the training step's peak rather than
     the components' sum); a setting that does not apply (an optimizer for inference, a weight format for
     training) is left out."""
@@ -251,7 +254,7 @@ def memory_needed(report: Report, budgets: dict[str, Budget], train: bool, peak:
     given = {key: budgets[key] for key in SETTINGS if key in budgets and key not in skip}
     settings = Settings(train=train, **{key: b.value for key, b in given.items()})
     try:
-        result = memory(report, report.layer_objects, settings)
+        result = memory(analysis, settings)
         return result.peak.peak if peak and result.peak else result.per_device
     except SpecError as e:  # a combination that cannot be (zero without devices): point at the budget
         where = next((b.loc for b in given.values() if b.loc), None)

@@ -9,7 +9,7 @@ import os
 from dataclasses import replace
 from enum import StrEnum
 
-from .analyze import analyze
+from .analysis import Analysis
 from .budget import LIMITS, Budget, Violation, check_budgets, spec_budgets
 from .errors import SpecError
 from .report import Report
@@ -173,8 +173,9 @@ def check_file(path: str, flags: dict[str, Budget], batch: int | None = None, ac
         budgets = spec_budgets(spec)
         for key, budget in flags.items():  # a flag wins over the spec, and points at the spec's top
             budgets[key] = Budget(budget.key, budget.value, "flag", spec.loc)
-        report = analyze(spec, batch=batch, receptive_fields=False, activations=activations)  # a check shows totals
-        violations = check_budgets(report, budgets)
+        # a check shows totals
+        analysis = Analysis.of(spec, batch=batch, receptive_fields=False, activations=activations)
+        violations = check_budgets(analysis, budgets)
     except SpecError as e:
         return FileResult(path, Status.INVALID, error=e)
     status = (
@@ -184,7 +185,7 @@ def check_file(path: str, flags: dict[str, Budget], batch: int | None = None, ac
         if any(v.key in LIMITS for v in violations)
         else Status.FAILED_EXPECTATION
     )
-    return FileResult(path, status, report, violations)
+    return FileResult(path, status, analysis.report, violations)
 
 
 def _forked(work, items: list, jobs: int) -> list:
@@ -255,7 +256,7 @@ def cpus() -> int:
 
 def _without_rows(result: FileResult) -> FileResult:
     if result.report is not None:
-        result.report = replace(result.report, layers=[], blocks=[], layer_objects=[])
+        result.report = replace(result.report, layers=[], blocks=[])
     return result
 
 

@@ -472,15 +472,15 @@ def diff(
 ):
     """What changed between two specs: layers added, removed, renamed or changed (matched by
     name), and the totals."""
-    from . import analyze as run, load_spec
-    from .diff import diff_reports
+    from . import Analysis, load_spec
+    from .diff import diff_analyses
     from .render import diff as out
 
     try:
         check_extensions(save_svg, save_html)
         if old == "-" and new == "-":
             raise SpecError("only one side of a diff can be read from stdin")
-        result = diff_reports(run(load_spec(old)), run(load_spec(new)), depth)
+        result = diff_analyses(Analysis.of(load_spec(old)), Analysis.of(load_spec(new)), depth)
         text = out.render(result, "markdown" if format == DiffFormat.md else format.value, all_layers, wide)
         if save_svg or save_html:
             from .render.table import EXPORT

@@ -142,7 +142,7 @@ def memory(
     peak of a training step) or to run (parameters, peak activations, KV cache) a network, per device."""
     from dataclasses import replace
 
-    from .analyze import analyze as run
+    from .analysis import Analysis
     from .budget import parse_amount
     from .cli import emit, fail
     from .memory import DEFAULT_RESERVE, Settings, fits, max_batch as search, memory as compute
@@ -230,8 +230,8 @@ def memory(
             )
             settings.validate()
             par.validate()
-            report = run(load_spec(spec), receptive_fields=False, activations=False)
-            text = drawn.render(sharded(report, report.layer_objects, settings, par), format.value)
+            analysis = Analysis.of(load_spec(spec), receptive_fields=False, activations=False)
+            text = drawn.render(sharded(analysis, settings, par), format.value)
         except SpecError as e:
             fail(e)
         emit(text)
@@ -258,12 +258,12 @@ def memory(
         if max_batch and gpu_bytes is None:
             raise SpecError("--max-batch searches what fits on a device: give --gpu, e.g. --gpu 80GiB")
         # memory() works out the activations at its own settings: the rows' fields would go unread
-        report = run(load_spec(spec), receptive_fields=False, activations=False)
-        result = compute(report, report.layer_objects, settings)
+        analysis = Analysis.of(load_spec(spec), receptive_fields=False, activations=False)
+        result = compute(analysis, settings)
         if gpu_bytes is not None:
             result = replace(result, verdict=fits(result, gpu_bytes, reserve_bytes))
         if max_batch and gpu_bytes is not None:
-            found = search(report, report.layer_objects, settings, gpu_bytes, reserve_bytes)
+            found = search(analysis, settings, gpu_bytes, reserve_bytes)
             result = replace(result, max_batch=found)
         result = replace(result, show_timeline=timeline)
         text = out.render(result, format.value)

@@ -5,8 +5,12 @@ is a rename. Pure."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .report import LayerRow, Report, Totals
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 ADDED, REMOVED, CHANGED, RENAMED, SAME = "added", "removed", "changed", "renamed", "same"
 STATUSES = (ADDED, REMOVED, CHANGED, RENAMED)
@@ -95,14 +99,13 @@ class DiffReport:
         }
 
 
-def _settings(report: Report, row) -> list[dict]:
-    """The field values of a row's layers (a block's: each of its layers')."""
-    layers = report.layer_objects
+def _settings(layers: list, row) -> list[dict]:
+    """The field values of a row's layers (a block's: each of its layers'); `layers`: the analysis's."""
     first, last = (row.first, row.last) if hasattr(row, "first") else (row.index, row.index)
     return [{name: repr(getattr(layer, name)) for name in layer.fields()} for layer in layers[first : last + 1]]
 
 
-def changed_settings(old: Report, a, new: Report, b) -> tuple[str, ...]:
+def changed_settings(old: list, a, new: list, b) -> tuple[str, ...]:
     """The fields set differently in two matched rows ('p', 'eps', ...), whether or not a count
     changed with them: a PR gate sees every change of the spec's meaning."""
     before, after = _settings(old, a), _settings(new, b)
@@ -116,10 +119,10 @@ def _signature(row):
     return (row.kind, row.params, row.buffers, row.macs, row.output_shape, row.input_shapes)
 
 
-def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffReport:
-    from .render import visible_rows  # the rows a table at this depth shows (a pure selection)
-
-    old_layers, new_layers = visible_rows(old, depth), visible_rows(new, depth)
+def diff_analyses(old_analysis: Analysis, new_analysis: Analysis, depth: int | None = None) -> DiffReport:
+    """Two analyses compared row by row (to `depth`), layers matched by name."""
+    old, new = old_analysis.report, new_analysis.report
+    old_layers, new_layers = old.rows_to_depth(depth), new.rows_to_depth(depth)
     old_rows = {r.name: r for r in old_layers}
     new_names = {r.name for r in new_layers}
     # Removed layers go right after the nearest earlier old layer that survives (or first).
@@ -133,7 +136,7 @@ def diff_reports(old: Report, new: Report, depth: int | None = None) -> DiffRepo
     changes = [LayerChange(r.name, REMOVED, r, None) for r in removed_after.get(None, [])]
     for row in new_layers:
         before = old_rows.get(row.name)
-        settings = changed_settings(old, before, new, row) if before is not None else ()
+        settings = changed_settings(old_analysis.layers, before, new_analysis.layers, row) if before is not None else ()
         status = ADDED if before is None else CHANGED if settings or _signature(before) != _signature(row) else SAME
         changes.append(LayerChange(row.name, status, before, row, settings))
         changes += [LayerChange(r.name, REMOVED, r, None) for r in removed_after.get(row.name, [])]

@@ -1,4 +1,4 @@
-"""Memory: what a network needs to train or to run, from its Report. Pure: no I/O, no printing.
+"""Memory: what a network needs to train or to run, from its Analysis. Pure: no I/O, no printing.
 
 Activations are activations.py's, as PyTorch's autograd keeps them. Model states follow the ZeRO
 paper (Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training Trillion Parameter Models", 2020):
@@ -166,8 +166,10 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def memory(report, layers, settings: Settings) -> Memory:
-    """What training (or inference) needs, by component, for one model replica and per device."""
+def memory(analysis, settings: Settings) -> Memory:
+    """What training (or inference) needs, by component, for one model replica and per device, from
+    an Analysis (its report and the Layer of every row)."""
+    report, layers = analysis.report, analysis.layers
     settings.validate()
     if settings.kv_cache and settings.train:
         raise SpecError("a KV cache is kept when decoding: add --inference")
@@ -335,13 +337,13 @@ def fits(result: Memory, gpu: int, reserve: int) -> dict:
     }
 
 
-def max_batch(report, layers, settings: Settings, gpu: int, reserve: int) -> int:
+def max_batch(analysis, settings: Settings, gpu: int, reserve: int) -> int:
     """The largest batch whose step fits (0: not even 1), by doubling then bisection: the peak grows with
     the batch."""
     from dataclasses import replace
 
     def ok(batch: int) -> bool:
-        return needed(memory(report, layers, replace(settings, batch=batch))) + reserve <= gpu
+        return needed(memory(analysis, replace(settings, batch=batch))) + reserve <= gpu
 
     if not ok(1):
         return 0

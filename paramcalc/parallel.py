@@ -363,9 +363,11 @@ class Sharded:
         return out
 
 
-def sharded(report, layers, settings, par: Parallel) -> Sharded:
+def sharded(analysis, settings, par: Parallel) -> Sharded:
     """`settings`: memory.Settings for one replica (training, no ZeRO: parallelism partitions instead)."""
     from .memory import memory
+
+    report, layers = analysis.report, analysis.layers
 
     if not settings.train:
         raise SpecError("--tp, --pp, --ep, --cp and --dp size training here: drop --inference (serving: --serve)")
@@ -373,7 +375,7 @@ def sharded(report, layers, settings, par: Parallel) -> Sharded:
         raise SpecError("with --tp/--pp/--dp, give data parallelism as --dp N with --distributed-optimizer or --fsdp")
     if settings.checkpoint:
         raise SpecError("activation checkpointing is not yet counted per device: drop --checkpoint")
-    replica = memory(report, layers, settings)
+    replica = memory(analysis, settings)
     batch = settings.batch or report.batch
     devices = per_device(
         report, layers, par, settings.precision, settings.optimizer, batch, settings.device, settings.attention

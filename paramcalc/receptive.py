@@ -74,11 +74,7 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
     if len(out) < 2 or (len(sources) > 1 and any(f.extent != extent for f, _ in sources)):
         return lost
     if isinstance(reach, Moved):  # a permute: the same positions, in other dims
-        f = sources[0][0]
-        if f.axes is None:
-            return lost
-        dims = tuple(reach.order.index(len(out) + d) - len(out) for d in f.where)
-        return Field(extent, f.axes, None if dims == tuple(range(-len(dims), 0)) else dims)
+        return _permuted(reach, sources[0][0], out, lost)
     # a global input stays global through what follows, and reaches every position of a merge
     merged = any if reach == SAME else all
     if reach == GLOBAL or merged([f.is_global for f, _ in sources]):
@@ -92,38 +88,49 @@ def through(reach, fields: list, shapes: list, out) -> Field | None:
     where = sources[0][0].where
     if (len(sources) > 1 and any(f.where != where for f, _ in sources)) or -min(where) > len(out):
         return lost
-    axes: tuple
-    if reach == SAME:
-        per_input: list = []
-        spatial = tuple(out[d] for d in where)
-        for f, shape in sources:
-            if tuple(shape[d] for d in where) == spatial:  # the common case: merged paths of the same spatial size
-                per_input.append(f.axes)
-                continue
-            moved = []
-            for axis, d in zip(f.axes, where):
-                if axis == GLOBAL or shape[d] == out[d]:
-                    moved.append(axis)
-                elif shape[d] == 1:
-                    moved.append(_apply(BROADCAST, axis))
-                else:  # joined or split along a spatial dim: positions no longer line up
-                    return lost
-            per_input.append(moved)
-        axes = tuple(_union(list(column)) for column in zip(*per_input))
-    else:
-        f = sources[0][0]
-        reach = tuple(reach)
-        # a layer names the trailing dims it reads; it keeps the dims before them, except a
-        # channels dim just before (convolutions): a spatial dim there goes untracked
-        if len(shapes[0]) == len(reach) + 1 and -len(out) in where:
-            return lost
-        read = _read(f.axes, [reach[d] if -d <= len(reach) else SAME for d in where])
-        if read is None:
-            return lost
-        axes = read
-    if None in axes:
+    axes = _merged(sources, where, out) if reach == SAME else _read_by(tuple(reach), sources[0][0], shapes, out)
+    if axes is None or None in axes:
         return lost
     return Field(extent, axes, sources[0][0].dims)
+
+
+def _permuted(reach: Moved, f: Field, out, lost: Field) -> Field:
+    """`through` a permute: the same positions, in other dims."""
+    if f.axes is None:
+        return lost
+    dims = tuple(reach.order.index(len(out) + d) - len(out) for d in f.where)
+    return Field(f.extent, f.axes, None if dims == tuple(range(-len(dims), 0)) else dims)
+
+
+def _merged(sources: list, where: tuple, out) -> tuple | None:
+    """The axes of an elementwise layer's output (a merge, or an activation that broadcasts): each
+    spatial dim the union of its inputs' strands there. None where a path was joined or split
+    along a spatial dim, as positions no longer line up."""
+    per_input: list = []
+    spatial = tuple(out[d] for d in where)
+    for f, shape in sources:
+        if tuple(shape[d] for d in where) == spatial:  # the common case: merged paths of the same spatial size
+            per_input.append(f.axes)
+            continue
+        moved = []
+        for axis, d in zip(f.axes, where):
+            if axis == GLOBAL or shape[d] == out[d]:
+                moved.append(axis)
+            elif shape[d] == 1:
+                moved.append(_apply(BROADCAST, axis))
+            else:
+                return None
+        per_input.append(moved)
+    return tuple(_union(list(column)) for column in zip(*per_input))
+
+
+def _read_by(reach: tuple, f: Field, shapes: list, out) -> tuple | None:
+    """The axes of a layer that reads its trailing dims by `reach` (one per dim). It keeps the dims
+    before them, except a channels dim just before (convolutions): a spatial dim there goes
+    untracked (None)."""
+    if len(shapes[0]) == len(reach) + 1 and -len(out) in f.where:
+        return None
+    return _read(f.axes, [reach[d] if -d <= len(reach) else SAME for d in f.where])
 
 
 def _window(reach: tuple, field: Field, rank: int, out) -> Field | None:

@@ -1,4 +1,4 @@
-"""The result of an analysis, and its JSON contract (schema_version 1).
+"""The rows and totals of an analysis (see analysis.py), and their JSON contract (schema_version 1).
 
 Shapes are per sample, channels first; MACs are multiplied by the spec's batch.
 """
@@ -44,7 +44,7 @@ def _reader(cls) -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
     return _READERS[cls]
 
 
-def plain(row) -> dict:
+def row_dict(row) -> dict:
     """A row's fields as a dict, by shallow reads: the values (ints, names, shape lists) are the
     row's own, not copies, as JSON needs nothing more (copy before changing them)."""
     names, values = _reader(type(row))
@@ -52,7 +52,7 @@ def plain(row) -> dict:
 
 
 def _dicts(rows) -> list[dict]:
-    return [plain(row) for row in rows]
+    return [row_dict(row) for row in rows]
 
 
 # Rows are values: nothing changes them once the analysis returns them. They are not declared
@@ -143,7 +143,6 @@ class Report:
     source: str = ""
     conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
     warnings: list = field(default_factory=list)  # SpecWarning: legal but probably unintended
-    layer_objects: list = field(default_factory=list, repr=False, compare=False)  # the Layer of every row
 
     @property
     def output_shape(self) -> list[int]:
@@ -152,6 +151,24 @@ class Report:
     @property
     def input_shape(self) -> list[int]:
         return next(iter(self.inputs.values()))
+
+    def rows_to_depth(self, depth: int | None) -> list:
+        """The rows a table shows. Without a depth, every leaf layer. With one, a tree as torchinfo
+        draws it: the blocks down to `depth`, each with its summed counts, the deepest ones
+        collapsed, and the layers outside them."""
+        if not depth:
+            return list(self.layers)
+        by_name = {b.name: b for b in self.blocks}
+        rows: list = []
+        shown: set[str] = set()
+        for row in self.layers:
+            for block in row.path[:depth]:
+                if block not in shown:
+                    shown.add(block)
+                    rows.append(by_name[block])
+            if len(row.path) < depth:
+                rows.append(row)
+        return rows
 
     def to_dict(self, rows=None) -> dict:
         """The JSON contract. Keys are only ever added within a schema_version. A list of rows
@@ -171,7 +188,7 @@ class Report:
             "conventions": self.conventions,
             "layers": rows(self.layers),
             "blocks": rows(self.blocks),
-            "totals": plain(self.totals),
+            "totals": row_dict(self.totals),
             "output_shape": self.output_shape,
         }
         if len(self.outputs) > 1:

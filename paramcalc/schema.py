@@ -58,6 +58,11 @@ META = {
     "first": {"type": "object", "description": "fields that differ in the first repetition"},
     "freeze": {"type": "boolean", "description": "count the parameters as non-trainable"},
     "tie": {"type": "string", "description": "share the weight of this earlier layer (counted once)"},
+    "names": {
+        "type": "string",
+        "description": "how a repeat's copies, or a group's unnamed items, are named: {i} their 0-based "
+        'position, {n} 1-based (denselayer{n}; "{i}" numbers them as nn.Sequential does)',
+    },
 }
 assert set(META) == set(META_KEYS)
 

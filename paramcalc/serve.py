@@ -190,17 +190,18 @@ def _one_sequence(spec, length: int):
     return dataclasses.replace(spec, inputs=inputs)
 
 
-def step_peak(spec, length: int, batch: int, settings: ServeSettings, report=None) -> int:
+def step_peak(spec, length: int, batch: int, settings: ServeSettings, analysis=None) -> int:
     """The activation peak of one forward step of `batch` sequences of `length` new positions, with the
     logits of the last position only (Hugging Face's logits_to_keep=1, vLLM's sampler): a network
-    output whose first dim is the positions keeps one of them. `report`: the spec's analysis at `length`."""
-    from .analyze import analyze
+    output whose first dim is the positions keeps one of them. `analysis`: the spec's at `length`."""
+    from .analysis import Analysis
 
-    if report is None:
-        report = analyze(_one_sequence(spec, length), receptive_fields=False, activations=False)
+    if analysis is None:
+        analysis = Analysis.of(_one_sequence(spec, length), receptive_fields=False, activations=False)
+    report = analysis.report
     ctx = Context(batch, settings.device, settings.attention)
     dtype = TORCH_DTYPE[settings.activation_dtype]
-    st = storages(report, report.layer_objects, ctx, dtype)
+    st = storages(report, analysis.layers, ctx, dtype)
     for name, shape in report.outputs.items():
         storage = st.of.get(name)
         if storage is not None and shape and shape[0] == length and length > 1:
@@ -255,13 +256,13 @@ def serve(spec, settings: ServeSettings) -> Serving:
     """Weights, KV cache and activation peaks for `concurrency` sequences of `seq` positions, or the
     most sequences that fit `gpu` · `gpu_memory_utilization`. With tp > 1, per device: the weights' and
     the cache's share of one rank; the activation peaks are the whole step's (not split: an upper bound)."""
-    from .analyze import analyze
+    from .analysis import Analysis
 
     settings.validate()
     _one_sequence(spec, 1)  # (its checks)
     seq = settings.seq or next(iter(spec.inputs.values()))[0]
-    report = analyze(_one_sequence(spec, seq), receptive_fields=False, activations=False)
-    layers = report.layer_objects
+    analysis = Analysis.of(_one_sequence(spec, seq), receptive_fields=False, activations=False)
+    report, layers = analysis.report, analysis.layers
     chunk = min(settings.prefill_tokens or 2048, seq)
     from .parallel import residual_width
 
@@ -283,7 +284,7 @@ def serve(spec, settings: ServeSettings) -> Serving:
     prefill = step_peak(spec, chunk, 1, settings)
     budget = int(settings.gpu * settings.gpu_memory_utilization) if settings.gpu is not None else None
 
-    decoding = analyze(_one_sequence(spec, 1), receptive_fields=False, activations=False)
+    decoding = Analysis.of(_one_sequence(spec, 1), receptive_fields=False, activations=False)
 
     def bill(n: int) -> int:
         return weights + n * per_sequence + max(prefill, step_peak(spec, 1, n, settings, decoding))

@@ -47,9 +47,11 @@ def _count(tensors) -> int:
     return sum(t.numel() for t in tensors)
 
 
-def compare(report, model, target: str = "model") -> Verification:
-    """Report (of a spec) vs an nn.Module."""
+def compare(analysis, model, target: str = "model") -> Verification:
+    """An Analysis (of a spec) vs an nn.Module."""
     import torch
+
+    report = analysis.report
 
     result = Verification(report.source, target)
     diff = result.differences.append
@@ -100,7 +102,7 @@ def compare(report, model, target: str = "model") -> Verification:
                     f"{_count(t for _, t in uncovered):,} in {', '.join(n for n, _ in uncovered)}",
                 )
             )
-    _check_output(report, model, diff, torch)
+    _check_output(report, analysis.token_inputs(), model, diff, torch)
     return result
 
 
@@ -116,15 +118,9 @@ def _covered(name: str, covered: set[str]) -> bool:
 MAX_REAL_INPUT = 2**26
 
 
-def _check_output(report, model, diff, torch):
+def _check_output(report, tokens: dict[str, int], model, diff, torch):
     """Runs the model on inputs of the spec's shapes (token ids where the spec embeds an input),
     on the meta device where they are large: only the output's shape is compared."""
-    tokens = {}
-    for row in report.layers:
-        if row.kind in ("embedding", "embeddingbag"):
-            for name in row.inputs:
-                if name in report.inputs:
-                    tokens[name] = tokens.get(name, 0) or row.weights // max(1, row.output_shape[-1])
     elements = sum(math.prod(shape) for shape in report.inputs.values())
     device = "meta" if elements > MAX_REAL_INPUT else "cpu"
     inputs = [
@@ -192,12 +188,12 @@ def _first_line(error: Exception) -> str:
 
 
 def verify_spec(spec_path: str, target: str) -> Verification:
-    from .analyze import analyze
+    from .analysis import Analysis
     from .factory import load_factory
     from .importers.torch import need_torch
     from .spec import load_spec
 
     need_torch()
-    report = analyze(load_spec(spec_path))
+    analysis = Analysis.of(load_spec(spec_path))
     model = load_factory(target)
-    return compare(report, model, target)
+    return compare(analysis, model, target)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from generate_zoo_fixture import measure  # noqa: E402
 
-from paramcalc import analyze, parse_spec  # noqa: E402
+from paramcalc import Analysis, parse_spec  # noqa: E402
 from paramcalc.errors import SpecError  # noqa: E402
 from paramcalc.importers.torch import spec_from_model  # noqa: E402
 from paramcalc.verify import compare  # noqa: E402
@@ -79,7 +79,8 @@ def main():
         try:
             doc, how = spec_from_model(model, [tuple(shape)], None, name)
             text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=110)
-            report = analyze(parse_spec(text, name))
+            analysis = Analysis.of(parse_spec(text, name))
+            report = analysis.report
             record["traced_with"] = how
             record["paramcalc"] = {
                 "params": report.totals.params,
@@ -89,7 +90,7 @@ def main():
             }
             # what `paramcalc verify` finds against the model: named modules and tensors, totals, output
             record["verify_differences"] = [
-                [d.name, d.what, str(d.spec), str(d.model)] for d in compare(report, model, name).differences
+                [d.name, d.what, str(d.spec), str(d.model)] for d in compare(analysis, model, name).differences
             ]
             if name in KEPT:
                 (SPECS / f"{name}.yaml").write_text(f"# paramcalc import torch torchvision.models:{name}\n" + text)

@@ -127,11 +127,12 @@ def test_table_is_plain_when_piped():
 
 
 def test_table_depth_collapses_blocks():
-    full = run_cli("analyze", str(SPECS / "vgg16.yaml")).stdout
-    collapsed = run_cli("analyze", str(SPECS / "vgg16.yaml"), "--depth", "1").stdout
+    nested = str(Path(__file__).parent / "fixtures" / "vgg16_stages.yaml")  # VGG-16 with a block per stage
+    full = run_cli("analyze", nested).stdout
+    collapsed = run_cli("analyze", nested, "--depth", "1").stdout
     assert "features …" in collapsed and "features.stage_1.conv.0.conv2d_1" not in collapsed
     assert "features.stage_1.conv.0.conv2d_1" in full
-    stages = run_cli("analyze", str(SPECS / "vgg16.yaml"), "--depth", "2").stdout
+    stages = run_cli("analyze", nested, "--depth", "2").stdout
     assert "features.stage_5 …" in stages and "classifier.linear_3" in stages
     assert len(collapsed.splitlines()) < len(full.splitlines())
 

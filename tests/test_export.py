@@ -19,7 +19,7 @@ import pytest
 from helpers import case_spec_text, run_cli
 
 from paramcalc import SpecError, analyze, parse_spec
-from paramcalc.analyze import _Analysis
+from paramcalc.analysis import Analysis
 from paramcalc.export import export_pytorch
 from paramcalc.spec import load_spec
 
@@ -40,8 +40,6 @@ REAL_PARAMS, REAL_MACS = 40_000_000, 10_000_000_000
 # the xfail, so this list stays true.
 NAMED_OTHERWISE = {
     "alexnet": "classifier layers are auto-named (linear_1), torchvision's are classifier.1, .4, .6",
-    "vgg16": "classifier layers are auto-named, torchvision's are classifier.0, .3, .6",
-    "mobilenet_v2": "blocks name their layers (expand, depthwise), torchvision's are features.N.conv.0.0",
     "mobilenet_v3_large": "blocks name their layers (expand, se), torchvision's are features.N.block.0.0",
     "efficientnet_b0": "blocks name their layers (expand, se), torchvision's are features.N.M.block.0.0",
     "densenet121": "dense layers are denseblockN.0, torchvision's are denseblockN.denselayer1",
@@ -332,8 +330,7 @@ def test_output_is_torchvisions(name):
 def _projected(case):
     if case["kind"] != "multiheadattention":
         return False
-    analysis = _Analysis(parse_spec(case_spec_text(case), "<case>"))
-    analysis.run()
+    analysis = Analysis.of(parse_spec(case_spec_text(case), "<case>"))
     node = analysis.graph.nodes[0]
     return node.layer.projected([analysis.shapes[n] for n in node.inputs])
 
@@ -625,8 +622,7 @@ def test_random_structures_round_trip(seed):
     assert sum(p.numel() for p in model.parameters()) == report.totals.params
     assert shape == report.output_shape
     # forward computes the spec's graph: every width is 16, so only this catches a wrong variable read
-    analysis = _Analysis(parse_spec(text))
-    analysis.run()
+    analysis = Analysis.of(parse_spec(text))
     model.double()  # products of products: float64 keeps them finite, and the comparison tight
     x = torch.rand(2, 16, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) - 0.5
     values = {"input": x}

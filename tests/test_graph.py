@@ -435,9 +435,8 @@ def test_repetitions_of_the_same_arguments_are_stamped(monkeypatch):
 
 
 def test_a_stamped_repetition_keeps_the_budgets(monkeypatch):
-    from paramcalc import graph
 
-    monkeypatch.setattr(graph, "MAX_LAYERS", 40)  # reached inside the 5th repetition of 8 layers
+    monkeypatch.setattr("paramcalc.expansion.state.MAX_LAYERS", 40)  # reached inside the 5th repetition of 8 layers
     facts = _graph_facts(STAMPED, True, monkeypatch)
     assert facts == _graph_facts(STAMPED, False, monkeypatch) and "more than 40 layers" in facts
 
@@ -446,3 +445,74 @@ def test_a_stamped_repetition_keeps_the_budgets(monkeypatch):
 def test_zoo_graphs_are_the_same_stamped(path, monkeypatch):
     text = open(path).read()
     assert _graph_facts(text, True, monkeypatch) == _graph_facts(text, False, monkeypatch)
+
+
+# -------------------------------------------------- names: copies and items named by a pattern
+
+NAMED = """
+    input: [4, 8, 8]
+    blocks:
+      unit:
+        args: {skip: false}
+        layers:
+          - name: conv
+            names: "{i}"
+            layers:
+              - conv2d: {out: 4, kernel: 1}
+                when: "${not skip}"
+              - conv2d: {out: 4, kernel: 3, padding: 1}
+              - relu
+    layers:
+      - name: features
+        names: "{i}"
+        layers:
+          - conv2d: {out: 4, kernel: 1}
+          - repeat: 3
+            unit: {}
+            first: {skip: true}
+          - repeat: 2
+            name: dense
+            names: layer{n}
+            unit: {}
+          - relu
+"""
+
+
+def test_a_group_numbers_its_items_and_a_repeat_names_its_copies():
+    """torchvision's names: a Sequential's items 0, 1, ... (a repeat inside adds each copy as an item,
+    a skipped item takes no number), and a repeat's copies by a pattern (denselayer1, 1-based)."""
+    report = analyze(parse_spec(textwrap.dedent(NAMED), "net.yaml"))
+    assert [row.name for row in report.layers] == [
+        "features.0",
+        "features.1.conv.0",  # the first copy skips its first conv: its second takes number 0
+        "features.1.conv.1",
+        *[f"features.{n}.conv.{i}" for n in (2, 3) for i in range(3)],
+        *[f"features.dense.{copy}.conv.{i}" for copy in ("layer1", "layer2") for i in range(3)],
+        "features.4",  # an item with a name of its own (dense) takes no number
+    ]
+    blocks = {b.name: b.kind for b in report.blocks}
+    assert blocks["features.1-3"] == "unit ×3" and blocks["features.dense"] == "unit ×2"
+    assert "features.dense.layer2" in blocks and "features.1" in blocks
+
+
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        ("layer", "'names' expects a name with {i} (0, 1, ...) or {n} (1, 2, ...) in it"),
+        ("3", "'names' expects a name with {i}"),
+        ('"a b{n}"', "'names' pattern"),
+    ],
+)
+def test_a_bad_names_pattern_is_refused(names, message):
+    text = f"input: [4]\nlayers:\n  - repeat: 2\n    names: {names}\n    relu: {{}}\n"
+    assert message in error(text)
+
+
+def test_names_goes_with_a_repeat_or_a_group():
+    assert "'names' goes with 'repeat' or a group of layers" in error(
+        'input: [4]\nlayers:\n  - relu: {}\n    names: "{i}"\n'
+    )
+
+
+def test_named_copies_are_the_same_stamped(monkeypatch):
+    assert _graph_facts(NAMED, True, monkeypatch) == _graph_facts(NAMED, False, monkeypatch)

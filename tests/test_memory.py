@@ -12,7 +12,7 @@ import pytest
 from helpers import run_cli
 from hypothesis import given, settings, strategies as st
 
-from paramcalc import analyze
+from paramcalc import Analysis, analyze
 from paramcalc.activations import activations
 from paramcalc.layers.base import Context, elementwise_strides, prod, reshape_strides
 from paramcalc.memory import Settings, memory
@@ -33,9 +33,10 @@ def case_spec(case):
 
 @pytest.mark.parametrize("case", FIXTURE["layers"], ids=lambda c: f"{c['name']}-b{c['batch']}")
 def test_layer_saved_bytes_exact(case):
-    report = analyze(case_spec(case))
+    analysis = Analysis.of(case_spec(case))
+    report = analysis.report
     # The fixture runs on the CPU, where dropout keeps its mask in the activation dtype.
-    result = activations(report, report.layer_objects, Context(case["batch"], "cpu", case["attention"]), "float32")
+    result = activations(report, analysis.layers, Context(case["batch"], "cpu", case["attention"]), "float32")
     front, *rest = result.saved_bytes
     assert [front, sum(rest)] == case["saved"]
     assert result.saved_total == case["total"]
@@ -63,8 +64,9 @@ def test_zoo_saved_bytes_exact(name, key):
     batch, attention = int(key[5]), key.split("_")[1]
     spec = load_spec(str(ROOT / "specs" / f"{name}.yaml"))
     spec.batch = batch
-    report = analyze(spec)
-    got = activations(report, report.layer_objects, Context(batch, "cpu", attention), "float32").saved_total
+    analysis = Analysis.of(spec)
+    report = analysis.report
+    got = activations(report, analysis.layers, Context(batch, "cpu", attention), "float32").saved_total
     assert got == FIXTURE["zoo"][name][key]
 
 
@@ -83,8 +85,9 @@ def test_small_tinyllama_saved_bytes_exact():
             batch, attention = int(key[5]), key.split("_")[1]
             spec = parse_spec(text, "<tinyllama small>")
             spec.batch = batch
-            report = analyze(spec)
-            got = activations(report, report.layer_objects, Context(batch, "cpu", attention), "float32").saved_total
+            analysis = Analysis.of(spec)
+            report = analysis.report
+            got = activations(report, analysis.layers, Context(batch, "cpu", attention), "float32").saved_total
             assert got == expected, key
 
 
@@ -96,9 +99,9 @@ def test_fixture_covers_the_zoo():
 
 @pytest.mark.parametrize("name", sorted(FIXTURE["optimizers"]))
 def test_optimizer_state_exact(name):
-    report = analyze(str(ROOT / "specs" / f"{name}.yaml"))
+    analysis = Analysis.of(str(ROOT / "specs" / f"{name}.yaml"))
     for optimizer, expected in FIXTURE["optimizers"][name].items():
-        result = memory(report, report.layer_objects, Settings(optimizer=optimizer))
+        result = memory(analysis, Settings(optimizer=optimizer))
         assert result.components["optimizer_state"] == expected, optimizer
 
 
@@ -112,14 +115,13 @@ def test_zero_figure_1():
     # Figure 1: 7.5B parameters, mixed-precision Adam (K = 12: 16 bytes per parameter), 64 devices:
     # 120 GB, 31.4 GB, 16.6 GB and 1.88 GB per device for the baseline and stages 1-3.
     spec = parse_spec("input: [1]\nlayers:\n  - parameter: [75000, 100000]\n", "<zero>")
-    report = analyze(spec)
+    analysis = Analysis.of(spec)
+    report = analysis.report
     assert report.totals.params == 7_500_000_000
     paper = {0: "120", 1: "31.4", 2: "16.6", 3: "1.88"}
     formula = {0: 16 * 7.5e9, 1: (2 + 2) * 7.5e9 + 12 * 7.5e9 / 64, 2: 2 * 7.5e9 + 14 * 7.5e9 / 64, 3: 16 * 7.5e9 / 64}
     for stage, printed in paper.items():
-        result = memory(
-            report, report.layer_objects, Settings(precision="fp16-mixed", optimizer="adam", zero=stage, devices=64)
-        )
+        result = memory(analysis, Settings(precision="fp16-mixed", optimizer="adam", zero=stage, devices=64))
         per_device = states_per_device(result)
         assert f"{per_device / 1e9:.3g}" == printed
         # exactly the paper's formula, plus Adam's 4-byte `step` tensor (one parameter tensor), partitioned
@@ -155,17 +157,17 @@ def test_inference_peak_keeps_a_skip_alive():
 def test_kv_cache_hand_checked():
     # GPT-2 small: 12 layers, 12 heads of 64: keys and values are 2 · 12 · 768 values per position;
     # 1,024 positions, batch 1, bf16 (2 bytes): 2 · 12 · 768 · 1024 · 2 = 37,748,736 bytes.
-    report = analyze(str(ROOT / "specs" / "gpt2.yaml"))
-    result = memory(report, report.layer_objects, Settings(train=False, precision="bf16", kv_cache=1024))
+    analysis = Analysis.of(str(ROOT / "specs" / "gpt2.yaml"))
+    result = memory(analysis, Settings(train=False, precision="bf16", kv_cache=1024))
     assert result.components["kv_cache"] == 37_748_736
     assert result.components["parameters"] == 2 * 124_439_808
     assert result.total == result.components["parameters"] + result.components["activations"] + 37_748_736
 
 
 def test_weight_formats_for_inference():
-    report = analyze(str(ROOT / "specs" / "gpt2.yaml"))
-    int4 = memory(report, report.layer_objects, Settings(train=False, weights="int4"))
-    int8 = memory(report, report.layer_objects, Settings(train=False, weights="int8"))
+    analysis = Analysis.of(str(ROOT / "specs" / "gpt2.yaml"))
+    int4 = memory(analysis, Settings(train=False, weights="int4"))
+    int8 = memory(analysis, Settings(train=False, weights="int8"))
     assert int8.components["parameters"] == 124_439_808 == 2 * int4.components["parameters"]
 
 
@@ -186,23 +188,23 @@ layers:
 """,
         "<ckpt>",
     )
-    report = analyze(spec)
-    full = memory(report, report.layer_objects, Settings())
+    analysis = Analysis.of(spec)
+    full = memory(analysis, Settings())
     # linear keeps its input, relu its output: input, relu0, relu1 (linear1 keeps relu0): 3 tensors
     assert full.components["saved_activations"] == 3 * 4_000
-    ckpt = memory(report, report.layer_objects, Settings(checkpoint=True))
+    ckpt = memory(analysis, Settings(checkpoint=True))
     # kept: each block's input (input, relu0); recomputed one at a time: block 1 adds relu1
     assert ckpt.components["saved_activations"] == 2 * 4_000 + 4_000
-    big = analyze(str(ROOT / "specs" / "gpt2.yaml"))
+    big = Analysis.of(str(ROOT / "specs" / "gpt2.yaml"))
     assert (
-        memory(big, big.layer_objects, Settings(checkpoint=True)).components["saved_activations"]
-        < memory(big, big.layer_objects, Settings()).components["saved_activations"] / 5
+        memory(big, Settings(checkpoint=True)).components["saved_activations"]
+        < memory(big, Settings()).components["saved_activations"] / 5
     )
 
 
 def test_mixed_precision_components():
-    report = analyze(str(ROOT / "specs" / "resnet18.yaml"))
-    result = memory(report, report.layer_objects, Settings(precision="bf16-mixed", optimizer="adamw"))
+    analysis = Analysis.of(str(ROOT / "specs" / "resnet18.yaml"))
+    result = memory(analysis, Settings(precision="bf16-mixed", optimizer="adamw"))
     n = 11_689_512
     assert result.components["parameters"] == result.components["gradients"] == 2 * n
     assert result.components["master_weights"] == 4 * n
@@ -319,17 +321,18 @@ def test_analyze_memory_columns():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.stem)
 def test_invariants_on_every_spec(path):
-    report = analyze(str(path))
-    full = memory(report, report.layer_objects, Settings(precision="bf16-mixed"))
+    analysis = Analysis.of(str(path))
+    report = analysis.report
+    full = memory(analysis, Settings(precision="bf16-mixed"))
     assert full.total == sum(full.components.values())
-    ckpt = memory(report, report.layer_objects, Settings(precision="bf16-mixed", checkpoint=True))
+    ckpt = memory(analysis, Settings(precision="bf16-mixed", checkpoint=True))
     assert 0 < ckpt.components["saved_activations"] <= full.components["saved_activations"]
     previous = full.per_device
     for stage in (1, 2, 3):  # each stage partitions more
-        sharded = memory(report, report.layer_objects, Settings(precision="bf16-mixed", zero=stage, devices=8))
+        sharded = memory(analysis, Settings(precision="bf16-mixed", zero=stage, devices=8))
         assert sharded.total == full.total and sharded.per_device <= previous
         previous = sharded.per_device
-    inference = memory(report, report.layer_objects, Settings(train=False))
+    inference = memory(analysis, Settings(train=False))
     largest_output = max(r.activation_bytes for r in report.layers)
     inputs = sum(8 * report.batch * prod(shape) for shape in report.inputs.values())  # at most int64 each
     # at least the largest output, at most every output and input at once
@@ -358,8 +361,9 @@ def test_rotary_tables_are_kept_once_for_every_layer():
     for batch in (1, 3):
         saved = {}
         for rotary in ("true", "false"):
-            report = analyze(parse_spec(spec % (rotary, rotary), "<rope>"))
-            saved[rotary] = activations(report, report.layer_objects, Context(batch), "float32").saved_total
+            analysis = Analysis.of(parse_spec(spec % (rotary, rotary), "<rope>"))
+            report = analysis.report
+            saved[rotary] = activations(report, analysis.layers, Context(batch), "float32").saved_total
         assert saved["true"] - saved["false"] == 160
 
 

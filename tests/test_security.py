@@ -13,7 +13,7 @@ import sys
 import pytest
 from helpers import run_cli
 
-from paramcalc import SpecError, analyze, escape, expressions, graph, parse_spec, yaml_reader
+from paramcalc import SpecError, analyze, escape, expressions, parse_spec, yaml_reader
 from paramcalc.errors import Loc
 
 LOC = Loc("t.yaml", 1, 1)
@@ -107,7 +107,7 @@ def test_other_names_are_restricted_too(text, where):
 
 
 def test_hierarchical_name_length_edge(monkeypatch):
-    monkeypatch.setattr(graph, "MAX_FULL_NAME", 9)
+    monkeypatch.setattr("paramcalc.expansion.state.MAX_FULL_NAME", 9)
     text = "input: [4]\nlayers:\n  - layers: [{relu: {name: {n}}}]\n    name: grp\n"
     analyze(parse_spec(text.replace("{n}", "abcde"), "t.yaml"))  # grp.abcde: 9 characters
     assert "at most 9" in error_of(text.replace("{n}", "abcdef"))  # grp.abcdef: 10
@@ -186,7 +186,7 @@ def test_inline_layers_have_the_same_limits():
 
 
 def test_skipped_layers_count_toward_the_work_budget(monkeypatch):
-    monkeypatch.setattr(graph, "MAX_WORK", 14)
+    monkeypatch.setattr("paramcalc.expansion.state.MAX_WORK", 14)
     text = "input: [4]\nlayers:\n  - relu\n  - repeat: {n}\n    layers:\n      - relu: {when: false}\n"
     analyze(parse_spec(text.replace("{n}", "6"), "t.yaml"))  # 2 entries + 6 × (a repetition + its entry) = 14
     assert "more than 14 steps" in error_of(text.replace("{n}", "7"))
@@ -216,7 +216,7 @@ def test_a_spec_of_100000_layers_is_still_analysed():
 
 
 def test_long_names_repeated_cannot_blow_up_the_output(monkeypatch):
-    monkeypatch.setattr(graph, "MAX_NAME_CHARS", 1000)
+    monkeypatch.setattr("paramcalc.expansion.state.MAX_NAME_CHARS", 1000)
     text = f"input: [4]\nlayers:\n  - repeat: {{n}}\n    relu: {{name: {'n' * 100}}}\n"
     analyze(parse_spec(text.replace("{n}", "4"), "t.yaml"))
     assert "more than 1,000 characters" in error_of(text.replace("{n}", "9"))

@@ -29,14 +29,14 @@ from ..spec import Spec
 
 def export_pytorch(spec: Spec) -> str:
     """PyTorch source for a spec. Raises SpecError for an invalid spec or a kind that cannot be exported."""
-    from ..analyze import _Analysis
+    from ..analysis import Analysis
     from .blocks import Blocks
     from .module import Module
     from .tree import Tree
 
-    analysis = _Analysis(spec, receptive_fields=False, activations=False)  # the memory model is not read here
-    analysis.run()  # validates the spec: shapes chain, fields are valid
+    # validates the spec (shapes chain, fields are valid); the memory model is not read here
+    analysis = Analysis.of(spec, receptive_fields=False, activations=False)
     tree = Tree(spec, analysis.graph, analysis.shapes)
     blocks = Blocks(tree)
     blocks.collect()
-    return Module(tree, blocks).render()
+    return Module(tree, blocks, analysis.token_inputs()).render()

@@ -84,5 +84,5 @@ class Init:
             elif plain(attribute):
                 lines += formatted(e, indent, f"self.{attribute} = ", "", sub)
             else:
-                lines += formatted(e, indent, f"self.add_module({q(attribute)}, ", ")", sub)
+                lines += formatted(Call("self.add_module", [q(attribute), e]), indent, "", "", sub)
         return lines

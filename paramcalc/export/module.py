@@ -7,7 +7,6 @@ import re
 
 from ..layers import REGISTRY
 from ..layers.binding import Call, q
-from ..layers.linear import Embedding
 from .blocks import BlockClass, Blocks
 from .names import RESERVED, camel, plain
 from .pyformat import formatted, literal, wrap
@@ -30,8 +29,9 @@ HELPERS = {name: source for cls in REGISTRY.values() for name, source in cls.tor
 class Module:
     """Writes the module of a tree whose block classes are collected."""
 
-    def __init__(self, tree: Tree, blocks: Blocks):
+    def __init__(self, tree: Tree, blocks: Blocks, tokens: dict[str, int]):
         self.tree, self.blocks = tree, blocks
+        self.tokens = tokens  # token-id inputs with their vocabulary (Analysis.token_inputs)
 
     def after(self) -> list[str]:
         lines = []
@@ -80,7 +80,7 @@ class Module:
         root = self.blocks.body(self.tree.root)
         blocks = [line for c in self.blocks.classes for line in self.render_class(c, variants[c.definition])]
         shapes = ", ".join(f"{q(name)}: {list(shape)!r}" for name, shape in spec.inputs.items())
-        tokens = self.token_inputs()
+        tokens = self.tokens
         lines = [
             f'"""{cls}, exported by paramcalc from a spec ({len(self.tree.graph.nodes)} layers).',
             "",
@@ -161,12 +161,3 @@ class Module:
             texts.append(f"*self.{attribute}")
         return texts
 
-    def token_inputs(self) -> dict[str, int]:
-        """Inputs read by an embedding are token ids: the smallest table bounds them."""
-        tokens: dict[str, int] = {}
-        for node in self.tree.graph.nodes:
-            if isinstance(node.layer, Embedding):  # and EmbeddingBag
-                for name in node.inputs:
-                    if name in self.tree.spec.inputs:
-                        tokens[name] = min(tokens.get(name, node.layer.num), node.layer.num)
-        return tokens

@@ -19,21 +19,8 @@ def params_note(row) -> str:
 
 
 def visible_rows(report, depth: int | None):
-    """The rows a table shows. Without a depth, every leaf layer. With one, a tree as torchinfo
-    draws it: the blocks down to `depth`, each with its summed counts, the deepest ones collapsed,
-    and the layers outside them."""
-    if not depth:
-        return list(report.layers)
-    by_name = {b.name: b for b in report.blocks}
-    rows, shown = [], set()
-    for row in report.layers:
-        for block in row.path[:depth]:
-            if block not in shown:
-                shown.add(block)
-                rows.append(by_name[block])
-        if len(row.path) < depth:
-            rows.append(row)
-    return rows
+    """The rows a table shows at `depth` (see Report.rows_to_depth)."""
+    return report.rows_to_depth(depth)
 
 
 def is_collapsed(row, depth: int | None) -> bool:

@@ -1,31 +1,114 @@
-"""Spec -> Report. Pure: no I/O, no printing."""
+"""Spec -> Analysis, the one object every feature reads. Pure: no I/O, no printing.
+
+An Analysis holds what a spec comes to: its Report (rows, blocks, totals: what every output format
+shows and the JSON contract), the Layer of every row (what memory, export and verify ask further
+questions of), the expanded graph and every tensor's shape. `paramcalc.analyze` returns only the
+Report; `paramcalc.Analysis.of(spec)` keeps the rest.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from itertools import accumulate
 from operator import attrgetter
 
 from .errors import ShapeError, SpecError
-from .graph import build_graph, unused_outputs
+from .graph import Graph, build_graph, unused_outputs
+from .layers import Layer
 from .layers.base import DTYPE_BYTES, MAX_ELEMENTS, Context, fmt_shape, prod
+from .layers.linear import Embedding
 from .receptive import describe, input_field, through
 from .report import COUNT_FIELDS, BlockRow, LayerRow, Report, Totals
-from .spec import Spec
+from .spec import Spec, load_spec
 
 
-def analyze(spec: Spec, *, batch: int | None = None, receptive_fields: bool = True, activations: bool = True) -> Report:
-    """Analyse a Spec into a Report, at `batch` if given (else the spec's). Raises SpecError on bad
-    input. For what shows totals only: without `receptive_fields` the rows' fields are None; without
+class Analysis:
+    """A spec analysed: `Analysis.of(spec or path)`.
+
+    report: the rows, blocks and totals (what is shown; the JSON contract).
+    layers: the Layer of every row of report.layers, in the same order.
+    graph:  the expanded network: leaf nodes (with their spec locations) and blocks (with arguments).
+    shapes: every tensor's per-sample shape by name: inputs, layers, composite kinds.
+    spec:   the spec's header (name, inputs, batch, dtype, source); its entries are dropped once the
+            graph is built, as those of a 100,000-layer file take more memory than its report.
+
+    For what shows totals only: without `receptive_fields` the rows' fields are None; without
     `activations` (the memory model) the memory totals are None and the rows' memory fields 0.
-    (`paramcalc.analyze` also takes a file's path: see api.py.)"""
-    analysis = _Analysis(spec if batch is None else replace(spec, batch=batch), receptive_fields, activations)
-    del spec  # a spec only the caller's expression held (`analyze(load_spec(path))`) is freed now
-    return analysis.run()
+    """
+
+    __slots__ = ("report", "layers", "graph", "shapes", "spec")
+
+    def __init__(self, report: Report, layers: list[Layer], graph: Graph, shapes: dict, spec: Spec):
+        self.report, self.layers, self.graph, self.shapes, self.spec = report, layers, graph, shapes, spec
+
+    @classmethod
+    def of(
+        cls,
+        spec: Spec | str | os.PathLike,
+        *,
+        batch: int | None = None,
+        receptive_fields: bool = True,
+        activations: bool = True,
+    ) -> Analysis:
+        """The analysis of a Spec, or of the spec file at a path (`-`: stdin), at `batch` if given
+        (else the spec's). Raises SpecError on bad input; never prints."""
+        # Handed on without a name left holding it, so that a spec only this call holds (read here, or
+        # `Analysis.of(load_spec(path))`) is freed once its graph is built: the entries of a
+        # 100,000-layer file take more memory than its report. (A method, not the class called: a
+        # class call holds its arguments until __init__ returns.)
+        held = [spec if isinstance(spec, Spec) else load_spec(os.fspath(spec))]
+        del spec
+        if batch is not None:
+            held = [replace(held.pop(), batch=batch)]
+        builder = _Builder(held.pop(), receptive_fields)
+        analysis = cls(builder.run(), builder.layers, builder.graph, builder.shapes, builder.spec)
+        del builder  # its memos, before the memory model makes its own
+        if activations:
+            analysis._add_memory()
+        return analysis
+
+    def token_inputs(self) -> dict[str, int]:
+        """The network inputs that are token ids, each with the vocabulary that bounds it: the
+        smallest table of the embeddings reading it. (See `token_inputs` below.)"""
+        return token_inputs(self.report, self.layers)
+
+    def _add_memory(self) -> None:
+        """Each row's activation and saved bytes, and the memory totals, at the spec's batch and dtype
+        (CUDA, flash attention). The memory model reads the finished report, so they are set
+        afterwards, once, while the report is still this analysis's own."""
+        from .activations import activations
+
+        report = self.report
+        result = activations(report, self.layers, Context(self.spec.batch), self.spec.dtype)
+        report.totals.saved_bytes, report.totals.peak_activation_bytes = result.saved_total, result.peak
+        rows = report.layers
+        for row, a, s in zip(rows, result.activation_bytes, result.saved_bytes):
+            row.activation_bytes, row.saved_bytes = a, s
+        if report.blocks:
+            saved = [0, *accumulate(r.saved_bytes for r in rows)]
+            for b in report.blocks:
+                b.saved_bytes = saved[b.last + 1] - saved[b.first]
 
 
-class _Analysis:
-    def __init__(self, spec: Spec, receptive_fields: bool = True, activations: bool = True):
+def token_inputs(report: Report, layers: list[Layer]) -> dict[str, int]:
+    """The one rule for which network inputs are token ids (int64, below a vocabulary) rather than
+    values: those an embedding reads. Each maps to the smallest table reading it, so that ids drawn
+    below it are valid for all. `layers`: the Layer of every row of `report.layers`."""
+    tokens: dict[str, int] = {}
+    inputs = report.inputs
+    for row, layer in zip(report.layers, layers):
+        if isinstance(layer, Embedding):
+            for name in row.inputs:
+                if name in inputs:
+                    tokens[name] = min(tokens.get(name, layer.num), layer.num)
+    return tokens
+
+
+class _Builder:
+    """Walks the graph once, making the rows (and measuring each distinct layer and input shape once)."""
+
+    def __init__(self, spec: Spec, receptive_fields: bool = True):
         self.graph = build_graph(spec)
         # Its header: the entries are done with once the graph is built, and those of a 100,000-layer
         # file take more memory than its report.
@@ -34,16 +117,13 @@ class _Analysis:
         self.rows: list[LayerRow] = []
         self.by_name: dict[str, int] = {}  # row index, for ties: filled when a tie asks
         self.blocks: list[BlockRow] = []
-        self.layer_objects: list = []
+        self.layers: list[Layer] = []  # the Layer of every row
         self.measured: dict[tuple, tuple] = {}  # (layer, *input shapes) -> output shape, counts, MACs
         self.lists: dict[tuple, list] = {}  # one list per distinct shape, path or list of shapes
         self.running: dict[str, list[int]] = {}  # key -> running sums over the rows, once all are made
         # each tensor's receptive field, by name; None when not asked for
         self.fields = {name: input_field(shape) for name, shape in spec.inputs.items()} if receptive_fields else None
         self.described: dict[tuple, dict | None] = {}
-        self.activations = activations  # the memory model: its totals stay None without it
-        self.saved_total: int | None = None
-        self.peak: int | None = None
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
@@ -51,7 +131,7 @@ class _Analysis:
         for block in graph.blocks:  # listed outermost first
             for i in range(block.start, block.end):
                 paths[i].append(block.name)
-        paths = [self.shared(path) for path in paths]
+        paths = [self.interned(path) for path in paths]
         first_row = []
         composites = []
         for node in graph.nodes:
@@ -80,61 +160,32 @@ class _Analysis:
         whole = {key: running[-1] for key, running in self.running.items()} if self.running else _sums(self.rows)
         # 8 running sums of 100,000 rows take more memory than the rows' memory model
         self.running, self.described = {}, {}
-        rows = self.rows
-        if self.activations:
-            self.with_memory(rows)
-            if self.blocks:
-                saved = [0, *accumulate(r.saved_bytes for r in rows)]
-                for b in self.blocks:
-                    b.saved_bytes = saved[b.last + 1] - saved[b.first]
-        shared = whole["shared"]  # a tied weight is counted once, in the layer that owns it
+        tied = whole["shared"]  # a tied weight is counted once, in the layer that owns it
         totals = Totals(
-            params=whole["params"] - shared,
+            params=whole["params"] - tied,
             trainable=whole["trainable"],
-            non_trainable=whole["params"] - shared - whole["trainable"],
-            weights=whole["weights"] - shared,
+            non_trainable=whole["params"] - tied - whole["trainable"],
+            weights=whole["weights"] - tied,
             bias=whole["bias"],
             buffers=whole["buffers"],
             macs=whole["macs"],
             param_bytes=whole["param_bytes"],
-            saved_bytes=self.saved_total,
-            peak_activation_bytes=self.peak,
-            active_params=whole["active_params"] - shared,
+            saved_bytes=None,  # the memory model's: see Analysis._add_memory
+            peak_activation_bytes=None,
+            active_params=whole["active_params"] - tied,
         )
         return Report(
             name=spec.name,
             inputs={k: list(v) for k, v in spec.inputs.items()},
             batch=spec.batch,
             dtype=spec.dtype,
-            layers=rows,
+            layers=self.rows,
             blocks=self.blocks,
             totals=totals,
             outputs={name: list(self.shapes[name]) for name in graph.outputs},
             source=spec.source,
             warnings=unused_outputs(graph),
-            layer_objects=self.layer_objects,
         )
-
-    def with_memory(self, rows):
-        """Sets each row's activation and saved bytes, at the spec's batch and dtype (CUDA, flash attention)."""
-        from .activations import activations
-
-        probe = Report(
-            name="",
-            inputs={k: list(v) for k, v in self.spec.inputs.items()},
-            batch=self.spec.batch,
-            dtype=self.spec.dtype,
-            layers=rows,
-            blocks=self.blocks,
-            totals=None,
-            outputs={name: [] for name in self.graph.outputs},
-        )
-        result = activations(probe, self.layer_objects, Context(self.spec.batch), self.spec.dtype)
-        self.saved_total, self.peak = result.saved_total, result.peak
-        # The memory model reads the finished rows, so its two fields are set afterwards, once, while
-        # the rows are still this analysis's own.
-        for row, a, s in zip(rows, result.activation_bytes, result.saved_bytes):
-            row.activation_bytes, row.saved_bytes = a, s
 
     def fail(self, node, error, inputs, in_shapes):
         given = ", ".join(f"{name} {fmt_shape(s)}" for name, s in zip(inputs, in_shapes))
@@ -145,7 +196,7 @@ class _Analysis:
         in_shapes = [self.shapes[inputs[0]]] if len(inputs) == 1 else [self.shapes[n] for n in inputs]
         try:
             out, counts, macs, reach, shown_inputs, shown_output, param_bytes = self.measure(layer, in_shapes)
-            shared = self.shared_weights(node, layer, in_shapes) if node.tie else 0
+            tied = self.tied_weight(node, layer, in_shapes) if node.tie else 0
             fields = self.fields
             if fields is None:
                 field = None
@@ -162,8 +213,8 @@ class _Analysis:
         else:
             described = self.described[key] = describe(field, out)
         own = counts.params
-        if shared:
-            own -= shared
+        if tied:
+            own -= tied
             param_bytes = own * DTYPE_BYTES[layer.dtype or self.spec.dtype]
         # in LayerRow's field order (positional: a keyword each costs more than the row's other work)
         row = LayerRow(
@@ -181,20 +232,20 @@ class _Analysis:
             counts.buffers,
             macs,
             param_bytes,
-            shared,
-            node.tie if shared else None,  # tied_to
+            tied,  # shared
+            node.tie if tied else None,  # tied_to
             0,  # activation_bytes and saved_bytes: set by the memory model
             0,
             described,  # receptive_field
             counts.params - layer.inactive_params(in_shapes) if layer.routed else counts.params,  # active_params
         )
         self.rows.append(row)
-        self.layer_objects.append(layer)
+        self.layers.append(layer)
         self.shapes[name] = out
         if fields is not None:
             fields[name] = field
 
-    def shared(self, values) -> list:
+    def interned(self, values) -> list:
         """One list for equal shapes (or paths, or lists of shapes), however many rows show it:
         the rows of a repeated block hold a few lists, not three each. Rows are values: their
         lists are never changed."""
@@ -204,11 +255,11 @@ class _Analysis:
             found = self.lists[key] = list(values)
         return found
 
-    def shared_shapes(self, shapes) -> list[list]:
+    def interned_shapes(self, shapes) -> list[list]:
         key = tuple(map(tuple, shapes))
         found = self.lists.get(key)
         if found is None:
-            found = self.lists[key] = [self.shared(s) for s in shapes]
+            found = self.lists[key] = [self.interned(s) for s in shapes]
         return found
 
     def measure(self, layer, in_shapes):
@@ -233,19 +284,19 @@ class _Analysis:
                 layer.reach(shapes, tuple(out))
                 if self.fields is not None and (len(out) >= 2 or shapes == [tuple(out)])
                 else None,
-                self.shared_shapes(in_shapes),
-                self.shared(out),
+                self.interned_shapes(in_shapes),
+                self.interned(out),
                 counts.params * DTYPE_BYTES[layer.dtype or self.spec.dtype],
             )
         return result
 
-    def shared_weights(self, node, layer, in_shapes) -> int:
+    def tied_weight(self, node, layer, in_shapes) -> int:
         """A tied layer's weight must have exactly the shape of the weight it shares."""
         for i in range(len(self.by_name), len(self.rows)):  # most specs have no tie: no index of their rows
             self.by_name[self.rows[i].name] = i
         if node.tie not in self.by_name:
             raise ShapeError(f"tie: '{node.tie}' is not a layer with a weight above this one")
-        owner_row, owner = self.rows[self.by_name[node.tie]], self.layer_objects[self.by_name[node.tie]]
+        owner_row, owner = self.rows[self.by_name[node.tie]], self.layers[self.by_name[node.tie]]
         if not owner.has_weight():
             raise ShapeError(f"tie: '{node.tie}' ({owner.kind}) has no weight to share")
         mine = layer.weight_shape(in_shapes)
@@ -267,7 +318,7 @@ class _Analysis:
         start = len(self.rows)
         for part in inner:
             full = f"{node.name}.{part.name}"
-            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], self.shared((*path, node.name)))
+            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], self.interned((*path, node.name)))
             local[part.name] = full
         self.shapes[node.name] = self.shapes[self.rows[-1].name]
         if self.fields is not None:
@@ -275,7 +326,7 @@ class _Analysis:
         return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
 
     def block_row(self, name, kind, inputs, first, last, path) -> BlockRow:
-        own_path = self.shared(path[: path.index(name)] if name in path else path)
+        own_path = self.interned(path[: path.index(name)] if name in path else path)
         return BlockRow(
             name=name,
             kind=kind,
@@ -284,7 +335,7 @@ class _Analysis:
             last=last,
             path=own_path,
             inputs=inputs,
-            input_shapes=self.shared_shapes([self.shapes[n] for n in inputs]),
+            input_shapes=self.interned_shapes([self.shapes[n] for n in inputs]),
             output_shape=self.rows[last].output_shape,
             # A block's sums are differences of running sums: nested and repeated blocks cost
             # nothing per layer inside them.
