@@ -273,7 +273,7 @@ def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, lo
         + per_device["master_weights"]
         + per_device["optimizer_state"]
         + report.totals.buffers * 4
-        + _input_bytes(report, ctx)
+        + _input_bytes(report, layers, ctx)
         + _label_bytes(report, ctx, loss)
     )
     return step_timeline(
@@ -294,11 +294,11 @@ def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, lo
     )
 
 
-def _input_bytes(report, ctx: Context) -> int:
-    from .activations import token_inputs
+def _input_bytes(report, layers, ctx: Context) -> int:
+    from .analysis import token_inputs
 
     itemsize = 4
-    tokens = token_inputs(report)
+    tokens = token_inputs(report, layers)
     return sum(ctx.batch * prod(shape) * (8 if name in tokens else itemsize) for name, shape in report.inputs.items())
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from paramcalc import SpecError, analyze, parse_spec
+from paramcalc import Analysis, SpecError, analyze, parse_spec
 from paramcalc.importers.hf import import_hf
 
 ROOT = Path(__file__).parent.parent
@@ -485,7 +485,8 @@ def test_hf_llama2_imported_has_the_hand_written_specs_macs_and_kv_cache():
     imported_report = imported("llama-2-7b.json", seq=4096)
     written = analyze(parse_spec((ROOT / "specs" / "llama2_7b.yaml").read_text(), "llama2_7b.yaml"))
     assert imported_report.totals.macs == written.totals.macs == 31_460_635_443_200
-    bill = memory(imported_report, imported_report.layer_objects, Settings(train=False, kv_cache=1000, batch=2))
+    analysis = Analysis.of(parse_spec(import_hf(str(HF / "llama-2-7b.json"), 4096), "llama-2-7b.json"))
+    bill = memory(analysis, Settings(train=False, kv_cache=1000, batch=2))
     assert bill.components["kv_cache"] == 2 * 32 * 32 * 128 * 1000 * 2 * 4  # fp32
 
 
@@ -493,8 +494,10 @@ def test_hf_sliding_windows_cache_at_most_the_window(tmp_path):
     from paramcalc.memory import Settings, memory
 
     gemma2 = HF_MODELS["gemma-2-9b"]["config"]
-    _, report = _imported_config(tmp_path, gemma2, 16)
-    bill = memory(report, report.layer_objects, Settings(train=False, kv_cache=8192, precision="bf16"))
+    text, _ = _imported_config(tmp_path, gemma2, 16)
+    bill = memory(
+        Analysis.of(parse_spec(text, "imported.yaml")), Settings(train=False, kv_cache=8192, precision="bf16")
+    )
     per_position = 2 * 8 * 256 * 2  # k and v, 8 kv heads of 256, bf16
     assert bill.components["kv_cache"] == 21 * per_position * 4096 + 21 * per_position * 8192
 
@@ -570,6 +573,8 @@ def test_hf_deepseek_latent_attention_caches_the_compressed_kv(tmp_path):
     512 + 64), not 2 · heads · head_dim."""
     from paramcalc.memory import Settings, memory
 
-    _, report = _imported_config(tmp_path, HF_MODELS["deepseek-v3"]["config"], 16)
-    bill = memory(report, report.layer_objects, Settings(train=False, kv_cache=1000, precision="bf16"))
+    text, _ = _imported_config(tmp_path, HF_MODELS["deepseek-v3"]["config"], 16)
+    bill = memory(
+        Analysis.of(parse_spec(text, "imported.yaml")), Settings(train=False, kv_cache=1000, precision="bf16")
+    )
     assert bill.components["kv_cache"] == 61 * (512 + 64) * 1000 * 2

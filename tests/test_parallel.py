@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from paramcalc import analyze
+from paramcalc import Analysis, analyze
 from paramcalc.errors import SpecError
 from paramcalc.parallel import Parallel, per_device
 from paramcalc.spec import parse_spec
@@ -49,8 +49,8 @@ layers:
 
 
 def _devices(text, par, precision="fp32", optimizer="adam", batch=2):
-    report = analyze(parse_spec(text, "<parallel>"))
-    return per_device(report, report.layer_objects, par, precision, optimizer, batch, "cpu", "flash")
+    analysis = Analysis.of(parse_spec(text, "<parallel>"))
+    return per_device(analysis.report, analysis.layers, par, precision, optimizer, batch, "cpu", "flash")
 
 
 @pytest.mark.parametrize("run", sorted(FIXTURE["runs"]))
@@ -72,9 +72,10 @@ LLAMA3_70B = ROOT / "specs/llama3_70b.yaml"
 
 
 def test_llama3_70b_tp8_pp4_dp4_against_megatron():
-    report = analyze(str(LLAMA3_70B))
+    analysis = Analysis.of(str(LLAMA3_70B))
+    report = analysis.report
     par = Parallel(tp=8, pp=4, dp=4, distributed_optimizer=True, sequence_parallel=True)
-    devices = per_device(report, report.layer_objects, par, "bf16-mixed", "adam", 1, "cuda", "flash")
+    devices = per_device(report, analysis.layers, par, "bf16-mixed", "adam", 1, "cuda", "flash")
     assert len(devices) == 4
     h, ff, layers = 8192, 28672, 80
     padded = 129024  # 128256 up to a multiple of 128 · 8 (Megatron's --make-vocab-size-divisible-by 128)
@@ -144,10 +145,11 @@ def test_bad_parallel_options_exit_2(args, message):
 def test_interleaved_schedule_holds_megatrons_in_flight_microbatches():
     # theoretical_memory_usage.py: the first stage holds pp · (1 + (pp − 1) / (pp · v)) microbatches' worth
     # of its activations with the interleaved schedule: 4 · (1 + 3 / 8) = 5.5 at pp 4, v 2
-    report = analyze(str(ROOT / "specs/llama3_8b.yaml"))
+    analysis = Analysis.of(str(ROOT / "specs/llama3_8b.yaml"))
+    report = analysis.report
 
     def devices(par):
-        return per_device(report, report.layer_objects, par, "bf16-mixed", "adam", 1, "cuda", "flash")
+        return per_device(report, analysis.layers, par, "bf16-mixed", "adam", 1, "cuda", "flash")
 
     per_microbatch = devices(Parallel(pp=4, microbatches=1))[0].components["saved_activations"]
     interleaved = devices(Parallel(pp=4, microbatches=16, schedule="interleaved", virtual=2))

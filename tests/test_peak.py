@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paramcalc import analyze, parse_spec
+from paramcalc import Analysis, analyze, parse_spec
 from paramcalc.memory import Settings, fits, max_batch, memory
 from paramcalc.timeline import optimizer_temporary
 from tests.helpers import run_cli
@@ -25,7 +25,7 @@ OPTIMIZERS = {  # the generator's names -> (--optimizer, --optimizer-impl)
 }
 
 
-def case_report(case):
+def case_analysis(case):
     model = FIXTURE["models"][case["model"]]
     text = (ROOT / "specs" / f"{model['spec']}.yaml").read_text()
     for old, new in model["replace"]:
@@ -33,16 +33,16 @@ def case_report(case):
         text = text.replace(old, new)
     spec = parse_spec(text, f"<{case['model']}>")
     spec.batch = case["batch"]
-    return analyze(spec)
+    return Analysis.of(spec)
 
 
 def case_memory(case, **settings):
-    report = case_report(case)
+    analysis = case_analysis(case)
     optimizer, impl = OPTIMIZERS[case["optimizer"]]
     given = Settings(
         batch=case["batch"], precision=case["precision"], optimizer=optimizer, optimizer_impl=impl, device="cpu"
     )
-    return memory(report, report.layer_objects, given)
+    return memory(analysis, given)
 
 
 def name(case):
@@ -94,15 +94,15 @@ def test_optimizer_temporaries():
 
 
 def test_max_batch_is_the_largest_that_fits():
-    report = analyze(str(ROOT / "specs" / "resnet18.yaml"))
+    analysis = Analysis.of(str(ROOT / "specs" / "resnet18.yaml"))
     settings = Settings(device="cpu")
     gpu = 8 * 2**30
-    best = max_batch(report, report.layer_objects, settings, gpu, 0)
+    best = max_batch(analysis, settings, gpu, 0)
     from dataclasses import replace
 
     assert best > 1
-    assert fits(memory(report, report.layer_objects, replace(settings, batch=best)), gpu, 0)["fits"]
-    assert not fits(memory(report, report.layer_objects, replace(settings, batch=best + 1)), gpu, 0)["fits"]
+    assert fits(memory(analysis, replace(settings, batch=best)), gpu, 0)["fits"]
+    assert not fits(memory(analysis, replace(settings, batch=best + 1)), gpu, 0)["fits"]
 
 
 def test_cli_verdict_and_json_keys():
@@ -133,9 +133,9 @@ def test_default_loss_by_the_output(spec, loss):
 
 
 def test_checkpointing_lowers_the_peak_and_leaves_the_same_at_rest():
-    report = analyze(str(ROOT / "specs" / "gpt2.yaml"))
-    plain = memory(report, report.layer_objects, Settings(batch=2))
-    checkpointed = memory(report, report.layer_objects, Settings(batch=2, checkpoint=True))
+    analysis = Analysis.of(str(ROOT / "specs" / "gpt2.yaml"))
+    plain = memory(analysis, Settings(batch=2))
+    checkpointed = memory(analysis, Settings(batch=2, checkpoint=True))
     assert checkpointed.peak.peak < plain.peak.peak
     assert checkpointed.peak.end == plain.peak.end  # backward hands every activation back either way
 
@@ -148,10 +148,10 @@ def test_a_loss_is_for_training():
 def test_the_loss_counts_for_a_large_vocabulary():
     # Llama-3's 128,256-entry vocabulary: the fp32 log-probabilities, their gradient and the logits'
     # gradient are 2.1 GB each per sample at 4,096 tokens, and the peak is in the loss's backward
-    report = analyze(str(ROOT / "specs" / "llama3_8b.yaml"))
+    analysis = Analysis.of(str(ROOT / "specs" / "llama3_8b.yaml"))
     settings = Settings(precision="amp-bf16", zero=3, devices=8, checkpoint=True)
-    with_loss = memory(report, report.layer_objects, settings)
-    without = memory(report, report.layer_objects, Settings(**{**settings.__dict__, "loss": "none"}))
+    with_loss = memory(analysis, settings)
+    without = memory(analysis, Settings(**{**settings.__dict__, "loss": "none"}))
     assert with_loss.peak.phase == "backward" and with_loss.peak.layer == "causal_lm"
     assert without.peak.phase == "step"  # without the loss, the optimizer step would be the worst moment
     live = {(p.phase, p.layer): p.live for p in with_loss.peak.points}

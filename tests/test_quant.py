@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from paramcalc import analyze
+from paramcalc import Analysis
 from paramcalc.errors import SpecError
 from paramcalc.quant import weight_bytes
 from paramcalc.spec import parse_spec
@@ -47,8 +47,8 @@ layers:
 
 
 def _bytes(text, fmt, group=128):
-    report = analyze(parse_spec(text, "<quant>"))
-    return weight_bytes(report, report.layer_objects, fmt, group)
+    analysis = Analysis.of(parse_spec(text, "<quant>"))
+    return weight_bytes(analysis.report, analysis.layers, fmt, group)
 
 
 @pytest.mark.parametrize("fmt", sorted(GGUF["types"]))
@@ -90,8 +90,8 @@ def test_nf4_double_quantised():
 
 
 def test_the_head_and_embeddings_stay_16_bit_in_awq():
-    report = analyze(parse_spec(TINY_LLAMA, "<quant>"))
-    awq = weight_bytes(report, report.layer_objects, "awq-int4")
+    analysis = Analysis.of(parse_spec(TINY_LLAMA, "<quant>"))
+    awq = weight_bytes(analysis.report, analysis.layers, "awq-int4")
     head_and_embedding = 2 * (512 * 256) * 2
     norms = (2 * 2 + 1) * 256 * 2
     per_layer = sum(
@@ -104,6 +104,5 @@ def test_the_head_and_embeddings_stay_16_bit_in_awq():
 def test_memory_inference_counts_weights_as_stored():
     from paramcalc.memory import Settings, memory
 
-    report = analyze(parse_spec(TINY_LLAMA, "<quant>"))
-    result = memory(report, report.layer_objects, Settings(train=False, weights="q4_0"))
+    result = memory(Analysis.of(parse_spec(TINY_LLAMA, "<quant>")), Settings(train=False, weights="q4_0"))
     assert result.components["parameters"] == GGUF["types"]["q4_0"]["tensor_bytes"]

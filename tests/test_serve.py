@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 from helpers import run_cli
 
-from paramcalc import analyze
+from paramcalc import Analysis, analyze
 from paramcalc.memory import Settings, memory
 from paramcalc.serve import Cache, ServeSettings, caches, sequence_bytes, serve, step_peak
 from paramcalc.spec import load_spec, parse_spec
@@ -134,8 +134,9 @@ def test_prefill_keeps_the_last_positions_logits_only():
 
 def test_weights_bf16_puts_the_kv_cache_in_bf16():
     # GPT-2 small: 2 · 12 layers · 768 values per position, 1,024 positions, 2 bytes (was 4 under --weights bf16)
-    report = analyze(str(ROOT / "specs" / "gpt2.yaml"))
-    result = memory(report, report.layer_objects, Settings(train=False, weights="bf16", kv_cache=1024))
+    result = memory(
+        Analysis.of(str(ROOT / "specs" / "gpt2.yaml")), Settings(train=False, weights="bf16", kv_cache=1024)
+    )
     assert result.components["kv_cache"] == 2 * 12 * 768 * 1024 * 2
 
 

@@ -160,4 +160,3 @@ class Module:
                 init.append(f"        self.{attribute} = {text}")
             texts.append(f"*self.{attribute}")
         return texts
-

@@ -544,7 +544,11 @@ def summary(report) -> str:
     shared = sum(r.shared for r in report.layers)
     lines = [
         f"{terminal(report.name)}: {human_params(t.params)} params ({t.params:,})"
-        + (f", {human_params(t.active_params)} active per token ({t.active_params:,})" if t.active_params != t.params else "")
+        + (
+            f", {human_params(t.active_params)} active per token ({t.active_params:,})"
+            if t.active_params != t.params
+            else ""
+        )
         + (f", {t.non_trainable:,} frozen" if t.non_trainable else "")
         + (f"; {shared:,} tied weights counted once" if shared else ""),
         f"{human(t.macs, 'MACs')} ({t.macs:,}) at batch {report.batch}",

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
-from . import bart, decoders, deepseek, encoders, gpt, mamba
 from ..hf_config import check_config, read_config
+from . import bart, decoders, deepseek, encoders, gpt, mamba
 from .common import _Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -70,13 +70,16 @@ def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str]:
 
 # model types transformers knows that paramcalc does not import: never a typo of one it does (mixtral is
 # not mistral, qwen3_moe not qwen3: their counts differ), so they get no "did you mean"
-OTHER_TYPES = frozenset(
-    "mixtral qwen2_moe qwen3_moe phi phi3 phimoe gpt_neox gptj opt bloom falcon starcoder2 olmo olmo2 olmoe cohere "
-    "cohere2 stablelm deepseek_v2 deepseek_v3 gpt_oss mamba mamba2 jamba roberta xlm-roberta distilbert albert "
-    "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip swin convnext "
-    "wav2vec2 hubert mt5 umt5 llama4 mllama gemma3 gemma3n granite granitemoe internlm2 exaone nemotron minicpm "
-    "mpt codegen gpt_bigcode gpt_neo persimmon qwen2_vl qwen2_5_vl llava dbrx arctic grok".split()
-) - BUILDERS.keys()
+OTHER_TYPES = (
+    frozenset(
+        "mixtral qwen2_moe qwen3_moe phi phi3 phimoe gpt_neox gptj opt bloom falcon starcoder2 olmo olmo2 olmoe cohere "
+        "cohere2 stablelm deepseek_v2 deepseek_v3 gpt_oss mamba mamba2 jamba roberta xlm-roberta distilbert albert "
+        "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip swin convnext "
+        "wav2vec2 hubert mt5 umt5 llama4 mllama gemma3 gemma3n granite granitemoe internlm2 exaone nemotron minicpm "
+        "mpt codegen gpt_bigcode gpt_neo persimmon qwen2_vl qwen2_5_vl llava dbrx arctic grok".split()
+    )
+    - BUILDERS.keys()
+)
 
 
 def _suggestion(family) -> str | None:
