@@ -23,25 +23,31 @@ class MemoryFormat(StrEnum):
 
 
 def memory(
-    spec: str = typer.Argument(..., help="Spec file (YAML), or - for stdin."),
+    spec: str = typer.Argument(..., metavar="SPEC", help="Spec file (YAML), or - for stdin."),
     inference: bool = typer.Option(
         False, "--inference/--train", help="Inference (peak activations) instead of training (the default)."
     ),
-    batch: int | None = typer.Option(None, "-b", "--batch", min=1, help="Batch size per device; overrides the spec."),
+    batch: int | None = typer.Option(
+        None, "-b", "--batch", metavar="N", min=1, help="Batch size per device; overrides the spec."
+    ),
     precision: str = typer.Option(
         "fp32",
         "--precision",
+        metavar="PRECISION",
         help="fp32; bf16 or fp16 (pure); amp-bf16 or amp-fp16 (torch.autocast: fp32 weights, 16-bit "
         "matmuls and convolutions); bf16-mixed or fp16-mixed (DeepSpeed/Megatron: 16-bit weights and "
         "activations, fp32 master weights and optimizer state).",
     ),
-    optimizer: str = typer.Option("adamw", "--optimizer", help="sgd, momentum, adam, adamw, adagrad or rmsprop."),
+    optimizer: str = typer.Option(
+        "adamw", "--optimizer", metavar="OPTIMIZER", help="sgd, momentum, adam, adamw, adagrad or rmsprop."
+    ),
     zero: int = typer.Option(
         0,
         "--zero",
+        metavar="STAGE",
         help="ZeRO stage: 1 partitions optimizer state, 2 gradients too, 3 parameters too, across --devices.",
     ),
-    devices: int = typer.Option(1, "--devices", help="Data-parallel devices."),
+    devices: int = typer.Option(1, "--devices", metavar="N", help="Data-parallel devices."),
     checkpoint: bool = typer.Option(
         False,
         "--checkpoint",
@@ -58,18 +64,26 @@ def memory(
     weights: str | None = typer.Option(
         None,
         "--weights",
+        metavar="FORMAT",
         help="Inference weight format: fp32, bf16, fp16, fp8, int8 or int4; with --serve also "
         "gptq-int4, gptq-int8, awq-int4, nf4 and GGUF's q8_0, q4_0, q4_1, q5_0, q5_1, q2_k ... q6_k.",
     ),
     attention: str = typer.Option(
-        "flash", "--attention", help="flash (fused: no attention matrix kept) or math (the softmax output kept too)."
+        "flash",
+        "--attention",
+        metavar="KIND",
+        help="flash (fused: no attention matrix kept) or math (the softmax output kept too).",
     ),
     device: str = typer.Option(
-        "cuda", "--device", help="cuda or cpu: the kernels whose saved tensors differ (dropout's mask)."
+        "cuda",
+        "--device",
+        metavar="DEVICE",
+        help="cuda or cpu: the kernels whose saved tensors differ (dropout's mask).",
     ),
     loss: str | None = typer.Option(
         None,
         "--loss",
+        metavar="LOSS",
         help="cross_entropy (F.cross_entropy on the last layer's output), causal_lm (Hugging Face's: "
         "logits upcast to fp32, labels shifted) or none. Default: cross_entropy for class scores, causal_lm "
         "for a score per token and vocabulary entry, else none.",
@@ -77,6 +91,7 @@ def memory(
     optimizer_impl: str = typer.Option(
         "foreach",
         "--optimizer-impl",
+        metavar="IMPL",
         help="foreach (PyTorch's default on GPUs: one copy of the parameters as a temporary), for-loop "
         "(two of the largest) or fused (none).",
     ),
@@ -98,25 +113,43 @@ def memory(
         False, "--serve", help="Serve as paged engines (vLLM) do: weights, a KV cache in blocks, one step's peak."
     ),
     seq: int | None = typer.Option(
-        None, "--seq", min=1, help="--serve: tokens per sequence (prompt and output; default the spec's input)."
+        None,
+        "--seq",
+        metavar="N",
+        min=1,
+        help="--serve: tokens per sequence (prompt and output; default the spec's input).",
     ),
-    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="--serve: sequences at once."),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", metavar="N", min=1, help="--serve: sequences at once."
+    ),
     prefill_tokens: int | None = typer.Option(
-        None, "--prefill-tokens", min=1, help="--serve: tokens a prefill step processes (default min(seq, 2048))."
+        None,
+        "--prefill-tokens",
+        metavar="N",
+        min=1,
+        help="--serve: tokens a prefill step processes (default min(seq, 2048)).",
     ),
-    block_size: int = typer.Option(16, "--block-size", min=1, help="--serve: positions per KV-cache block."),
+    block_size: int = typer.Option(
+        16, "--block-size", metavar="N", min=1, help="--serve: positions per KV-cache block."
+    ),
     gpu_memory_utilization: float = typer.Option(
-        0.9, "--gpu-memory-utilization", help="--serve: the share of --gpu the engine may use."
+        0.9, "--gpu-memory-utilization", metavar="SHARE", help="--serve: the share of --gpu the engine may use."
     ),
     kv_dtype: str | None = typer.Option(
-        None, "--kv-dtype", help="--serve: fp32, bf16, fp16 or fp8 (default: the activations' dtype)."
+        None, "--kv-dtype", metavar="DTYPE", help="--serve: fp32, bf16, fp16 or fp8 (default: the activations' dtype)."
     ),
-    group_size: int = typer.Option(128, "--group-size", min=1, help="GPTQ/AWQ weights: values per scale and zero."),
-    tp: int = typer.Option(1, "--tp", min=1, help="Tensor-parallel devices (Megatron's column/row-parallel split)."),
-    pp: int = typer.Option(1, "--pp", min=1, help="Pipeline stages (equal runs of the outermost repeat)."),
-    ep: int = typer.Option(1, "--ep", min=1, help="Expert-parallel devices (kinds with experts)."),
-    cp: int = typer.Option(1, "--cp", min=1, help="Context-parallel devices (the sequence split)."),
-    dp: int = typer.Option(1, "--dp", min=1, help="Data-parallel replicas (with --distributed-optimizer or --fsdp)."),
+    group_size: int = typer.Option(
+        128, "--group-size", metavar="N", min=1, help="GPTQ/AWQ weights: values per scale and zero."
+    ),
+    tp: int = typer.Option(
+        1, "--tp", metavar="N", min=1, help="Tensor-parallel devices (Megatron's column/row-parallel split)."
+    ),
+    pp: int = typer.Option(1, "--pp", metavar="N", min=1, help="Pipeline stages (equal runs of the outermost repeat)."),
+    ep: int = typer.Option(1, "--ep", metavar="N", min=1, help="Expert-parallel devices (kinds with experts)."),
+    cp: int = typer.Option(1, "--cp", metavar="N", min=1, help="Context-parallel devices (the sequence split)."),
+    dp: int = typer.Option(
+        1, "--dp", metavar="N", min=1, help="Data-parallel replicas (with --distributed-optimizer or --fsdp)."
+    ),
     sequence_parallel: bool = typer.Option(
         False, "--sequence-parallel", help="Split what tensor parallelism replicates (norms, dropouts) over --tp."
     ),
@@ -125,13 +158,18 @@ def memory(
     ),
     fsdp: bool = typer.Option(False, "--fsdp", help="FSDP (ZeRO-3, fully_shard per block) over --dp."),
     microbatches: int | None = typer.Option(
-        None, "--microbatches", min=1, help="Microbatches per step through the pipeline (default --pp)."
+        None, "--microbatches", metavar="N", min=1, help="Microbatches per step through the pipeline (default --pp)."
     ),
-    pipeline_schedule: str = typer.Option("1f1b", "--pipeline-schedule", help="1f1b or interleaved."),
-    virtual_stages: int = typer.Option(2, "--virtual-stages", min=1, help="Chunks per device when interleaved."),
+    pipeline_schedule: str = typer.Option(
+        "1f1b", "--pipeline-schedule", metavar="SCHEDULE", help="1f1b or interleaved."
+    ),
+    virtual_stages: int = typer.Option(
+        2, "--virtual-stages", metavar="N", min=1, help="Chunks per device when interleaved."
+    ),
     parallel_engine: str = typer.Option(
         "megatron",
         "--parallel-engine",
+        metavar="ENGINE",
         help="megatron (vocabulary padded, fp32 gradients in mixed precision) or torch (DTensor, FSDP2).",
     ),
     format: MemoryFormat = typer.Option(
