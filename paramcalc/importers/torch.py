@@ -91,11 +91,11 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
     """(spec document, how it was traced: "fx" or "hooks (why not fx)"), checked against the model."""
     from .torchtrace import Unsupported
     from .torchtrace.fx import trace_fx
-    from .torchtrace.guard import check, model_outputs
+    from .torchtrace.guard import check, measure
     from .torchtrace.hooks import trace_hooks
 
     inputs = example_inputs(shapes, tokens)
-    expected = model_outputs(model, inputs)
+    measured = measure(model, inputs)
     try:
         spec_inputs, entries, outputs = trace_fx(model, inputs)
         how = "fx"
@@ -104,7 +104,7 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
         spec_inputs, entries, outputs = trace_hooks(model, inputs, reason)
         how = f"hooks ({reason})"
     doc = _document(name, spec_inputs, entries, outputs)
-    check(doc, model, expected, how)
+    check(doc, model, measured, how)
     return doc, how
 
 

@@ -1,25 +1,38 @@
-"""The imported spec against the model it came from: parameter and buffer totals and the output shapes
-must be the model's, or the import is refused (exit 2) naming each difference; a wrong spec is never
-written."""
+"""The imported spec against the model it came from: parameter and buffer totals, MACs and the output
+shapes must be the model's (MACs as torch's FlopCounterMode counts them on the same input), or the
+import is refused (exit 2) naming each difference; a wrong spec is never written."""
 
 from __future__ import annotations
+
+import warnings
 
 from ...errors import SpecError
 
 
-def model_outputs(model, inputs) -> list[list[int]]:
-    """The per-sample shapes of the tensors the model returns, in order (tuples, lists, dicts and
-    transformers' ModelOutput flattened)."""
+def measure(model, inputs) -> tuple[list[list[int]], int]:
+    """(the per-sample shapes of the tensors the model returns, in order: tuples, lists, dicts and
+    transformers' ModelOutput flattened; its MACs, half FlopCounterMode's flops). Attention runs its
+    math kernel and LSTMs their plain one, as paramcalc counts them (fused kernels hide work from the
+    counter)."""
     import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
 
+    counter = FlopCounterMode(display=False)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
-        with torch.no_grad():
-            out = model(*inputs)
+        with warnings.catch_warnings():  # torch's own notes (TF32) are no message for the user
+            warnings.simplefilter("ignore")
+            with torch.no_grad(), counter, sdpa_kernel(SDPBackend.MATH), torch.backends.mkldnn.flags(enabled=False):
+                out = model(*inputs)
     except Exception as e:
         raise SpecError(f"the model's forward failed: {type(e).__name__}: {str(e)[:300]}") from None
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     shapes: list[list[int]] = []
     _flatten(out, shapes, torch)
-    return shapes
+    return shapes, counter.get_total_flops() // 2
 
 
 def _flatten(out, shapes: list, torch) -> None:
@@ -33,7 +46,7 @@ def _flatten(out, shapes: list, torch) -> None:
             _flatten(value, shapes, torch)
 
 
-def differences(doc: dict, model, expected: list[list[int]]) -> list[str]:
+def differences(doc: dict, model, expected: list[list[int]], macs: int | None = None) -> list[str]:
     """What the spec says and the model has, where they differ."""
     import yaml
 
@@ -51,6 +64,8 @@ def differences(doc: dict, model, expected: list[list[int]]) -> list[str]:
         found.append(f"params {report.totals.params:,} in the spec, {params:,} in the model")
     if report.totals.buffers != buffers:
         found.append(f"buffers {report.totals.buffers:,} in the spec, {buffers:,} in the model")
+    if macs is not None and report.totals.macs != macs:
+        found.append(f"MACs {report.totals.macs:,} in the spec, {macs:,} by torch's FlopCounterMode")
     names = doc.get("outputs") or [next(iter(doc["layers"][-1].values()))["name"]]
     written = [report.outputs.get(n, report.output_shape) for n in names]
     if len(written) > 1 and len(written) != len(expected):
@@ -61,9 +76,9 @@ def differences(doc: dict, model, expected: list[list[int]]) -> list[str]:
     return found
 
 
-def check(doc: dict, model, expected: list[list[int]], how: str) -> None:
+def check(doc: dict, model, measured: tuple[list[list[int]], int], how: str) -> None:
     """Refuses the spec where it differs from the model; `how` is "fx" or "hooks (why not fx)"."""
-    found = differences(doc, model, expected)
+    found = differences(doc, model, *measured)
     if found:
         traced = "traced with torch.fx" if how == "fx" else f"recorded with module hooks, as {how[7:-1]}"
         raise SpecError(f"cannot import: the spec would be wrong ({traced}): {'; '.join(found)}")
