@@ -88,8 +88,10 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
 
 
 def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model") -> tuple[dict, str]:
-    """(spec document, how it was traced: "fx" or "hooks (why not fx)"), checked against the model."""
+    """(spec document, how it was traced: "fx", "export (why not fx)" or "hooks (why neither)"), checked
+    against the model."""
     from .torchtrace import Unsupported
+    from .torchtrace.export import trace_export
     from .torchtrace.fx import trace_fx
     from .torchtrace.guard import check, measure
     from .torchtrace.hooks import trace_hooks
@@ -101,8 +103,13 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
         how = "fx"
     except Unsupported as e:
         reason = str(e)
-        spec_inputs, entries, outputs = trace_hooks(model, inputs, reason)
-        how = f"hooks ({reason})"
+        try:
+            spec_inputs, entries, outputs = trace_export(model, inputs)
+            how = f"export ({reason})"
+        except Unsupported as again:
+            reason = f"{reason}; {again}"
+            spec_inputs, entries, outputs = trace_hooks(model, inputs, reason)
+            how = f"hooks ({reason})"
     doc = _document(name, spec_inputs, entries, outputs)
     check(doc, model, measured, how)
     return doc, how
@@ -151,14 +158,14 @@ def import_torch(target: str, input_shape: str, tokens: int | None = None) -> st
     model = load_factory(target)
     name = target.rpartition(":")[2]
     doc, how = spec_from_model(model, shapes, tokens, name)
-    header = (
-        f"# Imported by paramcalc from {target!r} (traced with {'torch.fx' if how == 'fx' else 'module hooks'}).\n"
-        "# Names are the model's module paths.\n"
-    )
-    if how != "fx":
+    tracer = {"fx": "torch.fx", "export": "torch.export", "hooks": "module hooks"}[how.partition(" ")[0]]
+    header = f"# Imported by paramcalc from {target!r} (traced with {tracer}).\n# Names are the model's module paths.\n"
+    if how.startswith("export"):
+        header += "# torch.fx could not trace it; torch.export did, to ATen operations, each written as its layer.\n"
+    if how.startswith("hooks"):
         header += (
-            "# torch.fx could not trace it, so forward hooks recorded the module calls: operations between\n"
-            "# modules (additions, concatenations) are not in this spec; params and buffers are exact.\n"
+            "# torch.fx and torch.export could not trace it, so forward hooks recorded the module calls: operations\n"
+            "# between modules are not in this spec (its params, buffers, MACs and output shape are the model's).\n"
         )
     unread = _unread(doc["layers"])
     if unread:

@@ -51,6 +51,7 @@ class FxSpec:
         self.spec_inputs: dict = {}
         self.entries: list = []
         self.previous: str | None = None
+        self.handlers: dict = {}  # operations by name before ops.py's (ATen's, on the torch.export path)
 
     # -- bookkeeping
 
@@ -101,11 +102,21 @@ class FxSpec:
             self.previous = name
         return name
 
+    def module_path(self, node) -> str | None:
+        return None  # fx calls modules by name (call_module); torch.export records them per node
+
+    def account(self, path: str) -> None:
+        """A tensor of the model a layer counts though no node reads it."""
+
+    def path(self, node) -> str:
+        """The model's name for a parameter or buffer node."""
+        return node.target
+
     def declare(self, node) -> str:
         """A parameter or buffer read by name (a class token, a layer scale, Swin's index buffer)."""
         value = self.pending.pop(node)
         self.accounted.add(id(value))
-        return self.add(node, node.target, *declared(value, self.lead[node]), [])
+        return self.add(node, self.path(node), *declared(value, self.lead[node]), [])
 
     def fold(self, *nodes) -> None:
         """Tensors a layer written here holds itself (Swin's qkv and proj weights, a lookup table)."""
@@ -118,7 +129,7 @@ class FxSpec:
         weights = self.pending[table]
         self.fold(table)
         fields = {"num": weights.shape[0], "dim": weights.shape[1]}
-        name = self.add(node, table.target, "embedding", fields, [self.source(index)])
+        name = self.add(node, self.path(table), "embedding", fields, [self.source(index)])
         self.owners.setdefault(id(weights), name)
         return name
 
@@ -226,7 +237,10 @@ class FxSpec:
         """Tensors no layer counts: read but not used, or in modules eval mode never calls (GoogLeNet's
         and Inception's auxiliary classifiers). Declared by name, so the totals are the model's."""
         for node in list(self.pending):
-            self.declare(node)
+            if id(self.pending[node]) in self.accounted:  # counted by a layer already (a norm's step count)
+                del self.pending[node]
+            else:
+                self.declare(node)
         for path, tensor in (*self.model.named_parameters(), *self.model.named_buffers()):
             if id(tensor) not in self.accounted:
                 self.accounted.add(id(tensor))

@@ -76,9 +76,14 @@ def differences(doc: dict, model, expected: list[list[int]], macs: int | None = 
     return found
 
 
+_TRACED = {"fx": "traced with torch.fx", "export": "traced with torch.export", "hooks": "recorded with module hooks"}
+
+
 def check(doc: dict, model, measured: tuple[list[list[int]], int], how: str) -> None:
-    """Refuses the spec where it differs from the model; `how` is "fx" or "hooks (why not fx)"."""
+    """Refuses the spec where it differs from the model; `how` is "fx", "export (why not fx)" or
+    "hooks (why neither)"."""
     found = differences(doc, model, *measured)
     if found:
-        traced = "traced with torch.fx" if how == "fx" else f"recorded with module hooks, as {how[7:-1]}"
-        raise SpecError(f"cannot import: the spec would be wrong ({traced}): {'; '.join(found)}")
+        tracer, _, why = how.partition(" ")
+        said = _TRACED[tracer] + (f", as {why[1:-1]}" if why else "")
+        raise SpecError(f"cannot import: the spec would be wrong ({said}): {'; '.join(found)}")

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .fx import FxSpec
 
 
-_SPLITTERS = ("chunk", "split", "unbind")  # a tuple of tensors, taken one by one with getitem
+_SPLITTERS = ("chunk", "split", "split_with_sizes", "unbind")  # a tuple of tensors, taken one by one with getitem
 # zero-cost elementwise operations: with a constant (or a tensor the spec does not hold) they keep the
 # spec tensor's shape and add nothing to the counts
 _ELEMENTWISE = {
@@ -22,6 +22,9 @@ _ELEMENTWISE = {
 
 
 def _name(fn) -> str:
+    packet = getattr(fn, "_overloadpacket", None)  # an ATen operation: aten.conv2d.default -> conv2d
+    if packet is not None:
+        return packet.__name__
     return fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
 
 
@@ -66,7 +69,7 @@ def operation(spec: FxSpec, node) -> None:
             return None
         raise call.refuse("reads no tensor the spec holds")
     call.x = inputs[0]
-    handler = _handlers().get(call.fn if not isinstance(call.fn, str) and _hashable(call.fn) else None)
+    handler = spec.handlers.get(call.name) or _handlers().get(call.fn if _hashable(call.fn) else None)
     handler = handler or _BY_NAME.get(call.name)
     if handler is None:
         raise Unsupported(f"operation '{call.name}' ({node.name}) has no paramcalc kind")
@@ -75,6 +78,8 @@ def operation(spec: FxSpec, node) -> None:
 
 
 def _hashable(fn) -> bool:
+    if isinstance(fn, str):
+        return False
     try:
         hash(fn)
     except TypeError:
@@ -89,7 +94,7 @@ def _split(call: _Call) -> None:
         call.spec.splits[call.node] = ("select", {"dim": call.arg(1, "dim", 0)}, x)
     elif call.name == "chunk":
         call.spec.splits[call.node] = ("chunk", {"chunks": call.arg(1, "chunks"), "dim": call.arg(2, "dim", 0)}, x)
-    else:
+    else:  # split, split_with_sizes
         size = call.arg(1, "split_size_or_sections")
         call.spec.splits[call.node] = ("split", {"size": size, "dim": call.arg(2, "dim", 0)}, x)
 
@@ -177,9 +182,12 @@ def _unsqueeze(call: _Call) -> None:
 
 
 def _squeeze(call: _Call) -> None:
-    if len(call.args) < 2:
-        raise call.refuse("squeezes every dim of size 1")
-    return call.layer("squeeze", dim=call.dim(call.args[1]))
+    dim = call.args[1] if len(call.args) > 1 else None
+    if isinstance(dim, (list, tuple)):  # ATen's squeeze.dims
+        dim = dim[0] if len(dim) == 1 else None
+    if dim is None:
+        raise call.refuse("squeezes several dims")
+    return call.layer("squeeze", dim=call.dim(dim))
 
 
 def _einsum_call(call: _Call) -> None:
@@ -213,11 +221,12 @@ def _pool2d(call: _Call) -> None:
         "kernel": call.arg(1, "kernel_size"),
         "stride": call.arg(2, "stride"),
         "padding": call.arg(3, "padding", 0),
-        "ceil_mode": call.arg(5 if name == "avg_pool2d" else 6, "ceil_mode", False),
+        "ceil_mode": call.arg(4 if name == "avg_pool2d" else 5, "ceil_mode", False),
     }
-    if name == "max_pool2d":
+    if name != "avg_pool2d":  # max_pool2d, and ATen's max_pool2d_with_indices (its output is item 0)
         fields["dilation"] = call.arg(4, "dilation", 1)
-    elif not call.arg(6, "count_include_pad", True) or call.arg(7, "divisor_override") is not None:
+        name = "max_pool2d"
+    elif not call.arg(5, "count_include_pad", True) or call.arg(6, "divisor_override") is not None:
         raise call.refuse("averages with count_include_pad=False or a divisor_override")
     fields = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items() if v not in (None, [], ())}
     return call.layer(name.replace("_", ""), **fields)
@@ -257,6 +266,13 @@ _BY_NAME = {
     "transpose": _transpose,
     "swapaxes": _transpose,
     **dict.fromkeys(("expand", "contiguous", "clone", "detach", "to", "type_as", "float", "dropout"), _same),
+    **dict.fromkeys(("_to_copy", "alias", "lift_fresh_copy", "roll"), _same),  # ATen's; a shift counts nothing
+    "_unsafe_view": _reshape,
+    "cat": _cat,
+    "max_pool2d_with_indices": _pool2d,
+    "silu": _activation,
+    "hardswish": _activation,
+    "hardsigmoid": _activation,
     "mean": _mean,
     "unsqueeze": _unsqueeze,
     "squeeze": _squeeze,
