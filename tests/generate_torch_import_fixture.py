@@ -48,6 +48,7 @@ README = HERE.parent / "README.md"
 KEEP_BELOW = 200_000  # bytes: larger imported specs are recorded but not committed
 
 IMAGE = [3, 224, 224]
+RESIZING = ("fasterrcnn", "maskrcnn", "keypointrcnn", "retinanet", "fcos")
 VIDEO_SMALL = [3, 16, 112, 112]
 VIDEO = [3, 16, 224, 224]
 TIMM = [
@@ -112,10 +113,13 @@ def models() -> dict:
     import torchvision
 
     tv = torchvision.models
-    found = {}
+    found: dict = {}
     for family, module in (("detection", tv.detection), ("segmentation", tv.segmentation)):
         for name in tv.list_models(module=module):
-            found[name] = (family, lambda n=name: tv.get_model(n, weights=None, weights_backbone=None), [IMAGE], None)
+            # the R-CNNs, RetinaNet and FCOS resize to 224 (not 800) inside: the same network, less work here
+            sized = {"min_size": 224, "max_size": 224} if name.startswith(RESIZING) else {}
+            factory = lambda n=name, k=sized: tv.get_model(n, weights=None, weights_backbone=None, **k)  # noqa: E731
+            found[name] = (family, factory, [IMAGE], None)
     for name in tv.list_models(module=tv.video):
         shape = VIDEO if name.startswith(("mvit", "s3d", "swin3d")) else VIDEO_SMALL
         found[name] = ("video", lambda n=name: tv.get_model(n, weights=None), [shape], None)

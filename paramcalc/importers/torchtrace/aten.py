@@ -177,7 +177,8 @@ def _attention(call: _Call) -> None:
 
 
 def _select(call: _Call) -> None:
-    return call.layer("select", dim=call.dim(call.args[1]), index=call.args[2])
+    call.layer("select", dim=call.dim(call.args[1]), index=call.args[2])
+    call.spec.taken(call.node, call.x, call.args[1], removes=True)
 
 
 def _slice(call: _Call) -> None:

@@ -43,6 +43,7 @@ class FxSpec:
         self.pending: dict = {}  # get_attr nodes, written when first read as a tensor
         self.opaque: set = set()  # computed from parameters alone by what the spec cannot express
         self.folded: set = set()  # the batch folded into dim 0 (windows): per-sample shape is the full shape
+        self.moved: dict = {}  # node -> where a permute moved its batch dim (attention's qkv: (3, B, ...))
         self.splits: dict = {}  # chunk/split/unbind nodes -> (kind, fields, source node)
         self.used: set[str] = set()
         self.owners: dict = {}  # id(weight) -> the layer holding it
@@ -70,6 +71,8 @@ class FxSpec:
     def shape(self, node) -> list[int]:
         full = self.full(node)
         assert full is not None
+        if node in self.moved:
+            return full[: self.moved[node]] + full[self.moved[node] + 1 :]
         return full[self.lead.get(node, 1) :]
 
     def holds(self, arg) -> bool:
@@ -135,11 +138,28 @@ class FxSpec:
 
     def dim(self, node, d: int) -> int:
         """A dim of the traced tensor -> the spec's (batch = 0)."""
+        if node in self.moved:
+            batch = self.moved[node]
+            if d == batch:
+                raise Unsupported(f"'{node.name}' is split or indexed along its batch dimension")
+            return d + 1 if 0 <= d < batch else d
         return d if d < 0 else d + 1 - self.lead.get(node, 1)
+
+    def taken(self, node, of, d: int, removes: bool) -> None:
+        """Where the batch is in a part taken along traced dim d of a tensor whose batch was moved."""
+        if of not in self.moved:
+            return
+        batch = self.moved[of]
+        d %= len(self.full(of) or [0])
+        batch -= 1 if removes and d < batch else 0
+        if batch:
+            self.moved[node] = batch
 
     def alias(self, node, of) -> None:
         self.names[node] = self.source(of)
         self.lead[node] = self.lead.get(of, 1)
+        if of in self.moved:
+            self.moved[node] = self.moved[of]
         if of in self.batched:
             self.batched.add(node)
 
@@ -216,6 +236,8 @@ class FxSpec:
         if layer is None:
             raise Unsupported(f"module '{node.target}' ({type(module).__name__}) has no paramcalc kind")
         args = [a for a in node.args if isinstance(a, torch.fx.Node)]
+        if any(a in self.moved for a in args):
+            raise Unsupported(f"module '{node.target}' reads a tensor whose batch dimension was moved")
         kind = next(iter(layer))
         if REGISTRY[kind].arity == (1, 1):
             args = args[:1]

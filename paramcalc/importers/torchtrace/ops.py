@@ -24,7 +24,8 @@ _ELEMENTWISE = {
 def _name(fn) -> str:
     packet = getattr(fn, "_overloadpacket", None)  # an ATen operation: aten.conv2d.default -> conv2d
     if packet is not None:
-        return packet.__name__
+        name = packet.__name__
+        return name[:-1] if name.endswith("_") and not name.startswith("_") else name  # relu_ computes relu
     return fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
 
 
@@ -69,6 +70,8 @@ def operation(spec: FxSpec, node) -> None:
             return None
         raise call.refuse("reads no tensor the spec holds")
     call.x = inputs[0]
+    if any(a in spec.moved for a in inputs) and call.name not in _ON_MOVED:
+        raise call.refuse("works on a tensor whose batch dimension was moved")
     handler = spec.handlers.get(call.name) or _handlers().get(call.fn if _hashable(call.fn) else None)
     handler = handler or _BY_NAME.get(call.name)
     if handler is None:
@@ -85,6 +88,9 @@ def _hashable(fn) -> bool:
     except TypeError:
         return False
     return True
+
+
+_ON_MOVED = ("select", "contiguous", "clone", "alias")  # besides the splitters: they keep or restore the batch
 
 
 def _split(call: _Call) -> None:
@@ -150,13 +156,18 @@ def _numel(shape) -> int:
 
 
 def _permute(call: _Call) -> None:
-    args = call.args
-    dims = args[1:] if not isinstance(args[1], (tuple, list)) else args[1]
-    if call.spec.lead[call.x] == 0:
-        dims = [0, *(d if d < 0 else d + 1 for d in dims)]
+    """A permute; one that moves the batch dim (attention's (B, N, 3, heads, d) -> (3, B, heads, N, d))
+    is written over the per-sample dims, and the batch's new place is kept for the select that follows."""
+    spec, args = call.spec, call.args
+    dims = list(args[1:] if not isinstance(args[1], (tuple, list)) else args[1])
+    dims = [d % len(dims) for d in dims]
+    if spec.lead[call.x] == 0:
+        dims = [0, *(d + 1 for d in dims)]
     elif dims[0] != 0:
-        raise call.refuse("moves the batch dimension")
-    return call.layer("permute", dims=list(dims))
+        call.layer("permute", dims=[0, *(d for d in dims if d != 0)])
+        spec.moved[call.node] = dims.index(0)
+        return None
+    return call.layer("permute", dims=dims)
 
 
 def _transpose(call: _Call) -> None:
@@ -325,8 +336,10 @@ def _getitem(spec: FxSpec, node, layer) -> None:
     producer, index = node.args
     if producer in spec.splits:
         kind, fields, of = spec.splits[producer]
-        fields = {**fields, "index": index, "dim": spec.dim(of, fields["dim"])}
-        spec.add(node, node.name, kind, fields, [spec.source(of)])
+        spec.add(
+            node, node.name, kind, {**fields, "index": index, "dim": spec.dim(of, fields["dim"])}, [spec.source(of)]
+        )
+        spec.taken(node, of, fields["dim"], removes=kind == "select")
         return None
     if spec.full(producer) is None:
         if index == 0:  # the output of a module that returns a tuple (attention, LSTM)
