@@ -9,7 +9,9 @@ in its own venv, from the repository root:
 
     /work/tv/bin/python tests/generate_torch_import_fixture.py [MODEL...]
 
-With model names it re-records just those and keeps the other records.
+With model names it re-records just those and keeps the other records. Runs over disjoint sets of
+models can go side by side, each with its own record (TORCH_IMPORT_RECORD=part.json), merged after
+with `--merge part.json ...`.
 
 Per model it records what torch says, measured here and not by the importer: params and buffers,
 MACs (half of FlopCounterMode's flops on the same input, math attention) and the output shape; then
@@ -22,6 +24,7 @@ re-analyses them with today's code against the recorded figures.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -42,7 +45,8 @@ from paramcalc import analyze, parse_spec  # noqa: E402
 from paramcalc.errors import SpecError  # noqa: E402
 from paramcalc.importers.torch import spec_from_model  # noqa: E402
 
-OUT = HERE / "fixtures" / "torch_import_families.json"
+OUT = Path(os.environ.get("TORCH_IMPORT_RECORD") or HERE / "fixtures" / "torch_import_families.json")
+FIXTURE = HERE / "fixtures" / "torch_import_families.json"
 SPECS = HERE / "fixtures" / "imported_torch"
 README = HERE.parent / "README.md"
 KEEP_BELOW = 200_000  # bytes: larger imported specs are recorded but not committed
@@ -191,6 +195,8 @@ def main():
 
     warnings.simplefilter("ignore")
     found = models()
+    if sys.argv[1:2] == ["--merge"]:
+        return merge(found, sys.argv[2:])
     names = sys.argv[1:] or list(found)
     result = {
         "torch": torch.__version__,
@@ -220,6 +226,20 @@ def main():
         )
         result["models"] = {n: result["models"][n] for n in found if n in result["models"]}
         OUT.write_text(json.dumps(result, indent=1) + "\n")
+    if OUT == FIXTURE:
+        write_readme(result)
+
+
+def merge(found: dict, parts: list[str]) -> None:
+    result = json.loads(FIXTURE.read_text())
+    for part in parts:
+        result["models"].update(json.loads(Path(part).read_text())["models"])
+    result["models"] = {n: result["models"][n] for n in found if n in result["models"]}
+    FIXTURE.write_text(json.dumps(result, indent=1) + "\n")
+    write_readme(result)
+
+
+def write_readme(result: dict) -> None:
     readme = README.read_text()
     start, end = readme.index(BEGIN), readme.index(END) + len(END)
     README.write_text(readme[:start] + table(result) + readme[end:])

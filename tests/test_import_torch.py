@@ -5,6 +5,7 @@ names the construct; never a wrong spec."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -30,10 +31,13 @@ def _import(model, shape):
 
 
 def _measured(model, shape):
+    """torch's figures; attention on its math kernel, whose two products FlopCounterMode counts (the
+    fused CPU kernel is counted as nothing)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
+    with torch.no_grad(), counter, sdpa_kernel(SDPBackend.MATH):
         out = model.eval()(torch.randn(1, *shape))
     if isinstance(out, dict):
         out = next(iter(out.values()))
@@ -249,3 +253,94 @@ def test_a_refused_import_is_exit_2_with_one_line(tmp_path, monkeypatch):
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith("error: cannot import: ") and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
+
+
+class Attention(nn.Module):
+    """timm's ViT attention: qkv permuted (2, 0, 3, 1, 4), which moves the batch, then unbound; rotary's
+    rotate_half (slices and a cat); a relative position bias read from a table at an index buffer."""
+
+    def __init__(self, dim=16, heads=2, tokens=9):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.table = nn.Parameter(torch.zeros(5, heads))
+        self.register_buffer("index", torch.arange(tokens * tokens) % 5)
+
+    def forward(self, x, attn_mask=None):
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        half = q.shape[-1] // 2
+        q = q + torch.cat([-q[..., half:], q[..., :half]], dim=-1)
+        bias = self.table[self.index].view(n, n, -1).permute(2, 0, 1).unsqueeze(0)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.proj(y.transpose(1, 2).reshape(b, n, c))
+
+
+class Stem(nn.Module):
+    """timm's way: F.pad ('same' padding), a BatchNormAct, a layer scale, a patch embedding."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, stride=2)
+        self.bn = BatchNormAct(16)
+        self.gamma = nn.Parameter(torch.ones(16, 1, 1))
+        self.patch = nn.Conv2d(16, 16, 2, stride=2)
+        self.attn = Attention()
+        self.norm = nn.LayerNorm(16)
+
+    def forward(self, x):
+        x = self.gamma * self.bn(self.conv(F.pad(x, [0, 1, 0, 1])))
+        x = self.patch(x).flatten(2).transpose(1, 2)  # (9, 16)
+        return self.norm(x + self.attn(x)).mean(1)
+
+
+def test_torch_export_keeps_the_work_between_modules():
+    """fx stops at F.pad (and F.batch_norm); torch.export reads the ATen operations, each one a layer."""
+    report, how = _assert_exact(Stem(), (3, 13, 13))
+    assert how.startswith("export (operation 'pad'")  # F.pad, then F.batch_norm
+    kinds = {r.name: r.kind for r in report.layers}
+    assert (kinds["conv"], kinds["bn"], kinds["attn.qkv"], kinds["attn.table"]) == (
+        "conv2d",
+        "batchnorm2d",
+        "linear",
+        "embedding",
+    )
+    assert sum(r.kind == "matmul" for r in report.layers) == 2  # attention's two products
+
+
+# ---------------------------------------------------------------- what people run (recorded)
+
+FAMILIES = ROOT / "tests" / "fixtures" / "torch_import_families.json"
+FAMILY_SPECS = ROOT / "tests" / "fixtures" / "imported_torch"
+RECORDED = json.loads(FAMILIES.read_text())["models"] if FAMILIES.exists() else {}
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_each_recorded_import_is_exact_or_names_what_it_refused(name):
+    """As tests/generate_torch_import_fixture.py recorded it (torchvision, timm and transformers in their
+    own venv): the import was exact against the model, or refused naming the construct; never wrong."""
+    record = RECORDED[name]
+    assert record["status"] in ("exact", "refused")
+    if record["status"] == "exact":
+        assert record["paramcalc"] == record["torch"]
+    else:
+        assert record["construct"] and "paramcalc" not in record
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in FAMILY_SPECS.glob("*.yaml")))
+def test_imported_family_specs_match_the_models(name):
+    """The committed spec of each exact import, analysed by today's code, equals what torch measured for
+    the model: params, buffers, MACs (FlopCounterMode) and output shape."""
+    report = analyze(str(FAMILY_SPECS / f"{name}.yaml"))
+    torch_says = RECORDED[name]["torch"]
+    assert report.totals.params == torch_says["params"]
+    assert report.totals.buffers == torch_says["buffers"]
+    assert report.totals.macs == torch_says["macs"]
+    assert report.output_shape == torch_says["output_shape"]
+
+
+def test_the_readme_tables_are_the_recorded_ones():
+    from torch_import_table import table
+
+    assert table(json.loads(FAMILIES.read_text())) in (ROOT / "README.md").read_text()

@@ -171,7 +171,9 @@ def _attention(call: _Call) -> None:
     k_t = add("transpose", "keys", [spec.source(k)], dim0=-2, dim1=-1)
     y = add("matmul", "scores", [spec.source(q), k_t])
     if mask is not None and spec.holds(mask):
-        y = add("add", "scores", [y, spec.source(mask)])
+        from .ops import ranked
+
+        y = add("add", "scores", [y, *ranked(spec, f"{base}_mask", len(spec.shape(q)), [mask])])
     y = add("softmax", "weights", [y], dim=-1)
     spec.add(node, base, "matmul", {}, [y, spec.source(v)])
 
@@ -182,18 +184,44 @@ def _select(call: _Call) -> None:
 
 
 def _slice(call: _Call) -> None:
-    """x[..., a:b] as a `split` where [a, b) is one of equal parts (rotate_half's halves)."""
+    """x[..., a:b] as the piece of a `split` at [a, b) (rotate_half's halves, GhostNet's first channels)."""
     spec = call.spec
     dim, start, end = call.arg(1, "dim", 0), call.arg(2, "start", 0) or 0, call.arg(3, "end")
-    step = call.arg(4, "step", 1)
     size = spec.full(call.x)[dim]  # type: ignore[index]
-    end = size if end is None or end > size else end
-    if start == 0 and end == size and step == 1:
+    start, end = _clamp(start, size), size if end is None else _clamp(end, size)
+    if start == 0 and end == size and call.arg(4, "step", 1) == 1:
         return spec.alias(call.node, call.x)
-    part = end - start
-    if step != 1 or part <= 0 or start % part or (size % part and end != size):
-        raise call.refuse(f"takes [{start}:{end}] of {size}, not one of equal parts")
-    return call.layer("split", size=part, index=start // part, dim=call.dim(dim))
+    if call.arg(4, "step", 1) != 1 or end <= start:
+        raise call.refuse(f"takes [{start}:{end}] of {size} with a step")
+    pieces = [n for n in (start, end - start, size - end) if n]
+    fields = {"size": pieces if len(set(pieces)) > 1 or size % pieces[0] else pieces[0]}
+    return call.layer("split", **fields, index=1 if start else 0, dim=call.dim(dim))
+
+
+def _clamp(i: int, size: int) -> int:
+    return max(0, min(size, i + size if i < 0 else i))
+
+
+def _index(call: _Call) -> None:
+    """table[index]: a learned (rows, dim) table read at an index buffer (a relative position bias)."""
+    spec = call.spec
+    table, indices = call.args[0], call.args[1]
+    if table in spec.pending and len(indices) == 1 and len(spec.full(table) or ()) == 2 and spec.holds(indices[0]):
+        spec.lookup(call.node, table, indices[0])
+        return None
+    raise call.refuse("indexes a tensor by a tensor, which no paramcalc kind does but an embedding lookup")
+
+
+def _pad(call: _Call) -> None:
+    """constant_pad_nd(x, pad, value), or pad(x, pad, mode, value) in the constant mode."""
+    pad = list(call.args[1])
+    if call.name == "pad" and call.arg(2, "mode", "constant") != "constant":
+        raise call.refuse(f"pads in the {call.arg(2, 'mode')!r} mode")
+    value = (call.arg(3, "value") if call.name == "pad" else call.arg(2, "value")) or 0
+    if len(pad) not in (2, 4, 6) or len(pad) // 2 >= len(call.spec.shape(call.x)):
+        raise call.refuse(f"pads {pad}")
+    kind = f"zeropad{len(pad) // 2}d" if not value else f"constantpad{len(pad) // 2}d"
+    return call.layer(kind, padding=pad, **({"value": value} if value else {}))
 
 
 def _matmul(call: _Call) -> None:
@@ -252,6 +280,9 @@ HANDLERS = {
     "scaled_dot_product_attention": _attention,
     "select": _select,
     "slice": _slice,
+    "index": _index,
+    "constant_pad_nd": _pad,
+    "pad": _pad,
     **dict.fromkeys(("matmul", "bmm", "mm"), _matmul),
     "hardtanh": _hardtanh,
     "gelu": _gelu,

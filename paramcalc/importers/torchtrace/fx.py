@@ -94,7 +94,7 @@ class FxSpec:
     def add(self, node, base: str, kind: str, fields: dict, sources: list[str]) -> str:
         """Appends a layer (a layer without `from:` reads the one before it, a declared tensor aside)."""
         name = self.unique(base)
-        fields = dict(fields)
+        fields = {key: _plain(value) for key, value in fields.items()}
         if sources and sources != [self.previous]:
             fields["from"] = sources if len(sources) > 1 else sources[0]
         fields["name"] = name
@@ -267,6 +267,19 @@ class FxSpec:
             if id(tensor) not in self.accounted:
                 self.accounted.add(id(tensor))
                 self.add(None, path, *declared(tensor, 0), [])
+
+
+def _plain(value):
+    """A field as YAML writes it: fx's immutable lists and tuples as lists, torch's numbers as Python's."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    raise Unsupported(f"a field value {value!r} ({type(value).__name__}) that a spec cannot hold")
 
 
 def declared(value, lead: int) -> tuple[str, dict]:

@@ -55,8 +55,8 @@ def differences(doc: dict, model, expected: list[list[int]], macs: int | None = 
 
     try:
         report = analyze(parse_spec(yaml.safe_dump(doc, sort_keys=False), doc.get("name", "model")))
-    except SpecError as e:
-        return [f"the spec written does not analyse ({str(e).splitlines()[0][:300]})"]
+    except Exception as e:  # SpecError, or a case the analysis does not foresee: either way no spec
+        return [f"the spec written does not analyse ({type(e).__name__}: {str(e).splitlines()[0][:300]})"]
     found = []
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())

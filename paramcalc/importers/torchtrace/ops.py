@@ -319,15 +319,19 @@ def _broadcast(spec: FxSpec, node, kind: str, operands) -> None:
     """add/mul of two tensors: torch broadcasts from the right, paramcalc between per-sample shapes of
     one rank. A shorter operand gets leading 1s; a tensor without the batch whose leading 1 meets the
     batch (a (1, heads, N, N) bias on (batch, heads, N, N) scores) loses it."""
-    rank = len(spec.shape(node))
+    spec.add(node, node.name, kind, {}, ranked(spec, node.name, len(spec.shape(node)), operands))
+
+
+def ranked(spec: FxSpec, base: str, rank: int, operands) -> list[str]:
+    """The operands' names, each squeezed or unsqueezed at dim 1 to the per-sample rank."""
     sources = []
     for a in operands:
         name, own = spec.source(a), len(spec.shape(a))
         for _ in range(abs(rank - own)):
             fix = "squeeze" if own > rank else "unsqueeze"
-            name = spec.add(None, f"{node.name}_{fix}", fix, {"dim": 1}, [name])
+            name = spec.add(None, f"{base}_{fix}", fix, {"dim": 1}, [name])
         sources.append(name)
-    spec.add(node, node.name, kind, {}, sources)
+    return sources
 
 
 def _getitem(spec: FxSpec, node, layer) -> None:
