@@ -107,7 +107,6 @@ def _with(cls, config, attn):
     config._attn_implementation = attn
     model = cls(config)
     model.config.use_cache = False
-    model.config.return_dict = False
     return model
 
 
@@ -203,6 +202,7 @@ def main():
         "torchvision": torchvision.__version__,
         "timm": timm.__version__,
         "transformers": transformers.__version__,
+        "listed": {name: family for name, (family, *_) in found.items()},
         "models": {},
     }
     if OUT.exists():
@@ -235,6 +235,7 @@ def merge(found: dict, parts: list[str]) -> None:
     for part in parts:
         result["models"].update(json.loads(Path(part).read_text())["models"])
     result["models"] = {n: result["models"][n] for n in found if n in result["models"]}
+    result["listed"] = {name: family for name, (family, *_) in found.items()}
     FIXTURE.write_text(json.dumps(result, indent=1) + "\n")
     write_readme(result)
 

@@ -21,17 +21,22 @@ def _cell(text: str) -> str:
 
 
 def table(record: dict) -> str:
-    """Markdown: a summary line per family, then each model's status (every refusal names its construct)."""
-    lines = [BEGIN, "", "| family | exact | refused |", "|---|---:|---:|"]
+    """Markdown: a summary line per family, then each model's status (every refusal names its construct).
+    Models the generator lists but has not recorded yet are shown as such."""
+    listed = record.get("listed", {})
+    missing = {name: family for name, family in listed.items() if name not in record["models"]}
+    lines = [BEGIN, "", "| family | exact | refused | not recorded |", "|---|---:|---:|---:|"]
     for family, title in TITLES.items():
         models = [m for m in record["models"].values() if m["family"] == family]
         exact = sum(m["status"] == "exact" for m in models)
-        lines.append(f"| {title} | {exact}/{len(models)} | {len(models) - exact} |")
+        absent = sum(f == family for f in missing.values())
+        lines.append(f"| {title} | {exact}/{len(models) + absent} | {len(models) - exact} | {absent} |")
     for family, title in TITLES.items():
         lines += ["", f"<details><summary>{title}</summary>", "", "| model | status | construct |", "|---|---|---|"]
         for name, m in record["models"].items():
             if m["family"] == family:
                 lines.append(f"| {name} | {m['status']} | {_cell(m.get('construct', ''))} |")
+        lines += [f"| {name} | not recorded | |" for name, f in missing.items() if f == family]
         lines += ["", "</details>"]
     lines += ["", END]
     return "\n".join(lines)

@@ -4,6 +4,9 @@ every module paramcalc has a kind for."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 from ...layers import REGISTRY
 from . import Unsupported
 from .modules import module_layer, own_weight, weight_owner
@@ -308,7 +311,8 @@ def trace_fx(model, inputs) -> tuple[dict, list, list]:
     try:
         tracer = _leaf_tracer(model)
         graph_module = torch.fx.GraphModule(model, tracer.trace(model))
-        ShapeProp(graph_module).propagate(*inputs)
+        with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints the traceback of a failure
+            ShapeProp(graph_module).propagate(*inputs)
     except Exception as e:
         raise Unsupported(f"torch.fx cannot trace it ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
     try:
