@@ -156,11 +156,26 @@ def measure(model, shapes, vocab):
     }
 
 
+_HOOKS = "and module hooks cannot stand in, as these modules have no paramcalc kind: "
+
+
 def construct(message: str) -> str:
-    """The construct a refusal names, shortened for a table cell (the whole message is recorded)."""
-    text = message.removeprefix("cannot import: ")
-    text = re.sub(r"\s+", " ", text)
-    return text if len(text) <= 300 else text[:297] + "..."
+    """The constructs a refusal names, one short clause per tracer tried (the whole message is recorded):
+    why fx could not, why torch.export could not, and which modules have no kind for the hooks."""
+    message = message.removeprefix("cannot import: ")
+    if message.startswith("the spec would be wrong ("):  # the guard: what differed, after the tracer's reasons
+        tracer = "module hooks" if "module hooks" in message.split(",")[0] else "torch.export"
+        found = re.search(r"\): ((?:the spec written|params|buffers|MACs|output|\d+ outputs) .*)$", message)
+        return f"the spec {tracer} wrote differs from the model: {found.group(1)[:200] if found else ''}"
+    clauses = []
+    for part in message.split("; "):
+        part = re.sub(r"\s+", " ", part)
+        part = part.replace(_HOOKS, "hooks: no kind for ")
+        part = re.sub(r" \('[^']*'\)", "", part)  # module paths: the class names say enough here
+        if part.startswith("hooks: no kind for "):
+            part = "hooks: no kind for " + ", ".join(dict.fromkeys(part[19:].replace(" ...", "").split(", ")))
+        clauses.append(part if len(part) <= 140 else part[:137] + "...")
+    return "; ".join(clauses)
 
 
 def record_one(name, family, factory, shapes, vocab) -> tuple[dict, str | None]:
@@ -234,6 +249,9 @@ def merge(found: dict, parts: list[str]) -> None:
     result = json.loads(FIXTURE.read_text())
     for part in parts:
         result["models"].update(json.loads(Path(part).read_text())["models"])
+    for record in result["models"].values():
+        if record["status"] == "refused":
+            record["construct"] = construct(record["message"])
     result["models"] = {n: result["models"][n] for n in found if n in result["models"]}
     result["listed"] = {name: family for name, (family, *_) in found.items()}
     FIXTURE.write_text(json.dumps(result, indent=1) + "\n")
