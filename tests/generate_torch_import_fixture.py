@@ -230,7 +230,7 @@ def main():
             record, text = record_one(name, family, factory, shapes, vocab)
         except Exception as e:  # the model itself does not run here: recorded, never hidden
             record, text = {"family": family, "input": shapes, "status": "refused", "message": repr(e)[:300]}, None
-            record["construct"] = f"the model does not run on this input: {type(e).__name__}"
+            record["construct"] = f"not imported: the model does not run here under FlopCounterMode ({e!r})"[:200]
         spec = SPECS / f"{name}.yaml"
         spec.unlink(missing_ok=True)
         if text is not None and record["status"] == "exact" and len(text) < KEEP_BELOW:
@@ -250,7 +250,7 @@ def merge(found: dict, parts: list[str]) -> None:
     for part in parts:
         result["models"].update(json.loads(Path(part).read_text())["models"])
     for record in result["models"].values():
-        if record["status"] == "refused":
+        if record["status"] == "refused" and "torch" in record:  # else torch's own run failed: said so
             record["construct"] = construct(record["message"])
     result["models"] = {n: result["models"][n] for n in found if n in result["models"]}
     result["listed"] = {name: family for name, (family, *_) in found.items()}
