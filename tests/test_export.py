@@ -646,7 +646,11 @@ def test_random_structures_round_trip(seed):
 # spec written in this file (the random structures included), computed on the code before export.py
 # became a package: moving code (each kind's binding into its family file) must not change one byte.
 # A change to the generated code on purpose updates this value, and says so in its commit.
-EXPORTED_SHA256 = "dce4539572467e130086ff09cd82a3208411eefc03f1212fae71c11431555931"
+# dce45395... held through the whole move. Changed on purpose since, each checked item by item: the
+# vgg16 and mobilenet_v2 specs renamed to torchvision's state_dict names, the llama3_8b and llama3_70b
+# specs added, new kinds' oracle cases inserted before the last ones (order only), and a module added
+# with add_module split as ruff format splits it (the hostile-names spec).
+EXPORTED_SHA256 = "601fa113cd524e91436f3dffbe4d6cac78cb2ea9cfb510728b1d4f08c9d77047"
 
 
 # block variants (a kind chosen by an argument), a multiple of an argument, a shape that differs between uses

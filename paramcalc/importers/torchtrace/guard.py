@@ -50,7 +50,7 @@ def differences(doc: dict, model, expected: list[list[int]], macs: int | None = 
     """What the spec says and the model has, where they differ."""
     import yaml
 
-    from ...analyze import analyze
+    from ...api import analyze
     from ...spec import parse_spec
 
     try:
