@@ -6,7 +6,8 @@ kept by backward); it runs the ops on its float32 list in float32 (on CUDA: laye
 softmax, log-softmax; on the CPU these follow their input, as measured by tests/generate_peak_fixture.py);
 every other op computes in the type its inputs promote to (a 16-bit tensor plus a float32 one is float32;
 an embedding of float32 weights is float32). PyTorch's lists: aten/src/ATen/autocast_mode.cpp
-(AT_FORALL_LOWER_PRECISION_FP, AT_FORALL_FP32; the CPU's in its own section).
+(AT_FORALL_LOWER_PRECISION_FP, AT_FORALL_FP32; the CPU's in its own section). Each kind declares which
+list its op is on as its `autocast` attribute (layers/base.py).
 
 Pure 16-bit training (bf16, fp16) is every row at 16 bits, but for norms with `upcast`, which compute in
 float32 as Hugging Face's do: pure_rows gives those rows.
@@ -15,28 +16,6 @@ float32 as Hugging Face's do: pure_rows gives those rows.
 from __future__ import annotations
 
 from .activations import Amp
-
-# kinds whose PyTorch op is on autocast's lower-precision list (linear, conv, conv_transpose, matmul,
-# bmm, scaled_dot_product_attention, the fused multi-head attention)
-LOWER = frozenset(
-    (
-        "linear",
-        "conv1d",
-        "conv2d",
-        "conv3d",
-        "convtranspose1d",
-        "convtranspose2d",
-        "convtranspose3d",
-        "matmul",
-        "bmm",
-        "multiheadattention",
-        "transformerencoderlayer",
-        "transformerdecoderlayer",
-        "prelu",
-    )
-)
-FP32_ON_CUDA = frozenset(("layernorm", "layernorm2d", "groupnorm", "softmax", "logsoftmax", "softmin"))
-FLOAT32_OUTPUT = frozenset(("embedding", "embeddingbag", "parameter", "buffer"))
 
 
 def autocast_rows(report, layers, device: str, half: int = 2) -> list[Amp]:
@@ -51,13 +30,13 @@ def autocast_rows(report, layers, device: str, half: int = 2) -> list[Amp]:
     for row, layer in zip(report.layers, layers):
         names = [n if n in width else last_row[n] for n in row.inputs]
         floats = [width[n] for n in names if n not in tokens]
-        if row.kind in LOWER:
+        if layer.autocast == "lower":
             casts = tuple(i for i, n in enumerate(names) if width[n] == 4 and n not in tokens)
             amp = Amp(half, half, casts, row.params * half)
         elif getattr(layer, "upcast", False):
             out = max(max(floats, default=4), 4 if row.params else 0)  # float32 weight times the result
             amp = Amp(out, 4, tuple(i for i, n in enumerate(names) if width[n] != 4 and n not in tokens))
-        elif row.kind in FLOAT32_OUTPUT or (device == "cuda" and row.kind in FP32_ON_CUDA):
+        elif layer.autocast == "float32_output" or (device == "cuda" and layer.autocast == "fp32_on_cuda"):
             amp = Amp(4, 4)
         else:
             out = max(floats, default=4)

@@ -11,6 +11,7 @@ Parameters, by layer (Megatron-LM's layout, Shoeybi et al. 2019; PyTorch's DTens
   over tp; Megatron pads it to a multiple of 128 · tp first (--make-vocab-size-divisible-by 128),
   PyTorch's DTensor splits it unpadded (rank 0 has ⌈vocab / tp⌉ rows).
 - everything else (norms, convolutions, ...) is replicated on every tp rank.
+  Each kind declares its role as its `tensor_parallel` attribute (layers/base.py).
 - a kind with an `experts` attribute spreads its parameters over ep (each rank ep's share of experts).
 - pipeline stages take equal runs of the outermost repeat's repetitions (pp must divide them); what comes
   before it is on the first stage, what comes after on the last. With the interleaved schedule each
@@ -47,8 +48,8 @@ from .memory import ACTIVATION_DTYPE, OPTIMIZERS, PRECISIONS, STEP_BYTES
 
 ENGINES = ("megatron", "torch")
 SCHEDULES = ("1f1b", "interleaved")
-NORMS = ("rmsnorm", "layernorm", "groupnorm", "batchnorm1d", "batchnorm2d", "batchnorm3d")
-REPLICATED_REGION = (*NORMS, "add", "dropout", "embedding", "embeddingbag")
+# tensor_parallel roles (layers/base.py) whose activations stay whole on every rank without sequence parallelism
+REPLICATED_REGION = ("norm", "replicated", "vocabulary")
 VOCAB_MULTIPLE = 128  # Megatron-LM's --make-vocab-size-divisible-by default
 
 
@@ -115,9 +116,13 @@ class Device(NamedTuple):
 # ---------------------------------------------------------------- parameters per device
 
 
-def residual_width(report) -> int | None:
+def residual_width(report, layers) -> int | None:
     """The width the norms normalise (a transformer's hidden size): the most common, or None."""
-    widths = Counter(row.output_shape[-1] for row in report.layers if row.kind in NORMS and row.output_shape)
+    widths = Counter(
+        row.output_shape[-1]
+        for row, layer in zip(report.layers, layers)
+        if layer.tensor_parallel == "norm" and row.output_shape
+    )
     return widths.most_common(1)[0][0] if widths else None
 
 
@@ -141,13 +146,13 @@ def layer_tensors(row, layer, par: Parallel, width: int | None, head: bool) -> l
     tp = par.tp
     if row.params - row.shared <= 0 and not row.shared:
         return []
-    kind = layer.kind
+    role = layer.tensor_parallel
     if getattr(layer, "experts", None):
         return [Tensor(_cdiv(row.params, par.ep), _cdiv(row.params, par.ep))]
-    if kind in ("embedding", "embeddingbag"):
+    if role == "vocabulary":
         rows = _vocab(layer.num, par)
         return [Tensor(rows * layer.dim, rows, layer.num * layer.dim if par.engine == "torch" else 0)]
-    if kind == "linear":
+    if role == "projection":
         k, n = shapes[0][-1], layer.out
         bias = [Tensor(n, n)] if layer.bias else []
         if head:  # vocabulary-parallel output layer
@@ -157,7 +162,7 @@ def layer_tensors(row, layer, par: Parallel, width: int | None, head: bool) -> l
             return [Tensor(n * _split(k, tp, "input features", row), n)] + bias
         out = _split(n, tp, "output features", row)
         return [Tensor(out * k, out)] + ([Tensor(out, out)] if layer.bias else [])
-    if kind == "multiheadattention":
+    if role == "heads":
         _, _, e, kdim, vdim, q, kv = layer._dims(shapes)
         _split(layer.heads, tp, "heads", row)
         _split(layer.kv_heads or layer.heads, tp, "key/value heads", row)
@@ -217,7 +222,7 @@ def per_device(report, layers, par: Parallel, precision: str, optimizer: str, ba
     grad_width = 4 if par.engine == "megatron" and master_width else width
     per_param, step = OPTIMIZERS[optimizer]
     stage_of = stages(report, par)
-    residual = residual_width(report)
+    residual = residual_width(report, layers)
     heads = set(report.outputs)
     shard = par.dp * par.cp if par.distributed_optimizer else 1
     dtype = ACTIVATION_DTYPE[precision]
@@ -275,11 +280,12 @@ def _split_activation(row, layer, saved: int, par: Parallel, width, itemsize: in
         return saved
     if par.sequence_parallel:
         return _cdiv(saved, par.tp)
-    if row.kind in REPLICATED_REGION:
+    role = layer.tensor_parallel
+    if role in REPLICATED_REGION:
         return saved
-    if row.kind == "linear":  # a column-parallel linear keeps its whole input; a row-parallel one its split one
+    if role == "projection":  # a column-parallel linear keeps its whole input; a row-parallel one its split one
         return saved if row.input_shapes[0][-1] == width else _cdiv(saved, par.tp)
-    if row.kind == "multiheadattention":  # its input (the norm's output) is whole; q, k, v and the output split
+    if role == "heads":  # its input (the norm's output) is whole; q, k, v and the output split
         whole = min(saved, batch * _numel(row.input_shapes[0]) * itemsize)
         return whole + _cdiv(saved - whole, par.tp)
     return _cdiv(saved, par.tp)

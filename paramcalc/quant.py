@@ -57,13 +57,13 @@ class Matrix(NamedTuple):
 def matrices(layer, shapes) -> list[Matrix]:
     """A layer's 2-D weights as engines see them: a linear's, an attention's q, k, v and o projections,
     an embedding's table (rows of `dim`). Other kinds have none (their weights stay 16-bit)."""
-    kind = layer.kind
-    if kind == "linear":
+    role = layer.tensor_parallel
+    if role == "projection":
         return [Matrix(shapes[0][-1], layer.out)]
-    if kind == "multiheadattention":
+    if role == "heads":
         _, _, e, kdim, vdim, q, kv = layer._dims(shapes)
         return [Matrix(e, q), Matrix(kdim, kv), Matrix(vdim, kv), Matrix(q, e)]
-    if kind in ("embedding", "embeddingbag"):
+    if role == "vocabulary":
         return [Matrix(layer.dim, layer.num)]
     return []
 
@@ -99,9 +99,9 @@ def _axes(layer, mats: list[Matrix], width: int | None) -> list[str]:
     """Which dim of each matrix tensor parallelism splits: a column-parallel linear's outputs ("n"), a
     row-parallel one's inputs ("k", a linear that returns to the residual width); attention's q, k, v by
     output, o by input; an embedding's vocabulary ("n")."""
-    if layer.kind == "multiheadattention":
+    if layer.tensor_parallel == "heads":
         return ["n", "n", "n", "k"]
-    if layer.kind == "linear" and mats and mats[0].n == width and mats[0].k != width:
+    if layer.tensor_parallel == "projection" and mats and mats[0].n == width and mats[0].k != width:
         return ["k"]
     return ["n"] * len(mats)
 
@@ -139,12 +139,12 @@ def weight_bytes(report, layers, fmt: str, group_size: int = 128, tp: int = 1, w
         rest = row.params - row.shared - sum(m.k * m.n for m in mats)
         where = f"layer '{row.name}'"
         if tp > 1:
-            vocab = layer.kind in ("embedding", "embeddingbag") or row.name in heads
-            kv = (layer.kv_heads or layer.heads) if layer.kind == "multiheadattention" else 0
+            vocab = layer.tensor_parallel == "vocabulary" or row.name in heads
+            kv = (layer.kv_heads or layer.heads) if layer.tensor_parallel == "heads" else 0
             if 0 < kv < tp:  # vLLM replicates key/value heads: one whole head on each rank
                 mats[1:3] = [Matrix(m.k, m.n // kv * tp) for m in mats[1:3]]
             mats = [_shard(m, axis, tp, vocab, where) for m, axis in zip(mats, _axes(layer, mats, width))]
-        quantise = gguf or (row.name not in heads and layer.kind in ("linear", "multiheadattention"))
+        quantise = gguf or (row.name not in heads and layer.tensor_parallel in ("projection", "heads"))
         # GPTQ, AWQ and bitsandbytes quantise linears (attention projections too), not the head
         plain = 4 if gguf else 2 if fmt not in PLAIN_BITS else PLAIN_BITS[fmt] / 8
         total += int(rest * plain)

@@ -267,7 +267,9 @@ def serve(spec, settings: ServeSettings) -> Serving:
     from .parallel import residual_width
 
     tp = settings.tp
-    weights = quant.weight_bytes(report, layers, settings.weights, settings.group_size, tp, residual_width(report))
+    weights = quant.weight_bytes(
+        report, layers, settings.weights, settings.group_size, tp, residual_width(report, layers)
+    )
     kv_name = settings.kv_dtype or settings.activation_dtype
     kv_bytes = KV_DTYPES[kv_name]
     state_bytes = KV_DTYPES[settings.activation_dtype]

@@ -55,3 +55,25 @@ def test_no_module_or_class_is_too_long():
                 if node.end_lineno - start + 1 > MAX_CLASS_LINES:
                     too_long.append(f"{name}: class {node.name}, {node.end_lineno - start + 1} lines")
     assert not too_long, "too long: " + "; ".join(too_long)
+
+
+MAX_KIND_NAMES = 4
+
+
+def test_kind_rules_live_in_the_kinds():
+    """Issue 24: outside layers/ and importers/, no module names more than a handful of kinds as string
+    literals; a rule per kind is an attribute of the kinds (layers/base.py: autocast, tensor_parallel)."""
+    import ast
+
+    from paramcalc.layers import REGISTRY
+
+    too_many = []
+    for path in sorted((ROOT / "paramcalc").rglob("*.py")):
+        name = path.relative_to(ROOT / "paramcalc").as_posix()
+        if name.startswith(("layers/", "importers/")):
+            continue
+        tree = ast.parse(path.read_text())
+        kinds = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in REGISTRY}
+        if len(kinds) > MAX_KIND_NAMES:
+            too_many.append(f"{name}: {len(kinds)} kinds ({', '.join(sorted(kinds))})")
+    assert not too_many, f"more than {MAX_KIND_NAMES} kind names: " + "; ".join(too_many)

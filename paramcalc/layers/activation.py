@@ -163,6 +163,7 @@ RReLU = declare(
 @kind_class
 class _Softmax(_Elementwise):
     keeps = "output"
+    autocast = "fp32_on_cuda"
     elementwise = False
     dim: int = arg(None, "int", "dim to normalise over (batch = 0); null: PyTorch's legacy implicit choice", min=None)
 
@@ -212,6 +213,7 @@ class PReLU(_Elementwise):
     dtype: str = dtype_arg()
 
     kind, torch_name, primary = "prelu", "PReLU", "num_parameters"
+    autocast = "lower"
     formulas = {**SAME, "weights": "num_parameters"}
 
     def output_shape(self, shapes: list[Shape]) -> Shape:

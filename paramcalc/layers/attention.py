@@ -131,6 +131,7 @@ class MultiheadAttention(Layer):
     dtype: str = dtype_arg()
 
     kind, torch_name, primary, arity = "multiheadattention", "MultiheadAttention", "heads", (1, 3)
+    autocast, tensor_parallel = "lower", "heads"
     formulas = {
         "output": "(*leading, L, E), the query's shape",
         "weights": "E·Q (q) + kdim·KV (k) + vdim·KV (v) + Q·E (out), Q = heads·head_dim, KV = kv_heads·head_dim "
@@ -336,6 +337,7 @@ class Inner(NamedTuple):
 
 @kind_class
 class _TransformerLayer(Layer):
+    autocast = "lower"
     heads: int = arg(REQUIRED, "int", "attention heads; must divide d_model", aka=("nhead",))
     ff: int = arg(2048, "int", "feed-forward width", aka=("dim_feedforward",))
     dropout: float = arg(0.1, "float", "dropout", counts=False)

@@ -329,6 +329,13 @@ class Layer:
     # computed by PyTorch's elementwise kernels (TensorIterator), whose new output is laid out as its inputs
     # are (a permuted input gives a permuted output: see elementwise_strides); else a new output is row-major
     elementwise: ClassVar[bool] = False
+    # under torch.autocast (autocast.py): "lower" (on its lower-precision list: runs in 16 bits), "fp32_on_cuda"
+    # (on its float32 list, CUDA's only), "float32_output" (float32 weights out as they are), "promote" (type promotion)
+    autocast: ClassVar[str] = "promote"
+    # its role under tensor parallelism (parallel.py, quant.py): "norm" (replicated; it normalises the residual
+    # width), "replicated" (activations whole on every rank), "vocabulary" (an embedding's rows split),
+    # "projection" (a linear: column- or row-parallel), "heads" (attention's); None: replicated, activations split
+    tensor_parallel: ClassVar[str | None] = None
     # Defaults of fields only some kinds declare (a kind's own arg() field overrides them).
     dtype: str | None = None  # parameter dtype; None: the spec's
     requires_grad: bool = True

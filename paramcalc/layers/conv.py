@@ -35,6 +35,8 @@ def conv_length(length: int, kernel: int, stride: int, pad: int, dilation: int) 
 class _ConvNd(Layer):
     """Applies a learned convolution over the spatial dims of a (C, *spatial) input."""
 
+    autocast = "lower"
+
     out: int = arg(REQUIRED, "int", "output channels", aka=("out_channels",))
     kernel: tuple = arg(REQUIRED, "size", "kernel size: an int or one per spatial dim", aka=("kernel_size",))
     stride: tuple = arg(1, "size", "step between windows")

@@ -39,6 +39,7 @@ class _Dropout(Layer):
 
 class Dropout(_Dropout):
     kind, torch_name = "dropout", "Dropout"
+    tensor_parallel = "replicated"
 
 
 class Dropout1d(_Dropout):

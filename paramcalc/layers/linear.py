@@ -37,6 +37,7 @@ class Linear(Layer):
     )
 
     kind, torch_name, primary = "linear", "Linear", "out"
+    autocast, tensor_parallel = "lower", "projection"
     formulas = {
         "output": "(*leading, out)",
         "weights": "in · out",
@@ -88,6 +89,7 @@ class Embedding(Layer):
     dtype: str = dtype_arg()
 
     kind, torch_name = "embedding", "Embedding"
+    autocast, tensor_parallel = "float32_output", "vocabulary"
     formulas = {"output": "(*input, dim)", "weights": "num · dim", "bias": "0", "macs": "0 (a lookup)"}
 
     def validate(self) -> None:
@@ -134,6 +136,7 @@ class _Declared(Layer):
 
     shape: tuple[int, ...]
     torch_tensor = True
+    autocast = "float32_output"
 
     def validate(self) -> None:
         if any(d < 1 for d in self.shape):
@@ -181,6 +184,7 @@ class MatMul(Layer):
     and mul this writes any attention by hand (QKᵀ, attention·V)."""
 
     kind, torch_name, arity = "matmul", "torch.matmul", (2, 2)
+    autocast = "lower"
     formulas = {
         "output": "(*broadcast leading, n, m)",
         "weights": "0",

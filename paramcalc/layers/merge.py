@@ -50,6 +50,7 @@ class Add(Layer):
 
     elementwise = True
     kind, torch_name, arity = "add", "torch.add", (2, None)
+    tensor_parallel = "replicated"
     formulas = {"output": "the common (broadcast) input shape", **NONE}
 
     def torch_forward(self, args: list[str], in_shapes: list[Shape], out_shape: Shape) -> str | None:

@@ -92,14 +92,17 @@ class _BatchNormNd(Layer):
 
 class BatchNorm1d(_BatchNormNd):
     kind, torch_name, ranks, layout = "batchnorm1d", "BatchNorm1d", (1, 2), "(C) or (C, L)"
+    tensor_parallel = "norm"
 
 
 class BatchNorm2d(_BatchNormNd):
     kind, torch_name, ranks, layout = "batchnorm2d", "BatchNorm2d", (3,), "(C, H, W)"
+    tensor_parallel = "norm"
 
 
 class BatchNorm3d(_BatchNormNd):
     kind, torch_name, ranks, layout = "batchnorm3d", "BatchNorm3d", (4,), "(C, D, H, W)"
+    tensor_parallel = "norm"
 
 
 def _normalized(shape_field, shape, field="shape"):
@@ -114,6 +117,7 @@ def _normalized(shape_field, shape, field="shape"):
 
 @kind_class
 class _TrailingNorm(Layer):
+    tensor_parallel = "norm"
     shape: tuple[int, ...] | None = arg(
         None, "dims", "the normalised trailing dims; null: the last dim", aka=("normalized_shape",)
     )
@@ -154,6 +158,7 @@ class LayerNorm(_TrailingNorm):
     bias: bool = arg(True, "bool", "learn a shift (with elementwise_affine)")
 
     kind, torch_name = "layernorm", "LayerNorm"
+    autocast = "fp32_on_cuda"
     formulas = {
         "output": "same as input",
         "weights": "Π shape (when elementwise_affine)",
@@ -212,6 +217,7 @@ class LayerNorm2d(Layer):
     dtype: str = dtype_arg()
 
     kind, torch_name = "layernorm2d", "torchvision.models.convnext.LayerNorm2d"
+    autocast = "fp32_on_cuda"
     formulas = {
         "output": "same as input",
         "weights": "C (when elementwise_affine)",
@@ -256,6 +262,7 @@ class GroupNorm(Layer):
     dtype: str = dtype_arg()
 
     kind, torch_name, primary = "groupnorm", "GroupNorm", "groups"
+    autocast, tensor_parallel = "fp32_on_cuda", "norm"
     formulas = {
         "output": "same as input",
         "weights": "C (when affine)",
