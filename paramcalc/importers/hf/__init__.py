@@ -17,7 +17,7 @@ from collections.abc import Callable
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
 from . import bart, decoders, deepseek, encoders, gpt, mamba
-from .common import _Config
+from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
 BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
@@ -61,7 +61,7 @@ def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str]:
             f"{source}: model_type {found} is not supported; paramcalc imports " + ", ".join(FAMILIES),
             hint=_suggestion(family),
         )
-    c = _Config(raw, source)
+    c = Config(raw, source)
     build, cls = BUILDERS[family]
     seq, why = _seq(c, family, seq)
     body = build(c, family, seq)
@@ -105,7 +105,7 @@ POSITIONS_KEY = {
 }
 
 
-def _seq(c: _Config, family: str, seq: int | None) -> tuple[int, str]:
+def _seq(c: Config, family: str, seq: int | None) -> tuple[int, str]:
     if seq is not None:
         return seq, f"sequence length {seq:,} (--seq)"
     key = POSITIONS_KEY.get(family, "max_position_embeddings")

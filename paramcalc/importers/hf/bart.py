@@ -5,7 +5,7 @@ final_logits_bias buffer, as transformers builds it."""
 from __future__ import annotations
 
 from ...errors import SpecError
-from .common import GELU, _act, _Config, _named
+from .common import GELU, Config, activation_entry, named_entry
 
 
 def _attention(name: str, d: int, heads: int, causal: bool, kv_from: str) -> dict:
@@ -14,9 +14,9 @@ def _attention(name: str, d: int, heads: int, causal: bool, kv_from: str) -> dic
     return {
         "name": name,
         "layers": [
-            _named("linear", "q_proj", out=d),
-            _named("linear", "k_proj", out=d, **{"from": kv_from}),
-            _named("linear", "v_proj", out=d, **{"from": kv_from}),
+            named_entry("linear", "q_proj", out=d),
+            named_entry("linear", "k_proj", out=d, **{"from": kv_from}),
+            named_entry("linear", "v_proj", out=d, **{"from": kv_from}),
             {
                 "attention": {
                     "heads": heads,
@@ -25,22 +25,22 @@ def _attention(name: str, d: int, heads: int, causal: bool, kv_from: str) -> dic
                     "name": "attention",
                 }
             },
-            _named("linear", "out_proj", out=d),
+            named_entry("linear", "out_proj", out=d),
         ],
     }
 
 
 def _feed_forward(d: int, ff: int, act, residual: str) -> list:
     return [
-        _named("linear", "fc1", out=ff),
-        _act(act, "activation_fn"),
-        _named("linear", "fc2", out=d),
+        named_entry("linear", "fc1", out=ff),
+        activation_entry(act, "activation_fn"),
+        named_entry("linear", "fc2", out=d),
         {"add": {"from": residual}},
         {"layernorm": {"name": "final_layer_norm"}},
     ]
 
 
-def bart(c: _Config, family: str, seq: int) -> dict:
+def bart(c: Config, family: str, seq: int) -> dict:
     d, vocab, positions = c.int("d_model"), c.int("vocab_size"), c.int("max_position_embeddings")
     act = c.activation("activation_function", "gelu", GELU)
     encoder_layer = {
@@ -66,7 +66,7 @@ def bart(c: _Config, family: str, seq: int) -> dict:
     def stack(name: str, ids: str, positions_input: str, block: str, layers: int) -> dict:
         # the encoder reads model.shared itself (its embed_tokens is the same tensor); the decoder's is tied to it
         tokens = (
-            [_named("embedding", "embed_tokens", num=vocab, dim=d, tie="model.shared", **{"from": ids})]
+            [named_entry("embedding", "embed_tokens", num=vocab, dim=d, tie="model.shared", **{"from": ids})]
             if name == "decoder"
             else []
         )
@@ -75,7 +75,7 @@ def bart(c: _Config, family: str, seq: int) -> dict:
             "layers": [
                 *tokens,
                 # learned positions, offset by 2 (BartLearnedPositionalEmbedding): max_position_embeddings + 2 rows
-                _named("embedding", "embed_positions", num=positions + 2, dim=d, **{"from": positions_input}),
+                named_entry("embedding", "embed_positions", num=positions + 2, dim=d, **{"from": positions_input}),
                 {"add": {"from": ["embed_tokens" if name == "decoder" else "model.shared", "embed_positions"]}},
                 {"layernorm": {"name": "layernorm_embedding"}},
                 {"repeat": layers, "name": "layers", block: {}},
@@ -83,7 +83,7 @@ def bart(c: _Config, family: str, seq: int) -> dict:
             ],
         }
 
-    head = _named("linear", "lm_head", out=vocab, bias=False, **{"from": "model.decoder"})
+    head = named_entry("linear", "lm_head", out=vocab, bias=False, **{"from": "model.decoder"})
     if c.flag("tie_word_embeddings", True):
         head["linear"]["tie"] = "model.shared"
     return {
@@ -99,7 +99,7 @@ def bart(c: _Config, family: str, seq: int) -> dict:
                 "name": "model",
                 "from": "input_ids",
                 "layers": [
-                    _named("embedding", "shared", num=vocab, dim=d, **{"from": "input_ids"}),
+                    named_entry("embedding", "shared", num=vocab, dim=d, **{"from": "input_ids"}),
                     stack("encoder", "input_ids", "position_ids", "encoder_layer", c.int("encoder_layers")),
                     stack(
                         "decoder", "decoder_input_ids", "decoder_position_ids", "decoder_layer", c.int("decoder_layers")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...errors import SpecError, describe
 
 
-class _Config:
+class Config:
     """Typed access to a config's values, each failure naming the file and the key."""
 
     def __init__(self, raw: dict, source: str):
@@ -62,11 +62,11 @@ GELU: dict[str, str | dict] = {
 }
 
 
-def _named(kind, name, **fields):
+def named_entry(kind, name, **fields):
     return {kind: {**fields, "name": name}}
 
 
-def _act(kind, name):
+def activation_entry(kind, name):
     """An activation entry; `kind` is a kind name or {kind: fields}."""
     if isinstance(kind, dict):
         ((k, fields),) = kind.items()

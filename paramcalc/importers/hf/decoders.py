@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ...errors import SpecError
-from .common import GELU, _act, _Config, _named
+from .common import GELU, Config, activation_entry, named_entry
 
 
 class Family(NamedTuple):
@@ -120,7 +120,7 @@ FAMILIES = {
 }
 
 
-def _windows(c: _Config, f: Family, layers: int) -> list[int | None]:
+def _windows(c: Config, f: Family, layers: int) -> list[int | None]:
     """Each layer's sliding window (0: full attention), as transformers' config classes set them."""
     if not f.windows:
         return [0] * layers
@@ -182,14 +182,14 @@ def attention(
         fields["window"] = window
     if fused:
         return [
-            _named("linear", "qkv_proj", out=(heads + 2 * kv) * head_dim, bias=qkv_bias),
+            named_entry("linear", "qkv_proj", out=(heads + 2 * kv) * head_dim, bias=qkv_bias),
             {"attention": {**fields, "name": "attention"}},
-            _named("linear", out_name, out=hidden, bias=out_bias),
+            named_entry("linear", out_name, out=hidden, bias=out_bias),
         ]
     layers = [
-        _named("linear", "q_proj", out=heads * head_dim, bias=qkv_bias),
-        _named("linear", "k_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
-        _named("linear", "v_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
+        named_entry("linear", "q_proj", out=heads * head_dim, bias=qkv_bias),
+        named_entry("linear", "k_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
+        named_entry("linear", "v_proj", out=kv * head_dim, bias=qkv_bias, **{"from": "input"}),
     ]
     q, k = "q_proj", "k_proj"
     if qk_norm_eps is not None and qk_norm_width == "full":
@@ -206,7 +206,7 @@ def attention(
         q, k = "q", "k"
     name = "sinks" if op.get("sinks") else "attention"  # gpt-oss's sinks parameter: self_attn.sinks
     layers.append({"attention": {**fields, "from": [q, k, "v_proj"], "name": name}})
-    layers.append(_named("linear", out_name, out=hidden, bias=out_bias))
+    layers.append(named_entry("linear", out_name, out=hidden, bias=out_bias))
     return layers
 
 
@@ -214,34 +214,34 @@ def mlp_layers(f: Family, ff: int, hidden: int, act, bias: bool) -> list:
     """The family's MLP: gated (gate, up, down), one fused gate_up_proj, or plain (up, activation, down)."""
     if f.mlp == "fused":
         return [
-            _named("linear", "gate_up_proj", out=2 * ff, bias=bias),
+            named_entry("linear", "gate_up_proj", out=2 * ff, bias=bias),
             {"chunk": {"chunks": 2, "dim": -1, "index": 0, "name": "gate"}},
-            _act(act, "activation_fn"),
+            activation_entry(act, "activation_fn"),
             {"chunk": {"chunks": 2, "dim": -1, "index": 1, "from": "gate_up_proj", "name": "up"}},
             {"mul": {"from": ["activation_fn", "up"]}},
-            _named("linear", "down_proj", out=hidden, bias=bias),
+            named_entry("linear", "down_proj", out=hidden, bias=bias),
         ]
     if f.mlp == "plain":
         up, down = f.mlp_names
         return [
-            _named("linear", up, out=ff, bias=bias),
-            _act(act, "act"),
-            _named("linear", down, out=hidden, bias=bias),
+            named_entry("linear", up, out=ff, bias=bias),
+            activation_entry(act, "act"),
+            named_entry("linear", down, out=hidden, bias=bias),
         ]
     return gated_mlp(ff, hidden, act, bias)
 
 
 def gated_mlp(ff: int, hidden: int, act, bias: bool) -> list:
     return [
-        _named("linear", "gate_proj", out=ff, bias=bias),
-        _act(act, "act_fn"),
-        _named("linear", "up_proj", out=ff, bias=bias, **{"from": "input"}),
+        named_entry("linear", "gate_proj", out=ff, bias=bias),
+        activation_entry(act, "act_fn"),
+        named_entry("linear", "up_proj", out=ff, bias=bias, **{"from": "input"}),
         {"mul": {"from": ["act_fn", "up_proj"]}},
-        _named("linear", "down_proj", out=hidden, bias=bias),
+        named_entry("linear", "down_proj", out=hidden, bias=bias),
     ]
 
 
-def moe_mlp(c: _Config, f: Family, hidden: int, act) -> list:
+def moe_mlp(c: Config, f: Family, hidden: int, act) -> list:
     """The router (`gate`) and the routed experts; Qwen2-MoE adds a shared expert weighted by a sigmoid gate."""
     qwen = f.moe == "qwen"
     experts = c.int("num_experts" if qwen else "num_local_experts")
@@ -268,7 +268,7 @@ def moe_mlp(c: _Config, f: Family, hidden: int, act) -> list:
     if shared:
         layers += [
             {"name": "shared_expert", "from": "input", "layers": gated_mlp(shared, hidden, act, False)},
-            _named("linear", "shared_expert_gate", out=1, bias=False, **{"from": "input"}),
+            named_entry("linear", "shared_expert_gate", out=1, bias=False, **{"from": "input"}),
             {"sigmoid": {"name": "sigmoid_gate"}},
             {"mul": {"from": ["shared_expert", "sigmoid_gate"]}},
             {"add": {"from": "experts"}},
@@ -276,7 +276,7 @@ def moe_mlp(c: _Config, f: Family, hidden: int, act) -> list:
     return layers
 
 
-def _sparse(c: _Config, layers: int) -> list[bool]:
+def _sparse(c: Config, layers: int) -> list[bool]:
     """Which layers hold the mixture (Qwen-MoE: every decoder_sparse_step-th, but mlp_only_layers)."""
     step = c.int("decoder_sparse_step", 1)
     dense = c.raw.get("mlp_only_layers") or []
@@ -353,7 +353,7 @@ def stack(blocks: list[str], windows: list) -> dict:
     }
 
 
-def dims(c: _Config, f: Family) -> tuple[int, int, int, int]:
+def dims(c: Config, f: Family) -> tuple[int, int, int, int]:
     hidden = c.int("hidden_size")
     heads = c.int("num_attention_heads")
     kv = c.int("num_key_value_heads", heads)
@@ -365,18 +365,18 @@ def dims(c: _Config, f: Family) -> tuple[int, int, int, int]:
 
 
 def causal_lm(
-    c: _Config, f: Family, seq: int, blocks: dict, per_layer: list[str], windows: list, rotary_dim: int, eps: float
+    c: Config, f: Family, seq: int, blocks: dict, per_layer: list[str], windows: list, rotary_dim: int, eps: float
 ) -> dict:
     """model (embed_tokens, rotary_emb, layers, norm) and lm_head (tied to the embedding or not)."""
     hidden, vocab = c.int("hidden_size"), c.int("vocab_size")
     model = [
-        _named("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
+        named_entry("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
         *([{"buffer": {"shape": [1], "name": "embed_scale"}}] if f.scaled_embedding else []),
         rotary_buffers(rotary_dim, f.rotary_sets),
         {**stack(per_layer, windows), "from": "embed_tokens"},
         norm_entry(f, eps, f.final_norm),
     ]
-    head = _named("linear", "lm_head", out=vocab, bias=f.head_bias)
+    head = named_entry("linear", "lm_head", out=vocab, bias=f.head_bias)
     if c.flag("tie_word_embeddings", f.tie):
         head["linear"]["tie"] = "model.embed_tokens"
     return {
@@ -386,12 +386,12 @@ def causal_lm(
     }
 
 
-def _bias(c: _Config, key: str) -> bool:
+def _bias(c: Config, key: str) -> bool:
     """A projection's bias: the config's flag named by the family ('+': always, '': never)."""
     return key == "+" or (bool(key) and key != "+" and c.flag(key, False))
 
 
-def llama_like(c: _Config, family: str, seq: int) -> dict:
+def llama_like(c: Config, family: str, seq: int) -> dict:
     f = FAMILIES[family]
     hidden, heads, kv, head_dim = dims(c, f)
     qkv_key, out_key, mlp_key = f.bias_keys

@@ -5,33 +5,33 @@ routed and shared experts after the first dense layers, as transformers builds t
 from __future__ import annotations
 
 from ...errors import SpecError
-from .common import GELU, _Config, _named
+from .common import GELU, Config, named_entry
 from .decoders import Family, causal_lm, decoder_layer, gated_mlp
 
 V2 = Family("DeepseekV2ForCausalLM", moe="deepseek")
 V3 = Family("DeepseekV3ForCausalLM", moe="deepseek")
 
 
-def _latent_attention(c: _Config, hidden: int, heads: int, eps: float) -> list:
+def _latent_attention(c: Config, hidden: int, heads: int, eps: float) -> list:
     nope, rope, dv = c.int("qk_nope_head_dim"), c.int("qk_rope_head_dim"), c.int("v_head_dim")
     kv_rank = c.int("kv_lora_rank")
     bias = c.flag("attention_bias", False)
     q_rank = c.raw.get("q_lora_rank")
     if q_rank is None:  # V2-Lite: one q projection
-        query = [_named("linear", "q_proj", out=heads * (nope + rope), bias=False)]
+        query = [named_entry("linear", "q_proj", out=heads * (nope + rope), bias=False)]
     else:
         query = [
-            _named("linear", "q_a_proj", out=c.int("q_lora_rank"), bias=bias),
+            named_entry("linear", "q_a_proj", out=c.int("q_lora_rank"), bias=bias),
             {"rmsnorm": {"eps": eps, "name": "q_a_layernorm"}},
-            _named("linear", "q_b_proj", out=heads * (nope + rope), bias=False),
+            named_entry("linear", "q_b_proj", out=heads * (nope + rope), bias=False),
         ]
     q = query[-1]["linear"]["name"]
     return [
         *query,
-        _named("linear", "kv_a_proj_with_mqa", out=kv_rank + rope, bias=bias, **{"from": "input"}),
+        named_entry("linear", "kv_a_proj_with_mqa", out=kv_rank + rope, bias=bias, **{"from": "input"}),
         {"split": {"size": [kv_rank, rope], "index": 0, "dim": -1, "name": "compressed_kv"}},
         {"rmsnorm": {"eps": eps, "name": "kv_a_layernorm"}},
-        _named("linear", "kv_b_proj", out=heads * (nope + dv), bias=False),
+        named_entry("linear", "kv_b_proj", out=heads * (nope + dv), bias=False),
         {"split": {"size": [heads * nope, heads * dv], "index": 0, "dim": -1, "name": "k_nope"}},
         {"split": {"size": [heads * nope, heads * dv], "index": 1, "dim": -1, "from": "kv_b_proj", "name": "value"}},
         {"split": {"size": [kv_rank, rope], "index": 1, "dim": -1, "from": "kv_a_proj_with_mqa", "name": "k_pe"}},
@@ -50,11 +50,11 @@ def _latent_attention(c: _Config, hidden: int, heads: int, eps: float) -> list:
                 "name": "attention",
             }
         },
-        _named("linear", "o_proj", out=hidden, bias=bias),
+        named_entry("linear", "o_proj", out=hidden, bias=bias),
     ]
 
 
-def _moe(c: _Config, hidden: int, act, v3: bool) -> list:
+def _moe(c: Config, hidden: int, act, v3: bool) -> list:
     experts, top_k = c.int("n_routed_experts"), c.int("num_experts_per_tok")
     if top_k > experts:
         raise SpecError(f"{c.source}: num_experts_per_tok ({top_k}) is more than the {experts} experts")
@@ -72,7 +72,7 @@ def _moe(c: _Config, hidden: int, act, v3: bool) -> list:
     return layers
 
 
-def deepseek(c: _Config, family: str, seq: int) -> dict:
+def deepseek(c: Config, family: str, seq: int) -> dict:
     v3 = family == "deepseek_v3"
     f = V3 if v3 else V2
     hidden, heads = c.int("hidden_size"), c.int("num_attention_heads")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ...errors import SpecError, describe
-from .common import GELU, _act, _Config, _named
+from .common import GELU, Config, activation_entry, named_entry
 
 # ---------------------------------------------------------------- gpt2
 
 
-def _gpt2(c: _Config, seq: int) -> dict:
+def _gpt2(c: Config, seq: int) -> dict:
     d = c.int("n_embd")
     positions = c.int("n_positions")
     eps = c.number("layer_norm_epsilon", 1e-5)
@@ -23,21 +23,25 @@ def _gpt2(c: _Config, seq: int) -> dict:
             {
                 "name": "attn",
                 "layers": [
-                    _named("linear", "c_attn", out=3 * d),  # q, k and v in one projection
+                    named_entry("linear", "c_attn", out=3 * d),  # q, k and v in one projection
                     {"attention": {"heads": heads, "causal": True, "name": "attention"}},
-                    _named("linear", "c_proj", out=d),
+                    named_entry("linear", "c_proj", out=d),
                 ],
             },
             {"add": {"from": "input", "name": "residual"}},
             {"layernorm": {"eps": eps, "name": "ln_2"}},
             {
                 "name": "mlp",
-                "layers": [_named("linear", "c_fc", out=inner), _act(act, "act"), _named("linear", "c_proj", out=d)],
+                "layers": [
+                    named_entry("linear", "c_fc", out=inner),
+                    activation_entry(act, "act"),
+                    named_entry("linear", "c_proj", out=d),
+                ],
             },
             {"add": {"from": "residual"}},
         ]
     }
-    head = _named("linear", "lm_head", out=c.int("vocab_size"), bias=False)
+    head = named_entry("linear", "lm_head", out=c.int("vocab_size"), bias=False)
     if c.flag("tie_word_embeddings", True):
         head["linear"]["tie"] = "transformer.wte"
     return {
@@ -48,8 +52,8 @@ def _gpt2(c: _Config, seq: int) -> dict:
                 "name": "transformer",
                 "from": "input_ids",
                 "layers": [
-                    _named("embedding", "wte", num=c.int("vocab_size"), dim=d, **{"from": "input_ids"}),
-                    _named("embedding", "wpe", num=positions, dim=d, **{"from": "position_ids"}),
+                    named_entry("embedding", "wte", num=c.int("vocab_size"), dim=d, **{"from": "input_ids"}),
+                    named_entry("embedding", "wpe", num=positions, dim=d, **{"from": "position_ids"}),
                     {"add": {"from": ["wte", "wpe"]}},
                     {"dropout": {"p": c.number("embd_pdrop", 0.1), "name": "drop"}},
                     {"repeat": c.int("n_layer"), "name": "h", "block": {}},
@@ -70,14 +74,14 @@ def _qkv(d: int, heads: int, bias: bool, names=("query", "key", "value")) -> lis
         raise SpecError(f"num_attention_heads ({heads}) must divide hidden_size ({d})")
     q, k, v = names
     return [
-        _named("linear", q, out=d, bias=bias),
-        _named("linear", k, out=d, bias=bias, **{"from": "input"}),
-        _named("linear", v, out=d, bias=bias, **{"from": "input"}),
+        named_entry("linear", q, out=d, bias=bias),
+        named_entry("linear", k, out=d, bias=bias, **{"from": "input"}),
+        named_entry("linear", v, out=d, bias=bias, **{"from": "input"}),
         {"attention": {"heads": heads, "from": [q, k, v], "name": "attention"}},
     ]
 
 
-def _bert(c: _Config, seq: int, electra: bool = False) -> dict:
+def _bert(c: Config, seq: int, electra: bool = False) -> dict:
     """BERT (and RoBERTa, XLM-R) as the base model with its pooler; ELECTRA's embeddings are embedding_size
     wide, projected to hidden_size by embeddings_project where they differ, and it has no pooler."""
     d, eps = c.int("hidden_size"), c.number("layer_norm_eps", 1e-12)
@@ -93,7 +97,7 @@ def _bert(c: _Config, seq: int, electra: bool = False) -> dict:
                     {
                         "name": "output",
                         "layers": [
-                            _named("linear", "dense", out=d),  # reads the attention output (shaped as the query)
+                            named_entry("linear", "dense", out=d),  # reads the attention output (shaped as the query)
                             {"dropout": {"p": c.number("hidden_dropout_prob", 0.1), "name": "dropout"}},
                             {"add": {"from": "hidden_states"}},
                             {"layernorm": {"eps": eps, "name": "LayerNorm"}},
@@ -103,12 +107,15 @@ def _bert(c: _Config, seq: int, electra: bool = False) -> dict:
             },
             {
                 "name": "intermediate",
-                "layers": [_named("linear", "dense", out=c.int("intermediate_size")), _act(act, "intermediate_act_fn")],
+                "layers": [
+                    named_entry("linear", "dense", out=c.int("intermediate_size")),
+                    activation_entry(act, "intermediate_act_fn"),
+                ],
             },
             {
                 "name": "output",
                 "layers": [
-                    _named("linear", "dense", out=d),
+                    named_entry("linear", "dense", out=d),
                     {"dropout": {"p": c.number("hidden_dropout_prob", 0.1), "name": "dropout"}},
                     {"add": {"from": "attention"}},
                     {"layernorm": {"eps": eps, "name": "LayerNorm"}},
@@ -133,15 +140,17 @@ def _bert(c: _Config, seq: int, electra: bool = False) -> dict:
                             {"buffer": {"shape": [1, c.int("max_position_embeddings")], "name": "token_type_ids"}},
                         ],
                     },
-                    _named("embedding", "word_embeddings", num=c.int("vocab_size"), dim=e, **{"from": "input_ids"}),
-                    _named(
+                    named_entry(
+                        "embedding", "word_embeddings", num=c.int("vocab_size"), dim=e, **{"from": "input_ids"}
+                    ),
+                    named_entry(
                         "embedding",
                         "position_embeddings",
                         num=c.int("max_position_embeddings"),
                         dim=e,
                         **{"from": "position_ids"},
                     ),
-                    _named(
+                    named_entry(
                         "embedding",
                         "token_type_embeddings",
                         num=c.int("type_vocab_size", 2),
@@ -153,7 +162,7 @@ def _bert(c: _Config, seq: int, electra: bool = False) -> dict:
                     {"dropout": {"p": c.number("hidden_dropout_prob", 0.1), "name": "dropout"}},
                 ],
             },
-            *([_named("linear", "embeddings_project", out=d)] if e != d else []),
+            *([named_entry("linear", "embeddings_project", out=d)] if e != d else []),
             {"name": "encoder", "layers": [{"repeat": c.int("num_hidden_layers"), "name": "layer", "bert_layer": {}}]},
             *(
                 []
@@ -163,7 +172,7 @@ def _bert(c: _Config, seq: int, electra: bool = False) -> dict:
                         "name": "pooler",
                         "layers": [
                             {"select": {"dim": 1, "index": 0}},
-                            _named("linear", "dense", out=d),
+                            named_entry("linear", "dense", out=d),
                             {"tanh": {"name": "activation"}},
                         ],
                     }
@@ -173,7 +182,7 @@ def _bert(c: _Config, seq: int, electra: bool = False) -> dict:
     }
 
 
-def _distilbert(c: _Config, seq: int) -> dict:
+def _distilbert(c: Config, seq: int) -> dict:
     """DistilBERT's base model: word and position embeddings, then post-norm layers (q_lin, k_lin, v_lin,
     out_lin, sa_layer_norm; lin1, lin2, output_layer_norm)."""
     d, heads = c.int("dim"), c.int("n_heads")
@@ -185,16 +194,16 @@ def _distilbert(c: _Config, seq: int) -> dict:
         "layers": [
             {
                 "name": "attention",
-                "layers": [*_qkv(d, heads, True, ("q_lin", "k_lin", "v_lin")), _named("linear", "out_lin", out=d)],
+                "layers": [*_qkv(d, heads, True, ("q_lin", "k_lin", "v_lin")), named_entry("linear", "out_lin", out=d)],
             },
             {"add": {"from": "input"}},
             {"layernorm": {"eps": 1e-12, "name": "sa_layer_norm"}},
             {
                 "name": "ffn",
                 "layers": [
-                    _named("linear", "lin1", out=c.int("hidden_dim")),
-                    _act(act, "activation"),
-                    _named("linear", "lin2", out=d),
+                    named_entry("linear", "lin1", out=c.int("hidden_dim")),
+                    activation_entry(act, "activation"),
+                    named_entry("linear", "lin2", out=d),
                     {"dropout": {"p": dropout, "name": "dropout"}},
                 ],
             },
@@ -212,8 +221,10 @@ def _distilbert(c: _Config, seq: int) -> dict:
                 "from": "input_ids",
                 "layers": [
                     {"name": "ids", "layers": [{"buffer": {"shape": [1, positions], "name": "position_ids"}}]},
-                    _named("embedding", "word_embeddings", num=c.int("vocab_size"), dim=d, **{"from": "input_ids"}),
-                    _named("embedding", "position_embeddings", num=positions, dim=d, **{"from": "position_ids"}),
+                    named_entry(
+                        "embedding", "word_embeddings", num=c.int("vocab_size"), dim=d, **{"from": "input_ids"}
+                    ),
+                    named_entry("embedding", "position_embeddings", num=positions, dim=d, **{"from": "position_ids"}),
                     {"add": {"from": ["word_embeddings", "position_embeddings"]}},
                     {"layernorm": {"eps": 1e-12, "name": "LayerNorm"}},
                     {"dropout": {"p": dropout, "name": "dropout"}},
@@ -227,7 +238,7 @@ def _distilbert(c: _Config, seq: int) -> dict:
     }
 
 
-def _vit(c: _Config, seq: int) -> dict:
+def _vit(c: Config, seq: int) -> dict:
     d, eps = c.int("hidden_size"), c.number("layer_norm_eps", 1e-12)
     size, patch, channels = c.int("image_size", 224), c.int("patch_size", 16), c.int("num_channels", 3)
     if size % patch:
@@ -244,16 +255,19 @@ def _vit(c: _Config, seq: int) -> dict:
                 "name": "attention",
                 "layers": [
                     {"name": "attention", "layers": _qkv(d, c.int("num_attention_heads"), bias)},
-                    {"name": "output", "layers": [_named("linear", "dense", out=d)]},
+                    {"name": "output", "layers": [named_entry("linear", "dense", out=d)]},
                 ],
             },
             {"add": {"from": "input", "name": "residual"}},
             {"layernorm": {"eps": eps, "name": "layernorm_after"}},
             {
                 "name": "intermediate",
-                "layers": [_named("linear", "dense", out=c.int("intermediate_size")), _act(act, "intermediate_act_fn")],
+                "layers": [
+                    named_entry("linear", "dense", out=c.int("intermediate_size")),
+                    activation_entry(act, "intermediate_act_fn"),
+                ],
             },
-            {"name": "output", "layers": [_named("linear", "dense", out=d)]},
+            {"name": "output", "layers": [named_entry("linear", "dense", out=d)]},
             {"add": {"from": "residual"}},
         ]
     }
@@ -269,7 +283,7 @@ def _vit(c: _Config, seq: int) -> dict:
                         "layers": [
                             {
                                 "name": "patch_embeddings",
-                                "layers": [_named("conv2d", "projection", out=d, kernel=patch, stride=patch)],
+                                "layers": [named_entry("conv2d", "projection", out=d, kernel=patch, stride=patch)],
                             },
                             {"flatten": {"start_dim": 2}},
                             {"transpose": {"dim0": 1, "dim1": 2, "name": "patches"}},
@@ -287,7 +301,7 @@ def _vit(c: _Config, seq: int) -> dict:
                 ],
             },
             {"select": {"dim": 1, "index": 0}},
-            _named("linear", "classifier", out=classes),
+            named_entry("linear", "classifier", out=classes),
         ],
     }
 
@@ -295,7 +309,7 @@ def _vit(c: _Config, seq: int) -> dict:
 # ---------------------------------------------------------------- t5 (encoder-decoder)
 
 
-def _t5(c: _Config, seq: int) -> dict:
+def _t5(c: Config, seq: int) -> dict:
     d, kv, heads = c.int("d_model"), c.int("d_kv"), c.int("num_heads")
     inner, ff = heads * kv, c.int("d_ff")
     eps = c.number("layer_norm_epsilon", 1e-6)
@@ -311,9 +325,9 @@ def _t5(c: _Config, seq: int) -> dict:
     def attention(name, cross: bool, causal: bool = False):
         kv_from = {"from": "encoder.dropout"} if cross else {"from": "input"}
         layers = [
-            _named("linear", "q", out=inner, bias=False),
-            _named("linear", "k", out=inner, bias=False, **kv_from),
-            _named("linear", "v", out=inner, bias=False, **kv_from),
+            named_entry("linear", "q", out=inner, bias=False),
+            named_entry("linear", "k", out=inner, bias=False, **kv_from),
+            named_entry("linear", "v", out=inner, bias=False, **kv_from),
             # T5 scales no logits and adds its relative position bias, whose table (buckets × heads) lives in
             # the first block of each stack: the attention operation holds it there, named as the checkpoint's
             {
@@ -326,7 +340,7 @@ def _t5(c: _Config, seq: int) -> dict:
                     "name": "attention" if cross else "${'relative_attention_bias' if relative else 'attention'}",
                 }
             },
-            _named("linear", "o", out=d, bias=False),
+            named_entry("linear", "o", out=d, bias=False),
         ]
         return {"name": name, "layers": layers}
 
@@ -343,15 +357,15 @@ def _t5(c: _Config, seq: int) -> dict:
 
     wi = (
         [
-            _named("linear", "wi_0", out=ff, bias=False),
-            _act(act, "act"),
-            _named("linear", "wi_1", out=ff, bias=False, **{"from": "input"}),
+            named_entry("linear", "wi_0", out=ff, bias=False),
+            activation_entry(act, "act"),
+            named_entry("linear", "wi_1", out=ff, bias=False, **{"from": "input"}),
             {"mul": {"from": ["act", "wi_1"]}},
         ]
         if gated
-        else [_named("linear", "wi", out=ff, bias=False), _act(act, "act")]
+        else [named_entry("linear", "wi", out=ff, bias=False), activation_entry(act, "act")]
     )
-    feed_forward = {"name": "DenseReluDense", "layers": [*wi, _named("linear", "wo", out=d, bias=False)]}
+    feed_forward = {"name": "DenseReluDense", "layers": [*wi, named_entry("linear", "wo", out=d, bias=False)]}
     encoder_block = {
         "args": {"relative": False, "buckets": buckets},
         "layers": [
@@ -372,14 +386,14 @@ def _t5(c: _Config, seq: int) -> dict:
         ],
     }
     vocab = c.int("vocab_size")
-    head = _named("linear", "lm_head", out=vocab, bias=False)
+    head = named_entry("linear", "lm_head", out=vocab, bias=False)
     if c.flag("tie_word_embeddings", True):
         head["linear"]["tie"] = "shared"
     return {
         "inputs": {"input_ids": [seq], "decoder_input_ids": [seq]},
         "blocks": {"encoder_block": encoder_block, "decoder_block": decoder_block},
         "layers": [
-            _named("embedding", "shared", num=vocab, dim=d, **{"from": "input_ids"}),
+            named_entry("embedding", "shared", num=vocab, dim=d, **{"from": "input_ids"}),
             {
                 "name": "encoder",
                 "layers": [
@@ -391,7 +405,7 @@ def _t5(c: _Config, seq: int) -> dict:
             {
                 "name": "decoder",
                 "layers": [
-                    _named(
+                    named_entry(
                         "embedding", "embed_tokens", num=vocab, dim=d, tie="shared", **{"from": "decoder_input_ids"}
                     ),
                     {

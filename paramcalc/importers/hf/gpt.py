@@ -5,7 +5,7 @@ ALiBi (BLOOM), each as transformers builds it."""
 from __future__ import annotations
 
 from ...errors import SpecError
-from .common import GELU, _act, _Config, _named
+from .common import GELU, Config, activation_entry, named_entry
 
 
 def _op(heads: int, kv: int, head_dim: int, source, **fields) -> dict:
@@ -34,14 +34,14 @@ def _rotary(rotary_dim: int, *names: str) -> dict:
     }
 
 
-def _head_dim(hidden: int, heads: int, c: _Config) -> int:
+def _head_dim(hidden: int, heads: int, c: Config) -> int:
     if hidden % heads:
         raise SpecError(f"{c.source}: the attention heads ({heads}) must divide the hidden size ({hidden})")
     return hidden // heads
 
 
-def _lm(c: _Config, seq: int, base: str, layers: list, blocks: dict, tie_to: str, tie_default: bool, bias=False):
-    head = _named("linear", "lm_head", out=c.int("vocab_size"), bias=bias)
+def _lm(c: Config, seq: int, base: str, layers: list, blocks: dict, tie_to: str, tie_default: bool, bias=False):
+    head = named_entry("linear", "lm_head", out=c.int("vocab_size"), bias=bias)
     if c.flag("tie_word_embeddings", tie_default):
         head["linear"]["tie"] = tie_to
     return {
@@ -51,7 +51,7 @@ def _lm(c: _Config, seq: int, base: str, layers: list, blocks: dict, tie_to: str
     }
 
 
-def gpt_neox(c: _Config, seq: int) -> dict:
+def gpt_neox(c: Config, seq: int) -> dict:
     hidden, heads = c.int("hidden_size"), c.int("num_attention_heads")
     d = _head_dim(hidden, heads, c)
     eps = c.number("layer_norm_eps", 1e-5)
@@ -61,15 +61,15 @@ def gpt_neox(c: _Config, seq: int) -> dict:
     attention = {
         "name": "attention",
         "layers": [
-            _named("linear", "query_key_value", out=3 * hidden),
+            named_entry("linear", "query_key_value", out=3 * hidden),
             _op(heads, heads, d, "query_key_value", position="rope", rotary_dim=rotary),
-            _named("linear", "dense", out=hidden),
+            named_entry("linear", "dense", out=hidden),
         ],
     }
     mlp = [
-        _named("linear", "dense_h_to_4h", out=c.int("intermediate_size")),
-        _act(act, "act"),
-        _named("linear", "dense_4h_to_h", out=hidden),
+        named_entry("linear", "dense_h_to_4h", out=c.int("intermediate_size")),
+        activation_entry(act, "act"),
+        named_entry("linear", "dense_4h_to_h", out=hidden),
     ]
     if parallel:  # x + attention(ln1(x)) + mlp(ln2(x))
         body = [
@@ -89,7 +89,7 @@ def gpt_neox(c: _Config, seq: int) -> dict:
             {"add": {"from": "residual"}},
         ]
     layers = [
-        _named("embedding", "embed_in", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
+        named_entry("embedding", "embed_in", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
         _rotary(rotary, "inv_freq", "original_inv_freq"),
         {"repeat": c.int("num_hidden_layers"), "name": "layers", "layer": {}, "from": "embed_in"},
         _ln(eps, "final_layer_norm"),
@@ -99,7 +99,7 @@ def gpt_neox(c: _Config, seq: int) -> dict:
     return spec
 
 
-def gptj(c: _Config, seq: int) -> dict:
+def gptj(c: Config, seq: int) -> dict:
     hidden, heads = c.int("n_embd"), c.int("n_head")
     d = _head_dim(hidden, heads, c)
     eps = c.number("layer_norm_epsilon", 1e-5)
@@ -111,22 +111,26 @@ def gptj(c: _Config, seq: int) -> dict:
         {
             "name": "attn",
             "layers": [
-                _named("linear", "q_proj", out=hidden, bias=False),
-                _named("linear", "k_proj", out=hidden, bias=False, **{"from": "input"}),
-                _named("linear", "v_proj", out=hidden, bias=False, **{"from": "input"}),
+                named_entry("linear", "q_proj", out=hidden, bias=False),
+                named_entry("linear", "k_proj", out=hidden, bias=False, **{"from": "input"}),
+                named_entry("linear", "v_proj", out=hidden, bias=False, **{"from": "input"}),
                 _op(heads, heads, d, ["q_proj", "k_proj", "v_proj"], position="rope", rotary_dim=rotary),
-                _named("linear", "out_proj", out=hidden, bias=False),
+                named_entry("linear", "out_proj", out=hidden, bias=False),
             ],
         },
         {
             "name": "mlp",
             "from": "ln_1",
-            "layers": [_named("linear", "fc_in", out=inner), _act(act, "act"), _named("linear", "fc_out", out=hidden)],
+            "layers": [
+                named_entry("linear", "fc_in", out=inner),
+                activation_entry(act, "act"),
+                named_entry("linear", "fc_out", out=hidden),
+            ],
         },
         {"add": {"from": ["input", "attn", "mlp"]}},  # attention and MLP in parallel on ln_1
     ]
     layers = [
-        _named("embedding", "wte", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
+        named_entry("embedding", "wte", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
         # the sin and cos table of every position, a buffer of n_positions × rotary_dim
         {
             "name": "rotary_emb",
@@ -138,7 +142,7 @@ def gptj(c: _Config, seq: int) -> dict:
     return _lm(c, seq, "transformer", layers, {"block": {"layers": body}}, "transformer.wte", False, bias=True)
 
 
-def opt(c: _Config, seq: int) -> dict:
+def opt(c: Config, seq: int) -> dict:
     hidden, heads = c.int("hidden_size"), c.int("num_attention_heads")
     d = _head_dim(hidden, heads, c)
     if c.int("word_embed_proj_dim", hidden) != hidden:
@@ -154,25 +158,25 @@ def opt(c: _Config, seq: int) -> dict:
         {
             "name": "self_attn",
             "layers": [
-                _named("linear", "q_proj", out=hidden, bias=bias),
-                _named("linear", "k_proj", out=hidden, bias=bias, **{"from": "input"}),
-                _named("linear", "v_proj", out=hidden, bias=bias, **{"from": "input"}),
+                named_entry("linear", "q_proj", out=hidden, bias=bias),
+                named_entry("linear", "k_proj", out=hidden, bias=bias, **{"from": "input"}),
+                named_entry("linear", "v_proj", out=hidden, bias=bias, **{"from": "input"}),
                 _op(heads, heads, d, ["q_proj", "k_proj", "v_proj"]),
-                _named("linear", "out_proj", out=hidden, bias=bias),
+                named_entry("linear", "out_proj", out=hidden, bias=bias),
             ],
         },
         {"add": {"from": "input", "name": "residual"}},
         _ln(1e-5, "final_layer_norm", **norm),
-        _named("linear", "fc1", out=c.int("ffn_dim"), bias=bias),
-        _act(act, "activation_fn"),
-        _named("linear", "fc2", out=hidden, bias=bias),
+        named_entry("linear", "fc1", out=c.int("ffn_dim"), bias=bias),
+        activation_entry(act, "activation_fn"),
+        named_entry("linear", "fc2", out=hidden, bias=bias),
         {"add": {"from": "residual"}},
     ]
     positions = c.int("max_position_embeddings")
     decoder = [
-        _named("embedding", "embed_tokens", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
+        named_entry("embedding", "embed_tokens", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
         # learned positions, offset by 2 (OPTLearnedPositionalEmbedding): max_position_embeddings + 2 rows
-        _named("embedding", "embed_positions", num=positions + 2, dim=hidden, **{"from": "position_ids"}),
+        named_entry("embedding", "embed_positions", num=positions + 2, dim=hidden, **{"from": "position_ids"}),
         {"add": {"from": ["embed_tokens", "embed_positions"]}},
         {"repeat": c.int("num_hidden_layers"), "name": "layers", "decoder_layer": {}},
         _ln(1e-5, "final_layer_norm", **norm),
@@ -190,7 +194,7 @@ def opt(c: _Config, seq: int) -> dict:
     return spec
 
 
-def bloom(c: _Config, seq: int) -> dict:
+def bloom(c: Config, seq: int) -> dict:
     hidden, heads = c.int("hidden_size"), c.int("n_head")
     d = _head_dim(hidden, heads, c)
     eps = c.number("layer_norm_epsilon", 1e-5)
@@ -201,9 +205,9 @@ def bloom(c: _Config, seq: int) -> dict:
         {
             "name": "self_attention",
             "layers": [
-                _named("linear", "query_key_value", out=3 * hidden),
+                named_entry("linear", "query_key_value", out=3 * hidden),
                 _op(heads, heads, d, "query_key_value", position="alibi"),
-                _named("linear", "dense", out=hidden),
+                named_entry("linear", "dense", out=hidden),
             ],
         },
         {"add": {"from": "input", "name": "residual"}},
@@ -211,15 +215,15 @@ def bloom(c: _Config, seq: int) -> dict:
         {
             "name": "mlp",
             "layers": [
-                _named("linear", "dense_h_to_4h", out=4 * hidden),
+                named_entry("linear", "dense_h_to_4h", out=4 * hidden),
                 {"gelu": {"approximate": "tanh", "name": "gelu_impl"}},
-                _named("linear", "dense_4h_to_h", out=hidden),
+                named_entry("linear", "dense_4h_to_h", out=hidden),
             ],
         },
         {"add": {"from": "residual"}},
     ]
     layers = [
-        _named("embedding", "word_embeddings", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
+        named_entry("embedding", "word_embeddings", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
         _ln(eps, "word_embeddings_layernorm"),
         {"repeat": c.int("n_layer"), "name": "h", "block": {}},
         _ln(eps, "ln_f"),
@@ -227,7 +231,7 @@ def bloom(c: _Config, seq: int) -> dict:
     return _lm(c, seq, "transformer", layers, {"block": {"layers": body}}, "transformer.word_embeddings", True)
 
 
-def falcon(c: _Config, seq: int) -> dict:
+def falcon(c: Config, seq: int) -> dict:
     hidden, heads = c.int("hidden_size"), c.int("num_attention_heads")
     d = _head_dim(hidden, heads, c)
     eps = c.number("layer_norm_epsilon", 1e-5)
@@ -243,24 +247,24 @@ def falcon(c: _Config, seq: int) -> dict:
         {
             "name": "self_attention",
             "layers": [
-                _named("linear", "query_key_value", out=(heads + 2 * kv) * d, bias=bias),
+                named_entry("linear", "query_key_value", out=(heads + 2 * kv) * d, bias=bias),
                 _op(heads, kv, d, "query_key_value", position="rope"),
-                _named("linear", "dense", out=hidden, bias=bias),
+                named_entry("linear", "dense", out=hidden, bias=bias),
             ],
         },
         {
             "name": "mlp",
             "from": "input_layernorm",
             "layers": [
-                _named("linear", "dense_h_to_4h", out=ff, bias=bias),
+                named_entry("linear", "dense_h_to_4h", out=ff, bias=bias),
                 {"gelu": {"name": "act"}},
-                _named("linear", "dense_4h_to_h", out=hidden, bias=bias),
+                named_entry("linear", "dense_4h_to_h", out=hidden, bias=bias),
             ],
         },
         {"add": {"from": ["input", "self_attention", "mlp"]}},  # attention and MLP in parallel
     ]
     layers = [
-        _named("embedding", "word_embeddings", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
+        named_entry("embedding", "word_embeddings", num=c.int("vocab_size"), dim=hidden, **{"from": "input_ids"}),
         _rotary(d, "inv_freq", "original_inv_freq"),
         {"repeat": c.int("num_hidden_layers"), "name": "h", "block": {}, "from": "word_embeddings"},
         _ln(eps, "ln_f"),

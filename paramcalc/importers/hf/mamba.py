@@ -3,10 +3,10 @@ residual connection, a final RMSNorm and the LM head tied to the embedding, as t
 
 from __future__ import annotations
 
-from .common import _Config, _named
+from .common import Config, named_entry
 
 
-def mamba(c: _Config, family: str, seq: int) -> dict:
+def mamba(c: Config, family: str, seq: int) -> dict:
     hidden = c.int("hidden_size")
     eps = c.number("layer_norm_epsilon", 1e-5)
     rank = c.raw.get("time_step_rank", "auto")
@@ -26,7 +26,7 @@ def mamba(c: _Config, family: str, seq: int) -> dict:
             {"add": {"from": "input"}},
         ]
     }
-    head = _named("linear", "lm_head", out=c.int("vocab_size"), bias=False)
+    head = named_entry("linear", "lm_head", out=c.int("vocab_size"), bias=False)
     if c.flag("tie_word_embeddings", True):
         head["linear"]["tie"] = "backbone.embeddings"
     return {
@@ -37,7 +37,7 @@ def mamba(c: _Config, family: str, seq: int) -> dict:
                 "name": "backbone",
                 "from": "input_ids",
                 "layers": [
-                    _named("embedding", "embeddings", num=c.int("vocab_size"), dim=hidden),
+                    named_entry("embedding", "embeddings", num=c.int("vocab_size"), dim=hidden),
                     {"repeat": c.int("num_hidden_layers"), "name": "layers", "mamba_block": {}},
                     {"rmsnorm": {"eps": eps, "name": "norm_f"}},
                 ],

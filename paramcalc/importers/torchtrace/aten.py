@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from ...layers import REGISTRY
 
 if TYPE_CHECKING:
-    from .ops import _Call
+    from .ops import OpCall
 
 
-def _weighted(call: _Call, kind: str, fields: dict, tensors, source) -> None:
+def _weighted(call: OpCall, kind: str, fields: dict, tensors, source) -> None:
     """A layer holding `tensors` (placeholders of the model's parameters and buffers; the first its
     weight), named by the module that called it, reading `source`."""
     spec, node = call.spec, call.node
@@ -35,7 +35,7 @@ def _shape(spec, node) -> list[int]:
     return list(spec.pending[node].shape)
 
 
-def _conv(call: _Call) -> None:
+def _conv(call: OpCall) -> None:
     x, weight, bias = call.args[0], call.args[1], call.arg(2, "bias")
     if weight not in call.spec.pending:
         raise call.refuse("convolves with a computed weight (weight standardisation)")
@@ -63,7 +63,7 @@ def _one(values: list):
     return values[0] if len(set(values)) == 1 else values
 
 
-def _linear(call: _Call) -> None:
+def _linear(call: OpCall) -> None:
     x, weight, bias = call.args[0], call.args[1], call.arg(2, "bias")
     if weight not in call.spec.pending:
         raise call.refuse("multiplies by a computed weight")
@@ -73,7 +73,7 @@ def _linear(call: _Call) -> None:
     _weighted(call, "linear", fields, [weight, bias], x)
 
 
-def _addmm(call: _Call) -> None:
+def _addmm(call: OpCall) -> None:
     """bias + x @ w with the model's own (in, out) weight: transformers' GPT-2 Conv1D, a linear layer."""
     bias, x, weight = call.args[:3]
     if weight not in call.spec.pending or bias not in call.spec.pending or len(call.args) > 3 or call.kwargs:
@@ -81,7 +81,7 @@ def _addmm(call: _Call) -> None:
     _weighted(call, "linear", {"out": _shape(call.spec, weight)[1]}, [weight, bias], x)
 
 
-def _batch_norm(call: _Call) -> None:
+def _batch_norm(call: OpCall) -> None:
     x, weight, bias, mean, var = call.args[:5]
     training = call.args[5] if call.name == "batch_norm" else False
     eps = call.args[7] if call.name == "batch_norm" else call.args[6]
@@ -96,7 +96,7 @@ def _batch_norm(call: _Call) -> None:
     call.spec.account(f"{path}.num_batches_tracked" if path else "num_batches_tracked")
 
 
-def _layer_norm(call: _Call) -> None:
+def _layer_norm(call: OpCall) -> None:
     x, shape, weight, bias = call.args[0], list(call.args[1]), call.arg(2, "weight"), call.arg(3, "bias")
     eps = call.arg(4, "eps", 1e-5)
     fields: dict = {} if len(shape) == 1 else {"shape": shape}
@@ -109,7 +109,7 @@ def _layer_norm(call: _Call) -> None:
     _weighted(call, "layernorm", fields, [weight, bias], x)
 
 
-def _rms_norm(call: _Call) -> None:
+def _rms_norm(call: OpCall) -> None:
     x, shape, weight, eps = call.args[0], list(call.args[1]), call.arg(2, "weight"), call.arg(3, "eps")
     fields: dict = {} if len(shape) == 1 else {"shape": shape}
     if weight is None:
@@ -119,7 +119,7 @@ def _rms_norm(call: _Call) -> None:
     _weighted(call, "rmsnorm", fields, [weight], x)
 
 
-def _group_norm(call: _Call) -> None:
+def _group_norm(call: OpCall) -> None:
     x, groups, weight, bias = call.args[0], call.args[1], call.arg(2, "weight"), call.arg(3, "bias")
     eps = call.arg(4, "eps", 1e-5)
     if (weight is None) != (bias is None):
@@ -132,7 +132,7 @@ def _group_norm(call: _Call) -> None:
     _weighted(call, "groupnorm", fields, [weight, bias], x)
 
 
-def _embedding(call: _Call) -> None:
+def _embedding(call: OpCall) -> None:
     weight, indices = call.args[0], call.args[1]
     if weight not in call.spec.pending:
         raise call.refuse("looks up a computed table")
@@ -146,7 +146,7 @@ def _embedding(call: _Call) -> None:
     _weighted(call, "embedding", fields, [weight], indices)
 
 
-def _prelu(call: _Call) -> None:
+def _prelu(call: OpCall) -> None:
     x, weight = call.args[:2]
     if weight not in call.spec.pending:
         raise call.refuse("reads a computed slope")
@@ -154,7 +154,7 @@ def _prelu(call: _Call) -> None:
     _weighted(call, "prelu", {} if count == 1 else {"num_parameters": count}, [weight], x)
 
 
-def _attention(call: _Call) -> None:
+def _attention(call: OpCall) -> None:
     """softmax(q kᵀ · scale + mask) v: the two products FlopCounterMode counts for attention."""
     spec, node = call.spec, call.node
     q, k, v = call.args[:3]
@@ -178,12 +178,12 @@ def _attention(call: _Call) -> None:
     spec.add(node, base, "matmul", {}, [y, spec.source(v)])
 
 
-def _select(call: _Call) -> None:
+def _select(call: OpCall) -> None:
     call.layer("select", dim=call.dim(call.args[1]), index=call.args[2])
     call.spec.taken(call.node, call.x, call.args[1], removes=True)
 
 
-def _slice(call: _Call) -> None:
+def _slice(call: OpCall) -> None:
     """x[..., a:b] as the piece of a `split` at [a, b) (rotate_half's halves, GhostNet's first channels)."""
     spec = call.spec
     dim, start, end = call.arg(1, "dim", 0), call.arg(2, "start", 0) or 0, call.arg(3, "end")
@@ -202,7 +202,7 @@ def _clamp(i: int, size: int) -> int:
     return max(0, min(size, i + size if i < 0 else i))
 
 
-def _index(call: _Call) -> None:
+def _index(call: OpCall) -> None:
     """table[index]: a learned (rows, dim) table read at an index buffer (a relative position bias)."""
     spec = call.spec
     table, indices = call.args[0], call.args[1]
@@ -212,7 +212,7 @@ def _index(call: _Call) -> None:
     raise call.refuse("indexes a tensor by a tensor, which no paramcalc kind does but an embedding lookup")
 
 
-def _pad(call: _Call) -> None:
+def _pad(call: OpCall) -> None:
     """constant_pad_nd(x, pad, value), or pad(x, pad, mode, value) in the constant mode."""
     pad = list(call.args[1])
     if call.name == "pad" and call.arg(2, "mode", "constant") != "constant":
@@ -224,31 +224,31 @@ def _pad(call: _Call) -> None:
     return call.layer(kind, padding=pad, **({"value": value} if value else {}))
 
 
-def _matmul(call: _Call) -> None:
+def _matmul(call: OpCall) -> None:
     held = [a for a in call.args[:2] if call.spec.holds(a)]
     if len(held) != 2:
         raise call.refuse("multiplies by a tensor the spec does not hold")
     return call.layer("matmul", held)
 
 
-def _hardtanh(call: _Call) -> None:
+def _hardtanh(call: OpCall) -> None:
     low, high = call.arg(1, "min_val", -1.0), call.arg(2, "max_val", 1.0)
     if (low, high) == (0.0, 6.0):
         return call.layer("relu6")
     return call.layer("hardtanh", min_val=low, max_val=high)
 
 
-def _gelu(call: _Call) -> None:
+def _gelu(call: OpCall) -> None:
     approximate = call.kwargs.get("approximate", call.arg(1, "approximate", "none"))
     return call.layer("gelu", **({} if approximate == "none" else {"approximate": approximate}))
 
 
-def _leaky_relu(call: _Call) -> None:
+def _leaky_relu(call: OpCall) -> None:
     slope = call.arg(1, "negative_slope", 0.01)
     return call.layer("leakyrelu", **({} if slope == 0.01 else {"negative_slope": slope}))
 
 
-def _upsample(call: _Call) -> None:
+def _upsample(call: OpCall) -> None:
     mode = {"upsample_nearest": "nearest", "upsample_bilinear": "bilinear", "upsample_bicubic": "bicubic"}
     found = next((m for prefix, m in mode.items() if call.name.startswith(prefix)), None)
     if found is None:
@@ -260,7 +260,7 @@ def _upsample(call: _Call) -> None:
     return call.layer("upsample", **fields)
 
 
-def _adaptive_avg_pool(call: _Call) -> None:
+def _adaptive_avg_pool(call: OpCall) -> None:
     size = list(call.args[1])
     return call.layer(f"adaptiveavgpool{len(size)}d", out=_one(size))
 

@@ -29,7 +29,7 @@ def _name(fn) -> str:
     return fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
 
 
-class _Call:
+class OpCall:
     """One call_function / call_method node being written: its arguments, and `x`, the first tensor
     the spec holds among them."""
 
@@ -56,7 +56,7 @@ class _Call:
 def operation(spec: FxSpec, node) -> None:
     """A call_function / call_method node -> a layer, an alias of its input (views, zero-cost
     elementwise work with constants), or nothing (shape queries, checks)."""
-    call = _Call(spec, node)
+    call = OpCall(spec, node)
     if call.name in _SPLITTERS and spec.holds(call.args[0]):
         return _split(call)
     if spec.full(node) is None:
@@ -93,7 +93,7 @@ def _hashable(fn) -> bool:
 _ON_MOVED = ("select", "contiguous", "clone", "alias")  # besides the splitters: they keep or restore the batch
 
 
-def _split(call: _Call) -> None:
+def _split(call: OpCall) -> None:
     """chunk / split / unbind: a tuple of tensors, each taken by a getitem node."""
     x = call.args[0]
     if call.name == "unbind":
@@ -105,7 +105,7 @@ def _split(call: _Call) -> None:
         call.spec.splits[call.node] = ("split", {"size": size, "dim": call.arg(2, "dim", 0)}, x)
 
 
-def _elementwise(call: _Call) -> None:
+def _elementwise(call: OpCall) -> None:
     spec, name = call.spec, call.name
     held = [a for a in call.args if spec.holds(a)]
     if len(held) == 2 and name in ("add", "iadd", "mul", "imul"):
@@ -119,21 +119,21 @@ def _elementwise(call: _Call) -> None:
     raise call.refuse(f"of {len(held)} tensors has no paramcalc kind")
 
 
-def _cat(call: _Call) -> None:
+def _cat(call: OpCall) -> None:
     seq = list(call.args[0])
     if len(seq) == 1:
         return call.spec.alias(call.node, seq[0])  # torch.cat of one tensor is that tensor
     return call.layer("concat", seq, dim=call.spec.dim(seq[0], call.arg(1, "dim", 0)))
 
 
-def _flatten(call: _Call) -> None:
+def _flatten(call: OpCall) -> None:
     start, end = call.dim(call.arg(1, "start_dim", 0)), call.dim(call.arg(2, "end_dim", -1))
     if start == 0:
         raise call.refuse("flattens the batch dimension")
     return call.layer("flatten", start_dim=start, end_dim=end)
 
 
-def _reshape(call: _Call) -> None:
+def _reshape(call: OpCall) -> None:
     """A view keeps the per-sample element count; one that folds the batch into its first dim (a window
     partition, `view(-1, ws, ws, C)`) is written with its whole shape, the windows a per-sample dim."""
     spec, node = call.spec, call.node
@@ -155,7 +155,7 @@ def _numel(shape) -> int:
     return n
 
 
-def _permute(call: _Call) -> None:
+def _permute(call: OpCall) -> None:
     """A permute; one that moves the batch dim (attention's (B, N, 3, heads, d) -> (3, B, heads, N, d))
     is written over the per-sample dims, and the batch's new place is kept for the select that follows."""
     spec, args = call.spec, call.args
@@ -170,11 +170,11 @@ def _permute(call: _Call) -> None:
     return call.layer("permute", dims=dims)
 
 
-def _transpose(call: _Call) -> None:
+def _transpose(call: OpCall) -> None:
     return call.layer("transpose", dim0=call.dim(call.args[1]), dim1=call.dim(call.args[2]))
 
 
-def _same(call: _Call) -> None:
+def _same(call: OpCall) -> None:
     """Values or the batch only change: the per-sample shape is kept."""
     before, after = call.spec.shape(call.x), call.spec.shape(call.node)
     if before != after:  # expand over a non-batch dim repeats the tensor: no kind does that
@@ -182,17 +182,17 @@ def _same(call: _Call) -> None:
     return call.spec.alias(call.node, call.x)
 
 
-def _mean(call: _Call) -> None:
+def _mean(call: OpCall) -> None:
     dim = call.arg(1, "dim")
     dims = [call.dim(d) for d in dim] if isinstance(dim, (tuple, list)) else call.dim(dim)
     return call.layer("mean", dim=dims, keepdim=bool(call.arg(2, "keepdim", False)))
 
 
-def _unsqueeze(call: _Call) -> None:
+def _unsqueeze(call: OpCall) -> None:
     return call.layer("unsqueeze", dim=call.dim(call.args[1]))
 
 
-def _squeeze(call: _Call) -> None:
+def _squeeze(call: OpCall) -> None:
     dim = call.args[1] if len(call.args) > 1 else None
     if isinstance(dim, (list, tuple)):  # ATen's squeeze.dims
         dim = dim[0] if len(dim) == 1 else None
@@ -201,32 +201,32 @@ def _squeeze(call: _Call) -> None:
     return call.layer("squeeze", dim=call.dim(dim))
 
 
-def _einsum_call(call: _Call) -> None:
+def _einsum_call(call: OpCall) -> None:
     return _einsum(call.spec, call.node, call.layer)
 
 
-def _getitem_call(call: _Call) -> None:
+def _getitem_call(call: OpCall) -> None:
     return _getitem(call.spec, call.node, call.layer)
 
 
-def _swin_call(call: _Call) -> None:
+def _swin_call(call: OpCall) -> None:
     return swin(call.spec, call.node, call.name)
 
 
-def _stochastic_depth(call: _Call) -> None:  # torchvision.ops, wrapped for fx
+def _stochastic_depth(call: OpCall) -> None:  # torchvision.ops, wrapped for fx
     return call.layer("stochasticdepth", p=call.arg(1, "p", 0.0), mode=call.arg(2, "mode", "row"))
 
 
-def _softmax(call: _Call) -> None:
+def _softmax(call: OpCall) -> None:
     return call.layer("softmax" if call.name == "softmax" else "logsoftmax", dim=call.dim(call.arg(1, "dim")))
 
 
-def _adaptive_avg_pool2d(call: _Call) -> None:
+def _adaptive_avg_pool2d(call: OpCall) -> None:
     size = call.arg(1, "output_size")
     return call.layer("adaptiveavgpool2d", out=list(size) if isinstance(size, (tuple, list)) else size)
 
 
-def _pool2d(call: _Call) -> None:
+def _pool2d(call: OpCall) -> None:
     name = call.name
     fields = {
         "kernel": call.arg(1, "kernel_size"),
@@ -243,7 +243,7 @@ def _pool2d(call: _Call) -> None:
     return call.layer(name.replace("_", ""), **fields)
 
 
-def _interpolate(call: _Call) -> None:
+def _interpolate(call: OpCall) -> None:
     """F.interpolate (segmentation heads' final resize): an upsample to the traced size."""
     mode = call.arg(3, "mode", "nearest")
     fields: dict = {"size": call.spec.shape(call.node)[1:]}
@@ -261,7 +261,7 @@ _ACTIVATIONS = {
 }  # fmt: skip
 
 
-def _activation(call: _Call) -> None:
+def _activation(call: OpCall) -> None:
     return call.layer(_ACTIVATIONS[call.name])
 
 
