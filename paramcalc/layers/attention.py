@@ -17,6 +17,7 @@ from .base import (  # for annotations
     Shape,
     arg,
     check_declared,
+    check_kv_heads,
     device_arg,
     dtype_arg,
     expect_rank,
@@ -142,12 +143,7 @@ class MultiheadAttention(Layer):
     }
 
     def validate(self) -> None:
-        if self.kv_heads is not None and self.heads % self.kv_heads:
-            raise FieldError(
-                "kv_heads",
-                f"kv_heads={self.kv_heads} must divide heads={self.heads} "
-                f"(each key/value head serves heads / kv_heads query heads)",
-            )
+        check_kv_heads(self.heads, self.kv_heads)
 
     def _dims(self, shapes):
         for shape in shapes:

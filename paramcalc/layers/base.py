@@ -591,6 +591,15 @@ def _ranks_text(ranks: tuple[int, ...], found: int) -> str:
     return " or ".join(str(r) for r in ranks[:-1]) + (" or " if len(ranks) > 1 else "") + _dimensions(ranks[-1])
 
 
+def check_kv_heads(heads: int, kv_heads: int | None) -> None:
+    """Grouped-query attention: each key/value head serves heads / kv_heads query heads."""
+    if kv_heads is not None and heads % kv_heads:
+        raise FieldError(
+            "kv_heads",
+            f"kv_heads={kv_heads} must divide heads={heads} (each key/value head serves heads / kv_heads query heads)",
+        )
+
+
 def prod(values) -> int:
     return math.prod(values)
 

@@ -14,6 +14,7 @@ from .base import (
     Saved,
     Shape,
     arg,
+    check_kv_heads,
     expect_rank,
     fmt_shape,
     kind_class,
@@ -111,12 +112,7 @@ class Attention(Layer):
     }
 
     def validate(self) -> None:
-        if self.kv_heads is not None and self.heads % self.kv_heads:
-            raise FieldError(
-                "kv_heads",
-                f"kv_heads={self.kv_heads} must divide heads={self.heads} "
-                f"(each key/value head serves heads / kv_heads query heads)",
-            )
+        check_kv_heads(self.heads, self.kv_heads)
         if self.rotary_dim is not None and self.position != "rope":
             raise FieldError("rotary_dim", f"rotary_dim={self.rotary_dim} needs position: rope")
         if self.rotary_dim is not None and self.rotary_dim % 2:

@@ -54,7 +54,7 @@ def headline(result) -> str:
 
 def render_memory_table(result, screen=None) -> str:
     """One row per component, laid out by render/table.py like every other table."""
-    from .table import Column, detect_screen, lay_out, plain_lines, styled_lines, styled_text
+    from .table import Column, detect_screen, draw, lay_out
 
     screen = screen or detect_screen()
     kib = lambda n: human(n, "B", binary=True)  # noqa: E731
@@ -76,10 +76,7 @@ def render_memory_table(result, screen=None) -> str:
     keys = [key for key in LABELS if result.components[key] or key == "parameters"]
     grid = lay_out(columns, keys, result, screen)
     tail = [f"{kib(result.per_device)} per device ({result.per_device:,} bytes)"] + answer_lines(result)
-    if not screen.boxed:
-        lines = [headline(result), ""] + plain_lines(grid) + tail
-        return "\n".join(lines) + "\n" if not screen.color else styled_text(lines, screen)
-    return styled_text(styled_lines(grid, headline(result)) + tail, screen)
+    return draw(grid, headline(result), tail, screen)
 
 
 def answer_lines(result) -> list[str]:

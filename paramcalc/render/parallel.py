@@ -43,7 +43,7 @@ def _cell(key: str):
 
 
 def render_parallel_table(result, screen=None) -> str:
-    from .table import Column, detect_screen, lay_out, plain_lines, styled_lines, styled_text
+    from .table import Column, detect_screen, draw, lay_out
 
     screen = screen or detect_screen()
     keys = [k for k, _ in COLUMNS if any(k in d.components for d in result.devices)]
@@ -62,10 +62,7 @@ def render_parallel_table(result, screen=None) -> str:
     ]
     if result.par.fsdp:
         tail.append("FSDP: each rank keeps 1/dp of every tensor; 'gathered' is the largest unit's whole parameters")
-    if not screen.boxed:
-        lines = [headline(result), ""] + plain_lines(grid) + tail
-        return "\n".join(lines) + "\n" if not screen.color else styled_text(lines, screen)
-    return styled_text(styled_lines(grid, headline(result)) + tail, screen)
+    return draw(grid, headline(result), tail, screen)
 
 
 def render(result, fmt: str) -> str:

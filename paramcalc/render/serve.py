@@ -66,7 +66,7 @@ def notes(result) -> list[str]:
 
 
 def render_serve_table(result, screen=None) -> str:
-    from .table import Column, detect_screen, lay_out, plain_lines, styled_lines, styled_text
+    from .table import Column, detect_screen, draw, lay_out
 
     screen = screen or detect_screen()
     columns = [
@@ -76,10 +76,7 @@ def render_serve_table(result, screen=None) -> str:
     ]
     grid = lay_out(columns, list(LABELS), result, screen)
     tail = notes(result)
-    if not screen.boxed:
-        lines = [headline(result), ""] + plain_lines(grid) + tail
-        return "\n".join(lines) + "\n" if not screen.color else styled_text(lines, screen)
-    return styled_text(styled_lines(grid, headline(result)) + tail, screen)
+    return draw(grid, headline(result), tail, screen)
 
 
 def render(result, fmt: str) -> str:

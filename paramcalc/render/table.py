@@ -510,6 +510,15 @@ def print_lines(console, lines) -> None:
         console.print(_text(line), no_wrap=True, overflow="ignore", crop=False, soft_wrap=True)
 
 
+def draw(grid: Grid, title: str, tail: list[str], screen: Screen) -> str:
+    """A memory-style table (memory, serve, parallel): the title, the grid and the lines under it,
+    boxed or plain as the screen wants."""
+    if not screen.boxed:
+        lines = [title, ""] + plain_lines(grid) + tail
+        return "\n".join(lines) + "\n" if not screen.color else styled_text(lines, screen)
+    return styled_text(styled_lines(grid, title) + tail, screen)
+
+
 def styled_text(lines, screen: Screen) -> str:
     """The lines as a terminal gets them: rich's Style writes each piece's codes, as console.print
     would write them, without building a renderable per line (which costs ~0.3 ms a line)."""
