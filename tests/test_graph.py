@@ -434,6 +434,41 @@ def test_repetitions_of_the_same_arguments_are_stamped(monkeypatch):
     assert [out is not None for out in stamped] == [True] * 8 + [False] + [True] + [True] * 2
 
 
+SIZED_BY_INPUT = """
+    input: [8, 4, 4]
+    blocks:
+      keep:                            # its width read from its input: shape-preserving
+        layers:
+          - conv2d: {out: "${shape(input)[0] * 2}", kernel: 1, name: wide}
+          - conv2d: {out: "${shape(input)[0]}", kernel: 1, from: wide}
+      grow:                            # each repetition twice as wide as the one before
+        layers:
+          - conv2d: {out: "${shape(input)[0] * 2}", kernel: 1}
+    layers:
+      - {repeat: 5, name: same, keep: {}}
+      - {repeat: 3, name: wider, grow: {}}
+"""
+
+
+def test_a_repetition_that_reads_its_own_shapes_is_stamped_where_they_repeat(monkeypatch):
+    """A block sized by shape(input): stamped where its output has its input's shape (same.1-4 from
+    same.0), expanded again where it does not (wider: 8, 16, 32 channels)."""
+    from paramcalc import graph
+
+    assert _graph_facts(SIZED_BY_INPUT, True, monkeypatch) == _graph_facts(SIZED_BY_INPUT, False, monkeypatch)
+    stamped = []
+    stamp = graph._Expander.stamp
+
+    def recorded(*args):
+        stamped.append(stamp(*args))
+        return stamped[-1]
+
+    monkeypatch.setattr(graph._Expander, "stamp", recorded)
+    g = graph.build_graph(parse_spec(textwrap.dedent(SIZED_BY_INPUT), "net.yaml"))
+    assert [out is not None for out in stamped] == [True] * 4
+    assert [n.layer.out for n in g.nodes if n.name.startswith("wider.")] == [16, 32, 64]
+
+
 def test_a_stamped_repetition_keeps_the_budgets(monkeypatch):
 
     monkeypatch.setattr("paramcalc.expansion.state.MAX_LAYERS", 40)  # reached inside the 5th repetition of 8 layers

@@ -65,10 +65,15 @@ class Repeats(State):
             # (no `first:`) and it read no shape and no name from around it (only its input).
             read_outside, self.reached = self.reached <= inner.level, min(reached, self.reached)
             stamp = None
-            if not (i == 0 and first) and not read_outside and reads == self.shape_reads:
-                if self.stampable(inner, copy, marks):
-                    stamp = Stamp(self, inner.prefix + copy, current, out, marks)
-                    stamp = stamp if stamp.ok else None
+            if not (i == 0 and first) and not read_outside and self.stampable(inner, copy, marks):
+                stamp = Stamp(self, inner.prefix + copy, current, out, marks)
+                # Where it read shapes (of its own layers only: a block sized by `shape(input)`), the
+                # next one, which reads its output, expands the same if that has its input's shapes.
+                if not stamp.ok or (
+                    reads != self.shape_reads
+                    and self.shapes_of(current, entry.loc, inner) != self.shapes_of(out, entry.loc, inner)
+                ):
+                    stamp = None
             current = out
         self.nesting -= 1
         block.end = len(self.nodes)
@@ -78,6 +83,9 @@ class Repeats(State):
             self.define(scope, name, full, entry.loc)
         self.aliases[full] = scope.names[name] = current[0]
         return current
+
+    def shapes_of(self, names: list[str], loc, scope: Scope) -> tuple:
+        return tuple(self.shape(name, name, loc, scope) for name in names)
 
     def stampable(self, scope: Scope, local: str, marks: tuple) -> bool:
         """Whether the repetition just expanded can be stamped: a block's use whose nodes all carry its

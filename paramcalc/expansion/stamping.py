@@ -1,6 +1,7 @@
 """Stamping: a repetition copied from the one before it (the same nodes, blocks and names, renamed),
-where expanding it again would make the same: its arguments are the same and it reads nothing from
-around it but its input. Long repeats (a 100-layer transformer) cost one expansion, not N."""
+where expanding it again would make the same: its arguments are the same, it reads nothing from
+around it but its input, and the shapes it reads (of its own layers) are the same, as its output has
+its input's shapes. Long repeats (a 100-layer transformer) cost one expansion, not N."""
 
 from __future__ import annotations
 
