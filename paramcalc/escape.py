@@ -9,6 +9,7 @@ rich Text, never markup, so they cannot make a link or a tag.)
 
 from __future__ import annotations
 
+import functools
 import re
 
 QUOTE_LIMIT = 80  # quoted values in messages are cut here, so a message never echoes a file
@@ -60,9 +61,17 @@ _IGNORABLE = (
     "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 )
-_COMMAND_LINE = re.compile(f"^((?:\\s|[{_IGNORABLE}])*):([{_IGNORABLE}]*):", re.M)
-_OLD_COMMAND = re.compile(f"#([{_IGNORABLE}]*)#([{_IGNORABLE}]*)\\[")
 OLD_COMMAND_ESCAPE = "\\u005b"  # what `##[` is written as: `##\u005b`
+
+
+@functools.cache
+def _command_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """A line starting a workflow command, and the older form anywhere; compiled when first needed
+    (their classes of ignorable characters take a millisecond, more than a small run spends here)."""
+    return (
+        re.compile(f"^((?:\\s|[{_IGNORABLE}])*):([{_IGNORABLE}]*):", re.M),
+        re.compile(f"#([{_IGNORABLE}]*)#([{_IGNORABLE}]*)\\["),
+    )
 
 
 def workflow_lines(text: str) -> str:
@@ -71,7 +80,9 @@ def workflow_lines(text: str) -> str:
     (`::error::...`, leading spaces ignored, as the runner does) because it begins with a spec's text
     (a name, a file's name) gets a backslash before it, and the older form `##[command]`, which
     acts anywhere in a line, is broken as `workflow_anywhere` breaks it."""
-    return workflow_anywhere(_COMMAND_LINE.sub(r"\1\\:\2:", text))
+    if ":" in text:
+        text = _command_patterns()[0].sub(r"\1\\:\2:", text)
+    return workflow_anywhere(text)
 
 
 def workflow_anywhere(text: str) -> str:
@@ -81,7 +92,7 @@ def workflow_anywhere(text: str) -> str:
     decode it, and a visible, documented escape in the others (tables, CSV, messages)."""
     if "#" not in text:
         return text
-    return _OLD_COMMAND.sub(r"#\1#\2" + OLD_COMMAND_ESCAPE.replace("\\", "\\\\"), text)
+    return _command_patterns()[1].sub(r"#\1#\2" + OLD_COMMAND_ESCAPE.replace("\\", "\\\\"), text)
 
 
 _PIPE = re.compile(r"(\\*)\|")

@@ -25,15 +25,18 @@ def human_bytes(n: int) -> str:
 
 
 def _scaled(n: int, unit: str, base: int, prefixes: tuple[str, ...]) -> str:
-    from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-
     n, i = int(n), 0
     while abs(n) >= base ** (i + 1) and i < len(prefixes) - 1:
         i += 1
     if i == 0:
         return f"{n} {unit}".rstrip()
+    # n / base**i to `digits` decimals, rounded half to even, in integers (exact at any size; decimal
+    # would do the same and take longer to import than a `check` of a small spec takes to run)
     digits = 1 if base == 1024 else 2
-    with localcontext() as context:
-        context.prec = len(str(abs(n))) + digits + 2
-        value = (Decimal(n) / Decimal(base) ** i).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_EVEN)
-    return f"{value:f} {prefixes[i]}{unit}".rstrip()
+    scale = base**i
+    q, r = divmod(abs(n) * 10**digits, scale)
+    if 2 * r > scale or (2 * r == scale and q % 2):
+        q += 1
+    text = str(q).rjust(digits + 1, "0")
+    sign = "-" if n < 0 else ""
+    return f"{sign}{text[:-digits]}.{text[-digits:]} {prefixes[i]}{unit}".rstrip()

@@ -88,3 +88,26 @@ def test_check_analyses_as_analyze_does_but_for_receptive_fields(path):
     for row in full.layers:
         row.receptive_field = None
     assert checked.layers == full.layers and checked.blocks == full.blocks
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_human_units_round_half_to_even_as_decimal_does(binary):
+    """units.py rounds in integers; Python's decimal (ROUND_HALF_EVEN) is the reference, on exact
+    halves, carries into the next digit, negatives and numbers beyond a float's precision."""
+    from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+    from paramcalc.units import BINARY, COUNT, human_bytes, human_params
+
+    base, prefixes, digits, show = (1024, BINARY, 1, human_bytes) if binary else (1000, COUNT, 2, human_params)
+    unit = "B" if binary else ""
+    numbers = [0, 1, base - 1, base, -base, 2**63 - 1, 10**30 + 7, 999_995, 1_000_005, 1_000_015, 6_738_415_616]
+    numbers += [(2 * k + 1) * base**i // (2 * 10**digits) for k in range(40) for i in (1, 2, 3)]  # exact halves
+    for n in numbers:
+        i = 0
+        while abs(n) >= base ** (i + 1) and i < len(prefixes) - 1:
+            i += 1
+        with localcontext() as context:
+            context.prec = 60
+            value = (Decimal(n) / Decimal(base) ** i).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_EVEN)
+        expected = f"{value:f} {prefixes[i]}{unit}".rstrip() if i else f"{n} {unit}".rstrip()
+        assert show(n) == expected, n

@@ -47,6 +47,9 @@ def test_public_names_load_on_first_use():
         (["--help"], {"yaml", "rich", "paramcalc.layers", "paramcalc.analysis", "paramcalc.spec"}),
         (["schema"], {"rich", "paramcalc.analysis", "paramcalc.graph"}),
         (["kinds", "--format", "json"], {"rich", "yaml", "paramcalc.analysis", "paramcalc.spec"}),
+        # (decimal takes longer to import than a small spec to check: units round in integers)
+        (["check", "specs/resnet18.yaml"], {"rich", "decimal", "paramcalc.export"}),
+        (["analyze", "specs/resnet18.yaml", "--format", "json"], {"rich", "decimal", "paramcalc.timeline"}),
     ],
 )
 def test_commands_load_only_what_they_use(args, unused):
