@@ -128,3 +128,17 @@ def csv_cell(text) -> str:
     if text.startswith(_FORMULA_START):
         return "'" + terminal(text)
     return terminal(text)
+
+
+def xml(text) -> str:
+    """For XML text and attribute values (the SVG of `memory --plot`): what is not printable as
+    terminal() shows it (XML 1.0 forbids most control characters: one in a name would leave a file no
+    parser reads), then & < > " ' as entities, so a name can open no tag, attribute or entity."""
+    return (
+        terminal(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
