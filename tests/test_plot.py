@@ -6,6 +6,7 @@ is on PATH, that a real browser draws something."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -125,6 +126,16 @@ def test_no_character_breaks_the_xml():
 
     every = "".join(map(chr, range(0x3000))) + "\ud800\ufffe\uffff\U0001f600"
     assert ET.fromstring(f'<t a="{xml(every)}">{xml(every)}</t>').text == ET.fromstring(f"<t>{xml(every)}</t>").text
+
+
+def test_the_readme_picture_is_what_its_command_draws(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(r"```text\n(paramcalc memory [^\n]*--plot (\S+))\n```", readme)
+    assert found and f"]({found.group(2)})" in readme
+    args = found.group(1).split()[1:]
+    args[args.index("--plot") + 1] = str(tmp_path / "drawn.svg")
+    assert run_cli(*args).returncode == 0
+    assert (tmp_path / "drawn.svg").read_text() == (ROOT / found.group(2)).read_text()
 
 
 def test_refused_where_there_is_no_step(tmp_path):
