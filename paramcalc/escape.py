@@ -4,7 +4,8 @@ renderers call them where user text (a name, a path, a message) enters a line or
 Specs are untrusted (they arrive in pull requests), so nothing they say may move a terminal's
 cursor, forge a GitHub annotation, break a Markdown or CSV row, start a spreadsheet formula or
 inject HTML. (The HTML and SVG exports are rich's, which escapes text; names reach it as
-rich Text, never markup, so they cannot make a link or a tag.)
+rich Text, never markup, so they cannot make a link or a tag. `memory --plot`'s SVG is our own
+text: its names go through xml().)
 """
 
 from __future__ import annotations
