@@ -214,9 +214,15 @@ def saved_total(st: Storages) -> int:
 
 
 def inference_peak(report, st: Storages) -> int:
-    """Walks the layers in order: each output is allocated (unless it is a view, in place, or a
-    parameter) while its inputs are still alive; a storage is freed after its last reader; the
-    network's outputs stay to the end."""
+    """The most activation bytes alive at once in inference (inference_live)."""
+    start, moments = inference_live(report, st)
+    return max([start, *moments])
+
+
+def inference_live(report, st: Storages) -> tuple[int, list[int]]:
+    """The activation bytes alive at the start (the inputs) and at each layer's moment. Walks the layers
+    in order: each output is allocated (unless it is a view, in place, or a parameter) while its inputs
+    are still alive; a storage is freed after its last reader; the network's outputs stay to the end."""
     end = len(report.layers)
     last: dict[int, int] = {}
     for i, ins in enumerate(st.reads):
@@ -233,20 +239,20 @@ def inference_peak(report, st: Storages) -> int:
         if s not in live:
             freed.setdefault(i, []).append(s)
     nbytes = st.nbytes
-    current = peak = sum(nbytes[s] for s in live)
+    current = start = sum(nbytes[s] for s in live)
+    moments = []
     for i, mine in enumerate(st.outputs):
         if mine is not None and mine not in live:
             live.add(mine)
             current += nbytes[mine]
             if mine not in last:
                 freed.setdefault(i, []).append(mine)
-        if current > peak:
-            peak = current
+        moments.append(current)
         for s in freed.pop(i, ()):
             if s in live:
                 live.discard(s)
                 current -= nbytes[s]
-    return peak
+    return start, moments
 
 
 def checkpointed(report, layers, ctx: Context, dtype: str) -> int:

@@ -109,6 +109,13 @@ def memory(
     ),
     max_batch: bool = typer.Option(False, "--max-batch", help="Search the largest batch that fits on --gpu."),
     timeline: bool = typer.Option(False, "--timeline", help="JSON: the step's live bytes, layer by layer."),
+    plot: str | None = typer.Option(
+        None,
+        "--plot",
+        metavar="FILE.svg",
+        help="Draw the step's (--inference: the forward's) live bytes over time as an SVG picture, with the "
+        "peak and the device's memory (--gpu, --reserve).",
+    ),
     serve: bool = typer.Option(
         False, "--serve", help="Serve as paged engines (vLLM) do: weights, a KV cache in blocks, one step's peak."
     ),
@@ -203,6 +210,7 @@ def memory(
                     "--reserve": reserve,
                     "--max-batch": max_batch,
                     "--timeline": timeline,
+                    "--plot": plot,
                     "--pp": pp > 1,
                     "--ep": ep > 1,
                     "--cp": cp > 1,
@@ -254,7 +262,7 @@ def memory(
         from .serve import refuse_training_options as refuse
 
         try:
-            refuse({"--gpu": gpu, "--max-batch": max_batch, "--timeline": timeline}, "--tp/--pp/--dp")
+            refuse({"--gpu": gpu, "--max-batch": max_batch, "--timeline": timeline, "--plot": plot}, "--tp/--pp/--dp")
             settings = Settings(
                 batch=batch,
                 precision=precision,
@@ -305,6 +313,12 @@ def memory(
             result = replace(result, max_batch=found)
         result = replace(result, show_timeline=timeline)
         text = out.render(result, format.value)
+        if plot is not None:
+            from .cli import write_atomic
+            from .memory import plot as plotted
+            from .render.plot import render_plot
+
+            write_atomic(plot, render_plot(plotted(analysis, result), out.headline(result), settings.train))
     except SpecError as e:
         fail(e)
     emit(text)

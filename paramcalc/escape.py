@@ -4,7 +4,8 @@ renderers call them where user text (a name, a path, a message) enters a line or
 Specs are untrusted (they arrive in pull requests), so nothing they say may move a terminal's
 cursor, forge a GitHub annotation, break a Markdown or CSV row, start a spreadsheet formula or
 inject HTML. (The HTML and SVG exports are rich's, which escapes text; names reach it as
-rich Text, never markup, so they cannot make a link or a tag.)
+rich Text, never markup, so they cannot make a link or a tag. `memory --plot`'s SVG is our own
+text: its names go through xml().)
 """
 
 from __future__ import annotations
@@ -139,3 +140,17 @@ def csv_cell(text) -> str:
     if text.startswith(_FORMULA_START):
         return "'" + terminal(text)
     return terminal(text)
+
+
+def xml(text) -> str:
+    """For XML text and attribute values (the SVG of `memory --plot`): what is not printable as
+    terminal() shows it (XML 1.0 forbids most control characters: one in a name would leave a file no
+    parser reads), then & < > " ' as entities, so a name can open no tag, attribute or entity."""
+    return (
+        terminal(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import quant
-from .activations import activations, checkpointed, saved_total, storages
+from .activations import checkpointed, inference_live, saved_total, storages
 from .autocast import autocast_rows, pure_rows
 from .errors import SpecError, did_you_mean
 from .layers.base import DTYPE_BYTES, Context, prod
@@ -136,6 +136,7 @@ class Memory:
     verdict: dict | None = None  # fits(), when a device's memory is given
     max_batch: int | None = None  # when asked
     show_timeline: bool = False
+    forward: tuple[int, list[int]] | None = None  # inference: activation bytes at the start and at each layer
 
     def to_dict(self) -> dict:
         """The JSON contract of `paramcalc memory` (keys only ever added). All in bytes."""
@@ -218,7 +219,8 @@ def memory(analysis, settings: Settings) -> Memory:
             checkpointed(report, layers, ctx, dtype) if settings.checkpoint else saved_total(st)
         )
     else:
-        components["activations"] = activations(report, layers, ctx, dtype, amp).peak
+        forward = inference_live(report, storages(report, layers, ctx, dtype, amp))
+        components["activations"] = max([forward[0], *forward[1]])
     if settings.kv_cache:
         from .serve import kv_cache_bytes  # windowed, latent and state-space layouts (serve.py)
 
@@ -244,6 +246,7 @@ def memory(analysis, settings: Settings) -> Memory:
         sum(per_device.values()),
         per_device,
         timeline,
+        forward=None if settings.train else forward,
     )
 
 
@@ -355,3 +358,65 @@ def max_batch(analysis, settings: Settings, gpu: int, reserve: int) -> int:
         mid = (low + high) // 2
         low, high = (mid, high) if ok(mid) else (low, mid)
     return low
+
+
+# ---------------------------------------------------------------- the picture (render/plot.py draws it)
+
+SERIES = ("parameters", "optimizer state", "KV cache", "gradients", "activations", "temporaries")
+
+
+@dataclass(frozen=True)
+class Plot:
+    """The live bytes over time by what they are: each moment of the training step (inference: each
+    layer's forward) as its (phase, layer), and each series' bytes there, stacked in SERIES' order
+    (only those with bytes somewhere); their sum at a moment is the timeline's live bytes."""
+
+    moments: list[tuple[str, str]]
+    series: dict[str, list[int]]
+    peak: int  # the moment with the most bytes alive (the first, if several)
+    gpu: int | None  # the device's memory (--gpu), when given
+    reserve: int  # of it, taken by the framework (--reserve)
+
+
+def plot(analysis, result: Memory) -> Plot:
+    """What `memory --plot` draws. Training: at rest, the parameters (with the buffers) and the
+    optimizer state (with the master weights) throughout; gradients as backward makes and frees them;
+    activations (the inputs and labels, outputs and what backward keeps, the loss's tensors); and each
+    moment's temporaries (kernels', a second gradient before it is added, the optimizer's). Inference:
+    parameters and the KV cache throughout, and the activations alive at each layer."""
+    report, c = analysis.report, result.per_device_components
+    if result.peak and result.peak.parts is not None:
+        step, parts = result.peak, result.peak.parts
+        ctx = Context(result.batch, result.settings["device"], result.settings["attention"])
+        inputs = _input_bytes(report, analysis.layers, ctx) + _label_bytes(report, ctx, result.settings["loss"])
+        optimizer = c["optimizer_state"] + c["master_weights"]
+        parameters = step.start - optimizer - inputs
+        moments = [(p.phase, p.layer) for p in step.points]
+        totals = [p.live for p in step.points]
+        series = {
+            "parameters": [parameters] * len(moments),
+            "optimizer state": [optimizer] * len(moments),
+            "gradients": [grads for grads, _ in parts],
+            "activations": [
+                p.live - temps - step.start - grads + inputs for p, (grads, temps) in zip(step.points, parts)
+            ],
+            "temporaries": [temps for _, temps in parts],
+        }
+    else:
+        live = result.forward[1] if result.forward else []
+        moments = [("forward", row.name) for row in report.layers][: len(live)]
+        totals = [c["parameters"] + c["kv_cache"] + n for n in live]
+        series = {
+            "parameters": [c["parameters"]] * len(moments),
+            "KV cache": [c["kv_cache"]] * len(moments),
+            "activations": live,
+        }
+    shown = {name: series[name] for name in SERIES if name in series and any(series[name])}
+    verdict = result.verdict or {}
+    return Plot(
+        moments,
+        shown,
+        totals.index(max(totals)) if totals else 0,
+        verdict.get("gpu_bytes"),
+        verdict.get("reserve_bytes", 0),
+    )

@@ -37,6 +37,8 @@ class Step(NamedTuple):
     layer: str
     points: list[Point]  # the live bytes at each layer's worst moment, in order
     end: int  # alive when backward is done: what is at rest, and the gradients
+    start: int = 0  # alive at rest (StepInputs.at_rest)
+    parts: list[tuple[int, int]] | None = None  # of each point's bytes: (gradients, the moment's temporaries)
 
 
 class StepInputs(NamedTuple):
@@ -68,13 +70,21 @@ class _Walk:
 
     def __init__(self, start: int):
         self.live = start
+        self.grads = 0  # of the live bytes, the gradients' (of activations and parameters)
         self.peak, self.phase, self.layer = start, "forward", ""
         self.points: list[Point] = []
+        self.parts: list[tuple[int, int]] = []
+
+    def grad(self, nbytes: int) -> None:
+        """Gradients made (or, negative, freed)."""
+        self.live += nbytes
+        self.grads += nbytes
 
     def mark(self, phase: str, layer: str, extra: int = 0) -> None:
         """A moment: what is alive now, plus `extra` bytes alive only for it (a kernel's temporaries)."""
         now = self.live + extra
         self.points.append(Point(phase, layer, now))
+        self.parts.append((self.grads, extra))
         if now > self.peak:
             self.peak, self.phase, self.layer = now, phase, layer
 
@@ -101,7 +111,7 @@ def step_timeline(
     grads.start(_loss(report, st, holding.held, walk, inputs.loss, ctx, last))
     grads.backward(report, layers, st, holding, walk, inputs, widths, ctx.batch, temporaries)
     walk.mark("step", "optimizer", inputs.optimizer_temporary)
-    return Step(walk.peak, walk.phase, walk.layer, walk.points, walk.live)
+    return Step(walk.peak, walk.phase, walk.layer, walk.points, walk.live, inputs.at_rest, walk.parts)
 
 
 class _Holding(NamedTuple):
@@ -246,11 +256,11 @@ class _Grads:
     ) -> None:
         width, share = inputs.grad_width, inputs.grad_share
         if report.layers:
-            walk.live += self.new(report.layers[-1].name, self.first)
+            walk.grad(self.new(report.layers[-1].name, self.first))
         for i in range(len(report.layers) - 1, -1, -1):
             row, layer = report.layers[i], layers[i]
             if st.outputs[i] is None and st.output_bytes[i] == 0:  # a parameter: its gradient, once
-                walk.live += -(-row.trainable * width // share)
+                walk.grad(-(-row.trainable * width // share))
                 walk.mark("backward", row.name)
                 continue
             walk.live += holding.remade.get(i, 0)
@@ -275,9 +285,9 @@ class _Grads:
                 else:
                     added += self.new(n, size)
             added += -(-row.trainable * width // share)
-            walk.live += added
+            walk.grad(added)
             walk.mark("backward", row.name, transient + row.shared * width + temporaries[i][1])
             self.holders[g].discard(row.name)
             if not self.holders[g]:
-                walk.live -= self.nbytes[g]
+                walk.grad(-self.nbytes[g])
             walk.live -= sum(st.nbytes[s] for s in holding.frees.get(i, ()))

@@ -672,6 +672,8 @@ def family_memory(rng):
                 ["--checkpoint"],
             ]
         )
+    if rng.random() < 0.3:  # the picture: its names in XML (drawn last, so the cases before it stay as they were)
+        flags += ["--plot", "{dir}/plot.svg"]
     return ["memory", spec, *flags, "-f", rng.choice(["table", "json"])], files
 
 
@@ -923,12 +925,34 @@ def _after(args: list[str], code, stdout: str, work: Path) -> dict:
             analyze(parse_spec(stdout, "imported.yaml"))
         except SpecError as e:
             found["import_error"] = str(e)[:300]
+    if "--plot" in args and code == 0:
+        found.update(_svg_problem(Path(args[args.index("--plot") + 1]).read_text()))
     if (work / "RAN_dotted").exists():
         found["cwd_module_ran"] = True
     for name, module in list(sys.modules.items()):  # a path's module is cached by its name: not for the next case
         if str(getattr(module, "__file__", "") or "").startswith(str(work)):
             del sys.modules[name]
     return found
+
+
+SVG_ELEMENTS = {"svg", "title", "rect", "g", "text", "line", "polygon", "circle"}
+
+
+def _svg_problem(text: str) -> dict:
+    """`memory --plot`'s SVG: it parses, and holds only the elements the renderer writes, with no
+    event handler or link: a spec's names are text in it, never markup."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        return {"svg_error": f"does not parse: {e}"}
+    for element in root.iter():
+        tag = element.tag.rpartition("}")[2]
+        bad = [a for a in element.attrib if a.lower().startswith("on") or "href" in a.lower()]
+        if tag not in SVG_ELEMENTS or bad:
+            return {"svg_error": f"<{tag}> {bad}"[:200]}
+    return {}
 
 
 # ------------------------------------------------------------------ checking a result
@@ -1025,6 +1049,7 @@ def violations(result: dict) -> list[str]:
     for key, what in (
         ("export_error", "exported Python does not compile"),
         ("import_error", "imported spec does not analyze"),
+        ("svg_error", "the --plot picture is not the renderer's XML"),
     ):
         if result.get(key):
             found.append(f"{what}: {result[key]}")

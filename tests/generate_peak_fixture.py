@@ -10,7 +10,9 @@ each `zero_grad(set_to_none=True)`, forward, loss, backward, `step()`; the measu
 `torch.profiler.profile(activities=[CPU], profile_memory=True)`. The allocator's events are walked in time
 order; the peak is the highest running sum, plus the bytes alive before the step (parameters, buffers,
 optimizer state, inputs and targets; the warm-up's gradients are freed first thing, by zero_grad, and
-their frees are not reported since they were allocated before profiling began). Phases (forward, loss,
+their frees are not counted since they were allocated before profiling began: a free counts only where
+its block's allocation is in this run, matched by address, as the profiler itself would report it but
+for a stale size left by an earlier run, see allocations_in_window). Phases (forward, loss,
 backward, step) are record_function ranges, so the peak is placed in one. oneDNN and NNPACK are off, so
 the CPU runs ATen's reference kernels. As a cross-check independent of the profiler, the storages alive
 at the end of the step (parameters, gradients, optimizer state, inputs) are counted by identity and must
@@ -108,7 +110,7 @@ AMP_CASES = [
     ("gpt2_small", 4, "amp-bf16", "adamw-foreach"),
     ("llama_small", 8, "amp-bf16", "adamw-foreach"),
 ]
-TRIES = 8  # the profiler now and then misses events: a run whose sum disagrees with the storages is run again
+TRIES = 8  # a run whose sum disagrees with the storages is run again (none has since frees are matched by address)
 CROSS_CHECK = 0.005  # a case whose sums still disagree by more is kept, marked: its peak is not trusted
 
 
@@ -133,6 +135,36 @@ def at_rest(model, opt, inputs) -> dict:
     tensors = [*model.parameters(), *model.buffers(), *(p.grad for p in model.parameters()), *inputs]
     tensors += [v for state in opt.state.values() for v in state.values() if torch.is_tensor(v)]
     return storages(tensors)
+
+
+def allocations_in_window(prof) -> list[tuple[int, int]]:
+    """The allocator's events as (time, bytes), in time order, without the frees of blocks allocated
+    before profiling began. The CPU allocator's reporter looks a freed block's size up in a table it
+    fills only while a profiler records memory, and forgets a block only then: an entry left by an
+    earlier profiled run (a tensor still alive when it stopped, freed later) outlives its block, and a
+    new block at the same address, allocated before this run (a warm-up gradient), is freed with that
+    stale size. Matching each free to an allocation in this run by address drops exactly those."""
+    found = []
+
+    def walk(node):
+        fields = node.extra_fields
+        if type(fields).__name__ == "_ExtraFields_Allocation":
+            found.append((node.start_time_ns, fields.ptr, fields.alloc_size))
+        for child in node.children:
+            walk(child)
+
+    for root in prof.profiler.kineto_results.experimental_event_tree():
+        walk(root)
+    events, alive = [], set()
+    for t, ptr, nbytes in sorted(found, key=lambda e: e[0]):
+        if nbytes > 0:
+            alive.add(ptr)
+        elif ptr in alive:
+            alive.discard(ptr)
+        else:
+            continue  # allocated before this run: not in `before` (the warm-up's gradients), or a stale size
+        events.append((t, nbytes))
+    return events
 
 
 def measure(name, batch, precision, opt_name):
@@ -178,7 +210,7 @@ def measure(name, batch, precision, opt_name):
             step()
     events = list(prof.profiler.kineto_results.events())
     ranges = {e.name(): (e.start_ns(), e.end_ns()) for e in events if e.name() in PHASES}
-    memory = sorted(((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]"), key=lambda t: t[0])
+    memory = allocations_in_window(prof)
     live = peak = 0
     peak_at = memory[0][0]
     phase_peaks = dict.fromkeys(PHASES, 0)

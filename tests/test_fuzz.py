@@ -59,3 +59,13 @@ def test_the_fuzzer_catches_the_new_surfaces():
     assert fuzz.violations({**error, "stderr": "error: x.yaml: no such file\n"}) == []
     assert fuzz.violations({**ok, "args": ["export", "x.yaml"], "export_error": "SyntaxError: x"})
     assert fuzz.violations({**ok, "cwd_module_ran": True})
+
+
+def test_the_fuzzer_reads_the_plot():
+    """`memory --plot`: an SVG that does not parse, or holds markup a name brought, is reported."""
+    assert fuzz._svg_problem('<svg xmlns="http://www.w3.org/2000/svg"><text>a &lt;b&gt;</text></svg>') == {}
+    assert fuzz._svg_problem('<svg xmlns="http://www.w3.org/2000/svg"><text>a <b></text></svg>')
+    assert fuzz._svg_problem('<svg xmlns="http://www.w3.org/2000/svg"><script>x</script></svg>')
+    assert fuzz._svg_problem('<svg xmlns="http://www.w3.org/2000/svg"><g onload="x"/></svg>')
+    ok = {"args": ["memory", "x.yaml"], "exit": 0, "stdout": "fine\n", "stderr": "", "problem": None}
+    assert fuzz.violations({**ok, "svg_error": "does not parse"})

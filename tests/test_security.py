@@ -525,6 +525,27 @@ def test_html_export_has_no_links_or_tags_from_the_spec(attack, tmp_path):
     assert "href" not in html and "<img" not in html and "&lt;img" in html
 
 
+def test_plot_svg_has_no_markup_from_the_spec(attack, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "a.svg"
+    assert run_cli("memory", attack, "--inference", "--plot", str(out)).returncode == 0
+    svg = out.read_text()
+    assert "<img" not in svg and "&lt;img src=x onerror=alert(1)&gt;" in svg
+    root = ET.fromstring(svg)  # the names are text: the document parses, with no element they made
+    assert {e.tag.rpartition("}")[2] for e in root.iter()} <= {
+        "svg",
+        "title",
+        "rect",
+        "g",
+        "text",
+        "line",
+        "polygon",
+        "circle",
+    }
+    assert "<img src=x onerror=alert(1)>" in root.find("{http://www.w3.org/2000/svg}title").text
+
+
 def test_workflow_commands_cannot_be_forged(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text('input: [4]\nlayers:\n  - relu: {"x\\n::error::forged": 1}\n')
