@@ -756,6 +756,27 @@ CONFIGS = {
         },
         {},
     ),
+    # hfvis
+    "convnext-tiny-224": (
+        "facebook/convnext-tiny-224",
+        {
+            "architectures": ["ConvNextForImageClassification"],
+            "model_type": "convnext",
+            "depths": [3, 3, 9, 3],
+            "hidden_sizes": [96, 192, 384, 768],
+            "num_stages": 4,
+            "patch_size": 4,
+            "image_size": 224,
+            "num_channels": 3,
+            "hidden_act": "gelu",
+            "layer_norm_eps": 1e-12,
+            "layer_scale_init_value": 1e-06,
+            "drop_path_rate": 0.0,
+            "num_labels": 1000,  # the checkpoint's id2label has 1000 entries
+        },
+        # torchvision's ConvNeXt_Tiny_Weights.IMAGENET1K_V1.meta["num_params"], the same network
+        {"params": 28_589_128},
+    ),
 }
 
 # the small config of a family: these keys, where the config has them
@@ -816,6 +837,20 @@ SMALL = {
 }
 
 
+# hfvis: the small config of the families whose sizes are per-stage lists (swin's num_heads is one)
+SMALL_BY_TYPE = {
+    "convnext": {"depths": [1, 2, 1, 1], "hidden_sizes": [8, 16, 24, 32], "image_size": 64, "num_labels": 10},
+}
+
+
+def small_inputs(config: dict) -> dict | None:
+    """hfvis: the inputs of the vision and speech families."""
+    if config["model_type"] in ("convnext",):
+        size = config["image_size"]
+        return {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
+    return None
+
+
 def small(config: dict) -> dict:
     out = {k: (SMALL[k] if k in SMALL and config[k] is not None else v) for k, v in config.items()}
     if "num_key_value_heads" in out:
@@ -824,6 +859,7 @@ def small(config: dict) -> dict:
         out["pad_token_id"] = None
     if isinstance(out.get("layer_types"), list):
         out["layer_types"] = out["layer_types"][: SMALL["num_hidden_layers"]]
+    out.update(SMALL_BY_TYPE.get(config["model_type"], {}))
     if "rope_scaling" in out and out["rope_scaling"]:
         out["rope_scaling"] = {**out["rope_scaling"], "original_max_position_embeddings": 16}
     return out
@@ -858,7 +894,9 @@ def active(model, config: dict) -> int | None:
 def macs(model, config: dict) -> dict:
     torch.manual_seed(0)
     model.eval()
-    if config["model_type"] == "vit":
+    if small_inputs(config) is not None:
+        inputs = small_inputs(config)
+    elif config["model_type"] == "vit":
         size = config["image_size"]
         inputs = {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
     else:

@@ -578,3 +578,31 @@ def test_hf_deepseek_latent_attention_caches_the_compressed_kv(tmp_path):
         Analysis.of(parse_spec(text, "imported.yaml")), Settings(train=False, kv_cache=1000, precision="bf16")
     )
     assert bill.components["kv_cache"] == 61 * (512 + 64) * 1000 * 2
+
+
+# ---------------------------------------------------------------- hfvis: convnext, swin, clip, whisper
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"hidden_sizes": 96}, "'hidden_sizes' expects a list of 1 to 64 positive integers"),
+        ({"depths": [3, 3, True, 3]}, "'depths' expects a list of 1 to 64 positive integers"),
+        ({"depths": [3, 3, 9]}, "'depths' expects a list of 4 positive integers"),
+        ({"hidden_sizes": [96] * 65}, "'hidden_sizes' expects a list of 1 to 64"),
+    ],
+)
+def test_hf_per_stage_sizes_are_checked(tmp_path, change, message):
+    import re
+
+    config = {**HF_MODELS["convnext-tiny-224"]["config"], **change}
+    with pytest.raises(SpecError, match=re.escape(message)):
+        import_hf(write(tmp_path, config))
+
+
+def test_hf_convnext_names_and_layer_scale(tmp_path):
+    _, report = _imported_config(tmp_path, HF_MODELS["convnext-tiny-224"]["config"], None)
+    rows = {r.name: r for r in report.layers}
+    assert rows["convnext.encoder.stages.2.layers.8.layer_scale_parameter"].params == 384
+    assert rows["convnext.encoder.stages.1.downsampling_layer.1"].output_shape == [192, 28, 28]
+    assert "convnext.encoder.stages.0.downsampling_layer.0" not in rows  # the first stage keeps its size

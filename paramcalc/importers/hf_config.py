@@ -41,6 +41,12 @@ SIZES = {
     **dict.fromkeys(("max_position_embeddings", "n_positions"), MAX_POSITIONS),
     **dict.fromkeys(("relative_attention_num_buckets", "image_size", "patch_size", "num_channels"), 2**16),
 }
+# per-stage sizes of the vision families (ConvNeXt, Swin): lists of at most MAX_STAGES items, each within its
+# limit; Swin's num_heads is such a list, where the other families' is one integer
+MAX_STAGES = 64
+STAGES = {"hidden_sizes": MAX_WIDTH, "depths": MAX_LAYERS}
+LISTED = {"swin": {"num_heads": MAX_HEADS}}
+SIZES.update({"embed_dim": MAX_WIDTH, "num_stages": MAX_STAGES, "window_size": 2**16})
 EPSILONS = ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon")
 PROBABILITIES = (
     "hidden_dropout_prob",
@@ -144,6 +150,16 @@ class Fields:
     def fail(self, key: str, wanted: str, value) -> SpecError:
         return SpecError(f"{self.source}: '{key}' expects {wanted}, found {describe(value)}")
 
+    def ints(self, key: str, maximum: int) -> list | None:
+        value = self.raw.get(key)
+        if value is not None and (
+            not isinstance(value, list)
+            or not 1 <= len(value) <= MAX_STAGES
+            or any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= maximum for v in value)
+        ):
+            raise self.fail(key, f"a list of 1 to {MAX_STAGES} positive integers up to {maximum:,}", value)
+        return value
+
     def int(self, key: str, maximum: int, minimum: int = 1) -> int | None:
         value = self.raw.get(key)
         if value is not None and (
@@ -186,7 +202,12 @@ def check_config(raw: dict, source: str, seq: int | None) -> None:
         fields.name(key)
     for key in FLAGS:
         fields.flag(key)
+    listed = LISTED.get(str(raw.get("model_type")), {})
+    for key, maximum in {**STAGES, **listed}.items():
+        fields.ints(key, maximum)
     for key, maximum in SIZES.items():
+        if key in listed:
+            continue
         try:
             fields.int(key, maximum)
         except SpecError as e:

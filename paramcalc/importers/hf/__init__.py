@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import bart, decoders, deepseek, encoders, gpt, mamba
+from . import bart, decoders, deepseek, encoders, gpt, mamba, vision
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -39,6 +39,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "distilbert": (lambda c, family, seq: encoders._distilbert(c, seq), "DistilBertModel"),
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
+    "convnext": (vision.convnext, "ConvNextForImageClassification"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
@@ -74,7 +75,7 @@ OTHER_TYPES = (
     frozenset(
         "mixtral qwen2_moe qwen3_moe phi phi3 phimoe gpt_neox gptj opt bloom falcon starcoder2 olmo olmo2 olmoe cohere "
         "cohere2 stablelm deepseek_v2 deepseek_v3 gpt_oss mamba mamba2 jamba roberta xlm-roberta distilbert albert "
-        "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip swin convnext "
+        "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip swin "
         "wav2vec2 hubert mt5 umt5 llama4 mllama gemma3 gemma3n granite granitemoe internlm2 exaone nemotron minicpm "
         "mpt codegen gpt_bigcode gpt_neo persimmon qwen2_vl qwen2_5_vl llava dbrx arctic grok".split()
     )
@@ -101,11 +102,16 @@ POSITIONS_KEY = {
     "falcon": "",
     "mamba": "",
     "t5": None,
-    "vit": None,
 }
 
 
+IMAGES = frozenset(("vit", "convnext"))
+
+
 def _seq(c: Config, family: str, seq: int | None) -> tuple[int, str]:
+    if family in IMAGES:  # no sequence: the image the config names (--seq changes nothing)
+        size = c.int("image_size", 224)
+        return 0, f"image size {size}×{size} (the config's image_size)"
     if seq is not None:
         return seq, f"sequence length {seq:,} (--seq)"
     key = POSITIONS_KEY.get(family, "max_position_embeddings")
