@@ -777,6 +777,34 @@ CONFIGS = {
         # torchvision's ConvNeXt_Tiny_Weights.IMAGENET1K_V1.meta["num_params"], the same network
         {"params": 28_589_128},
     ),
+    "swin-tiny-patch4-window7-224": (
+        "microsoft/swin-tiny-patch4-window7-224",
+        {
+            "architectures": ["SwinForImageClassification"],
+            "model_type": "swin",
+            "depths": [2, 2, 6, 2],
+            "num_heads": [3, 6, 12, 24],
+            "embed_dim": 96,
+            "hidden_size": 768,
+            "num_layers": 4,
+            "window_size": 7,
+            "patch_size": 4,
+            "image_size": 224,
+            "num_channels": 3,
+            "mlp_ratio": 4.0,
+            "qkv_bias": True,
+            "hidden_act": "gelu",
+            "layer_norm_eps": 1e-05,
+            "use_absolute_embeddings": False,
+            "attention_probs_dropout_prob": 0.0,
+            "hidden_dropout_prob": 0.0,
+            "drop_path_rate": 0.1,
+            "encoder_stride": 32,
+            "num_labels": 1000,  # the checkpoint's id2label has 1000 entries
+        },
+        # torchvision's Swin_T_Weights.IMAGENET1K_V1.meta["num_params"], the same network
+        {"params": 28_288_354},
+    ),
 }
 
 # the small config of a family: these keys, where the config has them
@@ -840,12 +868,23 @@ SMALL = {
 # hfvis: the small config of the families whose sizes are per-stage lists (swin's num_heads is one)
 SMALL_BY_TYPE = {
     "convnext": {"depths": [1, 2, 1, 1], "hidden_sizes": [8, 16, 24, 32], "image_size": 64, "num_labels": 10},
+    # stages of 16², 8² and 4² patches in windows of 4 (shifted in the first two stages)
+    "swin": {
+        "depths": [2, 2, 1],
+        "num_heads": [2, 2, 4],
+        "embed_dim": 16,
+        "hidden_size": 64,
+        "num_layers": 3,
+        "window_size": 4,
+        "patch_size": 2,
+        "image_size": 32,
+    },
 }
 
 
 def small_inputs(config: dict) -> dict | None:
     """hfvis: the inputs of the vision and speech families."""
-    if config["model_type"] in ("convnext",):
+    if config["model_type"] in ("convnext", "swin"):
         size = config["image_size"]
         return {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
     return None

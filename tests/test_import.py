@@ -606,3 +606,34 @@ def test_hf_convnext_names_and_layer_scale(tmp_path):
     assert rows["convnext.encoder.stages.2.layers.8.layer_scale_parameter"].params == 384
     assert rows["convnext.encoder.stages.1.downsampling_layer.1"].output_shape == [192, 28, 28]
     assert "convnext.encoder.stages.0.downsampling_layer.0" not in rows  # the first stage keeps its size
+
+
+def test_hf_swin_attends_within_windows(tmp_path):
+    """Swin-T's first stage: 56×56 patches in 64 windows of 7×7, each its own attention (MACs per window); the
+    relative position table ((2·7 − 1)² × 3 heads) is the attention operation's, the index a buffer of 7⁴."""
+    _, report = _imported_config(tmp_path, HF_MODELS["swin-tiny-patch4-window7-224"]["config"], None)
+    rows = {r.name: r for r in report.layers}
+    block = "swin.encoder.layers.0.blocks.1.attention."
+    assert rows[block + "q_proj"].output_shape == [64, 49, 96]
+    assert rows[block + "relative_position_bias"].params == 169 * 3
+    assert rows[block + "relative_position_bias"].macs == 64 * 3 * 49 * 49 * (32 + 32)
+    assert rows[block + "relative_position_bias.relative_position_index"].buffers == 7**4
+    assert rows["swin.encoder.layers.2.downsample.reduction"].output_shape == [49, 768]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"image_size": 200}, "is not a whole number of 7×7 windows"),
+        ({"window_size": 8}, "is not a whole number of 8×8 windows"),
+        ({"num_heads": [3, 6, 12]}, "'num_heads' expects a list of 4 positive integers"),
+        ({"num_heads": 3}, "'num_heads' expects a list of 1 to 64 positive integers"),
+        ({"num_heads": [5, 6, 12, 24]}, "num_heads[0] (5) must divide the stage's width (96)"),
+    ],
+)
+def test_hf_swin_refuses_what_it_cannot_count(tmp_path, change, message):
+    import re
+
+    config = {**HF_MODELS["swin-tiny-patch4-window7-224"]["config"], **change}
+    with pytest.raises(SpecError, match=re.escape(message)):
+        import_hf(write(tmp_path, config))

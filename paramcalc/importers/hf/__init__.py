@@ -40,6 +40,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
     "convnext": (vision.convnext, "ConvNextForImageClassification"),
+    "swin": (vision.swin, "SwinForImageClassification"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
@@ -75,7 +76,7 @@ OTHER_TYPES = (
     frozenset(
         "mixtral qwen2_moe qwen3_moe phi phi3 phimoe gpt_neox gptj opt bloom falcon starcoder2 olmo olmo2 olmoe cohere "
         "cohere2 stablelm deepseek_v2 deepseek_v3 gpt_oss mamba mamba2 jamba roberta xlm-roberta distilbert albert "
-        "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip swin "
+        "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip "
         "wav2vec2 hubert mt5 umt5 llama4 mllama gemma3 gemma3n granite granitemoe internlm2 exaone nemotron minicpm "
         "mpt codegen gpt_bigcode gpt_neo persimmon qwen2_vl qwen2_5_vl llava dbrx arctic grok".split()
     )
@@ -105,7 +106,7 @@ POSITIONS_KEY = {
 }
 
 
-IMAGES = frozenset(("vit", "convnext"))
+IMAGES = frozenset(("vit", "convnext", "swin"))
 
 
 def _seq(c: Config, family: str, seq: int | None) -> tuple[int, str]:

@@ -91,3 +91,161 @@ def convnext(c: Config, family: str, seq: int) -> dict:
             *_head(c),
         ],
     }
+
+
+# ---------------------------------------------------------------- swin
+
+
+def _swin_layer(c: Config, eps: float) -> dict:
+    """SwinLayer on (side², dim): pre-norm window attention and MLP, each residual. The map is cut into
+    window × window windows, (windows, window², dim), for SwinAttention (q, k, v, the attention operation,
+    o_proj; its relative position bias, a table of (2·window − 1)² × heads parameters looked up by an index
+    buffer of window⁴ entries and added to the logits, is the attention operation's relative_buckets), and put
+    back. Every other layer shifts the
+    windows (a roll and a mask, computed in forward: no count changes)."""
+    bias = c.flag("qkv_bias", True)
+    act = c.activation("hidden_act", "gelu", GELU)
+    return {
+        "args": {"dim": None, "heads": None, "side": None, "window": None, "ff": None, "table": None},
+        "layers": [
+            {"layernorm": {"eps": eps, "name": "layernorm_before"}},
+            {"reshape": {"shape": ["${side // window}", "$window", "${side // window}", "$window", "$dim"]}},
+            {"permute": {"dims": [0, 1, 3, 2, 4, 5]}},
+            {"reshape": {"shape": [-1, "${window * window}", "$dim"], "name": "windows"}},
+            {
+                "name": "attention",
+                "layers": [
+                    named_entry("linear", "q_proj", out="$dim", bias=bias, **{"from": "windows"}),
+                    named_entry("linear", "k_proj", out="$dim", bias=bias, **{"from": "windows"}),
+                    named_entry("linear", "v_proj", out="$dim", bias=bias, **{"from": "windows"}),
+                    {"buffer": {"shape": ["${table ** 4}"], "name": "relative_position_bias.relative_position_index"}},
+                    # the attention operation holds the relative position table, as SwinRelativePositionBias does
+                    # (named as that module)
+                    {
+                        "attention": {
+                            "heads": "$heads",
+                            "relative_buckets": "${(2 * table - 1) ** 2}",
+                            "from": ["q_proj", "k_proj", "v_proj"],
+                            "name": "relative_position_bias",
+                        }
+                    },
+                    named_entry("linear", "o_proj", out="$dim"),
+                ],
+            },
+            {"reshape": {"shape": ["${side // window}", "${side // window}", "$window", "$window", "$dim"]}},
+            {"permute": {"dims": [0, 1, 3, 2, 4, 5]}},
+            {"reshape": {"shape": ["${side * side}", "$dim"]}},
+            {"add": {"from": "input", "name": "residual"}},
+            {"layernorm": {"eps": eps, "name": "layernorm_after"}},
+            {
+                "name": "mlp",
+                "layers": [
+                    named_entry("linear", "fc1", out="$ff"),
+                    activation_entry(act, "activation_fn"),
+                    named_entry("linear", "fc2", out="$dim"),
+                ],
+            },
+            {"add": {"from": "residual"}},
+        ],
+    }
+
+
+def _patch_merging(side: int, dim: int) -> dict:
+    """SwinPatchMerging: each 2 × 2 neighbourhood's features side by side, (side²/4, 4·dim), norm, then 2·dim."""
+    half = side // 2
+    return {
+        "name": "downsample",
+        "layers": [
+            {"reshape": {"shape": [half, 2, half, 2, dim]}},
+            {"permute": {"dims": [0, 1, 3, 4, 2, 5]}},
+            {"reshape": {"shape": [half * half, 4 * dim]}},
+            {"layernorm": {"name": "norm"}},
+            named_entry("linear", "reduction", out=2 * dim, bias=False),
+        ],
+    }
+
+
+def swin(c: Config, family: str, seq: int) -> dict:
+    depths = c.ints("depths", [2, 2, 6, 2])
+    heads = c.ints("num_heads", [3, 6, 12, 24], len(depths))
+    size, patch, channels = c.int("image_size", 224), c.int("patch_size", 4), c.int("num_channels", 3)
+    dim, window, eps = c.int("embed_dim", 96), c.int("window_size", 7), c.number("layer_norm_eps", 1e-5)
+    ratio = c.number("mlp_ratio", 4.0)
+    side = size // patch
+    if size % patch:
+        raise SpecError(f"{c.source}: patch_size ({patch}) must divide image_size ({size}) (padding is not supported)")
+    stages = []
+    for i, (depth, n) in enumerate(zip(depths, heads)):
+        width = dim * 2**i
+        if width % n:
+            raise SpecError(f"{c.source}: num_heads[{i}] ({n}) must divide the stage's width ({width})")
+        # a map no larger than the window is one window (transformers shrinks the window to it): the relative
+        # position bias then fits only if it is exactly the window
+        if side < window or side % window:
+            raise SpecError(
+                f"{c.source}: stage {i}'s map of {side}×{side} is not a whole number of {window}×{window} windows "
+                "(padded or shrunk windows are not supported)"
+            )
+        ff = int(ratio * width)
+        if not 0 < ff <= 2**22:
+            raise SpecError(f"{c.source}: 'mlp_ratio' {ratio} makes a feed-forward width of {ff:,}")
+        layer = {"dim": width, "heads": n, "side": side, "window": window, "ff": ff, "table": window}
+        last = i == len(depths) - 1
+        if not last and side % 2:
+            raise SpecError(
+                f"{c.source}: stage {i}'s map of {side}×{side} cannot be merged 2×2 (padding is not supported)"
+            )
+        stages.append(
+            {
+                "name": str(i),
+                "layers": [
+                    {"repeat": depth, "name": "blocks", "swin_layer": layer},
+                    *([] if last else [_patch_merging(side, width)]),
+                ],
+            }
+        )
+        side //= 1 if last else 2
+    absolute = c.flag("use_absolute_embeddings", False)
+    width = dim * 2 ** (len(depths) - 1)
+    return {
+        "input": [channels, size, size],
+        "blocks": {"swin_layer": _swin_layer(c, eps)},
+        "layers": [
+            {
+                "name": "swin",
+                "layers": [
+                    {
+                        "name": "embeddings",
+                        "layers": [
+                            {
+                                "name": "patch_embeddings",
+                                "layers": [named_entry("conv2d", "projection", out=dim, kernel=patch, stride=patch)],
+                            },
+                            {"flatten": {"start_dim": 2}},
+                            {"transpose": {"dim0": 1, "dim1": 2}},
+                            {"layernorm": {"name": "norm"}},
+                            *(
+                                [
+                                    {
+                                        "parameter": {
+                                            "shape": [(size // patch) ** 2, dim],
+                                            "name": "position_embeddings",
+                                        }
+                                    },
+                                    {"add": {"from": ["norm", "position_embeddings"]}},
+                                ]
+                                if absolute
+                                else []
+                            ),
+                        ],
+                    },
+                    {"name": "encoder", "layers": [{"name": "layers", "layers": stages}]},
+                    {"layernorm": {"eps": eps, "name": "layernorm"}},
+                    {"transpose": {"dim0": 1, "dim1": 2}},
+                    {"adaptiveavgpool1d": {"out": 1, "name": "pooler"}},
+                    {"flatten": {}},
+                ],
+            },
+            *_head(c),
+        ],
+    }
