@@ -32,6 +32,38 @@ SEQ = 8
 LLAMA2_7B = json.loads((Path(__file__).parent / "fixtures" / "hf" / "llama-2-7b.json").read_text())
 MISTRAL_7B = json.loads((Path(__file__).parent / "fixtures" / "hf" / "mistral-7b-v0.1.json").read_text())
 
+# hfvis: openai/clip-vit-base-patch32's text_config and vision_config
+CLIP_B32_TEXT = {
+    "hidden_size": 512,
+    "intermediate_size": 2048,
+    "num_attention_heads": 8,
+    "num_hidden_layers": 12,
+    "max_position_embeddings": 77,
+    "vocab_size": 49408,
+    "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-05,
+    "projection_dim": 512,
+    "attention_dropout": 0.0,
+    "dropout": 0.0,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+    "pad_token_id": 1,
+}
+CLIP_B32_VISION = {
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "image_size": 224,
+    "patch_size": 32,
+    "num_channels": 3,
+    "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-05,
+    "projection_dim": 512,
+    "attention_dropout": 0.0,
+    "dropout": 0.0,
+}
+
 # name -> (checkpoint, its config.json's values that transformers reads, published figures)
 CONFIGS = {
     "llama-2-7b": ("meta-llama/Llama-2-7b-hf", LLAMA2_7B, {"params": 6_738_415_616}),
@@ -805,6 +837,47 @@ CONFIGS = {
         # torchvision's Swin_T_Weights.IMAGENET1K_V1.meta["num_params"], the same network
         {"params": 28_288_354},
     ),
+    "clip-vit-base-patch32": (
+        "openai/clip-vit-base-patch32",
+        {
+            "architectures": ["CLIPModel"],
+            "model_type": "clip",
+            "projection_dim": 512,
+            "logit_scale_init_value": 2.6592,
+            "initializer_factor": 1.0,
+            "text_config": CLIP_B32_TEXT,
+            "vision_config": CLIP_B32_VISION,
+        },
+        # OpenAI's CLIP notebook (Interacting_with_CLIP.ipynb) prints "Model parameters: 151,277,313" for ViT-B/32
+        {"params": 151_277_313},
+    ),
+    "clip-vit-base-patch32-vision": (
+        "openai/clip-vit-base-patch32",  # its vision_config, as a CLIPVisionModel of its own
+        {"architectures": ["CLIPVisionModel"], "model_type": "clip_vision_model", **CLIP_B32_VISION},
+        {},
+    ),
+    "stable-diffusion-v1-5-text-encoder": (
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",  # text_encoder/config.json (openai/clip-vit-large-patch14's)
+        {
+            "architectures": ["CLIPTextModel"],
+            "model_type": "clip_text_model",
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "max_position_embeddings": 77,
+            "vocab_size": 49408,
+            "hidden_act": "quick_gelu",
+            "layer_norm_eps": 1e-05,
+            "projection_dim": 768,
+            "attention_dropout": 0.0,
+            "dropout": 0.0,
+            "bos_token_id": 0,
+            "eos_token_id": 2,
+            "pad_token_id": 1,
+        },
+        {},
+    ),
 }
 
 # the small config of a family: these keys, where the config has them
@@ -868,6 +941,11 @@ SMALL = {
 # hfvis: the small config of the families whose sizes are per-stage lists (swin's num_heads is one)
 SMALL_BY_TYPE = {
     "convnext": {"depths": [1, 2, 1, 1], "hidden_sizes": [8, 16, 24, 32], "image_size": 64, "num_labels": 10},
+    "clip": {
+        "projection_dim": 16,
+        "text_config": {**CLIP_B32_TEXT, **{k: SMALL[k] for k in CLIP_B32_TEXT if k in SMALL}},
+        "vision_config": {**CLIP_B32_VISION, **{k: SMALL[k] for k in CLIP_B32_VISION if k in SMALL}},
+    },
     # stages of 16², 8² and 4² patches in windows of 4 (shifted in the first two stages)
     "swin": {
         "depths": [2, 2, 1],
@@ -884,9 +962,12 @@ SMALL_BY_TYPE = {
 
 def small_inputs(config: dict) -> dict | None:
     """hfvis: the inputs of the vision and speech families."""
-    if config["model_type"] in ("convnext", "swin"):
+    if config["model_type"] in ("convnext", "swin", "clip_vision_model"):
         size = config["image_size"]
         return {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
+    if config["model_type"] == "clip":
+        size, vocab = config["vision_config"]["image_size"], config["text_config"]["vocab_size"]
+        return {"input_ids": torch.randint(0, vocab, (1, SEQ)), "pixel_values": torch.randn(1, 3, size, size)}
     return None
 
 
@@ -950,7 +1031,7 @@ def macs(model, config: dict) -> dict:
         sum(ops.values()) for name, ops in counter.get_flop_counts().items() if name.split(".")[-1].startswith("rotary")
     )
     total = counter.get_total_flops()
-    logits = getattr(out, "logits", None)
+    logits = getattr(out, "logits", getattr(out, "logits_per_image", None))  # (CLIPModel's: images × texts)
     if logits is None:  # a base model: its pooled output where it has a pooler, else its last hidden states
         logits = out.pooler_output if getattr(out, "pooler_output", None) is not None else out.last_hidden_state
     return {"macs": (total - rotary) // 2, "rotary_macs": rotary // 2, "output_shape": list(logits.shape[1:])}

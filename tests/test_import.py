@@ -637,3 +637,33 @@ def test_hf_swin_refuses_what_it_cannot_count(tmp_path, change, message):
     config = {**HF_MODELS["swin-tiny-patch4-window7-224"]["config"], **change}
     with pytest.raises(SpecError, match=re.escape(message)):
         import_hf(write(tmp_path, config))
+
+
+def test_hf_clip_has_both_towers_and_says_what_its_logits_compare(tmp_path):
+    text, report = _imported_config(tmp_path, HF_MODELS["clip-vit-base-patch32"]["config"], 16)
+    assert report.inputs == {"input_ids": [16], "position_ids": [16], "pixel_values": [3, 224, 224]}
+    rows = {r.name: r for r in report.layers}
+    assert rows["text_model.encoder.layers.11.self_attn.attention"].output_shape == [16, 512]
+    assert rows["vision_model.encoder.layers.11.self_attn.attention"].output_shape == [50, 768]
+    assert rows["logit_scale"].params == 1 and rows["text_projection"].params == 512 * 512
+    assert "every image with every\n# text of the batch" in text.split("name:")[0]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"text_config": {"hidden_size": "512"}}, "(text_config): 'hidden_size' expects a positive integer"),
+        ({"vision_config": [768]}, "'vision_config' expects a mapping, found [768] (a list)"),
+        ({"vision_config": {"patch_size": 2**20}}, "(vision_config): 'patch_size' expects a positive integer"),
+    ],
+)
+def test_hf_clip_towers_are_checked_as_configs(tmp_path, change, message):
+    import re
+
+    clip = HF_MODELS["clip-vit-base-patch32"]["config"]
+    config = {
+        **clip,
+        **{key: {**clip[key], **value} if isinstance(value, dict) else value for key, value in change.items()},
+    }
+    with pytest.raises(SpecError, match=re.escape(message)):
+        import_hf(write(tmp_path, config))

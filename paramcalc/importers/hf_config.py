@@ -226,5 +226,8 @@ def check_config(raw: dict, source: str, seq: int | None) -> None:
                     f"of attention heads ('{heads}' {raw[heads]:,}), and there is no 'head_dim'; transformers "
                     "refuses such a config"
                 )
+    for key in ("text_config", "vision_config"):  # CLIP's towers: configs of their own, checked alike
+        if isinstance(raw.get(key), dict):
+            check_config(raw[key], f"{source} ({key})", None)
     if seq is not None and seq > MAX_POSITIONS:
         raise SpecError(f"--seq {seq:,} is above the limit of {MAX_POSITIONS:,} positions")

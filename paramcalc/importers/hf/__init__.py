@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import bart, decoders, deepseek, encoders, gpt, mamba, vision
+from . import bart, clip, decoders, deepseek, encoders, gpt, mamba, vision
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -41,6 +41,9 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
     "convnext": (vision.convnext, "ConvNextForImageClassification"),
     "swin": (vision.swin, "SwinForImageClassification"),
+    "clip": (clip.clip, "CLIPModel"),
+    "clip_text_model": (clip.clip_text_model, "CLIPTextModel"),
+    "clip_vision_model": (clip.clip_vision_model, "CLIPVisionModel"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
@@ -76,7 +79,7 @@ OTHER_TYPES = (
     frozenset(
         "mixtral qwen2_moe qwen3_moe phi phi3 phimoe gpt_neox gptj opt bloom falcon starcoder2 olmo olmo2 olmoe cohere "
         "cohere2 stablelm deepseek_v2 deepseek_v3 gpt_oss mamba mamba2 jamba roberta xlm-roberta distilbert albert "
-        "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip "
+        "deberta deberta-v2 electra bart mbart whisper siglip "
         "wav2vec2 hubert mt5 umt5 llama4 mllama gemma3 gemma3n granite granitemoe internlm2 exaone nemotron minicpm "
         "mpt codegen gpt_bigcode gpt_neo persimmon qwen2_vl qwen2_5_vl llava dbrx arctic grok".split()
     )
@@ -106,13 +109,22 @@ POSITIONS_KEY = {
 }
 
 
-IMAGES = frozenset(("vit", "convnext", "swin"))
+# what a spec cannot say as the model does, said in its header
+NOTES = {
+    "clip": "# The logits compare each image with the text beside it: CLIPModel compares every image with every\n"
+    "# text of the batch, batch × projection_dim MACs per sample where the spec counts projection_dim.\n"
+}
+IMAGES = frozenset(("vit", "convnext", "swin", "clip_vision_model"))
 
 
 def _seq(c: Config, family: str, seq: int | None) -> tuple[int, str]:
     if family in IMAGES:  # no sequence: the image the config names (--seq changes nothing)
         size = c.int("image_size", 224)
         return 0, f"image size {size}×{size} (the config's image_size)"
+    if family == "clip":  # the text tower's sequence, beside the vision tower's image
+        seq, why = _seq(clip.tower(c, "text_config"), "clip_text_model", seq)
+        size = clip.tower(c, "vision_config").int("image_size", 224)
+        return seq, f"{why}, and image size {size}×{size}"
     if seq is not None:
         return seq, f"sequence length {seq:,} (--seq)"
     key = POSITIONS_KEY.get(family, "max_position_embeddings")
@@ -138,5 +150,5 @@ def import_hf(path: str, seq: int | None = None) -> str:
         f"# {cls}, at {why}.\n"
         "# Names are the checkpoint's state_dict names; attention is the checkpoint's projections\n"
         "# with the `attention` operation between them.\n"
-    )
+    ) + NOTES.get(doc["name"], "")
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
