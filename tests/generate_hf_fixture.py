@@ -856,6 +856,36 @@ CONFIGS = {
         {"architectures": ["CLIPVisionModel"], "model_type": "clip_vision_model", **CLIP_B32_VISION},
         {},
     ),
+    "whisper-tiny": (
+        "openai/whisper-tiny",
+        {
+            "architectures": ["WhisperForConditionalGeneration"],
+            "model_type": "whisper",
+            "d_model": 384,
+            "encoder_layers": 4,
+            "decoder_layers": 4,
+            "encoder_attention_heads": 6,
+            "decoder_attention_heads": 6,
+            "encoder_ffn_dim": 1536,
+            "decoder_ffn_dim": 1536,
+            "num_hidden_layers": 4,
+            "num_mel_bins": 80,
+            "max_source_positions": 1500,
+            "max_target_positions": 448,
+            "vocab_size": 51865,
+            "activation_function": "gelu",
+            "scale_embedding": False,
+            "dropout": 0.0,
+            "attention_dropout": 0.0,
+            "activation_dropout": 0.0,
+            "pad_token_id": 50257,
+            "bos_token_id": 50257,
+            "eos_token_id": 50257,
+            "decoder_start_token_id": 50258,
+            "begin_suppress_tokens": [220, 50257],
+        },
+        {},
+    ),
     "stable-diffusion-v1-5-text-encoder": (
         "stable-diffusion-v1-5/stable-diffusion-v1-5",  # text_encoder/config.json (openai/clip-vit-large-patch14's)
         {
@@ -946,6 +976,17 @@ SMALL_BY_TYPE = {
         "text_config": {**CLIP_B32_TEXT, **{k: SMALL[k] for k in CLIP_B32_TEXT if k in SMALL}},
         "vision_config": {**CLIP_B32_VISION, **{k: SMALL[k] for k in CLIP_B32_VISION if k in SMALL}},
     },
+    # 32 frames of 8 mel bins; token ids inside the small vocabulary
+    "whisper": {
+        "num_mel_bins": 8,
+        "max_source_positions": 16,
+        "max_target_positions": 32,
+        "pad_token_id": 1,
+        "bos_token_id": 1,
+        "eos_token_id": 1,
+        "decoder_start_token_id": 2,
+        "begin_suppress_tokens": [1],
+    },
     # stages of 16², 8² and 4² patches in windows of 4 (shifted in the first two stages)
     "swin": {
         "depths": [2, 2, 1],
@@ -965,6 +1006,9 @@ def small_inputs(config: dict) -> dict | None:
     if config["model_type"] in ("convnext", "swin", "clip_vision_model"):
         size = config["image_size"]
         return {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
+    if config["model_type"] == "whisper":
+        frames = torch.randn(1, config["num_mel_bins"], 2 * config["max_source_positions"])
+        return {"input_features": frames, "decoder_input_ids": torch.randint(0, config["vocab_size"], (1, SEQ))}
     if config["model_type"] == "clip":
         size, vocab = config["vision_config"]["image_size"], config["text_config"]["vocab_size"]
         return {"input_ids": torch.randint(0, vocab, (1, SEQ)), "pixel_values": torch.randn(1, 3, size, size)}

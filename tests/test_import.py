@@ -667,3 +667,43 @@ def test_hf_clip_towers_are_checked_as_configs(tmp_path, change, message):
     }
     with pytest.raises(SpecError, match=re.escape(message)):
         import_hf(write(tmp_path, config))
+
+
+def test_hf_whisper_ties_proj_out_and_freezes_the_encoder_positions(tmp_path):
+    _, report = _imported_config(tmp_path, HF_MODELS["whisper-tiny"]["config"], 16)
+    assert report.inputs == {"input_features": [80, 3000], "decoder_input_ids": [16], "decoder_position_ids": [16]}
+    rows = {r.name: r for r in report.layers}
+    assert rows["proj_out"].tied_to == "model.decoder.embed_tokens" and rows["proj_out"].macs == 16 * 384 * 51865
+    assert rows["model.encoder.conv2"].output_shape == [384, 1500]
+    assert rows["model.encoder.embed_positions"].params == 1500 * 384
+    assert report.totals.params - report.totals.trainable == 1500 * 384  # frozen sinusoids
+    cross = "model.decoder.layers.3.encoder_attn."
+    assert rows[cross + "k_proj"].inputs == ["model.encoder.layer_norm"] and rows[cross + "k_proj"].bias == 0
+    assert rows[cross + "attention"].macs == 6 * 16 * 1500 * (64 + 64)
+
+
+def test_hf_whisper_reads_its_attribute_map_as_transformers_does(tmp_path):
+    """WhisperConfig maps num_hidden_layers to encoder_layers (and hidden_size to d_model): the alias wins."""
+    config = {**HF_MODELS["whisper-tiny"]["config"], "num_hidden_layers": 2}
+    _, report = _imported_config(tmp_path, config, 16)
+    names = {r.name for r in report.layers}
+    assert "model.encoder.layers.1.fc1" in names and "model.encoder.layers.2.fc1" not in names
+    assert "model.decoder.layers.3.fc1" in names
+    with pytest.raises(SpecError, match="--seq 449 is more than the decoder's 448 positions"):
+        import_hf(write(tmp_path, HF_MODELS["whisper-tiny"]["config"]), 449)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"encoder_layers": 10**9}, "'encoder_layers' expects a positive integer up to 10,000"),
+        ({"num_mel_bins": 0}, "'num_mel_bins' expects a positive integer up to 65,536"),
+        ({"max_source_positions": 2**30}, "'max_source_positions' expects a positive integer up to 16,777,216"),
+        ({"decoder_attention_heads": 5}, "attention heads (5) must divide d_model (384)"),
+    ],
+)
+def test_hf_whisper_sizes_are_checked(tmp_path, change, message):
+    import re
+
+    with pytest.raises(SpecError, match=re.escape(message)):
+        import_hf(write(tmp_path, {**HF_MODELS["whisper-tiny"]["config"], **change}), 16)

@@ -47,6 +47,16 @@ MAX_STAGES = 64
 STAGES = {"hidden_sizes": MAX_WIDTH, "depths": MAX_LAYERS}
 LISTED = {"swin": {"num_heads": MAX_HEADS}}
 SIZES.update({"embed_dim": MAX_WIDTH, "num_stages": MAX_STAGES, "window_size": 2**16})
+# encoder-decoders' (Whisper's, BART's) sizes per stack
+SIZES.update(
+    {
+        **dict.fromkeys(("encoder_layers", "decoder_layers"), MAX_LAYERS),
+        **dict.fromkeys(("encoder_attention_heads", "decoder_attention_heads"), MAX_HEADS),
+        **dict.fromkeys(("encoder_ffn_dim", "decoder_ffn_dim"), MAX_INNER),
+        **dict.fromkeys(("max_source_positions", "max_target_positions"), MAX_POSITIONS),
+        "num_mel_bins": 2**16,
+    }
+)
 EPSILONS = ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon")
 PROBABILITIES = (
     "hidden_dropout_prob",

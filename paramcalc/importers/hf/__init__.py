@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import bart, clip, decoders, deepseek, encoders, gpt, mamba, vision
+from . import bart, clip, decoders, deepseek, encoders, gpt, mamba, vision, whisper
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -44,6 +44,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "clip": (clip.clip, "CLIPModel"),
     "clip_text_model": (clip.clip_text_model, "CLIPTextModel"),
     "clip_vision_model": (clip.clip_vision_model, "CLIPVisionModel"),
+    "whisper": (whisper.whisper, "WhisperForConditionalGeneration"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
@@ -79,7 +80,7 @@ OTHER_TYPES = (
     frozenset(
         "mixtral qwen2_moe qwen3_moe phi phi3 phimoe gpt_neox gptj opt bloom falcon starcoder2 olmo olmo2 olmoe cohere "
         "cohere2 stablelm deepseek_v2 deepseek_v3 gpt_oss mamba mamba2 jamba roberta xlm-roberta distilbert albert "
-        "deberta deberta-v2 electra bart mbart whisper siglip "
+        "deberta deberta-v2 electra bart mbart siglip "
         "wav2vec2 hubert mt5 umt5 llama4 mllama gemma3 gemma3n granite granitemoe internlm2 exaone nemotron minicpm "
         "mpt codegen gpt_bigcode gpt_neo persimmon qwen2_vl qwen2_5_vl llava dbrx arctic grok".split()
     )
@@ -106,6 +107,7 @@ POSITIONS_KEY = {
     "falcon": "",
     "mamba": "",
     "t5": None,
+    "whisper": "max_target_positions",
 }
 
 
