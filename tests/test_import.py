@@ -613,11 +613,12 @@ def test_hf_swin_attends_within_windows(tmp_path):
     relative position table ((2·7 − 1)² × 3 heads) is the attention operation's, the index a buffer of 7⁴."""
     _, report = _imported_config(tmp_path, HF_MODELS["swin-tiny-patch4-window7-224"]["config"], None)
     rows = {r.name: r for r in report.layers}
-    block = "swin.encoder.layers.0.blocks.1.attention."
-    assert rows[block + "q_proj"].output_shape == [64, 49, 96]
-    assert rows[block + "relative_position_bias"].params == 169 * 3
-    assert rows[block + "relative_position_bias"].macs == 64 * 3 * 49 * 49 * (32 + 32)
-    assert rows[block + "relative_position_bias.relative_position_index"].buffers == 7**4
+    block = "swin.encoder.layers.0.blocks.1.attention.self."  # the checkpoint's names (transformers 5 renames them)
+    assert rows[block + "query"].output_shape == [64, 49, 96]
+    assert rows[block + "relative_position_bias_table"].params == 169 * 3
+    assert rows[block + "relative_position_bias_table"].macs == 64 * 3 * 49 * 49 * (32 + 32)
+    assert rows[block + "relative_position_index"].buffers == 7**4
+    assert rows["swin.encoder.layers.0.blocks.1.output.dense"].output_shape == [3136, 96]
     assert rows["swin.encoder.layers.2.downsample.reduction"].output_shape == [49, 768]
 
 
@@ -707,3 +708,13 @@ def test_hf_whisper_sizes_are_checked(tmp_path, change, message):
 
     with pytest.raises(SpecError, match=re.escape(message)):
         import_hf(write(tmp_path, {**HF_MODELS["whisper-tiny"]["config"], **change}), 16)
+
+
+def test_hf_clip_halves_keep_the_checkpoints_prefix(tmp_path):
+    """A CLIPTextModel or CLIPVisionModel checkpoint's tensors are text_model.* and vision_model.* (transformers 5
+    drops the prefix on loading)."""
+    _, text = _imported_config(tmp_path, HF_MODELS["stable-diffusion-v1-5-text-encoder"]["config"], None)
+    assert text.inputs == {"input_ids": [77], "position_ids": [77]}
+    assert "text_model.encoder.layers.11.mlp.fc2" in {r.name for r in text.layers}
+    _, vision = _imported_config(tmp_path, HF_MODELS["clip-vit-base-patch32-vision"]["config"], None)
+    assert "vision_model.post_layernorm" in {r.name for r in vision.layers} and vision.output_shape == [768]

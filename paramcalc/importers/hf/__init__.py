@@ -4,7 +4,8 @@ Layer names are the checkpoint's state_dict names (`model.layers.0.self_attn.q_p
 can be found in the checkpoint. Attention is written as the checkpoint's projections with the
 `attention` operation between them (QKᵀ and the weighted sum of V, the KV cache), so its costs are
 counted and the names stay the checkpoint's. One module per architecture family: decoders.py
-(Llama-style decoders), encoders.py (GPT-2, BERT, ViT, T5).
+(Llama-style decoders), encoders.py (GPT-2, BERT, ViT, T5), vision.py (ConvNeXt, Swin), clip.py (CLIP and
+its towers), whisper.py.
 
 The config is untrusted: only validated numbers, booleans and a known model_type reach the spec,
 which is written by yaml.safe_dump.

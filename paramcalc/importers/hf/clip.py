@@ -125,7 +125,8 @@ def clip_text_model(c: Config, family: str, seq: int) -> dict:
     return {
         "inputs": _text_inputs(c, seq),
         "blocks": {"clip_layer": _layer(c, causal=True)},
-        "layers": _text(c, "clip_layer"),
+        # named as the checkpoint's state_dict (transformers 5 drops the prefix on loading)
+        "layers": [{"name": "text_model", "from": "input_ids", "layers": _text(c, "clip_layer")}],
     }
 
 
@@ -134,7 +135,7 @@ def clip_vision_model(c: Config, family: str, seq: int) -> dict:
     return {
         "inputs": {"pixel_values": [channels, size, size]},
         "blocks": {"clip_layer": _layer(c, causal=False)},
-        "layers": _vision(c, "clip_layer"),
+        "layers": [{"name": "vision_model", "from": "pixel_values", "layers": _vision(c, "clip_layer")}],
     }
 
 

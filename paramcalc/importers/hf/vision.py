@@ -97,16 +97,17 @@ def convnext(c: Config, family: str, seq: int) -> dict:
 
 
 def _swin_layer(c: Config, eps: float) -> dict:
-    """SwinLayer on (side², dim): pre-norm window attention and MLP, each residual. The map is cut into
-    window × window windows, (windows, window², dim), for SwinAttention (q, k, v, the attention operation,
-    o_proj; its relative position bias, a table of (2·window − 1)² × heads parameters looked up by an index
-    buffer of window⁴ entries and added to the logits, is the attention operation's relative_buckets), and put
-    back. Every other layer shifts the
-    windows (a roll and a mask, computed in forward: no count changes)."""
+    """SwinLayer on (side², dim), named as the checkpoint's state_dict (transformers 5 renames these on loading):
+    pre-norm window attention and MLP, each residual. The map is cut into window × window windows, (windows,
+    window², dim), for the attention (query, key, value, the attention operation, output.dense), and put back.
+    The relative position bias, a table of (2·window − 1)² × heads parameters looked up by an index buffer of
+    window⁴ entries and added to the logits, is the attention operation's relative_buckets (the operation named
+    as the table). Every other layer shifts the windows: a roll and a mask made in forward, which change no
+    count."""
     bias = c.flag("qkv_bias", True)
     act = c.activation("hidden_act", "gelu", GELU)
     return {
-        "args": {"dim": None, "heads": None, "side": None, "window": None, "ff": None, "table": None},
+        "args": {"dim": None, "heads": None, "side": None, "window": None, "ff": None},
         "layers": [
             {"layernorm": {"eps": eps, "name": "layernorm_before"}},
             {"reshape": {"shape": ["${side // window}", "$window", "${side // window}", "$window", "$dim"]}},
@@ -115,21 +116,24 @@ def _swin_layer(c: Config, eps: float) -> dict:
             {
                 "name": "attention",
                 "layers": [
-                    named_entry("linear", "q_proj", out="$dim", bias=bias, **{"from": "windows"}),
-                    named_entry("linear", "k_proj", out="$dim", bias=bias, **{"from": "windows"}),
-                    named_entry("linear", "v_proj", out="$dim", bias=bias, **{"from": "windows"}),
-                    {"buffer": {"shape": ["${table ** 4}"], "name": "relative_position_bias.relative_position_index"}},
-                    # the attention operation holds the relative position table, as SwinRelativePositionBias does
-                    # (named as that module)
                     {
-                        "attention": {
-                            "heads": "$heads",
-                            "relative_buckets": "${(2 * table - 1) ** 2}",
-                            "from": ["q_proj", "k_proj", "v_proj"],
-                            "name": "relative_position_bias",
-                        }
+                        "name": "self",
+                        "layers": [
+                            named_entry("linear", "query", out="$dim", bias=bias, **{"from": "windows"}),
+                            named_entry("linear", "key", out="$dim", bias=bias, **{"from": "windows"}),
+                            named_entry("linear", "value", out="$dim", bias=bias, **{"from": "windows"}),
+                            {"buffer": {"shape": ["${window ** 4}"], "name": "relative_position_index"}},
+                            {
+                                "attention": {
+                                    "heads": "$heads",
+                                    "relative_buckets": "${(2 * window - 1) ** 2}",
+                                    "from": ["query", "key", "value"],
+                                    "name": "relative_position_bias_table",
+                                }
+                            },
+                        ],
                     },
-                    named_entry("linear", "o_proj", out="$dim"),
+                    {"name": "output", "layers": [named_entry("linear", "dense", out="$dim")]},
                 ],
             },
             {"reshape": {"shape": ["${side // window}", "${side // window}", "$window", "$window", "$dim"]}},
@@ -138,13 +142,10 @@ def _swin_layer(c: Config, eps: float) -> dict:
             {"add": {"from": "input", "name": "residual"}},
             {"layernorm": {"eps": eps, "name": "layernorm_after"}},
             {
-                "name": "mlp",
-                "layers": [
-                    named_entry("linear", "fc1", out="$ff"),
-                    activation_entry(act, "activation_fn"),
-                    named_entry("linear", "fc2", out="$dim"),
-                ],
+                "name": "intermediate",
+                "layers": [named_entry("linear", "dense", out="$ff"), activation_entry(act, "act")],
             },
+            {"name": "output", "layers": [named_entry("linear", "dense", out="$dim")]},
             {"add": {"from": "residual"}},
         ],
     }
@@ -189,7 +190,7 @@ def swin(c: Config, family: str, seq: int) -> dict:
         ff = int(ratio * width)
         if not 0 < ff <= 2**22:
             raise SpecError(f"{c.source}: 'mlp_ratio' {ratio} makes a feed-forward width of {ff:,}")
-        layer = {"dim": width, "heads": n, "side": side, "window": window, "ff": ff, "table": window}
+        layer = {"dim": width, "heads": n, "side": side, "window": window, "ff": ff}
         last = i == len(depths) - 1
         if not last and side % 2:
             raise SpecError(
