@@ -976,7 +976,8 @@ SMALL_BY_TYPE = {
         "text_config": {**CLIP_B32_TEXT, **{k: SMALL[k] for k in CLIP_B32_TEXT if k in SMALL}},
         "vision_config": {**CLIP_B32_VISION, **{k: SMALL[k] for k in CLIP_B32_VISION if k in SMALL}},
     },
-    # 32 frames of 8 mel bins; token ids inside the small vocabulary
+    # 32 frames of 8 mel bins; token ids inside the small vocabulary (and 3 encoder layers: num_hidden_layers,
+    # WhisperConfig's alias of encoder_layers, wins over encoder_layers' 2)
     "whisper": {
         "num_mel_bins": 8,
         "max_source_positions": 16,
@@ -1058,8 +1059,8 @@ def active(model, config: dict) -> int | None:
 def macs(model, config: dict) -> dict:
     torch.manual_seed(0)
     model.eval()
-    if small_inputs(config) is not None:
-        inputs = small_inputs(config)
+    if (own := small_inputs(config)) is not None:
+        inputs = own
     elif config["model_type"] == "vit":
         size = config["image_size"]
         inputs = {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
