@@ -718,3 +718,14 @@ def test_hf_clip_halves_keep_the_checkpoints_prefix(tmp_path):
     assert "text_model.encoder.layers.11.mlp.fc2" in {r.name for r in text.layers}
     _, vision = _imported_config(tmp_path, HF_MODELS["clip-vit-base-patch32-vision"]["config"], None)
     assert "vision_model.post_layernorm" in {r.name for r in vision.layers} and vision.output_shape == [768]
+
+
+def test_hf_classes_are_num_labels_where_given_else_id2label(tmp_path):
+    """PretrainedConfig sets num_labels after id2label: a num_labels of another length replaces the map
+    (transformers' configuration_utils.py, the num_labels setter)."""
+    config = {**HF_MODELS["convnext-tiny-224"]["config"], "id2label": {str(i): f"c{i}" for i in range(7)}}
+    _, report = _imported_config(tmp_path, config, None)
+    assert report.output_shape == [1000]
+    del config["num_labels"]
+    _, report = _imported_config(tmp_path, config, None)
+    assert report.output_shape == [7]

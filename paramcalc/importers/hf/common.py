@@ -29,9 +29,12 @@ class Config:
         return value
 
     def labels(self) -> int:
-        """The classifier's classes: id2label's entries (what transformers counts), else num_labels (2)."""
+        """The classifier's classes as transformers' config counts them: num_labels where the config says it (set
+        after id2label, it replaces a map of another length), else id2label's entries, else 2."""
         labels = self.raw.get("id2label")
-        return len(labels) if isinstance(labels, dict) and labels else self.int("num_labels", 2, minimum=0)
+        if self.raw.get("num_labels") is None and isinstance(labels, dict) and labels:
+            return len(labels)
+        return self.int("num_labels", 2, minimum=0)
 
     def int(self, key: str, default=None, *, minimum: int = 1) -> int:
         value = self.raw.get(key, default)
