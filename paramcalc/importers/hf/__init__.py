@@ -148,10 +148,15 @@ def import_hf(path: str, seq: int | None = None) -> str:
     raw, source = read_config(path)
     check_config(raw, source, seq)
     doc, cls, why = _build(raw, source, seq)
+    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
     header = (
         f"# Imported by paramcalc from a Hugging Face config (model_type {doc['name']}), as transformers'\n"
         f"# {cls}, at {why}.\n"
-        "# Names are the checkpoint's state_dict names; attention is the checkpoint's projections\n"
-        "# with the `attention` operation between them.\n"
+        + (
+            "# Names are the checkpoint's state_dict names; attention is the checkpoint's projections\n"
+            "# with the `attention` operation between them.\n"
+            if "attention:" in body  # the kind, a key (a name is a value)
+            else "# Names are the checkpoint's state_dict names.\n"
+        )
     ) + NOTES.get(doc["name"], "")
-    return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
+    return header + body
