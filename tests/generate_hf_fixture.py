@@ -32,6 +32,38 @@ SEQ = 8
 LLAMA2_7B = json.loads((Path(__file__).parent / "fixtures" / "hf" / "llama-2-7b.json").read_text())
 MISTRAL_7B = json.loads((Path(__file__).parent / "fixtures" / "hf" / "mistral-7b-v0.1.json").read_text())
 
+# hfvis: openai/clip-vit-base-patch32's text_config and vision_config
+CLIP_B32_TEXT = {
+    "hidden_size": 512,
+    "intermediate_size": 2048,
+    "num_attention_heads": 8,
+    "num_hidden_layers": 12,
+    "max_position_embeddings": 77,
+    "vocab_size": 49408,
+    "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-05,
+    "projection_dim": 512,
+    "attention_dropout": 0.0,
+    "dropout": 0.0,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+    "pad_token_id": 1,
+}
+CLIP_B32_VISION = {
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "image_size": 224,
+    "patch_size": 32,
+    "num_channels": 3,
+    "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-05,
+    "projection_dim": 512,
+    "attention_dropout": 0.0,
+    "dropout": 0.0,
+}
+
 # name -> (checkpoint, its config.json's values that transformers reads, published figures)
 CONFIGS = {
     "llama-2-7b": ("meta-llama/Llama-2-7b-hf", LLAMA2_7B, {"params": 6_738_415_616}),
@@ -756,6 +788,126 @@ CONFIGS = {
         },
         {},
     ),
+    # hfvis
+    "convnext-tiny-224": (
+        "facebook/convnext-tiny-224",
+        {
+            "architectures": ["ConvNextForImageClassification"],
+            "model_type": "convnext",
+            "depths": [3, 3, 9, 3],
+            "hidden_sizes": [96, 192, 384, 768],
+            "num_stages": 4,
+            "patch_size": 4,
+            "image_size": 224,
+            "num_channels": 3,
+            "hidden_act": "gelu",
+            "layer_norm_eps": 1e-12,
+            "layer_scale_init_value": 1e-06,
+            "drop_path_rate": 0.0,
+            "num_labels": 1000,  # the checkpoint's id2label has 1000 entries
+        },
+        # torchvision's ConvNeXt_Tiny_Weights.IMAGENET1K_V1.meta["num_params"], the same network
+        {"params": 28_589_128},
+    ),
+    "swin-tiny-patch4-window7-224": (
+        "microsoft/swin-tiny-patch4-window7-224",
+        {
+            "architectures": ["SwinForImageClassification"],
+            "model_type": "swin",
+            "depths": [2, 2, 6, 2],
+            "num_heads": [3, 6, 12, 24],
+            "embed_dim": 96,
+            "hidden_size": 768,
+            "num_layers": 4,
+            "window_size": 7,
+            "patch_size": 4,
+            "image_size": 224,
+            "num_channels": 3,
+            "mlp_ratio": 4.0,
+            "qkv_bias": True,
+            "hidden_act": "gelu",
+            "layer_norm_eps": 1e-05,
+            "use_absolute_embeddings": False,
+            "attention_probs_dropout_prob": 0.0,
+            "hidden_dropout_prob": 0.0,
+            "drop_path_rate": 0.1,
+            "encoder_stride": 32,
+            "num_labels": 1000,  # the checkpoint's id2label has 1000 entries
+        },
+        # torchvision's Swin_T_Weights.IMAGENET1K_V1.meta["num_params"], the same network
+        {"params": 28_288_354},
+    ),
+    "clip-vit-base-patch32": (
+        "openai/clip-vit-base-patch32",
+        {
+            "architectures": ["CLIPModel"],
+            "model_type": "clip",
+            "projection_dim": 512,
+            "logit_scale_init_value": 2.6592,
+            "initializer_factor": 1.0,
+            "text_config": CLIP_B32_TEXT,
+            "vision_config": CLIP_B32_VISION,
+        },
+        # OpenAI's CLIP notebook (Interacting_with_CLIP.ipynb) prints "Model parameters: 151,277,313" for ViT-B/32
+        {"params": 151_277_313},
+    ),
+    "clip-vit-base-patch32-vision": (
+        "openai/clip-vit-base-patch32",  # its vision_config, as a CLIPVisionModel of its own
+        {"architectures": ["CLIPVisionModel"], "model_type": "clip_vision_model", **CLIP_B32_VISION},
+        {},
+    ),
+    "whisper-tiny": (
+        "openai/whisper-tiny",
+        {
+            "architectures": ["WhisperForConditionalGeneration"],
+            "model_type": "whisper",
+            "d_model": 384,
+            "encoder_layers": 4,
+            "decoder_layers": 4,
+            "encoder_attention_heads": 6,
+            "decoder_attention_heads": 6,
+            "encoder_ffn_dim": 1536,
+            "decoder_ffn_dim": 1536,
+            "num_hidden_layers": 4,
+            "num_mel_bins": 80,
+            "max_source_positions": 1500,
+            "max_target_positions": 448,
+            "vocab_size": 51865,
+            "activation_function": "gelu",
+            "scale_embedding": False,
+            "dropout": 0.0,
+            "attention_dropout": 0.0,
+            "activation_dropout": 0.0,
+            "pad_token_id": 50257,
+            "bos_token_id": 50257,
+            "eos_token_id": 50257,
+            "decoder_start_token_id": 50258,
+            "begin_suppress_tokens": [220, 50257],
+        },
+        {},
+    ),
+    "stable-diffusion-v1-5-text-encoder": (
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",  # text_encoder/config.json (openai/clip-vit-large-patch14's)
+        {
+            "architectures": ["CLIPTextModel"],
+            "model_type": "clip_text_model",
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "max_position_embeddings": 77,
+            "vocab_size": 49408,
+            "hidden_act": "quick_gelu",
+            "layer_norm_eps": 1e-05,
+            "projection_dim": 768,
+            "attention_dropout": 0.0,
+            "dropout": 0.0,
+            "bos_token_id": 0,
+            "eos_token_id": 2,
+            "pad_token_id": 1,
+        },
+        {},
+    ),
 }
 
 # the small config of a family: these keys, where the config has them
@@ -816,6 +968,54 @@ SMALL = {
 }
 
 
+# hfvis: the small config of the families whose sizes are per-stage lists (swin's num_heads is one)
+SMALL_BY_TYPE = {
+    "convnext": {"depths": [1, 2, 1, 1], "hidden_sizes": [8, 16, 24, 32], "image_size": 64, "num_labels": 10},
+    "clip": {
+        "projection_dim": 16,
+        "text_config": {**CLIP_B32_TEXT, **{k: SMALL[k] for k in CLIP_B32_TEXT if k in SMALL}},
+        "vision_config": {**CLIP_B32_VISION, **{k: SMALL[k] for k in CLIP_B32_VISION if k in SMALL}},
+    },
+    # 32 frames of 8 mel bins; token ids inside the small vocabulary (and 3 encoder layers: num_hidden_layers,
+    # WhisperConfig's alias of encoder_layers, wins over encoder_layers' 2)
+    "whisper": {
+        "num_mel_bins": 8,
+        "max_source_positions": 16,
+        "max_target_positions": 32,
+        "pad_token_id": 1,
+        "bos_token_id": 1,
+        "eos_token_id": 1,
+        "decoder_start_token_id": 2,
+        "begin_suppress_tokens": [1],
+    },
+    # stages of 16², 8² and 4² patches in windows of 4 (shifted in the first two stages)
+    "swin": {
+        "depths": [2, 2, 1],
+        "num_heads": [2, 2, 4],
+        "embed_dim": 16,
+        "hidden_size": 64,
+        "num_layers": 3,
+        "window_size": 4,
+        "patch_size": 2,
+        "image_size": 32,
+    },
+}
+
+
+def small_inputs(config: dict) -> dict | None:
+    """hfvis: the inputs of the vision and speech families."""
+    if config["model_type"] in ("convnext", "swin", "clip_vision_model"):
+        size = config["image_size"]
+        return {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
+    if config["model_type"] == "whisper":
+        frames = torch.randn(1, config["num_mel_bins"], 2 * config["max_source_positions"])
+        return {"input_features": frames, "decoder_input_ids": torch.randint(0, config["vocab_size"], (1, SEQ))}
+    if config["model_type"] == "clip":
+        size, vocab = config["vision_config"]["image_size"], config["text_config"]["vocab_size"]
+        return {"input_ids": torch.randint(0, vocab, (1, SEQ)), "pixel_values": torch.randn(1, 3, size, size)}
+    return None
+
+
 def small(config: dict) -> dict:
     out = {k: (SMALL[k] if k in SMALL and config[k] is not None else v) for k, v in config.items()}
     if "num_key_value_heads" in out:
@@ -824,6 +1024,7 @@ def small(config: dict) -> dict:
         out["pad_token_id"] = None
     if isinstance(out.get("layer_types"), list):
         out["layer_types"] = out["layer_types"][: SMALL["num_hidden_layers"]]
+    out.update(SMALL_BY_TYPE.get(config["model_type"], {}))
     if "rope_scaling" in out and out["rope_scaling"]:
         out["rope_scaling"] = {**out["rope_scaling"], "original_max_position_embeddings": 16}
     return out
@@ -858,7 +1059,9 @@ def active(model, config: dict) -> int | None:
 def macs(model, config: dict) -> dict:
     torch.manual_seed(0)
     model.eval()
-    if config["model_type"] == "vit":
+    if (own := small_inputs(config)) is not None:
+        inputs = own
+    elif config["model_type"] == "vit":
         size = config["image_size"]
         inputs = {"pixel_values": torch.randn(1, config["num_channels"], size, size)}
     else:
@@ -873,7 +1076,7 @@ def macs(model, config: dict) -> dict:
         sum(ops.values()) for name, ops in counter.get_flop_counts().items() if name.split(".")[-1].startswith("rotary")
     )
     total = counter.get_total_flops()
-    logits = getattr(out, "logits", None)
+    logits = getattr(out, "logits", getattr(out, "logits_per_image", None))  # (CLIPModel's: images × texts)
     if logits is None:  # a base model: its pooled output where it has a pooler, else its last hidden states
         logits = out.pooler_output if getattr(out, "pooler_output", None) is not None else out.last_hidden_state
     return {"macs": (total - rotary) // 2, "rotary_macs": rotary // 2, "output_shape": list(logits.shape[1:])}

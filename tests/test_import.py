@@ -578,3 +578,154 @@ def test_hf_deepseek_latent_attention_caches_the_compressed_kv(tmp_path):
         Analysis.of(parse_spec(text, "imported.yaml")), Settings(train=False, kv_cache=1000, precision="bf16")
     )
     assert bill.components["kv_cache"] == 61 * (512 + 64) * 1000 * 2
+
+
+# ---------------------------------------------------------------- hfvis: convnext, swin, clip, whisper
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"hidden_sizes": 96}, "'hidden_sizes' expects a list of 1 to 64 positive integers"),
+        ({"depths": [3, 3, True, 3]}, "'depths' expects a list of 1 to 64 positive integers"),
+        ({"depths": [3, 3, 9]}, "'depths' expects a list of 4 positive integers"),
+        ({"hidden_sizes": [96] * 65}, "'hidden_sizes' expects a list of 1 to 64"),
+    ],
+)
+def test_hf_per_stage_sizes_are_checked(tmp_path, change, message):
+    import re
+
+    config = {**HF_MODELS["convnext-tiny-224"]["config"], **change}
+    with pytest.raises(SpecError, match=re.escape(message)):
+        import_hf(write(tmp_path, config))
+
+
+def test_hf_convnext_names_and_layer_scale(tmp_path):
+    _, report = _imported_config(tmp_path, HF_MODELS["convnext-tiny-224"]["config"], None)
+    rows = {r.name: r for r in report.layers}
+    assert rows["convnext.encoder.stages.2.layers.8.layer_scale_parameter"].params == 384
+    assert rows["convnext.encoder.stages.1.downsampling_layer.1"].output_shape == [192, 28, 28]
+    assert "convnext.encoder.stages.0.downsampling_layer.0" not in rows  # the first stage keeps its size
+
+
+def test_hf_swin_attends_within_windows(tmp_path):
+    """Swin-T's first stage: 56×56 patches in 64 windows of 7×7, each its own attention (MACs per window); the
+    relative position table ((2·7 − 1)² × 3 heads) is the attention operation's, the index a buffer of 7⁴."""
+    _, report = _imported_config(tmp_path, HF_MODELS["swin-tiny-patch4-window7-224"]["config"], None)
+    rows = {r.name: r for r in report.layers}
+    block = "swin.encoder.layers.0.blocks.1.attention.self."  # the checkpoint's names (transformers 5 renames them)
+    assert rows[block + "query"].output_shape == [64, 49, 96]
+    assert rows[block + "relative_position_bias_table"].params == 169 * 3
+    assert rows[block + "relative_position_bias_table"].macs == 64 * 3 * 49 * 49 * (32 + 32)
+    assert rows[block + "relative_position_index"].buffers == 7**4
+    assert rows["swin.encoder.layers.0.blocks.1.output.dense"].output_shape == [3136, 96]
+    assert rows["swin.encoder.layers.2.downsample.reduction"].output_shape == [49, 768]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"image_size": 200}, "is not a whole number of 7×7 windows"),
+        ({"window_size": 8}, "is not a whole number of 8×8 windows"),
+        ({"num_heads": [3, 6, 12]}, "'num_heads' expects a list of 4 positive integers"),
+        ({"num_heads": 3}, "'num_heads' expects a list of 1 to 64 positive integers"),
+        ({"num_heads": [5, 6, 12, 24]}, "num_heads[0] (5) must divide the stage's width (96)"),
+    ],
+)
+def test_hf_swin_refuses_what_it_cannot_count(tmp_path, change, message):
+    import re
+
+    config = {**HF_MODELS["swin-tiny-patch4-window7-224"]["config"], **change}
+    with pytest.raises(SpecError, match=re.escape(message)):
+        import_hf(write(tmp_path, config))
+
+
+def test_hf_clip_has_both_towers_and_says_what_its_logits_compare(tmp_path):
+    text, report = _imported_config(tmp_path, HF_MODELS["clip-vit-base-patch32"]["config"], 16)
+    assert report.inputs == {"input_ids": [16], "position_ids": [16], "pixel_values": [3, 224, 224]}
+    rows = {r.name: r for r in report.layers}
+    assert rows["text_model.encoder.layers.11.self_attn.attention"].output_shape == [16, 512]
+    assert rows["vision_model.encoder.layers.11.self_attn.attention"].output_shape == [50, 768]
+    assert rows["logit_scale"].params == 1 and rows["text_projection"].params == 512 * 512
+    assert "every image with every\n# text of the batch" in text.split("name:")[0]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"text_config": {"hidden_size": "512"}}, "(text_config): 'hidden_size' expects a positive integer"),
+        ({"vision_config": [768]}, "'vision_config' expects a mapping, found [768] (a list)"),
+        ({"vision_config": {"patch_size": 2**20}}, "(vision_config): 'patch_size' expects a positive integer"),
+    ],
+)
+def test_hf_clip_towers_are_checked_as_configs(tmp_path, change, message):
+    import re
+
+    clip = HF_MODELS["clip-vit-base-patch32"]["config"]
+    config = {
+        **clip,
+        **{key: {**clip[key], **value} if isinstance(value, dict) else value for key, value in change.items()},
+    }
+    with pytest.raises(SpecError, match=re.escape(message)):
+        import_hf(write(tmp_path, config))
+
+
+def test_hf_whisper_ties_proj_out_and_freezes_the_encoder_positions(tmp_path):
+    _, report = _imported_config(tmp_path, HF_MODELS["whisper-tiny"]["config"], 16)
+    assert report.inputs == {"input_features": [80, 3000], "decoder_input_ids": [16], "decoder_position_ids": [16]}
+    rows = {r.name: r for r in report.layers}
+    assert rows["proj_out"].tied_to == "model.decoder.embed_tokens" and rows["proj_out"].macs == 16 * 384 * 51865
+    assert rows["model.encoder.conv2"].output_shape == [384, 1500]
+    assert rows["model.encoder.embed_positions"].params == 1500 * 384
+    assert report.totals.params - report.totals.trainable == 1500 * 384  # frozen sinusoids
+    cross = "model.decoder.layers.3.encoder_attn."
+    assert rows[cross + "k_proj"].inputs == ["model.encoder.layer_norm"] and rows[cross + "k_proj"].bias == 0
+    assert rows[cross + "attention"].macs == 6 * 16 * 1500 * (64 + 64)
+
+
+def test_hf_whisper_reads_its_attribute_map_as_transformers_does(tmp_path):
+    """WhisperConfig maps num_hidden_layers to encoder_layers (and hidden_size to d_model): the alias wins."""
+    config = {**HF_MODELS["whisper-tiny"]["config"], "num_hidden_layers": 2}
+    _, report = _imported_config(tmp_path, config, 16)
+    names = {r.name for r in report.layers}
+    assert "model.encoder.layers.1.fc1" in names and "model.encoder.layers.2.fc1" not in names
+    assert "model.decoder.layers.3.fc1" in names
+    with pytest.raises(SpecError, match="--seq 449 is more than the decoder's 448 positions"):
+        import_hf(write(tmp_path, HF_MODELS["whisper-tiny"]["config"]), 449)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"encoder_layers": 10**9}, "'encoder_layers' expects a positive integer up to 10,000"),
+        ({"num_mel_bins": 0}, "'num_mel_bins' expects a positive integer up to 65,536"),
+        ({"max_source_positions": 2**30}, "'max_source_positions' expects a positive integer up to 16,777,216"),
+        ({"decoder_attention_heads": 5}, "attention heads (5) must divide d_model (384)"),
+    ],
+)
+def test_hf_whisper_sizes_are_checked(tmp_path, change, message):
+    import re
+
+    with pytest.raises(SpecError, match=re.escape(message)):
+        import_hf(write(tmp_path, {**HF_MODELS["whisper-tiny"]["config"], **change}), 16)
+
+
+def test_hf_clip_halves_keep_the_checkpoints_prefix(tmp_path):
+    """A CLIPTextModel or CLIPVisionModel checkpoint's tensors are text_model.* and vision_model.* (transformers 5
+    drops the prefix on loading)."""
+    _, text = _imported_config(tmp_path, HF_MODELS["stable-diffusion-v1-5-text-encoder"]["config"], None)
+    assert text.inputs == {"input_ids": [77], "position_ids": [77]}
+    assert "text_model.encoder.layers.11.mlp.fc2" in {r.name for r in text.layers}
+    _, vision = _imported_config(tmp_path, HF_MODELS["clip-vit-base-patch32-vision"]["config"], None)
+    assert "vision_model.post_layernorm" in {r.name for r in vision.layers} and vision.output_shape == [768]
+
+
+def test_hf_classes_are_num_labels_where_given_else_id2label(tmp_path):
+    """PretrainedConfig sets num_labels after id2label: a num_labels of another length replaces the map
+    (transformers' configuration_utils.py, the num_labels setter)."""
+    config = {**HF_MODELS["convnext-tiny-224"]["config"], "id2label": {str(i): f"c{i}" for i in range(7)}}
+    _, report = _imported_config(tmp_path, config, None)
+    assert report.output_shape == [1000]
+    del config["num_labels"]
+    _, report = _imported_config(tmp_path, config, None)
+    assert report.output_shape == [7]

@@ -41,6 +41,22 @@ SIZES = {
     **dict.fromkeys(("max_position_embeddings", "n_positions"), MAX_POSITIONS),
     **dict.fromkeys(("relative_attention_num_buckets", "image_size", "patch_size", "num_channels"), 2**16),
 }
+# per-stage sizes of the vision families (ConvNeXt, Swin): lists of at most MAX_STAGES items, each within its
+# limit; Swin's num_heads is such a list, where the other families' is one integer
+MAX_STAGES = 64
+STAGES = {"hidden_sizes": MAX_WIDTH, "depths": MAX_LAYERS}
+LISTED = {"swin": {"num_heads": MAX_HEADS}}
+SIZES.update({"embed_dim": MAX_WIDTH, "num_stages": MAX_STAGES, "window_size": 2**16})
+# encoder-decoders' (Whisper's, BART's) sizes per stack
+SIZES.update(
+    {
+        **dict.fromkeys(("encoder_layers", "decoder_layers"), MAX_LAYERS),
+        **dict.fromkeys(("encoder_attention_heads", "decoder_attention_heads"), MAX_HEADS),
+        **dict.fromkeys(("encoder_ffn_dim", "decoder_ffn_dim"), MAX_INNER),
+        **dict.fromkeys(("max_source_positions", "max_target_positions"), MAX_POSITIONS),
+        "num_mel_bins": 2**16,
+    }
+)
 EPSILONS = ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon")
 PROBABILITIES = (
     "hidden_dropout_prob",
@@ -144,6 +160,16 @@ class Fields:
     def fail(self, key: str, wanted: str, value) -> SpecError:
         return SpecError(f"{self.source}: '{key}' expects {wanted}, found {describe(value)}")
 
+    def ints(self, key: str, maximum: int) -> list | None:
+        value = self.raw.get(key)
+        if value is not None and (
+            not isinstance(value, list)
+            or not 1 <= len(value) <= MAX_STAGES
+            or any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= maximum for v in value)
+        ):
+            raise self.fail(key, f"a list of 1 to {MAX_STAGES} positive integers up to {maximum:,}", value)
+        return value
+
     def int(self, key: str, maximum: int, minimum: int = 1) -> int | None:
         value = self.raw.get(key)
         if value is not None and (
@@ -186,7 +212,12 @@ def check_config(raw: dict, source: str, seq: int | None) -> None:
         fields.name(key)
     for key in FLAGS:
         fields.flag(key)
+    listed = LISTED.get(str(raw.get("model_type")), {})
+    for key, maximum in {**STAGES, **listed}.items():
+        fields.ints(key, maximum)
     for key, maximum in SIZES.items():
+        if key in listed:
+            continue
         try:
             fields.int(key, maximum)
         except SpecError as e:
@@ -205,5 +236,8 @@ def check_config(raw: dict, source: str, seq: int | None) -> None:
                     f"of attention heads ('{heads}' {raw[heads]:,}), and there is no 'head_dim'; transformers "
                     "refuses such a config"
                 )
+    for key in ("text_config", "vision_config"):  # CLIP's towers: configs of their own, checked alike
+        if isinstance(raw.get(key), dict):
+            check_config(raw[key], f"{source} ({key})", None)
     if seq is not None and seq > MAX_POSITIONS:
         raise SpecError(f"--seq {seq:,} is above the limit of {MAX_POSITIONS:,} positions")

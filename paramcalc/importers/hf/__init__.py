@@ -4,7 +4,8 @@ Layer names are the checkpoint's state_dict names (`model.layers.0.self_attn.q_p
 can be found in the checkpoint. Attention is written as the checkpoint's projections with the
 `attention` operation between them (QKᵀ and the weighted sum of V, the KV cache), so its costs are
 counted and the names stay the checkpoint's. One module per architecture family: decoders.py
-(Llama-style decoders), encoders.py (GPT-2, BERT, ViT, T5).
+(Llama-style decoders), encoders.py (GPT-2, BERT, ViT, T5), vision.py (ConvNeXt, Swin), clip.py (CLIP and
+its towers), whisper.py.
 
 The config is untrusted: only validated numbers, booleans and a known model_type reach the spec,
 which is written by yaml.safe_dump.
@@ -16,7 +17,7 @@ from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import bart, decoders, deepseek, encoders, gpt, mamba
+from . import bart, clip, decoders, deepseek, encoders, gpt, mamba, vision, whisper
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -39,6 +40,12 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "distilbert": (lambda c, family, seq: encoders._distilbert(c, seq), "DistilBertModel"),
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
+    "convnext": (vision.convnext, "ConvNextForImageClassification"),
+    "swin": (vision.swin, "SwinForImageClassification"),
+    "clip": (clip.clip, "CLIPModel"),
+    "clip_text_model": (clip.clip_text_model, "CLIPTextModel"),
+    "clip_vision_model": (clip.clip_vision_model, "CLIPVisionModel"),
+    "whisper": (whisper.whisper, "WhisperForConditionalGeneration"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
@@ -74,7 +81,7 @@ OTHER_TYPES = (
     frozenset(
         "mixtral qwen2_moe qwen3_moe phi phi3 phimoe gpt_neox gptj opt bloom falcon starcoder2 olmo olmo2 olmoe cohere "
         "cohere2 stablelm deepseek_v2 deepseek_v3 gpt_oss mamba mamba2 jamba roberta xlm-roberta distilbert albert "
-        "deberta deberta-v2 electra bart mbart whisper clip clip_text_model clip_vision_model siglip swin convnext "
+        "deberta deberta-v2 electra bart mbart siglip "
         "wav2vec2 hubert mt5 umt5 llama4 mllama gemma3 gemma3n granite granitemoe internlm2 exaone nemotron minicpm "
         "mpt codegen gpt_bigcode gpt_neo persimmon qwen2_vl qwen2_5_vl llava dbrx arctic grok".split()
     )
@@ -101,11 +108,26 @@ POSITIONS_KEY = {
     "falcon": "",
     "mamba": "",
     "t5": None,
-    "vit": None,
+    "whisper": "max_target_positions",
 }
 
 
+# what a spec cannot say as the model does, said in its header
+NOTES = {
+    "clip": "# The logits compare each image with the text beside it: CLIPModel compares every image with every\n"
+    "# text of the batch, batch × projection_dim MACs per sample where the spec counts projection_dim.\n"
+}
+IMAGES = frozenset(("vit", "convnext", "swin", "clip_vision_model"))
+
+
 def _seq(c: Config, family: str, seq: int | None) -> tuple[int, str]:
+    if family in IMAGES:  # no sequence: the image the config names (--seq changes nothing)
+        size = c.int("image_size", 224)
+        return 0, f"image size {size}×{size} (the config's image_size)"
+    if family == "clip":  # the text tower's sequence, beside the vision tower's image
+        seq, why = _seq(clip.tower(c, "text_config"), "clip_text_model", seq)
+        size = clip.tower(c, "vision_config").int("image_size", 224)
+        return seq, f"{why}, and image size {size}×{size}"
     if seq is not None:
         return seq, f"sequence length {seq:,} (--seq)"
     key = POSITIONS_KEY.get(family, "max_position_embeddings")
@@ -126,10 +148,15 @@ def import_hf(path: str, seq: int | None = None) -> str:
     raw, source = read_config(path)
     check_config(raw, source, seq)
     doc, cls, why = _build(raw, source, seq)
+    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
     header = (
         f"# Imported by paramcalc from a Hugging Face config (model_type {doc['name']}), as transformers'\n"
         f"# {cls}, at {why}.\n"
-        "# Names are the checkpoint's state_dict names; attention is the checkpoint's projections\n"
-        "# with the `attention` operation between them.\n"
-    )
-    return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
+        + (
+            "# Names are the checkpoint's state_dict names; attention is the checkpoint's projections\n"
+            "# with the `attention` operation between them.\n"
+            if "attention:" in body  # the kind, a key (a name is a value)
+            else "# Names are the checkpoint's state_dict names.\n"
+        )
+    ) + NOTES.get(doc["name"], "")
+    return header + body

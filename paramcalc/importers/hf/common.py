@@ -14,6 +14,28 @@ class Config:
     def _fail(self, key, wanted, value):
         return SpecError(f"{self.source}: '{key}' expects {wanted}, found {describe(value)}")
 
+    def ints(self, key: str, default: list, length: int | None = None) -> list:
+        """A list of positive integers (per-stage sizes), of `length` items where that is given."""
+        value = self.raw.get(key)
+        value = default if value is None else value
+        if (
+            not isinstance(value, list)
+            or not value
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)
+        ):
+            raise self._fail(key, "a list of positive integers", value)
+        if length is not None and len(value) != length:
+            raise self._fail(key, f"a list of {length} positive integers", value)
+        return value
+
+    def labels(self) -> int:
+        """The classifier's classes as transformers' config counts them: num_labels where the config says it (set
+        after id2label, it replaces a map of another length), else id2label's entries, else 2."""
+        labels = self.raw.get("id2label")
+        if self.raw.get("num_labels") is None and isinstance(labels, dict) and labels:
+            return len(labels)
+        return self.int("num_labels", 2, minimum=0)
+
     def int(self, key: str, default=None, *, minimum: int = 1) -> int:
         value = self.raw.get(key, default)
         if value is None:
