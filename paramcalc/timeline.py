@@ -49,6 +49,7 @@ class StepInputs(NamedTuple):
     loss: str = "none"
     grad_share: int = 1  # ZeRO-2 and -3 keep 1/devices of the parameters' gradients
     checkpoint: bool = False
+    extra: dict[int, tuple[int, int]] | None = None  # row -> more forward and backward temporaries (LoRA)
 
 
 def optimizer_temporary(impl: str, optimizer: str, param_sizes: list[int], width: int) -> int:
@@ -95,6 +96,8 @@ def step_timeline(
         kernel_temporaries(row, layer, ctx.batch, amp[i].act if amp else itemsize, ctx.device)
         for i, (row, layer) in enumerate(zip(report.layers, layers))
     ]
+    for i, (fwd, bwd) in (inputs.extra or {}).items():
+        temporaries[i] = (temporaries[i][0] + fwd, temporaries[i][1] + bwd)
     _forward(report, st, holding.held, walk, temporaries)
     grads = _Grads(report, layers, st)
     last = amp[-1].out if amp else itemsize

@@ -160,3 +160,63 @@ def test_the_loss_counts_for_a_large_vocabulary():
     # after lm_head: the kept log-probabilities and shifted labels, the bf16 logits freed, and at the
     # loss's backward nll_loss's and log_softmax's gradients (hand-checked against ForCausalLMLoss)
     assert with_loss.peak.peak - live["forward", "lm_head"] == 3 * log_probs - logits - norm_out + labels + 8
+
+
+# ---------------------------------------------------------------- LoRA over a frozen base (LORA_CASES)
+
+LORA = FIXTURE.get("lora_cases", [])
+
+
+def lora_memory(case, **more):
+    optimizer, impl = OPTIMIZERS[case["optimizer"]]
+    targets = ",".join(f"*{t}" for t in case["targets"])
+    given = Settings(
+        batch=case["batch"],
+        precision=case["precision"],
+        optimizer=optimizer,
+        optimizer_impl=impl,
+        device="cpu",
+        lora=case["lora"],
+        lora_targets=targets,
+        **more,
+    )
+    return memory(case_analysis(case), given)
+
+
+def test_lora_fixture_is_broad_enough():
+    assert len(LORA) >= 3 and all(c["cross_check"] for c in LORA)
+    assert {c["model"] for c in LORA} >= {"gpt2_small", "llama_small"}
+
+
+@pytest.mark.parametrize("case", LORA, ids=lambda c: f"{name(c)}-lora{c['lora']}-{len(c['targets'])}targets")
+def test_lora_peak_and_saved_activations_as_measured(case):
+    result = lora_memory(case)
+    measured = case["peak_bytes"]
+    assert abs(result.peak.peak - measured) <= TOLERANCE * measured, (result.peak.peak, measured)
+    assert result.peak.phase == case["peak_phase"]
+    for phase, value in case["phase_peaks"].items():
+        ours = max(p.live for p in result.peak.points if p.phase == phase)
+        assert abs(ours - value) <= TOLERANCE * value, phase
+    # what autograd keeps over the frozen base, by saved_tensors_hooks: exact
+    assert result.components["saved_activations"] == case["saved_bytes"]
+    assert abs(result.peak.end - case["after"]) <= 0.001 * case["after"]
+
+
+def test_lora_trains_only_the_adapters():
+    # Llama-3-8B, rank 16 on q_proj and v_proj (peft's default): A (4096 x 16) and B (16 x 4096) on q_proj,
+    # A (4096 x 16) and B (16 x 1024) on v_proj (8 key/value heads of 128), in each of 32 layers
+    analysis = Analysis.of(str(ROOT / "specs" / "llama3_8b.yaml"))
+    result = memory(analysis, Settings(precision="bf16", lora=16))
+    adapters = 32 * 16 * ((4096 + 4096) + (4096 + 1024))
+    assert adapters == 6_815_744
+    assert result.components["parameters"] == 8_030_261_248 * 2 + adapters * 2
+    assert result.components["gradients"] == adapters * 2
+    assert result.components["optimizer_state"] == adapters * 2 * 2 + 4 * 32 * 4  # exp_avg, exp_avg_sq; steps
+    full = memory(analysis, Settings(precision="bf16"))
+    assert result.components["saved_activations"] < full.components["saved_activations"]
+
+
+def test_a_lora_target_matching_nothing_is_bad_input():
+    out = run_cli("memory", str(ROOT / "specs" / "llama3_8b.yaml"), "--lora", "8", "--lora-targets", "*q_prj")
+    assert out.returncode == 2 and "matches no linear layer" in out.stderr and "*q_proj" in out.stderr
+    assert "Traceback" not in out.stderr
