@@ -120,7 +120,7 @@ def memory(
         "--lora-targets",
         metavar="NAMES",
         help="Glob patterns on layer names for --lora, comma-separated (attention's projections are "
-        "<layer>.q_proj, .k_proj, .v_proj, .o_proj); default '*q_proj,*v_proj', peft's for Llama.",
+        "LAYER.q_proj, .k_proj, .v_proj, .o_proj); default '*q_proj,*v_proj', peft's for Llama.",
     ),
     qlora: bool = typer.Option(
         False, "--qlora", help="With --lora: the frozen linears in NF4 (bitsandbytes, block 64, double-quantised)."

@@ -11,12 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import quant
-from .activations import activations, checkpointed, saved_total, storages
+from .activations import checkpointed, inference_peak, saved_total, storages
 from .autocast import autocast_rows, pure_rows
 from .errors import SpecError, did_you_mean
 from .finetune import adam8bit_state
 from .layers.base import DTYPE_BYTES, Context, prod
-from .timeline import LOSSES, OPTIMIZER_IMPLS, Step, StepInputs, optimizer_temporary, step_timeline
+from .timeline import (
+    LOSSES,
+    OPTIMIZER_IMPLS,
+    Step,
+    StepInputs,
+    inference_step,
+    optimizer_temporary,
+    step_timeline,
+)
 
 # precision -> (bytes of weights, activations and gradients; of master weights; of optimizer state)
 PRECISIONS = {
@@ -279,7 +287,8 @@ def memory(analysis, settings: Settings) -> Memory:
             else saved_total(st)
         )
     else:
-        components["activations"] = activations(report, layers, ctx, dtype, amp).peak
+        st = storages(report, layers, ctx, dtype, amp)
+        components["activations"] = inference_peak(report, st)
     if settings.kv_cache:
         from .serve import kv_cache_bytes  # windowed, latent and state-space layouts (serve.py)
 
@@ -302,6 +311,9 @@ def memory(analysis, settings: Settings) -> Memory:
             extra = finetune.temporaries(adapters, batch, DTYPE_BYTES[dtype], nf4)
             report = finetune.frozen_report(report, adapters)
         timeline = _step(report, layers, settings, ctx, per_device, loss, amp, st, (sizes, extra))
+    else:  # the forward under torch.no_grad(): parameters, buffers and the KV cache alive throughout
+        at_rest = per_device["parameters"] + per_device["kv_cache"] + report.totals.buffers * 4
+        timeline = inference_step(report, layers, ctx, dtype, at_rest, st, amp)
     return Memory(
         report.name,
         batch,

@@ -220,3 +220,28 @@ def test_a_lora_target_matching_nothing_is_bad_input():
     out = run_cli("memory", str(ROOT / "specs" / "llama3_8b.yaml"), "--lora", "8", "--lora-targets", "*q_prj")
     assert out.returncode == 2 and "matches no linear layer" in out.stderr and "*q_proj" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------- inference (INFERENCE_CASES): eval(), no_grad()
+
+INFERENCE = FIXTURE.get("inference_cases", [])
+
+
+def test_inference_fixture_is_broad_enough():
+    assert len(INFERENCE) >= 4 and all(c["cross_check"] for c in INFERENCE)
+    assert {c["model"] for c in INFERENCE} >= {"resnet18", "gpt2_small", "llama_small"}
+
+
+@pytest.mark.parametrize("case", INFERENCE, ids=lambda c: f"{c['model']}-b{c['batch']}-inference")
+def test_inference_peak_within_3_percent_of_pytorch(case):
+    result = memory(case_analysis(case), Settings(train=False, batch=case["batch"], device="cpu"))
+    measured = case["peak_bytes"]
+    assert abs(result.peak.peak - measured) <= TOLERANCE * measured, (result.peak.peak, measured)
+    assert result.peak.phase == "forward"
+    # what stays when the forward returns: parameters, buffers, the inputs and the returned output
+    assert abs(result.peak.end - case["after"]) <= 0.001 * case["after"]
+
+
+def test_inference_json_has_the_peak():
+    data = json.loads(run_cli("memory", str(ROOT / "specs" / "resnet18.yaml"), "--inference", "-f", "json").stdout)
+    assert data["peak_phase"] == "forward" and data["peak_bytes"] > data["components"]["parameters"]
