@@ -245,3 +245,93 @@ def test_inference_peak_within_3_percent_of_pytorch(case):
 def test_inference_json_has_the_peak():
     data = json.loads(run_cli("memory", str(ROOT / "specs" / "resnet18.yaml"), "--inference", "-f", "json").stdout)
     assert data["peak_phase"] == "forward" and data["peak_bytes"] > data["components"]["parameters"]
+
+
+# ---------------------------------------------------------------- QLoRA, 8-bit AdamW, offload, --max-seq
+
+ONE_LINEAR = """
+name: one_linear
+input: [8, 4096]
+layers:
+  - linear: {out: 4096, bias: false, name: q_proj}
+  - linear: {out: 10, bias: false, name: head}
+"""
+
+
+def test_qlora_stores_the_base_as_bitsandbytes_nf4():
+    # bitsandbytes' quantize_4bit(blocksize=64, compress_statistics=True, quant_type="nf4") on a 4096 x 4096
+    # weight (bitsandbytes/functional.py): 16,777,216 values packed two a byte, 262,144 uint8 absmax (one per
+    # 64), 1,024 fp32 absmax of those (one per 256), an fp32 offset, the 16-entry fp32 NF4 code
+    nf4 = 16_777_216 // 2 + 262_144 + 1_024 * 4 + 4 + 16 * 4
+    assert nf4 == 8_654_916
+    dynamic_map = 256 * 4  # the nested absmax's 8-bit dynamic code, one for every tensor
+    head = 4096 * 10 * 2  # the head stays 16-bit (transformers' llm_int8_skip_modules)
+    adapters = 16 * (4096 + 4096)
+    analysis = Analysis.of(parse_spec(ONE_LINEAR, "<one_linear>"))
+    result = memory(analysis, Settings(precision="bf16", lora=16, lora_targets="*q_proj", qlora=True))
+    assert result.components["parameters"] == nf4 + dynamic_map + head + adapters * 2
+    plain = memory(analysis, Settings(precision="bf16", lora=16, lora_targets="*q_proj"))
+    assert plain.components["parameters"] == (4096 * 4096 + 4096 * 10) * 2 + adapters * 2
+
+
+def test_adamw8bit_state_as_bitsandbytes_lays_it_out():
+    from paramcalc.finetune import adam8bit_state
+
+    # Optimizer2State.init_state (bitsandbytes/optim/optimizer.py): a tensor of >= 4096 elements keeps two
+    # uint8 states and an fp32 absmax per 256 elements for each; smaller ones two fp32 states; qmap1 and
+    # qmap2 (256 fp32 each) shared
+    assert adam8bit_state([4096 * 4096]) == 2 * 16_777_216 + 2 * 4 * 65_536 + 2 * 1024
+    assert adam8bit_state([4095]) == 2 * 4 * 4095
+    assert adam8bit_state([4096 * 16, 16 * 4096, 100]) == 2 * (2 * 65_536 + 2 * 4 * 256) + 2 * 1024 + 800
+    analysis = Analysis.of(parse_spec(ONE_LINEAR, "<one_linear>"))
+    result = memory(analysis, Settings(lora=16, lora_targets="*q_proj", optimizer="adamw8bit"))
+    assert result.components["optimizer_state"] == adam8bit_state([65_536, 65_536])
+
+
+def test_offload_moves_the_optimizer_to_the_host():
+    analysis = Analysis.of(str(ROOT / "specs" / "llama2_7b.yaml"))
+    settings = Settings(precision="bf16-mixed", zero=2, devices=8)
+    on_device = memory(analysis, settings)
+    offloaded = memory(analysis, Settings(**{**settings.__dict__, "offload": "optimizer"}))
+    host = offloaded.host_components
+    assert host["optimizer_state"] == on_device.per_device_components["optimizer_state"]
+    assert host["master_weights"] == on_device.per_device_components["master_weights"]
+    assert host["gradients"] == -(-6_738_415_616 * 4 // 8)  # a float32 copy of the gradients, its share
+    assert offloaded.per_device_components["optimizer_state"] == 0
+    assert offloaded.peak.peak < on_device.peak.peak
+    params = memory(analysis, Settings(**{**settings.__dict__, "zero": 3, "offload": "params"}))
+    # ZeRO-Infinity: the device gathers one layer at a time, the largest the embedding (32,000 x 4,096)
+    assert params.per_device_components["parameters"] == 32_000 * 4096 * 2
+    assert params.host_components["parameters"] == -(-6_738_415_616 * 2 // 8)
+
+
+def test_offload_needs_zero():
+    out = run_cli("memory", str(ROOT / "specs" / "llama2_7b.yaml"), "--offload", "params", "--zero", "2")
+    assert out.returncode == 2 and "--zero 3" in out.stderr
+    data = json.loads(
+        run_cli(
+            "memory", str(ROOT / "specs" / "gpt2.yaml"), "--offload", "optimizer", "--zero", "1", "-f", "json"
+        ).stdout
+    )
+    assert data["host_bytes"] == sum(data["host_components"].values()) and data["settings"]["offload"] == "optimizer"
+
+
+def test_max_seq_is_the_longest_that_fits():
+    from dataclasses import replace
+
+    from paramcalc.memory import max_seq
+    from paramcalc.spec import load_spec
+
+    spec = load_spec(str(ROOT / "specs" / "tinyllama_1_1b.yaml"))
+    settings = Settings(precision="bf16", lora=8, device="cpu")
+    gpu = 8 * 2**30
+    best = max_seq(spec, settings, gpu, 0)
+
+    def at(n):
+        return Analysis.of(replace(spec, inputs={"input": (n,)}))
+
+    assert 1 < best < 2**24
+    assert fits(memory(at(best), settings), gpu, 0)["fits"]
+    assert not fits(memory(at(best + 1), settings), gpu, 0)["fits"]
+    out = run_cli("memory", str(ROOT / "specs" / "resnet18.yaml"), "--gpu", "8GiB", "--max-seq")
+    assert out.returncode == 2 and "token ids" in out.stderr
