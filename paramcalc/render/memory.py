@@ -37,7 +37,8 @@ def headline(result) -> str:
     s = result.settings
     parts = [printable(result.name), s["mode"], f"batch {result.batch}", s["precision"]]
     if s["mode"] == "train":
-        parts.append(f"{s['optimizer']} ({s['optimizer_impl']})")
+        impl = "bitsandbytes" if s["optimizer"] == "adamw8bit" else s["optimizer_impl"]
+        parts.append(f"{s['optimizer']} ({impl})")
         if s["checkpoint"]:
             parts.append("activation checkpointing")
         if s.get("lora"):
