@@ -39,7 +39,10 @@ def memory(
         "activations, fp32 master weights and optimizer state).",
     ),
     optimizer: str = typer.Option(
-        "adamw", "--optimizer", metavar="OPTIMIZER", help="sgd, momentum, adam, adamw, adagrad or rmsprop."
+        "adamw",
+        "--optimizer",
+        metavar="OPTIMIZER",
+        help="sgd, momentum, adam, adamw, adagrad, rmsprop or adamw8bit (bitsandbytes' 8-bit states).",
     ),
     zero: int = typer.Option(
         0,
@@ -293,6 +296,7 @@ def memory(
                     "--lora": lora,
                     "--offload": offload,
                     "--max-seq": max_seq,
+                    "--optimizer adamw8bit": optimizer == "adamw8bit",
                 },
                 "--tp/--pp/--dp",
             )
