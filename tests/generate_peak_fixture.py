@@ -22,6 +22,12 @@ are checked against), at small configurations written as replacements of the zoo
 is transformers' own ForCausalLMLoss (logits upcast to float32, labels shifted, cross-entropy).
 `amp-bf16` runs forward and loss under torch.autocast("cpu", torch.bfloat16), as training code does.
 
+LORA_CASES (key `lora_cases`): the same step over a frozen base with adapters written as peft's LoraLayer is
+(peft is not installed here), the optimizer given the adapters alone, plus what autograd keeps in the forward
+(saved_tensors_hooks, distinct storages, parameters and buffers left out). INFERENCE_CASES (`inference_cases`):
+one forward in eval() under torch.no_grad() after a warm-up, under the profiler. `--added lora_cases,inference_cases`
+measures only those groups again, keeping the rest of the fixture.
+
 Nothing here imports paramcalc: the numbers come from torch alone.
 """
 
