@@ -70,10 +70,11 @@ class Amp(NamedTuple):
     weight_copies: int = 0
 
 
-def storages(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None) -> Storages:
+def storages(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = None, frozen=None) -> Storages:
     """Every storage of the step, row by row: the output is a new storage, a view or in-place result
     of input 0 (_place), or none for a parameter; then what the row's backward keeps (_keep, for rows
-    that keep new tensors or copies). `amp`: per row, under autocast (else every width is dtype's)."""
+    that keep new tensors or copies). `amp`: per row, under autocast (else every width is dtype's).
+    `frozen(index, saved)`: what a row keeps over a frozen base instead (finetune.py), when given."""
     itemsize = DTYPE_BYTES[dtype]
     from .analysis import token_inputs  # (here: `paramcalc schema` loads this module, not the analysis)
 
@@ -98,6 +99,9 @@ def storages(report, layers, ctx: Context, dtype: str, amp: list[Amp] | None = N
         if answer is None:
             answer = asked[question] = _ask(row, layer, ctx, width)
         keeps, size, keeps_new = answer
+        if frozen is not None:
+            keeps = frozen(index, keeps)
+            keeps_new = bool(keeps.tensors or keeps.folded or keeps.shared)
         names = row.inputs
         if len(names) != 1 or names[0] not in of:  # (a composite layer is read by its last row's name)
             names = _by_last_row(names, of, last_row)
@@ -255,11 +259,11 @@ def inference_live(report, st: Storages) -> tuple[int, list[int]]:
     return start, moments
 
 
-def checkpointed(report, layers, ctx: Context, dtype: str) -> int:
+def checkpointed(report, layers, ctx: Context, dtype: str, st: Storages | None = None) -> int:
     """Saved bytes with activation checkpointing (at the segments): a checkpointed block keeps only its
     input, and its own saved tensors exist for one block at a time, while backward recomputes it.
-    Layers outside those blocks keep theirs."""
-    st = storages(report, layers, ctx, dtype)
+    Layers outside those blocks keep theirs. `st`: the step's storages, when the caller has them."""
+    st = st or storages(report, layers, ctx, dtype)
     blocks = segments(report)
     inside = {i for block in blocks for i in range(block.first, block.last + 1)}
     base: set[int] = set()

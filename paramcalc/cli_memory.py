@@ -39,7 +39,10 @@ def memory(
         "activations, fp32 master weights and optimizer state).",
     ),
     optimizer: str = typer.Option(
-        "adamw", "--optimizer", metavar="OPTIMIZER", help="sgd, momentum, adam, adamw, adagrad or rmsprop."
+        "adamw",
+        "--optimizer",
+        metavar="OPTIMIZER",
+        help="sgd, momentum, adam, adamw, adagrad, rmsprop or adamw8bit (bitsandbytes' 8-bit states).",
     ),
     zero: int = typer.Option(
         0,
@@ -108,6 +111,33 @@ def memory(
         help="Taken by the framework beyond tensors (CUDA context, allocator): default 1GiB on cuda, 0 on cpu.",
     ),
     max_batch: bool = typer.Option(False, "--max-batch", help="Search the largest batch that fits on --gpu."),
+    lora: int = typer.Option(
+        0,
+        "--lora",
+        metavar="RANK",
+        min=0,
+        help="LoRA adapters of this rank over a frozen base (peft's LoraLayer): only they train.",
+    ),
+    lora_targets: str | None = typer.Option(
+        None,
+        "--lora-targets",
+        metavar="NAMES",
+        help="Glob patterns on layer names for --lora, comma-separated (attention's projections are "
+        "LAYER.q_proj, .k_proj, .v_proj, .o_proj); default '*q_proj,*v_proj', peft's for Llama.",
+    ),
+    qlora: bool = typer.Option(
+        False, "--qlora", help="With --lora: the frozen linears in NF4 (bitsandbytes, block 64, double-quantised)."
+    ),
+    offload: str | None = typer.Option(
+        None,
+        "--offload",
+        metavar="WHAT",
+        help="DeepSpeed: optimizer (ZeRO-Offload: optimizer state, master weights on the host) or params "
+        "(ZeRO-Infinity, --zero 3: the parameters too).",
+    ),
+    max_seq: bool = typer.Option(
+        False, "--max-seq", help="Search the longest sequence (token inputs) that fits on --gpu."
+    ),
     timeline: bool = typer.Option(False, "--timeline", help="JSON: the step's live bytes, layer by layer."),
     plot: str | None = typer.Option(
         None,
@@ -218,6 +248,10 @@ def memory(
                     "--fsdp": fsdp,
                     "--distributed-optimizer": distributed_optimizer,
                     "--sequence-parallel": sequence_parallel,
+                    "--lora": lora,
+                    "--qlora": qlora,
+                    "--offload": offload,
+                    "--max-seq": max_seq,
                 }
             )
             serving = ServeSettings(
@@ -262,7 +296,19 @@ def memory(
         from .serve import refuse_training_options as refuse
 
         try:
-            refuse({"--gpu": gpu, "--max-batch": max_batch, "--timeline": timeline, "--plot": plot}, "--tp/--pp/--dp")
+            refuse(
+                {
+                    "--gpu": gpu,
+                    "--max-batch": max_batch,
+                    "--timeline": timeline,
+                    "--lora": lora,
+                    "--offload": offload,
+                    "--max-seq": max_seq,
+                    "--optimizer adamw8bit": optimizer == "adamw8bit",
+                    "--plot": plot,
+                },
+                "--tp/--pp/--dp",
+            )
             settings = Settings(
                 batch=batch,
                 precision=precision,
@@ -297,12 +343,18 @@ def memory(
             device=device,
             loss=loss,
             optimizer_impl=optimizer_impl,
+            lora=lora,
+            lora_targets=lora_targets,
+            qlora=qlora,
+            offload=offload,
         )
         settings.validate()
         gpu_bytes = parse_amount(gpu, "--gpu") if gpu is not None else None
         reserve_bytes = parse_amount(reserve, "--reserve") if reserve is not None else DEFAULT_RESERVE[device]
         if max_batch and gpu_bytes is None:
             raise SpecError("--max-batch searches what fits on a device: give --gpu, e.g. --gpu 80GiB")
+        if max_seq and gpu_bytes is None:
+            raise SpecError("--max-seq searches what fits on a device: give --gpu, e.g. --gpu 80GiB")
         # memory() works out the activations at its own settings: the rows' fields would go unread
         analysis = Analysis.of(load_spec(spec), receptive_fields=False, activations=False)
         result = compute(analysis, settings)
@@ -311,6 +363,10 @@ def memory(
         if max_batch and gpu_bytes is not None:
             found = search(analysis, settings, gpu_bytes, reserve_bytes)
             result = replace(result, max_batch=found)
+        if max_seq and gpu_bytes is not None:
+            from .memory import max_seq as longest
+
+            result = replace(result, max_seq=longest(load_spec(spec), settings, gpu_bytes, reserve_bytes))
         result = replace(result, show_timeline=timeline)
         text = out.render(result, format.value)
         if plot is not None:

@@ -11,11 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import quant
-from .activations import checkpointed, inference_live, saved_total, storages
+from .activations import checkpointed, inference_peak, saved_total, storages
 from .autocast import autocast_rows, pure_rows
 from .errors import SpecError, did_you_mean
+from .finetune import adam8bit_state
 from .layers.base import DTYPE_BYTES, Context, prod
-from .timeline import LOSSES, OPTIMIZER_IMPLS, Step, StepInputs, optimizer_temporary, step_timeline
+from .timeline import (
+    LOSSES,
+    OPTIMIZER_IMPLS,
+    Step,
+    StepInputs,
+    inference_step,
+    optimizer_temporary,
+    step_timeline,
+)
 
 # precision -> (bytes of weights, activations and gradients; of master weights; of optimizer state)
 PRECISIONS = {
@@ -45,6 +54,7 @@ OPTIMIZERS = {
     "adamw": (2, True),
     "adagrad": (1, True),
     "rmsprop": (1, True),
+    "adamw8bit": (2, False),  # bitsandbytes' AdamW8bit: its own layout (finetune.adam8bit_state)
 }
 # inference weight formats: bits per element (scales and zero points of quantised formats not counted)
 WEIGHT_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4}
@@ -68,6 +78,10 @@ class Settings:
     device: str = "cuda"
     loss: str | None = None  # None: by the last layer's output (see default_loss)
     optimizer_impl: str = "foreach"
+    lora: int = 0  # adapters' rank over a frozen base (0: full fine-tuning); see finetune.py
+    lora_targets: str | None = None  # glob patterns on layer names (None: finetune.DEFAULT_TARGETS)
+    qlora: bool = False  # the frozen base's linears in NF4
+    offload: str | None = None  # "optimizer" (ZeRO-Offload) or "params" (ZeRO-Infinity, optimizer too)
 
     def validate(self) -> None:
         """Bad combinations are bad input: a SpecError each (exit 2)."""
@@ -92,7 +106,8 @@ class Settings:
             raise SpecError(f"zero stage must be 0, 1, 2 or 3, found {self.zero}")
         if self.devices < 1:
             raise SpecError(f"devices must be at least 1, found {self.devices}")
-        if self.zero and self.devices == 1:
+        self._validate_finetune()
+        if self.zero and self.devices == 1 and not self.offload:
             raise SpecError(
                 f"ZeRO stage {self.zero} partitions across devices: give --devices N (N > 1; in a budget, devices: N)"
             )
@@ -104,6 +119,23 @@ class Settings:
             raise SpecError("activation checkpointing is for training: drop --checkpoint, or train")
         if self.loss is not None and not self.train:
             raise SpecError("a loss is computed in training: drop --loss, or train")
+
+    def _validate_finetune(self) -> None:
+        from .finetune import OFFLOADS
+
+        if (self.lora_targets is not None or self.qlora) and not self.lora:
+            raise SpecError("--lora-targets and --qlora go with adapters: give --lora RANK (e.g. --lora 16)")
+        if (self.lora or self.offload or self.optimizer == "adamw8bit") and not self.train:
+            raise SpecError("--lora, --offload and --optimizer adamw8bit are for training: drop --inference")
+        if self.offload is not None and self.offload not in OFFLOADS:
+            raise SpecError(
+                f"unknown offload '{self.offload}' (one of {', '.join(OFFLOADS)})",
+                hint=did_you_mean(self.offload, OFFLOADS),
+            )
+        if self.offload == "params" and self.zero != 3:
+            raise SpecError("--offload params is ZeRO-Infinity's: it needs --zero 3")
+        if self.offload == "optimizer" and not self.zero:
+            raise SpecError("--offload optimizer is ZeRO-Offload's: it needs --zero 1, 2 or 3")
 
     def as_dict(self, batch: int) -> dict:
         return {
@@ -120,6 +152,10 @@ class Settings:
             "attention": self.attention,
             "device": self.device,
             "optimizer_impl": self.optimizer_impl if self.train else None,
+            "lora": self.lora,
+            "lora_targets": (self.lora_targets or "*q_proj,*v_proj") if self.lora else None,
+            "qlora": self.qlora,
+            "offload": self.offload,
         }
 
 
@@ -136,7 +172,8 @@ class Memory:
     verdict: dict | None = None  # fits(), when a device's memory is given
     max_batch: int | None = None  # when asked
     show_timeline: bool = False
-    forward: tuple[int, list[int]] | None = None  # inference: activation bytes at the start and at each layer
+    host_components: dict[str, int] = field(default_factory=dict)  # offloaded to the host, per device
+    max_seq: int | None = None  # when asked
 
     def to_dict(self) -> dict:
         """The JSON contract of `paramcalc memory` (keys only ever added). All in bytes."""
@@ -156,7 +193,13 @@ class Memory:
             ),
             **(self.verdict or {}),
             **({"max_batch": self.max_batch} if self.max_batch is not None else {}),
+            **({"max_seq": self.max_seq} if self.max_seq is not None else {}),
             **({"timeline": [list(p) for p in self.peak.points]} if self.show_timeline and self.peak else {}),
+            **(
+                {"host_bytes": sum(self.host_components.values()), "host_components": self.host_components}
+                if self.host_components
+                else {}
+            ),
         }
 
 
@@ -204,23 +247,48 @@ def memory(analysis, settings: Settings) -> Memory:
     components["parameters"] = _ceil_div(t.params * bits, 8)
     if settings.weights in quant.FORMATS and settings.weights not in WEIGHT_BITS:  # as stored (quant.py)
         components["parameters"] = quant.weight_bytes(report, layers, settings.weights)
+    adapters = frozen = None
+    if settings.train and settings.lora:
+        from . import finetune
+
+        adapters = finetune.plan(report, layers, settings.lora, settings.lora_targets)
+        frozen = finetune.frozen_saves(report, layers, adapters, ctx)
+        if amp is not None:  # autocast caches 16-bit copies of trainable weights only: the adapters'
+            amp = [
+                a._replace(weight_copies=adapters.params(i) * 2 if a.weight_copies else 0) for i, a in enumerate(amp)
+            ]
     if settings.train:
         per_param, step = OPTIMIZERS[settings.optimizer]
-        tensors = sum(
-            max(layer.param_tensors([tuple(s) for s in row.input_shapes]) - (1 if row.shared else 0), 0)
-            for row, layer in zip(report.layers, layers)
-            if row.trainable
+        if adapters is not None:
+            sizes = adapters.sizes()
+            trainable, tensors = sum(sizes), len(sizes)
+            base = quant.weight_bytes(report, layers, "nf4") if settings.qlora else t.params * width
+            components["parameters"] = base + trainable * width
+        else:
+            trainable = t.trainable
+            # the parameter tensors' sizes (a layer's weight and bias; a tied weight once, where it is defined)
+            sizes = [n for row in report.layers if row.trainable for n in (row.trainable - row.bias, row.bias) if n]
+            tensors = sum(
+                max(layer.param_tensors([tuple(s) for s in row.input_shapes]) - (1 if row.shared else 0), 0)
+                for row, layer in zip(report.layers, layers)
+                if row.trainable
+            )
+        components["gradients"] = trainable * width
+        components["master_weights"] = trainable * master_width
+        components["optimizer_state"] = (
+            adam8bit_state(sizes)
+            if settings.optimizer == "adamw8bit"
+            else trainable * per_param * state_width + (tensors * STEP_BYTES if step else 0)
         )
-        components["gradients"] = t.trainable * width
-        components["master_weights"] = t.trainable * master_width
-        components["optimizer_state"] = t.trainable * per_param * state_width + (tensors * STEP_BYTES if step else 0)
-        st = storages(report, layers, ctx, dtype, amp)  # read again by the step's timeline
+        st = storages(report, layers, ctx, dtype, amp, frozen)  # read again by the step's timeline
         components["saved_activations"] = (
-            checkpointed(report, layers, ctx, dtype) if settings.checkpoint else saved_total(st)
+            checkpointed(report, layers, ctx, dtype, st if adapters else None)
+            if settings.checkpoint
+            else saved_total(st)
         )
     else:
-        forward = inference_live(report, storages(report, layers, ctx, dtype, amp))
-        components["activations"] = max([forward[0], *forward[1]])
+        st = storages(report, layers, ctx, dtype, amp)
+        components["activations"] = inference_peak(report, st)
     if settings.kv_cache:
         from .serve import kv_cache_bytes  # windowed, latent and state-space layouts (serve.py)
 
@@ -231,12 +299,21 @@ def memory(analysis, settings: Settings) -> Memory:
         key: _ceil_div(value, settings.devices) if settings.zero >= partitioned.get(key, 4) else value
         for key, value in components.items()
     }
+    host = _offload(report, settings, per_device, width, trainable) if settings.offload else {}
     as_run = settings.as_dict(batch)
     timeline = None
     if settings.train:
         as_run["loss"] = loss = settings.loss or default_loss(report)
         as_run["loss_default"] = settings.loss is None
-        timeline = _step(report, layers, settings, ctx, per_device, loss, amp, st)
+        extra = None
+        if adapters is not None:
+            nf4 = finetune.nf4_linears(report, layers) if settings.qlora else {}
+            extra = finetune.temporaries(adapters, batch, DTYPE_BYTES[dtype], nf4)
+            report = finetune.frozen_report(report, adapters)
+        timeline = _step(report, layers, settings, ctx, per_device, loss, amp, st, (sizes, extra))
+    else:  # the forward under torch.no_grad(): parameters, buffers and the KV cache alive throughout
+        at_rest = per_device["parameters"] + per_device["kv_cache"] + report.totals.buffers * 4
+        timeline = inference_step(report, layers, ctx, dtype, at_rest, st, amp)
     return Memory(
         report.name,
         batch,
@@ -246,8 +323,26 @@ def memory(analysis, settings: Settings) -> Memory:
         sum(per_device.values()),
         per_device,
         timeline,
-        forward=None if settings.train else forward,
+        host_components=host,
     )
+
+
+def _offload(report, settings: Settings, per_device: dict, width: int, trainable: int) -> dict[str, int]:
+    """What DeepSpeed moves to the host, per device, taken off per_device. ZeRO-Offload (offload_optimizer):
+    the optimizer state and fp32 master weights, and a float32 copy of the gradients, which the CPU's Adam
+    steps (DeepSpeedCPUAdam, in place). ZeRO-Infinity (offload_param, stage 3) the 16-bit parameters too:
+    the device holds a layer's at a time, gathered for its forward and backward (the largest layer's)."""
+    share = settings.devices if settings.zero else 1
+    host = {
+        "optimizer_state": per_device["optimizer_state"],
+        "master_weights": per_device["master_weights"],
+        "gradients": _ceil_div(trainable * 4, share),
+    }
+    per_device["optimizer_state"] = per_device["master_weights"] = 0
+    if settings.offload == "params":
+        host["parameters"] = per_device["parameters"]
+        per_device["parameters"] = max((row.params - row.shared for row in report.layers), default=0) * width
+    return host
 
 
 def default_loss(report) -> str:
@@ -262,15 +357,16 @@ def default_loss(report) -> str:
     return "causal_lm" if tokens and len(out) == 2 and report.layers[-1].kind == "linear" else "none"
 
 
-def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, loss: str, amp, st) -> Step:
+def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, loss: str, amp, st, trained) -> Step:
     """The training step's timeline on one device: at rest its share of parameters, master weights and
     optimizer state, the buffers, the inputs and labels; its gradients are what backward makes (a
     share of them with ZeRO-2 and -3, whose optimizer temporaries are a share too)."""
     width, _, state_width = PRECISIONS[settings.precision]
     share = settings.devices if settings.zero else 1
-    # the parameter tensors' sizes (a layer's weight and bias; a tied weight once, where it is defined)
-    sizes = [n for row in report.layers if row.trainable for n in (row.trainable - row.bias, row.bias) if n]
-    temporary = optimizer_temporary(settings.optimizer_impl, settings.optimizer, sizes, state_width)
+    sizes, extra = trained  # the trainable tensors' sizes; LoRA's temporaries, by row
+    temporary = (
+        0 if settings.offload else optimizer_temporary(settings.optimizer_impl, settings.optimizer, sizes, state_width)
+    )
     at_rest = (
         per_device["parameters"]
         + per_device["master_weights"]
@@ -291,6 +387,7 @@ def _step(report, layers, settings: Settings, ctx: Context, per_device: dict, lo
             loss,
             settings.devices if settings.zero >= 2 else 1,
             settings.checkpoint,
+            extra,
         ),
         amp,
         st,
@@ -383,33 +480,32 @@ def plot(analysis, result: Memory) -> Plot:
     optimizer state (with the master weights) throughout; gradients as backward makes and frees them;
     activations (the inputs and labels, outputs and what backward keeps, the loss's tensors); and each
     moment's temporaries (kernels', a second gradient before it is added, the optimizer's). Inference:
-    parameters and the KV cache throughout, and the activations alive at each layer."""
+    parameters (with the buffers) and the KV cache throughout, the activations (the inputs
+    included) alive at each layer, and its kernel's temporaries."""
     report, c = analysis.report, result.per_device_components
-    if result.peak and result.peak.parts is not None:
-        step, parts = result.peak, result.peak.parts
+    step = result.peak  # (memory() makes one, in training and in inference)
+    parts = (step.parts or []) if step else []
+    points = step.points if step else []
+    moments = [(p.phase, p.layer) for p in points]
+    totals = [p.live for p in points]
+    start = step.start if step else 0
+    if result.train:
         ctx = Context(result.batch, result.settings["device"], result.settings["attention"])
         inputs = _input_bytes(report, analysis.layers, ctx) + _label_bytes(report, ctx, result.settings["loss"])
         optimizer = c["optimizer_state"] + c["master_weights"]
-        parameters = step.start - optimizer - inputs
-        moments = [(p.phase, p.layer) for p in step.points]
-        totals = [p.live for p in step.points]
         series = {
-            "parameters": [parameters] * len(moments),
+            "parameters": [start - optimizer - inputs] * len(moments),
             "optimizer state": [optimizer] * len(moments),
             "gradients": [grads for grads, _ in parts],
-            "activations": [
-                p.live - temps - step.start - grads + inputs for p, (grads, temps) in zip(step.points, parts)
-            ],
+            "activations": [p.live - temps - start - grads + inputs for p, (grads, temps) in zip(points, parts)],
             "temporaries": [temps for _, temps in parts],
         }
-    else:
-        live = result.forward[1] if result.forward else []
-        moments = [("forward", row.name) for row in report.layers][: len(live)]
-        totals = [c["parameters"] + c["kv_cache"] + n for n in live]
+    else:  # at rest: the parameters and buffers, and the KV cache; the inputs are activations
         series = {
-            "parameters": [c["parameters"]] * len(moments),
+            "parameters": [start - c["kv_cache"]] * len(moments),
             "KV cache": [c["kv_cache"]] * len(moments),
-            "activations": live,
+            "activations": [p.live - temps - start for p, (_, temps) in zip(points, parts)],
+            "temporaries": [temps for _, temps in parts],
         }
     shown = {name: series[name] for name in SERIES if name in series and any(series[name])}
     verdict = result.verdict or {}
@@ -420,3 +516,33 @@ def plot(analysis, result: Memory) -> Plot:
         verdict.get("gpu_bytes"),
         verdict.get("reserve_bytes", 0),
     )
+
+
+def max_seq(spec, settings: Settings, gpu: int, reserve: int) -> int:
+    """The longest sequence whose step (or inference) fits (0: not even 1): the spec's token inputs, and
+    every input of as many positions, set to each length tried, by doubling then bisection."""
+    import dataclasses
+
+    from .analysis import Analysis
+
+    probe = Analysis.of(spec, receptive_fields=False, activations=False)
+    tokens = probe.token_inputs()
+    if not tokens:
+        raise SpecError("--max-seq varies a sequence of token ids: this spec reads none (use --max-batch)")
+    length = spec.inputs[next(iter(tokens))][0]
+
+    def ok(n: int) -> bool:
+        inputs = {k: (n, *s[1:]) if s and s[0] == length else s for k, s in spec.inputs.items()}
+        analysis = Analysis.of(dataclasses.replace(spec, inputs=inputs), receptive_fields=False, activations=False)
+        return needed(memory(analysis, settings)) + reserve <= gpu
+
+    if not ok(1):
+        return 0
+    low = 1
+    while low < MAX_SEARCH and ok(min(2 * low, MAX_SEARCH)):
+        low = min(2 * low, MAX_SEARCH)
+    high = min(2 * low, MAX_SEARCH + 1)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if ok(mid) else (low, mid)
+    return low

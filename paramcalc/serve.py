@@ -249,6 +249,10 @@ class Serving(NamedTuple):
             "budget": self.budget,
             "fits": self.fits,
             "kv_layouts": self.layouts,
+            # memory --inference's keys: the total is the worst step's (weights, cache, its activations)
+            "peak_bytes": self.total,
+            "peak_phase": "prefill" if self.prefill_peak >= self.decode_peak else "decode",
+            "peak_layer": None,
         }
 
 

@@ -24,6 +24,12 @@ are checked against), at small configurations written as replacements of the zoo
 is transformers' own ForCausalLMLoss (logits upcast to float32, labels shifted, cross-entropy).
 `amp-bf16` runs forward and loss under torch.autocast("cpu", torch.bfloat16), as training code does.
 
+LORA_CASES (key `lora_cases`): the same step over a frozen base with adapters written as peft's LoraLayer is
+(peft is not installed here), the optimizer given the adapters alone, plus what autograd keeps in the forward
+(saved_tensors_hooks, distinct storages, parameters and buffers left out). INFERENCE_CASES (`inference_cases`):
+one forward in eval() under torch.no_grad() after a warm-up, under the profiler. `--added lora_cases,inference_cases`
+measures only those groups again, keeping the rest of the fixture.
+
 Nothing here imports paramcalc: the numbers come from torch alone.
 """
 
@@ -110,6 +116,17 @@ AMP_CASES = [
     ("gpt2_small", 4, "amp-bf16", "adamw-foreach"),
     ("llama_small", 8, "amp-bf16", "adamw-foreach"),
 ]
+# LoRA over a frozen base (model, batch, precision, optimizer, rank, targets: module names ending so); adapters
+# written as peft's LoraLayer (peft/tuners/lora/layer.py, Linear.forward) is: result = base_layer(x), then
+# result = result + lora_B(lora_A(dropout(x))) * scaling, lora_dropout 0 (nn.Identity), A and B without bias
+LLAMA_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LORA_CASES = [
+    ("llama_small", 4, "fp32", "adamw-foreach", 8, ("q_proj", "v_proj")),
+    ("llama_small", 8, "fp32", "adamw-for-loop", 16, LLAMA_LINEARS),
+    ("gpt2_small", 4, "fp32", "adamw-foreach", 8, ("c_fc", "c_proj")),
+]
+# inference: eval() and torch.no_grad(), the forward alone (model, batch)
+INFERENCE_CASES = [("resnet18", 8), ("mobilenet_v2", 4), ("gpt2_small", 4), ("llama_small", 4), ("llama_small", 1)]
 TRIES = 8  # a run whose sum disagrees with the storages is run again (none has since frees are matched by address)
 CROSS_CHECK = 0.005  # a case whose sums still disagree by more is kept, marked: its peak is not trusted
 
@@ -167,11 +184,47 @@ def allocations_in_window(prof) -> list[tuple[int, int]]:
     return events
 
 
-def measure(name, batch, precision, opt_name):
+class LoraLinear(nn.Module):
+    """peft's LoraLayer on an nn.Linear (peft/tuners/lora/layer.py, Linear): the frozen base layer, A (in x r)
+    and B (r x out) without bias, dropout 0 (nn.Identity), scaling alpha / r; forward as peft's."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: int = 16):
+        super().__init__()
+        self.base_layer = base
+        self.lora_dropout = nn.Identity()
+        self.lora_A = nn.Linear(base.in_features, rank, bias=False)
+        self.lora_B = nn.Linear(rank, base.out_features, bias=False)
+        nn.init.zeros_(self.lora_B.weight)
+        self.scaling = alpha / rank
+
+    def forward(self, x):
+        result = self.base_layer(x)
+        result = result + self.lora_B(self.lora_A(self.lora_dropout(x))) * self.scaling
+        return result
+
+
+def add_lora(model, rank, targets):
+    """Freezes every parameter, then wraps each nn.Linear whose name ends in a target (peft's matching)."""
+    model.requires_grad_(False)
+    found = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear) and name.split(".")[-1] in targets
+    ]
+    assert found, targets
+    for name, module in found:
+        parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
+        setattr(parent, name.rpartition(".")[2], LoraLinear(module, rank))
+    return model
+
+
+def measure(name, batch, precision, opt_name, lora=None):
     spec, _, build, shape, vocab = MODELS[name]
     torch.manual_seed(0)
     model = build().train()
-    opt = optimizer(opt_name, model.parameters())
+    if lora:  # (rank, targets): adapters over a frozen base; the optimizer gets the trainable ones
+        add_lora(model, *lora)
+    opt = optimizer(opt_name, [p for p in model.parameters() if p.requires_grad])
     if vocab:
         x = torch.randint(0, vocab, (batch, *shape))
         target = x.clone()  # labels: a tensor of their own, as a data collator makes them
@@ -240,11 +293,43 @@ def measure(name, batch, precision, opt_name):
     }
 
 
-def measure_checked(*case):
+def measure_inference(name, batch):
+    """The forward alone in eval() under torch.no_grad(), as the training step is measured: the peak of
+    live bytes plus what was alive before (parameters, buffers, inputs); the returned output stays."""
+    spec, _, build, shape, vocab = MODELS[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    x = torch.randint(0, vocab, (batch, *shape)) if vocab else torch.randn(batch, *shape)
+    with torch.backends.mkldnn.flags(enabled=False), torch.backends.nnpack.flags(enabled=False), torch.no_grad():
+        model(x)  # warm-up
+        gc.collect()
+        before = sum(storages([*model.parameters(), *model.buffers(), x]).values())
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            with record_function("forward"):
+                out = model(x)
+    live = peak = 0
+    for _, n in allocations_in_window(prof):
+        live += n
+        peak = max(peak, live)
+    after = sum(storages([*model.parameters(), *model.buffers(), x, out]).values())
+    return {
+        "model": name,
+        "spec": spec,
+        "batch": batch,
+        "precision": "fp32",
+        "before": before,
+        "peak_bytes": before + peak,
+        "output_bytes": out.untyped_storage().nbytes(),
+        "after": after,
+        "unreported": after - before - live,
+    }
+
+
+def measure_checked(*case, how=None):
     """The first run whose profiler sum agrees with the storages counted after the step (to 0.01%)."""
     runs = []
     for _ in range(TRIES):
-        runs.append(measure(*case))
+        runs.append((how or measure)(*case))
         if abs(runs[-1]["unreported"]) <= 1e-4 * runs[-1]["peak_bytes"]:
             break
         print("cross-check failed, again:", runs[-1], flush=True)
@@ -252,8 +337,54 @@ def measure_checked(*case):
     return {**best, "cross_check": abs(best["unreported"]) <= CROSS_CHECK * best["peak_bytes"]}
 
 
+def lora_saved(name, batch, rank, targets):
+    """What autograd keeps in the LoRA model's forward: every distinct storage packed by
+    saved_tensors_hooks, parameters and buffers left out (generate_memory_fixture.py's measure)."""
+    _, _, build, shape, vocab = MODELS[name]
+    torch.manual_seed(0)
+    model = add_lora(build().train(), rank, targets)
+    x = torch.randint(0, vocab, (batch, *shape)) if vocab else torch.randn(batch, *shape)
+    own = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    seen = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in own:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), torch.backends.mkldnn.flags(enabled=False):
+        model(x)
+    return sum(seen.values())
+
+
+def lora_case(name, batch, precision, opt_name, rank, targets):
+    return {
+        **measure(name, batch, precision, opt_name, (rank, targets)),
+        "lora": rank,
+        "targets": list(targets),
+        "saved_bytes": lora_saved(name, batch, rank, targets),
+    }
+
+
+def main_added(groups):
+    """`--added lora_cases,inference_cases`: measures these groups again, keeping the rest of the fixture."""
+    old = json.loads(OUT.read_text())
+    for group in groups:
+        cases = LORA_CASES if group == "lora_cases" else INFERENCE_CASES
+        how = lora_case if group == "lora_cases" else measure_inference
+        old[group] = []
+        for case in cases:
+            result = measure_checked(*case, how=how)
+            print(result, flush=True)
+            old[group].append(result)
+    OUT.write_text(json.dumps(old, indent=1) + "\n")
+
+
 def main():
     torch.set_num_threads(1)
+    if sys.argv[1:2] == ["--added"]:
+        return main_added(sys.argv[2].split(","))
     cases, amp = [], []
     for group, out in ((CASES, cases), (AMP_CASES, amp)):
         for case in [c for c in group if not sys.argv[1:] or c[0] in sys.argv[1:]]:
@@ -271,6 +402,7 @@ def main():
     OUT.write_text(
         json.dumps({"torch": torch.__version__, "models": models, "cases": cases, "amp_cases": amp}, indent=1) + "\n"
     )
+    main_added(["lora_cases", "inference_cases"])  # their own keys, measured after the others
 
 
 if __name__ == "__main__":

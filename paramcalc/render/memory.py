@@ -37,9 +37,15 @@ def headline(result) -> str:
     s = result.settings
     parts = [printable(result.name), s["mode"], f"batch {result.batch}", s["precision"]]
     if s["mode"] == "train":
-        parts.append(f"{s['optimizer']} ({s['optimizer_impl']})")
+        impl = "bitsandbytes" if s["optimizer"] == "adamw8bit" else s["optimizer_impl"]
+        parts.append(f"{s['optimizer']} ({impl})")
         if s["checkpoint"]:
             parts.append("activation checkpointing")
+        if s.get("lora"):
+            kind = "QLoRA (NF4 base)" if s.get("qlora") else "LoRA"
+            parts.append(f"{kind} rank {s['lora']} on {printable(s['lora_targets'])}")
+        if s.get("offload"):
+            parts.append(f"{s['offload']} offloaded to the host")
     elif s["weights"] != s["precision"]:
         parts.append(f"{s['weights']} weights")
     if s.get("loss"):
@@ -95,6 +101,11 @@ def answer_lines(result) -> list[str]:
             lines.append(f"does not fit on {kib(v['gpu_bytes'])}{reserve}: {kib(-v['headroom_bytes'])} short")
     if result.max_batch is not None:
         lines.append(f"largest batch that fits: {result.max_batch:,}" if result.max_batch else "no batch fits")
+    if result.max_seq is not None:
+        lines.append(f"longest sequence that fits: {result.max_seq:,}" if result.max_seq else "no sequence fits")
+    if result.host_components:
+        host = sum(result.host_components.values())
+        lines.append(f"host memory {kib(host)} per device ({host:,} bytes), offloaded")
     return lines
 
 
