@@ -640,6 +640,84 @@ def test_random_structures_round_trip(seed):
         assert torch.allclose(model(x), expected)
 
 
+DENSE_SPECS = {
+    # copies that are blocks, named by a pattern, in a chain
+    "blocks": """
+input: [4, 6, 6]
+blocks:
+  unit:
+    args: {growth: 3}
+    layers:
+      - batchnorm2d: {name: norm}
+      - relu
+      - conv2d: {out: $growth, kernel: 3, padding: 1, bias: false, name: conv}
+layers:
+  - name: features
+    layers:
+      - conv2d: {out: 4, kernel: 1, name: conv0}
+      - {repeat: 3, name: block, names: "layer{n}", connect: dense, unit: {}}
+      - batchnorm2d: {name: norm5}
+  - flatten
+  - linear: {out: 5, name: classifier}
+""",
+    # copies that are layers; a dense repeat inside a repeated block; one whose copies read another value
+    "leaves": """
+input: [2, 4, 4]
+blocks:
+  stage:
+    layers:
+      - {repeat: 2, name: dense, connect: dense, conv2d: {out: 2, kernel: 1}}
+      - conv2d: {out: 2, kernel: 1}
+layers:
+  - conv2d: {out: 2, kernel: 1, name: stem}
+  - {repeat: 2, name: stages, stage: {}}
+  - repeat: 2
+    name: mixed
+    connect: dense
+    layers:
+      - conv2d: {out: 2, kernel: 1}
+      - add: {from: stem}
+""",
+}
+
+
+def test_a_dense_repeat_exports_as_densenets_loop():
+    """A dense repeat whose copies are each called as one is a DenseConcat keyed by the copies' names."""
+    source = export_pytorch(parse_spec(DENSE_SPECS["blocks"]))
+    assert "class DenseConcat(nn.ModuleDict):" in source
+    assert '{"layer1": Unit(num_features=4), "layer2": Unit(num_features=7), "layer3": Unit(num_features=10)}' in source
+    assert '"block": DenseConcat(' in source
+    # one whose copies read another value (the stem) is written out in forward instead
+    assert export_pytorch(parse_spec(DENSE_SPECS["leaves"])).count("DenseConcat(") == 2  # the class, and stage's
+
+
+@pytest.mark.parametrize("name", sorted(DENSE_SPECS))
+def test_a_dense_repeat_computes_the_spec_graph(name):
+    """The exported module has analyze's counts and computes the graph node by node (each concatenation
+    torch.cat of what it reads, each layer its module)."""
+    torch = pytest.importorskip("torch")
+    text = DENSE_SPECS[name]
+    report = analyze(parse_spec(text))
+    model, shape = _measure(export_pytorch(parse_spec(text)))
+    assert sum(p.numel() for p in model.parameters()) == report.totals.params
+    assert sum(b.numel() for b in model.buffers()) == report.totals.buffers
+    assert shape == report.output_shape
+    analysis = Analysis.of(parse_spec(text))
+    model.double()
+    x = torch.rand(2, *analysis.spec.inputs["input"], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    values = {"input": x}
+    with torch.no_grad():
+        for node in analysis.graph.nodes:
+            inputs = [values[n] for n in node.inputs]
+            if node.kind == "concat":
+                values[node.name] = torch.cat(inputs, dim=1)
+            elif node.kind == "add":
+                values[node.name] = inputs[0] + inputs[1]
+            else:
+                values[node.name] = model.get_submodule(node.name)(inputs[0])
+        assert torch.allclose(model(x), values[analysis.graph.outputs[-1]])
+
+
 # ---------------------------------------------------------------- the exported text holds still
 
 # sha256 over the exported source of every spec in specs/, every exportable oracle case, and every
