@@ -295,6 +295,17 @@ def test_state_dict_is_torchvisions(name):
     assert {k: list(v.shape) for k, v in model.state_dict().items()} == TV["models"][name]["state_dict"]
 
 
+@pytest.mark.parametrize("name", [n for n in TV["models"] if n not in NAMED_OTHERWISE])
+def test_torchvisions_state_dict_loads_strictly(name):
+    """What a user does with torchvision's weights: load_state_dict(strict=True), here with tensors of the
+    recorded keys and shapes (torchvision does not import beside CI's torch)."""
+    torch = pytest.importorskip("torch")
+    with torch.device("meta"):
+        model = load(export_pytorch(load_spec(str(ROOT / "specs" / f"{name}.yaml"))))["build_model"]()
+        weights = {k: torch.empty(shape) for k, shape in TV["models"][name]["state_dict"].items()}
+    assert not model.load_state_dict(weights, strict=True).missing_keys
+
+
 @pytest.mark.parametrize(
     "name",
     [
