@@ -636,6 +636,8 @@ def test_a_bad_dense_repeat_is_refused(line, message):
 
 def test_connect_goes_with_a_repeat():
     assert "'connect' only goes with 'repeat'" in error("input: [4]\nlayers:\n  - relu: {}\n    connect: dense\n")
+    # checked where the repeat adds nothing too
+    assert "'connect' expects dense" in error("input: [4]\nlayers:\n  - {repeat: 0, connect: dence, relu: {}}\n")
 
 
 def test_a_runaway_dense_repeat_is_refused_before_expanding():

@@ -32,13 +32,13 @@ class Repeats(State):
                 entry.meta_locs["first"],
                 context=scope.context,
             )
+        dense = self.dense(entry, scope, count)
         if count == 0:  # nothing added: the flow passes through, and the name stays usable
             if local is not None:
                 self.define(scope, local, scope.prefix + local, entry.loc)
                 self.aliases[scope.prefix + local] = scope.names[local] = sources[0]
             return sources[:1]
         pattern = self.pattern(entry, scope) if "names" in entry.meta else None
-        dense = self.dense(entry, scope, count)
         # In a group with `names:` (nn.Sequential's numbering), a repeat without a name of its own
         # adds its copies to the group's items, each named by the group's pattern, as torchvision
         # builds a Sequential from a list of blocks; its block is named by its first and last copy.
