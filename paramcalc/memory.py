@@ -489,7 +489,7 @@ def plot(analysis, result: Memory) -> Plot:
     moments = [(p.phase, p.layer) for p in points]
     totals = [p.live for p in points]
     start = step.start if step else 0
-    if result.train:
+    if result.settings["mode"] == "train":
         ctx = Context(result.batch, result.settings["device"], result.settings["attention"])
         inputs = _input_bytes(report, analysis.layers, ctx) + _label_bytes(report, ctx, result.settings["loss"])
         optimizer = c["optimizer_state"] + c["master_weights"]

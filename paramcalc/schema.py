@@ -63,6 +63,11 @@ META = {
         "description": "how a repeat's copies, or a group's unnamed items, are named: {i} their 0-based "
         'position, {n} 1-based (denselayer{n}; "{i}" numbers them as nn.Sequential does)',
     },
+    "connect": {
+        "anyOf": [{"enum": ["dense"]}, EXPRESSION],
+        "description": "dense: each copy of a repeat reads its input and every earlier copy's output, "
+        "concatenated along dim 1 (DenseNet's dense block); the repeat's output is all of them concatenated",
+    },
 }
 assert set(META) == set(META_KEYS)
 

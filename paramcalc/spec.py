@@ -16,7 +16,7 @@ from typing import Any
 from .errors import Loc, SpecError, describe, did_you_mean
 from .yaml_reader import YList, YMap, base_loc, parse_yaml, read_text
 
-META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie", "names")
+META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie", "names", "connect")
 ENTRY_WORDS = (*META_KEYS, "layers")  # what a list entry may say besides a kind or block: for suggestions
 _META = frozenset(META_KEYS)
 TOP_KEYS = ("version", "name", "input", "inputs", "batch", "dtype", "layers", "blocks", "outputs", "budget")

@@ -5,6 +5,7 @@ import glob
 import textwrap
 
 import pytest
+from helpers import run_cli
 
 from paramcalc import SpecError, analyze, parse_spec
 
@@ -361,7 +362,7 @@ def _graph_facts(text, stamping: bool, monkeypatch) -> object:
         except SpecError as e:
             return str(e)
     nodes = [(n.index, n.name, n.kind, repr(n.layer), n.inputs, n.loc, n.context, n.frozen, n.tie) for n in g.nodes]
-    blocks = [(b.name, b.kind, b.loc, b.start, b.end, b.inputs, b.args) for b in g.blocks]
+    blocks = [(b.name, b.kind, b.loc, b.start, b.end, b.inputs, b.args, b.dense) for b in g.blocks]
     return nodes, blocks, g.outputs
 
 
@@ -551,3 +552,147 @@ def test_names_goes_with_a_repeat_or_a_group():
 
 def test_named_copies_are_the_same_stamped(monkeypatch):
     assert _graph_facts(NAMED, True, monkeypatch) == _graph_facts(NAMED, False, monkeypatch)
+
+
+# -------------------------------------------------- connect: dense (DenseNet's dense block)
+
+DENSE = """
+    input: [4, 8, 8]
+    blocks:
+      unit:
+        args: {growth: 2}
+        layers:
+          - batchnorm2d: {name: norm}
+          - conv2d: {out: $growth, kernel: 3, padding: 1, bias: false, name: conv}
+    layers:
+      - repeat: 3
+        name: block
+        names: layer{n}
+        connect: dense
+        unit: {}
+      - relu
+"""
+
+
+def test_a_dense_repeat_reads_its_input_and_every_earlier_copy():
+    """Each copy reads the repeat's input and every earlier copy's output, concatenated (channels); the
+    repeat's output is all of them concatenated: DenseNet's dense block, whose layers give 2 channels each."""
+    report = run(DENSE)
+    rows = {row.name: row for row in report.layers}
+    assert list(rows) == [
+        "block.layer1.norm",
+        "block.layer1.conv",
+        "block.concat_1",
+        "block.layer2.norm",
+        "block.layer2.conv",
+        "block.concat_2",
+        "block.layer3.norm",
+        "block.layer3.conv",
+        "block.concat_3",
+        "relu_1",
+    ]
+    assert rows["block.layer1.norm"].inputs == ["input"]
+    assert rows["block.concat_1"].inputs == ["input", "block.layer1.conv"]
+    assert rows["block.layer2.norm"].inputs == ["block.concat_1"]
+    assert rows["block.concat_3"].inputs == ["input", "block.layer1.conv", "block.layer2.conv", "block.layer3.conv"]
+    assert [rows[f"block.concat_{n}"].output_shape for n in (1, 2, 3)] == [[6, 8, 8], [8, 8, 8], [10, 8, 8]]
+    blocks = {b.name: b for b in report.blocks}
+    assert blocks["block.layer2"].output_shape == [2, 8, 8]  # a layer's own features, as torchvision's
+    assert blocks["block"].output_shape == [10, 8, 8] and blocks["block"].kind == "unit ×3"
+    # weights 4·2·9, 6·2·9, 8·2·9 and the norms' 2·(4 + 6 + 8): what the growing inputs make them
+    assert report.totals.params == 18 * (4 + 6 + 8) + 2 * (4 + 6 + 8)
+
+
+def test_dense_repeats_are_the_same_stamped(monkeypatch):
+    """Copies stamped from the one before (and a dense repeat inside a repeated block) build the same graph."""
+    twice = textwrap.dedent(
+        """
+        input: [4, 8, 8]
+        blocks:
+          unit:
+            layers:
+              - conv2d: {out: 2, kernel: 3, padding: 1}
+          dense:
+            layers:
+              - repeat: 12
+                connect: dense
+                unit: {}
+              - conv2d: {out: 4, kernel: 1}
+        layers:
+          - repeat: 3
+            dense: {}
+        """
+    )
+    for text in (DENSE, twice):
+        facts = _graph_facts(text, True, monkeypatch)
+        assert facts == _graph_facts(text, False, monkeypatch)
+    assert any(block[-1] for block in _graph_facts(twice, True, monkeypatch)[1][3:])  # the stamped ones are dense
+
+
+def test_a_dense_repeat_in_a_numbered_group_is_one_item():
+    """In a group with `names: "{i}"`, a dense repeat without a name is one item (torchvision's
+    features.4 = _DenseBlock), not one per copy."""
+    report = run(
+        """
+        input: [4, 8, 8]
+        layers:
+          - name: features
+            names: "{i}"
+            layers:
+              - relu
+              - repeat: 2
+                connect: dense
+                conv2d: {out: 2, kernel: 1}
+              - relu
+        """
+    )
+    assert [row.name for row in report.layers] == [
+        "features.0",
+        "features.1.0",
+        "features.1.concat_1",
+        "features.1.1",
+        "features.1.concat_2",
+        "features.2",
+    ]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("connect: dence", "'connect' expects dense (each copy reads the repeat's input and every earlier"),
+        ("connect: [dense]", "found ['dense'] (a list)"),
+        ("connect: dense\n    first: {stride: 2}", "inputs must match in every dim but dim 1"),
+    ],
+)
+def test_a_bad_dense_repeat_is_refused(line, message):
+    text = f"input: [4, 8, 8]\nlayers:\n  - repeat: 2\n    {line}\n    conv2d: {{out: 2, kernel: 3, padding: 1}}\n"
+    assert message in error(text)
+
+
+def test_connect_goes_with_a_repeat():
+    assert "'connect' only goes with 'repeat'" in error("input: [4]\nlayers:\n  - relu: {}\n    connect: dense\n")
+    # checked where the repeat adds nothing too
+    assert "'connect' expects dense" in error("input: [4]\nlayers:\n  - {repeat: 0, connect: dence, relu: {}}\n")
+
+
+def test_a_runaway_dense_repeat_is_refused_before_expanding():
+    """repeat: N with connect: dense makes concatenations of 2, 3, ..., N + 1 tensors: N²/2 reads."""
+    text = "input: [4]\nlayers:\n  - repeat: 5000\n    connect: dense\n    linear: 1\n"
+    assert "'repeat: 5,000' with 'connect: dense' makes layers that read 12,507,500 tensors" in error(text)
+
+
+def test_dense_repeat_at_the_command_line(tmp_path):
+    """What a user sees: the analysis, and a misspelt value located, with its suggestion, exit 2."""
+    spec = tmp_path / "dense.yaml"
+    spec.write_text(textwrap.dedent(DENSE))
+    out = run_cli("analyze", str(spec), "--format", "json")
+    assert out.returncode == 0 and not out.stderr
+    import json
+
+    layers = {row["name"]: row for row in json.loads(out.stdout)["layers"]}
+    assert layers["block.concat_2"]["inputs"] == ["input", "block.layer1.conv", "block.layer2.conv"]
+    spec.write_text(textwrap.dedent(DENSE).replace("connect: dense", "connect: dence"))
+    bad = run_cli("analyze", str(spec))
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith(f"error: {spec}:13:14: 'connect' expects dense")
+    assert "did you mean 'dense'?" in bad.stderr and "Traceback" not in bad.stderr

@@ -58,8 +58,9 @@ class Entries(State):
         repeat = self.meta(entry, "repeat", scope)
         if repeat is not None:
             return self.repeat(entry, scope, sources, local, repeat)
-        if "first" in entry.meta:
-            raise SpecError("'first' only goes with 'repeat'", entry.meta_locs["first"], context=scope.context)
+        for key in ("first", "connect"):
+            if key in entry.meta:
+                raise SpecError(f"'{key}' only goes with 'repeat'", entry.meta_locs[key], context=scope.context)
         if "names" in entry.meta and entry.children is None:
             raise SpecError(
                 "'names' goes with 'repeat' or a group of layers ('layers: [...]')",

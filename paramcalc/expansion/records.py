@@ -46,6 +46,7 @@ class Block:
         self.start, self.end = start, 0  # end: set once its nodes are built
         self.inputs = inputs
         self.args = args  # a block instance's argument values (export names constructor arguments)
+        self.dense = False  # a repeat with `connect: dense` (export writes its loop as DenseNet's)
 
 
 class Graph:

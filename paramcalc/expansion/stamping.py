@@ -39,7 +39,7 @@ class Stamp:
             for n in expander.nodes[nodes:]
         ]
         self.blocks = [
-            (code(b.name), b.kind, b.loc, b.start - first, b.end - first, [code(i) for i in b.inputs], b.args)
+            (code(b.name), b.kind, b.loc, b.start - first, b.end - first, [code(i) for i in b.inputs], b.args, b.dense)
             for b in expander.blocks[blocks:]
         ]
         added = list(itertools.islice(reversed(expander.aliases.items()), len(expander.aliases) - aliases))
@@ -97,9 +97,9 @@ class Stamping(State):
                 )
             )
         self.known.update(node_names)
-        for code, kind, loc, start, end, inputs, args in stamp.blocks:
+        for code, kind, loc, start, end, inputs, args, dense in stamp.blocks:
             block = Block(name(code), kind, loc, first + start, [name(i) for i in inputs], args)
-            block.end = first + end
+            block.end, block.dense = first + end, dense
             self.blocks.append(block)
         for alias, target in aliases:
             self.aliases[alias] = target

@@ -144,6 +144,16 @@ class State:
                 context=scope.context,
             )
 
+    def room_for_reads(self, reads: int, what: str, loc: Loc, scope: Scope):
+        """Refused before expanding: layers that read this many tensors in all can never fit the budget."""
+        if reads > MAX_WORK - self.work:
+            raise SpecError(
+                f"{what} makes layers that read {reads:,} tensors in all, more than the {MAX_WORK:,} steps a spec "
+                "may take to expand (a runaway repeat?); refusing to analyse it",
+                loc,
+                context=scope.context,
+            )
+
     def room_for_a_name(self, full: str, loc: Loc, scope: Scope):
         if len(full) > MAX_FULL_NAME:
             from ..escape import cut

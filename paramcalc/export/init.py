@@ -9,7 +9,7 @@ from ..layers.binding import Call, Hole, Kw, Pair, q
 from ..layers.linear import Embedding
 from .names import plain
 from .pyformat import formatted
-from .tree import Mod, Tree
+from .tree import DENSE, Mod, Tree
 
 if TYPE_CHECKING:
     from .blocks import BlockClass, Body
@@ -59,6 +59,8 @@ class Init:
         if mod.mode == "sequential" and names == [str(i) for i in range(len(names))]:
             return Call("nn.Sequential", items, runs=True)
         pairs = [Pair(q(name), item) for name, item in zip(names, items)]
+        if mod.mode == "dense":
+            return Call(DENSE, [Call("", pairs, "{}")])
         if mod.mode == "sequential":
             self.uses_named = True
             return Call("named_sequential", [Call("", pairs, "{}")])

@@ -10,7 +10,7 @@ from ..layers.binding import Call, q
 from .blocks import BlockClass, Blocks
 from .names import RESERVED, camel, plain
 from .pyformat import formatted, literal, wrap
-from .tree import Tree
+from .tree import DENSE, DENSE_SOURCE, Tree
 
 NAMED_SEQUENTIAL = '''
 
@@ -22,8 +22,9 @@ def named_sequential(children):
     return sequential
 '''
 
-# the classes kinds define for export (each kind's torch_classes): name -> Python source
+# the classes kinds define for export (each kind's torch_classes), and a dense repeat's: name -> Python source
 HELPERS = {name: source for cls in REGISTRY.values() for name, source in cls.torch_classes.items()}
+HELPERS[DENSE] = DENSE_SOURCE
 
 
 class Module:

@@ -12,13 +12,29 @@ from ..layers.binding import Call, Unexportable, q
 from ..spec import Spec
 from .names import RESERVED, plain, refuse
 
+# The module a dense repeat (`connect: dense`) becomes: DenseNet's dense block, as torchvision's
+# _DenseBlock computes it (its layers' torch.cat moved into the loop: the same tensors).
+DENSE = "DenseConcat"
+DENSE_SOURCE = '''
+
+class DenseConcat(nn.ModuleDict):
+    """Modules each reading the input and every earlier module's output, concatenated along dim 1 (a
+    DenseNet dense block); returns them all concatenated."""
+
+    def forward(self, x):
+        features = [x]
+        for module in self.values():
+            features.append(module(torch.cat(features, dim=1)))
+        return torch.cat(features, dim=1)
+'''
+
 
 @dataclass(eq=False)
 class Mod:
     """A module of the exported tree: a leaf layer, or a container named by a prefix of the spec's
     hierarchical names. mode: leaf; class (a block's use, a class of its own); sequential (a plain
     chain: nn.Sequential); list / dict (nn.ModuleList / nn.ModuleDict, whose children the owning
-    class's forward calls one by one); root (the network)."""
+    class's forward calls one by one); dense (a dense repeat: DENSE); root (the network)."""
 
     name: str
     parts: tuple[str, ...]
@@ -116,6 +132,9 @@ class Tree:
             and (block.start, block.end) == (mod.indices[0], mod.indices[-1] + 1)
         ):
             mod.mode, mod.block = "class", block
+        elif block is not None and block.dense and self.dense(mod):
+            mod.mode = "dense"
+            self.helpers.add(DENSE)
         elif contiguous and self.chain(mod):
             mod.mode = "sequential"
         elif list(mod.children) == [str(i) for i in range(len(mod.children))] and not any(
@@ -134,9 +153,27 @@ class Tree:
             if node.layer.torch_call("m", ["x"], [self.shapes[node.inputs[0]]]) != "m(x)":  # not a chain's link
                 return None
             return node.inputs, [node.name]
-        if mod.mode in ("class", "sequential"):
+        if mod.mode in ("class", "sequential", "dense"):
             return mod.inputs, mod.outputs or [self.graph.nodes[mod.indices[-1]].name]
         return None
+
+    def dense(self, mod: Mod) -> bool:
+        """A dense repeat (`connect: dense`) whose copies are each called as one, and read its input,
+        then each concatenation of its input and the copies before: DENSE's loop computes it."""
+        if len(mod.inputs) != 1:
+            return False
+        features, current = mod.inputs[:], mod.inputs[0]
+        for child in mod.children.values():
+            if child.node is not None and self.sources[child.name] is None:  # a concatenation
+                if child.node.inputs != features:
+                    return False
+                current = child.name
+                continue
+            io = self.flow(child)
+            if io is None or io[0] != [current] or len(io[1]) != 1:
+                return False
+            features.append(io[1][0])
+        return current != mod.inputs[0] and set(mod.outputs) <= {current}
 
     def chain(self, mod: Mod) -> bool:
         """Each child reads only the one before it (the first, the module's one input); only the last
@@ -181,7 +218,7 @@ class Tree:
                 code += f"[{int(part)}]"
             elif plain(part):
                 code += f".{part}"
-            elif mod.mode == "dict":
+            elif mod.mode in ("dict", "dense"):
                 code += f"[{q(part)}]"
             else:
                 code = f"getattr({code}, {q(part)})"
