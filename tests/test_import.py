@@ -44,13 +44,22 @@ PUBLISHED = {
 }
 
 
+# the published figure is the base model's (BertModel, with its pooler); the checkpoint names BertForMaskedLM
+AS_PUBLISHED = {"bert-base-uncased.json": {"architectures": ["BertModel"]}}
+
+
 def imported(name: str, seq=None):
     return analyze(parse_spec(import_hf(str(HF / name), seq), name))
 
 
 @pytest.mark.parametrize("config", PUBLISHED)
-def test_hf_config_has_the_published_count(config):
-    assert imported(config).totals.params == PUBLISHED[config]
+def test_hf_config_has_the_published_count(config, tmp_path):
+    if config in AS_PUBLISHED:
+        raw = {**json.loads((HF / config).read_text()), **AS_PUBLISHED[config]}
+        report = analyze(parse_spec(import_hf(write(tmp_path, raw)), config))
+    else:
+        report = imported(config)
+    assert report.totals.params == PUBLISHED[config]
 
 
 def test_hf_names_are_the_checkpoints():

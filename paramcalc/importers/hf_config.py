@@ -177,6 +177,14 @@ class Fields:
             raise self.fail(key, "a name (a short string)", value)
         return value
 
+    def names(self, key: str) -> list | None:
+        value = self.raw.get(key)
+        if value is not None and (
+            not isinstance(value, list) or len(value) > 100 or any(not isinstance(v, str) or len(v) > 99 for v in value)
+        ):
+            raise self.fail(key, "a list of names (short strings)", value)
+        return value
+
 
 def check_config(raw: dict, source: str, seq: int | None) -> None:
     """What every family's config must satisfy, as transformers' config classes and layers require,
@@ -184,6 +192,7 @@ def check_config(raw: dict, source: str, seq: int | None) -> None:
     fields = Fields(raw, source)
     for key in NAMES:
         fields.name(key)
+    fields.names("architectures")
     for key in FLAGS:
         fields.flag(key)
     for key, maximum in SIZES.items():

@@ -12,11 +12,12 @@ which is written by yaml.safe_dump.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import bart, decoders, deepseek, encoders, gpt, mamba
+from . import bart, decoders, deepseek, encoders, gpt, heads, mamba
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -52,8 +53,9 @@ def spec_from_config(raw: dict, source: str, seq: int | None = None) -> dict:
     return _build(raw, source, seq)[0]
 
 
-def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str]:
-    """The spec document, the transformers class it mirrors, and how its sequence length was chosen."""
+def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str, str]:
+    """The spec document, the transformers class it mirrors, how its sequence length was chosen, and a note
+    for the header (what the spec does not mirror as written, or "")."""
     family = raw.get("model_type")
     if family not in BUILDERS:
         found = repr(family) if isinstance(family, str) else describe(family)
@@ -65,7 +67,11 @@ def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str]:
     build, cls = BUILDERS[family]
     seq, why = _seq(c, family, seq)
     body = build(c, family, seq)
-    return {"name": family, **body}, cls, why
+    note = body.pop("note", "")  # a builder's word on what it writes
+    if family in heads.PREFIX:  # the task head the config's architectures names
+        body, cls, head_note = heads.attach(c, family, body, cls)
+        note = " ".join(filter(None, (note, head_note)))
+    return {"name": family, **body}, cls, why, note
 
 
 # model types transformers knows that paramcalc does not import: never a typo of one it does (mixtral is
@@ -125,11 +131,13 @@ def import_hf(path: str, seq: int | None = None) -> str:
 
     raw, source = read_config(path)
     check_config(raw, source, seq)
-    doc, cls, why = _build(raw, source, seq)
+    doc, cls, why, note = _build(raw, source, seq)
     header = (
         f"# Imported by paramcalc from a Hugging Face config (model_type {doc['name']}), as transformers'\n"
         f"# {cls}, at {why}.\n"
         "# Names are the checkpoint's state_dict names; attention is the checkpoint's projections\n"
         "# with the `attention` operation between them.\n"
     )
+    if note:  # paramcalc's own words (and class names checked to be identifiers), wrapped as comments
+        header += "".join(f"# {line}\n" for line in textwrap.wrap(note, 100))
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
