@@ -32,6 +32,8 @@ MAX_VOCAB = 2**24  # vocabularies, labels, token types
 MAX_POSITIONS = 2**24  # positions, and --seq
 SIZES = {
     **dict.fromkeys(("hidden_size", "n_embd", "d_model"), MAX_WIDTH),
+    **dict.fromkeys(("embedding_size", "pooler_hidden_size"), MAX_WIDTH),
+    **dict.fromkeys(("num_hidden_groups", "inner_group_num"), MAX_LAYERS),
     **dict.fromkeys(("intermediate_size", "n_inner", "d_ff"), MAX_INNER),
     **dict.fromkeys(
         ("num_attention_heads", "n_head", "num_heads", "num_key_value_heads", "head_dim", "d_kv"), MAX_HEADS

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import bart, decoders, deepseek, encoders, gpt, heads, mamba
+from . import albert, bart, decoders, deepseek, encoders, gpt, heads, mamba
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -39,6 +39,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "electra": (lambda c, family, seq: encoders._bert(c, seq, electra=True), "ElectraModel"),
     "distilbert": (lambda c, family, seq: encoders._distilbert(c, seq), "DistilBertModel"),
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
+    "albert": (albert.albert, "AlbertModel"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
 }
 FAMILIES = tuple(BUILDERS)

@@ -184,18 +184,33 @@ def architecture(c: Config) -> str | None:
     return names[0] if isinstance(names, list) and names else None
 
 
+def _head(c: Config, family: str) -> Head | None:
+    """The head the config names, where paramcalc writes it for this family."""
+    name = architecture(c)
+    head = HEADS.get(name) if name is not None else None
+    if head is None or family not in head[0] or (name == "DebertaV2ForMaskedLM" and not c.flag("legacy", True)):
+        return None
+    return head
+
+
+def wrapped(c: Config, family: str) -> bool:
+    """Whether the base model is written inside the head's group (its names prefixed, as ties must say)."""
+    return _head(c, family) is not None
+
+
 def attach(c: Config, family: str, body: dict, base: str) -> tuple[dict, str, str]:
     """The body with the head the config names (and the class it mirrors), or the base model with a note
     saying why (a head paramcalc does not write)."""
     name = architecture(c)
+    pooler = body.pop("pooler", 0)  # the base model's last entries that are its pooler
     if name is None or name == base:
         return body, base, ""
-    head = HEADS.get(name)
-    if head is None or family not in head[0] or (name == "DebertaV2ForMaskedLM" and not c.flag("legacy", True)):
+    head = _head(c, family)
+    if head is None or name is None:
         shown = name if CLASS_NAME.fullmatch(name) else "a class"
         return body, base, f"architectures names {shown}, a head paramcalc does not write: this is its base model."
-    _, write, pooler = head
-    layers = body["layers"] if pooler else [x for x in body["layers"] if x.get("name") != "pooler"]
+    _, write, keep = head
+    layers = body["layers"] if keep or not pooler else body["layers"][:-pooler]
     prefix = PREFIX[family]
     model = {"name": prefix, "from": "input_ids", "layers": layers}
     return {**body, "layers": [model, *write(c, prefix, family)]}, name, ""
