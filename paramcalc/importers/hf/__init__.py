@@ -39,8 +39,8 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "electra": (lambda c, family, seq: encoders._bert(c, seq, electra=True), "ElectraModel"),
     "distilbert": (lambda c, family, seq: encoders._distilbert(c, seq), "DistilBertModel"),
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
-    "albert": (albert.albert, "AlbertModel"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
+    "albert": (albert.albert, "AlbertModel"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
