@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import albert, bart, decoders, deepseek, encoders, gpt, heads, mamba
+from . import albert, bart, decoders, deepseek, encoders, gpt, heads, mamba, wav2vec2
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -41,6 +41,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "t5": (lambda c, family, seq: encoders._t5(c, seq), "T5ForConditionalGeneration"),
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
     "albert": (albert.albert, "AlbertModel"),
+    "wav2vec2": (wav2vec2.wav2vec2, "Wav2Vec2Model"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
@@ -69,6 +70,7 @@ def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str, str
     seq, why = _seq(c, family, seq)
     body = build(c, family, seq)
     note = body.pop("note", "")  # a builder's word on what it writes
+    cls = body.pop("cls", cls)  # the class it mirrors, where the builder chose it
     if family in heads.PREFIX:  # the task head the config's architectures names
         body, cls, head_note = heads.attach(c, family, body, cls)
         note = " ".join(filter(None, (note, head_note)))
@@ -110,11 +112,15 @@ POSITIONS_KEY = {
     "t5": None,
     "vit": None,
 }
+# the default input of the families whose input is not a sequence of tokens: (its size, how the header says it)
+DEFAULT_INPUT = {"wav2vec2": (wav2vec2.SAMPLES, f"{wav2vec2.SAMPLES:,} samples, 1 s of 16 kHz audio (--seq to change)")}
 
 
 def _seq(c: Config, family: str, seq: int | None) -> tuple[int, str]:
     if seq is not None:
         return seq, f"sequence length {seq:,} (--seq)"
+    if family in DEFAULT_INPUT:
+        return DEFAULT_INPUT[family]
     key = POSITIONS_KEY.get(family, "max_position_embeddings")
     if key is None:
         return 512, "sequence length 512"
