@@ -43,8 +43,9 @@ SIZES = {
     **dict.fromkeys(("max_position_embeddings", "n_positions"), MAX_POSITIONS),
     **dict.fromkeys(("relative_attention_num_buckets", "image_size", "patch_size", "num_channels"), 2**16),
     **dict.fromkeys(("num_conv_pos_embeddings", "num_conv_pos_embedding_groups", "num_feat_extract_layers"), 2**16),
-    **dict.fromkeys(("position_buckets", "max_relative_positions"), MAX_POSITIONS),
+    **dict.fromkeys(("position_buckets", "max_relative_positions"), MAX_WIDTH),
 }
+MINIMUM = {"type_vocab_size": 0, "position_buckets": -1, "max_relative_positions": -1}  # (0: none; -1: none)
 # lists of sizes, one per layer (wav2vec2's feature encoder; Mamba's conv_kernel is one size), with the limit
 # of each entry
 SIZE_LISTS = {"conv_dim": MAX_WIDTH, "conv_kernel": 2**16, "conv_stride": 2**16}
@@ -238,7 +239,7 @@ def check_config(raw: dict, source: str, seq: int | None) -> None:
         fields.flag(key)
     for key, maximum in SIZES.items():
         try:
-            fields.int(key, maximum)
+            fields.int(key, maximum, MINIMUM.get(key, 1))
         except SpecError as e:
             if maximum == MAX_POSITIONS:  # the default sequence length, where --seq does not say one
                 e.hint = "--seq sets the sequence length; the config's positions must still be a sane size"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import albert, bart, decoders, deepseek, encoders, gpt, heads, mamba, wav2vec2
+from . import albert, bart, deberta, decoders, deepseek, encoders, gpt, heads, mamba, wav2vec2
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -42,6 +42,7 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "vit": (lambda c, family, seq: encoders._vit(c, seq), "ViTForImageClassification"),
     "albert": (albert.albert, "AlbertModel"),
     "wav2vec2": (wav2vec2.wav2vec2, "Wav2Vec2Model"),
+    "deberta-v2": (deberta.deberta, "DebertaV2Model"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
