@@ -659,3 +659,5 @@ def test_hf_wav2vec2_reads_a_second_of_audio_by_default(tmp_path):
     assert report.output_shape == [49, 32]  # 320 samples per frame: 49 frames of 32 CTC logits
     names = {r.name for r in report.layers}
     assert {"wav2vec2.encoder.pos_conv_embed.conv", "wav2vec2.masked_spec_embed", "lm_head"} <= names
+    with pytest.raises(SpecError, match="too few for the feature encoder"):  # 400 samples make the first frame
+        import_hf(write(tmp_path, model["config"]), 399)

@@ -14,7 +14,7 @@ DEFAULT_CONVS = {"conv_dim": [512] * 7, "conv_kernel": [10, 3, 3, 3, 3, 2, 2], "
 SAMPLES = 16_000  # one second of 16 kHz audio, the rate every wav2vec2 checkpoint was trained at
 
 
-def _conv_layers(c: Config) -> list:
+def _conv_layers(c: Config, seq: int) -> list:
     """The feature encoder's layers: conv (no bias by default), its norm, activation; channels first."""
     dims, kernels, strides = (c.raw.get(k) or default for k, default in DEFAULT_CONVS.items())
     if not len(dims) == len(kernels) == len(strides):
@@ -24,6 +24,15 @@ def _conv_layers(c: Config) -> list:
         raise SpecError(f"{c.source}: 'feat_extract_norm' expects group or layer, found {norm!r}")
     act = c.activation("feat_extract_activation", "gelu", GELU)
     bias = c.flag("conv_bias", False)
+    frames = seq
+    for kernel, stride in zip(kernels, strides):
+        frames = (frames - kernel) // stride + 1
+    if frames < 1:
+        raise SpecError(
+            f"{c.source}: {seq:,} samples are too few for the feature encoder (conv_kernel {kernels}, "
+            f"conv_stride {strides}): it makes no frame",
+            hint="--seq sets the number of samples (16,000: one second of 16 kHz audio)",
+        )
     layers = []
     for i, (out, kernel, stride) in enumerate(zip(dims, kernels, strides)):
         body = [named_entry("conv1d", "conv", out=out, kernel=kernel, stride=stride, bias=bias)]
@@ -128,7 +137,7 @@ def wav2vec2(c: Config, family: str, seq: int) -> dict:
     masked = c.number("mask_time_prob", 0.05) > 0 or c.number("mask_feature_prob", 0.0) > 0
     model: list[dict] = [
         {"unsqueeze": {"dim": 1}},  # input_values[:, None]: one channel
-        {"name": "feature_extractor", "layers": [{"name": "conv_layers", "layers": _conv_layers(c)}]},
+        {"name": "feature_extractor", "layers": [{"name": "conv_layers", "layers": _conv_layers(c, seq)}]},
         {"transpose": {"dim0": 1, "dim1": 2}},
         {
             "name": "feature_projection",
