@@ -118,6 +118,8 @@ DEFAULT_INPUT = {"wav2vec2": (wav2vec2.SAMPLES, f"{wav2vec2.SAMPLES:,} samples, 
 
 
 def _seq(c: Config, family: str, seq: int | None) -> tuple[int, str]:
+    if seq is not None and family in DEFAULT_INPUT:
+        return seq, f"{seq:,} samples (--seq)"
     if seq is not None:
         return seq, f"sequence length {seq:,} (--seq)"
     if family in DEFAULT_INPUT:
