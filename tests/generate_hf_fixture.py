@@ -28,9 +28,66 @@ from torch.utils.flop_counter import FlopCounterMode
 
 OUT = Path(__file__).parent / "fixtures" / "hf_models.json"
 SEQ = 8
+SAMPLES = 3200  # wav2vec2's input on the small config: 0.2 s of 16 kHz audio, 9 frames
 
 LLAMA2_7B = json.loads((Path(__file__).parent / "fixtures" / "hf" / "llama-2-7b.json").read_text())
 MISTRAL_7B = json.loads((Path(__file__).parent / "fixtures" / "hf" / "mistral-7b-v0.1.json").read_text())
+BERT_BASE = Path(__file__).parent / "fixtures" / "hf" / "bert-base-uncased.json"
+# microsoft/deberta-v3-base's config.json
+DEBERTA_V3_BASE = {
+    "model_type": "deberta-v2",
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "vocab_size": 128100,
+    "max_position_embeddings": 512,
+    "relative_attention": True,
+    "position_buckets": 256,
+    "norm_rel_ebd": "layer_norm",
+    "share_att_key": True,
+    "pos_att_type": "p2c|c2p",
+    "max_relative_positions": -1,
+    "position_biased_input": False,
+    "type_vocab_size": 0,
+    "layer_norm_eps": 1e-07,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+}
+# facebook/wav2vec2-base's config.json (and wav2vec2-base-960h's, which fine-tunes it with a CTC head)
+WAV2VEC2_BASE = {
+    "model_type": "wav2vec2",
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "vocab_size": 32,
+    "conv_dim": [512, 512, 512, 512, 512, 512, 512],
+    "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+    "conv_stride": [5, 2, 2, 2, 2, 2, 2],
+    "conv_bias": False,
+    "num_feat_extract_layers": 7,
+    "feat_extract_norm": "group",
+    "feat_extract_activation": "gelu",
+    "num_conv_pos_embeddings": 128,
+    "num_conv_pos_embedding_groups": 16,
+    "do_stable_layer_norm": False,
+    "mask_time_prob": 0.05,
+    "mask_time_length": 10,
+    "mask_feature_prob": 0.0,
+    "hidden_act": "gelu",
+    "hidden_dropout": 0.1,
+    "activation_dropout": 0.0,
+    "attention_dropout": 0.1,
+    "feat_proj_dropout": 0.1,
+    "final_dropout": 0.0,
+    "layer_norm_eps": 1e-05,
+    "layerdrop": 0.05,
+    "pad_token_id": 0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+}
 
 # hfvis: openai/clip-vit-base-patch32's text_config and vision_config
 CLIP_B32_TEXT = {
@@ -891,6 +948,22 @@ CONFIGS = {
         {
             "architectures": ["CLIPTextModel"],
             "model_type": "clip_text_model",
+    # ---- encoders' task heads (the class the checkpoint's architectures names), ALBERT, DeBERTa-v3, wav2vec2
+    "bert-base-uncased-mlm": (
+        "google-bert/bert-base-uncased",
+        json.loads(BERT_BASE.read_text()),  # as published: BertForMaskedLM, decoder tied to the word embeddings
+        {},
+    ),
+    "bert-base-uncased-classifier": (
+        "google-bert/bert-base-uncased",
+        {**json.loads(BERT_BASE.read_text()), "architectures": ["BertForSequenceClassification"], "num_labels": 2},
+        {},
+    ),
+    "roberta-base-mlm": (
+        "FacebookAI/roberta-base",
+        {
+            "architectures": ["RobertaForMaskedLM"],
+            "model_type": "roberta",
             "hidden_size": 768,
             "intermediate_size": 3072,
             "num_attention_heads": 12,
@@ -906,6 +979,145 @@ CONFIGS = {
             "eos_token_id": 2,
             "pad_token_id": 1,
         },
+        {},
+    ),
+            "vocab_size": 50265,
+            "max_position_embeddings": 514,
+            "type_vocab_size": 1,
+            "pad_token_id": 1,
+            "layer_norm_eps": 1e-05,
+            "hidden_act": "gelu",
+        },
+        {},
+    ),
+    "xlm-roberta-base-mlm": (
+        "FacebookAI/xlm-roberta-base",
+        {
+            "architectures": ["XLMRobertaForMaskedLM"],
+            "model_type": "xlm-roberta",
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "vocab_size": 250002,
+            "max_position_embeddings": 514,
+            "type_vocab_size": 1,
+            "pad_token_id": 1,
+            "layer_norm_eps": 1e-05,
+            "hidden_act": "gelu",
+        },
+        {},
+    ),
+    "distilbert-base-uncased-mlm": (
+        "distilbert/distilbert-base-uncased",
+        {
+            "architectures": ["DistilBertForMaskedLM"],
+            "model_type": "distilbert",
+            "dim": 768,
+            "hidden_dim": 3072,
+            "n_heads": 12,
+            "n_layers": 6,
+            "vocab_size": 30522,
+            "max_position_embeddings": 512,
+            "sinusoidal_pos_embds": False,
+            "activation": "gelu",
+            "pad_token_id": 0,
+        },
+        {},
+    ),
+    "electra-base-discriminator-pretraining": (
+        "google/electra-base-discriminator",
+        {
+            "architectures": ["ElectraForPreTraining"],
+            "model_type": "electra",
+            "embedding_size": 768,
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "vocab_size": 30522,
+            "max_position_embeddings": 512,
+            "type_vocab_size": 2,
+            "layer_norm_eps": 1e-12,
+            "hidden_act": "gelu",
+        },
+        {},
+    ),
+    "electra-base-generator": (
+        "google/electra-base-generator",
+        {
+            "architectures": ["ElectraForMaskedLM"],
+            "model_type": "electra",
+            "embedding_size": 768,
+            "hidden_size": 256,
+            "intermediate_size": 1024,
+            "num_attention_heads": 4,
+            "num_hidden_layers": 12,
+            "vocab_size": 30522,
+            "max_position_embeddings": 512,
+            "type_vocab_size": 2,
+            "layer_norm_eps": 1e-12,
+            "hidden_act": "gelu",
+        },
+        {},
+    ),
+    "albert-base-v2": (
+        "albert/albert-base-v2",
+        {
+            "architectures": ["AlbertForMaskedLM"],
+            "model_type": "albert",
+            "embedding_size": 128,
+            "hidden_size": 768,
+            "intermediate_size": 3072,
+            "num_attention_heads": 12,
+            "num_hidden_layers": 12,
+            "num_hidden_groups": 1,
+            "inner_group_num": 1,
+            "vocab_size": 30000,
+            "max_position_embeddings": 512,
+            "type_vocab_size": 2,
+            "hidden_dropout_prob": 0,
+            "attention_probs_dropout_prob": 0,
+            "classifier_dropout_prob": 0.1,
+            "layer_norm_eps": 1e-12,
+            "hidden_act": "gelu_new",
+            "pad_token_id": 0,
+            "bos_token_id": 2,
+            "eos_token_id": 3,
+        },
+        {},
+    ),
+    "deberta-v3-base": (
+        "microsoft/deberta-v3-base",
+        {**DEBERTA_V3_BASE, "architectures": ["DebertaV2Model"]},  # the checkpoint names no architectures
+        {},
+    ),
+    "deberta-v3-base-mlm": (
+        "microsoft/deberta-v3-base",
+        {**DEBERTA_V3_BASE, "architectures": ["DebertaV2ForMaskedLM"]},  # its config with the (legacy) MLM head
+        {},
+    ),
+    "nli-deberta-v3-base": (
+        "cross-encoder/nli-deberta-v3-base",
+        {
+            **DEBERTA_V3_BASE,
+            "architectures": ["DebertaV2ForSequenceClassification"],
+            "id2label": {"0": "contradiction", "1": "entailment", "2": "neutral"},
+            "pooler_dropout": 0,
+            "pooler_hidden_act": "gelu",
+            "pooler_hidden_size": 768,
+        },
+        {},
+    ),
+    "wav2vec2-base": (
+        "facebook/wav2vec2-base",
+        # the base model (the checkpoint names Wav2Vec2ForPreTraining, whose quantizer paramcalc does not write)
+        {**WAV2VEC2_BASE, "architectures": ["Wav2Vec2Model"]},
+        {},
+    ),
+    "wav2vec2-base-960h": (
+        "facebook/wav2vec2-base-960h",
+        {**WAV2VEC2_BASE, "architectures": ["Wav2Vec2ForCTC"], "feat_proj_dropout": 0.1, "final_dropout": 0.1},
         {},
     ),
 }
@@ -965,6 +1177,10 @@ SMALL = {
     "sliding_window_pattern": 2,
     "max_window_layers": 1,
     "max_position_embeddings": 64,
+    "conv_dim": [32] * 7,
+    "num_conv_pos_embeddings": 16,
+    "num_conv_pos_embedding_groups": 4,
+    "pooler_hidden_size": 64,
 }
 
 
@@ -1068,6 +1284,8 @@ def macs(model, config: dict) -> dict:
         inputs = {"input_ids": torch.randint(0, config["vocab_size"], (1, SEQ))}
     if config["model_type"] in ("t5", "bart"):
         inputs["decoder_input_ids"] = torch.randint(0, config["vocab_size"], (1, SEQ))
+    if config["model_type"] == "wav2vec2":  # the waveform
+        inputs = {"input_values": torch.randn(1, SAMPLES)}
     counter = FlopCounterMode(display=False)
     # (Mamba: its hub-kernel conv wrapper trips the flop counter's module tracker under no_grad)
     with torch.set_grad_enabled(config["model_type"] == "mamba"), counter:
@@ -1099,6 +1317,8 @@ def record(name: str) -> dict:
     torch.manual_seed(0)
     model = build(cfg)
     entry["small"] = {"config": cfg, "seq": SEQ, **counts(model), **macs(model, cfg)}
+    if cfg["model_type"] == "wav2vec2":  # its --seq is the number of samples
+        entry["small"]["seq"] = SAMPLES
     n = active(model, cfg)
     if n is not None:
         entry["small"]["active_params"] = n

@@ -35,6 +35,11 @@ def torch_call(kind: str, fields: dict, in_shapes: list[list[int]]):
         else:
             kwargs[RENAME.get(key, key)] = value
     shape = in_shapes[0] if in_shapes else None
+    if kind.startswith("conv") and "weight_norm" in kwargs:  # g and v in place of the weight
+        dim = kwargs.pop("weight_norm")
+        return nn.utils.parametrizations.weight_norm(
+            torch_call(kind, {k: v for k, v in fields.items() if k != "weight_norm"}, in_shapes), dim=dim
+        )
     if kind.startswith("convtranspose"):
         return getattr(nn, f"ConvTranspose{kind[-2:]}")(in_channels=shape[0], **kwargs)
     if kind.startswith("conv"):
@@ -648,6 +653,8 @@ def random_case(kind: str, rng: random.Random) -> dict:
         if rng.random() < 0.1:
             fields["padding_mode"] = rng.choice(["reflect", "replicate", "circular"])
             fields["padding"] = rng.randint(1, 3)
+        if rng.random() < 0.1:
+            fields["weight_norm"] = rng.randint(0, n + 1)
         size_hi = 9 if n == 3 else 16
         return {"kind": kind, "fields": fields, "inputs": [[channels, *_spatial(rng, n, 1, size_hi)]]}
     if kind.startswith(("maxpool", "avgpool")):

@@ -32,6 +32,8 @@ MAX_VOCAB = 2**24  # vocabularies, labels, token types
 MAX_POSITIONS = 2**24  # positions, and --seq
 SIZES = {
     **dict.fromkeys(("hidden_size", "n_embd", "d_model"), MAX_WIDTH),
+    **dict.fromkeys(("embedding_size", "pooler_hidden_size"), MAX_WIDTH),
+    **dict.fromkeys(("num_hidden_groups", "inner_group_num"), MAX_LAYERS),
     **dict.fromkeys(("intermediate_size", "n_inner", "d_ff"), MAX_INNER),
     **dict.fromkeys(
         ("num_attention_heads", "n_head", "num_heads", "num_key_value_heads", "head_dim", "d_kv"), MAX_HEADS
@@ -40,6 +42,8 @@ SIZES = {
     **dict.fromkeys(("vocab_size", "type_vocab_size", "num_labels"), MAX_VOCAB),
     **dict.fromkeys(("max_position_embeddings", "n_positions"), MAX_POSITIONS),
     **dict.fromkeys(("relative_attention_num_buckets", "image_size", "patch_size", "num_channels"), 2**16),
+    **dict.fromkeys(("num_conv_pos_embeddings", "num_conv_pos_embedding_groups", "num_feat_extract_layers"), 2**16),
+    **dict.fromkeys(("position_buckets", "max_relative_positions"), MAX_WIDTH),
 }
 # per-stage sizes of the vision families (ConvNeXt, Swin): lists of at most MAX_STAGES items, each within its
 # limit; Swin's num_heads is such a list, where the other families' is one integer
@@ -57,6 +61,12 @@ SIZES.update(
         "num_mel_bins": 2**16,
     }
 )
+MINIMUM = {"type_vocab_size": 0, "position_buckets": -1, "max_relative_positions": -1}  # (0: none; -1: none)
+# lists of sizes, one per layer (wav2vec2's feature encoder; Mamba's conv_kernel is one size), with the limit
+# of each entry
+SIZE_LISTS = {"conv_dim": MAX_WIDTH, "conv_kernel": 2**16, "conv_stride": 2**16}
+LISTS_OF = ("wav2vec2",)
+MAX_LIST = 64
 EPSILONS = ("rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon")
 PROBABILITIES = (
     "hidden_dropout_prob",
@@ -66,9 +76,19 @@ PROBABILITIES = (
     "attn_pdrop",
     "dropout_rate",
     "attention_dropout",
+    "hidden_dropout",
+    "activation_dropout",
+    "feat_proj_dropout",
+    "final_dropout",
+    "mask_time_prob",
+    "mask_feature_prob",
+    "pooler_dropout",
 )
-FLAGS = ("tie_word_embeddings", "attention_bias", "mlp_bias", "qkv_bias")
-NAMES = ("model_type", "hidden_act", "hidden_activation", "activation_function", "feed_forward_proj")
+FLAGS: tuple[str, ...] = ("tie_word_embeddings", "attention_bias", "mlp_bias", "qkv_bias", "conv_bias", "legacy")
+FLAGS += ("do_stable_layer_norm", "add_adapter", "use_weighted_layer_sum", "relative_attention", "share_att_key")
+FLAGS += ("position_biased_input",)
+NAMES: tuple[str, ...] = ("model_type", "hidden_act", "hidden_activation", "activation_function", "feed_forward_proj")
+NAMES += ("feat_extract_norm", "feat_extract_activation", "pooler_hidden_act", "norm_rel_ebd")
 # (width, heads): transformers refuses a width that the heads do not divide, unless head_dim says otherwise
 HEADS = (("hidden_size", "num_attention_heads"), ("n_embd", "n_head"))
 
@@ -203,6 +223,25 @@ class Fields:
             raise self.fail(key, "a name (a short string)", value)
         return value
 
+    def names(self, key: str) -> list | None:
+        value = self.raw.get(key)
+        if value is not None and (
+            not isinstance(value, list) or len(value) > 100 or any(not isinstance(v, str) or len(v) > 99 for v in value)
+        ):
+            raise self.fail(key, "a list of names (short strings)", value)
+        return value
+
+
+def _sizes(fields: Fields, key: str, maximum: int) -> None:
+    """A list of 1 to MAX_LIST sizes."""
+    value = fields.raw.get(key)
+    if (
+        not isinstance(value, list)
+        or not 1 <= len(value) <= MAX_LIST
+        or any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= maximum for v in value)
+    ):
+        raise fields.fail(key, f"a list of 1 to {MAX_LIST} positive integers up to {maximum:,}", value)
+
 
 def check_config(raw: dict, source: str, seq: int | None) -> None:
     """What every family's config must satisfy, as transformers' config classes and layers require,
@@ -210,6 +249,18 @@ def check_config(raw: dict, source: str, seq: int | None) -> None:
     fields = Fields(raw, source)
     for key in NAMES:
         fields.name(key)
+    fields.names("architectures")
+    lists = SIZE_LISTS if raw.get("model_type") in LISTS_OF else {}
+    for key, limit in lists.items():
+        if raw.get(key) is not None:
+            _sizes(fields, key, limit)
+    lengths = {key: len(raw[key]) for key in lists if raw.get(key) is not None}
+    if len(set(lengths.values())) > 1:
+        raise SpecError(
+            f"{fields.source}: conv_dim, conv_kernel and conv_stride must have one entry per layer each, found "
+            + ", ".join(f"{n}" for n in lengths.values())
+            + " entries; transformers refuses such a config"
+        )
     for key in FLAGS:
         fields.flag(key)
     listed = LISTED.get(str(raw.get("model_type")), {})
@@ -219,7 +270,7 @@ def check_config(raw: dict, source: str, seq: int | None) -> None:
         if key in listed:
             continue
         try:
-            fields.int(key, maximum)
+            fields.int(key, maximum, MINIMUM.get(key, 1))
         except SpecError as e:
             if maximum == MAX_POSITIONS:  # the default sequence length, where --seq does not say one
                 e.hint = "--seq sets the sequence length; the config's positions must still be a sane size"

@@ -21,7 +21,7 @@ from .base import (  # for annotations
     kind_class,
     prod,
 )
-from .binding import Call, call, hole, kwargs
+from .binding import Call, Kw, call, hole, kwargs
 
 IN_CHANNELS = "input channels: inferred from the input; if given, checked against it"
 
@@ -54,16 +54,28 @@ class _ConvNd(Layer):
     device: str = device_arg()
     dtype: str = dtype_arg()
     in_channels: int = arg(None, "int", IN_CHANNELS, counts=False)
+    weight_norm: int = arg(
+        None,
+        "int",
+        "the weight as g·v/‖v‖ (torch.nn.utils.parametrizations.weight_norm, dim=this): v the weight's shape, "
+        "g its size along this dim (wav2vec2's positional convolution)",
+        min=0,
+    )
 
     primary = "out"
     formulas = {
         "output": "L_out = floor((L + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1 per spatial dim",
-        "weights": "out · (C_in / groups) · Π kernel",
+        "weights": "out · (C_in / groups) · Π kernel (+ the weight's size along weight_norm: g)",
         "bias": "out (when bias)",
         "macs": "Π output_shape · (C_in / groups) · Π kernel",
     }
 
     def validate(self) -> None:
+        if self.weight_norm is not None and self.weight_norm > self.ndim + 1:
+            raise FieldError.of_value(
+                "weight_norm",
+                f"expects a dim of the {self.ndim + 2}-dim weight (0 to {self.ndim + 1}), found {self.weight_norm}",
+            )
         if self.padding == "same" and any(s != 1 for s in self.stride):
             raise FieldError(
                 "padding",
@@ -108,7 +120,19 @@ class _ConvNd(Layer):
 
     def params(self, shapes: list[Shape]) -> Params:
         c_in = self._in_channels(shapes[0])
-        return Params(weights=self.out * (c_in // self.groups) * prod(self.kernel), bias=self.out if self.bias else 0)
+        weights = self.out * (c_in // self.groups) * prod(self.kernel)
+        return Params(weights=weights + self.norm_scale(shapes), bias=self.out if self.bias else 0)
+
+    def norm_scale(self, shapes: list[Shape]) -> int:
+        """weight_norm's g: one scale per index of the weight along its dim (the v is the weight itself)."""
+        if self.weight_norm is None:
+            return 0
+        shape = self.weight_shape(shapes)
+        assert shape is not None
+        return shape[self.weight_norm]
+
+    def param_tensors(self, shapes: list[Shape]) -> int:
+        return super().param_tensors(shapes) + (self.weight_norm is not None)
 
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(out) * (shapes[0][0] // self.groups) * prod(self.kernel)
@@ -128,7 +152,11 @@ class _ConvNd(Layer):
 
     def torch_module(self, in_shapes: list[Shape]) -> Call | None:
         sizes = [hole(in_shapes[0][0], "in_channels"), hole(self.out, "out_channels")]
-        return call(self.torch_name, sizes, kwargs(self, ("out",)))
+        conv = call(self.torch_name, sizes, kwargs(self, ("out", "weight_norm")))
+        if self.weight_norm is None:
+            return conv
+        # its parameters are conv.parametrizations.weight.original0 (g) and original1 (v), as in transformers
+        return Call("nn.utils.parametrizations.weight_norm", [conv, Kw("dim", hole(self.weight_norm, "dim"))])
 
 
 class Conv1d(_ConvNd):
@@ -153,7 +181,7 @@ class _ConvTransposeNd(_ConvNd):
 
     formulas = {
         "output": "L_out = (L − 1)·stride − 2·padding + dilation·(kernel − 1) + output_padding + 1",
-        "weights": "C_in · (out / groups) · Π kernel",
+        "weights": "C_in · (out / groups) · Π kernel (+ the weight's size along weight_norm: g)",
         "bias": "out (when bias)",
         "macs": "Π input spatial · C_in · (out / groups) · Π kernel (counted on input positions, as "
         "torch.utils.flop_counter does)",
@@ -190,7 +218,8 @@ class _ConvTransposeNd(_ConvNd):
 
     def params(self, shapes: list[Shape]) -> Params:
         c_in = shapes[0][0]
-        return Params(weights=c_in * (self.out // self.groups) * prod(self.kernel), bias=self.out if self.bias else 0)
+        weights = c_in * (self.out // self.groups) * prod(self.kernel)
+        return Params(weights=weights + self.norm_scale(shapes), bias=self.out if self.bias else 0)
 
     def macs(self, shapes: list[Shape], out: Shape) -> int:
         return prod(shapes[0]) * (self.out // self.groups) * prod(self.kernel)

@@ -13,11 +13,12 @@ which is written by yaml.safe_dump.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 from ...errors import SpecError, describe, did_you_mean
 from ..hf_config import check_config, read_config
-from . import bart, clip, decoders, deepseek, encoders, gpt, mamba, vision, whisper
+from . import albert, bart, clip, deberta, decoders, deepseek, encoders, gpt, heads, mamba, vision, wav2vec2, whisper
 from .common import Config
 
 # model_type -> (the spec's builder, the transformers class it mirrors)
@@ -46,6 +47,9 @@ BUILDERS: dict[str, tuple[Callable[..., dict], str]] = {
     "clip_text_model": (clip.clip_text_model, "CLIPTextModel"),
     "clip_vision_model": (clip.clip_vision_model, "CLIPVisionModel"),
     "whisper": (whisper.whisper, "WhisperForConditionalGeneration"),
+    "albert": (albert.albert, "AlbertModel"),
+    "wav2vec2": (wav2vec2.wav2vec2, "Wav2Vec2Model"),
+    "deberta-v2": (deberta.deberta, "DebertaV2Model"),
 }
 FAMILIES = tuple(BUILDERS)
 DEFAULT_SEQ = 4096  # a common context: a model's maximum (131,072 for Llama 3) would make every figure absurd
@@ -59,8 +63,9 @@ def spec_from_config(raw: dict, source: str, seq: int | None = None) -> dict:
     return _build(raw, source, seq)[0]
 
 
-def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str]:
-    """The spec document, the transformers class it mirrors, and how its sequence length was chosen."""
+def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str, str]:
+    """The spec document, the transformers class it mirrors, how its sequence length was chosen, and a note
+    for the header (what the spec does not mirror as written, or "")."""
     family = raw.get("model_type")
     if family not in BUILDERS:
         found = repr(family) if isinstance(family, str) else describe(family)
@@ -72,7 +77,12 @@ def _build(raw: dict, source: str, seq: int | None) -> tuple[dict, str, str]:
     build, cls = BUILDERS[family]
     seq, why = _seq(c, family, seq)
     body = build(c, family, seq)
-    return {"name": family, **body}, cls, why
+    note = body.pop("note", "")  # a builder's word on what it writes
+    cls = body.pop("cls", cls)  # the class it mirrors, where the builder chose it
+    if family in heads.PREFIX:  # the task head the config's architectures names
+        body, cls, head_note = heads.attach(c, family, body, cls)
+        note = " ".join(filter(None, (note, head_note)))
+    return {"name": family, **body}, cls, why, note
 
 
 # model types transformers knows that paramcalc does not import: never a typo of one it does (mixtral is
@@ -110,6 +120,8 @@ POSITIONS_KEY = {
     "t5": None,
     "whisper": "max_target_positions",
 }
+# the default input of the families whose input is not a sequence of tokens: (its size, how the header says it)
+DEFAULT_INPUT = {"wav2vec2": (wav2vec2.SAMPLES, f"{wav2vec2.SAMPLES:,} samples, 1 s of 16 kHz audio (--seq to change)")}
 
 
 # what a spec cannot say as the model does, said in its header
@@ -128,8 +140,12 @@ def _seq(c: Config, family: str, seq: int | None) -> tuple[int, str]:
         seq, why = _seq(clip.tower(c, "text_config"), "clip_text_model", seq)
         size = clip.tower(c, "vision_config").int("image_size", 224)
         return seq, f"{why}, and image size {size}×{size}"
+    if seq is not None and family in DEFAULT_INPUT:
+        return seq, f"{seq:,} samples (--seq)"
     if seq is not None:
         return seq, f"sequence length {seq:,} (--seq)"
+    if family in DEFAULT_INPUT:
+        return DEFAULT_INPUT[family]
     key = POSITIONS_KEY.get(family, "max_position_embeddings")
     if key is None:
         return 512, "sequence length 512"
@@ -147,7 +163,7 @@ def import_hf(path: str, seq: int | None = None) -> str:
 
     raw, source = read_config(path)
     check_config(raw, source, seq)
-    doc, cls, why = _build(raw, source, seq)
+    doc, cls, why, note = _build(raw, source, seq)
     body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
     header = (
         f"# Imported by paramcalc from a Hugging Face config (model_type {doc['name']}), as transformers'\n"
@@ -159,4 +175,6 @@ def import_hf(path: str, seq: int | None = None) -> str:
             else "# Names are the checkpoint's state_dict names.\n"
         )
     ) + NOTES.get(doc["name"], "")
+    if note:  # paramcalc's own words (and class names checked to be identifiers), wrapped as comments
+        header += "".join(f"# {line}\n" for line in textwrap.wrap(note, 100))
     return header + body

@@ -179,6 +179,7 @@ def _bert(c: Config, seq: int, electra: bool = False) -> dict:
                 ]
             ),
         ],
+        "pooler": 0 if electra else 1,  # the last entry: a head without the pooler drops it
     }
 
 
