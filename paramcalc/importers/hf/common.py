@@ -72,3 +72,42 @@ def activation_entry(kind, name):
         ((k, fields),) = kind.items()
         return {k: {**fields, "name": name}}
     return {kind: {"name": name}}
+
+
+# transformers' rope types (its ROPE_INIT_FUNCTIONS; "su" the older name of longrope) -> the attention's rope_scaling
+ROPE_TYPES = {"default": "none", "linear": "linear", "llama3": "llama3", "dynamic": "dynamic"}
+ROPE_TYPES |= {"yarn": "yarn", "longrope": "longrope", "su": "longrope"}
+
+
+def rope_fields(c: Config, interleaved: bool = False, theta_key: str = "rope_theta", theta: float = 10000.0) -> dict:
+    """The attention's rope fields that are not at their defaults: the base (rope_theta), the scaling
+    (rope_scaling, or transformers 5's rope_parameters, which also holds rope_theta) with the factors export
+    needs, and the interleaved layout. `theta`: the family's default base in transformers 5."""
+    params = c.raw.get("rope_parameters")
+    key = "rope_parameters"
+    if params is None:
+        params, key = c.raw.get("rope_scaling"), "rope_scaling"
+    if params is not None and not isinstance(params, dict):
+        raise c._fail(key, "a mapping (or null)", params)
+    scaling = Config(params or {}, f"{c.source}: '{key}'")
+    theta = scaling.number("rope_theta", c.number(theta_key, theta))
+    if theta <= 0:
+        raise c._fail("rope_theta", "a positive number", theta)
+    fields: dict = {} if theta == 10000.0 else {"rope_theta": float(theta)}
+    if interleaved:
+        fields["rope_interleaved"] = True
+    kind = (params or {}).get("rope_type", (params or {}).get("type", "default"))
+    if kind not in ROPE_TYPES:
+        raise c._fail(f"{key}.rope_type", "one of " + ", ".join(sorted(ROPE_TYPES)), kind)
+    if ROPE_TYPES[kind] != "none":
+        fields["rope_scaling"] = ROPE_TYPES[kind]
+    needed = {"factor": "rope_factor"}
+    if kind == "llama3":
+        needed |= {"low_freq_factor": "rope_low_freq_factor", "high_freq_factor": "rope_high_freq_factor"}
+    for name, field in needed.items() if kind in ("linear", "llama3") else ():
+        if scaling.raw.get(name) is None:
+            raise SpecError(f"{scaling.source}: rope_type {kind} needs '{name}'")
+        fields[field] = float(scaling.number(name, 0))
+    if kind == "llama3":
+        fields["rope_original_positions"] = scaling.int("original_max_position_embeddings")
+    return fields

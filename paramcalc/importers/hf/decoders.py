@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ...errors import SpecError
-from .common import GELU, Config, activation_entry, named_entry
+from .common import GELU, Config, activation_entry, named_entry, rope_fields
 
 
 class Family(NamedTuple):
@@ -38,6 +38,9 @@ class Family(NamedTuple):
     moe: str = ""  # a mixture of experts in place of the MLP: "mixtral" (gate, experts), "qwen" (and a shared expert)
     rotary_sets: tuple[str, ...] = ("",)  # rotary tables, one per attention type (Gemma 3: full and sliding)
     eps: float = 1e-6  # default of rms_norm_eps
+    rope_interleaved: bool = False  # rope rotates adjacent pairs (Cohere)
+    theta: float = 10000.0  # default of rope_theta (transformers 5's default_theta)
+    bias_default: bool = False  # default of the config's bias flags (Starcoder2's use_bias: true)
 
 
 FAMILIES = {
@@ -67,13 +70,16 @@ FAMILIES = {
         rotary_sets=("full_attention_", "sliding_attention_"),
     ),
     "phi3": Family("Phi3ForCausalLM", eps=1e-5, windows="all", fused_qkv=True, mlp="fused", bias_keys=("", "", "")),
-    "olmo": Family("OlmoForCausalLM", norm="ln_none", bias_keys=("attention_bias", "attention_bias", "")),
+    # OlmoLayerNorm's eps is 1e-5 whatever the config says (it has no key for it)
+    "olmo": Family(
+        "OlmoForCausalLM", norm="ln_none", eps_key="", eps=1e-5, bias_keys=("attention_bias", "attention_bias", "")
+    ),
     "olmo2": Family(
         "Olmo2ForCausalLM",
         layout="post",
         qk_norm=True,
         qk_norm_width="full",
-        eps=1e-6,
+        eps=1e-5,
         bias_keys=("attention_bias", "attention_bias", ""),
     ),
     "starcoder2": Family(
@@ -86,6 +92,7 @@ FAMILIES = {
         windows="all",
         mlp="plain",
         bias_keys=("use_bias", "use_bias", "use_bias"),
+        bias_default=True,
     ),
     "stablelm": Family(
         "StableLmForCausalLM", norm="ln", eps_key="layer_norm_eps", eps=1e-5, bias_keys=("use_qkv_bias", "", "")
@@ -98,6 +105,8 @@ FAMILIES = {
         eps=1e-5,
         tie=True,
         bias_keys=("attention_bias", "attention_bias", ""),
+        rope_interleaved=True,
+        theta=500000.0,
     ),
     "phi": Family(
         "PhiForCausalLM",
@@ -113,8 +122,8 @@ FAMILIES = {
         final_norm="final_layernorm",
         head_bias=True,
     ),
-    "gpt_oss": Family("GptOssForCausalLM", eps=1e-5, windows="all", moe="gpt_oss", sinks=True),
-    "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral"),
+    "gpt_oss": Family("GptOssForCausalLM", eps=1e-5, windows="all", moe="gpt_oss", sinks=True, theta=150000.0),
+    "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral", theta=1e6),
     "qwen2_moe": Family("Qwen2MoeForCausalLM", qkv_bias=True, windows="types", moe="qwen"),
     "qwen3_moe": Family("Qwen3MoeForCausalLM", qk_norm=True, head_dim=128, windows="types", moe="qwen"),
 }
@@ -287,11 +296,11 @@ def _sparse(c: Config, layers: int) -> list[bool]:
 
 def rotary_buffers(rotary_dim: int, sets=("",)) -> dict:
     """transformers' rotary embedding module: per set of tables inv_freq and original_inv_freq, rotary_dim / 2
-    each (buffers)."""
+    each (buffers, not in the state_dict)."""
     return {
         "name": "rotary_emb",
         "layers": [
-            {"buffer": {"shape": [rotary_dim // 2], "name": f"{prefix}{name}"}}
+            {"buffer": {"shape": [rotary_dim // 2], "persistent": False, "name": f"{prefix}{name}"}}
             for prefix in sets
             for name in ("inv_freq", "original_inv_freq")
         ],
@@ -371,7 +380,7 @@ def causal_lm(
     hidden, vocab = c.int("hidden_size"), c.int("vocab_size")
     model = [
         named_entry("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
-        *([{"buffer": {"shape": [1], "name": "embed_scale"}}] if f.scaled_embedding else []),
+        *([{"buffer": {"shape": [1], "persistent": False, "name": "embed_scale"}}] if f.scaled_embedding else []),
         rotary_buffers(rotary_dim, f.rotary_sets),
         {**stack(per_layer, windows), "from": "embed_tokens"},
         norm_entry(f, eps, f.final_norm),
@@ -386,16 +395,16 @@ def causal_lm(
     }
 
 
-def _bias(c: Config, key: str) -> bool:
+def _bias(c: Config, key: str, default: bool = False) -> bool:
     """A projection's bias: the config's flag named by the family ('+': always, '': never)."""
-    return key == "+" or (bool(key) and key != "+" and c.flag(key, False))
+    return key == "+" or (bool(key) and key != "+" and c.flag(key, default))
 
 
 def llama_like(c: Config, family: str, seq: int) -> dict:
     f = FAMILIES[family]
     hidden, heads, kv, head_dim = dims(c, f)
     qkv_key, out_key, mlp_key = f.bias_keys
-    eps = c.number(f.eps_key, f.eps)
+    eps = c.number(f.eps_key, f.eps) if f.eps_key else f.eps
     act_key = "hidden_activation" if family.startswith("gemma") and "hidden_activation" in c.raw else "hidden_act"
     act = c.activation(act_key, f.act, GELU)
     for flag in ("qk_layernorm", "use_qk_norm", "use_parallel_residual"):
@@ -403,6 +412,7 @@ def llama_like(c: Config, family: str, seq: int) -> dict:
             raise SpecError(f"{c.source}: '{flag}: true' is not supported for model_type {family}")
     rotary_dim = int(head_dim * c.number("partial_rotary_factor", 1.0))
     op: dict = {} if rotary_dim == head_dim else {"rotary_dim": rotary_dim - rotary_dim % 2}
+    op |= rope_fields(c, f.rope_interleaved, theta=f.theta)
     if f.sinks:
         op["sinks"] = True
     if family == "gemma2":
@@ -415,8 +425,8 @@ def llama_like(c: Config, family: str, seq: int) -> dict:
         kv,
         head_dim,
         hidden,
-        qkv_bias=True if f.qkv_bias else _bias(c, qkv_key),
-        out_bias=_bias(c, out_key),
+        qkv_bias=True if f.qkv_bias else _bias(c, qkv_key, f.bias_default),
+        out_bias=_bias(c, out_key, f.bias_default),
         window="$window" if any(windows) else None,
         qk_norm_eps=eps if f.qk_norm else None,
         qk_norm_width=f.qk_norm_width,
@@ -424,7 +434,7 @@ def llama_like(c: Config, family: str, seq: int) -> dict:
         out_name=f.out_name,
         **op,
     )
-    mlp = mlp_layers(f, c.int("intermediate_size"), hidden, act, _bias(c, mlp_key))
+    mlp = mlp_layers(f, c.int("intermediate_size"), hidden, act, _bias(c, mlp_key, f.bias_default))
     layers = c.int("num_hidden_layers")
     if not f.moe:
         blocks, per_layer = {"decoder_layer": decoder_layer(f, eps, attn, mlp)}, ["decoder_layer"] * layers
@@ -434,4 +444,7 @@ def llama_like(c: Config, family: str, seq: int) -> dict:
         blocks = {"moe_layer": decoder_layer(f, eps, attn, moe_mlp(c, f, hidden, act))}
         if not all(sparse):
             blocks["decoder_layer"] = decoder_layer(f, eps, attn, mlp)
-    return causal_lm(c, f, seq, blocks, per_layer, windows, rotary_dim, eps)
+    spec = causal_lm(c, f, seq, blocks, per_layer, windows, rotary_dim, eps)
+    if family == "cohere":  # CohereForCausalLM multiplies the logits by logit_scale
+        spec["layers"].append({"scale": {"by": c.number("logit_scale", 0.0625), "name": "logit_scale"}})
+    return spec
