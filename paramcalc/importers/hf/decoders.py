@@ -416,7 +416,8 @@ def llama_like(c: Config, family: str, seq: int) -> dict:
     if f.sinks:
         op["sinks"] = True
     if family == "gemma2":
-        softcap = c.number("attn_logit_softcapping", 0)
+        # transformers' default is 50.0; null turns it off
+        softcap = c.number("attn_logit_softcapping", 50.0) if c.raw.get("attn_logit_softcapping", 0) is not None else 0
         if softcap:
             op["softcap"] = softcap
     windows = _windows(c, f, c.int("num_hidden_layers"))
