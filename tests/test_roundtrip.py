@@ -12,10 +12,12 @@ Without torch, only the refusals and the fields' validation run.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_cli
 
 from paramcalc import SpecError, parse_spec
 from paramcalc.export import export_pytorch
@@ -162,3 +164,82 @@ def test_an_unknown_rope_type_is_refused_at_import():
     raw = {**json.loads((FIXTURE / "llama.json").read_text()), "rope_scaling": {"rope_type": "spiral", "factor": 2}}
     with pytest.raises(SpecError, match="'rope_scaling.rope_type' expects one of .*found 'spiral'"):
         spec_from_config(raw, "llama.json", seq=SEQ)
+
+
+# ---------------------------------------------------------------- verify --outputs
+
+ATTENTION_MODEL = '''
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    """Causal self-attention with rope (base 500000), written by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (nn.Linear(16, 16, bias=False) for _ in range(4))
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        q, k, v = (p(x).view(b, n, 4, 4).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
+        angle = torch.arange(n).float()[:, None] / 500000.0 ** (torch.arange(0, 4, 2).float() / 4)
+        cos, sin = torch.cat([angle.cos()] * 2, -1), torch.cat([angle.sin()] * 2, -1)
+        q, k = (t * cos + torch.cat([-t[..., 2:], t[..., :2]], -1) * sin for t in (q, k))
+        out = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(out.transpose(1, 2).reshape(b, n, 16))
+
+
+def block():
+    torch.manual_seed(0)
+    return Block()
+'''
+ATTENTION_SPEC = """input: [6, 16]
+layers:
+  - linear: {out: 16, bias: false, name: q_proj}
+  - linear: {out: 16, bias: false, from: input, name: k_proj}
+  - linear: {out: 16, bias: false, from: input, name: v_proj}
+  - attention: {heads: 4, causal: true, position: rope, rope_theta: 500000, from: [q_proj, k_proj, v_proj]}
+  - linear: {out: 16, bias: false, name: o_proj}
+"""
+
+
+@pytest.fixture
+def attention_model(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    (tmp_path / "attention_model.py").write_text(ATTENTION_MODEL)
+    monkeypatch.chdir(tmp_path)
+    root = str(Path(__file__).parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("", ""),  # the spec as the model computes it
+        ("causal: true", "causal: false"),  # names and counts agree; the values do not
+        ("rope_theta: 500000", "rope_theta: 10000"),
+    ],
+)
+def test_verify_outputs_compares_what_they_compute(attention_model, change):
+    spec = attention_model / "block.yaml"
+    spec.write_text(ATTENTION_SPEC.replace(*change))
+    counts = run_cli("verify", str(spec), "attention_model.py:block")
+    assert counts.returncode == 0, counts.stdout + counts.stderr  # names and counts alone cannot tell
+    out = run_cli("verify", str(spec), "attention_model.py:block", "--outputs", "-f", "json")
+    result = json.loads(out.stdout)
+    if not change[0]:
+        assert out.returncode == 0 and result["output_difference"] < 1e-6, out.stdout + out.stderr
+        assert "outputs within" in run_cli("verify", str(spec), "attention_model.py:block", "--outputs").stdout
+    else:
+        assert out.returncode == 1 and result["output_difference"] > 1e-3
+        assert [(d["name"], d["what"]) for d in result["differences"]] == [("(output)", "values")]
+
+
+def test_verify_outputs_names_a_state_dict_that_does_not_load(attention_model):
+    spec = attention_model / "block.yaml"
+    spec.write_text(ATTENTION_SPEC.replace("bias: false, name: o_proj", "bias: false, name: out_proj"))
+    out = run_cli("verify", str(spec), "attention_model.py:block", "--outputs", "-f", "json")
+    found = {(d["name"], d["what"]) for d in json.loads(out.stdout)["differences"]}
+    assert out.returncode == 1 and ("(state_dict)", "load") in found
