@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..errors import FieldError, ShapeError
 from .base import (
     GLOBAL,
@@ -203,7 +205,7 @@ class Attention(Layer):
         for name, given in rope.items():
             if given and self.position != "rope":
                 raise FieldError(name, f"{name} needs position: rope")
-        if self.rope_theta <= 0:
+        if not 0 < self.rope_theta < math.inf:
             raise FieldError.of_value("rope_theta", f"expects a positive number, found {self.rope_theta}")
         llama3 = {
             "rope_low_freq_factor": self.rope_low_freq_factor,
@@ -217,7 +219,7 @@ class Attention(Layer):
         for name, value in needed.get(self.rope_scaling, {}).items():
             if value is None:
                 raise FieldError(name, f"rope_scaling: {self.rope_scaling} needs {name}")
-            if value <= 0:
+            if not 0 < value < math.inf:
                 raise FieldError.of_value(name, f"expects a positive number, found {value}")
         low, high = self.rope_low_freq_factor, self.rope_high_freq_factor
         if self.rope_scaling == "llama3" and high <= low:

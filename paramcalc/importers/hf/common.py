@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ...errors import SpecError, describe
 
 
@@ -89,15 +91,17 @@ def rope_fields(c: Config, interleaved: bool = False, theta_key: str = "rope_the
         params, key = c.raw.get("rope_scaling"), "rope_scaling"
     if params is not None and not isinstance(params, dict):
         raise c._fail(key, "a mapping (or null)", params)
+    if isinstance((params or {}).get("full_attention"), dict):  # transformers 5, per layer type (Gemma 3)
+        params, key = params["full_attention"], f"{key}.full_attention"
     scaling = Config(params or {}, f"{c.source}: '{key}'")
     theta = scaling.number("rope_theta", c.number(theta_key, theta))
-    if theta <= 0:
+    if not 0 < theta < math.inf:
         raise c._fail("rope_theta", "a positive number", theta)
     fields: dict = {} if theta == 10000.0 else {"rope_theta": float(theta)}
     if interleaved:
         fields["rope_interleaved"] = True
     kind = (params or {}).get("rope_type", (params or {}).get("type", "default"))
-    if kind not in ROPE_TYPES:
+    if not isinstance(kind, str) or kind not in ROPE_TYPES:
         raise c._fail(f"{key}.rope_type", "one of " + ", ".join(sorted(ROPE_TYPES)), kind)
     if ROPE_TYPES[kind] != "none":
         fields["rope_scaling"] = ROPE_TYPES[kind]
@@ -108,6 +112,8 @@ def rope_fields(c: Config, interleaved: bool = False, theta_key: str = "rope_the
         if scaling.raw.get(name) is None:
             raise SpecError(f"{scaling.source}: rope_type {kind} needs '{name}'")
         fields[field] = float(scaling.number(name, 0))
+        if not 0 < fields[field] < math.inf:
+            raise scaling._fail(name, "a positive number", scaling.raw[name])
     if kind == "llama3":
         fields["rope_original_positions"] = scaling.int("original_max_position_embeddings")
     return fields
