@@ -39,6 +39,7 @@ class Family(NamedTuple):
     rotary_sets: tuple[str, ...] = ("",)  # rotary tables, one per attention type (Gemma 3: full and sliding)
     eps: float = 1e-6  # default of rms_norm_eps
     rope_interleaved: bool = False  # rope rotates adjacent pairs (Cohere)
+    norm_offset: float = 0.0  # RMSNorm scales by norm_offset + weight (Gemma: 1)
     theta: float = 10000.0  # default of rope_theta (transformers 5's default_theta)
     bias_default: bool = False  # default of the config's bias flags (Starcoder2's use_bias: true)
 
@@ -48,7 +49,9 @@ FAMILIES = {
     "mistral": Family("MistralForCausalLM", windows="all"),
     "qwen2": Family("Qwen2ForCausalLM", qkv_bias=True, windows="types"),
     "qwen3": Family("Qwen3ForCausalLM", qk_norm=True, head_dim=128, windows="types"),
-    "gemma": Family("GemmaForCausalLM", act="gelu_pytorch_tanh", tie=True, head_dim=256, scaled_embedding=True),
+    "gemma": Family(
+        "GemmaForCausalLM", act="gelu_pytorch_tanh", tie=True, head_dim=256, scaled_embedding=True, norm_offset=1.0
+    ),
     "gemma2": Family(
         "Gemma2ForCausalLM",
         layout="sandwich",
@@ -57,6 +60,7 @@ FAMILIES = {
         head_dim=256,
         windows="alternate",
         scaled_embedding=True,
+        norm_offset=1.0,
     ),
     "gemma3_text": Family(
         "Gemma3ForCausalLM",
@@ -67,7 +71,9 @@ FAMILIES = {
         head_dim=256,
         windows="pattern",
         scaled_embedding=True,
+        norm_offset=1.0,
         rotary_sets=("full_attention_", "sliding_attention_"),
+        theta=1e6,
     ),
     "phi3": Family("Phi3ForCausalLM", eps=1e-5, windows="all", fused_qkv=True, mlp="fused", bias_keys=("", "", "")),
     # OlmoLayerNorm's eps is 1e-5 whatever the config says (it has no key for it)
@@ -156,16 +162,16 @@ def _windows(c: Config, f: Family, layers: int) -> list[int | None]:
 def norm_entry(f: Family, eps: float, name: str, **more) -> dict:
     """The family's norm: RMSNorm, LayerNorm (with or without bias), or LayerNorm without parameters."""
     if f.norm == "rms":
-        return {"rmsnorm": {"eps": eps, "name": name, **more}}
+        return {"rmsnorm": {"eps": eps, **({"offset": f.norm_offset} if f.norm_offset else {}), "name": name, **more}}
     extra = {"ln": {}, "ln_weight": {"bias": False}, "ln_none": {"elementwise_affine": False}}[f.norm]
     return {"layernorm": {"eps": eps, **extra, "name": name, **more}}
 
 
-def _per_head_norm(name: str, source: str, heads: int, head_dim: int, eps: float) -> list:
+def _per_head_norm(name: str, source: str, heads: int, head_dim: int, eps: float, offset: float = 0.0) -> list:
     """RMSNorm over each head: (L, heads · head_dim) → (L, heads, head_dim) → norm → flattened again."""
     return [
         {"unflatten": {"dim": -1, "sizes": [heads, head_dim], "from": source}},
-        {"rmsnorm": {"eps": eps, "name": name}},
+        {"rmsnorm": {"eps": eps, **({"offset": offset} if offset else {}), "name": name}},
         {"flatten": {"start_dim": 2}},
     ]
 
@@ -181,6 +187,7 @@ def attention(
     window=None,
     qk_norm_eps: float | None = None,
     qk_norm_width: str = "head",
+    qk_norm_offset: float = 0.0,
     fused: bool = False,
     out_name: str = "o_proj",
     **op,
@@ -208,9 +215,9 @@ def attention(
         ]
         q, k = "q_norm", "k_norm"
     elif qk_norm_eps is not None:
-        layers += _per_head_norm("q_norm", "q_proj", heads, head_dim, qk_norm_eps)
+        layers += _per_head_norm("q_norm", "q_proj", heads, head_dim, qk_norm_eps, qk_norm_offset)
         layers.append({"identity": {"name": "q"}})
-        layers += _per_head_norm("k_norm", "k_proj", kv, head_dim, qk_norm_eps)
+        layers += _per_head_norm("k_norm", "k_proj", kv, head_dim, qk_norm_eps, qk_norm_offset)
         layers.append({"identity": {"name": "k"}})
         q, k = "q", "k"
     name = "sinks" if op.get("sinks") else "attention"  # gpt-oss's sinks parameter: self_attn.sinks
@@ -381,8 +388,14 @@ def causal_lm(
     model = [
         named_entry("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
         *([{"buffer": {"shape": [1], "persistent": False, "name": "embed_scale"}}] if f.scaled_embedding else []),
+        # Gemma's embedding multiplies its output by √hidden (embed_scale)
+        *(
+            [{"scale": {"by": hidden**0.5, "from": "embed_tokens", "name": "scaled_embedding"}}]
+            if f.scaled_embedding
+            else []
+        ),
         rotary_buffers(rotary_dim, f.rotary_sets),
-        {**stack(per_layer, windows), "from": "embed_tokens"},
+        {**stack(per_layer, windows), "from": "scaled_embedding" if f.scaled_embedding else "embed_tokens"},
         norm_entry(f, eps, f.final_norm),
     ]
     head = named_entry("linear", "lm_head", out=vocab, bias=f.head_bias)
@@ -400,6 +413,32 @@ def _bias(c: Config, key: str, default: bool = False) -> bool:
     return key == "+" or (bool(key) and key != "+" and c.flag(key, default))
 
 
+def _operation(c: Config, f: Family, family: str, head_dim: int, rotary_dim: int) -> dict:
+    """The attention operation's fields the family sets, but rope's base and scaling."""
+    op: dict = {} if rotary_dim == head_dim else {"rotary_dim": rotary_dim - rotary_dim % 2}
+    if f.sinks:
+        op["sinks"] = True
+    if family == "gemma2":
+        # transformers' default is 50.0; null turns it off
+        softcap = c.number("attn_logit_softcapping", 50.0) if c.raw.get("attn_logit_softcapping", 0) is not None else 0
+        if softcap:
+            op["softcap"] = softcap
+    if family.startswith("gemma") and family != "gemma":  # logits scaled by query_pre_attn_scalar^-0.5
+        scalar = c.number("query_pre_attn_scalar", 256)
+        if scalar != head_dim:
+            op["scale"] = scalar**-0.5
+    return op
+
+
+def _sliding_rope(c: Config) -> dict:
+    """Gemma 3's sliding layers' rope: their own base (rope_local_base_freq, or transformers 5's
+    rope_parameters.sliding_attention), never scaled."""
+    params = c.raw.get("rope_parameters")
+    if isinstance(params, dict) and isinstance(params.get("sliding_attention"), dict):
+        return rope_fields(Config({"rope_parameters": params["sliding_attention"]}, c.source))
+    return rope_fields(Config({"rope_theta": c.raw.get("rope_local_base_freq", 10000.0)}, c.source))
+
+
 def llama_like(c: Config, family: str, seq: int) -> dict:
     f = FAMILIES[family]
     hidden, heads, kv, head_dim = dims(c, f)
@@ -411,33 +450,38 @@ def llama_like(c: Config, family: str, seq: int) -> dict:
         if c.flag(flag, False):
             raise SpecError(f"{c.source}: '{flag}: true' is not supported for model_type {family}")
     rotary_dim = int(head_dim * c.number("partial_rotary_factor", 1.0))
-    op: dict = {} if rotary_dim == head_dim else {"rotary_dim": rotary_dim - rotary_dim % 2}
-    op |= rope_fields(c, f.rope_interleaved, theta=f.theta)
-    if f.sinks:
-        op["sinks"] = True
-    if family == "gemma2":
-        # transformers' default is 50.0; null turns it off
-        softcap = c.number("attn_logit_softcapping", 50.0) if c.raw.get("attn_logit_softcapping", 0) is not None else 0
-        if softcap:
-            op["softcap"] = softcap
+    op = _operation(c, f, family, head_dim, rotary_dim)
     windows = _windows(c, f, c.int("num_hidden_layers"))
-    attn = attention(
-        heads,
-        kv,
-        head_dim,
-        hidden,
-        qkv_bias=True if f.qkv_bias else _bias(c, qkv_key, f.bias_default),
-        out_bias=_bias(c, out_key, f.bias_default),
-        window="$window" if any(windows) else None,
-        qk_norm_eps=eps if f.qk_norm else None,
-        qk_norm_width=f.qk_norm_width,
-        fused=f.fused_qkv,
-        out_name=f.out_name,
-        **op,
-    )
+
+    def attn_of(rope: dict) -> list:
+        return attention(
+            heads,
+            kv,
+            head_dim,
+            hidden,
+            qkv_bias=True if f.qkv_bias else _bias(c, qkv_key, f.bias_default),
+            out_bias=_bias(c, out_key, f.bias_default),
+            window="$window" if any(windows) else None,
+            qk_norm_eps=eps if f.qk_norm else None,
+            qk_norm_width=f.qk_norm_width,
+            qk_norm_offset=f.norm_offset,
+            fused=f.fused_qkv,
+            out_name=f.out_name,
+            **op,
+            **rope,
+        )
+
+    attn = attn_of(rope_fields(c, f.rope_interleaved, theta=f.theta))
     mlp = mlp_layers(f, c.int("intermediate_size"), hidden, act, _bias(c, mlp_key, f.bias_default))
     layers = c.int("num_hidden_layers")
-    if not f.moe:
+    local = _sliding_rope(c) if len(f.rotary_sets) > 1 and any(windows) else None
+    if local is not None and attn_of(local) != attn:  # Gemma 3: sliding layers with their own rope
+        blocks = {
+            "decoder_layer": decoder_layer(f, eps, attn, mlp),
+            "sliding_layer": decoder_layer(f, eps, attn_of(local), mlp),
+        }
+        per_layer = ["sliding_layer" if w else "decoder_layer" for w in windows]
+    elif not f.moe:
         blocks, per_layer = {"decoder_layer": decoder_layer(f, eps, attn, mlp)}, ["decoder_layer"] * layers
     else:
         sparse = _sparse(c, layers)
