@@ -30,16 +30,11 @@ SEQ = 12  # the fixture's input length
 # export refuses these specs, naming the construct it has no code for
 REFUSED = {
     "bloom": "attention with alibi",
-    "gemma2": "attention with softcap",
+    "gemma2": "attention with softcap",  # (and its final_logit_softcapping has no layer in the spec)
     "mixtral": "kind 'experts' has no PyTorch equivalent",
 }
 # exported, but computing something else than transformers (strict: a fix turns the xfail into a failure)
-COMPUTES_OTHERWISE = {
-    "gemma": "Gemma's RMSNorm scales by 1 + weight (rmsnorm has no such field; nn.RMSNorm scales by weight) and "
-    "its embedding output is multiplied by √hidden (the spec holds embed_scale as a buffer only)",
-    "gemma3_text": "Gemma's RMSNorm (1 + weight) and √hidden embedding scale, as gemma; and its sliding layers' "
-    "rope base (rope_local_base_freq) differs from the full layers' (the spec writes one base)",
-}
+COMPUTES_OTHERWISE: dict[str, str] = {}
 
 
 def checkpoint_layout(name: str, state: dict) -> dict:
@@ -243,3 +238,9 @@ def test_verify_outputs_names_a_state_dict_that_does_not_load(attention_model):
     out = run_cli("verify", str(spec), "attention_model.py:block", "--outputs", "-f", "json")
     found = {(d["name"], d["what"]) for d in json.loads(out.stdout)["differences"]}
     assert out.returncode == 1 and ("(state_dict)", "load") in found
+
+
+def test_an_offset_needs_a_weight():
+    spec = "input: [4, 8]\nlayers:\n  - rmsnorm: {offset: 1, elementwise_affine: false}\n"
+    with pytest.raises(SpecError, match="offset=1 needs elementwise_affine"):
+        export_pytorch(parse_spec(spec))
