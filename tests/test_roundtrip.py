@@ -244,3 +244,12 @@ def test_an_offset_needs_a_weight():
     spec = "input: [4, 8]\nlayers:\n  - rmsnorm: {offset: 1, elementwise_affine: false}\n"
     with pytest.raises(SpecError, match="offset=1 needs elementwise_affine"):
         export_pytorch(parse_spec(spec))
+
+
+@pytest.mark.parametrize("name, key", [("phi", "partial_rotary_factor"), ("gpt_neox", "rotary_pct")])
+def test_partial_rotary_is_read_where_transformers_5_saves_it(name, key):
+    """transformers 5 saves partial_rotary_factor (GPT-NeoX's rotary_pct) inside rope_parameters."""
+    raw = json.loads((FIXTURE / f"{name}.json").read_text())
+    moved = {k: v for k, v in raw.items() if k != key}
+    moved["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": raw[key]}
+    assert spec_from_config(moved, name, seq=SEQ) == spec_from_config(raw, name, seq=SEQ)

@@ -81,6 +81,15 @@ ROPE_TYPES = {"default": "none", "linear": "linear", "llama3": "llama3", "dynami
 ROPE_TYPES |= {"yarn": "yarn", "longrope": "longrope", "su": "longrope"}
 
 
+def rope_number(c: Config, key: str, default: float) -> float:
+    """A rope value at the config's top level (transformers 4, checkpoints) or in transformers 5's
+    rope_parameters (where it moves partial_rotary_factor)."""
+    params = c.raw.get("rope_parameters")
+    if c.raw.get(key) is None and isinstance(params, dict) and params.get(key) is not None:
+        return Config(params, f"{c.source}: 'rope_parameters'").number(key, default)
+    return c.number(key, default)
+
+
 def rope_fields(c: Config, interleaved: bool = False, theta_key: str = "rope_theta", theta: float = 10000.0) -> dict:
     """The attention's rope fields that are not at their defaults: the base (rope_theta), the scaling
     (rope_scaling, or transformers 5's rope_parameters, which also holds rope_theta) with the factors export

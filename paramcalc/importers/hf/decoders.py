@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ...errors import SpecError
-from .common import GELU, Config, activation_entry, named_entry, rope_fields
+from .common import GELU, Config, activation_entry, named_entry, rope_fields, rope_number
 
 
 class Family(NamedTuple):
@@ -40,6 +40,7 @@ class Family(NamedTuple):
     eps: float = 1e-6  # default of rms_norm_eps
     rope_interleaved: bool = False  # rope rotates adjacent pairs (Cohere)
     norm_offset: float = 0.0  # RMSNorm scales by norm_offset + weight (Gemma: 1)
+    rotary_fraction: float = 1.0  # default of partial_rotary_factor
     theta: float = 10000.0  # default of rope_theta (transformers 5's default_theta)
     bias_default: bool = False  # default of the config's bias flags (Starcoder2's use_bias: true)
 
@@ -101,7 +102,12 @@ FAMILIES = {
         bias_default=True,
     ),
     "stablelm": Family(
-        "StableLmForCausalLM", norm="ln", eps_key="layer_norm_eps", eps=1e-5, bias_keys=("use_qkv_bias", "", "")
+        "StableLmForCausalLM",
+        norm="ln",
+        eps_key="layer_norm_eps",
+        eps=1e-5,
+        bias_keys=("use_qkv_bias", "", ""),
+        rotary_fraction=0.25,
     ),
     "cohere": Family(
         "CohereForCausalLM",
@@ -127,6 +133,7 @@ FAMILIES = {
         out_name="dense",
         final_norm="final_layernorm",
         head_bias=True,
+        rotary_fraction=0.5,
     ),
     "gpt_oss": Family("GptOssForCausalLM", eps=1e-5, windows="all", moe="gpt_oss", sinks=True, theta=150000.0),
     "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral", theta=1e6),
@@ -449,7 +456,7 @@ def llama_like(c: Config, family: str, seq: int) -> dict:
     for flag in ("qk_layernorm", "use_qk_norm", "use_parallel_residual"):
         if c.flag(flag, False):
             raise SpecError(f"{c.source}: '{flag}: true' is not supported for model_type {family}")
-    rotary_dim = int(head_dim * c.number("partial_rotary_factor", 1.0))
+    rotary_dim = int(head_dim * rope_number(c, "partial_rotary_factor", f.rotary_fraction))
     op = _operation(c, f, family, head_dim, rotary_dim)
     windows = _windows(c, f, c.int("num_hidden_layers"))
 

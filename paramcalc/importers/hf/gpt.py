@@ -5,7 +5,7 @@ ALiBi (BLOOM), each as transformers builds it."""
 from __future__ import annotations
 
 from ...errors import SpecError
-from .common import GELU, Config, activation_entry, named_entry, rope_fields
+from .common import GELU, Config, activation_entry, named_entry, rope_fields, rope_number
 
 
 def _op(heads: int, kv: int, head_dim: int, source, **fields) -> dict:
@@ -55,7 +55,9 @@ def gpt_neox(c: Config, seq: int) -> dict:
     hidden, heads = c.int("hidden_size"), c.int("num_attention_heads")
     d = _head_dim(hidden, heads, c)
     eps = c.number("layer_norm_eps", 1e-5)
-    rotary = int(d * c.number("rotary_pct", 0.25))
+    rotary = int(
+        d * (c.number("rotary_pct", 0.25) if "rotary_pct" in c.raw else rope_number(c, "partial_rotary_factor", 0.25))
+    )
     act = c.activation("hidden_act", "gelu", GELU)
     parallel = c.flag("use_parallel_residual", True)
     attention = {
