@@ -100,16 +100,17 @@ def rope_fields(c: Config, interleaved: bool = False, theta_key: str = "rope_the
         params, key = c.raw.get("rope_scaling"), "rope_scaling"
     if params is not None and not isinstance(params, dict):
         raise c._fail(key, "a mapping (or null)", params)
-    if isinstance((params or {}).get("full_attention"), dict):  # transformers 5, per layer type (Gemma 3)
+    params = params or {}
+    if isinstance(params.get("full_attention"), dict):  # transformers 5, per layer type (Gemma 3)
         params, key = params["full_attention"], f"{key}.full_attention"
-    scaling = Config(params or {}, f"{c.source}: '{key}'")
+    scaling = Config(params, f"{c.source}: '{key}'")
     theta = scaling.number("rope_theta", c.number(theta_key, theta))
     if not 0 < theta < math.inf:
         raise c._fail("rope_theta", "a positive number", theta)
     fields: dict = {} if theta == 10000.0 else {"rope_theta": float(theta)}
     if interleaved:
         fields["rope_interleaved"] = True
-    kind = (params or {}).get("rope_type", (params or {}).get("type", "default"))
+    kind = params.get("rope_type", params.get("type", "default"))
     if not isinstance(kind, str) or kind not in ROPE_TYPES:
         raise c._fail(f"{key}.rope_type", "one of " + ", ".join(sorted(ROPE_TYPES)), kind)
     if ROPE_TYPES[kind] != "none":
