@@ -660,6 +660,7 @@ def import_torch(
     epilog=examples(
         "paramcalc verify specs/resnet50.yaml torchvision.models:resnet50",
         "paramcalc verify model.yaml mymodels.py:build --format json",
+        "paramcalc verify model.yaml mymodels.py:build --outputs",
     )
 )
 def verify(
@@ -672,6 +673,12 @@ def verify(
     format: KindsFormat = typer.Option(
         KindsFormat.table, "-f", "--format", case_sensitive=False, metavar="FORMAT", help="table or json."
     ),
+    outputs: bool = typer.Option(
+        False,
+        "--outputs",
+        help="Also compare what they compute: the spec's exported code, given the model's state_dict (strict), "
+        "on the same input as the model.",
+    ),
 ):
     """Check that a spec matches the model the code builds (needs torch): parameters and buffers per
     named module and in total, and the output shape. Exit 0 they agree, 1 they differ (every
@@ -680,7 +687,7 @@ def verify(
     from .verify import verify_spec
 
     try:
-        result = verify_spec(spec, target)
+        result = verify_spec(spec, target, outputs)
     except SpecError as e:
         fail(e)
     emit(out.render(result, format.value))

@@ -3,7 +3,8 @@
 Compared: total params and buffers, the output shape on the spec's inputs, and every spec layer or
 block whose name is a module of the model (its params and buffers, the module's subtree). Modules
 that own tensors and that no spec name covers, and spec layers with tensors that name no module, are
-differences too: nothing is skipped silently.
+differences too: nothing is skipped silently. With outputs=True also what both compute: the spec's
+exported code, built, takes the model's state_dict (strict) and runs on the same input as the model.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Verification:
     target: str
     compared: int = 0
     differences: list[Difference] = field(default_factory=list)
+    output_difference: float | None = None  # the largest |spec − model| of the outputs (with outputs=True)
 
     @property
     def ok(self) -> bool:
@@ -40,6 +42,7 @@ class Verification:
             "ok": self.ok,
             "compared": self.compared,
             "differences": [asdict(d) for d in self.differences],
+            "output_difference": self.output_difference,
         }
 
 
@@ -118,17 +121,22 @@ def _covered(name: str, covered: set[str]) -> bool:
 MAX_REAL_INPUT = 2**26
 
 
+def _inputs(report, tokens: dict[str, int], device: str, torch, generator=None) -> list:
+    """One batch of the spec's inputs: token ids where the spec embeds an input, else standard normal."""
+    return [
+        torch.randint(0, max(1, tokens[name]), (1, *shape), device=device, generator=generator)
+        if name in tokens
+        else torch.randn(1, *shape, device=device, generator=generator)
+        for name, shape in report.inputs.items()
+    ]
+
+
 def _check_output(report, tokens: dict[str, int], model, diff, torch):
     """Runs the model on inputs of the spec's shapes (token ids where the spec embeds an input),
     on the meta device where they are large: only the output's shape is compared."""
     elements = sum(math.prod(shape) for shape in report.inputs.values())
     device = "meta" if elements > MAX_REAL_INPUT else "cpu"
-    inputs = [
-        torch.randint(0, max(1, tokens[name]), (1, *shape), device=device)
-        if name in tokens
-        else torch.randn(1, *shape, device=device)
-        for name, shape in report.inputs.items()
-    ]
+    inputs = _inputs(report, tokens, device, torch)
     try:
         with torch.no_grad():
             out = _forward(model, inputs, device, torch)
@@ -150,13 +158,63 @@ def _check_output(report, tokens: dict[str, int], model, diff, torch):
             )
         )
         return
+    out = _main_output(out)
+    shape = list(out.shape[1:]) if hasattr(out, "shape") else None
+    if shape != report.output_shape:
+        diff(Difference("(output)", "output_shape", report.output_shape, shape))
+
+
+def _main_output(out):
     while isinstance(out, (tuple, list)) and out:
         out = out[0]
     if hasattr(out, "logits"):  # Hugging Face style outputs
         out = out.logits
-    shape = list(out.shape[1:]) if hasattr(out, "shape") else None
-    if shape != report.output_shape:
-        diff(Difference("(output)", "output_shape", report.output_shape, shape))
+    return out
+
+
+# outputs agree when they differ by at most this (float32 on the CPU; the same operations in another order)
+TOLERANCE = 1e-4
+
+
+def compare_outputs(spec, analysis, model, result: Verification) -> None:
+    """The spec's exported module, given the model's state_dict (strict), against the model on one seeded
+    batch of the spec's inputs (both in eval mode): the largest difference of the main outputs."""
+    import torch
+
+    from .export import export_pytorch
+
+    report = analysis.report
+    elements = sum(math.prod(shape) for shape in report.inputs.values())
+    if elements > MAX_REAL_INPUT:
+        raise SpecError(
+            f"the spec's input ({elements:,} elements) is too large to compare outputs (the limit is "
+            f"{MAX_REAL_INPUT:,})",
+            hint="state a smaller input in the spec to compare outputs",
+        )
+    namespace: dict = {}
+    exec(compile(export_pytorch(spec), "<exported spec>", "exec"), namespace)  # export escapes every value
+    exported = namespace["build_model"]()
+    try:
+        exported.load_state_dict(model.state_dict(), strict=True)
+    except RuntimeError as e:
+        result.differences.append(Difference("(state_dict)", "load", "the spec's tensors", _first_line(e)))
+        return
+    inputs = _inputs(report, analysis.token_inputs(), "cpu", torch, torch.Generator().manual_seed(0))
+    model.eval(), exported.eval()
+    try:
+        with torch.no_grad():
+            ours, theirs = _main_output(exported(*inputs)), _main_output(model(*inputs))
+    except Exception as e:
+        _allocation_failure(e, elements, torch)
+        result.differences.append(Difference("(output)", "forward", "the same inputs", f"{type(e).__name__}"))
+        return
+    if not (hasattr(ours, "shape") and hasattr(theirs, "shape")) or ours.shape != theirs.shape:
+        return  # the output shapes differ: compare() has said so
+    result.output_difference = (ours.double() - theirs.double()).abs().max().item() if ours.numel() else 0.0
+    if not result.output_difference <= TOLERANCE:  # NaN too
+        result.differences.append(
+            Difference("(output)", "values", f"max |spec − model| {result.output_difference:.3g}", f"≤ {TOLERANCE}")
+        )
 
 
 def _forward(model, inputs, device, torch):
@@ -187,13 +245,17 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0][:200] if text else ""
 
 
-def verify_spec(spec_path: str, target: str) -> Verification:
+def verify_spec(spec_path: str, target: str, outputs: bool = False) -> Verification:
     from .analysis import Analysis
     from .factory import load_factory
     from .importers.torch import need_torch
     from .spec import load_spec
 
     need_torch()
-    analysis = Analysis.of(load_spec(spec_path))
+    spec = load_spec(spec_path)
+    analysis = Analysis.of(spec)
     model = load_factory(target)
-    return compare(analysis, model, target)
+    result = compare(analysis, model, target)
+    if outputs:
+        compare_outputs(spec, analysis, model, result)
+    return result

@@ -86,8 +86,9 @@ class Tree:
             parts = self.path(node.name, node)
             try:
                 source = node.layer.torch_module([self.shapes[n] for n in node.inputs])
-            except Unexportable:
-                why = f": {node.layer.unexportable}" if node.layer.unexportable else ""
+            except Unexportable as refused:  # the kind's reason, or this use's (`attention with softcap`)
+                detail = node.layer.unexportable or (str(refused) if str(refused) != node.kind else "")
+                why = f": {detail}" if detail else ""
                 raise refuse(f"kind '{node.kind}' has no PyTorch equivalent here{why}", node) from None
             self.sources[node.name] = source
             if source is not None and source.func in node.layer.torch_classes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..errors import ShapeError
+from ..errors import FieldError, ShapeError
 from .base import (  # for annotations
     GLOBAL,
     REQUIRED,
@@ -24,7 +24,7 @@ from .base import (  # for annotations
     kind_class,
     prod,
 )
-from .binding import Call, call, hole, kwargs
+from .binding import Call, Kw, call, hole, kwargs
 
 # The class export writes for layernorm2d: torchvision's, which the exported module cannot import.
 LAYER_NORM_2D = '''
@@ -36,6 +36,24 @@ class LayerNorm2d(nn.LayerNorm):
         x = x.permute(0, 2, 3, 1)
         x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         return x.permute(0, 3, 1, 2)
+'''
+
+# The class export writes for an rmsnorm with an offset (Gemma's RMSNorm), which nn.RMSNorm cannot hold.
+OFFSET_RMS_NORM = '''
+
+class OffsetRMSNorm(nn.Module):
+    """RMSNorm computed in float32 whose scale is offset + weight (Gemma's: 1 + weight, the weight from zeros)."""
+
+    def __init__(self, normalized_shape, eps=None, offset=1.0):
+        super().__init__()
+        self.normalized_shape, self.offset = tuple(normalized_shape), offset
+        self.eps = torch.finfo(torch.float32).eps if eps is None else eps
+        self.weight = nn.Parameter(torch.zeros(self.normalized_shape))
+
+    def forward(self, x):
+        y = x.float()
+        y = y * torch.rsqrt(y.pow(2).mean(tuple(range(-len(self.normalized_shape), 0)), keepdim=True) + self.eps)
+        return (y * (self.offset + self.weight.float())).to(x.dtype)
 '''
 
 
@@ -180,8 +198,10 @@ class RMSNorm(_TrailingNorm):
     """Root-mean-square normalisation over the last dims, with a learned scale."""
 
     eps: float = arg(None, "float", "added to the mean square", counts=False)
+    offset: float = arg(0.0, "float", "the scale is offset + weight (Gemma: 1, its weight from zeros)", counts=False)
 
     kind, torch_name = "rmsnorm", "RMSNorm"
+    torch_classes = {"OffsetRMSNorm": OFFSET_RMS_NORM}
     formulas = {
         "output": "same as input",
         "weights": "Π shape (when elementwise_affine)",
@@ -189,8 +209,26 @@ class RMSNorm(_TrailingNorm):
         "macs": "0 (normalisation is not counted)",
     }
 
+    def validate(self) -> None:
+        if self.offset and not self.elementwise_affine:
+            raise FieldError("offset", f"offset={self.offset} needs elementwise_affine (a weight to add it to)")
+
     def params(self, shapes: list[Shape]) -> Params:
         return Params(weights=self.affine_size(shapes))
+
+    def torch_module(self, in_shapes: list[Shape]) -> Call | None:
+        """nn.RMSNorm, or with an offset the generated OffsetRMSNorm (float32, as Gemma's)."""
+        if not self.offset:
+            return super().torch_module(in_shapes)
+        shape = self.shape if self.shape is not None else (in_shapes[0][-1],)
+        return Call(
+            "OffsetRMSNorm",
+            [
+                hole(list(shape), "normalized_shape"),
+                *kwargs(self, ("shape", "offset", "upcast", "elementwise_affine")),
+                Kw("offset", hole(self.offset, "offset")),
+            ],
+        )
 
     def saves(self, shapes: list[Shape], out: Shape, ctx: Context) -> Saved:
         # PyTorch composes it: the input and its inverse RMS, and the normalised input for the scale.

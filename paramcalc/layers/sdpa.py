@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..errors import FieldError, ShapeError
 from .base import (
     GLOBAL,
@@ -23,27 +25,70 @@ from .base import (
 from .binding import Call, Hole, Kw, Unexportable, hole, q
 
 POSITIONS = ("none", "rope", "alibi")
+# rope's frequency scalings as transformers names them (rope_type); export writes none, linear and llama3
+ROPE_SCALINGS = ("none", "linear", "llama3", "dynamic", "yarn", "longrope")
+EXPORTED_SCALINGS = ("none", "linear", "llama3")
+PACKINGS = ("qkv", "heads")
 
 # The function export writes for the attention operation (see Attention.torch_forward).
 SDPA = '''
 
 class ScaledDotProductAttention(nn.Module):
     """scaled_dot_product_attention on batch-first (..., seq, heads · head_dim) q, k and v, kv_heads
-    key/value heads shared by groups of query heads; rope (rotate-half, base 10000) on the first rotary_dim
-    features of each head; causal and sliding-window masks. No parameters."""
+    key/value heads shared by groups of query heads; rope on the first rotary_dim features of each head
+    (rotate-half pairs (i, i + rotary_dim / 2), or interleaved pairs (2i, 2i + 1) as GPT-J; base theta;
+    frequencies as Llama 3 scales them when llama3 = (factor, low_freq_factor, high_freq_factor,
+    original_max_position_embeddings), or divided by linear); causal and sliding-window masks. No parameters."""
 
-    def __init__(self, heads, kv_heads, head_dim, causal=False, window=0, rotary_dim=0, scale=None, dropout=0.0):
+    def __init__(
+        self,
+        heads,
+        kv_heads,
+        head_dim,
+        causal=False,
+        window=0,
+        rotary_dim=0,
+        scale=None,
+        dropout=0.0,
+        theta=10000.0,
+        interleaved=False,
+        linear=None,
+        llama3=None,
+    ):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim, self.causal = heads, kv_heads, head_dim, causal
         self.window, self.rotary_dim, self.scale, self.dropout = window, rotary_dim, scale, dropout
+        self.theta, self.interleaved, self.linear, self.llama3 = theta, interleaved, linear, llama3
+
+    def frequencies(self, device):
+        """rope's inverse frequencies, as transformers computes them (float32)."""
+        exponents = torch.arange(0, self.rotary_dim, 2, dtype=torch.int64, device=device).float() / self.rotary_dim
+        freq = 1.0 / (self.theta**exponents)
+        if self.linear:
+            freq = freq / self.linear
+        if self.llama3:
+            factor, low, high, original = self.llama3
+            wavelength = 2 * torch.pi / freq
+            scaled = torch.where(wavelength > original / low, freq / factor, freq)
+            smooth = (original / wavelength - low) / (high - low)
+            smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+            medium = ~(wavelength < original / high) * ~(wavelength > original / low)
+            freq = torch.where(medium, smoothed, scaled)
+        return freq
 
     def rope(self, x):
-        half = self.rotary_dim // 2
-        freq = 10000.0 ** (-torch.arange(half, dtype=torch.float32, device=x.device) / half)
-        angle = torch.arange(x.shape[-2], device=x.device)[:, None] * freq[None, :]
-        cos, sin = torch.cat([angle.cos()] * 2, -1).to(x.dtype), torch.cat([angle.sin()] * 2, -1).to(x.dtype)
+        freq = self.frequencies(x.device)
+        angle = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)[:, None] * freq[None, :]
         r, rest = x[..., : self.rotary_dim], x[..., self.rotary_dim :]
-        return torch.cat([r * cos + torch.cat([-r[..., half:], r[..., :half]], -1) * sin, rest], -1)
+        if self.interleaved:
+            cos = angle.cos().repeat_interleave(2, -1).to(x.dtype)
+            sin = angle.sin().repeat_interleave(2, -1).to(x.dtype)
+            turned = torch.stack([-r[..., 1::2], r[..., ::2]], -1).flatten(-2)
+        else:
+            cos, sin = torch.cat([angle.cos()] * 2, -1).to(x.dtype), torch.cat([angle.sin()] * 2, -1).to(x.dtype)
+            half = self.rotary_dim // 2
+            turned = torch.cat([-r[..., half:], r[..., :half]], -1)
+        return torch.cat([r * cos + turned * sin, rest], -1)
 
     def forward(self, q, k, v):
         q = q.unflatten(-1, (self.heads, self.head_dim)).transpose(-2, -3)
@@ -58,8 +103,14 @@ class ScaledDotProductAttention(nn.Module):
             mask = (i - j < self.window) & ((j <= i) if causal else True)
             causal = False
         out = nn.functional.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=causal,
-            scale=self.scale, enable_gqa=True,
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=causal,
+            scale=self.scale,
+            enable_gqa=True,
         )
         return out.transpose(-2, -3).flatten(-2)
 '''
@@ -98,6 +149,26 @@ class Attention(Layer):
         0, "int", "T5's relative position bias: a table of relative_buckets × heads parameters", min=0
     )
     rotary_dim: int = arg(None, "int", "features per head that rope rotates (default head_dim; partial rotary)")
+    rope_theta: float = arg(10000.0, "float", "rope's base (Llama 3: 500000, Qwen2: 1000000)", counts=False)
+    rope_interleaved: bool = arg(
+        False, "bool", "rope rotates pairs (2i, 2i+1) (GPT-J, Cohere), not (i, i + rotary_dim/2)", counts=False
+    )
+    rope_scaling: str = arg(
+        "none", "choice", "rope's frequency scaling (transformers' rope_type)", choices=ROPE_SCALINGS, counts=False
+    )
+    rope_factor: float = arg(None, "float", "the rope scaling's factor (linear, llama3)", counts=False)
+    rope_low_freq_factor: float = arg(None, "float", "llama3 rope scaling's low_freq_factor", counts=False)
+    rope_high_freq_factor: float = arg(None, "float", "llama3 rope scaling's high_freq_factor", counts=False)
+    rope_original_positions: int = arg(
+        None, "int", "llama3 rope scaling's original_max_position_embeddings", counts=False
+    )
+    packing: str = arg(
+        "qkv",
+        "choice",
+        "one packed input's layout: qkv (all q, all k, all v: GPT-2, Phi-3) or heads (q, k, v per head: GPT-NeoX)",
+        choices=PACKINGS,
+        counts=False,
+    )
     dropout: float = arg(0.0, "float", "attention dropout", counts=False)
     scale: float = arg(None, "float", "logit scale (default 1/sqrt(head_dim))", counts=False)
 
@@ -123,6 +194,38 @@ class Attention(Layer):
             raise FieldError.of_value("dropout", f"expects a probability in [0, 1), found {self.dropout}")
         if self.softcap is not None and self.softcap <= 0:
             raise FieldError.of_value("softcap", f"expects a positive number, found {self.softcap}")
+        self._validate_rope()
+
+    def _validate_rope(self) -> None:
+        rope = {
+            "rope_theta": self.rope_theta != 10000.0,
+            "rope_interleaved": self.rope_interleaved,
+            "rope_scaling": self.rope_scaling != "none",
+        }
+        for name, given in rope.items():
+            if given and self.position != "rope":
+                raise FieldError(name, f"{name} needs position: rope")
+        if not 0 < self.rope_theta < math.inf:
+            raise FieldError.of_value("rope_theta", f"expects a positive number, found {self.rope_theta}")
+        llama3 = {
+            "rope_low_freq_factor": self.rope_low_freq_factor,
+            "rope_high_freq_factor": self.rope_high_freq_factor,
+            "rope_original_positions": self.rope_original_positions,
+        }
+        needed = {"linear": {"rope_factor": self.rope_factor}, "llama3": {"rope_factor": self.rope_factor, **llama3}}
+        for name, value in {"rope_factor": self.rope_factor, **llama3}.items():
+            if value is not None and name not in needed.get(self.rope_scaling, {}):
+                raise FieldError(name, f"{name} needs rope_scaling: llama3" + ("" if name in llama3 else " or linear"))
+        for name, value in needed.get(self.rope_scaling, {}).items():
+            if value is None:
+                raise FieldError(name, f"rope_scaling: {self.rope_scaling} needs {name}")
+            if not 0 < value < math.inf:
+                raise FieldError.of_value(name, f"expects a positive number, found {value}")
+        low, high = self.rope_low_freq_factor, self.rope_high_freq_factor
+        if self.rope_scaling == "llama3" and high <= low:
+            raise FieldError.of_value(
+                "rope_high_freq_factor", f"expects more than rope_low_freq_factor ({low}), found {high}"
+            )
 
     def _per_head(self, features, heads, given, what):
         if given is not None:
@@ -150,7 +253,11 @@ class Attention(Layer):
             raise ShapeError(
                 "attention reads q, k and v (`from: [q, k, v]`) or one packed q|k|v tensor, found 2 inputs"
             )
+        if self.packing == "heads" and len(shapes) != 1:
+            raise ShapeError(f"packing: heads reads one packed q|k|v tensor, found {len(shapes)} inputs")
         if len(shapes) == 1:
+            if self.packing == "heads" and (kv != self.heads or (self.v_head_dim or self.head_dim) != self.head_dim):
+                raise ShapeError("packing: heads needs kv_heads equal to heads and v_head_dim equal to head_dim")
             if self.shared_k:
                 raise ShapeError("shared_k needs q, k and v apart (`from: [q, k, v]`)")
             width = shapes[0][-1]
@@ -265,6 +372,7 @@ class Attention(Layer):
             ("alibi", self.position == "alibi"),
             ("relative_buckets", self.relative_buckets),
             ("shared_k", self.shared_k),
+            (f"rope_scaling {self.rope_scaling}", self.rope_scaling not in EXPORTED_SCALINGS),
         ):
             if unbound:
                 raise Unexportable(f"{self.kind} with {field}")
@@ -279,11 +387,26 @@ class Attention(Layer):
             ("dropout", self.dropout),
         ):
             items.append(Kw(name, Hole(q(value), name, not value)))
+        if rotary:  # rope's base, layout and scaling (left out at their defaults)
+            llama3 = (self.rope_low_freq_factor, self.rope_high_freq_factor, self.rope_original_positions)
+            scaled = {
+                "linear": self.rope_factor if self.rope_scaling == "linear" else None,
+                "llama3": (self.rope_factor, *llama3) if self.rope_scaling == "llama3" else None,
+            }
+            for name, value, default in (
+                ("theta", self.rope_theta, 10000.0),
+                ("interleaved", self.rope_interleaved, False),
+                *((name, value, None) for name, value in scaled.items()),
+            ):
+                items.append(Kw(name, Hole(q(value), name, value == default)))
         return Call("ScaledDotProductAttention", items)
 
     def torch_call(self, module: str, args: list[str], in_shapes: list[Shape]) -> str:
         if len(args) == 1:  # one packed q|k|v
             _, _, d, dv, kv, _ = self._dims(in_shapes)
+            if self.packing == "heads":  # per head its q, k and v (GPT-NeoX)
+                heads = f"{args[0]}.unflatten(-1, ({q(self.heads)}, -1)).chunk(3, -1)"
+                return f"{module}(*(t.flatten(-2) for t in {heads}))"
             return f"{module}(*{args[0]}.split({q([self.heads * d, kv * d, kv * dv])}, -1))"
         return f"{module}({', '.join(args)})"
 

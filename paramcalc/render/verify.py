@@ -15,7 +15,7 @@ def render_verify(result) -> str:
     if result.ok:
         return (
             f"ok: {_show(result.spec)} agrees with {_show(result.target)} ({result.compared} named modules compared, "
-            f"totals and output shape)\n"
+            f"totals and output shape{_values(result)})\n"
         )
     rows = [("name", "what", "spec", "model")] + [
         (_show(d.name), d.what, _show(d.spec), _show(d.model)) for d in result.differences
@@ -27,6 +27,12 @@ def render_verify(result) -> str:
         f"{'s' if len(result.differences) != 1 else ''} ({result.compared} named modules compared)"
     )
     return head + "\n" + "\n".join(lines) + "\n"
+
+
+def _values(result) -> str:
+    if result.output_difference is None:
+        return ""
+    return f"; outputs within {result.output_difference:.3g} of the model's"
 
 
 def _show(value) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ...errors import SpecError, describe
 
 
@@ -94,3 +96,56 @@ def activation_entry(kind, name):
         ((k, fields),) = kind.items()
         return {k: {**fields, "name": name}}
     return {kind: {"name": name}}
+
+
+# transformers' rope types (its ROPE_INIT_FUNCTIONS; "su" the older name of longrope) -> the attention's rope_scaling
+ROPE_TYPES = {"default": "none", "linear": "linear", "llama3": "llama3", "dynamic": "dynamic"}
+ROPE_TYPES |= {"yarn": "yarn", "longrope": "longrope", "su": "longrope"}
+
+
+def rope_number(c: Config, key: str, default: float) -> float:
+    """A rope value at the config's top level (transformers 4, checkpoints) or in transformers 5's
+    rope_parameters (where it moves partial_rotary_factor)."""
+    params = c.raw.get("rope_parameters")
+    if c.raw.get(key) is None and isinstance(params, dict) and params.get(key) is not None:
+        return Config(params, f"{c.source}: 'rope_parameters'").number(key, default)
+    return c.number(key, default)
+
+
+def rope_fields(c: Config, interleaved: bool = False, theta_key: str = "rope_theta", theta: float = 10000.0) -> dict:
+    """The attention's rope fields that are not at their defaults: the base (rope_theta), the scaling
+    (rope_scaling, or transformers 5's rope_parameters, which also holds rope_theta) with the factors export
+    needs, and the interleaved layout. `theta`: the family's default base in transformers 5."""
+    params = c.raw.get("rope_parameters")
+    key = "rope_parameters"
+    if params is None:
+        params, key = c.raw.get("rope_scaling"), "rope_scaling"
+    if params is not None and not isinstance(params, dict):
+        raise c._fail(key, "a mapping (or null)", params)
+    params = params or {}
+    if isinstance(params.get("full_attention"), dict):  # transformers 5, per layer type (Gemma 3)
+        params, key = params["full_attention"], f"{key}.full_attention"
+    scaling = Config(params, f"{c.source}: '{key}'")
+    theta = scaling.number("rope_theta", c.number(theta_key, theta))
+    if not 0 < theta < math.inf:
+        raise c._fail("rope_theta", "a positive number", theta)
+    fields: dict = {} if theta == 10000.0 else {"rope_theta": float(theta)}
+    if interleaved:
+        fields["rope_interleaved"] = True
+    kind = params.get("rope_type", params.get("type", "default"))
+    if not isinstance(kind, str) or kind not in ROPE_TYPES:
+        raise c._fail(f"{key}.rope_type", "one of " + ", ".join(sorted(ROPE_TYPES)), kind)
+    if ROPE_TYPES[kind] != "none":
+        fields["rope_scaling"] = ROPE_TYPES[kind]
+    needed = {"factor": "rope_factor"}
+    if kind == "llama3":
+        needed |= {"low_freq_factor": "rope_low_freq_factor", "high_freq_factor": "rope_high_freq_factor"}
+    for name, field in needed.items() if kind in ("linear", "llama3") else ():
+        if scaling.raw.get(name) is None:
+            raise SpecError(f"{scaling.source}: rope_type {kind} needs '{name}'")
+        fields[field] = float(scaling.number(name, 0))
+        if not 0 < fields[field] < math.inf:
+            raise scaling._fail(name, "a positive number", scaling.raw[name])
+    if kind == "llama3":
+        fields["rope_original_positions"] = scaling.int("original_max_position_embeddings")
+    return fields

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ...errors import SpecError
-from .common import GELU, Config, activation_entry, named_entry
+from .common import GELU, Config, activation_entry, named_entry, rope_fields, rope_number
 
 
 class Family(NamedTuple):
@@ -38,6 +38,11 @@ class Family(NamedTuple):
     moe: str = ""  # a mixture of experts in place of the MLP: "mixtral" (gate, experts), "qwen" (and a shared expert)
     rotary_sets: tuple[str, ...] = ("",)  # rotary tables, one per attention type (Gemma 3: full and sliding)
     eps: float = 1e-6  # default of rms_norm_eps
+    rope_interleaved: bool = False  # rope rotates adjacent pairs (Cohere)
+    norm_offset: float = 0.0  # RMSNorm scales by norm_offset + weight (Gemma: 1)
+    rotary_fraction: float = 1.0  # default of partial_rotary_factor
+    theta: float = 10000.0  # default of rope_theta (transformers 5's default_theta)
+    bias_default: bool = False  # default of the config's bias flags (Starcoder2's use_bias: true)
 
 
 FAMILIES = {
@@ -45,7 +50,9 @@ FAMILIES = {
     "mistral": Family("MistralForCausalLM", windows="all"),
     "qwen2": Family("Qwen2ForCausalLM", qkv_bias=True, windows="types"),
     "qwen3": Family("Qwen3ForCausalLM", qk_norm=True, head_dim=128, windows="types"),
-    "gemma": Family("GemmaForCausalLM", act="gelu_pytorch_tanh", tie=True, head_dim=256, scaled_embedding=True),
+    "gemma": Family(
+        "GemmaForCausalLM", act="gelu_pytorch_tanh", tie=True, head_dim=256, scaled_embedding=True, norm_offset=1.0
+    ),
     "gemma2": Family(
         "Gemma2ForCausalLM",
         layout="sandwich",
@@ -54,6 +61,7 @@ FAMILIES = {
         head_dim=256,
         windows="alternate",
         scaled_embedding=True,
+        norm_offset=1.0,
     ),
     "gemma3_text": Family(
         "Gemma3ForCausalLM",
@@ -64,16 +72,21 @@ FAMILIES = {
         head_dim=256,
         windows="pattern",
         scaled_embedding=True,
+        norm_offset=1.0,
         rotary_sets=("full_attention_", "sliding_attention_"),
+        theta=1e6,
     ),
     "phi3": Family("Phi3ForCausalLM", eps=1e-5, windows="all", fused_qkv=True, mlp="fused", bias_keys=("", "", "")),
-    "olmo": Family("OlmoForCausalLM", norm="ln_none", bias_keys=("attention_bias", "attention_bias", "")),
+    # OlmoLayerNorm's eps is 1e-5 whatever the config says (it has no key for it)
+    "olmo": Family(
+        "OlmoForCausalLM", norm="ln_none", eps_key="", eps=1e-5, bias_keys=("attention_bias", "attention_bias", "")
+    ),
     "olmo2": Family(
         "Olmo2ForCausalLM",
         layout="post",
         qk_norm=True,
         qk_norm_width="full",
-        eps=1e-6,
+        eps=1e-5,
         bias_keys=("attention_bias", "attention_bias", ""),
     ),
     "starcoder2": Family(
@@ -86,9 +99,15 @@ FAMILIES = {
         windows="all",
         mlp="plain",
         bias_keys=("use_bias", "use_bias", "use_bias"),
+        bias_default=True,
     ),
     "stablelm": Family(
-        "StableLmForCausalLM", norm="ln", eps_key="layer_norm_eps", eps=1e-5, bias_keys=("use_qkv_bias", "", "")
+        "StableLmForCausalLM",
+        norm="ln",
+        eps_key="layer_norm_eps",
+        eps=1e-5,
+        bias_keys=("use_qkv_bias", "", ""),
+        rotary_fraction=0.25,
     ),
     "cohere": Family(
         "CohereForCausalLM",
@@ -98,6 +117,8 @@ FAMILIES = {
         eps=1e-5,
         tie=True,
         bias_keys=("attention_bias", "attention_bias", ""),
+        rope_interleaved=True,
+        theta=500000.0,
     ),
     "phi": Family(
         "PhiForCausalLM",
@@ -112,9 +133,10 @@ FAMILIES = {
         out_name="dense",
         final_norm="final_layernorm",
         head_bias=True,
+        rotary_fraction=0.5,
     ),
-    "gpt_oss": Family("GptOssForCausalLM", eps=1e-5, windows="all", moe="gpt_oss", sinks=True),
-    "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral"),
+    "gpt_oss": Family("GptOssForCausalLM", eps=1e-5, windows="all", moe="gpt_oss", sinks=True, theta=150000.0),
+    "mixtral": Family("MixtralForCausalLM", windows="all", moe="mixtral", theta=1e6),
     "qwen2_moe": Family("Qwen2MoeForCausalLM", qkv_bias=True, windows="types", moe="qwen"),
     "qwen3_moe": Family("Qwen3MoeForCausalLM", qk_norm=True, head_dim=128, windows="types", moe="qwen"),
 }
@@ -147,16 +169,16 @@ def _windows(c: Config, f: Family, layers: int) -> list[int | None]:
 def norm_entry(f: Family, eps: float, name: str, **more) -> dict:
     """The family's norm: RMSNorm, LayerNorm (with or without bias), or LayerNorm without parameters."""
     if f.norm == "rms":
-        return {"rmsnorm": {"eps": eps, "name": name, **more}}
+        return {"rmsnorm": {"eps": eps, **({"offset": f.norm_offset} if f.norm_offset else {}), "name": name, **more}}
     extra = {"ln": {}, "ln_weight": {"bias": False}, "ln_none": {"elementwise_affine": False}}[f.norm]
     return {"layernorm": {"eps": eps, **extra, "name": name, **more}}
 
 
-def _per_head_norm(name: str, source: str, heads: int, head_dim: int, eps: float) -> list:
+def _per_head_norm(name: str, source: str, heads: int, head_dim: int, eps: float, offset: float = 0.0) -> list:
     """RMSNorm over each head: (L, heads · head_dim) → (L, heads, head_dim) → norm → flattened again."""
     return [
         {"unflatten": {"dim": -1, "sizes": [heads, head_dim], "from": source}},
-        {"rmsnorm": {"eps": eps, "name": name}},
+        {"rmsnorm": {"eps": eps, **({"offset": offset} if offset else {}), "name": name}},
         {"flatten": {"start_dim": 2}},
     ]
 
@@ -172,6 +194,7 @@ def attention(
     window=None,
     qk_norm_eps: float | None = None,
     qk_norm_width: str = "head",
+    qk_norm_offset: float = 0.0,
     fused: bool = False,
     out_name: str = "o_proj",
     **op,
@@ -199,9 +222,9 @@ def attention(
         ]
         q, k = "q_norm", "k_norm"
     elif qk_norm_eps is not None:
-        layers += _per_head_norm("q_norm", "q_proj", heads, head_dim, qk_norm_eps)
+        layers += _per_head_norm("q_norm", "q_proj", heads, head_dim, qk_norm_eps, qk_norm_offset)
         layers.append({"identity": {"name": "q"}})
-        layers += _per_head_norm("k_norm", "k_proj", kv, head_dim, qk_norm_eps)
+        layers += _per_head_norm("k_norm", "k_proj", kv, head_dim, qk_norm_eps, qk_norm_offset)
         layers.append({"identity": {"name": "k"}})
         q, k = "q", "k"
     name = "sinks" if op.get("sinks") else "attention"  # gpt-oss's sinks parameter: self_attn.sinks
@@ -287,11 +310,11 @@ def _sparse(c: Config, layers: int) -> list[bool]:
 
 def rotary_buffers(rotary_dim: int, sets=("",)) -> dict:
     """transformers' rotary embedding module: per set of tables inv_freq and original_inv_freq, rotary_dim / 2
-    each (buffers)."""
+    each (buffers, not in the state_dict)."""
     return {
         "name": "rotary_emb",
         "layers": [
-            {"buffer": {"shape": [rotary_dim // 2], "name": f"{prefix}{name}"}}
+            {"buffer": {"shape": [rotary_dim // 2], "persistent": False, "name": f"{prefix}{name}"}}
             for prefix in sets
             for name in ("inv_freq", "original_inv_freq")
         ],
@@ -371,9 +394,15 @@ def causal_lm(
     hidden, vocab = c.int("hidden_size"), c.int("vocab_size")
     model = [
         named_entry("embedding", "embed_tokens", num=vocab, dim=hidden, **{"from": "input_ids"}),
-        *([{"buffer": {"shape": [1], "name": "embed_scale"}}] if f.scaled_embedding else []),
+        *([{"buffer": {"shape": [1], "persistent": False, "name": "embed_scale"}}] if f.scaled_embedding else []),
+        # Gemma's embedding multiplies its output by √hidden (embed_scale)
+        *(
+            [{"scale": {"by": hidden**0.5, "from": "embed_tokens", "name": "scaled_embedding"}}]
+            if f.scaled_embedding
+            else []
+        ),
         rotary_buffers(rotary_dim, f.rotary_sets),
-        {**stack(per_layer, windows), "from": "embed_tokens"},
+        {**stack(per_layer, windows), "from": "scaled_embedding" if f.scaled_embedding else "embed_tokens"},
         norm_entry(f, eps, f.final_norm),
     ]
     head = named_entry("linear", "lm_head", out=vocab, bias=f.head_bias)
@@ -386,47 +415,80 @@ def causal_lm(
     }
 
 
-def _bias(c: Config, key: str) -> bool:
+def _bias(c: Config, key: str, default: bool = False) -> bool:
     """A projection's bias: the config's flag named by the family ('+': always, '': never)."""
-    return key == "+" or (bool(key) and key != "+" and c.flag(key, False))
+    return key == "+" or (bool(key) and key != "+" and c.flag(key, default))
+
+
+def _operation(c: Config, f: Family, family: str, head_dim: int, rotary_dim: int) -> dict:
+    """The attention operation's fields the family sets, but rope's base and scaling."""
+    op: dict = {} if rotary_dim == head_dim else {"rotary_dim": rotary_dim - rotary_dim % 2}
+    if f.sinks:
+        op["sinks"] = True
+    if family == "gemma2":
+        # transformers' default is 50.0; null turns it off
+        softcap = c.number("attn_logit_softcapping", 50.0) if c.raw.get("attn_logit_softcapping", 0) is not None else 0
+        if softcap:
+            op["softcap"] = softcap
+    if family.startswith("gemma") and family != "gemma":  # logits scaled by query_pre_attn_scalar^-0.5
+        scalar = c.number("query_pre_attn_scalar", 256)
+        if scalar != head_dim:
+            op["scale"] = scalar**-0.5
+    return op
+
+
+def _sliding_rope(c: Config) -> dict:
+    """Gemma 3's sliding layers' rope: their own base (rope_local_base_freq, or transformers 5's
+    rope_parameters.sliding_attention), never scaled."""
+    params = c.raw.get("rope_parameters")
+    if isinstance(params, dict) and isinstance(params.get("sliding_attention"), dict):
+        return rope_fields(Config({"rope_parameters": params["sliding_attention"]}, c.source))
+    return rope_fields(Config({"rope_theta": c.raw.get("rope_local_base_freq", 10000.0)}, c.source))
 
 
 def llama_like(c: Config, family: str, seq: int) -> dict:
     f = FAMILIES[family]
     hidden, heads, kv, head_dim = dims(c, f)
     qkv_key, out_key, mlp_key = f.bias_keys
-    eps = c.number(f.eps_key, f.eps)
+    eps = c.number(f.eps_key, f.eps) if f.eps_key else f.eps
     act_key = "hidden_activation" if family.startswith("gemma") and "hidden_activation" in c.raw else "hidden_act"
     act = c.activation(act_key, f.act, GELU)
     for flag in ("qk_layernorm", "use_qk_norm", "use_parallel_residual"):
         if c.flag(flag, False):
             raise SpecError(f"{c.source}: '{flag}: true' is not supported for model_type {family}")
-    rotary_dim = int(head_dim * c.number("partial_rotary_factor", 1.0))
-    op: dict = {} if rotary_dim == head_dim else {"rotary_dim": rotary_dim - rotary_dim % 2}
-    if f.sinks:
-        op["sinks"] = True
-    if family == "gemma2":
-        softcap = c.number("attn_logit_softcapping", 0)
-        if softcap:
-            op["softcap"] = softcap
+    rotary_dim = int(head_dim * rope_number(c, "partial_rotary_factor", f.rotary_fraction))
+    op = _operation(c, f, family, head_dim, rotary_dim)
     windows = _windows(c, f, c.int("num_hidden_layers"))
-    attn = attention(
-        heads,
-        kv,
-        head_dim,
-        hidden,
-        qkv_bias=True if f.qkv_bias else _bias(c, qkv_key),
-        out_bias=_bias(c, out_key),
-        window="$window" if any(windows) else None,
-        qk_norm_eps=eps if f.qk_norm else None,
-        qk_norm_width=f.qk_norm_width,
-        fused=f.fused_qkv,
-        out_name=f.out_name,
-        **op,
-    )
-    mlp = mlp_layers(f, c.int("intermediate_size"), hidden, act, _bias(c, mlp_key))
+
+    def attn_of(rope: dict) -> list:
+        return attention(
+            heads,
+            kv,
+            head_dim,
+            hidden,
+            qkv_bias=True if f.qkv_bias else _bias(c, qkv_key, f.bias_default),
+            out_bias=_bias(c, out_key, f.bias_default),
+            window="$window" if any(windows) else None,
+            qk_norm_eps=eps if f.qk_norm else None,
+            qk_norm_width=f.qk_norm_width,
+            qk_norm_offset=f.norm_offset,
+            fused=f.fused_qkv,
+            out_name=f.out_name,
+            **op,
+            **rope,
+        )
+
+    attn = attn_of(rope_fields(c, f.rope_interleaved, theta=f.theta))
+    mlp = mlp_layers(f, c.int("intermediate_size"), hidden, act, _bias(c, mlp_key, f.bias_default))
     layers = c.int("num_hidden_layers")
-    if not f.moe:
+    local = _sliding_rope(c) if len(f.rotary_sets) > 1 and any(windows) else None
+    if local is not None and attn_of(local) != attn:  # Gemma 3: sliding layers with their own rope
+        blocks = {
+            "decoder_layer": decoder_layer(f, eps, attn, mlp),
+            "sliding_layer": decoder_layer(f, eps, attn_of(local), mlp),
+        }
+        per_layer = ["sliding_layer" if w else "decoder_layer" for w in windows]
+    elif not f.moe:
         blocks, per_layer = {"decoder_layer": decoder_layer(f, eps, attn, mlp)}, ["decoder_layer"] * layers
     else:
         sparse = _sparse(c, layers)
@@ -434,4 +496,7 @@ def llama_like(c: Config, family: str, seq: int) -> dict:
         blocks = {"moe_layer": decoder_layer(f, eps, attn, moe_mlp(c, f, hidden, act))}
         if not all(sparse):
             blocks["decoder_layer"] = decoder_layer(f, eps, attn, mlp)
-    return causal_lm(c, f, seq, blocks, per_layer, windows, rotary_dim, eps)
+    spec = causal_lm(c, f, seq, blocks, per_layer, windows, rotary_dim, eps)
+    if family == "cohere":  # CohereForCausalLM multiplies the logits by logit_scale
+        spec["layers"].append({"scale": {"by": c.number("logit_scale", 0.0625), "name": "logit_scale"}})
+    return spec

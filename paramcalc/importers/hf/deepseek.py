@@ -5,7 +5,7 @@ routed and shared experts after the first dense layers, as transformers builds t
 from __future__ import annotations
 
 from ...errors import SpecError
-from .common import GELU, Config, named_entry
+from .common import GELU, Config, named_entry, rope_fields
 from .decoders import Family, causal_lm, decoder_layer, gated_mlp
 
 V2 = Family("DeepseekV2ForCausalLM", moe="deepseek")
@@ -46,6 +46,8 @@ def _latent_attention(c: Config, hidden: int, heads: int, eps: float) -> list:
                 "position": "rope",
                 "rotary_dim": rope,
                 "latent_cache": kv_rank + rope,  # what DeepSeek's inference caches per position
+                # rope on adjacent pairs (V2's complex product, V3's rope_interleave), yarn-scaled in V3
+                **rope_fields(c, interleaved=c.flag("rope_interleave", True)),
                 "from": [q, "key", "value"],
                 "name": "attention",
             }

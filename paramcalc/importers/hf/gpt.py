@@ -5,7 +5,7 @@ ALiBi (BLOOM), each as transformers builds it."""
 from __future__ import annotations
 
 from ...errors import SpecError
-from .common import GELU, Config, activation_entry, named_entry
+from .common import GELU, Config, activation_entry, named_entry, rope_fields, rope_number
 
 
 def _op(heads: int, kv: int, head_dim: int, source, **fields) -> dict:
@@ -30,7 +30,7 @@ def _ln(eps: float, name: str, **more) -> dict:
 def _rotary(rotary_dim: int, *names: str) -> dict:
     return {
         "name": "rotary_emb",
-        "layers": [{"buffer": {"shape": [rotary_dim // 2], "name": name}} for name in names],
+        "layers": [{"buffer": {"shape": [rotary_dim // 2], "persistent": False, "name": name}} for name in names],
     }
 
 
@@ -55,14 +55,26 @@ def gpt_neox(c: Config, seq: int) -> dict:
     hidden, heads = c.int("hidden_size"), c.int("num_attention_heads")
     d = _head_dim(hidden, heads, c)
     eps = c.number("layer_norm_eps", 1e-5)
-    rotary = int(d * c.number("rotary_pct", 0.25))
+    rotary = int(
+        d * (c.number("rotary_pct", 0.25) if "rotary_pct" in c.raw else rope_number(c, "partial_rotary_factor", 0.25))
+    )
     act = c.activation("hidden_act", "gelu", GELU)
     parallel = c.flag("use_parallel_residual", True)
     attention = {
         "name": "attention",
         "layers": [
             named_entry("linear", "query_key_value", out=3 * hidden),
-            _op(heads, heads, d, "query_key_value", position="rope", rotary_dim=rotary),
+            # per head its q, k and v; the base is rotary_emb_base in older configs
+            _op(
+                heads,
+                heads,
+                d,
+                "query_key_value",
+                position="rope",
+                rotary_dim=rotary,
+                packing="heads",
+                **rope_fields(c, theta_key="rotary_emb_base"),
+            ),
             named_entry("linear", "dense", out=hidden),
         ],
     }
@@ -114,7 +126,15 @@ def gptj(c: Config, seq: int) -> dict:
                 named_entry("linear", "q_proj", out=hidden, bias=False),
                 named_entry("linear", "k_proj", out=hidden, bias=False, **{"from": "input"}),
                 named_entry("linear", "v_proj", out=hidden, bias=False, **{"from": "input"}),
-                _op(heads, heads, d, ["q_proj", "k_proj", "v_proj"], position="rope", rotary_dim=rotary),
+                _op(
+                    heads,
+                    heads,
+                    d,
+                    ["q_proj", "k_proj", "v_proj"],
+                    position="rope",
+                    rotary_dim=rotary,
+                    **rope_fields(c, interleaved=True),
+                ),
                 named_entry("linear", "out_proj", out=hidden, bias=False),
             ],
         },
@@ -134,7 +154,9 @@ def gptj(c: Config, seq: int) -> dict:
         # the sin and cos table of every position, a buffer of n_positions × rotary_dim
         {
             "name": "rotary_emb",
-            "layers": [{"buffer": {"shape": [c.int("n_positions"), rotary], "name": "embed_positions"}}],
+            "layers": [
+                {"buffer": {"shape": [c.int("n_positions"), rotary], "persistent": False, "name": "embed_positions"}}
+            ],
         },
         {"repeat": c.int("n_layer"), "name": "h", "block": {}, "from": "wte"},
         _ln(eps, "ln_f"),
@@ -240,6 +262,7 @@ def falcon(c: Config, seq: int) -> dict:
             f"{c.source}: falcon with new_decoder_architecture, alibi or parallel_attn false is not supported"
         )
     kv = 1 if c.flag("multi_query", True) else heads
+    packing = {} if kv == 1 else {"packing": "heads"}
     bias = c.flag("bias", False)
     ff = c.int("ffn_hidden_size", 4 * hidden) if c.raw.get("ffn_hidden_size") is not None else 4 * hidden
     body = [
@@ -248,7 +271,8 @@ def falcon(c: Config, seq: int) -> dict:
             "name": "self_attention",
             "layers": [
                 named_entry("linear", "query_key_value", out=(heads + 2 * kv) * d, bias=bias),
-                _op(heads, kv, d, "query_key_value", position="rope"),
+                # multi-query: all q, k, v; else per head its q, k and v
+                _op(heads, kv, d, "query_key_value", position="rope", **packing, **rope_fields(c)),
                 named_entry("linear", "dense", out=hidden, bias=bias),
             ],
         },
