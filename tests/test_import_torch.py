@@ -344,3 +344,60 @@ def test_the_readme_tables_are_the_recorded_ones():
     from torch_import_table import table
 
     assert table(json.loads(FAMILIES.read_text())) in (ROOT / "README.md").read_text()
+
+
+class Decoder(nn.Module):
+    """A transformers-style decoder: positions from arange read from a table, rotary tables computed
+    from an inv_freq buffer and the positions, keys and values repeated for grouped-query attention
+    (x[:, :, None].expand().reshape()), and an LM head tied to the token embedding."""
+
+    def __init__(self, vocab=50, dim=16, heads=4, kv_heads=2, positions=32):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
+        self.tokens = nn.Embedding(vocab, dim)
+        self.positions = nn.Embedding(positions, dim)
+        self.q = nn.Linear(dim, dim, bias=False)
+        self.kv = nn.Linear(dim, 2 * kv_heads * self.head_dim, bias=False)
+        self.o = nn.Linear(dim, dim, bias=False)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.tokens.weight
+        self.register_buffer("inv_freq", 1.0 / 10000 ** (torch.arange(0, self.head_dim, 2) / self.head_dim))
+
+    def _repeat(self, x):
+        b, h, n, d = x.shape
+        return x[:, :, None].expand(b, h, self.heads // h, n, d).reshape(b, self.heads, n, d)
+
+    def forward(self, ids):
+        b, n = ids.shape
+        positions = torch.arange(n).unsqueeze(0)
+        x = self.tokens(ids) + self.positions(positions)
+        angles = positions[..., None].float() * self.inv_freq
+        cos = torch.cat([angles, angles], dim=-1).cos()[:, None]
+        q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2) * cos
+        k, v = self.kv(x).view(b, n, 2, self.kv_heads, -1).unbind(2)
+        k, v = self._repeat(k.transpose(1, 2) * cos), self._repeat(v.transpose(1, 2))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.head(x + self.o(y.transpose(1, 2).reshape(b, n, -1)))
+
+
+def test_a_decoder_with_computed_positions_tied_head_and_grouped_kv_is_exact():
+    import yaml
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from paramcalc.importers.torch import spec_from_model
+
+    model = Decoder().eval()
+    doc, how = spec_from_model(model, [(12,)], 50)
+    report = analyze(parse_spec(yaml.safe_dump(doc, sort_keys=False), "model"))
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter, sdpa_kernel(SDPBackend.MATH):
+        out = model(torch.randint(0, 50, (1, 12)))
+    assert how.startswith("export")
+    assert report.totals.params == sum(p.numel() for p in model.parameters())  # the tied head counted once
+    assert report.totals.buffers == 2
+    assert report.totals.macs == counter.get_total_flops() // 2
+    assert report.output_shape == list(out.shape[1:]) == [12, 50]
+    kinds = {r.name: r.kind for r in report.layers}
+    assert kinds["positions"] == "split" and kinds["positions.weight"] == "parameter"  # rows 0..11 of its table
+    assert kinds["head"] == "linear" and sum(r.kind == "concat" for r in report.layers) >= 2  # kv repeated

@@ -30,6 +30,45 @@ class ExportSpec(FxSpec):
         self.user_inputs = set(signature.user_inputs)
         self.handlers = HANDLERS
 
+    def operation(self, node) -> None:
+        """Work no layer can write on constants and the model's state alone (rotary tables from inv_freq
+        and positions) is a constant to the spec: its tensors stay declared, and nothing is counted."""
+        from .ops import operation
+
+        self.note_range(node)
+        try:
+            operation(self, node)
+        except Unsupported:
+            inputs = node.all_input_nodes
+            if not any(a in self.opaque for a in inputs) or any(a in self.batched for a in inputs):
+                raise
+            self.opaque.add(node)
+
+    def note_range(self, node) -> None:
+        """Positions: arange, shifted by a number, viewed or sliced along its last dim."""
+        import torch.fx
+
+        full = self.full(node)
+        if not full or _numel(full) != full[-1]:
+            return
+        name = getattr(getattr(node.target, "_overloadpacket", None), "__name__", "")
+        args = node.args
+        if name == "arange":
+            if all(type(a) is int for a in args) and (len(args) in (1, 2) or args[2:] == (1,)):
+                self.ranges[node] = args[0] if len(args) > 1 else 0
+            return
+        start = self.ranges.get(args[0]) if args and isinstance(args[0], torch.fx.Node) else None
+        if start is None:
+            return
+        before = self.full(args[0]) or []
+        if name in ("add", "sub") and len(args) == 2 and type(args[1]) is int:
+            self.ranges[node] = start + args[1] if name == "add" else start - args[1]
+        elif name == "slice" and len(args) > 1 and args[1] % len(before) == len(before) - 1 and args[4:] in ((), (1,)):
+            first = args[2] if len(args) > 2 and args[2] else 0
+            self.ranges[node] = start + (first + before[-1] if first < 0 else min(first, before[-1]))
+        elif name in _KEEPS_POSITIONS and full[-1] == before[-1]:
+            self.ranges[node] = start
+
     def full(self, node) -> list[int] | None:
         value = node.meta.get("val")
         shape = getattr(value, "shape", None)
@@ -58,10 +97,36 @@ class ExportSpec(FxSpec):
             self.pending[node] = value
             self.lead[node] = 1 if value.ndim > 1 and value.shape[0] == 1 else 0
             self.batched.discard(node)
+            if _positions(value):
+                self.ranges[node] = 0
         elif node.name in self.user_inputs:
             super().placeholder(node)
         else:  # a constant the export lifted out of the code
             self.opaque.add(node)
+
+
+_KEEPS_POSITIONS = {
+    "unsqueeze", "squeeze", "view", "reshape", "_unsafe_view", "expand", "to", "_to_copy", "alias", "clone",
+    "contiguous", "lift_fresh_copy",
+}  # fmt: skip
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _positions(value) -> bool:
+    """A buffer holding 0, 1, 2, ... (BERT's position_ids), read from the model's real tensor."""
+    import torch
+
+    if value.dtype not in (torch.int32, torch.int64) or value.device.type == "meta" or not value.ndim:
+        return False
+    if not value.numel() or value.numel() != value.shape[-1]:
+        return False
+    return bool(torch.equal(value.reshape(-1).cpu(), torch.arange(value.numel(), dtype=value.dtype)))
 
 
 def trace_export(model, inputs) -> tuple[dict, list, list]:

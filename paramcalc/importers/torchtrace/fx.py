@@ -44,6 +44,8 @@ class FxSpec:
         self.lead: dict = {}
         self.batched: set = set()  # nodes that carry the input's batch
         self.pending: dict = {}  # get_attr nodes, written when first read as a tensor
+        self.held: dict = {}  # get_attr nodes a layer holds (read again: a tied weight)
+        self.ranges: dict = {}  # node -> start: it holds start, start + 1, ... (positions; torch.export's)
         self.opaque: set = set()  # computed from parameters alone by what the spec cannot express
         self.folded: set = set()  # the batch folded into dim 0 (windows): per-sample shape is the full shape
         self.moved: dict = {}  # node -> where a permute moved its batch dim (attention's qkv: (3, B, ...))
@@ -128,7 +130,8 @@ class FxSpec:
         """Tensors a layer written here holds itself (Swin's qkv and proj weights, a lookup table)."""
         for node in nodes:
             if node is not None and node in self.pending:
-                self.accounted.add(id(self.pending.pop(node)))
+                self.held[node] = self.pending.pop(node)
+                self.accounted.add(id(self.held[node]))
 
     def lookup(self, node, table, index) -> str:
         """table[index], a learned (rows, dim) table read at an index buffer: an embedding holding it."""
@@ -168,9 +171,12 @@ class FxSpec:
 
     # -- the graph
 
-    def trace(self) -> tuple[dict, list, list]:
+    def operation(self, node) -> None:
         from .ops import operation
 
+        operation(self, node)
+
+    def trace(self) -> tuple[dict, list, list]:
         for node in self.graph_module.graph.nodes:
             self.place(node)
             if node.op == "placeholder":
@@ -180,7 +186,7 @@ class FxSpec:
             elif node.op == "get_attr" and node.users:
                 self.get_attr(node)
             elif node.op in ("call_function", "call_method"):
-                operation(self, node)
+                self.operation(node)
             elif node.op == "output":
                 return self.output(node)
         raise Unsupported("the traced graph has no output")
