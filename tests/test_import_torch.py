@@ -401,3 +401,44 @@ def test_a_decoder_with_computed_positions_tied_head_and_grouped_kv_is_exact():
     kinds = {r.name: r.kind for r in report.layers}
     assert kinds["positions"] == "split" and kinds["positions.weight"] == "parameter"  # rows 0..11 of its table
     assert kinds["head"] == "linear" and sum(r.kind == "concat" for r in report.layers) >= 2  # kv repeated
+
+
+class TimmBits(nn.Module):
+    """timm's ways on the torch.export path: a pad by zero (Swin's padding to whole windows), Res2Net's
+    last piece taken as [-1], ResMLP's Affine (torch.addcmul), ConvNeXt V2's global response norm (a
+    vector norm kept as a dim of size 1) and F.normalize."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.alpha = nn.Parameter(torch.ones(8, 1, 1))
+        self.beta = nn.Parameter(torch.zeros(8, 1, 1))
+        self.gamma = nn.Parameter(torch.zeros(1, 8, 1, 1))
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        x = self.conv(F.pad(x, [0, 0, 0, 0]))
+        x = torch.addcmul(self.beta, self.alpha, x)
+        g = torch.linalg.vector_norm(x, dim=(2, 3), keepdim=True)
+        x = x + self.gamma * (x * (g / (g.mean(dim=1, keepdim=True) + 1e-6)))
+        last = x.split(4, dim=1)[-1]  # (4, 6, 6)
+        return self.fc(F.normalize(last.flatten(2).transpose(1, 2)[..., :4], dim=-1))
+
+
+def test_timm_constructs_on_the_export_path_are_exact():
+    report, how = _assert_exact(TimmBits(), (3, 8, 8))
+    assert how.startswith("export")
+    assert any(r.kind == "split" and r.output_shape == [4, 6, 6] for r in report.layers)  # [-1]: 4 of 8 channels
+
+
+class StandardisedConv(nn.Conv2d):
+    """timm's ScaledStdConv2d: the weight standardised by F.batch_norm before each convolution."""
+
+    def forward(self, x):
+        w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.0)
+        return F.conv2d(x, w.reshape_as(self.weight), self.bias)
+
+
+def test_weight_standardisation_is_refused_by_name():
+    message = _refused(nn.Sequential(StandardisedConv(3, 4, 3)), (3, 8, 8))
+    assert "weight standardisation" in message

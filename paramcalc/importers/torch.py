@@ -126,8 +126,8 @@ def import_torch(target: str, input_shape: str, tokens: int | None = None) -> st
     unread = _unread(doc["layers"])
     if unread:
         header += (
-            f"# {unread} {'tensors' if unread > 1 else 'tensor'} that the traced forward never reads into a layer (of modules\n"
-            "# eval mode never calls, or state only constants such as rotary tables are computed from) declared by name\n"
-            "# as parameters and buffers, so the totals are the model's.\n"
+            f"# {unread} {'tensors' if unread > 1 else 'tensor'} that the traced forward never reads into a layer\n"
+            "# (of modules eval mode never calls, or state only constants such as rotary tables come from)\n"
+            "# declared by name as parameters and buffers, so the totals are the model's.\n"
         )
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)

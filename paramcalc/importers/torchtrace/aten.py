@@ -88,6 +88,8 @@ def _batch_norm(call: OpCall) -> None:
     training = call.args[5] if call.name == "batch_norm" else False
     eps = call.args[7] if call.name == "batch_norm" else call.args[6]
     rank = len(call.spec.shape(x))
+    if x not in call.spec.batched:
+        raise call.refuse("standardises the model's weights (weight standardisation), which no paramcalc kind does")
     if training or mean is None or rank not in (1, 2, 3, 4):
         raise call.refuse("normalises by the batch's statistics (training mode, or no running statistics)")
     fields: dict = {} if weight is not None else {"affine": False}
@@ -96,6 +98,21 @@ def _batch_norm(call: OpCall) -> None:
     _weighted(call, f"batchnorm{max(1, rank - 1)}d", fields, [weight, bias, mean, var], x)
     path = call.spec.path(mean).rpartition(".")[0]
     call.spec.account(f"{path}.num_batches_tracked" if path else "num_batches_tracked")
+
+
+def _instance_norm(call: OpCall) -> None:
+    """Each channel of each sample normalised over its own spatial dims (RAFT's encoders)."""
+    x, weight, bias, mean, var = call.args[:5]
+    rank = len(call.spec.shape(x))
+    if call.arg(5, "use_input_stats", True) is not True or rank not in (2, 3, 4):
+        raise call.refuse("normalises by running statistics")
+    fields: dict = {} if weight is None else {"affine": True}
+    if mean is not None:
+        fields["track_running_stats"] = True
+    eps = call.arg(7, "eps", 1e-5)
+    if eps != 1e-5:
+        fields["eps"] = eps
+    _weighted(call, f"instancenorm{rank - 1}d", fields, [weight, bias, mean, var], x)
 
 
 def _layer_norm(call: OpCall) -> None:
@@ -254,6 +271,8 @@ def _pad(call: OpCall) -> None:
     if call.name == "pad" and call.arg(2, "mode", "constant") != "constant":
         raise call.refuse(f"pads in the {call.arg(2, 'mode')!r} mode")
     value = (call.arg(3, "value") if call.name == "pad" else call.arg(2, "value")) or 0
+    if not any(pad):  # Swin's padding to whole windows, where the size is whole already
+        return call.spec.alias(call.node, call.x)
     if len(pad) not in (2, 4, 6) or len(pad) // 2 >= len(call.spec.shape(call.x)):
         raise call.refuse(f"pads {pad}")
     kind = f"zeropad{len(pad) // 2}d" if not value else f"constantpad{len(pad) // 2}d"
@@ -274,6 +293,35 @@ def _expand(call: OpCall) -> None:
     if len(before) != len(after) or len(changed) != 1 or made is None or spec.dim(call.x, made) != changed[0] + 1:
         raise call.refuse(f"changes the per-sample shape {before} to {after}")
     return call.layer("concat", [call.x] * after[changed[0]], dim=changed[0] + 1)
+
+
+def _addcmul(call: OpCall) -> None:
+    """input + value · t1 · t2 (timm's Affine: beta + alpha · x): the product, then the sum."""
+    spec, node = call.spec, call.node
+    a, t1, t2 = call.args[:3]
+    if not all(spec.holds(t) for t in (a, t1, t2)) or call.arg(3, "value", 1) != 1:
+        raise call.refuse("is no product and sum of tensors the spec holds")
+    from .ops import ranked
+
+    rank = len(spec.shape(node))
+    product = spec.add(None, f"{node.name}_mul", "mul", {}, ranked(spec, f"{node.name}_mul", rank, [t1, t2]))
+    sources = ranked(spec, node.name, rank, [a])
+    spec.add(node, node.name, "add", {}, [*sources, product])
+
+
+def _vector_norm(call: OpCall) -> None:
+    """‖x‖ kept as a dim of size 1, that x is then divided or scaled by (F.normalize, ConvNeXt V2's global
+    response norm): a per-vector factor, counted as nothing, as the fx path counts F.normalize."""
+    if not call.arg(3, "keepdim", False):
+        raise call.refuse("reduces a tensor to its norm")
+    call.spec.opaque.add(call.node)
+
+
+def _expand_as(call: OpCall) -> None:
+    """A constant or a norm factor stretched to another tensor's shape (F.normalize's divisor) stays one."""
+    if call.args[0] not in call.spec.opaque:
+        raise call.refuse("repeats a tensor to another's shape")
+    call.spec.opaque.add(call.node)
 
 
 def _matmul(call: OpCall) -> None:
@@ -324,6 +372,7 @@ HANDLERS = {
     "batch_norm": _batch_norm,
     "_native_batch_norm_legit_no_training": _batch_norm,
     "layer_norm": _layer_norm,
+    "instance_norm": _instance_norm,
     "rms_norm": _rms_norm,
     "group_norm": _group_norm,
     "embedding": _embedding,
@@ -334,6 +383,9 @@ HANDLERS = {
     "slice": _slice,
     "gather": _gather,
     "expand": _expand,
+    "addcmul": _addcmul,
+    "linalg_vector_norm": _vector_norm,
+    "expand_as": _expand_as,
     "index": _index,
     "constant_pad_nd": _pad,
     "pad": _pad,

@@ -33,6 +33,8 @@ class ExportSpec(FxSpec):
     def operation(self, node) -> None:
         """Work no layer can write on constants and the model's state alone (rotary tables from inv_freq
         and positions) is a constant to the spec: its tensors stay declared, and nothing is counted."""
+        import torch
+
         from .ops import operation
 
         self.note_range(node)
@@ -40,8 +42,9 @@ class ExportSpec(FxSpec):
             operation(self, node)
         except Unsupported:
             inputs = node.all_input_nodes
-            if not any(a in self.opaque for a in inputs) or any(a in self.batched for a in inputs):
-                raise
+            learned = any(isinstance(self.pending.get(a, self.held.get(a)), torch.nn.Parameter) for a in inputs)
+            if not any(a in self.opaque for a in inputs) or any(a in self.batched for a in inputs) or learned:
+                raise  # a layer of the model's parameters on constants (a position encoding's conv) is work
             self.opaque.add(node)
 
     def note_range(self, node) -> None:

@@ -92,6 +92,8 @@ class FxSpec:
             raise Unsupported(f"an argument {arg!r} where a tensor was expected")
         if arg in self.pending:
             self.declare(arg)
+        if arg in self.opaque:
+            raise Unsupported(f"a layer reads '{arg.name}', computed from constants alone (a position encoding)")
         if arg not in self.names:
             raise Unsupported(f"'{arg.name}' is not a tensor the spec can name")
         return self.names[arg]
@@ -194,7 +196,8 @@ class FxSpec:
     def place(self, node) -> None:
         """Whether the node carries the batch, and its per-sample shape's lead: what carries the batch (or
         a leading 1 that broadcasts) drops dim 0; what a window partition folded the batch into keeps it."""
-        tensors = [a for a in node.all_input_nodes if a in self.names or a in self.pending]
+        inputs = [self.splits[a][2] if a in self.splits else a for a in node.all_input_nodes]  # a piece: its whole
+        tensors = [a for a in inputs if a in self.names or a in self.pending]
         if any(a in self.batched for a in node.all_input_nodes):
             self.batched.add(node)
         lead_in = self.lead.get(tensors[0], 1) if tensors else 1
