@@ -181,7 +181,7 @@ def construct(message: str) -> str:
         part = re.sub(r" \('[^']*'\)", "", part)  # module paths: the class names say enough here
         if part.startswith("hooks: no kind for "):
             part = "hooks: no kind for " + ", ".join(dict.fromkeys(part[19:].replace(" ...", "").split(", ")))
-        clauses.append(part if len(part) <= 140 else part[:137] + "...")
+        clauses.append(part if len(part) <= 200 else part[:197] + "...")
     return "; ".join(clauses)
 
 

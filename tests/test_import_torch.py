@@ -442,3 +442,27 @@ class StandardisedConv(nn.Conv2d):
 def test_weight_standardisation_is_refused_by_name():
     message = _refused(nn.Sequential(StandardisedConv(3, 4, 3)), (3, 8, 8))
     assert "weight standardisation" in message
+
+
+def keep_positive(x):
+    """As torchvision's batched_nms: how many rows survive depends on the values."""
+    kept = torch.nonzero(x[:, :, 0] > 0)
+    if kept.shape[0] == 0:
+        return x
+    return x[:, : kept.shape[0]]
+
+
+class Keeps(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return keep_positive(self.fc(x))
+
+
+def test_a_size_that_depends_on_the_data_is_refused_naming_where():
+    message = _refused(Keeps(), (6, 4))
+    where = "test_import_torch.keep_positive (called by test_import_torch.Keeps.forward)"
+    assert f"sizes depend on the data in {where}" in message
+    assert message.count("\n") == 0

@@ -324,6 +324,12 @@ def _expand_as(call: OpCall) -> None:
     call.spec.opaque.add(call.node)
 
 
+def _like(call: OpCall) -> None:
+    """A tensor of constants shaped as another (Swin's shifted-window mask, x.new_zeros(size)): the
+    model's input gives it its size only, so it is a constant to the spec."""
+    call.spec.opaque.add(call.node)
+
+
 def _matmul(call: OpCall) -> None:
     held = [a for a in call.args[:2] if call.spec.holds(a)]
     if len(held) != 2:
@@ -386,6 +392,7 @@ HANDLERS = {
     "addcmul": _addcmul,
     "linalg_vector_norm": _vector_norm,
     "expand_as": _expand_as,
+    **dict.fromkeys(("new_zeros", "new_ones", "new_full", "new_empty", "zeros_like", "ones_like", "full_like"), _like),
     "index": _index,
     "constant_pad_nd": _pad,
     "pad": _pad,

@@ -132,6 +132,26 @@ def _positions(value) -> bool:
     return bool(torch.equal(value.reshape(-1).cpu(), torch.arange(value.numel(), dtype=value.dtype)))
 
 
+def _data_dependent(error) -> str | None:
+    """Where the model's code made a size depend on the data (torchvision's NMS keeps as many boxes as
+    the scores allow): its innermost public function outside torch, and the caller of that."""
+    if "data-dependent" not in str(error) and "DataDependent" not in type(error).__name__:
+        return None
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module != "torch" and not module.startswith("torch.") and module != __name__:
+            frames.append(f"{module}.{tb.tb_frame.f_code.co_qualname}")
+        tb = tb.tb_next
+    public = [i for i, f in enumerate(frames) if not f.rpartition(".")[2].startswith("_")]
+    if not public:
+        return None
+    inner = public[-1]
+    caller = next((frames[i] for i in reversed(public) if i < inner and frames[i] != frames[inner]), None)
+    return frames[inner] + (f" (called by {caller})" if caller else "")
+
+
 def trace_export(model, inputs) -> tuple[dict, list, list]:
     """(spec inputs, entries, outputs) from torch.export; raises Unsupported, with torch's reason."""
     import torch
@@ -142,6 +162,9 @@ def trace_export(model, inputs) -> tuple[dict, list, list]:
             program = torch.export.export(model, tuple(inputs), strict=False)
     except Exception as e:
         first = next((line for line in str(e).splitlines() if line.strip()), "")
+        where = _data_dependent(e)
+        if where:
+            raise Unsupported(f"torch.export cannot trace it: sizes depend on the data in {where}") from e
         raise Unsupported(f"torch.export cannot trace it ({type(e).__name__}: {first[:200]})") from e
     finally:
         logging.disable(logging.NOTSET)
