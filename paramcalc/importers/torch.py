@@ -51,6 +51,9 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
     from .torchtrace.hooks import trace_hooks
 
     inputs = example_inputs(shapes, tokens)
+    config = getattr(model, "config", None)
+    if getattr(config, "use_cache", False):  # transformers: the KV cache it returns is state, not an output
+        config.use_cache = False
     measured = measure(model, inputs)
     try:
         spec_inputs, entries, outputs = trace_fx(model, inputs)
