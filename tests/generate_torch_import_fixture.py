@@ -179,6 +179,7 @@ def construct(message: str) -> str:
         part = re.sub(r"\s+", " ", part)
         part = part.replace(_HOOKS, "hooks: no kind for ")
         part = re.sub(r" \('[^']*'\)", "", part)  # module paths: the class names say enough here
+        part = re.sub(r"^(torch.fx cannot trace it \(\w+: [^.;]*)\. [^;]*\)$", r"\1)", part)  # its first sentence
         if part.startswith("hooks: no kind for "):
             part = "hooks: no kind for " + ", ".join(dict.fromkeys(part[19:].replace(" ...", "").split(", ")))
         clauses.append(part if len(part) <= 200 else part[:197] + "...")
