@@ -12,6 +12,8 @@ The steps live in paramcalc/importers/torchtrace/.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import Loc, SpecError
 from ..spec import parse_shape
 
@@ -51,7 +53,7 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
     from .torchtrace.hooks import trace_hooks
 
     inputs = example_inputs(shapes, tokens)
-    config = getattr(model, "config", None)
+    config: Any = getattr(model, "config", None)
     if getattr(config, "use_cache", False):  # transformers: the KV cache it returns is state, not an output
         config.use_cache = False
     measured = measure(model, inputs)
