@@ -14,7 +14,8 @@ models can go side by side, each with its own record (TORCH_IMPORT_RECORD=part.j
 with `--merge part.json ...`.
 
 Per model it records what torch says, measured here and not by the importer: params and buffers,
-MACs (half of FlopCounterMode's flops on the same input, math attention) and the output shape; then
+MACs (half of FlopCounterMode's flops on the same input, math attention) and the output shapes (all
+the tensors it returns, in order; the main one is the last, as in paramcalc); then
 the import's status: "exact" (the imported spec, analysed, gives all four) or "refused" with the
 message and the construct it names. Should an import ever exit 0 with other numbers, its status is
 "wrong". The imported specs of the exact models are committed, and tests/test_import_torch.py
@@ -144,16 +145,22 @@ def measure(model, shapes, vocab):
     torch.backends.mha.set_fastpath_enabled(False)
     with torch.no_grad(), counter, sdpa_kernel(SDPBackend.MATH), torch.backends.mkldnn.flags(enabled=False):
         out = model(*inputs)
-    while isinstance(out, (tuple, list)) and out:
-        out = out[0]
-    if isinstance(out, dict):
-        out = next(iter(out.values()), None)
+    shapes = [list(t.shape[1:]) for t in _tensors(out)]
     return {
         "params": sum(p.numel() for p in model.parameters()),
         "buffers": sum(b.numel() for b in model.buffers()),
         "macs": counter.get_total_flops() // 2,
-        "output_shape": list(out.shape[1:]) if isinstance(out, torch.Tensor) else None,
+        "output_shape": shapes[-1] if shapes else None,  # the main output, the last (as paramcalc's)
+        "output_shapes": shapes,
     }
+
+
+def _tensors(out) -> list:
+    """The tensors a model returns, in order: tuples, lists, dicts and transformers' ModelOutput."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    values = out.values() if isinstance(out, dict) else out if isinstance(out, (tuple, list)) else []
+    return [t for value in values for t in _tensors(value)]
 
 
 _HOOKS = "and module hooks cannot stand in, as these modules have no paramcalc kind: "
@@ -172,9 +179,10 @@ def construct(message: str) -> str:
         part = re.sub(r"\s+", " ", part)
         part = part.replace(_HOOKS, "hooks: no kind for ")
         part = re.sub(r" \('[^']*'\)", "", part)  # module paths: the class names say enough here
+        part = re.sub(r"^(torch.fx cannot trace it \(\w+: [^.;]*)\. [^;]*\)$", r"\1)", part)  # its first sentence
         if part.startswith("hooks: no kind for "):
             part = "hooks: no kind for " + ", ".join(dict.fromkeys(part[19:].replace(" ...", "").split(", ")))
-        clauses.append(part if len(part) <= 140 else part[:137] + "...")
+        clauses.append(part if len(part) <= 200 else part[:197] + "...")
     return "; ".join(clauses)
 
 
@@ -190,11 +198,13 @@ def record_one(name, family, factory, shapes, vocab) -> tuple[dict, str | None]:
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=110)
     report = analyze(parse_spec(text, name))
     record["traced_with"] = how
+    names = doc.get("outputs") or [next(iter(doc["layers"][-1].values()))["name"]]
     record["paramcalc"] = {
         "params": report.totals.params,
         "buffers": report.totals.buffers,
         "macs": report.totals.macs,
         "output_shape": report.output_shape,
+        "output_shapes": [report.outputs[n] for n in names],
     }
     exact = record["paramcalc"] == record["torch"]
     record["status"] = "exact" if exact else "wrong"

@@ -344,3 +344,125 @@ def test_the_readme_tables_are_the_recorded_ones():
     from torch_import_table import table
 
     assert table(json.loads(FAMILIES.read_text())) in (ROOT / "README.md").read_text()
+
+
+class Decoder(nn.Module):
+    """A transformers-style decoder: positions from arange read from a table, rotary tables computed
+    from an inv_freq buffer and the positions, keys and values repeated for grouped-query attention
+    (x[:, :, None].expand().reshape()), and an LM head tied to the token embedding."""
+
+    def __init__(self, vocab=50, dim=16, heads=4, kv_heads=2, positions=32):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
+        self.tokens = nn.Embedding(vocab, dim)
+        self.positions = nn.Embedding(positions, dim)
+        self.q = nn.Linear(dim, dim, bias=False)
+        self.kv = nn.Linear(dim, 2 * kv_heads * self.head_dim, bias=False)
+        self.o = nn.Linear(dim, dim, bias=False)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.tokens.weight
+        self.register_buffer("inv_freq", 1.0 / 10000 ** (torch.arange(0, self.head_dim, 2) / self.head_dim))
+
+    def _repeat(self, x):
+        b, h, n, d = x.shape
+        return x[:, :, None].expand(b, h, self.heads // h, n, d).reshape(b, self.heads, n, d)
+
+    def forward(self, ids):
+        b, n = ids.shape
+        positions = torch.arange(n).unsqueeze(0)
+        x = self.tokens(ids) + self.positions(positions)
+        angles = positions[..., None].float() * self.inv_freq
+        cos = torch.cat([angles, angles], dim=-1).cos()[:, None]
+        q = self.q(x).view(b, n, self.heads, -1).transpose(1, 2) * cos
+        k, v = self.kv(x).view(b, n, 2, self.kv_heads, -1).unbind(2)
+        k, v = self._repeat(k.transpose(1, 2) * cos), self._repeat(v.transpose(1, 2))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.head(x + self.o(y.transpose(1, 2).reshape(b, n, -1)))
+
+
+def test_a_decoder_with_computed_positions_tied_head_and_grouped_kv_is_exact():
+    import yaml
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from paramcalc.importers.torch import spec_from_model
+
+    model = Decoder().eval()
+    doc, how = spec_from_model(model, [(12,)], 50)
+    report = analyze(parse_spec(yaml.safe_dump(doc, sort_keys=False), "model"))
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter, sdpa_kernel(SDPBackend.MATH):
+        out = model(torch.randint(0, 50, (1, 12)))
+    assert how.startswith("export")
+    assert report.totals.params == sum(p.numel() for p in model.parameters())  # the tied head counted once
+    assert report.totals.buffers == 2
+    assert report.totals.macs == counter.get_total_flops() // 2
+    assert report.output_shape == list(out.shape[1:]) == [12, 50]
+    kinds = {r.name: r.kind for r in report.layers}
+    assert kinds["positions"] == "split" and kinds["positions.weight"] == "parameter"  # rows 0..11 of its table
+    assert kinds["head"] == "linear" and sum(r.kind == "concat" for r in report.layers) >= 2  # kv repeated
+
+
+class TimmBits(nn.Module):
+    """timm's ways on the torch.export path: a pad by zero (Swin's padding to whole windows), Res2Net's
+    last piece taken as [-1], ResMLP's Affine (torch.addcmul), ConvNeXt V2's global response norm (a
+    vector norm kept as a dim of size 1) and F.normalize."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.alpha = nn.Parameter(torch.ones(8, 1, 1))
+        self.beta = nn.Parameter(torch.zeros(8, 1, 1))
+        self.gamma = nn.Parameter(torch.zeros(1, 8, 1, 1))
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        x = self.conv(F.pad(x, [0, 0, 0, 0]))
+        x = torch.addcmul(self.beta, self.alpha, x)
+        g = torch.linalg.vector_norm(x, dim=(2, 3), keepdim=True)
+        x = x + self.gamma * (x * (g / (g.mean(dim=1, keepdim=True) + 1e-6)))
+        last = x.split(4, dim=1)[-1]  # (4, 6, 6)
+        return self.fc(F.normalize(last.flatten(2).transpose(1, 2)[..., :4], dim=-1))
+
+
+def test_timm_constructs_on_the_export_path_are_exact():
+    report, how = _assert_exact(TimmBits(), (3, 8, 8))
+    assert how.startswith("export")
+    assert any(r.kind == "split" and r.output_shape == [4, 6, 6] for r in report.layers)  # [-1]: 4 of 8 channels
+
+
+class StandardisedConv(nn.Conv2d):
+    """timm's ScaledStdConv2d: the weight standardised by F.batch_norm before each convolution."""
+
+    def forward(self, x):
+        w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.0)
+        return F.conv2d(x, w.reshape_as(self.weight), self.bias)
+
+
+def test_weight_standardisation_is_refused_by_name():
+    message = _refused(nn.Sequential(StandardisedConv(3, 4, 3)), (3, 8, 8))
+    assert "weight standardisation" in message
+
+
+def keep_positive(x):
+    """As torchvision's batched_nms: how many rows survive depends on the values."""
+    kept = torch.nonzero(x[:, :, 0] > 0)
+    if kept.shape[0] == 0:
+        return x
+    return x[:, : kept.shape[0]]
+
+
+class Keeps(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return keep_positive(self.fc(x))
+
+
+def test_a_size_that_depends_on_the_data_is_refused_naming_where():
+    message = _refused(Keeps(), (6, 4))
+    where = "test_import_torch.keep_positive (called by test_import_torch.Keeps.forward)"
+    assert f"sizes depend on the data in {where}" in message
+    assert message.count("\n") == 0

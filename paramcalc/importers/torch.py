@@ -12,6 +12,8 @@ The steps live in paramcalc/importers/torchtrace/.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import Loc, SpecError
 from ..spec import parse_shape
 
@@ -51,6 +53,9 @@ def spec_from_model(model, shapes, tokens: int | None = None, name: str = "model
     from .torchtrace.hooks import trace_hooks
 
     inputs = example_inputs(shapes, tokens)
+    config: Any = getattr(model, "config", None)
+    if getattr(config, "use_cache", False):  # transformers: the KV cache it returns is state, not an output
+        config.use_cache = False
     measured = measure(model, inputs)
     try:
         spec_inputs, entries, outputs = trace_fx(model, inputs)
@@ -126,7 +131,8 @@ def import_torch(target: str, input_shape: str, tokens: int | None = None) -> st
     unread = _unread(doc["layers"])
     if unread:
         header += (
-            f"# {unread} {'tensors' if unread > 1 else 'tensor'} that the traced forward never reads (of modules eval\n"
-            "# mode never calls) declared at the end as parameters and buffers, so the totals are the model's.\n"
+            f"# {unread} {'tensors' if unread > 1 else 'tensor'} that the traced forward never reads into a layer\n"
+            "# (of modules eval mode never calls, or state only constants such as rotary tables come from)\n"
+            "# declared by name as parameters and buffers, so the totals are the model's.\n"
         )
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)

@@ -5,7 +5,7 @@ it computes; the rest are handled by ops.py as on the fx path."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...layers import REGISTRY
 
@@ -17,10 +17,12 @@ def _weighted(call: OpCall, kind: str, fields: dict, tensors, source) -> None:
     """A layer holding `tensors` (placeholders of the model's parameters and buffers; the first its
     weight), named by the module that called it, reading `source`."""
     spec, node = call.spec, call.node
-    values = [spec.pending.get(t) for t in tensors if t is not None]
-    if any(v is None for v in values) or any(t is not None and t not in spec.pending for t in tensors):
-        held = [t for t in tensors if t is not None and t not in spec.pending]
+    values = [spec.pending.get(t, spec.held.get(t)) for t in tensors if t is not None]
+    if any(v is None for v in values):
+        held = [t for t in tensors if t is not None and t not in spec.pending and t not in spec.held]
         raise call.refuse(f"reads a computed tensor where the module's own is expected ({held[0].name})")
+    if any(t in spec.held for t in tensors[1:] if t is not None):
+        raise call.refuse("shares a tensor other than its weight with another layer")
     weight = values[0] if values else None
     owner = spec.owners.get(id(weight)) if weight is not None and REGISTRY[kind].has_weight() else None
     if owner:
@@ -32,7 +34,7 @@ def _weighted(call: OpCall, kind: str, fields: dict, tensors, source) -> None:
 
 
 def _shape(spec, node) -> list[int]:
-    return list(spec.pending[node].shape)
+    return list(spec.pending.get(node, spec.held.get(node)).shape)
 
 
 def _conv(call: OpCall) -> None:
@@ -65,7 +67,7 @@ def _one(values: list):
 
 def _linear(call: OpCall) -> None:
     x, weight, bias = call.args[0], call.args[1], call.arg(2, "bias")
-    if weight not in call.spec.pending:
+    if weight not in call.spec.pending and weight not in call.spec.held:
         raise call.refuse("multiplies by a computed weight")
     fields: dict = {"out": _shape(call.spec, weight)[0]}
     if bias is None:
@@ -86,6 +88,8 @@ def _batch_norm(call: OpCall) -> None:
     training = call.args[5] if call.name == "batch_norm" else False
     eps = call.args[7] if call.name == "batch_norm" else call.args[6]
     rank = len(call.spec.shape(x))
+    if x not in call.spec.batched:
+        raise call.refuse("standardises the model's weights (weight standardisation), which no paramcalc kind does")
     if training or mean is None or rank not in (1, 2, 3, 4):
         raise call.refuse("normalises by the batch's statistics (training mode, or no running statistics)")
     fields: dict = {} if weight is not None else {"affine": False}
@@ -94,6 +98,21 @@ def _batch_norm(call: OpCall) -> None:
     _weighted(call, f"batchnorm{max(1, rank - 1)}d", fields, [weight, bias, mean, var], x)
     path = call.spec.path(mean).rpartition(".")[0]
     call.spec.account(f"{path}.num_batches_tracked" if path else "num_batches_tracked")
+
+
+def _instance_norm(call: OpCall) -> None:
+    """Each channel of each sample normalised over its own spatial dims (RAFT's encoders)."""
+    x, weight, bias, mean, var = call.args[:5]
+    rank = len(call.spec.shape(x))
+    if call.arg(5, "use_input_stats", True) is not True or rank not in (2, 3, 4):
+        raise call.refuse("normalises by running statistics")
+    fields: dict = {} if weight is None else {"affine": True}
+    if mean is not None:
+        fields["track_running_stats"] = True
+    eps = call.arg(7, "eps", 1e-5)
+    if eps != 1e-5:
+        fields["eps"] = eps
+    _weighted(call, f"instancenorm{rank - 1}d", fields, [weight, bias, mean, var], x)
 
 
 def _layer_norm(call: OpCall) -> None:
@@ -137,13 +156,31 @@ def _embedding(call: OpCall) -> None:
     if weight not in call.spec.pending:
         raise call.refuse("looks up a computed table")
     if not call.spec.holds(indices):
-        raise call.refuse("looks up positions the spec cannot name (computed, e.g. by arange)")
+        return _rows(call, weight, indices)
     num, dim = _shape(call.spec, weight)
     fields: dict = {"num": num, "dim": dim}
     padding = call.arg(2, "padding_idx", -1)
     if padding is not None and padding >= 0:
         fields["padding_idx"] = padding
     _weighted(call, "embedding", fields, [weight], indices)
+
+
+def _rows(call: OpCall, weight, indices) -> None:
+    """A lookup at consecutive positions the model computes (arange: GPT-2's positions): the table is
+    the model's parameter, and the rows read are its slice [start, start + n)."""
+    spec, node = call.spec, call.node
+    start, count = spec.ranges.get(indices), (spec.full(indices) or [0])[-1]
+    rows = _shape(spec, weight)[0]
+    if start is None or len(_shape(spec, weight)) != 2 or not 0 <= start <= start + count <= rows:
+        raise call.refuse("looks up positions that are not consecutive rows of its table")
+    if start == 0 and count == rows:
+        spec.alias(node, weight)
+    else:
+        pieces = [n for n in (start, count, rows - start - count) if n]
+        size = pieces if len(set(pieces)) > 1 or rows % pieces[0] else pieces[0]
+        fields = {"size": size, "index": 1 if start else 0, "dim": spec.dim(weight, 0)}
+        spec.add(node, spec.module_path(node) or node.name, "split", fields, [spec.source(weight)])
+    spec.lead[node] = len(spec.full(node) or []) - 2
 
 
 def _prelu(call: OpCall) -> None:
@@ -185,17 +222,33 @@ def _select(call: OpCall) -> None:
 
 def _slice(call: OpCall) -> None:
     """x[..., a:b] as the piece of a `split` at [a, b) (rotate_half's halves, GhostNet's first channels)."""
-    spec = call.spec
     dim, start, end = call.arg(1, "dim", 0), call.arg(2, "start", 0) or 0, call.arg(3, "end")
-    size = spec.full(call.x)[dim]  # type: ignore[index]
+    return _take(call, call.x, dim, start, end, call.arg(4, "step", 1))
+
+
+def _take(call: OpCall, x, dim: int, start: int, end: int | None, step: int = 1) -> None:
+    spec = call.spec
+    size = spec.full(x)[dim]  # type: ignore[index]
     start, end = _clamp(start, size), size if end is None else _clamp(end, size)
-    if start == 0 and end == size and call.arg(4, "step", 1) == 1:
-        return spec.alias(call.node, call.x)
-    if call.arg(4, "step", 1) != 1 or end <= start:
+    if start == 0 and end == size and step == 1:
+        return spec.alias(call.node, x)
+    if step != 1 or end <= start:
         raise call.refuse(f"takes [{start}:{end}] of {size} with a step")
     pieces = [n for n in (start, end - start, size - end) if n]
     fields = {"size": pieces if len(set(pieces)) > 1 or size % pieces[0] else pieces[0]}
-    return call.layer("split", **fields, index=1 if start else 0, dim=call.dim(dim))
+    return call.layer("split", [x], **fields, index=1 if start else 0, dim=spec.dim(x, dim))
+
+
+def _gather(call: OpCall) -> None:
+    """x.gather(dim, positions) at consecutive positions (BERT's token types at its position ids): the
+    slice of x they cover."""
+    spec = call.spec
+    x, dim, index = call.args[:3]
+    full, taken = spec.full(x) or [], spec.full(index) or []
+    start = spec.ranges.get(index)
+    if start is None or len(full) != len(taken) or dim % len(full) != len(full) - 1 or full[:-1] != taken[:-1]:
+        raise call.refuse("gathers at positions that are not consecutive")
+    return _take(call, x, len(full) - 1, start, start + taken[-1])
 
 
 def _clamp(i: int, size: int) -> int:
@@ -218,10 +271,63 @@ def _pad(call: OpCall) -> None:
     if call.name == "pad" and call.arg(2, "mode", "constant") != "constant":
         raise call.refuse(f"pads in the {call.arg(2, 'mode')!r} mode")
     value = (call.arg(3, "value") if call.name == "pad" else call.arg(2, "value")) or 0
+    if not any(pad):  # Swin's padding to whole windows, where the size is whole already
+        return call.spec.alias(call.node, call.x)
     if len(pad) not in (2, 4, 6) or len(pad) // 2 >= len(call.spec.shape(call.x)):
         raise call.refuse(f"pads {pad}")
     kind = f"zeropad{len(pad) // 2}d" if not value else f"constantpad{len(pad) // 2}d"
     return call.layer(kind, padding=pad, **({"value": value} if value else {}))
+
+
+def _expand(call: OpCall) -> None:
+    """expand over the one per-sample dim an unsqueeze just made (repeat_kv's x[:, :, None] for
+    grouped-query attention): the same values as that many copies concatenated along it. Any other
+    expand repeats a tensor where the model's work may grow, which no kind says: refused."""
+    spec = call.spec
+    before, after = spec.shape(call.x), spec.shape(call.node)
+    if before == after:
+        return spec.alias(call.node, call.x)
+    changed = [d for d, (b, a) in enumerate(zip(before, after)) if b != a]
+    x: Any = call.x
+    made = x.args[1] if getattr(x.target, "__name__", "").startswith("unsqueeze") else None
+    if len(before) != len(after) or len(changed) != 1 or made is None or spec.dim(call.x, made) != changed[0] + 1:
+        raise call.refuse(f"changes the per-sample shape {before} to {after}")
+    return call.layer("concat", [call.x] * after[changed[0]], dim=changed[0] + 1)
+
+
+def _addcmul(call: OpCall) -> None:
+    """input + value · t1 · t2 (timm's Affine: beta + alpha · x): the product, then the sum."""
+    spec, node = call.spec, call.node
+    a, t1, t2 = call.args[:3]
+    if not all(spec.holds(t) for t in (a, t1, t2)) or call.arg(3, "value", 1) != 1:
+        raise call.refuse("is no product and sum of tensors the spec holds")
+    from .ops import ranked
+
+    rank = len(spec.shape(node))
+    product = spec.add(None, f"{node.name}_mul", "mul", {}, ranked(spec, f"{node.name}_mul", rank, [t1, t2]))
+    sources = ranked(spec, node.name, rank, [a])
+    spec.add(node, node.name, "add", {}, [*sources, product])
+
+
+def _vector_norm(call: OpCall) -> None:
+    """‖x‖ kept as a dim of size 1, that x is then divided or scaled by (F.normalize, ConvNeXt V2's global
+    response norm): a per-vector factor, counted as nothing, as the fx path counts F.normalize."""
+    if not call.arg(3, "keepdim", False):
+        raise call.refuse("reduces a tensor to its norm")
+    call.spec.opaque.add(call.node)
+
+
+def _expand_as(call: OpCall) -> None:
+    """A constant or a norm factor stretched to another tensor's shape (F.normalize's divisor) stays one."""
+    if call.args[0] not in call.spec.opaque:
+        raise call.refuse("repeats a tensor to another's shape")
+    call.spec.opaque.add(call.node)
+
+
+def _like(call: OpCall) -> None:
+    """A tensor of constants shaped as another (Swin's shifted-window mask, x.new_zeros(size)): the
+    model's input gives it its size only, so it is a constant to the spec."""
+    call.spec.opaque.add(call.node)
 
 
 def _matmul(call: OpCall) -> None:
@@ -272,6 +378,7 @@ HANDLERS = {
     "batch_norm": _batch_norm,
     "_native_batch_norm_legit_no_training": _batch_norm,
     "layer_norm": _layer_norm,
+    "instance_norm": _instance_norm,
     "rms_norm": _rms_norm,
     "group_norm": _group_norm,
     "embedding": _embedding,
@@ -280,6 +387,12 @@ HANDLERS = {
     "scaled_dot_product_attention": _attention,
     "select": _select,
     "slice": _slice,
+    "gather": _gather,
+    "expand": _expand,
+    "addcmul": _addcmul,
+    "linalg_vector_norm": _vector_norm,
+    "expand_as": _expand_as,
+    **dict.fromkeys(("new_zeros", "new_ones", "new_full", "new_empty", "zeros_like", "ones_like", "full_like"), _like),
     "index": _index,
     "constant_pad_nd": _pad,
     "pad": _pad,

@@ -44,6 +44,8 @@ class FxSpec:
         self.lead: dict = {}
         self.batched: set = set()  # nodes that carry the input's batch
         self.pending: dict = {}  # get_attr nodes, written when first read as a tensor
+        self.held: dict = {}  # get_attr nodes a layer holds (read again: a tied weight)
+        self.ranges: dict = {}  # node -> start: it holds start, start + 1, ... (positions; torch.export's)
         self.opaque: set = set()  # computed from parameters alone by what the spec cannot express
         self.folded: set = set()  # the batch folded into dim 0 (windows): per-sample shape is the full shape
         self.moved: dict = {}  # node -> where a permute moved its batch dim (attention's qkv: (3, B, ...))
@@ -90,6 +92,8 @@ class FxSpec:
             raise Unsupported(f"an argument {arg!r} where a tensor was expected")
         if arg in self.pending:
             self.declare(arg)
+        if arg in self.opaque:
+            raise Unsupported(f"a layer reads '{arg.name}', computed from constants alone (a position encoding)")
         if arg not in self.names:
             raise Unsupported(f"'{arg.name}' is not a tensor the spec can name")
         return self.names[arg]
@@ -128,7 +132,8 @@ class FxSpec:
         """Tensors a layer written here holds itself (Swin's qkv and proj weights, a lookup table)."""
         for node in nodes:
             if node is not None and node in self.pending:
-                self.accounted.add(id(self.pending.pop(node)))
+                self.held[node] = self.pending.pop(node)
+                self.accounted.add(id(self.held[node]))
 
     def lookup(self, node, table, index) -> str:
         """table[index], a learned (rows, dim) table read at an index buffer: an embedding holding it."""
@@ -168,9 +173,12 @@ class FxSpec:
 
     # -- the graph
 
-    def trace(self) -> tuple[dict, list, list]:
+    def operation(self, node) -> None:
         from .ops import operation
 
+        operation(self, node)
+
+    def trace(self) -> tuple[dict, list, list]:
         for node in self.graph_module.graph.nodes:
             self.place(node)
             if node.op == "placeholder":
@@ -180,7 +188,7 @@ class FxSpec:
             elif node.op == "get_attr" and node.users:
                 self.get_attr(node)
             elif node.op in ("call_function", "call_method"):
-                operation(self, node)
+                self.operation(node)
             elif node.op == "output":
                 return self.output(node)
         raise Unsupported("the traced graph has no output")
@@ -188,7 +196,8 @@ class FxSpec:
     def place(self, node) -> None:
         """Whether the node carries the batch, and its per-sample shape's lead: what carries the batch (or
         a leading 1 that broadcasts) drops dim 0; what a window partition folded the batch into keeps it."""
-        tensors = [a for a in node.all_input_nodes if a in self.names or a in self.pending]
+        inputs = [self.splits[a][2] if a in self.splits else a for a in node.all_input_nodes]  # a piece: its whole
+        tensors = [a for a in inputs if a in self.names or a in self.pending]
         if any(a in self.batched for a in node.all_input_nodes):
             self.batched.add(node)
         lead_in = self.lead.get(tensors[0], 1) if tensors else 1

@@ -340,6 +340,8 @@ def _getitem(spec: FxSpec, node, layer) -> None:
     producer, index = node.args
     if producer in spec.splits:
         kind, fields, of = spec.splits[producer]
+        if isinstance(index, int) and index < 0:  # res2net's last piece: counted from the end
+            index += _pieces(kind, fields, (spec.full(of) or [])[fields["dim"]])
         spec.add(
             node, node.name, kind, {**fields, "index": index, "dim": spec.dim(of, fields["dim"])}, [spec.source(of)]
         )
@@ -365,6 +367,17 @@ def _getitem(spec: FxSpec, node, layer) -> None:
     if isinstance(index, int):
         return layer("select", dim=spec.dim(producer, 0), index=index)
     raise Unsupported(f"'{node.name}' indexes a tensor with {index!r}")
+
+
+def _pieces(kind: str, fields: dict, size: int) -> int:
+    """How many tensors chunk / split / unbind make of a dim of this size."""
+    if kind == "select":
+        return size
+    if kind == "chunk":
+        step = -(-size // fields["chunks"])
+        return -(-size // step)
+    pieces = fields["size"]
+    return len(pieces) if isinstance(pieces, (list, tuple)) else -(-size // pieces)
 
 
 def _einsum(spec: FxSpec, node, layer) -> None:
