@@ -223,10 +223,9 @@ def inference_peak(report, st: Storages) -> int:
     return max([start, *moments])
 
 
-def inference_live(report, st: Storages) -> tuple[int, list[int]]:
-    """The activation bytes alive at the start (the inputs) and at each layer's moment. Walks the layers
-    in order: each output is allocated (unless it is a view, in place, or a parameter) while its inputs
-    are still alive; a storage is freed after its last reader; the network's outputs stay to the end."""
+def last_readers(report, st: Storages) -> dict[int, int]:
+    """Each storage's last reader in the forward (a row's index); the network's outputs' is past the last
+    row (they are returned)."""
     end = len(report.layers)
     last: dict[int, int] = {}
     for i, ins in enumerate(st.reads):
@@ -235,6 +234,14 @@ def inference_live(report, st: Storages) -> tuple[int, list[int]]:
     for name in report.outputs:
         if (storage := st.of.get(name)) is not None:
             last[storage] = end
+    return last
+
+
+def inference_live(report, st: Storages) -> tuple[int, list[int]]:
+    """The activation bytes alive at the start (the inputs) and at each layer's moment. Walks the layers
+    in order: each output is allocated (unless it is a view, in place, or a parameter) while its inputs
+    are still alive; a storage is freed after its last reader; the network's outputs stay to the end."""
+    last = last_readers(report, st)
     live = {s for s in (st.of[name] for name in report.inputs) if s is not None}  # every input has one
     freed: dict[int, list[int]] = {}  # layer -> the storages freed after it: read for the last time, or never read
     for s in live:

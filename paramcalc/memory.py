@@ -437,14 +437,9 @@ def fits(result: Memory, gpu: int, reserve: int) -> dict:
     }
 
 
-def max_batch(analysis, settings: Settings, gpu: int, reserve: int) -> int:
-    """The largest batch whose step fits (0: not even 1), by doubling then bisection: the peak grows with
-    the batch."""
-    from dataclasses import replace
-
-    def ok(batch: int) -> bool:
-        return needed(memory(analysis, replace(settings, batch=batch))) + reserve <= gpu
-
+def largest(ok) -> int:
+    """The largest n in 1..MAX_SEARCH with ok(n) (0: not even 1), by doubling then bisection, for an ok
+    that holds up to some n and not beyond (the peak grows with the batch and the sequence)."""
     if not ok(1):
         return 0
     low = 1
@@ -455,6 +450,17 @@ def max_batch(analysis, settings: Settings, gpu: int, reserve: int) -> int:
         mid = (low + high) // 2
         low, high = (mid, high) if ok(mid) else (low, mid)
     return low
+
+
+def max_batch(analysis, settings: Settings, gpu: int, reserve: int) -> int:
+    """The largest batch whose step fits (0: not even 1), by doubling then bisection: the peak grows with
+    the batch."""
+    from dataclasses import replace
+
+    def ok(batch: int) -> bool:
+        return needed(memory(analysis, replace(settings, batch=batch))) + reserve <= gpu
+
+    return largest(ok)
 
 
 # ---------------------------------------------------------------- the picture (render/plot.py draws it)
@@ -536,13 +542,4 @@ def max_seq(spec, settings: Settings, gpu: int, reserve: int) -> int:
         analysis = Analysis.of(dataclasses.replace(spec, inputs=inputs), receptive_fields=False, activations=False)
         return needed(memory(analysis, settings)) + reserve <= gpu
 
-    if not ok(1):
-        return 0
-    low = 1
-    while low < MAX_SEARCH and ok(min(2 * low, MAX_SEARCH)):
-        low = min(2 * low, MAX_SEARCH)
-    high = min(2 * low, MAX_SEARCH + 1)
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if ok(mid) else (low, mid)
-    return low
+    return largest(ok)

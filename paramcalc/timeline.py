@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .activations import Amp, segments, storages
+from .activations import Amp, last_readers, segments, storages
 from .layers.base import DTYPE_BYTES, Context, prod
 
 PHASES = ("forward", "loss", "backward", "step")
@@ -303,14 +303,7 @@ def inference_step(report, layers, ctx: Context, dtype: str, at_rest: int, st, a
     parameter allocates nothing); a storage freed after its last reader (not counted: a Python frame
     holding a block's input until the block returns, as torchvision's InvertedResidual does, 1.5% of
     MobileNetV2's measured peak); the network's outputs kept to the end."""
-    end = len(report.layers)
-    last: dict[int, int] = {}
-    for i, ins in enumerate(st.reads):
-        for s in ins:
-            last[s] = i
-    for name in report.outputs:
-        if (storage := st.of.get(name)) is not None:
-            last[storage] = end
+    last = last_readers(report, st)
     live = {s for s in (st.of[name] for name in report.inputs) if s is not None}  # the caller holds them
     freed: dict[int, list[int]] = {}  # layer -> the storages freed after it: read for the last time, or never read
     for s, i in last.items():
