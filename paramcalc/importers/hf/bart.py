@@ -4,30 +4,7 @@ final_logits_bias buffer, as transformers builds it."""
 
 from __future__ import annotations
 
-from ...errors import SpecError
-from .common import GELU, Config, activation_entry, named_entry
-
-
-def _attention(name: str, d: int, heads: int, causal: bool, kv_from: str) -> dict:
-    if d % heads:
-        raise SpecError(f"attention heads ({heads}) must divide d_model ({d})")
-    return {
-        "name": name,
-        "layers": [
-            named_entry("linear", "q_proj", out=d),
-            named_entry("linear", "k_proj", out=d, **{"from": kv_from}),
-            named_entry("linear", "v_proj", out=d, **{"from": kv_from}),
-            {
-                "attention": {
-                    "heads": heads,
-                    "causal": causal,
-                    "from": ["q_proj", "k_proj", "v_proj"],
-                    "name": "attention",
-                }
-            },
-            named_entry("linear", "out_proj", out=d),
-        ],
-    }
+from .common import GELU, Config, activation_entry, named_entry, projected_attention
 
 
 def _feed_forward(d: int, ff: int, act, residual: str) -> list:
@@ -45,7 +22,7 @@ def bart(c: Config, family: str, seq: int) -> dict:
     act = c.activation("activation_function", "gelu", GELU)
     encoder_layer = {
         "layers": [
-            _attention("self_attn", d, c.int("encoder_attention_heads"), False, "input"),
+            projected_attention("self_attn", d, c.int("encoder_attention_heads"), False, "input"),
             {"add": {"from": "input"}},
             {"layernorm": {"name": "self_attn_layer_norm"}},
             *_feed_forward(d, c.int("encoder_ffn_dim"), act, "self_attn_layer_norm"),
@@ -53,10 +30,10 @@ def bart(c: Config, family: str, seq: int) -> dict:
     }
     decoder_layer = {
         "layers": [
-            _attention("self_attn", d, c.int("decoder_attention_heads"), True, "input"),
+            projected_attention("self_attn", d, c.int("decoder_attention_heads"), True, "input"),
             {"add": {"from": "input"}},
             {"layernorm": {"name": "self_attn_layer_norm"}},
-            _attention("encoder_attn", d, c.int("decoder_attention_heads"), False, "model.encoder.encoded"),
+            projected_attention("encoder_attn", d, c.int("decoder_attention_heads"), False, "model.encoder.encoded"),
             {"add": {"from": "self_attn_layer_norm"}},
             {"layernorm": {"name": "encoder_attn_layer_norm"}},
             *_feed_forward(d, c.int("decoder_ffn_dim"), act, "encoder_attn_layer_norm"),

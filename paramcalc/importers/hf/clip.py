@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ...errors import SpecError, describe
-from .common import GELU, Config, activation_entry, named_entry
+from .common import GELU, Config, activation_entry, named_entry, projected_attention
 
 
 def _activation(c: Config) -> dict:
@@ -29,23 +29,7 @@ def _layer(c: Config, causal: bool) -> dict:
     return {
         "layers": [
             {"layernorm": {"eps": eps, "name": "layer_norm1"}},
-            {
-                "name": "self_attn",
-                "layers": [
-                    named_entry("linear", "q_proj", out=d),
-                    named_entry("linear", "k_proj", out=d, **{"from": "input"}),
-                    named_entry("linear", "v_proj", out=d, **{"from": "input"}),
-                    {
-                        "attention": {
-                            "heads": heads,
-                            "causal": causal,
-                            "from": ["q_proj", "k_proj", "v_proj"],
-                            "name": "attention",
-                        }
-                    },
-                    named_entry("linear", "out_proj", out=d),
-                ],
-            },
+            projected_attention("self_attn", d, heads, causal, "input"),
             {"add": {"from": "input", "name": "residual"}},
             {"layernorm": {"eps": eps, "name": "layer_norm2"}},
             {

@@ -149,3 +149,29 @@ def rope_fields(c: Config, interleaved: bool = False, theta_key: str = "rope_the
     if kind == "llama3":
         fields["rope_original_positions"] = scaling.int("original_max_position_embeddings")
     return fields
+
+
+def projected_attention(name: str, d: int, heads: int, causal: bool, kv_from: str, k_bias: bool = True) -> dict:
+    """The encoder-decoders' attention (BART's, Whisper's, CLIP's): q, k, v and out projections of d features
+    around the `attention` operation, k and v read from `kv_from` (the encoder's output, for cross-attention);
+    Whisper's k projection has no bias."""
+    if d % heads:
+        raise SpecError(f"attention heads ({heads}) must divide d_model ({d})")
+    kv = {"out": d, **({} if k_bias else {"bias": False}), "from": kv_from}
+    return {
+        "name": name,
+        "layers": [
+            named_entry("linear", "q_proj", out=d),
+            named_entry("linear", "k_proj", **kv),
+            named_entry("linear", "v_proj", out=d, **{"from": kv_from}),
+            {
+                "attention": {
+                    "heads": heads,
+                    "causal": causal,
+                    "from": ["q_proj", "k_proj", "v_proj"],
+                    "name": "attention",
+                }
+            },
+            named_entry("linear", "out_proj", out=d),
+        ],
+    }

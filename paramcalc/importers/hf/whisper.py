@@ -5,30 +5,12 @@ self- and cross-attention, and proj_out tied to the decoder's token embedding, a
 from __future__ import annotations
 
 from ...errors import SpecError
-from .common import GELU, Config, activation_entry, named_entry
+from .common import GELU, Config, activation_entry, named_entry, projected_attention
 
 
-def _attention(name: str, d: int, heads: int, causal: bool, kv_from: str) -> dict:
+def _whisper_attention(name: str, d: int, heads: int, causal: bool, kv_from: str) -> dict:
     """WhisperAttention: q, v and out projections with biases, k without."""
-    if d % heads:
-        raise SpecError(f"attention heads ({heads}) must divide d_model ({d})")
-    return {
-        "name": name,
-        "layers": [
-            named_entry("linear", "q_proj", out=d),
-            named_entry("linear", "k_proj", out=d, bias=False, **{"from": kv_from}),
-            named_entry("linear", "v_proj", out=d, **{"from": kv_from}),
-            {
-                "attention": {
-                    "heads": heads,
-                    "causal": causal,
-                    "from": ["q_proj", "k_proj", "v_proj"],
-                    "name": "attention",
-                }
-            },
-            named_entry("linear", "out_proj", out=d),
-        ],
-    }
+    return projected_attention(name, d, heads, causal, kv_from, k_bias=False)
 
 
 def _feed_forward(d: int, ff: int, act) -> list:
@@ -65,7 +47,7 @@ def whisper(c: Config, family: str, seq: int) -> dict:
     encoder_layer = {
         "layers": [
             {"layernorm": {"name": "self_attn_layer_norm"}},
-            _attention("self_attn", d, _int(c, "encoder_attention_heads"), False, "input"),
+            _whisper_attention("self_attn", d, _int(c, "encoder_attention_heads"), False, "input"),
             {"add": {"from": "input", "name": "residual"}},
             *_feed_forward(d, c.int("encoder_ffn_dim"), act),
             {"add": {"from": "residual"}},
@@ -75,10 +57,10 @@ def whisper(c: Config, family: str, seq: int) -> dict:
     decoder_layer = {
         "layers": [
             {"layernorm": {"name": "self_attn_layer_norm"}},
-            _attention("self_attn", d, heads, True, "input"),
+            _whisper_attention("self_attn", d, heads, True, "input"),
             {"add": {"from": "input", "name": "residual"}},
             {"layernorm": {"name": "encoder_attn_layer_norm"}},
-            _attention("encoder_attn", d, heads, False, "model.encoder.layer_norm"),
+            _whisper_attention("encoder_attn", d, heads, False, "model.encoder.layer_norm"),
             {"add": {"from": "residual", "name": "cross_residual"}},
             *_feed_forward(d, c.int("decoder_ffn_dim"), act),
             {"add": {"from": "cross_residual"}},
