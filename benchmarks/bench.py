@@ -188,6 +188,8 @@ def main():
                 "json": cli(path, "analyze", resnet, "--format", "json"),
                 "table": cli(path, "analyze", resnet),
                 "check": cli(path, "check", str(SPECS)),
+                # the largest zoo spec (803 layers): the step's timeline, the loss, the table
+                "memory": cli(path, "memory", str(SPECS / "llama3_70b.yaml")),
             }
             for tree, path in trees.items()
         }
@@ -220,6 +222,7 @@ def main():
         ("json", "`analyze resnet50 --format json` / baseline", 1.35),
         ("table", "`analyze resnet50` (table, piped) / baseline", 1.6),
         ("check", "`check specs/` (all zoo specs) / baseline", 1.8),
+        ("memory", "`memory llama3_70b` (the largest zoo spec) / baseline", 2.0),
     ):
         rows.append(
             (

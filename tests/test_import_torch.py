@@ -449,7 +449,7 @@ def keep_positive(x):
     kept = torch.nonzero(x[:, :, 0] > 0)
     if kept.shape[0] == 0:
         return x
-    return x[:, : kept.shape[0]]
+    return x[:, : 1 + kept.shape[0] % 5]  # 1 to 5 of the 6 rows: never the shape traced
 
 
 class Keeps(nn.Module):
@@ -462,6 +462,7 @@ class Keeps(nn.Module):
 
 
 def test_a_size_that_depends_on_the_data_is_refused_naming_where():
+    torch.manual_seed(0)  # (the input is drawn from the global generator, which earlier tests move on)
     message = _refused(Keeps(), (6, 4))
     where = "test_import_torch.keep_positive (called by test_import_torch.Keeps.forward)"
     assert f"sizes depend on the data in {where}" in message
