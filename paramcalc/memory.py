@@ -26,6 +26,16 @@ from .timeline import (
     step_timeline,
 )
 
+# what memory's JSON reports, in this order (serve's JSON uses the same keys, for scripts that read both)
+COMPONENTS = (
+    "parameters",
+    "gradients",
+    "optimizer_state",
+    "master_weights",
+    "saved_activations",
+    "activations",
+    "kv_cache",
+)
 # precision -> (bytes of weights, activations and gradients; of master weights; of optimizer state)
 PRECISIONS = {
     "fp32": (4, 0, 4),
@@ -232,18 +242,7 @@ def memory(analysis, settings: Settings) -> Memory:
         dtype = ACTIVATION_DTYPE[settings.weights]  # 16-bit weights run, and cache keys and values, in 16 bits
     t = report.totals
     bits = WEIGHT_BITS.get(settings.weights or "", 8 * width)
-    components = dict.fromkeys(
-        (
-            "parameters",
-            "gradients",
-            "optimizer_state",
-            "master_weights",
-            "saved_activations",
-            "activations",
-            "kv_cache",
-        ),
-        0,
-    )
+    components = dict.fromkeys(COMPONENTS, 0)
     components["parameters"] = _ceil_div(t.params * bits, 8)
     if settings.weights in quant.FORMATS and settings.weights not in WEIGHT_BITS:  # as stored (quant.py)
         components["parameters"] = quant.weight_bytes(report, layers, settings.weights)

@@ -27,18 +27,10 @@ from . import quant
 from .activations import inference_peak, storages
 from .errors import SpecError, did_you_mean
 from .layers.base import DTYPE_BYTES, Context, prod
+from .memory import COMPONENTS
 
 # KV-cache dtypes -> bytes per value (fp8: vLLM's fp8_e4m3 with one scale per layer, not counted)
 KV_DTYPES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
-MEMORY_COMPONENTS = (
-    "parameters",
-    "gradients",
-    "optimizer_state",
-    "master_weights",
-    "saved_activations",
-    "activations",
-    "kv_cache",
-)
 TORCH_DTYPE = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
@@ -300,7 +292,7 @@ def serve(spec, settings: ServeSettings) -> Serving:
         most = _most(bill, budget, per_sequence)
     n = settings.concurrency if settings.concurrency is not None else max(most or 0, 1)
     decode = step_peak(spec, 1, n, settings, decoding)
-    components = dict.fromkeys(MEMORY_COMPONENTS, 0)  # memory's JSON keys, for scripts that read both
+    components = dict.fromkeys(COMPONENTS, 0)  # memory's JSON keys, for scripts that read both
     components.update(parameters=weights, kv_cache=n * per_sequence, activations=max(prefill, decode))
     layouts: dict[str, int] = {}
     for _, c in cached:
