@@ -5,10 +5,9 @@ Shapes are per sample, channels first; MACs are multiplied by the spec's batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from operator import attrgetter
-from typing import Any
+from dataclasses import field
+
+from .values import reader, value_class
 
 SCHEMA_VERSION = 1
 
@@ -31,23 +30,10 @@ CONVENTIONS = {
 COUNT_FIELDS = ("weights", "bias", "params", "trainable", "buffers", "macs", "param_bytes", "shared", "active_params")
 
 
-_READERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple]]] = {}
-
-
-def _reader(cls) -> tuple[tuple[str, ...], Callable[[Any], tuple]]:
-    """A row class's field names and one getter of all their values, made once per class, so a
-    field added to a row needs no change here."""
-    if cls not in _READERS:
-        names = tuple(f.name for f in fields(cls))
-        getter = attrgetter(*names) if len(names) > 1 else lambda row: (getattr(row, names[0]),)
-        _READERS[cls] = names, getter
-    return _READERS[cls]
-
-
 def row_dict(row) -> dict:
     """A row's fields as a dict, by shallow reads: the values (ints, names, shape lists) are the
     row's own, not copies, as JSON needs nothing more (copy before changing them)."""
-    names, values = _reader(type(row))
+    names, values = reader(type(row))
     return dict(zip(names, values(row)))
 
 
@@ -58,7 +44,7 @@ def _dicts(rows) -> list[dict]:
 # Rows are values: nothing changes them once the analysis returns them. They are not declared
 # frozen, as a frozen dataclass's __init__ costs four times as much (a call per field), and slots
 # keep 100,000 rows without a dict each.
-@dataclass(slots=True)
+@value_class(slots=True)
 class LayerRow:
     """One leaf layer: what it reads, its output shape and its counts."""
 
@@ -84,8 +70,38 @@ class LayerRow:
     receptive_field: dict | None = None  # see paramcalc/receptive.py; null without spatial dims
     active_params: int = 0  # params a token uses: all but a mixture's unrouted experts
 
+    def __init__(
+        self,
+        index,
+        name,
+        kind,
+        path,
+        inputs,
+        input_shapes,
+        output_shape,
+        weights,
+        bias,
+        params,
+        trainable,
+        buffers,
+        macs,
+        param_bytes,
+        shared=0,
+        tied_to=None,
+        activation_bytes=0,
+        saved_bytes=0,
+        receptive_field=None,
+        active_params=0,
+    ):
+        self.index, self.name, self.kind, self.path, self.inputs = index, name, kind, path, inputs
+        self.input_shapes, self.output_shape = input_shapes, output_shape
+        self.weights, self.bias, self.params, self.trainable, self.buffers = weights, bias, params, trainable, buffers
+        self.macs, self.param_bytes, self.shared, self.tied_to = macs, param_bytes, shared, tied_to
+        self.activation_bytes, self.saved_bytes = activation_bytes, saved_bytes
+        self.receptive_field, self.active_params = receptive_field, active_params
 
-@dataclass(slots=True)
+
+@value_class(slots=True)
 class BlockRow:
     """A block, group, repeat or composite kind: the sums of its leaf layers."""
 
@@ -109,8 +125,36 @@ class BlockRow:
     saved_bytes: int = 0  # the sum of its layers'
     active_params: int = 0
 
+    def __init__(
+        self,
+        name,
+        kind,
+        depth,
+        first,
+        last,
+        path,
+        inputs,
+        input_shapes,
+        output_shape,
+        weights,
+        bias,
+        params,
+        trainable,
+        buffers,
+        macs,
+        param_bytes,
+        shared=0,
+        saved_bytes=0,
+        active_params=0,
+    ):
+        self.name, self.kind, self.depth, self.first, self.last = name, kind, depth, first, last
+        self.path, self.inputs, self.input_shapes, self.output_shape = path, inputs, input_shapes, output_shape
+        self.weights, self.bias, self.params, self.trainable, self.buffers = weights, bias, params, trainable, buffers
+        self.macs, self.param_bytes, self.shared, self.saved_bytes = macs, param_bytes, shared, saved_bytes
+        self.active_params = active_params
 
-@dataclass  # a value, like the rows (see LayerRow)
+
+@value_class  # a value, like the rows (see LayerRow)
 class Totals:
     """The network's counts; a tied weight is counted once."""
 
@@ -127,8 +171,27 @@ class Totals:
     peak_activation_bytes: int | None = 0  # inference: the most activation bytes alive at once
     active_params: int = 0  # per token: params less the routed experts a token does not use
 
+    def __init__(
+        self,
+        params,
+        trainable,
+        non_trainable,
+        weights,
+        bias,
+        buffers,
+        macs,
+        param_bytes,
+        saved_bytes=0,
+        peak_activation_bytes=0,
+        active_params=0,
+    ):
+        self.params, self.trainable, self.non_trainable, self.weights = params, trainable, non_trainable, weights
+        self.bias, self.buffers, self.macs, self.param_bytes = bias, buffers, macs, param_bytes
+        self.saved_bytes = saved_bytes
+        self.peak_activation_bytes, self.active_params = peak_activation_bytes, active_params
 
-@dataclass  # a value, like the rows (see LayerRow)
+
+@value_class  # a value, like the rows (see LayerRow)
 class Report:
     """A network's analysis: its leaf layers, its blocks and its totals."""
 
@@ -143,6 +206,14 @@ class Report:
     source: str = ""
     conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
     warnings: list = field(default_factory=list)  # SpecWarning: legal but probably unintended
+
+    def __init__(
+        self, name, inputs, batch, dtype, layers, blocks, totals, outputs, source="", conventions=None, warnings=None
+    ):
+        self.name, self.inputs, self.batch, self.dtype = name, inputs, batch, dtype
+        self.layers, self.blocks, self.totals, self.outputs, self.source = layers, blocks, totals, outputs, source
+        self.conventions = dict(CONVENTIONS) if conventions is None else conventions
+        self.warnings = [] if warnings is None else warnings
 
     @property
     def output_shape(self) -> list[int]:

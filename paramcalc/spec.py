@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from .errors import Loc, SpecError, describe, did_you_mean
+from .values import value_class
 from .yaml_reader import YList, YMap, base_loc, parse_yaml, read_text
 
 META_KEYS = ("name", "from", "when", "repeat", "first", "freeze", "tie", "names", "connect")
@@ -108,7 +109,7 @@ class Entry:
         self.children: list[Entry] | None = None
 
 
-@dataclass
+@value_class
 class Spec:
     name: str
     inputs: dict[str, tuple[int, ...]]
@@ -120,6 +121,25 @@ class Spec:
     budget: dict[str, tuple[Any, Loc]] = field(default_factory=dict)
     source: str = "<spec>"
     loc: Loc | None = None
+
+    def __init__(
+        self,
+        name,
+        inputs,
+        layers,
+        blocks,
+        batch=1,
+        dtype="float32",
+        outputs=None,
+        budget=None,
+        source="<spec>",
+        loc=None,
+    ):
+        self.name, self.inputs, self.layers, self.blocks = name, inputs, layers, blocks
+        self.batch, self.dtype = batch, dtype
+        self.outputs = [] if outputs is None else outputs
+        self.budget = {} if budget is None else budget
+        self.source, self.loc = source, loc
 
 
 class BlockDef:
