@@ -2,6 +2,7 @@
 in the same run, on whole processes as a user runs them.
 
     python benchmarks/bench.py [--against REV] [--rounds N] [--markdown] [--torch-python PATH]
+    python benchmarks/bench.py --instructions [--against REV] [--markdown]
 
 Baseline: `python -c "import typer, yaml"`, the least any paramcalc command must load. Commands
 run in interleaved rounds (each command once per round) so that a busy machine slows them all
@@ -14,12 +15,21 @@ and after are compared in one run.
 
 A spec refused by a limit (exit 2) is reported as refused, with the time the refusal took, and
 measured again with the YAML value cap lifted inside the process, marked "cap lifted".
+
+--instructions counts instead the instructions each command executes (valgrind's callgrind, every
+process included), once each: the same on every run and on a busy machine, where times of runs
+minutes apart differ by a tenth. What it measures is work, not time (cache misses, waiting and
+two processes' overlap are not in it), so it compares revisions; the targets stay in time. `check`
+runs in one process there (`-j 1`): a fork's count would start with its parent's. With --against
+a git revision, `check` also reads that revision's own specs/, the same work for both.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -144,12 +154,78 @@ def label(run: Run) -> str:
 
 
 def extract(rev: str, into: Path) -> Path:
+    """The revision's paramcalc and specs/ in a directory."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "paramcalc"], check=True, capture_output=True
+        ["git", "-C", str(ROOT), "archive", rev, "paramcalc", "specs"], check=True, capture_output=True
     ).stdout
     into.mkdir()
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
+
+
+def instructions_of(tree: Path, argv: list[str]) -> tuple[int, int]:
+    """(instructions, exit status) of a command, its processes summed (callgrind), after a run that
+    writes its bytecode."""
+    status = subprocess.run(argv, cwd=tree, env=ENV, capture_output=True).returncode
+    with tempfile.TemporaryDirectory() as out:
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--trace-children=yes", f"--callgrind-out-file={out}/cg.%p", *argv],
+            cwd=tree,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    return sum(int(n) for n in re.findall(r"Collected : (\d+)", done.stderr)), status
+
+
+def count_instructions(trees: dict[str, Path], specs: dict, markdown: bool) -> None:
+    """The --instructions table: each figure's instructions and their ratio to the baseline's."""
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (apt install valgrind)")
+    resnet, zoo = str(SPECS / "resnet50.yaml"), str(SPECS / "llama3_70b.yaml")
+    # the older revision's own specs: the work both can do (an older one may refuse newer specs early)
+    own = [(name, tree / "specs") for name, tree in trees.items() if tree != ROOT and (tree / "specs").is_dir()]
+    figures = [
+        ("`analyze resnet50 --format json`", ["analyze", resnet, "--format", "json"]),
+        ("`analyze resnet50` (table, piped)", ["analyze", resnet]),
+        ("`check specs/ -j 1` (all zoo specs)", ["check", str(SPECS), "-j", "1"]),
+        *((f"`check -j 1` on {name}'s own specs/", ["check", str(path), "-j", "1"]) for name, path in own),
+        ("`memory llama3_70b`", ["memory", zoo]),
+        ("10,000 layers (written out): table", ["analyze", specs["flat", 10_000]]),
+        ("10,000 layers (written out): JSON", ["analyze", specs["flat", 10_000], "--format", "json"]),
+        ("100,000 layers written out: JSON", ["analyze", specs["flat", 100_000], "--format", "json"]),
+        ("100,000 layers via `repeat`: JSON", ["analyze", specs["repeat", 100_000], "--format", "json"]),
+    ]
+    floor = instructions_of(ROOT, [sys.executable, "-c", "import typer, yaml"])[0]
+    rows = [('`python -c "import typer, yaml"` (baseline)', {t: floor for t in trees})]
+    for what, args in figures:
+        print(f"{what} ...", file=sys.stderr)
+        counts = {}
+        for name, tree in trees.items():
+            counts[name], status = instructions_of(tree, [sys.executable, "-m", "paramcalc", *args])
+            if status == 2 and args[1] in specs.values():  # refused by a limit: counted with the cap lifted
+                counts[name] = instructions_of(tree, [sys.executable, "-c", LIFTED, *args])[0]
+        rows.append((what, counts))
+    names = list(trees)
+    change = len(names) == 2
+    head = ["figure", *names] + ([f"{names[1]} / {names[0]}"] if change else [])
+    lines = []
+    for what, counts in rows:
+        cells = [f"{counts[t] / 1e6:,.1f} M ({counts[t] / floor:.2f}× baseline)" for t in names]
+        lines.append([what, *cells] + ([f"{counts[names[1]] / counts[names[0]] - 1:+.1%}"] if change else []))
+    if markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|:--|" + "--:|" * (len(head) - 1))
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
+    else:
+        widths = [max(len(line[i]) for line in [head, *lines]) for i in range(len(head))]
+        for line in [head, *lines]:
+            print(
+                "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+            )
+    print("\n(instructions executed, valgrind's callgrind, every process of the command summed)")
 
 
 def main():
@@ -162,6 +238,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=9, help="rounds of the small commands (default 9)")
     parser.add_argument("--markdown", action="store_true", help="print the README's speed table")
     parser.add_argument("--torch-python", help="a Python with torch and torchvision, for the framework route")
+    parser.add_argument("--instructions", action="store_true", help="count instructions (callgrind) instead of timing")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,6 +257,9 @@ def main():
                 path = tmp / f"{name}{n}.yaml"
                 path.write_text(make(n))
                 specs[name, n] = str(path)
+        if args.instructions:
+            count_instructions(trees, specs, args.markdown)
+            return
         resnet = str(SPECS / "resnet50.yaml")
 
         floor = Run(ROOT, [sys.executable, "-c", "import typer, yaml"])
