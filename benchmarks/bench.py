@@ -163,6 +163,12 @@ def extract(rev: str, into: Path) -> Path:
     return into
 
 
+def own_specs(trees: dict[str, Path]) -> Path | None:
+    """The older revision's own specs/: the work both revisions can do (an older one may refuse
+    newer specs early, and so do less)."""
+    return next((tree / "specs" for tree in trees.values() if tree != ROOT and (tree / "specs").is_dir()), None)
+
+
 def instructions_of(tree: Path, argv: list[str]) -> tuple[int, int]:
     """(instructions, exit status) of a command, its processes summed (callgrind), after a run that
     writes its bytecode."""
@@ -184,13 +190,12 @@ def count_instructions(trees: dict[str, Path], specs: dict, markdown: bool) -> N
     if shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (apt install valgrind)")
     resnet, zoo = str(SPECS / "resnet50.yaml"), str(SPECS / "llama3_70b.yaml")
-    # the older revision's own specs: the work both can do (an older one may refuse newer specs early)
-    own = [(name, tree / "specs") for name, tree in trees.items() if tree != ROOT and (tree / "specs").is_dir()]
+    own = own_specs(trees)
     figures = [
         ("`analyze resnet50 --format json`", ["analyze", resnet, "--format", "json"]),
         ("`analyze resnet50` (table, piped)", ["analyze", resnet]),
         ("`check specs/ -j 1` (all zoo specs)", ["check", str(SPECS), "-j", "1"]),
-        *((f"`check -j 1` on {name}'s own specs/", ["check", str(path), "-j", "1"]) for name, path in own),
+        *([("`check -j 1` on the older revision's own specs/", ["check", str(own), "-j", "1"])] if own else []),
         ("`memory llama3_70b`", ["memory", zoo]),
         ("10,000 layers (written out): table", ["analyze", specs["flat", 10_000]]),
         ("10,000 layers (written out): JSON", ["analyze", specs["flat", 10_000], "--format", "json"]),
@@ -263,11 +268,13 @@ def main():
         resnet = str(SPECS / "resnet50.yaml")
 
         floor = Run(ROOT, [sys.executable, "-c", "import typer, yaml"])
+        own = own_specs(trees)
         small = {
             tree: {
                 "json": cli(path, "analyze", resnet, "--format", "json"),
                 "table": cli(path, "analyze", resnet),
                 "check": cli(path, "check", str(SPECS)),
+                **({"check-own": cli(path, "check", str(own))} if own else {}),
                 # the largest zoo spec (803 layers): the step's timeline, the loss, the table
                 "memory": cli(path, "memory", str(SPECS / "llama3_70b.yaml")),
             }
@@ -302,8 +309,11 @@ def main():
         ("json", "`analyze resnet50 --format json` / baseline", 1.35),
         ("table", "`analyze resnet50` (table, piped) / baseline", 1.6),
         ("check", "`check specs/` (all zoo specs) / baseline", 1.8),
+        ("check-own", f"`check` {args.against}'s own specs/ (the same work for both) / baseline", 1.8),
         ("memory", "`memory llama3_70b` (the largest zoo spec) / baseline", 2.0),
     ):
+        if key not in small["now"]:
+            continue
         rows.append(
             (
                 what,
