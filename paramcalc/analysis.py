@@ -127,11 +127,7 @@ class _Builder:
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
-        paths: list[list[str]] = [[] for _ in graph.nodes]
-        for block in graph.blocks:  # listed outermost first
-            for i in range(block.start, block.end):
-                paths[i].append(block.name)
-        paths = [self.interned(path) for path in paths]
+        paths = self.paths()
         first_row = []
         composites = []
         for node in graph.nodes:
@@ -187,6 +183,29 @@ class _Builder:
             warnings=unused_outputs(graph),
         )
 
+    def paths(self) -> list[list[str]]:
+        """Each node's enclosing blocks, outermost first. Blocks nest, so a sweep with a stack of
+        open blocks finds them; a path changes only where a block starts or ends, so the sweep goes
+        from one such place to the next, with one list for the nodes between."""
+        blocks = sorted(self.graph.blocks, key=lambda b: (b.start, -b.end))  # (stable: outermost first)
+        paths: list[list[str]] = []
+        open_blocks: list = []
+        following = 0  # blocks[following] is the next to open
+        i, end = 0, len(self.graph.nodes)
+        while i < end:
+            while open_blocks and open_blocks[-1].end <= i:
+                open_blocks.pop()
+            while following < len(blocks) and blocks[following].start <= i:
+                if blocks[following].end > i:  # (a block of no nodes encloses none)
+                    open_blocks.append(blocks[following])
+                following += 1
+            change = min(
+                open_blocks[-1].end if open_blocks else end, blocks[following].start if following < len(blocks) else end
+            )
+            paths += [self.interned([block.name for block in open_blocks])] * (change - i)
+            i = change
+        return paths
+
     def fail(self, node, error, inputs, in_shapes):
         given = ", ".join(f"{name} {fmt_shape(s)}" for name, s in zip(inputs, in_shapes))
         raise SpecError(str(error), node.loc, layer=node.label, context=(f"input: {given}",) + node.context) from None
@@ -212,7 +231,7 @@ class _Builder:
             described = self.described[key]
         else:
             described = self.described[key] = describe(field, out)
-        own = counts.params
+        own = params = counts.params
         if tied:
             own -= tied
             param_bytes = own * DTYPE_BYTES[layer.dtype or self.spec.dtype]
@@ -227,7 +246,7 @@ class _Builder:
             shown_output,
             counts.weights,
             counts.bias,
-            counts.params,
+            params,
             0 if node.frozen or not layer.requires_grad else own,  # trainable
             counts.buffers,
             macs,
@@ -237,7 +256,7 @@ class _Builder:
             0,  # activation_bytes and saved_bytes: set by the memory model
             0,
             described,  # receptive_field
-            counts.params - layer.inactive_params(in_shapes) if layer.routed else counts.params,  # active_params
+            params - layer.inactive_params(in_shapes) if layer.routed else params,  # active_params
         )
         self.rows.append(row)
         self.layers.append(layer)
