@@ -93,12 +93,26 @@ class LayerRow:
         receptive_field=None,
         active_params=0,
     ):
-        self.index, self.name, self.kind, self.path, self.inputs = index, name, kind, path, inputs
-        self.input_shapes, self.output_shape = input_shapes, output_shape
-        self.weights, self.bias, self.params, self.trainable, self.buffers = weights, bias, params, trainable, buffers
-        self.macs, self.param_bytes, self.shared, self.tied_to = macs, param_bytes, shared, tied_to
-        self.activation_bytes, self.saved_bytes = activation_bytes, saved_bytes
-        self.receptive_field, self.active_params = receptive_field, active_params
+        self.index = index
+        self.name = name
+        self.kind = kind
+        self.path = path
+        self.inputs = inputs
+        self.input_shapes = input_shapes
+        self.output_shape = output_shape
+        self.weights = weights
+        self.bias = bias
+        self.params = params
+        self.trainable = trainable
+        self.buffers = buffers
+        self.macs = macs
+        self.param_bytes = param_bytes
+        self.shared = shared
+        self.tied_to = tied_to
+        self.activation_bytes = activation_bytes
+        self.saved_bytes = saved_bytes
+        self.receptive_field = receptive_field
+        self.active_params = active_params
 
 
 @value_class(slots=True)
@@ -147,10 +161,24 @@ class BlockRow:
         saved_bytes=0,
         active_params=0,
     ):
-        self.name, self.kind, self.depth, self.first, self.last = name, kind, depth, first, last
-        self.path, self.inputs, self.input_shapes, self.output_shape = path, inputs, input_shapes, output_shape
-        self.weights, self.bias, self.params, self.trainable, self.buffers = weights, bias, params, trainable, buffers
-        self.macs, self.param_bytes, self.shared, self.saved_bytes = macs, param_bytes, shared, saved_bytes
+        self.name = name
+        self.kind = kind
+        self.depth = depth
+        self.first = first
+        self.last = last
+        self.path = path
+        self.inputs = inputs
+        self.input_shapes = input_shapes
+        self.output_shape = output_shape
+        self.weights = weights
+        self.bias = bias
+        self.params = params
+        self.trainable = trainable
+        self.buffers = buffers
+        self.macs = macs
+        self.param_bytes = param_bytes
+        self.shared = shared
+        self.saved_bytes = saved_bytes
         self.active_params = active_params
 
 
@@ -185,10 +213,17 @@ class Totals:
         peak_activation_bytes=0,
         active_params=0,
     ):
-        self.params, self.trainable, self.non_trainable, self.weights = params, trainable, non_trainable, weights
-        self.bias, self.buffers, self.macs, self.param_bytes = bias, buffers, macs, param_bytes
+        self.params = params
+        self.trainable = trainable
+        self.non_trainable = non_trainable
+        self.weights = weights
+        self.bias = bias
+        self.buffers = buffers
+        self.macs = macs
+        self.param_bytes = param_bytes
         self.saved_bytes = saved_bytes
-        self.peak_activation_bytes, self.active_params = peak_activation_bytes, active_params
+        self.peak_activation_bytes = peak_activation_bytes
+        self.active_params = active_params
 
 
 @value_class  # a value, like the rows (see LayerRow)
@@ -210,8 +245,15 @@ class Report:
     def __init__(
         self, name, inputs, batch, dtype, layers, blocks, totals, outputs, source="", conventions=None, warnings=None
     ):
-        self.name, self.inputs, self.batch, self.dtype = name, inputs, batch, dtype
-        self.layers, self.blocks, self.totals, self.outputs, self.source = layers, blocks, totals, outputs, source
+        self.name = name
+        self.inputs = inputs
+        self.batch = batch
+        self.dtype = dtype
+        self.layers = layers
+        self.blocks = blocks
+        self.totals = totals
+        self.outputs = outputs
+        self.source = source
         self.conventions = dict(CONVENTIONS) if conventions is None else conventions
         self.warnings = [] if warnings is None else warnings
 
