@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ...errors import SpecError
 from . import heads
-from .common import GELU, Config, activation_entry, named_entry
+from .common import GELU, Config, activation_entry, bert_embeddings, named_entry
 
 GROUP = "encoder.albert_layer_groups"
 
@@ -87,39 +87,13 @@ def albert(c: Config, family: str, seq: int) -> dict:
             "layers": [{"name": "albert_layers", "layers": [_inner(j, f"albert_layer_{j}") for j in range(inner)]}]
         }
         encoder.append({"repeat": layers - 1, "name": "reuse", "albert_group": {}})
-    positions = c.int("max_position_embeddings")
     eps = c.number("layer_norm_eps", 1e-12)
     return {
         "inputs": {"input_ids": [seq], "position_ids": [seq], "token_type_ids": [seq]},
         "blocks": blocks,
         "layers": [
-            {
-                "name": "embeddings",
-                "from": "input_ids",
-                "layers": [
-                    {
-                        "name": "ids",
-                        "layers": [
-                            {"buffer": {"shape": [1, positions], "name": "position_ids"}},
-                            {"buffer": {"shape": [1, positions], "name": "token_type_ids"}},
-                        ],
-                    },
-                    named_entry(
-                        "embedding", "word_embeddings", num=c.int("vocab_size"), dim=e, **{"from": "input_ids"}
-                    ),
-                    named_entry("embedding", "position_embeddings", num=positions, dim=e, **{"from": "position_ids"}),
-                    named_entry(
-                        "embedding",
-                        "token_type_embeddings",
-                        num=c.int("type_vocab_size", 2),
-                        dim=e,
-                        **{"from": "token_type_ids"},
-                    ),
-                    {"add": {"from": ["word_embeddings", "token_type_embeddings", "position_embeddings"]}},
-                    {"layernorm": {"eps": eps, "name": "LayerNorm"}},
-                    {"dropout": {"p": c.number("hidden_dropout_prob", 0.0), "name": "dropout"}},
-                ],
-            },
+            # ALBERT sums the token type embeddings before the position embeddings
+            bert_embeddings(c, e, eps, ("word_embeddings", "token_type_embeddings", "position_embeddings"), 0.0),
             {"name": "encoder", "layers": encoder},
             {"select": {"dim": 1, "index": 0}},
             named_entry("linear", "pooler", out=d),

@@ -90,6 +90,39 @@ def named_entry(kind, name, **fields):
     return {kind: {**fields, "name": name}}
 
 
+def bert_embeddings(c: Config, dim: int, eps: float, summed: tuple[str, ...], dropout: float) -> dict:
+    """BERT's embeddings group (ALBERT's too): word, position and token type embeddings `dim` wide, summed in
+    the order the model sums them, then LayerNorm and dropout. The default position and token type ids are
+    buffers of 1 × max_position_embeddings each, in a group of their own, so that the embeddings read the
+    network's inputs of those names."""
+    positions = c.int("max_position_embeddings")
+    return {
+        "name": "embeddings",
+        "from": "input_ids",
+        "layers": [
+            {
+                "name": "ids",
+                "layers": [
+                    {"buffer": {"shape": [1, positions], "name": "position_ids"}},
+                    {"buffer": {"shape": [1, positions], "name": "token_type_ids"}},
+                ],
+            },
+            named_entry("embedding", "word_embeddings", num=c.int("vocab_size"), dim=dim, **{"from": "input_ids"}),
+            named_entry("embedding", "position_embeddings", num=positions, dim=dim, **{"from": "position_ids"}),
+            named_entry(
+                "embedding",
+                "token_type_embeddings",
+                num=c.int("type_vocab_size", 2),
+                dim=dim,
+                **{"from": "token_type_ids"},
+            ),
+            {"add": {"from": list(summed)}},
+            {"layernorm": {"eps": eps, "name": "LayerNorm"}},
+            {"dropout": {"p": c.number("hidden_dropout_prob", dropout), "name": "dropout"}},
+        ],
+    }
+
+
 def activation_entry(kind, name):
     """An activation entry; `kind` is a kind name or {kind: fields}."""
     if isinstance(kind, dict):

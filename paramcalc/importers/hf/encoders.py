@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...errors import SpecError, describe
-from .common import GELU, Config, activation_entry, named_entry
+from .common import GELU, Config, activation_entry, bert_embeddings, named_entry
 
 # ---------------------------------------------------------------- gpt2
 
@@ -127,41 +127,7 @@ def _bert(c: Config, seq: int, electra: bool = False) -> dict:
         "inputs": {"input_ids": [seq], "position_ids": [seq], "token_type_ids": [seq]},
         "blocks": {"bert_layer": layer},
         "layers": [
-            {
-                "name": "embeddings",
-                "from": "input_ids",
-                "layers": [
-                    # the default position and token type ids, buffers of 1 × max_position_embeddings each (in a
-                    # group of their own, so that the embeddings below read the network's inputs of those names)
-                    {
-                        "name": "ids",
-                        "layers": [
-                            {"buffer": {"shape": [1, c.int("max_position_embeddings")], "name": "position_ids"}},
-                            {"buffer": {"shape": [1, c.int("max_position_embeddings")], "name": "token_type_ids"}},
-                        ],
-                    },
-                    named_entry(
-                        "embedding", "word_embeddings", num=c.int("vocab_size"), dim=e, **{"from": "input_ids"}
-                    ),
-                    named_entry(
-                        "embedding",
-                        "position_embeddings",
-                        num=c.int("max_position_embeddings"),
-                        dim=e,
-                        **{"from": "position_ids"},
-                    ),
-                    named_entry(
-                        "embedding",
-                        "token_type_embeddings",
-                        num=c.int("type_vocab_size", 2),
-                        dim=e,
-                        **{"from": "token_type_ids"},
-                    ),
-                    {"add": {"from": ["word_embeddings", "position_embeddings", "token_type_embeddings"]}},
-                    {"layernorm": {"eps": eps, "name": "LayerNorm"}},
-                    {"dropout": {"p": c.number("hidden_dropout_prob", 0.1), "name": "dropout"}},
-                ],
-            },
+            bert_embeddings(c, e, eps, ("word_embeddings", "position_embeddings", "token_type_embeddings"), 0.1),
             *([named_entry("linear", "embeddings_project", out=d)] if e != d else []),
             {"name": "encoder", "layers": [{"repeat": c.int("num_hidden_layers"), "name": "layer", "bert_layer": {}}]},
             *(
