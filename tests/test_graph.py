@@ -421,6 +421,12 @@ def test_a_stamped_repetition_is_the_repetition_expanded(text, monkeypatch):
 def test_repetitions_of_the_same_arguments_are_stamped(monkeypatch):
     """stage.2-9 from stage.1 (stage.0 has `first:` arguments), stage.11 from stage.10 (stage.10's
     names are a character longer), wide.1-2 from wide.0; the inner `repeat: 2` is a layer's."""
+    stamped, _ = _stamped(STAMPED, monkeypatch)
+    assert stamped == [True] * 8 + [False] + [True] + [True] * 2
+
+
+def _stamped(text, monkeypatch):
+    """Whether each repetition offered for stamping was stamped, and the graph."""
     from paramcalc import graph
 
     stamped = []
@@ -431,8 +437,8 @@ def test_repetitions_of_the_same_arguments_are_stamped(monkeypatch):
         return stamped[-1]
 
     monkeypatch.setattr(graph._Expander, "stamp", recorded)
-    graph.build_graph(parse_spec(textwrap.dedent(STAMPED), "net.yaml"))
-    assert [out is not None for out in stamped] == [True] * 8 + [False] + [True] + [True] * 2
+    g = graph.build_graph(parse_spec(textwrap.dedent(text), "net.yaml"))
+    return [out is not None for out in stamped], g
 
 
 SIZED_BY_INPUT = """
@@ -454,19 +460,9 @@ SIZED_BY_INPUT = """
 def test_a_repetition_that_reads_its_own_shapes_is_stamped_where_they_repeat(monkeypatch):
     """A block sized by shape(input): stamped where its output has its input's shape (same.1-4 from
     same.0), expanded again where it does not (wider: 8, 16, 32 channels)."""
-    from paramcalc import graph
-
     assert _graph_facts(SIZED_BY_INPUT, True, monkeypatch) == _graph_facts(SIZED_BY_INPUT, False, monkeypatch)
-    stamped = []
-    stamp = graph._Expander.stamp
-
-    def recorded(*args):
-        stamped.append(stamp(*args))
-        return stamped[-1]
-
-    monkeypatch.setattr(graph._Expander, "stamp", recorded)
-    g = graph.build_graph(parse_spec(textwrap.dedent(SIZED_BY_INPUT), "net.yaml"))
-    assert [out is not None for out in stamped] == [True] * 4
+    stamped, g = _stamped(SIZED_BY_INPUT, monkeypatch)
+    assert stamped == [True] * 4
     assert [n.layer.out for n in g.nodes if n.name.startswith("wider.")] == [16, 32, 64]
 
 
