@@ -34,7 +34,9 @@ class Analysis:
             graph is built, as those of a 100,000-layer file take more memory than its report.
 
     For what shows totals only: without `receptive_fields` the rows' fields are None; without
-    `activations` (the memory model) the memory totals are None and the rows' memory fields 0.
+    `activations` (the memory model) the memory totals are None and the rows' memory fields 0; with
+    `totals_only` the report has no rows or blocks and `layers` is empty (what `check` shows: its
+    totals, outputs and warnings), neither receptive fields nor the memory model being asked for.
     """
 
     __slots__ = ("report", "layers", "graph", "shapes", "spec")
@@ -50,6 +52,7 @@ class Analysis:
         batch: int | None = None,
         receptive_fields: bool = True,
         activations: bool = True,
+        totals_only: bool = False,
     ) -> Analysis:
         """The analysis of a Spec, or of the spec file at a path (`-`: stdin), at `batch` if given
         (else the spec's). Raises SpecError on bad input; never prints."""
@@ -61,7 +64,9 @@ class Analysis:
         del spec
         if batch is not None:
             held = [replace(held.pop(), batch=batch)]
-        builder = _Builder(held.pop(), receptive_fields)
+        if totals_only and (receptive_fields or activations):
+            raise ValueError("totals_only leaves no rows for receptive fields or the memory model")
+        builder = _Builder(held.pop(), receptive_fields, totals_only)
         analysis = cls(builder.run(), builder.layers, builder.graph, builder.shapes, builder.spec)
         del builder  # its memos, before the memory model makes its own
         if activations:
@@ -108,8 +113,12 @@ def token_inputs(report: Report, layers: list[Layer]) -> dict[str, int]:
 class _Builder:
     """Walks the graph once, making the rows (and measuring each distinct layer and input shape once)."""
 
-    def __init__(self, spec: Spec, receptive_fields: bool = True):
+    def __init__(self, spec: Spec, receptive_fields: bool = True, totals_only: bool = False):
         self.graph = build_graph(spec)
+        # Totals only: each leaf's counts, in COUNT_FIELDS order, summed at the end, instead of a row.
+        # A tie is checked against the row of the layer it shares, so a spec with one has rows.
+        self.totals_only = totals_only
+        self.counts: list[tuple] | None = [] if totals_only and not any(n.tie for n in self.graph.nodes) else None
         # Its header: the entries are done with once the graph is built, and those of a 100,000-layer
         # file take more memory than its report.
         self.spec = replace(spec, layers=[], blocks={})
@@ -127,35 +136,9 @@ class _Builder:
 
     def run(self) -> Report:
         graph, spec = self.graph, self.spec
-        paths = self.paths()
-        first_row = []
-        composites = []
-        for node in graph.nodes:
-            first_row.append(len(self.rows))
-            if node.layer.composite:
-                composites.append(self.composite(node, paths[node.index]))
-            else:
-                self.leaf(node, node.layer, node.name, node.inputs, paths[node.index])
-        first_row.append(len(self.rows))
-        if graph.blocks:  # (a block's sums are read from these; a spec without blocks has no use for them)
-            self.running = {key: [0, *accumulate(map(attrgetter(key), self.rows))] for key in COUNT_FIELDS}
-        for block in graph.blocks:
-            if block.end > block.start:
-                self.blocks.append(
-                    self.block_row(
-                        block.name,
-                        block.kind,
-                        block.inputs,
-                        first_row[block.start],
-                        first_row[block.end] - 1,
-                        paths[block.start],
-                    )
-                )
-        self.blocks += composites
-        del paths, first_row
-        whole = {key: running[-1] for key, running in self.running.items()} if self.running else _sums(self.rows)
-        # 8 running sums of 100,000 rows take more memory than the rows' memory model
-        self.running, self.described = {}, {}
+        whole = self.summed() if self.counts is not None else self.rows_and_blocks()
+        if self.totals_only:  # (rows made for a tie are not shown)
+            self.rows, self.blocks, self.layers = [], [], []
         tied = whole["shared"]  # a tied weight is counted once, in the layer that owns it
         totals = Totals(
             params=whole["params"] - tied,
@@ -182,6 +165,49 @@ class _Builder:
             source=spec.source,
             warnings=unused_outputs(graph),
         )
+
+    def summed(self) -> dict[str, int]:
+        """Totals only: every leaf measured and its counts summed, without rows."""
+        for node in self.graph.nodes:
+            if node.layer.composite:
+                self.composite(node, None)
+            else:
+                self.leaf(node, node.layer, node.name, node.inputs, None)
+        assert self.counts is not None
+        return dict(zip(COUNT_FIELDS, map(sum, zip(*self.counts)))) if self.counts else dict.fromkeys(COUNT_FIELDS, 0)
+
+    def rows_and_blocks(self) -> dict[str, int]:
+        """Every leaf's row and every block's, and the counts summed over the rows."""
+        graph = self.graph
+        paths = self.paths()
+        first_row = []
+        composites: list = []  # (their BlockRows: composite returns one where given a path)
+        for node in graph.nodes:
+            first_row.append(len(self.rows))
+            if node.layer.composite:
+                composites.append(self.composite(node, paths[node.index]))
+            else:
+                self.leaf(node, node.layer, node.name, node.inputs, paths[node.index])
+        first_row.append(len(self.rows))
+        if graph.blocks:  # (a block's sums are read from these; a spec without blocks has no use for them)
+            self.running = {key: [0, *accumulate(map(attrgetter(key), self.rows))] for key in COUNT_FIELDS}
+        for block in graph.blocks:
+            if block.end > block.start:
+                self.blocks.append(
+                    self.block_row(
+                        block.name,
+                        block.kind,
+                        block.inputs,
+                        first_row[block.start],
+                        first_row[block.end] - 1,
+                        paths[block.start],
+                    )
+                )
+        self.blocks += composites
+        whole = {key: running[-1] for key, running in self.running.items()} if self.running else _sums(self.rows)
+        # 8 running sums of 100,000 rows take more memory than the rows' memory model
+        self.running, self.described = {}, {}
+        return whole
 
     def paths(self) -> list[list[str]]:
         """Each node's enclosing blocks, outermost first. Blocks nest, so a sweep with a stack of
@@ -235,6 +261,14 @@ class _Builder:
         if tied:
             own -= tied
             param_bytes = own * DTYPE_BYTES[layer.dtype or self.spec.dtype]
+        trainable = 0 if node.frozen or not layer.requires_grad else own
+        active_params = params - layer.inactive_params(in_shapes) if layer.routed else params
+        self.shapes[name] = out
+        if self.counts is not None:  # (no tie: tied is 0)
+            self.counts.append(
+                (counts.weights, counts.bias, params, trainable, counts.buffers, macs, param_bytes, 0, active_params)
+            )
+            return
         # in LayerRow's field order (positional: a keyword each costs more than the row's other work)
         row = LayerRow(
             len(self.rows),  # index
@@ -247,7 +281,7 @@ class _Builder:
             counts.weights,
             counts.bias,
             params,
-            0 if node.frozen or not layer.requires_grad else own,  # trainable
+            trainable,
             counts.buffers,
             macs,
             param_bytes,
@@ -256,11 +290,10 @@ class _Builder:
             0,  # activation_bytes and saved_bytes: set by the memory model
             0,
             described,  # receptive_field
-            params - layer.inactive_params(in_shapes) if layer.routed else params,  # active_params
+            active_params,
         )
         self.rows.append(row)
         self.layers.append(layer)
-        self.shapes[name] = out
         if fields is not None:
             fields[name] = field
 
@@ -325,7 +358,7 @@ class _Builder:
             raise ShapeError(f"tie: this weight is {list(mine)}, but '{node.tie}' has {list(theirs)}")
         return prod(mine)
 
-    def composite(self, node, path) -> BlockRow:
+    def composite(self, node, path) -> BlockRow | None:
         """A kind made of inner layers (a transformer layer): one row each, and a block over them."""
         in_shapes = [self.shapes[n] for n in node.inputs]
         try:
@@ -335,14 +368,18 @@ class _Builder:
             self.fail(node, e, node.inputs, in_shapes)
         local = dict(zip(("input", "memory"), node.inputs))
         start = len(self.rows)
+        inner_path = None if path is None else self.interned((*path, node.name))  # (None: totals only)
+        full = node.name
         for part in inner:
             full = f"{node.name}.{part.name}"
-            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], self.interned((*path, node.name)))
+            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], inner_path)
             local[part.name] = full
-        self.shapes[node.name] = self.shapes[self.rows[-1].name]
+        self.shapes[node.name] = self.shapes[full]  # the last part's output
         if self.fields is not None:
-            self.fields[node.name] = self.fields[self.rows[-1].name]
-        return self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
+            self.fields[node.name] = self.fields[full]
+        return (
+            None if path is None else self.block_row(node.name, node.kind, node.inputs, start, len(self.rows) - 1, path)
+        )
 
     def block_row(self, name, kind, inputs, first, last, path) -> BlockRow:
         own_path = self.interned(path[: path.index(name)] if name in path else path)

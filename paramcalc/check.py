@@ -10,7 +10,7 @@ from dataclasses import replace
 from enum import StrEnum
 
 from .analysis import Analysis
-from .budget import LIMITS, Budget, Violation, check_budgets, spec_budgets
+from .budget import LIMITS, MEMORY_LIMITS, Budget, Violation, check_budgets, spec_budgets
 from .errors import SpecError
 from .report import Report
 from .spec import load_spec
@@ -173,8 +173,9 @@ def check_file(path: str, flags: dict[str, Budget], batch: int | None = None, ac
         budgets = spec_budgets(spec)
         for key, budget in flags.items():  # a flag wins over the spec, and points at the spec's top
             budgets[key] = Budget(budget.key, budget.value, "flag", spec.loc)
-        # a check shows totals
-        analysis = Analysis.of(spec, batch=batch, receptive_fields=False, activations=activations)
+        # a check shows totals; the memory model (JSON's memory totals, a memory budget) reads rows
+        rows = activations or any(key in MEMORY_LIMITS for key in budgets)
+        analysis = Analysis.of(spec, batch=batch, receptive_fields=False, activations=activations, totals_only=not rows)
         violations = check_budgets(analysis, budgets)
     except SpecError as e:
         return FileResult(path, Status.INVALID, error=e)

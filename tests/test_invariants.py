@@ -111,3 +111,63 @@ def test_human_units_round_half_to_even_as_decimal_does(binary):
             value = (Decimal(n) / Decimal(base) ** i).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_EVEN)
         expected = f"{value:f} {prefixes[i]}{unit}".rstrip() if i else f"{n} {unit}".rstrip()
         assert show(n) == expected, n
+
+
+FIXTURE_SPECS = sorted((Path(__file__).parent / "fixtures").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "path", SPECS + FIXTURE_SPECS, ids=[str(p.relative_to(p.parents[1])) for p in SPECS + FIXTURE_SPECS]
+)
+def test_totals_only_sums_what_the_rows_sum(path):
+    """`check` without the memory model sums each layer's counts without making rows: its totals,
+    outputs and warnings are the full analysis's (ties, frozen layers, experts and composite kinds
+    included), or it fails as the full analysis does."""
+    from paramcalc.analysis import Analysis
+    from paramcalc.errors import SpecError
+
+    def report(**how):
+        try:
+            return Analysis.of(path, receptive_fields=False, activations=False, **how).report
+        except SpecError as e:
+            return str(e)
+
+    full, only = report(), report(totals_only=True)
+    if isinstance(full, str):
+        assert only == full
+        return
+    assert only.totals == full.totals and only.outputs == full.outputs and only.warnings == full.warnings
+    assert only.layers == [] and only.blocks == [] and full.layers
+
+
+MIXED = """
+name: mixed
+input: [16, 32]
+layers:
+  - linear: {out: 32, name: proj}
+    freeze: true
+  - transformerencoderlayer: {heads: 4, ff: 64, batch_first: true}
+  - router: {experts: 4, top_k: 2, name: gate}
+  - experts: {experts: 4, top_k: 2, ff: 48, from: proj, name: moe}
+  - buffer: {shape: [5, 8], name: state}
+  - parameter: {shape: [32], name: scale}
+  - linear: {out: 10, from: moe}
+"""
+
+
+def test_totals_only_counts_frozen_layers_experts_and_composite_kinds_as_rows_do():
+    from paramcalc.analysis import Analysis
+
+    spec = parse_spec(MIXED, "mixed.yaml")
+    full = Analysis.of(spec, receptive_fields=False, activations=False).report
+    only = Analysis.of(spec, receptive_fields=False, activations=False, totals_only=True).report
+    assert full.totals.non_trainable and full.totals.active_params < full.totals.params and full.warnings
+    assert only.totals == full.totals and only.outputs == full.outputs and only.warnings == full.warnings
+
+
+def test_totals_only_has_no_rows_to_give_the_memory_model_or_receptive_fields():
+    from paramcalc.analysis import Analysis
+
+    for how in ({"activations": True, "receptive_fields": False}, {"activations": False, "receptive_fields": True}):
+        with pytest.raises(ValueError, match="totals_only"):
+            Analysis.of(SPECS[0], totals_only=True, **how)
