@@ -250,13 +250,6 @@ class _Builder:
                 field = through(reach, in_fields, in_shapes, out)
         except ShapeError as e:
             self.fail(node, e, inputs, in_shapes)
-        # rows of one field and output shape (a convolution's, then its norm's and activation's) share
-        # one description; fields are kept alive by self.fields, so their ids stay theirs
-        key = (id(field), out)
-        if key in self.described:
-            described = self.described[key]
-        else:
-            described = self.described[key] = describe(field, out)
         own = params = counts.params
         if tied:
             own -= tied
@@ -269,6 +262,13 @@ class _Builder:
                 (counts.weights, counts.bias, params, trainable, counts.buffers, macs, param_bytes, 0, active_params)
             )
             return
+        # rows of one field and output shape (a convolution's, then its norm's and activation's) share
+        # one description; fields are kept alive by self.fields, so their ids stay theirs
+        key = (id(field), out)
+        if key in self.described:
+            described = self.described[key]
+        else:
+            described = self.described[key] = describe(field, out)
         # in LayerRow's field order (positional: a keyword each costs more than the row's other work)
         row = LayerRow(
             len(self.rows),  # index
