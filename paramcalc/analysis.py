@@ -172,7 +172,7 @@ class _Builder:
             if node.layer.composite:
                 self.composite(node, None)
             else:
-                self.leaf(node, node.layer, node.name, node.inputs, None)
+                self.count(node, node.layer, node.name, node.inputs)
         assert self.counts is not None
         return dict(zip(COUNT_FIELDS, map(sum, zip(*self.counts)))) if self.counts else dict.fromkeys(COUNT_FIELDS, 0)
 
@@ -240,7 +240,7 @@ class _Builder:
         # (most layers read one input: a list of it, without a comprehension's call)
         in_shapes = [self.shapes[inputs[0]]] if len(inputs) == 1 else [self.shapes[n] for n in inputs]
         try:
-            out, counts, macs, reach, shown_inputs, shown_output, param_bytes = self.measure(layer, in_shapes)
+            out, counts, macs, reach, shown_inputs, shown_output, param_bytes, _ = self.measure(layer, in_shapes)
             tied = self.tied_weight(node, layer, in_shapes) if node.tie else 0
             fields = self.fields
             if fields is None:
@@ -257,11 +257,6 @@ class _Builder:
         trainable = 0 if node.frozen or not layer.requires_grad else own
         active_params = params - layer.inactive_params(in_shapes) if layer.routed else params
         self.shapes[name] = out
-        if self.counts is not None:  # (no tie: tied is 0)
-            self.counts.append(
-                (counts.weights, counts.bias, params, trainable, counts.buffers, macs, param_bytes, 0, active_params)
-            )
-            return
         # rows of one field and output shape (a convolution's, then its norm's and activation's) share
         # one description; fields are kept alive by self.fields, so their ids stay theirs
         key = (id(field), out)
@@ -297,6 +292,17 @@ class _Builder:
         if fields is not None:
             fields[name] = field
 
+    def count(self, node, layer, name, inputs):
+        """Totals only: a leaf's counts, as its row would hold them (there is no tie: see __init__)."""
+        in_shapes = [self.shapes[inputs[0]]] if len(inputs) == 1 else [self.shapes[n] for n in inputs]
+        try:
+            measured = self.measure(layer, in_shapes)
+        except ShapeError as e:
+            self.fail(node, e, inputs, in_shapes)
+        self.shapes[name] = measured[0]
+        counts = measured[7]
+        self.counts.append(counts if not node.frozen else (*counts[:3], 0, *counts[4:]))  # (trainable: 0)
+
     def interned(self, values) -> list:
         """One list for equal shapes (or paths, or lists of shapes), however many rows show it:
         the rows of a repeated block hold a few lists, not three each. Rows are values: their
@@ -317,7 +323,8 @@ class _Builder:
     def measure(self, layer, in_shapes):
         """What a layer's row shows and the analysis needs that follows from its fields and input
         shapes alone: its output shape, counts, MACs (at the batch), how it reads its input (its
-        reach, for receptive fields), the shapes as shown and its parameter bytes. Identical layers
+        reach, for receptive fields), the shapes as shown (None for totals only), its parameter bytes
+        and its counts as an untied, unfrozen row holds them (in COUNT_FIELDS order). Identical layers
         are one object (Layer.build), so a repeated block's layers are measured once per input shape."""
         key = (layer, tuple(in_shapes[0])) if len(in_shapes) == 1 else (layer, *map(tuple, in_shapes))
         result = self.measured.get(key)
@@ -332,13 +339,24 @@ class _Builder:
             result = self.measured[key] = (
                 out,
                 counts,
-                layer.macs(in_shapes, out) * self.spec.batch,
+                macs := layer.macs(in_shapes, out) * self.spec.batch,
                 layer.reach(shapes, tuple(out))
                 if self.fields is not None and (len(out) >= 2 or shapes == [tuple(out)])
                 else None,
-                self.interned_shapes(in_shapes),
-                self.interned(out),
-                counts.params * DTYPE_BYTES[layer.dtype or self.spec.dtype],
+                None if self.counts is not None else self.interned_shapes(in_shapes),
+                None if self.counts is not None else self.interned(out),
+                param_bytes := counts.params * DTYPE_BYTES[layer.dtype or self.spec.dtype],
+                (
+                    counts.weights,
+                    counts.bias,
+                    counts.params,
+                    counts.params if layer.requires_grad else 0,  # trainable
+                    counts.buffers,
+                    macs,
+                    param_bytes,
+                    0,  # shared
+                    counts.params - layer.inactive_params(in_shapes) if layer.routed else counts.params,
+                ),
             )
         return result
 
@@ -372,7 +390,10 @@ class _Builder:
         full = node.name
         for part in inner:
             full = f"{node.name}.{part.name}"
-            self.leaf(node, part.layer, full, [local[i] for i in part.inputs], inner_path)
+            if path is None:
+                self.count(node, part.layer, full, [local[i] for i in part.inputs])
+            else:
+                self.leaf(node, part.layer, full, [local[i] for i in part.inputs], inner_path)
             local[part.name] = full
         self.shapes[node.name] = self.shapes[full]  # the last part's output
         if self.fields is not None:
