@@ -3,8 +3,6 @@ Every file is checked even when an earlier one fails, in as many processes as as
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 import os
 from dataclasses import replace
 from enum import StrEnum
@@ -59,7 +57,7 @@ def expand_paths(paths: list[str], follow_symlinks: bool = False) -> list[tuple[
                     f"no spec files found in {terminal(path)}", hint="a directory is searched for *.yaml and *.yml"
                 )
             found += specs
-        elif not os.path.lexists(path) and glob.has_magic(path):
+        elif not os.path.lexists(path) and _has_magic(path):
             matches = _glob(path, follow_symlinks)
             if not matches:
                 raise SpecError(f"no spec files match {terminal(path)}")
@@ -73,13 +71,21 @@ def expand_paths(paths: list[str], follow_symlinks: bool = False) -> list[tuple[
     return list(dict.fromkeys(found))
 
 
+def _has_magic(path: str) -> bool:
+    """As glob.has_magic, without importing glob (and compiling its patterns) where no path is a glob."""
+    return any(c in path for c in "*?[")
+
+
 def _glob(pattern: str, follow_symlinks: bool) -> list[str]:
     """A glob; `**` (any depth) walks its base directory as a directory argument is walked, so
     symlink loops end, and matches with fnmatch, whose `*` crosses directories."""
+    import fnmatch
+    import glob
+
     if "**" not in pattern:
         return sorted(glob.glob(pattern))
     base = pattern.split("**", 1)[0]
-    base = base if os.path.isdir(base or ".") and not glob.has_magic(base) else "."
+    base = base if os.path.isdir(base or ".") and not _has_magic(base) else "."
     flat = pattern.replace("**/", "*")
     return [
         path

@@ -139,7 +139,7 @@ class _Evaluation:
 
     def formatted(self, template: str, values):
         """`'%5d' % w`: each width and precision is checked before Python pads to it."""
-        for width in chain.from_iterable(_FORMAT_SIZES.findall(template)):
+        for width in chain.from_iterable(re.findall(_FORMAT_SIZES, template)):
             if width == "*" or width and int(width) > MAX_ITEMS:
                 self.fail(f"formats to a width or precision of {cut(width, 20)}; at most {MAX_ITEMS:,} are allowed")
         return template % values
@@ -283,7 +283,8 @@ _READERS = {
 
 
 # A width or precision of a %-format: `%(key)-08.3f` -> 8 and 3 (and `*`, which takes one from the values).
-_FORMAT_SIZES = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?")
+# (Text, compiled by re when first used: few specs format a string.)
+_FORMAT_SIZES = r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?"
 
 
 def size(value, limit: int = MAX_ITEMS) -> int:

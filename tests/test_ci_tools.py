@@ -136,6 +136,15 @@ def test_globs_and_missing_paths(tmp_path):
     assert missing.returncode == 2 and "no such file" in missing.stdout
 
 
+@pytest.mark.parametrize("path", ["a.yaml", "a*.yaml", "a?.yml", "[ab].yaml", "dir]/x", "**", "", "a\\*", "*[!x]"])
+def test_a_path_is_a_glob_as_glob_says(path):
+    import glob
+
+    from paramcalc.check import _has_magic
+
+    assert _has_magic(path) == glob.has_magic(path)
+
+
 def test_diff_markdown_renders_as_tables():
     result = run_cli("diff", str(SPECS / "resnet18.yaml"), RESNET50, "--format", "markdown")
     assert result.returncode == 0
