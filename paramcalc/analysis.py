@@ -179,7 +179,7 @@ class _Builder:
     def rows_and_blocks(self) -> dict[str, int]:
         """Every leaf's row and every block's, and the counts summed over the rows."""
         graph = self.graph
-        paths = self.paths()
+        paths = _paths(graph, self.interned)
         first_row = []
         composites: list = []  # (their BlockRows: composite returns one where given a path)
         for node in graph.nodes:
@@ -208,29 +208,6 @@ class _Builder:
         # 8 running sums of 100,000 rows take more memory than the rows' memory model
         self.running, self.described = {}, {}
         return whole
-
-    def paths(self) -> list[list[str]]:
-        """Each node's enclosing blocks, outermost first. Blocks nest, so a sweep with a stack of
-        open blocks finds them; a path changes only where a block starts or ends, so the sweep goes
-        from one such place to the next, with one list for the nodes between."""
-        blocks = sorted(self.graph.blocks, key=lambda b: (b.start, -b.end))  # (stable: outermost first)
-        paths: list[list[str]] = []
-        open_blocks: list = []
-        following = 0  # blocks[following] is the next to open
-        i, end = 0, len(self.graph.nodes)
-        while i < end:
-            while open_blocks and open_blocks[-1].end <= i:
-                open_blocks.pop()
-            while following < len(blocks) and blocks[following].start <= i:
-                if blocks[following].end > i:  # (a block of no nodes encloses none)
-                    open_blocks.append(blocks[following])
-                following += 1
-            change = min(
-                open_blocks[-1].end if open_blocks else end, blocks[following].start if following < len(blocks) else end
-            )
-            paths += [self.interned([block.name for block in open_blocks])] * (change - i)
-            i = change
-        return paths
 
     def fail(self, node, error, inputs, in_shapes):
         given = ", ".join(f"{name} {fmt_shape(s)}" for name, s in zip(inputs, in_shapes))
@@ -422,6 +399,31 @@ class _Builder:
                 else _sums(self.rows[first : last + 1])
             ),
         )
+
+
+def _paths(graph: Graph, interned) -> list[list[str]]:
+    """Each node's enclosing blocks, outermost first (one list per distinct path, from `interned`).
+    Blocks nest, so a sweep with a stack of open blocks finds them; a path changes only where a
+    block starts or ends, so the sweep goes from one such place to the next, with one list for the
+    nodes between."""
+    blocks = sorted(graph.blocks, key=lambda b: (b.start, -b.end))  # (stable: outermost first)
+    paths: list[list[str]] = []
+    open_blocks: list = []
+    following = 0  # blocks[following] is the next to open
+    i, end = 0, len(graph.nodes)
+    while i < end:
+        while open_blocks and open_blocks[-1].end <= i:
+            open_blocks.pop()
+        while following < len(blocks) and blocks[following].start <= i:
+            if blocks[following].end > i:  # (a block of no nodes encloses none)
+                open_blocks.append(blocks[following])
+            following += 1
+        change = min(
+            open_blocks[-1].end if open_blocks else end, blocks[following].start if following < len(blocks) else end
+        )
+        paths += [interned([block.name for block in open_blocks])] * (change - i)
+        i = change
+    return paths
 
 
 def _sums(rows) -> dict[str, int]:
