@@ -345,16 +345,21 @@ def read_text(path: str) -> tuple[str, str]:
         raise SpecError(
             "a NUL byte: this is a binary file, not a YAML spec", _byte_loc(data, data.index(b"\0"), source)
         )
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # a BOM is fine, and dropped
     try:
-        return data.decode("utf-8-sig"), source  # a BOM is fine, and dropped
+        # (as "utf-8-sig" decodes, but with the built-in codec: that one is a module to import)
+        return (data[bom:] if bom else data).decode("utf-8"), source
     except UnicodeDecodeError as e:
+        offset = e.start + bom
         raise SpecError(
-            f"byte 0x{data[e.start]:02x} (offset {e.start}) is not UTF-8 text; a spec is UTF-8",
-            _byte_loc(data, e.start, source),
+            f"byte 0x{data[offset]:02x} (offset {offset}) is not UTF-8 text; a spec is UTF-8",
+            _byte_loc(data, offset, source),
         ) from None
 
 
 def _byte_loc(data: bytes, offset: int, source: str) -> Loc:
     """Where a byte of a file is, as line and column (characters, as an editor counts them)."""
     start = data.rfind(b"\n", 0, offset) + 1
+    if start == 0 and data.startswith(b"\xef\xbb\xbf"):
+        start = 3  # a BOM is no column
     return Loc(source, data.count(b"\n", 0, offset) + 1, len(data[start:offset].decode("utf-8", "replace")) + 1)

@@ -143,6 +143,23 @@ def test_non_utf8_file(tmp_path):
     assert "not UTF-8" in result.stderr and "0xe9" in result.stderr
 
 
+def test_non_utf8_byte_after_a_bom_is_named_where_it_is(tmp_path):
+    """A BOM is dropped before decoding; the bad byte is still named by its offset in the file."""
+    from paramcalc import yaml_reader
+    from paramcalc.errors import SpecError
+
+    data = b"\xef\xbb\xbfname: caf\xe9\n"
+    with pytest.raises(SpecError) as e:
+        yaml_reader.read_text(str(_write(tmp_path / "bom.yaml", data)))
+    assert "byte 0xe9 (offset 12)" in e.value.message and e.value.loc[1:] == (1, 10)
+    assert data[12] == 0xE9
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
 def test_inline_error_names_the_argument():
     result = run_cli("analyze", "-i", "3x32x32", "-l", "conv2d(8, kernel=3)", "-l", "relu", "-l", "conv2d(8, kernl=3)")
     assert (result.returncode, result.stdout) == (2, "")
