@@ -34,6 +34,7 @@ _CMPS = {
     ast.GtE: operator.ge,
 }
 _FUNCS = {"min": min, "max": max, "int": int, "round": round}
+_WORDS = {"true": True, "false": False, "null": None}  # YAML's words for constants, read as names
 
 # Budgets: an expression is a line of arithmetic on layer sizes, never a computation.
 MAX_CHARS = 1000  # of the expression's text
@@ -212,8 +213,8 @@ class _Evaluation:
         return self.bounded(node.value)
 
     def name(self, node):
-        if node.id in ("true", "false", "null"):
-            return {"true": True, "false": False, "null": None}[node.id]
+        if node.id in _WORDS:
+            return _WORDS[node.id]
         if node.id not in self.env:
             self.fail(
                 f"uses '{node.id}', which is not an argument here (arguments: {', '.join(self.env) or 'none'})",
@@ -312,7 +313,17 @@ def substitute(value, env, loc, context, shape_of=None):
     if isinstance(value, str) and "$" in value:
         whole = _WHOLE.match(value)
         if whole:
-            return evaluate(whole.group(1) or whole.group(2), env, loc, context, shape_of)
+            name = whole.group(2)  # `$out`: most substitutions read an argument as it is
+            if name is not None and name not in _WORDS:
+                found = env.get(name)
+                if (
+                    type(found) is int
+                    and -MAX_VALUE < found < MAX_VALUE
+                    or type(found) is str
+                    and len(found) <= MAX_ITEMS
+                ):
+                    return found  # (what evaluating the name gives: see _Evaluation.name and bounded)
+            return evaluate(whole.group(1) or name, env, loc, context, shape_of)
         return _PART.sub(lambda m: str(evaluate(m.group(1) or m.group(2), env, loc, context, shape_of)), value)
     if isinstance(value, YList):
         out = YList(value.loc)

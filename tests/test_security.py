@@ -825,6 +825,40 @@ def test_expressions_that_cost_more_than_their_operands_are_refused(text, words)
     assert time.perf_counter() - start < 1
 
 
+def test_a_bare_argument_substitutes_as_its_expression_evaluates():
+    """`$name` reads an argument without evaluating an expression where the value is an int or a
+    string within the bounds; every value gives what evaluating the name gives, or the same error."""
+    from hypothesis import given, settings, strategies as st
+
+    def outcome(call):
+        try:
+            return ("value", call())
+        except SpecError as e:
+            return ("error", str(e))
+
+    edge = st.sampled_from([10**18 - 1, 10**18, -(10**18) + 1, -(10**18), 1000, 1001])
+    values = st.one_of(
+        st.integers(),
+        edge,
+        st.booleans(),
+        st.none(),
+        st.floats(allow_nan=False),
+        st.text(max_size=1100),
+        st.sampled_from(["a" * 1000, "a" * 1001]),
+        st.lists(st.integers(), max_size=3),
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from(["x", "true", "null", "missing"]), values)
+    def same(name, value):
+        env = {"x": value, "true": value}
+        fast = outcome(lambda: expressions.substitute(f"${name}", env, LOC, ()))
+        assert fast == outcome(lambda: expressions.evaluate(name, env, LOC, ()))
+        assert type(fast[1]) is type(outcome(lambda: expressions.evaluate(name, env, LOC, ()))[1])
+
+    same()
+
+
 def test_mermaid_has_no_directive_or_comment_from_a_spec():
     from paramcalc.render.mermaid import render_mermaid
 
