@@ -203,7 +203,6 @@ def _forked(work, items: list, jobs: int) -> list:
     whose result never came back (its fork crashed or was killed) is done again here, so its error
     shows as it would in one process."""
     import contextlib
-    import pickle
     import struct
 
     def size(i: int) -> int:
@@ -235,7 +234,10 @@ def _forked(work, items: list, jobs: int) -> list:
             code = 1
             try:
                 os.close(read)
-                data = pickle.dumps(take())
+                done = take()
+                import pickle  # (imported once the work is done, here and below: it overlaps the other's work)
+
+                data = pickle.dumps(done)
                 with os.fdopen(write, "wb") as out:
                     out.write(data)
                 code = 0
@@ -245,6 +247,8 @@ def _forked(work, items: list, jobs: int) -> list:
         forks.append((pid, read))
     results = take()
     os.close(queue)
+    import pickle
+
     for pid, read in forks:
         with os.fdopen(read, "rb") as pipe:
             data = pipe.read()
