@@ -24,8 +24,15 @@ class Node:
         frozen: bool = False,
         tie: str | None = None,
     ):
-        self.index, self.name, self.kind, self.layer, self.inputs, self.loc = index, name, kind, layer, inputs, loc
-        self.context, self.frozen = context, frozen
+        # (one field a line: a tuple assignment of more than three builds and unpacks a tuple, per layer)
+        self.index = index
+        self.name = name
+        self.kind = kind
+        self.layer = layer
+        self.inputs = inputs
+        self.loc = loc
+        self.context = context
+        self.frozen = frozen
         self.tie = tie  # the node whose weights this one shares
 
     @property
