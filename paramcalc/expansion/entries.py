@@ -31,7 +31,8 @@ class Entries(State):
         self.spend(entry.loc, scope)
         if not entry.meta and current:  # most entries: no name, condition, source or repeat
             return self.one(entry, scope, current, None, overrides=None)
-        when = self.meta(entry, "when", scope, True)
+        meta = entry.meta  # (its keys tested here: most entries with any have a name only)
+        when = self.meta(entry, "when", scope, True) if "when" in meta else True
         if not isinstance(when, bool):
             raise SpecError(
                 f"'when' expects true or false (e.g. when: ${{downsample}}), found {describe(when)}",
@@ -55,7 +56,7 @@ class Entries(State):
                 self.define(scope, local, scope.prefix + local, entry.loc)
                 self.aliases[scope.prefix + local] = scope.names[local] = sources[0]
             return sources[:1]
-        repeat = self.meta(entry, "repeat", scope)
+        repeat = self.meta(entry, "repeat", scope) if "repeat" in meta else None
         if repeat is not None:
             return self.repeat(entry, scope, sources, local, repeat)
         for key in ("first", "connect"):
